@@ -1,0 +1,9 @@
+"""Online entry-level admissions: roster, catchments, applications, allocation rounds."""
+
+
+def register(app) -> None:
+    """Plug the area into the app (called by create_app only)."""
+    from . import cli, demo, models  # noqa: F401 - models register their tables
+
+    app.cli.add_command(cli.admissions_cli)
+    app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)

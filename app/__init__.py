@@ -1,0 +1,140 @@
+"""Tuyển sinh & Sổ liên lạc: the Flask application factory."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from flask import Flask, request, session
+
+from .config import Config, load_secret_key
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config: type | Mapping | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, CLI. No migrations, no network."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+    )
+    app.config.from_object(Config)
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        url = os.environ.get("DATABASE_URL") or f"sqlite:///{os.path.join(app.instance_path, 'app.db')}"
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(url)
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////:memory"):
+            os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+
+    _init_extensions(app)
+    _register_request_hooks(app)
+    _register_blueprints(app)
+    logging.getLogger(__name__).debug("app created for %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])
+    return app
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain postgres URLs and use psycopg 3 for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _init_extensions(app: Flask) -> None:
+    from . import i18n
+    from .auth import services as account_services
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone,
+                   default_translation_directories=os.path.join(ROOT, "app", "translations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # sessions are server-side records (UserSession)
+
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please log in to open this page.")
+    login_manager.user_loader(account_services.load_session)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from . import jobs
+    from .security import security_headers
+
+    @app.after_request
+    def finish_transaction(response):
+        # The request boundary owns the transaction: commit on success, then enqueue jobs.
+        if response.status_code < 400:
+            jobs.commit()
+        else:
+            jobs.rollback()
+        return response
+
+    @app.after_request
+    def add_security_headers(response):
+        for key, value in security_headers(app.config["SESSION_COOKIE_SECURE"]).items():
+            response.headers.setdefault(key, value)
+        if session.get("_user_id") and request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            jobs.rollback()
+
+    @app.context_processor
+    def inject_helpers():
+        from flask_babel import get_locale
+
+        from .models import Role
+
+        return {"get_locale": get_locale, "Role": Role}
+
+
+def _register_blueprints(app: Flask) -> None:
+    from . import admin, cli, views
+    from .auth import bp as auth_bp
+    from .errors import register_error_handlers
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin.bp)
+    register_error_handlers(app)
+    cli.register(app)
+
+    # The feature areas plug in here and only here (DESIGN §1: app never imports them elsewhere).
+    import admissions
+    import contactbook
+
+    admissions.register(app)
+    contactbook.register(app)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - driver hook
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()

@@ -1,0 +1,150 @@
+"""Account operations: registration, authentication and server-side sessions.
+
+Functions here change data and `flush` only; the caller's boundary commits.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..audit import audit
+from ..extensions import db
+from ..jobs import enqueue_after_commit
+from ..models import STAFF_ROLES, Role, User, UserSession, utcnow
+from ..security import Passwords, normalize_phone
+
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+class AccountError(Exception):
+    """A rule stopped the operation; `code` names it for the form to translate."""
+
+    def __init__(self, code: str, field: str | None = None):
+        super().__init__(code)
+        self.code = code
+        self.field = field
+
+
+def passwords() -> Passwords:
+    ph = current_app.extensions.get("passwords")
+    if ph is None:
+        c = current_app.config
+        ph = Passwords(c["ARGON2_TIME_COST"], c["ARGON2_MEMORY_COST"], c["ARGON2_PARALLELISM"])
+        current_app.extensions["passwords"] = ph
+    return ph
+
+
+def find_by_login(login: str) -> User | None:
+    login = (login or "").strip()
+    phone = normalize_phone(login)
+    if phone:
+        return db.session.scalar(sa.select(User).where(User.phone == phone))
+    if "@" in login:
+        return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
+    return None
+
+
+def register_parent(full_name: str, phone: str, password: str) -> User:
+    phone_n = normalize_phone(phone)
+    if phone_n is None:
+        raise AccountError("bad_phone", "phone")
+    if db.session.scalar(sa.select(User.id).where(User.phone == phone_n)) is not None:
+        raise AccountError("phone_taken", "phone")
+    user = User(full_name=full_name.strip(), phone=phone_n, role=Role.PARENT,
+                password_hash=passwords().hash(password))
+    db.session.add(user)
+    db.session.flush()
+    audit("user.register", user, actor_id=user.id)
+    return user
+
+
+def create_staff(*, full_name: str, email: str, phone: str | None, role: str, password: str,
+                 school_id: int | None = None, district_id: int | None = None,
+                 actor: User | None = None) -> User:
+    if role not in STAFF_ROLES:
+        raise AccountError("bad_role", "role")
+    email_n = email.strip().lower()
+    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email_n)) is not None:
+        raise AccountError("email_taken", "email")
+    phone_n = normalize_phone(phone) if phone else None
+    if phone and phone_n is None:
+        raise AccountError("bad_phone", "phone")
+    if phone_n and db.session.scalar(sa.select(User.id).where(User.phone == phone_n)) is not None:
+        raise AccountError("phone_taken", "phone")
+    user = User(full_name=full_name.strip(), email=email_n, phone=phone_n, role=role,
+                school_id=school_id, district_id=district_id, password_hash=passwords().hash(password))
+    db.session.add(user)
+    db.session.flush()
+    audit("user.create", user, actor_id=actor.id if actor else None, role=role,
+          school_id=school_id, district_id=district_id)
+    enqueue_after_commit("app.tasks:send_welcome_email", user.id)
+    return user
+
+
+def authenticate(login: str, password: str) -> User | None:
+    user = find_by_login(login)
+    ph = passwords()
+    if user is None or not user.active:
+        ph.verify(None, password)  # same cost either way
+        return None
+    if not ph.verify(user.password_hash, password):
+        return None
+    if ph.needs_rehash(user.password_hash):
+        user.password_hash = ph.hash(password)
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, user_agent: str = "") -> str:
+    """Create a fresh server-side session (never reuse one from before login)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(token_hash=_hash_token(token), user_id=user.id, user_agent=user_agent[:200]))
+    user.last_login_at = utcnow()
+    user.session_token = token
+    audit("user.login", user, actor_id=user.id)
+    return token
+
+
+def load_session(token: str) -> User | None:
+    """Return the user of a live session, expiring idle and too-old sessions."""
+    if not token:
+        return None
+    sess = db.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
+    )
+    if sess is None:
+        return None
+    now = utcnow()
+    cfg = current_app.config
+    if now - sess.last_seen_at > cfg["SESSION_IDLE_TIMEOUT"] or now - sess.created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]:
+        db.session.delete(sess)
+        return None
+    if now - sess.last_seen_at > LAST_SEEN_RESOLUTION:
+        sess.last_seen_at = now
+    user = sess.user
+    if not user.active:
+        return None
+    user.session_token = token
+    return user
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        db.session.execute(sa.delete(UserSession).where(UserSession.token_hash == _hash_token(token)))
+
+
+def end_all_sessions(user: User) -> None:
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
+
+
+def change_password(user: User, new_password: str) -> None:
+    user.password_hash = passwords().hash(new_password)
+    end_all_sessions(user)
+    audit("user.password_change", user)

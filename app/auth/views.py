@@ -1,0 +1,111 @@
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..authz import login_required_any, public
+from ..extensions import limiter
+from ..models import STAFF_ROLES
+from ..security import normalize_phone
+from . import bp, services
+from .forms import ChangePasswordForm, LoginForm, RegisterForm
+
+ACCOUNT_ERRORS = {
+    "phone_taken": lambda: _("An account with this phone number already exists. Log in instead."),
+    "bad_phone": lambda: _("Enter a Vietnamese mobile number of 10 digits starting with 03, 05, 07, 08 or 09."),
+}
+
+
+def _account_key() -> str:
+    raw = (request.form.get("login") or "").strip().lower()
+    return "login-account:" + (normalize_phone(raw) or raw[:254])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect to another host after login.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("core.home")
+
+
+def _begin_session(user) -> None:
+    session.clear()  # a new session at login: nothing from before survives
+    services.start_session(user, request.headers.get("User-Agent", ""))
+    session.permanent = True
+    if user.locale:
+        session["lang"] = user.locale
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.login.data, form.password.data)
+        if user is not None:
+            lang = session.get("lang")
+            _begin_session(user)
+            if lang and not user.locale:
+                session["lang"] = lang
+            return redirect(_safe_next(request.args.get("next")))
+        # One message whether the account exists or not (no account enumeration).
+        form.password.errors.append(_("Wrong phone number/email or password."))
+        return render_template("auth/login.html", form=form), 200
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required_any
+def logout():
+    services.end_session(current_user.get_id())
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register_parent(form.full_name.data, form.phone.data, form.password.data)
+        except services.AccountError as err:
+            getattr(form, err.field).errors.append(ACCOUNT_ERRORS[err.code]())
+        else:
+            _begin_session(user)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(url_for("core.home"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required_any
+def change_password():
+    from ..forms import PasswordPolicy
+
+    form = ChangePasswordForm()
+    form.password.validators.append(
+        PasswordPolicy(staff=current_user.role in STAFF_ROLES)
+    )
+    if form.validate_on_submit():
+        if not services.passwords().verify(current_user.password_hash, form.current.data):
+            form.current.errors.append(_("The current password is wrong."))
+        else:
+            user = current_user._get_current_object()
+            services.change_password(user, form.password.data)
+            _begin_session(user)
+            flash(_("Your password has been changed. Other devices have been logged out."), "success")
+            return redirect(url_for("core.home"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/password.html", form=form), status

@@ -1,0 +1,91 @@
+"""Configuration read from the environment (DESIGN §3).
+
+Every setting has a safe default so that `scripts/run` works on a fresh machine; production
+overrides them with environment variables.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_secret_key(instance_path: str) -> str:
+    """Return SECRET_KEY from the environment, else a random key kept in the instance folder.
+
+    Called by create_app only when no key is configured: writing the key file once is the
+    factory's one allowed touch of the disk, and it is idempotent.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Production-safe defaults; values from the environment win."""
+
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled by create_app (needs the instance path)
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    MAIL_URL = os.environ.get("MAIL_URL") or None
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
+    REGISTRY_URL = os.environ.get("REGISTRY_URL") or None
+    SECRET_KEY: str | None = None
+
+    # Sessions: server-side record (UserSession) referenced by a signed cookie.
+    SESSION_COOKIE_NAME = "tsll_session"
+    SESSION_COOKIE_SECURE = env_bool("COOKIE_SECURE", True)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
+    SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024  # big roster uploads; forms are far smaller
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
+    MAX_FORM_PARTS = 2000
+
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    LANGUAGES = ("vi", "en")
+
+    # Login throttling (Flask-Limiter); storage is Redis when REDIS_URL is set.
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30/minute;300/hour")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
+
+    # argon2id, OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_COST = 19 * 1024
+    ARGON2_PARALLELISM = 1
+
+    JOB_QUEUE = "default"
+    JOB_TIMEOUT = 600
+    PREFERRED_URL_SCHEME = "https"
+
+
+class TestConfig(Config):
+    TESTING = True
+    SESSION_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105

@@ -1,0 +1,167 @@
+"""Shared models: accounts, sessions, places, schools, academic years and the audit log."""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Role(enum.StrEnum):
+    PARENT = "parent"
+    TEACHER = "teacher"
+    SCHOOL_STAFF = "school_staff"
+    DISTRICT_OFFICER = "district_officer"
+    CITY_ADMIN = "city_admin"
+
+
+STAFF_ROLES = frozenset({Role.TEACHER, Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN})
+OFFICER_ROLES = frozenset({Role.DISTRICT_OFFICER, Role.CITY_ADMIN})
+
+
+class SchoolLevel(enum.StrEnum):
+    KINDERGARTEN = "kindergarten"
+    GRADE1 = "grade1"
+    GRADE6 = "grade6"
+
+
+class District(db.Model):
+    __tablename__ = "district"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+
+    wards: Mapped[list[Ward]] = relationship(back_populates="district", order_by="Ward.name")
+
+
+class Ward(db.Model):
+    __tablename__ = "ward"
+    __table_args__ = (sa.UniqueConstraint("district_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+    district: Mapped[District] = relationship(back_populates="wards")
+    groups: Mapped[list[ResidentialGroup]] = relationship(back_populates="ward", order_by="ResidentialGroup.name")
+
+
+class ResidentialGroup(db.Model):
+    """Tổ dân phố: the finest unit a catchment is drawn on."""
+
+    __tablename__ = "residential_group"
+    __table_args__ = (sa.UniqueConstraint("ward_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ward_id: Mapped[int] = mapped_column(sa.ForeignKey("ward.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+    ward: Mapped[Ward] = relationship(back_populates="groups")
+
+
+class School(db.Model):
+    __tablename__ = "school"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    level: Mapped[str] = mapped_column(sa.String(20), index=True)
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id"), index=True)
+    ward_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ward.id"), index=True)
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    capacity: Mapped[int] = mapped_column(default=0)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+
+    district: Mapped[District] = relationship()
+    ward: Mapped[Ward | None] = relationship()
+
+
+class AcademicYear(db.Model):
+    __tablename__ = "academic_year"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(20), unique=True)  # "2026-2027"
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    is_current: Mapped[bool] = mapped_column(default=False)
+
+
+class User(UserMixin, db.Model):
+    """Every person who logs in. Staff are scoped to a school or a district by their role."""
+
+    __tablename__ = "user"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role IN ('parent','teacher','school_staff','district_officer','city_admin')", name="role"
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(15), unique=True)
+    email: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(20), index=True)
+    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(5))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    welcome_sent_at: Mapped[datetime | None]
+
+    school: Mapped[School | None] = relationship()
+    district: Mapped[District | None] = relationship()
+
+    # Set by the session loader: Flask-Login stores get_id() in the cookie, and we store the
+    # server-side session token there rather than the user id (see app.auth.sessions).
+    session_token = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    @property
+    def login_name(self) -> str:
+        return self.phone or self.email or ""
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+class UserSession(db.Model):
+    """A server-side login session: revocable, with idle and absolute expiry (ASVS V3)."""
+
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(db.Model):
+    """Who did what to which record, when. Never personal data: ids and codes only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_target", "target_type", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(60), index=True)
+    target_type: Mapped[str | None] = mapped_column(sa.String(40))
+    target_id: Mapped[str | None] = mapped_column(sa.String(40))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()

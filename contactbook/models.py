@@ -1,0 +1,1 @@
+"""Contact book data (classes, enrolments, grades, …) arrives with the contact book issue."""

@@ -1,0 +1,256 @@
+"""Shared fixtures: a migrated database per test session, a fresh app per test, factories.
+
+Database: DATABASE_URL names the server (PostgreSQL) — the suite creates its own database there
+and drops it at the end; without it, a temporary SQLite file. Tables are emptied after each test.
+Redis: the app uses REDIS_URL when set (jobs then go to real RQ queues, drained by a real worker
+in `run_jobs`); `redis_url` gives Redis-only tests REDIS_URL or a local server, else skips.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import PASSWORD
+
+pytest_plugins = ["tests.factories"]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_server_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        return url
+    return None
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def create_pg_database(server_url: str) -> tuple[str, callable]:
+    """Create a uniquely named database on the server of `server_url`; return its URL and a dropper."""
+    from app import normalize_database_url
+
+    server_url = normalize_database_url(server_url)
+    name = f"tsll_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return _with_database(server_url, name), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    server = _pg_server_url()
+    if server:
+        url, drop = create_pg_database(server)
+        yield url
+        drop()
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        yield f"sqlite:///{path}"
+
+
+def redis_available_url() -> str | None:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    if _answers("127.0.0.1", 6379):
+        return "redis://127.0.0.1:6379/0"
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = redis_available_url()
+    if not url:
+        pytest.skip("no Redis: set REDIS_URL or run a local Redis on 127.0.0.1:6379")
+    return url
+
+
+def make_config(database_url: str, tmp_path, **extra) -> dict:
+    from app.config import TestConfig
+
+    cfg = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    run_id = uuid.uuid4().hex[:8]
+    cfg.update(
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=os.environ.get("REDIS_URL") or None,
+        RATELIMIT_STORAGE_URI=os.environ.get("REDIS_URL") or "memory://",
+        RATELIMIT_KEY_PREFIX=f"test-{run_id}",
+        JOB_QUEUE=f"test-{run_id}",
+        MAIL_URL=None,
+        # Cheap hashing in tests; the production parameters have their own test.
+        ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=1024, ARGON2_PARALLELISM=1,
+    )
+    cfg.update(extra)
+    os.environ.setdefault("INSTANCE_PATH", str(tmp_path))
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url, tmp_path_factory):
+    """Bring the session's database to head once, through the real Alembic migrations."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(make_config(database_url, tmp_path_factory.mktemp("inst")))
+    with app.app_context():
+        upgrade()
+        from app.extensions import db
+
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables(db) -> None:
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(t.delete())
+
+
+@pytest.fixture
+def app_config(_migrated, tmp_path):
+    return make_config(_migrated, tmp_path)
+
+
+@pytest.fixture
+def app(app_config):
+    from app import create_app
+    from app.extensions import db, limiter
+
+    app = create_app(app_config)
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        db.session.remove()
+        _empty_tables(db)
+        try:
+            limiter.reset()
+        except Exception:  # noqa: BLE001 - storage may be unreachable in failure tests
+            pass
+        redis = app.extensions.get("redis")
+        if redis is not None:
+            for key in redis.scan_iter(f"*{app.config['JOB_QUEUE']}*"):
+                redis.delete(key)
+        db.engine.dispose()
+        ctx.pop()
+
+
+@pytest.fixture
+def db(app):
+    from app.extensions import db
+
+    return db
+
+
+class Client:
+    """A test client that knows how to find CSRF tokens and log in through the real form.
+
+    Each request runs in its own app context (own `g`, own database session), as in production;
+    the test's session commits before and is refreshed after, so both sides see committed data.
+    """
+
+    TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+    _METHODS = {"open", "get", "post", "put", "patch", "delete", "head", "options"}
+
+    def __init__(self, flask_client):
+        self.c = flask_client
+
+    def __getattr__(self, name):
+        attr = getattr(self.c, name)
+        if name not in self._METHODS:
+            return attr
+
+        def isolated(*args, **kwargs):
+            from app.extensions import db
+
+            db.session.commit()
+            try:
+                with self.c.application.app_context():
+                    return attr(*args, **kwargs)
+            finally:
+                db.session.rollback()
+
+        return isolated
+
+    def csrf(self, path: str = "/auth/login") -> str:
+        resp = self.get(path)
+        match = self.TOKEN.search(resp.get_data(as_text=True))
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def post_form(self, path: str, data: dict | None = None, token_from: str | None = None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf(token_from or path))
+        return self.post(path, data=data, **kw)
+
+    def login(self, login: str, password: str = PASSWORD):
+        resp = self.post_form("/auth/login", {"login": login, "password": password})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[-500:]
+        return resp
+
+    def login_as(self, user, password: str = PASSWORD):
+        return self.login(user.email or user.phone, password)
+
+
+@pytest.fixture
+def client(app):
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_client(app):
+    return lambda: Client(app.test_client())
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run queued jobs. In-process mode already ran them at commit; with Redis, a real RQ
+    worker drains the test queue here (burst mode, same code path as `flask worker`)."""
+
+    def drain():
+        from app import jobs
+
+        conn = jobs.redis_connection()
+        if conn is None:
+            return
+        from rq import Queue, SimpleWorker
+
+        q = Queue(app.config["JOB_QUEUE"], connection=conn)
+        SimpleWorker([q], connection=conn).work(burst=True)
+
+    return drain

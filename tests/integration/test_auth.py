@@ -1,0 +1,145 @@
+import re
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditLog, User, UserSession
+from tests.factories import PASSWORD, create_user
+
+
+def test_parent_registers_with_mobile_and_is_logged_in(client):
+    resp = client.post_form("/auth/register", {
+        "full_name": "Nguyễn Thị Hoa", "phone": "+84 912 000 111",
+        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    assert resp.status_code == 302
+    user = db.session.scalar(sa.select(User).where(User.phone == "0912000111"))
+    assert user.role == "parent" and user.password_hash.startswith("$argon2id$")
+    assert client.get("/home").status_code == 200
+
+
+def test_registration_refuses_bad_phone_short_and_common_passwords(client):
+    resp = client.post_form("/auth/register", {
+        "full_name": "Nguyễn Thị Hoa", "phone": "0212345678", "password": "12345678", "confirm": "12345678"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "03, 05, 07, 08" in page or "03, 05, 07, 08".replace(",", "") in page
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_duplicate_phone_is_refused_without_500(client, app):
+    create_user("parent", phone="0987654321")
+    db.session.commit()
+    resp = client.post_form("/auth/register", {
+        "full_name": "Trần Văn Nam", "phone": "0987654321",
+        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    assert resp.status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+
+
+def test_login_creates_new_server_session_and_logout_revokes_it(client, app):
+    user = create_user("parent")
+    db.session.commit()
+    client.get("/auth/login")
+    before = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    client.login_as(user)
+    after = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert before != after
+    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 1
+    stolen = after
+    resp = client.post_form("/auth/logout", {}, token_from="/home")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 0
+    # Replaying the old cookie after logout does not log anyone in.
+    other = app.test_client()
+    other.set_cookie(app.config["SESSION_COOKIE_NAME"], stolen)
+    assert other.get("/home").status_code == 302
+
+
+def test_wrong_password_same_message_as_unknown_account(client):
+    user = create_user("parent")
+    db.session.commit()
+    r1 = client.post_form("/auth/login", {"login": user.phone, "password": "wrong password!"})
+    r2 = client.post_form("/auth/login", {"login": "0999999999", "password": "wrong password!"})
+    assert r1.status_code == r2.status_code == 200
+    strip = lambda r: re.sub(r'value="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
+    assert strip(r1) == strip(r2)
+
+
+def test_idle_session_expires(client, app):
+    from datetime import timedelta
+
+    user = create_user("teacher")
+    db.session.commit()
+    client.login_as(user)
+    sess = db.session.scalar(sa.select(UserSession))
+    sess.last_seen_at -= app.config["SESSION_IDLE_TIMEOUT"] + timedelta(minutes=1)
+    db.session.commit()
+    assert client.get("/home").status_code == 302
+
+
+def test_login_rate_limited_per_account(client, app):
+    user = create_user("parent")
+    db.session.commit()
+    statuses = [client.post_form("/auth/login", {"login": user.phone, "password": "not the password"}).status_code
+                for _ in range(6)]
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+    # Another account from the same address is not blocked by this account's limit.
+    other = create_user("parent")
+    db.session.commit()
+    assert client.post_form("/auth/login", {"login": other.phone, "password": PASSWORD}).status_code == 302
+
+
+def test_login_rate_limited_per_ip(client, app):
+    app.config["LOGIN_LIMIT_PER_IP"] = "3/minute"
+    codes = [client.post_form("/auth/login", {"login": f"09000000{i:02d}", "password": "x" * 10}).status_code
+             for i in range(4)]
+    assert codes[-1] == 429 and 429 not in codes[:3]
+
+
+def test_wrong_csrf_token_is_refused_with_localized_message(client):
+    user = create_user("parent")
+    db.session.commit()
+    resp = client.post("/auth/login", data={"csrf_token": "forged", "login": user.phone, "password": PASSWORD})
+    assert resp.status_code == 400
+    assert "tải lại trang" in resp.get_data(as_text=True).lower()
+
+
+def test_open_redirect_after_login_is_refused(client):
+    user = create_user("parent")
+    db.session.commit()
+    resp = client.post_form("/auth/login?next=//evil.example/x", {"login": user.phone, "password": PASSWORD},
+                            token_from="/auth/login")
+    assert resp.headers["Location"] == "/home"
+
+
+def test_password_change_logs_out_other_devices(make_client):
+    user = create_user("parent")
+    db.session.commit()
+    phone, laptop = make_client(), make_client()
+    phone.login_as(user)
+    laptop.login_as(user)
+    resp = phone.post_form("/auth/password", {"current": PASSWORD, "password": "mot ngay moi tuoi dep",
+                                              "confirm": "mot ngay moi tuoi dep"})
+    assert resp.status_code == 302
+    assert phone.get("/home").status_code == 200
+    assert laptop.get("/home").status_code == 302
+
+
+def test_login_is_audited_without_personal_data(client):
+    user = create_user("parent")
+    db.session.commit()
+    client.login_as(user)
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "user.login"))
+    assert entry.actor_id == user.id and entry.target_id == str(user.id)
+    assert user.phone not in str(entry.details)
+
+
+def test_staff_password_needs_twelve_characters(client, world):
+    admin = world["users"]["city_admin"]
+    client.login_as(admin)
+    school = world["schools"][0]
+    resp = client.post_form("/admin/users/new", {
+        "full_name": "Lê Thị Mai", "email": "mai@example.edu.vn", "phone": "", "role": "teacher",
+        "school_id": school.id, "district_id": 0, "password": "short pass1"})
+    assert resp.status_code == 422
+    assert db.session.scalar(sa.select(User).where(User.email == "mai@example.edu.vn")) is None

@@ -71,7 +71,7 @@ class Config:
     # Login throttling (Flask-Limiter); storage is Redis when REDIS_URL is set.
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
-    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "30/minute;300/hour")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "60/minute;600/hour")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
 
     # argon2id, OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.

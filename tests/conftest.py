@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import PASSWORD
+pytest.register_assert_rewrite("tests.factories")
+from tests.factories import PASSWORD  # noqa: E402
 
 pytest_plugins = ["tests.factories"]
 
@@ -254,3 +255,48 @@ def run_jobs(app):
         SimpleWorker([q], connection=conn).work(burst=True)
 
     return drain
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                from email import message_from_bytes, policy
+
+                sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                return "250 OK"
+
+        with socket.socket() as probe:  # aiosmtpd checks readiness by connecting: needs a real port
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server():
+    sink = SMTPSink().start()
+    yield sink
+    sink.stop()

@@ -20,6 +20,11 @@ def _account_key() -> str:
     return "login-account:" + (normalize_phone(raw) or raw[:254])
 
 
+def _failed(response) -> bool:
+    # Only failed attempts count: many families share one carrier-grade NAT address.
+    return response.status_code != 302
+
+
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never redirect to another host after login.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -38,8 +43,9 @@ def _begin_session(user) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"],
+               deduct_when=_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))

@@ -1,0 +1,92 @@
+"""Every route × every role × anonymous: who may reach what (issue: Foundation, point 5).
+
+New routes join automatically: each must declare its audience (`@public` or `@roles_required`),
+and every URL argument must have a "foreign" object here — one outside the scope of the users
+under test — so that scope checks are tried too.
+"""
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import Rule
+
+from app.models import Role
+
+ROLES = [r.value for r in Role]
+
+# Endpoints whose records are legitimately visible to every allowed role whatever the scope.
+ANY_SCOPE: set[str] = set()
+
+
+def foreign_ids(world) -> dict[str, int]:
+    """URL argument → id of a record outside district A / school A (the users' scope)."""
+    return {
+        "user_id": world["foreign"]["teacher"].id,
+        "school_id": world["schools"][1].id,
+        "district_id": world["districts"][1].id,
+    }
+
+
+def rules(app) -> list[Rule]:
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"), key=lambda r: r.rule)
+
+
+def build_url(rule: Rule, ids: dict[str, int]) -> str:
+    missing = [a for a in rule.arguments if a not in ids]
+    assert not missing, f"{rule.rule}: add a foreign object for {missing} in foreign_ids()"
+    return rule.build({a: ids[a] for a in rule.arguments})[1]
+
+
+def test_every_view_declares_its_audience(app):
+    undeclared = []
+    for rule in rules(app):
+        view = app.view_functions[rule.endpoint]
+        if not hasattr(view, "access_public"):
+            undeclared.append(rule.endpoint)
+    assert not undeclared, f"views without @public or @roles_required: {undeclared}"
+
+
+def _request(client, method: str, url: str, token: str):
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data={"csrf_token": token})
+
+
+def test_anonymous(app, world, client):
+    ids = foreign_ids(world)
+    token = client.csrf("/auth/login")
+    for rule in rules(app):
+        view = app.view_functions[rule.endpoint]
+        url = build_url(rule, ids)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            resp = _request(client, method, url, token)
+            where = f"anonymous {method} {url}"
+            assert resp.status_code < 500, where
+            if not view.access_public:
+                assert resp.status_code == 302, where
+                assert resp.headers["Location"].startswith("/auth/login"), where
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role(app, world, make_client, role):
+    ids = foreign_ids(world)
+    user = world["users"][role]
+    checked = 0
+    for rule in rules(app):
+        view = app.view_functions[rule.endpoint]
+        url = build_url(rule, ids)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            client = make_client()  # fresh login per request: logout routes must not leak
+            client.login_as(user)
+            token = client.csrf("/home")
+            resp = _request(client, method, url, token)
+            where = f"{role} {method} {url} -> {resp.status_code}"
+            assert resp.status_code < 500, where
+            if view.access_public:
+                continue
+            if role not in view.access_roles:
+                assert resp.status_code in (403, 404), where
+            elif rule.arguments and role != Role.CITY_ADMIN and rule.endpoint not in ANY_SCOPE:
+                # Allowed role, but the record belongs to another school/district.
+                assert resp.status_code in (403, 404), where
+            checked += 1
+    assert checked > 0

@@ -19,7 +19,7 @@ def demo_load():
     counts = load_demo()
     jobs.commit()
     click.echo("Demo district loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    click.echo("Demo logins (password for all: %s):" % DEMO_LOGINS["password"])
+    click.echo("Demo logins (password for all: {}):".format(DEMO_LOGINS["password"]))
     for role, login in DEMO_LOGINS["accounts"]:
         click.echo(f"  {role:<18} {login}")
 

@@ -68,9 +68,9 @@ def load_demo() -> dict[str, int]:
     counts["wards"] = len(wards)
     schools: dict[str, School] = {}
     for code, name, level, ward, cap, lat, lon in SCHOOLS:
-        school, _ = _get_or_create(School, code=code, defaults=dict(
-            name=name, level=level, district_id=district.id, ward_id=wards[ward].id,
-            address=f"Phường {ward}, Quận Cầu Giấy, Hà Nội", capacity=cap, latitude=lat, longitude=lon))
+        school, _ = _get_or_create(School, code=code, defaults={
+            "name": name, "level": level, "district_id": district.id, "ward_id": wards[ward].id,
+            "address": f"Phường {ward}, Quận Cầu Giấy, Hà Nội", "capacity": cap, "latitude": lat, "longitude": lon})
         schools[code] = school
     counts["schools"] = len(schools)
     _get_or_create(AcademicYear, name="2026-2027",
@@ -78,14 +78,14 @@ def load_demo() -> dict[str, int]:
 
     pw = passwords().hash(DEMO_PASSWORD)
     accounts = [
-        dict(email="admin@demo.edu.vn", full_name="Nguyễn Văn Quản", role=Role.CITY_ADMIN),
-        dict(email="phong.gd@demo.edu.vn", full_name="Trần Thị Phòng", role=Role.DISTRICT_OFFICER,
-             district_id=district.id),
-        dict(email="vanthu.dichvong@demo.edu.vn", full_name="Lê Văn Thư", role=Role.SCHOOL_STAFF,
-             school_id=schools["TH-DICHVONG"].id),
-        dict(email="gv.lan@demo.edu.vn", full_name="Phạm Thị Lan", role=Role.TEACHER,
-             school_id=schools["TH-DICHVONG"].id),
-        dict(phone="0912345678", full_name="Hoàng Văn Bố", role=Role.PARENT),
+        {"email": "admin@demo.edu.vn", "full_name": "Nguyễn Văn Quản", "role": Role.CITY_ADMIN},
+        {"email": "phong.gd@demo.edu.vn", "full_name": "Trần Thị Phòng", "role": Role.DISTRICT_OFFICER,
+             "district_id": district.id},
+        {"email": "vanthu.dichvong@demo.edu.vn", "full_name": "Lê Văn Thư", "role": Role.SCHOOL_STAFF,
+             "school_id": schools["TH-DICHVONG"].id},
+        {"email": "gv.lan@demo.edu.vn", "full_name": "Phạm Thị Lan", "role": Role.TEACHER,
+             "school_id": schools["TH-DICHVONG"].id},
+        {"phone": "0912345678", "full_name": "Hoàng Văn Bố", "role": Role.PARENT},
     ]
     for acc in accounts:
         key = {"email": acc["email"]} if "email" in acc else {"phone": acc["phone"]}

@@ -7,6 +7,7 @@ in `run_jobs`); `redis_url` gives Redis-only tests REDIS_URL or a local server, 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -126,7 +127,7 @@ def _migrated(database_url, tmp_path_factory):
 
 
 def _empty_tables(db) -> None:
-    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    tables = list(reversed(db.metadata.sorted_tables))
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
@@ -154,10 +155,8 @@ def app(app_config):
     finally:
         db.session.remove()
         _empty_tables(db)
-        try:
+        with contextlib.suppress(Exception):  # storage may be unreachable in failure tests
             limiter.reset()
-        except Exception:  # noqa: BLE001 - storage may be unreachable in failure tests
-            pass
         redis = app.extensions.get("redis")
         if redis is not None:
             for key in redis.scan_iter(f"*{app.config['JOB_QUEUE']}*"):

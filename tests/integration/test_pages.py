@@ -85,12 +85,11 @@ def test_logged_in_user_language_is_remembered(make_client):
 def test_dates_and_numbers_formatted_for_vietnam(app):
     from flask_babel import force_locale, format_datetime, format_decimal
 
-    with app.test_request_context("/"):
-        with force_locale("vi"):
-            # 17:30 UTC is 00:30 the next day in Hanoi (UTC+7).
-            text = format_datetime(datetime(2026, 6, 30, 17, 30), "dd/MM/yyyy HH:mm")
-            assert text == "01/07/2026 00:30"
-            assert format_decimal(1234567.5) == "1.234.567,5"
+    with app.test_request_context("/"), force_locale("vi"):
+        # 17:30 UTC is 00:30 the next day in Hanoi (UTC+7).
+        text = format_datetime(datetime(2026, 6, 30, 17, 30), "dd/MM/yyyy HH:mm")
+        assert text == "01/07/2026 00:30"
+        assert format_decimal(1234567.5) == "1.234.567,5"
 
 
 def test_security_headers_and_cookie_flags(app, client):

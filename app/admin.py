@@ -149,3 +149,20 @@ def deactivate_user(user_id: int):
     audit("user.deactivate", target)
     flash(_("The account has been deactivated."), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/audit")
+@roles_required(Role.CITY_ADMIN)
+def audit_log():
+    """The audit trail: who did what to which record, newest first (ids only, no personal data)."""
+    from .models import AuditLog
+
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    q = sa.select(AuditLog).options(joinedload(AuditLog.actor))
+    action = (request.args.get("action") or "").strip()[:60]
+    if action:
+        q = q.where(AuditLog.action.startswith(action, autoescape=True))
+    rows = db.session.scalars(
+        q.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    return render_template("admin/audit.html", entries=rows[:PAGE_SIZE], page=page,
+                           has_next=len(rows) > PAGE_SIZE, action=action)

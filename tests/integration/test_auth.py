@@ -143,3 +143,18 @@ def test_staff_password_needs_twelve_characters(client, world):
         "school_id": school.id, "district_id": 0, "password": "short pass1"})
     assert resp.status_code == 422
     assert db.session.scalar(sa.select(User).where(User.email == "mai@example.edu.vn")) is None
+
+
+def test_audit_log_page_lists_entries_with_bounded_queries(client, make_client, world, app):
+    from tests.querycount import count_queries
+
+    admin = world["users"]["city_admin"]
+    for u in world["users"].values():
+        make_client().login_as(u)  # each login writes an audit entry by a different actor
+    client.login_as(admin)
+    with count_queries(app) as counter:
+        resp = client.get("/admin/audit?action=user.login")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert page.count("user.login") >= 5
+    assert counter.count <= 6, counter.statements

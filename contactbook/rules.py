@@ -1,0 +1,141 @@
+"""Grade rules of Vietnam's general education, as pure functions (no Flask, no database).
+
+Lower and upper secondary — Circular 22/2021/TT-BGDĐT:
+- scored subjects: regular assessments ĐĐGtx (several), a mid-term ĐĐGgk (weight 2) and an
+  end-of-term ĐĐGck (weight 3), each 0–10 with at most one decimal;
+  term average ĐTBmhk = (ΣĐĐGtx + 2·ĐĐGgk + 3·ĐĐGck) / (number of ĐĐGtx + 5), one decimal;
+  year average ĐTBmcn = (ĐTBmhkI + 2·ĐTBmhkII) / 3, one decimal.
+- comment-assessed subjects: each assessment Đạt / Chưa đạt; the term is Đạt when every required
+  assessment was made and all are Đạt; the year takes term II's result.
+Primary — Circular 27/2020/TT-BGDĐT: each subject gets a level at the end of a term (Hoàn thành
+tốt / Hoàn thành / Chưa hoàn thành); subjects with a periodic test also get its score, on a
+10-point scale without decimals.
+
+Rounding is half-up to one decimal on exact decimals (never binary floats): 6.25 → 6.3.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ONE_PLACE = Decimal("0.1")
+TEN = Decimal(10)
+ZERO = Decimal(0)
+
+PASS, FAIL = "D", "CD"  # Đạt / Chưa đạt
+PRIMARY_LEVELS = ("HTT", "HT", "CHT")  # Hoàn thành tốt / Hoàn thành / Chưa hoàn thành
+COMMENT_MARKS = (PASS, FAIL)
+
+# Spreadsheet and keyboard spellings of the marks (compared without accents, case-insensitive).
+MARK_ALIASES = {
+    "d": PASS, "dat": PASS, "pass": PASS, "p": PASS,
+    "cd": FAIL, "chuadat": FAIL, "fail": FAIL, "f": FAIL,
+    "htt": "HTT", "hoanthanhtot": "HTT", "t": "HTT",
+    "ht": "HT", "hoanthanh": "HT", "h": "HT",
+    "cht": "CHT", "chuahoanthanh": "CHT", "c": "CHT",
+}
+
+
+def round1(value: Decimal) -> Decimal:
+    """Round half-up to one decimal place."""
+    return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+
+
+class RuleError(ValueError):
+    """An entry the rules refuse; `code` names the problem for the caller to translate."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def parse_score(raw: str | int | float | Decimal | None, *, whole: bool = False) -> Decimal | None:
+    """Parse a typed score: '7', '7.5', '7,5' (Vietnamese decimal comma). Blank → None.
+
+    `whole`: only whole numbers (primary periodic tests). Raises
+    RuleError("not_a_number" | "range" | "decimals" | "whole").
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, float):
+        raw = repr(raw)
+    text = str(raw).strip().replace(",", ".")
+    if text == "":
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RuleError("not_a_number") from None
+    if not value.is_finite():
+        raise RuleError("not_a_number")
+    if value < ZERO or value > TEN:
+        raise RuleError("range")
+    if whole:
+        if value != value.to_integral_value():
+            raise RuleError("whole")
+        return value.quantize(Decimal(1))
+    if value != round1(value):
+        raise RuleError("decimals")
+    return round1(value)
+
+
+def fold(text: str) -> str:
+    """Lower-case, without Vietnamese accents and spaces: 'Chưa đạt' → 'chuadat'."""
+    import unicodedata
+
+    text = text.lower().replace("đ", "d")
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+    return re.sub(r"[\s_\-]+", "", text)
+
+
+def parse_mark(raw: str | None, allowed: Sequence[str]) -> str | None:
+    """Parse a typed mark (Đ, CĐ, Đạt, Chưa đạt, HTT, Hoàn thành tốt, …). Blank → None."""
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    mark = MARK_ALIASES.get(fold(text))
+    if mark is None or mark not in allowed:
+        raise RuleError("mark")
+    return mark
+
+
+def term_average(regular: Iterable[Decimal], midterm: Decimal | None, endterm: Decimal | None) -> Decimal | None:
+    """ĐTBmhk = (ΣĐĐGtx + 2·ĐĐGgk + 3·ĐĐGck) / (n + 5), one decimal; None until the mid-term,
+    the end-of-term and at least one regular score exist."""
+    scores = [Decimal(s) for s in regular if s is not None]
+    if midterm is None or endterm is None or not scores:
+        return None
+    total = sum(scores, ZERO) + 2 * Decimal(midterm) + 3 * Decimal(endterm)
+    return round1(total / (len(scores) + 5))
+
+
+def year_average(term1: Decimal | None, term2: Decimal | None) -> Decimal | None:
+    """ĐTBmcn = (ĐTBmhkI + 2·ĐTBmhkII) / 3, one decimal; None unless both terms have averages."""
+    if term1 is None or term2 is None:
+        return None
+    return round1((Decimal(term1) + 2 * Decimal(term2)) / 3)
+
+
+def comment_term_result(marks: Iterable[str | None], required: int) -> str | None:
+    """Comment-assessed subject, one term: Đạt when at least `required` assessments were made and
+    all of them are Đạt, Chưa đạt when one is Chưa đạt; None while assessments are missing."""
+    given = [m for m in marks if m is not None]
+    if any(m == FAIL for m in given):
+        return FAIL
+    if len(given) < required:
+        return None
+    return PASS
+
+
+def comment_year_result(term1: str | None, term2: str | None) -> str | None:
+    """The year's result of a comment-assessed subject is term II's result."""
+    return term2
+
+
+def validate_count(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise RuleError("range")
+    return value

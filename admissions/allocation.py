@@ -91,8 +91,9 @@ class CompiledInstance:
 
     ``start`` is a CSR offset array: student ``i`` ranks ``choice_school[start[i]:start[i+1]]``,
     most preferred first, and has priority class ``choice_class[e]`` at the school of entry ``e``.
-    ``lottery_rank[i]`` is the 0-based position of her lottery number among all students
-    (``lottery_sorted[lottery_rank[i]]`` is the number itself).
+    ``lottery_rank[i]`` is the 0-based position of her lottery number among all students,
+    ``by_lottery`` its inverse (``by_lottery[lottery_rank[i]] == i``) and
+    ``lottery_sorted[lottery_rank[i]]`` the number itself.
     """
 
     school_ids: list
@@ -102,6 +103,7 @@ class CompiledInstance:
     choice_school: np.ndarray  # int32[E]
     choice_class: np.ndarray  # int8[E]
     lottery_rank: np.ndarray  # int64[n]
+    by_lottery: np.ndarray  # int64[n]
     lottery_sorted: np.ndarray  # int64[n]
 
     @property
@@ -118,15 +120,25 @@ class Solution:
     """Result of :func:`solve` on arrays.
 
     ``school[i]``: index of the school student ``i`` got, or -1. ``position[i]``: 0-based position
-    of that school in her choices, or -1. ``cutoff_key[s]``: priority key ``class * n + rank`` of
-    the last admitted student of a full school, -1 if the school is not full (or has no seat).
+    of that school in her choices, or -1. ``cutoff_key[s]``: priority key of the last admitted
+    student of a full school, ``class << rank_bits | lottery_rank``; -1 if the school is not full
+    (or has no seat). ``rounds``: synchronous DA rounds, ``scalar_rounds`` of which ran in the
+    scalar loop.
     """
 
     school: np.ndarray  # int32[n]
     position: np.ndarray  # int32[n]
     cutoff_key: np.ndarray  # int64[S]
+    rank_bits: int
     rounds: int
     scalar_rounds: int = 0
+
+    def cutoff_priority(self, s: int) -> tuple[int, int] | None:
+        """Return ``(class, lottery_rank)`` of school ``s``'s last admitted student, if full."""
+        key = int(self.cutoff_key[s])
+        if key < 0:
+            return None
+        return key >> self.rank_bits, key & ((1 << self.rank_bits) - 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,39 +298,24 @@ def validate_instance(instance) -> None:
     _validate_students_slow(students, index)
 
 
-def _only_types(values, allowed: tuple) -> bool:
-    return set(map(type, values)).issubset(allowed)
-
-
-def _compile_students_fast(students, school_index: dict, n_schools: int):
+def _compile_students_fast(students, school_index: dict, n_schools: int, check_ids: bool):
     """Turn the student records into arrays with whole-list operations.
 
-    Raise ``_LooksInvalid`` (or let a KeyError/TypeError/... escape) on anything unexpected; the
-    caller then runs the slow validator, which names the record.
+    Each field is pulled out in one C-level pass (``map(itemgetter(...))``); ``list.__len__``
+    checks the type and measures in the same pass. Raise ``_LooksInvalid`` (or let a
+    KeyError/TypeError/... escape) on anything unexpected; the caller then runs the slow
+    validator, which names the record.
     """
     n = len(students)
-    if n and not _only_types(students, (dict,)):
-        raise _LooksInvalid
     ids = list(map(itemgetter("id"), students))
+    if n and set(map(type, ids)) != {str}:
+        raise _LooksInvalid
+    if check_ids and (len(set(ids)) != n or "" in ids):
+        raise _LooksInvalid
+
+    # Choices as CSR arrays; a non-list raises TypeError, an unknown school KeyError.
     choices = list(map(itemgetter("choices"), students))
-    catchments = list(map(itemgetter("catchment"), students))
-    siblings = list(map(itemgetter("sibling_schools"), students))
-    lotteries = list(map(itemgetter("lottery"), students))
-
-    if n:
-        if not _only_types(ids, (str,)):
-            raise _LooksInvalid
-        id_set = set(ids)
-        if len(id_set) != n or "" in id_set:
-            raise _LooksInvalid
-        del id_set
-        if not _only_types(choices, (list, tuple)) or not _only_types(siblings, (list, tuple)):
-            raise _LooksInvalid
-        if not _only_types(lotteries, (int,)):  # type() is exact: bool is rejected
-            raise _LooksInvalid
-
-    # Choices as CSR arrays; an unknown or non-string school id raises KeyError/TypeError.
-    lengths = np.fromiter(map(len, choices), dtype=np.int64, count=n)
+    lengths = np.fromiter(map(list.__len__, choices), dtype=np.int64, count=n)
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=start[1:])
     n_entries = int(start[-1])
@@ -328,73 +325,83 @@ def _compile_students_fast(students, school_index: dict, n_schools: int):
         count=n_entries,
     )
     del choices
-    row = np.repeat(np.arange(n, dtype=np.int64), lengths)  # student of each entry
-    if n_entries:
-        _check_no_repeats(choice_school, start, lengths, row)
+    if n_entries and _has_repeats(choice_school, start, lengths):
+        raise _LooksInvalid
 
-    # Catchment: -1 for null.
+    # Catchment (-1 for null) -> class 0 where the choice is the catchment school.
     lookup = dict(school_index)
     lookup[None] = -1
-    catchment = np.fromiter(map(lookup.__getitem__, catchments), dtype=np.int32, count=n)
-    del catchments, lookup
-
+    catchment = np.fromiter(
+        map(lookup.__getitem__, map(itemgetter("catchment"), students)), dtype=np.int32, count=n
+    )
+    del lookup
     choice_class = np.full(n_entries, OTHER, dtype=np.int8)
     if n_entries:
-        choice_class[choice_school == catchment[row]] = CATCHMENT
+        choice_class[choice_school == np.repeat(catchment, lengths)] = CATCHMENT
+    del catchment
 
-    # Siblings: mark entries whose (student, school) pair is a sibling pair.
-    sib_len = np.fromiter(map(len, siblings), dtype=np.int64, count=n)
-    n_sib = int(sib_len.sum())
-    sib_school = np.fromiter(
-        map(school_index.__getitem__, chain.from_iterable(siblings)),
-        dtype=np.int64,
-        count=n_sib,
-    )
+    # Siblings (rare): class 1 where the choice is a sibling school and not the catchment.
+    siblings = list(map(itemgetter("sibling_schools"), students))
+    sib_len = np.fromiter(map(list.__len__, siblings), dtype=np.int64, count=n)
+    who = np.flatnonzero(sib_len)
+    if who.size:
+        sib_school = np.fromiter(
+            map(school_index.__getitem__, chain.from_iterable(siblings)),
+            dtype=np.int32,
+            count=int(sib_len[who].sum()),
+        )
+        if n_entries:
+            _mark_siblings(choice_school, choice_class, start, lengths, who, sib_len, sib_school)
     del siblings
-    if n_sib and n_entries:
-        sib_key = np.repeat(np.arange(n, dtype=np.int64), sib_len) * n_schools + sib_school
-        cand = np.flatnonzero(sib_len[row] > 0)
-        cand_key = row[cand] * n_schools + choice_school[cand]
-        hit = cand[np.isin(cand_key, sib_key)]
-        choice_class[hit] = np.minimum(choice_class[hit], SIBLING)
-    del row
 
-    # Lottery: unique integers; rank 0 = lowest number = best.
+    # Lottery: unique 64-bit integers; rank 0 = lowest number = best.
+    lotteries = list(map(itemgetter("lottery"), students))
+    if n and set(map(type, lotteries)) != {int}:  # type() is exact: bool is rejected
+        raise _LooksInvalid
     lottery = np.array(lotteries, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     del lotteries
-    order = np.argsort(lottery, kind="stable")
-    lottery_sorted = lottery[order]
+    by_lottery = np.argsort(lottery)  # values are unique: any sort gives the same order
+    lottery_sorted = lottery[by_lottery]
     if n > 1 and bool((lottery_sorted[1:] == lottery_sorted[:-1]).any()):
         raise _LooksInvalid
     lottery_rank = np.empty(n, dtype=np.int64)
-    lottery_rank[order] = np.arange(n, dtype=np.int64)
-    return ids, start, choice_school, choice_class, lottery_rank, lottery_sorted
+    lottery_rank[by_lottery] = np.arange(n, dtype=np.int64)
+    return ids, start, choice_school, choice_class, lottery_rank, by_lottery, lottery_sorted
 
 
-_PAD_WIDTH = 8
+_DIAGONALS = 8
 
 
-def _check_no_repeats(choice_school, start, lengths, row) -> None:
-    """Raise _LooksInvalid if a student lists a school twice.
+def _has_repeats(choice_school, start, lengths) -> bool:
+    """Tell whether some student lists a school twice.
 
-    The first few choices of every student go into an n x W matrix (distinct negative padding)
-    and its columns are compared pairwise; the rare longer lists are checked one by one.
+    Compare the flat choice array with itself shifted by d = 1..7 (entries d apart that belong to
+    the same student); the rare lists longer than 8 are checked one by one.
     """
-    n = len(lengths)
-    width = int(min(int(lengths.max()), _PAD_WIDTH))
-    col = np.arange(len(choice_school), dtype=np.int64) - start[row]
-    pad = np.empty((n, width), dtype=np.int32)
-    pad[:] = -1 - np.arange(width, dtype=np.int32)
-    sel = col < width
-    pad[row[sel], col[sel]] = choice_school[sel]
-    for a in range(width):
-        for b in range(a + 1, width):
-            if (pad[:, a] == pad[:, b]).any():
-                raise _LooksInvalid
-    for i in np.flatnonzero(lengths > width).tolist():
+    span = int(min(int(lengths.max()), _DIAGONALS))
+    for d in range(1, span):
+        eq = np.flatnonzero(choice_school[:-d] == choice_school[d:])
+        if eq.size:
+            owner = np.searchsorted(start, eq, side="right") - 1
+            if bool((eq + d < start[owner + 1]).any()):
+                return True
+    for i in np.flatnonzero(lengths > span).tolist():
         lst = choice_school[start[i] : start[i + 1]]
         if len(np.unique(lst)) != len(lst):
-            raise _LooksInvalid
+            return True
+    return False
+
+
+def _mark_siblings(choice_school, choice_class, start, lengths, who, sib_len, sib_school) -> None:
+    """Lower to SIBLING the class of entries whose school is one of the student's sibling schools."""
+    owner = np.repeat(who, sib_len[who])  # student of each sibling pair
+    first = start[owner]
+    count = lengths[owner]
+    for k in range(int(count.max()) if count.size else 0):
+        ok = np.flatnonzero(k < count)
+        e = first[ok] + k
+        hit = e[choice_school[e] == sib_school[ok]]
+        choice_class[hit] = np.minimum(choice_class[hit], SIBLING)
 
 
 def _plain_student(rec) -> dict:
@@ -409,21 +416,22 @@ def _plain_student(rec) -> dict:
     }
 
 
-def compile_instance(instance) -> CompiledInstance:
-    """Validate ``instance`` and turn it into arrays. Raise :class:`InstanceError`."""
+def compile_instance(instance, *, check_ids: bool = True) -> CompiledInstance:
+    """Validate ``instance`` and turn it into arrays. Raise :class:`InstanceError`.
+
+    ``check_ids=False`` skips the uniqueness check of student ids; the caller must then check
+    them itself (``allocate_instance`` does, for free, while it builds the output dicts).
+    """
     schools, students = _check_top(instance)
     school_index, school_ids, capacity = _compile_schools(schools)
     try:
-        ids, start, choice_school, choice_class, rank, lot_sorted = _compile_students_fast(
-            students, school_index, len(school_ids)
-        )
+        parts = _compile_students_fast(students, school_index, len(school_ids), check_ids)
     except (_LooksInvalid, KeyError, TypeError, ValueError, OverflowError, IndexError):
         _validate_students_slow(students, school_index)
-        # Valid after all, but with unusual types (subclasses, tuples of ...): normalise, retry.
+        # Valid after all, but with unusual types (subclasses, tuples): normalise and retry.
         students = [_plain_student(rec) for rec in students]
-        ids, start, choice_school, choice_class, rank, lot_sorted = _compile_students_fast(
-            students, school_index, len(school_ids)
-        )
+        parts = _compile_students_fast(students, school_index, len(school_ids), check_ids)
+    ids, start, choice_school, choice_class, rank, by_lottery, lot_sorted = parts
     return CompiledInstance(
         school_ids=school_ids,
         capacity=capacity,
@@ -432,6 +440,7 @@ def compile_instance(instance) -> CompiledInstance:
         choice_school=choice_school,
         choice_class=choice_class,
         lottery_rank=rank,
+        by_lottery=by_lottery,
         lottery_sorted=lot_sorted,
     )
 
@@ -442,16 +451,21 @@ def compile_instance(instance) -> CompiledInstance:
 
 
 def _default_scalar_below(held: int) -> int:
-    # A vectorised round costs ~10 ns per held student plus ~0.1 us per proposer; a scalar
-    # proposal ~1-2 us. Go scalar when the vector round would cost more than the scalar one.
-    return 64 + held // 128
+    # A vectorised round costs a few ns per held student (the merge touches the whole sorted
+    # array) and little per proposer; a scalar proposal costs ~1-2 us. Go scalar when a
+    # vectorised round would cost more than doing its proposals one by one.
+    return 32 + held // 512
 
 
 def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
     """Run student-proposing deferred acceptance on a compiled instance.
 
-    ``scalar_below``: switch to the scalar loop once a round has fewer proposers than this (an
-    int, or a function of the number of held students; default: about held/128). 0 means
+    Priority key of student ``i`` at the school of entry ``e``:
+    ``key = class << rank_bits | lottery_rank[i]`` (lower is better, unique per school), and a
+    held student is stored as ``school << shift | key`` in one sorted int64 array.
+
+    ``scalar_below``: continue in the scalar loop once a round has fewer proposers than this (an
+    int, or a function of the number of held students; default: about held/512). 0 means
     always vectorised, a huge number always scalar; the result is the same.
     """
     cap = ci.capacity
@@ -459,14 +473,14 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
     ch = ci.choice_school
     cls = ci.choice_class
     rank = ci.lottery_rank
+    by_lottery = ci.by_lottery
     n = len(start) - 1
     n_schools = len(cap)
-    nn = max(n, 1)  # key = class * nn + rank, unique per student at a school
-    mm = _N_CLASSES * nn  # combined = school * mm + key
-    if n_schools * mm >= 2**62:
+    rbits = max(1, (n - 1).bit_length())  # lottery rank < 2**rbits
+    shift = rbits + 2  # key = class << rbits | rank < 2**shift (class <= 2)
+    rmask = (1 << rbits) - 1
+    if (n_schools + 1) << shift >= 2**62:
         raise ValueError("instance too large for 64-bit priority keys")
-    inv_rank = np.empty(n, dtype=np.int64)
-    inv_rank[rank] = np.arange(n, dtype=np.int64)
 
     if scalar_below is None:
         threshold = _default_scalar_below
@@ -478,12 +492,11 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
         def threshold(_held, _fixed=fixed):
             return _fixed
 
-    ptr = start[:-1].copy()  # next (or current held) entry of each student
+    ptr = start[:-1].copy()  # next (or currently held) entry of each student
     end = start[1:]
-    big = np.int64(2**62)
-    cut = np.where(cap > 0, big, -1).astype(np.int64)  # reject combined >= cut
+    cut = np.where(cap > 0, np.int64(2**62), np.int64(-1))  # reject combined >= cut[school]
     cnt = np.zeros(n_schools, dtype=np.int64)
-    held = np.zeros(0, dtype=np.int64)  # sorted combined keys of held students
+    held = np.zeros(0, dtype=np.int64)  # sorted: school << shift | key of held students
     proposers = np.flatnonzero(end > ptr)
     rounds = 0
 
@@ -491,44 +504,44 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
         rounds += 1
         e = ptr[proposers]
         s = ch[e].astype(np.int64)
-        comb = s * mm + cls[e].astype(np.int64) * nn + rank[proposers]
+        comb = (s << shift) | (cls[e].astype(np.int64) << rbits) | rank[proposers]
         ok = comb < cut[s]
-        rejected = [proposers[~ok]]
+        rejected = [proposers[~ok]]  # worse than the worst held student of a full school
         new = np.sort(comb[ok])
         if new.size:
+            # merge the new proposals into the sorted array of held students
             at = np.searchsorted(held, new) + np.arange(new.size)
             merged = np.empty(held.size + new.size, dtype=np.int64)
             keep = np.ones(merged.size, dtype=bool)
             keep[at] = False
             merged[at] = new
             merged[keep] = held
-            # affected schools and how many new students each took in
-            ns = new // mm
+            # schools that received proposals, and how many each
+            ns = new >> shift
             first = np.empty(ns.size, dtype=bool)
             first[0] = True
             np.not_equal(ns[1:], ns[:-1], out=first[1:])
             aff = ns[first]
-            took = np.diff(np.append(np.flatnonzero(first), ns.size))
-            cnt[aff] += took
+            cnt[aff] += np.diff(np.append(np.flatnonzero(first), ns.size))
             over = cnt[aff] - cap[aff]
             has_over = over > 0
             if has_over.any():
+                # each over-full school rejects the tail of its group
                 oa = aff[has_over]
                 ov = over[has_over]
-                lo = np.searchsorted(merged, oa * mm) + cap[oa]
-                offs = np.cumsum(ov) - ov
-                drop = np.repeat(lo - offs, ov) + np.arange(int(ov.sum()))
+                lo = np.searchsorted(merged, oa << shift) + cap[oa]
+                drop = np.repeat(lo - (np.cumsum(ov) - ov), ov) + np.arange(int(ov.sum()))
                 evicted = merged[drop]
                 keep = np.ones(merged.size, dtype=bool)
                 keep[drop] = False
                 held = merged[keep]
                 cnt[oa] = cap[oa]
-                rejected.append(inv_rank[(evicted % mm) % nn])
+                rejected.append(by_lottery[evicted & rmask])
             else:
                 held = merged
             full = aff[cnt[aff] == cap[aff]]
             if full.size:
-                cut[full] = held[np.searchsorted(held, full * mm) + cap[full] - 1]
+                cut[full] = held[np.searchsorted(held, full << shift) + cap[full] - 1]
         rej = np.concatenate(rejected) if len(rejected) > 1 else rejected[0]
         ptr[rej] += 1
         proposers = rej[ptr[rej] < end[rej]]
@@ -536,59 +549,61 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
     scalar_rounds = 0
     heaps: dict = {}
     if proposers.size:
+        group_start = np.searchsorted(held, np.arange(n_schools, dtype=np.int64) << shift)
         scalar_rounds = _scalar_rounds(
-            proposers.tolist(), held, cnt, cap, ch, cls, rank, inv_rank, ptr, end, mm, nn, heaps
-        )
+            proposers.tolist(), held, group_start, cnt, cap, ch, cls, rank, by_lottery, ptr, end,
+            shift, rbits, heaps,
+        )  # fmt: skip
         rounds += scalar_rounds
 
-    # Collect the final held students: the sorted array for untouched schools, heaps otherwise.
+    # The final held students: the sorted array for untouched schools, the heaps otherwise.
+    touched = np.zeros(n_schools, dtype=bool)
     if heaps:
-        touched = np.zeros(n_schools, dtype=bool)
-        touched_ids = np.fromiter(heaps.keys(), dtype=np.int64, count=len(heaps))
-        touched[touched_ids] = True
-        parts = [held[~touched[held // mm]]]
+        touched[np.fromiter(heaps.keys(), dtype=np.int64, count=len(heaps))] = True
+        parts = [held[~touched[held >> shift]]]
         for sch, heap in heaps.items():
             if heap:
-                parts.append(sch * mm - np.array(heap, dtype=np.int64))
+                parts.append((sch << shift) - np.array(heap, dtype=np.int64))
             cnt[sch] = len(heap)
         final = np.concatenate(parts)
     else:
-        touched = None
         final = held
 
     school = np.full(n, -1, dtype=np.int32)
-    position = np.full(n, -1, dtype=np.int32)
-    stud = inv_rank[(final % mm) % nn]
-    school[stud] = final // mm
-    position[stud] = ptr[stud] - start[stud]
+    school[by_lottery[final & rmask]] = final >> shift
+    position = np.where(school >= 0, ptr - start[:-1], -1).astype(np.int32)
 
     cutoff_key = np.full(n_schools, -1, dtype=np.int64)
     full = np.flatnonzero((cnt == cap) & (cap > 0))
-    if touched is not None:
-        for sch in full[touched[full]].tolist():
-            cutoff_key[sch] = -heaps[sch][0]
-        full = full[~touched[full]]
+    for sch in full[touched[full]].tolist():
+        cutoff_key[sch] = -heaps[sch][0]
+    full = full[~touched[full]]
     if full.size:
-        cutoff_key[full] = held[np.searchsorted(held, full * mm) + cap[full] - 1] - full * mm
+        last = held[np.searchsorted(held, full << shift) + cap[full] - 1]
+        cutoff_key[full] = last - (full << shift)
     return Solution(
         school=school,
         position=position,
         cutoff_key=cutoff_key,
+        rank_bits=rbits,
         rounds=rounds,
         scalar_rounds=scalar_rounds,
     )
 
 
-def _scalar_rounds(cur, held, cnt, cap, ch, cls, rank, inv_rank, ptr, end, mm, nn, heaps) -> int:
+def _scalar_rounds(
+    cur, held, group_start, cnt, cap, ch, cls, rank, by_lottery, ptr, end, shift, rbits, heaps
+) -> int:
     """Continue the synchronous rounds one proposal at a time; return the number of rounds.
 
-    ``heaps[s]`` is a max-heap (negated keys) of the students held by school ``s``, built from
-    its slice of the sorted ``held`` array the first time ``s`` receives a proposal here.
+    ``heaps[s]`` is a max-heap (negated keys) of the students school ``s`` holds, built from its
+    slice of the sorted ``held`` array the first time ``s`` receives a proposal here.
     Memoryviews give plain-int element access, several times faster than numpy scalars.
     """
-    chv, clsv, rankv, invv = ch.data, cls.data, rank.data, inv_rank.data
-    ptrv, endv, capv, cntv = ptr.data, end.data, cap.data, cnt.data
+    chv, clsv, rankv, byv = ch.data, cls.data, rank.data, by_lottery.data
+    ptrv, endv, capv, cntv, gsv = ptr.data, end.data, cap.data, cnt.data, group_start.data
     heappush, heapreplace = heapq.heappush, heapq.heapreplace
+    rmask = (1 << rbits) - 1
     rounds = 0
     while cur:
         rounds += 1
@@ -596,17 +611,17 @@ def _scalar_rounds(cur, held, cnt, cap, ch, cls, rank, inv_rank, ptr, end, mm, n
         for i in cur:
             p = ptrv[i]
             s = chv[p]
-            k = clsv[p] * nn + rankv[i]
+            key = clsv[p] << rbits | rankv[i]
             heap = heaps.get(s)
             if heap is None:
-                lo = int(np.searchsorted(held, s * mm))
-                # ascending keys -> descending negated keys, reversed -> a valid min-heap
-                heap = heaps[s] = (s * mm - held[lo : lo + cntv[s]])[::-1].tolist()
+                lo = gsv[s]
+                # ascending combined keys -> descending negated keys; reversed: a valid heap
+                heap = heaps[s] = ((s << shift) - held[lo : lo + cntv[s]])[::-1].tolist()
             if len(heap) < capv[s]:
-                heappush(heap, -k)
+                heappush(heap, -key)
                 continue
-            if heap and -heap[0] > k:
-                j = invv[(-heapreplace(heap, -k)) % nn]
+            if heap and -heap[0] > key:
+                j = byv[-heapreplace(heap, -key) & rmask]
             else:
                 j = i
             p = ptrv[j] + 1
@@ -623,18 +638,17 @@ def _scalar_rounds(cur, held, cnt, cap, ch, cls, rank, inv_rank, ptr, end, mm, n
 
 
 def build_result(ci: CompiledInstance, sol: Solution, seconds: float) -> dict:
-    """Turn a solution into the ``school-allocation-result/1`` dict."""
+    """Turn a solution into the ``school-allocation-result/1`` dict (keys in input order)."""
     n = ci.n_students
     names = np.array([*ci.school_ids, None], dtype=object)  # index -1 -> None
     assignment = dict(zip(ci.student_ids, names[sol.school].tolist(), strict=True))
     max_len = int(np.diff(ci.start).max()) if n else 0
     rank_values = np.array([None, *range(1, max_len + 1)], dtype=object)
     ranks = dict(zip(ci.student_ids, rank_values[sol.position + 1].tolist(), strict=True))
-    nn = max(n, 1)
     cutoffs = {}
     for s in np.flatnonzero(sol.cutoff_key >= 0).tolist():
-        key = int(sol.cutoff_key[s])
-        cutoffs[ci.school_ids[s]] = [key // nn, int(ci.lottery_sorted[key % nn])]
+        cls, lottery_rank = sol.cutoff_priority(s)
+        cutoffs[ci.school_ids[s]] = [cls, int(ci.lottery_sorted[lottery_rank])]
     assigned = int(np.count_nonzero(sol.school >= 0))
     return {
         "format": RESULT_FORMAT,
@@ -658,9 +672,13 @@ def allocate_instance(instance: dict, *, scalar_below=None) -> dict:
     Unknown keys are ignored. ``stats.seconds`` is the only part that varies between runs.
     """
     t0 = time.perf_counter()
-    ci = compile_instance(instance)
+    ci = compile_instance(instance, check_ids=False)
     sol = solve(ci, scalar_below=scalar_below)
     result = build_result(ci, sol, 0.0)
+    # Student ids are checked here: building the assignment dict hashed them anyway.
+    if len(result["assignment"]) != ci.n_students or "" in result["assignment"]:
+        validate_instance(instance)  # raises, naming the record
+        raise AssertionError("duplicate or empty student id not located")  # pragma: no cover
     result["stats"]["seconds"] = round(time.perf_counter() - t0, 4)
     return result
 

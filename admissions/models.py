@@ -1,13 +1,14 @@
 """Admissions data: catchments (tuyến tuyển sinh) and the residency roster."""
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models import ResidentialGroup, School, Ward, utcnow
+from app.models import AcademicYear, ResidentialGroup, School, Ward, utcnow
 
 
 class Catchment(db.Model):
@@ -51,3 +52,227 @@ class RosterEntry(db.Model):
 
     ward: Mapped[Ward] = relationship()
     residential_group: Mapped[ResidentialGroup | None] = relationship()
+
+
+# ---------------------------------------------------------------------------------------------
+# Admission seasons, codes, registered children and applications (issue 4, points 1, 3, 4, 11-14)
+# ---------------------------------------------------------------------------------------------
+
+
+class SeasonPhase(enum.StrEnum):
+    TRIAL = "trial"  # a dress rehearsal: everything created now is wiped before the official window
+    OFFICIAL = "official"
+
+
+class LevelState(enum.StrEnum):
+    DRAFT = "draft"  # being set up: parents cannot apply even inside the window
+    SCHEDULED = "scheduled"  # published: parents apply inside the window
+    ALLOCATING = "allocating"  # later slices: a round is being run / results are out
+    ALLOCATED = "allocated"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+class ApplicationStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    ALLOCATED = "allocated"  # placed by a round, not yet published to the family
+    OFFERED = "offered"  # result published: the family confirms or declines
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # not confirmed by the deadline: the seat is freed
+    UNPLACED = "unplaced"  # no seat yet (over-demanded catchment): the office assigns one
+
+
+def _in_check(column: str, values) -> str:
+    return f"{column} IN ({','.join(repr(str(v)) for v in values)})"
+
+
+class AdmissionSeason(db.Model):
+    """One admissions summer, city-wide: the city sets the calendar; districts run their part."""
+
+    __tablename__ = "admission_season"
+    __table_args__ = (
+        sa.CheckConstraint(_in_check("phase", SeasonPhase), name="phase"),
+        sa.CheckConstraint("trial_closes_at IS NULL OR trial_opens_at IS NULL OR trial_closes_at > trial_opens_at",
+                           name="trial_window"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"), unique=True)
+    phase: Mapped[str] = mapped_column(sa.String(10), default=SeasonPhase.OFFICIAL)
+    # Trial window (UTC, naive): applies to every level while phase == trial.
+    trial_opens_at: Mapped[datetime | None]
+    trial_closes_at: Mapped[datetime | None]
+    trial_wiped_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+
+    academic_year: Mapped[AcademicYear] = relationship()
+    levels: Mapped[list[AdmissionLevel]] = relationship(back_populates="season", order_by="AdmissionLevel.opens_at")
+
+    @property
+    def intake_year(self) -> int:
+        return self.academic_year.starts_on.year
+
+    @property
+    def is_trial(self) -> bool:
+        return self.phase == SeasonPhase.TRIAL
+
+
+class AdmissionLevel(db.Model):
+    """One level (kindergarten-5, grade 1, grade 6) of a season, with its registration window."""
+
+    __tablename__ = "admission_level"
+    __table_args__ = (
+        sa.UniqueConstraint("season_id", "level"),
+        sa.CheckConstraint("level IN ('kindergarten','grade1','grade6')", name="level"),
+        sa.CheckConstraint(_in_check("state", LevelState), name="state"),
+        sa.CheckConstraint("closes_at IS NULL OR opens_at IS NULL OR closes_at > opens_at", name="window"),
+        sa.CheckConstraint("confirm_by IS NULL OR closes_at IS NULL OR confirm_by > closes_at", name="confirm_by"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    season_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_season.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(sa.String(20))
+    # Stored in UTC (naive), entered and shown in Asia/Ho_Chi_Minh.
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    confirm_by: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(sa.String(12), default=LevelState.DRAFT)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    season: Mapped[AdmissionSeason] = relationship(back_populates="levels")
+
+
+class AdmissionCode(db.Model):
+    """The code a school hands to an eligible child's family (one per child per level per season).
+
+    Stored in clear: offices re-export it for distribution. It only works together with the
+    child's personal ID and date of birth, and 5 failures lock it for 15 minutes.
+    """
+
+    __tablename__ = "admission_code"
+    __table_args__ = (
+        sa.UniqueConstraint("admission_level_id", "roster_entry_id"),
+        sa.CheckConstraint("failed_attempts >= 0", name="failed_attempts"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(9), unique=True)  # canonical: 8 symbols + check
+    admission_level_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_level.id", ondelete="CASCADE"))
+    roster_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_entry.id", ondelete="CASCADE"), index=True)
+    is_trial: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]  # first time a parent added the child with it
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+    admission_level: Mapped[AdmissionLevel] = relationship()
+    roster_entry: Mapped[RosterEntry] = relationship()
+
+
+class Child(db.Model):
+    """A child registered by a family, identified against the roster (or the population registry)."""
+
+    __tablename__ = "child"
+    __table_args__ = (
+        sa.CheckConstraint("gender IN ('male','female')", name="gender"),
+        sa.CheckConstraint("residence_type IN ('permanent','temporary')", name="residence_type"),
+        sa.CheckConstraint("source IN ('roster','registry')", name="source"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roster_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_entry.id"), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    date_of_birth: Mapped[date]
+    gender: Mapped[str] = mapped_column(sa.String(6))
+    ward_id: Mapped[int] = mapped_column(sa.ForeignKey("ward.id"), index=True)
+    residential_group_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residential_group.id"))
+    residence_type: Mapped[str] = mapped_column(sa.String(10))
+    source: Mapped[str] = mapped_column(sa.String(10), default="roster")
+    # Set when the child was added during a season's trial phase: wiped with the trial.
+    trial_season_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("admission_season.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roster_entry: Mapped[RosterEntry] = relationship()
+    ward: Mapped[Ward] = relationship()
+    residential_group: Mapped[ResidentialGroup | None] = relationship()
+
+
+class ParentChild(db.Model):
+    """Guardianship: several parents per child (both parents may add the child), several children each."""
+
+    __tablename__ = "parent_child"
+    __table_args__ = (sa.UniqueConstraint("user_id", "child_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    child: Mapped[Child] = relationship()
+
+
+class Application(db.Model):
+    """A family's application for one child at one level of one season (a database constraint)."""
+
+    __tablename__ = "application"
+    __table_args__ = (
+        sa.UniqueConstraint("child_id", "admission_level_id"),
+        sa.CheckConstraint(_in_check("status", ApplicationStatus), name="status"),
+        sa.CheckConstraint("residence_type IN ('permanent','temporary')", name="residence_type"),
+        sa.Index("ix_application_level_status", "admission_level_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)  # on the printed receipt
+    child_id: Mapped[int] = mapped_column(sa.ForeignKey("child.id", ondelete="CASCADE"))
+    admission_level_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_level.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(12), default=ApplicationStatus.SUBMITTED)
+    is_trial: Mapped[bool] = mapped_column(default=False)
+    # Priority inputs, captured at submission (the allocation round reads these).
+    catchment_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)
+    catchment_status: Mapped[str] = mapped_column(sa.String(10), default="ok")  # ok | none | ambiguous
+    residence_type: Mapped[str] = mapped_column(sa.String(10))
+    sibling_school_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # The last form token seen: a retried or double-clicked submission is recognised and answered
+    # with the application it already created.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(64))
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    # Results (driven by the allocation slice).
+    allocated_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)
+    allocated_rank: Mapped[int | None]
+    allocated_at: Mapped[datetime | None]
+    offered_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+
+    child: Mapped[Child] = relationship()
+    admission_level: Mapped[AdmissionLevel] = relationship()
+    catchment_school: Mapped[School | None] = relationship(foreign_keys=[catchment_school_id])
+    allocated_school: Mapped[School | None] = relationship(foreign_keys=[allocated_school_id])
+    choices: Mapped[list[ApplicationChoice]] = relationship(
+        back_populates="application", order_by="ApplicationChoice.rank", cascade="all, delete-orphan")
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == ApplicationStatus.WITHDRAWN
+
+
+class ApplicationChoice(db.Model):
+    """One ranked school of an application; the catchment school is the last, guaranteed choice."""
+
+    __tablename__ = "application_choice"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "rank"),
+        sa.UniqueConstraint("application_id", "school_id"),
+        sa.CheckConstraint("rank BETWEEN 1 AND 4", name="rank"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"))
+    rank: Mapped[int]
+    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id"), index=True)
+    is_catchment: Mapped[bool] = mapped_column(default=False)
+
+    application: Mapped[Application] = relationship(back_populates="choices")
+    school: Mapped[School] = relationship()

@@ -3,4 +3,8 @@
 
 def register(app) -> None:
     """Plug the area into the app (called by create_app only)."""
-    from . import models  # noqa: F401 - models register their tables
+    from . import cli, demo, models, web  # noqa: F401 - models register their tables
+
+    app.register_blueprint(web.load_views())
+    app.cli.add_command(cli.contactbook_cli)
+    app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)

@@ -19,10 +19,15 @@ ANY_SCOPE: set[str] = set()
 
 def foreign_ids(world) -> dict[str, int]:
     """URL argument → id of a record outside district A / school A (the users' scope)."""
+    from tests.contactbook_factories import contactbook_foreign_ids
+    from tests.integration.test_notifications import notification_foreign_ids
+
     return {
         "user_id": world["foreign"]["teacher"].id,
         "school_id": world["schools"][1].id,
         "district_id": world["districts"][1].id,
+        **contactbook_foreign_ids(world),
+        **notification_foreign_ids(world),
     }
 
 

@@ -1,0 +1,127 @@
+"""Who may see which contact-book record. Every loader answers 404 outside the user's scope
+(never 403: a guessed id must not reveal that the record exists).
+
+- Staff (school staff, district officers, city admins): the classes and pupils of schools they
+  manage (app.authz.can_manage_school).
+- Teachers: the classes they teach a subject in or are homeroom teacher of; they edit grades only
+  for their own class × subject assignments; the homeroom teacher reads the whole class.
+- Parents: only the pupils they are guardian of.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from app.authz import can_manage_school
+from app.extensions import db
+from app.models import Role, User
+
+from .models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
+
+STAFF = (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
+
+
+def _get(model, ident):
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def teaches_class(user: User, cls: SchoolClass) -> bool:
+    if user.role != Role.TEACHER or user.school_id != cls.school_id:
+        return False
+    if cls.homeroom_teacher_id == user.id:
+        return True
+    return db.session.scalar(sa.select(TeachingAssignment.id).where(
+        TeachingAssignment.class_id == cls.id, TeachingAssignment.teacher_id == user.id).limit(1)) is not None
+
+
+def staff_class_or_404(class_id: int) -> SchoolClass:
+    cls = _get(SchoolClass, class_id)
+    if current_user.role in STAFF and can_manage_school(current_user, cls.school):
+        return cls
+    abort(404)
+
+
+def class_or_404(class_id: int) -> SchoolClass:
+    """A class the current staff member manages or teacher teaches."""
+    cls = _get(SchoolClass, class_id)
+    if current_user.role in STAFF and can_manage_school(current_user, cls.school):
+        return cls
+    if teaches_class(current_user, cls):
+        return cls
+    abort(404)
+
+
+def homeroom_class_or_404(class_id: int) -> SchoolClass:
+    cls = _get(SchoolClass, class_id)
+    if current_user.role == Role.TEACHER and cls.homeroom_teacher_id == current_user.id:
+        return cls
+    abort(404)
+
+
+@dataclass
+class BookAccess:
+    cls: SchoolClass
+    subject: Subject
+    editable: bool  # the teacher of this class × subject; else the homeroom teacher, read-only
+
+
+def grade_book_or_404(class_id: int, subject_id: int) -> BookAccess:
+    cls = _get(SchoolClass, class_id)
+    subject = _get(Subject, subject_id)
+    if current_user.role != Role.TEACHER or subject.school_id != cls.school_id or subject.grade != cls.grade:
+        abort(404)
+    teacher_id = db.session.scalar(sa.select(TeachingAssignment.teacher_id).where(
+        TeachingAssignment.class_id == cls.id, TeachingAssignment.subject_id == subject.id))
+    if teacher_id == current_user.id:
+        return BookAccess(cls, subject, True)
+    if cls.homeroom_teacher_id == current_user.id:
+        return BookAccess(cls, subject, False)
+    abort(404)
+
+
+def pupil_in_class(pupil_id: int, cls: SchoolClass) -> Pupil:
+    pupil = db.session.scalar(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id).where(
+        Pupil.id == pupil_id, Enrolment.class_id == cls.id))
+    if pupil is None:
+        abort(404)
+    return pupil
+
+
+def current_class_of(pupil_id: int) -> SchoolClass | None:
+    from .services import current_year
+
+    year = current_year()
+    if year is None:
+        return None
+    return db.session.scalar(sa.select(SchoolClass).join(Enrolment, Enrolment.class_id == SchoolClass.id).where(
+        Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id))
+
+
+def teacher_pupil_or_404(pupil_id: int) -> tuple[Pupil, SchoolClass]:
+    """A pupil of a class the current teacher teaches (current year)."""
+    cls = current_class_of(pupil_id) if current_user.role == Role.TEACHER else None
+    if cls is None or not teaches_class(current_user, cls):
+        abort(404)
+    return _get(Pupil, pupil_id), cls
+
+
+def child_or_404(pupil_id: int) -> Pupil:
+    """A pupil the current parent is guardian of."""
+    if current_user.role != Role.PARENT:
+        abort(404)
+    pupil = db.session.scalar(sa.select(Pupil).join(Guardian, Guardian.pupil_id == Pupil.id).where(
+        Pupil.id == pupil_id, Guardian.user_id == current_user.id))
+    if pupil is None:
+        abort(404)
+    return pupil
+
+
+def children_of(user: User) -> list[Pupil]:
+    return list(db.session.scalars(sa.select(Pupil).join(Guardian, Guardian.pupil_id == Pupil.id)
+                                   .where(Guardian.user_id == user.id).order_by(Pupil.date_of_birth, Pupil.id)))

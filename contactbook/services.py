@@ -1,0 +1,295 @@
+"""Contact book operations. They change data and `flush` only; the boundary (view, CLI, job)
+commits. Views stay thin: they validate a form and call one of these."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from app.audit import audit
+from app.extensions import db
+from app.models import AcademicYear, School, User, utcnow
+
+from .models import ActivationCode, Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment, Term
+
+
+def current_year() -> AcademicYear | None:
+    return db.session.scalar(sa.select(AcademicYear).where(AcademicYear.is_current.is_(True))
+                             .order_by(AcademicYear.starts_on.desc()).limit(1))
+
+
+def default_term_dates(year: AcademicYear) -> list[tuple[int, date, date]]:
+    """Term I from the start of the year to mid-January, term II to the end of the year."""
+    split = date(year.starts_on.year + 1, 1, 15)
+    if not year.starts_on < split < year.ends_on:
+        middle = year.starts_on + (year.ends_on - year.starts_on) / 2
+        split = middle
+    from datetime import timedelta
+
+    return [(1, year.starts_on, split), (2, split + timedelta(days=1), year.ends_on)]
+
+
+def ensure_terms(school: School, year: AcademicYear) -> list[Term]:
+    """The school's two terms of `year`, created with default dates when missing."""
+    terms = {t.number: t for t in db.session.scalars(
+        sa.select(Term).where(Term.school_id == school.id, Term.academic_year_id == year.id))}
+    for number, starts, ends in default_term_dates(year):
+        if number not in terms:
+            terms[number] = Term(school_id=school.id, academic_year_id=year.id, number=number,
+                                 starts_on=starts, ends_on=ends)
+            db.session.add(terms[number])
+    db.session.flush()
+    return [terms[1], terms[2]]
+
+
+# ----------------------------------------------------------------------------- activation codes
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
+CODE_LENGTH = 8
+CODE_DAYS = 30
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def format_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _code_hash(user_id: int, code: str) -> str:
+    import hashlib
+    import hmac
+
+    from flask import current_app
+
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"activation:{user_id}:{normalize_code(code)}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_code() -> str:
+    import secrets
+
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def issue_code(user: User, *, class_id: int | None = None, created_by_id: int | None = None,
+               days: int = CODE_DAYS) -> str:
+    """A fresh one-time code for `user` (stored as an HMAC). Earlier unused codes issued for the
+    same class (or, without a class, by email) stop working; codes printed for another class of
+    the same family stay valid until one of them is used."""
+    from datetime import timedelta
+
+    db.session.execute(sa.delete(ActivationCode).where(
+        ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None),
+        ActivationCode.class_id.is_(None) if class_id is None else ActivationCode.class_id == class_id))
+    code = new_code()
+    db.session.add(ActivationCode(user_id=user.id, code_hash=_code_hash(user.id, code), class_id=class_id,
+                                  created_by_id=created_by_id, expires_at=utcnow() + timedelta(days=days)))
+    return code
+
+
+@dataclass
+class SheetLine:
+    pupil: Pupil
+    guardian: User
+    code: str | None  # None: the account is already active
+
+
+def issue_class_codes(cls: SchoolClass, actor: User) -> list[SheetLine]:
+    """Codes for every guardian of the class who has not activated an account yet (one printed
+    sheet per class). Batched: a fixed number of statements whatever the class size."""
+    from datetime import timedelta
+
+    rows = db.session.execute(
+        sa.select(Pupil, User)
+        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+        .join(Guardian, Guardian.pupil_id == Pupil.id)
+        .join(User, User.id == Guardian.user_id)
+        .where(Enrolment.class_id == cls.id)
+        .order_by(Pupil.full_name, Pupil.id, User.full_name)
+    ).all()
+    pending = {u.id for _, u in rows if u.password_hash is None and u.active}
+    if pending:
+        db.session.execute(sa.delete(ActivationCode).where(
+            ActivationCode.user_id.in_(sorted(pending)), ActivationCode.class_id == cls.id,
+            ActivationCode.used_at.is_(None)))
+    codes: dict[int, str] = {}
+    expires = utcnow() + timedelta(days=CODE_DAYS)
+    for user_id in sorted(pending):
+        codes[user_id] = new_code()
+    if codes:
+        db.session.execute(sa.insert(ActivationCode), [
+            {"user_id": uid, "code_hash": _code_hash(uid, c), "class_id": cls.id, "created_by_id": actor.id,
+             "expires_at": expires, "created_at": utcnow()} for uid, c in codes.items()])
+    audit("contactbook.activation_codes", cls, issued=len(codes))
+    return [SheetLine(p, u, codes.get(u.id)) for p, u in rows]
+
+
+def find_account(login: str) -> User | None:
+    from app.security import normalize_phone
+
+    login = (login or "").strip()
+    phone = normalize_phone(login)
+    if phone:
+        return db.session.scalar(sa.select(User).where(User.phone == phone))
+    if "@" in login:
+        return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
+    return None
+
+
+def check_code(login: str, code: str) -> tuple[User, ActivationCode] | None:
+    """The account and its live code matching (login, code); None for any mismatch."""
+    user = find_account(login)
+    if user is None or not user.active or user.password_hash is not None:
+        return None
+    row = db.session.scalar(sa.select(ActivationCode).where(
+        ActivationCode.user_id == user.id, ActivationCode.code_hash == _code_hash(user.id, code),
+        ActivationCode.used_at.is_(None), ActivationCode.expires_at > utcnow()))
+    if row is None:
+        return None
+    return user, row
+
+
+def activate(user: User, row: ActivationCode, password: str) -> None:
+    """Set the first password; the code is used and the account's other codes revoked."""
+    from app.auth.services import passwords
+
+    row.used_at = utcnow()
+    db.session.execute(sa.delete(ActivationCode).where(
+        ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None)))
+    user.password_hash = passwords().hash(password)
+    audit("contactbook.account_activated", user, actor_id=user.id)
+
+
+# ----------------------------------------------------------------------------- classes and calendar
+
+
+@dataclass
+class ClassSummary:
+    cls: SchoolClass
+    pupils: int
+    homeroom: User | None
+
+
+def school_classes(school: School, year: AcademicYear) -> list[ClassSummary]:
+    counts = sa.select(Enrolment.class_id, sa.func.count(Enrolment.id).label("n")).group_by(
+        Enrolment.class_id).subquery()
+    rows = db.session.execute(
+        sa.select(SchoolClass, sa.func.coalesce(counts.c.n, 0), User)
+        .outerjoin(counts, counts.c.class_id == SchoolClass.id)
+        .outerjoin(User, User.id == SchoolClass.homeroom_teacher_id)
+        .where(SchoolClass.school_id == school.id, SchoolClass.academic_year_id == year.id)
+        .order_by(SchoolClass.grade, SchoolClass.name)).all()
+    return [ClassSummary(c, n, u) for c, n, u in rows]
+
+
+@dataclass
+class RosterLine:
+    pupil: Pupil
+    guardians: list[User]
+
+
+def class_pupils(cls: SchoolClass) -> list[Pupil]:
+    return list(db.session.scalars(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id)
+                                   .where(Enrolment.class_id == cls.id).order_by(Pupil.full_name, Pupil.id)))
+
+
+def class_roster(cls: SchoolClass) -> list[RosterLine]:
+    pupils = class_pupils(cls)
+    guardians: dict[int, list[User]] = {p.id: [] for p in pupils}
+    rows = db.session.execute(
+        sa.select(Guardian.pupil_id, User).join(User, User.id == Guardian.user_id)
+        .join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
+        .where(Enrolment.class_id == cls.id).order_by(User.full_name)).all()
+    for pupil_id, user in rows:
+        guardians[pupil_id].append(user)
+    return [RosterLine(p, guardians[p.id]) for p in pupils]
+
+
+@dataclass
+class TeachingLine:
+    subject: Subject
+    teacher: User | None
+
+
+def class_subjects(cls: SchoolClass) -> list[Subject]:
+    return list(db.session.scalars(sa.select(Subject).where(Subject.school_id == cls.school_id,
+                                                            Subject.grade == cls.grade)
+                                   .order_by(Subject.position, Subject.name)))
+
+
+def class_teaching(cls: SchoolClass) -> list[TeachingLine]:
+    rows = db.session.execute(
+        sa.select(Subject, User)
+        .outerjoin(TeachingAssignment, sa.and_(TeachingAssignment.subject_id == Subject.id,
+                                               TeachingAssignment.class_id == cls.id))
+        .outerjoin(User, User.id == TeachingAssignment.teacher_id)
+        .where(Subject.school_id == cls.school_id, Subject.grade == cls.grade)
+        .order_by(Subject.position, Subject.name)).all()
+    return [TeachingLine(s, u) for s, u in rows]
+
+
+def set_terms(terms: list[Term], t1_start: date, t1_end: date, t2_start: date, t2_end: date) -> None:
+    terms[0].starts_on, terms[0].ends_on = t1_start, t1_end
+    terms[1].starts_on, terms[1].ends_on = t2_start, t2_end
+    audit("contactbook.calendar", ("school", terms[0].school_id))
+
+
+def add_subject(school: School, grade: int, name: str, assessment: str, regular_count: int, has_test: bool) -> bool:
+    from .rules import fold
+
+    existing = db.session.scalars(sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade))
+    if any(fold(n) == fold(name) for n in existing):
+        return False
+    db.session.add(Subject(school_id=school.id, grade=grade, name=name, assessment=assessment,
+                           regular_count=regular_count, has_test=has_test and assessment == "primary"))
+    db.session.flush()
+    audit("contactbook.subject_add", ("school", school.id), grade=grade)
+    return True
+
+
+def add_standard_subjects(school: School, grade: int, standard) -> int:
+    from .rules import fold
+
+    existing = {fold(n) for n in db.session.scalars(
+        sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade))}
+    added = 0
+    for position, s in enumerate(standard):
+        if fold(s.name) in existing:
+            continue
+        db.session.add(Subject(school_id=school.id, grade=grade, name=s.name, assessment=s.assessment,
+                               has_test=s.has_test, regular_count=s.regular_count, position=position))
+        added += 1
+    db.session.flush()
+    if added:
+        audit("contactbook.subject_add", ("school", school.id), grade=grade, count=added)
+    return added
+
+
+@dataclass
+class TeacherClass:
+    cls: SchoolClass
+    subjects: list[Subject]
+    homeroom: bool
+
+
+def teacher_classes(teacher: User) -> list[TeacherClass]:
+    """The current year's classes a teacher teaches or is homeroom teacher of (two queries)."""
+    year = current_year()
+    if year is None:
+        return []
+    lines: dict[int, TeacherClass] = {}
+    for cls in db.session.scalars(sa.select(SchoolClass).where(
+            SchoolClass.homeroom_teacher_id == teacher.id, SchoolClass.academic_year_id == year.id)):
+        lines[cls.id] = TeacherClass(cls, [], True)
+    rows = db.session.execute(
+        sa.select(SchoolClass, Subject).join(TeachingAssignment, TeachingAssignment.class_id == SchoolClass.id)
+        .join(Subject, Subject.id == TeachingAssignment.subject_id)
+        .where(TeachingAssignment.teacher_id == teacher.id, SchoolClass.academic_year_id == year.id)
+        .order_by(Subject.position, Subject.name)).all()
+    for cls, subject in rows:
+        line = lines.setdefault(cls.id, TeacherClass(cls, [], cls.homeroom_teacher_id == teacher.id))
+        line.subjects.append(subject)
+    return sorted(lines.values(), key=lambda x: (x.cls.grade, x.cls.name))

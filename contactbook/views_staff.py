@@ -1,0 +1,163 @@
+"""School staff, district officers and city admins: schools, classes, import, activation sheets,
+the school calendar (terms and subjects)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.audit import audit
+from app.authz import login_required_any, roles_required, school_or_404, scoped_schools_query
+from app.extensions import db
+from app.models import Role, School
+
+from . import access, importers, services
+from .access import STAFF
+from .catalog import grades_of_level, standard_subjects
+from .forms import ImportForm, SubjectForm, TermsForm
+from .models import Subject
+from .web import bp
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/")
+@login_required_any
+def index():
+    """Each role's entry into the contact book."""
+    if current_user.role == Role.PARENT:
+        return redirect(url_for("contactbook.children"))
+    if current_user.role == Role.TEACHER:
+        return redirect(url_for("contactbook.teach"))
+    if current_user.role == Role.SCHOOL_STAFF and current_user.school_id:
+        return redirect(url_for("contactbook.school", school_id=current_user.school_id))
+    return redirect(url_for("contactbook.schools"))
+
+
+@bp.route("/schools")
+@roles_required(STAFF)
+def schools():
+    rows = db.session.scalars(scoped_schools_query(current_user).order_by(School.name).limit(500)).all()
+    return render_template("contactbook/schools.html", schools=rows)
+
+
+@bp.route("/schools/<int:school_id>")
+@roles_required(STAFF)
+def school(school_id: int):
+    school = school_or_404(school_id)
+    year = services.current_year()
+    classes = services.school_classes(school, year) if year else []
+    return render_template("contactbook/school.html", school=school, year=year, classes=classes)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(STAFF)
+def import_classes():
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        allowed = None if current_user.role == Role.CITY_ADMIN else set(
+            db.session.scalars(scoped_schools_query(current_user).with_only_columns(School.id)))
+        report = importers.import_classes(form.file.data.stream, actor_id=current_user.id, school_ids=allowed)
+        if report.ok:
+            flash(_("Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+                    created=report.created, updated=report.updated, unchanged=report.unchanged), "success")
+            return render_template("contactbook/import.html", form=ImportForm(formdata=None), report=report)
+        return render_template("contactbook/import.html", form=form, report=report), 422
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/import.html", form=form, report=report), status
+
+
+@bp.route("/import/template.xlsx")
+@roles_required(STAFF)
+def import_template():
+    return Response(importers.template_workbook(), mimetype=XLSX,
+                    headers={"Content-Disposition": 'attachment; filename="classes.xlsx"'})
+
+
+@bp.route("/classes/<int:class_id>")
+@roles_required(STAFF + (Role.TEACHER,))
+def class_page(class_id: int):
+    cls = access.class_or_404(class_id)
+    roster = services.class_roster(cls)
+    teaching = services.class_teaching(cls)
+    if current_user.role in STAFF:
+        audit("contactbook.view_roster", cls)
+    return render_template("contactbook/class.html", cls=cls, roster=roster, teaching=teaching,
+                           is_staff=current_user.role in STAFF)
+
+
+@bp.route("/classes/<int:class_id>/activation-codes", methods=["POST"])
+@roles_required(STAFF)
+def activation_sheet(class_id: int):
+    """Generate (on demand) and show the printable sheet of one-time codes for the class."""
+    cls = access.staff_class_or_404(class_id)
+    lines = services.issue_class_codes(cls, current_user)
+    return render_template("contactbook/activation_sheet.html", cls=cls, lines=lines,
+                           days=services.CODE_DAYS, format_code=services.format_code)
+
+
+@bp.route("/schools/<int:school_id>/calendar", methods=["GET", "POST"])
+@roles_required(STAFF)
+def calendar(school_id: int):
+    school = school_or_404(school_id)
+    year = services.current_year()
+    if year is None:
+        abort(404)
+    terms = services.ensure_terms(school, year)
+    form = TermsForm(year=year, data=None if request.method == "POST" else {
+        "term1_start": terms[0].starts_on, "term1_end": terms[0].ends_on,
+        "term2_start": terms[1].starts_on, "term2_end": terms[1].ends_on})
+    if form.validate_on_submit():
+        services.set_terms(terms, form.term1_start.data, form.term1_end.data, form.term2_start.data,
+                           form.term2_end.data)
+        flash(_("The school calendar has been saved."), "success")
+        return redirect(url_for("contactbook.calendar", school_id=school.id))
+    status = 422 if form.is_submitted() else 200
+    subjects = db.session.scalars(sa.select(Subject).where(Subject.school_id == school.id)
+                                  .order_by(Subject.grade, Subject.position, Subject.name)).all()
+    subject_form = SubjectForm(formdata=None)
+    return render_template("contactbook/calendar.html", school=school, year=year, form=form, subjects=subjects,
+                           subject_form=subject_form, grades=list(grades_of_level(school.level))), status
+
+
+@bp.route("/schools/<int:school_id>/subjects", methods=["POST"])
+@roles_required(STAFF)
+def add_subject(school_id: int):
+    school = school_or_404(school_id)
+    form = SubjectForm()
+    if form.validate_on_submit():
+        if form.grade.data not in grades_of_level(school.level):
+            form.grade.errors.append(_("This school does not teach grade %(grade)d.", grade=form.grade.data))
+        elif not services.add_subject(school, form.grade.data, form.name.data, form.assessment.data,
+                                      form.regular_count.data, form.has_test.data):
+            form.name.errors.append(_("This grade already has a subject of that name."))
+        else:
+            flash(_("The subject has been added."), "success")
+            return redirect(url_for("contactbook.calendar", school_id=school.id))
+    year = services.current_year()
+    if year is None:
+        abort(404)
+    terms = services.ensure_terms(school, year)
+    terms_form = TermsForm(year=year, formdata=None, data={
+        "term1_start": terms[0].starts_on, "term1_end": terms[0].ends_on,
+        "term2_start": terms[1].starts_on, "term2_end": terms[1].ends_on})
+    subjects = db.session.scalars(sa.select(Subject).where(Subject.school_id == school.id)
+                                  .order_by(Subject.grade, Subject.position, Subject.name)).all()
+    return render_template("contactbook/calendar.html", school=school, year=year, form=terms_form,
+                           subjects=subjects, subject_form=form, grades=list(grades_of_level(school.level))), 422
+
+
+@bp.route("/schools/<int:school_id>/subjects/standard", methods=["POST"])
+@roles_required(STAFF)
+def add_standard_subjects(school_id: int):
+    school = school_or_404(school_id)
+    grade = request.form.get("grade", type=int)
+    if grade not in grades_of_level(school.level):
+        flash(_("Choose a grade this school teaches."), "error")
+        return redirect(url_for("contactbook.calendar", school_id=school.id))
+    added = services.add_standard_subjects(school, grade, standard_subjects(grade))
+    flash(_("%(n)d standard subjects added for grade %(grade)d.", n=added, grade=grade), "success")
+    return redirect(url_for("contactbook.calendar", school_id=school.id))
+

@@ -1,0 +1,244 @@
+"""classes.xlsx import (DESIGN §4b): CLI contract, all-or-nothing, idempotent upsert, one guardian
+account per phone across schools, accounts without passwords, the staff upload page."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app import jobs
+from app.extensions import db
+from app.models import Role, User
+from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
+from tests.contactbook_factories import classes_xlsx, create_year
+from tests.factories import create_district, create_school, create_user
+
+
+def _setup():
+    d = create_district()
+    primary = create_school(d, level="grade1", code="TH-A")
+    secondary = create_school(d, level="grade6", code="THCS-B")
+    create_year()
+    jobs.commit()
+    return primary, secondary
+
+
+PUPILS = [
+    ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", "bo.an@example.vn"],
+    ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Trần Văn Cha", "0912000002", None],
+    ["TH-A", "1B", "HS003", "Lê Minh Châu", "01/01/2019", "female", "Lê Thị Mẹ", "0912000003", None],
+    # Same family, second school: one account for phone 0912000001.
+    ["THCS-B", "6A1", "HS001", "Nguyễn Thị Anh", "02/02/2014", "Nữ", "Nguyễn Văn Bố", "+84 912 000 001", None],
+    # A second guardian of HS002.
+    ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Phạm Thị Mẹ", "0912000004", None],
+]
+TEACHERS = [
+    ["TH-A", "1A", "Toán", "Phạm Thị Lan", "lan@example.edu.vn", "0987000001", "có"],
+    ["TH-A", "1A", "Tiếng Việt", "Phạm Thị Lan", "lan@example.edu.vn", "0987000001", "yes"],
+    ["TH-A", "1B", "", "Đỗ Văn Hùng", "hung@example.edu.vn", None, "x"],
+    ["THCS-B", "6A1", "Toán", "Vũ Thị Hoa", "hoa@example.edu.vn", None, "no"],
+    ["THCS-B", "6A1", "Giáo dục thể chất", "Vũ Thị Hoa", "hoa@example.edu.vn", None, None],
+]
+
+
+def _run(runner, tmp_path, content: bytes, name="classes.xlsx"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return runner.invoke(args=["contactbook", "import-classes", str(path)])
+
+
+def test_cli_imports_and_reimport_changes_nothing(app, runner, tmp_path):
+    _setup()
+    content = classes_xlsx(PUPILS, TEACHERS)
+    result = _run(runner, tmp_path, content)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == "created 10, updated 0, unchanged 0"
+
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 4
+    assert db.session.scalar(sa.select(sa.func.count(SchoolClass.id))) == 3
+    # One guardian account for the family with children in both schools, no password yet.
+    dad = db.session.scalar(sa.select(User).where(User.phone == "0912000001"))
+    assert dad.role == Role.PARENT and dad.password_hash is None and dad.email == "bo.an@example.vn"
+    assert db.session.scalar(sa.select(sa.func.count(Guardian.id)).where(Guardian.user_id == dad.id)) == 2
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.PARENT)) == 4
+    # HS002 has two guardians.
+    hs002 = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS002"))
+    assert db.session.scalar(sa.select(sa.func.count(Guardian.id)).where(Guardian.pupil_id == hs002.id)) == 2
+    # Teachers: created by email, without password, at the school; homeroom set.
+    lan = db.session.scalar(sa.select(User).where(User.email == "lan@example.edu.vn"))
+    assert lan.role == Role.TEACHER and lan.password_hash is None and lan.phone == "0987000001"
+    c1a = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "1A"))
+    assert c1a.homeroom_teacher_id == lan.id and c1a.grade == 1
+    c1b = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "1B"))
+    assert c1b.homeroom_teacher.email == "hung@example.edu.vn"
+    assert db.session.scalar(sa.select(sa.func.count(TeachingAssignment.id))) == 4
+    pe = db.session.scalar(sa.select(Subject).where(Subject.name == "Giáo dục thể chất"))
+    assert pe.assessment == "comment" and pe.grade == 6
+    math1 = db.session.scalar(sa.select(Subject).where(Subject.name == "Toán", Subject.grade == 1))
+    assert math1.assessment == "primary" and math1.has_test
+
+    again = _run(runner, tmp_path, content)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip().splitlines()[-1] == "created 0, updated 0, unchanged 10"
+
+
+def test_reimport_moves_a_pupil_and_replaces_a_guardian(app, runner, tmp_path):
+    _setup()
+    assert _run(runner, tmp_path, classes_xlsx(PUPILS, TEACHERS)).exit_code == 0
+    changed = [row[:] for row in PUPILS]
+    changed[0][1] = "1B"                 # HS001 moves to 1B
+    changed[2][7] = "0912000009"         # HS003's guardian phone changes
+    teachers = [row[:] for row in TEACHERS]
+    teachers[3][4] = "lan@example.edu.vn"  # Toán 6A1: another teacher… of another school → refused
+    bad = _run(runner, tmp_path, classes_xlsx(changed, teachers))
+    assert bad.exit_code == 2
+    assert "row 5, column teacher_email:" in bad.stderr
+    result = _run(runner, tmp_path, classes_xlsx(changed, TEACHERS))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == "created 0, updated 2, unchanged 8"
+    db.session.expire_all()
+    hs1 = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS001", Pupil.school.has(code="TH-A")))
+    enrol = db.session.scalar(sa.select(Enrolment).where(Enrolment.pupil_id == hs1.id))
+    assert enrol.school_class.name == "1B"
+    hs3 = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS003"))
+    phones = set(db.session.scalars(sa.select(User.phone).join(Guardian, Guardian.user_id == User.id)
+                                    .where(Guardian.pupil_id == hs3.id)))
+    assert phones == {"0912000009"}  # the old guardian no longer reaches the child
+
+
+def test_bad_rows_are_reported_and_nothing_is_stored(app, runner, tmp_path):
+    _setup()
+    staff = create_user("teacher", school=None, phone="0987999999")
+    jobs.commit()
+    pupils = [
+        ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", "0912000001", None],
+        ["TH-A", "1A", 1234, "=HYPERLINK(\"x\")", "31/02/2019", "khác", "Bố", "12345", "not-an-email"],
+        ["NOPE", "7A", "HS009", "Lê Văn Em", "01/01/2019", "Nam", "Lê Văn Bố", "0912000008", None],
+        ["TH-A", "9A", "HS010", "Lê Văn Em", "01/01/2019", "Nam", "Lê Văn Bố", staff.phone, None],
+        ["TH-A", "1A", "HS001", "Nguyễn Văn Khác", "05/03/2019", "Nam", "Bố An", "0912000001", None],
+    ]
+    teachers = [["TH-A", "1A", "", "Phạm Thị Lan", "lan@example.edu.vn", None, "no"]]
+    result = _run(runner, tmp_path, classes_xlsx(pupils, teachers))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    text = "\n".join(lines)
+    assert "row 3, column pupil_code:" in text            # a number cell
+    assert "row 3, column full_name:" in text             # formula injection
+    assert "row 3, column date_of_birth:" in text         # 31/02
+    assert "row 3, column gender:" in text
+    assert "row 3, column guardian_phone:" in text
+    assert "row 3, column guardian_email:" in text
+    assert "row 4, column school_code:" in text           # unknown school
+    assert "row 5, column class_name:" in text            # grade 9 at a primary school
+    assert "row 6, column pupil_code:" in text            # same pupil written differently (and dup phone)
+    assert "row 2, column subject:" in text               # teachers: no subject and not homeroom
+    assert all(line.startswith("row ") and line.endswith(("(sheet pupils)", "(sheet teachers)"))
+               for line in lines), lines
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.PARENT)) == 0
+
+
+def test_guardian_phone_of_a_staff_account_is_refused(app, runner, tmp_path):
+    _setup()
+    teacher = create_user("teacher", phone="0987111111")
+    jobs.commit()
+    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", teacher.phone, None]]
+    teachers = [["TH-A", "1A", "Toán", "Phạm Thị Lan", "lan@example.edu.vn", None, "yes"]]
+    result = _run(runner, tmp_path, classes_xlsx(pupils, teachers))
+    assert result.exit_code == 2
+    assert "row 2, column guardian_phone:" in result.stderr
+
+
+def test_vietnamese_headers_and_whole_file_rejections(app, runner, tmp_path):
+    _setup()
+    vi_pupils = ["Mã trường", "Lớp", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính",
+                 "Họ tên cha/mẹ/người giám hộ", "Số điện thoại", "Email"]
+    vi_teachers = ["Mã trường", "Lớp", "Môn học", "Họ tên giáo viên", "Email giáo viên", "Số điện thoại giáo viên",
+                   "Chủ nhiệm"]
+    ok = _run(runner, tmp_path, classes_xlsx(PUPILS[:1], TEACHERS[:1], pupil_headers=vi_pupils,
+                                             teacher_headers=vi_teachers))
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.strip().splitlines()[-1] == "created 2, updated 0, unchanged 0"
+
+    no_sheet = _run(runner, tmp_path, classes_xlsx(PUPILS, TEACHERS, sheets=("pupils",)))
+    assert no_sheet.exit_code == 2 and "teachers" in no_sheet.stderr
+    missing_col = _run(runner, tmp_path, classes_xlsx([r[:7] for r in PUPILS], TEACHERS,
+                                                      pupil_headers=PUPIL_HEADERS_NO_PHONE))
+    assert missing_col.exit_code == 2 and "guardian_phone" in missing_col.stderr
+    empty = _run(runner, tmp_path, classes_xlsx([], TEACHERS))
+    assert empty.exit_code == 2
+    not_xlsx = _run(runner, tmp_path, b"school_code,class_name\n", name="x.xlsx")
+    assert not_xlsx.exit_code == 2 and not_xlsx.stderr.strip()
+
+
+PUPIL_HEADERS_NO_PHONE = ["school_code", "class_name", "pupil_code", "full_name", "date_of_birth", "gender",
+                          "guardian_name"]
+
+
+def test_formula_cells_are_refused(app, runner, tmp_path):
+    _setup()
+    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", "=\"0912000001\"", None]]
+    result = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
+    assert result.exit_code == 2
+    assert "row 2, column guardian_phone:" in result.stderr
+
+
+def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog):
+    _setup()
+    import logging
+
+    caplog.set_level(logging.INFO, logger="app.mail")
+    assert _run(runner, tmp_path, classes_xlsx(PUPILS[:1], TEACHERS[:1])).exit_code == 0
+    from contactbook.models import ActivationCode
+
+    lan = db.session.scalar(sa.select(User).where(User.email == "lan@example.edu.vn"))
+    assert db.session.scalar(sa.select(sa.func.count(ActivationCode.id)).where(ActivationCode.user_id == lan.id)) == 1
+    assert any("lan@example.edu.vn" in r.getMessage() for r in caplog.records)
+
+
+# ----------------------------------------------------------------------------- upload page
+
+
+def test_staff_upload_page_imports_for_own_school_only(app, make_client):
+    primary, secondary = _setup()
+    staff = create_user("school_staff", school=primary)
+    jobs.commit()
+    client = make_client()
+    client.login_as(staff)
+    page = client.get("/contactbook/import")
+    assert page.status_code == 200
+    token = client.csrf("/contactbook/import")
+
+    from io import BytesIO
+
+    resp = client.post("/contactbook/import", data={
+        "csrf_token": token, "file": (BytesIO(classes_xlsx(PUPILS, TEACHERS)), "classes.xlsx")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    assert "THCS-B" in body  # rows of the other school are named in the report
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
+
+    own = [r for r in PUPILS if r[0] == "TH-A"]
+    own_t = [r for r in TEACHERS if r[0] == "TH-A"]
+    resp = client.post("/contactbook/import", data={
+        "csrf_token": token, "file": (BytesIO(classes_xlsx(own, own_t)), "classes.xlsx")},
+        content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[-800:]
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 3
+
+
+def test_template_download_has_both_sheets(app, make_client):
+    import io
+
+    import openpyxl
+
+    primary, _ = _setup()
+    staff = create_user("school_staff", school=primary)
+    jobs.commit()
+    client = make_client()
+    client.login_as(staff)
+    resp = client.get("/contactbook/import/template.xlsx")
+    assert resp.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+    assert wb.sheetnames == ["pupils", "teachers"]
+    assert wb["pupils"]["C1"].value == "Mã học sinh"

@@ -30,10 +30,11 @@ does not depend on the implementation.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import time
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
 from operator import itemgetter
 
 import numpy as np
@@ -199,7 +200,27 @@ def _check_top(instance) -> tuple[list, list]:
 
 
 def _compile_schools(schools) -> tuple[dict, list, np.ndarray]:
-    """Check the school records (few thousand: a plain loop) and index them."""
+    """Check the school records and index them (whole-list checks, a loop only on error)."""
+    try:
+        ids = list(map(itemgetter("id"), schools))
+        caps = list(map(itemgetter("capacity"), schools))
+        ok = not schools or (
+            set(map(type, ids)) == {str}
+            and set(map(type, caps)) == {int}
+            and min(caps) >= 0
+            and max(caps) <= _INT64_MAX // 4
+        )
+    except (KeyError, TypeError):
+        ok = False
+    if ok:
+        index = dict(zip(ids, range(len(ids)), strict=True))
+        if len(index) == len(ids) and "" not in index:
+            return index, ids, np.array(caps, dtype=np.int64)
+    return _compile_schools_slow(schools)
+
+
+def _compile_schools_slow(schools) -> tuple[dict, list, np.ndarray]:
+    """Check the school records one by one; raise on the first problem, naming the record."""
     index: dict = {}
     ids: list = []
     caps: list = []
@@ -345,8 +366,9 @@ def _compile_students_fast(students, school_index: dict, n_schools: int, check_i
     sib_len = np.fromiter(map(list.__len__, siblings), dtype=np.int64, count=n)
     who = np.flatnonzero(sib_len)
     if who.size:
+        with_siblings = compress(siblings, (sib_len > 0).tolist())
         sib_school = np.fromiter(
-            map(school_index.__getitem__, chain.from_iterable(siblings)),
+            map(school_index.__getitem__, chain.from_iterable(with_siblings)),
             dtype=np.int32,
             count=int(sib_len[who].sum()),
         )
@@ -560,12 +582,11 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
     touched = np.zeros(n_schools, dtype=bool)
     if heaps:
         touched[np.fromiter(heaps.keys(), dtype=np.int64, count=len(heaps))] = True
-        parts = [held[~touched[held >> shift]]]
+        from_heaps: list = []
         for sch, heap in heaps.items():
-            if heap:
-                parts.append((sch << shift) - np.array(heap, dtype=np.int64))
+            from_heaps += map((sch << shift).__sub__, heap)
             cnt[sch] = len(heap)
-        final = np.concatenate(parts)
+        final = np.concatenate([held[~touched[held >> shift]], np.array(from_heaps, dtype=np.int64)])
     else:
         final = held
 
@@ -602,6 +623,7 @@ def _scalar_rounds(
     """
     chv, clsv, rankv, byv = ch.data, cls.data, rank.data, by_lottery.data
     ptrv, endv, capv, cntv, gsv = ptr.data, end.data, cap.data, cnt.data, group_start.data
+    heldv = held.data
     heappush, heapreplace = heapq.heappush, heapq.heapreplace
     rmask = (1 << rbits) - 1
     rounds = 0
@@ -614,9 +636,18 @@ def _scalar_rounds(
             key = clsv[p] << rbits | rankv[i]
             heap = heaps.get(s)
             if heap is None:
-                lo = gsv[s]
-                # ascending combined keys -> descending negated keys; reversed: a valid heap
-                heap = heaps[s] = ((s << shift) - held[lo : lo + cntv[s]])[::-1].tolist()
+                c = cntv[s]
+                if c == 1:
+                    heap = [(s << shift) - heldv[gsv[s]]]
+                elif c:
+                    # held keys ascending, reversed and negated: ascending, so a valid heap
+                    lo = gsv[s]
+                    heap = heldv[lo : lo + c].tolist()
+                    heap.reverse()
+                    heap = list(map((s << shift).__sub__, heap))
+                else:
+                    heap = []
+                heaps[s] = heap
             if len(heap) < capv[s]:
                 heappush(heap, -key)
                 continue
@@ -672,9 +703,17 @@ def allocate_instance(instance: dict, *, scalar_below=None) -> dict:
     Unknown keys are ignored. ``stats.seconds`` is the only part that varies between runs.
     """
     t0 = time.perf_counter()
-    ci = compile_instance(instance, check_ids=False)
-    sol = solve(ci, scalar_below=scalar_below)
-    result = build_result(ci, sol, 0.0)
+    # The cyclic GC would walk the whole (million-object) instance each time the heaps and
+    # cutoff lists made here trigger a collection; nothing made here forms cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ci = compile_instance(instance, check_ids=False)
+        sol = solve(ci, scalar_below=scalar_below)
+        result = build_result(ci, sol, 0.0)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     # Student ids are checked here: building the assignment dict hashed them anyway.
     if len(result["assignment"]) != ci.n_students or "" in result["assignment"]:
         validate_instance(instance)  # raises, naming the record

@@ -112,7 +112,7 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, cli, views
+    from . import admin, cli, notifications, views
     from .auth import bp as auth_bp
     from .errors import register_error_handlers
 
@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     register_error_handlers(app)
     cli.register(app)
+    notifications.register(app)  # outbox, inbox, sender reports (both areas send through it)
 
     # The feature areas plug in here and only here (DESIGN §1: app never imports them elsewhere).
     import admissions

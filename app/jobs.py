@@ -5,12 +5,18 @@
 - Without `REDIS_URL` a job runs in-process right after the commit, in its own app context and
   transaction. With it, the job goes to an RQ queue and `flask --app app worker` runs it.
 - Jobs are module-level functions taking ids; `run_job` gives each its own transaction.
+- Batches: `enqueue_many(fn, arg_lists, at=None)` sends many jobs in one Redis pipeline (or
+  schedules them for `at`); `enqueue_many_after_commit(..., recoverable=True)` is the outbox form:
+  if Redis is unreachable after the commit the error is logged, not raised, because the caller
+  keeps its own record of pending work and a relay re-enqueues it (app.notifications.relay).
 """
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 
@@ -39,16 +45,46 @@ def enqueue_after_commit(fn: Callable | str, *args, **kwargs) -> None:
     db.session.info.setdefault(_PENDING, []).append((job_path(fn), args, kwargs))
 
 
+@dataclass
+class _Batch:
+    path: str
+    arg_lists: list
+    at: datetime | None
+    recoverable: bool
+
+
+def enqueue_many_after_commit(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None = None,
+                              recoverable: bool = False) -> None:
+    """Queue `fn(*args)` for each args in `arg_lists`, sent in one batch after the commit.
+
+    `recoverable=True`: the caller's own outbox rows make the work findable again, so a Redis
+    failure after the commit is logged instead of failing the request (nothing is lost).
+    """
+    batch = _Batch(job_path(fn), [list(a) for a in arg_lists], at, recoverable)
+    if batch.arg_lists:
+        db.session.info.setdefault(_PENDING, []).append(batch)
+
+
 def commit() -> None:
     """Commit the transaction of this boundary, then hand its queued jobs over."""
     db.session.commit()
     pending = db.session.info.pop(_PENDING, [])
-    for path, args, kwargs in pending:
+    for item in pending:
+        if isinstance(item, _Batch):
+            try:
+                enqueue_many(item.path, item.arg_lists, at=item.at)
+            except Exception:
+                if not item.recoverable or redis_connection() is None:
+                    raise
+                log.exception("could not enqueue %d %s jobs after commit; the relay will retry",
+                              len(item.arg_lists), item.path)
+            continue
+        path, args, kwargs = item
         enqueue(path, *args, **kwargs)
 
 
 def rollback() -> None:
-    db.session.rollback()
+    db.session.rollback()  # pending jobs (single or batches) are dropped with the transaction
     db.session.info.pop(_PENDING, None)
 
 
@@ -88,6 +124,42 @@ def enqueue(fn: Callable | str, *args, **kwargs):
         description=path,
         failure_ttl=30 * 24 * 3600,
     )
+
+
+def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None = None) -> int:
+    """Send one job per args list now, in Redis pipelines of 1,000; or schedule them for `at`
+    (naive = UTC; the worker's scheduler moves them to the queue). Returns the number sent.
+
+    In-process (no REDIS_URL) jobs run right away; jobs due later are not run (there is no
+    scheduler): callers with deferred work keep it in their own tables and run it when due.
+    """
+    path = job_path(fn)
+    arg_lists = [list(a) for a in arg_lists]
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if redis_connection() is None:
+        if at is not None and at > datetime.now(UTC):
+            log.info("in-process mode: %d %s jobs due at %s left to their owner's relay", len(arg_lists), path, at)
+            return 0
+        for args in arg_lists:
+            run_in_process(path, args, {})
+        return len(arg_lists)
+    from rq import Queue, Retry
+
+    q = queue()
+    options = dict(timeout=current_app.config["JOB_TIMEOUT"], retry=Retry(max=3, interval=[10, 60, 300]),
+                   description=path, failure_ttl=30 * 24 * 3600)
+    for start in range(0, len(arg_lists), 1000):
+        pipe = q.connection.pipeline()
+        part = arg_lists[start:start + 1000]
+        if at is None:
+            q.enqueue_many([Queue.prepare_data(run_job, args=(path, args, {}), **options) for args in part],
+                           pipeline=pipe)
+        else:
+            for args in part:
+                q.schedule_job(q.create_job(run_job, args=(path, args, {}), **options), at, pipeline=pipe)
+        pipe.execute()
+    return len(arg_lists)
 
 
 def run_in_process(path: str, args, kwargs) -> None:

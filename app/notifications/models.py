@@ -1,0 +1,100 @@
+"""Notification outbox tables: a notification, one delivery per recipient × channel, preferences."""
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import School, User, utcnow
+from . import rules
+
+
+class Notification(db.Model):
+    """What was said, by whom, for which school. The text lives in `context` (rendered per locale)."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), index=True)
+    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id", ondelete="SET NULL"), index=True)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    recipient_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    sender: Mapped[User | None] = relationship()
+    school: Mapped[School | None] = relationship()
+
+    @property
+    def title(self) -> str:
+        return str(self.context.get("title") or "")
+
+    @property
+    def child_name(self) -> str | None:
+        return self.context.get("child_name") or None
+
+
+class Delivery(db.Model):
+    """One message to one recipient over one channel: the outbox row and its delivery state.
+
+    queued → sending (claimed by a job, `claim_token`, lease renewed by `claimed_at`) → sent | failed;
+    a transient failure goes back to queued with `not_before` = the retry time. In-app rows are
+    written as sent (the row is the message) and carry the read receipt (`read_at`).
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("notification_id", "recipient_id", "channel"),
+        sa.CheckConstraint("channel IN ('in_app','email','sms')", name="channel"),
+        sa.CheckConstraint("status IN ('queued','sending','sent','failed')", name="status"),
+        # The relay's scan (pending work by status/time) and the unread badge (one COUNT).
+        sa.Index("ix_delivery_pending", "status", "not_before"),
+        sa.Index("ix_delivery_inbox", "recipient_id", "channel", "read_at"),
+        sa.Index("ix_delivery_claim_token", "claim_token"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(sa.ForeignKey("notification.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(10), default=rules.QUEUED)
+    digest: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+
+    notification: Mapped[Notification] = relationship()
+    recipient: Mapped[User] = relationship()
+
+
+class NotificationPreference(db.Model):
+    """A guardian's channels for one kind of notification (no row → the kind's defaults)."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    email: Mapped[bool] = mapped_column(default=True)
+    sms: Mapped[bool] = mapped_column(default=True)
+    digest: Mapped[bool] = mapped_column(default=False)
+
+
+class NotificationSettings(db.Model):
+    """Per-user quiet hours and digest time (no row → 21:00–06:30 and 18:00, Asia/Ho_Chi_Minh)."""
+
+    __tablename__ = "notification_settings"
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    quiet_enabled: Mapped[bool] = mapped_column(default=True)
+    quiet_start: Mapped[time] = mapped_column(default=rules.DEFAULT_QUIET_START)
+    quiet_end: Mapped[time] = mapped_column(default=rules.DEFAULT_QUIET_END)
+    digest_at: Mapped[time] = mapped_column(default=rules.DEFAULT_DIGEST_AT)
+
+    def as_rules(self) -> rules.Settings:
+        return rules.Settings(self.quiet_enabled, self.quiet_start, self.quiet_end, self.digest_at)

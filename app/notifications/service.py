@@ -1,0 +1,345 @@
+"""Notification service: the transactional outbox, kinds, preferences, inbox and reports.
+
+`notify()` adds the notification and its deliveries to the caller's transaction (flush only) and
+queues the fan-out jobs for after the commit; see the package docstring for the contract.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, time
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from .. import jobs
+from ..extensions import db
+from ..models import OFFICER_ROLES, Role, School, User, utcnow
+from . import rules
+from .models import Delivery, Notification, NotificationPreference, NotificationSettings
+
+log = logging.getLogger(__name__)
+
+KINDS: dict[str, rules.Kind] = {}
+KIND_LABELS: dict[str, object] = {}
+IN_CHUNK = 5000  # ids per IN (...) list
+
+
+class NotifyError(ValueError):
+    """A caller passed an unknown kind or an incomplete context (a programming error)."""
+
+
+def register_kind(name: str, label, *, urgent: bool = False, about_child: bool = False,
+                  email: bool = True, digestible: bool = True) -> rules.Kind:
+    """Declare a kind of notification (areas call this at import time for their own kinds)."""
+    channels = (rules.IN_APP, rules.EMAIL) if email else (rules.IN_APP,)
+    kind = rules.Kind(name, urgent=urgent, about_child=about_child, channels=channels, digestible=digestible)
+    KINDS[name] = kind
+    KIND_LABELS[name] = label
+    return kind
+
+
+register_kind("announcement", _l("School and office announcements"))
+register_kind("admission", _l("Admissions: applications and results"), about_child=True)
+register_kind("contact_book", _l("Contact book: grades, comments, attendance"), about_child=True)
+register_kind("message", _l("Messages from teachers"), about_child=True)
+register_kind("emergency", _l("Emergencies (school closures, safety)"), urgent=True, digestible=False)
+register_kind("test", _l("Test notifications"))
+
+
+def clock() -> datetime:
+    """Now, naive UTC. Tests freeze it with app.config["NOTIFY_CLOCK"] = lambda: datetime(...)."""
+    fn = current_app.config.get("NOTIFY_CLOCK")
+    return fn() if fn else utcnow()
+
+
+def _setting(name: str, default):
+    return current_app.config.get(name, default)
+
+
+def chunk_size() -> int:
+    return int(_setting("NOTIFY_CHUNK_SIZE", 500))
+
+
+def _in_chunks(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), IN_CHUNK):
+        yield ids[i:i + IN_CHUNK]
+
+
+def _clean_context(kind: rules.Kind, context: dict) -> dict:
+    if not isinstance(context, dict):
+        raise NotifyError("context must be a dict")
+    title = str(context.get("title") or "").strip()
+    if not title:
+        raise NotifyError("context needs a 'title'")
+    if kind.about_child and not str(context.get("child_name") or "").strip():
+        raise NotifyError(f"kind {kind.name!r} is about a child: context needs 'child_name'")
+    try:
+        return json.loads(json.dumps(context))
+    except (TypeError, ValueError) as err:
+        raise NotifyError(f"context must be JSON: {err}") from err
+
+
+def notify(kind: str, recipients: Iterable[int], context: dict, *, sender_id: int | None = None,
+           school_id: int | None = None, urgent: bool | None = None) -> Notification:
+    """Write a notification and its deliveries into the current transaction; fan out after commit.
+
+    Returns the flushed Notification (its id is the report's key). Nothing is sent if the
+    caller's transaction rolls back. Raises NotifyError for an unknown kind or a bad context.
+    """
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise NotifyError(f"unknown notification kind {kind!r}; call register_kind() first")
+    urgent = spec.urgent if urgent is None else bool(urgent)
+    context = _clean_context(spec, context)
+    ids = sorted({int(r) for r in recipients})
+    now = clock()
+    n = Notification(kind=kind, sender_id=sender_id, school_id=school_id, urgent=urgent, context=context,
+                     recipient_count=0, created_at=now)
+    db.session.add(n)
+    db.session.flush()
+
+    people = _load_recipients(ids)
+    prefs = _load_preferences(list(people), kind)
+    settings = _load_settings(list(people))
+    tz = _setting("BABEL_DEFAULT_TIMEZONE", rules.DEFAULT_TZ)
+    in_process = jobs.redis_connection() is None
+    rows = []
+    for uid in ids:
+        person = people.get(uid)
+        if person is None:
+            continue
+        for plan in rules.plan_channels(spec, person, prefs.get(uid), settings.get(uid), urgent=urgent,
+                                        now_utc=now, tz=tz):
+            if plan.channel == rules.IN_APP:
+                rows.append((n.id, uid, plan.channel, rules.SENT, False, None, None, now))
+            else:
+                # enqueued_at = when a job is due to pick the row up (the relay's yardstick);
+                # in-process nothing is scheduled ahead, so deferred rows wait for the relay.
+                scheduled = now if plan.not_before is None else (None if in_process else plan.not_before)
+                rows.append((n.id, uid, plan.channel, rules.QUEUED, plan.digest, plan.not_before, scheduled, None))
+    bulk_insert_deliveries(rows)
+    n.recipient_count = len(people)
+    _enqueue_outbox(n.id)
+    return n
+
+
+def _load_recipients(ids: list[int]) -> dict[int, rules.Recipient]:
+    out: dict[int, rules.Recipient] = {}
+    for part in _in_chunks(ids):
+        q = sa.select(User.id, User.email, User.phone, User.last_login_at).where(
+            User.id.in_(part), User.active.is_(True))
+        for uid, email, phone, last_login in db.session.execute(q):
+            out[uid] = rules.Recipient(uid, email, phone, last_login is not None)
+    return out
+
+
+def _load_preferences(ids: list[int], kind: str) -> dict[int, rules.Preference]:
+    out = {}
+    for part in _in_chunks(ids):
+        q = sa.select(NotificationPreference.user_id, NotificationPreference.email, NotificationPreference.sms,
+                      NotificationPreference.digest).where(
+            NotificationPreference.kind == kind, NotificationPreference.user_id.in_(part))
+        for uid, email, sms, digest in db.session.execute(q):
+            out[uid] = rules.Preference(email, sms, digest)
+    return out
+
+
+def _load_settings(ids: list[int]) -> dict[int, rules.Settings]:
+    out = {}
+    for part in _in_chunks(ids):
+        for s in db.session.scalars(sa.select(NotificationSettings).where(NotificationSettings.user_id.in_(part))):
+            out[s.user_id] = s.as_rules()
+    return out
+
+
+_COLUMNS = ("notification_id", "recipient_id", "channel", "status", "digest", "not_before", "enqueued_at", "sent_at")
+
+
+def bulk_insert_deliveries(rows: list[tuple]) -> None:
+    """Insert outbox rows in the session's transaction: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY delivery ({', '.join(_COLUMNS)}, attempts) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*row, 0))
+        return
+    table = Delivery.__table__
+    for i in range(0, len(rows), 10000):
+        conn.execute(table.insert(), [dict(zip(_COLUMNS, r), attempts=0) for r in rows[i:i + 10000]])
+
+
+def _enqueue_outbox(notification_id: int) -> None:
+    """Queue the fan-out jobs of one notification for after the commit (chunks of delivery ids)."""
+    from . import tasks
+
+    q = sa.select(Delivery.id, Delivery.digest, Delivery.not_before, Delivery.recipient_id).where(
+        Delivery.notification_id == notification_id, Delivery.status == rules.QUEUED).order_by(Delivery.id)
+    now_ids: list[int] = []
+    later: dict[datetime, list[int]] = defaultdict(list)
+    digests: dict[datetime, set[int]] = defaultdict(set)
+    for did, digest, not_before, recipient_id in db.session.execute(q):
+        if digest:
+            digests[not_before].add(recipient_id)
+        elif not_before is None:
+            now_ids.append(did)
+        else:
+            later[not_before].append(did)
+    size = chunk_size()
+    jobs.enqueue_many_after_commit(tasks.send_deliveries, [[c] for c in rules.chunks(now_ids, size)],
+                                   recoverable=True)
+    if jobs.redis_connection() is None:
+        return  # in-process: deferred and digest rows are sent by the relay when due
+    for at, ids in later.items():
+        jobs.enqueue_many_after_commit(tasks.send_deliveries, [[c] for c in rules.chunks(ids, size)],
+                                       at=at, recoverable=True)
+    for at, people in digests.items():
+        jobs.enqueue_many_after_commit(tasks.send_digests, [[c] for c in rules.chunks(sorted(people), size)],
+                                       at=at, recoverable=True)
+
+
+# ---------------------------------------------------------------- inbox
+
+def unread_count(user_id: int) -> int:
+    """One COUNT on ix_delivery_inbox (recipient_id, channel, read_at)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+        Delivery.recipient_id == user_id, Delivery.channel == rules.IN_APP, Delivery.read_at.is_(None))) or 0
+
+
+def inbox_page(user_id: int, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
+    from sqlalchemy.orm import contains_eager
+
+    q = (sa.select(Delivery).join(Delivery.notification)
+         .options(contains_eager(Delivery.notification).joinedload(Notification.school))
+         .where(Delivery.recipient_id == user_id, Delivery.channel == rules.IN_APP)
+         .order_by(Delivery.id.desc()).limit(per_page + 1).offset((page - 1) * per_page))
+    rows = db.session.scalars(q).unique().all()
+    return rows[:per_page], len(rows) > per_page
+
+
+def inbox_item_or_none(user_id: int, delivery_id: int) -> Delivery | None:
+    d = db.session.get(Delivery, delivery_id)
+    if d is None or d.recipient_id != user_id or d.channel != rules.IN_APP:
+        return None
+    return d
+
+
+def mark_read(delivery: Delivery) -> None:
+    if delivery.read_at is None:
+        delivery.read_at = clock()
+
+
+def mark_all_read(user_id: int) -> int:
+    result = db.session.execute(sa.update(Delivery).where(
+        Delivery.recipient_id == user_id, Delivery.channel == rules.IN_APP, Delivery.read_at.is_(None)
+    ).values(read_at=clock()))
+    return result.rowcount or 0
+
+
+# ---------------------------------------------------------------- preferences
+
+def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Settings]:
+    prefs = {p.kind: rules.Preference(p.email, p.sms, p.digest) for p in db.session.scalars(
+        sa.select(NotificationPreference).where(NotificationPreference.user_id == user_id))}
+    for name, kind in KINDS.items():
+        prefs.setdefault(name, rules.Preference(email=rules.EMAIL in kind.channels))
+    s = db.session.get(NotificationSettings, user_id)
+    return prefs, (s.as_rules() if s else rules.DEFAULT_SETTINGS)
+
+
+def save_preferences(user_id: int, prefs: dict[str, rules.Preference], *, quiet_enabled: bool,
+                     quiet_start: time, quiet_end: time, digest_at: time) -> None:
+    existing = {p.kind: p for p in db.session.scalars(
+        sa.select(NotificationPreference).where(NotificationPreference.user_id == user_id))}
+    for kind, pref in prefs.items():
+        if kind not in KINDS:
+            continue
+        row = existing.get(kind) or NotificationPreference(user_id=user_id, kind=kind)
+        row.email, row.sms, row.digest = pref.email, pref.sms, pref.digest
+        db.session.add(row)
+    s = db.session.get(NotificationSettings, user_id) or NotificationSettings(user_id=user_id)
+    s.quiet_enabled, s.quiet_start, s.quiet_end, s.digest_at = quiet_enabled, quiet_start, quiet_end, digest_at
+    db.session.add(s)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- sender report
+
+def can_see_report(user: User, n: Notification) -> bool:
+    """The sender, staff of the notification's school, officers of its district, city admins."""
+    if user.role == Role.CITY_ADMIN or (n.sender_id is not None and n.sender_id == user.id):
+        return True
+    if n.school_id is None:
+        return False
+    if user.role in (Role.SCHOOL_STAFF, Role.TEACHER):
+        return user.school_id == n.school_id and user.role == Role.SCHOOL_STAFF
+    if user.role in OFFICER_ROLES:
+        school = db.session.get(School, n.school_id)
+        return school is not None and user.district_id == school.district_id
+    return False
+
+
+def report_counts(notification_id: int) -> dict:
+    """Counts per channel and status plus read receipts: {"total", "done", "read", "channels": {...}}."""
+    q = sa.select(Delivery.channel, Delivery.status, sa.func.count(), sa.func.count(Delivery.read_at)).where(
+        Delivery.notification_id == notification_id).group_by(Delivery.channel, Delivery.status)
+    channels: dict[str, dict[str, int]] = {}
+    total = done = read = 0
+    for channel, status, count, reads in db.session.execute(q):
+        c = channels.setdefault(channel, dict.fromkeys(rules.STATUSES, 0))
+        c[status] += count
+        total += count
+        if status in (rules.SENT, rules.FAILED):
+            done += count
+        read += reads
+    summary = dict.fromkeys(rules.STATUSES, 0)
+    for c in channels.values():
+        for k, v in c.items():
+            summary[k] += v
+    # queued = still waiting, including claimed ('sending') rows
+    summary["queued"] += summary.pop("sending")
+    return {"total": total, "done": done, "read": read, "percent": int(100 * done / total) if total else 100,
+            "finished": total == done, **summary, "channels": channels}
+
+
+def failed_deliveries(notification_id: int | None = None, limit: int = 50) -> list[Delivery]:
+    from sqlalchemy.orm import joinedload
+
+    q = (sa.select(Delivery).options(joinedload(Delivery.recipient), joinedload(Delivery.notification))
+         .where(Delivery.status == rules.FAILED).order_by(Delivery.id.desc()).limit(limit))
+    if notification_id is not None:
+        q = q.where(Delivery.notification_id == notification_id)
+    return list(db.session.scalars(q))
+
+
+def sms_counts_by_school(since: datetime | None = None) -> list[tuple[int | None, str | None, int]]:
+    """SMS sent per school (paid channel accounting): [(school_id, school name, count)]."""
+    q = (sa.select(Notification.school_id, School.name, sa.func.count(Delivery.id))
+         .select_from(Delivery).join(Notification, Delivery.notification_id == Notification.id)
+         .outerjoin(School, School.id == Notification.school_id)
+         .where(Delivery.channel == rules.SMS, Delivery.status == rules.SENT)
+         .group_by(Notification.school_id, School.name).order_by(sa.func.count(Delivery.id).desc()))
+    if since is not None:
+        q = q.where(Delivery.sent_at >= since)
+    return [tuple(r) for r in db.session.execute(q)]
+
+
+def visible_notifications(user: User, limit: int = 50) -> list[Notification]:
+    """Notifications whose report `user` may open, newest first."""
+    from sqlalchemy.orm import joinedload
+
+    q = sa.select(Notification).options(joinedload(Notification.school)).order_by(Notification.id.desc()).limit(limit)
+    if user.role == Role.CITY_ADMIN:
+        return list(db.session.scalars(q))
+    conds = [Notification.sender_id == user.id]
+    if user.role == Role.SCHOOL_STAFF and user.school_id:
+        conds.append(Notification.school_id == user.school_id)
+    if user.role == Role.DISTRICT_OFFICER and user.district_id:
+        conds.append(Notification.school_id.in_(sa.select(School.id).where(School.district_id == user.district_id)))
+    return list(db.session.scalars(q.where(sa.or_(*conds))))

@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""Benchmark the allocation engine (admissions/allocation.py) against its peers, in one run.
+
+    python scripts/bench/allocation.py            # full: up to 1M students (~10 min)
+    python scripts/bench/allocation.py --quick    # small sizes, a minute or two; targets n/a
+
+What it does, all on seeded, realistic instances (see ``generate``):
+
+1. 1k / 10k / 50k students: this engine vs PyPI ``matching`` (HospitalResident, resident-optimal),
+   each run in a child process with a time cap; the assignments must be identical.
+2. 200k and 1M students: this engine vs the plain heap-based DA of tests/unit/da_oracle.py (the
+   results must be identical), the solve on arrays alone, and the compile/solve/build split.
+3. The CLI entry point ``run_file`` end to end on 1M (instance written to a temp file first), in
+   a fresh process, and the peak memory (max RSS) of the API and CLI processes.
+4. Worst cases: one long rejection chain and many parallel chains (one or a few proposers per
+   round for thousands of rounds): time must grow linearly.
+
+Timings are wall-clock seconds, best of several runs where it says so; the machine has 2 cores
+and other work may be running on it (the load average is printed). Each target line ends with
+MET or MISSED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+
+from da_oracle import oracle_allocate  # noqa: E402
+
+from admissions.allocation import allocate_instance, build_result, compile_instance, solve  # noqa: E402
+
+SEED = 20250701
+
+# --------------------------------------------------------------------------------------------
+# Instances
+# --------------------------------------------------------------------------------------------
+
+
+def generate(n_students: int, seed: int = SEED, students_per_school: int = 150) -> dict:
+    """Return a realistic ``school-allocation-instance/1`` dict (deterministic for a seed).
+
+    Schools sit on a square grid (one per cell, ~150 students each), each with a popularity and a
+    catchment size drawn independently of its capacity, so some catchments are oversubscribed.
+    Total capacity is about 1.05 x students. A student lives in a catchment (95% have one, 5% are
+    null) and ranks 1-5 schools (mean ~3.6) among the 25 around home, favouring near and popular
+    ones; ~15% have a sibling at a nearby school. Lottery numbers are a random permutation.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_students
+    n_schools = max(1, round(n / students_per_school))
+    gx = math.ceil(math.sqrt(n_schools))
+    sx = np.arange(n_schools) % gx
+    sy = np.arange(n_schools) // gx
+    popularity = rng.lognormal(0.0, 0.6, n_schools)
+    catchment_weight = rng.lognormal(0.0, 0.35, n_schools)
+    capacity_weight = rng.lognormal(0.0, 0.15, n_schools)
+    capacity = np.maximum(1, np.floor(1.05 * n * capacity_weight / capacity_weight.sum())).astype(np.int64)
+
+    home = rng.choice(n_schools, size=n, p=catchment_weight / catchment_weight.sum())
+    dx, dy = np.meshgrid(np.arange(-2, 3), np.arange(-2, 3))
+    dx, dy = dx.ravel(), dy.ravel()
+    cx = sx[home][:, None] + dx[None, :]
+    cy = sy[home][:, None] + dy[None, :]
+    cand = cy * gx + cx
+    valid = (cx >= 0) & (cx < gx) & (cy >= 0) & (cand < n_schools)
+    cand = np.where(valid, cand, 0)
+    dist = np.sqrt(dx * dx + dy * dy)[None, :]
+    log_weight = np.log(popularity[cand]) - dist + np.where(dist == 0, math.log(3.0), 0.0)
+    score = np.where(valid, log_weight + rng.gumbel(size=cand.shape), -np.inf)  # Gumbel top-k
+    top_school = np.take_along_axis(cand, np.argsort(-score, axis=1)[:, :5], axis=1)
+    length = np.minimum(rng.choice(np.arange(1, 6), size=n, p=[0.1, 0.15, 0.2, 0.25, 0.3]), valid.sum(axis=1))
+    has_catchment = rng.random(n) < 0.95
+    has_sibling = rng.random(n) < 0.15
+    sibling_score = np.where(valid, log_weight + rng.gumbel(size=cand.shape), -np.inf)
+    sibling_school = cand[np.arange(n), np.argmax(sibling_score, axis=1)]
+    lottery = rng.permutation(n) + 1
+
+    names = [f"TH-{j:05d}" for j in range(n_schools)]
+    schools = [
+        {"id": names[j], "capacity": c, "name": f"School {j}"} for j, c in enumerate(capacity.tolist())
+    ]
+    students = [
+        {
+            "id": f"HS{i:07d}",
+            "choices": [names[j] for j in row[:k]],
+            "catchment": names[h] if hc else None,
+            "sibling_schools": [names[sb]] if hs else [],
+            "lottery": lot,
+        }
+        for i, (row, k, hc, hs, h, sb, lot) in enumerate(
+            zip(
+                top_school.tolist(),
+                length.tolist(),
+                has_catchment.tolist(),
+                has_sibling.tolist(),
+                home.tolist(),
+                sibling_school.tolist(),
+                lottery.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    return {"format": "school-allocation-instance/1", "schools": schools, "students": students}
+
+
+def parsed(instance: dict) -> dict:
+    """Round-trip through JSON so every string is a separate object, as in a parsed file."""
+    return orjson.loads(orjson.dumps(instance))
+
+
+def chain_instance(chains: int, length: int) -> dict:
+    """``chains`` independent rejection chains of ``length`` students, capacity-1 schools.
+
+    In chain c, an intruder with the best lottery number takes school (c, 0) from student
+    (c, 0), who then takes (c, 1) from (c, 1), and so on: ``chains`` proposers per round for
+    ``length + 1`` rounds.
+    """
+    schools, students = [], []
+    lottery = 0
+    for c in range(chains):
+        schools += [{"id": f"C{c}-S{j}", "capacity": 1} for j in range(length + 1)]
+    for c in range(chains):
+        lottery += 1
+        students.append(
+            {
+                "id": f"C{c}-X",
+                "choices": [f"C{c}-S0"],
+                "catchment": None,
+                "sibling_schools": [],
+                "lottery": lottery,
+            }
+        )
+    for j in range(length):
+        for c in range(chains):
+            lottery += 1
+            students.append(
+                {
+                    "id": f"C{c}-A{j}",
+                    "choices": [f"C{c}-S{j}", f"C{c}-S{j + 1}"],
+                    "catchment": None,
+                    "sibling_schools": [],
+                    "lottery": lottery,
+                }
+            )
+    return {"format": "school-allocation-instance/1", "schools": schools, "students": students}
+
+
+def describe(instance: dict) -> str:
+    students = instance["students"]
+    caps = {s["id"]: s["capacity"] for s in instance["schools"]}
+    residents: dict = {}
+    for s in students:
+        if s["catchment"] is not None:
+            residents[s["catchment"]] = residents.get(s["catchment"], 0) + 1
+    over = sum(1 for school, k in residents.items() if k > caps[school])
+    mean_choices = sum(len(s["choices"]) for s in students) / max(1, len(students))
+    siblings = sum(1 for s in students if s["sibling_schools"]) / max(1, len(students))
+    return (
+        f"{len(students):,} students, {len(caps):,} schools, capacity {sum(caps.values()) / len(students):.2f}x, "
+        f"{mean_choices:.2f} choices each, {siblings:.0%} with a sibling, "
+        f"{over / len(caps):.0%} of catchments oversubscribed"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def timed(fn, *args, repeat=1, pause_gc=False, **kwargs):
+    """Return (best seconds, all seconds, last result).
+
+    ``pause_gc``: pause the cyclic GC while timing, as allocate_instance does for itself, so a
+    peer is not slowed down by collections the engine avoids.
+    """
+    times, result = [], None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        if pause_gc:
+            gc.disable()
+        try:
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+            times.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    return min(times), times, result
+
+
+def same_result(a: dict, b: dict) -> bool:
+    keys = ("format", "assignment", "ranks", "cutoffs")
+    return all(a[k] == b[k] for k in keys) and a["stats"]["rounds"] == b["stats"]["rounds"]
+
+
+def digest(assignment: dict) -> str:
+    return hashlib.sha256(orjson.dumps(sorted(assignment.items(), key=lambda kv: kv[0]))).hexdigest()
+
+
+TARGETS: list[tuple[str, str, bool | None]] = []
+
+
+def target(name: str, measured: str, ok: bool | None) -> None:
+    TARGETS.append((name, measured, ok))
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a (quick)" if ok is None else ("MET" if ok else "MISSED")
+
+
+def gb(kib: int) -> float:
+    return kib / 1024 / 1024  # ru_maxrss is in KiB on Linux
+
+
+# --------------------------------------------------------------------------------------------
+# 1. PyPI matching
+# --------------------------------------------------------------------------------------------
+
+
+def matching_child(n: int, out_path: str) -> None:
+    """Child process: solve the seeded n-student instance with PyPI matching, write the result.
+
+    matching deep-copies its players, whose preference lists reference each other: at 50k
+    students that recursion needs a far higher limit and a big thread stack.
+    """
+    import threading
+
+    sys.setrecursionlimit(10_000_000)
+    threading.stack_size(1 << 30)
+    failure = []
+
+    def run():
+        try:
+            _matching_child(n, out_path)
+        except BaseException as exc:  # reported by the parent
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _matching_child(n: int, out_path: str) -> None:
+    from matching.games import HospitalResident
+
+    warnings.simplefilter("ignore")
+    instance = parsed(generate(n))
+
+    def priority(student, school):
+        if student["catchment"] == school:
+            return 0, student["lottery"]
+        return (1 if school in student["sibling_schools"] else 2), student["lottery"]
+
+    resident_prefs = {s["id"]: list(s["choices"]) for s in instance["students"]}
+    applicants: dict = {school["id"]: [] for school in instance["schools"]}
+    for s in instance["students"]:
+        for school in s["choices"]:
+            applicants[school].append((priority(s, school), s["id"]))
+    hospital_prefs = {school: [sid for _, sid in sorted(a)] for school, a in applicants.items()}
+    capacities = {school["id"]: school["capacity"] for school in instance["schools"]}
+
+    gc.collect()
+    gc.disable()  # as the engine does for itself
+    t0 = time.perf_counter()
+    game = HospitalResident.create_from_dictionaries(resident_prefs, hospital_prefs, capacities)
+    t1 = time.perf_counter()
+    matched = game.solve(optimal="resident")
+    t2 = time.perf_counter()
+    assignment = dict.fromkeys(resident_prefs)
+    for hospital, residents in matched.items():
+        for resident in residents:
+            assignment[resident.name] = hospital.name
+    Path(out_path).write_bytes(
+        orjson.dumps({"create": t1 - t0, "solve": t2 - t1, "digest": digest(assignment)})
+    )
+
+
+def bench_matching(sizes, timeout: float) -> None:
+    print("\n== 1. This engine vs PyPI matching (HospitalResident, resident-optimal) ==")
+    print("   matching time = create_from_dictionaries (its input checks) + solve; building its")
+    print("   preference dicts (sorting each school's applicants) is done for it and not timed;")
+    print("   both run with the cyclic GC paused. engine = best of 5, matching = one run.")
+    print(
+        f"   {'students':>9} {'engine s':>9} {'matching s':>11} {'(solve only)':>12} {'ratio':>9} {'same':>5}"
+    )
+    for n in sizes:
+        instance = parsed(generate(n))
+        best, _, result = timed(allocate_instance, instance, repeat=5)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "matching.json")
+            cmd = [sys.executable, __file__, "--matching-child", str(n), out]
+            try:
+                done = subprocess.run(cmd, timeout=timeout, capture_output=True, text=True)
+                if done.returncode:
+                    raise SystemExit(f"matching failed at {n}: {done.stderr.strip().splitlines()[-1:]}")
+                child = orjson.loads(Path(out).read_bytes())
+            except subprocess.TimeoutExpired:
+                child = None
+        if child is None:
+            print(f"   {n:>9,} {best:>9.4f} {'> ' + str(int(timeout)) + ' (capped)':>11}")
+            if n == 50_000:
+                target(
+                    "50k students: >= 1000x faster than matching",
+                    f"matching capped at {timeout:.0f} s",
+                    best * 1000 <= timeout,
+                )
+            continue
+        total = child["create"] + child["solve"]
+        same = child["digest"] == digest(result["assignment"])
+        print(
+            f"   {n:>9,} {best:>9.4f} {total:>11.2f} {child['solve']:>12.2f} {total / best:>8.0f}x {'yes' if same else 'NO':>5}"
+        )
+        if not same:
+            raise SystemExit(f"matching and this engine disagree at {n} students")
+        if n == 50_000:
+            target(
+                "50k students: >= 1000x faster than matching",
+                f"{total / best:,.0f}x (create+solve {total:.1f} s / {best:.4f} s; solve only {child['solve'] / best:,.0f}x)",
+                total / best >= 1000,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Oracle and the split
+# --------------------------------------------------------------------------------------------
+
+
+def bench_engine(sizes, full_size: int | None) -> None:
+    print("\n== 2. This engine vs the plain heap-based DA oracle (tests/unit/da_oracle.py) ==")
+    print("   parsed-JSON instances (every string a separate object); engine best of 3, oracle one run,")
+    print("   both with the cyclic GC paused; results compared in full (assignment, ranks, cutoffs, rounds).")
+    print(f"   {'students':>9} {'engine best':>11} {'(runs)':>24} {'oracle':>8} {'ratio':>7} {'same':>5}")
+    for n in sizes:
+        instance = parsed(generate(n))
+        print(f"   instance: {describe(instance)}")
+        best, runs, result = timed(allocate_instance, instance, repeat=3)
+        oracle_s, _, expected = timed(oracle_allocate, instance, pause_gc=True)
+        same = same_result(result, expected)
+        runs_text = "/".join(f"{t:.2f}" for t in runs)
+        print(
+            f"   {n:>9,} {best:>11.3f} {runs_text:>24} {oracle_s:>8.2f} {oracle_s / best:>6.1f}x {'yes' if same else 'NO':>5}"
+        )
+        if not same:
+            raise SystemExit(f"oracle and this engine disagree at {n} students")
+        s = result["stats"]
+        print(f"   rounds {s['rounds']}, assigned {s['assigned']:,}, unassigned {s['unassigned']:,}")
+
+        ci_s, _, ci = timed(compile_instance, instance, check_ids=False)
+        solve_s, solve_runs, sol = timed(solve, ci, repeat=5)
+        vec_s, _, _ = timed(solve, ci, scalar_below=0, repeat=3)
+        build_s, _, _ = timed(build_result, ci, sol, 0.0)
+        print(
+            f"   split: compile+validate {ci_s:.3f} s, solve on arrays {solve_s:.3f} s "
+            f"(median {statistics.median(solve_runs):.3f}; {sol.rounds} rounds, {sol.scalar_rounds} scalar; "
+            f"all-vectorised {vec_s:.3f}), build output {build_s:.3f} s"
+        )
+        if n == full_size:
+            target(
+                "1M: allocate_instance (dict in -> dict out) <= 1.5 s",
+                f"{best:.3f} s (best of 3)",
+                best <= 1.5,
+            )
+            target(
+                "1M: >= 4x faster than the oracle",
+                f"{oracle_s / best:.1f}x ({oracle_s:.2f} s / {best:.3f} s)",
+                oracle_s / best >= 4,
+            )
+            target("1M: solve on arrays <= 0.4 s", f"{solve_s:.3f} s (best of 5)", solve_s <= 0.4)
+        del instance, result, expected, ci, sol
+        gc.collect()
+
+
+# --------------------------------------------------------------------------------------------
+# 3. CLI end to end and memory, each in a fresh process
+# --------------------------------------------------------------------------------------------
+
+CHILD_API = """
+import resource, sys, time
+t0 = time.perf_counter()
+import orjson
+from admissions.allocation import allocate_instance
+instance = orjson.loads(open(sys.argv[1], 'rb').read())
+t1 = time.perf_counter()
+result = allocate_instance(instance)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+CHILD_CLI = """
+import resource, sys, time
+t0 = time.perf_counter()
+from admissions.allocation_file import run_file
+code = run_file(sys.argv[1], sys.argv[2], stdout=open('/dev/null', 'w'))
+t1 = time.perf_counter()
+print(code, t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_cli(n: int, full: bool) -> None:
+    print(f"\n== 3. CLI entry point run_file and peak memory, {n:,} students, fresh processes ==")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")
+        Path(src).write_bytes(orjson.dumps(generate(n)))
+        gc.collect()
+        print(f"   input file {os.path.getsize(src) / 1e6:.0f} MB")
+        api = subprocess.run(
+            [sys.executable, "-c", CHILD_API, src], env=env, check=True, capture_output=True, text=True
+        )
+        parse_s, alloc_s, api_rss = api.stdout.split()
+        print(
+            f"   API process: parse {float(parse_s):.2f} s, allocate_instance {float(alloc_s):.3f} s, peak RSS {gb(int(api_rss)):.2f} GB"
+        )
+        walls, inner, cli_rss = [], [], []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            cli = subprocess.run(
+                [sys.executable, "-c", CHILD_CLI, src, out],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            walls.append(time.perf_counter() - t0)
+            code, seconds, rss = cli.stdout.split()
+            assert code == "0", cli.stderr
+            inner.append(float(seconds))
+            cli_rss.append(int(rss))
+        print(
+            f"   CLI process: run_file {min(inner):.2f} s, whole process incl. interpreter start {min(walls):.2f} s "
+            f"(best of 2), output {os.path.getsize(out) / 1e6:.0f} MB, peak RSS {gb(max(cli_rss)):.2f} GB"
+        )
+    peak = max(gb(int(api_rss)), gb(max(cli_rss)))
+    if full:
+        target(
+            "1M: CLI end to end (read, validate, solve, write) <= 5 s",
+            f"{min(walls):.2f} s whole process",
+            min(walls) <= 5,
+        )
+        target(
+            "1M: peak memory <= 1.5 GB incl. the parsed instance",
+            f"{peak:.2f} GB max RSS (API {gb(int(api_rss)):.2f}, CLI {gb(max(cli_rss)):.2f})",
+            peak <= 1.5,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Worst cases
+# --------------------------------------------------------------------------------------------
+
+
+def bench_chains(families, full: bool) -> None:
+    """Each family is a (chains, short length, long length): time per student must stay flat."""
+    print("\n== 4. Long rejection chains (few proposers per round, many rounds) ==")
+    print(
+        f"   {'chains x length':>17} {'students':>9} {'rounds':>7} {'engine s':>9} {'oracle s':>9} {'us/student':>11}"
+    )
+    growths = []
+    for chains, short, long in families:
+        per_student = []
+        for length in (short, long):
+            instance = chain_instance(chains, length)
+            n = len(instance["students"])
+            best, _, result = timed(allocate_instance, instance, repeat=2)
+            oracle_s, _, expected = timed(oracle_allocate, instance, pause_gc=True)
+            if not same_result(result, expected):
+                raise SystemExit(f"oracle and this engine disagree on chains {chains}x{length}")
+            per_student.append(best / n * 1e6)
+            print(
+                f"   {chains:>7,} x {length:>7,} {n:>9,} {result['stats']['rounds']:>7,} {best:>9.3f} "
+                f"{oracle_s:>9.3f} {per_student[-1]:>11.2f}"
+            )
+        growths.append((chains, long // short, per_student[1] / per_student[0]))
+    text = "; ".join(f"{c} chain(s): {k}x longer -> time/student x{g:.2f}" for c, k, g in growths)
+    target(
+        "worst cases: no quadratic blow-up on long rejection chains",
+        text + " (quadratic would be x" + str(growths[0][1]) + ")",
+        all(g <= 2.0 for _, _, g in growths) if full else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only (targets are n/a)")
+    parser.add_argument("--matching-timeout", type=float, default=900.0, help="cap per matching run, seconds")
+    parser.add_argument("--skip-matching", action="store_true")
+    parser.add_argument("--matching-child", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.matching_child:
+        matching_child(int(args.matching_child[0]), args.matching_child[1])
+        return
+
+    full = not args.quick
+    print(
+        f"allocation benchmark: Python {platform.python_version()}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start, seed {SEED}"
+    )
+    t_start = time.perf_counter()
+    if not args.skip_matching:
+        bench_matching([1_000, 10_000, 50_000] if full else [1_000, 10_000], args.matching_timeout)
+    bench_engine([200_000, 1_000_000] if full else [20_000, 50_000], 1_000_000 if full else None)
+    bench_cli(1_000_000 if full else 50_000, full)
+    bench_chains(
+        [(1, 50_000, 200_000), (200, 250, 1_000)] if full else [(1, 5_000, 20_000), (20, 250, 1_000)], full
+    )
+
+    print(
+        f"\n== Targets (load average now {os.getloadavg()[0]:.2f}; run took {time.perf_counter() - t_start:.0f} s) =="
+    )
+    for name, measured, ok in TARGETS:
+        print(f"   {verdict(ok):<12} {name}: {measured}")
+    print(
+        f"   peak RSS of this benchmark process: {gb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss):.2f} GB"
+    )
+
+
+if __name__ == "__main__":
+    main()

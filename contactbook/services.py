@@ -293,3 +293,60 @@ def teacher_classes(teacher: User) -> list[TeacherClass]:
         line = lines.setdefault(cls.id, TeacherClass(cls, [], cls.homeroom_teacher_id == teacher.id))
         line.subjects.append(subject)
     return sorted(lines.values(), key=lambda x: (x.cls.grade, x.cls.name))
+
+
+# ----------------------------------------------------------------------------- notifications
+#
+# The one place where the contact book hands events to the notification system
+# (app.notifications.notify: in-app inbox, email, SMS fallback). Events about pupils are fanned
+# out by a job after the commit, one notification per child (every message names the child).
+
+
+def notify_guardians(event: str, pupil_ids, context: dict, *, sender_id: int | None,
+                     school_id: int | None = None, urgent: bool = False) -> None:
+    """Tell the guardians of `pupil_ids` about `event` once the current transaction commits."""
+    from app.jobs import enqueue_after_commit
+
+    ids = sorted({int(p) for p in pupil_ids})
+    if ids:
+        enqueue_after_commit("contactbook.tasks:notify_pupils_guardians", event, ids, dict(context),
+                             sender_id, school_id, urgent)
+
+
+def notify_users(kind: str, user_ids, context: dict, *, sender_id: int | None, school_id: int | None = None,
+                 urgent: bool = False):
+    """Notify accounts directly (messages, announcements), inside the current transaction.
+
+    Returns the notification (for a sender's delivery report) or None when the notification
+    system is not installed."""
+    try:
+        from app.notifications import notify
+    except ImportError:  # pragma: no cover - the notifications package is part of app/
+        import logging
+
+        logging.getLogger(__name__).info("notification %s to %d users (no notification system)",
+                                         kind, len(list(user_ids)))
+        return None
+    return notify(kind, user_ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent)
+
+
+@dataclass
+class Overview:
+    subjects: list[Subject]
+    rows: list[tuple[Pupil, dict[int, object]]]  # pupil, subject id → term result
+
+
+def class_overview(cls: SchoolClass, term: Term) -> Overview:
+    """Each pupil's result in each subject this term (three queries whatever the class size)."""
+    from .grades import term_result
+    from .models import Grade
+
+    subjects = class_subjects(cls)
+    pupils = class_pupils(cls)
+    cells: dict[tuple[int, int], dict] = {}
+    for g in db.session.scalars(sa.select(Grade).where(
+            Grade.term_id == term.id, Grade.pupil_id.in_(sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)),
+            Grade.subject_id.in_([s.id for s in subjects]))):
+        cells.setdefault((g.pupil_id, g.subject_id), {})[(g.kind, g.seq)] = g
+    rows = [(p, {s.id: term_result(s, cells.get((p.id, s.id), {})) for s in subjects}) for p in pupils]
+    return Overview(subjects, rows)

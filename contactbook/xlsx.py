@@ -80,6 +80,7 @@ MESSAGES = {
     "mark": _l("must be one of: %(allowed)s"),
     "unknown_pupil": _l("no pupil with code %(code)s in this class"),
     "wrong_sheet": _l("this file is for %(found)s, not %(expected)s"),
+    "grade_cell": "%(problem)s",
 }
 
 

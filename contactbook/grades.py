@@ -1,0 +1,359 @@
+"""The grade book: columns per assessment scheme, loading a class × subject × term in a fixed
+number of queries, saving a whole class's entries at once (draft), publishing, and changes to
+published grades (reason required, history kept, audited, families told).
+
+Services flush only; the view commits.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.audit import audit
+from app.extensions import db
+from app.models import User, utcnow
+
+from . import rules
+from .models import Enrolment, Grade, GradeChange, Pupil, SchoolClass, Subject, Term
+from .rules import COMMENT_MARKS, PRIMARY_LEVELS, RuleError
+
+MARK_LABELS = {"D": "Đ", "CD": "CĐ", "HTT": "HTT", "HT": "HT", "CHT": "CHT"}
+MARK_NAMES = {"D": "Đạt", "CD": "Chưa đạt", "HTT": "Hoàn thành tốt", "HT": "Hoàn thành", "CHT": "Chưa hoàn thành"}
+
+ERRORS = {
+    "not_a_number": _l("Enter a number from 0 to 10."),
+    "range": _l("Enter a score from 0 to 10."),
+    "decimals": _l("Use at most one decimal, such as 7.5."),
+    "whole": _l("Test scores are whole numbers from 0 to 10."),
+    "mark_comment": _l("Enter Đ (Đạt) or CĐ (Chưa đạt)."),
+    "mark_primary": _l("Enter HTT, HT or CHT (or T, H, C)."),
+    "reason": _l("Changing a published grade needs a reason (below)."),
+}
+
+
+@dataclass(frozen=True)
+class BookColumn:
+    kind: str
+    seq: int
+    label: str         # short header (TX1, GK, CK, Mức, KTĐK)
+    english: str       # spreadsheet header accepted too (regular_1, midterm, …)
+    input: str         # score | whole | mark
+    marks: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.kind, self.seq)
+
+
+def columns_for(subject: Subject, max_regular_seen: int = 0) -> list[BookColumn]:
+    if subject.assessment == "primary":
+        cols = [BookColumn("level", 1, "Mức", "level", "mark", PRIMARY_LEVELS)]
+        if subject.has_test:
+            cols.append(BookColumn("endterm", 1, "KTĐK", "test_score", "whole"))
+        return cols
+    n = max(subject.regular_count, max_regular_seen)
+    kind_input, marks = ("mark", COMMENT_MARKS) if subject.assessment == "comment" else ("score", ())
+    cols = [BookColumn("regular", i, f"TX{i}", f"regular_{i}", kind_input, marks) for i in range(1, n + 1)]
+    cols.append(BookColumn("midterm", 1, "GK", "midterm", kind_input, marks))
+    cols.append(BookColumn("endterm", 1, "CK", "endterm", kind_input, marks))
+    return cols
+
+
+def format_value(grade: Grade | None) -> str:
+    if grade is None:
+        return ""
+    if grade.mark is not None:
+        return MARK_LABELS[grade.mark]
+    if grade.score is not None:
+        return format_score(grade.score)
+    return ""
+
+
+def format_score(score: Decimal | None) -> str:
+    if score is None:
+        return ""
+    if score == score.to_integral_value():
+        return str(int(score))
+    return f"{score:.1f}"
+
+
+def term_result(subject: Subject, cells: dict[tuple[str, int], Grade]) -> str | Decimal | None:
+    """The term's result from the cells given (a term average, Đ/CĐ, or the primary level)."""
+    if subject.assessment == "scored":
+        regular = [g.score for (k, _), g in sorted(cells.items()) if k == "regular" and g.score is not None]
+        mid = cells.get(("midterm", 1))
+        end = cells.get(("endterm", 1))
+        return rules.term_average(regular, mid.score if mid else None, end.score if end else None)
+    if subject.assessment == "comment":
+        marks = [g.mark for g in cells.values() if g.mark is not None]
+        have_mid = ("midterm", 1) in cells and cells[("midterm", 1)].mark is not None
+        have_end = ("endterm", 1) in cells and cells[("endterm", 1)].mark is not None
+        required = subject.regular_count + 2
+        result = rules.comment_term_result(marks, required)
+        if result == rules.PASS and not (have_mid and have_end):
+            return None
+        return result
+    level = cells.get(("level", 1))
+    return level.mark if level else None
+
+
+def display_result(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:.1f}"
+    return MARK_LABELS.get(value, value)
+
+
+# ----------------------------------------------------------------------------- terms
+
+
+def school_terms(cls: SchoolClass) -> list[Term]:
+    return list(db.session.scalars(sa.select(Term).where(Term.school_id == cls.school_id,
+                                                         Term.academic_year_id == cls.academic_year_id)
+                                   .order_by(Term.number)))
+
+
+def pick_term(terms: list[Term], term_id: int | None, today: date | None = None) -> Term | None:
+    if not terms:
+        return None
+    if term_id is not None:
+        for t in terms:
+            if t.id == term_id:
+                return t
+        return None
+    today = today or date.today()
+    for t in terms:
+        if t.starts_on <= today <= t.ends_on:
+            return t
+    return terms[-1] if today > terms[-1].ends_on else terms[0]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass
+class BookRow:
+    pupil: Pupil
+    cells: dict[tuple[str, int], Grade] = field(default_factory=dict)
+    result: object = None
+    year_result: object = None
+    first_term_result: object = None
+
+    @property
+    def has_draft(self) -> bool:
+        return any(g.status == "draft" for g in self.cells.values())
+
+
+@dataclass
+class Book:
+    cls: SchoolClass
+    subject: Subject
+    term: Term
+    columns: list[BookColumn]
+    rows: list[BookRow]
+    drafts: int = 0
+    published: int = 0
+    last_published_at: object = None
+
+    def row_of(self, pupil_id: int) -> BookRow | None:
+        return next((r for r in self.rows if r.pupil.id == pupil_id), None)
+
+
+def _class_pupil_ids(cls: SchoolClass):
+    return sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)
+
+
+def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] | None = None) -> Book:
+    """Pupils of the class and their grades in subject × term: two queries (three in term II,
+    where the year result needs term I)."""
+    pupils = list(db.session.scalars(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id)
+                                     .where(Enrolment.class_id == cls.id).order_by(Pupil.full_name, Pupil.id)))
+    rows = {p.id: BookRow(p) for p in pupils}
+    wanted_terms = [term.id]
+    first = None
+    if term.number == 2 and terms:
+        first = next((t for t in terms if t.number == 1), None)
+        if first is not None:
+            wanted_terms.append(first.id)
+    grades = db.session.scalars(sa.select(Grade).where(
+        Grade.subject_id == subject.id, Grade.term_id.in_(wanted_terms), Grade.pupil_id.in_(_class_pupil_ids(cls))))
+    first_cells: dict[int, dict] = defaultdict(dict)
+    max_seq = 0
+    book = Book(cls, subject, term, [], [])
+    for g in grades:
+        row = rows.get(g.pupil_id)
+        if row is None:
+            continue
+        if g.term_id == term.id:
+            row.cells[(g.kind, g.seq)] = g
+            if g.kind == "regular":
+                max_seq = max(max_seq, g.seq)
+            if g.status == "draft":
+                book.drafts += 1
+            else:
+                book.published += 1
+                if g.published_at and (book.last_published_at is None or g.published_at > book.last_published_at):
+                    book.last_published_at = g.published_at
+        else:
+            first_cells[g.pupil_id][(g.kind, g.seq)] = g
+    book.columns = columns_for(subject, max_seq)
+    for row in rows.values():
+        row.result = term_result(subject, row.cells)
+        if first is not None:
+            row.first_term_result = term_result(subject, first_cells[row.pupil.id])
+            if subject.assessment == "scored":
+                row.year_result = rules.year_average(row.first_term_result, row.result)
+            elif subject.assessment == "comment":
+                row.year_result = rules.comment_year_result(row.first_term_result, row.result)
+    book.rows = list(rows.values())
+    return book
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+@dataclass
+class SaveResult:
+    errors: dict[tuple[int, str, int], str] = field(default_factory=dict)  # (pupil, kind, seq) → code
+    values: dict[tuple[int, str, int], str] = field(default_factory=dict)  # what was typed
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    changed_published: int = 0
+    published: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_entry(column: BookColumn, raw) -> tuple[Decimal | None, str | None]:
+    """(score, mark) for a typed value; raises RuleError with a code of ERRORS."""
+    if column.input == "mark":
+        try:
+            return None, rules.parse_mark(raw, column.marks)
+        except RuleError:
+            raise RuleError("mark_comment" if column.marks == COMMENT_MARKS else "mark_primary") from None
+    return rules.parse_score(raw, whole=column.input == "whole"), None
+
+
+def save_entries(book: Book, entries: dict[tuple[int, str, int], object], *, actor: User, reason: str = "",
+                 publish: bool = False) -> SaveResult:
+    """Apply typed values for (pupil_id, kind, seq) cells of the book. Cells not given are left
+    alone; a blank cell clears the grade. All or nothing: any invalid cell, or a change to a
+    published grade without a reason, stores nothing and reports each cell."""
+    result = SaveResult()
+    columns = {c.key: c for c in book.columns}
+    rows = {r.pupil.id: r for r in book.rows}
+    planned: list[tuple[BookRow, BookColumn, Decimal | None, str | None]] = []
+    reason = (reason or "").strip()
+    for (pupil_id, kind, seq), raw in entries.items():
+        column = columns.get((kind, seq))
+        row = rows.get(pupil_id)
+        if column is None or row is None:
+            continue  # not a cell of this book: ignored, never stored
+        text = "" if raw is None else str(raw).strip()
+        result.values[(pupil_id, kind, seq)] = text
+        try:
+            score, mark = parse_entry(column, raw)
+        except RuleError as err:
+            result.errors[(pupil_id, kind, seq)] = err.code
+            continue
+        existing = row.cells.get((kind, seq))
+        if existing is None and score is None and mark is None:
+            continue
+        if existing is not None and existing.score == score and existing.mark == mark:
+            continue
+        if existing is not None and existing.status == "published" and not reason:
+            result.errors[(pupil_id, kind, seq)] = "reason"
+            continue
+        planned.append((row, column, score, mark))
+    if result.errors:
+        return result
+
+    now = utcnow()
+    for row, column, score, mark in planned:
+        existing = row.cells.get(column.key)
+        if existing is None:
+            g = Grade(pupil_id=row.pupil.id, subject_id=book.subject.id, term_id=book.term.id, kind=column.kind,
+                      seq=column.seq, score=score, mark=mark, status="draft", updated_at=now,
+                      updated_by_id=actor.id)
+            db.session.add(g)
+            row.cells[column.key] = g
+            result.created += 1
+        elif existing.status == "draft":
+            if score is None and mark is None:
+                db.session.delete(existing)
+                del row.cells[column.key]
+                result.deleted += 1
+            else:
+                existing.score, existing.mark = score, mark
+                existing.updated_at, existing.updated_by_id = now, actor.id
+                result.updated += 1
+        else:
+            db.session.add(GradeChange(grade=existing, old_score=existing.score, old_mark=existing.mark,
+                                       new_score=score, new_mark=mark, reason=reason[:300],
+                                       changed_by_id=actor.id, changed_at=now))
+            existing.score, existing.mark = score, mark
+            existing.changed_after_publish = True
+            existing.updated_at, existing.updated_by_id = now, actor.id
+            result.changed_published += 1
+    db.session.flush()
+    if result.changed_published:
+        audit("contactbook.grade_change", ("cb_class", book.cls.id), subject_id=book.subject.id,
+              term_id=book.term.id, count=result.changed_published)
+        changed_pupils = sorted({row.pupil.id for row, column, *_ in planned
+                                 if row.cells.get(column.key) is not None
+                                 and row.cells[column.key].status == "published"})
+        from .services import notify_guardians
+
+        notify_guardians("grade_changed", changed_pupils, {"subject": book.subject.name, "term": book.term.number},
+                         sender_id=actor.id, school_id=book.cls.school_id)
+    if publish:
+        result.published = publish_book(book, actor)
+    return result
+
+
+def publish_book(book: Book, actor: User) -> int:
+    """Publish every draft grade of the class × subject × term (one UPDATE); families are told."""
+    now = utcnow()
+    pupil_ids = sa.select(Enrolment.pupil_id).where(Enrolment.class_id == book.cls.id)
+    touched = sorted(set(db.session.scalars(sa.select(Grade.pupil_id).where(
+        Grade.subject_id == book.subject.id, Grade.term_id == book.term.id, Grade.status == "draft",
+        Grade.pupil_id.in_(pupil_ids)).distinct())))
+    if not touched:
+        return 0
+    count = db.session.execute(
+        sa.update(Grade).where(Grade.subject_id == book.subject.id, Grade.term_id == book.term.id,
+                               Grade.status == "draft", Grade.pupil_id.in_(pupil_ids))
+        .values(status="published", published_at=now).execution_options(synchronize_session=False)).rowcount
+    for row in book.rows:
+        for g in row.cells.values():
+            if g.status == "draft":
+                g.status, g.published_at = "published", now
+    audit("contactbook.grades_publish", ("cb_class", book.cls.id), subject_id=book.subject.id,
+          term_id=book.term.id, count=count)
+    from .services import notify_guardians
+
+    notify_guardians("grade_published", touched, {"subject": book.subject.name, "term": book.term.number},
+                     sender_id=actor.id, school_id=book.cls.school_id)
+    return count
+
+
+def entries_from_form(form) -> dict[tuple[int, str, int], str]:
+    """Cells of a posted grade form: inputs named g-<pupil>-<kind>-<seq>."""
+    out = {}
+    for name, value in form.items():
+        parts = name.split("-")
+        if len(parts) != 4 or parts[0] != "g" or parts[2] not in ("regular", "midterm", "endterm", "level"):
+            continue
+        if not (parts[1].isdigit() and parts[3].isdigit()):
+            continue
+        out[(int(parts[1]), parts[2], int(parts[3]))] = value[:20]
+    return out

@@ -6,4 +6,8 @@ def register(app) -> None:
     from . import cli, demo, models  # noqa: F401 - models register their tables
 
     app.cli.add_command(cli.admissions_cli)
+    from . import office_views, parent_views  # season, codes, children, applications
+
+    app.register_blueprint(office_views.bp)
+    app.register_blueprint(parent_views.bp)
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)

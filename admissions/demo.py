@@ -1,4 +1,9 @@
-"""Demo catchments and a roster of about 500 children for the demo district (idempotent)."""
+"""Demo catchments, a roster of about 500 children, the 2026-2027 season and its admission codes.
+
+Idempotent. The season's windows are placed around the day the demo is loaded (grade 1 open
+now, kindergarten and grade 6 after it, staggered) so that the demo parent can apply at once;
+a later load moves them again only when no window is open any more.
+"""
 from __future__ import annotations
 
 import random
@@ -87,4 +92,64 @@ def load_demo(ctx) -> dict[str, int]:
                 guardian_phone=f"09{rng.randrange(10**8):08d}",
             ))
     db.session.flush()
-    return {"catchment_lines": n_catch, "roster": db.session.scalar(sa.select(sa.func.count(RosterEntry.id)))}
+    counts = {"catchment_lines": n_catch, "roster": db.session.scalar(sa.select(sa.func.count(RosterEntry.id)))}
+    counts.update(load_season(ctx))
+    return counts
+
+
+def load_season(ctx) -> dict[str, int]:
+    """The demo season with staggered windows around today, codes for the roster, a linked child."""
+    from datetime import datetime, time
+
+    from app.models import AcademicYear, User
+
+    from . import rules, services
+    from .models import AdmissionCode, AdmissionLevel, AdmissionSeason, Child, LevelState, ParentChild
+
+    year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.name == "2026-2027"))
+    if year is None:
+        return {}
+    season = db.session.scalar(sa.select(AdmissionSeason).where(AdmissionSeason.academic_year_id == year.id))
+    if season is None:
+        season = AdmissionSeason(academic_year_id=year.id, phase="official")
+        db.session.add(season)
+        db.session.flush()
+        for level in rules.LEVELS:
+            db.session.add(AdmissionLevel(season_id=season.id, level=level, state=LevelState.DRAFT))
+        db.session.flush()
+        db.session.refresh(season)
+    tz = "Asia/Ho_Chi_Minh"
+    now = services.now()
+    if not any(lv.opens_at and lv.closes_at and lv.opens_at <= now < lv.closes_at for lv in season.levels):
+        today = rules.utc_to_local(now, tz).date()
+        start = datetime.combine(today - timedelta(days=1), time(0, 0))
+        by_level = {lv.level: lv for lv in season.levels}
+        for i, level in enumerate(("grade1", "kindergarten", "grade6")):
+            lv = by_level[level]
+            opens = start + timedelta(days=4 * i)
+            lv.opens_at = rules.local_to_utc(opens, tz)
+            lv.closes_at = rules.local_to_utc(opens + timedelta(days=3), tz)
+            lv.confirm_by = rules.local_to_utc(opens + timedelta(days=17), tz)
+            lv.state = LevelState.SCHEDULED
+        db.session.flush()
+    for lv in season.levels:
+        services.generate_codes(lv, ctx["district"].id, record=False)
+    codes = db.session.scalar(sa.select(sa.func.count(AdmissionCode.id)).join(AdmissionLevel)
+                              .where(AdmissionLevel.season_id == season.id))
+    parent = db.session.scalar(sa.select(User).where(User.phone == "0912345678"))
+    if parent is not None and db.session.scalar(
+            sa.select(ParentChild.id).where(ParentChild.user_id == parent.id).limit(1)) is None:
+        lo, hi = rules.birth_range("grade1", season.intake_year)
+        entry = db.session.scalar(sa.select(RosterEntry).where(RosterEntry.date_of_birth.between(lo, hi))
+                                  .order_by(RosterEntry.id).limit(1))
+        if entry is not None:
+            child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == entry.id))
+            if child is None:
+                child = Child(roster_entry_id=entry.id, full_name=entry.full_name, date_of_birth=entry.date_of_birth,
+                              gender=entry.gender, ward_id=entry.ward_id, residential_group_id=entry.residential_group_id,
+                              residence_type=entry.residence_type, source="roster")
+                db.session.add(child)
+                db.session.flush()
+            db.session.add(ParentChild(user_id=parent.id, child_id=child.id))
+            db.session.flush()
+    return {"admission_codes": codes}

@@ -19,6 +19,7 @@ ANY_SCOPE: set[str] = set()
 
 def foreign_ids(world) -> dict[str, int]:
     """URL argument → id of a record outside district A / school A (the users' scope)."""
+    from tests.admissions_factories import foreign_admission_ids
     from tests.contactbook_factories import contactbook_foreign_ids
     from tests.integration.test_notifications import notification_foreign_ids
 
@@ -28,6 +29,7 @@ def foreign_ids(world) -> dict[str, int]:
         "district_id": world["districts"][1].id,
         **contactbook_foreign_ids(world),
         **notification_foreign_ids(world),
+        **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
     }
 
 

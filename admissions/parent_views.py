@@ -1,0 +1,205 @@
+"""Parents: my children, adding a child with an admission code, the application and its receipt.
+
+Every child, application and receipt is loaded through the parent's own guardianship links
+(services.child_of / application_of): another family's ids answer 404.
+"""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.authz import roles_required
+from app.extensions import limiter
+from app.models import Role
+
+from . import rules, services
+from .models import ApplicationStatus
+from .season_forms import AddChildForm, ApplicationForm, ConfirmForm, level_labels
+
+bp = Blueprint("admissions_parent", __name__, url_prefix="/children")
+
+
+def _add_child_limit() -> str:
+    return current_app.config.get("ADD_CHILD_LIMIT", "20/hour")
+
+
+def _user_key() -> str:
+    return f"add-child:{current_user.id}"
+
+
+def _child_or_404(child_id: int):
+    child = services.child_of(current_user, child_id)
+    if child is None:
+        abort(404)
+    return child
+
+
+def add_child_message(err: services.AdmissionError) -> str:
+    if err.code == "locked":
+        until = format_datetime(err.params["until"], "HH:mm dd/MM/yyyy")
+        return _("This code is locked after %(n)d failed attempts. Try again after %(time)s.",
+                 n=rules.MAX_FAILED_ATTEMPTS, time=until)
+    if err.code == "mismatch":
+        return _("The admission code, personal ID and date of birth do not match the residency records. "
+                 "Check all three against the school's paper and the birth certificate. "
+                 "%(left)d attempts left before this code is locked for 15 minutes.", left=err.params["left"])
+    return {
+        "bad_code": _("This code has a typing mistake: compare it with the paper from the school."),
+        "unknown_code": _("No child has this admission code. Check it against the paper from the school."),
+        "registry_down": _("The population registry does not answer right now. Nothing was counted against you: "
+                           "try again in a few minutes."),
+    }[err.code]
+
+
+def apply_message(code: str) -> str:
+    return {
+        "no_season": _("No admissions season is set up yet."),
+        "not_eligible": _("This child is not of the age admitted this year."),
+        "not_scheduled": _("Registration for this level has not been published yet."),
+        "upcoming": _("Registration has not opened yet."),
+        "closed": _("Registration is closed."),
+        "too_many": _("Choose at most 3 other schools."),
+        "repeated": _("Each school may be chosen only once."),
+        "catchment_listed": _("Your catchment school is already guaranteed as the last choice: do not list it."),
+        "not_allowed": _("Choose schools from the list."),
+        "locked_status": _("This application can no longer be changed: the allocation has started."),
+        "no_application": _("There is no application to withdraw."),
+    }[code]
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        ApplicationStatus.SUBMITTED: _("Submitted"),
+        ApplicationStatus.WITHDRAWN: _("Withdrawn"),
+        ApplicationStatus.ALLOCATED: _("Being allocated"),
+        ApplicationStatus.OFFERED: _("Offered a place"),
+        ApplicationStatus.CONFIRMED: _("Place confirmed"),
+        ApplicationStatus.DECLINED: _("Place declined"),
+        ApplicationStatus.EXPIRED: _("Offer expired"),
+        ApplicationStatus.UNPLACED: _("Waiting for a place"),
+    }
+
+
+def _common():
+    return {"labels": level_labels(), "statuses": status_labels(), "format_code": rules.format_code}
+
+
+@bp.route("/")
+@roles_required(Role.PARENT)
+def my_children():
+    children = services.children_of(current_user)
+    apps = services.applications_by_child([c.id for c in children])
+    return render_template("admissions/parent_children.html", children=children, apps=apps, **_common())
+
+
+@bp.route("/add", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+@limiter.limit(_add_child_limit, key_func=_user_key, methods=["POST"], deduct_when=lambda r: r.status_code != 302)
+def add_child():
+    form = AddChildForm()
+    if form.validate_on_submit():
+        try:
+            child, new = services.add_child(current_user, form.code.data, form.personal_id.data,
+                                            form.date_of_birth.data)
+        except services.AdmissionError as err:
+            form.code.errors.append(add_child_message(err))
+            # A mismatch is stored (the attempt counter must survive): answer 200, like a failed
+            # login, so that the request boundary commits it. Typos and a busy registry store nothing.
+            status = 200 if err.code in ("mismatch", "locked") else 422
+            return render_template("admissions/parent_add_child.html", form=form), status
+        if new:
+            flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
+        else:
+            flash(_("%(name)s is already in your account.", name=child.full_name), "info")
+        return redirect(url_for(".child", child_id=child.id))
+    return render_template("admissions/parent_add_child.html", form=form), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/<int:child_id>")
+@roles_required(Role.PARENT)
+def child(child_id: int):
+    kid = _child_or_404(child_id)
+    ctx = services.apply_context(kid)
+    children = services.children_of(current_user)
+    apps = services.applications_by_child([kid.id])[kid.id]
+    return render_template("admissions/parent_child.html", child=kid, ctx=ctx, children=children, apps=apps,
+                           withdraw_form=ConfirmForm(), reason=ctx.reason and apply_message(ctx.reason), **_common())
+
+
+@bp.route("/<int:child_id>/application", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+def apply(child_id: int):
+    kid = _child_or_404(child_id)
+    ctx = services.apply_context(kid)
+    if ctx.level is None:
+        flash(apply_message(ctx.reason or "not_eligible"), "error")
+        return redirect(url_for(".child", child_id=kid.id))
+    form = ApplicationForm()
+    form.set_options(ctx.options, ctx.sibling_options)
+    existing = ctx.application
+    if not form.is_submitted():
+        form.token.data = secrets.token_urlsafe(24)
+        if existing is not None:
+            form.application_id.data = str(existing.id)
+            others = [c.school_id for c in existing.choices if not c.is_catchment]
+            for f, sid in zip((form.choice_1, form.choice_2, form.choice_3), others, strict=False):
+                f.data = sid
+            form.sibling_school.data = (existing.sibling_school_ids or [0])[0]
+    if form.validate_on_submit():
+        try:
+            result = services.submit_application(ctx, current_user, form.ranked(), form.sibling_school.data or None,
+                                                 form.token.data, form.expected_id())
+        except services.AdmissionError as err:
+            if err.field == "choices":
+                form.choice_1.errors.append(apply_message(err.code))
+            elif err.field == "sibling_school":
+                form.sibling_school.errors.append(apply_message(err.code))
+            else:
+                flash(apply_message(err.code), "error")
+                return redirect(url_for(".child", child_id=kid.id))
+        else:
+            name = kid.full_name
+            messages = {
+                "created": _("The application for %(name)s has been submitted.", name=name),
+                "updated": _("The application for %(name)s has been changed.", name=name),
+                "resubmitted": _("The application for %(name)s has been submitted again.", name=name),
+                "replayed": _("The application for %(name)s was already received.", name=name),
+                "exists": _("An application for %(name)s had already been submitted (perhaps from another "
+                            "tab or by the other parent). Nothing was changed: review it below.", name=name),
+            }
+            flash(messages[result.outcome], "warning" if result.outcome == "exists" else "success")
+            return redirect(url_for(".receipt", application_id=result.application.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admissions/parent_apply.html", form=form, child=kid, ctx=ctx,
+                           reason=ctx.reason and apply_message(ctx.reason), **_common()), status
+
+
+@bp.route("/<int:child_id>/application/withdraw", methods=["POST"])
+@roles_required(Role.PARENT)
+def withdraw(child_id: int):
+    kid = _child_or_404(child_id)
+    ctx = services.apply_context(kid)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.withdraw_application(ctx, current_user)
+    except services.AdmissionError as err:
+        flash(apply_message(err.code), "error")
+    else:
+        flash(_("The application for %(name)s has been withdrawn. You can apply again until the window closes.",
+                name=kid.full_name), "success")
+    return redirect(url_for(".child", child_id=kid.id))
+
+
+@bp.route("/applications/<int:application_id>/receipt")
+@roles_required(Role.PARENT)
+def receipt(application_id: int):
+    app_ = services.application_of(current_user, application_id)
+    if app_ is None:
+        abort(404)
+    return render_template("admissions/parent_receipt.html", app=app_, child=app_.child,
+                           level=app_.admission_level, **_common())

@@ -154,3 +154,7 @@ class AbsenceRequestForm(FlaskForm):
 class DecisionForm(FlaskForm):
     decision = SelectField(_l("Decision"), choices=[("approved", _l("Approve")), ("declined", _l("Decline"))])
     note = StringField(_l("Note to the family"), validators=[Optional(), Length(max=300), CleanText()])
+
+
+class TermCommentsForm(FlaskForm):
+    """CSRF only: the comment fields are named c-<pupil id> and read by the view."""

@@ -350,3 +350,90 @@ def class_overview(cls: SchoolClass, term: Term) -> Overview:
         cells.setdefault((g.pupil_id, g.subject_id), {})[(g.kind, g.seq)] = g
     rows = [(p, {s.id: term_result(s, cells.get((p.id, s.id), {})) for s in subjects}) for p in pupils]
     return Overview(subjects, rows)
+
+
+# ----------------------------------------------------------------------------- a parent's child page
+
+
+@dataclass
+class SubjectLine:
+    subject: Subject
+    teacher: User | None
+    columns: list
+    cells: dict
+    result: object
+    first_term_result: object = None
+    year_result: object = None
+
+
+@dataclass
+class ChildPage:
+    pupil: Pupil
+    cls: SchoolClass | None
+    terms: list[Term]
+    term: Term | None
+    subjects: list[SubjectLine]
+    changes: dict[int, list]          # grade id → its GradeChange rows (oldest first)
+    term_comments: list
+    notes: list
+    absences: list
+    requests: list
+    homeroom: User | None
+
+
+def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
+    """Everything a guardian sees about one child: a fixed number of queries (no N+1)."""
+    from sqlalchemy.orm import joinedload
+
+    from . import daily, grades
+    from .models import Comment, Grade, GradeChange
+
+    year = current_year()
+    cls = None
+    if year is not None:
+        cls = db.session.scalar(
+            sa.select(SchoolClass).options(joinedload(SchoolClass.school), joinedload(SchoolClass.homeroom_teacher))
+            .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+            .where(Enrolment.pupil_id == pupil.id, Enrolment.academic_year_id == year.id))
+    if cls is None:
+        return ChildPage(pupil, None, [], None, [], {}, [], [], daily.attendance_history(pupil.id),
+                         daily.pupil_requests(pupil.id), None)
+    terms = grades.school_terms(cls)
+    term = grades.pick_term(terms, term_id)
+    teaching = class_teaching(cls)
+    published = list(db.session.scalars(sa.select(Grade).where(
+        Grade.pupil_id == pupil.id, Grade.status == "published", Grade.term_id.in_([t.id for t in terms]))))
+    changed_ids = [g.id for g in published if g.changed_after_publish]
+    changes: dict[int, list] = {}
+    if changed_ids:
+        for c in db.session.scalars(sa.select(GradeChange).where(GradeChange.grade_id.in_(changed_ids))
+                                    .order_by(GradeChange.changed_at, GradeChange.id)):
+            changes.setdefault(c.grade_id, []).append(c)
+    by_subject_term: dict[tuple[int, int], dict] = {}
+    for g in published:
+        by_subject_term.setdefault((g.subject_id, g.term_id), {})[(g.kind, g.seq)] = g
+    first = next((t for t in terms if t.number == 1), None)
+    lines = []
+    for t in teaching:
+        cells = by_subject_term.get((t.subject.id, term.id), {}) if term else {}
+        max_seq = max((s for (k, s) in cells if k == "regular"), default=0)
+        line = SubjectLine(t.subject, t.teacher, grades.columns_for(t.subject, max_seq), cells,
+                           grades.term_result(t.subject, cells))
+        if term is not None and term.number == 2 and first is not None:
+            line.first_term_result = grades.term_result(t.subject, by_subject_term.get((t.subject.id, first.id), {}))
+            if t.subject.assessment == "scored":
+                from .rules import year_average
+
+                line.year_result = year_average(line.first_term_result, line.result)
+            elif t.subject.assessment == "comment":
+                line.year_result = line.result
+        lines.append(line)
+    comments = list(db.session.scalars(
+        sa.select(Comment).options(joinedload(Comment.author))
+        .where(Comment.pupil_id == pupil.id, sa.or_(
+            Comment.kind == "note", sa.and_(Comment.kind == "term", Comment.term_id == (term.id if term else None))))
+        .order_by(Comment.created_at.desc()).limit(60)))
+    return ChildPage(
+        pupil, cls, terms, term, lines, changes,
+        [c for c in comments if c.kind == "term"], [c for c in comments if c.kind == "note"],
+        daily.attendance_history(pupil.id), daily.pupil_requests(pupil.id), cls.homeroom_teacher)

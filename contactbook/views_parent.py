@@ -1,14 +1,21 @@
-"""Parents: their children only."""
+"""Parents: their own children only (any other id answers 404)."""
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.authz import roles_required
 from app.models import Role
 
-from . import access
+from . import access, daily, grades, services
+from .forms import AbsenceRequestForm
 from .web import bp
+
+REQUEST_PROBLEMS = {
+    "too_old": lambda: _("Requests can cover days up to %(n)d days back.", n=daily.PAST_DAYS),
+    "too_far": lambda: _("Requests can cover days up to %(n)d days ahead.", n=daily.AHEAD_DAYS),
+}
 
 
 @bp.route("/children")
@@ -24,4 +31,28 @@ def children():
 @roles_required(Role.PARENT)
 def child(pupil_id: int):
     pupil = access.child_or_404(pupil_id)
-    return render_template("contactbook/child.html", pupil=pupil, children=access.children_of(current_user))
+    page = services.child_page(pupil, request.args.get("term", type=int))
+    return render_template("contactbook/child.html", page=page, children=access.children_of(current_user),
+                           fmt=grades.format_value, show=grades.display_result, fmt_score=grades.format_score,
+                           mark_labels=grades.MARK_LABELS, mark_names=grades.MARK_NAMES)
+
+
+@bp.route("/children/<int:pupil_id>/absence", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+def absence_request(pupil_id: int):
+    pupil = access.child_or_404(pupil_id)
+    cls = access.current_class_of(pupil.id)
+    if cls is None:
+        abort(404)
+    form = AbsenceRequestForm()
+    if form.validate_on_submit():
+        problem = daily.request_problem(form.from_date.data, form.to_date.data)
+        if problem:
+            form.from_date.errors.append(REQUEST_PROBLEMS[problem]())
+        else:
+            daily.file_request(pupil, cls, current_user, form.from_date.data, form.to_date.data, form.reason.data)
+            flash(_("Your request has been sent to the homeroom teacher."), "success")
+            return redirect(url_for("contactbook.child", pupil_id=pupil.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/absence_form.html", pupil=pupil, cls=cls, form=form,
+                           requests=daily.pupil_requests(pupil.id)), status

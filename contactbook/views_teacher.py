@@ -2,16 +2,21 @@
 comments, attendance and absence requests."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.audit import audit
 from app.authz import roles_required
+from app.extensions import db
+from app.forms import clean_text
 from app.models import Role
 
-from . import access, exporters, grades, importers, services
-from .forms import GradeSheetUploadForm
+from . import access, daily, exporters, grades, importers, services
+from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
+from .models import AbsenceRequest
 from .web import bp
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -101,3 +106,119 @@ def class_overview(class_id: int):
     overview = services.class_overview(cls, term)
     return render_template("contactbook/overview.html", cls=cls, terms=terms, term=term, overview=overview,
                            show=grades.display_result)
+
+
+# ----------------------------------------------------------------------------- attendance
+
+
+def _day_arg(cls) -> date | None:
+    raw = request.values.get("date")
+    if not raw:
+        return date.today()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+@bp.route("/classes/<int:class_id>/attendance", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def attendance(class_id: int):
+    cls = access.homeroom_class_or_404(class_id)
+    day = _day_arg(cls)
+    error = None
+    year = cls.academic_year
+    if day is None:
+        error, day = _("Enter a date as yyyy-mm-dd."), date.today()
+    elif day > date.today():
+        error = _("Attendance cannot be taken for a day in the future.")
+    elif not (year.starts_on <= day <= year.ends_on):
+        error = _("Choose a day of the school year %(name)s.", name=year.name)
+    if request.method == "POST":
+        if error is None:
+            marks = {}
+            for p in services.class_pupils(cls):
+                marks[p.id] = (request.form.get(f"s-{p.id}", "present"), (request.form.get(f"n-{p.id}") or "")[:200])
+            daily.save_attendance(cls, day, marks, current_user)
+            flash(_("Attendance for %(day)s has been saved.", day=day.strftime("%d/%m/%Y")), "success")
+            return redirect(url_for("contactbook.attendance", class_id=cls.id, date=day.isoformat()))
+        flash(error, "error")
+        return render_template("contactbook/attendance.html", cls=cls, day=day, lines=daily.attendance_sheet(cls, day),
+                               error=error), 422
+    lines = daily.attendance_sheet(cls, day) if error is None else []
+    return render_template("contactbook/attendance.html", cls=cls, day=day, lines=lines, error=error)
+
+
+# ----------------------------------------------------------------------------- comments
+
+
+@bp.route("/classes/<int:class_id>/comments", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def term_comments(class_id: int):
+    cls = access.homeroom_class_or_404(class_id)
+    terms = grades.school_terms(cls)
+    term = grades.pick_term(terms, request.args.get("term", type=int))
+    if term is None:
+        abort(404)
+    form = TermCommentsForm()
+    if form.validate_on_submit():
+        texts = {}
+        for key, value in request.form.items():
+            if key.startswith("c-") and key[2:].isdigit():
+                texts[int(key[2:])] = clean_text(value)
+        too_long = [k for k, v in texts.items() if len(v) > 2000]
+        if too_long:
+            flash(_("A comment has at most 2000 characters."), "error")
+        else:
+            daily.save_term_comments(cls, term, current_user, texts)
+            flash(_("Term comments saved."), "success")
+            return redirect(url_for("contactbook.term_comments", class_id=cls.id, term=term.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/term_comments.html", cls=cls, terms=terms, term=term, form=form,
+                           pupils=services.class_pupils(cls),
+                           comments=daily.term_comments(cls, term, current_user)), status
+
+
+@bp.route("/pupils/<int:pupil_id>/notes", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def pupil_notes(pupil_id: int):
+    pupil, cls = access.teacher_pupil_or_404(pupil_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        daily.add_note(pupil, cls, current_user, form.body.data)
+        flash(_("The note has been sent to the family."), "success")
+        return redirect(url_for("contactbook.pupil_notes", pupil_id=pupil.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/notes.html", pupil=pupil, cls=cls, form=form,
+                           notes=daily.pupil_notes(pupil.id)), status
+
+
+# ----------------------------------------------------------------------------- absence requests
+
+
+@bp.route("/classes/<int:class_id>/absences")
+@roles_required(Role.TEACHER)
+def absence_requests(class_id: int):
+    cls = access.homeroom_class_or_404(class_id)
+    return render_template("contactbook/absences.html", cls=cls, requests=daily.class_requests(cls),
+                           form=DecisionForm(formdata=None))
+
+
+@bp.route("/absences/<int:request_id>/decide", methods=["POST"])
+@roles_required(Role.TEACHER)
+def decide_absence(request_id: int):
+    req = db.session.get(AbsenceRequest, request_id)
+    if req is None:
+        abort(404)
+    cls = access.homeroom_class_or_404(req.class_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("Choose approve or decline."), "error")
+        return render_template("contactbook/absences.html", cls=cls, requests=daily.class_requests(cls),
+                               form=form), 422
+    if req.status != "pending":
+        flash(_("This request has already been answered."), "info")
+    else:
+        daily.decide_request(req, form.decision.data, form.note.data or "", current_user)
+        flash(_("The family has been told."), "success")
+    return redirect(url_for("contactbook.absence_requests", class_id=cls.id))

@@ -216,4 +216,11 @@ def contactbook_foreign_ids(world) -> dict[str, int]:
 
 def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     """Per-feature records of the foreign family (absence requests, threads, …)."""
-    return {}
+    from app.extensions import db
+    from contactbook.models import AbsenceRequest
+
+    req = AbsenceRequest(pupil_id=pupil.id, class_id=cls.id, requested_by_id=parent.id, from_date=date(2026, 10, 1),
+                         to_date=date(2026, 10, 2), reason="Ốm")
+    db.session.add(req)
+    db.session.flush()
+    return {"request_id": req.id}

@@ -1,0 +1,150 @@
+"""Attendance (homeroom teacher, whole class per day), term comments and notes, absence requests
+(parent files, homeroom teacher approves or declines)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from app import jobs
+from app.extensions import db
+from contactbook.models import AbsenceRequest, Attendance, Comment
+from tests.contactbook_factories import create_pupil, create_user
+from tests.querycount import count_queries
+
+pytest_plugins = ["tests.contactbook_factories"]
+
+
+def _client(make_client, user):
+    c = make_client()
+    c.login_as(user)
+    return c
+
+
+def _school_day(cls) -> date:
+    year = cls.academic_year
+    today = date.today()
+    return today if year.starts_on <= today <= year.ends_on else year.starts_on + timedelta(days=30)
+
+
+def test_homeroom_marks_attendance_for_the_whole_class(app, world, cb_world, make_client, monkeypatch):
+    a1 = cb_world["a1"]
+    day = _school_day(a1)
+    import contactbook.views_teacher as vt
+
+    class FrozenDate(date):
+        @classmethod
+        def today(cls):
+            return day
+
+    monkeypatch.setattr(vt, "date", FrozenDate)
+    teacher = _client(make_client, world["users"]["teacher"])
+    url = f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}"
+    page = teacher.get(url)
+    assert page.status_code == 200
+    child, other1, other2 = cb_world["child"], *cb_world["classmates"]
+    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), f"s-{child.id}": "unexcused",
+                                   f"n-{child.id}": "không báo", f"s-{other1.id}": "late",
+                                   f"s-{cb_world['b_pupil'].id}": "unexcused"})  # not of this class: ignored
+    assert resp.status_code == 302
+    rows = {a.pupil_id: a.status for a in db.session.scalars(sa.select(Attendance))}
+    assert rows == {child.id: "unexcused", other1.id: "late", other2.id: "present"}
+    again = teacher.post(url, data={"csrf_token": teacher.csrf(url), f"s-{child.id}": "unexcused",
+                                    f"n-{child.id}": "không báo", f"s-{other1.id}": "late"})
+    assert again.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(Attendance.id))) == 3
+
+    future = f"/contactbook/classes/{a1.id}/attendance?date={(day + timedelta(days=1)).isoformat()}"
+    assert teacher.post(future, data={"csrf_token": teacher.csrf(url)}).status_code == 422
+
+    # Only the homeroom teacher: the subject teacher of 1A and teachers of other classes get 404.
+    other = _client(make_client, cb_world["a2_teacher"])
+    assert other.get(url).status_code == 404
+    assert other.post(url, data={"csrf_token": other.csrf("/home")}).status_code == 404
+
+    # The parent sees the absence.
+    parent = _client(make_client, world["users"]["parent"])
+    body = parent.get(f"/contactbook/children/{child.id}").get_data(as_text=True)
+    assert day.strftime("%d/%m/%Y") in body and "không báo" in body
+
+
+def test_attendance_page_runs_a_bounded_number_of_queries(app, world, cb_world, make_client):
+    a1 = cb_world["a1"]
+    day = a1.academic_year.starts_on + timedelta(days=3)
+    teacher = _client(make_client, world["users"]["teacher"])
+    url = f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}"
+    with count_queries(app) as small:
+        assert teacher.get(url).status_code == 200
+    for _ in range(25):
+        create_pupil(a1, guardians=[create_user("parent")])
+    jobs.commit()
+    with count_queries(app) as big:
+        assert teacher.get(url).status_code == 200
+    assert big.count == small.count
+
+
+def test_absence_request_approved_excuses_recorded_absences(app, world, cb_world, make_client):
+    a1 = cb_world["a1"]
+    child = cb_world["child"]
+    today = date.today()
+    db.session.add(Attendance(pupil_id=child.id, class_id=a1.id, on_date=today, status="unexcused"))
+    jobs.commit()
+    parent = _client(make_client, world["users"]["parent"])
+    url = f"/contactbook/children/{child.id}/absence"
+    bad = parent.post(url, data={"csrf_token": parent.csrf(url), "from_date": today.isoformat(),
+                                 "to_date": (today - timedelta(days=1)).isoformat(), "reason": "Ốm"})
+    assert bad.status_code == 422
+    ok = parent.post(url, data={"csrf_token": parent.csrf(url), "from_date": today.isoformat(),
+                                "to_date": (today + timedelta(days=1)).isoformat(), "reason": "Cháu bị sốt"})
+    assert ok.status_code == 302
+    req = db.session.scalar(sa.select(AbsenceRequest))
+    assert req.status == "pending" and req.class_id == a1.id
+
+    # Another class's teacher cannot see or decide it.
+    other = _client(make_client, cb_world["a2_teacher"])
+    assert other.get(f"/contactbook/classes/{a1.id}/absences").status_code == 404
+    assert other.post(f"/contactbook/absences/{req.id}/decide",
+                      data={"csrf_token": other.csrf("/home"), "decision": "approved"}).status_code == 404
+
+    teacher = _client(make_client, world["users"]["teacher"])
+    listing = teacher.get(f"/contactbook/classes/{a1.id}/absences").get_data(as_text=True)
+    assert "Cháu bị sốt" in listing
+    resp = teacher.post(f"/contactbook/absences/{req.id}/decide",
+                        data={"csrf_token": teacher.csrf("/home"), "decision": "approved", "note": "Chúc cháu mau khỏe"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AbsenceRequest, req.id).status == "approved"
+    assert db.session.scalar(sa.select(Attendance.status)) == "excused"
+    twice = teacher.post(f"/contactbook/absences/{req.id}/decide",
+                         data={"csrf_token": teacher.csrf("/home"), "decision": "declined"})
+    assert twice.status_code == 302
+    assert db.session.get(AbsenceRequest, req.id).status == "approved"
+    body = parent.get(f"/contactbook/children/{child.id}").get_data(as_text=True)
+    assert "Chúc cháu mau khỏe" in body
+
+
+def test_term_comments_and_notes_reach_the_family(app, world, cb_world, make_client):
+    a1 = cb_world["a1"]
+    child = cb_world["child"]
+    term = cb_world["terms_a"][0]
+    teacher = _client(make_client, world["users"]["teacher"])
+    url = f"/contactbook/classes/{a1.id}/comments?term={term.id}"
+    assert teacher.get(url).status_code == 200
+    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), f"c-{child.id}": "Chăm ngoan, tiến bộ môn Toán.",
+                                   f"c-{cb_world['b_pupil'].id}": "không thuộc lớp"})
+    assert resp.status_code == 302
+    assert db.session.scalars(sa.select(Comment.body)).all() == ["Chăm ngoan, tiến bộ môn Toán."]
+
+    # A subject teacher of the class (1A's Tiếng Việt) writes a note; other teachers cannot.
+    subject_teacher = _client(make_client, cb_world["a2_teacher"])
+    note_url = f"/contactbook/pupils/{child.id}/notes"
+    assert subject_teacher.post(note_url, data={"csrf_token": subject_teacher.csrf(note_url),
+                                                "body": "Hôm nay con đọc bài rất tốt."}).status_code == 302
+    stranger = _client(make_client, world["foreign"]["teacher"])
+    assert stranger.get(note_url).status_code == 404
+    assert _client(make_client, world["users"]["teacher"]).get(
+        f"/contactbook/pupils/{cb_world['b_pupil'].id}/notes").status_code == 404
+
+    parent = _client(make_client, world["users"]["parent"])
+    body = parent.get(f"/contactbook/children/{child.id}?term={term.id}").get_data(as_text=True)
+    assert "Chăm ngoan, tiến bộ môn Toán." in body and "Hôm nay con đọc bài rất tốt." in body

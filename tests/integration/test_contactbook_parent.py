@@ -1,0 +1,132 @@
+"""Parent pages: own children only (404 otherwise), a switcher between children in different
+schools, published grades only with averages and the history of changes, comments, attendance,
+the child's teachers — in a bounded number of queries whatever the class size."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from app import jobs
+from app.extensions import db
+from tests.contactbook_factories import (
+    add_grade,
+    assign,
+    create_pupil,
+    create_subject,
+    create_user,
+    secondary_setup,
+)
+from tests.querycount import count_queries
+
+pytest_plugins = ["tests.contactbook_factories"]
+
+
+def _client(make_client, user):
+    c = make_client()
+    c.login_as(user)
+    return c
+
+
+def test_parent_reaches_only_own_children(app, world, cb_world, make_client):
+    parent = _client(make_client, world["users"]["parent"])
+    assert parent.get("/contactbook/children").status_code == 302  # one child: straight to the page
+    assert parent.get(f"/contactbook/children/{cb_world['child'].id}").status_code == 200
+    for other in (cb_world["classmates"][0], cb_world["a2_pupil"], cb_world["b_pupil"]):
+        assert parent.get(f"/contactbook/children/{other.id}").status_code == 404
+        assert parent.get(f"/contactbook/children/{other.id}/absence").status_code == 404
+        token = parent.csrf("/home")
+        resp = parent.post(f"/contactbook/children/{other.id}/absence", data={
+            "csrf_token": token, "from_date": date.today().isoformat(), "to_date": date.today().isoformat(),
+            "reason": "Ốm"})
+        assert resp.status_code == 404
+    assert parent.get("/contactbook/children/999999").status_code == 404
+    # Teachers and staff do not use the parents' pages.
+    teacher = _client(make_client, world["users"]["teacher"])
+    assert teacher.get(f"/contactbook/children/{cb_world['child'].id}").status_code == 403
+
+
+def test_switcher_published_grades_averages_and_changes(app, world, cb_world, make_client):
+    parent_user = world["users"]["parent"]
+    s = secondary_setup(world["districts"][0])
+    second = create_pupil(s["cls"], guardians=[parent_user], full_name="Con Thứ Hai")
+    t1, t2 = s["terms"]
+    math = s["math"]
+    for term, values in ((t1, (8, 7, 9, "7.5", 8)), (t2, (9, 9, 9, 9, 9))):
+        for i, v in enumerate(values[:3], start=1):
+            add_grade(second, math, term, "regular", v, seq=i)
+        add_grade(second, math, term, "midterm", values[3])
+        add_grade(second, math, term, "endterm", values[4])
+    add_grade(second, s["pe"], t1, "regular", "D", status="draft")  # drafts stay hidden
+    jobs.commit()
+
+    parent = _client(make_client, parent_user)
+    assert parent.get("/contactbook/children").status_code == 200  # two children: a list
+    page = parent.get(f"/contactbook/children/{second.id}?term={t1.id}").get_data(as_text=True)
+    assert "Con Của Phụ Huynh" in page and "Con Thứ Hai" in page  # the switcher
+    assert "7.9" in page  # (8+7+9 + 15 + 24) / 8 = 7.875
+    assert "Giáo dục thể chất" in page and "TX1: <strong>Đ" not in page
+    page2 = parent.get(f"/contactbook/children/{second.id}?term={t2.id}").get_data(as_text=True)
+    assert "9.0" in page2 and "8.6" in page2  # year = (7.9 + 2·9.0) / 3 = 8.633 → 8.6
+    assert s["teacher"].full_name in page2
+
+    # The teacher changes a published grade: the parent sees the change and the reason.
+    teacher = _client(make_client, s["teacher"])
+    url = f"/contactbook/classes/{s['cls'].id}/grades/{math.id}?term={t1.id}"
+    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "save",
+                                   f"g-{second.id}-regular-1": "10", "reason": "Cộng điểm bài sửa"})
+    assert resp.status_code == 302
+    page = parent.get(f"/contactbook/children/{second.id}?term={t1.id}").get_data(as_text=True)
+    assert "Cộng điểm bài sửa" in page and "8 → 10" in page
+
+
+def test_child_page_runs_a_bounded_number_of_queries(app, world, cb_world, make_client):
+    parent = _client(make_client, world["users"]["parent"])
+    child = cb_world["child"]
+    url = f"/contactbook/children/{child.id}"
+    assert parent.get(url).status_code == 200
+    with count_queries(app) as small:
+        assert parent.get(url).status_code == 200
+    # A much bigger class, more subjects and teachers, many grades, notes and absences.
+    a1 = cb_world["a1"]
+    term = cb_world["terms_a"][0]
+    for _ in range(30):
+        create_pupil(a1, guardians=[create_user("parent")])
+    from contactbook.models import Attendance, Comment
+
+    for i in range(6):
+        subject = create_subject(a1.school, 1, f"Môn {i}")
+        assign(create_user("teacher", school=a1.school), a1, subject)
+        add_grade(child, subject, term, "level", "HT")
+        add_grade(child, subject, term, "endterm", 7)
+        db.session.add(Comment(pupil_id=child.id, author_id=world["users"]["teacher"].id, kind="note", body=f"Ghi chú {i}"))
+        db.session.add(Attendance(pupil_id=child.id, class_id=a1.id, on_date=date(2026, 10, 1) + timedelta(days=i),
+                                  status="late"))
+    jobs.commit()
+    with count_queries(app) as big:
+        body = parent.get(url).get_data(as_text=True)
+    assert "Môn 5" in body and "Ghi chú 5" in body
+    assert big.count == small.count, (small.count, big.count)
+    assert big.count <= 20
+
+
+def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make_client, run_jobs):
+    try:
+        from app.notifications.models import Delivery, Notification
+    except ImportError:  # pragma: no cover - notifications not installed
+        return
+    teacher = _client(make_client, world["users"]["teacher"])
+    child = cb_world["child"]
+    url = f"/contactbook/classes/{cb_world['a1'].id}/grades/{cb_world['math_a'].id}"
+    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "publish",
+                                   f"g-{child.id}-level-1": "HTT"})
+    assert resp.status_code == 302
+    run_jobs()
+    db.session.expire_all()
+    rows = db.session.execute(sa.select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
+                              .where(Delivery.recipient_id == world["users"]["parent"].id)).all()
+    assert rows, "the guardian got no notification"
+    n = rows[0][0]
+    assert n.kind == "contact_book" and n.context["child_name"] == child.full_name
+    # Classmates' guardians are not told about this child.
+    assert all(d.recipient_id == world["users"]["parent"].id for _, d in rows)

@@ -6,6 +6,9 @@ def register(app) -> None:
     from . import cli, demo, models  # noqa: F401 - models register their tables
 
     app.cli.add_command(cli.admissions_cli)
+    from . import views  # Excel imports: upload, progress, report, templates
+
+    app.register_blueprint(views.bp)
     from . import office_views, parent_views  # season, codes, children, applications
 
     app.register_blueprint(office_views.bp)

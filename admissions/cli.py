@@ -17,3 +17,60 @@ def allocate_file(in_path, out_path):
     from .allocation_file import run_file
 
     sys.exit(run_file(in_path, out_path))
+
+
+def _import(kind: str, path: str, lang: str) -> None:
+    """Import a §4b workbook; exit 0 with `created N, updated M, unchanged K` last on stdout,
+    or exit 2 with one `row R, column C: problem` line per problem on stderr (nothing stored)."""
+    from flask_babel import force_locale
+
+    from app import jobs
+    from app.audit import audit
+
+    from .importers import import_workbook
+
+    with force_locale(lang):
+        report = import_workbook(kind, path)
+        if not report.ok:
+            jobs.rollback()
+            for problem in report.problems:
+                click.echo(problem.line(), err=True)
+            click.echo(f"rejected: {report.total_problems} problem(s); nothing was stored", err=True)
+            audit("admissions.import.rejected", ("import", kind), kind=kind, rows=report.rows,
+                  problems=report.total_problems)
+            jobs.commit()
+            sys.exit(2)
+        audit("admissions.import.done", ("import", kind), kind=kind, rows=report.rows, created=report.created,
+              updated=report.updated, unchanged=report.unchanged)
+        jobs.commit()
+        click.echo(f"{report.rows} rows checked in {report.seconds:.1f} s")
+        click.echo(report.summary())
+
+
+_lang = click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True,
+                     help="Language of the problem report.")
+_file = click.argument("path", metavar="FILE.xlsx", type=click.Path(exists=True, dir_okay=False))
+
+
+@admissions_cli.command("import-schools")
+@_file
+@_lang
+def import_schools(path, lang):
+    """Import schools.xlsx (sheet `schools`, DESIGN §4b): upsert by school code."""
+    _import("schools", path, lang)
+
+
+@admissions_cli.command("import-catchments")
+@_file
+@_lang
+def import_catchments(path, lang):
+    """Import catchments.xlsx (sheet `catchments`): one line per school and ward or residential group."""
+    _import("catchments", path, lang)
+
+
+@admissions_cli.command("import-roster")
+@_file
+@_lang
+def import_roster(path, lang):
+    """Import roster.xlsx (sheet `roster`, the residency export): upsert by personal ID."""
+    _import("roster", path, lang)

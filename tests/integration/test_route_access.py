@@ -21,6 +21,7 @@ def foreign_ids(world) -> dict[str, int]:
     """URL argument → id of a record outside district A / school A (the users' scope)."""
     from tests.admissions_factories import foreign_admission_ids
     from tests.contactbook_factories import contactbook_foreign_ids
+    from tests.integration.test_admissions_import import import_foreign_ids
     from tests.integration.test_notifications import notification_foreign_ids
 
     return {
@@ -30,6 +31,7 @@ def foreign_ids(world) -> dict[str, int]:
         **contactbook_foreign_ids(world),
         **notification_foreign_ids(world),
         **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
+        **import_foreign_ids(world),  # job_id: an Excel import of district B
     }
 
 

@@ -1,0 +1,97 @@
+"""Background jobs of the admissions area (run by app.jobs: RQ worker, or in-process without Redis)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.audit import audit
+from app.extensions import db
+from app.jobs import enqueue_after_commit
+from app.models import utcnow
+
+from .models import ImportJob
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"done", "rejected", "failed"})  # pollers stop here
+_SETTLED = frozenset({"done", "rejected"})  # a retry of a failed job runs again
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def upload_dir() -> str:
+    """Uploaded import files live in the instance folder, outside anything the web server serves."""
+    return os.path.join(current_app.instance_path, "uploads", "imports")
+
+
+def upload_path(token: str) -> str:
+    if not _TOKEN.match(token or ""):
+        raise ValueError("bad upload token")
+    return os.path.join(upload_dir(), f"{token}.xlsx")
+
+
+def _set_status(job_id: int, **values) -> None:
+    """Record progress on a connection of its own, so that pollers see it before the job commits."""
+    table = ImportJob.__table__
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == job_id).values(**values))
+    except Exception:  # noqa: BLE001 - progress is a nicety; the import itself goes on
+        log.warning("import job %s: could not record progress", job_id, exc_info=True)
+
+
+def run_import(job_id: int) -> None:
+    """Import the uploaded file of ImportJob `job_id`; all or nothing. Idempotent: a finished job
+    is left alone, and re-running an import upserts to the same result."""
+    from .importers import import_workbook
+
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.status in _SETTLED:
+        return
+    path = upload_path(job.file_token)
+    started = utcnow()
+    _set_status(job_id, status="running", progress=1, started_at=started)
+
+    last = {"progress": 1}
+
+    def progress(phase: str, fraction: float) -> None:
+        value = 95 if phase == "saving" else max(1, min(int(fraction * 90), 90))
+        if value != last["progress"] or phase == "saving":
+            last["progress"] = value
+            _set_status(job_id, status="saving" if phase == "saving" else "running", progress=value)
+
+    try:
+        if not os.path.exists(path):
+            from .importers import ImportReport, Problem
+
+            report = ImportReport(kind=job.kind, problems=[Problem(None, None, "not_xlsx")])
+        else:
+            report = import_workbook(job.kind, path, scope=job.district_id, progress=progress)
+    except Exception:
+        db.session.rollback()
+        _set_status(job_id, status="failed", finished_at=utcnow())
+        log.exception("import job %s failed", job_id)
+        raise
+
+    job.status = "done" if report.ok else "rejected"
+    job.progress = 100
+    job.started_at = started
+    job.finished_at = utcnow()
+    job.rows = report.rows
+    job.created_count, job.updated_count, job.unchanged_count = report.created, report.updated, report.unchanged
+    job.problem_count = report.total_problems
+    job.report = report.to_json()
+    audit(f"admissions.import.{job.status}", job, actor_id=job.user_id, kind=job.kind, rows=report.rows,
+          created=report.created, updated=report.updated, unchanged=report.unchanged,
+          problems=report.total_problems)
+    # The file holds children's data: remove it once this transaction has committed.
+    enqueue_after_commit(delete_upload, job.file_token)
+
+
+def delete_upload(token: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(upload_path(token))

@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""Benchmark: import a 150,000-row roster.xlsx (issue 4: ≤ 60 s, and ≤ 2× openpyxl's own pass).
+
+    .venv/bin/python scripts/bench/roster_import.py [--rows 150000] [--seed 2026] [--keep FILE]
+
+1. Generates a seeded roster.xlsx in the DESIGN §4b format (Vietnamese headers, date cells,
+   text-cell personal IDs and phones).
+2. Times openpyxl's own read-only pass over it (every row, every value; best of two).
+3. Times `admissions.importers.import_workbook("roster", …)` + commit into a fresh SQLite file
+   database, and into a fresh PostgreSQL database when one answers on 127.0.0.1:5432
+   (DATABASE_URL names another server), then a second import of the same file (all unchanged).
+Prints seconds, rows/s, the ratio to the openpyxl pass, and MET/MISSED for each target.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+HEADERS = ["Mã định danh", "Họ và tên", "Ngày sinh", "Giới tính", "Quận/Huyện", "Phường/Xã", "Tổ dân phố",
+           "Loại cư trú", "Họ tên cha/mẹ/người giám hộ", "Số điện thoại"]
+WARDS = {"Dịch Vọng": 12, "Dịch Vọng Hậu": 10, "Quan Hoa": 27, "Nghĩa Đô": 14, "Nghĩa Tân": 9,
+         "Mai Dịch": 11, "Yên Hòa": 16, "Trung Hòa": 15}
+FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương"]
+MIDDLE = {"male": ["Văn", "Minh", "Đức", "Quang", "Gia"], "female": ["Thị", "Ngọc", "Thu", "Khánh", "Bảo"]}
+GIVEN = {"male": ["An", "Bình", "Cường", "Dũng", "Huy", "Khoa", "Long", "Nam", "Phúc", "Quân"],
+         "female": ["Anh", "Chi", "Giang", "Hà", "Hương", "Lan", "Linh", "Mai", "My", "Ngân"]}
+
+
+def generate_roster(path: str | os.PathLike, rows: int, seed: int = 2026, district: str = "Quận Cầu Giấy") -> None:
+    """Write a valid roster.xlsx with `rows` children (unique, consistent personal IDs)."""
+    import openpyxl
+
+    rng = random.Random(seed)  # noqa: S311 - test data
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("roster")
+    ws.append(HEADERS)
+    wards = list(WARDS.items())
+    serial = rng.randrange(10**5)
+    for i in range(rows):
+        gender = "female" if rng.random() < 0.49 else "male"
+        born = date(2015 + i % 7, 1, 1) + timedelta(days=rng.randrange(365))
+        digit = (born.year // 100 - 19) * 2 + (gender == "female")
+        serial = (serial + 1 + rng.randrange(7)) % 10**6
+        pid = f"001{digit}{born.year % 100:02d}{serial:06d}"
+        ward, n_groups = wards[i % len(wards)]
+        family = rng.choice(FAMILY)
+        ws.append([
+            pid, f"{family} {rng.choice(MIDDLE[gender])} {rng.choice(GIVEN[gender])}", born,
+            "Nữ" if gender == "female" else "Nam", district, ward, f"Tổ {rng.randint(1, n_groups)}",
+            "Thường trú" if rng.random() < 0.8 else "Tạm trú",
+            f"{family} {rng.choice(MIDDLE['male'])} {rng.choice(GIVEN['male'])}",
+            f"09{rng.randrange(10**8):08d}",
+        ])
+    wb.save(path)
+
+
+def openpyxl_pass(path) -> float:
+    import openpyxl
+
+    started = time.perf_counter()
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    ws = wb["roster"]
+    n = 0
+    for row in ws.iter_rows(values_only=True):
+        for _value in row:
+            n += 1
+    wb.close()
+    return time.perf_counter() - started
+
+
+def _pg_server() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        return url
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    except OSError:
+        return None
+
+
+def run_import(database_url: str, path, label: str, baseline: float, rows: int) -> bool:
+    from admissions.importers import import_workbook
+    from app import create_app, jobs
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", "TESTING": False})
+    ok = True
+    with app.app_context():
+        db.create_all()
+        for attempt in ("first import", "re-import"):
+            started = time.perf_counter()
+            report = import_workbook("roster", str(path))
+            if not report.ok:
+                print(f"{label}: rejected: " + "; ".join(p.line() for p in report.problems[:5]))
+                return False
+            jobs.commit()
+            seconds = time.perf_counter() - started
+            ratio = seconds / baseline
+            met60, met2 = seconds <= 60, ratio <= 2
+            print(f"{label:<11} {attempt:<13} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  "
+                  f"ratio {ratio:4.2f}x  [{report.summary()}]  "
+                  f"≤60 s {'MET' if met60 else 'MISSED'}, ≤2x {'MET' if met2 else 'MISSED'}")
+            ok = ok and met60 and met2
+        db.session.remove()
+        db.engine.dispose()
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--rows", type=int, default=150_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", help="also save the generated file here")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-roster-"))
+    os.environ.setdefault("INSTANCE_PATH", str(tmp / "instance"))
+    path = tmp / "roster.xlsx"
+    started = time.perf_counter()
+    generate_roster(path, args.rows, args.seed)
+    print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
+          f"({path.stat().st_size / 1e6:.1f} MB)")
+    if args.keep:
+        import shutil
+
+        shutil.copy(path, args.keep)
+
+    baseline = min(openpyxl_pass(path) for _ in range(2))
+    print(f"{'openpyxl':<11} {'read-only pass':<13} {baseline:7.2f} s  {args.rows / baseline:9,.0f} rows/s")
+
+    ok = run_import(f"sqlite:///{tmp / 'bench.db'}", path, "SQLite", baseline, args.rows)
+    server = None if args.no_postgres else _pg_server()
+    if server:
+        from tests.conftest import create_pg_database
+
+        url, drop = create_pg_database(server)
+        try:
+            ok = run_import(url, path, "PostgreSQL", baseline, args.rows) and ok
+        finally:
+            from app.extensions import db  # noqa: F401 - engines are disposed in run_import
+
+            drop()
+    else:
+        print("PostgreSQL  not reachable on 127.0.0.1:5432: skipped")
+    print("ALL TARGETS MET" if ok else "SOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

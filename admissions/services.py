@@ -755,7 +755,7 @@ REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
 def _new_reference(level: AdmissionLevel) -> str:
     year = level.season.intake_year % 100
     while True:
-        ref = f"{REFERENCE_PREFIX[level.level]}{year:02d}-" + "".join(
+        ref = f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
             rules.ALPHABET[secrets.randbelow(32)] for _ in range(7))
         if db.session.scalar(sa.select(Application.id).where(Application.reference == ref)) is None:
             return ref
@@ -798,11 +798,12 @@ def submit_application(ctx: ApplyContext, user: User, others: list[int], sibling
         if expected_application_id != existing.id:
             return SubmitResult(existing, "exists")
         return _update(existing, ctx, user, others, siblings, token)
+    at = now()
     app_ = Application(reference=_new_reference(level), child_id=ctx.child.id, admission_level_id=level.id,
                        status=ApplicationStatus.SUBMITTED, is_trial=ctx.season.is_trial,
                        catchment_school_id=catchment_id, catchment_status=ctx.catchment.status,
                        residence_type=ctx.child.residence_type, sibling_school_ids=siblings,
-                       idempotency_key=token, submitted_by_id=user.id, submitted_at=now(), updated_at=now())
+                       idempotency_key=token, submitted_by_id=user.id, submitted_at=at, updated_at=at)
     app_.choices = [ApplicationChoice(rank=r, school_id=sid, is_catchment=c)
                     for r, sid, c in rules.ranked_choices(others, catchment_id)]
     try:

@@ -130,6 +130,7 @@ def test_whole_parent_flow(client, db, season_world, app):
     app_ = db.session.scalar(sa.select(Application))
     receipt = text(client.get(resp.headers["Location"]))
     assert app_.reference in receipt and roster.full_name in receipt and "print.css" in receipt
+    assert re.fullmatch(r"L1-\d\d-[0-9A-Z]{7}", app_.reference) and "Last changed" not in receipt
     assert [(c.rank, c.school_id, c.is_catchment) for c in app_.choices] == [
         (1, area.other.id, False), (2, area.group_school.id, False), (3, area.home.id, True)]
     assert app_.catchment_school_id == area.home.id and app_.residence_type == roster.residence_type

@@ -366,3 +366,38 @@ def test_demo_season_lets_the_demo_parent_apply(runner, client, db):
     child_id = int(re.search(r'/children/(\d+)"', listing).group(1))
     page = text(client.get(f"/children/{child_id}"))
     assert "Apply for" in page  # the grade 1 window is open now
+
+
+def test_level_overview_has_bounded_queries(client, db, office, app):
+    from tests.factories import create_school
+    from tests.querycount import count_queries
+
+    a, level = office["a"], office["level"]
+    da = office["world"]["districts"][0]
+    services.generate_codes(level, da.id)
+    jobs.commit()
+    login_en(client, office["world"]["users"]["district_officer"])
+    url = f"/admissions/office/districts/{da.id}/levels/{level.id}"
+    with count_queries(app) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(4):
+        school = create_school(da, "grade1", capacity=50)
+        ward = create_ward_with_child(da)
+        create_catchment(school, ward)
+    parent = create_user("parent")
+    for roster in a.children:
+        create_application(add_child_for(parent, roster), level, parent, choices=[a.other], catchment=a.home)
+    services.generate_codes(level, da.id)
+    jobs.commit()
+    with count_queries(app) as more:
+        page = client.get(url)
+    assert page.status_code == 200
+    assert more.count == few.count, more.statements
+
+
+def create_ward_with_child(district):
+    from tests.factories import create_ward
+
+    ward = create_ward(district)
+    create_roster_entry(ward)
+    return ward

@@ -80,7 +80,7 @@ def _districts_for_user():
 def index():
     return render_template("admissions/office_index.html", seasons=services.seasons(),
                            districts=_districts_for_user(), labels=level_labels(), states=state_labels(),
-                           now=services.now())
+                           now=services.now(), in_order=lambda levels: sorted(levels, key=lambda lv: rules.LEVELS.index(lv.level)))
 
 
 @bp.route("/seasons/new", methods=["GET", "POST"])

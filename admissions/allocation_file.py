@@ -12,6 +12,7 @@ message names the record); 1 the output could not be written.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -117,6 +118,19 @@ def run_file(in_path, out_path, *, stdout=None, stderr=None) -> int:
     """
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
+    # Parsing a city-wide file creates millions of dicts and lists; with the cyclic GC running,
+    # its collections walk the growing object graph again and again (about 5x slower at 1M
+    # students). Nothing here forms reference cycles, so pause it for the run.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_file(in_path, out_path, stdout, stderr)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run_file(in_path, out_path, stdout, stderr) -> int:
     label = os.fspath(in_path)
     try:
         instance = load_instance(in_path)

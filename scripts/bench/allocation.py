@@ -186,24 +186,20 @@ def describe(instance: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def timed(fn, *args, repeat=1, pause_gc=False, **kwargs):
+def timed(fn, *args, repeat=1, **kwargs):
     """Return (best seconds, all seconds, last result).
 
-    ``pause_gc``: pause the cyclic GC while timing, as allocate_instance does for itself, so a
-    peer is not slowed down by collections the engine avoids.
+    The whole benchmark runs with the cyclic GC paused (as allocate_instance and run_file do for
+    themselves) so no peer is slowed down by collections over the big instances; garbage is
+    collected explicitly before each timing.
     """
     times, result = [], None
     for _ in range(repeat):
         result = None
         gc.collect()
-        if pause_gc:
-            gc.disable()
-        try:
-            t0 = time.perf_counter()
-            result = fn(*args, **kwargs)
-            times.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        times.append(time.perf_counter() - t0)
     return min(times), times, result
 
 
@@ -281,7 +277,6 @@ def _matching_child(n: int, out_path: str) -> None:
     capacities = {school["id"]: school["capacity"] for school in instance["schools"]}
 
     gc.collect()
-    gc.disable()  # as the engine does for itself
     t0 = time.perf_counter()
     game = HospitalResident.create_from_dictionaries(resident_prefs, hospital_prefs, capacities)
     t1 = time.perf_counter()
@@ -300,7 +295,7 @@ def bench_matching(sizes, timeout: float) -> None:
     print("\n== 1. This engine vs PyPI matching (HospitalResident, resident-optimal) ==")
     print("   matching time = create_from_dictionaries (its input checks) + solve; building its")
     print("   preference dicts (sorting each school's applicants) is done for it and not timed;")
-    print("   both run with the cyclic GC paused. engine = best of 5, matching = one run.")
+    print("   both with the cyclic GC paused. engine = best of 5, matching = one run.")
     print(
         f"   {'students':>9} {'engine s':>9} {'matching s':>11} {'(solve only)':>12} {'ratio':>9} {'same':>5}"
     )
@@ -355,7 +350,7 @@ def bench_engine(sizes, full_size: int | None) -> None:
         instance = parsed(generate(n))
         print(f"   instance: {describe(instance)}")
         best, runs, result = timed(allocate_instance, instance, repeat=3)
-        oracle_s, _, expected = timed(oracle_allocate, instance, pause_gc=True)
+        oracle_s, _, expected = timed(oracle_allocate, instance)
         same = same_result(result, expected)
         runs_text = "/".join(f"{t:.2f}" for t in runs)
         print(
@@ -395,26 +390,46 @@ def bench_engine(sizes, full_size: int | None) -> None:
 # 3. CLI end to end and memory, each in a fresh process
 # --------------------------------------------------------------------------------------------
 
-CHILD_API = """
+# Peak memory: VmHWM of the child's own address space. (ru_maxrss is no good here: Linux
+# carries the parent's high-water mark across the vfork+exec that starts the child.)
+PEAK = """
+def peak_kib():
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+CHILD_API = (
+    PEAK
+    + """
 import resource, sys, time
 t0 = time.perf_counter()
 import orjson
+import gc
 from admissions.allocation import allocate_instance
+gc.disable()  # as run_file does while parsing
 instance = orjson.loads(open(sys.argv[1], 'rb').read())
+gc.enable()
 t1 = time.perf_counter()
 result = allocate_instance(instance)
 t2 = time.perf_counter()
-print(t1 - t0, t2 - t1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(t1 - t0, t2 - t1, peak_kib())
 """
+)
 
-CHILD_CLI = """
+CHILD_CLI = (
+    PEAK
+    + """
 import resource, sys, time
 t0 = time.perf_counter()
 from admissions.allocation_file import run_file
 code = run_file(sys.argv[1], sys.argv[2], stdout=open('/dev/null', 'w'))
 t1 = time.perf_counter()
-print(code, t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(code, t1 - t0, peak_kib())
 """
+)
 
 
 def bench_cli(n: int, full: bool) -> None:
@@ -483,7 +498,7 @@ def bench_chains(families, full: bool) -> None:
             instance = chain_instance(chains, length)
             n = len(instance["students"])
             best, _, result = timed(allocate_instance, instance, repeat=2)
-            oracle_s, _, expected = timed(oracle_allocate, instance, pause_gc=True)
+            oracle_s, _, expected = timed(oracle_allocate, instance)
             if not same_result(result, expected):
                 raise SystemExit(f"oracle and this engine disagree on chains {chains}x{length}")
             per_student.append(best / n * 1e6)
@@ -511,9 +526,11 @@ def main() -> None:
     parser.add_argument("--matching-child", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.matching_child:
+        gc.disable()
         matching_child(int(args.matching_child[0]), args.matching_child[1])
         return
 
+    gc.disable()  # see timed(); a million-record parse with the cyclic GC running is ~5x slower
     full = not args.quick
     print(
         f"allocation benchmark: Python {platform.python_version()}, numpy {np.__version__}, "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
+from flask_wtf.file import FileAllowed, FileField, FileRequired, MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -158,3 +158,31 @@ class DecisionForm(FlaskForm):
 
 class TermCommentsForm(FlaskForm):
     """CSRF only: the comment fields are named c-<pupil id> and read by the view."""
+
+
+class MessageForm(FlaskForm):
+    recipient = SelectField(_l("To"), coerce=int, choices=[], validate_choice=True)
+    body = TextAreaField(_l("Message"), validators=[
+        DataRequired(_l("Write your message.")), Length(max=4000, message=_l("Write at most %(max)d characters.")),
+        CleanText()])
+    files = MultipleFileField(_l("Attach photos or PDF (optional)"),
+                              description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."))
+
+
+class ReportForm(FlaskForm):
+    reason = TextAreaField(_l("What is wrong?"), validators=[
+        DataRequired(_l("Tell the school what is wrong.")), Length(max=500, message=_l("Write at most %(max)d characters.")),
+        CleanText()])
+
+
+class OfficeHoursForm(FlaskForm):
+    text = StringField(_l("When you answer messages"), validators=[Optional(), Length(max=200), CleanText()],
+                       description=_l("For example: Monday to Friday, 16:30–17:30. Leave empty to remove."))
+
+
+class AnnouncementForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give a title.")), Length(max=200), CleanText()])
+    body = TextAreaField(_l("Announcement"), validators=[
+        DataRequired(_l("Write the announcement.")), Length(max=4000, message=_l("Write at most %(max)d characters.")),
+        CleanText()])
+    requires_ack = BooleanField(_l("Ask families to confirm they have read it"))

@@ -284,3 +284,126 @@ class ActivationCode(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+class MessageThread(db.Model):
+    """A conversation about one child between one guardian and one of the child's teachers.
+
+    Read receipts: each side's last read time; a message is seen by the other side when its
+    time is at or before that side's `*_read_at`. Blocking stops new messages both ways.
+    """
+
+    __tablename__ = "cb_thread"
+    __table_args__ = (
+        sa.UniqueConstraint("pupil_id", "guardian_id", "teacher_id"),
+        sa.Index("ix_cb_thread_guardian", "guardian_id", "last_message_at"),
+        sa.Index("ix_cb_thread_teacher", "teacher_id", "last_message_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"))
+    guardian_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    teacher_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    guardian_read_at: Mapped[datetime | None]
+    teacher_read_at: Mapped[datetime | None]
+    blocked_at: Mapped[datetime | None]
+    blocked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+    pupil: Mapped[Pupil] = relationship()
+    guardian: Mapped[User] = relationship(foreign_keys=[guardian_id])
+    teacher: Mapped[User] = relationship(foreign_keys=[teacher_id])
+
+
+class Message(db.Model):
+    __tablename__ = "cb_message"
+    __table_args__ = (sa.Index("ix_cb_message_thread", "thread_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_thread.id", ondelete="CASCADE"))
+    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MessageAttachment(db.Model):
+    """A file sent with a message, stored under the instance folder (outside the web root) with
+    a random name; served only to the thread's members."""
+
+    __tablename__ = "cb_attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_message.id", ondelete="CASCADE"), index=True)
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_thread.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(120))
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int]
+    storage_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThreadReport(db.Model):
+    """A participant reports a conversation to the school (abuse, wrong person, …)."""
+
+    __tablename__ = "cb_thread_report"
+    __table_args__ = (sa.CheckConstraint("status IN ('open','closed')", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_thread.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(sa.String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    thread: Mapped[MessageThread] = relationship()
+    reporter: Mapped[User | None] = relationship()
+
+
+class OfficeHours(db.Model):
+    """When a teacher answers messages (shown to families before they write)."""
+
+    __tablename__ = "cb_office_hours"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True)
+    text: Mapped[str] = mapped_column(sa.String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ----------------------------------------------------------------------------- announcements
+
+
+class Announcement(db.Model):
+    """A teacher's notice to the guardians of a class, or the school's to all its families."""
+
+    __tablename__ = "cb_announcement"
+    __table_args__ = (sa.Index("ix_cb_announcement_school", "school_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
+    class_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cb_class.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    requires_ack: Mapped[bool] = mapped_column(default=False)
+    recipient_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[School] = relationship()
+    school_class: Mapped[SchoolClass | None] = relationship()
+    author: Mapped[User | None] = relationship()
+
+
+class AnnouncementRecipient(db.Model):
+    __tablename__ = "cb_announcement_recipient"
+    __table_args__ = (
+        sa.UniqueConstraint("announcement_id", "user_id"),
+        sa.Index("ix_cb_announcement_recipient_user", "user_id", "announcement_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_announcement.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    read_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -12,6 +12,6 @@ def helpers():
 
 
 def load_views() -> Blueprint:
-    from . import views_parent, views_public, views_staff, views_teacher  # noqa: F401 - routes
+    from . import views_messages, views_parent, views_public, views_staff, views_teacher  # noqa: F401 - routes
 
     return bp

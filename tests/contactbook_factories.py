@@ -223,4 +223,26 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
                          to_date=date(2026, 10, 2), reason="Ốm")
     db.session.add(req)
     db.session.flush()
-    return {"request_id": req.id}
+    from contactbook.models import (
+        Announcement,
+        AnnouncementRecipient,
+        Message,
+        MessageAttachment,
+        MessageThread,
+    )
+
+    thread = MessageThread(pupil_id=pupil.id, guardian_id=parent.id, teacher_id=teacher.id, school_id=cls.school_id)
+    db.session.add(thread)
+    db.session.flush()
+    msg = Message(thread_id=thread.id, sender_id=parent.id, body="Chào cô")
+    db.session.add(msg)
+    db.session.flush()
+    att = MessageAttachment(message_id=msg.id, thread_id=thread.id, filename="a.pdf", content_type="application/pdf",
+                            size=5, storage_name=f"foreign-{thread.id}")
+    ann = Announcement(school_id=cls.school_id, class_id=cls.id, author_id=teacher.id, title="Họp phụ huynh",
+                       body="Thứ bảy", requires_ack=True, recipient_count=1)
+    db.session.add_all([att, ann])
+    db.session.flush()
+    db.session.add(AnnouncementRecipient(announcement_id=ann.id, user_id=parent.id))
+    db.session.flush()
+    return {"request_id": req.id, "thread_id": thread.id, "attachment_id": att.id, "announcement_id": ann.id}

@@ -1,0 +1,379 @@
+"""Messages between a guardian and the child's homeroom or subject teachers, and announcements.
+
+Who may talk: a thread is (child, guardian, teacher); the guardian must be the child's guardian
+and the teacher must teach the child's class this year (homeroom or a subject). Nobody else can
+message a parent. Attachments: images and PDF, recognised by their first bytes (not by the
+name or the browser's word), stored under the instance folder with a random name.
+
+Services flush only; the view commits. Files are written before the commit: a failed commit
+leaves an orphan file that no row points to (never a row without its file).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale, gettext
+from sqlalchemy.orm import joinedload
+
+from app.audit import audit
+from app.extensions import db
+from app.models import Role, User, utcnow
+
+from .models import (
+    Announcement,
+    AnnouncementRecipient,
+    Enrolment,
+    Guardian,
+    Message,
+    MessageAttachment,
+    MessageThread,
+    OfficeHours,
+    Pupil,
+    SchoolClass,
+    TeachingAssignment,
+    ThreadReport,
+)
+from .services import current_year, notify_users
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 3
+MAX_BODY = 4000
+
+# (magic prefix, offset) → content type. SVG, HTML and the like are refused: they can carry script.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", 0, "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "png"),
+    (b"GIF87a", 0, "image/gif", "gif"),
+    (b"GIF89a", 0, "image/gif", "gif"),
+    (b"%PDF-", 0, "application/pdf", "pdf"),
+)
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """(content type, extension) from a file's first bytes, or None if not an allowed type."""
+    for magic, offset, ctype, ext in _SIGNATURES:
+        if head[offset:offset + len(magic)] == magic:
+            return ctype, ext
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None
+
+
+class AttachmentError(ValueError):
+    def __init__(self, code: str, name: str = ""):
+        super().__init__(code)
+        self.code = code
+        self.name = name
+
+
+def storage_dir() -> str:
+    path = current_app.config.get("CONTACTBOOK_ATTACHMENTS") or os.path.join(current_app.instance_path,
+                                                                              "contactbook_attachments")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def safe_filename(name: str, ext: str) -> str:
+    from .xlsx import clean_text
+
+    base = clean_text(os.path.basename((name or "").replace("\\", "/"))) or "file"
+    base = "".join(ch for ch in base if ch not in '"<>:/\\|?*;')[:100].strip(". ") or "file"
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return f"{stem}.{ext}"
+
+
+@dataclass
+class Upload:
+    filename: str
+    content_type: str
+    size: int
+    storage_name: str
+
+
+def store_upload(stream, filename: str) -> Upload:
+    """Check a file's type (magic bytes) and size and store it; raises AttachmentError."""
+    data = stream.read(MAX_ATTACHMENT_BYTES + 1)
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentError("too_big", filename)
+    if not data:
+        raise AttachmentError("empty", filename)
+    kind = sniff(data[:16])
+    if kind is None:
+        raise AttachmentError("type", filename)
+    ctype, ext = kind
+    storage_name = secrets.token_hex(20)
+    path = os.path.join(storage_dir(), storage_name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return Upload(safe_filename(filename, ext), ctype, len(data), storage_name)
+
+
+def attachment_path(att: MessageAttachment) -> str:
+    return os.path.join(storage_dir(), att.storage_name)
+
+
+# ----------------------------------------------------------------------------- who may talk
+
+
+def child_teachers(pupil_id: int) -> tuple[SchoolClass | None, list[tuple[User, list[str], bool]]]:
+    """The child's class this year and its teachers: (teacher, subject names, is homeroom)."""
+    from .models import Subject
+
+    year = current_year()
+    if year is None:
+        return None, []
+    cls = db.session.scalar(
+        sa.select(SchoolClass).options(joinedload(SchoolClass.homeroom_teacher))
+        .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id))
+    if cls is None:
+        return None, []
+    teachers: dict[int, tuple[User, list[str], bool]] = {}
+    if cls.homeroom_teacher is not None and cls.homeroom_teacher.active:
+        teachers[cls.homeroom_teacher.id] = (cls.homeroom_teacher, [], True)
+    for user, subject in db.session.execute(
+            sa.select(User, Subject.name).join(TeachingAssignment, TeachingAssignment.teacher_id == User.id)
+            .join(Subject, Subject.id == TeachingAssignment.subject_id)
+            .where(TeachingAssignment.class_id == cls.id, User.active.is_(True)).order_by(Subject.position, Subject.name)):
+        entry = teachers.setdefault(user.id, (user, [], user.id == cls.homeroom_teacher_id))
+        entry[1].append(subject)
+    return cls, list(teachers.values())
+
+
+def may_talk(pupil_id: int, guardian_id: int, teacher_id: int) -> SchoolClass | None:
+    """The child's class when this guardian and this teacher may message about the child."""
+    is_guardian = db.session.scalar(sa.select(Guardian.id).where(
+        Guardian.pupil_id == pupil_id, Guardian.user_id == guardian_id)) is not None
+    if not is_guardian:
+        return None
+    cls, teachers = child_teachers(pupil_id)
+    if cls is None or teacher_id not in {t.id for t, _, _ in teachers}:
+        return None
+    return cls
+
+
+def thread_for(thread: MessageThread, user: User) -> bool:
+    """Is `user` a current member of the thread?"""
+    if user.id == thread.guardian_id and user.role == Role.PARENT:
+        return may_talk(thread.pupil_id, thread.guardian_id, thread.teacher_id) is not None
+    if user.id == thread.teacher_id and user.role == Role.TEACHER:
+        return may_talk(thread.pupil_id, thread.guardian_id, thread.teacher_id) is not None
+    return False
+
+
+def open_thread(pupil: Pupil, guardian: User, teacher: User, cls: SchoolClass) -> MessageThread:
+    thread = db.session.scalar(sa.select(MessageThread).where(
+        MessageThread.pupil_id == pupil.id, MessageThread.guardian_id == guardian.id,
+        MessageThread.teacher_id == teacher.id))
+    if thread is None:
+        thread = MessageThread(pupil_id=pupil.id, guardian_id=guardian.id, teacher_id=teacher.id,
+                               school_id=cls.school_id)
+        db.session.add(thread)
+        db.session.flush()
+    return thread
+
+
+def post_message(thread: MessageThread, sender: User, body: str, uploads: list[Upload]) -> Message:
+    if thread.blocked_at is not None:
+        raise ValueError("blocked")
+    now = utcnow()
+    msg = Message(thread_id=thread.id, sender_id=sender.id, body=body.strip()[:MAX_BODY], created_at=now)
+    db.session.add(msg)
+    db.session.flush()
+    for up in uploads:
+        db.session.add(MessageAttachment(message_id=msg.id, thread_id=thread.id, filename=up.filename,
+                                         content_type=up.content_type, size=up.size, storage_name=up.storage_name))
+    thread.last_message_at = now
+    if sender.id == thread.guardian_id:
+        thread.guardian_read_at = now
+        recipient = thread.teacher
+    else:
+        thread.teacher_read_at = now
+        recipient = thread.guardian
+    with force_locale(recipient.locale or "vi"):
+        title = gettext("New message from %(name)s", name=sender.full_name)
+    from flask import url_for
+
+    notify_users("message", [recipient.id], {"title": title, "child_name": thread.pupil.full_name,
+                                             "url": url_for("contactbook.thread", thread_id=thread.id, _external=True)},
+                 sender_id=sender.id, school_id=thread.school_id)
+    return msg
+
+
+def mark_read(thread: MessageThread, user: User) -> None:
+    now = utcnow()
+    if user.id == thread.guardian_id:
+        thread.guardian_read_at = now
+    elif user.id == thread.teacher_id:
+        thread.teacher_read_at = now
+
+
+@dataclass
+class ThreadView:
+    thread: MessageThread
+    messages: list[Message]
+    attachments: dict[int, list[MessageAttachment]]
+    other_read_at: object
+
+
+def load_thread(thread: MessageThread, user: User) -> ThreadView:
+    messages = list(db.session.scalars(sa.select(Message).where(Message.thread_id == thread.id)
+                                       .order_by(Message.created_at, Message.id)))
+    attachments: dict[int, list[MessageAttachment]] = {}
+    for a in db.session.scalars(sa.select(MessageAttachment).where(MessageAttachment.thread_id == thread.id)
+                                .order_by(MessageAttachment.id)):
+        attachments.setdefault(a.message_id, []).append(a)
+    other = thread.teacher_read_at if user.id == thread.guardian_id else thread.guardian_read_at
+    return ThreadView(thread, messages, attachments, other)
+
+
+def user_threads(user: User, limit: int = 100) -> list[tuple[MessageThread, bool]]:
+    """The user's threads, newest first, with an unread flag (one query)."""
+    mine = MessageThread.guardian_id if user.role == Role.PARENT else MessageThread.teacher_id
+    rows = db.session.scalars(
+        sa.select(MessageThread).options(joinedload(MessageThread.pupil), joinedload(MessageThread.guardian),
+                                         joinedload(MessageThread.teacher))
+        .where(mine == user.id).order_by(MessageThread.last_message_at.desc()).limit(limit)).all()
+    out = []
+    for t in rows:
+        read = t.guardian_read_at if user.id == t.guardian_id else t.teacher_read_at
+        out.append((t, read is None or read < t.last_message_at))
+    return out
+
+
+def set_block(thread: MessageThread, user: User, block: bool) -> None:
+    if block and thread.blocked_at is None:
+        thread.blocked_at, thread.blocked_by_id = utcnow(), user.id
+        audit("contactbook.thread_block", thread)
+    elif not block and thread.blocked_by_id == user.id:
+        thread.blocked_at, thread.blocked_by_id = None, None
+        audit("contactbook.thread_unblock", thread)
+
+
+def report_thread(thread: MessageThread, user: User, reason: str) -> ThreadReport:
+    r = ThreadReport(thread_id=thread.id, school_id=thread.school_id, reporter_id=user.id, reason=reason.strip()[:500])
+    db.session.add(r)
+    db.session.flush()
+    audit("contactbook.thread_report", thread, report_id=r.id)
+    return r
+
+
+def office_hours_of(teacher_ids) -> dict[int, str]:
+    ids = list(teacher_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(OfficeHours.teacher_id, OfficeHours.text)
+                                   .where(OfficeHours.teacher_id.in_(ids))).all())
+
+
+def set_office_hours(teacher: User, text: str) -> None:
+    row = db.session.scalar(sa.select(OfficeHours).where(OfficeHours.teacher_id == teacher.id))
+    text = text.strip()[:200]
+    if row is None and text:
+        db.session.add(OfficeHours(teacher_id=teacher.id, text=text))
+    elif row is not None and not text:
+        db.session.delete(row)
+    elif row is not None:
+        row.text, row.updated_at = text, utcnow()
+
+
+# ----------------------------------------------------------------------------- announcements
+
+
+def class_guardian_ids(class_ids: list[int]) -> list[int]:
+    return sorted(set(db.session.scalars(
+        sa.select(Guardian.user_id).join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
+        .join(User, User.id == Guardian.user_id)
+        .where(Enrolment.class_id.in_(class_ids), User.active.is_(True)))))
+
+
+def send_announcement(*, school_id: int, cls: SchoolClass | None, author: User, title: str, body: str,
+                      requires_ack: bool) -> Announcement:
+    """Store the announcement with one row per recipient (for read/acknowledgement reports) and
+    notify them. A school-wide one reaches every guardian of the school's classes this year."""
+    if cls is not None:
+        class_ids = [cls.id]
+    else:
+        year = current_year()
+        class_ids = list(db.session.scalars(sa.select(SchoolClass.id).where(
+            SchoolClass.school_id == school_id, SchoolClass.academic_year_id == (year.id if year else -1))))
+    recipients = class_guardian_ids(class_ids) if class_ids else []
+    a = Announcement(school_id=school_id, class_id=cls.id if cls else None, author_id=author.id, title=title.strip()[:200],
+                     body=body.strip()[:MAX_BODY], requires_ack=requires_ack, recipient_count=len(recipients))
+    db.session.add(a)
+    db.session.flush()
+    for i in range(0, len(recipients), 5000):
+        db.session.execute(sa.insert(AnnouncementRecipient),
+                           [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i:i + 5000]])
+    audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
+    from flask import url_for
+
+    notify_users("announcement", recipients, {"title": a.title, "body": a.body,
+                                              "url": url_for("contactbook.announcement", announcement_id=a.id,
+                                                             _external=True)},
+                 sender_id=author.id, school_id=school_id)
+    return a
+
+
+def can_manage_announcement(a: Announcement, user: User) -> bool:
+    from app.authz import can_manage_school
+
+    if a.author_id == user.id:
+        return True
+    if user.role in (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN):
+        return can_manage_school(user, a.school)
+    return False
+
+
+def recipient_row(a: Announcement, user: User) -> AnnouncementRecipient | None:
+    return db.session.scalar(sa.select(AnnouncementRecipient).where(
+        AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id))
+
+
+@dataclass
+class ReportLine:
+    user: User
+    children: list[str]
+    read_at: object
+    acked_at: object
+
+
+def announcement_report(a: Announcement) -> list[ReportLine]:
+    """Per recipient: who read and who acknowledged (two queries, whatever the size)."""
+    rows = db.session.execute(sa.select(AnnouncementRecipient, User).join(User, User.id == AnnouncementRecipient.user_id)
+                              .where(AnnouncementRecipient.announcement_id == a.id).order_by(User.full_name)).all()
+    class_ids = [a.class_id] if a.class_id else list(db.session.scalars(sa.select(SchoolClass.id).where(
+        SchoolClass.school_id == a.school_id)))
+    children: dict[int, list[str]] = {}
+    for uid, name in db.session.execute(
+            sa.select(Guardian.user_id, Pupil.full_name).join(Pupil, Pupil.id == Guardian.pupil_id)
+            .join(Enrolment, Enrolment.pupil_id == Pupil.id).where(Enrolment.class_id.in_(class_ids))
+            .order_by(Pupil.full_name)):
+        children.setdefault(uid, []).append(name)
+    return [ReportLine(u, children.get(u.id, []), r.read_at, r.acked_at) for r, u in rows]
+
+
+def inbox(user: User, limit: int = 50) -> list[tuple[Announcement, AnnouncementRecipient]]:
+    return list(db.session.execute(
+        sa.select(Announcement, AnnouncementRecipient).options(joinedload(Announcement.school),
+                                                               joinedload(Announcement.school_class))
+        .join(AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
+        .where(AnnouncementRecipient.user_id == user.id)
+        .order_by(Announcement.created_at.desc()).limit(limit)).all())
+
+
+def sent_by(user: User, limit: int = 50) -> list[Announcement]:
+    from app.authz import scoped_schools_query
+    from app.models import School
+
+    q = sa.select(Announcement).options(joinedload(Announcement.school_class))
+    if user.role == Role.TEACHER:
+        q = q.where(Announcement.author_id == user.id)
+    else:
+        q = q.where(Announcement.school_id.in_(scoped_schools_query(user).with_only_columns(School.id)))
+    return list(db.session.scalars(q.order_by(Announcement.created_at.desc()).limit(limit)))

@@ -1,0 +1,271 @@
+"""Messages (guardian ↔ the child's teachers), office hours, reports and blocks, announcements."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.audit import audit
+from app.authz import login_required_any, roles_required, school_or_404
+from app.extensions import db
+from app.models import Role
+
+from . import access, messaging
+from .access import STAFF
+from .forms import AnnouncementForm, MessageForm, OfficeHoursForm, ReportForm
+from .models import Announcement, Guardian, MessageAttachment, MessageThread, ThreadReport
+from .web import bp
+
+ATTACHMENT_ERRORS = {
+    "too_big": lambda n: _("%(name)s is larger than 5 MB.", name=n),
+    "empty": lambda n: _("%(name)s is empty.", name=n),
+    "type": lambda n: _("%(name)s is not a photo (JPEG, PNG, GIF, WebP) or a PDF.", name=n),
+    "too_many": lambda n: _("Attach at most 3 files."),
+}
+PARTICIPANTS = (Role.PARENT, Role.TEACHER)
+
+
+def _uploads(form: MessageForm):
+    """Store the posted files; on a problem, add it to the form and return None."""
+    files = [f for f in (form.files.data or []) if f and f.filename]
+    if len(files) > messaging.MAX_ATTACHMENTS:
+        form.files.errors.append(ATTACHMENT_ERRORS["too_many"](""))
+        return None
+    uploads = []
+    for f in files:
+        try:
+            uploads.append(messaging.store_upload(f.stream, f.filename))
+        except messaging.AttachmentError as err:
+            form.files.errors.append(ATTACHMENT_ERRORS[err.code](err.name[:80]))
+            return None
+    return uploads
+
+
+def _thread_or_404(thread_id: int) -> MessageThread:
+    thread = db.session.get(MessageThread, thread_id)
+    if thread is None or not messaging.thread_for(thread, current_user):
+        abort(404)
+    return thread
+
+
+@bp.route("/messages")
+@roles_required(PARTICIPANTS)
+def threads():
+    return render_template("contactbook/threads.html", threads=messaging.user_threads(current_user))
+
+
+@bp.route("/children/<int:pupil_id>/messages/new", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+def new_thread_parent(pupil_id: int):
+    pupil = access.child_or_404(pupil_id)
+    cls, teachers = messaging.child_teachers(pupil.id)
+    if cls is None:
+        abort(404)
+    form = MessageForm()
+    form.recipient.choices = [(t.id, t.full_name + (" · " + ", ".join(subjects) if subjects else "")
+                               + (" · " + _("homeroom") if homeroom else "")) for t, subjects, homeroom in teachers]
+    hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
+    if form.validate_on_submit():
+        teacher = next(t for t, _, _ in teachers if t.id == form.recipient.data)
+        uploads = _uploads(form)
+        if uploads is not None:
+            thread = messaging.open_thread(pupil, current_user, teacher, cls)
+            if thread.blocked_at is not None:
+                form.body.errors.append(_("This conversation is blocked."))
+            else:
+                messaging.post_message(thread, current_user, form.body.data, uploads)
+                return redirect(url_for("contactbook.thread", thread_id=thread.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours=hours, teachers=teachers,
+                           to_teacher=True), status
+
+
+@bp.route("/pupils/<int:pupil_id>/messages/new", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def new_thread_teacher(pupil_id: int):
+    pupil, cls = access.teacher_pupil_or_404(pupil_id)
+    guardians = list(db.session.scalars(
+        db.select(Guardian).where(Guardian.pupil_id == pupil.id)))
+    form = MessageForm()
+    form.recipient.choices = [(g.user.id, g.user.full_name) for g in guardians if g.user.active]
+    if form.validate_on_submit():
+        guardian = next(g.user for g in guardians if g.user.id == form.recipient.data)
+        uploads = _uploads(form)
+        if uploads is not None:
+            thread = messaging.open_thread(pupil, guardian, current_user, cls)
+            if thread.blocked_at is not None:
+                form.body.errors.append(_("This conversation is blocked."))
+            else:
+                messaging.post_message(thread, current_user, form.body.data, uploads)
+                return redirect(url_for("contactbook.thread", thread_id=thread.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours={}, teachers=[],
+                           to_teacher=False), status
+
+
+@bp.route("/threads/<int:thread_id>", methods=["GET", "POST"])
+@roles_required(PARTICIPANTS)
+def thread(thread_id: int):
+    thread = _thread_or_404(thread_id)
+    form = MessageForm()
+    del form.recipient
+    if form.validate_on_submit():
+        if thread.blocked_at is not None:
+            form.body.errors.append(_("This conversation is blocked."))
+        else:
+            uploads = _uploads(form)
+            if uploads is not None:
+                messaging.post_message(thread, current_user, form.body.data, uploads)
+                return redirect(url_for("contactbook.thread", thread_id=thread.id) + "#last")
+    if request.method == "GET":
+        messaging.mark_read(thread, current_user)
+    view = messaging.load_thread(thread, current_user)
+    hours = messaging.office_hours_of([thread.teacher_id])
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/thread.html", view=view, form=form, report_form=ReportForm(formdata=None),
+                           hours=hours.get(thread.teacher_id)), status
+
+
+@bp.route("/threads/<int:thread_id>/block", methods=["POST"])
+@roles_required(PARTICIPANTS)
+def block_thread(thread_id: int):
+    thread = _thread_or_404(thread_id)
+    block = request.form.get("block") == "1"
+    if not block and thread.blocked_by_id not in (None, current_user.id):
+        flash(_("Only the person who blocked this conversation can unblock it."), "error")
+    else:
+        messaging.set_block(thread, current_user, block)
+        flash(_("The conversation is blocked.") if block else _("The conversation is open again."), "success")
+    return redirect(url_for("contactbook.thread", thread_id=thread.id))
+
+
+@bp.route("/threads/<int:thread_id>/report", methods=["POST"])
+@roles_required(PARTICIPANTS)
+def report_thread(thread_id: int):
+    thread = _thread_or_404(thread_id)
+    form = ReportForm()
+    if form.validate_on_submit():
+        messaging.report_thread(thread, current_user, form.reason.data)
+        flash(_("Thank you. The school will look at this conversation."), "success")
+        return redirect(url_for("contactbook.thread", thread_id=thread.id))
+    view = messaging.load_thread(thread, current_user)
+    msg_form = MessageForm(formdata=None)
+    del msg_form.recipient
+    return render_template("contactbook/thread.html", view=view, form=msg_form, report_form=form,
+                           hours=messaging.office_hours_of([thread.teacher_id]).get(thread.teacher_id)), 422
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@roles_required(PARTICIPANTS)
+def attachment(attachment_id: int):
+    att = db.session.get(MessageAttachment, attachment_id)
+    if att is None:
+        abort(404)
+    thread = _thread_or_404(att.thread_id)
+    inline = att.content_type.startswith("image/")
+    resp = send_file(messaging.attachment_path(att), mimetype=att.content_type, as_attachment=not inline,
+                     download_name=att.filename, max_age=0, conditional=False, etag=False)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    audit("contactbook.attachment_download", att, thread_id=thread.id)
+    return resp
+
+
+@bp.route("/office-hours", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def office_hours():
+    current = messaging.office_hours_of([current_user.id]).get(current_user.id, "")
+    form = OfficeHoursForm(data={"text": current} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        messaging.set_office_hours(current_user, form.text.data or "")
+        flash(_("Your office hours are saved; families see them before they write."), "success")
+        return redirect(url_for("contactbook.teach"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/office_hours.html", form=form), status
+
+
+@bp.route("/schools/<int:school_id>/reports")
+@roles_required(STAFF)
+def thread_reports(school_id: int):
+    school = school_or_404(school_id)
+    reports = db.session.scalars(db.select(ThreadReport).where(ThreadReport.school_id == school.id)
+                                 .order_by(ThreadReport.created_at.desc()).limit(200)).all()
+    audit("contactbook.view_reports", ("school", school.id))
+    return render_template("contactbook/reports.html", school=school, reports=reports)
+
+
+# ----------------------------------------------------------------------------- announcements
+
+
+@bp.route("/classes/<int:class_id>/announcements/new", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def class_announcement(class_id: int):
+    cls = access.class_or_404(class_id)
+    form = AnnouncementForm()
+    if form.validate_on_submit():
+        a = messaging.send_announcement(school_id=cls.school_id, cls=cls, author=current_user, title=form.title.data,
+                                        body=form.body.data, requires_ack=form.requires_ack.data)
+        flash(_("Sent to %(n)d families.", n=a.recipient_count), "success")
+        return redirect(url_for("contactbook.announcement", announcement_id=a.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/announcement_form.html", form=form,
+                           audience=_("the families of class %(name)s", name=cls.name)), status
+
+
+@bp.route("/schools/<int:school_id>/announcements/new", methods=["GET", "POST"])
+@roles_required(STAFF)
+def school_announcement(school_id: int):
+    school = school_or_404(school_id)
+    form = AnnouncementForm()
+    if form.validate_on_submit():
+        a = messaging.send_announcement(school_id=school.id, cls=None, author=current_user, title=form.title.data,
+                                        body=form.body.data, requires_ack=form.requires_ack.data)
+        flash(_("Sent to %(n)d families.", n=a.recipient_count), "success")
+        return redirect(url_for("contactbook.announcement", announcement_id=a.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/announcement_form.html", form=form,
+                           audience=_("every family of %(name)s", name=school.name)), status
+
+
+@bp.route("/announcements")
+@login_required_any
+def announcements():
+    if current_user.role == Role.PARENT:
+        return render_template("contactbook/announcements.html", inbox=messaging.inbox(current_user), sent=None)
+    return render_template("contactbook/announcements.html", inbox=None, sent=messaging.sent_by(current_user))
+
+
+@bp.route("/announcements/<int:announcement_id>")
+@login_required_any
+def announcement(announcement_id: int):
+    a = db.session.get(Announcement, announcement_id)
+    if a is None:
+        abort(404)
+    if messaging.can_manage_announcement(a, current_user):
+        return render_template("contactbook/announcement.html", a=a, row=None,
+                               report=messaging.announcement_report(a))
+    row = messaging.recipient_row(a, current_user)
+    if row is None:
+        abort(404)
+    if row.read_at is None:
+        from app.models import utcnow
+
+        row.read_at = utcnow()
+    return render_template("contactbook/announcement.html", a=a, row=row, report=None)
+
+
+@bp.route("/announcements/<int:announcement_id>/ack", methods=["POST"])
+@roles_required(Role.PARENT)
+def acknowledge(announcement_id: int):
+    a = db.session.get(Announcement, announcement_id)
+    row = messaging.recipient_row(a, current_user) if a is not None else None
+    if row is None:
+        abort(404)
+    if row.acked_at is None:
+        from app.models import utcnow
+
+        row.acked_at = utcnow()
+        row.read_at = row.read_at or row.acked_at
+    flash(_("Thank you: the school knows you have read it."), "success")
+    return redirect(url_for("contactbook.announcement", announcement_id=a.id))

@@ -498,7 +498,8 @@ EXPORT_HEADERS = ("admission_code", "full_name", "date_of_birth", "gender", "war
 def export_codes(level: AdmissionLevel, district_id: int, school: School | None, labels: dict) -> tuple[bytes, int]:
     """The codes of the children in a school's catchment (or with no single school) as .xlsx.
 
-    Every cell is text (codes and dates keep their exact form) and formula-like text is escaped.
+    Every cell is a string cell (codes and dates keep their exact form; the header row is also
+    formatted as text) and formula-like text is escaped.
     `labels` translates headers and values (the view passes the current language's labels).
     Audited by the caller's action name; returns (file bytes, rows).
     """
@@ -535,10 +536,13 @@ def export_codes(level: AdmissionLevel, district_id: int, school: School | None,
     ws.append(header)
     n = 0
     school_name = school.name if school else labels["no_catchment"]
+    safe = rules.excel_text
     for r, code, ward_name, group_name in db.session.execute(q).yield_per(2000):
-        ws.append([text(rules.format_code(code)), text(r.full_name), text(r.date_of_birth.strftime("%d/%m/%Y")),
-                   text(labels["gender"][r.gender]), text(ward_name), text(group_name or ""),
-                   text(labels["residence"][r.residence_type]), text(school_name)])
+        # Plain str values are written as string cells (escaped text never starts with "="):
+        # half the time of styled cells on big catchments.
+        ws.append([rules.format_code(code), safe(r.full_name), r.date_of_birth.strftime("%d/%m/%Y"),
+                   safe(labels["gender"][r.gender]), safe(ward_name), safe(group_name or ""),
+                   safe(labels["residence"][r.residence_type]), safe(school_name)])
         n += 1
     buf = io.BytesIO()
     wb.save(buf)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from da_oracle import oracle_allocate, priority  # noqa: E402
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TINY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TINY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # The engine switches between vectorised rounds and a scalar loop; run both ways everywhere.
 PATHS = [None, 0, 10**9, 3]
@@ -711,3 +711,20 @@ def test_drawn_lottery_feeds_the_allocator():
     inst = instance({"A": 1}, [(sid, ["A"], None, [], lot[sid]) for sid in ids])
     winner = min(ids, key=lot.__getitem__)
     assert allocate_instance(inst)["assignment"][winner] == "A"
+
+
+def test_gc_state_is_restored():
+    import gc
+
+    assert gc.isenabled()
+    allocate_instance(good())
+    assert gc.isenabled()
+    with pytest.raises(InstanceError):
+        allocate_instance(edit(_set(["students", 0, "lottery"], "x")))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        allocate_instance(good())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -182,12 +182,13 @@ def test_formula_cells_are_refused(app, runner, tmp_path):
     assert "row 2, column guardian_phone:" in result.stderr
 
 
-def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog):
+def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog, run_jobs):
     _setup()
     import logging
 
     caplog.set_level(logging.INFO, logger="app.mail")
     assert _run(runner, tmp_path, classes_xlsx(PUPILS[:1], TEACHERS[:1])).exit_code == 0
+    run_jobs()
     from contactbook.models import ActivationCode
 
     lan = db.session.scalar(sa.select(User).where(User.email == "lan@example.edu.vn"))

@@ -117,6 +117,7 @@ def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make
         return
     teacher = _client(make_client, world["users"]["teacher"])
     child = cb_world["child"]
+    parent_id, child_name = world["users"]["parent"].id, child.full_name
     url = f"/contactbook/classes/{cb_world['a1'].id}/grades/{cb_world['math_a'].id}"
     resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "publish",
                                    f"g-{child.id}-level-1": "HTT"})
@@ -124,9 +125,9 @@ def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make
     run_jobs()
     db.session.expire_all()
     rows = db.session.execute(sa.select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
-                              .where(Delivery.recipient_id == world["users"]["parent"].id)).all()
+                              .where(Delivery.recipient_id == parent_id)).all()
     assert rows, "the guardian got no notification"
     n = rows[0][0]
-    assert n.kind == "contact_book" and n.context["child_name"] == child.full_name
+    assert n.kind == "contact_book" and n.context["child_name"] == child_name
     # Classmates' guardians are not told about this child.
-    assert all(d.recipient_id == world["users"]["parent"].id for _, d in rows)
+    assert all(d.recipient_id == parent_id for _, d in rows)

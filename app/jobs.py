@@ -147,8 +147,8 @@ def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None
     from rq import Queue, Retry
 
     q = queue()
-    options = dict(timeout=current_app.config["JOB_TIMEOUT"], retry=Retry(max=3, interval=[10, 60, 300]),
-                   description=path, failure_ttl=30 * 24 * 3600)
+    options = {"timeout": current_app.config["JOB_TIMEOUT"], "retry": Retry(max=3, interval=[10, 60, 300]),
+               "description": path, "failure_ttl": 30 * 24 * 3600}
     for start in range(0, len(arg_lists), 1000):
         pipe = q.connection.pipeline()
         part = arg_lists[start:start + 1000]

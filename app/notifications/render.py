@@ -26,8 +26,8 @@ def subject_for(n: Notification) -> str:
 def render_email(n: Notification, locale: str | None) -> tuple[str, str, str]:
     with force_locale(_locale(locale)):
         names = [f"emails/notification_{n.kind}", "emails/notification"]
-        ctx = dict(n=n, c=n.context, child_name=n.child_name, school=n.school,
-                   public_url=current_app.config.get("PUBLIC_URL"))
+        ctx = {"n": n, "c": n.context, "child_name": n.child_name, "school": n.school,
+               "public_url": current_app.config.get("PUBLIC_URL")}
         text = render_template([f"{x}.txt" for x in names], **ctx)
         html = render_template([f"{x}.html" for x in names], **ctx)
         subject = subject_for(n)
@@ -38,7 +38,7 @@ def render_email(n: Notification, locale: str | None) -> tuple[str, str, str]:
 
 def render_digest(items: list[Notification], locale: str | None) -> tuple[str, str, str]:
     with force_locale(_locale(locale)):
-        ctx = dict(items=items, public_url=current_app.config.get("PUBLIC_URL"))
+        ctx = {"items": items, "public_url": current_app.config.get("PUBLIC_URL")}
         subject = gettext("Your daily summary: %(n)d notifications", n=len(items))
         return (subject, render_template("emails/notification_digest.txt", **ctx),
                 render_template("emails/notification_digest.html", **ctx))

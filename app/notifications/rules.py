@@ -6,6 +6,7 @@ in and out (as stored in the database); local wall-clock rules use `tz` (Asia/Ho
 """
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -98,6 +99,7 @@ def in_quiet_hours(local_time: time, start: time, end: time) -> bool:
     return local_time >= start or local_time < end
 
 
+@functools.lru_cache(maxsize=256)  # one notification asks the same question for 100,000 guardians
 def quiet_hours_end(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ) -> datetime | None:
     """When quiet hours are on now: the UTC instant they end; else None."""
     if not settings.quiet_enabled:
@@ -111,6 +113,7 @@ def quiet_hours_end(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ)
     return to_utc_naive(end)
 
 
+@functools.lru_cache(maxsize=256)
 def next_digest_at(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ) -> datetime:
     """The next daily digest time (local `digest_at`) after now, moved out of quiet hours."""
     local = to_local(now_utc, tz)

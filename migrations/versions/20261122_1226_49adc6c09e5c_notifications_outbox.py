@@ -80,9 +80,11 @@ def upgrade():
     sa.UniqueConstraint('notification_id', 'recipient_id', 'channel', name=op.f('uq_delivery_notification_id_recipient_id_channel'))
     )
     with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.create_index('ix_delivery_claim_token', ['claim_token'], unique=False)
-        batch_op.create_index('ix_delivery_inbox', ['recipient_id', 'channel', 'read_at'], unique=False)
-        batch_op.create_index('ix_delivery_pending', ['status', 'not_before'], unique=False)
+        batch_op.create_index('ix_delivery_inbox', ['recipient_id', 'read_at'], unique=False,
+                              postgresql_where=sa.text("channel = 'in_app'"), sqlite_where=sa.text("channel = 'in_app'"))
+        batch_op.create_index('ix_delivery_pending', ['status', 'not_before'], unique=False,
+                              postgresql_where=sa.text("status IN ('queued', 'sending')"),
+                              sqlite_where=sa.text("status IN ('queued', 'sending')"))
 
     # ### end Alembic commands ###
 
@@ -92,7 +94,6 @@ def downgrade():
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_pending')
         batch_op.drop_index('ix_delivery_inbox')
-        batch_op.drop_index('ix_delivery_claim_token')
 
     op.drop_table('delivery')
     op.drop_table('notification_settings')

@@ -28,7 +28,6 @@ from app.notifications.relay import relay
 from app.notifications.service import sms_counts_by_school
 from tests.factories import create_user
 
-
 # ------------------------------------------------------------------ test servers
 
 class Sink:

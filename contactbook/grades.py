@@ -175,14 +175,11 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
     pupils = list(db.session.scalars(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id)
                                      .where(Enrolment.class_id == cls.id).order_by(Pupil.full_name, Pupil.id)))
     rows = {p.id: BookRow(p) for p in pupils}
-    wanted_terms = [term.id]
     first = None
     if term.number == 2 and terms:
         first = next((t for t in terms if t.number == 1), None)
-        if first is not None:
-            wanted_terms.append(first.id)
     grades = db.session.scalars(sa.select(Grade).where(
-        Grade.subject_id == subject.id, Grade.term_id.in_(wanted_terms), Grade.pupil_id.in_(_class_pupil_ids(cls))))
+        Grade.subject_id == subject.id, Grade.term_id == term.id, Grade.pupil_id.in_(_class_pupil_ids(cls))))
     first_cells: dict[int, dict] = defaultdict(dict)
     max_seq = 0
     book = Book(cls, subject, term, [], [])
@@ -190,18 +187,20 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
         row = rows.get(g.pupil_id)
         if row is None:
             continue
-        if g.term_id == term.id:
-            row.cells[(g.kind, g.seq)] = g
-            if g.kind == "regular":
-                max_seq = max(max_seq, g.seq)
-            if g.status == "draft":
-                book.drafts += 1
-            else:
-                book.published += 1
-                if g.published_at and (book.last_published_at is None or g.published_at > book.last_published_at):
-                    book.last_published_at = g.published_at
+        row.cells[(g.kind, g.seq)] = g
+        if g.kind == "regular":
+            max_seq = max(max_seq, g.seq)
+        if g.status == "draft":
+            book.drafts += 1
         else:
-            first_cells[g.pupil_id][(g.kind, g.seq)] = g
+            book.published += 1
+            if g.published_at and (book.last_published_at is None or g.published_at > book.last_published_at):
+                book.last_published_at = g.published_at
+    if first is not None:
+        # Term I only feeds the year result: plain rows, no ORM objects to build.
+        for r in db.session.execute(sa.select(Grade.pupil_id, Grade.kind, Grade.seq, Grade.score, Grade.mark).where(
+                Grade.subject_id == subject.id, Grade.term_id == first.id, Grade.pupil_id.in_(_class_pupil_ids(cls)))):
+            first_cells[r.pupil_id][(r.kind, r.seq)] = r
     book.columns = columns_for(subject, max_seq)
     for row in rows.values():
         row.result = term_result(subject, row.cells)
@@ -213,6 +212,37 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
                 row.year_result = rules.comment_year_result(row.first_term_result, row.result)
     book.rows = list(rows.values())
     return book
+
+
+@dataclass
+class GridCell:
+    name: str
+    value: str
+    error: str | None
+    draft: bool
+    changed: bool
+    label: str
+
+
+def grid(book: Book, result: SaveResult | None = None) -> list[tuple[BookRow, list[GridCell]]]:
+    """What the entry table shows per pupil and column (computed here: a Python loop is several
+    times cheaper than the same logic in the template, and a class has ~300 cells)."""
+    errors = result.errors if result else {}
+    typed = result.values if result else {}
+    out = []
+    for row in book.rows:
+        pid = row.pupil.id
+        cells = []
+        for c in book.columns:
+            key = (pid, c.kind, c.seq)
+            g = row.cells.get(c.key)
+            value = typed[key] if key in typed else format_value(g)
+            err = errors.get(key)
+            cells.append(GridCell(f"g-{pid}-{c.kind}-{c.seq}", value, str(ERRORS[err]) if err else None,
+                                  g is not None and g.status == "draft", g is not None and g.changed_after_publish,
+                                  c.label))
+        out.append((row, cells))
+    return out
 
 
 # ----------------------------------------------------------------------------- saving

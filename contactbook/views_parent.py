@@ -30,9 +30,12 @@ def children():
 @bp.route("/children/<int:pupil_id>")
 @roles_required(Role.PARENT)
 def child(pupil_id: int):
-    pupil = access.child_or_404(pupil_id)
+    kids = access.children_of(current_user)  # the switcher, and the scope check in the same query
+    pupil = next((k for k in kids if k.id == pupil_id), None)
+    if pupil is None:
+        abort(404)
     page = services.child_page(pupil, request.args.get("term", type=int))
-    return render_template("contactbook/child.html", page=page, children=access.children_of(current_user),
+    return render_template("contactbook/child.html", page=page, children=kids,
                            fmt=grades.format_value, show=grades.display_result, fmt_score=grades.format_score,
                            mark_labels=grades.MARK_LABELS, mark_names=grades.MARK_NAMES)
 

@@ -58,7 +58,7 @@ def grade_book(class_id: int, subject_id: int):
     upload = GradeSheetUploadForm(formdata=None)
     status = 422 if result is not None and not result.ok else 200
     return render_template("contactbook/grade_book.html", book=book, acc=acc, terms=terms, term=term,
-                           result=result, errors=grades.ERRORS, upload=upload, fmt=grades.format_value,
+                           result=result, grid=grades.grid(book, result), upload=upload,
                            show=grades.display_result, reason=request.form.get("reason", "")), status
 
 
@@ -90,8 +90,8 @@ def grade_sheet_import(class_id: int, subject_id: int):
             return redirect(url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id))
         book = grades.load_book(acc.cls, acc.subject, term, terms)
     return render_template("contactbook/grade_book.html", book=book, acc=acc, terms=terms, term=term,
-                           result=None, errors=grades.ERRORS, upload=upload, report=report,
-                           fmt=grades.format_value, show=grades.display_result, reason=""), 422
+                           result=None, grid=grades.grid(book), upload=upload, report=report,
+                           show=grades.display_result, reason=""), 422
 
 
 @bp.route("/classes/<int:class_id>/overview")

@@ -651,8 +651,8 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
     person_name = _cached(v.person_name)
     # Place names repeat on every row: check each distinct name once.
     place_cache: dict[tuple, Place | None] = {}
-    gender_of = v.GENDERS
-    residence_of = v.RESIDENCE_TYPES
+    gender_of = _cached(v.gender)  # a handful of spellings, checked once each
+    residence_of = _cached(v.residence_type)
     for rownum, row in sheet.rows():
         cells = chk.cells(row, names)
         if cells is None:
@@ -675,13 +675,8 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
             dob = c_dob[0].date()  # fast path: a date cell in range
         else:
             dob = _field(chk, rownum, "date_of_birth", c_dob, v.a_date, c_dob[1] if c_dob else "s", today=today)
-        # Fast path for the common spellings; the full check otherwise.
-        gender = gender_of.get(c_gender[0]) if c_gender and c_gender[1] == "s" else None
-        if gender is None:
-            gender = _field(chk, rownum, "gender", c_gender, v.gender)
-        residence = residence_of.get(c_res[0]) if c_res and c_res[1] == "s" else None
-        if residence is None:
-            residence = _field(chk, rownum, "residence_type", c_res, v.residence_type)
+        gender = _field(chk, rownum, "gender", c_gender, gender_of)
+        residence = _field(chk, rownum, "residence_type", c_res, residence_of)
         guardian = _field(chk, rownum, "guardian_name", c_gname, person_name)
         phone = _field(chk, rownum, "guardian_phone", c_phone, v.phone, c_phone[1] if c_phone else "s",
                        required=False)

@@ -452,6 +452,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     other = create_district(name="Quận Ba Đình")
     officer = create_user("district_officer", district=caugiay)
     jobs.commit()
+    district_id, officer_id, other_name = caugiay.id, officer.id, other.name  # a worker's run detaches objects
     client.login_as(officer)
     english(client)
     page = client.get("/admissions/imports")
@@ -462,7 +463,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     assert resp.status_code == 302
     run_jobs()
     job = db.session.scalar(sa.select(ImportJob))
-    assert (job.status, job.progress, job.created_count, job.district_id, job.user_id) == ("done", 100, 4, caugiay.id, officer.id)
+    assert (job.status, job.progress, job.created_count, job.district_id, job.user_id) == ("done", 100, 4, district_id, officer_id)
     assert job.filename == "danh sách.xlsx"
     status = client.get(resp.headers["Location"])
     assert status.status_code == 200
@@ -473,7 +474,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
 
     # Rows of another district are refused; nothing stored; the report is shown row by row.
     rows = good_roster(3)
-    rows[1][4] = other.name
+    rows[1][4] = other_name
     resp = upload(client, "roster", xlsx("roster", VI["roster"], rows))
     run_jobs()
     job2 = db.session.scalar(sa.select(ImportJob).order_by(ImportJob.id.desc()))
@@ -495,7 +496,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     assert audits[1][1]["created"] == 4 and "001320000000" not in str(audits)
 
 
-def test_web_report_is_capped(app, db, client, caugiay):
+def test_web_report_is_capped(app, db, client, run_jobs, caugiay):
     officer = create_user("city_admin")
     jobs.commit()
     client.login_as(officer)
@@ -503,6 +504,7 @@ def test_web_report_is_capped(app, db, client, caugiay):
     rows = [roster_row(pid=f"00132{i:07d}", phone="12") for i in range(260)]
     resp = upload(client, "roster", xlsx("roster", EN["roster"], rows))
     assert resp.status_code == 302
+    run_jobs()
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert html.count("<li>row ") == 200
     assert "and 60 more problems" in html

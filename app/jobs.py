@@ -103,9 +103,14 @@ def redis_connection():
 
 
 def queue(name: str | None = None):
-    from rq import Queue
+    """The named queue; by default the app's, or inside a job the queue that job came from
+    (follow-up jobs stay with the workers that serve it)."""
+    from rq import Queue, get_current_job
 
-    return Queue(name or current_app.config["JOB_QUEUE"], connection=redis_connection())
+    if name is None:
+        job = get_current_job()
+        name = job.origin if job is not None else current_app.config["JOB_QUEUE"]
+    return Queue(name, connection=redis_connection())
 
 
 def enqueue(fn: Callable | str, *args, **kwargs):

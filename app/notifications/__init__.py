@@ -28,7 +28,10 @@ Python API for the areas (call inside your service, before the boundary's commit
 Operations: `flask --app app worker` sends; `flask --app app notifications relay --loop` (a
 service beside the workers, or cron without --loop) re-queues what a dead worker or a Redis
 outage left behind and, in in-process mode, sends deferred (quiet hours), retried and digest
-messages. Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120), NOTIFY_STALE_SECONDS (300),
+messages. With Redis the workers also keep one relay job scheduled every NOTIFY_RELAY_INTERVAL
+(60 s) while deliveries are unfinished; the command is still what recovers from a Redis outage
+that happened before any worker ran. Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120),
+NOTIFY_STALE_SECONDS (300),
 MAIL_URL, SMS_GATEWAY_URL (+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS).
 """
 from __future__ import annotations

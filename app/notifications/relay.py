@@ -1,6 +1,8 @@
 """The outbox relay: finds deliveries no job will pick up and hands them to the workers again.
 
-Run it periodically (`flask --app app notifications relay --loop`, or once from cron). It
+Run it periodically (`flask --app app notifications relay --loop`, or once from cron); with Redis
+the workers also keep one relay job scheduled (tasks.ensure_relay_scheduled) while work is
+unfinished. It
 1. returns to 'queued' the rows of a dead worker: 'sending' with a claim older than the lease;
 2. re-enqueues due 'queued' rows whose job was lost (Redis down at commit, a job that failed,
    a retry or quiet-hours job that never fired): due (`not_before` passed) and not handed to a
@@ -59,3 +61,9 @@ def relay(*, now: datetime | None = None, lease_seconds: float | None = None, st
     if any(result.values()):
         log.info("notifications relay: %s", result)
     return result
+
+
+def pending_work() -> bool:
+    """Are there unfinished email/SMS deliveries (one probe on the partial pending index)?"""
+    return db.session.execute(sa.select(D.c.id).where(D.c.status.in_((rules.QUEUED, rules.SENDING))).limit(1)
+                              ).first() is not None

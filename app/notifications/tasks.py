@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -167,7 +167,41 @@ def send_deliveries(delivery_ids: list[int]) -> int:
     if scheduled:
         for at, ids in retries.items():
             jobs.enqueue_many(send_deliveries, [[c] for c in rules.chunks(ids, chunk_size())], at=at)
+        ensure_relay_scheduled()
     return sent
+
+
+def _relay_key() -> str:
+    return f"notifications-relay:{jobs.queue().name}"
+
+
+def ensure_relay_scheduled() -> bool:
+    """With Redis: make sure one relay job is scheduled within NOTIFY_RELAY_INTERVAL seconds
+    (one SET NX per call). Workers call it after each chunk, so a worker killed mid-batch is
+    cleaned up by the others even where no `notifications relay --loop` service runs."""
+    from flask import current_app
+
+    conn = jobs.redis_connection()
+    if conn is None:
+        return False
+    interval = int(current_app.config.get("NOTIFY_RELAY_INTERVAL", 60))
+    if not conn.set(_relay_key(), "1", nx=True, ex=interval + 30):
+        return False
+    jobs.enqueue_many(relay_job, [[]], at=clock() + timedelta(seconds=interval))
+    return True
+
+
+def relay_job() -> dict:
+    """The periodic relay pass; schedules the next one while unfinished deliveries remain."""
+    from .relay import pending_work, relay
+
+    result = relay()
+    conn = jobs.redis_connection()
+    if conn is not None:
+        conn.delete(_relay_key())
+        if pending_work():
+            ensure_relay_scheduled()
+    return result
 
 
 def send_digests(recipient_ids: list[int]) -> int:

@@ -71,6 +71,19 @@ def test_fan_out_runs_in_a_real_worker(redis_app, database_url, tmp_path, world)
         run_worker_burst(redis_app, worker_env(database_url, redis_app.config["REDIS_URL"], sink.url, tmp_path))
         assert status_counts(n.id) == {"sent": 10}
         assert sorted(sink.by_message_id().values()) == [1] * 10
+
+        # The workers keep one periodic relay job scheduled (not one per chunk)…
+        from rq.job import Job
+        from rq.registry import ScheduledJobRegistry
+
+        from app.notifications.tasks import relay_job
+
+        scheduled = ScheduledJobRegistry(queue=jobs.queue()).get_job_ids()
+        assert [Job.fetch(i, connection=jobs.redis_connection()).description for i in scheduled] == [
+            "app.notifications.tasks:relay_job"]
+        # …which stops rescheduling itself once nothing is left to do.
+        assert relay_job() == {"released": 0, "requeued": 0, "digests": 0}
+        assert ScheduledJobRegistry(queue=jobs.queue()).get_job_ids() == scheduled
     finally:
         sink.stop()
 
@@ -146,6 +159,7 @@ def test_redis_down_during_the_request_nothing_is_lost(redis_app, database_url, 
     finally:
         redis_app.config["REDIS_URL"] = real_url
         redis_app.extensions.pop("redis", None)
+        jobs.redis_connection()  # the app fixture cleans this test's queue keys through it
         sink.stop()
 
 

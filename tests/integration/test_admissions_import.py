@@ -597,3 +597,48 @@ def import_foreign_ids(world) -> dict[str, int]:
     db.session.add(job)
     db.session.flush()
     return {"job_id": job.id}
+
+
+def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatch, run_jobs):
+    """run_import moves status/progress while reading (visible to pollers before the job commits),
+    then stores counts and report; the uploaded file is removed after the commit."""
+    import os
+    import uuid
+
+    import admissions.importers as importers
+    import admissions.tasks as tasks
+
+    seen = []
+    real_set_status = tasks._set_status
+
+    def spy(job_id, **values):
+        real_set_status(job_id, **values)
+        with db.engine.connect() as conn:  # what a poller on another connection sees now
+            seen.append(tuple(conn.execute(sa.select(ImportJob.status, ImportJob.progress)
+                                           .where(ImportJob.id == job_id)).one()))
+
+    monkeypatch.setattr(tasks, "_set_status", spy)
+    monkeypatch.setattr(importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read()))
+    token = uuid.uuid4().hex
+    os.makedirs(tasks.upload_dir(), exist_ok=True)
+    with open(tasks.upload_path(token), "wb") as fh:
+        fh.write(xlsx("roster", EN["roster"], good_roster(3000)))
+    job = ImportJob(kind="roster", file_token=token, district_id=caugiay.id)
+    db.session.add(job)
+    jobs.commit()
+    job_id = job.id
+
+    jobs.run_job("admissions.tasks:run_import", [job_id], {})
+
+    assert seen[0] == ("running", 1)
+    reading = [p for s, p in seen if s == "running"]
+    assert len(reading) >= 3 and reading == sorted(reading) and 1 < reading[-1] <= 90
+    assert ("saving", 95) in seen
+    job = db.session.get(ImportJob, job_id)
+    assert (job.status, job.progress, job.rows, job.created_count) == ("done", 100, 3000, 3000)
+    assert job.started_at is not None and job.finished_at >= job.started_at
+    run_jobs()  # with Redis, the file removal is a job of its own
+    assert not os.path.exists(tasks.upload_path(token))
+    # Running the job again (e.g. an RQ retry) changes nothing.
+    jobs.run_job("admissions.tasks:run_import", [job_id], {})
+    assert count(db, RosterEntry) == 3000

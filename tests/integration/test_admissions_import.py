@@ -642,3 +642,51 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     # Running the job again (e.g. an RQ retry) changes nothing.
     jobs.run_job("admissions.tasks:run_import", [job_id], {})
     assert count(db, RosterEntry) == 3000
+
+
+def test_entity_expansion_bomb_is_rejected_quickly(db, caugiay):
+    """A workbook whose sheet XML hides a 'billion laughs' entity bomb is refused as unreadable."""
+    import time
+    import zipfile
+
+    plain = xlsx("roster", EN["roster"], [roster_row(name="BOMB")])
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    src = zipfile.ZipFile(io.BytesIO(plain))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                text = re.sub(r"^<\?xml[^>]*\?>", "", data.decode())
+                text = f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]>' + text
+                data = text.replace("BOMB", "&lol9;").encode()
+            dst.writestr(item, data)
+    started = time.monotonic()
+    report = run("roster", out.getvalue())
+    assert problems(report) == [(None, None, "not_xlsx")]
+    assert time.monotonic() - started < 20
+    assert count(db, RosterEntry) == 0
+
+
+def test_district_officer_scope_for_schools_and_catchments(db, caugiay):
+    other = create_district(name="Quận Ba Đình")
+    theirs = create_school(other, code="TH-BADINH")
+    jobs.commit()
+    other_id, other_name = other.id, other.name
+    # A school of another district cannot be moved into mine, nor imported into theirs.
+    rows = [["TH-BADINH", "Trường Ba Đình", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],
+            ["TH-NEW", "Trường Mới", "grade1", other_name, None, None, 10, None, None],
+            ["TH-MINE", "Trường Của Tôi", "grade1", "Cầu Giấy", None, None, 10, None, None]]
+    report = run("schools", xlsx("schools", EN["schools"], rows), scope=caugiay.id)
+    assert problems(report) == [(2, "school_code", "school_other_district"), (3, "district", "other_district")]
+    assert db.session.get(School, theirs.id).district_id == other_id
+    # Catchment lines of another district's school, or in another district's wards, are refused.
+    create_school(caugiay, code="TH-MINE")
+    jobs.commit()
+    lines = [["TH-BADINH", "Quận Cầu Giấy", "Dịch Vọng", None],
+             ["TH-MINE", other_name, "Phúc Xá", None],
+             ["TH-MINE", "Quận Cầu Giấy", "Dịch Vọng", None]]
+    report = run("catchments", xlsx("catchments", EN["catchments"], lines), scope=caugiay.id)
+    assert problems(report) == [(2, "school_code", "school_other_district"), (3, "district", "other_district")]
+    assert run("catchments", xlsx("catchments", EN["catchments"], lines[2:]), scope=caugiay.id).created == 1

@@ -690,3 +690,34 @@ def test_district_officer_scope_for_schools_and_catchments(db, caugiay):
     report = run("catchments", xlsx("catchments", EN["catchments"], lines), scope=caugiay.id)
     assert problems(report) == [(2, "school_code", "school_other_district"), (3, "district", "other_district")]
     assert run("catchments", xlsx("catchments", EN["catchments"], lines[2:]), scope=caugiay.id).created == 1
+
+
+def test_imports_page_queries_do_not_grow_with_jobs(app, db, client, caugiay):
+    officer = create_user("district_officer", district=caugiay)
+    jobs.commit()
+    client.login_as(officer)
+
+    def queries_for_page():
+        n = {"q": 0}
+
+        def counter(*args):
+            n["q"] += 1
+
+        sa.event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            assert client.get("/admissions/imports").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", counter)
+        return n["q"]
+
+    def add_jobs(k, start):
+        for i in range(k):
+            db.session.add(ImportJob(kind="roster", status="done", file_token=f"{start + i:032x}",
+                                     user_id=officer.id, district_id=caugiay.id))
+        jobs.commit()
+
+    add_jobs(1, 0)
+    few = queries_for_page()
+    add_jobs(15, 100)
+    many = queries_for_page()
+    assert many == few, (few, many)

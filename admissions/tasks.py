@@ -92,6 +92,25 @@ def run_import(job_id: int) -> None:
     enqueue_after_commit(delete_upload, job.file_token)
 
 
+def remove_stale_uploads(max_age_hours: float = 24) -> int:
+    """Delete uploaded files left behind by jobs that failed for good (children's data must not
+    linger on disk). Called on each new upload; cheap: one directory listing."""
+    import time
+
+    removed = 0
+    cutoff = time.time() - max_age_hours * 3600
+    try:
+        entries = list(os.scandir(upload_dir()))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.remove(entry.path)
+                removed += 1
+    return removed
+
+
 def delete_upload(token: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.remove(upload_path(token))

@@ -114,6 +114,7 @@ def upload():
         else:
             token = uuid.uuid4().hex
             os.makedirs(tasks.upload_dir(), mode=0o700, exist_ok=True)
+            tasks.remove_stale_uploads()
             upload.save(tasks.upload_path(token))
             job = ImportJob(kind=kind, file_token=token, user_id=current_user.id, district_id=scope,
                             filename=clean_text(os.path.basename(upload.filename or ""))[:200])

@@ -721,3 +721,21 @@ def test_imports_page_queries_do_not_grow_with_jobs(app, db, client, caugiay):
     add_jobs(15, 100)
     many = queries_for_page()
     assert many == few, (few, many)
+
+
+def test_stale_uploads_are_removed(app):
+    import os
+    import time
+
+    from admissions import tasks
+
+    os.makedirs(tasks.upload_dir(), exist_ok=True)
+    old, fresh = tasks.upload_path("c" * 32), tasks.upload_path("d" * 32)
+    for path in (old, fresh):
+        with open(path, "wb") as fh:
+            fh.write(b"x")
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    assert tasks.remove_stale_uploads() == 1
+    assert not os.path.exists(old) and os.path.exists(fresh)
+    os.remove(fresh)

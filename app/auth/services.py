@@ -52,8 +52,11 @@ def register_parent(full_name: str, phone: str, password: str) -> User:
     phone_n = normalize_phone(phone)
     if phone_n is None:
         raise AccountError("bad_phone", "phone")
-    if db.session.scalar(sa.select(User.id).where(User.phone == phone_n)) is not None:
-        raise AccountError("phone_taken", "phone")
+    existing = db.session.scalar(sa.select(User).where(User.phone == phone_n))
+    if existing is not None:
+        # A school may have created this guardian's account from its class lists: it is
+        # activated with the school's one-time code, not registered a second time.
+        raise AccountError("phone_taken" if existing.password_hash else "needs_activation", "phone")
     user = User(full_name=full_name.strip(), phone=phone_n, role=Role.PARENT,
                 password_hash=passwords().hash(password))
     db.session.add(user)

@@ -1,6 +1,7 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
 
 from ..authz import login_required_any, public
 from ..extensions import limiter
@@ -9,7 +10,18 @@ from ..security import normalize_phone
 from . import bp, services
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
+def _needs_activation() -> str:
+    text = _("Your child's school has already created an account for this number. "
+             "Activate it with the code on the sheet the school gave you.")
+    endpoint = current_app.config.get("ACCOUNT_ACTIVATION_ENDPOINT")
+    if endpoint and endpoint in current_app.view_functions:
+        link = url_for(endpoint)
+        return Markup('{} <a href="{}">{}</a>').format(text, link, _("Activate my account"))
+    return text
+
+
 ACCOUNT_ERRORS = {
+    "needs_activation": _needs_activation,
     "phone_taken": lambda: _("An account with this phone number already exists. Log in instead."),
     "bad_phone": lambda: _("Enter a Vietnamese mobile number of 10 digits starting with 03, 05, 07, 08 or 09."),
 }

@@ -158,3 +158,16 @@ def test_audit_log_page_lists_entries_with_bounded_queries(client, make_client, 
     page = resp.get_data(as_text=True)
     assert page.count("user.login") >= 5
     assert counter.count <= 6, counter.statements
+
+
+def test_registering_a_number_the_school_already_created_points_to_activation(client):
+    user = create_user("parent", phone="0912777888")
+    user.password_hash = None  # created from a class list, not yet activated
+    db.session.commit()
+    resp = client.post_form("/auth/register", {
+        "full_name": "Trần Văn Nam", "phone": "0912777888",
+        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'href="/contactbook/activate"' in page
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1

@@ -13,4 +13,5 @@ def register(app) -> None:
 
     app.register_blueprint(office_views.bp)
     app.register_blueprint(parent_views.bp)
+    app.register_blueprint(office_views.public_bp)  # published rounds: seed commitments, seeds, files
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)

@@ -74,3 +74,17 @@ def import_catchments(path, lang):
 def import_roster(path, lang):
     """Import roster.xlsx (sheet `roster`, the residency export): upsert by personal ID."""
     _import("roster", path, lang)
+
+
+@admissions_cli.command("expire-offers")
+def expire_offers():
+    """Expire every offer not confirmed by its answer-by time (the seats are freed, families told).
+
+    Run it from cron every few minutes; pages also expire overdue offers when they read them."""
+    from app import jobs
+
+    from .rounds import expire_offers as expire
+
+    n = expire()
+    jobs.commit()
+    click.echo(f"expired {n} offers")

@@ -246,6 +246,12 @@ class Application(db.Model):
     confirmed_at: Mapped[datetime | None]
     declined_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
+    # The offer's answer-by time (the round's or the office's deadline), the round that made the
+    # current placement (its cutoffs explain it), and the officer who assigned a seat by hand.
+    offer_deadline: Mapped[datetime | None]
+    placed_by_round_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="SET NULL"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     child: Mapped[Child] = relationship()
     admission_level: Mapped[AdmissionLevel] = relationship()
@@ -306,3 +312,102 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Allocation rounds (issue 4, points 6-8 and 13): see admissions/rounds.py
+# ---------------------------------------------------------------------------------------------
+
+
+class RoundKind(enum.StrEnum):
+    OFFICIAL = "official"
+    WHAT_IF = "what_if"  # changed capacities, compared with its official round; never published
+
+
+class RoundStatus(enum.StrEnum):
+    DRAFT = "draft"  # the seed is drawn and its SHA-256 published; not run yet
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"  # results stored, visible to officers only
+    FAILED = "failed"
+    PUBLISHED = "published"  # families told; the seed is revealed
+
+
+class AllocationRound(db.Model):
+    """One run of deferred acceptance for one level in one district.
+
+    Official rounds are numbered 1, 2, … per level and district; round 1 draws the lottery seed
+    (its SHA-256 is public from the moment the round is created), later rounds and what-if runs
+    use the same seed so that every child keeps one lottery number for the whole season.
+    `input_snapshot` and `result` are the exchange-format documents (DESIGN §4): anyone can re-run
+    the first with `admissions allocate-file` and get the second.
+    """
+
+    __tablename__ = "allocation_round"
+    __table_args__ = (
+        sa.CheckConstraint(_in_check("kind", RoundKind), name="kind"),
+        sa.CheckConstraint(_in_check("status", RoundStatus), name="status"),
+        sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+        sa.CheckConstraint("number >= 1", name="number"),
+        sa.Index("ix_allocation_round_scope", "admission_level_id", "district_id", "number"),
+        sa.Index("uq_allocation_round_official", "admission_level_id", "district_id", "number", unique=True,
+                 postgresql_where=sa.text("kind = 'official'"), sqlite_where=sa.text("kind = 'official'")),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admission_level_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_level.id", ondelete="CASCADE"))
+    district_id: Mapped[int] = mapped_column(sa.ForeignKey("district.id"), index=True)
+    number: Mapped[int] = mapped_column(default=1)
+    kind: Mapped[str] = mapped_column(sa.String(10), default=RoundKind.OFFICIAL)
+    status: Mapped[str] = mapped_column(sa.String(10), default=RoundStatus.DRAFT)
+    progress: Mapped[int] = mapped_column(default=0)
+    base_round_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    seed: Mapped[str] = mapped_column(sa.String(64))  # secret until the round is published
+    seed_sha256: Mapped[str] = mapped_column(sa.String(64))  # public from the start
+    capacities: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # what-if: school code -> seats
+    input_snapshot: Mapped[dict | None] = mapped_column(sa.JSON, deferred=True)
+    result: Mapped[dict | None] = mapped_column(sa.JSON, deferred=True)
+    summary: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # per school; counts; timings
+    fingerprint: Mapped[str | None] = mapped_column(sa.String(64))  # application states it was run on
+    is_trial: Mapped[bool] = mapped_column(default=False)
+    confirm_by: Mapped[datetime | None]  # answer-by time of the offers it published
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+
+    admission_level: Mapped[AdmissionLevel] = relationship()
+    base_round: Mapped[AllocationRound | None] = relationship(remote_side=[id])
+
+    @property
+    def is_official(self) -> bool:
+        return self.kind == RoundKind.OFFICIAL
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == RoundStatus.PUBLISHED
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing is running: the progress page stops polling."""
+        return self.status not in (RoundStatus.QUEUED, RoundStatus.RUNNING)
+
+
+class AllocationOutcome(db.Model):
+    """One application's place in one round (queried for school lists, comparisons, explanations)."""
+
+    __tablename__ = "allocation_outcome"
+    __table_args__ = (sa.Index("ix_allocation_outcome_school", "round_id", "school_id"),)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation_round.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"),
+                                                primary_key=True, index=True)
+    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))
+    rank: Mapped[int | None] = mapped_column(sa.SmallInteger)  # 1-based position in her own list
+    priority_class: Mapped[int | None] = mapped_column(sa.SmallInteger)  # at the school she got
+    lottery: Mapped[int]
+    previous_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))  # held before (later rounds)

@@ -16,7 +16,7 @@ from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
 
-from . import rules, services
+from . import rounds, rules, services
 from .models import ApplicationStatus
 from .season_forms import AddChildForm, ApplicationForm, ConfirmForm, level_labels
 
@@ -88,12 +88,31 @@ def _common():
     return {"labels": level_labels(), "statuses": status_labels(), "format_code": rules.format_code}
 
 
+def offer_message(code: str) -> str:
+    return {
+        "expired": _("The answer-by time has passed: the offer has expired and the seat has been given back."),
+        "no_offer": _("There is no offer to answer for this child."),
+    }[code]
+
+
+def _applications_with_offers(child_ids: list[int]):
+    """Every application of these children, overdue offers expired first (lazily, on read),
+    with the explanation of each result."""
+    apps = services.applications_by_child(child_ids)
+    flat = [a for lst in apps.values() for a in lst]
+    if rounds.expire_due(flat):
+        apps = services.applications_by_child(child_ids)
+        flat = [a for lst in apps.values() for a in lst]
+    return apps, rounds.offer_views(flat)
+
+
 @bp.route("/")
 @roles_required(Role.PARENT)
 def my_children():
     children = services.children_of(current_user)
-    apps = services.applications_by_child([c.id for c in children])
-    return render_template("admissions/parent_children.html", children=children, apps=apps, **_common())
+    apps, offers = _applications_with_offers([c.id for c in children])
+    return render_template("admissions/parent_children.html", children=children, apps=apps, offers=offers,
+                           **_common())
 
 
 @bp.route("/add", methods=["GET", "POST"])
@@ -123,11 +142,12 @@ def add_child():
 @roles_required(Role.PARENT)
 def child(child_id: int):
     kid = _child_or_404(child_id)
+    by_child, offers = _applications_with_offers([kid.id])
     ctx = services.apply_context(kid)
     children = services.children_of(current_user)
-    apps = services.applications_by_child([kid.id])[kid.id]
-    return render_template("admissions/parent_child.html", child=kid, ctx=ctx, children=children, apps=apps,
-                           withdraw_form=ConfirmForm(), reason=ctx.reason and apply_message(ctx.reason), **_common())
+    return render_template("admissions/parent_child.html", child=kid, ctx=ctx, children=children,
+                           apps=by_child[kid.id], offers=offers, withdraw_form=ConfirmForm(),
+                           offer_form=ConfirmForm(), reason=ctx.reason and apply_message(ctx.reason), **_common())
 
 
 @bp.route("/<int:child_id>/application", methods=["GET", "POST"])
@@ -203,3 +223,36 @@ def receipt(application_id: int):
         abort(404)
     return render_template("admissions/parent_receipt.html", app=app_, child=app_.child,
                            level=app_.admission_level, **_common())
+
+
+def _answer(application_id: int, accept: bool):
+    app_ = services.application_of(current_user, application_id)
+    if app_ is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    name = app_.child.full_name
+    try:
+        rounds.respond_to_offer(app_, current_user, accept)
+    except rounds.RoundError as err:
+        flash(offer_message(err.code), "error")
+    else:
+        school = app_.allocated_school.name if app_.allocated_school else ""
+        if accept:
+            flash(_("The place of %(name)s at %(school)s is confirmed.", name=name, school=school), "success")
+        else:
+            flash(_("You declined the place of %(name)s at %(school)s; the seat has been given back.",
+                    name=name, school=school), "success")
+    return redirect(url_for(".child", child_id=app_.child_id))
+
+
+@bp.route("/applications/<int:application_id>/confirm", methods=["POST"])
+@roles_required(Role.PARENT)
+def confirm_offer(application_id: int):
+    return _answer(application_id, True)
+
+
+@bp.route("/applications/<int:application_id>/decline", methods=["POST"])
+@roles_required(Role.PARENT)
+def decline_offer(application_id: int):
+    return _answer(application_id, False)

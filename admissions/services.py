@@ -44,6 +44,8 @@ from .models import (
     AdmissionCode,
     AdmissionLevel,
     AdmissionSeason,
+    AllocationOutcome,
+    AllocationRound,
     Application,
     ApplicationChoice,
     ApplicationStatus,
@@ -164,6 +166,16 @@ def wipe_trial(season: AdmissionSeason) -> dict[str, int]:
     trial_apps = sa.select(Application.id).where(Application.admission_level_id.in_(level_ids),
                                                  Application.is_trial.is_(True))
     counts = {}
+    # Trial allocation rounds go with the trial applications they were run on.
+    trial_rounds = sa.select(AllocationRound.id).where(AllocationRound.admission_level_id.in_(level_ids),
+                                                       AllocationRound.is_trial.is_(True))
+    db.session.execute(sa.delete(AllocationOutcome).where(AllocationOutcome.round_id.in_(trial_rounds)))
+    db.session.execute(sa.update(Application).where(Application.placed_by_round_id.in_(trial_rounds))
+                       .values(placed_by_round_id=None))
+    db.session.execute(sa.delete(AllocationRound).where(AllocationRound.id.in_(
+        trial_rounds.where(AllocationRound.base_round_id.is_not(None)))))
+    db.session.execute(sa.delete(AllocationRound).where(AllocationRound.admission_level_id.in_(level_ids),
+                                                        AllocationRound.is_trial.is_(True)))
     db.session.execute(sa.delete(ApplicationChoice).where(ApplicationChoice.application_id.in_(trial_apps)))
     counts["applications"] = db.session.execute(
         sa.delete(Application).where(Application.admission_level_id.in_(level_ids),

@@ -170,8 +170,29 @@ def create_application(child, level, parent, choices=(), catchment=None, status:
     return app_
 
 
+def close_window(level, *, confirm_days: int = 5):
+    """Registration for `level` closed a few minutes ago; families confirm within `confirm_days`."""
+    from app.extensions import db
+    from app.models import utcnow
+
+    now = utcnow()
+    level.opens_at = now - timedelta(days=3)
+    level.closes_at = now - timedelta(minutes=5)
+    level.confirm_by = now + timedelta(days=confirm_days)
+    db.session.flush()
+    return level
+
+
+def create_round(level, district, actor, **kw):
+    """An official round (seed drawn), as the office's "create round" button makes it."""
+    from admissions import rounds
+
+    return rounds.create_official_round(level, district.id, actor, **kw)
+
+
 def foreign_admission_ids(world) -> dict[str, int]:
-    """Records outside the world users' scope: another family's child and application, a season."""
+    """Records outside the world users' scope: another family's child and application, a season,
+    an allocation round of district B."""
     from app import jobs
     from tests.factories import create_user
 
@@ -180,9 +201,10 @@ def foreign_admission_ids(world) -> dict[str, int]:
     other_parent = create_user("parent")
     child = add_child_for(other_parent, area.children[0], season)
     app_ = create_application(child, level_of(season), other_parent, catchment=area.home)
+    rnd = create_round(level_of(season), world["districts"][1], world["foreign"]["district_officer"])
     jobs.commit()
     return {"season_id": season.id, "level_id": level_of(season).id, "child_id": child.id,
-            "application_id": app_.id}
+            "application_id": app_.id, "round_id": rnd.id}
 
 
 def english(client, page: str = "/home"):

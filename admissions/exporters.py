@@ -1,12 +1,11 @@
 """Excel files the admissions area hands out: import templates (and helpers for later exports).
 
-Every string written through `write_row` is escaped against formula injection (a cell starting
-with =, +, -, @, tab or CR gets a leading apostrophe), so data typed by families can never run
-as a spreadsheet formula in an officer's Excel.
+Every string written through `write_row` (app.xlsx, re-exported here) is escaped against formula
+injection (a cell starting with =, +, -, @, tab or CR gets a leading apostrophe), so data typed by
+families can never run as a spreadsheet formula in an officer's Excel.
 """
 from __future__ import annotations
 
-import io
 from datetime import date
 
 from openpyxl import Workbook
@@ -14,10 +13,12 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .importers import COLUMNS, SHEETS
-from .validation import escape_formula
+from app.xlsx import XLSX_MIMETYPE, escape_formula, workbook_bytes, write_row
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from .importers import COLUMNS, SHEETS
+
+__all__ = ["XLSX_MIMETYPE", "escape_formula", "template_filename", "template_workbook", "write_row"]
+
 TEXT_FORMAT = "@"
 DATE_FORMAT = "DD/MM/YYYY"
 
@@ -49,16 +50,6 @@ EXAMPLES = {
 }
 
 
-def escape_cell(value):
-    """Make a value safe to write into a spreadsheet cell (formula-like text gets a leading ')."""
-    return escape_formula(value)
-
-
-def write_row(ws, values) -> None:
-    """Append a row with every string escaped (use for all data that people typed)."""
-    ws.append([escape_cell(v) for v in values])
-
-
 def template_workbook(kind: str) -> bytes:
     """A ready-to-fill workbook: the contract's sheet, Vietnamese header labels, one example row."""
     columns = COLUMNS[kind]
@@ -72,7 +63,7 @@ def template_workbook(kind: str) -> bytes:
         letter = get_column_letter(i)
         head = ws.cell(row=1, column=i, value=col.label)
         head.font, head.fill = bold, fill
-        cell = ws.cell(row=2, column=i, value=escape_cell(example.get(col.name)))
+        cell = ws.cell(row=2, column=i, value=escape_formula(example.get(col.name)))
         ws.column_dimensions[letter].width = max(14, len(col.label) + 4)
         if col.name in TEXT_COLUMNS:
             ws.column_dimensions[letter].number_format = TEXT_FORMAT
@@ -85,9 +76,7 @@ def template_workbook(kind: str) -> bytes:
             ws.add_data_validation(dv)
             dv.add(f"{letter}2:{letter}200000")
     ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def template_filename(kind: str) -> str:

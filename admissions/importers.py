@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -24,12 +23,13 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from app import xlsx
 from app.extensions import db
 from app.models import District, ResidentialGroup, School, Ward, utcnow
+from app.xlsx import CellError, Column, FileRejected
 
 from . import validation as v
 from .models import Catchment, RosterEntry
-from .validation import CellError
 
 log = logging.getLogger(__name__)
 
@@ -44,38 +44,10 @@ ProgressFn = Callable[[str, float], None]
 # --------------------------------------------------------------------------- the report
 
 
-@dataclass
-class Problem:
-    """One thing wrong: `row` is the spreadsheet's own 1-based row (None for the whole file)."""
+class Problem(xlsx.Problem):
+    """One thing wrong (app.xlsx.Problem), its message from admissions' own codes too."""
 
-    row: int | None
-    column: str | None  # the contract's snake_case column name
-    code: str
-    params: dict = field(default_factory=dict)
-    header: str | None = None  # the column's header as written in the file (e.g. "Mã định danh")
-
-    def message(self) -> str:
-        return v.render_message(self.code, self.params)
-
-    def line(self, as_written: bool = False) -> str:
-        """`row R, column C: problem` in the current language; C is the snake_case name (as in
-        the CLI contract), or with `as_written` the file's own header text."""
-        column = (self.header or self.column) if as_written else self.column
-        if self.row is not None and column:
-            return v.localize(_l("row %(row)d, column %(column)s: %(problem)s")) % {
-                "row": self.row, "column": column, "problem": self.message()}
-        if self.row is not None:
-            return v.localize(_l("row %(row)d: %(problem)s")) % {"row": self.row, "problem": self.message()}
-        return self.message()
-
-    def to_json(self) -> dict:
-        return {"row": self.row, "column": self.column, "code": self.code, "params": self.params,
-                "header": self.header}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Problem:
-        return cls(data.get("row"), data.get("column"), data["code"], data.get("params") or {},
-                   data.get("header"))
+    messages = v.MESSAGES
 
 
 @dataclass
@@ -102,7 +74,7 @@ class ImportReport:
         return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
 
     def localized_summary(self) -> str:
-        return v.localize(_l("created %(created)d, updated %(updated)d, unchanged %(unchanged)d")) % {
+        return xlsx.localize(_l("created %(created)d, updated %(updated)d, unchanged %(unchanged)d")) % {
             "created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
     def to_json(self, max_problems: int = STORED_PROBLEMS) -> dict:
@@ -121,22 +93,7 @@ class ImportReport:
                    problem_count=data.get("problem_count"), seconds=data.get("seconds", 0.0))
 
 
-class FileRejected(Exception):
-    """The whole file is refused (not a workbook, no sheet, missing column, no rows)."""
-
-    def __init__(self, *problems: Problem):
-        super().__init__(problems[0].code)
-        self.problems = list(problems)
-
-
 # --------------------------------------------------------------------------- columns and reading
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str  # English snake_case (always accepted)
-    label: str  # Vietnamese label (accepted; used in templates)
-    required: bool = True
 
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -166,48 +123,15 @@ def match_headers(kind: str, header_cells: list) -> tuple[dict[str, int], dict[s
 
     Raises FileRejected for a missing required column or a column named twice.
     """
-    columns = COLUMNS[kind]
-    aliases: dict[str, str] = {}
-    for col in columns:
-        aliases[v.header_key(col.name)] = col.name
-        aliases[v.header_key(col.label)] = col.name
-    index: dict[str, int] = {}
-    written: dict[str, str] = {}
-    problems = []
-    for i, cell in enumerate(header_cells):
-        if not isinstance(cell, str) or not cell.strip():
-            continue
-        name = aliases.get(v.header_key(cell))
-        if name is None:
-            continue  # extra columns are ignored
-        if name in index:
-            problems.append(Problem(None, None, "duplicate_column", {"column": v.clean_text(cell)}))
-            continue
-        index[name] = i
-        written[name] = v.clean_text(cell)
-    for col in columns:
-        if col.required and col.name not in index:
-            problems.append(Problem(None, None, "missing_column", {"column": col.name, "label": col.label}))
-    if problems:
-        raise FileRejected(*problems)
-    return index, written
+    return xlsx.match_headers(COLUMNS[kind], header_cells)
 
 
 class Sheet:
     """An open read-only sheet: its header mapping and an iterator over the data rows."""
 
     def __init__(self, kind: str, source):
-        import openpyxl
-
         self.kind = kind
-        try:
-            self.workbook = openpyxl.load_workbook(source, read_only=True, data_only=False)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, EOFError) as err:
-            log.info("import %s: unreadable workbook (%s)", kind, type(err).__name__)
-            raise FileRejected(Problem(None, None, "not_xlsx")) from None
-        except Exception as err:  # noqa: BLE001 - any parser failure means "cannot be read"
-            log.info("import %s: unreadable workbook (%r)", kind, err)
-            raise FileRejected(Problem(None, None, "not_xlsx")) from None
+        self.workbook = xlsx.open_workbook(source)
         try:
             self._open_sheet()
         except BaseException:
@@ -215,11 +139,7 @@ class Sheet:
             raise
 
     def _open_sheet(self):
-        wanted = SHEETS[self.kind]
-        names = {n.strip().casefold(): n for n in self.workbook.sheetnames}
-        if wanted not in names:
-            raise FileRejected(Problem(None, None, "missing_sheet", {"sheet": wanted}))
-        self.ws = self.workbook[names[wanted]]
+        self.ws = xlsx.get_sheet(self.workbook, SHEETS[self.kind])
         self._count_bytes()
         # Do not trust the stored dimension (some writers store "A1"): read every cell there is.
         self.ws.reset_dimensions()
@@ -432,7 +352,7 @@ class RowChecker:
         return None if blank else out
 
     def error(self, rownum: int, name: str | None, err: CellError) -> None:
-        self.problems.append(Problem(rownum, name, err.code, err.params, self.written.get(name)))
+        self.problems.append(Problem(rownum, name, err.code, err.params, header=self.written.get(name)))
 
 
 def _field(chk: RowChecker, rownum: int, name: str, cell, fn, *args, required: bool = True, **kw):
@@ -444,7 +364,7 @@ def _field(chk: RowChecker, rownum: int, name: str, cell, fn, *args, required: b
     value, data_type = cell
     try:
         if data_type == "f" or data_type == "e":
-            v.check_cell(value, data_type)
+            xlsx.check_cell(value, data_type)
         return fn(value, *args, **kw)
     except CellError as err:
         chk.error(rownum, name, err)
@@ -472,7 +392,7 @@ def _cached(check, limit: int = 200_000):
 
 
 def _place_text(value):
-    return v.text(value, max_len=120)
+    return xlsx.text(value, max_len=120)
 
 
 def _in_scope(place: Place | None, scope: int | None) -> bool:
@@ -517,14 +437,14 @@ def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -
         if count % 1000 == 0:
             prog.tick(count)
         c_code, c_name, c_level, c_district, c_ward, c_addr, c_cap, c_lat, c_lon = cells
-        code = _field(chk, rownum, "school_code", c_code, v.code, c_code[1] if c_code else "s")
+        code = _field(chk, rownum, "school_code", c_code, xlsx.code, c_code[1] if c_code else "s")
         if code is not None:
             first = seen.get(code.casefold())
             if first is not None:
                 chk.error(rownum, "school_code", CellError("duplicate", first=first))
             else:
                 seen[code.casefold()] = rownum
-        name = _field(chk, rownum, "name", c_name, v.text, max_len=200, min_len=2)
+        name = _field(chk, rownum, "name", c_name, xlsx.text, max_len=200, min_len=2)
         level = _field(chk, rownum, "level", c_level, v.level)
         district_name = _field(chk, rownum, "district", c_district, _place_text)
         district = ward = None
@@ -537,10 +457,10 @@ def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -
         ward_name = _field(chk, rownum, "ward", c_ward, _place_text, required=False)
         if ward_name is not None and district is not None:
             ward = places.resolve("ward", ward_name, district)
-        address = _field(chk, rownum, "address", c_addr, v.text, max_len=300, required=False)
-        capacity = _field(chk, rownum, "capacity", c_cap, v.integer, minimum=0, maximum=10_000)
-        lat = _field(chk, rownum, "latitude", c_lat, v.number, minimum=8.0, maximum=24.0, required=False)
-        lon = _field(chk, rownum, "longitude", c_lon, v.number, minimum=102.0, maximum=110.0, required=False)
+        address = _field(chk, rownum, "address", c_addr, xlsx.text, max_len=300, required=False)
+        capacity = _field(chk, rownum, "capacity", c_cap, xlsx.integer, minimum=0, maximum=10_000)
+        lat = _field(chk, rownum, "latitude", c_lat, xlsx.number, minimum=8.0, maximum=24.0, required=False)
+        lon = _field(chk, rownum, "longitude", c_lon, xlsx.number, minimum=102.0, maximum=110.0, required=False)
         rows.append((code, name, level, district, ward, address, capacity, lat, lon))
     return rows
 
@@ -592,7 +512,7 @@ def _check_catchments(sheet: Sheet, chk: RowChecker, places: Places, scope, prog
         if count % 1000 == 0:
             prog.tick(count)
         c_code, c_district, c_ward, c_group = cells
-        code = _field(chk, rownum, "school_code", c_code, v.code, c_code[1] if c_code else "s")
+        code = _field(chk, rownum, "school_code", c_code, xlsx.code, c_code[1] if c_code else "s")
         school = None
         if code is not None:
             school = schools.get(code.casefold())
@@ -648,10 +568,10 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
     count = 0
     today = date.today()
     now = datetime.now()
-    person_name = _cached(v.person_name)
+    person_name = _cached(xlsx.person_name)
     # Place names repeat on every row: check each distinct name once.
     place_cache: dict[tuple, Place | None] = {}
-    gender_of = _cached(v.gender)  # a handful of spellings, checked once each
+    gender_of = _cached(xlsx.gender)  # a handful of spellings, checked once each
     residence_of = _cached(v.residence_type)
     for rownum, row in sheet.rows():
         cells = chk.cells(row, names)
@@ -674,11 +594,11 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
         if c_dob is not None and c_dob[0].__class__ is datetime and c_dob[0].year >= 1900 and c_dob[0] <= now:
             dob = c_dob[0].date()  # fast path: a date cell in range
         else:
-            dob = _field(chk, rownum, "date_of_birth", c_dob, v.a_date, c_dob[1] if c_dob else "s", today=today)
+            dob = _field(chk, rownum, "date_of_birth", c_dob, xlsx.a_date, c_dob[1] if c_dob else "s", today=today)
         gender = _field(chk, rownum, "gender", c_gender, gender_of)
         residence = _field(chk, rownum, "residence_type", c_res, residence_of)
         guardian = _field(chk, rownum, "guardian_name", c_gname, person_name)
-        phone = _field(chk, rownum, "guardian_phone", c_phone, v.phone, c_phone[1] if c_phone else "s",
+        phone = _field(chk, rownum, "guardian_phone", c_phone, xlsx.phone, c_phone[1] if c_phone else "s",
                        required=False)
         if pid is not None and gender is not None and dob is not None:
             mismatch = v.personal_id_problem(pid, gender, dob)
@@ -709,8 +629,8 @@ def _roster_places(places: Places, scope, c_district, c_ward, c_group):
                 errors.append((name, CellError("required")))
             return None
         try:
-            v.check_cell(*cell)
-            return v.text(cell[0], max_len=120)
+            xlsx.check_cell(*cell)
+            return xlsx.text(cell[0], max_len=120)
         except CellError as err:
             errors.append((name, err))
             return None

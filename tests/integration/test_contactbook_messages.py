@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -168,7 +169,8 @@ def test_class_announcement_with_acknowledgement_report(app, world, cb_world, ma
         AnnouncementRecipient.user_id == world["users"]["parent"].id))
     assert row.read_at and row.acked_at
     report = teacher.get(f"/contactbook/announcements/{a.id}").get_data(as_text=True)
-    assert row.acked_at.strftime("%d/%m %H:%M") in report and second_parent.full_name in report
+    # Times are shown in Hanoi time (UTC+7), not the stored UTC.
+    assert (row.acked_at + timedelta(hours=7)).strftime("%d/%m %H:%M") in report and second_parent.full_name in report
     # Families of other classes and schools cannot open it.
     for user in (cb_world["other_family"], cb_world["b_parent"]):
         c = _client(make_client, user)

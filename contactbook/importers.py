@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import sqlalchemy as sa
 
@@ -128,7 +129,7 @@ def _cell(row: xlsx.Row, name: str, check, problems: list[Problem], sheet: str, 
             return None
         return check(value, dtype)
     except CellError as err:
-        problems.append(Problem(row.number, column_label or name, err.code, err.params, sheet))
+        problems.append(Problem(row.number, column_label or name, err.code, err.params, sheet=sheet))
         return None
 
 
@@ -145,15 +146,15 @@ def _parse_pupils(rows: list[xlsx.Row], problems: list[Problem], today: date) ->
     s = "pupils"
     for r in rows:
         before = len(problems)
-        school_code = _cell(r, "school_code", lambda v, t: xlsx.code(v, t), problems, s)
+        school_code = _cell(r, "school_code", xlsx.code, problems, s)
         cls = _cell(r, "class_name", _class_name, problems, s)
-        pupil_code = _cell(r, "pupil_code", lambda v, t: xlsx.code(v, t), problems, s)
-        full_name = _cell(r, "full_name", lambda v, t: xlsx.person_name(v), problems, s)
-        dob = _cell(r, "date_of_birth", lambda v, t: xlsx.a_date(v, today=today), problems, s)
-        gender = _cell(r, "gender", lambda v, t: xlsx.gender(v), problems, s)
-        g_name = _cell(r, "guardian_name", lambda v, t: xlsx.person_name(v), problems, s)
-        g_phone = _cell(r, "guardian_phone", lambda v, t: xlsx.phone(v), problems, s)
-        g_email = _cell(r, "guardian_email", lambda v, t: xlsx.email(v), problems, s, required=False)
+        pupil_code = _cell(r, "pupil_code", xlsx.code, problems, s)
+        full_name = _cell(r, "full_name", xlsx.person_name, problems, s)
+        dob = _cell(r, "date_of_birth", partial(xlsx.a_date, today=today), problems, s)
+        gender = _cell(r, "gender", partial(xlsx.gender, letters=True), problems, s)
+        g_name = _cell(r, "guardian_name", xlsx.person_name, problems, s)
+        g_phone = _cell(r, "guardian_phone", xlsx.phone, problems, s)
+        g_email = _cell(r, "guardian_email", xlsx.email, problems, s, required=False)
         if len(problems) == before:
             out.append(PupilRow(r.number, school_code.upper(), cls[0], cls[1], pupil_code, full_name, dob, gender,
                                 g_name, g_phone, g_email))
@@ -165,15 +166,15 @@ def _parse_teachers(rows: list[xlsx.Row], problems: list[Problem]) -> list[Teach
     s = "teachers"
     for r in rows:
         before = len(problems)
-        school_code = _cell(r, "school_code", lambda v, t: xlsx.code(v, t), problems, s)
+        school_code = _cell(r, "school_code", xlsx.code, problems, s)
         cls = _cell(r, "class_name", _class_name, problems, s)
-        subject = _cell(r, "subject", lambda v, t: xlsx.text(v, max_len=80), problems, s, required=False)
-        name = _cell(r, "teacher_name", lambda v, t: xlsx.person_name(v), problems, s)
-        email = _cell(r, "teacher_email", lambda v, t: xlsx.email(v), problems, s)
-        phone = _cell(r, "teacher_phone", lambda v, t: xlsx.phone(v), problems, s, required=False)
-        homeroom = _cell(r, "homeroom", lambda v, t: xlsx.yes_no(v), problems, s, required=False) or False
+        subject = _cell(r, "subject", partial(xlsx.text, max_len=80), problems, s, required=False)
+        name = _cell(r, "teacher_name", xlsx.person_name, problems, s)
+        email = _cell(r, "teacher_email", xlsx.email, problems, s)
+        phone = _cell(r, "teacher_phone", xlsx.phone, problems, s, required=False)
+        homeroom = _cell(r, "homeroom", xlsx.yes_no, problems, s, required=False) or False
         if len(problems) == before and not subject and not homeroom:
-            problems.append(Problem(r.number, "subject", "subject_or_homeroom", {}, s))
+            problems.append(Problem(r.number, "subject", "subject_or_homeroom", {}, sheet=s))
         if len(problems) == before:
             out.append(TeacherRow(r.number, school_code.upper(), cls[0], cls[1], subject, name, email, phone,
                                   homeroom))
@@ -213,13 +214,13 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
     def check_school(sheet: str, row: int, code: str, grade: int) -> bool:
         school = schools.get(code)
         if school is None:
-            problems.append(Problem(row, "school_code", "unknown_school", {"code": code}, sheet))
+            problems.append(Problem(row, "school_code", "unknown_school", {"code": code}, sheet=sheet))
             return False
         if school_ids is not None and school.id not in school_ids:
-            problems.append(Problem(row, "school_code", "school_scope", {"code": code}, sheet))
+            problems.append(Problem(row, "school_code", "school_scope", {"code": code}, sheet=sheet))
             return False
         if grade not in grades_of_level(school.level):
-            problems.append(Problem(row, "class_name", "class_grade_level", {"grade": grade, "code": code}, sheet))
+            problems.append(Problem(row, "class_name", "class_grade_level", {"grade": grade, "code": code}, sheet=sheet))
             return False
         return True
 
@@ -233,10 +234,10 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
             same = (first.class_name, first.full_name, first.date_of_birth, first.gender) == (
                 p.class_name, p.full_name, p.date_of_birth, p.gender)
             if not same:
-                problems.append(Problem(p.row, "pupil_code", "pupil_differs", {"first": first.row}, "pupils"))
+                problems.append(Problem(p.row, "pupil_code", "pupil_differs", {"first": first.row}, sheet="pupils"))
         gkey = (*p.key, p.guardian_phone)
         if gkey in seen_guardian:
-            problems.append(Problem(p.row, "guardian_phone", "duplicate", {"first": seen_guardian[gkey]}, "pupils"))
+            problems.append(Problem(p.row, "guardian_phone", "duplicate", {"first": seen_guardian[gkey]}, sheet="pupils"))
         else:
             seen_guardian[gkey] = p.row
 
@@ -247,7 +248,7 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
         if t.subject:
             key = (t.school_code, t.class_name, fold(t.subject))
             if key in seen_teaching:
-                problems.append(Problem(t.row, "subject", "duplicate", {"first": seen_teaching[key]}, "teachers"))
+                problems.append(Problem(t.row, "subject", "duplicate", {"first": seen_teaching[key]}, sheet="teachers"))
             else:
                 seen_teaching[key] = t.row
         if t.homeroom:
@@ -255,7 +256,7 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
             other = homeroom_of.setdefault(ckey, t)
             if other is not t and other.teacher_email != t.teacher_email:
                 problems.append(Problem(t.row, "homeroom", "two_homerooms", {
-                    "class_name": t.class_name, "email": other.teacher_email, "first": other.row}, "teachers"))
+                    "class_name": t.class_name, "email": other.teacher_email, "first": other.row}, sheet="teachers"))
 
     # Accounts: guardians by phone (parents only), teachers by email (teachers of that school).
     phones = {p.guardian_phone for p in pupils} | {t.teacher_phone for t in teachers if t.teacher_phone}
@@ -265,29 +266,29 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
     for p in pupils:
         user = by_phone.get(p.guardian_phone)
         if user is not None and user.role != Role.PARENT:
-            problems.append(Problem(p.row, "guardian_phone", "phone_staff", {}, "pupils"))
+            problems.append(Problem(p.row, "guardian_phone", "phone_staff", {}, sheet="pupils"))
             continue
         if p.guardian_email:
             owner = by_email.get(p.guardian_email)
             if owner is not None and owner is not user:
-                problems.append(Problem(p.row, "guardian_email", "email_taken", {}, "pupils"))
+                problems.append(Problem(p.row, "guardian_email", "email_taken", {}, sheet="pupils"))
     claimed_emails = {p.guardian_email for p in pupils if p.guardian_email}
     for t in teachers:
         user = by_email.get(t.teacher_email)
         school = schools.get(t.school_code)
         if t.teacher_email in claimed_emails and (user is None or user.role != Role.TEACHER):
-            problems.append(Problem(t.row, "teacher_email", "email_taken", {}, "teachers"))
+            problems.append(Problem(t.row, "teacher_email", "email_taken", {}, sheet="teachers"))
         elif user is not None and user.role != Role.TEACHER:
-            problems.append(Problem(t.row, "teacher_email", "email_not_teacher", {}, "teachers"))
+            problems.append(Problem(t.row, "teacher_email", "email_not_teacher", {}, sheet="teachers"))
         elif user is not None and school is not None and user.school_id not in (None, school.id):
-            problems.append(Problem(t.row, "teacher_email", "teacher_other_school", {}, "teachers"))
+            problems.append(Problem(t.row, "teacher_email", "teacher_other_school", {}, sheet="teachers"))
         if t.teacher_phone:
             owner = by_phone.get(t.teacher_phone)
             if owner is not None and owner is not user:
-                problems.append(Problem(t.row, "teacher_phone", "phone_taken", {}, "teachers"))
+                problems.append(Problem(t.row, "teacher_phone", "phone_taken", {}, sheet="teachers"))
             guardian_phones = {p.guardian_phone for p in pupils}
             if user is None and t.teacher_phone in guardian_phones:
-                problems.append(Problem(t.row, "teacher_phone", "phone_taken", {}, "teachers"))
+                problems.append(Problem(t.row, "teacher_phone", "phone_taken", {}, sheet="teachers"))
     return schools, by_phone, by_email
 
 
@@ -573,9 +574,9 @@ def import_grade_sheet(source, book, *, actor, reason: str = "") -> GradeSheetRe
     columns = (Column("pupil_code", "Mã học sinh"), Column("full_name", "Họ và tên", required=False)) + tuple(
         Column(c.english, c.label, required=False) for c in book.columns)
     try:
-        names = {n.strip().casefold(): n for n in wb.sheetnames}
-        if INFO_SHEET in names:
-            info = {str(r[0]).strip(): r[1] for r in wb[names[INFO_SHEET]].iter_rows(min_row=2, values_only=True)
+        info_sheet = xlsx.find_sheet(wb, INFO_SHEET)
+        if info_sheet is not None:
+            info = {str(r[0]).strip(): r[1] for r in info_sheet.iter_rows(min_row=2, values_only=True)
                     if r and r[0] is not None}
             found = (info.get("class_id"), info.get("subject_id"), info.get("term_id"))
             if found != (book.cls.id, book.subject.id, book.term.id):

@@ -218,3 +218,94 @@ def english(client, page: str = "/home"):
 def login_en(client, user):
     client.login_as(user)
     return english(client)
+
+
+# ---- bulk helpers for season-sized tests (one flush per table, not per row) ----------------------
+
+def bulk_roster(plan, *, level: str = "grade1", name_prefix: str = "Học Sinh"):
+    """Roster entries for [(ward, group or None, n), ...], added in one flush; returns them in order."""
+    from admissions import rules
+    from admissions.models import RosterEntry
+    from app.extensions import db
+
+    year = rules.birth_year_for(level, intake_year())
+    rows = []
+    for ward, group, n in plan:
+        for _ in range(n):
+            k = next(_seq)
+            dob = date(year, 1 + k % 12, 1 + k % 28)
+            gender = "female" if k % 2 else "male"
+            rows.append(RosterEntry(personal_id=personal_id_for(dob, gender), full_name=f"{name_prefix} {len(rows):04d}",
+                                    date_of_birth=dob, gender=gender, ward_id=ward.id,
+                                    residential_group_id=group.id if group else None, residence_type="permanent",
+                                    guardian_name="Phụ Huynh", guardian_phone="0912000000"))
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+def bulk_parents(n: int, *, logged_in: bool = True):
+    """n parent accounts sharing one password hash (hashing is the slow part), one flush."""
+    from app.auth.services import passwords
+    from app.extensions import db
+    from app.models import User, utcnow
+    from tests.factories import PASSWORD
+
+    digest = passwords().hash(PASSWORD)
+    users = []
+    for _ in range(n):
+        k = next(_seq)
+        users.append(User(role="parent", phone=f"086{k:07d}", full_name=f"Phụ Huynh {k}", password_hash=digest,
+                          last_login_at=utcnow() if logged_in else None))
+    db.session.add_all(users)
+    db.session.flush()
+    return users
+
+
+def bulk_register(pairs, level, choose, sibling=lambda child: None):
+    """What add-child + apply store, for many (parent, roster entry) pairs at once: the child (from
+    the roster), the guardianship, the application with its catchment (derived like the service
+    does) and ranked choices (`choose(child, catchment_id, options) -> [school ids]`, options being
+    the schools with spare seats), the catchment school appended last. Returns the applications."""
+    from admissions import rules, services
+    from admissions.models import Application, ApplicationChoice, Child, ParentChild
+    from app.extensions import db
+    from app.models import School, Ward
+
+    cmap = services.catchment_map(level.level)
+    children = {}
+    for _parent, r in pairs:
+        if r.id not in children:
+            children[r.id] = Child(roster_entry_id=r.id, full_name=r.full_name, date_of_birth=r.date_of_birth,
+                                   gender=r.gender, ward_id=r.ward_id, residential_group_id=r.residential_group_id,
+                                   residence_type=r.residence_type, source="roster")
+    db.session.add_all(children.values())
+    db.session.flush()
+    db.session.add_all([ParentChild(user_id=p.id, child_id=children[r.id].id) for p, r in pairs])
+    districts = dict(db.session.execute(db.select(Ward.id, Ward.district_id)).all())
+    spare_by_district, schools_by_district = {}, {}
+    apps, seen = [], set()
+    for parent, r in pairs:
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        child = children[r.id]
+        d = districts[child.ward_id]
+        if d not in spare_by_district:
+            spare_by_district[d] = services.spare_seats_by_school(level, d)
+            schools_by_district[d] = [s.id for s in db.session.scalars(
+                db.select(School).where(School.level == level.level, School.district_id == d).order_by(School.name))]
+        c = cmap.derive(child.ward_id, child.residential_group_id)
+        options = [s for s in schools_by_district[d] if s != c.school_id and spare_by_district[d].get(s, 0) > 0]
+        others = choose(child, c.school_id, options)
+        sib = sibling(child)
+        a = Application(reference=f"B{next(_seq):08d}", child_id=child.id, admission_level_id=level.id,
+                        status="submitted", is_trial=level.season.is_trial, catchment_school_id=c.school_id,
+                        catchment_status=c.status, residence_type=child.residence_type,
+                        sibling_school_ids=[sib] if sib else [], submitted_by_id=parent.id)
+        a.choices = [ApplicationChoice(rank=k, school_id=sid, is_catchment=is_c)
+                     for k, sid, is_c in rules.ranked_choices(others, c.school_id)]
+        apps.append(a)
+    db.session.add_all(apps)
+    db.session.flush()
+    return apps

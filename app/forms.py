@@ -2,24 +2,20 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from wtforms import ValidationError
 
+from . import xlsx
 from .security import MAX_PASSWORD, normalize_phone, password_problem
+from .xlsx import FORMULA_PREFIXES
 
 _NAME = re.compile(r"^[^\W\d_]+(?:[ .'\-][^\W\d_]+)*\.?$")
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def clean_text(value: str | None) -> str:
-    """Normalize to NFC, collapse whitespace and drop control characters."""
-    if value is None:
-        return ""
-    value = unicodedata.normalize("NFC", value)
-    value = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
-    return re.sub(r"[ \t]+", " ", value).strip()
+    """Form filter: `app.xlsx.clean_text` keeping line breaks (text areas); None → ''."""
+    return xlsx.clean_text(value, multiline=True)
 
 
 class PersonName:

@@ -14,4 +14,9 @@ def register(app) -> None:
     app.register_blueprint(office_views.bp)
     app.register_blueprint(parent_views.bp)
     app.register_blueprint(office_views.public_bp)  # published rounds: seed commitments, seeds, files
+    from . import council_views, dashboard_views, public_views  # dashboard + exports, public figures, council
+
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(public_views.bp)
+    app.register_blueprint(council_views.bp)
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)

@@ -411,3 +411,79 @@ class AllocationOutcome(db.Model):
     priority_class: Mapped[int | None] = mapped_column(sa.SmallInteger)  # at the school she got
     lottery: Mapped[int]
     previous_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))  # held before (later rounds)
+
+
+# ---------------------------------------------------------------------------------------------
+# Admission council (issue 4, point 10): documents checked at the school, flags to the family
+# ---------------------------------------------------------------------------------------------
+
+
+class DocumentKind(enum.StrEnum):
+    BIRTH_CERTIFICATE = "birth_certificate"
+    RESIDENCE_PROOF = "residence_proof"
+    PRIORITY_PROOF = "priority_proof"  # needed only when the application claims a priority
+
+
+class DocumentStatus(enum.StrEnum):
+    PENDING = "pending"
+    CHECKED = "checked"
+    PROBLEM = "problem"  # flagged back to the family with a note they can answer
+    NOT_NEEDED = "not_needed"
+
+
+class CouncilState(enum.StrEnum):
+    INCOMPLETE = "incomplete"  # some required document not checked yet
+    PROBLEM = "problem"  # at least one document flagged
+    COMPLETE = "complete"  # every required document checked (or not needed)
+
+
+class DocumentCheck(db.Model):
+    """One document of one application as the school's admission council found it."""
+
+    __tablename__ = "document_check"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "kind"),
+        sa.CheckConstraint(_in_check("kind", DocumentKind), name="kind"),
+        sa.CheckConstraint(_in_check("status", DocumentStatus), name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(12), default=DocumentStatus.PENDING)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")  # shown to the family
+    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)  # whose council
+    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CouncilReview(db.Model):
+    """Where an application stands with the council (kept by admissions.council; the queue's filter)."""
+
+    __tablename__ = "council_review"
+    __table_args__ = (
+        sa.CheckConstraint(_in_check("state", CouncilState), name="state"),
+        sa.Index("ix_council_review_state", "state", "family_replied"),
+    )
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(12), default=CouncilState.INCOMPLETE)
+    family_replied: Mapped[bool] = mapped_column(default=False)  # a family message the council has not acted on
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CouncilMessage(db.Model):
+    """The thread between a school's council and the family about one application's documents."""
+
+    __tablename__ = "council_message"
+    __table_args__ = (
+        sa.CheckConstraint("document_kind IS NULL OR " + _in_check("document_kind", DocumentKind),
+                           name="document_kind"),
+        sa.Index("ix_council_message_application", "application_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"))
+    document_kind: Mapped[str | None] = mapped_column(sa.String(20))  # a flag's document; None = free message
+    from_family: Mapped[bool] = mapped_column(default=False)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    body: Mapped[str] = mapped_column(sa.String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

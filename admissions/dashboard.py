@@ -1,0 +1,372 @@
+"""Live admissions dashboard (issue 4, point 5): applications against capacity, registrations per hour.
+
+Read-only queries; the views in dashboard_views.py and the public page and exports reuse them.
+
+**Who sees what** (the views enforce it, 404 outside the scope):
+
+- a city administrator: the whole city, one row per district, and any district or school;
+- a district officer: their district, one row per school of the level;
+- school staff: their own school's row (and its registrations per hour);
+- teachers and parents: nothing (403).
+
+**Definitions** (shown on the page too):
+
+- *applications*: the level's applications that are not withdrawn. During a trial phase these are
+  the trial's (wiped with it); the public page counts official applications only.
+- per school: *1st choice* = applications ranking the school first (the demand the allocation
+  must meet), *catchment* = applications whose guaranteed catchment school it is, *any choice* =
+  applications listing it at any rank; *placed* = children allocated, offered or confirmed there.
+- per district: applications of children *living* in the district (what the district's rounds
+  allocate) against the seats of the district's schools of the level.
+- registrations per hour: applications by the hour of their first submission
+  (`Application.submitted_at`), in Asia/Ho_Chi_Minh, over the registration window (later hours
+  too, e.g. the in-person window, when there were submissions then).
+
+**Freshness**: nothing is cached; every figure is computed per request (a district page runs a
+fixed handful of aggregate queries, see the query-count tests, and stays well under 300 ms at
+20,000 applications — figures in the report of the dashboard slice).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import District, School, Ward
+
+from .models import AdmissionLevel, Application, ApplicationChoice, ApplicationStatus, Child
+
+PLACED = (ApplicationStatus.ALLOCATED, ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
+PUBLISHED_PLACED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)  # results the public may see
+MAX_HOURS = 24 * 21  # the chart covers at most three weeks of hours (a window is ~3 days)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class SchoolRow:
+    school_id: int
+    code: str
+    name: str
+    district_id: int
+    capacity: int
+    first_choice: int = 0
+    catchment: int = 0
+    any_choice: int = 0
+    placed: int = 0
+    confirmed: int = 0
+
+    @property
+    def percent(self) -> int | None:
+        """1st-choice applications as a percentage of the seats (None without seats)."""
+        return round(100 * self.first_choice / self.capacity) if self.capacity else None
+
+    @property
+    def over(self) -> bool:
+        return self.first_choice > self.capacity
+
+
+@dataclass
+class DistrictRow:
+    district_id: int
+    name: str
+    schools: int = 0
+    capacity: int = 0
+    applications: int = 0
+    placed: int = 0
+    confirmed: int = 0
+
+    @property
+    def percent(self) -> int | None:
+        return round(100 * self.applications / self.capacity) if self.capacity else None
+
+    @property
+    def over(self) -> bool:
+        return self.applications > self.capacity
+
+
+def _live(level_id: int, *, official_only: bool = False):
+    conds = [Application.admission_level_id == level_id, Application.status != ApplicationStatus.WITHDRAWN]
+    if official_only:
+        conds.append(Application.is_trial.is_(False))
+    return sa.and_(*conds)
+
+
+def school_rows(level: AdmissionLevel, *, district_id: int | None = None, school_id: int | None = None,
+                official_only: bool = False, placed_statuses=PLACED) -> list[SchoolRow]:
+    """One row per school of the level (in a district, or one school): three queries.
+
+    `placed_statuses`: what counts as placed (the public page counts published results only)."""
+    where = [School.level == level.level]
+    if district_id is not None:
+        where.append(School.district_id == district_id)
+    if school_id is not None:
+        where.append(School.id == school_id)
+    q = sa.select(School.id, School.code, School.name, School.district_id, School.capacity).where(*where)
+    rows = {sid: SchoolRow(sid, code, name, did, cap or 0)
+            for sid, code, name, did, cap in db.session.execute(q.order_by(School.name, School.id))}
+    if not rows:
+        return []
+    scope = list(rows) if (district_id is not None or school_id is not None) else None
+
+    one = sa.case((ApplicationChoice.rank == 1, 1), else_=0)
+    mine = sa.case((ApplicationChoice.is_catchment.is_(True), 1), else_=0)
+    # Driven from the scope's schools (school → its choices → their application): at 20,000
+    # applications a district's counts take a third of the time of an IN list on the choices.
+    counts = (sa.select(ApplicationChoice.school_id, sa.func.sum(one), sa.func.sum(mine), sa.func.count())
+              .join(School, School.id == ApplicationChoice.school_id)
+              .join(Application, Application.id == ApplicationChoice.application_id)
+              .where(*where, _live(level.id, official_only=official_only)).group_by(ApplicationChoice.school_id))
+    for sid, first, catch, anyc in db.session.execute(counts):
+        row = rows.get(sid)
+        if row is not None:
+            row.first_choice, row.catchment, row.any_choice = int(first or 0), int(catch or 0), int(anyc or 0)
+
+    confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
+    placed = (sa.select(Application.allocated_school_id, sa.func.count(), sa.func.sum(confirmed))
+              .where(Application.admission_level_id == level.id, Application.status.in_(placed_statuses),
+                     Application.allocated_school_id.is_not(None))
+              .group_by(Application.allocated_school_id))
+    if official_only:
+        placed = placed.where(Application.is_trial.is_(False))
+    if scope is not None:
+        placed = placed.where(Application.allocated_school_id.in_(scope))
+    for sid, n, conf in db.session.execute(placed):
+        row = rows.get(sid)
+        if row is not None:
+            row.placed, row.confirmed = int(n), int(conf or 0)
+    return list(rows.values())
+
+
+def district_rows(level: AdmissionLevel, *, official_only: bool = False, placed_statuses=PLACED
+                  ) -> list[DistrictRow]:
+    """One row per district (city view): three queries whatever the number of districts."""
+    rows = {did: DistrictRow(did, name) for did, name in db.session.execute(
+        sa.select(District.id, District.name).order_by(District.name))}
+    for did, n, cap in db.session.execute(
+            sa.select(School.district_id, sa.func.count(), sa.func.sum(School.capacity))
+            .where(School.level == level.level).group_by(School.district_id)):
+        if did in rows:
+            rows[did].schools, rows[did].capacity = int(n), int(cap or 0)
+    confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
+    placed = sa.case((Application.status.in_(placed_statuses), 1), else_=0)
+    for did, n, pl, conf in db.session.execute(
+            sa.select(Ward.district_id, sa.func.count(), sa.func.sum(placed), sa.func.sum(confirmed))
+            .select_from(Application).join(Child, Child.id == Application.child_id)
+            .join(Ward, Ward.id == Child.ward_id)
+            .where(_live(level.id, official_only=official_only)).group_by(Ward.district_id)):
+        if did in rows:
+            rows[did].applications, rows[did].placed, rows[did].confirmed = int(n), int(pl or 0), int(conf or 0)
+    # Districts without a school of this level and without applicants are left out.
+    return [r for r in rows.values() if r.schools or r.applications]
+
+
+def totals(rows) -> dict[str, int]:
+    keys = ("capacity", "first_choice", "catchment", "any_choice", "placed", "confirmed", "applications", "schools")
+    return {k: sum(getattr(r, k, 0) for r in rows) for k in keys}
+
+
+# ---------------------------------------------------------------------------------------------
+# Published rounds (cutoffs and seeds): read from the rounds slice's AllocationRound
+# ---------------------------------------------------------------------------------------------
+
+CLASS_CATCHMENT, CLASS_SIBLING, CLASS_OTHER = 0, 1, 2
+
+
+def _round_model():
+    """AllocationRound when the rounds slice is installed (read only: this module never writes it)."""
+    from . import models
+
+    return getattr(models, "AllocationRound", None)
+
+
+def official_rounds(level: AdmissionLevel, district_id: int | None = None) -> list:
+    """Official rounds of the level (optionally of one district), by district and number: one query.
+
+    The input and result documents are deferred columns: not loaded here."""
+    model = _round_model()
+    if model is None:
+        return []
+    q = sa.select(model).where(model.admission_level_id == level.id, model.kind == "official")
+    if district_id is not None:
+        q = q.where(model.district_id == district_id)
+    return list(db.session.scalars(q.order_by(model.district_id, model.number)))
+
+
+def latest_published_rounds(level: AdmissionLevel, district_id: int | None = None,
+                            rounds: list | None = None) -> dict[int, object]:
+    """District id -> its latest published official round (whose cutoffs are the current ones)."""
+    out: dict[int, object] = {}
+    for rnd in rounds if rounds is not None else official_rounds(level, district_id):
+        if rnd.status == "published" and (district_id is None or rnd.district_id == district_id):
+            out[rnd.district_id] = rnd  # ordered by number: the last one wins
+    return out
+
+
+def round_cutoffs(rnd) -> dict[str, list | None]:
+    """School code -> [priority class, lottery] of the last child admitted by a full school."""
+    if rnd is None:
+        return {}
+    return {code: v.get("cutoff") for code, v in ((rnd.summary or {}).get("schools") or {}).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Registrations per hour
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class HourlySeries:
+    tz: str
+    hours: list[tuple[datetime, int]] = field(default_factory=list)  # (local hour start, count)
+
+    @property
+    def total(self) -> int:
+        return sum(n for _h, n in self.hours)
+
+    @property
+    def peak(self) -> tuple[datetime, int] | None:
+        return max(self.hours, key=lambda hn: (hn[1], -hn[0].timestamp())) if self.total else None
+
+    def by_day(self) -> list[tuple[datetime, list[tuple[datetime, int]]]]:
+        days: dict = {}
+        for h, n in self.hours:
+            days.setdefault(h.date(), []).append((h, n))
+        return [(hours[0][0], hours) for _d, hours in days.items()]
+
+
+def utc_offset_minutes(tz: str, at: datetime) -> int:
+    """The zone's offset from UTC at `at` (naive UTC), in minutes. Asia/Ho_Chi_Minh: +420, no DST."""
+    off = at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    return int(off.total_seconds() // 60)
+
+
+def hour_bucket(column, offset_minutes: int):
+    """SQL text 'YYYY-MM-DD HH' of a naive-UTC timestamp shifted to local time (SQLite, PostgreSQL),
+    or None on other databases (the caller then buckets in Python)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sa.func.strftime("%Y-%m-%d %H", column, f"{offset_minutes:+d} minutes")
+    if dialect == "postgresql":
+        return sa.func.to_char(column + sa.literal(timedelta(minutes=offset_minutes), sa.Interval),
+                               "YYYY-MM-DD HH24")
+    return None
+
+
+def hourly(level: AdmissionLevel, tz: str, *, window=None, now: datetime | None = None,
+           district_id: int | None = None, school_id: int | None = None,
+           official_only: bool = False) -> HourlySeries:
+    """Applications per local hour of first submission: one aggregate query (≤ a few hundred rows).
+
+    `window` (rules.Window, naive UTC) sets the hours shown even when nothing was submitted;
+    hours after `now` are not shown.
+    """
+    ref = (window.opens_at if window is not None and window.opens_at else None) or now or datetime(2000, 1, 1)
+    offset = utc_offset_minutes(tz, ref)
+    conds = [Application.admission_level_id == level.id]
+    if official_only:
+        conds.append(Application.is_trial.is_(False))
+    q = sa.select(Application.submitted_at).where(*conds)
+    if district_id is not None:
+        q = (q.join(Child, Child.id == Application.child_id).join(Ward, Ward.id == Child.ward_id)
+             .where(Ward.district_id == district_id))
+    if school_id is not None:
+        q = q.where(sa.exists().where(ApplicationChoice.application_id == Application.id,
+                                      ApplicationChoice.school_id == school_id))
+    # Withdrawn applications still registered at that hour: they count (the load the portal carried).
+    bucket = hour_bucket(Application.submitted_at, offset)
+    counts: Counter = Counter()
+    if bucket is not None:
+        label = bucket.label("hour")
+        agg = q.with_only_columns(label, sa.func.count()).group_by(label)
+        for text, n in db.session.execute(agg):
+            counts[datetime.strptime(text, "%Y-%m-%d %H")] += int(n)
+    else:  # pragma: no cover - other databases
+        shift = timedelta(minutes=offset)
+        for (ts,) in db.session.execute(q):
+            counts[(ts + shift).replace(minute=0, second=0, microsecond=0)] += 1
+    return HourlySeries(tz, _fill(counts, window, now, offset))
+
+
+def _fill(counts: Counter, window, now: datetime | None, offset: int) -> list[tuple[datetime, int]]:
+    """Every hour from the window's opening (or the first submission) to its closing (or now, or the
+    last submission), zeros included; at most MAX_HOURS, the latest ones."""
+    shift = timedelta(minutes=offset)
+
+    def local_hour(utc: datetime) -> datetime:
+        return (utc + shift).replace(minute=0, second=0, microsecond=0)
+
+    starts, ends = list(counts), list(counts)
+    if window is not None and window.opens_at and window.closes_at:
+        starts.append(local_hour(window.opens_at))
+        end = window.closes_at - timedelta(microseconds=1)
+        if now is not None:
+            end = min(end, now)
+        if end >= window.opens_at:
+            ends.append(local_hour(end))
+    if not starts or not ends:
+        return []
+    first, last = min(starts), max(ends)
+    if (last - first) > timedelta(hours=MAX_HOURS - 1):
+        first = last - timedelta(hours=MAX_HOURS - 1)
+    out, h = [], first
+    while h <= last:
+        out.append((h, counts.get(h, 0)))
+        h += timedelta(hours=1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart geometry (pure): server-rendered SVG, no script, no inline style
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class HBar:
+    label: str
+    y: float
+    value: int
+    capacity: int
+    value_width: float
+    capacity_width: float
+    over: bool
+
+
+def capacity_bars(items: list[tuple[str, int, int]], width: float = 300.0, row: float = 34.0
+                  ) -> tuple[list[HBar], float, float]:
+    """Horizontal bars for (label, applications, capacity): returns bars, chart height and scale max."""
+    top = max([max(v, c) for _l, v, c in items] + [1])
+    bars = []
+    for i, (label, value, cap) in enumerate(items):
+        bars.append(HBar(label, i * row, value, cap, round(width * value / top, 1), round(width * cap / top, 1),
+                         value > cap))
+    return bars, len(items) * row, top
+
+
+@dataclass
+class VBar:
+    x: float
+    width: float
+    height: float
+    y: float
+    hour: datetime
+    value: int
+    tick: bool  # midnight or noon: the axis gets a label
+
+
+def hour_bars(series: HourlySeries, height: float = 120.0, width: float = 360.0) -> tuple[list[VBar], int]:
+    n = len(series.hours)
+    if not n:
+        return [], 0
+    top = max([c for _h, c in series.hours] + [1])
+    step = width / n
+    bars = []
+    for i, (h, c) in enumerate(series.hours):
+        bh = round(height * c / top, 1)
+        bars.append(VBar(round(i * step, 2), round(max(step - 0.5, 0.5), 2), bh, round(height - bh, 1), h, c,
+                         h.hour in (0, 12)))
+    return bars, top

@@ -75,6 +75,7 @@ def rw(app, db):
     w.officer = create_user("district_officer", district=w.district)
     w.parent = create_user("parent")
     w.parent2 = create_user("parent")
+    w.parent.locale = w.parent2.locale = "en"  # notification texts are rendered in the recipient's language
     w.kids = [add_child_for(w.parent if i < 2 else w.parent2, r, w.season) for i, r in enumerate(area.children)]
     w.apps = [create_application(k, w.level, w.parent if i < 2 else w.parent2, catchment=area.home)
               for i, k in enumerate(w.kids)]

@@ -174,6 +174,16 @@ PUPIL_HEADERS_NO_PHONE = ["school_code", "class_name", "pupil_code", "full_name"
                           "guardian_name"]
 
 
+def test_class_lists_may_write_gender_as_a_letter(app, runner, tmp_path):
+    _setup()
+    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "M", "Bố An", "0912000001", None],
+              ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "f", "Mẹ Bình", "0912000002", None]]
+    result = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
+    assert result.exit_code == 0, result.output
+    genders = dict(db.session.execute(sa.select(Pupil.pupil_code, Pupil.gender)).all())
+    assert genders == {"HS001": "male", "HS002": "female"}
+
+
 def test_formula_cells_are_refused(app, runner, tmp_path):
     _setup()
     pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", "=\"0912000001\"", None]]

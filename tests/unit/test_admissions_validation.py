@@ -1,13 +1,15 @@
-"""Pure cell checks of the Excel imports (admissions/validation.py, DESIGN §4b)."""
+"""Admissions' own cell checks (admissions/validation.py, DESIGN §4b): personal IDs, levels,
+residence types, place names. The generic checks are tested in test_xlsx.py."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 
 from admissions import validation as v
 from admissions.importers import COLUMNS, FileRejected, match_headers
 from admissions.validation import CellError
+from app import xlsx
 
 
 def code_of(fn, *args, **kw) -> str:
@@ -59,6 +61,11 @@ def test_personal_id_number_cell_lost_leading_zeros(value, data_type):
     assert code_of(v.personal_id, value, data_type) == "number_cell"
 
 
+@pytest.mark.parametrize("value, data_type", [(True, "b"), (date(2020, 1, 1), "d")])
+def test_personal_id_not_text(value, data_type):
+    assert code_of(v.personal_id, value, data_type) == "not_text"
+
+
 def test_every_province_code_is_three_digits_and_63_of_them():
     assert len(v.PROVINCE_CODES) == 63
     assert all(len(c) == 3 and c.isdigit() for c in v.PROVINCE_CODES)
@@ -102,43 +109,6 @@ def test_personal_id_inconsistent(pid, gender, born, code):
     assert v.render_message(problem.code, problem.params)  # renders with its parameters
 
 
-# --------------------------------------------------------------------------- dates
-
-
-TODAY = date(2026, 6, 1)
-
-
-@pytest.mark.parametrize("value, expected", [
-    (datetime(2020, 3, 15, 0, 0), date(2020, 3, 15)),
-    (date(2020, 3, 15), date(2020, 3, 15)),
-    ("15/03/2020", date(2020, 3, 15)),
-    ("5/3/2020", date(2020, 3, 5)),
-    (" 15-03-2020 ", date(2020, 3, 15)),
-    ("15.03.2020", date(2020, 3, 15)),
-    ("2020-03-15", date(2020, 3, 15)),
-    ("29/02/2020", date(2020, 2, 29)),
-])
-def test_dates_accepted(value, expected):
-    assert v.a_date(value, "s", today=TODAY) == expected
-
-
-@pytest.mark.parametrize("value, code", [
-    ("03/15/2020", "date_invalid"),     # mm/dd: month 15
-    ("29/02/2021", "date_invalid"),
-    ("31/04/2020", "date_invalid"),
-    ("15/03/20", "date_format"),
-    ("2020/03/15", "date_format"),
-    ("ngày 15 tháng 3", "date_format"),
-    (43905, "date_number"),              # an Excel serial without a date format
-    (43905.0, "date_number"),
-    (True, "date_format"),
-    ("01/01/1899", "date_too_old"),
-    ("02/06/2026", "date_future"),
-])
-def test_dates_refused(value, code):
-    assert code_of(v.a_date, value, "s", today=TODAY) == code
-
-
 # --------------------------------------------------------------------------- enumerations
 
 
@@ -156,17 +126,9 @@ def test_unknown_levels(raw):
     assert code_of(v.level, raw) == "level"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("male", "male"), ("Nam", "male"), ("NAM", "male"), ("female", "female"), ("Nữ", "female"), ("nu", "female"),
-    ("Nữ", "female"),  # decomposed Unicode (NFD), as some Mac exports write it
-])
-def test_genders(raw, expected):
-    assert v.gender(raw) == expected
-
-
 @pytest.mark.parametrize("raw", ["M", "F", "khác", "", 0])
-def test_unknown_genders(raw):
-    assert code_of(v.gender, raw) == "gender"
+def test_roster_genders_are_spelled_out(raw):
+    assert code_of(v.gender, raw) == "gender"  # the residency export writes Nam / Nữ, never M / F
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -181,84 +143,16 @@ def test_unknown_residence_type():
     assert code_of(v.residence_type, "vãng lai") == "residence_type"
 
 
-# --------------------------------------------------------------------------- phones, names, codes
-
-
-@pytest.mark.parametrize("raw, data_type, expected", [
-    ("0912345678", "s", "0912345678"), ("+84 912 345 678", "s", "0912345678"), ("091.234.5678", "s", "0912345678"),
-    ("0387654321", "s", "0387654321"), (912345678, "n", "0912345678"), (912345678.0, "n", "0912345678"),
-])
-def test_phones(raw, data_type, expected):
-    assert v.phone(raw, data_type) == expected
-
-
-@pytest.mark.parametrize("raw", ["0241234567", "091234567", "09123456789", "abc", "0112345678", 12345, True])
-def test_bad_phones(raw):
-    assert code_of(v.phone, raw, "s") == "phone"
-
-
-@pytest.mark.parametrize("raw", ["=cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@SUM(1)"])
-def test_names_refuse_formula_prefixes(raw):
-    assert code_of(v.person_name, raw) == "formula_text"
-    assert code_of(v.text, raw) == "formula_text"
-
-
-@pytest.mark.parametrize("raw, expected", [
-    ("  Nguyễn   Thị  An ", "Nguyễn Thị An"), ("Nguyễn\u200bThị An".replace("\u200b", " "), "Nguyễn Thị An"),
-    ("Nguyễn Thị An", "Nguyễn Thị An"),  # NFD → NFC
-    ("H'Hen Niê", "H'Hen Niê"), ("Lê-Anh", "Lê-Anh"),
-])
-def test_person_names_cleaned(raw, expected):
-    assert v.person_name(raw) == expected
-
-
-@pytest.mark.parametrize("raw, code", [
-    ("A", "too_short"), ("x" * 121, "too_long"), ("Nguyễn 2", "bad_name"), ("<b>An</b>", "bad_name"),
-    (123, "not_text"), ("   ", "required"),
-])
-def test_person_names_refused(raw, code):
-    assert code_of(v.person_name, raw) == code
-
-
-def test_codes_must_be_text():
-    assert v.code(" TH-DICHVONG ", "s") == "TH-DICHVONG"
-    assert v.code("01001234", "s") == "01001234"
-    assert code_of(v.code, 1001234, "n") == "number_cell"
-    assert code_of(v.code, "=A1", "s") == "formula_text"
-    assert code_of(v.code, "TH DICH VONG", "s") == "bad_code"
-
-
-def test_formula_and_error_cells():
-    assert code_of(v.check_cell, "=1+1", "f") == "formula"
-    assert code_of(v.check_cell, "#REF!", "e") == "error_value"
-    v.check_cell("text", "s")
-
-
-@pytest.mark.parametrize("raw, expected", [(90, 90), (90.0, 90), ("1.200", 1200), (" 105 ", 105), (0, 0)])
-def test_integers(raw, expected):
-    assert v.integer(raw) == expected
-
-
-@pytest.mark.parametrize("raw, code", [(90.5, "integer"), ("ten", "integer"), (-1, "integer_range"), (True, "integer")])
-def test_bad_integers(raw, code):
-    assert code_of(v.integer, raw) == code
-
-
-def test_numbers():
-    assert v.number("21,036", minimum=8, maximum=24) == 21.036
-    assert code_of(v.number, 105.8, minimum=8, maximum=24) == "number_range"
-    assert code_of(v.number, "north", minimum=8, maximum=24) == "number"
-
-
 # --------------------------------------------------------------------------- headers and places
 
 
-@pytest.mark.parametrize("header, key", [
-    ("Mã định danh", "ma dinh danh"), ("  MÃ ĐỊNH  DANH ", "ma dinh danh"), ("personal_id", "personal id"),
-    ("Personal ID", "personal id"), ("Họ tên cha/mẹ/người giám hộ", "ho ten cha/me/nguoi giam ho"),
-])
-def test_header_key(header, key):
-    assert v.header_key(header) == key
+def test_generic_checks_are_the_shared_ones():
+    """Text, names, codes, phones, dates, gender, numbers: app/xlsx.py (tests/unit/test_xlsx.py)."""
+    for name in ("CellError", "a_date", "check_cell", "clean_text", "code", "escape_formula", "gender",
+                 "header_key", "integer", "localize", "number", "person_name", "phone", "text"):
+        assert getattr(v, name) is getattr(xlsx, name), name
+    assert set(xlsx.MESSAGES) < set(v.MESSAGES)
+
 
 
 def test_match_headers_any_order_either_language_extra_columns():
@@ -289,14 +183,6 @@ def test_place_keys_ignore_case_and_tone_placement():
 def test_slugify():
     assert v.slugify("Quận Cầu Giấy") == "quan-cau-giay"
     assert len(v.slugify("Huyện " + "Đông Anh " * 5)) <= 20
-
-
-@pytest.mark.parametrize("raw, escaped", [
-    ("=cmd", "'=cmd"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("An", "An"), (5, 5),
-    (None, None),
-])
-def test_escape_formula(raw, escaped):
-    assert v.escape_formula(raw) == escaped
 
 
 def test_every_message_renders_in_english():

@@ -402,16 +402,29 @@ class FamilyView:
         return any(not m.from_family for m in self.messages)
 
 
-def family_view(user: User, app_: Application) -> FamilyView | None:
-    """The council's findings for one of `user`'s own children; None if nothing to show or not theirs."""
-    if user is None or not user.is_authenticated or app_ is None:
-        return None
-    mine = db.session.scalar(sa.select(sa.exists().where(ParentChild.user_id == user.id,
-                                                         ParentChild.child_id == app_.child_id)))
-    if not mine:
-        return None
-    docs = [d for d in documents_of(app_) if d.recorded]
-    messages = messages_of(app_.id)
-    if not docs and not messages:
-        return None
-    return FamilyView(app_.id, docs, messages)
+def family_views(user: User) -> dict[int, FamilyView]:
+    """The council's findings on every application of `user`'s own children: two queries, whatever
+    the number of children (parent pages call this once per request through council_flags)."""
+    if user is None or not user.is_authenticated:
+        return {}
+    mine = sa.select(ParentChild.child_id).where(ParentChild.user_id == user.id)
+    docs: dict[int, list[DocumentView]] = defaultdict(list)
+    for check, siblings in db.session.execute(
+            sa.select(DocumentCheck, Application.sibling_school_ids)
+            .join(Application, Application.id == DocumentCheck.application_id)
+            .where(Application.child_id.in_(mine)).order_by(DocumentCheck.application_id, DocumentCheck.id)):
+        required = required_kinds(siblings)
+        docs[check.application_id].append(DocumentView(check.kind, check.status, check.kind in required, check.note,
+                                                       None, check.checked_at, True))
+    messages: dict[int, list[MessageView]] = defaultdict(list)
+    for m, name in db.session.execute(
+            sa.select(CouncilMessage, User.full_name).outerjoin(User, User.id == CouncilMessage.author_id)
+            .join(Application, Application.id == CouncilMessage.application_id)
+            .where(Application.child_id.in_(mine)).order_by(CouncilMessage.created_at, CouncilMessage.id)):
+        # The family sees its own names, never the staff member's: "the school's council".
+        messages[m.application_id].append(MessageView(m.from_family, name if m.from_family else None, m.body,
+                                                      m.document_kind, m.created_at))
+    order = {k.value: i for i, k in enumerate(KINDS)}
+    return {aid: FamilyView(aid, sorted(docs.get(aid, []), key=lambda d: order.get(d.kind, 9)),
+                            messages.get(aid, []))
+            for aid in set(docs) | set(messages)}

@@ -4,7 +4,7 @@ thread, and the family's answer. Rules and scope: admissions/council.py.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -245,8 +245,11 @@ def council_status_labels():
 @bp.app_template_global("council_flags")
 def council_flags(application):
     """For templates/admissions/_council_flags.html on the parent's pages: the council's findings
-    about one of the current user's own children (None otherwise)."""
-    if not current_user.is_authenticated or current_user.role != Role.PARENT:
+    about one of the current user's own children (None otherwise). Loaded once per request for all
+    of the parent's children (two queries), so that pages listing many children stay bounded."""
+    if application is None or not current_user.is_authenticated or current_user.role != Role.PARENT:
         return None
-    return council.family_view(current_user, application)
-
+    views = g.get("council_family_views")
+    if views is None:
+        views = g.council_family_views = council.family_views(current_user)
+    return views.get(application.id)

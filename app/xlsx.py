@@ -178,13 +178,19 @@ class FileRejected(Exception):
 # Control characters (Cc) other than the whitespace ones (tab, LF, CR), format characters (Cf:
 # soft hyphen, zero-width and joiners, bidi overrides and isolates, BOM, tags, …), surrogates (Cs)
 # and private use (Co). tests/unit/test_xlsx.py checks the list against `unicodedata`.
-_DROPPED = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_DROPPED_BMP = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
-    "\ud800-\udfff\ue000-\uf8ff\U000f0000-\U0010ffff]"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff"
 )
+_DROPPED_ASTRAL = (
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f\U000f0000-\U0010ffff"
+)
+_DROPPED = re.compile(f"[{_DROPPED_BMP}{_DROPPED_ASTRAL}]")
+# The quick test (a cell is checked many times): a BMP character to drop, or any character
+# beyond the BMP (emoji, rare) — then `_DROPPED` decides.
+_MAYBE_DROPPED = re.compile(f"[{_DROPPED_BMP}\U00010000-\U0010ffff]")
 _NEWLINES = re.compile(r"\r\n?")
 _SPACES_IN_LINE = re.compile(r"[^\S\n]+")
 
@@ -196,7 +202,7 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
         return ""
     if not value.isascii() and not unicodedata.is_normalized("NFC", value):
         value = unicodedata.normalize("NFC", value)
-    if _DROPPED.search(value):
+    if _MAYBE_DROPPED.search(value):
         value = _DROPPED.sub("", value)
     if not multiline:
         return " ".join(value.split())

@@ -47,6 +47,7 @@ def english():
     ("An\tBình\nCường\r\nDung\rEm", "An Bình Cường Dung Em"),  # whitespace controls are spaces
     ("An\u00a0Bình", "An Bình"),  # no-break space
     ("An\ue000", "An"),  # private use
+    ("An 😀\U000e0041", "An 😀"),  # beyond the BMP: emoji kept, tag characters dropped
     ("", ""), (None, ""),
 ])
 def test_clean_text(raw, expected):

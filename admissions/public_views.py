@@ -31,26 +31,28 @@ from .season_forms import level_labels
 
 bp = Blueprint("admissions_public", __name__, url_prefix="/tuyen-sinh")
 
-_cache: dict[tuple, tuple[float, object]] = {}
+def _store() -> dict:
+    """The app's own cache (one per app object: tests and processes never share it)."""
+    return current_app.extensions.setdefault("admissions_public_cache", {})
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    _store().clear()
 
 
 def _cached(key: tuple, compute):
     ttl = float(current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60))
     if ttl <= 0:
         return compute()
-    key = (db.engine.url.render_as_string(hide_password=True), *key)
-    hit = _cache.get(key)
+    store = _store()
+    hit = store.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < ttl:
         return hit[1]
     value = compute()
-    if len(_cache) > 2000:  # districts × levels of a city fit many times over
-        _cache.clear()
-    _cache[key] = (now, value)
+    if len(store) > 2000:  # districts × levels of a city fit many times over
+        store.clear()
+    store[key] = (now, value)
     return value
 
 

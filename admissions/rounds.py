@@ -350,6 +350,7 @@ def _check_runnable(rnd: AllocationRound) -> None:
 
 def queue_round(rnd: AllocationRound, actor: User) -> None:
     """Queue the run (an RQ job after the commit; in-process without Redis)."""
+    db.session.refresh(rnd, with_for_update=True)  # two clicks, two officers: one run
     _check_runnable(rnd)
     if rnd.number > 1 and rnd.is_official:
         expire_offers(rnd.admission_level_id, rnd.district_id)
@@ -663,6 +664,8 @@ def default_confirm_by(rnd: AllocationRound) -> datetime | None:
 def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None) -> dict[str, int]:
     """One transaction: offers (or "unplaced"), the round published, the seed revealed, audited;
     notifications after the commit. Returns counts."""
+    actor_id = actor.id
+    db.session.refresh(rnd, with_for_update=True)  # two officers publishing at once: one publication
     if not rnd.is_official:
         raise RoundError("what_if_publish")
     if rnd.status != RoundStatus.DONE:
@@ -679,7 +682,8 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
                   AllocationOutcome.previous_school_id, Application.status)
         .join(Application, Application.id == AllocationOutcome.application_id)
         .where(AllocationOutcome.round_id == rnd.id)).all()
-    offered, unplaced, moved = [], [], []
+    offered, unplaced, moved = [], [], []  # moved: confirmed places moving up (they stay confirmed)
+    n_up = 0
     for aid, school, rank, previous, status in outcomes:
         if rnd.number == 1:
             if school is None:
@@ -688,6 +692,7 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
                 offered.append({"id": aid, "allocated_school_id": school, "allocated_rank": rank})
         elif school is not None and school != previous:
             row = {"id": aid, "allocated_school_id": school, "allocated_rank": rank}
+            n_up += previous is not None
             if status == S.CONFIRMED:
                 moved.append(row)
             else:
@@ -703,12 +708,14 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     changed = [r["id"] for r in offered] + [r["id"] for r in moved] + [r["id"] for r in unplaced]
     rnd.status = RoundStatus.PUBLISHED
     rnd.published_at = at
-    rnd.published_by_id = actor.id
+    rnd.published_by_id = actor_id
     rnd.confirm_by = confirm_by
     db.session.flush()
     db.session.expire_all()
-    counts = {"offered": len(offered), "moved": len(moved), "unplaced": len(unplaced)}
-    audit("admissions.round.publish", ("allocation_round", rnd.id), actor_id=actor.id,
+    # offered: children who had no seat and have one now; moved: children moving up to a school they
+    # ranked higher (a new offer, or their confirmed place carried over); unplaced: still waiting.
+    counts = {"offered": len(offered) + len(moved) - n_up, "moved": n_up, "unplaced": len(unplaced)}
+    audit("admissions.round.publish", ("allocation_round", rnd.id), actor_id=actor_id,
           level_id=rnd.admission_level_id, district_id=rnd.district_id, number=rnd.number,
           seed_sha256=rnd.seed_sha256, **counts)
     notify_later("result", rnd.id, changed)
@@ -975,6 +982,7 @@ def expire_offers_job() -> int:
 
 def respond_to_offer(app_: Application, user: User, accept: bool) -> Application:
     """A parent confirms (before the deadline) or declines (frees the seat). Audited; both parents told."""
+    db.session.refresh(app_, with_for_update=True)  # both parents answering at once: one answer wins
     if expire_due([app_]):
         db.session.refresh(app_)
     at = now()

@@ -524,3 +524,50 @@ def test_lists_run_a_bounded_number_of_queries(app, db, rw, make_client, run_job
         seen.append(q.count)
         counts.append(seen)
     assert counts[0] == counts[1], counts
+
+
+# ---- failures and the trial ---------------------------------------------------------------------
+
+def test_a_failed_run_is_recorded_and_can_run_again(app, db, rw, client, run_jobs, monkeypatch):
+    from admissions import allocation
+
+    def broken(instance):
+        raise allocation.InstanceError("school \"X\"", "capacity must be a non-negative integer")
+
+    rnd = create_round(rw.level, rw.district, rw.officer)
+    jobs.commit()
+    monkeypatch.setattr(allocation, "allocate_instance", broken)
+    rnd = run_round(rnd, run_jobs)
+    assert rnd.status == "failed" and "capacity" in rnd.error and rnd.progress == 0
+    assert set(statuses(db, rw.apps)) == {S.SUBMITTED}  # nothing stored
+    assert db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.round.failed"))
+    login_en(client, rw.officer)
+    assert client.get(f"/admissions/office/rounds/{rnd.id}/status.json").get_json()["final"] is True
+    assert "Run again" in text(client.get(f"/admissions/office/rounds/{rnd.id}"))
+    monkeypatch.undo()
+    rnd = run_round(db.session.get(AllocationRound, rnd.id), run_jobs)
+    assert rnd.status == "done" and rnd.error is None
+
+
+def test_trial_rounds_are_wiped_with_the_trial(app, db, run_jobs):
+    district = create_district()
+    area = create_area(district, n_children=2)
+    season = create_season(trial=True)
+    level = level_of(season)
+    season.trial_opens_at = utcnow() - timedelta(days=2)
+    season.trial_closes_at = utcnow() - timedelta(minutes=1)
+    officer = create_user("district_officer", district=district)
+    parent = create_user("parent")
+    for r in area.children:
+        create_application(add_child_for(parent, r, season), level, parent, catchment=area.home)
+    jobs.commit()
+    rnd = run_round(create_round(level, district, officer), run_jobs, officer)
+    assert rnd.status == "done" and rnd.is_trial
+    from admissions.models import AdmissionSeason
+    from admissions.services import wipe_trial
+
+    wipe_trial(db.session.get(AdmissionSeason, season.id))
+    jobs.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AllocationRound)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AllocationOutcome)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0

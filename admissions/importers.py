@@ -418,14 +418,8 @@ class _Progress:
             self.fn(name, fraction)
 
 
-# --------------------------------------------------------------------------- schools
-
-
-def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
-    names = ("school_code", "name", "level", "district", "ward", "address", "capacity", "latitude", "longitude")
-    seen: dict[str, int] = {}
-    existing_district = {c.casefold(): d for c, d in db.session.execute(sa.select(School.code, School.district_id))}
-    rows = []
+def _data_rows(sheet: Sheet, chk: RowChecker, names: tuple[str, ...], prog: _Progress) -> Iterator[tuple[int, list]]:
+    """(row number, cells of `names`) for each non-blank row; FileRejected past MAX_ROWS rows."""
     count = 0
     for rownum, row in sheet.rows():
         cells = chk.cells(row, names)
@@ -436,6 +430,18 @@ def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -
             raise FileRejected(Problem(None, None, "too_many_rows", {"max": MAX_ROWS}))
         if count % 1000 == 0:
             prog.tick(count)
+        yield rownum, cells
+
+
+# --------------------------------------------------------------------------- schools
+
+
+def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
+    names = ("school_code", "name", "level", "district", "ward", "address", "capacity", "latitude", "longitude")
+    seen: dict[str, int] = {}
+    existing_district = {c.casefold(): d for c, d in db.session.execute(sa.select(School.code, School.district_id))}
+    rows = []
+    for rownum, cells in _data_rows(sheet, chk, names, prog):
         c_code, c_name, c_level, c_district, c_ward, c_addr, c_cap, c_lat, c_lon = cells
         code = _field(chk, rownum, "school_code", c_code, xlsx.code, c_code[1] if c_code else "s")
         if code is not None:
@@ -501,16 +507,7 @@ def _check_catchments(sheet: Sheet, chk: RowChecker, places: Places, scope, prog
         sa.select(School.id, School.code, School.district_id))}
     seen: dict[tuple, int] = {}
     rows = []
-    count = 0
-    for rownum, row in sheet.rows():
-        cells = chk.cells(row, names)
-        if cells is None:
-            continue
-        count += 1
-        if count > MAX_ROWS:
-            raise FileRejected(Problem(None, None, "too_many_rows", {"max": MAX_ROWS}))
-        if count % 1000 == 0:
-            prog.tick(count)
+    for rownum, cells in _data_rows(sheet, chk, names, prog):
         c_code, c_district, c_ward, c_group = cells
         code = _field(chk, rownum, "school_code", c_code, xlsx.code, c_code[1] if c_code else "s")
         school = None
@@ -565,7 +562,6 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
              "residential_group", "residence_type", "guardian_name", "guardian_phone")
     seen: dict[str, int] = {}
     rows = []
-    count = 0
     today = date.today()
     now = datetime.now()
     person_name = _cached(xlsx.person_name)
@@ -573,15 +569,7 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
     place_cache: dict[tuple, Place | None] = {}
     gender_of = _cached(xlsx.gender)  # a handful of spellings, checked once each
     residence_of = _cached(v.residence_type)
-    for rownum, row in sheet.rows():
-        cells = chk.cells(row, names)
-        if cells is None:
-            continue
-        count += 1
-        if count > MAX_ROWS:
-            raise FileRejected(Problem(None, None, "too_many_rows", {"max": MAX_ROWS}))
-        if count % 1000 == 0:
-            prog.tick(count)
+    for rownum, cells in _data_rows(sheet, chk, names, prog):
         c_pid, c_name, c_dob, c_gender, c_district, c_ward, c_group, c_res, c_gname, c_phone = cells
         pid = _field(chk, rownum, "personal_id", c_pid, v.personal_id, c_pid[1] if c_pid else "s")
         if pid is not None:

@@ -295,6 +295,18 @@ def test_whole_file_rejections(db, caugiay, data, code):
     assert count(db, RosterEntry) == 0
 
 
+@pytest.mark.parametrize("kind", ["schools", "catchments", "roster"])
+def test_too_many_rows_rejects_the_whole_file(db, caugiay, monkeypatch, kind):
+    from admissions import importers
+
+    monkeypatch.setattr(importers, "MAX_ROWS", 1)
+    rows = {"schools": SCHOOL_ROWS[:2], "catchments": [["TH-A", "Quận Cầu Giấy", "Dịch Vọng", None]] * 2,
+            "roster": [roster_row(), roster_row(pid="001320012346")]}[kind]
+    report = run(kind, xlsx(kind, EN[kind], rows))
+    assert problems(report) == [(None, None, "too_many_rows")]
+    assert report.problems[0].params == {"max": 1}
+
+
 def test_sheet_name_is_matched_case_insensitively_among_others(db, caugiay):
     data = xlsx("Roster", EN["roster"], [roster_row()], other_sheets=("Hướng dẫn",))
     assert run("roster", data).ok

@@ -279,17 +279,17 @@ def _matching_child(n: int, out_path: str) -> None:
     capacities = {school["id"]: school["capacity"] for school in instance["schools"]}
 
     gc.collect()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     game = HospitalResident.create_from_dictionaries(resident_prefs, hospital_prefs, capacities)
     t1 = time.perf_counter()
     matched = game.solve(optimal="resident")
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     assignment = dict.fromkeys(resident_prefs)
     for hospital, residents in matched.items():
         for resident in residents:
             assignment[resident.name] = hospital.name
     Path(out_path).write_bytes(
-        orjson.dumps({"create": t1 - t0, "solve": t2 - t1, "digest": digest(assignment)})
+        orjson.dumps({"create": t1 - t0, "solve": t2 - t1, "cpu": c2 - c0, "digest": digest(assignment)})
     )
 
 
@@ -298,12 +298,14 @@ def bench_matching(sizes, timeout: float) -> None:
     print("   matching time = create_from_dictionaries (its input checks) + solve; building its")
     print("   preference dicts (sorting each school's applicants) is done for it and not timed;")
     print("   both with the cyclic GC paused. engine = best of 5, matching = one run.")
+    print("   ratio = the lower of the wall-clock and CPU-time ratios (other work shares the 2 cores).")
     print(
         f"   {'students':>9} {'engine s':>9} {'matching s':>11} {'(solve only)':>12} {'ratio':>9} {'same':>5}"
     )
     for n in sizes:
         instance = parsed(generate(n))
         best, _, result = timed(allocate_instance, instance, repeat=5)
+        best_cpu = timed.cpu
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "matching.json")
             cmd = [sys.executable, __file__, "--matching-child", str(n), out]
@@ -325,16 +327,19 @@ def bench_matching(sizes, timeout: float) -> None:
             continue
         total = child["create"] + child["solve"]
         same = child["digest"] == digest(result["assignment"])
+        ratio = min(total / best, child["cpu"] / best_cpu)  # the less favourable of wall and CPU
         print(
-            f"   {n:>9,} {best:>9.4f} {total:>11.2f} {child['solve']:>12.2f} {total / best:>8.0f}x {'yes' if same else 'NO':>5}"
+            f"   {n:>9,} {best:>9.4f} {total:>11.2f} {child['solve']:>12.2f} {ratio:>8.0f}x {'yes' if same else 'NO':>5}"
+            f"   (wall ratio {total / best:,.0f}x, CPU ratio {child['cpu'] / best_cpu:,.0f}x)"
         )
         if not same:
             raise SystemExit(f"matching and this engine disagree at {n} students")
         if n == 50_000:
             target(
                 "50k students: >= 1000x faster than matching",
-                f"{total / best:,.0f}x (create+solve {total:.1f} s / {best:.4f} s; solve only {child['solve'] / best:,.0f}x)",
-                total / best >= 1000,
+                f"{ratio:,.0f}x, the lower of wall {total / best:,.0f}x and CPU {child['cpu'] / best_cpu:,.0f}x "
+                f"(create+solve {total:.1f} s vs {best:.4f} s; solve alone {child['solve'] / best:,.0f}x)",
+                ratio >= 1000,
             )
 
 
@@ -357,14 +362,18 @@ def bench_engine(sizes, full_size: int | None) -> None:
         oracle_cpu = timed.cpu
         same = same_result(result, expected)
         runs_text = "/".join(f"{t:.2f}" for t in runs)
+        ratio = min(oracle_s / best, oracle_cpu / best_cpu)  # the less favourable of wall and CPU
         print(
-            f"   {n:>9,} {best:>11.3f} {runs_text:>24} {oracle_s:>8.2f} {oracle_s / best:>6.1f}x {'yes' if same else 'NO':>5}"
+            f"   {n:>9,} {best:>11.3f} {runs_text:>24} {oracle_s:>8.2f} {ratio:>6.1f}x {'yes' if same else 'NO':>5}"
         )
         if not same:
             raise SystemExit(f"oracle and this engine disagree at {n} students")
         s = result["stats"]
         print(f"   rounds {s['rounds']}, assigned {s['assigned']:,}, unassigned {s['unassigned']:,}")
-        print(f"   CPU time of those runs: engine {best_cpu:.3f} s, oracle {oracle_cpu:.2f} s")
+        print(
+            f"   CPU time of those runs: engine {best_cpu:.3f} s, oracle {oracle_cpu:.2f} s; ratio = the lower of "
+            f"wall {oracle_s / best:.1f}x and CPU {oracle_cpu / best_cpu:.1f}x"
+        )
 
         ci_s, _, ci = timed(compile_instance, instance, check_ids=False)
         solve_s, solve_runs, sol = timed(solve, ci, repeat=5)
@@ -390,8 +399,9 @@ def bench_engine(sizes, full_size: int | None) -> None:
             )
             target(
                 "1M: >= 4x faster than the oracle",
-                f"{oracle_s / best:.1f}x ({oracle_s:.2f} s / {best:.3f} s)",
-                oracle_s / best >= 4,
+                f"{ratio:.1f}x, the lower of wall {oracle_s / best:.1f}x ({oracle_s:.2f} s / {best:.3f} s) "
+                f"and CPU {oracle_cpu / best_cpu:.1f}x",
+                ratio >= 4,
             )
             target("1M: solve on arrays <= 0.4 s", f"{solve_s:.3f} s (best of 5)", solve_s <= 0.4)
         del instance, result, expected
@@ -462,7 +472,7 @@ def bench_cli(n: int, full: bool) -> None:
             f"(CPU {float(alloc_cpu):.3f} s), peak RSS {gb(int(api_rss)):.2f} GB"
         )
         walls, inner, cli_rss, cli_cpu = [], [], [], []
-        for _ in range(2):
+        for _ in range(3):
             t0 = time.perf_counter()
             cli = subprocess.run(
                 [sys.executable, "-c", CHILD_CLI, src, out],
@@ -479,14 +489,14 @@ def bench_cli(n: int, full: bool) -> None:
             cli_cpu.append(float(cpu))
         print(
             f"   CLI process: run_file {min(inner):.2f} s, whole process incl. interpreter start {min(walls):.2f} s "
-            f"(best of 2; CPU {min(cli_cpu):.2f} s), output {os.path.getsize(out) / 1e6:.0f} MB, "
+            f"(best of 3; CPU {min(cli_cpu):.2f} s), output {os.path.getsize(out) / 1e6:.0f} MB, "
             f"peak RSS {gb(max(cli_rss)):.2f} GB"
         )
     peak = max(gb(int(api_rss)), gb(max(cli_rss)))
     if full:
         target(
             "1M: CLI end to end (read, validate, solve, write) <= 5 s",
-            f"{min(walls):.2f} s whole process, best of 2 (CPU {min(cli_cpu):.2f} s)",
+            f"{min(walls):.2f} s whole process, best of 3 (CPU {min(cli_cpu):.2f} s)",
             min(walls) <= 5,
         )
         target(

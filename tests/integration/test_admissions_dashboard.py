@@ -319,3 +319,54 @@ def test_trial_figures_are_labelled(make_client, app, db):
     assert "Trial phase" in page
     assert re.search(r"ranking these schools first\S*\s*<strong>5</strong>", page)
     assert db.session.scalar(sa.select(sa.func.count(Application.id)).where(Application.is_trial.is_(True))) == 7
+
+
+# ---- cross-cutting: every staff view or export of a child's record is logged ---------------------
+
+
+def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, db, run_jobs):
+    """Walk every admissions GET route a city administrator may open, with real ids: any page that
+    shows a child's name, and any download (Excel, JSON files), must have written an audit entry."""
+    from admissions import council, rounds
+    from admissions.models import Child
+    from tests.admissions_factories import close_window
+
+    close_window(world2.level)
+    rnd = rounds.create_official_round(world2.level, world2.a.district.id, world2.users["officer_a"])
+    jobs.commit()
+    rounds.queue_round(rnd, world2.users["officer_a"])
+    jobs.commit()
+    with app.app_context():
+        run_jobs()
+    db.session.expire_all()
+    council.update_documents(world2.apps["home"], world2.a.home, world2.users["staff_home"],
+                             {"birth_certificate": ("problem", "Bản sao mờ.")})
+    jobs.commit()
+    ids = {"level_id": world2.level.id, "district_id": world2.a.district.id, "school_id": world2.a.home.id,
+           "application_id": world2.apps["home"].id, "round_id": rnd.id, "season_id": world2.season.id}
+    names = set(db.session.scalars(sa.select(Child.full_name)))
+    client = make_client()
+    client.login_as(world2.users["city"])
+    checked, shown = [], []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if (not rule.endpoint.startswith("admissions") or "GET" not in rule.methods or view.access_public
+                or "city_admin" not in view.access_roles or set(rule.arguments) - set(ids)):
+            continue
+        url = rule.build({a: ids[a] for a in rule.arguments})[1]
+        before = db.session.scalar(sa.select(sa.func.count(AuditLog.id)))
+        resp = client.get(url)
+        if resp.status_code != 200:
+            continue
+        after = db.session.scalar(sa.select(sa.func.count(AuditLog.id)))
+        download = "attachment" in resp.headers.get("Content-Disposition", "")
+        html = "" if download else text(resp)
+        if download or any(n in html for n in names):
+            shown.append(rule.endpoint)
+            assert after > before, f"{url} shows or exports children's records without an audit entry"
+        checked.append(rule.endpoint)
+    expected = {"admissions_council.queue", "admissions_council.application", "admissions_dashboard.export_admitted",
+                "admissions_office.round_school", "admissions_office.eligible"}
+    assert expected <= set(shown), sorted(set(shown))
+    # and the dashboard itself shows no child
+    assert "admissions_dashboard.district" in checked and "admissions_dashboard.district" not in shown

@@ -23,6 +23,24 @@ from tests.factories import PASSWORD  # noqa: E402
 pytest_plugins = ["tests.factories"]
 
 
+def pytest_sessionstart(session):
+    """Compile the translation catalogs when the .mo is missing or older than the .po, so a bare
+    `pytest` sees the same Vietnamese text as `scripts/test` (which compiles them too)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent / "app" / "translations"
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as fh:
+                catalog = read_po(fh)
+            with mo.open("wb") as fh:
+                write_mo(fh, catalog)
+
+
 def _answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

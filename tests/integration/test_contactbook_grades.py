@@ -211,7 +211,7 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
     bad = upload(wb)
     assert bad.status_code == 422
     assert f"row {row_of[p2.pupil_code]}, column GK" in bad.get_data(as_text=True) or \
-        f"hàng {row_of[p2.pupil_code]}" in bad.get_data(as_text=True)
+        f"dòng {row_of[p2.pupil_code]}, cột GK" in bad.get_data(as_text=True)
     ws.cell(row=row_of[p2.pupil_code], column=header.index("GK") + 1, value=7)
     ws.cell(row=row_of[p1.pupil_code], column=header.index("TX1") + 1, value=9)  # published: needs reason
     assert upload(wb).status_code == 422

@@ -378,7 +378,7 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     n = notify("announcement", [p.id], {"title": "Lịch học tuần sau"})
     urgent = notify("emergency", [p.id], {"title": "Trường nghỉ học ngày mai do bão"})
     jobs.commit()
-    assert [m["Subject"] for m in sink.messages] == ["[Urgent] Trường nghỉ học ngày mai do bão"]
+    assert [m["Subject"] for m in sink.messages] == ["[Khẩn] Trường nghỉ học ngày mai do bão"]  # Vietnamese by default
     email = deliveries(n.id, "email")[0]
     assert email.status == "queued" and email.not_before == hanoi(6, 30, day=11)
     assert [d.channel for d in deliveries(urgent.id)] == ["in_app", "email", "sms"]

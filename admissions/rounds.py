@@ -310,6 +310,14 @@ def fingerprint(level_id: int, district_id: int) -> str:
     return h.hexdigest()
 
 
+def _lock(obj) -> None:
+    """SELECT … FOR UPDATE the object's row (PostgreSQL; SQLite serialises writers anyway), then
+    reload it, so that a concurrent change made before the lock is seen."""
+    model = type(obj)
+    db.session.execute(sa.select(model.id).where(model.id == obj.id).with_for_update())
+    db.session.refresh(obj)
+
+
 # ---- creating and queueing rounds -----------------------------------------------------------
 
 def create_official_round(level: AdmissionLevel, district_id: int, actor: User) -> AllocationRound:
@@ -350,7 +358,7 @@ def _check_runnable(rnd: AllocationRound) -> None:
 
 def queue_round(rnd: AllocationRound, actor: User) -> None:
     """Queue the run (an RQ job after the commit; in-process without Redis)."""
-    db.session.refresh(rnd, with_for_update=True)  # two clicks, two officers: one run
+    _lock(rnd)  # two clicks, two officers: one run
     _check_runnable(rnd)
     if rnd.number > 1 and rnd.is_official:
         expire_offers(rnd.admission_level_id, rnd.district_id)
@@ -665,7 +673,7 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     """One transaction: offers (or "unplaced"), the round published, the seed revealed, audited;
     notifications after the commit. Returns counts."""
     actor_id = actor.id
-    db.session.refresh(rnd, with_for_update=True)  # two officers publishing at once: one publication
+    _lock(rnd)  # two officers publishing at once: one publication
     if not rnd.is_official:
         raise RoundError("what_if_publish")
     if rnd.status != RoundStatus.DONE:
@@ -982,7 +990,7 @@ def expire_offers_job() -> int:
 
 def respond_to_offer(app_: Application, user: User, accept: bool) -> Application:
     """A parent confirms (before the deadline) or declines (frees the seat). Audited; both parents told."""
-    db.session.refresh(app_, with_for_update=True)  # both parents answering at once: one answer wins
+    _lock(app_)  # both parents answering at once: one answer wins
     if expire_due([app_]):
         db.session.refresh(app_)
     at = now()

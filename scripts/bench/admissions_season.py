@@ -86,7 +86,7 @@ def scratch_database() -> tuple[str, callable, str]:
                 os.remove(path + suffix)
         os.rmdir(folder)
 
-    return f"sqlite:///{path}", drop_file, "SQLite (NOTE: no PostgreSQL server answered; the target is about PostgreSQL)"
+    return f"sqlite:///{path}", drop_file, "SQLite (NOTE: DATABASE_URL names no reachable PostgreSQL server; the target is about PostgreSQL)"
 
 
 def _insert(db, model, rows: list[dict]) -> list[int]:

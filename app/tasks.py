@@ -19,7 +19,7 @@ def send_welcome_email(user_id: int) -> bool:
     if user is None or not user.email or user.welcome_sent_at is not None:
         return False
     with force_locale(user.locale or "vi"):
-        subject = gettext("Your account on Tuyển sinh & Sổ liên lạc")
+        subject = gettext("Your account on Admissions & Contact Book")
         text = render_template("emails/welcome.txt", user=user)
         html = render_template("emails/welcome.html", user=user)
     send_email(user.email, subject, text, html)

@@ -32,3 +32,18 @@ def import_classes_command(path):
         sys.exit(2)
     jobs.commit()
     click.echo(report.summary())
+
+
+@contactbook_cli.command("relay")
+@click.option("--stale", default=0, show_default=True, type=float,
+              help="Only notices older than this many seconds.")
+def relay_command(stale):
+    """Send the contact book notices a Redis outage left unsent (run once Redis is back).
+
+    Whole-class events (a class's grades published, …) become one notification per child in a
+    job; when Redis was down at that moment the notice waits in the database. The next notice job
+    picks such leftovers up by itself; this command sends them now, without Redis.
+    """
+    from .tasks import relay_notices
+
+    click.echo(f"sent {relay_notices(stale)} pending notices")

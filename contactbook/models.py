@@ -357,8 +357,13 @@ class ThreadReport(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    resolution: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+
     thread: Mapped[MessageThread] = relationship()
-    reporter: Mapped[User | None] = relationship()
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
 
 
 class OfficeHours(db.Model):
@@ -407,3 +412,28 @@ class AnnouncementRecipient(db.Model):
     acked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+# ----------------------------------------------------------------------------- notifications
+
+
+class PendingNotice(db.Model):
+    """An event about many pupils (a whole class's grades published, …) waiting to be turned into
+    one notification per child (app.notifications.notify) by a job.
+
+    Written in the transaction of the change it announces, so it exists exactly when that change
+    was committed; the job writes the notifications and deletes the row in one transaction (a
+    duplicate job finds nothing). Rows left by a Redis outage are picked up by the next notice job
+    or by `flask --app app contactbook relay`. Events about a few pupils skip this table: they call
+    notify() in the request's transaction (services.notify_guardians).
+    """
+
+    __tablename__ = "cb_notice"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(30))
+    pupil_ids: Mapped[list] = mapped_column(sa.JSON)
+    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -298,19 +298,90 @@ def teacher_classes(teacher: User) -> list[TeacherClass]:
 # ----------------------------------------------------------------------------- notifications
 #
 # The one place where the contact book hands events to the notification system
-# (app.notifications.notify: in-app inbox, email, SMS fallback). Events about pupils are fanned
-# out by a job after the commit, one notification per child (every message names the child).
+# (app.notifications.notify: in-app inbox, email, SMS fallback). Events about pupils are written
+# into the caller's transaction (the outbox): they exist exactly when the grades, attendance or
+# decision they announce were committed, and a Redis outage right after the commit loses nothing
+# (the relay re-queues the fan-out). One notification per child and language: every message
+# names the child, and its title is in the guardian's language.
+
+
+def _event_titles() -> dict:
+    from flask_babel import gettext
+
+    return {
+        "grade_published": lambda c: gettext("New grades in %(subject)s (term %(term)s)", **c),
+        "grade_changed": lambda c: gettext("A published grade in %(subject)s was changed", **c),
+        "absence_marked": lambda c: gettext("Absence recorded on %(day)s", **c),
+        "late_marked": lambda c: gettext("Late arrival recorded on %(day)s", **c),
+        "absence_decided": lambda c: gettext("Your absence request has been answered"),
+        "comment_added": lambda c: gettext("New comment from the teacher"),
+    }
+
+
+def child_url(pupil_id: int) -> str:
+    """The child's page, absolute (for emails and SMS) when the server name is known."""
+    from flask import current_app, url_for
+
+    try:
+        return url_for("contactbook.child", pupil_id=pupil_id, _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME (CLI, jobs)
+        return (current_app.config.get("PUBLIC_URL") or "").rstrip("/") + f"/contactbook/children/{pupil_id}"
+
+
+# Events about at most this many children call notify() right in the request's transaction (six
+# statements per child); bigger ones (a class's grades published: ~40 children) write one
+# PendingNotice row there instead and a job writes the per-child notifications (publishing a
+# class stays within its 200 ms budget).
+INLINE_CHILDREN = 8
+NOTICE_STALE_SECONDS = 300
 
 
 def notify_guardians(event: str, pupil_ids, context: dict, *, sender_id: int | None,
                      school_id: int | None = None, urgent: bool = False) -> None:
-    """Tell the guardians of `pupil_ids` about `event` once the current transaction commits."""
-    from app.jobs import enqueue_after_commit
+    """Tell the active guardians of `pupil_ids` about `event`, as part of the current transaction:
+    nothing is written or sent unless it commits, and nothing is lost if Redis fails after it."""
+    from app import jobs
+
+    from .models import PendingNotice
 
     ids = sorted({int(p) for p in pupil_ids})
-    if ids:
-        enqueue_after_commit("contactbook.tasks:notify_pupils_guardians", event, ids, dict(context),
-                             sender_id, school_id, urgent)
+    if not ids:
+        return
+    if event not in _event_titles():
+        raise ValueError(f"unknown contact book event {event!r}")
+    if len(ids) <= INLINE_CHILDREN:
+        write_guardian_notices(event, ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent)
+        return
+    notice = PendingNotice(event=event, pupil_ids=ids, context=dict(context), sender_id=sender_id,
+                           school_id=school_id, urgent=urgent, created_at=utcnow())
+    db.session.add(notice)
+    db.session.flush()
+    jobs.enqueue_many_after_commit("contactbook.tasks:send_notice", [[notice.id]], recoverable=True)
+
+
+def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: int | None,
+                           school_id: int | None = None, urgent: bool = False) -> int:
+    """One notification per child and language to the child's active guardians (notify(), in the
+    current transaction). One query loads the guardians. Returns the number of notifications."""
+    from flask_babel import force_locale
+
+    ids = sorted({int(p) for p in pupil_ids})
+    titles = _event_titles()
+    groups: dict[tuple[int, str, str], list[int]] = {}
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for pupil_id, name, user_id, locale in db.session.execute(
+                sa.select(Pupil.id, Pupil.full_name, User.id, User.locale)
+                .join(Guardian, Guardian.pupil_id == Pupil.id).join(User, User.id == Guardian.user_id)
+                .where(Pupil.id.in_(chunk), User.active.is_(True))
+                .order_by(Pupil.id, User.id)):
+            groups.setdefault((pupil_id, name, locale or "vi"), []).append(user_id)
+    for (pupil_id, name, locale), user_ids in groups.items():
+        with force_locale(locale):
+            title = titles[event](context)
+        notify_users("contact_book", user_ids, {"title": title, "child_name": name, "url": child_url(pupil_id),
+                                                "body": context.get("body", "")},
+                     sender_id=sender_id, school_id=school_id, urgent=urgent)
+    return len(groups)
 
 
 def notify_users(kind: str, user_ids, context: dict, *, sender_id: int | None, school_id: int | None = None,

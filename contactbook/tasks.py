@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale, gettext
@@ -45,40 +46,65 @@ def send_staff_activation(user_id: int) -> bool:
     return True
 
 
-EVENT_TITLES = {
-    "grade_published": lambda c: gettext("New grades in %(subject)s (term %(term)s)", **c),
-    "grade_changed": lambda c: gettext("A published grade in %(subject)s was changed", **c),
-    "absence_marked": lambda c: gettext("Absence recorded on %(day)s", **c),
-    "late_marked": lambda c: gettext("Late arrival recorded on %(day)s", **c),
-    "absence_decided": lambda c: gettext("Your absence request has been answered"),
-    "comment_added": lambda c: gettext("New comment from the teacher"),
-}
+def _write(notice) -> int:
+    written = services.write_guardian_notices(notice.event, notice.pupil_ids, notice.context or {},
+                                              sender_id=notice.sender_id, school_id=notice.school_id,
+                                              urgent=notice.urgent)
+    db.session.delete(notice)
+    return written
+
+
+def send_notice(notice_id: int) -> int:
+    """Turn one PendingNotice into its per-child notifications and delete it (one transaction:
+    a duplicate or retried job finds no row and writes nothing). Then hands any notices left
+    behind by a Redis outage to the queue again. Returns the number of notifications written."""
+    import sqlalchemy as sa
+
+    from app import jobs
+
+    from .models import PendingNotice
+
+    notice = db.session.get(PendingNotice, notice_id, with_for_update=True)
+    written = _write(notice) if notice is not None else 0
+    stale = list(db.session.scalars(sa.select(PendingNotice.id).where(
+        PendingNotice.id != notice_id,
+        PendingNotice.created_at <= utcnow() - timedelta(seconds=services.NOTICE_STALE_SECONDS))
+        .order_by(PendingNotice.id).limit(100)))
+    if stale:
+        log.info("re-queueing %d contact book notices left behind", len(stale))
+        jobs.enqueue_many_after_commit(send_notice, [[i] for i in stale], recoverable=True)
+    return written
+
+
+def relay_notices(stale_seconds: float = 0) -> int:
+    """Send now (in this process) every pending notice older than `stale_seconds`; each in its own
+    transaction. For `flask --app app contactbook relay` after a Redis outage. Returns how many."""
+    import sqlalchemy as sa
+
+    from app import jobs
+
+    from .models import PendingNotice
+
+    ids = list(db.session.scalars(sa.select(PendingNotice.id).where(
+        PendingNotice.created_at <= utcnow() - timedelta(seconds=stale_seconds)).order_by(PendingNotice.id)))
+    db.session.rollback()
+    done = 0
+    for notice_id in ids:
+        try:
+            notice = db.session.get(PendingNotice, notice_id, with_for_update=True)
+            if notice is not None:
+                _write(notice)
+                done += 1
+            jobs.commit()
+        except Exception:
+            jobs.rollback()
+            log.exception("contact book notice %s could not be sent", notice_id)
+    return done
 
 
 def notify_pupils_guardians(event: str, pupil_ids: list[int], context: dict, sender_id: int | None,
                             school_id: int | None, urgent: bool = False) -> int:
-    """One notification per child and language to the child's guardians (two queries to load)."""
-    import sqlalchemy as sa
-
-    from .models import Guardian, Pupil
-
-    rows = db.session.execute(
-        sa.select(Pupil.id, Pupil.full_name, User.id, User.locale)
-        .join(Guardian, Guardian.pupil_id == Pupil.id).join(User, User.id == Guardian.user_id)
-        .where(Pupil.id.in_(pupil_ids), User.active.is_(True))).all()
-    groups: dict[tuple[int, str, str], list[int]] = {}
-    for pupil_id, name, user_id, locale in rows:
-        groups.setdefault((pupil_id, name, locale or "vi"), []).append(user_id)
-    sent = 0
-    for (pupil_id, name, locale), user_ids in groups.items():
-        with force_locale(locale):
-            title = EVENT_TITLES[event](context)
-        try:
-            url = url_for("contactbook.child", pupil_id=pupil_id, _external=True)
-        except RuntimeError:
-            url = (current_app.config.get("PUBLIC_URL") or "").rstrip("/") + f"/contactbook/children/{pupil_id}"
-        services.notify_users("contact_book", user_ids, {"title": title, "child_name": name, "url": url,
-                                                         "body": context.get("body", "")},
-                              sender_id=sender_id, school_id=school_id, urgent=urgent)
-        sent += 1
-    return sent
+    """Kept for jobs queued before the contact book wrote its notifications in the request's
+    transaction: the same notifications, written by this job."""
+    return services.write_guardian_notices(event, pupil_ids, context, sender_id=sender_id, school_id=school_id,
+                                           urgent=urgent)

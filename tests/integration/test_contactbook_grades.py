@@ -226,3 +226,39 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
     other = teacher.get(f"/contactbook/classes/{s['cls'].id}/grades/{s['pe'].id}/export.xlsx?term={s['terms'][0].id}")
     resp = upload(openpyxl.load_workbook(io.BytesIO(other.data)))
     assert resp.status_code == 422
+
+
+def test_publishing_a_class_runs_a_bounded_number_of_queries(app, world, make_client, monkeypatch):
+    """Publishing runs the same statements whatever the class size (the notifications of a whole
+    class are one notice row in the request; a job writes them per child)."""
+    import contactbook.tasks
+    from contactbook.services import INLINE_CHILDREN, class_pupils
+
+    jobs_run = []
+    monkeypatch.setattr(contactbook.tasks, "send_notice", lambda notice_id: jobs_run.append(notice_id))
+    s = secondary_setup(world["districts"][0])
+    for _ in range(INLINE_CHILDREN):
+        create_pupil(s["cls"], guardians=[create_user("parent")])
+    jobs.commit()
+    teacher = _client(make_client, s["teacher"])
+    t1 = s["terms"][0]
+
+    def publish(seq):
+        """Drafts in column TX<seq> for the whole class, then "publish" (the request measured)."""
+        url = _url(s["cls"], s["math"], t1)
+        cells = {f"g-{p.id}-regular-{seq}": "7" for p in class_pupils(s["cls"])}
+        token = teacher.csrf(url)
+        assert teacher.post(url, data={"csrf_token": token, "action": "save", **cells}).status_code == 302
+        with count_queries(app) as counter:
+            assert teacher.post(url, data={"csrf_token": token, "action": "publish"}).status_code == 302
+        return counter.statements
+
+    small = publish(1)
+    for _ in range(30):
+        create_pupil(s["cls"], guardians=[create_user("parent")])
+    jobs.commit()
+    big = publish(2)
+    assert len(big) == len(small), (len(small), len(big))
+    assert len(big) <= 30
+    if jobs.redis_connection() is None:
+        assert len(jobs_run) == 2  # in-process: the notice job ran after each commit

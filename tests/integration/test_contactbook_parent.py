@@ -131,3 +131,103 @@ def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make
     assert n.kind == "contact_book" and n.context["child_name"] == child_name
     # Classmates' guardians are not told about this child.
     assert all(d.recipient_id == parent_id for _, d in rows)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_grade_and_attendance_notifications_survive_redis_being_down(app, world, cb_world, make_client):
+    """The notifications are written in the request's transaction (the outbox): Redis failing right
+    after the commit neither fails the request nor loses them (the relay re-queues the fan-out)."""
+    from app.notifications.models import Delivery, Notification
+
+    teacher = _client(make_client, world["users"]["teacher"])
+    child = cb_world["child"]
+    url = f"/contactbook/classes/{cb_world['a1'].id}/grades/{cb_world['math_a'].id}"
+    token = teacher.csrf(url)
+    real = app.config.get("REDIS_URL")
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"
+    app.extensions.pop("redis", None)
+    try:
+        resp = teacher.post(url, data={"csrf_token": token, "action": "publish", f"g-{child.id}-level-1": "HTT"})
+        assert resp.status_code == 302
+        day = cb_world["a1"].academic_year.starts_on + timedelta(days=2)
+        att = f"/contactbook/classes/{cb_world['a1'].id}/attendance?date={day.isoformat()}"
+        resp = teacher.post(att, data={"csrf_token": token, f"s-{child.id}": "unexcused"})
+        assert resp.status_code == 302
+    finally:
+        app.config["REDIS_URL"] = real
+        app.extensions.pop("redis", None)
+        from app import jobs as _jobs
+
+        _jobs.redis_connection()  # the app fixture cleans this test's queue keys through it
+    db.session.expire_all()
+    rows = db.session.execute(sa.select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
+                              .where(Delivery.channel == "in_app")).all()
+    assert {d.recipient_id for _, d in rows} == {world["users"]["parent"].id}
+    assert len(rows) == 2 and {n.context["child_name"] for n, _ in rows} == {child.full_name}
+    assert all(n.kind == "contact_book" and n.school_id == cb_world["a1"].school_id for n, _ in rows)
+    assert all(d.status == "sent" for _, d in rows)  # in the parent's inbox already
+
+
+def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app, world, make_client, runner,
+                                                                             run_jobs):
+    """More than services.INLINE_CHILDREN children: the request writes one durable notice (publishing
+    stays cheap); a job — or `flask contactbook relay` after a Redis outage — writes one
+    notification per child, exactly once."""
+    from app.notifications.models import Notification
+    from contactbook.models import PendingNotice
+    from contactbook.services import INLINE_CHILDREN
+
+    s = secondary_setup(world["districts"][0])
+    pupils = s["pupils"] + [create_pupil(s["cls"], guardians=[create_user("parent")]) for _ in range(INLINE_CHILDREN)]
+    jobs.commit()
+    teacher = _client(make_client, s["teacher"])
+    t1, t2 = s["terms"]
+
+    def publish(term):
+        url = f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}?term={term.id}"
+        cells = {f"g-{p.id}-regular-1": "8" for p in pupils}
+        return teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "publish", **cells})
+
+    def notified():
+        db.session.expire_all()
+        return sorted(n.context["child_name"] for n in db.session.scalars(
+            sa.select(Notification).where(Notification.kind == "contact_book")))
+
+    real = app.config.get("REDIS_URL")
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"
+    app.extensions.pop("redis", None)
+    try:
+        assert publish(t1).status_code == 302
+    finally:
+        app.config["REDIS_URL"] = real
+        app.extensions.pop("redis", None)
+        jobs.redis_connection()
+    assert db.session.scalar(sa.select(sa.func.count(PendingNotice.id))) == 1
+    assert notified() == []
+    result = runner.invoke(args=["contactbook", "relay"])
+    assert result.exit_code == 0 and "sent 1 pending notices" in result.output, result.output
+    expected = sorted(p.full_name for p in pupils)
+    assert notified() == expected
+    assert db.session.scalar(sa.select(sa.func.count(PendingNotice.id))) == 0
+    assert "sent 0 pending notices" in runner.invoke(args=["contactbook", "relay"]).output
+    assert notified() == expected  # exactly once
+
+    # Redis up (or in-process): the job writes them right after the commit, and picks up a notice
+    # an earlier outage left behind.
+    from app.models import utcnow
+
+    db.session.add(PendingNotice(event="comment_added", pupil_ids=[pupils[0].id], context={},
+                                 created_at=utcnow() - timedelta(minutes=10)))
+    jobs.commit()
+    assert publish(t2).status_code == 302
+    run_jobs()
+    run_jobs()
+    assert notified() == sorted(expected * 2 + [pupils[0].full_name])
+    assert db.session.scalar(sa.select(sa.func.count(PendingNotice.id))) == 0

@@ -29,9 +29,15 @@ Operations: `flask --app app worker` sends; `flask --app app notifications relay
 service beside the workers, or cron without --loop) re-queues what a dead worker or a Redis
 outage left behind and, in in-process mode, sends deferred (quiet hours), retried and digest
 messages. With Redis the workers also keep one relay job scheduled every NOTIFY_RELAY_INTERVAL
-(60 s) while deliveries are unfinished; the command is still what recovers from a Redis outage
-that happened before any worker ran. Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120),
-NOTIFY_STALE_SECONDS (300),
+(60 s) while deliveries are unfinished.
+
+Without any of that, the web processes do it themselves (autorelay.py): at most once a minute
+per process, after a request, a background thread sends what is due (no Redis: `scripts/run`'s
+setup sends 06:30 messages and 18:00 digests with the first request after those times) or, with
+Redis, schedules the workers' relay job when unfinished deliveries exist (recovery after a Redis
+outage). NOTIFY_AUTO_RELAY_SECONDS (60; 0 = off, off under TESTING), NOTIFY_AUTO_RELAY_BATCH.
+
+Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120), NOTIFY_STALE_SECONDS (300),
 MAIL_URL, SMS_GATEWAY_URL (+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS).
 """
 from __future__ import annotations
@@ -46,12 +52,13 @@ def register(app) -> None:
     from flask import g
     from flask_login import current_user
 
-    from . import models, service  # noqa: F401 - tables
+    from . import autorelay, models, service  # noqa: F401 - tables
     from .cli import notifications_cli
     from .views import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(notifications_cli)
+    autorelay.install(app)  # web processes send due deferred messages themselves (autorelay.py)
 
     def unread_notifications() -> int | None:
         """Lazy: one indexed COUNT, only when a page for a logged-in user shows the badge.

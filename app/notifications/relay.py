@@ -10,7 +10,8 @@ unfinished. It
 3. enqueues the daily digests that are due.
 Duplicate jobs are harmless: a job only sends rows it claims atomically.
 In-process mode (no REDIS_URL) this is also how deferred (quiet hours), retried and digest
-messages go out: the relay runs their jobs right here when they are due.
+messages go out: the relay runs their jobs right here when they are due. The web processes run
+such passes themselves after requests (autorelay.py), so no operator action is needed for that.
 """
 from __future__ import annotations
 

@@ -80,15 +80,25 @@ def _id_filters(column, ids: list[int]) -> Iterable:
 def _clean_context(kind: rules.Kind, context: dict) -> dict:
     if not isinstance(context, dict):
         raise NotifyError("context must be a dict")
-    title = str(context.get("title") or "").strip()
+    # A title and a child's name are one line: they become an email Subject header (a line
+    # break there would make every email of the notification unsendable) and an SMS.
+    title = _one_line(context.get("title"))
     if not title:
         raise NotifyError("context needs a 'title'")
-    if kind.about_child and not str(context.get("child_name") or "").strip():
+    child_name = _one_line(context.get("child_name"))
+    if kind.about_child and not child_name:
         raise NotifyError(f"kind {kind.name!r} is about a child: context needs 'child_name'")
+    context = {**context, "title": title}
+    if "child_name" in context:
+        context["child_name"] = child_name or None
     try:
         return json.loads(json.dumps(context))
     except (TypeError, ValueError) as err:
         raise NotifyError(f"context must be JSON: {err}") from err
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value or "").split())
 
 
 def notify(kind: str, recipients: Iterable[int], context: dict, *, sender_id: int | None = None,
@@ -261,6 +271,18 @@ def inbox_item_or_none(user_id: int, delivery_id: int) -> Delivery | None:
     return d
 
 
+def safe_link(url, host_url: str) -> str | None:
+    """The notification's link if it is safe to show: https, this site (same scheme and host,
+    e.g. the demo over http) or a path here; never another site through `//host` or `/\\host`."""
+    if not isinstance(url, str) or not url or any(ch in url for ch in "\r\n\t"):
+        return None
+    if url.startswith("https://") or url.startswith(host_url):
+        return url
+    if url.startswith("/") and not url.startswith(("//", "/\\")):
+        return url
+    return None
+
+
 def mark_read(delivery: Delivery) -> None:
     if delivery.read_at is None:
         delivery.read_at = clock()
@@ -282,6 +304,16 @@ def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Se
         prefs.setdefault(name, rules.Preference(email=rules.EMAIL in kind.channels))
     s = db.session.get(NotificationSettings, user_id)
     return prefs, (s.as_rules() if s else rules.DEFAULT_SETTINGS)
+
+
+def preferences_from_form(form) -> dict[str, rules.Preference]:
+    """The per-kind checkboxes of the preferences form (email_<kind>, digest_<kind>, sms_<kind>).
+    SMS can be switched off only for urgent kinds: otherwise it is the fallback for a guardian no
+    free channel reaches, and that cannot be refused."""
+    return {name: rules.Preference(email=bool(form.get(f"email_{name}")),
+                                   sms=bool(form.get(f"sms_{name}")) if kind.urgent else True,
+                                   digest=bool(form.get(f"digest_{name}")) and kind.digestible and not kind.urgent)
+            for name, kind in KINDS.items()}
 
 
 def save_preferences(user_id: int, prefs: dict[str, rules.Preference], *, quiet_enabled: bool,

@@ -10,32 +10,37 @@ from ..audit import audit
 from ..authz import login_required_any, roles_required
 from ..extensions import db
 from ..models import OFFICER_ROLES, STAFF_ROLES, Role
-from . import rules, service
+from . import service
 from .forms import PreferencesForm, TestNotificationForm
 from .models import Notification
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 SENDERS = (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
+MAX_PAGE = 10_000  # 200,000 inbox items; a larger page number is an odd URL, not a reader
+# Ids in URLs stop at the largest database integer: a longer number is "not found", not an
+# integer overflow in the driver (a 500).
+ID = "int(max=2147483647)"
 
 
 @bp.route("/")
 @login_required_any
 def inbox():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     items, has_next = service.inbox_page(current_user.id, page)
     return render_template("notifications/inbox.html", items=items, page=page, has_next=has_next,
                            unread=service.unread_count(current_user.id))
 
 
-@bp.route("/<int:delivery_id>")
+@bp.route(f"/<{ID}:delivery_id>")
 @login_required_any
 def item(delivery_id: int):
     d = service.inbox_item_or_none(current_user.id, delivery_id)
     if d is None:
         abort(404)
     service.mark_read(d)  # the read receipt feeds the sender's report
-    return render_template("notifications/item.html", d=d, n=d.notification)
+    return render_template("notifications/item.html", d=d, n=d.notification,
+                           link=service.safe_link(d.notification.context.get("url"), request.host_url))
 
 
 @bp.route("/read-all", methods=["POST"])
@@ -53,15 +58,14 @@ def preferences():
     form = PreferencesForm(data=None if request.method == "POST" else {
         "quiet_enabled": settings.quiet_enabled, "quiet_start": settings.quiet_start,
         "quiet_end": settings.quiet_end, "digest_at": settings.digest_at})
+    if form.is_submitted():
+        # What the guardian ticked, also when the form comes back with an error (not lost).
+        prefs = service.preferences_from_form(request.form)
     if form.validate_on_submit():
         if form.quiet_enabled.data and form.quiet_start.data == form.quiet_end.data:
             form.quiet_end.errors.append(_("Quiet hours must end at a different time than they start."))
         else:
-            chosen = {name: rules.Preference(email=bool(request.form.get(f"email_{name}")),
-                                             sms=bool(request.form.get(f"sms_{name}")) if kind.urgent else True,
-                                             digest=bool(request.form.get(f"digest_{name}")) and kind.digestible)
-                      for name, kind in service.KINDS.items()}
-            service.save_preferences(current_user.id, chosen, quiet_enabled=form.quiet_enabled.data,
+            service.save_preferences(current_user.id, prefs, quiet_enabled=form.quiet_enabled.data,
                                      quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data,
                                      digest_at=form.digest_at.data)
             flash(_("Your notification settings have been saved."), "success")
@@ -84,7 +88,7 @@ def _report_or_404(notification_id: int) -> Notification:
     return n
 
 
-@bp.route("/sent/<int:notification_id>")
+@bp.route(f"/sent/<{ID}:notification_id>")
 @roles_required(STAFF_ROLES)
 def report(notification_id: int):
     n = _report_or_404(notification_id)
@@ -94,7 +98,7 @@ def report(notification_id: int):
                            failed=service.failed_deliveries(n.id, limit=50))
 
 
-@bp.route("/sent/<int:notification_id>/progress")
+@bp.route(f"/sent/<{ID}:notification_id>/progress")
 @roles_required(STAFF_ROLES)
 def progress(notification_id: int):
     n = _report_or_404(notification_id)

@@ -576,3 +576,176 @@ def notification_foreign_ids(world) -> dict[str, int]:
     db.session.add(d)
     db.session.flush()
     return {"notification_id": n.id, "delivery_id": d.id}
+
+
+# ------------------------------------------------------------------ no operator, odd input, bad messages
+
+def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator(app, in_process, sink, make_client):
+    """In-process mode (no Redis: `scripts/run`) with nobody running `notifications relay`: the
+    web process itself sends what quiet hours held back and the daily digest, once due, from a
+    background thread after a request, at most once a minute."""
+    from app.notifications import autorelay
+
+    clock = in_process
+    clock.now = hanoi(22)
+    app.config["NOTIFY_AUTO_RELAY_SECONDS"] = 60
+    auto = autorelay.of(app)
+    night, digest = parents(2)
+    jobs.commit()
+    c = make_client()
+    c.login_as(digest)
+    assert c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
+                                                      "quiet_end": "06:30", "digest_at": "18:00",
+                                                      "email_announcement": "1", "digest_announcement": "1"}
+                       ).status_code == 302
+    auto.wait()
+    n = notify("announcement", [night.id, digest.id], {"title": "Lịch họp phụ huynh"})
+    jobs.commit()
+    assert sink.messages == []
+
+    clock.now = hanoi(23)  # still quiet: a pass finds nothing due
+    auto.next_at = 0
+    assert c.get("/auth/login").status_code in (200, 302)
+    auto.wait()
+    assert sink.messages == []
+
+    clock.now = hanoi(6, 31, day=11)
+    auto.next_at = 0
+    passes = auto.passes
+    c.get("/notifications/")
+    auto.wait()
+    assert auto.passes == passes + 1
+    assert sink.to() == [night.email]
+    c.get("/notifications/")  # within the minute: no second pass
+    assert auto.passes == passes + 1
+
+    clock.now = hanoi(18, 0, day=11)
+    auto.next_at = 0
+    c.get("/notifications/")
+    auto.wait()
+    assert sink.to() == sorted([night.email, digest.email])
+    assert "Lịch họp phụ huynh" in sink.messages[1].get_body(("plain",)).get_content()
+    assert {d.status for d in deliveries(n.id, "email")} == {"sent"}
+    auto.next_at = 0
+    c.get("/notifications/")
+    auto.wait()
+    assert len(sink.messages) == 2 and set(sink.by_message_id().values()) == {1}
+
+
+def test_automatic_passes_are_off_under_testing_unless_configured(app, in_process, make_client):
+    from app.notifications import autorelay
+
+    auto = autorelay.of(app)
+    c = make_client()
+    c.get("/auth/login")
+    assert auto.passes == 0 and auto.thread is None
+    app.config["NOTIFY_AUTO_RELAY_SECONDS"] = 0
+    app.testing = False
+    try:
+        c.get("/auth/login")
+        assert auto.passes == 0
+    finally:
+        app.testing = True
+
+
+def test_a_title_with_a_line_break_still_goes_out_on_one_line(app, in_process, sink):
+    p = parents(1)[0]
+    jobs.commit()
+    n = notify("contact_book", [p.id], {"title": "Họp phụ huynh\r\nlớp 3A", "child_name": "Lê\nHoa"})
+    jobs.commit()
+    assert [m["Subject"] for m in sink.messages] == ["Lê Hoa: Họp phụ huynh lớp 3A"]
+    assert deliveries(n.id, "email")[0].status == "sent"
+
+
+def test_a_message_that_cannot_be_rendered_is_recorded_and_retried_not_left_claimed(app, in_process, sink, monkeypatch):
+    from app.notifications import render
+
+    clock = in_process
+    app.config["JOBS_RAISE"] = True
+    people = parents(2)
+    jobs.commit()
+
+    def broken(n, locale):
+        raise KeyError("missing template variable")
+
+    monkeypatch.setattr(render, "render_email", broken)
+    n = notify("announcement", [p.id for p in people], {"title": "Mẫu hỏng"})
+    jobs.commit()  # the job itself does not fail: each message records its error
+    rows = deliveries(n.id, "email")
+    assert {(d.status, d.attempts) for d in rows} == {("queued", 1)}
+    assert all("internal error: KeyError" in d.last_error for d in rows)
+    for _ in range(rules.MAX_ATTEMPTS - 1):
+        clock.now += timedelta(hours=3)
+        relay()
+    rows = deliveries(n.id, "email")
+    assert {(d.status, d.attempts) for d in rows} == {("failed", rules.MAX_ATTEMPTS)}
+    monkeypatch.undo()
+    clock.now += timedelta(hours=3)
+    assert relay() == {"released": 0, "requeued": 0, "digests": 0}
+    assert sink.messages == []
+
+
+@pytest.mark.parametrize("path", [
+    "/notifications/" + "9" * 30, "/notifications/2147483648", "/notifications/sent/" + "9" * 25,
+    "/notifications/sent/" + "9" * 25 + "/progress", "/notifications/-1"])
+def test_huge_or_negative_ids_are_not_found_not_a_server_error(app, in_process, world, make_client, path):
+    c = make_client()
+    c.login_as(world["users"]["city_admin"])
+    assert c.get(path).status_code == 404
+
+
+def test_odd_inbox_page_numbers(app, in_process, make_client):
+    p = parents(1)[0]
+    jobs.commit()
+    notify("announcement", [p.id], {"title": "Một"})
+    jobs.commit()
+    c = make_client()
+    c.login_as(p)
+    for page in ("-3", "0", "abc", "99999999999", "9" * 40):
+        resp = c.get(f"/notifications/?page={page}")
+        assert resp.status_code == 200, page
+
+
+def test_preferences_errors_are_localized_and_keep_what_was_ticked(app, in_process, make_client):
+    p = parents(1)[0]
+    jobs.commit()
+    c = make_client()
+    c.login_as(p)
+    # Vietnamese is the default language: every message is the catalog's, none is WTForms' English.
+    resp = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "25:00",
+                                                      "quiet_end": "6h", "digest_at": "18:00\x00",
+                                                      "digest_announcement": "1", "email_announcement": "1"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "Not a valid time value" not in page
+    for example in ("21:00", "06:30", "18:00"):
+        assert f"Vui lòng nhập giờ, ví dụ {example}." in page
+    # Not lost: the boxes come back as the guardian left them (email off for tests, summary on).
+    assert 'name="digest_announcement" value="1" checked' in page
+    assert 'name="email_test" value="1" checked' not in page
+    same = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
+                                                       "quiet_end": "21:00", "digest_at": "18:00"})
+    assert same.status_code == 422
+    assert "Giờ kết thúc phải khác giờ bắt đầu của giờ yên tĩnh." in same.get_data(as_text=True)
+    # A browser may send seconds; they are accepted.
+    ok = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:30:00",
+                                                     "quiet_end": "06:00", "digest_at": "18:00"})
+    assert ok.status_code == 302
+    assert 'value="21:30"' in c.get("/notifications/preferences").get_data(as_text=True)
+
+
+def test_inbox_item_links_only_to_this_site_or_https(app, in_process, make_client):
+    p = parents(1)[0]
+    jobs.commit()
+    urls = {"https://so-lien-lac.example.vn/x": True, "/contactbook/announcements/1": True,
+            "http://localhost/contactbook/announcements/2": True,  # this site over http (the demo)
+            "//evil.example/x": False, "/\\evil.example/x": False, "http://evil.example/x": False,
+            "javascript:alert(1)": False, "http://localhost.evil.example/x": False}
+    made = {url: notify("announcement", [p.id], {"title": f"Link {i}", "url": url}) for i, url in enumerate(urls)}
+    jobs.commit()
+    c = make_client()
+    c.login_as(p)
+    for url, shown in urls.items():
+        d = deliveries(made[url].id, "in_app")[0]
+        page = c.get(f"/notifications/{d.id}").get_data(as_text=True)
+        assert (f'href="{url}"' in page.replace("&#34;", '"')) is shown, url

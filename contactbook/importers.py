@@ -241,10 +241,29 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
         else:
             seen_guardian[gkey] = p.row
 
+    # One account per phone and per email: the file must not give one email to two phones.
+    email_owner: dict[str, PupilRow] = {}
+    for p in pupils:
+        if p.guardian_email:
+            first = email_owner.setdefault(p.guardian_email, p)
+            if first.guardian_phone != p.guardian_phone:
+                problems.append(Problem(p.row, "guardian_email", "email_twice", {"first": first.row}, sheet="pupils"))
+
     seen_teaching: dict[tuple, int] = {}
     homeroom_of: dict[tuple, TeacherRow] = {}
+    first_of_teacher: dict[str, TeacherRow] = {}
+    phone_teacher: dict[str, TeacherRow] = {}
     for t in teachers:
         check_school("teachers", t.row, t.school_code, t.grade)
+        first = first_of_teacher.setdefault(t.teacher_email, t)
+        if first is not t and first.teacher_name != t.teacher_name:
+            problems.append(Problem(t.row, "teacher_name", "teacher_differs", {"first": first.row}, sheet="teachers"))
+        elif first is not t and t.teacher_phone and first.teacher_phone != t.teacher_phone:
+            problems.append(Problem(t.row, "teacher_phone", "teacher_differs", {"first": first.row}, sheet="teachers"))
+        if t.teacher_phone:
+            other = phone_teacher.setdefault(t.teacher_phone, t)
+            if other.teacher_email != t.teacher_email:
+                problems.append(Problem(t.row, "teacher_phone", "phone_twice", {"first": other.row}, sheet="teachers"))
         if t.subject:
             key = (t.school_code, t.class_name, fold(t.subject))
             if key in seen_teaching:
@@ -328,6 +347,8 @@ def _apply(pupils: list[PupilRow], teachers: list[TeacherRow], schools: dict[str
                 by_email[p.guardian_email] = user
             new_users.append(user)
             report.new_guardians += 1
+        elif p.guardian_email and not user.email and user in new_users:
+            user.email = p.guardian_email  # the phone's first row had no email; a later one has
     new_teachers: list[User] = []
     for t in teachers:
         user = by_email.get(t.teacher_email)
@@ -375,8 +396,10 @@ def _apply_pupils(pupils, schools, by_phone, classes, year, new_user_ids, report
             links[g.pupil_id][g.user_id] = g
 
     rows_of: dict[tuple[int, str], list[PupilRow]] = defaultdict(list)
+    first_of_phone: dict[str, PupilRow] = {}  # a guardian's name and email come from their first row
     for p in pupils:
         rows_of[(schools[p.school_code].id, p.pupil_code)].append(p)
+        first_of_phone.setdefault(p.guardian_phone, p)
 
     new_pupils = []
     for key, rows in rows_of.items():
@@ -414,7 +437,7 @@ def _apply_pupils(pupils, schools, by_phone, classes, year, new_user_ids, report
             if user.id not in links[pupil.id]:
                 db.session.add(Guardian(pupil_id=pupil.id, user_id=user.id))
                 row_changed = True
-            if _refresh_guardian(user, r, new_user_ids):
+            if first_of_phone[r.guardian_phone] is r and _refresh_guardian(user, r, new_user_ids):
                 row_changed = True
             report.count("updated" if row_changed else "unchanged")
     if new_pupils:

@@ -62,6 +62,8 @@ MESSAGES = {
     "phone_staff": _l("this phone number belongs to a staff account; give another guardian number"),
     "phone_taken": _l("this phone number belongs to another account"),
     "email_taken": _l("this email address belongs to another account"),
+    "email_twice": _l("this email address is given for another phone number in row %(first)d"),
+    "phone_twice": _l("this phone number is given for another teacher in row %(first)d"),
     "email_not_teacher": _l("this email address belongs to an account that is not a teacher"),
     "teacher_other_school": _l("this teacher works at another school"),
     # grade sheets

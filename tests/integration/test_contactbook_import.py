@@ -253,3 +253,41 @@ def test_template_download_has_both_sheets(app, make_client):
     wb = openpyxl.load_workbook(io.BytesIO(resp.data))
     assert wb.sheetnames == ["pupils", "teachers"]
     assert wb["pupils"]["C1"].value == "Mã học sinh"
+
+
+def test_one_email_or_phone_for_two_accounts_is_reported_not_a_crash(app, runner, tmp_path):
+    """Two new guardians with one email, two new teachers with one phone, one teacher written two
+    ways: each is a row of the report (the file used to crash on the unique constraint)."""
+    _setup()
+    pupils = [
+        ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", "nha@example.vn"],
+        ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Trần Văn Cha", "0912000002", "NHA@example.vn"],
+    ]
+    teachers = [
+        ["TH-A", "1A", "Toán", "Phạm Thị Lan", "lan@example.edu.vn", "0987000001", "yes"],
+        ["TH-A", "1A", "Tiếng Việt", "Phạm Thị Hoa", "hoa@example.edu.vn", "0987000001", None],
+        ["TH-A", "1B", "Toán", "Phạm Thị Lan Anh", "lan@example.edu.vn", None, None],
+        ["TH-A", "1B", "Tiếng Việt", "Phạm Thị Lan", "lan@example.edu.vn", "0987000009", None],
+    ]
+    result = _run(runner, tmp_path, classes_xlsx(pupils, teachers))
+    assert result.exit_code == 2, result.output
+    text = result.stderr
+    assert "row 3, column guardian_email:" in text and "row 2" in text.split("row 3, column guardian_email:")[1]
+    assert "row 3, column teacher_phone:" in text      # Hoa has Lan's phone
+    assert "row 4, column teacher_name:" in text       # lan@ written with another name
+    assert "row 5, column teacher_phone:" in text      # lan@ with another phone
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
+def test_a_guardian_written_two_ways_keeps_the_first_and_reimport_changes_nothing(app, runner, tmp_path):
+    _setup()
+    pupils = [
+        ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", None],
+        ["TH-A", "1B", "HS003", "Nguyễn Văn Em", "05/03/2018", "Nam", "Nguyễn văn Bố", "0912000001", "bo@example.vn"],
+    ]
+    assert _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1])).exit_code == 0
+    dad = db.session.scalar(sa.select(User).where(User.phone == "0912000001"))
+    assert (dad.full_name, dad.email) == ("Nguyễn Văn Bố", "bo@example.vn")
+    for _ in range(2):
+        again = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
+        assert again.stdout.strip().splitlines()[-1] == "created 0, updated 0, unchanged 3", again.output

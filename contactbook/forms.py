@@ -130,6 +130,30 @@ class SubjectForm(FlaskForm):
             raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
 
 
+class SubjectEditForm(FlaskForm):
+    """Change a subject of one grade (the grade itself stays: a subject belongs to it)."""
+
+    name = StringField(_l("Subject"), validators=[DataRequired(_l("Enter the subject name.")), Length(max=80), CleanText()])
+    assessment = SelectField(_l("Assessment"), choices=ASSESSMENT_CHOICES)
+    regular_count = IntegerField(_l("Regular assessments per term"),
+                                 validators=[InputRequired(_l("Enter a number.")), NumberRange(1, 9, _l("Enter a number from 1 to 9."))])
+    has_test = BooleanField(_l("Periodic test scored 0–10 (primary)"))
+
+    def __init__(self, *args, grade: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grade = grade
+
+    def validate_name(self, field):
+        if field.data and field.data.startswith(("=", "+", "-", "@")):
+            raise ValidationError(_l("A name cannot start with =, +, - or @."))
+
+    def validate_assessment(self, field):
+        if self.grade <= 5 and field.data != "primary":
+            raise ValidationError(_l("Primary grades use the Circular 27 levels."))
+        if self.grade >= 6 and field.data == "primary":
+            raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
+
+
 class GradeSheetUploadForm(FlaskForm):
     file = xlsx_field(_l("Grade sheet (.xlsx)"))
     reason = StringField(_l("Reason for changing published grades"), validators=[Optional(), Length(max=300), CleanText()])

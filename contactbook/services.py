@@ -208,6 +208,13 @@ def class_roster(cls: SchoolClass) -> list[RosterLine]:
     return [RosterLine(p, guardians[p.id]) for p in pupils]
 
 
+def remove_from_class(cls: SchoolClass, pupil: Pupil) -> None:
+    """A pupil leaves the class (moved away, changed school): the enrolment goes; the pupil's
+    grades, attendance and guardians stay on record (a later import may enrol them again)."""
+    db.session.execute(sa.delete(Enrolment).where(Enrolment.class_id == cls.id, Enrolment.pupil_id == pupil.id))
+    audit("contactbook.unenrol", cls, pupil_id=pupil.id)
+
+
 @dataclass
 class TeachingLine:
     subject: Subject
@@ -248,6 +255,46 @@ def add_subject(school: School, grade: int, name: str, assessment: str, regular_
     db.session.flush()
     audit("contactbook.subject_add", ("school", school.id), grade=grade)
     return True
+
+
+def _subject_grades(subject: Subject, kind: str | None = None):
+    from .models import Grade
+
+    q = sa.select(Grade.id).where(Grade.subject_id == subject.id)
+    if kind is not None:
+        q = q.where(Grade.kind == kind)
+    return db.session.scalar(q.limit(1)) is not None
+
+
+def update_subject(subject: Subject, name: str, assessment: str, regular_count: int, has_test: bool) -> str | None:
+    """Change a subject; returns a problem code (name_taken, has_grades) and changes nothing then.
+    Its way of assessing (and a primary subject's periodic test) can change only while it has
+    no grades: entered grades would no longer fit."""
+    from .rules import fold
+
+    others = db.session.scalars(sa.select(Subject.name).where(
+        Subject.school_id == subject.school_id, Subject.grade == subject.grade, Subject.id != subject.id))
+    if any(fold(n) == fold(name) for n in others):
+        return "name_taken"
+    has_test = has_test and assessment == "primary"
+    if assessment != subject.assessment and _subject_grades(subject):
+        return "has_grades"
+    if subject.has_test and not has_test and _subject_grades(subject, "endterm"):
+        return "has_grades"
+    subject.name, subject.assessment, subject.regular_count, subject.has_test = name, assessment, regular_count, has_test
+    db.session.flush()
+    audit("contactbook.subject_change", subject)
+    return None
+
+
+def delete_subject(subject: Subject) -> str | None:
+    """Delete a subject without grades (its teaching assignments go with it); else 'has_grades'."""
+    if _subject_grades(subject):
+        return "has_grades"
+    audit("contactbook.subject_delete", subject, school_id=subject.school_id, grade=subject.grade)
+    db.session.delete(subject)
+    db.session.flush()
+    return None
 
 
 def add_standard_subjects(school: School, grade: int, standard) -> int:

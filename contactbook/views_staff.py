@@ -15,7 +15,7 @@ from app.models import Role, School
 from . import access, importers, services
 from .access import STAFF
 from .catalog import grades_of_level, standard_subjects
-from .forms import ImportForm, SubjectForm, TermsForm
+from .forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
 from .models import Subject
 from .web import bp
 
@@ -86,6 +86,18 @@ def class_page(class_id: int):
         audit("contactbook.view_roster", cls)
     return render_template("contactbook/class.html", cls=cls, roster=roster, teaching=teaching,
                            is_staff=current_user.role in STAFF)
+
+
+@bp.route("/classes/<int:class_id>/pupils/<int:pupil_id>/remove", methods=["POST"])
+@roles_required(STAFF)
+def remove_pupil(class_id: int, pupil_id: int):
+    """A pupil who left: out of the class list, grade books and attendance (records are kept)."""
+    cls = access.staff_class_or_404(class_id)
+    pupil = access.pupil_in_class(pupil_id, cls)
+    services.remove_from_class(cls, pupil)
+    flash(_("%(name)s is no longer in class %(cls)s. Their records are kept.", name=pupil.full_name, cls=cls.name),
+          "success")
+    return redirect(url_for("contactbook.class_page", class_id=cls.id))
 
 
 @bp.route("/classes/<int:class_id>/activation-codes", methods=["POST"])
@@ -161,3 +173,46 @@ def add_standard_subjects(school_id: int):
     flash(_("%(n)d standard subjects added for grade %(grade)d.", n=added, grade=grade), "success")
     return redirect(url_for("contactbook.calendar", school_id=school.id))
 
+
+
+SUBJECT_PROBLEMS = {
+    "name_taken": lambda: _("This grade already has a subject of that name."),
+    "has_grades": lambda: _("This subject already has grades: its assessment cannot change and it cannot be deleted."),
+}
+
+
+def _subject_or_404(subject_id: int) -> Subject:
+    subject = db.session.get(Subject, subject_id)
+    if subject is None:
+        abort(404)
+    school_or_404(subject.school_id)
+    return subject
+
+
+@bp.route("/subjects/<int:subject_id>", methods=["GET", "POST"])
+@roles_required(STAFF)
+def edit_subject(subject_id: int):
+    subject = _subject_or_404(subject_id)
+    form = SubjectEditForm(grade=subject.grade, obj=subject if request.method == "GET" else None)
+    if form.validate_on_submit():
+        problem = services.update_subject(subject, form.name.data, form.assessment.data, form.regular_count.data,
+                                          form.has_test.data)
+        if problem is None:
+            flash(_("The subject has been saved."), "success")
+            return redirect(url_for("contactbook.calendar", school_id=subject.school_id))
+        (form.name if problem == "name_taken" else form.assessment).errors.append(SUBJECT_PROBLEMS[problem]())
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/subject.html", subject=subject, form=form), status
+
+
+@bp.route("/subjects/<int:subject_id>/delete", methods=["POST"])
+@roles_required(STAFF)
+def delete_subject(subject_id: int):
+    subject = _subject_or_404(subject_id)
+    school_id = subject.school_id
+    problem = services.delete_subject(subject)
+    if problem is not None:
+        flash(SUBJECT_PROBLEMS[problem](), "error")
+        return redirect(url_for("contactbook.edit_subject", subject_id=subject_id))
+    flash(_("The subject has been deleted."), "success")
+    return redirect(url_for("contactbook.calendar", school_id=school_id))

@@ -1,0 +1,106 @@
+"""School staff managing the contact book: a pupil who left, subjects (edit, delete), teachers'
+activation emails sent again, reported conversations handled, grades read (read-only, audited)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app import jobs
+from app.extensions import db
+from app.models import AuditLog
+from contactbook.models import Enrolment
+from tests.contactbook_factories import add_grade
+
+pytest_plugins = ["tests.contactbook_factories"]
+
+
+def _client(make_client, user):
+    c = make_client()
+    c.login_as(user)
+    return c
+
+
+def _post(client, url, data=None):
+    return client.post(url, data={"csrf_token": client.csrf("/home"), **(data or {})})
+
+
+def test_staff_removes_a_pupil_who_left_and_the_records_stay(app, world, cb_world, make_client):
+    a1, child = cb_world["a1"], cb_world["child"]
+    add_grade(child, cb_world["math_a"], cb_world["terms_a"][0], "level", "HT")
+    jobs.commit()
+    url = f"/contactbook/classes/{a1.id}/pupils/{child.id}/remove"
+    # Not staff, another school's staff, a pupil of another class: refused.
+    assert _post(_client(make_client, world["users"]["teacher"]), url).status_code == 403
+    assert _post(_client(make_client, world["foreign"]["school_staff"]), url).status_code == 404
+    staff = _client(make_client, world["users"]["school_staff"])
+    other = f"/contactbook/classes/{a1.id}/pupils/{cb_world['a2_pupil'].id}/remove"
+    assert _post(staff, other).status_code == 404
+    page = staff.get(f"/contactbook/classes/{a1.id}").get_data(as_text=True)
+    assert child.full_name in page and url in page
+
+    assert _post(staff, url).status_code == 302
+    assert db.session.scalar(sa.select(Enrolment.id).where(Enrolment.pupil_id == child.id)) is None
+    page = staff.get(f"/contactbook/classes/{a1.id}").get_data(as_text=True)
+    assert "no longer in class" in page or "không còn" in page  # the message
+    assert url not in page and child.pupil_code not in page
+    teacher = _client(make_client, world["users"]["teacher"])
+    book = teacher.get(f"/contactbook/classes/{a1.id}/grades/{cb_world['math_a'].id}").get_data(as_text=True)
+    assert child.full_name not in book
+    # The family keeps the account and the link; the child is simply in no class this year.
+    parent = _client(make_client, world["users"]["parent"])
+    assert parent.get(f"/contactbook/children/{child.id}").status_code == 200
+    assert parent.get(f"/contactbook/children/{child.id}/messages/new").status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "contactbook.unenrol")) == 1
+
+
+def test_staff_edit_and_delete_subjects(app, world, cb_world, make_client):
+    from contactbook.models import Subject, TeachingAssignment
+    from tests.contactbook_factories import assign, create_subject
+
+    school = world["schools"][0]
+    math, viet = cb_world["math_a"], cb_world["viet_a"]
+    viet_id = viet.id
+    spare = create_subject(school, 1, "Tin học", has_test=False)
+    assign(world["users"]["teacher"], cb_world["a1"], spare)
+    add_grade(cb_world["child"], math, cb_world["terms_a"][0], "level", "HT")
+    add_grade(cb_world["child"], math, cb_world["terms_a"][0], "endterm", 8)
+    jobs.commit()
+    staff = _client(make_client, world["users"]["school_staff"])
+    assert f"/contactbook/subjects/{spare.id}" in staff.get(f"/contactbook/schools/{school.id}/calendar").get_data(as_text=True)
+    url = f"/contactbook/subjects/{math.id}"
+    assert staff.get(url).status_code == 200
+
+    def save(subject, **data):
+        u = f"/contactbook/subjects/{subject.id}"
+        form = {"name": subject.name, "assessment": subject.assessment, "regular_count": "3", "has_test": "y"}
+        form.update(data)
+        return staff.post(u, data={"csrf_token": staff.csrf(u), **{k: v for k, v in form.items() if v is not None}})
+
+    assert save(math, name="Tiếng Việt").status_code == 422           # the grade has one already
+    assert save(math, assessment="scored").status_code == 422         # primary grades use levels
+    assert save(math, has_test=None).status_code == 422               # test scores were entered
+    db.session.expire_all()
+    assert db.session.get(Subject, math.id).has_test is True
+    assert save(spare, has_test="y").status_code == 302                # no grades yet: may change
+    resp = save(math, name="Toán học", regular_count="4")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Subject, math.id).name == "Toán học"
+    assert (db.session.get(Subject, math.id).regular_count, db.session.get(Subject, spare.id).has_test) == (4, True)
+
+    # Delete: refused while grades exist, else the subject and its teaching assignments go.
+    assert _post(staff, f"/contactbook/subjects/{math.id}/delete").status_code == 302
+    assert db.session.get(Subject, math.id) is not None
+    assert _post(staff, f"/contactbook/subjects/{viet_id}/delete").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Subject, viet_id) is None
+    assert db.session.scalar(sa.select(sa.func.count(TeachingAssignment.id)).where(
+        TeachingAssignment.subject_id == viet_id)) == 0
+
+    # Scope: another school's staff 404, teachers 403.
+    foreign = _client(make_client, world["foreign"]["school_staff"])
+    assert foreign.get(url).status_code == 404
+    assert _post(foreign, f"/contactbook/subjects/{spare.id}/delete").status_code == 404
+    assert _client(make_client, world["users"]["teacher"]).get(url).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Subject, spare.id) is not None

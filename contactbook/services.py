@@ -127,6 +127,28 @@ def issue_class_codes(cls: SchoolClass, actor: User) -> list[SheetLine]:
     return [SheetLine(p, u, codes.get(u.id)) for p, u in rows]
 
 
+def pending_teachers(school: School) -> list[User]:
+    """The school's teachers who have not set a password yet (one query)."""
+    from app.models import Role
+
+    return list(db.session.scalars(sa.select(User).where(
+        User.school_id == school.id, User.role == Role.TEACHER, User.password_hash.is_(None), User.active.is_(True))
+        .order_by(User.full_name, User.id)))
+
+
+def resend_staff_activation(teacher: User) -> bool:
+    """Email a not-yet-activated teacher a fresh one-time code after the commit (the earlier
+    emailed code stops working). False when the account is active already or has no email."""
+    from app.jobs import enqueue_after_commit
+
+    if teacher.password_hash is not None or not teacher.active or not teacher.email:
+        return False
+    teacher.welcome_sent_at = None
+    enqueue_after_commit("contactbook.tasks:send_staff_activation", teacher.id)
+    audit("contactbook.activation_resent", teacher)
+    return True
+
+
 def find_account(login: str) -> User | None:
     from app.security import normalize_phone
 

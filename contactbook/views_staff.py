@@ -48,7 +48,27 @@ def school(school_id: int):
     school = school_or_404(school_id)
     year = services.current_year()
     classes = services.school_classes(school, year) if year else []
-    return render_template("contactbook/school.html", school=school, year=year, classes=classes)
+    return render_template("contactbook/school.html", school=school, year=year, classes=classes,
+                           pending_teachers=services.pending_teachers(school))
+
+
+@bp.route("/teachers/<int:user_id>/activation-email", methods=["POST"])
+@roles_required(STAFF)
+def resend_activation(user_id: int):
+    """Send a teacher who has not activated their account a new activation email."""
+    from app.models import User
+
+    teacher = db.session.get(User, user_id)
+    if teacher is None or teacher.role != Role.TEACHER or teacher.school_id is None:
+        abort(404)
+    school = school_or_404(teacher.school_id)
+    if services.resend_staff_activation(teacher):
+        flash(_("A new activation email is on its way to %(name)s; the earlier code no longer works.",
+                name=teacher.full_name), "success")
+    else:
+        flash(_("%(name)s has already activated the account (or has no email address).", name=teacher.full_name),
+              "info")
+    return redirect(url_for("contactbook.school", school_id=school.id))
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -104,3 +104,45 @@ def test_staff_edit_and_delete_subjects(app, world, cb_world, make_client):
     assert _client(make_client, world["users"]["teacher"]).get(url).status_code == 403
     db.session.expire_all()
     assert db.session.get(Subject, spare.id) is not None
+
+
+def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, caplog, run_jobs):
+    import logging
+    import re
+
+    from app.models import User
+    from contactbook import tasks
+    from tests.factories import create_user
+
+    school = world["schools"][0]
+    newcomer = create_user("teacher", school=school, full_name="Đỗ Thị Mới")
+    newcomer.password_hash = None
+    jobs.commit()
+    caplog.set_level(logging.INFO, logger="app.mail")
+    assert tasks.send_staff_activation(newcomer.id) is True  # the import's email (code lost since)
+    jobs.commit()
+    first = re.findall(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", caplog.text)[-1]
+
+    staff = _client(make_client, world["users"]["school_staff"])
+    page = staff.get(f"/contactbook/schools/{school.id}").get_data(as_text=True)
+    url = f"/contactbook/teachers/{newcomer.id}/activation-email"
+    assert "Đỗ Thị Mới" in page and url in page
+    assert world["users"]["teacher"].full_name not in page.split(url)[0].split("<h2>")[-1]  # active: not listed
+    assert _post(_client(make_client, world["foreign"]["school_staff"]), url).status_code == 404
+    assert _post(_client(make_client, world["users"]["teacher"]), url).status_code == 403
+    caplog.clear()
+    assert _post(staff, url).status_code == 302
+    run_jobs()
+    second = re.findall(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", caplog.text)
+    assert second and second[-1] != first
+
+    activate = make_client()
+    form = {"login": newcomer.email, "password": "mot ngay dep troi xanh", "confirm": "mot ngay dep troi xanh"}
+    assert activate.post_form("/contactbook/activate", {**form, "code": first}).status_code == 422
+    assert activate.post_form("/contactbook/activate", {**form, "code": second[-1]}).status_code == 302
+    # Active now: nothing more is sent.
+    caplog.clear()
+    assert _post(staff, url).status_code == 302
+    run_jobs()
+    assert not re.findall(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", caplog.text)
+    assert db.session.get(User, newcomer.id).password_hash

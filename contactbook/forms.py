@@ -199,6 +199,12 @@ class ReportForm(FlaskForm):
         CleanText()])
 
 
+class CloseReportForm(FlaskForm):
+    resolution = TextAreaField(_l("What the school did"), validators=[
+        DataRequired(_l("Write what the school did; the person who reported it is told.")),
+        Length(max=300, message=_l("Write at most %(max)d characters.")), CleanText()])
+
+
 class OfficeHoursForm(FlaskForm):
     text = StringField(_l("When you answer messages"), validators=[Optional(), Length(max=200), CleanText()],
                        description=_l("For example: Monday to Friday, 16:30–17:30. Leave empty to remove."))

@@ -263,6 +263,39 @@ def report_thread(thread: MessageThread, user: User, reason: str) -> ThreadRepor
     return r
 
 
+def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
+    """A school's reported conversations, open ones first (one query)."""
+    return list(db.session.scalars(
+        sa.select(ThreadReport).options(
+            joinedload(ThreadReport.reporter), joinedload(ThreadReport.closed_by),
+            joinedload(ThreadReport.thread).joinedload(MessageThread.pupil),
+            joinedload(ThreadReport.thread).joinedload(MessageThread.guardian),
+            joinedload(ThreadReport.thread).joinedload(MessageThread.teacher))
+        .where(ThreadReport.school_id == school_id)
+        .order_by(sa.case((ThreadReport.status == "open", 0), else_=1), ThreadReport.created_at.desc())
+        .limit(limit)))
+
+
+def close_report(report: ThreadReport, user: User, resolution: str) -> None:
+    """The school has dealt with a report: record how, and tell the person who reported it."""
+    if report.status == "closed":
+        raise ValueError("closed")
+    report.status, report.closed_at, report.closed_by_id = "closed", utcnow(), user.id
+    report.resolution = resolution.strip()[:300]
+    db.session.flush()
+    audit("contactbook.report_closed", report, thread_id=report.thread_id)
+    reporter = report.reporter
+    if reporter is not None and reporter.active:
+        from flask import url_for
+
+        with force_locale(reporter.locale or "vi"):
+            title = gettext("The school has dealt with the conversation you reported")
+        notify_users("message", [reporter.id], {
+            "title": title, "body": report.resolution, "child_name": report.thread.pupil.full_name,
+            "url": url_for("contactbook.thread", thread_id=report.thread_id, _external=True)},
+            sender_id=user.id, school_id=report.school_id)
+
+
 def office_hours_of(teacher_ids) -> dict[int, str]:
     ids = list(teacher_ids)
     if not ids:

@@ -12,7 +12,7 @@ from app.models import Role
 
 from . import access, messaging
 from .access import STAFF
-from .forms import AnnouncementForm, MessageForm, OfficeHoursForm, ReportForm
+from .forms import AnnouncementForm, CloseReportForm, MessageForm, OfficeHoursForm, ReportForm
 from .models import Announcement, Guardian, MessageAttachment, MessageThread, ThreadReport
 from .web import bp
 
@@ -189,10 +189,31 @@ def office_hours():
 @roles_required(STAFF)
 def thread_reports(school_id: int):
     school = school_or_404(school_id)
-    reports = db.session.scalars(db.select(ThreadReport).where(ThreadReport.school_id == school.id)
-                                 .order_by(ThreadReport.created_at.desc()).limit(200)).all()
     audit("contactbook.view_reports", ("school", school.id))
-    return render_template("contactbook/reports.html", school=school, reports=reports)
+    return render_template("contactbook/reports.html", school=school, reports=messaging.school_reports(school.id))
+
+
+@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+@roles_required(STAFF)
+def thread_report(report_id: int):
+    """One reported conversation: the messages (the reporter asked the school to read them; files
+    stay with the conversation's members) and closing the report with what the school did."""
+    report = db.session.get(ThreadReport, report_id)
+    if report is None:
+        abort(404)
+    school_or_404(report.school_id)
+    form = CloseReportForm()
+    if request.method == "POST" and report.status != "open":
+        flash(_("This report has already been closed."), "info")
+        return redirect(url_for("contactbook.thread_report", report_id=report.id))
+    if form.validate_on_submit():
+        messaging.close_report(report, current_user, form.resolution.data)
+        flash(_("The report is closed; the person who reported it has been told."), "success")
+        return redirect(url_for("contactbook.thread_reports", school_id=report.school_id))
+    audit("contactbook.view_reported_thread", report, thread_id=report.thread_id)
+    view = messaging.load_thread(report.thread, current_user)
+    status = 422 if form.is_submitted() else 200
+    return render_template("contactbook/report.html", report=report, view=view, form=form), status
 
 
 # ----------------------------------------------------------------------------- announcements

@@ -244,5 +244,10 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     db.session.add_all([att, ann])
     db.session.flush()
     db.session.add(AnnouncementRecipient(announcement_id=ann.id, user_id=parent.id))
+    from contactbook.models import ThreadReport
+
+    report = ThreadReport(thread_id=thread.id, school_id=cls.school_id, reporter_id=parent.id, reason="Nhắn tin lúc 23h")
+    db.session.add(report)
     db.session.flush()
-    return {"request_id": req.id, "thread_id": thread.id, "attachment_id": att.id, "announcement_id": ann.id}
+    return {"request_id": req.id, "thread_id": thread.id, "attachment_id": att.id, "announcement_id": ann.id,
+            "report_id": report.id}

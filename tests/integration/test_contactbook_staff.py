@@ -146,3 +146,78 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
     run_jobs()
     assert not re.findall(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", caplog.text)
     assert db.session.get(User, newcomer.id).password_hash
+
+
+def test_staff_read_a_reported_conversation_and_close_the_report(app, world, cb_world, make_client):
+    from app.notifications.models import Delivery, Notification
+    from contactbook.models import MessageThread, ThreadReport
+
+    parent = _client(make_client, world["users"]["parent"])
+    new = f"/contactbook/children/{cb_world['child'].id}/messages/new"
+    resp = parent.post(new, data={"csrf_token": parent.csrf(new), "recipient": str(world["users"]["teacher"].id),
+                                  "body": "Cô ơi cho cháu nghỉ thứ sáu."})
+    assert resp.status_code == 302
+    thread = db.session.scalar(sa.select(MessageThread))
+    turl = f"/contactbook/threads/{thread.id}"
+    teacher = _client(make_client, world["users"]["teacher"])
+    assert teacher.post(f"{turl}/report", data={"csrf_token": teacher.csrf(turl),
+                                                "reason": "Tin nhắn gửi nhầm người"}).status_code == 302
+    report = db.session.scalar(sa.select(ThreadReport))
+    url = f"/contactbook/reports/{report.id}"
+
+    staff = _client(make_client, world["users"]["school_staff"])
+    listing = staff.get(f"/contactbook/schools/{world['schools'][0].id}/reports").get_data(as_text=True)
+    assert url in listing and "Tin nhắn gửi nhầm người" in listing
+    page = staff.get(url)
+    assert page.status_code == 200 and "Cô ơi cho cháu nghỉ thứ sáu." in page.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+        AuditLog.action == "contactbook.view_reported_thread")) == 1
+    # Other schools' staff and the conversation's own members do not get the staff page.
+    assert _client(make_client, world["foreign"]["school_staff"]).get(url).status_code == 404
+    assert teacher.get(url).status_code == 403 and parent.get(url).status_code == 403
+
+    assert staff.post(url, data={"csrf_token": staff.csrf(url), "resolution": ""}).status_code == 422
+    done = staff.post(url, data={"csrf_token": staff.csrf(url), "resolution": "Đã gọi điện cho phụ huynh."})
+    assert done.status_code == 302
+    db.session.expire_all()
+    report = db.session.get(ThreadReport, report.id)
+    assert (report.status, report.closed_by_id, report.resolution) == (
+        "closed", world["users"]["school_staff"].id, "Đã gọi điện cho phụ huynh.")
+    told = db.session.execute(sa.select(Notification).join(Delivery, Delivery.notification_id == Notification.id)
+                              .where(Delivery.recipient_id == world["users"]["teacher"].id,
+                                     Notification.sender_id == world["users"]["school_staff"].id)).scalars().all()
+    assert told and told[0].context["child_name"] == cb_world["child"].full_name
+    # Closed: a second close changes nothing.
+    again = staff.post(url, data={"csrf_token": staff.csrf(url), "resolution": "Khác"})
+    assert again.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(ThreadReport, report.id).resolution == "Đã gọi điện cho phụ huynh."
+
+
+def test_reports_list_runs_a_bounded_number_of_queries(app, world, cb_world, make_client):
+    from contactbook.models import MessageThread, ThreadReport
+    from tests.contactbook_factories import create_pupil
+    from tests.factories import create_user
+    from tests.querycount import count_queries
+
+    def add_reports(n):
+        for _ in range(n):
+            guardian = create_user("parent")
+            pupil = create_pupil(cb_world["a1"], guardians=[guardian])
+            t = MessageThread(pupil_id=pupil.id, guardian_id=guardian.id, teacher_id=world["users"]["teacher"].id,
+                              school_id=cb_world["a1"].school_id)
+            db.session.add(t)
+            db.session.flush()
+            db.session.add(ThreadReport(thread_id=t.id, school_id=t.school_id, reporter_id=guardian.id, reason="x"))
+        jobs.commit()
+
+    staff = _client(make_client, world["users"]["school_staff"])
+    url = f"/contactbook/schools/{world['schools'][0].id}/reports"
+    add_reports(1)
+    staff.get(url)
+    with count_queries(app) as small:
+        assert staff.get(url).status_code == 200
+    add_reports(15)
+    with count_queries(app) as big:
+        assert staff.get(url).status_code == 200
+    assert big.count == small.count

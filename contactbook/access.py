@@ -68,20 +68,36 @@ def homeroom_class_or_404(class_id: int) -> SchoolClass:
 class BookAccess:
     cls: SchoolClass
     subject: Subject
-    editable: bool  # the teacher of this class × subject; else the homeroom teacher, read-only
+    editable: bool  # the teacher of this class × subject; else read-only
+    viewer: str = "teacher"  # teacher (of the subject) | homeroom | staff
 
 
 def grade_book_or_404(class_id: int, subject_id: int) -> BookAccess:
+    """The subject's teacher edits; the homeroom teacher and the school's staff read."""
     cls = _get(SchoolClass, class_id)
     subject = _get(Subject, subject_id)
-    if current_user.role != Role.TEACHER or subject.school_id != cls.school_id or subject.grade != cls.grade:
+    if subject.school_id != cls.school_id or subject.grade != cls.grade:
+        abort(404)
+    if current_user.role in STAFF and can_manage_school(current_user, cls.school):
+        return BookAccess(cls, subject, False, "staff")
+    if current_user.role != Role.TEACHER:
         abort(404)
     teacher_id = db.session.scalar(sa.select(TeachingAssignment.teacher_id).where(
         TeachingAssignment.class_id == cls.id, TeachingAssignment.subject_id == subject.id))
     if teacher_id == current_user.id:
         return BookAccess(cls, subject, True)
     if cls.homeroom_teacher_id == current_user.id:
-        return BookAccess(cls, subject, False)
+        return BookAccess(cls, subject, False, "homeroom")
+    abort(404)
+
+
+def overview_class_or_404(class_id: int) -> SchoolClass:
+    """The whole class's results: its homeroom teacher and the school's staff."""
+    cls = _get(SchoolClass, class_id)
+    if current_user.role in STAFF and can_manage_school(current_user, cls.school):
+        return cls
+    if current_user.role == Role.TEACHER and cls.homeroom_teacher_id == current_user.id:
+        return cls
     abort(404)
 
 

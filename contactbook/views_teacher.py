@@ -37,10 +37,15 @@ def _book(class_id: int, subject_id: int):
     return acc, terms, term, grades.load_book(acc.cls, acc.subject, term, terms)
 
 
+READERS = (Role.TEACHER, *access.STAFF)
+
+
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>", methods=["GET", "POST"])
-@roles_required(Role.TEACHER)
+@roles_required(READERS)
 def grade_book(class_id: int, subject_id: int):
     acc, terms, term, book = _book(class_id, subject_id)
+    if acc.viewer == "staff":
+        audit("contactbook.view_grades", acc.cls, subject_id=acc.subject.id, term_id=term.id)
     result = None
     if request.method == "POST":
         if not acc.editable:
@@ -63,7 +68,7 @@ def grade_book(class_id: int, subject_id: int):
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/export.xlsx")
-@roles_required(Role.TEACHER)
+@roles_required(READERS)
 def grade_sheet_export(class_id: int, subject_id: int):
     acc, terms, term, book = _book(class_id, subject_id)
     audit("contactbook.grade_sheet_export", acc.cls, subject_id=acc.subject.id, term_id=term.id)
@@ -95,14 +100,17 @@ def grade_sheet_import(class_id: int, subject_id: int):
 
 
 @bp.route("/classes/<int:class_id>/overview")
-@roles_required(Role.TEACHER)
+@roles_required(READERS)
 def class_overview(class_id: int):
-    """The homeroom teacher's read-only view of the whole class: each subject's term result."""
-    cls = access.homeroom_class_or_404(class_id)
+    """A read-only view of the whole class (homeroom teacher, school staff): each subject's term
+    result."""
+    cls = access.overview_class_or_404(class_id)
     terms = grades.school_terms(cls)
     term = grades.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
+    if current_user.role in access.STAFF:
+        audit("contactbook.view_grades", cls, term_id=term.id)
     overview = services.class_overview(cls, term)
     return render_template("contactbook/overview.html", cls=cls, terms=terms, term=term, overview=overview,
                            show=grades.display_result)

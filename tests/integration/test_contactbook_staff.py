@@ -221,3 +221,31 @@ def test_reports_list_runs_a_bounded_number_of_queries(app, world, cb_world, mak
     with count_queries(app) as big:
         assert staff.get(url).status_code == 200
     assert big.count == small.count
+
+
+def test_staff_read_grades_without_changing_them(app, world, cb_world, make_client):
+    from contactbook.models import Grade
+
+    a1, math, child = cb_world["a1"], cb_world["math_a"], cb_world["child"]
+    add_grade(child, math, cb_world["terms_a"][0], "level", "HTT")
+    jobs.commit()
+    staff = _client(make_client, world["users"]["school_staff"])
+    assert f"/contactbook/classes/{a1.id}/overview" in staff.get(f"/contactbook/classes/{a1.id}").get_data(as_text=True)
+    overview = staff.get(f"/contactbook/classes/{a1.id}/overview")
+    assert overview.status_code == 200 and "HTT" in overview.get_data(as_text=True)
+    url = f"/contactbook/classes/{a1.id}/grades/{math.id}"
+    book = staff.get(url)
+    assert book.status_code == 200
+    body = book.get_data(as_text=True)
+    assert "HTT" in body and 'name="g-' not in body and "/import" not in body
+    assert staff.get(url + "/export.xlsx").status_code == 200
+    resp = staff.post(url, data={"csrf_token": staff.csrf("/home"), "action": "publish", f"g-{child.id}-level-1": "CHT"})
+    assert resp.status_code == 404
+    assert db.session.scalar(sa.select(Grade.mark)) == "HTT"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+        AuditLog.action == "contactbook.view_grades")) == 2
+    # Another school's staff, and a subject teacher who is not the homeroom teacher: 404.
+    foreign = _client(make_client, world["foreign"]["school_staff"])
+    assert foreign.get(url).status_code == 404
+    assert foreign.get(f"/contactbook/classes/{a1.id}/overview").status_code == 404
+    assert _client(make_client, cb_world["a2_teacher"]).get(f"/contactbook/classes/{a1.id}/overview").status_code == 404

@@ -8,7 +8,9 @@
 - Batches: `enqueue_many(fn, arg_lists, at=None)` sends many jobs in one Redis pipeline (or
   schedules them for `at`); `enqueue_many_after_commit(..., recoverable=True)` is the outbox form:
   if Redis is unreachable after the commit the error is logged, not raised, because the caller
-  keeps its own record of pending work and a relay re-enqueues it (app.notifications.relay).
+  keeps its own record of pending work and a relay re-enqueues it (app.notifications.relay);
+  `on_failure=fn` then runs `fn(arg_lists, at)` in its own transaction, so that the caller can
+  mark that work as not handed over (found by its relay at once instead of after a timeout).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
@@ -51,16 +53,19 @@ class _Batch:
     arg_lists: list
     at: datetime | None
     recoverable: bool
+    on_failure: str | None = None
 
 
 def enqueue_many_after_commit(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None = None,
-                              recoverable: bool = False) -> None:
+                              recoverable: bool = False, on_failure: Callable | str | None = None) -> None:
     """Queue `fn(*args)` for each args in `arg_lists`, sent in one batch after the commit.
 
     `recoverable=True`: the caller's own outbox rows make the work findable again, so a Redis
     failure after the commit is logged instead of failing the request (nothing is lost).
+    `on_failure`: a module-level `fn(arg_lists, at)` run (own transaction) when that happens.
     """
-    batch = _Batch(job_path(fn), [list(a) for a in arg_lists], at, recoverable)
+    batch = _Batch(job_path(fn), [list(a) for a in arg_lists], at, recoverable,
+                   job_path(on_failure) if on_failure else None)
     if batch.arg_lists:
         db.session.info.setdefault(_PENDING, []).append(batch)
 
@@ -78,9 +83,20 @@ def commit() -> None:
                     raise
                 log.exception("could not enqueue %d %s jobs after commit; the relay will retry",
                               len(item.arg_lists), item.path)
+                if item.on_failure:
+                    _run_failure_hook(item)
             continue
         path, args, kwargs = item
         enqueue(path, *args, **kwargs)
+
+
+def _run_failure_hook(batch: _Batch) -> None:
+    app = current_app._get_current_object()
+    with app.app_context():  # its own session and transaction, like an in-process job
+        try:
+            run_job(batch.on_failure, [batch.arg_lists, batch.at], {})
+        except Exception:  # noqa: BLE001 - the work stays recoverable by the relay's timeout
+            log.exception("%s failed after an enqueue failure", batch.on_failure)
 
 
 def rollback() -> None:
@@ -142,6 +158,10 @@ def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None
     arg_lists = [list(a) for a in arg_lists]
     if at is not None and at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
+    if at is not None and at.microsecond:
+        # RQ keeps whole seconds (it truncates): round up, or the job would run up to a second
+        # early and find its work not yet due.
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     if redis_connection() is None:
         if at is not None and at > datetime.now(UTC):
             log.info("in-process mode: %d %s jobs due at %s left to their owner's relay", len(arg_lists), path, at)

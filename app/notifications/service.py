@@ -233,16 +233,19 @@ def _enqueue_outbox(notification_id: int) -> None:
         else:
             later[not_before].append(did)
     size = chunk_size()
+    # Redis down after the commit: the request still succeeds and the rows are marked as not
+    # handed to a job, so the next relay pass (workers' relay job, web processes, the command)
+    # takes them as soon as they are due.
     jobs.enqueue_many_after_commit(tasks.send_deliveries, [[c] for c in rules.chunks(now_ids, size)],
-                                   recoverable=True)
+                                   recoverable=True, on_failure=tasks.deliveries_not_enqueued)
     if jobs.redis_connection() is None:
         return  # in-process: deferred and digest rows are sent by the relay when due
     for at, ids in later.items():
         jobs.enqueue_many_after_commit(tasks.send_deliveries, [[c] for c in rules.chunks(ids, size)],
-                                       at=at, recoverable=True)
+                                       at=at, recoverable=True, on_failure=tasks.deliveries_not_enqueued)
     for at, people in digests.items():
         jobs.enqueue_many_after_commit(tasks.send_digests, [[c] for c in rules.chunks(sorted(people), size)],
-                                       at=at, recoverable=True)
+                                       at=at, recoverable=True, on_failure=tasks.digests_not_enqueued)
 
 
 # ---------------------------------------------------------------- inbox

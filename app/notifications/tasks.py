@@ -183,6 +183,22 @@ def _as_send_error(err: Exception, delivery_id: int) -> SendError:
     return SendError(True, None, f"internal error: {type(err).__name__}: {err}")
 
 
+def deliveries_not_enqueued(arg_lists: list, at: datetime | None) -> None:
+    """The jobs for these chunks never reached Redis: mark their rows as handed to no job."""
+    ids = [i for args in arg_lists for i in args[0]]
+    for part in rules.chunks(ids, 5000):
+        db.session.execute(sa.update(D).where(D.c.id.in_(part), D.c.status == rules.QUEUED).values(enqueued_at=None))
+
+
+def digests_not_enqueued(arg_lists: list, at: datetime | None) -> None:
+    """The digest jobs of these recipients (due at `at`) never reached Redis: same as above."""
+    people = [i for args in arg_lists for i in args[0]]
+    for part in rules.chunks(people, 5000):
+        db.session.execute(sa.update(D).where(D.c.recipient_id.in_(part), D.c.digest.is_(True),
+                                              D.c.status == rules.QUEUED, D.c.not_before == at)
+                           .values(enqueued_at=None))
+
+
 def _relay_key() -> str:
     return f"notifications-relay:{jobs.queue().name}"
 

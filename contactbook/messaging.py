@@ -5,8 +5,10 @@ and the teacher must teach the child's class this year (homeroom or a subject). 
 message a parent. Attachments: images and PDF, recognised by their first bytes (not by the
 name or the browser's word), stored under the instance folder with a random name.
 
-Services flush only; the view commits. Files are written before the commit: a failed commit
-leaves an orphan file that no row points to (never a row without its file).
+Services flush only; the view commits. Files are written before the commit and belong to the
+session's transaction: if it ends without committing (a form error answered 422, a blocked
+conversation, an exception, a failed commit) the files it stored are removed again, so neither
+a row without its file nor a file without its row is left behind.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import joinedload
@@ -94,6 +97,32 @@ class Upload:
     storage_name: str
 
 
+_NEW_FILES = "contactbook_new_files"
+
+
+def _track(path: str) -> None:
+    """Remove `path` unless the current transaction commits (see _forget_files/_drop_files)."""
+    db.session.info.setdefault(_NEW_FILES, []).append(path)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _forget_files(session) -> None:
+    session.info.pop(_NEW_FILES, None)  # committed: the rows point to them now
+
+
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _drop_files(session, transaction) -> None:
+    if transaction.parent is not None or _NEW_FILES not in session.info:
+        return
+    for path in session.info.pop(_NEW_FILES):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError:  # pragma: no cover - never fail a rollback for a file
+            current_app.logger.warning("could not remove the attachment %s of a rolled-back message", path)
+
+
 def store_upload(stream, filename: str) -> Upload:
     """Check a file's type (magic bytes) and size and store it; raises AttachmentError."""
     data = stream.read(MAX_ATTACHMENT_BYTES + 1)
@@ -108,6 +137,7 @@ def store_upload(stream, filename: str) -> Upload:
     storage_name = secrets.token_hex(20)
     path = os.path.join(storage_dir(), storage_name)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _track(path)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     return Upload(safe_filename(filename, ext), ctype, len(data), storage_name)

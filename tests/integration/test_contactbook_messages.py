@@ -196,3 +196,41 @@ def test_school_announcement_reaches_every_family_of_the_school(app, world, cb_w
     n = db.session.scalar(sa.select(Notification).where(Notification.kind == "announcement"))
     assert n is not None and n.recipient_count == 2
     assert _client(make_client, world["foreign"]["school_staff"]).get(url).status_code == 404
+
+
+def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world, make_client, monkeypatch):
+    """A refused message (another file of it is bad, the conversation is blocked, an error while
+    saving) leaves no file behind in the attachments folder."""
+    from contactbook import messaging
+
+    folder = os.path.join(app.instance_path, "contactbook_attachments")
+
+    def files():
+        return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+    before = set(files())  # the instance folder is shared by the tests of a run
+    parent, thread = _start(make_client, world, cb_world, files=[("a.png", PNG)])
+    kept = files()
+    assert len(set(kept) - before) == 1
+    url = f"/contactbook/threads/{thread.id}"
+    assert _send(parent, url, "hai tệp", files=[("ok.png", PNG), ("bad.svg", b"<svg/>")]).status_code == 422
+    assert files() == kept
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the notification system failed")
+
+    monkeypatch.setattr(messaging, "notify_users", broken)
+    try:
+        assert _send(parent, url, "ảnh", files=[("ok.png", PNG)]).status_code == 500
+    except RuntimeError:  # propagated when the app is configured to
+        pass
+    assert files() == kept
+    monkeypatch.undo()
+
+    new = f"/contactbook/children/{cb_world['child'].id}/messages/new"
+    teacher = _client(make_client, world["users"]["teacher"])
+    teacher.post(f"{url}/block", data={"csrf_token": teacher.csrf(url), "block": "1"})
+    blocked = _send(parent, new, "ảnh", files=[("ok.png", PNG)], recipient=str(world["users"]["teacher"].id))
+    assert blocked.status_code == 422
+    assert files() == kept
+    assert db.session.scalar(sa.select(sa.func.count(MessageAttachment.id))) == 1

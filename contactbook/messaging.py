@@ -410,8 +410,9 @@ def announcement_report(a: Announcement) -> list[ReportLine]:
     """Per recipient: who read and who acknowledged (two queries, whatever the size)."""
     rows = db.session.execute(sa.select(AnnouncementRecipient, User).join(User, User.id == AnnouncementRecipient.user_id)
                               .where(AnnouncementRecipient.announcement_id == a.id).order_by(User.full_name)).all()
+    year = current_year()
     class_ids = [a.class_id] if a.class_id else list(db.session.scalars(sa.select(SchoolClass.id).where(
-        SchoolClass.school_id == a.school_id)))
+        SchoolClass.school_id == a.school_id, SchoolClass.academic_year_id == (year.id if year else -1))))
     children: dict[int, list[str]] = {}
     for uid, name in db.session.execute(
             sa.select(Guardian.user_id, Pupil.full_name).join(Pupil, Pupil.id == Guardian.pupil_id)

@@ -2,7 +2,7 @@
 commits. Views stay thin: they validate a form and call one of these."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -519,6 +519,7 @@ class ChildPage:
     absences: list
     requests: list
     homeroom: User | None
+    office_hours: dict[int, str] = field(default_factory=dict)  # teacher id → when they answer
 
 
 def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
@@ -573,7 +574,11 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
         .where(Comment.pupil_id == pupil.id, sa.or_(
             Comment.kind == "note", sa.and_(Comment.kind == "term", Comment.term_id == (term.id if term else None))))
         .order_by(Comment.created_at.desc()).limit(60)))
+    from .messaging import office_hours_of
+
+    teacher_ids = {t.teacher.id for t in teaching if t.teacher} | ({cls.homeroom_teacher_id} - {None})
     return ChildPage(
         pupil, cls, terms, term, lines, changes,
         [c for c in comments if c.kind == "term"], [c for c in comments if c.kind == "note"],
-        daily.attendance_history(pupil.id), daily.pupil_requests(pupil.id), cls.homeroom_teacher)
+        daily.attendance_history(pupil.id), daily.pupil_requests(pupil.id), cls.homeroom_teacher,
+        office_hours_of(sorted(teacher_ids)))

@@ -234,3 +234,20 @@ def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world,
     assert blocked.status_code == 422
     assert files() == kept
     assert db.session.scalar(sa.select(sa.func.count(MessageAttachment.id))) == 1
+
+
+def test_school_announcement_report_names_each_child_once(app, world, cb_world, make_client):
+    """Last year's classes of the school do not repeat a child in the per-recipient report."""
+    from contactbook.models import Enrolment
+    from tests.contactbook_factories import create_class, create_year
+
+    last_year = create_year("2025-2026", current=False)
+    old = create_class(world["schools"][0], "1C", year=last_year)
+    db.session.add(Enrolment(pupil_id=cb_world["child"].id, class_id=old.id, academic_year_id=last_year.id))
+    jobs.commit()
+    staff = _client(make_client, world["users"]["school_staff"])
+    url = f"/contactbook/schools/{world['schools'][0].id}/announcements/new"
+    resp = staff.post(url, data={"csrf_token": staff.csrf(url), "title": "Lịch nghỉ Tết", "body": "Từ 26/1."})
+    assert resp.status_code == 302
+    report = staff.get(resp.headers["Location"]).get_data(as_text=True)
+    assert report.count(cb_world["child"].full_name) == 1

@@ -231,3 +231,18 @@ def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app
     run_jobs()
     assert notified() == sorted(expected * 2 + [pupils[0].full_name])
     assert db.session.scalar(sa.select(sa.func.count(PendingNotice.id))) == 0
+
+
+def test_child_page_lists_each_teacher_once_with_office_hours(app, world, cb_world, make_client):
+    from contactbook.models import OfficeHours
+
+    homeroom, other = world["users"]["teacher"], cb_world["a2_teacher"]
+    db.session.add_all([OfficeHours(teacher_id=homeroom.id, text="Thứ 2–6, 16:30–17:30"),
+                        OfficeHours(teacher_id=other.id, text="Thứ 7, 8:00–9:00")])
+    jobs.commit()
+    parent = _client(make_client, world["users"]["parent"])
+    page = parent.get(f"/contactbook/children/{cb_world['child'].id}").get_data(as_text=True)
+    teachers = page.split("<h2>", )[-1]
+    assert teachers.count(homeroom.full_name) == 1 and "Toán" in teachers.split(homeroom.full_name)[1].split("</li>")[0]
+    assert "16:30–17:30" in teachers and "Thứ 7, 8:00–9:00" in teachers
+    assert teachers.count(other.full_name) == 1

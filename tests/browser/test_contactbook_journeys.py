@@ -329,3 +329,71 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     expect(family).to_have_url(re.compile(rf"#change-{grade.id}$"))
     expect(entry).to_be_in_viewport()
     assert_clean()
+
+
+def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her_phone(
+        page, extra_phone, live_server, commit, db, tmp_path, assert_clean):
+    """The school's first day with the contact book: the office uploads classes.xlsx, prints the
+    class's activation sheet, and a mother types her code on her phone, chooses a password and
+    finds her child. The code does not work twice."""
+    from app.models import User
+    from contactbook.models import Pupil
+    from tests.contactbook_factories import classes_xlsx, create_year
+    from tests.factories import create_school
+    from tests.factories import create_user as make_user
+
+    school = create_school(level="grade1", code="TH-THANHCONG", name="Trường Tiểu học Thành Công")
+    create_year()
+    staff = make_user("school_staff", school=school, full_name="Lê Văn Thư")
+    commit()
+    workbook = tmp_path / "classes.xlsx"
+    workbook.write_bytes(classes_xlsx(
+        [["TH-THANHCONG", "1A", "HS0001", "Trần Minh An", "05/03/2019", "Nam", "Ngô Thị Mai", "0912333444", None],
+         ["TH-THANHCONG", "1A", "HS0002", "Lý Gia Bảo", "11/09/2019", "Nam", "Lý Văn Cường", "0912333555", None]],
+        [["TH-THANHCONG", "1A", "Toán", "Phạm Thị Lan", "lan.tc@example.edu.vn", None, "có"]]))
+
+    log_in(page, live_server, staff)
+    page.goto(live_server("/contactbook/import"))
+    page.get_by_label(tr("Workbook classes.xlsx")).set_input_files(str(workbook))
+    page.get_by_role("button", name=tr("Check and import")).click()
+    expect(page.locator(".flash-success").first).to_contain_text(
+        tr("Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+           created=3, updated=0, unchanged=0))
+
+    page.goto(live_server("/contactbook/"))
+    page.get_by_role("link", name="1A", exact=True).click()
+    expect(page.get_by_role("row").filter(has_text="Trần Minh An")).to_contain_text(
+        "Ngô Thị Mai (091****444, " + tr("not activated") + ")")
+    page.once("dialog", lambda dialog: dialog.accept())  # "codes printed earlier stop working"
+    page.get_by_role("button", name=tr("Print activation codes for guardians")).click()
+    row = page.get_by_role("row").filter(has_text="Trần Minh An")
+    expect(row.locator("strong")).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    code = row.locator("strong").inner_text()
+    expect(page.get_by_text("0912333444")).to_have_count(0)  # phones masked on paper
+
+    mother = extra_phone()
+    mother.goto(live_server("/contactbook/activate"))
+    mother.get_by_label(tr("Phone number or email")).fill("0912 333 444")
+    mother.get_by_label(tr("Activation code")).fill(code.lower())
+    mother.get_by_label(tr("Choose a password")).fill("con yeu di hoc vui")
+    mother.get_by_label(tr("Repeat the password")).fill("con yeu di hoc vui")
+    mother.get_by_role("button", name=tr("Activate")).click()
+    an = db.session.scalar(sa.select(Pupil.id).where(Pupil.pupil_code == "HS0001"))
+    expect(mother).to_have_url(at(f"/contactbook/children/{an}"))
+    expect(mother.get_by_role("heading", level=1)).to_have_text("Trần Minh An")
+    expect(mother.locator(".flash-success")).to_have_text(tr("Your account is ready. Welcome!"))
+
+    # The same code a second time (someone found the slip): refused.
+    mother.get_by_role("button", name=re.compile(tr("Log out"), re.I)).click()
+    mother.goto(live_server("/contactbook/activate"))
+    mother.get_by_label(tr("Phone number or email")).fill("0912333444")
+    mother.get_by_label(tr("Activation code")).fill(code)
+    mother.get_by_label(tr("Choose a password")).fill("mat khau cua nguoi khac")
+    mother.get_by_label(tr("Repeat the password")).fill("mat khau cua nguoi khac")
+    mother.get_by_role("button", name=tr("Activate")).click()
+    expect(mother.get_by_text(tr("This phone number or email and code do not match, or the code has expired or "
+                                 "been used. Ask the school for a new code."))).to_be_visible()
+    expect(mother).to_have_url(at("/contactbook/activate"))
+    db.session.rollback()
+    assert db.session.scalar(sa.select(User.password_hash).where(User.phone == "0912333444"))
+    assert_clean()

@@ -118,6 +118,7 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
     newcomer = create_user("teacher", school=school, full_name="Đỗ Thị Mới")
     newcomer.password_hash = None
     jobs.commit()
+    newcomer_id, newcomer_email = newcomer.id, newcomer.email  # run_jobs may detach the objects
     caplog.set_level(logging.INFO, logger="app.mail")
     assert tasks.send_staff_activation(newcomer.id) is True  # the import's email (code lost since)
     jobs.commit()
@@ -137,7 +138,7 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
     assert second and second[-1] != first
 
     activate = make_client()
-    form = {"login": newcomer.email, "password": "mot ngay dep troi xanh", "confirm": "mot ngay dep troi xanh"}
+    form = {"login": newcomer_email, "password": "mot ngay dep troi xanh", "confirm": "mot ngay dep troi xanh"}
     assert activate.post_form("/contactbook/activate", {**form, "code": first}).status_code == 422
     assert activate.post_form("/contactbook/activate", {**form, "code": second[-1]}).status_code == 302
     # Active now: nothing more is sent.
@@ -145,7 +146,7 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
     assert _post(staff, url).status_code == 302
     run_jobs()
     assert not re.findall(r"\b([A-Z2-9]{4}-[A-Z2-9]{4})\b", caplog.text)
-    assert db.session.get(User, newcomer.id).password_hash
+    assert db.session.get(User, newcomer_id).password_hash
 
 
 def test_staff_read_a_reported_conversation_and_close_the_report(app, world, cb_world, make_client):

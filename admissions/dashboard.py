@@ -20,11 +20,14 @@ Read-only queries; the views in dashboard_views.py and the public page and expor
   allocate) against the seats of the district's schools of the level.
 - registrations per hour: applications by the hour of their first submission
   (`Application.submitted_at`), in Asia/Ho_Chi_Minh, over the registration window (later hours
-  too, e.g. the in-person window, when there were submissions then).
+  too, e.g. the in-person window, when there were submissions then); on a school's page, the
+  applications listing that school. Bucketed in SQL (strftime on SQLite, to_char on PostgreSQL)
+  with the zone's offset at the window's opening: Vietnam has no daylight saving time.
 
-**Freshness**: nothing is cached; every figure is computed per request (a district page runs a
-fixed handful of aggregate queries, see the query-count tests, and stays well under 300 ms at
-20,000 applications — figures in the report of the dashboard slice).
+**Freshness**: nothing is cached for officers; every figure is computed per request, in a fixed
+number of aggregate queries (see the query-count tests). Measured with 20,000 applications of one
+district (20 schools, 1–4 choices each; test client, median of 10 loads): district page 176 ms on
+SQLite, 82 ms on PostgreSQL 15 (after ANALYZE; 540 ms before the planner had statistics).
 """
 from __future__ import annotations
 

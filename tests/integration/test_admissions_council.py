@@ -268,3 +268,28 @@ def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
         jobs.commit()
         assert save_documents(staff, app_.id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
     assert measure() == before
+
+
+def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
+    from admissions import services
+    from admissions.models import AdmissionSeason
+
+    w = build_season(trial=True)
+    staff = make_client()
+    login_en(staff, w.users["staff_home"])
+    assert save_documents(staff, w.apps["home"].id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
+    parent = make_client()
+    login_en(parent, w.parent)
+    token = form_token(parent, "/children/")
+    assert parent.post(f"/admissions/council/replies/{w.apps['home'].id}",
+                       data={"csrf_token": token, "body": "Vâng ạ."}).status_code == 302
+    season = db.session.get(AdmissionSeason, w.season.id)
+    for lv in season.levels:  # the official windows are still ahead
+        lv.opens_at = lv.opens_at.replace(year=lv.opens_at.year + 1)
+        lv.closes_at = lv.closes_at.replace(year=lv.closes_at.year + 1)
+        lv.confirm_by = None
+    jobs.commit()
+    services.wipe_trial(season)
+    jobs.commit()
+    for model in (DocumentCheck, CouncilMessage, CouncilReview):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model

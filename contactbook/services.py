@@ -153,6 +153,8 @@ def find_account(login: str) -> User | None:
     from app.security import normalize_phone
 
     login = (login or "").strip()
+    if "\x00" in login:  # never a valid login, and PostgreSQL refuses it in a parameter
+        return None
     phone = normalize_phone(login)
     if phone:
         return db.session.scalar(sa.select(User).where(User.phone == phone))

@@ -12,6 +12,7 @@ from app.audit import audit
 from app.authz import roles_required
 from app.extensions import db
 from app.forms import clean_text
+from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 from app.models import Role
 
 from . import access, daily, exporters, grades, importers, services
@@ -52,7 +53,7 @@ def grade_book(class_id: int, subject_id: int):
             abort(404)
         publish = request.form.get("action") == "publish"
         result = grades.save_entries(book, grades.entries_from_form(request.form), actor=current_user,
-                                     reason=request.form.get("reason", "")[:300], publish=publish)
+                                     reason=xlsx_clean(request.form.get("reason"))[:300], publish=publish)
         if result.ok:
             if publish:
                 flash(_("Saved and published: families can see the grades now."), "success")
@@ -146,7 +147,8 @@ def attendance(class_id: int):
         if error is None:
             marks = {}
             for p in services.class_pupils(cls):
-                marks[p.id] = (request.form.get(f"s-{p.id}", "present"), (request.form.get(f"n-{p.id}") or "")[:200])
+                marks[p.id] = (request.form.get(f"s-{p.id}", "present"),
+                               xlsx_clean(request.form.get(f"n-{p.id}"))[:200])
             daily.save_attendance(cls, day, marks, current_user)
             flash(_("Attendance for %(day)s has been saved.", day=day.strftime("%d/%m/%Y")), "success")
             return redirect(url_for("contactbook.attendance", class_id=cls.id, date=day.isoformat()))

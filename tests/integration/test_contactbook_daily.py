@@ -148,3 +148,27 @@ def test_term_comments_and_notes_reach_the_family(app, world, cb_world, make_cli
     parent = _client(make_client, world["users"]["parent"])
     body = parent.get(f"/contactbook/children/{child.id}?term={term.id}").get_data(as_text=True)
     assert "Chăm ngoan, tiến bộ môn Toán." in body and "Hôm nay con đọc bài rất tốt." in body
+
+
+def test_typed_notes_and_reasons_lose_control_characters(app, world, cb_world, make_client):
+    """A NUL byte (pasted, or sent by a script) is dropped rather than stored: PostgreSQL refuses it
+    in text, which answered 500."""
+    from contactbook.models import GradeChange
+
+    a1, child = cb_world["a1"], cb_world["child"]
+    teacher = _client(make_client, world["users"]["teacher"])
+    token = teacher.csrf("/home")
+    day = a1.academic_year.starts_on + timedelta(days=2)
+    resp = teacher.post(f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}",
+                        data={"csrf_token": token, f"s-{child.id}": "late", f"n-{child.id}": "xe\x00 hỏng\x07"})
+    assert resp.status_code == 302
+    assert db.session.scalar(sa.select(Attendance.note).where(Attendance.pupil_id == child.id)) == "xe hỏng"
+    book = f"/contactbook/classes/{a1.id}/grades/{cb_world['math_a'].id}"
+    assert teacher.post(book, data={"csrf_token": token, "action": "publish",
+                                    f"g-{child.id}-level-1": "HT"}).status_code == 302
+    resp = teacher.post(book, data={"csrf_token": token, "action": "save", f"g-{child.id}-level-1": "HTT",
+                                    "reason": "chấm\x00 lại"})
+    assert resp.status_code == 302
+    assert db.session.scalar(sa.select(GradeChange.reason)) == "chấm lại"
+    form = {"login": "me\x00@example.vn", "code": "ABCD-EFGH", "password": "mot ngay dep troi", "confirm": "mot ngay dep troi"}
+    assert make_client().post_form("/contactbook/activate", form).status_code == 422

@@ -35,16 +35,21 @@ class Sink:
 
     `delay`: seconds to hold each message before accepting it (a slow server). A client that
     disconnects while its message is held never gets a 250, and the message is not accepted.
+    `hold_nth`, `hold_seconds`: hold only the n-th message received (1-based) that long — a
+    message surely on the wire when a test kills the client.
     `replies`: address → list of RCPT replies to give in turn (the last one repeats), e.g.
     {"a@x": ["450 4.2.0 try later", "250 OK"]}.
     """
 
-    def __init__(self, delay: float = 0.0, replies: dict | None = None):
+    def __init__(self, delay: float = 0.0, replies: dict | None = None, hold_nth: int | None = None,
+                 hold_seconds: float = 0.0):
         from aiosmtpd.controller import Controller
 
         self.delay = delay
+        self.hold_nth, self.hold_seconds = hold_nth, hold_seconds
         self.replies = {k: list(v) for k, v in (replies or {}).items()}
         self.messages: list = []
+        self.received = 0  # DATA commands seen, accepted or not
         self.holding = 0
         sink = self
 
@@ -57,10 +62,12 @@ class Sink:
                 return reply
 
             async def handle_DATA(self, server, session, envelope):
-                if sink.delay:
+                sink.received += 1
+                delay = sink.hold_seconds if sink.received == sink.hold_nth else sink.delay
+                if delay:
                     sink.holding += 1
                     try:
-                        await asyncio.sleep(sink.delay)  # cancelled if the client disconnects
+                        await asyncio.sleep(delay)  # cancelled if the client disconnects
                     finally:
                         sink.holding -= 1
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))

@@ -35,6 +35,7 @@ class Kind:
     about_child: bool = False
     channels: tuple[str, ...] = (IN_APP, EMAIL)  # default channels before preferences
     digestible: bool = True
+    quiet_hours: bool = True  # False: never held for quiet hours (a test the sender sends to themself)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def plan_channels(kind: Kind, recipient: Recipient, pref: Preference | None, set
     sms = bool(recipient.phone) and urgent and pref.sms
     if not sms and recipient.phone and not email and not recipient.uses_app:
         sms = True  # no free channel reaches this guardian: SMS is the fallback
-    deferred = None if urgent else quiet_hours_end(now_utc, settings, tz)
+    deferred = None if urgent or not kind.quiet_hours else quiet_hours_end(now_utc, settings, tz)
     if email:
         if pref.digest and kind.digestible and not urgent:
             plans.append(Plan(EMAIL, digest=True, not_before=next_digest_at(now_utc, settings, tz)))

@@ -33,10 +33,11 @@ class NotifyError(ValueError):
 
 
 def register_kind(name: str, label, *, urgent: bool = False, about_child: bool = False,
-                  email: bool = True, digestible: bool = True) -> rules.Kind:
+                  email: bool = True, digestible: bool = True, quiet_hours: bool = True) -> rules.Kind:
     """Declare a kind of notification (areas call this at import time for their own kinds)."""
     channels = (rules.IN_APP, rules.EMAIL) if email else (rules.IN_APP,)
-    kind = rules.Kind(name, urgent=urgent, about_child=about_child, channels=channels, digestible=digestible)
+    kind = rules.Kind(name, urgent=urgent, about_child=about_child, channels=channels, digestible=digestible,
+                      quiet_hours=quiet_hours)
     KINDS[name] = kind
     KIND_LABELS[name] = label
     return kind
@@ -47,7 +48,8 @@ register_kind("admission", _l("Admissions: applications and results"), about_chi
 register_kind("contact_book", _l("Contact book: grades, comments, attendance"), about_child=True)
 register_kind("message", _l("Messages from teachers"), about_child=True)
 register_kind("emergency", _l("Emergencies (school closures, safety)"), urgent=True, digestible=False)
-register_kind("test", _l("Test notifications"))
+# A test goes to the sender only, who wants to see it arrive now (not at 06:30, not in a summary).
+register_kind("test", _l("Test notifications"), digestible=False, quiet_hours=False)
 
 
 def clock() -> datetime:
@@ -370,8 +372,13 @@ def report_counts(notification_id: int) -> dict:
             summary[k] += v
     # queued = still waiting, including claimed ('sending') rows
     summary["queued"] += summary.pop("sending")
+    # Of those, the ones held on purpose: quiet hours, a daily summary, a retry after an error.
+    held, next_at = db.session.execute(sa.select(sa.func.count(), sa.func.min(Delivery.not_before)).where(
+        Delivery.notification_id == notification_id, Delivery.status == rules.QUEUED,
+        Delivery.not_before > clock())).one() if summary["queued"] else (0, None)
     return {"total": total, "done": done, "read": read, "percent": int(100 * done / total) if total else 100,
-            "finished": total == done, **summary, "channels": channels}
+            "finished": total == done, **summary, "held": held,
+            "next_at": next_at, "channels": channels}
 
 
 def failed_deliveries(notification_id: int | None = None, limit: int = 50) -> list[Delivery]:

@@ -102,7 +102,9 @@ def report(notification_id: int):
 @roles_required(STAFF_ROLES)
 def progress(notification_id: int):
     n = _report_or_404(notification_id)
-    resp = jsonify(service.report_counts(n.id))
+    counts = service.report_counts(n.id)
+    counts["next_at"] = counts["next_at"].isoformat() + "Z" if counts["next_at"] else None  # UTC
+    resp = jsonify(counts)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -390,6 +390,12 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     assert email.status == "queued" and email.not_before == hanoi(6, 30, day=11)
     assert [d.channel for d in deliveries(urgent.id)] == ["in_app", "email", "sms"]
 
+    # The sender's report says why the email waits, and until when (06:30 in Hanoi).
+    from app.notifications.service import report_counts
+
+    counts = report_counts(n.id)
+    assert (counts["queued"], counts["held"], counts["next_at"]) == (1, 1, hanoi(6, 30, day=11))
+
     clock.now = hanoi(23, 30)
     relay()
     assert len(sink.messages) == 1  # still quiet
@@ -399,6 +405,27 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     assert deliveries(n.id, "email")[0].status == "sent"
     relay()
     assert len(sink.messages) == 2  # sent once
+
+
+def test_report_explains_held_messages_and_a_test_send_ignores_quiet_hours(app, in_process, sink, world, make_client):
+    clock = in_process
+    clock.now = hanoi(22, 15)
+    staff = world["users"]["school_staff"]
+    p = parents(1)[0]
+    jobs.commit()
+    n = notify("announcement", [p.id], {"title": "Lịch học"}, sender_id=staff.id, school_id=world["schools"][0].id)
+    jobs.commit()
+    c = make_client()
+    c.login_as(staff)
+    page = c.get(f"/notifications/sent/{n.id}").get_data(as_text=True)
+    assert "06:30 11/12/2026" in page  # Hanoi time, not the stored UTC (23:30)
+    data = c.get(f"/notifications/sent/{n.id}/progress").get_json()
+    assert data["held"] == 1 and data["next_at"] == "2026-12-10T23:30:00Z"
+    # The officer's own test at night arrives at once: they want to see the channel work.
+    resp = c.post_form("/notifications/test", {"title": "Thử ban đêm"})
+    assert resp.status_code == 302
+    assert [m["Subject"] for m in sink.messages] == ["Thử ban đêm"]
+    assert "06:30" not in c.get(resp.headers["Location"]).get_data(as_text=True)
 
 
 def test_daily_digest_bundles_the_day_into_one_email(app, in_process, sink, make_client):

@@ -52,6 +52,12 @@ def test_plan_at_night_defers_email_to_end_of_quiet_hours_but_not_in_app():
     assert plans == [Plan(IN_APP), Plan(EMAIL, not_before=utc(6, 30, day=11))]
 
 
+def test_a_kind_outside_quiet_hours_is_sent_at_night_without_sms():
+    test_kind = Kind("test", quiet_hours=False, digestible=False)
+    plans = rules.plan_channels(test_kind, PARENT, Preference(digest=True), None, urgent=False, now_utc=utc(22))
+    assert plans == [Plan(IN_APP), Plan(EMAIL)]
+
+
 def test_urgent_overrides_quiet_hours_and_adds_sms():
     plans = rules.plan_channels(EMERGENCY, PARENT, None, None, urgent=True, now_utc=utc(22))
     assert plans == [Plan(IN_APP), Plan(EMAIL), Plan(SMS)]

@@ -252,6 +252,48 @@ def test_message_about_a_child_names_the_child_in_every_channel(app, in_process,
     assert deliveries(n.id, "email")[0].status == "sent"
 
 
+def test_every_channel_names_the_child_in_vietnamese_and_english(app, in_process, sink, make_client):
+    """Email (subject, text, HTML) in each guardian's language, the daily summary, the SMS and the
+    in-app page: each one names the child."""
+    clock = in_process
+    gw = Gateway()
+    try:
+        app.config["SMS_GATEWAY_URL"] = gw.url
+        vi, en, summary = parents(3)
+        en.locale = "en"
+        phone_only = create_user("parent", phone="0912000077")  # no email, never logged in: SMS
+        from app.notifications.models import NotificationPreference
+
+        db.session.add(NotificationPreference(user_id=summary.id, kind="contact_book", email=True, digest=True))
+        jobs.commit()
+        n = notify("contact_book", [vi.id, en.id, summary.id, phone_only.id],
+                   {"title": "Điểm kiểm tra Toán: 9", "child_name": "Nguyễn Minh An"})
+        jobs.commit()
+        mails = {m["To"]: m for m in sink.messages}
+        for who, frame in ((vi, "Về con của bạn: Nguyễn Minh An"), (en, "About your child: Nguyễn Minh An")):
+            msg = mails[who.email]
+            assert msg["Subject"] == "Nguyễn Minh An: Điểm kiểm tra Toán: 9"
+            assert frame in msg.get_body(("plain",)).get_content()
+            assert frame in msg.get_body(("html",)).get_content()
+        assert [r["text"] for r in gw.requests] == ["[Nguyen Minh An] Diem kiem tra Toan: 9"]
+
+        clock.now = hanoi(18)
+        assert relay()["digests"] == 1
+        digest = sink.messages[-1]
+        assert digest["To"] == summary.email and digest["Subject"].startswith("Bản tin tổng hợp hằng ngày")
+        assert "Nguyễn Minh An: Điểm kiểm tra Toán: 9" in digest.get_body(("plain",)).get_content()
+        assert "Nguyễn Minh An" in digest.get_body(("html",)).get_content()
+
+        c = make_client()
+        c.login_as(vi)
+        item = next(d for d in deliveries(n.id, "in_app") if d.recipient_id == vi.id)
+        page = c.get(f"/notifications/{item.id}").get_data(as_text=True)
+        assert "Về con của bạn: Nguyễn Minh An." in page
+        assert "Nguyễn Minh An: Điểm kiểm tra Toán: 9" in c.get("/notifications/").get_data(as_text=True)
+    finally:
+        gw.stop()
+
+
 def test_deactivated_and_unknown_recipients_are_skipped(app, in_process, sink):
     active, gone = parents(2)
     gone.active = False
@@ -520,7 +562,7 @@ def test_mail_server_down_keeps_everything_queued_for_later(app, in_process, sin
     assert sink.to() == sorted(p.email for p in people)
 
 
-def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_process, sink, world):
+def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_process, sink, world, make_client):
     clock = in_process
     gw = Gateway({"0912000001": [503, 200], "0912000002": [400]})
     try:
@@ -558,6 +600,10 @@ def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_proce
         assert gw.requests[-1]["text"].startswith("[Tran Duc Minh] Con chua den lop")
         assert deliveries(urgent.id, "sms")[0].status == "sent"
         assert sms_counts_by_school() == [(school.id, school.name, 3)]
+        admin = make_client()
+        admin.login_as(world["users"]["city_admin"])
+        page = admin.get("/notifications/admin/failures").get_data(as_text=True)
+        assert re.search(rf"<td>{re.escape(school.name)}</td><td>3</td>", page)
     finally:
         gw.stop()
 

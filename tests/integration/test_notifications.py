@@ -449,6 +449,31 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     assert len(sink.messages) == 2  # sent once
 
 
+def test_each_guardian_s_own_quiet_hours_are_used(app, in_process, sink, make_client):
+    clock = in_process
+    late, default, off = parents(3)
+    jobs.commit()
+    for who, form in ((late, {"quiet_enabled": "y", "quiet_start": "22:00", "quiet_end": "06:00"}),
+                      (off, {"quiet_start": "21:00", "quiet_end": "06:30"})):  # box unticked: no quiet hours
+        c = make_client()
+        c.login_as(who)
+        assert c.post_form("/notifications/preferences", {**form, "digest_at": "18:00",
+                                                          "email_announcement": "1"}).status_code == 302
+    clock.now = hanoi(21, 30)
+    n = notify("announcement", [late.id, default.id, off.id], {"title": "Tối nay"})
+    jobs.commit()
+    assert sink.to() == sorted([late.email, off.email])  # 21:30: before 22:00 / no quiet hours
+    held = [d for d in deliveries(n.id, "email") if d.status == "queued"]
+    assert [(d.recipient_id, d.not_before) for d in held] == [(default.id, hanoi(6, 30, day=11))]
+    clock.now = hanoi(23)
+    notify("announcement", [late.id, off.id], {"title": "Khuya"})
+    jobs.commit()
+    assert [m["To"] for m in sink.messages[2:]] == [off.email]  # 23:00 is quiet for `late`, until 06:00
+    clock.now = hanoi(6, 0, day=11)
+    assert relay()["requeued"] == 1
+    assert [m["To"] for m in sink.messages[3:]] == [late.email]
+
+
 def test_report_explains_held_messages_and_a_test_send_ignores_quiet_hours(app, in_process, sink, world, make_client):
     clock = in_process
     clock.now = hanoi(22, 15)

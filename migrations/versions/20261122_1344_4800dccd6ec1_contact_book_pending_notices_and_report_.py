@@ -1,5 +1,7 @@
-"""contact book: pending notices (whole-class events waiting for their per-child notifications)
-and the handling of reported conversations (closed by whom, when, with what outcome)
+"""contact book: pending notices and the handling of reported conversations
+
+Pending notices: whole-class events waiting for their per-child notifications (cb_notice).
+Reported conversations: closed by whom, when, with what outcome.
 
 Revision ID: 4800dccd6ec1
 Revises: 59b715269262

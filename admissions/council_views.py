@@ -26,6 +26,7 @@ bp = Blueprint("admissions_council", __name__, url_prefix="/admissions/council")
 
 STAFF = (*OFFICER_ROLES, Role.SCHOOL_STAFF)
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # a page number beyond any school's queue (keeps OFFSET in the integer range)
 
 
 def _strip(value):
@@ -112,6 +113,8 @@ def index():
     else:
         if current_user.role == Role.CITY_ADMIN:
             districts = db.session.scalars(sa.select(District).order_by(District.name)).all()
+            if district_id not in {d.id for d in districts}:
+                district_id = None  # unknown or hostile value (e.g. out of the integer range): no list
         if district_id:
             schools = db.session.scalars(sa.select(School).where(School.district_id == district_id)
                                          .order_by(School.level, School.name)).all()
@@ -127,7 +130,7 @@ def queue(level_id: int, school_id: int):
     show = request.args.get("show", "todo")
     if show not in council.FILTERS:
         show = "todo"
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     search = clean_text(request.args.get("q", ""))[:120]
     result = council.queue(level.id, school.id, show=show, search=search, page=page, per_page=PAGE_SIZE)
     # Staff looked at a list of children's records: who, when, which list (ids only).

@@ -293,3 +293,15 @@ def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
     jobs.commit()
     for model in (DocumentCheck, CouncilMessage, CouncilReview):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model
+
+
+def test_hostile_query_arguments_are_ignored(make_client, w):
+    client = make_client()
+    client.login_as(w.users["city"])
+    huge = "9" * 30
+    assert client.get(f"/admissions/council/?district_id={huge}").status_code == 200
+    assert client.get(f"/admissions/council/?district_id={w.a.district.id}").status_code == 200
+    resp = client.get(queue_url(w, show="nonsense", page=huge, q="%_\\" + "x" * 500))
+    assert resp.status_code == 200
+    resp = client.get(queue_url(w, page=-3))
+    assert resp.status_code == 200

@@ -26,8 +26,9 @@ Read-only queries; the views in dashboard_views.py and the public page and expor
 
 **Freshness**: nothing is cached for officers; every figure is computed per request, in a fixed
 number of aggregate queries (see the query-count tests). Measured with 20,000 applications of one
-district (20 schools, 1–4 choices each; test client, median of 10 loads): district page 176 ms on
-SQLite, 82 ms on PostgreSQL 15 (after ANALYZE; 540 ms before the planner had statistics).
+district (20 schools, 1–4 choices each; test client, median of 10 loads, two runs on a shared
+machine): district page 148–176 ms on SQLite, 82–109 ms on PostgreSQL 15 (after ANALYZE; 540 ms
+before the planner had statistics).
 """
 from __future__ import annotations
 

@@ -262,13 +262,31 @@ def load_thread(thread: MessageThread, user: User) -> ThreadView:
     return ThreadView(thread, messages, attachments, other)
 
 
+def _still_open():
+    """SQL for may_talk() on a thread's own (pupil, guardian, teacher): the guardian is still the
+    child's, and the teacher (active) still teaches the child's class this year."""
+    year = current_year()
+    teacher = sa.orm.aliased(User)
+    teaches = sa.or_(SchoolClass.homeroom_teacher_id == MessageThread.teacher_id, sa.exists().where(
+        TeachingAssignment.class_id == SchoolClass.id, TeachingAssignment.teacher_id == MessageThread.teacher_id)
+        .correlate_except(TeachingAssignment))
+    return sa.and_(
+        sa.exists().where(Guardian.pupil_id == MessageThread.pupil_id, Guardian.user_id == MessageThread.guardian_id),
+        sa.exists().where(teacher.id == MessageThread.teacher_id, teacher.active.is_(True)),
+        sa.exists(sa.select(Enrolment.id).join(SchoolClass, SchoolClass.id == Enrolment.class_id).where(
+            Enrolment.pupil_id == MessageThread.pupil_id,
+            Enrolment.academic_year_id == (year.id if year else -1), teaches)))
+
+
 def user_threads(user: User, limit: int = 100) -> list[tuple[MessageThread, bool]]:
-    """The user's threads, newest first, with an unread flag (one query)."""
+    """The conversations the user can open (as thread_for), newest first, with an unread flag
+    (one query). A conversation whose teacher no longer teaches the child's class, or whose
+    guardian is no longer the child's, is not listed (it would only answer 404)."""
     mine = MessageThread.guardian_id if user.role == Role.PARENT else MessageThread.teacher_id
     rows = db.session.scalars(
         sa.select(MessageThread).options(joinedload(MessageThread.pupil), joinedload(MessageThread.guardian),
                                          joinedload(MessageThread.teacher))
-        .where(mine == user.id).order_by(MessageThread.last_message_at.desc()).limit(limit)).all()
+        .where(mine == user.id, _still_open()).order_by(MessageThread.last_message_at.desc()).limit(limit)).all()
     out = []
     for t in rows:
         read = t.guardian_read_at if user.id == t.guardian_id else t.teacher_read_at

@@ -250,3 +250,26 @@ def test_school_announcement_report_names_each_child_once(app, world, cb_world, 
     assert resp.status_code == 302
     report = staff.get(resp.headers["Location"]).get_data(as_text=True)
     assert report.count(cb_world["child"].full_name) == 1
+
+
+def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_world, make_client):
+    """When the teacher stops teaching the child's class, the conversation leaves both lists
+    (opening it answers 404, so listing it only showed a dead link)."""
+    from contactbook.models import TeachingAssignment
+
+    parent, thread = _start(make_client, world, cb_world)
+    # A second conversation, with the subject teacher of Tiếng Việt.
+    other = cb_world["a2_teacher"]
+    url = f"/contactbook/children/{cb_world['child'].id}/messages/new"
+    assert _send(parent, url, "Thưa cô Tiếng Việt", recipient=str(other.id)).status_code == 302
+    subject_teacher = _client(make_client, other)
+    assert "Con Của Phụ Huynh" in subject_teacher.get("/contactbook/messages").get_data(as_text=True)
+    listing = parent.get("/contactbook/messages").get_data(as_text=True)
+    assert listing.count("/contactbook/threads/") == 2
+
+    db.session.execute(sa.delete(TeachingAssignment).where(TeachingAssignment.teacher_id == other.id,
+                                                           TeachingAssignment.class_id == cb_world["a1"].id))
+    jobs.commit()
+    listing = parent.get("/contactbook/messages").get_data(as_text=True)
+    assert listing.count("/contactbook/threads/") == 1 and f"/contactbook/threads/{thread.id}" in listing
+    assert "Con Của Phụ Huynh" not in subject_teacher.get("/contactbook/messages").get_data(as_text=True)

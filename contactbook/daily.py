@@ -97,15 +97,22 @@ def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:
 # ----------------------------------------------------------------------------- comments
 
 
-def term_comments(cls: SchoolClass, term: Term, author: User) -> dict[int, Comment]:
-    return {c.pupil_id: c for c in db.session.scalars(sa.select(Comment).where(
-        Comment.kind == "term", Comment.term_id == term.id, Comment.author_id == author.id,
-        Comment.subject_id.is_(None), Comment.pupil_id.in_([p.id for p in class_pupils(cls)])))}
+def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> dict[int, Comment]:
+    """The class's term comments to edit: the homeroom teacher's own (subject None), or a
+    subject's (whoever teaches it now edits them)."""
+    q = sa.select(Comment).where(Comment.kind == "term", Comment.term_id == term.id,
+                                 Comment.pupil_id.in_([p.id for p in class_pupils(cls)]))
+    if subject is None:
+        q = q.where(Comment.author_id == author.id, Comment.subject_id.is_(None))
+    else:
+        q = q.where(Comment.subject_id == subject.id)
+    return {c.pupil_id: c for c in db.session.scalars(q)}
 
 
-def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[int, str]) -> int:
-    """Upsert the author's term comment per pupil (blank removes it)."""
-    current = term_comments(cls, term, author)
+def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[int, str], subject=None) -> int:
+    """Upsert the term comment per pupil (blank removes it): the homeroom teacher's, or the
+    subject teacher's for `subject`."""
+    current = term_comments(cls, term, author, subject)
     pupils = {p.id for p in class_pupils(cls)}
     now = utcnow()
     changed = 0
@@ -116,16 +123,18 @@ def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[i
         c = current.get(pupil_id)
         if c is None and text:
             db.session.add(Comment(pupil_id=pupil_id, author_id=author.id, kind="term", term_id=term.id, body=text,
+                                   subject_id=subject.id if subject is not None else None,
                                    created_at=now, updated_at=now))
             changed += 1
         elif c is not None and not text:
             db.session.delete(c)
             changed += 1
         elif c is not None and c.body != text:
-            c.body, c.updated_at = text, now
+            c.body, c.updated_at, c.author_id = text, now, author.id
             changed += 1
     db.session.flush()
-    audit("contactbook.term_comments", cls, term_id=term.id, changed=changed)
+    audit("contactbook.term_comments", cls, term_id=term.id, subject_id=subject.id if subject is not None else None,
+          changed=changed)
     return changed
 
 

@@ -12,8 +12,8 @@ from app.audit import audit
 from app.authz import roles_required
 from app.extensions import db
 from app.forms import clean_text
-from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 from app.models import Role
+from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 
 from . import access, daily, exporters, grades, importers, services
 from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
@@ -162,31 +162,53 @@ def attendance(class_id: int):
 # ----------------------------------------------------------------------------- comments
 
 
+def _comments_page(cls, terms, term, subject, back_url: str):
+    """Term comments for the whole class on one page (homeroom, or one subject); what was typed
+    stays in the boxes when the page is refused."""
+    form = TermCommentsForm()
+    texts: dict[int, str] = {}
+    if form.validate_on_submit():
+        for key, value in request.form.items():
+            if key.startswith("c-") and key[2:].isdigit():
+                texts[int(key[2:])] = clean_text(value)
+        if any(len(v) > 2000 for v in texts.values()):
+            flash(_("A comment has at most 2000 characters."), "error")
+        else:
+            daily.save_term_comments(cls, term, current_user, texts, subject)
+            flash(_("Term comments saved."), "success")
+            return redirect(back_url)
+    status = 422 if form.is_submitted() else 200
+    saved = {pid: c.body for pid, c in daily.term_comments(cls, term, current_user, subject).items()}
+    return render_template("contactbook/term_comments.html", cls=cls, terms=terms, term=term, form=form,
+                           subject=subject, pupils=services.class_pupils(cls), comments={**saved, **texts}), status
+
+
 @bp.route("/classes/<int:class_id>/comments", methods=["GET", "POST"])
 @roles_required(Role.TEACHER)
 def term_comments(class_id: int):
+    """The homeroom teacher's term comment on each pupil."""
     cls = access.homeroom_class_or_404(class_id)
     terms = grades.school_terms(cls)
     term = grades.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
-    form = TermCommentsForm()
-    if form.validate_on_submit():
-        texts = {}
-        for key, value in request.form.items():
-            if key.startswith("c-") and key[2:].isdigit():
-                texts[int(key[2:])] = clean_text(value)
-        too_long = [k for k, v in texts.items() if len(v) > 2000]
-        if too_long:
-            flash(_("A comment has at most 2000 characters."), "error")
-        else:
-            daily.save_term_comments(cls, term, current_user, texts)
-            flash(_("Term comments saved."), "success")
-            return redirect(url_for("contactbook.term_comments", class_id=cls.id, term=term.id))
-    status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/term_comments.html", cls=cls, terms=terms, term=term, form=form,
-                           pupils=services.class_pupils(cls),
-                           comments=daily.term_comments(cls, term, current_user)), status
+    return _comments_page(cls, terms, term, None, url_for("contactbook.term_comments", class_id=cls.id, term=term.id))
+
+
+@bp.route("/classes/<int:class_id>/grades/<int:subject_id>/comments", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def subject_comments(class_id: int, subject_id: int):
+    """The subject teacher's term comment on each pupil in that subject (Circular 22/27: every
+    subject's assessment comes with the teacher's comment)."""
+    acc = access.grade_book_or_404(class_id, subject_id)
+    if not acc.editable:
+        abort(404)
+    terms = grades.school_terms(acc.cls)
+    term = grades.pick_term(terms, request.args.get("term", type=int))
+    if term is None:
+        abort(404)
+    return _comments_page(acc.cls, terms, term, acc.subject, url_for(
+        "contactbook.subject_comments", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id))
 
 
 @bp.route("/pupils/<int:pupil_id>/notes", methods=["GET", "POST"])

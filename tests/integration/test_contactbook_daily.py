@@ -172,3 +172,39 @@ def test_typed_notes_and_reasons_lose_control_characters(app, world, cb_world, m
     assert db.session.scalar(sa.select(GradeChange.reason)) == "chấm lại"
     form = {"login": "me\x00@example.vn", "code": "ABCD-EFGH", "password": "mot ngay dep troi", "confirm": "mot ngay dep troi"}
     assert make_client().post_form("/contactbook/activate", form).status_code == 422
+
+
+def test_subject_teachers_write_term_comments_in_their_subject(app, world, cb_world, make_client):
+    from contactbook.models import TeachingAssignment
+
+    a1, child, viet = cb_world["a1"], cb_world["child"], cb_world["viet_a"]
+    term = cb_world["terms_a"][0]
+    url = f"/contactbook/classes/{a1.id}/grades/{viet.id}/comments?term={term.id}"
+    viet_teacher = _client(make_client, cb_world["a2_teacher"])
+    assert url.split("?")[0] in viet_teacher.get(f"/contactbook/classes/{a1.id}/grades/{viet.id}").get_data(as_text=True)
+    long = viet_teacher.post(url, data={"csrf_token": viet_teacher.csrf(url), f"c-{child.id}": "x" * 2001})
+    assert long.status_code == 422 and "x" * 2001 in long.get_data(as_text=True)  # what was typed stays
+    resp = viet_teacher.post(url, data={"csrf_token": viet_teacher.csrf(url), f"c-{child.id}": "Đọc trôi chảy, viết còn chậm."})
+    assert resp.status_code == 302
+    # The homeroom teacher reads the Tiếng Việt book but does not write its comments; nor do others.
+    assert _client(make_client, world["users"]["teacher"]).get(url).status_code == 404
+    assert _client(make_client, world["foreign"]["teacher"]).get(url).status_code == 404
+    assert _client(make_client, world["users"]["school_staff"]).get(url).status_code == 403
+    # The homeroom comment and the subject comment are separate; the family sees both, labelled.
+    homeroom = _client(make_client, world["users"]["teacher"])
+    hurl = f"/contactbook/classes/{a1.id}/comments?term={term.id}"
+    assert homeroom.post(hurl, data={"csrf_token": homeroom.csrf(hurl), f"c-{child.id}": "Ngoan."}).status_code == 302
+    page = _client(make_client, world["users"]["parent"]).get(f"/contactbook/children/{child.id}?term={term.id}")
+    body = page.get_data(as_text=True)
+    assert "Đọc trôi chảy, viết còn chậm." in body and "Ngoan." in body
+    assert f"({viet.name}): Đọc trôi chảy" in body
+    # A new Tiếng Việt teacher takes over the class and edits the same comments.
+    newcomer = create_user("teacher", school=world["schools"][0])
+    db.session.execute(sa.update(TeachingAssignment).where(TeachingAssignment.subject_id == viet.id,
+                                                           TeachingAssignment.class_id == a1.id)
+                       .values(teacher_id=newcomer.id))
+    jobs.commit()
+    successor = _client(make_client, newcomer)
+    assert "Đọc trôi chảy, viết còn chậm." in successor.get(url).get_data(as_text=True)
+    assert successor.post(url, data={"csrf_token": successor.csrf(url), f"c-{child.id}": ""}).status_code == 302
+    assert db.session.scalars(sa.select(Comment.body).order_by(Comment.id)).all() == ["Ngoan."]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask import Flask, request, session
+from werkzeug.routing import IntegerConverter
 
 from .config import Config, load_secret_key
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -39,11 +40,28 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    # Before any blueprint adds its rules: <int:…> ids beyond a 64-bit column are simply not
+    # found (404) instead of overflowing the database driver (a 500 on SQLite).
+    app.url_map.converters["int"] = RecordIdConverter
+
     _init_extensions(app)
     _register_request_hooks(app)
     _register_blueprints(app)
     logging.getLogger(__name__).debug("app created for %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])
     return app
+
+
+class RecordIdConverter(IntegerConverter):
+    """`<int:…>` in URLs: 0 … 2**63-1, the range of a database id."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def normalize_database_url(url: str) -> str:

@@ -1,6 +1,8 @@
 """Staff accounts: admins and officers create the accounts of the people they oversee."""
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -159,7 +161,8 @@ def audit_log():
 
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     q = sa.select(AuditLog).options(joinedload(AuditLog.actor))
-    action = (request.args.get("action") or "").strip()[:60]
+    # Action names are dotted lower-case words; anything else (NUL, markup, %, _) is dropped.
+    action = re.sub(r"[^a-z0-9_.]", "", (request.args.get("action") or "").lower())[:60]
     if action:
         q = q.where(AuditLog.action.startswith(action, autoescape=True))
     rows = db.session.scalars(

@@ -68,9 +68,17 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
     LANGUAGES = ("vi", "en")
 
-    # Login throttling (Flask-Limiter); storage is Redis when REDIS_URL is set.
+    # Login throttling (Flask-Limiter); storage is Redis when REDIS_URL is set. If Redis stops
+    # answering, each process keeps counting in memory until it is back: logins go on working.
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    # Reverse proxies in front of the app (load balancer, nginx) whose X-Forwarded-For and
+    # X-Forwarded-Proto are trusted. 0 = none: the client address is the socket's, so per-IP
+    # limits and the audit log never see a forged header. Behind one load balancer, set 1:
+    # otherwise every visitor has the balancer's address and shares one per-IP limit.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "60/minute;600/hour")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
 

@@ -171,3 +171,152 @@ def test_registering_a_number_the_school_already_created_points_to_activation(cl
     page = resp.get_data(as_text=True)
     assert 'href="/contactbook/activate"' in page
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
+
+
+def test_session_expires_after_the_absolute_limit_even_when_active(client, app):
+    from datetime import timedelta
+
+    user = create_user("teacher")
+    db.session.commit()
+    client.login_as(user)
+    sess = db.session.scalar(sa.select(UserSession))
+    sess.created_at -= app.config["SESSION_ABSOLUTE_TIMEOUT"] + timedelta(minutes=1)
+    db.session.commit()  # last_seen_at is recent: only the absolute limit applies
+    assert client.get("/home").status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(UserSession.id))) == 0
+
+
+def test_production_config_hashes_with_owasp_argon2id_parameters(tmp_path):
+    """The app's own Config (not only the Passwords defaults) uses m=19 MiB, t=2, p=1."""
+    from app import create_app
+    from app.auth.services import passwords
+
+    prod = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "x"})
+    with prod.app_context():
+        assert passwords().hash("mot hai ba bon nam").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_production_cookies_are_secure_httponly_samesite_with_hsts(tmp_path, monkeypatch):
+    """Secure cookies unless COOKIE_SECURE=0: read the real Config class, not a test override."""
+    import importlib
+
+    import app.config as config_module
+    from app import create_app
+
+    monkeypatch.delenv("COOKIE_SECURE", raising=False)
+    fresh = importlib.reload(config_module)
+    try:
+        assert fresh.Config.SESSION_COOKIE_SECURE is True
+        prod = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "x",
+                           "SESSION_COOKIE_SECURE": fresh.Config.SESSION_COOKIE_SECURE})
+        resp = prod.test_client().get("/auth/login", base_url="https://localhost")
+        cookie = resp.headers["Set-Cookie"]
+        assert "; Secure" in cookie and "; HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+        assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+        monkeypatch.setenv("COOKIE_SECURE", "0")
+        assert importlib.reload(config_module).Config.SESSION_COOKIE_SECURE is False
+    finally:
+        monkeypatch.delenv("COOKIE_SECURE", raising=False)
+        importlib.reload(config_module)
+
+
+def test_rate_limits_live_in_redis_when_redis_url_is_set(redis_url, tmp_path):
+    """Two web processes (two apps) share one Redis: an account's failures add up across them."""
+    import uuid
+
+    from app import create_app
+    from app.extensions import limiter
+
+    cfg = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}", "SECRET_KEY": "x", "TESTING": True,
+           "WTF_CSRF_ENABLED": False, "REDIS_URL": redis_url, "ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1,
+           "RATELIMIT_KEY_PREFIX": f"shared-{uuid.uuid4().hex[:8]}", "LOGIN_LIMIT_PER_ACCOUNT": "4/minute"}
+    first, second = create_app(cfg), create_app(cfg)
+    assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
+    with first.app_context():
+        db.create_all()
+        assert type(limiter.storage).__name__.startswith("Redis"), type(limiter.storage)
+    try:
+        codes = []
+        for web in (first, second, first, second, first):
+            resp = web.test_client().post("/auth/login", data={"login": "0912000444", "password": "not it at all"})
+            codes.append(resp.status_code)
+        assert codes == [200, 200, 200, 200, 429], codes
+    finally:
+        with first.app_context():
+            limiter.reset()
+            db.drop_all()
+
+
+def test_login_still_works_and_is_throttled_when_redis_is_down(tmp_path):
+    """Redis unreachable: no 500 at the login page; each process counts failures in memory."""
+    from app import create_app
+    from app.extensions import limiter
+
+    cfg = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}", "SECRET_KEY": "x", "TESTING": True,
+           "WTF_CSRF_ENABLED": False, "REDIS_URL": "redis://127.0.0.1:1/0", "ARGON2_MEMORY_COST": 1024,
+           "ARGON2_TIME_COST": 1, "LOGIN_LIMIT_PER_ACCOUNT": "3/minute"}
+    down = create_app(cfg)
+    with down.app_context():
+        db.create_all()
+        create_user("parent", phone="0912000555")
+        db.session.commit()
+    try:
+        web = down.test_client()
+        codes = [web.post("/auth/login", data={"login": "0912000666", "password": "not it at all"}).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429], codes
+        ok = web.post("/auth/login", data={"login": "0912000555", "password": PASSWORD})
+        assert ok.status_code == 302
+    finally:
+        limiter._storage_dead = False  # the limiter is module-level: later apps start afresh
+        with down.app_context():
+            db.session.remove()
+            db.drop_all()
+
+
+def test_client_address_comes_from_the_trusted_proxy_only(tmp_path):
+    """Behind a load balancer (TRUSTED_PROXIES=1) each visitor has an own per-IP limit and the
+    audit log records the visitor's address; without it X-Forwarded-For is ignored, so nobody
+    escapes the limit by forging the header."""
+    from app import create_app
+
+    def failures(web, forwarded_for):
+        c = web.test_client()
+        return [c.post("/auth/login", data={"login": f"09120007{i:02d}", "password": "not it at all"},
+                       headers={"X-Forwarded-For": ip}).status_code
+                for i, ip in enumerate(forwarded_for)]
+
+    base = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x", "TESTING": True,
+            "WTF_CSRF_ENABLED": False, "ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1,
+            "LOGIN_LIMIT_PER_IP": "2/minute", "RATELIMIT_STORAGE_URI": "memory://"}
+    behind_lb = create_app(dict(base, TRUSTED_PROXIES=1))
+    with behind_lb.app_context():
+        db.create_all()
+        create_user("parent", phone="0912000777")
+        db.session.commit()
+    try:
+        # Three visitors, two failures each: nobody is throttled by the others' mistakes.
+        assert failures(behind_lb, ["203.0.113.1", "203.0.113.2", "203.0.113.3"] * 2) == [200] * 6
+        resp = behind_lb.test_client().post("/auth/login", data={"login": "0912000777", "password": PASSWORD},
+                                            headers={"X-Forwarded-For": "203.0.113.9"})
+        assert resp.status_code == 302
+        with behind_lb.app_context():
+            entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "user.login"))
+            assert entry.ip == "203.0.113.9"
+        direct = create_app(dict(base, TRUSTED_PROXIES=0))
+        # Forged headers do not help a direct client: the third failure is throttled.
+        assert failures(direct, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [200, 200, 429]
+    finally:
+        with behind_lb.app_context():
+            db.session.remove()
+            db.drop_all()
+
+
+def test_audit_filter_takes_only_action_characters(client, world):
+    """A NUL or markup in the filter is dropped (PostgreSQL refuses NUL in text: it was a 500)."""
+    admin = world["users"]["city_admin"]
+    client.login_as(admin)
+    resp = client.get("/admin/audit?action=%20User.Login%00%3C%3E%25")
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert 'value="user.login"' in page and "<code>user.login</code>" in page

@@ -7,7 +7,7 @@ under test — so that scope checks are tried too.
 from __future__ import annotations
 
 import pytest
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from app.models import Role
 
@@ -52,6 +52,33 @@ def test_every_view_declares_its_audience(app):
         if not hasattr(view, "access_public"):
             undeclared.append(rule.endpoint)
     assert not undeclared, f"views without @public or @roles_required: {undeclared}"
+
+
+def test_every_route_answers_only_get_and_post(app):
+    # The walks below try GET and POST; a route with another method would escape them.
+    odd = {r.rule: sorted(r.methods - {"GET", "POST", "HEAD", "OPTIONS"}) for r in rules(app)
+           if r.methods - {"GET", "POST", "HEAD", "OPTIONS"}}
+    assert not odd, f"routes with methods the access tests do not try: {odd}"
+
+
+def test_ids_beyond_the_database_range_are_not_found(app, world, make_client):
+    """A 20-digit id in any URL is a 404, not an overflow in the database driver (a 500)."""
+    huge = 10**20
+    ids = foreign_ids(world)
+    client = make_client()
+    client.login_as(world["users"]["city_admin"])
+    token = client.csrf("/home")
+    tried = 0
+    for rule in rules(app):
+        ints = [a for a in rule.arguments if isinstance(rule._converters[a], IntegerConverter)]
+        if not ints:
+            continue
+        url = build_url(rule, dict(ids, **dict.fromkeys(ints, huge)))
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            resp = _request(client, method, url, token)
+            assert resp.status_code == 404, f"{method} {url} -> {resp.status_code}"
+            tried += 1
+    assert tried > 10
 
 
 def _request(client, method: str, url: str, token: str):

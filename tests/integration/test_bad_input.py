@@ -125,3 +125,28 @@ def test_missing_csrf_on_every_post_route(app, client, world):
         if "POST" in rule.methods and not rule.arguments:
             resp = client.post(rule.rule, data={})
             assert resp.status_code == 400, rule.rule
+
+
+def test_forged_or_foreign_csrf_token_on_every_post_route(app, make_client, world):
+    """Every POST route, with or without URL arguments: a made-up token, or a real token taken
+    from someone else's session, is refused with the localized 400 page and stores nothing."""
+    from tests.integration.test_route_access import build_url, foreign_ids, rules
+
+    ids = foreign_ids(world)
+    victim, attacker = make_client(), make_client()
+    victim.login_as(world["users"]["city_admin"])
+    attacker.login_as(world["users"]["parent"])
+    foreign_token = attacker.csrf("/home")
+    before = _count(AuditLog)
+    tried = 0
+    for rule in rules(app):
+        if "POST" not in rule.methods:
+            continue
+        url = build_url(rule, ids)
+        for token in ("forged", foreign_token, ""):
+            resp = victim.post(url, data={"csrf_token": token, "lang": "en", "next": "/"})
+            assert resp.status_code == 400, (url, token[:8], resp.status_code)
+            assert "tải lại trang" in resp.get_data(as_text=True).lower(), url
+            tried += 1
+    assert tried > 30
+    assert _count(AuditLog) == before

@@ -28,6 +28,21 @@ def test_healthz_503_when_redis_unreachable(client, app):
     app.extensions.pop("redis", None)
 
 
+def test_healthz_503_when_the_database_does_not_answer(client, app, tmp_path):
+    from app.extensions import db as ext_db
+
+    broken = sa.create_engine(f"sqlite:///{tmp_path}/missing-dir/nothing.db")  # cannot open
+    engines = ext_db._app_engines[app]  # swap the app's engine for the one that fails
+    real = engines[None]
+    engines[None] = broken
+    try:
+        resp = client.get("/healthz")
+    finally:
+        engines[None] = real
+    assert resp.status_code == 503
+    assert resp.get_json()["database"] == "error" and resp.get_json()["status"] == "error"
+
+
 def test_404_page_is_friendly_and_localized(client):
     resp = client.get("/khong-co-trang-nay")
     assert resp.status_code == 404
@@ -155,3 +170,45 @@ def test_demo_logins_work(runner, client, login):
     runner.invoke(args=["demo", "load"])
     client.login(login, DEMO_PASSWORD)
     assert client.get("/home").status_code == 200
+
+
+ERROR_TITLES = {  # code: (Vietnamese, English) title of the friendly page
+    400: ("Yêu cầu không hợp lệ", "Bad request"),
+    403: ("Không được phép", "Not allowed"),
+    404: ("Không tìm thấy", "Not found"),
+    429: ("Quá nhiều lần thử", "Too many attempts"),
+    500: ("Đã xảy ra lỗi", "Something went wrong"),
+}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("code", sorted(ERROR_TITLES))
+def test_error_pages_are_friendly_and_localized(app, client, code, lang):
+    @app.route("/boom-localized")
+    def boom_localized():  # pragma: no cover - body raises
+        raise RuntimeError("secret internals")
+
+    boom_localized.access_public = True
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "1/minute"
+    if lang == "en":
+        client.post_form("/lang", {"lang": "en", "next": "/"}, token_from="/")
+    if code == 400:
+        resp = client.post("/lang", data={"csrf_token": "forged", "lang": "vi"})
+    elif code == 403:
+        user = create_user("parent")
+        db.session.commit()
+        client.login_as(user)
+        resp = client.get("/admin/users")
+    elif code == 404:
+        resp = client.get("/khong-co-trang-nay")
+    elif code == 429:
+        for _ in range(2):
+            resp = client.post_form("/auth/login", {"login": "0912000888", "password": "not it at all"})
+    else:
+        resp = client.get("/boom-localized")
+    assert resp.status_code == code
+    page = resp.get_data(as_text=True)
+    title = ERROR_TITLES[code][0 if lang == "vi" else 1]
+    assert f'lang="{lang}"' in page and title in page, page[-1500:]
+    assert "Traceback" not in page and "secret internals" not in page
+    assert 'href="/"' in page or 'href="/home"' in page  # a way back

@@ -264,6 +264,8 @@ def announcement(announcement_id: int):
     if a is None:
         abort(404)
     if messaging.can_manage_announcement(a, current_user):
+        if current_user.role in STAFF:  # the report names families and children
+            audit("contactbook.view_announcement_report", a)
         return render_template("contactbook/announcement.html", a=a, row=None,
                                report=messaging.announcement_report(a))
     row = messaging.recipient_row(a, current_user)

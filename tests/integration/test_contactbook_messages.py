@@ -250,6 +250,10 @@ def test_school_announcement_report_names_each_child_once(app, world, cb_world, 
     assert resp.status_code == 302
     report = staff.get(resp.headers["Location"]).get_data(as_text=True)
     assert report.count(cb_world["child"].full_name) == 1
+    from app.models import AuditLog
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+        AuditLog.action == "contactbook.view_announcement_report")) == 1  # staff seeing families is logged
 
 
 def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_world, make_client):

@@ -147,6 +147,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=500)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()  # the machine may be shared: say how busy it was
 
     import sqlalchemy as sa
     from redis import Redis
@@ -311,6 +312,8 @@ def main() -> int:
         admin.dispose()
 
     print()
+    print("machine: {} CPUs, load average {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end".format(
+        os.cpu_count(), *load_at_start, *os.getloadavg()))
     ok = True
     for label, met, value in figures:
         print(f"{'MET   ' if met else 'MISSED'} {label}: {value}")

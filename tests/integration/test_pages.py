@@ -212,3 +212,10 @@ def test_error_pages_are_friendly_and_localized(app, client, code, lang):
     assert f'lang="{lang}"' in page and title in page, page[-1500:]
     assert "Traceback" not in page and "secret internals" not in page
     assert 'href="/"' in page or 'href="/home"' in page  # a way back
+
+
+def test_form_fields_carry_no_none_attributes(client):
+    page = client.post_form("/auth/register", {"full_name": "", "phone": "x"}).get_data(as_text=True)
+    assert '="None"' not in page
+    assert 'aria-invalid="true"' in page
+    assert page.count("autofocus") == 1

@@ -250,3 +250,56 @@ def test_staff_read_grades_without_changing_them(app, world, cb_world, make_clie
     assert foreign.get(url).status_code == 404
     assert foreign.get(f"/contactbook/classes/{a1.id}/overview").status_code == 404
     assert _client(make_client, cb_world["a2_teacher"]).get(f"/contactbook/classes/{a1.id}/overview").status_code == 404
+
+
+def test_staff_set_the_terms_and_the_subjects_of_each_grade(app, world, cb_world, make_client):
+    from datetime import date
+
+    from contactbook.catalog import standard_subjects
+    from contactbook.models import Subject, Term
+
+    school = world["schools"][0]  # primary: grades 1–5
+    year = cb_world["year"]
+    staff = _client(make_client, world["users"]["school_staff"])
+    url = f"/contactbook/schools/{school.id}/calendar"
+    assert staff.get(url).status_code == 200
+
+    def terms(t1s, t1e, t2s, t2e):
+        return staff.post(url, data={"csrf_token": staff.csrf(url), "term1_start": t1s, "term1_end": t1e,
+                                     "term2_start": t2s, "term2_end": t2e})
+
+    start, end = year.starts_on, year.ends_on
+    assert terms(start.isoformat(), "2027-01-10", "2027-01-05", end.isoformat()).status_code == 422  # overlap
+    assert terms("2026-08-01", "2027-01-10", "2027-01-11", end.isoformat()).status_code == 422  # before the year
+    assert terms(start.isoformat(), "2027-01-10", "2027-01-11", "2027-07-01").status_code == 422  # after it
+    assert terms(start.isoformat(), "2027-01-10", "2027-01-11", end.isoformat()).status_code == 302
+    db.session.expire_all()
+    got = db.session.execute(sa.select(Term.number, Term.starts_on, Term.ends_on).where(
+        Term.school_id == school.id, Term.academic_year_id == year.id).order_by(Term.number)).all()
+    assert got == [(1, start, date(2027, 1, 10)), (2, date(2027, 1, 11), end)]
+
+    add = f"/contactbook/schools/{school.id}/subjects"
+
+    def subject(**form):
+        return staff.post(add, data={"csrf_token": staff.csrf(url), "regular_count": "3", **form})
+
+    assert subject(grade="2", name="Tiếng Anh", assessment="primary", has_test="y").status_code == 302
+    assert subject(grade="2", name="tieng anh", assessment="primary").status_code == 422      # same name
+    assert subject(grade="7", name="Toán", assessment="scored").status_code == 422            # not taught here
+    assert subject(grade="3", name="Toán", assessment="scored").status_code == 422            # primary levels
+    assert subject(grade="3", name="=cmd()", assessment="primary").status_code == 422         # formula
+    english = db.session.scalar(sa.select(Subject).where(Subject.school_id == school.id, Subject.grade == 2))
+    assert (english.name, english.assessment, english.has_test) == ("Tiếng Anh", "primary", True)
+    resp = staff.post(f"/contactbook/schools/{school.id}/subjects/standard", data={"csrf_token": staff.csrf(url),
+                                                                                 "grade": "4"})
+    assert resp.status_code == 302
+    fourth = set(db.session.scalars(sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == 4)))
+    assert fourth == {s.name for s in standard_subjects(4)}
+    staff.post(f"/contactbook/schools/{school.id}/subjects/standard", data={"csrf_token": staff.csrf(url), "grade": "4"})
+    assert db.session.scalar(sa.select(sa.func.count(Subject.id)).where(Subject.grade == 4)) == len(fourth)  # once
+
+    foreign = _client(make_client, world["foreign"]["school_staff"])
+    assert foreign.get(url).status_code == 404
+    assert foreign.post(add, data={"csrf_token": foreign.csrf("/home"), "grade": "2", "name": "Mĩ thuật",
+                                   "assessment": "primary", "regular_count": "3"}).status_code == 404
+    assert _client(make_client, world["users"]["teacher"]).get(url).status_code == 403

@@ -10,6 +10,7 @@ from ..security import normalize_phone
 from . import bp, services
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
+
 def _needs_activation() -> str:
     text = _("Your child's school has already created an account for this number. "
              "Activate it with the code on the sheet the school gave you.")

@@ -39,7 +39,7 @@ def passwords() -> Passwords:
 
 
 def find_by_login(login: str) -> User | None:
-    login = (login or "").strip()
+    login = (login or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
     phone = normalize_phone(login)
     if phone:
         return db.session.scalar(sa.select(User).where(User.phone == phone))

@@ -320,3 +320,8 @@ def test_audit_filter_takes_only_action_characters(client, world):
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
     assert 'value="user.login"' in page and "<code>user.login</code>" in page
+
+
+def test_login_with_a_nul_byte_is_simply_not_found(client):
+    resp = client.post_form("/auth/login", {"login": "ad\x00min@example.vn", "password": "x" * 10})
+    assert resp.status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import json
 import random
 import sys
 import time
@@ -549,6 +550,27 @@ MALFORMED = [
         'student "HS0003": "sibling_schools" must be a list of school ids, got string',
     ),
     (
+        # falsy values that are not lists, after a record with siblings (HS0002) in the same block
+        "siblings null",
+        _set(["students", 2, "sibling_schools"], None),
+        'student "HS0003": "sibling_schools" must be a list of school ids, got null',
+    ),
+    (
+        "siblings empty object",
+        _set(["students", 2, "sibling_schools"], {}),
+        'student "HS0003": "sibling_schools" must be a list of school ids, got object',
+    ),
+    (
+        "siblings zero",
+        _set(["students", 2, "sibling_schools"], 0),
+        'student "HS0003": "sibling_schools" must be a list of school ids, got integer',
+    ),
+    (
+        "choices empty object",
+        _set(["students", 2, "choices"], {}),
+        'student "HS0003": "choices" must be a list of school ids, got object',
+    ),
+    (
         "unknown sibling",
         _set(["students", 2, "sibling_schools"], ["TH-X"]),
         'student "HS0003": sibling school "TH-X" is not a known school',
@@ -578,6 +600,12 @@ MALFORMED = [
         "lottery duplicate",
         _set(["students", 2, "lottery"], 1),
         'student "HS0003": lottery 1 is also held by student "HS0001"',
+    ),
+    (
+        # 1, 3, 3: as many numbers as students and max - min = n - 1, yet not a permutation
+        "lottery repeated in a range",
+        _set(["students", 1, "lottery"], 3),
+        'student "HS0003": lottery 3 is also held by student "HS0002"',
     ),
     (
         "lottery too big",
@@ -728,3 +756,66 @@ def test_gc_state_is_restored():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _large_instance(n=5000, seed=11):
+    """Several read blocks' worth of students, lottery numbers a permutation of 1..n, siblings."""
+    rnd = random.Random(seed)
+    schools = {f"S{j:02d}": rnd.randint(0, 150) for j in range(60)}
+    ids = list(schools)
+    lots = rnd.sample(range(1, n + 1), n)
+    students = []
+    for i in range(n):
+        home = rnd.randrange(len(ids))
+        near = [ids[(home + d) % len(ids)] for d in (0, 1, -1, 2, -2, 4)]
+        sib = rnd.sample(near, rnd.randint(1, 2)) if rnd.random() < 0.15 else []
+        students.append((f"P{i:05d}", rnd.sample(near, rnd.randint(0, 5)), rnd.choice([ids[home], None]), sib, lots[i]))
+    return instance(schools, students)
+
+
+def test_large_instance_read_in_blocks_equals_oracle():
+    inst = _large_instance()
+    expected = without_seconds(oracle_allocate(inst))
+    assert without_seconds(allocate_instance(inst)) == expected
+    # the same records built by a JSON parser (shared key objects) and as plain Python literals
+    parsed = json.loads(json.dumps(inst))
+    assert without_seconds(allocate_instance(parsed)) == expected
+    shuffled_keys = copy.deepcopy(inst)
+    shuffled_keys["students"][0] = dict(reversed(list(shuffled_keys["students"][0].items())), extra=1)
+    assert without_seconds(allocate_instance(shuffled_keys)) == expected
+
+
+@pytest.mark.parametrize("where", [0, 1023, 1024, 2500, 4999])
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("sibling_schools", None, '"sibling_schools" must be a list of school ids, got null'),
+        ("sibling_schools", ["S99"], 'sibling school "S99" is not a known school'),
+        ("choices", ["S00", "S00"], 'choice "S00" is repeated (choices 1 and 2)'),
+        ("catchment", "S99", 'catchment "S99" is not a known school'),
+        ("lottery", True, "lottery must be an integer, got true"),
+        ("id", 5, '"id" must be a non-empty string, got 5'),
+    ],
+)
+def test_bad_record_in_any_block_is_named(where, field, value, problem):
+    inst = _large_instance()
+    inst["students"][where][field] = value
+    name = f"students[{where}]" if field == "id" else f'student "P{where:05d}"'
+    with pytest.raises(InstanceError) as info:
+        allocate_instance(inst)
+    assert str(info.value) == f"{name}: {problem}"
+
+
+def test_lottery_permutation_with_a_repeat_is_rejected_in_a_large_instance():
+    inst = _large_instance()
+    students = inst["students"]
+    lots = {s["lottery"]: k for k, s in enumerate(students)}
+    # n numbers from 1..n with max - min = n - 1, but 3 held twice and 2 by nobody
+    k_two = lots[2]
+    students[k_two]["lottery"] = 3
+    first, second = sorted([k_two, lots[3]])
+    with pytest.raises(InstanceError) as info:
+        allocate_instance(inst)
+    assert str(info.value) == (
+        f'student "P{second:05d}": lottery 3 is also held by student "P{first:05d}" (must be unique)'
+    )

@@ -365,7 +365,9 @@ def _compile_students_fast(students, school_index: dict, n_schools: int, check_i
     id_types: set = set()
     lottery_types: set = set()
     for b in range(0, n, _BLOCK):
-        bid, bchoices, bcatchment, bsiblings, blottery = zip(*map(fields, students[b : b + _BLOCK]))
+        bid, bchoices, bcatchment, bsiblings, blottery = zip(
+            *map(fields, students[b : b + _BLOCK]), strict=True
+        )
         ids += bid
         id_types.update(map(type, bid))
         lengths += map(list_len, bchoices)

@@ -769,7 +769,9 @@ def _large_instance(n=5000, seed=11):
         home = rnd.randrange(len(ids))
         near = [ids[(home + d) % len(ids)] for d in (0, 1, -1, 2, -2, 4)]
         sib = rnd.sample(near, rnd.randint(1, 2)) if rnd.random() < 0.15 else []
-        students.append((f"P{i:05d}", rnd.sample(near, rnd.randint(0, 5)), rnd.choice([ids[home], None]), sib, lots[i]))
+        students.append(
+            (f"P{i:05d}", rnd.sample(near, rnd.randint(0, 5)), rnd.choice([ids[home], None]), sib, lots[i])
+        )
     return instance(schools, students)
 
 

@@ -355,37 +355,43 @@ def _compile_students_fast(students, school_index: dict, n_schools: int, check_i
     list_len = list.__len__
     fields = _fields_getter(students)
     ids: list = []
-    lengths: list = []
+    lengths = np.empty(n, dtype=np.int64)
     choice_parts: list = []
-    catchments: list = []
+    catchment = np.empty(n, dtype=np.int32)
     sib_who: list = []  # the few students with siblings: index, number of sibling schools,
     sib_count: list = []  # and the schools, flat
     sib_flat: list = []
-    lotteries: list = []
-    id_types: set = set()
+    lottery = np.empty(n, dtype=np.int64)
     lottery_types: set = set()
     for b in range(0, n, _BLOCK):
         bid, bchoices, bcatchment, bsiblings, blottery = zip(
             *map(fields, students[b : b + _BLOCK]), strict=True
         )
-        ids += bid
-        id_types.update(map(type, bid))
-        lengths += map(list_len, bchoices)
+        k = len(bid)
+        # Fresh copies of the ids, packed together in memory: the two million-entry output dicts
+        # are built about twice as fast from them as from ids scattered among the records.
+        # join() also checks that every id is a string.
+        packed = "\x00".join(bid).split("\x00")
+        if len(packed) != k:  # an id contains NUL: keep the originals (exact strings only)
+            if set(map(type, bid)) != {str}:
+                raise _LooksInvalid
+            packed = bid
+        ids += packed
+        lengths[b : b + k] = np.fromiter(map(list_len, bchoices), dtype=np.int64, count=k)
         choice_parts.append(np.fromiter(map(get_school, chain.from_iterable(bchoices)), dtype=np.int32))
-        catchments += map(get_catchment, bcatchment)
+        catchment[b : b + k] = np.fromiter(map(get_catchment, bcatchment), dtype=np.int32, count=k)
         if sum(map(list_len, bsiblings)):  # every value is checked to be a list
             nonempty = list(compress(bsiblings, bsiblings))
-            sib_who += compress(range(b, b + len(bsiblings)), bsiblings)
+            sib_who += compress(range(b, b + k), bsiblings)
             sib_count += map(list_len, nonempty)
             sib_flat += map(get_school, chain.from_iterable(nonempty))
         lottery_types.update(map(type, blottery))
-        lotteries += blottery
-    if n and (id_types != {str} or lottery_types != {int}):  # type() is exact: bool is rejected
+        lottery[b : b + k] = blottery
+    if n and lottery_types != {int}:  # type() is exact: bool is rejected
         raise _LooksInvalid
     if check_ids and (len(set(ids)) != n or "" in ids):
         raise _LooksInvalid
 
-    lengths = np.array(lengths, dtype=np.int64)
     start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=start[1:])
     n_entries = int(start[-1])
@@ -395,8 +401,6 @@ def _compile_students_fast(students, school_index: dict, n_schools: int, check_i
         raise _LooksInvalid
 
     # Catchment (-1 for null) -> class 0 where the choice is the catchment school.
-    catchment = np.array(catchments, dtype=np.int32)
-    del catchments
     choice_class = np.full(n_entries, OTHER, dtype=np.int8)
     if n_entries:
         choice_class[choice_school == np.repeat(catchment, lengths)] = CATCHMENT
@@ -411,18 +415,17 @@ def _compile_students_fast(students, school_index: dict, n_schools: int, check_i
         _mark_siblings(choice_school, choice_class, start, lengths, who, sib_len, sib_school)
     del sib_who, sib_count, sib_flat
 
-    lottery_rank, by_lottery, lottery_sorted = _rank_lottery(lotteries)
+    lottery_rank, by_lottery, lottery_sorted = _rank_lottery(lottery)
     return ids, start, choice_school, choice_class, lottery_rank, by_lottery, lottery_sorted
 
 
-def _rank_lottery(lotteries: list):
+def _rank_lottery(lottery: np.ndarray):
     """Rank unique 64-bit lottery numbers (rank 0 = lowest = best); raise if any repeats.
 
     The app draws the numbers 1..n, a permutation of a range: then the rank is the number minus
     the lowest one and no sort is needed. Any other set of numbers is sorted.
     """
-    n = len(lotteries)
-    lottery = np.array(lotteries, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    n = len(lottery)
     if n and int(lottery.max()) - int(lottery.min()) == n - 1:
         lowest = int(lottery.min())
         lottery_rank = lottery - lowest

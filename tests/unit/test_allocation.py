@@ -821,3 +821,23 @@ def test_lottery_permutation_with_a_repeat_is_rejected_in_a_large_instance():
     assert str(info.value) == (
         f'student "P{second:05d}": lottery 3 is also held by student "P{first:05d}" (must be unique)'
     )
+
+
+def test_ids_with_nul_and_string_subclasses_in_a_large_instance():
+    """The output keys are packed copies of the ids; odd ids must come out equal all the same."""
+
+    class Code(str):
+        pass
+
+    inst = _large_instance()
+    students = inst["students"]
+    students[1500]["id"] = "P\x00NUL"  # makes its block keep the original id objects
+    students[3000]["id"] = Code("P-subclass")
+    expected = without_seconds(oracle_allocate(inst))
+    got = allocate_instance(inst)
+    assert without_seconds(got) == expected
+    assert list(got["assignment"]) == [s["id"] for s in students] == list(got["ranks"])
+    assert {type(k) for k in got["assignment"]} == {str}
+    students[1501]["id"] = 7  # a non-string id in the block that kept its originals
+    with pytest.raises(InstanceError, match=r'^students\[1501\]: "id" must be a non-empty string, got 7'):
+        allocate_instance(inst)

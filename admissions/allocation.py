@@ -584,13 +584,11 @@ def solve(ci: CompiledInstance, *, scalar_below=None) -> Solution:
         rejected = [proposers[~ok]]  # worse than the worst held student of a full school
         new = np.sort(comb[ok])
         if new.size:
-            # merge the new proposals into the sorted array of held students
-            at = np.searchsorted(held, new) + np.arange(new.size)
-            merged = np.empty(held.size + new.size, dtype=np.int64)
-            keep = np.ones(merged.size, dtype=bool)
-            keep[at] = False
-            merged[at] = new
-            merged[keep] = held
+            # merge the new proposals into the sorted array of held students: a stable sort
+            # of two sorted runs is one linear merge (timsort finds the runs)
+            merged = np.concatenate((held, new)) if held.size else new
+            if held.size:
+                merged.sort(kind="stable")
             # schools that received proposals, and how many each
             ns = new >> shift
             first = np.empty(ns.size, dtype=bool)

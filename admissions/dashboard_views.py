@@ -154,7 +154,7 @@ def export_admitted(level_id: int, school_id: int):
         "documents": {CouncilState.INCOMPLETE: _("To check"), CouncilState.PROBLEM: _("Problem flagged"),
                       CouncilState.COMPLETE: _("Checked")},
     }
-    data, n = reports.admitted_workbook(level, school, labels)
+    data, n = reports.admitted_workbook(level, school, labels, services.timezone())
     audit("admissions.admitted.export", school, level_id=level.id, rows=n)
     return _xlsx(data, f"trung-tuyen-{level.level}-{school.code}.xlsx")
 

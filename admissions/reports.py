@@ -82,8 +82,8 @@ def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
             .order_by(Child.full_name, Application.id))
 
 
-def admitted_workbook(level: AdmissionLevel, school: School, labels: dict) -> tuple[bytes, int]:
-    """The school's admitted children as .xlsx; returns (file bytes, rows)."""
+def admitted_workbook(level: AdmissionLevel, school: School, labels: dict, tz: str) -> tuple[bytes, int]:
+    """The school's admitted children as .xlsx; returns (file bytes, rows). Dates are shown in `tz`."""
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
@@ -101,7 +101,7 @@ def admitted_workbook(level: AdmissionLevel, school: School, labels: dict) -> tu
             labels["residence"].get(child.residence_type, child.residence_type),
             app_.allocated_rank if app_.allocated_rank else labels["assigned"],
             labels["status"].get(app_.status, app_.status),
-            app_.confirmed_at.strftime("%d/%m/%Y") if app_.confirmed_at else "",
+            rules.utc_to_local(app_.confirmed_at, tz).strftime("%d/%m/%Y") if app_.confirmed_at else "",
             labels["documents"].get(state or "incomplete"),
         ]))
     return _save(wb), n

@@ -275,6 +275,18 @@ def test_admitted_list_export_is_escaped_and_audited(make_client, world2, db):
     assert entry.actor_id == world2.users["staff_home"].id
 
 
+def test_admitted_list_shows_the_confirmation_day_in_vietnam_time(make_client, world2):
+    confirmed = world2.apps["confirmed"]
+    confirmed.confirmed_at = datetime(2026, 7, 10, 18, 30)  # UTC: 01:30 on 11 July in Hanoi
+    jobs.commit()
+    client = make_client()
+    login_en(client, world2.users["city"])
+    resp = client.get(f"/admissions/dashboard/levels/{world2.level.id}/schools/{world2.a.other.id}/admitted.xlsx")
+    rows = _sheet_rows(resp.data)
+    row = next(r for r in rows if len(r) > 1 and r[1] == confirmed.reference)
+    assert row[10] == "11/07/2026"
+
+
 def test_district_summary_export(make_client, world2, db):
     client = make_client()
     login_en(client, world2.users["officer_a"])

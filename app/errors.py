@@ -20,7 +20,7 @@ def _messages():
         413: (_("Too large"), _("The file or form you sent is too large.")),
         422: (_("Check your entries"), _("Some entries need correcting.")),
         429: (_("Too many attempts"), _("Too many attempts in a short time. Wait a few minutes and try again.")),
-        500: (_("Something went wrong"), _("An error occurred on our side. Nothing you entered was lost; please try again shortly.")),
+        500: (_("Something went wrong"), _("An error occurred on our side, so what you just did was not saved. Please try again shortly.")),
         503: (_("Service busy"), _("The service is busy. Please try again shortly.")),
     }
 

@@ -62,6 +62,8 @@ def test_500_page_hides_the_error(app, client):
     page = resp.get_data(as_text=True)
     assert "secret internals" not in page and "Traceback" not in page
     assert "lỗi" in page.lower()
+    # the request's transaction was rolled back: the page must not promise that anything was kept
+    assert "chưa được lưu" in page and "không bị mất" not in page
 
 
 def test_json_errors_for_api_clients(client):

@@ -1,14 +1,14 @@
-// Import progress: poll the job's JSON status and move the <progress> bar; reload when finished.
-// Progressive enhancement (CSP: no inline script): without JS the page shows the state at load.
+// Job progress (spreadsheet imports, allocation rounds): every element with a data-status-url
+// holds a <progress> bar and a role="status" line; poll that JSON status, move the bar and reload
+// the page when the job has finished. Progressive enhancement (CSP: no inline script): without JS
+// the page shows the state at load and a reload shows the result.
 (function () {
   "use strict";
-  function start() {
-    var box = document.getElementById("import-progress");
-    if (!box) { return; }
+  function watch(box) {
     var url = box.getAttribute("data-status-url");
-    if (!url) { return; }
-    var bar = document.getElementById("import-progress-bar");
-    var text = document.getElementById("import-progress-text");
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[role=status]");
+    if (!url || !bar || !text) { return; }
     var delay = 1000;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -33,6 +33,10 @@
         });
     }
     window.setTimeout(poll, delay);
+  }
+  function start() {
+    var boxes = document.querySelectorAll("[data-status-url]");
+    for (var i = 0; i < boxes.length; i++) { watch(boxes[i]); }
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);

@@ -81,6 +81,8 @@ class Config:
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "60/minute;600/hour")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
+    # Accounts created per address (failed sign-ups count against LOGIN_LIMIT_PER_IP instead).
+    REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120/minute;2000/hour")
 
     # argon2id, OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
     ARGON2_TIME_COST = 2

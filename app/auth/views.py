@@ -1,5 +1,6 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
@@ -88,9 +89,18 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _succeeded(response) -> bool:
+    return response.status_code == 302
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
+# Failed sign-ups (guessing which phones have accounts, bad forms) count like failed logins;
+# accounts created count against a separate, much higher cap: on opening day many families
+# register from behind one carrier-grade NAT address.
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"], deduct_when=_succeeded,
+               key_func=lambda: "register-ip:" + get_remote_address())
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))

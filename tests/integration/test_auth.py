@@ -96,6 +96,32 @@ def test_login_rate_limited_per_ip(client, app):
     assert codes[-1] == 429 and 429 not in codes[:3]
 
 
+def _sign_up(client, i: int, *, ok: bool = True) -> int:
+    return client.post_form("/auth/register", {
+        "full_name": "Nguyễn Thị Hoa", "phone": f"091200{i:04d}" if ok else "0212345678",
+        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"}).status_code
+
+
+def test_sign_ups_behind_one_address_count_apart_from_failures(make_client, app):
+    """Opening day: many families register from one carrier-grade NAT address. Accounts created
+    count against REGISTER_LIMIT_PER_IP; failed attempts against the (lower) login limit."""
+    app.config["LOGIN_LIMIT_PER_IP"] = "2/minute"
+    app.config["REGISTER_LIMIT_PER_IP"] = "4/minute"
+    created = [_sign_up(make_client(), i) for i in range(4)]
+    assert created == [302] * 4  # more than the login limit of 2
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 4
+    assert _sign_up(make_client(), 99) == 429  # the sign-up cap
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 4
+
+
+def test_failed_sign_ups_are_limited_like_failed_logins(make_client, app):
+    app.config["LOGIN_LIMIT_PER_IP"] = "2/minute"
+    failed = [_sign_up(make_client(), 0, ok=False) for _ in range(3)]
+    assert failed == [422, 422, 429]
+    assert _sign_up(make_client(), 1) == 429  # the address is blocked for a while, as for logins
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+
+
 def test_wrong_csrf_token_is_refused_with_localized_message(client):
     user = create_user("parent")
     db.session.commit()

@@ -7,13 +7,12 @@ Every export is audited (ids and counts only).
 """
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app import xlsx
 from app.audit import audit
 from app.authz import can_manage_district, can_manage_school, roles_required
 from app.extensions import db
@@ -112,12 +111,6 @@ def school(level_id: int, school_id: int):
 
 # ---- exports ----------------------------------------------------------------------------------
 
-def _xlsx(data: bytes, name: str):
-    resp = send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=reports.XLSX_MIMETYPE)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
 def status_labels() -> dict[str, str]:
     S = ApplicationStatus
     return {S.SUBMITTED: _("Submitted"), S.WITHDRAWN: _("Withdrawn"), S.ALLOCATED: _("Being allocated"),
@@ -156,7 +149,7 @@ def export_admitted(level_id: int, school_id: int):
     }
     data, n = reports.admitted_workbook(level, school, labels, services.timezone())
     audit("admissions.admitted.export", school, level_id=level.id, rows=n)
-    return _xlsx(data, f"trung-tuyen-{level.level}-{school.code}.xlsx")
+    return xlsx.download(data, f"trung-tuyen-{level.level}-{school.code}.xlsx")
 
 
 def _summary_labels(level: AdmissionLevel, title: str) -> dict:
@@ -186,7 +179,7 @@ def export_district_summary(level_id: int, district_id: int):
     labels = _summary_labels(level, _("Admissions summary: %(district)s", district=district.name))
     data, n = reports.district_summary_workbook(level, district, labels)
     audit("admissions.summary.export", district, level_id=level.id, schools=n)
-    return _xlsx(data, f"tong-hop-{level.level}-{district.code}.xlsx")
+    return xlsx.download(data, f"tong-hop-{level.level}-{district.code}.xlsx")
 
 
 @bp.route("/levels/<int:level_id>/summary.xlsx")
@@ -196,5 +189,5 @@ def export_city_summary(level_id: int):
     labels = _summary_labels(level, _("Admissions summary: the city"))
     data, n = reports.city_summary_workbook(level, labels)
     audit("admissions.summary.export", ("admission_level", level.id), level_id=level.id, districts=n)
-    return _xlsx(data, f"tong-hop-{level.level}-thanh-pho.xlsx")
+    return xlsx.download(data, f"tong-hop-{level.level}-thanh-pho.xlsx")
 

@@ -5,7 +5,6 @@ district: `/districts/<district_id>/…` answers 404 outside it, as do schools o
 """
 from __future__ import annotations
 
-import io
 import json
 
 import sqlalchemy as sa
@@ -18,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -28,6 +26,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from app import xlsx
 from app.audit import audit
 from app.authz import can_manage_district, can_manage_school, public, roles_required
 from app.extensions import db
@@ -252,13 +251,6 @@ def _export_labels() -> dict:
     }
 
 
-def _xlsx(data: bytes, name: str):
-    resp = send_file(io.BytesIO(data), as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>/codes.xlsx")
 @roles_required(OFFICER_ROLES)
 def export_school_codes(level_id: int, school_id: int):
@@ -270,7 +262,7 @@ def export_school_codes(level_id: int, school_id: int):
         abort(404)
     data, n = services.export_codes(lv, school.district_id, school, _export_labels())
     audit("admissions.codes.export", school, level_id=lv.id, rows=n)
-    return _xlsx(data, f"ma-tuyen-sinh-{lv.level}-{school.code}.xlsx")
+    return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{school.code}.xlsx")
 
 
 @bp.route("/districts/<int:district_id>/levels/<int:level_id>/codes-unassigned.xlsx")
@@ -280,7 +272,7 @@ def export_unassigned_codes(district_id: int, level_id: int):
     lv = _level_or_404(level_id)
     data, n = services.export_codes(lv, district.id, None, _export_labels())
     audit("admissions.codes.export", district, level_id=lv.id, rows=n, unassigned=True)
-    return _xlsx(data, f"ma-tuyen-sinh-{lv.level}-{district.code}-chua-co-tuyen.xlsx")
+    return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{district.code}-chua-co-tuyen.xlsx")
 
 
 

@@ -25,7 +25,6 @@ from . import dashboard, rules
 from .models import AdmissionLevel, Application, ApplicationStatus, Child, CouncilReview
 
 ADMITTED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 ADMITTED_HEADERS = ("no", "reference", "full_name", "date_of_birth", "gender", "ward", "residential_group",
                     "residence", "choice", "status", "answered_on", "documents")

@@ -6,15 +6,15 @@ and the status page polls its JSON endpoint to move a progress bar.
 """
 from __future__ import annotations
 
-import io
 import os
 import uuid
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
 from app.extensions import db
@@ -132,8 +132,7 @@ def import_template():
     kind = request.args.get("kind", "")
     if kind not in KINDS:
         abort(404)
-    return send_file(io.BytesIO(exporters.template_workbook(kind)), mimetype=exporters.XLSX_MIMETYPE,
-                     as_attachment=True, download_name=exporters.template_filename(kind))
+    return xlsx.download(exporters.template_workbook(kind), exporters.template_filename(kind))
 
 
 @bp.route("/imports/<int:job_id>")

@@ -228,6 +228,14 @@ def enum_key(value: str) -> str:
     return re.sub(r"[\s_\-]+", "", strip_diacritics(value).casefold())
 
 
+def download(data: bytes, filename: str):
+    """An .xlsx file as an attachment response. ``send_file`` encodes a non-ASCII or odd file name
+    safely (RFC 6266); pages of signed-in users are never cached (see the app's after_request)."""
+    from flask import send_file
+
+    return send_file(io.BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
+
+
 def escape_formula(value):
     """Exports: text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and value.startswith(EXPORT_ESCAPE_PREFIXES):

@@ -3,10 +3,11 @@ the school calendar (terms and subjects)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import xlsx
 from app.audit import audit
 from app.authz import login_required_any, roles_required, school_or_404, scoped_schools_query
 from app.extensions import db
@@ -18,8 +19,6 @@ from .catalog import grades_of_level, standard_subjects
 from .forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
 from .models import Subject
 from .web import bp
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.route("/")
@@ -92,8 +91,7 @@ def import_classes():
 @bp.route("/import/template.xlsx")
 @roles_required(STAFF)
 def import_template():
-    return Response(importers.template_workbook(), mimetype=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="classes.xlsx"'})
+    return xlsx.download(importers.template_workbook(), "classes.xlsx")
 
 
 @bp.route("/classes/<int:class_id>")

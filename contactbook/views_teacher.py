@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
 from app.extensions import db
@@ -19,8 +20,6 @@ from . import access, daily, exporters, grades, importers, services
 from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
 from .models import AbsenceRequest
 from .web import bp
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.route("/teach")
@@ -74,8 +73,7 @@ def grade_sheet_export(class_id: int, subject_id: int):
     acc, terms, term, book = _book(class_id, subject_id)
     audit("contactbook.grade_sheet_export", acc.cls, subject_id=acc.subject.id, term_id=term.id)
     name = f"diem_{acc.cls.name}_{acc.subject.id}_HK{term.number}.xlsx"
-    return Response(exporters.grade_sheet(book), mimetype=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return xlsx.download(exporters.grade_sheet(book), name)
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/import", methods=["POST"])

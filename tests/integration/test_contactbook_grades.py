@@ -188,8 +188,14 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
     teacher = _client(make_client, s["teacher"])
     _post(teacher, url, {f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-midterm-1": "7", f"g-{p1.id}-endterm-1": "9"},
           action="publish")
+    s["cls"].name = '6A "Chuyên"'  # a quote and Vietnamese letters in the class name
+    jobs.commit()
     export = teacher.get(f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}/export.xlsx?term={s['terms'][0].id}")
     assert export.status_code == 200
+    assert export.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    disposition = export.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=UTF-8''diem_6A%20%22Chuy%C3%AAn%22_" in disposition
+    assert export.headers["Cache-Control"] == "no-store"
     wb = openpyxl.load_workbook(io.BytesIO(export.data))
     ws = wb["grades"]
     header = [c.value for c in ws[1]]

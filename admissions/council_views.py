@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from app.audit import audit
@@ -50,7 +51,7 @@ class DocumentsForm(FlaskForm):
         super().__init__(*args, **kwargs)
         labels = council.status_labels()
         for kind in council.KINDS:
-            self[f"status_{kind}"].choices = [(s.value, labels[s]) for s in council.D]
+            self[f"status_{kind}"].choices = [SelectChoice(s.value, labels[s]) for s in council.D]
 
     def pairs(self):
         return [(kind.value, self[f"status_{kind}"], self[f"note_{kind}"]) for kind in council.KINDS]

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from app import xlsx
@@ -113,7 +114,7 @@ def index():
 @roles_required(Role.CITY_ADMIN)
 def new_season():
     form = SeasonForm()
-    form.academic_year_id.choices = [(y.id, y.name) for y in db.session.scalars(
+    form.academic_year_id.choices = [SelectChoice(y.id, y.name) for y in db.session.scalars(
         sa.select(AcademicYear).order_by(AcademicYear.starts_on.desc()))]
     if form.validate_on_submit():
         try:
@@ -138,7 +139,7 @@ def edit_season(season_id: int):
         allowed = [LevelState.DRAFT, LevelState.SCHEDULED]
         if by_level[lvl].state not in allowed:
             allowed.append(by_level[lvl].state)
-        sub.form.state.choices = [(s, states[s]) for s in allowed]
+        sub.form.state.choices = [SelectChoice(s, states[s]) for s in allowed]
     if request.method == "GET":
         form.trial_opens_at.data = rules.utc_to_local(season.trial_opens_at, tz)
         form.trial_closes_at.data = rules.utc_to_local(season.trial_closes_at, tz)
@@ -545,7 +546,7 @@ def placement(district_id: int, level_id: int):
     forms = {}
     for row in result.rows:
         f = AssignForm(formdata=None, prefix=f"a{row.application.id}")
-        f.school_id.choices = [(s.id, s.name) for s, _km, _n in row.suggestions]
+        f.school_id.choices = [SelectChoice(s.id, s.name) for s, _km, _n in row.suggestions]
         forms[row.application.id] = f
     return render_template("admissions/office_round_placement.html", district=district, level=lv, result=result,
                            forms=forms, labels=level_labels())
@@ -562,7 +563,7 @@ def placement_assign(district_id: int, level_id: int, application_id: int):
         abort(404)
     form = AssignForm(prefix=f"a{app_.id}")
     schools = rounds.district_schools(lv, district.id)
-    form.school_id.choices = [(s.id, s.name) for s in schools]
+    form.school_id.choices = [SelectChoice(s.id, s.name) for s in schools]
     if not form.validate_on_submit():
         flash(round_messages()["unknown_school"], "error")
         return redirect(url_for(".placement", district_id=district.id, level_id=lv.id))

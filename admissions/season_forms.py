@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
 )
 from wtforms import Form as PlainForm
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.forms import clean_text
@@ -130,10 +131,10 @@ class ApplicationForm(FlaskForm):
         return [c for c in (self.choice_1.data, self.choice_2.data, self.choice_3.data) if c]
 
     def set_options(self, schools, siblings) -> None:
-        none = [(0, _l("— none —"))]
+        none = [SelectChoice(0, _l("— none —"))]
         for f in (self.choice_1, self.choice_2, self.choice_3):
-            f.choices = none + [(s.id, s.name) for s in schools]
-        self.sibling_school.choices = none + [(s.id, s.name) for s in siblings]
+            f.choices = none + [SelectChoice(s.id, s.name) for s in schools]
+        self.sibling_school.choices = none + [SelectChoice(s.id, s.name) for s in siblings]
 
     def expected_id(self) -> int | None:
         return int(self.application_id.data) if (self.application_id.data or "").isdigit() else None

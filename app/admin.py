@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from .audit import audit
@@ -71,13 +72,14 @@ class StaffForm(FlaskForm):
 def _build_form(user: User) -> StaffForm:
     form = StaffForm()
     labels = role_labels()
-    form.role.choices = [(r, labels[r]) for r in creatable_roles(user)]
+    form.role.choices = [SelectChoice(r, labels[r]) for r in creatable_roles(user)]
     schools = db.session.scalars(scoped_schools_query(user).order_by(School.name)).all()
-    form.school_id.choices = [(0, _l("— none —"))] + [(s.id, s.name) for s in schools]
+    form.school_id.choices = [SelectChoice(0, _l("— none —"))] + [SelectChoice(s.id, s.name) for s in schools]
     dq = sa.select(District).order_by(District.name)
     if user.role != Role.CITY_ADMIN:
         dq = dq.where(District.id == user.district_id)
-    form.district_id.choices = [(0, _l("— none —"))] + [(d.id, d.name) for d in db.session.scalars(dq)]
+    form.district_id.choices = [SelectChoice(0, _l("— none —"))] + [
+        SelectChoice(d.id, d.name) for d in db.session.scalars(dq)]
     return form
 
 

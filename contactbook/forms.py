@@ -14,6 +14,7 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from app.forms import clean_text
@@ -101,9 +102,9 @@ class TermsForm(FlaskForm):
 
 
 ASSESSMENT_CHOICES = [
-    ("scored", _l("Scores 0–10 (Circular 22)")),
-    ("comment", _l("Đạt / Chưa đạt (Circular 22)")),
-    ("primary", _l("Primary levels (Circular 27)")),
+    SelectChoice("scored", _l("Scores 0–10 (Circular 22)")),
+    SelectChoice("comment", _l("Đạt / Chưa đạt (Circular 22)")),
+    SelectChoice("primary", _l("Primary levels (Circular 27)")),
 ]
 
 
@@ -176,7 +177,8 @@ class AbsenceRequestForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = SelectField(_l("Decision"), choices=[("approved", _l("Approve")), ("declined", _l("Decline"))])
+    decision = SelectField(_l("Decision"), choices=[SelectChoice("approved", _l("Approve")),
+                                                        SelectChoice("declined", _l("Decline"))])
     note = StringField(_l("Note to the family"), validators=[Optional(), Length(max=300), CleanText()])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from app.audit import audit
 from app.authz import login_required_any, roles_required, school_or_404
@@ -62,8 +63,9 @@ def new_thread_parent(pupil_id: int):
     if cls is None:
         abort(404)
     form = MessageForm()
-    form.recipient.choices = [(t.id, t.full_name + (" · " + ", ".join(subjects) if subjects else "")
-                               + (" · " + _("homeroom") if homeroom else "")) for t, subjects, homeroom in teachers]
+    form.recipient.choices = [SelectChoice(t.id, t.full_name + (" · " + ", ".join(subjects) if subjects else "")
+                                            + (" · " + _("homeroom") if homeroom else ""))
+                               for t, subjects, homeroom in teachers]
     hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
     if form.validate_on_submit():
         teacher = next(t for t, _, _ in teachers if t.id == form.recipient.data)
@@ -87,7 +89,7 @@ def new_thread_teacher(pupil_id: int):
     guardians = list(db.session.scalars(
         db.select(Guardian).where(Guardian.pupil_id == pupil.id)))
     form = MessageForm()
-    form.recipient.choices = [(g.user.id, g.user.full_name) for g in guardians if g.user.active]
+    form.recipient.choices = [SelectChoice(g.user.id, g.user.full_name) for g in guardians if g.user.active]
     if form.validate_on_submit():
         guardian = next(g.user for g in guardians if g.user.id == form.recipient.data)
         uploads = _uploads(form)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -229,7 +230,7 @@ def class_announcement(class_id: int):
     if form.validate_on_submit():
         a = messaging.send_announcement(school_id=cls.school_id, cls=cls, author=current_user, title=form.title.data,
                                         body=form.body.data, requires_ack=form.requires_ack.data)
-        flash(_("Sent to %(n)d families.", n=a.recipient_count), "success")
+        flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
         return redirect(url_for("contactbook.announcement", announcement_id=a.id))
     status = 422 if form.is_submitted() else 200
     return render_template("contactbook/announcement_form.html", form=form,
@@ -244,7 +245,7 @@ def school_announcement(school_id: int):
     if form.validate_on_submit():
         a = messaging.send_announcement(school_id=school.id, cls=None, author=current_user, title=form.title.data,
                                         body=form.body.data, requires_ack=form.requires_ack.data)
-        flash(_("Sent to %(n)d families.", n=a.recipient_count), "success")
+        flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
         return redirect(url_for("contactbook.announcement", announcement_id=a.id))
     status = 422 if form.is_submitted() else 200
     return render_template("contactbook/announcement_form.html", form=form,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from .. import jobs
@@ -47,7 +48,8 @@ def item(delivery_id: int):
 @login_required_any
 def read_all():
     count = service.mark_all_read(current_user.id)
-    flash(_("%(n)d notifications marked as read.", n=count), "success")
+    flash(ngettext("%(num)d notification marked as read.", "%(num)d notifications marked as read.", count),
+          "success")
     return redirect(url_for("notifications.inbox"))
 
 

@@ -494,6 +494,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     html = client.get(f"/admissions/imports/{job2.id}").get_data(as_text=True)
     assert "row 3, column Quận/Huyện: you may import only rows of your own district" in html
     assert count(db, RosterEntry) == 4
+    assert "(1 problem)" in client.get("/admissions/imports").get_data(as_text=True)  # singular in English
 
     # Uploaded files are removed once processed.
     import os

@@ -156,6 +156,7 @@ def test_class_announcement_with_acknowledgement_report(app, world, cb_world, ma
     resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "title": "Họp phụ huynh đầu năm",
                                    "body": "Thứ bảy 8:00 tại lớp 1A.", "requires_ack": "y"})
     assert resp.status_code == 302
+    assert "Đã gửi đến 2 gia đình." in teacher.get(resp.headers["Location"]).get_data(as_text=True)
     a = db.session.scalar(sa.select(Announcement))
     recipients = set(db.session.scalars(sa.select(AnnouncementRecipient.user_id)))
     assert recipients == {world["users"]["parent"].id, second_parent.id}  # classmates have no guardians

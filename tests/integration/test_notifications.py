@@ -854,3 +854,28 @@ def test_inbox_item_links_only_to_this_site_or_https(app, in_process, make_clien
         d = deliveries(made[url].id, "in_app")[0]
         page = c.get(f"/notifications/{d.id}").get_data(as_text=True)
         assert (f'href="{url}"' in page.replace("&#34;", '"')) is shown, url
+
+
+@pytest.mark.parametrize(("unread", "english_text", "vietnamese_text"), [
+    (1, "1 notification marked as read.", "Đã đánh dấu 1 thông báo là đã đọc."),
+    (3, "3 notifications marked as read.", "Đã đánh dấu 3 thông báo là đã đọc."),
+])
+def test_read_all_says_how_many_in_the_right_number(app, in_process, make_client, unread, english_text,
+                                                     vietnamese_text):
+    from tests.admissions_factories import english
+
+    (a,) = parents(1)
+    jobs.commit()
+    for i in range(unread):
+        notify("announcement", [a.id], {"title": f"Thông báo {i}"})
+    jobs.commit()
+    c = make_client()
+    c.login_as(a)
+    read = c.post_form("/notifications/read-all", {}, token_from="/notifications/")
+    assert vietnamese_text in c.get(read.headers["Location"]).get_data(as_text=True)
+    for i in range(unread):
+        notify("announcement", [a.id], {"title": f"Thông báo mới {i}"})
+    jobs.commit()
+    english(c)
+    read = c.post_form("/notifications/read-all", {}, token_from="/notifications/")
+    assert english_text in c.get(read.headers["Location"]).get_data(as_text=True)

@@ -750,7 +750,7 @@ def _child_url(child_id: int) -> str:
 def notify_families(event: str, round_id: int | None, application_ids: list[int]) -> int:
     """Job: one notification per child and language to the child's parents (every text names the
     child). Events: result (a round's offer, move or no seat), assigned, expired, confirmed, declined."""
-    from app.notifications import notify
+    from app.notifications import notify_many
 
     apps = db.session.scalars(sa.select(Application).where(Application.id.in_(application_ids))).all()
     if not apps:
@@ -762,17 +762,16 @@ def notify_families(event: str, round_id: int | None, application_ids: list[int]
     by_child: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for child_id, uid, locale in guardians:
         by_child[child_id][locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")].append(uid)
-    sent = 0
+    messages = []
     for app_ in apps:
         view = views[app_.id]
         for locale, users in by_child.get(app_.child_id, {}).items():
             with force_locale(locale):
                 title = view.title(event)
                 body = "\n".join(view.lines())
-            notify("admission", users, {"title": title, "body": body, "child_name": view.child_name,
-                                        "url": _child_url(app_.child_id)})
-            sent += 1
-    return sent
+            messages.append((users, {"title": title, "body": body, "child_name": view.child_name,
+                                     "url": _child_url(app_.child_id)}))
+    return len(notify_many("admission", messages))
 
 
 # ---- families: offers, answers, expiry ------------------------------------------------------

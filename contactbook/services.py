@@ -432,8 +432,8 @@ def notify_guardians(event: str, pupil_ids, context: dict, *, sender_id: int | N
 
 def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: int | None,
                            school_id: int | None = None, urgent: bool = False) -> int:
-    """One notification per child and language to the child's active guardians (notify(), in the
-    current transaction). One query loads the guardians. Returns the number of notifications."""
+    """One notification per child and language to the child's active guardians (notify_many(), in
+    the current transaction). One query loads the guardians. Returns the number of notifications."""
     from flask_babel import force_locale
 
     ids = sorted({int(p) for p in pupil_ids})
@@ -446,12 +446,15 @@ def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: i
                 .where(Pupil.id.in_(chunk), User.active.is_(True))
                 .order_by(Pupil.id, User.id)):
             groups.setdefault((pupil_id, name, locale or "vi"), []).append(user_id)
+    from app.notifications import notify_many
+
+    messages = []
     for (pupil_id, name, locale), user_ids in groups.items():
         with force_locale(locale):
             title = titles[event](context)
-        notify_users("contact_book", user_ids, {"title": title, "child_name": name, "url": child_url(pupil_id),
-                                                "body": context.get("body", "")},
-                     sender_id=sender_id, school_id=school_id, urgent=urgent)
+        messages.append((user_ids, {"title": title, "child_name": name, "url": child_url(pupil_id),
+                                    "body": context.get("body", "")}))
+    notify_many("contact_book", messages, sender_id=sender_id, school_id=school_id, urgent=urgent)
     return len(groups)
 
 

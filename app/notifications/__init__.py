@@ -20,6 +20,9 @@ Python API for the areas (call inside your service, before the boundary's commit
 - `urgent`: defaults to the kind's; urgent messages ignore quiet hours and digests and also go by
   SMS. Otherwise SMS (paid, counted per `school_id`) only reaches guardians with no free channel
   (no email and never logged in to read the in-app inbox).
+- `notify_many(kind, [(recipients, context), …], sender_id=…, school_id=…, urgent=…)` writes many
+  notifications of one kind (one per child, each naming the child) with a fixed number of queries
+  and jobs for the whole batch; it returns them in order.
 - Returns the flushed Notification. Nothing is sent unless your transaction commits: the rows
   (one Delivery per recipient × channel, unique) are written in your transaction and the fan-out
   jobs (chunks of NOTIFY_CHUNK_SIZE=500 deliveries) are enqueued after the commit. If Redis is
@@ -42,9 +45,9 @@ MAIL_URL, SMS_GATEWAY_URL (+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS
 """
 from __future__ import annotations
 
-from .service import NotifyError, notify, register_kind  # noqa: F401
+from .service import NotifyError, notify, notify_many, register_kind  # noqa: F401
 
-__all__ = ["notify", "register_kind", "NotifyError", "register"]
+__all__ = ["notify", "notify_many", "register_kind", "NotifyError", "register"]
 
 
 def register(app) -> None:

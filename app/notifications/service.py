@@ -110,19 +110,31 @@ def notify(kind: str, recipients: Iterable[int], context: dict, *, sender_id: in
     Returns the flushed Notification (its id is the report's key). Nothing is sent if the
     caller's transaction rolls back. Raises NotifyError for an unknown kind or a bad context.
     """
+    return notify_many(kind, [(recipients, context)], sender_id=sender_id, school_id=school_id,
+                       urgent=urgent)[0]
+
+
+def notify_many(kind: str, messages: Iterable[tuple[Iterable[int], dict]], *, sender_id: int | None = None,
+                school_id: int | None = None, urgent: bool | None = None) -> list[Notification]:
+    """Several notifications of one kind at once, e.g. one per child naming the child: the same as
+    calling notify() for each ``(recipients, context)`` pair, in a fixed number of queries and jobs
+    for the whole batch (a round's results for 20,000 children)."""
     spec = KINDS.get(kind)
     if spec is None:
         raise NotifyError(f"unknown notification kind {kind!r}; call register_kind() first")
     urgent = spec.urgent if urgent is None else bool(urgent)
-    context = _clean_context(spec, context)
-    ids = sorted({int(r) for r in recipients})
+    prepared = [(sorted({int(r) for r in recipients}), _clean_context(spec, context))
+                for recipients, context in messages]
+    if not prepared:
+        return []
     now = clock()
-    n = Notification(kind=kind, sender_id=sender_id, school_id=school_id, urgent=urgent, context=context,
-                     recipient_count=0, created_at=now)
-    db.session.add(n)
+    notes = [Notification(kind=kind, sender_id=sender_id, school_id=school_id, urgent=urgent, context=context,
+                          recipient_count=0, created_at=now) for _ids, context in prepared]
+    db.session.add_all(notes)
     db.session.flush()
 
-    people = _load_recipients(ids)
+    everyone = sorted({uid for ids, _context in prepared for uid in ids})
+    people = _load_recipients(everyone)
     prefs = _load_preferences(list(people), kind)
     settings = _load_settings(list(people))
     tz = _setting("BABEL_DEFAULT_TIMEZONE", rules.DEFAULT_TZ)
@@ -131,22 +143,25 @@ def notify(kind: str, recipients: Iterable[int], context: dict, *, sender_id: in
     # The plan depends only on which addresses a recipient has and on their settings, so it is
     # computed once per distinct shape (a school notice: a handful of shapes for 100,000 people).
     shapes: dict[tuple, list[tuple]] = {}
-    for uid in ids:
-        person = people.get(uid)
-        if person is None:
-            continue
-        pref, setting = prefs.get(uid), settings.get(uid)
-        key = (bool(person.email), bool(person.phone), person.uses_app, pref, setting)
-        templates = shapes.get(key)
-        if templates is None:
-            templates = shapes[key] = [_row_template(plan, now, in_process) for plan in rules.plan_channels(
-                spec, person, pref, setting, urgent=urgent, now_utc=now, tz=tz)]
-        for channel, status, digest, not_before, scheduled, sent_at in templates:
-            rows.append((n.id, uid, channel, status, digest, not_before, scheduled, sent_at))
+    for n, (ids, _context) in zip(notes, prepared, strict=True):
+        reached = 0
+        for uid in ids:
+            person = people.get(uid)
+            if person is None:
+                continue
+            reached += 1
+            pref, setting = prefs.get(uid), settings.get(uid)
+            key = (bool(person.email), bool(person.phone), person.uses_app, pref, setting)
+            templates = shapes.get(key)
+            if templates is None:
+                templates = shapes[key] = [_row_template(plan, now, in_process) for plan in rules.plan_channels(
+                    spec, person, pref, setting, urgent=urgent, now_utc=now, tz=tz)]
+            for channel, status, digest, not_before, scheduled, sent_at in templates:
+                rows.append((n.id, uid, channel, status, digest, not_before, scheduled, sent_at))
+        n.recipient_count = reached
     bulk_insert_deliveries(rows)
-    n.recipient_count = len(people)
-    _enqueue_outbox(n.id)
-    return n
+    _enqueue_outbox([n.id for n in notes])
+    return notes
 
 
 def _row_template(plan: rules.Plan, now: datetime, in_process: bool) -> tuple:
@@ -218,22 +233,26 @@ def bulk_insert_deliveries(rows: list[tuple]) -> None:
         conn.execute(table.insert(), [dict(zip(_COLUMNS, r, strict=True), attempts=0) for r in rows[i:i + 10000]])
 
 
-def _enqueue_outbox(notification_id: int) -> None:
-    """Queue the fan-out jobs of one notification for after the commit (chunks of delivery ids)."""
+def _enqueue_outbox(notification_ids: list[int]) -> None:
+    """Queue the fan-out jobs of notifications for after the commit (chunks of delivery ids)."""
     from . import tasks
 
-    q = sa.select(Delivery.id, Delivery.digest, Delivery.not_before, Delivery.recipient_id).where(
-        Delivery.notification_id == notification_id, Delivery.status == rules.QUEUED).order_by(Delivery.id)
     now_ids: list[int] = []
     later: dict[datetime, list[int]] = defaultdict(list)
     digests: dict[datetime, set[int]] = defaultdict(set)
-    for did, digest, not_before, recipient_id in db.session.execute(q):
-        if digest:
-            digests[not_before].add(recipient_id)
-        elif not_before is None:
-            now_ids.append(did)
-        else:
-            later[not_before].append(did)
+    for where in _id_filters(Delivery.notification_id, notification_ids):
+        q = sa.select(Delivery.id, Delivery.digest, Delivery.not_before, Delivery.recipient_id).where(
+            where, Delivery.status == rules.QUEUED)
+        for did, digest, not_before, recipient_id in db.session.execute(q):
+            if digest:
+                digests[not_before].add(recipient_id)
+            elif not_before is None:
+                now_ids.append(did)
+            else:
+                later[not_before].append(did)
+    now_ids.sort()
+    for ids in later.values():
+        ids.sort()
     size = chunk_size()
     # Redis down after the commit: the request still succeeds and the rows are marked as not
     # handed to a job, so the next relay pass (workers' relay job, web processes, the command)

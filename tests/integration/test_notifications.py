@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.models import utcnow
-from app.notifications import NotifyError, notify, rules
+from app.notifications import NotifyError, notify, notify_many, rules
 from app.notifications.models import Delivery, Notification
 from app.notifications.relay import relay
 from app.notifications.service import sms_counts_by_school
@@ -226,6 +226,67 @@ def test_nothing_is_written_or_sent_when_the_caller_rolls_back(app, in_process, 
     assert sink.messages == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
+
+
+def test_notify_many_is_notify_per_message_in_a_bounded_number_of_queries(app, in_process, sink):
+    people = parents(12)
+    gone = create_user("parent", email="gone@example.vn", active=False)
+    jobs.commit()
+
+    ids, gone_id = [p.id for p in people], gone.id
+
+    def batch(k):
+        # one message per "child": two guardians each, the last one also names a deactivated account
+        return [([ids[2 * i], ids[2 * i + 1]] + ([gone_id] if i == k - 1 else []),
+                 {"title": f"Kết quả tuyển sinh của con {i}", "child_name": f"Nguyễn Văn {i}"})
+                for i in range(k)]
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        notes = notify_many("admission", batch(2))
+        few, statements[:] = list(statements), []
+        notes += notify_many("admission", batch(6))
+        many = list(statements)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+
+    def inserts(sts):
+        return sum(st.startswith("INSERT INTO notification ") for st in sts)
+
+    # Not one round of queries per message: recipients, preferences, settings, deliveries and the
+    # outbox are read and written once per batch. The notifications themselves are one INSERT on
+    # PostgreSQL; SQLAlchemy inserts them one by one on SQLite, which cannot return ids in order.
+    assert len(many) - inserts(many) == len(few) - inserts(few), (few, many)
+    if db.engine.dialect.name == "postgresql":
+        assert inserts(many) == 1
+    jobs.commit()
+
+    assert [n.recipient_count for n in notes] == [2, 2] + [2] * 6
+    assert [n.context["child_name"] for n in notes] == [f"Nguyễn Văn {i}" for i in (0, 1, *range(6))]
+    for n, i in zip(notes[2:], range(6), strict=True):
+        rows = deliveries(n.id)
+        assert {d.recipient_id for d in rows} == {people[2 * i].id, people[2 * i + 1].id}
+        assert Counter((d.channel, d.status) for d in rows) == {("in_app", "sent"): 2, ("email", "sent"): 2}
+    # every email went out once, to the right guardians, naming the right child
+    assert len(sink.by_message_id()) == 16 and all(c == 1 for c in sink.by_message_id().values())
+    subjects = Counter((m["To"], m["Subject"]) for m in sink.messages)
+    assert subjects[(people[11].email, "Nguyễn Văn 5: Kết quả tuyển sinh của con 5")] == 1, subjects
+    assert notify_many("admission", []) == []
+
+
+def test_notify_many_refuses_a_bad_message_and_writes_none_of_them(app, in_process, sink):
+    p = parents(1)[0]
+    jobs.commit()
+    with pytest.raises(NotifyError):
+        notify_many("admission", [([p.id], {"title": "A", "child_name": "An"}), ([p.id], {"title": "B"})])
+    jobs.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
+    assert sink.messages == []
 
 
 def test_bad_calls_are_refused(app, in_process):

@@ -224,23 +224,31 @@ def _compile_schools(schools) -> tuple[dict, list, np.ndarray]:
     return _compile_schools_slow(schools)
 
 
+def _checked_id(rec, collection: str, pos: int, seen: dict, label: str) -> tuple[str, str]:
+    """Check that record ``pos`` of ``collection`` is an object with a new, non-empty string id;
+    record it in ``seen`` (id -> position). Return the id and the record's name for messages."""
+    where = f"{collection}[{pos}]"
+    if not isinstance(rec, dict):
+        raise InstanceError(where, f"expected an object, got {_tname(rec)}")
+    if "id" not in rec:
+        raise InstanceError(where, 'missing "id"')
+    sid = rec["id"]
+    if not isinstance(sid, str) or not sid:
+        raise InstanceError(where, f'"id" must be a non-empty string, got {_show(sid)}')
+    name = f"{label} {_show(sid)}"
+    if sid in seen:
+        raise InstanceError(name, f"duplicate id ({collection}[{seen[sid]}] and {collection}[{pos}])")
+    seen[sid] = pos
+    return sid, name
+
+
 def _compile_schools_slow(schools) -> tuple[dict, list, np.ndarray]:
     """Check the school records one by one; raise on the first problem, naming the record."""
     index: dict = {}
     ids: list = []
     caps: list = []
     for pos, rec in enumerate(schools):
-        where = f"schools[{pos}]"
-        if not isinstance(rec, dict):
-            raise InstanceError(where, f"expected an object, got {_tname(rec)}")
-        if "id" not in rec:
-            raise InstanceError(where, 'missing "id"')
-        sid = rec["id"]
-        if not isinstance(sid, str) or not sid:
-            raise InstanceError(where, f'"id" must be a non-empty string, got {_show(sid)}')
-        name = f"school {_show(sid)}"
-        if sid in index:
-            raise InstanceError(name, f"duplicate id (schools[{index[sid]}] and schools[{pos}])")
+        sid, name = _checked_id(rec, "schools", pos, index, "school")
         if "capacity" not in rec:
             raise InstanceError(name, 'missing "capacity"')
         cap = rec["capacity"]
@@ -248,7 +256,6 @@ def _compile_schools_slow(schools) -> tuple[dict, list, np.ndarray]:
             raise InstanceError(name, f"capacity must be a non-negative integer, got {_show(cap)}")
         if cap > _INT64_MAX // 4:
             raise InstanceError(name, f"capacity {cap} is out of range")
-        index[sid] = pos
         ids.append(sid)
         caps.append(cap)
     return index, ids, np.array(caps, dtype=np.int64)
@@ -259,18 +266,7 @@ def _validate_students_slow(students, school_index: dict) -> None:
     seen_ids: dict = {}
     seen_lottery: dict = {}
     for pos, rec in enumerate(students):
-        where = f"students[{pos}]"
-        if not isinstance(rec, dict):
-            raise InstanceError(where, f"expected an object, got {_tname(rec)}")
-        if "id" not in rec:
-            raise InstanceError(where, 'missing "id"')
-        sid = rec["id"]
-        if not isinstance(sid, str) or not sid:
-            raise InstanceError(where, f'"id" must be a non-empty string, got {_show(sid)}')
-        name = f"student {_show(sid)}"
-        if sid in seen_ids:
-            raise InstanceError(name, f"duplicate id (students[{seen_ids[sid]}] and students[{pos}])")
-        seen_ids[sid] = pos
+        _sid, name = _checked_id(rec, "students", pos, seen_ids, "student")
         for key in _STUDENT_FIELDS[1:]:
             if key not in rec:
                 hint = " (use null for none)" if key == "catchment" else ""

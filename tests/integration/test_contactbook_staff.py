@@ -128,6 +128,8 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
     page = staff.get(f"/contactbook/schools/{school.id}").get_data(as_text=True)
     url = f"/contactbook/teachers/{newcomer.id}/activation-email"
     assert "Đỗ Thị Mới" in page and url in page
+    assert page.count(url) == 1  # listed once, in the page (the <title> is the school's name alone)
+    assert re.search(r"<title>[^<]*</title>", page) and "Đỗ Thị Mới" not in page.split("</title>")[0]
     assert world["users"]["teacher"].full_name not in page.split(url)[0].split("<h2>")[-1]  # active: not listed
     assert _post(_client(make_client, world["foreign"]["school_staff"]), url).status_code == 404
     assert _post(_client(make_client, world["users"]["teacher"]), url).status_code == 403

@@ -56,6 +56,20 @@ def threads():
     return render_template("contactbook/threads.html", threads=messaging.user_threads(current_user))
 
 
+def _send_first_message(form, pupil, guardian, teacher, cls):
+    """Open (or reuse) the guardian-teacher conversation about `pupil` and post the form's message.
+    Returns the redirect to the conversation, or None when the form is shown again with an error."""
+    uploads = _uploads(form)
+    if uploads is None:
+        return None
+    thread = messaging.open_thread(pupil, guardian, teacher, cls)
+    if thread.blocked_at is not None:
+        form.body.errors.append(_("This conversation is blocked."))
+        return None
+    messaging.post_message(thread, current_user, form.body.data, uploads)
+    return redirect(url_for("contactbook.thread", thread_id=thread.id))
+
+
 @bp.route("/children/<int:pupil_id>/messages/new", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 def new_thread_parent(pupil_id: int):
@@ -70,14 +84,9 @@ def new_thread_parent(pupil_id: int):
     hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
     if form.validate_on_submit():
         teacher = next(t for t, _, _ in teachers if t.id == form.recipient.data)
-        uploads = _uploads(form)
-        if uploads is not None:
-            thread = messaging.open_thread(pupil, current_user, teacher, cls)
-            if thread.blocked_at is not None:
-                form.body.errors.append(_("This conversation is blocked."))
-            else:
-                messaging.post_message(thread, current_user, form.body.data, uploads)
-                return redirect(url_for("contactbook.thread", thread_id=thread.id))
+        sent = _send_first_message(form, pupil, current_user, teacher, cls)
+        if sent is not None:
+            return sent
     status = 422 if form.is_submitted() else 200
     return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours=hours, teachers=teachers,
                            to_teacher=True), status
@@ -93,14 +102,9 @@ def new_thread_teacher(pupil_id: int):
     form.recipient.choices = [SelectChoice(g.user.id, g.user.full_name) for g in guardians if g.user.active]
     if form.validate_on_submit():
         guardian = next(g.user for g in guardians if g.user.id == form.recipient.data)
-        uploads = _uploads(form)
-        if uploads is not None:
-            thread = messaging.open_thread(pupil, guardian, current_user, cls)
-            if thread.blocked_at is not None:
-                form.body.errors.append(_("This conversation is blocked."))
-            else:
-                messaging.post_message(thread, current_user, form.body.data, uploads)
-                return redirect(url_for("contactbook.thread", thread_id=thread.id))
+        sent = _send_first_message(form, pupil, guardian, current_user, cls)
+        if sent is not None:
+            return sent
     status = 422 if form.is_submitted() else 200
     return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours={}, teachers=[],
                            to_teacher=False), status

@@ -58,25 +58,12 @@ def _answers(url: str) -> bool:
 
 def scratch_database() -> tuple[str, callable, str]:
     """(url, dropper, note): a scratch PostgreSQL database, else a temporary SQLite file."""
-    import sqlalchemy as sa
-
-    from app import normalize_database_url
-
     server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     if server.startswith(("postgres://", "postgresql")) and _answers(server):
-        server = normalize_database_url(server)
-        base = server.rsplit("/", 1)[0] if server.count("/") > 2 else server
-        name = f"tsll_bench_season_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        from _scratch import scratch_postgres
 
-        def drop():
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-        return f"{base}/{name}", drop, "PostgreSQL"
+        url, _name, drop = scratch_postgres(server, "tsll_bench_season")
+        return url, drop, "PostgreSQL"
     folder = tempfile.mkdtemp(prefix="tsll-bench-season-")
     path = os.path.join(folder, "bench.db")
 

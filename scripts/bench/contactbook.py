@@ -41,26 +41,6 @@ PASSWORD = "bench password for everyone"  # noqa: S105 - scratch database
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
-def scratch_database(server_url: str) -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    from app import normalize_database_url
-
-    server_url = normalize_database_url(server_url)
-    base = server_url.rsplit("/", 1)[0] if server_url.count("/") > 2 else server_url
-    name = f"tsll_bench_cb_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{base}/{name}", drop
-
-
 def copy_rows(db, table: str, columns: list[str], rows) -> int:
     """COPY rows (tuples) into a table; returns the count."""
     raw = db.session.connection().connection.driver_connection
@@ -260,7 +240,9 @@ def main() -> int:
     server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     if not server.startswith(("postgres://", "postgresql")):
         sys.exit("DATABASE_URL must name a PostgreSQL server")
-    url, drop = scratch_database(server)
+    from _scratch import scratch_postgres
+
+    url, _name, drop = scratch_postgres(server, "tsll_bench_cb")
     queue = f"bench-cb-{uuid.uuid4().hex[:8]}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.setdefault("INSTANCE_PATH", f"/tmp/{queue}")

@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,14 +158,11 @@ def main() -> int:
     if not server.startswith("postgresql"):
         sys.exit("this benchmark needs PostgreSQL: set DATABASE_URL to a PostgreSQL server")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    name = f"bench_notif_{uuid.uuid4().hex[:8]}"
-    base = server.rsplit("/", 1)[0]
-    admin = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = f"{base}/{name}"
+    from _scratch import scratch_postgres
+
+    sink = Sink()  # first: it exits when smtp-sink is missing, before any database exists
+    url, name, drop = scratch_postgres(server, "bench_notif")
     queue_name = f"bench-{name}"
-    sink = Sink()
     workers: list[subprocess.Popen] = []
     figures: list[tuple[str, bool, str]] = []
     try:
@@ -307,9 +303,7 @@ def main() -> int:
                 conn.delete(key)
         except Exception as err:  # noqa: BLE001
             print(f"(could not clean Redis keys: {err})")
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
     print()
     print("machine: {} CPUs, load average {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end".format(

@@ -163,6 +163,15 @@ def parents(n: int, *, prefix="ph", logged_in=True, **kw):
     return out
 
 
+def choose_evening_digest(client) -> None:
+    """The signed-in guardian keeps quiet hours 21:00-06:30 and gets announcements by email in a
+    daily digest at 18:00."""
+    resp = client.post_form("/notifications/preferences", {
+        "quiet_enabled": "y", "quiet_start": "21:00", "quiet_end": "06:30", "digest_at": "18:00",
+        "email_announcement": "1", "digest_announcement": "1"})
+    assert resp.status_code == 302
+
+
 def deliveries(notification_id: int, channel: str | None = None) -> list[Delivery]:
     db.session.expire_all()
     q = sa.select(Delivery).where(Delivery.notification_id == notification_id).order_by(Delivery.id)
@@ -563,10 +572,7 @@ def test_daily_digest_bundles_the_day_into_one_email(app, in_process, sink, make
     jobs.commit()
     c = make_client()
     c.login_as(p)
-    assert c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
-                                                      "quiet_end": "06:30", "digest_at": "18:00",
-                                                      "email_announcement": "1", "digest_announcement": "1"}
-                       ).status_code == 302
+    choose_evening_digest(c)
     first = notify("announcement", [p.id, other.id], {"title": "Thực đơn tuần"})
     jobs.commit()
     clock.now = hanoi(14)
@@ -760,10 +766,7 @@ def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator
     jobs.commit()
     c = make_client()
     c.login_as(digest)
-    assert c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
-                                                      "quiet_end": "06:30", "digest_at": "18:00",
-                                                      "email_announcement": "1", "digest_announcement": "1"}
-                       ).status_code == 302
+    choose_evening_digest(c)
     auto.wait()
     n = notify("announcement", [night.id, digest.id], {"title": "Lịch họp phụ huynh"})
     jobs.commit()

@@ -31,7 +31,7 @@ from app.notifications import notify
 from app.notifications.models import Delivery
 from app.notifications.relay import relay
 from tests.factories import create_user
-from tests.integration.test_notifications import Sink, parents
+from tests.integration.test_notifications import Sink, choose_evening_digest, parents
 
 pytestmark = pytest.mark.redis
 
@@ -362,10 +362,7 @@ def test_quiet_hours_and_digest_jobs_are_run_by_a_real_worker_when_due(redis_app
         jobs.commit()
         c = make_client()
         c.login_as(digest)
-        assert c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
-                                                          "quiet_end": "06:30", "digest_at": "18:00",
-                                                          "email_announcement": "1", "digest_announcement": "1"}
-                           ).status_code == 302
+        choose_evening_digest(c)
         sent_at = _days_ago_in_hanoi(3, 22)
         redis_app.config["NOTIFY_CLOCK"] = lambda: sent_at
         n = notify("announcement", [night.id, digest.id], {"title": "Thông báo buổi tối"})

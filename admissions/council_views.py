@@ -14,13 +14,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from app.audit import audit
-from app.authz import can_manage_school, roles_required
+from app.authz import roles_required
 from app.extensions import db
 from app.forms import clean_text
 from app.models import OFFICER_ROLES, District, Role, School
 
 from . import council, rules, services
-from .models import AdmissionLevel
+from .access import level_or_404, level_school_or_404
 from .season_forms import level_labels
 
 bp = Blueprint("admissions_council", __name__, url_prefix="/admissions/council")
@@ -74,18 +74,6 @@ def error_text(code: str) -> str:
     }[code]
 
 
-def _level_or_404(level_id: int) -> AdmissionLevel:
-    level = db.session.get(AdmissionLevel, level_id)
-    if level is None:
-        abort(404)
-    return level
-
-
-def _school_or_404(school_id: int, level: AdmissionLevel) -> School:
-    school = db.session.get(School, school_id)
-    if school is None or not can_manage_school(current_user, school) or school.level != level.level:
-        abort(404)
-    return school
 
 
 def _reviewable_or_404(application_id: int):
@@ -126,8 +114,8 @@ def index():
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>")
 @roles_required(STAFF)
 def queue(level_id: int, school_id: int):
-    level = _level_or_404(level_id)
-    school = _school_or_404(school_id, level)
+    level = level_or_404(level_id)
+    school = level_school_or_404(school_id, level)
     show = request.args.get("show", "todo")
     if show not in council.FILTERS:
         show = "todo"

@@ -14,11 +14,12 @@ from flask_login import current_user
 
 from app import xlsx
 from app.audit import audit
-from app.authz import can_manage_district, can_manage_school, roles_required
+from app.authz import can_manage_district, roles_required
 from app.extensions import db
-from app.models import OFFICER_ROLES, District, Role, School
+from app.models import OFFICER_ROLES, District, Role
 
 from . import dashboard, reports, rules, services
+from .access import level_or_404, level_school_or_404
 from .models import AdmissionLevel, ApplicationStatus, CouncilState
 from .season_forms import level_labels
 
@@ -33,12 +34,6 @@ def class_labels() -> dict[int, str]:
             dashboard.CLASS_OTHER: _l("other applicants")}
 
 
-def _level_or_404(level_id: int) -> AdmissionLevel:
-    level = db.session.get(AdmissionLevel, level_id)
-    if level is None:
-        abort(404)
-    return level
-
 
 def _district_or_404(district_id: int) -> District:
     district = db.session.get(District, district_id)
@@ -46,12 +41,6 @@ def _district_or_404(district_id: int) -> District:
         abort(404)
     return district
 
-
-def _school_or_404(school_id: int, level: AdmissionLevel) -> School:
-    school = db.session.get(School, school_id)
-    if school is None or not can_manage_school(current_user, school) or school.level != level.level:
-        abort(404)
-    return school
 
 
 def _page(level: AdmissionLevel, scope: str, **ctx):
@@ -80,7 +69,7 @@ def index():
 @bp.route("/levels/<int:level_id>")
 @roles_required(Role.CITY_ADMIN)
 def city(level_id: int):
-    level = _level_or_404(level_id)
+    level = level_or_404(level_id)
     rows = dashboard.district_rows(level)
     bars, height, top = dashboard.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
     return _page(level, "city", rows=rows, totals=dashboard.totals(rows), bars=bars, chart_height=height,
@@ -90,7 +79,7 @@ def city(level_id: int):
 @bp.route("/levels/<int:level_id>/districts/<int:district_id>")
 @roles_required(OFFICER_ROLES)
 def district(level_id: int, district_id: int):
-    level = _level_or_404(level_id)
+    level = level_or_404(level_id)
     district = _district_or_404(district_id)
     rows = dashboard.school_rows(level, district_id=district.id)
     bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
@@ -101,8 +90,8 @@ def district(level_id: int, district_id: int):
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>")
 @roles_required(VIEWERS)
 def school(level_id: int, school_id: int):
-    level = _level_or_404(level_id)
-    school = _school_or_404(school_id, level)
+    level = level_or_404(level_id)
+    school = level_school_or_404(school_id, level)
     rows = dashboard.school_rows(level, school_id=school.id)
     bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
     return _page(level, "school", school=school, school_id=school.id, district=school.district, rows=rows,
@@ -130,8 +119,8 @@ def _subtitle(level: AdmissionLevel) -> str:
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>/admitted.xlsx")
 @roles_required(VIEWERS)
 def export_admitted(level_id: int, school_id: int):
-    level = _level_or_404(level_id)
-    school = _school_or_404(school_id, level)
+    level = level_or_404(level_id)
+    school = level_school_or_404(school_id, level)
     labels = {
         "title": _("Admitted children: %(school)s", school=school.name),
         "subtitle": _subtitle(level),
@@ -174,7 +163,7 @@ def _summary_labels(level: AdmissionLevel, title: str) -> dict:
 @bp.route("/levels/<int:level_id>/districts/<int:district_id>/summary.xlsx")
 @roles_required(OFFICER_ROLES)
 def export_district_summary(level_id: int, district_id: int):
-    level = _level_or_404(level_id)
+    level = level_or_404(level_id)
     district = _district_or_404(district_id)
     labels = _summary_labels(level, _("Admissions summary: %(district)s", district=district.name))
     data, n = reports.district_summary_workbook(level, district, labels)
@@ -185,7 +174,7 @@ def export_district_summary(level_id: int, district_id: int):
 @bp.route("/levels/<int:level_id>/summary.xlsx")
 @roles_required(Role.CITY_ADMIN)
 def export_city_summary(level_id: int):
-    level = _level_or_404(level_id)
+    level = level_or_404(level_id)
     labels = _summary_labels(level, _("Admissions summary: the city"))
     data, n = reports.city_summary_workbook(level, labels)
     audit("admissions.summary.export", ("admission_level", level.id), level_id=level.id, districts=n)

@@ -34,6 +34,7 @@ from app.extensions import db
 from app.models import OFFICER_ROLES, AcademicYear, District, Role, School, Ward
 
 from . import rounds, rules, services
+from .access import level_or_404
 from .models import AdmissionLevel, AdmissionSeason, AllocationRound, Application, LevelState, RoundStatus
 from .season_forms import (
     DATETIME_FORMATS,
@@ -80,12 +81,6 @@ def _district_or_404(district_id: int) -> District:
         abort(404)
     return district
 
-
-def _level_or_404(level_id: int) -> AdmissionLevel:
-    level = db.session.get(AdmissionLevel, level_id)
-    if level is None:
-        abort(404)
-    return level
 
 
 def _season_or_404(season_id: int) -> AdmissionSeason:
@@ -195,7 +190,7 @@ def wipe_trial(season_id: int):
 @roles_required(OFFICER_ROLES)
 def level(district_id: int, level_id: int):
     district = _district_or_404(district_id)
-    lv = _level_or_404(level_id)
+    lv = level_or_404(level_id)
     rows, totals = services.level_overview(lv, district.id)
     return render_template("admissions/office_level.html", district=district, level=lv, rows=rows, totals=totals,
                            labels=level_labels(), states=state_labels(), form=ConfirmForm(),
@@ -206,7 +201,7 @@ def level(district_id: int, level_id: int):
 @roles_required(OFFICER_ROLES)
 def generate_codes(district_id: int, level_id: int):
     district = _district_or_404(district_id)
-    lv = _level_or_404(level_id)
+    lv = level_or_404(level_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     created = services.generate_codes(lv, district.id)
@@ -218,7 +213,7 @@ def generate_codes(district_id: int, level_id: int):
 @roles_required(OFFICER_ROLES)
 def eligible(district_id: int, level_id: int):
     district = _district_or_404(district_id)
-    lv = _level_or_404(level_id)
+    lv = level_or_404(level_id)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     school_id = request.args.get("school_id", 0, type=int) or None
     ward_id = request.args.get("ward_id", 0, type=int) or None
@@ -258,7 +253,7 @@ def export_school_codes(level_id: int, school_id: int):
     school = db.session.get(School, school_id)
     if school is None or not can_manage_school(current_user, school):
         abort(404)
-    lv = _level_or_404(level_id)
+    lv = level_or_404(level_id)
     if school.level != lv.level:
         abort(404)
     data, n = services.export_codes(lv, school.district_id, school, _export_labels())
@@ -270,7 +265,7 @@ def export_school_codes(level_id: int, school_id: int):
 @roles_required(OFFICER_ROLES)
 def export_unassigned_codes(district_id: int, level_id: int):
     district = _district_or_404(district_id)
-    lv = _level_or_404(level_id)
+    lv = level_or_404(level_id)
     data, n = services.export_codes(lv, district.id, None, _export_labels())
     audit("admissions.codes.export", district, level_id=lv.id, rows=n, unassigned=True)
     return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{district.code}-chua-co-tuyen.xlsx")
@@ -352,7 +347,7 @@ def _round_or_404(round_id: int) -> AllocationRound:
 
 
 def _level_in_district(district_id: int, level_id: int) -> tuple[District, AdmissionLevel]:
-    return _district_or_404(district_id), _level_or_404(level_id)
+    return _district_or_404(district_id), level_or_404(level_id)
 
 
 @bp.route("/districts/<int:district_id>/levels/<int:level_id>/rounds", methods=["GET", "POST"])

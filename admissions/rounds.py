@@ -531,14 +531,8 @@ def current_matching(level: AdmissionLevel, district_id: int) -> tuple[dict, dic
 
 # ---- running ------------------------------------------------------------------------------
 
-def _set_status(round_id: int, **values) -> None:
-    """Record progress on a connection of its own, so that pollers see it while the job runs."""
-    table = AllocationRound.__table__
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(sa.update(table).where(table.c.id == round_id).values(**values))
-    except Exception:  # noqa: BLE001 - progress is a nicety; the round itself goes on
-        log.warning("round %s: could not record progress", round_id, exc_info=True)
+def _set_status(row_id: int, **values) -> None:
+    jobs.record_progress(AllocationRound, row_id, **values)
 
 
 def run_round(round_id: int) -> None:

@@ -6,9 +6,9 @@ import logging
 import os
 import re
 
-import sqlalchemy as sa
 from flask import current_app
 
+from app import jobs
 from app.audit import audit
 from app.extensions import db
 from app.jobs import enqueue_after_commit
@@ -34,14 +34,8 @@ def upload_path(token: str) -> str:
     return os.path.join(upload_dir(), f"{token}.xlsx")
 
 
-def _set_status(job_id: int, **values) -> None:
-    """Record progress on a connection of its own, so that pollers see it before the job commits."""
-    table = ImportJob.__table__
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(sa.update(table).where(table.c.id == job_id).values(**values))
-    except Exception:  # noqa: BLE001 - progress is a nicety; the import itself goes on
-        log.warning("import job %s: could not record progress", job_id, exc_info=True)
+def _set_status(row_id: int, **values) -> None:
+    jobs.record_progress(ImportJob, row_id, **values)
 
 
 def run_import(job_id: int) -> None:

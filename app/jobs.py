@@ -211,3 +211,17 @@ def run_job(path: str, args: list, kwargs: dict):
         raise
     finally:
         db.session.remove()
+
+
+def record_progress(model, row_id: int, **values) -> None:
+    """Update a job's status row on a connection of its own, so that pollers see the progress
+    while the job's transaction is still open. Progress is a nicety: a failure is logged and the
+    job goes on."""
+    import sqlalchemy as sa
+
+    table = model.__table__
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+    except Exception:  # noqa: BLE001 - the job itself goes on
+        log.warning("%s %s: could not record progress", table.name, row_id, exc_info=True)

@@ -112,3 +112,18 @@ def test_worker_command_refuses_without_redis(app):
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code != 0
     assert "REDIS_URL" in result.output
+
+
+def test_record_progress_commits_on_its_own_and_never_breaks_the_job(app, caplog):
+    from admissions.models import ImportJob
+
+    job = ImportJob(kind="roster", file_token="c" * 32)
+    db.session.add(job)
+    jobs.commit()
+    job_id = job.id
+    jobs.record_progress(ImportJob, job_id, progress=42)
+    jobs.rollback()  # the job's own transaction is rolled back: the progress stays
+    with db.engine.connect() as other:
+        assert other.execute(sa.select(ImportJob.progress).where(ImportJob.id == job_id)).scalar() == 42
+    jobs.record_progress(ImportJob, job_id, no_such_column=1)  # logged, not raised
+    assert f"import_job {job_id}: could not record progress" in caplog.text

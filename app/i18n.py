@@ -1,7 +1,10 @@
 """Language choice and formatting: Vietnamese by default, English on request, Asia/Ho_Chi_Minh."""
 from __future__ import annotations
 
-from flask import current_app, session
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context, session
 from flask_login import current_user
 
 
@@ -16,3 +19,11 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def local_today() -> date:
+    """Today where the schools are (BABEL_DEFAULT_TIMEZONE), not on the server's clock: from 00:00
+    to 07:00 in Hanoi a server on UTC is still on the day before, the very hours when homeroom
+    teachers take the morning's attendance."""
+    tz = current_app.config["BABEL_DEFAULT_TIMEZONE"] if has_app_context() else "Asia/Ho_Chi_Minh"
+    return datetime.now(ZoneInfo(tz)).date()

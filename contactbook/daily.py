@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app.audit import audit
 from app.extensions import db
+from app.i18n import local_today
 from app.models import User, utcnow
 
 from .models import ATTENDANCE_STATUSES, AbsenceRequest, Attendance, Comment, Pupil, SchoolClass, Term
@@ -161,7 +162,7 @@ AHEAD_DAYS = 90
 
 
 def request_problem(from_date: date, to_date: date, today: date | None = None) -> str | None:
-    today = today or date.today()
+    today = today or local_today()
     if from_date < today - timedelta(days=PAST_DAYS):
         return "too_old"
     if to_date > today + timedelta(days=AHEAD_DAYS):

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.audit import audit
 from app.extensions import db
+from app.i18n import local_today
 from app.models import User, utcnow
 
 from . import rules
@@ -127,7 +128,7 @@ def pick_term(terms: list[Term], term_id: int | None, today: date | None = None)
             if t.id == term_id:
                 return t
         return None
-    today = today or date.today()
+    today = today or local_today()
     for t in terms:
         if t.starts_on <= today <= t.ends_on:
             return t

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from app.audit import audit
 from app.extensions import db
+from app.i18n import local_today
 from app.jobs import enqueue_after_commit
 from app.models import Role, School, User
 
@@ -523,7 +524,7 @@ def import_classes(source, *, actor_id: int | None = None, school_ids: set[int] 
     """Check and (when clean) write a classes workbook. `school_ids` limits the schools the rows
     may name (None: any). Returns the report; nothing is written when `report.problems`."""
     report = ImportReport()
-    today = today or date.today()
+    today = today or local_today()
     try:
         wb = xlsx.open_workbook(source)
     except FileRejected as err:

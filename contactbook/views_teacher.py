@@ -13,6 +13,7 @@ from app.audit import audit
 from app.authz import roles_required
 from app.extensions import db
 from app.forms import clean_text
+from app.i18n import local_today
 from app.models import Role
 from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 
@@ -121,7 +122,7 @@ def class_overview(class_id: int):
 def _day_arg(cls) -> date | None:
     raw = request.values.get("date")
     if not raw:
-        return date.today()
+        return local_today()
     try:
         return date.fromisoformat(raw)
     except ValueError:
@@ -136,8 +137,8 @@ def attendance(class_id: int):
     error = None
     year = cls.academic_year
     if day is None:
-        error, day = _("Enter a date as yyyy-mm-dd."), date.today()
-    elif day > date.today():
+        error, day = _("Enter a date as yyyy-mm-dd."), local_today()
+    elif day > local_today():
         error = _("Attendance cannot be taken for a day in the future.")
     elif not (year.starts_on <= day <= year.ends_on):
         error = _("Choose a day of the school year %(name)s.", name=year.name)

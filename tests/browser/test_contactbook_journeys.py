@@ -14,6 +14,8 @@ page error or Content-Security-Policy violation on either phone.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +46,11 @@ CHILD_AVERAGE = "7.3"
 def extra_phone(browser, request, page_problems):
     """`extra_phone()` → a page on another phone (its own context), watched like `page`."""
     yield from phone_contexts(browser, request, page_problems)
+
+
+def hanoi_day(utc: datetime) -> str:
+    """A stored (naive UTC) time as the day the page shows: the date in Hanoi."""
+    return utc.replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y")
 
 
 def _open_contact_book(page) -> None:
@@ -323,7 +330,7 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     expect(family.get_by_role("heading", name=tr("Changes to published grades"))).to_be_visible()
     entry = family.locator(f"li#change-{grade.id}")
     expect(entry).to_have_text("Toán CK: " + tr("%(old)s → %(new)s on %(day)s. Reason: %(reason)s", old="7",
-                                                 new="8", day=change.changed_at.strftime("%d/%m/%Y"),
+                                                 new="8", day=hanoi_day(change.changed_at),
                                                  reason=reason))
     mark.click()
     expect(family).to_have_url(re.compile(rf"#change-{grade.id}$"))

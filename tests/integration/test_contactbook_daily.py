@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
+from app.i18n import local_today
 from contactbook.models import AbsenceRequest, Attendance, Comment
 from tests.contactbook_factories import create_pupil, create_user
 from tests.querycount import count_queries
@@ -23,7 +24,7 @@ def _client(make_client, user):
 
 def _school_day(cls) -> date:
     year = cls.academic_year
-    today = date.today()
+    today = local_today()
     return today if year.starts_on <= today <= year.ends_on else year.starts_on + timedelta(days=30)
 
 
@@ -32,12 +33,7 @@ def test_homeroom_marks_attendance_for_the_whole_class(app, world, cb_world, mak
     day = _school_day(a1)
     import contactbook.views_teacher as vt
 
-    class FrozenDate(date):
-        @classmethod
-        def today(cls):
-            return day
-
-    monkeypatch.setattr(vt, "date", FrozenDate)
+    monkeypatch.setattr(vt, "local_today", lambda: day)
     teacher = _client(make_client, world["users"]["teacher"])
     url = f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}"
     page = teacher.get(url)
@@ -86,7 +82,7 @@ def test_attendance_page_runs_a_bounded_number_of_queries(app, world, cb_world, 
 def test_absence_request_approved_excuses_recorded_absences(app, world, cb_world, make_client):
     a1 = cb_world["a1"]
     child = cb_world["child"]
-    today = date.today()
+    today = local_today()
     db.session.add(Attendance(pupil_id=child.id, class_id=a1.id, on_date=today, status="unexcused"))
     jobs.commit()
     parent = _client(make_client, world["users"]["parent"])

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
+from app.i18n import local_today
 from tests.contactbook_factories import (
     add_grade,
     assign,
@@ -37,7 +38,7 @@ def test_parent_reaches_only_own_children(app, world, cb_world, make_client):
         assert parent.get(f"/contactbook/children/{other.id}/absence").status_code == 404
         token = parent.csrf("/home")
         resp = parent.post(f"/contactbook/children/{other.id}/absence", data={
-            "csrf_token": token, "from_date": date.today().isoformat(), "to_date": date.today().isoformat(),
+            "csrf_token": token, "from_date": local_today().isoformat(), "to_date": local_today().isoformat(),
             "reason": "Ốm"})
         assert resp.status_code == 404
     assert parent.get("/contactbook/children/999999").status_code == 404

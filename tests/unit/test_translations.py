@@ -103,3 +103,20 @@ def test_catalog_compiles(catalog):
     buf = io.BytesIO()
     write_mo(buf, catalog)
     assert len(buf.getvalue()) > 0
+
+
+def test_local_today_is_the_date_in_hanoi_not_on_the_server_clock(monkeypatch):
+    """23:30 UTC on 22 Nov is 06:30 on 23 Nov in Hanoi: the morning's attendance is for the 23rd."""
+    from datetime import UTC, date, datetime
+
+    import app.i18n as i18n
+
+    instant = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return instant.astimezone(tz)
+
+    monkeypatch.setattr(i18n, "datetime", Clock)
+    assert i18n.local_today() == date(2026, 11, 23)

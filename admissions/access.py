@@ -1,5 +1,6 @@
 """Loading records for the office's pages: a missing or out-of-scope record is a 404 (never say
 that it exists)."""
+
 from __future__ import annotations
 
 from flask import abort

@@ -1,4 +1,5 @@
 """`flask --app app admissions …` commands."""
+
 from __future__ import annotations
 
 import sys
@@ -36,19 +37,36 @@ def _import(kind: str, path: str, lang: str) -> None:
             for problem in report.problems:
                 click.echo(problem.line(), err=True)
             click.echo(f"rejected: {report.total_problems} problem(s); nothing was stored", err=True)
-            audit("admissions.import.rejected", ("import", kind), kind=kind, rows=report.rows,
-                  problems=report.total_problems)
+            audit(
+                "admissions.import.rejected",
+                ("import", kind),
+                kind=kind,
+                rows=report.rows,
+                problems=report.total_problems,
+            )
             jobs.commit()
             sys.exit(2)
-        audit("admissions.import.done", ("import", kind), kind=kind, rows=report.rows, created=report.created,
-              updated=report.updated, unchanged=report.unchanged)
+        audit(
+            "admissions.import.done",
+            ("import", kind),
+            kind=kind,
+            rows=report.rows,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+        )
         jobs.commit()
         click.echo(f"{report.rows} rows checked in {report.seconds:.1f} s")
         click.echo(report.summary())
 
 
-_lang = click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True,
-                     help="Language of the problem report.")
+_lang = click.option(
+    "--lang",
+    type=click.Choice(["en", "vi"]),
+    default="en",
+    show_default=True,
+    help="Language of the problem report.",
+)
 _file = click.argument("path", metavar="FILE.xlsx", type=click.Path(exists=True, dir_okay=False))
 
 

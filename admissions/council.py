@@ -22,6 +22,7 @@ Rules (documented here because views and tests rely on them):
 
 Functions change data and flush only; the boundary commits.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -71,21 +72,32 @@ class CouncilError(Exception):
 
 
 def kind_labels() -> dict[str, str]:
-    return {K.BIRTH_CERTIFICATE: _l("Birth certificate"), K.RESIDENCE_PROOF: _l("Proof of residence"),
-            K.PRIORITY_PROOF: _l("Proof of priority")}
+    return {
+        K.BIRTH_CERTIFICATE: _l("Birth certificate"),
+        K.RESIDENCE_PROOF: _l("Proof of residence"),
+        K.PRIORITY_PROOF: _l("Proof of priority"),
+    }
 
 
 def status_labels() -> dict[str, str]:
-    return {D.PENDING: _l("Not checked yet"), D.CHECKED: _l("Checked"), D.PROBLEM: _l("Problem"),
-            D.NOT_NEEDED: _l("Not needed")}
+    return {
+        D.PENDING: _l("Not checked yet"),
+        D.CHECKED: _l("Checked"),
+        D.PROBLEM: _l("Problem"),
+        D.NOT_NEEDED: _l("Not needed"),
+    }
 
 
 def state_labels() -> dict[str, str]:
-    return {CouncilState.INCOMPLETE: _l("To check"), CouncilState.PROBLEM: _l("Problem flagged"),
-            CouncilState.COMPLETE: _l("Complete")}
+    return {
+        CouncilState.INCOMPLETE: _l("To check"),
+        CouncilState.PROBLEM: _l("Problem flagged"),
+        CouncilState.COMPLETE: _l("Complete"),
+    }
 
 
 # ---- pure rules -----------------------------------------------------------------------------------
+
 
 def required_kinds(sibling_school_ids) -> tuple[str, ...]:
     return (*ALWAYS_REQUIRED, K.PRIORITY_PROOF) if sibling_school_ids else ALWAYS_REQUIRED
@@ -108,24 +120,34 @@ def review_state(statuses: dict[str, str], required: tuple[str, ...]) -> str:
 
 # ---- scope ------------------------------------------------------------------------------------------
 
+
 def first_choice_ids(school_id: int) -> sa.Select:
-    return sa.select(ApplicationChoice.application_id).where(ApplicationChoice.school_id == school_id,
-                                                            ApplicationChoice.rank == 1)
+    return sa.select(ApplicationChoice.application_id).where(
+        ApplicationChoice.school_id == school_id, ApplicationChoice.rank == 1
+    )
 
 
 def at_school(school_id: int):
     """WHERE on Application: in this school's council queue."""
     return sa.and_(
         Application.status.not_in(OUT_OF_QUEUE),
-        sa.or_(Application.allocated_school_id == school_id,
-               sa.and_(Application.allocated_school_id.is_(None), Application.id.in_(first_choice_ids(school_id)))))
+        sa.or_(
+            Application.allocated_school_id == school_id,
+            sa.and_(
+                Application.allocated_school_id.is_(None), Application.id.in_(first_choice_ids(school_id))
+            ),
+        ),
+    )
 
 
 def council_school_id(app_: Application) -> int | None:
     if app_.allocated_school_id is not None:
         return app_.allocated_school_id
-    return db.session.scalar(sa.select(ApplicationChoice.school_id).where(
-        ApplicationChoice.application_id == app_.id, ApplicationChoice.rank == 1))
+    return db.session.scalar(
+        sa.select(ApplicationChoice.school_id).where(
+            ApplicationChoice.application_id == app_.id, ApplicationChoice.rank == 1
+        )
+    )
 
 
 def reviewable(user: User, application_id: int) -> tuple[Application, School] | None:
@@ -167,20 +189,26 @@ class QueuePage:
         return self.page * self.per_page < self.total
 
 
-def queue(level_id: int, school_id: int, *, show: str = "todo", search: str = "", page: int = 1,
-          per_page: int = 50) -> QueuePage:
+def queue(
+    level_id: int, school_id: int, *, show: str = "todo", search: str = "", page: int = 1, per_page: int = 50
+) -> QueuePage:
     """One school's queue for one level: four queries whatever the page size."""
-    base = (sa.select(Application, Child, CouncilReview.state, CouncilReview.family_replied)
-            .join(Child, Child.id == Application.child_id)
-            .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
-            .where(Application.admission_level_id == level_id, at_school(school_id)))
+    base = (
+        sa.select(Application, Child, CouncilReview.state, CouncilReview.family_replied)
+        .join(Child, Child.id == Application.child_id)
+        .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
+        .where(Application.admission_level_id == level_id, at_school(school_id))
+    )
     state = sa.func.coalesce(CouncilReview.state, CouncilState.INCOMPLETE)
     replied = sa.func.coalesce(CouncilReview.family_replied, sa.false())
     # Counts per filter (one query) for the filter links.
-    count_q = (sa.select(state, replied, sa.func.count()).select_from(Application)
-               .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
-               .where(Application.admission_level_id == level_id, at_school(school_id))
-               .group_by(state, replied))
+    count_q = (
+        sa.select(state, replied, sa.func.count())
+        .select_from(Application)
+        .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
+        .where(Application.admission_level_id == level_id, at_school(school_id))
+        .group_by(state, replied)
+    )
     counts = dict.fromkeys(FILTERS, 0)
     for st, rep, n in db.session.execute(count_q):
         counts["all"] += n
@@ -198,15 +226,22 @@ def queue(level_id: int, school_id: int, *, show: str = "todo", search: str = ""
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         q = q.where(sa.or_(Application.reference == search.upper(), Child.full_name.ilike(like, escape="\\")))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.with_only_columns(Application.id).subquery()))
-    result = db.session.execute(q.order_by(replied.desc(), Child.full_name, Application.id)
-                                .limit(per_page).offset((page - 1) * per_page)).all()
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(q.with_only_columns(Application.id).subquery())
+    )
+    result = db.session.execute(
+        q.order_by(replied.desc(), Child.full_name, Application.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
     ids = [a.id for a, *_rest in result]
     stored: dict[int, dict[str, str]] = defaultdict(dict)
     if ids:
         for aid, kind, status in db.session.execute(
-                sa.select(DocumentCheck.application_id, DocumentCheck.kind, DocumentCheck.status)
-                .where(DocumentCheck.application_id.in_(ids))):
+            sa.select(DocumentCheck.application_id, DocumentCheck.kind, DocumentCheck.status).where(
+                DocumentCheck.application_id.in_(ids)
+            )
+        ):
             stored[aid][kind] = status
     rows = []
     for app_, child, st, rep in result:
@@ -217,6 +252,7 @@ def queue(level_id: int, school_id: int, *, show: str = "todo", search: str = ""
 
 
 # ---- one application ----------------------------------------------------------------------------------
+
 
 @dataclass
 class DocumentView:
@@ -231,15 +267,28 @@ class DocumentView:
 
 def documents_of(app_: Application) -> list[DocumentView]:
     required = required_kinds(app_.sibling_school_ids)
-    rows = {c.kind: (c, name) for c, name in db.session.execute(
-        sa.select(DocumentCheck, User.full_name).outerjoin(User, User.id == DocumentCheck.checked_by_id)
-        .where(DocumentCheck.application_id == app_.id))}
+    rows = {
+        c.kind: (c, name)
+        for c, name in db.session.execute(
+            sa.select(DocumentCheck, User.full_name)
+            .outerjoin(User, User.id == DocumentCheck.checked_by_id)
+            .where(DocumentCheck.application_id == app_.id)
+        )
+    }
     out = []
     for k in KINDS:
         check, name = rows.get(k, (None, None))
-        out.append(DocumentView(k.value, effective_status(k, check.status if check else None, required),
-                                k in required, check.note if check else "", name,
-                                check.checked_at if check else None, check is not None))
+        out.append(
+            DocumentView(
+                k.value,
+                effective_status(k, check.status if check else None, required),
+                k in required,
+                check.note if check else "",
+                name,
+                check.checked_at if check else None,
+                check is not None,
+            )
+        )
     return out
 
 
@@ -253,10 +302,15 @@ class MessageView:
 
 
 def messages_of(application_id: int) -> list[MessageView]:
-    return [MessageView(m.from_family, name, m.body, m.document_kind, m.created_at) for m, name in db.session.execute(
-        sa.select(CouncilMessage, User.full_name).outerjoin(User, User.id == CouncilMessage.author_id)
-        .where(CouncilMessage.application_id == application_id)
-        .order_by(CouncilMessage.created_at, CouncilMessage.id))]
+    return [
+        MessageView(m.from_family, name, m.body, m.document_kind, m.created_at)
+        for m, name in db.session.execute(
+            sa.select(CouncilMessage, User.full_name)
+            .outerjoin(User, User.id == CouncilMessage.author_id)
+            .where(CouncilMessage.application_id == application_id)
+            .order_by(CouncilMessage.created_at, CouncilMessage.id)
+        )
+    ]
 
 
 def _review(app_: Application) -> CouncilReview:
@@ -269,20 +323,27 @@ def _review(app_: Application) -> CouncilReview:
 
 def _refresh_state(app_: Application, review: CouncilReview) -> None:
     db.session.flush()
-    statuses = dict(db.session.execute(sa.select(DocumentCheck.kind, DocumentCheck.status)
-                                       .where(DocumentCheck.application_id == app_.id)).all())
+    statuses = dict(
+        db.session.execute(
+            sa.select(DocumentCheck.kind, DocumentCheck.status).where(DocumentCheck.application_id == app_.id)
+        ).all()
+    )
     review.state = review_state(statuses, required_kinds(app_.sibling_school_ids))
     review.updated_at = utcnow()
 
 
-def update_documents(app_: Application, school: School, user: User, changes: dict[str, tuple[str, str]]) -> dict:
+def update_documents(
+    app_: Application, school: School, user: User, changes: dict[str, tuple[str, str]]
+) -> dict:
     """Record the council's findings: kind -> (status, note). Returns {"changed": [...], "flagged": [...]}.
 
     Unchanged documents are left as they are (who checked them and when stay true). A problem
     needs a note; each new or changed problem note is sent to the family.
     """
-    existing = {c.kind: c for c in db.session.scalars(
-        sa.select(DocumentCheck).where(DocumentCheck.application_id == app_.id))}
+    existing = {
+        c.kind: c
+        for c in db.session.scalars(sa.select(DocumentCheck).where(DocumentCheck.application_id == app_.id))
+    }
     required = required_kinds(app_.sibling_school_ids)
     at = utcnow()
     changed, flagged = [], []
@@ -306,15 +367,27 @@ def update_documents(app_: Application, school: School, user: User, changes: dic
         changed.append(kind)
         if status == D.PROBLEM:
             flagged.append(kind)
-            db.session.add(CouncilMessage(application_id=app_.id, document_kind=kind, from_family=False,
-                                          author_id=user.id, body=note, created_at=at))
+            db.session.add(
+                CouncilMessage(
+                    application_id=app_.id,
+                    document_kind=kind,
+                    from_family=False,
+                    author_id=user.id,
+                    body=note,
+                    created_at=at,
+                )
+            )
     review = _review(app_)
     if changed:
         review.family_replied = False
     _refresh_state(app_, review)
     if changed:
-        audit("admissions.council.documents", app_, school_id=school.id,
-              statuses={k: changes[k][0] for k in changed})
+        audit(
+            "admissions.council.documents",
+            app_,
+            school_id=school.id,
+            statuses={k: changes[k][0] for k in changed},
+        )
     if flagged:
         _notify_family(app_, "flag", flagged)
     return {"changed": changed, "flagged": flagged}
@@ -335,8 +408,11 @@ def council_message(app_: Application, school: School, user: User, body: str) ->
 def family_reply(app_: Application, user: User, body: str) -> CouncilMessage:
     """A guardian answers the council (only once the council has written: a flag or a message)."""
     body = _check_body(body)
-    if not db.session.scalar(sa.select(sa.exists().where(CouncilMessage.application_id == app_.id,
-                                                         CouncilMessage.from_family.is_(False)))):
+    if not db.session.scalar(
+        sa.select(
+            sa.exists().where(CouncilMessage.application_id == app_.id, CouncilMessage.from_family.is_(False))
+        )
+    ):
         raise CouncilError("nothing_to_answer", "body")
     msg = CouncilMessage(application_id=app_.id, from_family=True, author_id=user.id, body=body)
     db.session.add(msg)
@@ -362,8 +438,10 @@ def _notify_family(app_: Application, event: str, kinds: list[str]) -> None:
 
     child = app_.child
     guardians = db.session.execute(
-        sa.select(User.id, User.locale).join(ParentChild, ParentChild.user_id == User.id)
-        .where(ParentChild.child_id == child.id, User.active.is_(True))).all()
+        sa.select(User.id, User.locale)
+        .join(ParentChild, ParentChild.user_id == User.id)
+        .where(ParentChild.child_id == child.id, User.active.is_(True))
+    ).all()
     by_locale: dict[str, list[int]] = defaultdict(list)
     for uid, locale in guardians:
         by_locale[locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")].append(uid)
@@ -375,17 +453,24 @@ def _notify_family(app_: Application, event: str, kinds: list[str]) -> None:
         with force_locale(locale):
             labels = kind_labels()
             if event == "flag":
-                title = gettext("The school's admission council found a problem with a document of %(name)s",
-                                name=child.full_name)
-                body = gettext("Documents: %(kinds)s. Open the child's page to read the council's note and answer.",
-                               kinds=", ".join(str(labels[k]) for k in kinds))
+                title = gettext(
+                    "The school's admission council found a problem with a document of %(name)s",
+                    name=child.full_name,
+                )
+                body = gettext(
+                    "Documents: %(kinds)s. Open the child's page to read the council's note and answer.",
+                    kinds=", ".join(str(labels[k]) for k in kinds),
+                )
             else:
-                title = gettext("A message from the school's admission council about %(name)s", name=child.full_name)
+                title = gettext(
+                    "A message from the school's admission council about %(name)s", name=child.full_name
+                )
                 body = gettext("Open the child's page to read it and answer.")
         notify("admission", users, {"title": title, "body": body, "child_name": child.full_name, "url": link})
 
 
 # ---- what the family sees ------------------------------------------------------------------------------
+
 
 @dataclass
 class FamilyView:
@@ -410,21 +495,33 @@ def family_views(user: User) -> dict[int, FamilyView]:
     mine = sa.select(ParentChild.child_id).where(ParentChild.user_id == user.id)
     docs: dict[int, list[DocumentView]] = defaultdict(list)
     for check, siblings in db.session.execute(
-            sa.select(DocumentCheck, Application.sibling_school_ids)
-            .join(Application, Application.id == DocumentCheck.application_id)
-            .where(Application.child_id.in_(mine)).order_by(DocumentCheck.application_id, DocumentCheck.id)):
+        sa.select(DocumentCheck, Application.sibling_school_ids)
+        .join(Application, Application.id == DocumentCheck.application_id)
+        .where(Application.child_id.in_(mine))
+        .order_by(DocumentCheck.application_id, DocumentCheck.id)
+    ):
         required = required_kinds(siblings)
-        docs[check.application_id].append(DocumentView(check.kind, check.status, check.kind in required, check.note,
-                                                       None, check.checked_at, True))
+        docs[check.application_id].append(
+            DocumentView(
+                check.kind, check.status, check.kind in required, check.note, None, check.checked_at, True
+            )
+        )
     messages: dict[int, list[MessageView]] = defaultdict(list)
     for m, name in db.session.execute(
-            sa.select(CouncilMessage, User.full_name).outerjoin(User, User.id == CouncilMessage.author_id)
-            .join(Application, Application.id == CouncilMessage.application_id)
-            .where(Application.child_id.in_(mine)).order_by(CouncilMessage.created_at, CouncilMessage.id)):
+        sa.select(CouncilMessage, User.full_name)
+        .outerjoin(User, User.id == CouncilMessage.author_id)
+        .join(Application, Application.id == CouncilMessage.application_id)
+        .where(Application.child_id.in_(mine))
+        .order_by(CouncilMessage.created_at, CouncilMessage.id)
+    ):
         # The family sees its own names, never the staff member's: "the school's council".
-        messages[m.application_id].append(MessageView(m.from_family, name if m.from_family else None, m.body,
-                                                      m.document_kind, m.created_at))
+        messages[m.application_id].append(
+            MessageView(m.from_family, name if m.from_family else None, m.body, m.document_kind, m.created_at)
+        )
     order = {k.value: i for i, k in enumerate(KINDS)}
-    return {aid: FamilyView(aid, sorted(docs.get(aid, []), key=lambda d: order.get(d.kind, 9)),
-                            messages.get(aid, []))
-            for aid in set(docs) | set(messages)}
+    return {
+        aid: FamilyView(
+            aid, sorted(docs.get(aid, []), key=lambda d: order.get(d.kind, 9)), messages.get(aid, [])
+        )
+        for aid in set(docs) | set(messages)
+    }

@@ -1,6 +1,7 @@
 """Admission council pages (issue 4, point 10): the school's queue, one application's documents and
 thread, and the family's answer. Rules and scope: admissions/council.py.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -38,14 +39,23 @@ class DocumentsForm(FlaskForm):
     """One status and one note per document kind (fields named status_<kind>, note_<kind>)."""
 
     status_birth_certificate = SelectField(_l("Birth certificate"), choices=[])
-    note_birth_certificate = TextAreaField(_l("Note to the family (required for a problem)"),
-                                           filters=[_strip], validators=[Length(max=council.NOTE_MAX)])
+    note_birth_certificate = TextAreaField(
+        _l("Note to the family (required for a problem)"),
+        filters=[_strip],
+        validators=[Length(max=council.NOTE_MAX)],
+    )
     status_residence_proof = SelectField(_l("Proof of residence"), choices=[])
-    note_residence_proof = TextAreaField(_l("Note to the family (required for a problem)"),
-                                         filters=[_strip], validators=[Length(max=council.NOTE_MAX)])
+    note_residence_proof = TextAreaField(
+        _l("Note to the family (required for a problem)"),
+        filters=[_strip],
+        validators=[Length(max=council.NOTE_MAX)],
+    )
     status_priority_proof = SelectField(_l("Proof of priority"), choices=[])
-    note_priority_proof = TextAreaField(_l("Note to the family (required for a problem)"),
-                                        filters=[_strip], validators=[Length(max=council.NOTE_MAX)])
+    note_priority_proof = TextAreaField(
+        _l("Note to the family (required for a problem)"),
+        filters=[_strip],
+        validators=[Length(max=council.NOTE_MAX)],
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,9 +68,14 @@ class DocumentsForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    body = TextAreaField(_l("Message"), filters=[_strip], validators=[
-        InputRequired(_l("Write a message.")),
-        Length(max=council.MESSAGE_MAX, message=_l("Write at most %(max)d characters."))])
+    body = TextAreaField(
+        _l("Message"),
+        filters=[_strip],
+        validators=[
+            InputRequired(_l("Write a message.")),
+            Length(max=council.MESSAGE_MAX, message=_l("Write at most %(max)d characters.")),
+        ],
+    )
 
 
 def error_text(code: str) -> str:
@@ -74,8 +89,6 @@ def error_text(code: str) -> str:
     }[code]
 
 
-
-
 def _reviewable_or_404(application_id: int):
     found = council.reviewable(current_user, application_id)
     if found is None:
@@ -84,8 +97,12 @@ def _reviewable_or_404(application_id: int):
 
 
 def _common() -> dict:
-    return {"kinds": council.kind_labels(), "doc_statuses": council.status_labels(),
-            "states": council.state_labels(), "labels": level_labels()}
+    return {
+        "kinds": council.kind_labels(),
+        "doc_statuses": council.status_labels(),
+        "states": council.state_labels(),
+        "labels": level_labels(),
+    }
 
 
 @bp.route("/")
@@ -105,10 +122,18 @@ def index():
             if district_id not in {d.id for d in districts}:
                 district_id = None  # unknown or hostile value (e.g. out of the integer range): no list
         if district_id:
-            schools = db.session.scalars(sa.select(School).where(School.district_id == district_id)
-                                         .order_by(School.level, School.name)).all()
-    return render_template("admissions/council_index.html", season=season, levels=levels, schools=schools,
-                           districts=districts, district_id=district_id, **_common())
+            schools = db.session.scalars(
+                sa.select(School).where(School.district_id == district_id).order_by(School.level, School.name)
+            ).all()
+    return render_template(
+        "admissions/council_index.html",
+        season=season,
+        levels=levels,
+        schools=schools,
+        districts=districts,
+        district_id=district_id,
+        **_common(),
+    )
 
 
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>")
@@ -123,14 +148,33 @@ def queue(level_id: int, school_id: int):
     search = clean_text(request.args.get("q", ""))[:120]
     result = council.queue(level.id, school.id, show=show, search=search, page=page, per_page=PAGE_SIZE)
     # Staff looked at a list of children's records: who, when, which list (ids only).
-    audit("admissions.council.queue.view", school, level_id=level.id, show=show, page=page, rows=len(result.rows),
-          search=bool(search))
-    return render_template("admissions/council_queue.html", level=level, school=school, result=result, show=show,
-                           search=search, **_common())
+    audit(
+        "admissions.council.queue.view",
+        school,
+        level_id=level.id,
+        show=show,
+        page=page,
+        rows=len(result.rows),
+        search=bool(search),
+    )
+    return render_template(
+        "admissions/council_queue.html",
+        level=level,
+        school=school,
+        result=result,
+        show=show,
+        search=search,
+        **_common(),
+    )
 
 
-def _review_page(app_, school, form: DocumentsForm | None = None, message_form: MessageForm | None = None,
-                 status: int = 200):
+def _review_page(
+    app_,
+    school,
+    form: DocumentsForm | None = None,
+    message_form: MessageForm | None = None,
+    status: int = 200,
+):
     docs = council.documents_of(app_)
     if form is None:
         form = DocumentsForm(formdata=None)
@@ -140,14 +184,20 @@ def _review_page(app_, school, form: DocumentsForm | None = None, message_form: 
     child = app_.child
     roster = child.roster_entry
     names = services.school_names({c.school_id for c in app_.choices} | set(app_.sibling_school_ids or []))
-    return render_template("admissions/council_application.html", app_=app_, child=child, school=school,
-                           masked_id=rules.mask_personal_id(roster.personal_id if roster else None),
-                           docs={d.kind: d for d in docs}, form=form,
-                           message_form=message_form or MessageForm(formdata=None),
-                           messages=council.messages_of(app_.id),
-                           school_names=names,
-                           sibling_names=[names.get(sid, "") for sid in app_.sibling_school_ids or []],
-                           **_common()), status
+    return render_template(
+        "admissions/council_application.html",
+        app_=app_,
+        child=child,
+        school=school,
+        masked_id=rules.mask_personal_id(roster.personal_id if roster else None),
+        docs={d.kind: d for d in docs},
+        form=form,
+        message_form=message_form or MessageForm(formdata=None),
+        messages=council.messages_of(app_.id),
+        school_names=names,
+        sibling_names=[names.get(sid, "") for sid in app_.sibling_school_ids or []],
+        **_common(),
+    ), status
 
 
 @bp.route("/applications/<int:application_id>")
@@ -200,6 +250,7 @@ def message(application_id: int):
 
 # ---- the family's side ------------------------------------------------------------------------------
 
+
 def _own_application_or_404(application_id: int):
     app_ = services.application_of(current_user, application_id)
     if app_ is None:
@@ -220,8 +271,9 @@ def family_reply(application_id: int):
         else:
             flash(_("Your answer has been sent to the school's admission council."), "success")
             return redirect(url_for("admissions_parent.child", child_id=app_.child_id))
-    return render_template("admissions/council_reply.html", a=app_, child=app_.child, form=form,
-                           **_common()), 422
+    return render_template(
+        "admissions/council_reply.html", a=app_, child=app_.child, form=form, **_common()
+    ), 422
 
 
 @bp.app_template_global("council_kind_labels")

@@ -30,6 +30,7 @@ district (20 schools, 1–4 choices each; test client, median of 10 loads, two r
 machine): district page 148–176 ms on SQLite, 82–109 ms on PostgreSQL 15 (after ANALYZE; 540 ms
 before the planner had statistics).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -52,6 +53,7 @@ MAX_HOURS = 24 * 21  # the chart covers at most three weeks of hours (a window i
 # ---------------------------------------------------------------------------------------------
 # Rows
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class SchoolRow:
@@ -102,8 +104,14 @@ def _live(level_id: int, *, official_only: bool = False):
     return sa.and_(*conds)
 
 
-def school_rows(level: AdmissionLevel, *, district_id: int | None = None, school_id: int | None = None,
-                official_only: bool = False, placed_statuses=PLACED) -> list[SchoolRow]:
+def school_rows(
+    level: AdmissionLevel,
+    *,
+    district_id: int | None = None,
+    school_id: int | None = None,
+    official_only: bool = False,
+    placed_statuses=PLACED,
+) -> list[SchoolRow]:
     """One row per school of the level (in a district, or one school): three queries.
 
     `placed_statuses`: what counts as placed (the public page counts published results only)."""
@@ -113,8 +121,10 @@ def school_rows(level: AdmissionLevel, *, district_id: int | None = None, school
     if school_id is not None:
         where.append(School.id == school_id)
     q = sa.select(School.id, School.code, School.name, School.district_id, School.capacity).where(*where)
-    rows = {sid: SchoolRow(sid, code, name, did, cap or 0)
-            for sid, code, name, did, cap in db.session.execute(q.order_by(School.name, School.id))}
+    rows = {
+        sid: SchoolRow(sid, code, name, did, cap or 0)
+        for sid, code, name, did, cap in db.session.execute(q.order_by(School.name, School.id))
+    }
     if not rows:
         return []
     scope = list(rows) if (district_id is not None or school_id is not None) else None
@@ -123,20 +133,28 @@ def school_rows(level: AdmissionLevel, *, district_id: int | None = None, school
     mine = sa.case((ApplicationChoice.is_catchment.is_(True), 1), else_=0)
     # Driven from the scope's schools (school → its choices → their application): at 20,000
     # applications a district's counts take a third of the time of an IN list on the choices.
-    counts = (sa.select(ApplicationChoice.school_id, sa.func.sum(one), sa.func.sum(mine), sa.func.count())
-              .join(School, School.id == ApplicationChoice.school_id)
-              .join(Application, Application.id == ApplicationChoice.application_id)
-              .where(*where, _live(level.id, official_only=official_only)).group_by(ApplicationChoice.school_id))
+    counts = (
+        sa.select(ApplicationChoice.school_id, sa.func.sum(one), sa.func.sum(mine), sa.func.count())
+        .join(School, School.id == ApplicationChoice.school_id)
+        .join(Application, Application.id == ApplicationChoice.application_id)
+        .where(*where, _live(level.id, official_only=official_only))
+        .group_by(ApplicationChoice.school_id)
+    )
     for sid, first, catch, anyc in db.session.execute(counts):
         row = rows.get(sid)
         if row is not None:
             row.first_choice, row.catchment, row.any_choice = int(first or 0), int(catch or 0), int(anyc or 0)
 
     confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
-    placed = (sa.select(Application.allocated_school_id, sa.func.count(), sa.func.sum(confirmed))
-              .where(Application.admission_level_id == level.id, Application.status.in_(placed_statuses),
-                     Application.allocated_school_id.is_not(None))
-              .group_by(Application.allocated_school_id))
+    placed = (
+        sa.select(Application.allocated_school_id, sa.func.count(), sa.func.sum(confirmed))
+        .where(
+            Application.admission_level_id == level.id,
+            Application.status.in_(placed_statuses),
+            Application.allocated_school_id.is_not(None),
+        )
+        .group_by(Application.allocated_school_id)
+    )
     if official_only:
         placed = placed.where(Application.is_trial.is_(False))
     if scope is not None:
@@ -148,31 +166,52 @@ def school_rows(level: AdmissionLevel, *, district_id: int | None = None, school
     return list(rows.values())
 
 
-def district_rows(level: AdmissionLevel, *, official_only: bool = False, placed_statuses=PLACED
-                  ) -> list[DistrictRow]:
+def district_rows(
+    level: AdmissionLevel, *, official_only: bool = False, placed_statuses=PLACED
+) -> list[DistrictRow]:
     """One row per district (city view): three queries whatever the number of districts."""
-    rows = {did: DistrictRow(did, name) for did, name in db.session.execute(
-        sa.select(District.id, District.name).order_by(District.name))}
+    rows = {
+        did: DistrictRow(did, name)
+        for did, name in db.session.execute(sa.select(District.id, District.name).order_by(District.name))
+    }
     for did, n, cap in db.session.execute(
-            sa.select(School.district_id, sa.func.count(), sa.func.sum(School.capacity))
-            .where(School.level == level.level).group_by(School.district_id)):
+        sa.select(School.district_id, sa.func.count(), sa.func.sum(School.capacity))
+        .where(School.level == level.level)
+        .group_by(School.district_id)
+    ):
         if did in rows:
             rows[did].schools, rows[did].capacity = int(n), int(cap or 0)
     confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
     placed = sa.case((Application.status.in_(placed_statuses), 1), else_=0)
     for did, n, pl, conf in db.session.execute(
-            sa.select(Ward.district_id, sa.func.count(), sa.func.sum(placed), sa.func.sum(confirmed))
-            .select_from(Application).join(Child, Child.id == Application.child_id)
-            .join(Ward, Ward.id == Child.ward_id)
-            .where(_live(level.id, official_only=official_only)).group_by(Ward.district_id)):
+        sa.select(Ward.district_id, sa.func.count(), sa.func.sum(placed), sa.func.sum(confirmed))
+        .select_from(Application)
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(_live(level.id, official_only=official_only))
+        .group_by(Ward.district_id)
+    ):
         if did in rows:
-            rows[did].applications, rows[did].placed, rows[did].confirmed = int(n), int(pl or 0), int(conf or 0)
+            rows[did].applications, rows[did].placed, rows[did].confirmed = (
+                int(n),
+                int(pl or 0),
+                int(conf or 0),
+            )
     # Districts without a school of this level and without applicants are left out.
     return [r for r in rows.values() if r.schools or r.applications]
 
 
 def totals(rows) -> dict[str, int]:
-    keys = ("capacity", "first_choice", "catchment", "any_choice", "placed", "confirmed", "applications", "schools")
+    keys = (
+        "capacity",
+        "first_choice",
+        "catchment",
+        "any_choice",
+        "placed",
+        "confirmed",
+        "applications",
+        "schools",
+    )
     return {k: sum(getattr(r, k, 0) for r in rows) for k in keys}
 
 
@@ -203,8 +242,9 @@ def official_rounds(level: AdmissionLevel, district_id: int | None = None) -> li
     return list(db.session.scalars(q.order_by(model.district_id, model.number)))
 
 
-def latest_published_rounds(level: AdmissionLevel, district_id: int | None = None,
-                            rounds: list | None = None) -> dict[int, object]:
+def latest_published_rounds(
+    level: AdmissionLevel, district_id: int | None = None, rounds: list | None = None
+) -> dict[int, object]:
     """District id -> its latest published official round (whose cutoffs are the current ones)."""
     out: dict[int, object] = {}
     for rnd in rounds if rounds is not None else official_rounds(level, district_id):
@@ -223,6 +263,7 @@ def round_cutoffs(rnd) -> dict[str, list | None]:
 # ---------------------------------------------------------------------------------------------
 # Registrations per hour
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class HourlySeries:
@@ -257,14 +298,22 @@ def hour_bucket(column, offset_minutes: int):
     if dialect == "sqlite":
         return sa.func.strftime("%Y-%m-%d %H", column, f"{offset_minutes:+d} minutes")
     if dialect == "postgresql":
-        return sa.func.to_char(column + sa.literal(timedelta(minutes=offset_minutes), sa.Interval),
-                               "YYYY-MM-DD HH24")
+        return sa.func.to_char(
+            column + sa.literal(timedelta(minutes=offset_minutes), sa.Interval), "YYYY-MM-DD HH24"
+        )
     return None
 
 
-def hourly(level: AdmissionLevel, tz: str, *, window=None, now: datetime | None = None,
-           district_id: int | None = None, school_id: int | None = None,
-           official_only: bool = False) -> HourlySeries:
+def hourly(
+    level: AdmissionLevel,
+    tz: str,
+    *,
+    window=None,
+    now: datetime | None = None,
+    district_id: int | None = None,
+    school_id: int | None = None,
+    official_only: bool = False,
+) -> HourlySeries:
     """Applications per local hour of first submission: one aggregate query (≤ a few hundred rows).
 
     `window` (rules.Window, naive UTC) sets the hours shown even when nothing was submitted;
@@ -277,11 +326,17 @@ def hourly(level: AdmissionLevel, tz: str, *, window=None, now: datetime | None 
         conds.append(Application.is_trial.is_(False))
     q = sa.select(Application.submitted_at).where(*conds)
     if district_id is not None:
-        q = (q.join(Child, Child.id == Application.child_id).join(Ward, Ward.id == Child.ward_id)
-             .where(Ward.district_id == district_id))
+        q = (
+            q.join(Child, Child.id == Application.child_id)
+            .join(Ward, Ward.id == Child.ward_id)
+            .where(Ward.district_id == district_id)
+        )
     if school_id is not None:
-        q = q.where(sa.exists().where(ApplicationChoice.application_id == Application.id,
-                                      ApplicationChoice.school_id == school_id))
+        q = q.where(
+            sa.exists().where(
+                ApplicationChoice.application_id == Application.id, ApplicationChoice.school_id == school_id
+            )
+        )
     # Withdrawn applications still registered at that hour: they count (the load the portal carried).
     bucket = hour_bucket(Application.submitted_at, offset)
     counts: Counter = Counter()
@@ -329,6 +384,7 @@ def _fill(counts: Counter, window, now: datetime | None, offset: int) -> list[tu
 # Chart geometry (pure): server-rendered SVG, no script, no inline style
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class HBar:
     label: str
@@ -340,14 +396,24 @@ class HBar:
     over: bool
 
 
-def capacity_bars(items: list[tuple[str, int, int]], width: float = 300.0, row: float = 34.0
-                  ) -> tuple[list[HBar], float, float]:
+def capacity_bars(
+    items: list[tuple[str, int, int]], width: float = 300.0, row: float = 34.0
+) -> tuple[list[HBar], float, float]:
     """Horizontal bars for (label, applications, capacity): returns bars, chart height and scale max."""
     top = max([max(v, c) for _l, v, c in items] + [1])
     bars = []
     for i, (label, value, cap) in enumerate(items):
-        bars.append(HBar(label, i * row, value, cap, round(width * value / top, 1), round(width * cap / top, 1),
-                         value > cap))
+        bars.append(
+            HBar(
+                label,
+                i * row,
+                value,
+                cap,
+                round(width * value / top, 1),
+                round(width * cap / top, 1),
+                value > cap,
+            )
+        )
     return bars, len(items) * row, top
 
 
@@ -371,6 +437,15 @@ def hour_bars(series: HourlySeries, height: float = 120.0, width: float = 360.0)
     bars = []
     for i, (h, c) in enumerate(series.hours):
         bh = round(height * c / top, 1)
-        bars.append(VBar(round(i * step, 2), round(max(step - 0.5, 0.5), 2), bh, round(height - bh, 1), h, c,
-                         h.hour in (0, 12)))
+        bars.append(
+            VBar(
+                round(i * step, 2),
+                round(max(step - 0.5, 0.5), 2),
+                bh,
+                round(height - bh, 1),
+                h,
+                c,
+                h.hour in (0, 12),
+            )
+        )
     return bars, top

@@ -5,6 +5,7 @@ for its officers (and city administrators); a school's page and its admitted lis
 and the officers above it. Anything outside answers 404; teachers and parents get 403.
 Every export is audited (ids and counts only).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
@@ -29,10 +30,11 @@ VIEWERS = (*OFFICER_ROLES, Role.SCHOOL_STAFF)
 
 
 def class_labels() -> dict[int, str]:
-    return {dashboard.CLASS_CATCHMENT: _l("lives in the school's catchment"),
-            dashboard.CLASS_SIBLING: _l("has a brother or sister there"),
-            dashboard.CLASS_OTHER: _l("other applicants")}
-
+    return {
+        dashboard.CLASS_CATCHMENT: _l("lives in the school's catchment"),
+        dashboard.CLASS_SIBLING: _l("has a brother or sister there"),
+        dashboard.CLASS_OTHER: _l("other applicants"),
+    }
 
 
 def _district_or_404(district_id: int) -> District:
@@ -42,17 +44,27 @@ def _district_or_404(district_id: int) -> District:
     return district
 
 
-
 def _page(level: AdmissionLevel, scope: str, **ctx):
     tz = services.timezone()
     window = services.level_window(level)
     now = services.now()
-    series = dashboard.hourly(level, tz, window=window, now=now, district_id=ctx.get("district_id"),
-                              school_id=ctx.get("school_id"))
+    series = dashboard.hourly(
+        level, tz, window=window, now=now, district_id=ctx.get("district_id"), school_id=ctx.get("school_id")
+    )
     hbars, htop = dashboard.hour_bars(series)
-    return render_template("admissions/dashboard.html", level=level, scope=scope, labels=level_labels(),
-                           window=window, window_status=window.status(now), now=now, series=series,
-                           hour_bars=hbars, hour_top=htop, **ctx)
+    return render_template(
+        "admissions/dashboard.html",
+        level=level,
+        scope=scope,
+        labels=level_labels(),
+        window=window,
+        window_status=window.status(now),
+        now=now,
+        series=series,
+        hour_bars=hbars,
+        hour_top=htop,
+        **ctx,
+    )
 
 
 @bp.route("/")
@@ -62,8 +74,14 @@ def index():
     levels = sorted(season.levels, key=lambda lv: rules.LEVELS.index(lv.level)) if season else []
     district = db.session.get(District, current_user.district_id) if current_user.district_id else None
     school = current_user.school if current_user.role == Role.SCHOOL_STAFF else None
-    return render_template("admissions/dashboard_index.html", season=season, levels=levels, district=district,
-                           school=school, labels=level_labels())
+    return render_template(
+        "admissions/dashboard_index.html",
+        season=season,
+        levels=levels,
+        district=district,
+        school=school,
+        labels=level_labels(),
+    )
 
 
 @bp.route("/levels/<int:level_id>")
@@ -72,8 +90,9 @@ def city(level_id: int):
     level = level_or_404(level_id)
     rows = dashboard.district_rows(level)
     bars, height, top = dashboard.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
-    return _page(level, "city", rows=rows, totals=dashboard.totals(rows), bars=bars, chart_height=height,
-                 chart_top=top)
+    return _page(
+        level, "city", rows=rows, totals=dashboard.totals(rows), bars=bars, chart_height=height, chart_top=top
+    )
 
 
 @bp.route("/levels/<int:level_id>/districts/<int:district_id>")
@@ -83,8 +102,17 @@ def district(level_id: int, district_id: int):
     district = _district_or_404(district_id)
     rows = dashboard.school_rows(level, district_id=district.id)
     bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
-    return _page(level, "district", district=district, district_id=district.id, rows=rows,
-                 totals=dashboard.totals(rows), bars=bars, chart_height=height, chart_top=top)
+    return _page(
+        level,
+        "district",
+        district=district,
+        district_id=district.id,
+        rows=rows,
+        totals=dashboard.totals(rows),
+        bars=bars,
+        chart_height=height,
+        chart_top=top,
+    )
 
 
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>")
@@ -94,17 +122,35 @@ def school(level_id: int, school_id: int):
     school = level_school_or_404(school_id, level)
     rows = dashboard.school_rows(level, school_id=school.id)
     bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
-    return _page(level, "school", school=school, school_id=school.id, district=school.district, rows=rows,
-                 totals=dashboard.totals(rows), bars=bars, chart_height=height, chart_top=top)
+    return _page(
+        level,
+        "school",
+        school=school,
+        school_id=school.id,
+        district=school.district,
+        rows=rows,
+        totals=dashboard.totals(rows),
+        bars=bars,
+        chart_height=height,
+        chart_top=top,
+    )
 
 
 # ---- exports ----------------------------------------------------------------------------------
 
+
 def status_labels() -> dict[str, str]:
     S = ApplicationStatus
-    return {S.SUBMITTED: _("Submitted"), S.WITHDRAWN: _("Withdrawn"), S.ALLOCATED: _("Being allocated"),
-            S.OFFERED: _("Offered a place"), S.CONFIRMED: _("Place confirmed"), S.DECLINED: _("Place declined"),
-            S.EXPIRED: _("Offer expired"), S.UNPLACED: _("Waiting for a place")}
+    return {
+        S.SUBMITTED: _("Submitted"),
+        S.WITHDRAWN: _("Withdrawn"),
+        S.ALLOCATED: _("Being allocated"),
+        S.OFFERED: _("Offered a place"),
+        S.CONFIRMED: _("Place confirmed"),
+        S.DECLINED: _("Place declined"),
+        S.EXPIRED: _("Offer expired"),
+        S.UNPLACED: _("Waiting for a place"),
+    }
 
 
 def _stamp() -> str:
@@ -112,8 +158,12 @@ def _stamp() -> str:
 
 
 def _subtitle(level: AdmissionLevel) -> str:
-    return _("%(level)s · season %(year)s · exported at %(when)s", level=level_labels()[level.level],
-             year=level.season.academic_year.name, when=_stamp())
+    return _(
+        "%(level)s · season %(year)s · exported at %(when)s",
+        level=level_labels()[level.level],
+        year=level.season.academic_year.name,
+        when=_stamp(),
+    )
 
 
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>/admitted.xlsx")
@@ -124,17 +174,29 @@ def export_admitted(level_id: int, school_id: int):
     labels = {
         "title": _("Admitted children: %(school)s", school=school.name),
         "subtitle": _subtitle(level),
-        "headers": {"no": _("No."), "reference": _("Reference"), "full_name": _("Full name"),
-                    "date_of_birth": _("Date of birth"), "gender": _("Gender"), "ward": _("Ward"),
-                    "residential_group": _("Residential group"), "residence": _("Residence"),
-                    "choice": _("Choice no."), "status": _("Status"), "answered_on": _("Confirmed on"),
-                    "documents": _("Documents")},
+        "headers": {
+            "no": _("No."),
+            "reference": _("Reference"),
+            "full_name": _("Full name"),
+            "date_of_birth": _("Date of birth"),
+            "gender": _("Gender"),
+            "ward": _("Ward"),
+            "residential_group": _("Residential group"),
+            "residence": _("Residence"),
+            "choice": _("Choice no."),
+            "status": _("Status"),
+            "answered_on": _("Confirmed on"),
+            "documents": _("Documents"),
+        },
         "gender": {"male": _("Male"), "female": _("Female")},
         "residence": {"permanent": _("Permanent"), "temporary": _("Temporary")},
         "status": status_labels(),
         "assigned": _("Assigned by the office"),
-        "documents": {CouncilState.INCOMPLETE: _("To check"), CouncilState.PROBLEM: _("Problem flagged"),
-                      CouncilState.COMPLETE: _("Checked")},
+        "documents": {
+            CouncilState.INCOMPLETE: _("To check"),
+            CouncilState.PROBLEM: _("Problem flagged"),
+            CouncilState.COMPLETE: _("Checked"),
+        },
     }
     data, n = reports.admitted_workbook(level, school, labels, services.timezone())
     audit("admissions.admitted.export", school, level_id=level.id, rows=n)
@@ -147,11 +209,21 @@ def _summary_labels(level: AdmissionLevel, title: str) -> dict:
         "subtitle": _subtitle(level),
         "round": _("Cutoffs of the latest published round (round %(n)d)."),
         "no_round": _("No round published yet: no cutoffs."),
-        "headers": {"school_code": _("School code"), "school": _("School"), "capacity": _("Capacity"),
-                    "first_choice": _("1st choice"), "catchment": _("Catchment applications"),
-                    "any_choice": _("Any choice"), "placed": _("Placed"), "confirmed": _("Confirmed"),
-                    "seats_left": _("Seats left"), "cutoff": _("Admitted down to (priority, lottery number)"),
-                    "district": _("District"), "schools": _("Schools"), "applications": _("Applications")},
+        "headers": {
+            "school_code": _("School code"),
+            "school": _("School"),
+            "capacity": _("Capacity"),
+            "first_choice": _("1st choice"),
+            "catchment": _("Catchment applications"),
+            "any_choice": _("Any choice"),
+            "placed": _("Placed"),
+            "confirmed": _("Confirmed"),
+            "seats_left": _("Seats left"),
+            "cutoff": _("Admitted down to (priority, lottery number)"),
+            "district": _("District"),
+            "schools": _("Schools"),
+            "applications": _("Applications"),
+        },
         "classes": class_labels(),
         "total": _("Total"),
         "status": status_labels(),
@@ -179,4 +251,3 @@ def export_city_summary(level_id: int):
     data, n = reports.city_summary_workbook(level, labels)
     audit("admissions.summary.export", ("admission_level", level.id), level_id=level.id, districts=n)
     return xlsx.download(data, f"tong-hop-{level.level}-thanh-pho.xlsx")
-

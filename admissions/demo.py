@@ -4,6 +4,7 @@ Idempotent. The season's windows are placed around the day the demo is loaded (g
 now, kindergarten and grade 6 after it, staggered) so that the demo parent can apply at once;
 a later load moves them again only when no window is open any more.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,18 +24,75 @@ CATCHMENTS = {
     "MN-NGHIADO": [("Nghĩa Đô", None), ("Nghĩa Tân", None), ("Mai Dịch", None)],
     "MN-YENHOA": [("Yên Hòa", None), ("Trung Hòa", range(8, 16))],
     "TH-DICHVONG": [("Dịch Vọng", None), ("Dịch Vọng Hậu", range(1, 6)), ("Quan Hoa", range(1, 14))],
-    "TH-NGHIATAN": [("Nghĩa Tân", None), ("Nghĩa Đô", None), ("Mai Dịch", None), ("Dịch Vọng Hậu", range(6, 11))],
+    "TH-NGHIATAN": [
+        ("Nghĩa Tân", None),
+        ("Nghĩa Đô", None),
+        ("Mai Dịch", None),
+        ("Dịch Vọng Hậu", range(6, 11)),
+    ],
     "TH-YENHOA": [("Yên Hòa", None), ("Trung Hòa", None), ("Quan Hoa", range(14, 28))],
     "THCS-CAUGIAY": [("Dịch Vọng", range(2, 11)), ("Quan Hoa", None), ("Dịch Vọng Hậu", None)],
-    "THCS-NGHIATAN": [("Nghĩa Tân", None), ("Nghĩa Đô", None), ("Mai Dịch", None), ("Dịch Vọng", [1, 11, 12])],
+    "THCS-NGHIATAN": [
+        ("Nghĩa Tân", None),
+        ("Nghĩa Đô", None),
+        ("Mai Dịch", None),
+        ("Dịch Vọng", [1, 11, 12]),
+    ],
     "THCS-YENHOA": [("Yên Hòa", None), ("Trung Hòa", None)],
 }
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+FAMILY = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+]
 MIDDLE_M = ["Văn", "Minh", "Đức", "Quang", "Gia", "Hoàng", "Anh"]
 MIDDLE_F = ["Thị", "Ngọc", "Thu", "Minh", "Khánh", "Bảo", "Phương"]
-GIVEN_M = ["An", "Bình", "Cường", "Dũng", "Huy", "Khoa", "Long", "Nam", "Phúc", "Quân", "Sơn", "Tuấn", "Việt", "Khang"]
-GIVEN_F = ["Anh", "Chi", "Giang", "Hà", "Hương", "Lan", "Linh", "Mai", "My", "Ngân", "Nhi", "Thảo", "Trang", "Vy"]
+GIVEN_M = [
+    "An",
+    "Bình",
+    "Cường",
+    "Dũng",
+    "Huy",
+    "Khoa",
+    "Long",
+    "Nam",
+    "Phúc",
+    "Quân",
+    "Sơn",
+    "Tuấn",
+    "Việt",
+    "Khang",
+]
+GIVEN_F = [
+    "Anh",
+    "Chi",
+    "Giang",
+    "Hà",
+    "Hương",
+    "Lan",
+    "Linh",
+    "Mai",
+    "My",
+    "Ngân",
+    "Nhi",
+    "Thảo",
+    "Trang",
+    "Vy",
+]
 
 # Birth years per level for the 2026 intake.
 BIRTH_YEARS = {"kindergarten": 2021, "grade1": 2020, "grade6": 2015}
@@ -50,10 +108,12 @@ def personal_id(rng: random.Random, birth: date, gender: str, province: str = "0
 
 def load_demo(ctx) -> dict[str, int]:
     wards, schools = ctx["wards"], ctx["schools"]
-    groups = {
-        (g.ward_id, g.name): g for g in db.session.scalars(sa.select(ResidentialGroup))
-    }
-    existing = set(db.session.execute(sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)).all())
+    groups = {(g.ward_id, g.name): g for g in db.session.scalars(sa.select(ResidentialGroup))}
+    existing = set(
+        db.session.execute(
+            sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)
+        ).all()
+    )
     n_catch = 0
     for code, lines in CATCHMENTS.items():
         school = schools[code]
@@ -83,16 +143,24 @@ def load_demo(ctx) -> dict[str, int]:
             middle = MIDDLE_F if gender == "female" else MIDDLE_M
             given = GIVEN_F if gender == "female" else GIVEN_M
             family = rng.choice(FAMILY)
-            db.session.add(RosterEntry(
-                personal_id=pid,
-                full_name=f"{family} {rng.choice(middle)} {rng.choice(given)}",
-                date_of_birth=birth, gender=gender, ward_id=ward.id, residential_group_id=group.id,
-                residence_type="permanent" if rng.random() < 0.8 else "temporary",
-                guardian_name=f"{family} {rng.choice(MIDDLE_M)} {rng.choice(GIVEN_M)}",
-                guardian_phone=f"09{rng.randrange(10**8):08d}",
-            ))
+            db.session.add(
+                RosterEntry(
+                    personal_id=pid,
+                    full_name=f"{family} {rng.choice(middle)} {rng.choice(given)}",
+                    date_of_birth=birth,
+                    gender=gender,
+                    ward_id=ward.id,
+                    residential_group_id=group.id,
+                    residence_type="permanent" if rng.random() < 0.8 else "temporary",
+                    guardian_name=f"{family} {rng.choice(MIDDLE_M)} {rng.choice(GIVEN_M)}",
+                    guardian_phone=f"09{rng.randrange(10**8):08d}",
+                )
+            )
     db.session.flush()
-    counts = {"catchment_lines": n_catch, "roster": db.session.scalar(sa.select(sa.func.count(RosterEntry.id)))}
+    counts = {
+        "catchment_lines": n_catch,
+        "roster": db.session.scalar(sa.select(sa.func.count(RosterEntry.id))),
+    }
     counts.update(load_season(ctx))
     return counts
 
@@ -134,20 +202,37 @@ def load_season(ctx) -> dict[str, int]:
         db.session.flush()
     for lv in season.levels:
         services.generate_codes(lv, ctx["district"].id, record=False)
-    codes = db.session.scalar(sa.select(sa.func.count(AdmissionCode.id)).join(AdmissionLevel)
-                              .where(AdmissionLevel.season_id == season.id))
+    codes = db.session.scalar(
+        sa.select(sa.func.count(AdmissionCode.id))
+        .join(AdmissionLevel)
+        .where(AdmissionLevel.season_id == season.id)
+    )
     parent = db.session.scalar(sa.select(User).where(User.phone == "0912345678"))
-    if parent is not None and db.session.scalar(
-            sa.select(ParentChild.id).where(ParentChild.user_id == parent.id).limit(1)) is None:
+    if (
+        parent is not None
+        and db.session.scalar(sa.select(ParentChild.id).where(ParentChild.user_id == parent.id).limit(1))
+        is None
+    ):
         lo, hi = rules.birth_range("grade1", season.intake_year)
-        entry = db.session.scalar(sa.select(RosterEntry).where(RosterEntry.date_of_birth.between(lo, hi))
-                                  .order_by(RosterEntry.id).limit(1))
+        entry = db.session.scalar(
+            sa.select(RosterEntry)
+            .where(RosterEntry.date_of_birth.between(lo, hi))
+            .order_by(RosterEntry.id)
+            .limit(1)
+        )
         if entry is not None:
             child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == entry.id))
             if child is None:
-                child = Child(roster_entry_id=entry.id, full_name=entry.full_name, date_of_birth=entry.date_of_birth,
-                              gender=entry.gender, ward_id=entry.ward_id, residential_group_id=entry.residential_group_id,
-                              residence_type=entry.residence_type, source="roster")
+                child = Child(
+                    roster_entry_id=entry.id,
+                    full_name=entry.full_name,
+                    date_of_birth=entry.date_of_birth,
+                    gender=entry.gender,
+                    ward_id=entry.ward_id,
+                    residential_group_id=entry.residential_group_id,
+                    residence_type=entry.residence_type,
+                    source="roster",
+                )
                 db.session.add(child)
                 db.session.flush()
             db.session.add(ParentChild(user_id=parent.id, child_id=child.id))

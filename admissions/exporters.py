@@ -4,6 +4,7 @@ Every string written through `write_row` (app.xlsx, re-exported here) is escaped
 injection (a cell starting with =, +, -, @, tab or CR gets a leading apostrophe), so data typed by
 families can never run as a spreadsheet formula in an officer's Excel.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -34,18 +35,34 @@ CHOICES = {
 
 EXAMPLES = {
     "schools": {
-        "school_code": "TH-DICHVONG", "name": "Trường Tiểu học Dịch Vọng", "level": "Lớp 1",
-        "district": "Quận Cầu Giấy", "ward": "Dịch Vọng", "address": "Số 1 phố Dịch Vọng, Cầu Giấy, Hà Nội",
-        "capacity": 105, "latitude": 21.036, "longitude": 105.791,
+        "school_code": "TH-DICHVONG",
+        "name": "Trường Tiểu học Dịch Vọng",
+        "level": "Lớp 1",
+        "district": "Quận Cầu Giấy",
+        "ward": "Dịch Vọng",
+        "address": "Số 1 phố Dịch Vọng, Cầu Giấy, Hà Nội",
+        "capacity": 105,
+        "latitude": 21.036,
+        "longitude": 105.791,
     },
     "catchments": {
-        "school_code": "TH-DICHVONG", "district": "Quận Cầu Giấy", "ward": "Dịch Vọng", "residential_group": "Tổ 1",
+        "school_code": "TH-DICHVONG",
+        "district": "Quận Cầu Giấy",
+        "ward": "Dịch Vọng",
+        "residential_group": "Tổ 1",
     },
     "roster": {
         # A made-up but well-formed ID: Hà Nội (001), girl born in the 2000s (3), 2020 (20).
-        "personal_id": "001320012345", "full_name": "Nguyễn Thị An", "date_of_birth": date(2020, 3, 15),
-        "gender": "Nữ", "district": "Quận Cầu Giấy", "ward": "Dịch Vọng", "residential_group": "Tổ 1",
-        "residence_type": "Thường trú", "guardian_name": "Nguyễn Văn Bình", "guardian_phone": "0912345678",
+        "personal_id": "001320012345",
+        "full_name": "Nguyễn Thị An",
+        "date_of_birth": date(2020, 3, 15),
+        "gender": "Nữ",
+        "district": "Quận Cầu Giấy",
+        "ward": "Dịch Vọng",
+        "residential_group": "Tổ 1",
+        "residence_type": "Thường trú",
+        "guardian_name": "Nguyễn Văn Bình",
+        "guardian_phone": "0912345678",
     },
 }
 
@@ -72,7 +89,9 @@ def template_workbook(kind: str) -> bytes:
             ws.column_dimensions[letter].number_format = DATE_FORMAT
             cell.number_format = DATE_FORMAT
         if col.name in CHOICES:
-            dv = DataValidation(type="list", formula1='"' + ",".join(CHOICES[col.name]) + '"', allow_blank=True)
+            dv = DataValidation(
+                type="list", formula1='"' + ",".join(CHOICES[col.name]) + '"', allow_blank=True
+            )
             ws.add_data_validation(dv)
             dv.add(f"{letter}2:{letter}200000")
     ws.freeze_panes = "A2"

@@ -1,4 +1,5 @@
 """Forms of the admissions import pages (the season/application forms are in season_forms.py)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,9 @@ class ImportForm(FlaskForm):
         validators=[
             FileRequired(_l("Choose an Excel file to upload.")),
             FileAllowed(["xlsx"], _l("Upload an .xlsx file (Excel 2007 or later).")),
-            FileSize(MAX_UPLOAD_MB * 1024 * 1024, message=_l("The file is larger than 25 MB; split it into smaller files.")),
+            FileSize(
+                MAX_UPLOAD_MB * 1024 * 1024,
+                message=_l("The file is larger than 25 MB; split it into smaller files."),
+            ),
         ],
     )

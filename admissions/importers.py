@@ -11,6 +11,7 @@ existing keys loaded in a few batched queries, bulk INSERT/UPDATE in chunks; no 
 `import_workbook(kind, source, scope=...)` is the entry point; the caller commits (CLI, job).
 Services flush only; nothing here commits.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,22 +76,35 @@ class ImportReport:
 
     def localized_summary(self) -> str:
         return xlsx.localize(_l("created %(created)d, updated %(updated)d, unchanged %(unchanged)d")) % {
-            "created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
 
     def to_json(self, max_problems: int = STORED_PROBLEMS) -> dict:
         return {
-            "kind": self.kind, "rows": self.rows, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "seconds": round(self.seconds, 3),
+            "kind": self.kind,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "seconds": round(self.seconds, 3),
             "problems": [p.to_json() for p in self.problems[:max_problems]],
             "problem_count": self.total_problems,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> ImportReport:
-        return cls(kind=data.get("kind", ""), rows=data.get("rows", 0), created=data.get("created", 0),
-                   updated=data.get("updated", 0), unchanged=data.get("unchanged", 0),
-                   problems=[Problem.from_json(p) for p in data.get("problems", [])],
-                   problem_count=data.get("problem_count"), seconds=data.get("seconds", 0.0))
+        return cls(
+            kind=data.get("kind", ""),
+            rows=data.get("rows", 0),
+            created=data.get("created", 0),
+            updated=data.get("updated", 0),
+            unchanged=data.get("unchanged", 0),
+            problems=[Problem.from_json(p) for p in data.get("problems", [])],
+            problem_count=data.get("problem_count"),
+            seconds=data.get("seconds", 0.0),
+        )
 
 
 # --------------------------------------------------------------------------- columns and reading
@@ -98,21 +112,33 @@ class ImportReport:
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "schools": (
-        Column("school_code", "Mã trường"), Column("name", "Tên trường"), Column("level", "Cấp học"),
-        Column("district", "Quận/Huyện"), Column("ward", "Phường/Xã", False),
-        Column("address", "Địa chỉ", False), Column("capacity", "Chỉ tiêu"),
-        Column("latitude", "Vĩ độ", False), Column("longitude", "Kinh độ", False),
+        Column("school_code", "Mã trường"),
+        Column("name", "Tên trường"),
+        Column("level", "Cấp học"),
+        Column("district", "Quận/Huyện"),
+        Column("ward", "Phường/Xã", False),
+        Column("address", "Địa chỉ", False),
+        Column("capacity", "Chỉ tiêu"),
+        Column("latitude", "Vĩ độ", False),
+        Column("longitude", "Kinh độ", False),
     ),
     "catchments": (
-        Column("school_code", "Mã trường"), Column("district", "Quận/Huyện"), Column("ward", "Phường/Xã"),
+        Column("school_code", "Mã trường"),
+        Column("district", "Quận/Huyện"),
+        Column("ward", "Phường/Xã"),
         Column("residential_group", "Tổ dân phố", False),
     ),
     "roster": (
-        Column("personal_id", "Mã định danh"), Column("full_name", "Họ và tên"),
-        Column("date_of_birth", "Ngày sinh"), Column("gender", "Giới tính"),
-        Column("district", "Quận/Huyện"), Column("ward", "Phường/Xã"),
-        Column("residential_group", "Tổ dân phố", False), Column("residence_type", "Loại cư trú"),
-        Column("guardian_name", "Họ tên cha/mẹ/người giám hộ"), Column("guardian_phone", "Số điện thoại", False),
+        Column("personal_id", "Mã định danh"),
+        Column("full_name", "Họ và tên"),
+        Column("date_of_birth", "Ngày sinh"),
+        Column("gender", "Giới tính"),
+        Column("district", "Quận/Huyện"),
+        Column("ward", "Phường/Xã"),
+        Column("residential_group", "Tổ dân phố", False),
+        Column("residence_type", "Loại cư trú"),
+        Column("guardian_name", "Họ tên cha/mẹ/người giám hộ"),
+        Column("guardian_phone", "Số điện thoại", False),
     ),
 }
 SHEETS = {"schools": "schools", "catchments": "catchments", "roster": "roster"}
@@ -218,8 +244,14 @@ class Place:
 
     __slots__ = ("id", "name", "parent", "kind", "district_id")
 
-    def __init__(self, kind: str, name: str, parent: Place | None, id: int | None = None,
-                 district_id: int | None = None):
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        parent: Place | None,
+        id: int | None = None,
+        district_id: int | None = None,
+    ):
         self.kind, self.name, self.parent, self.id = kind, name, parent, id
         self.district_id = district_id
 
@@ -255,7 +287,8 @@ class Places:
             wards[w_id] = self._index(Place("ward", w_name, districts[d_id], w_id, d_id), districts[d_id])
             self.ward_district[w_id] = d_id
         for g_id, w_id, g_name in db.session.execute(
-                sa.select(ResidentialGroup.id, ResidentialGroup.ward_id, ResidentialGroup.name)):
+            sa.select(ResidentialGroup.id, ResidentialGroup.ward_id, ResidentialGroup.name)
+        ):
             self._index(Place("group", g_name, wards[w_id], g_id, wards[w_id].district_id), wards[w_id])
 
     def _all(self, kind):
@@ -418,7 +451,9 @@ class _Progress:
             self.fn(name, fraction)
 
 
-def _data_rows(sheet: Sheet, chk: RowChecker, names: tuple[str, ...], prog: _Progress) -> Iterator[tuple[int, list]]:
+def _data_rows(
+    sheet: Sheet, chk: RowChecker, names: tuple[str, ...], prog: _Progress
+) -> Iterator[tuple[int, list]]:
     """(row number, cells of `names`) for each non-blank row; FileRejected past MAX_ROWS rows."""
     count = 0
     for rownum, row in sheet.rows():
@@ -437,9 +472,21 @@ def _data_rows(sheet: Sheet, chk: RowChecker, names: tuple[str, ...], prog: _Pro
 
 
 def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
-    names = ("school_code", "name", "level", "district", "ward", "address", "capacity", "latitude", "longitude")
+    names = (
+        "school_code",
+        "name",
+        "level",
+        "district",
+        "ward",
+        "address",
+        "capacity",
+        "latitude",
+        "longitude",
+    )
     seen: dict[str, int] = {}
-    existing_district = {c.casefold(): d for c, d in db.session.execute(sa.select(School.code, School.district_id))}
+    existing_district = {
+        c.casefold(): d for c, d in db.session.execute(sa.select(School.code, School.district_id))
+    }
     rows = []
     for rownum, cells in _data_rows(sheet, chk, names, prog):
         c_code, c_name, c_level, c_district, c_ward, c_addr, c_cap, c_lat, c_lon = cells
@@ -458,7 +505,11 @@ def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -
             district = places.resolve("district", district_name, None)
             if not _in_scope(district, scope):
                 chk.error(rownum, "district", CellError("other_district"))
-            elif scope is not None and code is not None and existing_district.get(code.casefold(), scope) != scope:
+            elif (
+                scope is not None
+                and code is not None
+                and existing_district.get(code.casefold(), scope) != scope
+            ):
                 chk.error(rownum, "school_code", CellError("school_other_district", code=code))
         ward_name = _field(chk, rownum, "ward", c_ward, _place_text, required=False)
         if ward_name is not None and district is not None:
@@ -466,22 +517,47 @@ def _check_schools(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -
         address = _field(chk, rownum, "address", c_addr, xlsx.text, max_len=300, required=False)
         capacity = _field(chk, rownum, "capacity", c_cap, xlsx.integer, minimum=0, maximum=10_000)
         lat = _field(chk, rownum, "latitude", c_lat, xlsx.number, minimum=8.0, maximum=24.0, required=False)
-        lon = _field(chk, rownum, "longitude", c_lon, xlsx.number, minimum=102.0, maximum=110.0, required=False)
+        lon = _field(
+            chk, rownum, "longitude", c_lon, xlsx.number, minimum=102.0, maximum=110.0, required=False
+        )
         rows.append((code, name, level, district, ward, address, capacity, lat, lon))
     return rows
 
 
 def _store_schools(sheet: Sheet, rows: list, report: ImportReport) -> None:
     present = set(sheet.index)
-    existing = {r.code.casefold(): r for r in db.session.execute(sa.select(
-        School.id, School.code, School.name, School.level, School.district_id, School.ward_id,
-        School.address, School.capacity, School.latitude, School.longitude))}
+    existing = {
+        r.code.casefold(): r
+        for r in db.session.execute(
+            sa.select(
+                School.id,
+                School.code,
+                School.name,
+                School.level,
+                School.district_id,
+                School.ward_id,
+                School.address,
+                School.capacity,
+                School.latitude,
+                School.longitude,
+            )
+        )
+    }
     inserts, updates = [], []
     for code, name, level, district, ward, address, capacity, lat, lon in rows:
         values = {"name": name, "level": level, "district_id": district.id, "capacity": capacity}
-        optional = {"ward_id": ward.id if ward else None, "address": address or "",
-                    "latitude": lat, "longitude": lon}
-        column_of = {"ward_id": "ward", "address": "address", "latitude": "latitude", "longitude": "longitude"}
+        optional = {
+            "ward_id": ward.id if ward else None,
+            "address": address or "",
+            "latitude": lat,
+            "longitude": lon,
+        }
+        column_of = {
+            "ward_id": "ward",
+            "address": "address",
+            "latitude": "latitude",
+            "longitude": "longitude",
+        }
         old = existing.get(code.casefold())
         if old is None:
             inserts.append({"code": code, **values, **optional})
@@ -503,8 +579,10 @@ def _store_schools(sheet: Sheet, rows: list, report: ImportReport) -> None:
 
 def _check_catchments(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
     names = ("school_code", "district", "ward", "residential_group")
-    schools = {code.casefold(): (sid, did) for sid, code, did in db.session.execute(
-        sa.select(School.id, School.code, School.district_id))}
+    schools = {
+        code.casefold(): (sid, did)
+        for sid, code, did in db.session.execute(sa.select(School.id, School.code, School.district_id))
+    }
     seen: dict[tuple, int] = {}
     rows = []
     for rownum, cells in _data_rows(sheet, chk, names, prog):
@@ -541,8 +619,11 @@ def _check_catchments(sheet: Sheet, chk: RowChecker, places: Places, scope, prog
 
 
 def _store_catchments(sheet: Sheet, rows: list, report: ImportReport) -> None:
-    existing = set(db.session.execute(
-        sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)).all())
+    existing = set(
+        db.session.execute(
+            sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)
+        ).all()
+    )
     inserts = []
     for school_id, ward, group in rows:
         key = (school_id, ward.id, group.id if group else None)
@@ -558,8 +639,18 @@ def _store_catchments(sheet: Sheet, rows: list, report: ImportReport) -> None:
 
 
 def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
-    names = ("personal_id", "full_name", "date_of_birth", "gender", "district", "ward",
-             "residential_group", "residence_type", "guardian_name", "guardian_phone")
+    names = (
+        "personal_id",
+        "full_name",
+        "date_of_birth",
+        "gender",
+        "district",
+        "ward",
+        "residential_group",
+        "residence_type",
+        "guardian_name",
+        "guardian_phone",
+    )
     seen: dict[str, int] = {}
     rows = []
     today = date.today()
@@ -582,20 +673,29 @@ def _check_roster(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) ->
         if c_dob is not None and c_dob[0].__class__ is datetime and c_dob[0].year >= 1900 and c_dob[0] <= now:
             dob = c_dob[0].date()  # fast path: a date cell in range
         else:
-            dob = _field(chk, rownum, "date_of_birth", c_dob, xlsx.a_date, c_dob[1] if c_dob else "s", today=today)
+            dob = _field(
+                chk, rownum, "date_of_birth", c_dob, xlsx.a_date, c_dob[1] if c_dob else "s", today=today
+            )
         gender = _field(chk, rownum, "gender", c_gender, gender_of)
         residence = _field(chk, rownum, "residence_type", c_res, residence_of)
         guardian = _field(chk, rownum, "guardian_name", c_gname, person_name)
-        phone = _field(chk, rownum, "guardian_phone", c_phone, xlsx.phone, c_phone[1] if c_phone else "s",
-                       required=False)
+        phone = _field(
+            chk, rownum, "guardian_phone", c_phone, xlsx.phone, c_phone[1] if c_phone else "s", required=False
+        )
         if pid is not None and gender is not None and dob is not None:
             mismatch = v.personal_id_problem(pid, gender, dob)
             if mismatch is not None:
                 chk.error(rownum, "personal_id", mismatch)
 
         # Places: district → ward → group, each distinct spelling checked once.
-        pkey = (c_district and c_district[0], c_ward and c_ward[0], c_group and c_group[0],
-                c_district and c_district[1], c_ward and c_ward[1], c_group and c_group[1])
+        pkey = (
+            c_district and c_district[0],
+            c_ward and c_ward[0],
+            c_group and c_group[0],
+            c_district and c_district[1],
+            c_ward and c_ward[1],
+            c_group and c_group[1],
+        )
         if pkey in place_cache:
             ward, group, place_error = place_cache[pkey]
         else:
@@ -623,8 +723,11 @@ def _roster_places(places: Places, scope, c_district, c_ward, c_group):
             errors.append((name, err))
             return None
 
-    d_name, w_name, g_name = check("district", c_district, True), check("ward", c_ward, True), \
-        check("residential_group", c_group, False)
+    d_name, w_name, g_name = (
+        check("district", c_district, True),
+        check("ward", c_ward, True),
+        check("residential_group", c_group, False),
+    )
     ward = group = None
     if d_name is not None:
         district = places.resolve("district", d_name, None)
@@ -637,16 +740,26 @@ def _roster_places(places: Places, scope, c_district, c_ward, c_group):
     return ward, group, errors
 
 
-def _store_roster(sheet: Sheet, rows: list, report: ImportReport, places: Places, scope,
-                  chk: RowChecker) -> bool:
+def _store_roster(
+    sheet: Sheet, rows: list, report: ImportReport, places: Places, scope, chk: RowChecker
+) -> bool:
     """Write the roster; returns False (and records problems) if an existing entry is out of scope."""
     present = set(sheet.index)
     table = RosterEntry.__table__
     existing: dict[str, tuple] = {}
     pids = [r[1] for r in rows]
-    cols = (table.c.personal_id, table.c.id, table.c.full_name, table.c.date_of_birth, table.c.gender,
-            table.c.ward_id, table.c.residential_group_id, table.c.residence_type,
-            table.c.guardian_name, table.c.guardian_phone)
+    cols = (
+        table.c.personal_id,
+        table.c.id,
+        table.c.full_name,
+        table.c.date_of_birth,
+        table.c.gender,
+        table.c.ward_id,
+        table.c.residential_group_id,
+        table.c.residence_type,
+        table.c.guardian_name,
+        table.c.guardian_phone,
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
     if total <= 2 * len(pids):
         wanted = set(pids)
@@ -655,7 +768,7 @@ def _store_roster(sheet: Sheet, rows: list, report: ImportReport, places: Places
                 existing[r[0]] = tuple(r)
     else:
         for start in range(0, len(pids), 2000):
-            batch = pids[start:start + 2000]
+            batch = pids[start : start + 2000]
             for r in db.session.execute(sa.select(*cols).where(table.c.personal_id.in_(batch))):
                 existing[r[0]] = tuple(r)
 
@@ -678,9 +791,20 @@ def _store_roster(sheet: Sheet, rows: list, report: ImportReport, places: Places
         group_id = group.id if group is not None else None
         old = existing.get(pid)
         if old is None:
-            inserts.append({"personal_id": pid, "full_name": full_name, "date_of_birth": dob, "gender": gender,
-                            "ward_id": ward.id, "residential_group_id": group_id, "residence_type": residence,
-                            "guardian_name": guardian, "guardian_phone": phone, "imported_at": now})
+            inserts.append(
+                {
+                    "personal_id": pid,
+                    "full_name": full_name,
+                    "date_of_birth": dob,
+                    "gender": gender,
+                    "ward_id": ward.id,
+                    "residential_group_id": group_id,
+                    "residence_type": residence,
+                    "guardian_name": guardian,
+                    "guardian_phone": phone,
+                    "imported_at": now,
+                }
+            )
             continue
         if not keep_group:
             group_id = old[6]
@@ -690,15 +814,29 @@ def _store_roster(sheet: Sheet, rows: list, report: ImportReport, places: Places
         if new == old[2:]:
             report.unchanged += 1
         else:
-            updates.append({"b_id": old[1], "full_name": full_name, "date_of_birth": dob, "gender": gender,
-                            "ward_id": ward.id, "residential_group_id": group_id, "residence_type": residence,
-                            "guardian_name": guardian, "guardian_phone": phone, "imported_at": now})
+            updates.append(
+                {
+                    "b_id": old[1],
+                    "full_name": full_name,
+                    "date_of_birth": dob,
+                    "gender": gender,
+                    "ward_id": ward.id,
+                    "residential_group_id": group_id,
+                    "residence_type": residence,
+                    "guardian_name": guardian,
+                    "guardian_phone": phone,
+                    "imported_at": now,
+                }
+            )
     _bulk_insert(table, inserts)
     if updates:
-        stmt = table.update().where(table.c.id == sa.bindparam("b_id")).values(
-            {k: sa.bindparam(k) for k in updates[0] if k != "b_id"})
+        stmt = (
+            table.update()
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values({k: sa.bindparam(k) for k in updates[0] if k != "b_id"})
+        )
         for start in range(0, len(updates), CHUNK):
-            db.session.execute(stmt, updates[start:start + CHUNK])
+            db.session.execute(stmt, updates[start : start + CHUNK])
     report.created, report.updated = len(inserts), len(updates)
     return True
 
@@ -711,13 +849,13 @@ def _bulk_insert(table: sa.Table, rows: list[dict]) -> None:
         return
     stmt = table.insert()
     for start in range(0, len(rows), CHUNK):
-        db.session.execute(stmt, rows[start:start + CHUNK])
+        db.session.execute(stmt, rows[start : start + CHUNK])
 
 
 def _bulk_update(model, rows: list[dict]) -> None:
     if rows:
         for start in range(0, len(rows), CHUNK):
-            db.session.execute(sa.update(model), rows[start:start + CHUNK])
+            db.session.execute(sa.update(model), rows[start : start + CHUNK])
 
 
 # --------------------------------------------------------------------------- entry point
@@ -725,8 +863,9 @@ def _bulk_update(model, rows: list[dict]) -> None:
 _CHECKERS = {"schools": _check_schools, "catchments": _check_catchments, "roster": _check_roster}
 
 
-def import_workbook(kind: str, source, *, scope: int | None = None,
-                    progress: ProgressFn | None = None) -> ImportReport:
+def import_workbook(
+    kind: str, source, *, scope: int | None = None, progress: ProgressFn | None = None
+) -> ImportReport:
     """Import `source` (a path or a binary file object) as `kind`; all or nothing.
 
     `scope`: a district id to which every row must belong (district officers), or None (city).

@@ -1,4 +1,5 @@
 """Admissions data: catchments (tuyến tuyển sinh) and the residency roster."""
+
 from __future__ import annotations
 
 import enum
@@ -94,8 +95,10 @@ class AdmissionSeason(db.Model):
     __tablename__ = "admission_season"
     __table_args__ = (
         sa.CheckConstraint(_in_check("phase", SeasonPhase), name="phase"),
-        sa.CheckConstraint("trial_closes_at IS NULL OR trial_opens_at IS NULL OR trial_closes_at > trial_opens_at",
-                           name="trial_window"),
+        sa.CheckConstraint(
+            "trial_closes_at IS NULL OR trial_opens_at IS NULL OR trial_closes_at > trial_opens_at",
+            name="trial_window",
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"), unique=True)
@@ -105,10 +108,14 @@ class AdmissionSeason(db.Model):
     trial_closes_at: Mapped[datetime | None]
     trial_wiped_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
 
     academic_year: Mapped[AcademicYear] = relationship()
-    levels: Mapped[list[AdmissionLevel]] = relationship(back_populates="season", order_by="AdmissionLevel.opens_at")
+    levels: Mapped[list[AdmissionLevel]] = relationship(
+        back_populates="season", order_by="AdmissionLevel.opens_at"
+    )
 
     @property
     def intake_year(self) -> int:
@@ -128,7 +135,9 @@ class AdmissionLevel(db.Model):
         sa.CheckConstraint("level IN ('kindergarten','grade1','grade6')", name="level"),
         sa.CheckConstraint(_in_check("state", LevelState), name="state"),
         sa.CheckConstraint("closes_at IS NULL OR opens_at IS NULL OR closes_at > opens_at", name="window"),
-        sa.CheckConstraint("confirm_by IS NULL OR closes_at IS NULL OR confirm_by > closes_at", name="confirm_by"),
+        sa.CheckConstraint(
+            "confirm_by IS NULL OR closes_at IS NULL OR confirm_by > closes_at", name="confirm_by"
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     season_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_season.id", ondelete="CASCADE"))
@@ -158,7 +167,9 @@ class AdmissionCode(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(9), unique=True)  # canonical: 8 symbols + check
     admission_level_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_level.id", ondelete="CASCADE"))
-    roster_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("roster_entry.id", ondelete="CASCADE"), index=True)
+    roster_entry_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("roster_entry.id", ondelete="CASCADE"), index=True
+    )
     is_trial: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]  # first time a parent added the child with it
@@ -189,7 +200,8 @@ class Child(db.Model):
     source: Mapped[str] = mapped_column(sa.String(10), default="roster")
     # Set when the child was added during a season's trial phase: wiped with the trial.
     trial_season_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("admission_season.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("admission_season.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     roster_entry: Mapped[RosterEntry] = relationship()
@@ -234,7 +246,9 @@ class Application(db.Model):
     # The last form token seen: a retried or double-clicked submission is recognised and answered
     # with the application it already created.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(64))
-    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
@@ -250,7 +264,8 @@ class Application(db.Model):
     # current placement (its cutoffs explain it), and the officer who assigned a seat by hand.
     offer_deadline: Mapped[datetime | None]
     placed_by_round_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("allocation_round.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("allocation_round.id", ondelete="SET NULL"), index=True
+    )
     assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     child: Mapped[Child] = relationship()
@@ -258,7 +273,8 @@ class Application(db.Model):
     catchment_school: Mapped[School | None] = relationship(foreign_keys=[catchment_school_id])
     allocated_school: Mapped[School | None] = relationship(foreign_keys=[allocated_school_id])
     choices: Mapped[list[ApplicationChoice]] = relationship(
-        back_populates="application", order_by="ApplicationChoice.rank", cascade="all, delete-orphan")
+        back_populates="application", order_by="ApplicationChoice.rank", cascade="all, delete-orphan"
+    )
 
     @property
     def is_withdrawn(self) -> bool:
@@ -292,7 +308,9 @@ class ImportJob(db.Model):
     __tablename__ = "import_job"
     __table_args__ = (
         sa.CheckConstraint("kind IN ('schools','catchments','roster')", name="kind"),
-        sa.CheckConstraint("status IN ('queued','running','saving','done','rejected','failed')", name="status"),
+        sa.CheckConstraint(
+            "status IN ('queued','running','saving','done','rejected','failed')", name="status"
+        ),
         sa.Index("ix_import_job_scope", "district_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -350,8 +368,15 @@ class AllocationRound(db.Model):
         sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
         sa.CheckConstraint("number >= 1", name="number"),
         sa.Index("ix_allocation_round_scope", "admission_level_id", "district_id", "number"),
-        sa.Index("uq_allocation_round_official", "admission_level_id", "district_id", "number", unique=True,
-                 postgresql_where=sa.text("kind = 'official'"), sqlite_where=sa.text("kind = 'official'")),
+        sa.Index(
+            "uq_allocation_round_official",
+            "admission_level_id",
+            "district_id",
+            "number",
+            unique=True,
+            postgresql_where=sa.text("kind = 'official'"),
+            sqlite_where=sa.text("kind = 'official'"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     admission_level_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_level.id", ondelete="CASCADE"))
@@ -361,7 +386,8 @@ class AllocationRound(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default=RoundStatus.DRAFT)
     progress: Mapped[int] = mapped_column(default=0)
     base_round_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True
+    )
     seed: Mapped[str] = mapped_column(sa.String(64))  # secret until the round is published
     seed_sha256: Mapped[str] = mapped_column(sa.String(64))  # public from the start
     capacities: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # what-if: school code -> seats
@@ -402,15 +428,19 @@ class AllocationOutcome(db.Model):
 
     __tablename__ = "allocation_outcome"
     __table_args__ = (sa.Index("ix_allocation_outcome_school", "round_id", "school_id"),)
-    round_id: Mapped[int] = mapped_column(sa.ForeignKey("allocation_round.id", ondelete="CASCADE"),
-                                          primary_key=True)
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"),
-                                                primary_key=True, index=True)
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("application.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))
     rank: Mapped[int | None] = mapped_column(sa.SmallInteger)  # 1-based position in her own list
     priority_class: Mapped[int | None] = mapped_column(sa.SmallInteger)  # at the school she got
     lottery: Mapped[int]
-    previous_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))  # held before (later rounds)
+    previous_school_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("school.id")
+    )  # held before (later rounds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,7 +482,9 @@ class DocumentCheck(db.Model):
     status: Mapped[str] = mapped_column(sa.String(12), default=DocumentStatus.PENDING)
     note: Mapped[str] = mapped_column(sa.String(500), default="")  # shown to the family
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)  # whose council
-    checked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    checked_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -464,10 +496,13 @@ class CouncilReview(db.Model):
         sa.CheckConstraint(_in_check("state", CouncilState), name="state"),
         sa.Index("ix_council_review_state", "state", "family_replied"),
     )
-    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"),
-                                                primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
+    )
     state: Mapped[str] = mapped_column(sa.String(12), default=CouncilState.INCOMPLETE)
-    family_replied: Mapped[bool] = mapped_column(default=False)  # a family message the council has not acted on
+    family_replied: Mapped[bool] = mapped_column(
+        default=False
+    )  # a family message the council has not acted on
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -476,8 +511,9 @@ class CouncilMessage(db.Model):
 
     __tablename__ = "council_message"
     __table_args__ = (
-        sa.CheckConstraint("document_kind IS NULL OR " + _in_check("document_kind", DocumentKind),
-                           name="document_kind"),
+        sa.CheckConstraint(
+            "document_kind IS NULL OR " + _in_check("document_kind", DocumentKind), name="document_kind"
+        ),
         sa.Index("ix_council_message_application", "application_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@
 Seasons are city-wide (city administrators set them up); district officers work on their own
 district: `/districts/<district_id>/…` answers 404 outside it, as do schools of other districts.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def error_messages() -> dict[str, str]:
         "no_year": _("Choose an academic year."),
         "season_exists": _("A season for this academic year already exists."),
         "not_trial": _("This season is not in its trial phase."),
-        "official_open": _("An official window has already opened: trial data can no longer be wiped. Move the windows later first."),
+        "official_open": _(
+            "An official window has already opened: trial data can no longer be wiped. Move the windows later first."
+        ),
     }
 
 
@@ -80,7 +83,6 @@ def _district_or_404(district_id: int) -> District:
     if district is None or not can_manage_district(current_user, district.id):
         abort(404)
     return district
-
 
 
 def _season_or_404(season_id: int) -> AdmissionSeason:
@@ -100,17 +102,25 @@ def _districts_for_user():
 @bp.route("/")
 @roles_required(OFFICER_ROLES)
 def index():
-    return render_template("admissions/office_index.html", seasons=services.seasons(),
-                           districts=_districts_for_user(), labels=level_labels(), states=state_labels(),
-                           now=services.now(), in_order=lambda levels: sorted(levels, key=lambda lv: rules.LEVELS.index(lv.level)))
+    return render_template(
+        "admissions/office_index.html",
+        seasons=services.seasons(),
+        districts=_districts_for_user(),
+        labels=level_labels(),
+        states=state_labels(),
+        now=services.now(),
+        in_order=lambda levels: sorted(levels, key=lambda lv: rules.LEVELS.index(lv.level)),
+    )
 
 
 @bp.route("/seasons/new", methods=["GET", "POST"])
 @roles_required(Role.CITY_ADMIN)
 def new_season():
     form = SeasonForm()
-    form.academic_year_id.choices = [SelectChoice(y.id, y.name) for y in db.session.scalars(
-        sa.select(AcademicYear).order_by(AcademicYear.starts_on.desc()))]
+    form.academic_year_id.choices = [
+        SelectChoice(y.id, y.name)
+        for y in db.session.scalars(sa.select(AcademicYear).order_by(AcademicYear.starts_on.desc()))
+    ]
     if form.validate_on_submit():
         try:
             season = services.create_season(form.academic_year_id.data, form.trial.data, current_user)
@@ -119,7 +129,9 @@ def new_season():
         else:
             flash(_("The season has been created. Now set the registration windows."), "success")
             return redirect(url_for(".edit_season", season_id=season.id))
-    return render_template("admissions/office_season_new.html", form=form), (422 if form.is_submitted() else 200)
+    return render_template("admissions/office_season_new.html", form=form), (
+        422 if form.is_submitted() else 200
+    )
 
 
 @bp.route("/seasons/<int:season_id>", methods=["GET", "POST"])
@@ -145,27 +157,43 @@ def edit_season(season_id: int):
             sub.form.confirm_by.data = rules.utc_to_local(lv.confirm_by, tz)
             sub.form.state.data = lv.state
     if form.validate_on_submit():
-        settings = {lvl: services.LevelSetting(rules.local_to_utc(sub.form.opens_at.data, tz),
-                                               rules.local_to_utc(sub.form.closes_at.data, tz),
-                                               rules.local_to_utc(sub.form.confirm_by.data, tz),
-                                               sub.form.state.data)
-                    for lvl, sub in form.level_forms()}
-        trial = rules.Window(rules.local_to_utc(form.trial_opens_at.data, tz),
-                             rules.local_to_utc(form.trial_closes_at.data, tz))
+        settings = {
+            lvl: services.LevelSetting(
+                rules.local_to_utc(sub.form.opens_at.data, tz),
+                rules.local_to_utc(sub.form.closes_at.data, tz),
+                rules.local_to_utc(sub.form.confirm_by.data, tz),
+                sub.form.state.data,
+            )
+            for lvl, sub in form.level_forms()
+        }
+        trial = rules.Window(
+            rules.local_to_utc(form.trial_opens_at.data, tz),
+            rules.local_to_utc(form.trial_closes_at.data, tz),
+        )
         try:
             services.update_schedule(season, settings, trial)
         except services.AdmissionError as err:
             messages = schedule_messages()
             for where, problem in err.params["problems"]:
                 scope, _dot, name = where.partition(".")
-                target = getattr(form, f"trial_{name}") if scope == "trial" else getattr(getattr(form, scope).form, name)
+                target = (
+                    getattr(form, f"trial_{name}")
+                    if scope == "trial"
+                    else getattr(getattr(form, scope).form, name)
+                )
                 target.errors = [*target.errors, messages[problem]]
         else:
             flash(_("The season calendar has been saved."), "success")
             return redirect(url_for(".index"))
     status = 422 if form.is_submitted() else 200
-    return render_template("admissions/office_season_edit.html", form=form, season=season, labels=level_labels(),
-                           wipe_form=WipeTrialForm(formdata=None), tz=tz), status
+    return render_template(
+        "admissions/office_season_edit.html",
+        form=form,
+        season=season,
+        labels=level_labels(),
+        wipe_form=WipeTrialForm(formdata=None),
+        tz=tz,
+    ), status
 
 
 @bp.route("/seasons/<int:season_id>/wipe-trial", methods=["POST"])
@@ -181,8 +209,15 @@ def wipe_trial(season_id: int):
     except services.AdmissionError as err:
         flash(error_messages()[err.code], "error")
         return redirect(url_for(".edit_season", season_id=season.id))
-    flash(_("Trial data wiped (%(apps)d applications, %(children)d children, %(codes)d codes). The season is now official.",
-            apps=counts["applications"], children=counts["children"], codes=counts["codes"]), "success")
+    flash(
+        _(
+            "Trial data wiped (%(apps)d applications, %(children)d children, %(codes)d codes). The season is now official.",
+            apps=counts["applications"],
+            children=counts["children"],
+            codes=counts["codes"],
+        ),
+        "success",
+    )
     return redirect(url_for(".index"))
 
 
@@ -192,9 +227,18 @@ def level(district_id: int, level_id: int):
     district = _district_or_404(district_id)
     lv = level_or_404(level_id)
     rows, totals = services.level_overview(lv, district.id)
-    return render_template("admissions/office_level.html", district=district, level=lv, rows=rows, totals=totals,
-                           labels=level_labels(), states=state_labels(), form=ConfirmForm(),
-                           window=services.level_window(lv), now=services.now())
+    return render_template(
+        "admissions/office_level.html",
+        district=district,
+        level=lv,
+        rows=rows,
+        totals=totals,
+        labels=level_labels(),
+        states=state_labels(),
+        form=ConfirmForm(),
+        window=services.level_window(lv),
+        now=services.now(),
+    )
 
 
 @bp.route("/districts/<int:district_id>/levels/<int:level_id>/codes", methods=["POST"])
@@ -205,7 +249,10 @@ def generate_codes(district_id: int, level_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     created = services.generate_codes(lv, district.id)
-    flash(_("%(n)d new admission codes generated. Children who already had a code keep it.", n=created), "success")
+    flash(
+        _("%(n)d new admission codes generated. Children who already had a code keep it.", n=created),
+        "success",
+    )
     return redirect(url_for(".level", district_id=district.id, level_id=lv.id))
 
 
@@ -218,29 +265,64 @@ def eligible(district_id: int, level_id: int):
     school_id = request.args.get("school_id", 0, type=int) or None
     ward_id = request.args.get("ward_id", 0, type=int) or None
     unassigned = request.args.get("unassigned") == "1"
-    schools = db.session.scalars(sa.select(School).where(School.district_id == district.id, School.level == lv.level)
-                                 .order_by(School.name)).all()
-    wards = db.session.scalars(sa.select(Ward).where(Ward.district_id == district.id).order_by(Ward.name)).all()
+    schools = db.session.scalars(
+        sa.select(School)
+        .where(School.district_id == district.id, School.level == lv.level)
+        .order_by(School.name)
+    ).all()
+    wards = db.session.scalars(
+        sa.select(Ward).where(Ward.district_id == district.id).order_by(Ward.name)
+    ).all()
     if school_id and school_id not in {s.id for s in schools}:
         school_id = None
     if ward_id and ward_id not in {w.id for w in wards}:
         ward_id = None
-    result = services.eligible_not_registered(lv, district.id, school_id=school_id, ward_id=ward_id,
-                                              unassigned=unassigned, page=page, per_page=PAGE_SIZE)
+    result = services.eligible_not_registered(
+        lv,
+        district.id,
+        school_id=school_id,
+        ward_id=ward_id,
+        unassigned=unassigned,
+        page=page,
+        per_page=PAGE_SIZE,
+    )
     # An officer looked at children's records: who, when, which list (ids only).
-    audit("admissions.eligible.view", ("admission_level", lv.id), district_id=district.id, school_id=school_id,
-          ward_id=ward_id, page=page, rows=len(result.rows))
-    return render_template("admissions/office_eligible.html", district=district, level=lv, result=result,
-                           schools=schools, wards=wards, school_id=school_id, ward_id=ward_id, unassigned=unassigned,
-                           labels=level_labels(), format_code=rules.format_code)
+    audit(
+        "admissions.eligible.view",
+        ("admission_level", lv.id),
+        district_id=district.id,
+        school_id=school_id,
+        ward_id=ward_id,
+        page=page,
+        rows=len(result.rows),
+    )
+    return render_template(
+        "admissions/office_eligible.html",
+        district=district,
+        level=lv,
+        result=result,
+        schools=schools,
+        wards=wards,
+        school_id=school_id,
+        ward_id=ward_id,
+        unassigned=unassigned,
+        labels=level_labels(),
+        format_code=rules.format_code,
+    )
 
 
 def _export_labels() -> dict:
     return {
-        "headers": {"admission_code": _("Admission code"), "full_name": _("Full name"),
-                    "date_of_birth": _("Date of birth"), "gender": _("Gender"), "ward": _("Ward"),
-                    "residential_group": _("Residential group"), "residence_type": _("Residence"),
-                    "catchment_school": _("Catchment school")},
+        "headers": {
+            "admission_code": _("Admission code"),
+            "full_name": _("Full name"),
+            "date_of_birth": _("Date of birth"),
+            "gender": _("Gender"),
+            "ward": _("Ward"),
+            "residential_group": _("Residential group"),
+            "residence_type": _("Residence"),
+            "catchment_school": _("Catchment school"),
+        },
         "gender": {"male": _("Male"), "female": _("Female")},
         "residence": {"permanent": _("Permanent"), "temporary": _("Temporary")},
         "no_catchment": _("No catchment school: the office assigns one"),
@@ -271,10 +353,10 @@ def export_unassigned_codes(district_id: int, level_id: int):
     return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{district.code}-chua-co-tuyen.xlsx")
 
 
-
 # =============================================================================================
 # Allocation rounds (issue 4, points 6-8): see admissions/rounds.py for the rules
 # =============================================================================================
+
 
 def round_status_labels() -> dict[str, str]:
     return {
@@ -292,21 +374,27 @@ def round_messages() -> dict[str, str]:
         "previous_not_published": _("Publish the previous round first."),
         "running": _("This round is already running."),
         "published": _("This round has been published; it cannot run again."),
-        "window_not_closed": _("The registration window has not closed yet: run the first round after it closes "
-                               "(a what-if run is possible any time)."),
+        "window_not_closed": _(
+            "The registration window has not closed yet: run the first round after it closes "
+            "(a what-if run is possible any time)."
+        ),
         "what_if_base": _("What-if runs compare against an official round that is not published yet."),
         "unknown_school": _("Choose a school of this level in the district."),
         "bad_capacity": _("Capacities are whole numbers, 0 or more."),
         "what_if_publish": _("A what-if run is never published."),
         "not_done": _("Only a finished round can be published."),
         "confirm_by": _("Set an answer-by time in the future for the families."),
-        "stale": _("Applications changed since this round ran (declines, expiries or assignments). Run it again, "
-                   "then publish."),
+        "stale": _(
+            "Applications changed since this round ran (declines, expiries or assignments). Run it again, "
+            "then publish."
+        ),
         "guarantee": _("A child would lose the seat she holds: the round was not stored. Check capacities."),
         "not_unplaced": _("This child is not waiting for a seat any more."),
         "school_full": _("This school has no seat left. Choose another school."),
-        "school_claimed": _("Children waiting for this school have a claim to its free seats: run a later round "
-                            "to give them out, or choose another school."),
+        "school_claimed": _(
+            "Children waiting for this school have a claim to its free seats: run a later round "
+            "to give them out, or choose another school."
+        ),
         "internal": _("The round stopped because of an error on our side. Run it again."),
     }
 
@@ -318,11 +406,16 @@ def round_error_text(code: str | None) -> str:
 
 
 class PublishForm(FlaskForm):
-    confirm_by = DateTimeLocalField(_l("Families confirm their place by"), format=DATETIME_FORMATS,
-                                    validators=[Optional()],
-                                    description=_l("Vietnam time. Left empty: the level's confirmation deadline."))
-    confirm = BooleanField(_l("I have checked the results: publish them and tell the families."),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])
+    confirm_by = DateTimeLocalField(
+        _l("Families confirm their place by"),
+        format=DATETIME_FORMATS,
+        validators=[Optional()],
+        description=_l("Vietnam time. Left empty: the level's confirmation deadline."),
+    )
+    confirm = BooleanField(
+        _l("I have checked the results: publish them and tell the families."),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
+    )
 
 
 class AssignForm(FlaskForm):
@@ -331,10 +424,17 @@ class AssignForm(FlaskForm):
 
 def what_if_form(schools: list[School], formdata=None):
     """A form with one capacity field per school (defaults: the schools' capacities)."""
-    fields = {f"cap_{s.id}": IntegerField(s.name, default=s.capacity, validators=[
-        InputRequired(_l("Enter a number of seats.")),
-        NumberRange(min=0, max=100000, message=_l("Capacities are whole numbers, 0 or more."))])
-        for s in schools}
+    fields = {
+        f"cap_{s.id}": IntegerField(
+            s.name,
+            default=s.capacity,
+            validators=[
+                InputRequired(_l("Enter a number of seats.")),
+                NumberRange(min=0, max=100000, message=_l("Capacities are whole numbers, 0 or more.")),
+            ],
+        )
+        for s in schools
+    }
     cls = type("WhatIfForm", (FlaskForm,), fields)
     return cls(formdata=formdata) if formdata is not None else cls()
 
@@ -363,15 +463,28 @@ def rounds_index(district_id: int, level_id: int):
         except rounds.RoundError as err:
             flash(round_error_text(err.code), "error")
             return redirect(url_for(".rounds_index", district_id=district.id, level_id=lv.id))
-        flash(_("Round %(n)d created. Its seed's SHA-256 is now public; run the round when registration has closed.",
-                n=rnd.number), "success")
+        flash(
+            _(
+                "Round %(n)d created. Its seed's SHA-256 is now public; run the round when registration has closed.",
+                n=rnd.number,
+            ),
+            "success",
+        )
         return redirect(url_for(".round_view", round_id=rnd.id))
     items = rounds.rounds_of(lv.id, district.id)
     latest = next((r for r in items if r.is_official), None)
     can_create = latest is None or latest.is_published
-    return render_template("admissions/office_rounds.html", district=district, level=lv, rounds=items, form=form,
-                           can_create=can_create, next_number=(latest.number + 1) if latest else 1,
-                           labels=level_labels(), statuses=round_status_labels())
+    return render_template(
+        "admissions/office_rounds.html",
+        district=district,
+        level=lv,
+        rounds=items,
+        form=form,
+        can_create=can_create,
+        next_number=(latest.number + 1) if latest else 1,
+        labels=level_labels(),
+        statuses=round_status_labels(),
+    )
 
 
 def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, status: int = 200):
@@ -384,12 +497,25 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
         publish_form.confirm_by.data = rules.utc_to_local(default, services.timezone()) if default else None
     what_ifs = []
     if rnd.is_official:
-        what_ifs = db.session.scalars(sa.select(AllocationRound).where(AllocationRound.base_round_id == rnd.id)
-                                      .order_by(AllocationRound.id.desc())).all()
-    return render_template("admissions/office_round.html", rnd=rnd, level=lv, district=district, schools=schools,
-                           summary=rnd.summary or {}, publish_form=publish_form, run_form=ConfirmForm(),
-                           what_ifs=what_ifs, labels=level_labels(), statuses=round_status_labels(),
-                           error=round_error_text(rnd.error)), status
+        what_ifs = db.session.scalars(
+            sa.select(AllocationRound)
+            .where(AllocationRound.base_round_id == rnd.id)
+            .order_by(AllocationRound.id.desc())
+        ).all()
+    return render_template(
+        "admissions/office_round.html",
+        rnd=rnd,
+        level=lv,
+        district=district,
+        schools=schools,
+        summary=rnd.summary or {},
+        publish_form=publish_form,
+        run_form=ConfirmForm(),
+        what_ifs=what_ifs,
+        labels=level_labels(),
+        statuses=round_status_labels(),
+        error=round_error_text(rnd.error),
+    ), status
 
 
 @bp.route("/rounds/<int:round_id>")
@@ -428,15 +554,24 @@ def round_publish(round_id: int):
     if not form.validate_on_submit():
         return _round_page(rnd, form, 422)
     try:
-        counts = rounds.publish_round(rnd, current_user, rules.local_to_utc(form.confirm_by.data, services.timezone()))
+        counts = rounds.publish_round(
+            rnd, current_user, rules.local_to_utc(form.confirm_by.data, services.timezone())
+        )
     except rounds.RoundError as err:
         if err.code == "confirm_by":
             form.confirm_by.errors = [*form.confirm_by.errors, round_error_text(err.code)]
             return _round_page(rnd, form, 422)
         flash(round_error_text(err.code), "error")
         return redirect(url_for(".round_view", round_id=rnd.id))
-    flash(_("Round %(n)d published: %(offered)d offers, %(moved)d moved up, %(unplaced)d without a seat. "
-            "The seed is now public and the families are being notified.", n=rnd.number, **counts), "success")
+    flash(
+        _(
+            "Round %(n)d published: %(offered)d offers, %(moved)d moved up, %(unplaced)d without a seat. "
+            "The seed is now public and the families are being notified.",
+            n=rnd.number,
+            **counts,
+        ),
+        "success",
+    )
     return redirect(url_for(".round_view", round_id=rnd.id))
 
 
@@ -479,9 +614,18 @@ def round_school(round_id: int, school_id: int):
     page = _page_arg()
     rows, total = rounds.outcome_page(rnd, school_id=school.id, page=page)
     audit("admissions.round.list_view", rnd, school_id=school.id, page=page, rows=len(rows))
-    return render_template("admissions/office_round_list.html", rnd=rnd, school=school, rows=rows, total=total,
-                           page=page, per_page=100, figures=(rnd.summary or {}).get("schools", {}).get(school.code, {}),
-                           classes=rounds.CLASS_LABELS, labels=level_labels())
+    return render_template(
+        "admissions/office_round_list.html",
+        rnd=rnd,
+        school=school,
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=100,
+        figures=(rnd.summary or {}).get("schools", {}).get(school.code, {}),
+        classes=rounds.CLASS_LABELS,
+        labels=level_labels(),
+    )
 
 
 @bp.route("/rounds/<int:round_id>/unplaced")
@@ -491,8 +635,18 @@ def round_unplaced(round_id: int):
     page = _page_arg()
     rows, total = rounds.outcome_page(rnd, unplaced=True, page=page)
     audit("admissions.round.list_view", rnd, unplaced=True, page=page, rows=len(rows))
-    return render_template("admissions/office_round_list.html", rnd=rnd, school=None, rows=rows, total=total,
-                           page=page, per_page=100, figures={}, classes=rounds.CLASS_LABELS, labels=level_labels())
+    return render_template(
+        "admissions/office_round_list.html",
+        rnd=rnd,
+        school=None,
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=100,
+        figures={},
+        classes=rounds.CLASS_LABELS,
+        labels=level_labels(),
+    )
 
 
 @bp.route("/rounds/<int:round_id>/what-if", methods=["GET", "POST"])
@@ -512,8 +666,9 @@ def round_what_if(round_id: int):
             flash(round_error_text(err.code), "error")
         else:
             return redirect(url_for(".round_view", round_id=rnd.id))
-    return render_template("admissions/office_round_what_if.html", base=base, form=form, schools=schools,
-                           labels=level_labels()), (422 if form.is_submitted() else 200)
+    return render_template(
+        "admissions/office_round_what_if.html", base=base, form=form, schools=schools, labels=level_labels()
+    ), (422 if form.is_submitted() else 200)
 
 
 @bp.route("/rounds/<int:round_id>/compare")
@@ -525,9 +680,17 @@ def round_compare(round_id: int):
     rows, moved, total = rounds.compare(rnd)
     names = services.school_names({s for _r, _n, a, b in moved for s in (a, b) if s})
     audit("admissions.round.compare", rnd, base_round_id=rnd.base_round_id, moved=total)
-    return render_template("admissions/office_round_compare.html", rnd=rnd, base=rnd.base_round, rows=rows,
-                           moved=moved, total=total, names=names, labels=level_labels(),
-                           statuses=round_status_labels())
+    return render_template(
+        "admissions/office_round_compare.html",
+        rnd=rnd,
+        base=rnd.base_round,
+        rows=rows,
+        moved=moved,
+        total=total,
+        names=names,
+        labels=level_labels(),
+        statuses=round_status_labels(),
+    )
 
 
 @bp.route("/districts/<int:district_id>/levels/<int:level_id>/placement")
@@ -536,24 +699,41 @@ def placement(district_id: int, level_id: int):
     district, lv = _level_in_district(district_id, level_id)
     page = _page_arg()
     result = rounds.placement_rows(lv, district.id, page=page)
-    audit("admissions.placement.view", ("admission_level", lv.id), district_id=district.id, page=page,
-          rows=len(result.rows))
+    audit(
+        "admissions.placement.view",
+        ("admission_level", lv.id),
+        district_id=district.id,
+        page=page,
+        rows=len(result.rows),
+    )
     forms = {}
     for row in result.rows:
         f = AssignForm(formdata=None, prefix=f"a{row.application.id}")
         f.school_id.choices = [SelectChoice(s.id, s.name) for s, _km, _n in row.suggestions]
         forms[row.application.id] = f
-    return render_template("admissions/office_round_placement.html", district=district, level=lv, result=result,
-                           forms=forms, labels=level_labels())
+    return render_template(
+        "admissions/office_round_placement.html",
+        district=district,
+        level=lv,
+        result=result,
+        forms=forms,
+        labels=level_labels(),
+    )
 
 
-@bp.route("/districts/<int:district_id>/levels/<int:level_id>/placement/<int:application_id>", methods=["POST"])
+@bp.route(
+    "/districts/<int:district_id>/levels/<int:level_id>/placement/<int:application_id>", methods=["POST"]
+)
 @roles_required(OFFICER_ROLES)
 def placement_assign(district_id: int, level_id: int, application_id: int):
     district, lv = _level_in_district(district_id, level_id)
-    app_ = db.session.scalar(sa.select(Application).where(Application.id == application_id,
-                                                          Application.admission_level_id == lv.id,
-                                                          rounds.in_district(district.id)))
+    app_ = db.session.scalar(
+        sa.select(Application).where(
+            Application.id == application_id,
+            Application.admission_level_id == lv.id,
+            rounds.in_district(district.id),
+        )
+    )
     if app_ is None:
         abort(404)
     form = AssignForm(prefix=f"a{app_.id}")
@@ -568,12 +748,19 @@ def placement_assign(district_id: int, level_id: int, application_id: int):
     except rounds.RoundError as err:
         flash(round_error_text(err.code), "error")
     else:
-        flash(_("%(name)s has been offered a place at %(school)s; the family is notified.",
-                name=app_.child.full_name, school=school.name), "success")
+        flash(
+            _(
+                "%(name)s has been offered a place at %(school)s; the family is notified.",
+                name=app_.child.full_name,
+                school=school.name,
+            ),
+            "success",
+        )
     return redirect(url_for(".placement", district_id=district.id, level_id=lv.id))
 
 
 # ---- public: commitments, seeds, files (no personal data) ----------------------------------------
+
 
 def _public_round_or_404(round_id: int) -> AllocationRound:
     rnd = db.session.get(AllocationRound, round_id)
@@ -587,8 +774,13 @@ def _public_round_or_404(round_id: int) -> AllocationRound:
 def public_index():
     items = rounds.public_rounds()
     districts = dict(db.session.execute(sa.select(District.id, District.name)).all())
-    return render_template("admissions/office_rounds_public.html", rounds=items, districts=districts,
-                           labels=level_labels(), statuses=round_status_labels())
+    return render_template(
+        "admissions/office_rounds_public.html",
+        rounds=items,
+        districts=districts,
+        labels=level_labels(),
+        statuses=round_status_labels(),
+    )
 
 
 @public_bp.route("/<int:round_id>")
@@ -597,9 +789,16 @@ def public_round(round_id: int):
     rnd = _public_round_or_404(round_id)
     district = db.session.get(District, rnd.district_id)
     schools = rounds.district_schools(rnd.admission_level, rnd.district_id) if rnd.is_published else []
-    return render_template("admissions/office_round_public.html", rnd=rnd, district=district, schools=schools,
-                           summary=rnd.summary or {}, labels=level_labels(), statuses=round_status_labels(),
-                           classes=rounds.CLASS_LABELS)
+    return render_template(
+        "admissions/office_round_public.html",
+        rnd=rnd,
+        district=district,
+        schools=schools,
+        summary=rnd.summary or {},
+        labels=level_labels(),
+        statuses=round_status_labels(),
+        classes=rounds.CLASS_LABELS,
+    )
 
 
 @public_bp.route("/<int:round_id>/input.json")

@@ -3,6 +3,7 @@
 Every child, application and receipt is loaded through the parent's own guardianship links
 (services.child_of / application_of): another family's ids answer 404.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -41,17 +42,25 @@ def _child_or_404(child_id: int):
 def add_child_message(err: services.AdmissionError) -> str:
     if err.code == "locked":
         until = format_datetime(err.params["until"], "HH:mm dd/MM/yyyy")
-        return _("This code is locked after %(n)d failed attempts. Try again after %(time)s.",
-                 n=rules.MAX_FAILED_ATTEMPTS, time=until)
+        return _(
+            "This code is locked after %(n)d failed attempts. Try again after %(time)s.",
+            n=rules.MAX_FAILED_ATTEMPTS,
+            time=until,
+        )
     if err.code == "mismatch":
-        return _("The admission code, personal ID and date of birth do not match the residency records. "
-                 "Check all three against the school's paper and the birth certificate. "
-                 "%(left)d attempts left before this code is locked for 15 minutes.", left=err.params["left"])
+        return _(
+            "The admission code, personal ID and date of birth do not match the residency records. "
+            "Check all three against the school's paper and the birth certificate. "
+            "%(left)d attempts left before this code is locked for 15 minutes.",
+            left=err.params["left"],
+        )
     return {
         "bad_code": _("This code has a typing mistake: compare it with the paper from the school."),
         "unknown_code": _("No child has this admission code. Check it against the paper from the school."),
-        "registry_down": _("The population registry does not answer right now. Nothing was counted against you: "
-                           "try again in a few minutes."),
+        "registry_down": _(
+            "The population registry does not answer right now. Nothing was counted against you: "
+            "try again in a few minutes."
+        ),
     }[err.code]
 
 
@@ -64,7 +73,9 @@ def apply_message(code: str) -> str:
         "closed": _("Registration is closed."),
         "too_many": _("Choose at most 3 other schools."),
         "repeated": _("Each school may be chosen only once."),
-        "catchment_listed": _("Your catchment school is already guaranteed as the last choice: do not list it."),
+        "catchment_listed": _(
+            "Your catchment school is already guaranteed as the last choice: do not list it."
+        ),
         "not_allowed": _("Choose schools from the list."),
         "locked_status": _("This application can no longer be changed: the allocation has started."),
         "no_application": _("There is no application to withdraw."),
@@ -90,7 +101,9 @@ def _common():
 
 def offer_message(code: str) -> str:
     return {
-        "expired": _("The answer-by time has passed: the offer has expired and the seat has been given back."),
+        "expired": _(
+            "The answer-by time has passed: the offer has expired and the seat has been given back."
+        ),
         "no_offer": _("There is no offer to answer for this child."),
     }[code]
 
@@ -111,19 +124,23 @@ def _applications_with_offers(child_ids: list[int]):
 def my_children():
     children = services.children_of(current_user)
     apps, offers = _applications_with_offers([c.id for c in children])
-    return render_template("admissions/parent_children.html", children=children, apps=apps, offers=offers,
-                           **_common())
+    return render_template(
+        "admissions/parent_children.html", children=children, apps=apps, offers=offers, **_common()
+    )
 
 
 @bp.route("/add", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
-@limiter.limit(_add_child_limit, key_func=_user_key, methods=["POST"], deduct_when=lambda r: r.status_code != 302)
+@limiter.limit(
+    _add_child_limit, key_func=_user_key, methods=["POST"], deduct_when=lambda r: r.status_code != 302
+)
 def add_child():
     form = AddChildForm()
     if form.validate_on_submit():
         try:
-            child, new = services.add_child(current_user, form.code.data, form.personal_id.data,
-                                            form.date_of_birth.data)
+            child, new = services.add_child(
+                current_user, form.code.data, form.personal_id.data, form.date_of_birth.data
+            )
         except services.AdmissionError as err:
             form.code.errors.append(add_child_message(err))
             # A mismatch is stored (the attempt counter must survive): answer 200, like a failed
@@ -135,7 +152,9 @@ def add_child():
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
         return redirect(url_for(".child", child_id=child.id))
-    return render_template("admissions/parent_add_child.html", form=form), (422 if form.is_submitted() else 200)
+    return render_template("admissions/parent_add_child.html", form=form), (
+        422 if form.is_submitted() else 200
+    )
 
 
 @bp.route("/<int:child_id>")
@@ -145,9 +164,18 @@ def child(child_id: int):
     by_child, offers = _applications_with_offers([kid.id])
     ctx = services.apply_context(kid)
     children = services.children_of(current_user)
-    return render_template("admissions/parent_child.html", child=kid, ctx=ctx, children=children,
-                           apps=by_child[kid.id], offers=offers, withdraw_form=ConfirmForm(),
-                           offer_form=ConfirmForm(), reason=ctx.reason and apply_message(ctx.reason), **_common())
+    return render_template(
+        "admissions/parent_child.html",
+        child=kid,
+        ctx=ctx,
+        children=children,
+        apps=by_child[kid.id],
+        offers=offers,
+        withdraw_form=ConfirmForm(),
+        offer_form=ConfirmForm(),
+        reason=ctx.reason and apply_message(ctx.reason),
+        **_common(),
+    )
 
 
 @bp.route("/<int:child_id>/application", methods=["GET", "POST"])
@@ -171,8 +199,14 @@ def apply(child_id: int):
             form.sibling_school.data = (existing.sibling_school_ids or [0])[0]
     if form.validate_on_submit():
         try:
-            result = services.submit_application(ctx, current_user, form.ranked(), form.sibling_school.data or None,
-                                                 form.token.data, form.expected_id())
+            result = services.submit_application(
+                ctx,
+                current_user,
+                form.ranked(),
+                form.sibling_school.data or None,
+                form.token.data,
+                form.expected_id(),
+            )
         except services.AdmissionError as err:
             if err.field == "choices":
                 form.choice_1.errors.append(apply_message(err.code))
@@ -188,14 +222,23 @@ def apply(child_id: int):
                 "updated": _("The application for %(name)s has been changed.", name=name),
                 "resubmitted": _("The application for %(name)s has been submitted again.", name=name),
                 "replayed": _("The application for %(name)s was already received.", name=name),
-                "exists": _("An application for %(name)s had already been submitted (perhaps from another "
-                            "tab or by the other parent). Nothing was changed: review it below.", name=name),
+                "exists": _(
+                    "An application for %(name)s had already been submitted (perhaps from another "
+                    "tab or by the other parent). Nothing was changed: review it below.",
+                    name=name,
+                ),
             }
             flash(messages[result.outcome], "warning" if result.outcome == "exists" else "success")
             return redirect(url_for(".receipt", application_id=result.application.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("admissions/parent_apply.html", form=form, child=kid, ctx=ctx,
-                           reason=ctx.reason and apply_message(ctx.reason), **_common()), status
+    return render_template(
+        "admissions/parent_apply.html",
+        form=form,
+        child=kid,
+        ctx=ctx,
+        reason=ctx.reason and apply_message(ctx.reason),
+        **_common(),
+    ), status
 
 
 @bp.route("/<int:child_id>/application/withdraw", methods=["POST"])
@@ -210,8 +253,13 @@ def withdraw(child_id: int):
     except services.AdmissionError as err:
         flash(apply_message(err.code), "error")
     else:
-        flash(_("The application for %(name)s has been withdrawn. You can apply again until the window closes.",
-                name=kid.full_name), "success")
+        flash(
+            _(
+                "The application for %(name)s has been withdrawn. You can apply again until the window closes.",
+                name=kid.full_name,
+            ),
+            "success",
+        )
     return redirect(url_for(".child", child_id=kid.id))
 
 
@@ -221,8 +269,9 @@ def receipt(application_id: int):
     app_ = services.application_of(current_user, application_id)
     if app_ is None:
         abort(404)
-    return render_template("admissions/parent_receipt.html", app=app_, child=app_.child,
-                           level=app_.admission_level, **_common())
+    return render_template(
+        "admissions/parent_receipt.html", app=app_, child=app_.child, level=app_.admission_level, **_common()
+    )
 
 
 def _answer(application_id: int, accept: bool):
@@ -241,8 +290,14 @@ def _answer(application_id: int, accept: bool):
         if accept:
             flash(_("The place of %(name)s at %(school)s is confirmed.", name=name, school=school), "success")
         else:
-            flash(_("You declined the place of %(name)s at %(school)s; the seat has been given back.",
-                    name=name, school=school), "success")
+            flash(
+                _(
+                    "You declined the place of %(name)s at %(school)s; the seat has been given back.",
+                    name=name,
+                    school=school,
+                ),
+                "success",
+            )
     return redirect(url_for(".child", child_id=app_.child_id))
 
 

@@ -13,6 +13,7 @@ results count only once published (offered or confirmed).
 The figures are cached in the process for ADMISSIONS_PUBLIC_CACHE_SECONDS (default 60 s): during
 the first hours of a window thousands of families reload this page. The page says how fresh it is.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,6 +31,7 @@ from .models import AdmissionLevel, LevelState
 from .season_forms import level_labels
 
 bp = Blueprint("admissions_public", __name__, url_prefix="/tuyen-sinh")
+
 
 def _store() -> dict:
     """The app's own cache (one per app object: tests and processes never share it)."""
@@ -70,8 +72,14 @@ class PublicRound:
 
 def _public_round(rnd) -> PublicRound:
     published = rnd.status == "published"
-    return PublicRound(rnd.id, rnd.number, rnd.status, rnd.seed_sha256, rnd.seed if published else None,
-                       rnd.published_at if published else None)
+    return PublicRound(
+        rnd.id,
+        rnd.number,
+        rnd.status,
+        rnd.seed_sha256,
+        rnd.seed if published else None,
+        rnd.published_at if published else None,
+    )
 
 
 def _level_or_404(level_id: int) -> AdmissionLevel:
@@ -94,8 +102,14 @@ def index():
     season = services.current_season()
     levels = [lv for lv in season.levels if lv.state != LevelState.DRAFT] if season else []
     levels.sort(key=lambda lv: rules.LEVELS.index(lv.level))
-    return render_template("admissions/public_index.html", season=season, levels=levels, labels=level_labels(),
-                           window_of=services.level_window, now=services.now())
+    return render_template(
+        "admissions/public_index.html",
+        season=season,
+        levels=levels,
+        labels=level_labels(),
+        window_of=services.level_window,
+        now=services.now(),
+    )
 
 
 @bp.route("/levels/<int:level_id>")
@@ -109,10 +123,19 @@ def level(level_id: int):
 
     rows, totals, as_of = _cached(("level", lv.id), compute)
     bars, height, top = dashboard.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
-    return render_template("admissions/public_level.html", level=lv, rows=rows, totals=totals, as_of=as_of,
-                           bars=bars, chart_height=height, chart_top=top, labels=level_labels(),
-                           window=services.level_window(lv), ttl=current_app.config.get(
-                               "ADMISSIONS_PUBLIC_CACHE_SECONDS", 60))
+    return render_template(
+        "admissions/public_level.html",
+        level=lv,
+        rows=rows,
+        totals=totals,
+        as_of=as_of,
+        bars=bars,
+        chart_height=height,
+        chart_top=top,
+        labels=level_labels(),
+        window=services.level_window(lv),
+        ttl=current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60),
+    )
 
 
 @bp.route("/levels/<int:level_id>/districts/<int:district_id>")
@@ -124,21 +147,41 @@ def district(level_id: int, district_id: int):
         abort(404)
 
     def compute():
-        rows = dashboard.school_rows(lv, district_id=district.id, official_only=True,
-                                     placed_statuses=dashboard.PUBLISHED_PLACED)
+        rows = dashboard.school_rows(
+            lv, district_id=district.id, official_only=True, placed_statuses=dashboard.PUBLISHED_PLACED
+        )
         rounds = dashboard.official_rounds(lv, district.id)
         latest = dashboard.latest_published_rounds(lv, district.id, rounds).get(district.id)
         cutoffs = dashboard.round_cutoffs(latest)
-        return (rows, dashboard.totals(rows), [_public_round(r) for r in rounds],
-                latest.number if latest is not None else None, cutoffs, services.now())
+        return (
+            rows,
+            dashboard.totals(rows),
+            [_public_round(r) for r in rounds],
+            latest.number if latest is not None else None,
+            cutoffs,
+            services.now(),
+        )
 
     rows, totals, rounds, latest_number, cutoffs, as_of = _cached(("district", lv.id, district.id), compute)
     bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
     endpoint = _rounds_endpoint()
     round_url = (lambda r: url_for(endpoint, round_id=r.id)) if endpoint else None
-    return render_template("admissions/public_district.html", level=lv, district=district, rows=rows,
-                           totals=totals, rounds=rounds, latest_number=latest_number, cutoffs=cutoffs,
-                           classes=class_labels(), as_of=as_of, bars=bars, chart_height=height, chart_top=top,
-                           labels=level_labels(), window=services.level_window(lv), round_url=round_url,
-                           ttl=current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60))
-
+    return render_template(
+        "admissions/public_district.html",
+        level=lv,
+        district=district,
+        rows=rows,
+        totals=totals,
+        rounds=rounds,
+        latest_number=latest_number,
+        cutoffs=cutoffs,
+        classes=class_labels(),
+        as_of=as_of,
+        bars=bars,
+        chart_height=height,
+        chart_top=top,
+        labels=level_labels(),
+        window=services.level_window(lv),
+        round_url=round_url,
+        ttl=current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60),
+    )

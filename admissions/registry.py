@@ -12,6 +12,7 @@ Anything else (timeout, connection error, 5xx, malformed JSON) raises `RegistryU
 caller tells the family to try again later and does NOT count it as a failed attempt.
 Standard library only (urllib), with a timeout on every call.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ class RegistryClient:
         """The registry's record of this child, or None when the ID and birth date do not match."""
         if not (personal_id.isdigit() and len(personal_id) == 12):
             return None
-        url = (f"{self.base_url}/citizens/{urllib.parse.quote(personal_id)}?"
-               + urllib.parse.urlencode({"date_of_birth": date_of_birth.isoformat()}))
+        url = f"{self.base_url}/citizens/{urllib.parse.quote(personal_id)}?" + urllib.parse.urlencode(
+            {"date_of_birth": date_of_birth.isoformat()}
+        )
         request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - http(s) only
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only

@@ -11,6 +11,7 @@ Every text cell is a string cell escaped against formula injection (rules.excel_
 starts with =, +, -, @, tab or CR gets a leading apostrophe), dates are dd/mm/yyyy text. The caller
 audits the export (ids and counts only). Labels come from the view in the user's language.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,10 +27,32 @@ from .models import AdmissionLevel, Application, ApplicationStatus, Child, Counc
 
 ADMITTED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
 
-ADMITTED_HEADERS = ("no", "reference", "full_name", "date_of_birth", "gender", "ward", "residential_group",
-                    "residence", "choice", "status", "answered_on", "documents")
-SCHOOL_HEADERS = ("school_code", "school", "capacity", "first_choice", "catchment", "any_choice", "placed",
-                  "confirmed", "seats_left", "cutoff")
+ADMITTED_HEADERS = (
+    "no",
+    "reference",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "ward",
+    "residential_group",
+    "residence",
+    "choice",
+    "status",
+    "answered_on",
+    "documents",
+)
+SCHOOL_HEADERS = (
+    "school_code",
+    "school",
+    "capacity",
+    "first_choice",
+    "catchment",
+    "any_choice",
+    "placed",
+    "confirmed",
+    "seats_left",
+    "cutoff",
+)
 DISTRICT_HEADERS = ("district", "schools", "capacity", "applications", "placed", "confirmed", "seats_left")
 
 
@@ -71,14 +94,19 @@ def _title_rows(ws, bold, lines: list[str]) -> None:
 
 
 def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
-    return (sa.select(Application, Child, Ward.name, ResidentialGroup.name, CouncilReview.state)
-            .join(Child, Child.id == Application.child_id)
-            .join(Ward, Ward.id == Child.ward_id)
-            .outerjoin(ResidentialGroup, ResidentialGroup.id == Child.residential_group_id)
-            .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
-            .where(Application.admission_level_id == level.id, Application.allocated_school_id == school.id,
-                   Application.status.in_(ADMITTED))
-            .order_by(Child.full_name, Application.id))
+    return (
+        sa.select(Application, Child, Ward.name, ResidentialGroup.name, CouncilReview.state)
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .outerjoin(ResidentialGroup, ResidentialGroup.id == Child.residential_group_id)
+        .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
+        .where(
+            Application.admission_level_id == level.id,
+            Application.allocated_school_id == school.id,
+            Application.status.in_(ADMITTED),
+        )
+        .order_by(Child.full_name, Application.id)
+    )
 
 
 def admitted_workbook(level: AdmissionLevel, school: School, labels: dict, tz: str) -> tuple[bytes, int]:
@@ -94,15 +122,27 @@ def admitted_workbook(level: AdmissionLevel, school: School, labels: dict, tz: s
     n = 0
     for app_, child, ward, group, state in db.session.execute(admitted_query(level, school)).yield_per(1000):
         n += 1
-        ws.append(_cells(ws, [
-            n, app_.reference, child.full_name, child.date_of_birth.strftime("%d/%m/%Y"),
-            labels["gender"].get(child.gender, child.gender), ward, group or "",
-            labels["residence"].get(child.residence_type, child.residence_type),
-            app_.allocated_rank if app_.allocated_rank else labels["assigned"],
-            labels["status"].get(app_.status, app_.status),
-            rules.utc_to_local(app_.confirmed_at, tz).strftime("%d/%m/%Y") if app_.confirmed_at else "",
-            labels["documents"].get(state or "incomplete"),
-        ]))
+        ws.append(
+            _cells(
+                ws,
+                [
+                    n,
+                    app_.reference,
+                    child.full_name,
+                    child.date_of_birth.strftime("%d/%m/%Y"),
+                    labels["gender"].get(child.gender, child.gender),
+                    ward,
+                    group or "",
+                    labels["residence"].get(child.residence_type, child.residence_type),
+                    app_.allocated_rank if app_.allocated_rank else labels["assigned"],
+                    labels["status"].get(app_.status, app_.status),
+                    rules.utc_to_local(app_.confirmed_at, tz).strftime("%d/%m/%Y")
+                    if app_.confirmed_at
+                    else "",
+                    labels["documents"].get(state or "incomplete"),
+                ],
+            )
+        )
     return _save(wb), n
 
 
@@ -125,16 +165,53 @@ def district_summary_workbook(level: AdmissionLevel, district: District, labels:
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 34
     ws.column_dimensions["J"].width = 30
-    _title_rows(ws, bold, [labels["title"], labels["subtitle"],
-                           labels["round"] % {"n": rnd.number} if rnd is not None else labels["no_round"]])
+    _title_rows(
+        ws,
+        bold,
+        [
+            labels["title"],
+            labels["subtitle"],
+            labels["round"] % {"n": rnd.number} if rnd is not None else labels["no_round"],
+        ],
+    )
     ws.append(_cells(ws, [labels["headers"][h] for h in SCHOOL_HEADERS], bold))
     for r in rows:
-        ws.append(_cells(ws, [r.code, r.name, r.capacity, r.first_choice, r.catchment, r.any_choice, r.placed,
-                              r.confirmed, max(r.capacity - r.placed, 0),
-                              cutoff_text(cutoffs.get(r.code), labels["classes"])]))
+        ws.append(
+            _cells(
+                ws,
+                [
+                    r.code,
+                    r.name,
+                    r.capacity,
+                    r.first_choice,
+                    r.catchment,
+                    r.any_choice,
+                    r.placed,
+                    r.confirmed,
+                    max(r.capacity - r.placed, 0),
+                    cutoff_text(cutoffs.get(r.code), labels["classes"]),
+                ],
+            )
+        )
     t = dashboard.totals(rows)
-    ws.append(_cells(ws, [labels["total"], "", t["capacity"], t["first_choice"], t["catchment"], t["any_choice"],
-                          t["placed"], t["confirmed"], max(t["capacity"] - t["placed"], 0), ""], bold))
+    ws.append(
+        _cells(
+            ws,
+            [
+                labels["total"],
+                "",
+                t["capacity"],
+                t["first_choice"],
+                t["catchment"],
+                t["any_choice"],
+                t["placed"],
+                t["confirmed"],
+                max(t["capacity"] - t["placed"], 0),
+                "",
+            ],
+            bold,
+        )
+    )
 
     ws2, _bold = _new_sheet(wb, "statuses")
     ws2.column_dimensions["A"].width = 30
@@ -146,10 +223,18 @@ def district_summary_workbook(level: AdmissionLevel, district: District, labels:
 
 def status_counts(level: AdmissionLevel, district_id: int) -> list[tuple[str, int]]:
     """Applications of children living in the district, by status (one query)."""
-    q = (sa.select(Application.status, sa.func.count())
-         .where(Application.admission_level_id == level.id, Application.child_id.in_(
-             sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)))
-         .group_by(Application.status))
+    q = (
+        sa.select(Application.status, sa.func.count())
+        .where(
+            Application.admission_level_id == level.id,
+            Application.child_id.in_(
+                sa.select(Child.id)
+                .join(Ward, Ward.id == Child.ward_id)
+                .where(Ward.district_id == district_id)
+            ),
+        )
+        .group_by(Application.status)
+    )
     counts = dict(db.session.execute(q).all())
     return [(s.value, int(counts.get(s.value, 0))) for s in ApplicationStatus]
 
@@ -164,11 +249,36 @@ def city_summary_workbook(level: AdmissionLevel, labels: dict) -> tuple[bytes, i
     _title_rows(ws, bold, [labels["title"], labels["subtitle"]])
     ws.append(_cells(ws, [labels["headers"][h] for h in DISTRICT_HEADERS], bold))
     for r in rows:
-        ws.append(_cells(ws, [r.name, r.schools, r.capacity, r.applications, r.placed, r.confirmed,
-                              max(r.capacity - r.placed, 0)]))
+        ws.append(
+            _cells(
+                ws,
+                [
+                    r.name,
+                    r.schools,
+                    r.capacity,
+                    r.applications,
+                    r.placed,
+                    r.confirmed,
+                    max(r.capacity - r.placed, 0),
+                ],
+            )
+        )
     t = dashboard.totals(rows)
-    ws.append(_cells(ws, [labels["total"], t["schools"], t["capacity"], t["applications"], t["placed"],
-                          t["confirmed"], max(t["capacity"] - t["placed"], 0)], bold))
+    ws.append(
+        _cells(
+            ws,
+            [
+                labels["total"],
+                t["schools"],
+                t["capacity"],
+                t["applications"],
+                t["placed"],
+                t["confirmed"],
+                max(t["capacity"] - t["placed"], 0),
+            ],
+            bold,
+        )
+    )
     return _save(wb), len(rows)
 
 

@@ -59,6 +59,7 @@ deadline (``expire_offers``: a job/CLI, and lazily whenever an application is re
 A round is published only if the applications are still as the round saw them (a fingerprint of
 statuses and seats); otherwise the officer runs it again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -121,8 +122,13 @@ def priority_class(student: dict, school: str) -> int:
     return OTHER
 
 
-def later_round_instance(schools: dict[str, int], students: list[dict], held: dict[str, str],
-                         office: dict[str, str], meta: dict | None = None) -> dict:
+def later_round_instance(
+    schools: dict[str, int],
+    students: list[dict],
+    held: dict[str, str],
+    office: dict[str, str],
+    meta: dict | None = None,
+) -> dict:
     """Round N ≥ 2 as an exchange-format instance (the reduction in the module docstring).
 
     ``schools``: code → seats; ``students``: exchange records with their *full* lists and round 1's
@@ -132,8 +138,10 @@ def later_round_instance(schools: dict[str, int], students: list[dict], held: di
     """
     held_count = Counter(held.values())
     office_count = Counter(office.values())
-    out_schools = [{"id": code, "capacity": max(cap - office_count.get(code, 0), held_count.get(code, 0), 0)}
-                   for code, cap in schools.items()]
+    out_schools = [
+        {"id": code, "capacity": max(cap - office_count.get(code, 0), held_count.get(code, 0), 0)}
+        for code, cap in schools.items()
+    ]
     out_students = []
     for st in students:
         rec = dict(st)
@@ -141,12 +149,12 @@ def later_round_instance(schools: dict[str, int], students: list[dict], held: di
         choices = list(st["choices"])
         if sid in held:
             seat = held[sid]
-            choices = choices[:choices.index(seat) + 1] if seat in choices else [*choices, seat]
+            choices = choices[: choices.index(seat) + 1] if seat in choices else [*choices, seat]
             rec["held"] = seat
         elif sid in office:
             seat = office[sid]
             if seat in choices:
-                choices = choices[:choices.index(seat)]
+                choices = choices[: choices.index(seat)]
             rec["office_seat"] = seat
         rec["choices"] = choices
         out_students.append(rec)
@@ -201,13 +209,22 @@ def summarize(instance: dict, result: dict) -> dict:
     schools = {}
     for s in instance["schools"]:
         code = s["id"]
-        schools[code] = {"capacity": s["capacity"], "admitted": admitted.get(code, 0),
-                         "cutoff": result["cutoffs"].get(code), "catchment_applicants": catchment.get(code, 0),
-                         "first_choice": first.get(code, 0)}
+        schools[code] = {
+            "capacity": s["capacity"],
+            "admitted": admitted.get(code, 0),
+            "cutoff": result["cutoffs"].get(code),
+            "catchment_applicants": catchment.get(code, 0),
+            "first_choice": first.get(code, 0),
+        }
     students = len(instance["students"])
     assigned = sum(admitted.values())
-    return {"schools": schools, "students": students, "assigned": assigned, "unassigned": students - assigned,
-            "by_rank": {str(k): v for k, v in sorted(ranks.items())}}
+    return {
+        "schools": schools,
+        "students": students,
+        "assigned": assigned,
+        "unassigned": students - assigned,
+        "by_rank": {str(k): v for k, v in sorted(ranks.items())},
+    }
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -218,8 +235,12 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
-def nearest(origin: tuple[float, float] | None, schools: Iterable[tuple[int, float | None, float | None, int]],
-            limit: int = 5, first: int | None = None) -> list[tuple[int, float | None, int]]:
+def nearest(
+    origin: tuple[float, float] | None,
+    schools: Iterable[tuple[int, float | None, float | None, int]],
+    limit: int = 5,
+    first: int | None = None,
+) -> list[tuple[int, float | None, int]]:
     """Schools with seats left, nearest first: (school id, km or None, seats left).
 
     ``schools``: (id, latitude, longitude, seats left). ``first`` (the child's catchment school)
@@ -265,45 +286,72 @@ def now() -> datetime:
 
 # ---- queries ------------------------------------------------------------------------------
 
+
 def in_district(district_id: int):
     """WHERE clause on Application: the child lives in the district."""
     return Application.child_id.in_(
-        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id))
-
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
 
 
 def district_schools(level: AdmissionLevel, district_id: int) -> list[School]:
-    return list(db.session.scalars(sa.select(School).where(School.level == level.level,
-                                                           School.district_id == district_id)
-                                   .order_by(School.code)))
+    return list(
+        db.session.scalars(
+            sa.select(School)
+            .where(School.level == level.level, School.district_id == district_id)
+            .order_by(School.code)
+        )
+    )
 
 
 def rounds_of(level_id: int, district_id: int) -> list[AllocationRound]:
-    return list(db.session.scalars(
-        sa.select(AllocationRound).where(AllocationRound.admission_level_id == level_id,
-                                         AllocationRound.district_id == district_id)
-        .order_by(AllocationRound.number.desc(), AllocationRound.kind, AllocationRound.id.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(AllocationRound)
+            .where(AllocationRound.admission_level_id == level_id, AllocationRound.district_id == district_id)
+            .order_by(AllocationRound.number.desc(), AllocationRound.kind, AllocationRound.id.desc())
+        )
+    )
 
 
 def official_round(level_id: int, district_id: int, number: int) -> AllocationRound | None:
-    return db.session.scalar(sa.select(AllocationRound).where(
-        AllocationRound.admission_level_id == level_id, AllocationRound.district_id == district_id,
-        AllocationRound.kind == RoundKind.OFFICIAL, AllocationRound.number == number))
+    return db.session.scalar(
+        sa.select(AllocationRound).where(
+            AllocationRound.admission_level_id == level_id,
+            AllocationRound.district_id == district_id,
+            AllocationRound.kind == RoundKind.OFFICIAL,
+            AllocationRound.number == number,
+        )
+    )
 
 
 def latest_official(level_id: int, district_id: int) -> AllocationRound | None:
-    return db.session.scalar(sa.select(AllocationRound).where(
-        AllocationRound.admission_level_id == level_id, AllocationRound.district_id == district_id,
-        AllocationRound.kind == RoundKind.OFFICIAL).order_by(AllocationRound.number.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(AllocationRound)
+        .where(
+            AllocationRound.admission_level_id == level_id,
+            AllocationRound.district_id == district_id,
+            AllocationRound.kind == RoundKind.OFFICIAL,
+        )
+        .order_by(AllocationRound.number.desc())
+        .limit(1)
+    )
 
 
 def fingerprint(level_id: int, district_id: int) -> str:
     """SHA-256 over every application's (id, status, seat, office flag) of the level in the district."""
-    q = (sa.select(Application.id, Application.status, Application.allocated_school_id,
-                   Application.assigned_by_id.is_not(None))
-         .join(Child, Child.id == Application.child_id).join(Ward, Ward.id == Child.ward_id)
-         .where(Application.admission_level_id == level_id, Ward.district_id == district_id)
-         .order_by(Application.id))
+    q = (
+        sa.select(
+            Application.id,
+            Application.status,
+            Application.allocated_school_id,
+            Application.assigned_by_id.is_not(None),
+        )
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(Application.admission_level_id == level_id, Ward.district_id == district_id)
+        .order_by(Application.id)
+    )
     h = hashlib.sha256()
     for aid, status, school, office in db.session.execute(q):
         h.update(f"{aid}:{status}:{school or 0}:{int(bool(office))};".encode())
@@ -320,6 +368,7 @@ def _lock(obj) -> None:
 
 # ---- creating and queueing rounds -----------------------------------------------------------
 
+
 def create_official_round(level: AdmissionLevel, district_id: int, actor: User) -> AllocationRound:
     """Round 1 draws the seed (its SHA-256 is public at once); round N+1 needs round N published."""
     last = latest_official(level.id, district_id)
@@ -332,14 +381,29 @@ def create_official_round(level: AdmissionLevel, district_id: int, actor: User) 
         first = official_round(level.id, district_id, 1)
         seed = first.seed
         number = last.number + 1
-    rnd = AllocationRound(admission_level_id=level.id, district_id=district_id, number=number,
-                          kind=RoundKind.OFFICIAL, status=RoundStatus.DRAFT, seed=seed,
-                          seed_sha256=lottery.seed_commitment(seed), capacities={},
-                          is_trial=level.season.is_trial, created_by_id=actor.id, summary={})
+    rnd = AllocationRound(
+        admission_level_id=level.id,
+        district_id=district_id,
+        number=number,
+        kind=RoundKind.OFFICIAL,
+        status=RoundStatus.DRAFT,
+        seed=seed,
+        seed_sha256=lottery.seed_commitment(seed),
+        capacities={},
+        is_trial=level.season.is_trial,
+        created_by_id=actor.id,
+        summary={},
+    )
     db.session.add(rnd)
     db.session.flush()
-    audit("admissions.round.create", rnd, level_id=level.id, district_id=district_id, number=number,
-          seed_sha256=rnd.seed_sha256)
+    audit(
+        "admissions.round.create",
+        rnd,
+        level_id=level.id,
+        district_id=district_id,
+        number=number,
+        seed_sha256=rnd.seed_sha256,
+    )
     return rnd
 
 
@@ -384,10 +448,20 @@ def create_what_if(base: AllocationRound, capacities: dict[int, int], actor: Use
             raise RoundError("bad_capacity")
         if cap != schools[sid].capacity:
             overrides[schools[sid].code] = int(cap)
-    rnd = AllocationRound(admission_level_id=base.admission_level_id, district_id=base.district_id,
-                          number=base.number, kind=RoundKind.WHAT_IF, status=RoundStatus.DRAFT,
-                          base_round_id=base.id, seed=base.seed, seed_sha256=base.seed_sha256,
-                          capacities=overrides, is_trial=base.is_trial, created_by_id=actor.id, summary={})
+    rnd = AllocationRound(
+        admission_level_id=base.admission_level_id,
+        district_id=base.district_id,
+        number=base.number,
+        kind=RoundKind.WHAT_IF,
+        status=RoundStatus.DRAFT,
+        base_round_id=base.id,
+        seed=base.seed,
+        seed_sha256=base.seed_sha256,
+        capacities=overrides,
+        is_trial=base.is_trial,
+        created_by_id=actor.id,
+        summary={},
+    )
     db.session.add(rnd)
     db.session.flush()
     audit("admissions.round.what_if", rnd, base_round_id=base.id, changed=len(overrides))
@@ -400,6 +474,7 @@ def create_what_if(base: AllocationRound, capacities: dict[int, int], actor: Use
 
 # ---- building the instance ----------------------------------------------------------------
 
+
 @dataclass
 class Built:
     instance: dict
@@ -410,10 +485,12 @@ class Built:
 
 
 def _choices_by_app(level_id: int, district_id: int) -> dict[int, list[int]]:
-    q = (sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
-         .join(Application, Application.id == ApplicationChoice.application_id)
-         .where(Application.admission_level_id == level_id, in_district(district_id))
-         .order_by(ApplicationChoice.application_id, ApplicationChoice.rank))
+    q = (
+        sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
+        .join(Application, Application.id == ApplicationChoice.application_id)
+        .where(Application.admission_level_id == level_id, in_district(district_id))
+        .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
+    )
     out: dict[int, list[int]] = defaultdict(list)
     for aid, sid in db.session.execute(q):
         out[aid].append(sid)
@@ -425,8 +502,13 @@ def round_one_lottery(level_id: int, district_id: int) -> dict[int, int]:
     first = official_round(level_id, district_id, 1)
     if first is None:
         return {}
-    return dict(db.session.execute(sa.select(AllocationOutcome.application_id, AllocationOutcome.lottery)
-                                   .where(AllocationOutcome.round_id == first.id)).all())
+    return dict(
+        db.session.execute(
+            sa.select(AllocationOutcome.application_id, AllocationOutcome.lottery).where(
+                AllocationOutcome.round_id == first.id
+            )
+        ).all()
+    )
 
 
 @dataclass
@@ -441,22 +523,37 @@ class Market:
     dropped: int
 
 
-def load_market(level: AdmissionLevel, district_id: int, statuses, numbers: dict[str, int] | None,
-                seed: str | None = None) -> Market:
+def load_market(
+    level: AdmissionLevel, district_id: int, statuses, numbers: dict[str, int] | None, seed: str | None = None
+) -> Market:
     """Schools, applications and ranked choices in four queries (plain rows, no ORM objects).
 
     Lottery numbers come from ``numbers`` (key -> number; others are left out), else are drawn
     from ``seed`` over the keys loaded."""
-    schools = db.session.execute(sa.select(School.id, School.code, School.capacity).where(
-        School.level == level.level, School.district_id == district_id).order_by(School.code)).all()
+    schools = db.session.execute(
+        sa.select(School.id, School.code, School.capacity)
+        .where(School.level == level.level, School.district_id == district_id)
+        .order_by(School.code)
+    ).all()
     code = {sid: c for sid, c, _cap in schools}
     rows = db.session.execute(
-        sa.select(Application.id, Application.catchment_school_id, Application.sibling_school_ids,
-                  Application.allocated_school_id, Application.assigned_by_id.is_not(None), Application.status)
-        .join(Child, Child.id == Application.child_id).join(Ward, Ward.id == Child.ward_id)
-        .where(Application.admission_level_id == level.id, Ward.district_id == district_id,
-               Application.status.in_([str(s) for s in statuses]))
-        .order_by(Application.id)).all()
+        sa.select(
+            Application.id,
+            Application.catchment_school_id,
+            Application.sibling_school_ids,
+            Application.allocated_school_id,
+            Application.assigned_by_id.is_not(None),
+            Application.status,
+        )
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(
+            Application.admission_level_id == level.id,
+            Ward.district_id == district_id,
+            Application.status.in_([str(s) for s in statuses]),
+        )
+        .order_by(Application.id)
+    ).all()
     choice_map = _choices_by_app(level.id, district_id)
     if numbers is None:
         numbers = lottery.draw_lottery(seed, [student_key(r[0]) for r in rows])
@@ -472,9 +569,15 @@ def load_market(level: AdmissionLevel, district_id: int, statuses, numbers: dict
         catchment = code.get(catchment_id)
         if catchment is not None and catchment not in choices:
             choices.append(catchment)  # the guaranteed last choice
-        students.append({"id": key, "choices": choices, "catchment": catchment,
-                         "sibling_schools": [code[s] for s in (siblings or []) if s in code],
-                         "lottery": numbers[key]})
+        students.append(
+            {
+                "id": key,
+                "choices": choices,
+                "catchment": catchment,
+                "sibling_schools": [code[s] for s in (siblings or []) if s in code],
+                "lottery": numbers[key],
+            }
+        )
         if status in PLACED and seat in code:
             seats[key] = seat
             if by_office:
@@ -495,21 +598,35 @@ def build_instance(rnd: AllocationRound) -> Built:
     for c, cap in (rnd.capacities or {}).items():
         if c in capacity:
             capacity[c] = int(cap)
-    meta = {"level": level.level, "district_id": rnd.district_id, "round": rnd.number, "kind": rnd.kind,
-            "lottery": lottery.LOTTERY_METHOD, "seed_sha256": rnd.seed_sha256,
-            "lottery_ids": "round 1" if rnd.number > 1 else "this file"}
+    meta = {
+        "level": level.level,
+        "district_id": rnd.district_id,
+        "round": rnd.number,
+        "kind": rnd.kind,
+        "lottery": lottery.LOTTERY_METHOD,
+        "seed_sha256": rnd.seed_sha256,
+        "lottery_ids": "round 1" if rnd.number > 1 else "this file",
+    }
     previous: dict[str, int | None] = {}
     if rnd.number == 1:
-        instance = {"format": INSTANCE_FORMAT, "meta": meta,
-                    "schools": [{"id": c, "capacity": cap} for c, cap in capacity.items()],
-                    "students": market.students}
+        instance = {
+            "format": INSTANCE_FORMAT,
+            "meta": meta,
+            "schools": [{"id": c, "capacity": cap} for c, cap in capacity.items()],
+            "students": market.students,
+        }
     else:
         held = {k: market.code[s] for k, s in market.seats.items() if k not in market.office}
         office = {k: market.code[s] for k, s in market.seats.items() if k in market.office}
         previous = dict(market.seats)
         instance = later_round_instance(capacity, market.students, held, office, meta)
-    return Built(instance, {c: sid for sid, c in market.code.items()}, previous, market.dropped,
-                 time.perf_counter() - t0)
+    return Built(
+        instance,
+        {c: sid for sid, c in market.code.items()},
+        previous,
+        market.dropped,
+        time.perf_counter() - t0,
+    )
 
 
 def current_matching(level: AdmissionLevel, district_id: int) -> tuple[dict, dict[str, str | None]]:
@@ -524,12 +641,16 @@ def current_matching(level: AdmissionLevel, district_id: int) -> tuple[dict, dic
         if seat is not None and seat not in st["choices"]:
             st["choices"].append(seat)
         assignment[st["id"]] = seat
-    instance = {"format": INSTANCE_FORMAT, "schools": [{"id": c, "capacity": cap} for c, cap in market.capacity.items()],
-                "students": market.students}
+    instance = {
+        "format": INSTANCE_FORMAT,
+        "schools": [{"id": c, "capacity": cap} for c, cap in market.capacity.items()],
+        "students": market.students,
+    }
     return instance, assignment
 
 
 # ---- running ------------------------------------------------------------------------------
+
 
 def _set_status(row_id: int, **values) -> None:
     jobs.record_progress(AllocationRound, row_id, **values)
@@ -584,19 +705,30 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
     for st in instance["students"]:
         key = st["id"]
         school = assignment.get(key)
-        rows.append({"round_id": rnd.id, "application_id": application_id_of(key),
-                     "school_id": ids[school] if school else None, "rank": ranks.get(key),
-                     "priority_class": priority_class(st, school) if school else None,
-                     "lottery": st["lottery"], "previous_school_id": built.previous.get(key)})
+        rows.append(
+            {
+                "round_id": rnd.id,
+                "application_id": application_id_of(key),
+                "school_id": ids[school] if school else None,
+                "rank": ranks.get(key),
+                "priority_class": priority_class(st, school) if school else None,
+                "lottery": st["lottery"],
+                "previous_school_id": built.previous.get(key),
+            }
+        )
     if rows:
         db.session.execute(sa.insert(AllocationOutcome.__table__), rows)
     if rnd.is_official and rnd.number == 1:
         at = now()
-        db.session.execute(sa.update(Application.__table__)
-                           .where(Application.__table__.c.admission_level_id == rnd.admission_level_id,
-                                  Application.__table__.c.status == S.SUBMITTED,
-                                  _in_district_core(rnd.district_id))
-                           .values(status=S.ALLOCATED, allocated_at=at))
+        db.session.execute(
+            sa.update(Application.__table__)
+            .where(
+                Application.__table__.c.admission_level_id == rnd.admission_level_id,
+                Application.__table__.c.status == S.SUBMITTED,
+                _in_district_core(rnd.district_id),
+            )
+            .values(status=S.ALLOCATED, allocated_at=at)
+        )
     summary = summarize(instance, result)
     summary["dropped_choices"] = built.dropped_choices
     moved = newly = 0
@@ -619,18 +751,27 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
     summary["seconds"] = timings
     rnd.summary = summary
     db.session.flush()
-    audit("admissions.round.done", rnd, actor_id=rnd.created_by_id, kind=rnd.kind, number=rnd.number,
-          students=summary["students"], assigned=summary["assigned"])
+    audit(
+        "admissions.round.done",
+        rnd,
+        actor_id=rnd.created_by_id,
+        kind=rnd.kind,
+        number=rnd.number,
+        students=summary["students"],
+        assigned=summary["assigned"],
+    )
     return timings
 
 
 def _in_district_core(district_id: int):
     t = Application.__table__
-    return t.c.child_id.in_(sa.select(Child.id).join(Ward, Ward.id == Child.ward_id)
-                            .where(Ward.district_id == district_id))
+    return t.c.child_id.in_(
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
 
 
 # ---- bulk updates ---------------------------------------------------------------------------
+
 
 def bulk_update_applications(rows: list[dict], columns: list[str], constants: dict | None = None) -> None:
     """UPDATE application SET <columns> per row, <constants> for all, WHERE id = row["id"].
@@ -644,17 +785,22 @@ def bulk_update_applications(rows: list[dict], columns: list[str], constants: di
     if db.session.get_bind().dialect.name == "postgresql":
         cols = [sa.column("id", sa.Integer), *[sa.column(c, t.c[c].type) for c in columns]]
         for start in range(0, len(rows), VALUES_CHUNK):
-            part = rows[start:start + VALUES_CHUNK]
+            part = rows[start : start + VALUES_CHUNK]
             v = sa.values(*cols, name="v").data([tuple(r[c] for c in ("id", *columns)) for r in part])
-            db.session.execute(sa.update(t).where(t.c.id == v.c.id)
-                               .values({**{c: v.c[c] for c in columns}, **constants}))
+            db.session.execute(
+                sa.update(t).where(t.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **constants})
+            )
         return
-    stmt = (sa.update(t).where(t.c.id == sa.bindparam("b_id"))
-            .values({**{c: sa.bindparam(f"b_{c}") for c in columns}, **constants}))
+    stmt = (
+        sa.update(t)
+        .where(t.c.id == sa.bindparam("b_id"))
+        .values({**{c: sa.bindparam(f"b_{c}") for c in columns}, **constants})
+    )
     db.session.execute(stmt, [{f"b_{k}": r[k] for k in ("id", *columns)} for r in rows])
 
 
 # ---- publishing -----------------------------------------------------------------------------
+
 
 def default_confirm_by(rnd: AllocationRound) -> datetime | None:
     deadline = rnd.admission_level.confirm_by
@@ -680,10 +826,16 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
         raise RoundError("stale")
     outcomes = db.session.execute(
-        sa.select(AllocationOutcome.application_id, AllocationOutcome.school_id, AllocationOutcome.rank,
-                  AllocationOutcome.previous_school_id, Application.status)
+        sa.select(
+            AllocationOutcome.application_id,
+            AllocationOutcome.school_id,
+            AllocationOutcome.rank,
+            AllocationOutcome.previous_school_id,
+            Application.status,
+        )
         .join(Application, Application.id == AllocationOutcome.application_id)
-        .where(AllocationOutcome.round_id == rnd.id)).all()
+        .where(AllocationOutcome.round_id == rnd.id)
+    ).all()
     offered, unplaced, moved = [], [], []  # moved: confirmed places moving up (they stay confirmed)
     n_up = 0
     for aid, school, rank, previous, status in outcomes:
@@ -700,13 +852,25 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
             else:
                 offered.append(row)
     common = {"placed_by_round_id": rnd.id, "assigned_by_id": None, "allocated_at": at}
-    bulk_update_applications(offered, ["allocated_school_id", "allocated_rank"],
-                             {**common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by})
+    bulk_update_applications(
+        offered,
+        ["allocated_school_id", "allocated_rank"],
+        {**common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by},
+    )
     bulk_update_applications(moved, ["allocated_school_id", "allocated_rank"], common)
     if unplaced:
-        bulk_update_applications(unplaced, [], {"status": S.UNPLACED, "offered_at": None, "offer_deadline": None,
-                                                "allocated_school_id": None, "allocated_rank": None,
-                                                "placed_by_round_id": rnd.id})
+        bulk_update_applications(
+            unplaced,
+            [],
+            {
+                "status": S.UNPLACED,
+                "offered_at": None,
+                "offer_deadline": None,
+                "allocated_school_id": None,
+                "allocated_rank": None,
+                "placed_by_round_id": rnd.id,
+            },
+        )
     changed = [r["id"] for r in offered] + [r["id"] for r in moved] + [r["id"] for r in unplaced]
     rnd.status = RoundStatus.PUBLISHED
     rnd.published_at = at
@@ -717,21 +881,31 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     # offered: children who had no seat and have one now; moved: children moving up to a school they
     # ranked higher (a new offer, or their confirmed place carried over); unplaced: still waiting.
     counts = {"offered": len(offered) + len(moved) - n_up, "moved": n_up, "unplaced": len(unplaced)}
-    audit("admissions.round.publish", ("allocation_round", rnd.id), actor_id=actor_id,
-          level_id=rnd.admission_level_id, district_id=rnd.district_id, number=rnd.number,
-          seed_sha256=rnd.seed_sha256, **counts)
+    audit(
+        "admissions.round.publish",
+        ("allocation_round", rnd.id),
+        actor_id=actor_id,
+        level_id=rnd.admission_level_id,
+        district_id=rnd.district_id,
+        number=rnd.number,
+        seed_sha256=rnd.seed_sha256,
+        **counts,
+    )
     notify_later("result", rnd.id, changed)
     return counts
 
 
 # ---- notifications ------------------------------------------------------------------------
 
+
 def notify_later(event: str, round_id: int | None, application_ids: list[int]) -> None:
     """Tell the families once the current transaction commits (chunks of NOTIFY_CHUNK)."""
     ids = sorted(set(application_ids))
     if ids:
-        jobs.enqueue_many_after_commit(notify_families, [[event, round_id, ids[i:i + NOTIFY_CHUNK]]
-                                                         for i in range(0, len(ids), NOTIFY_CHUNK)])
+        jobs.enqueue_many_after_commit(
+            notify_families,
+            [[event, round_id, ids[i : i + NOTIFY_CHUNK]] for i in range(0, len(ids), NOTIFY_CHUNK)],
+        )
 
 
 def _child_url(child_id: int) -> str:
@@ -751,8 +925,10 @@ def notify_families(event: str, round_id: int | None, application_ids: list[int]
         return 0
     views = offer_views(apps)
     guardians = db.session.execute(
-        sa.select(ParentChild.child_id, User.id, User.locale).join(User, User.id == ParentChild.user_id)
-        .where(ParentChild.child_id.in_({a.child_id for a in apps}), User.active.is_(True))).all()
+        sa.select(ParentChild.child_id, User.id, User.locale)
+        .join(User, User.id == ParentChild.user_id)
+        .where(ParentChild.child_id.in_({a.child_id for a in apps}), User.active.is_(True))
+    ).all()
     by_child: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for child_id, uid, locale in guardians:
         by_child[child_id][locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")].append(uid)
@@ -763,15 +939,27 @@ def notify_families(event: str, round_id: int | None, application_ids: list[int]
             with force_locale(locale):
                 title = view.title(event)
                 body = "\n".join(view.lines())
-            messages.append((users, {"title": title, "body": body, "child_name": view.child_name,
-                                     "url": _child_url(app_.child_id)}))
+            messages.append(
+                (
+                    users,
+                    {
+                        "title": title,
+                        "body": body,
+                        "child_name": view.child_name,
+                        "url": _child_url(app_.child_id),
+                    },
+                )
+            )
     return len(notify_many("admission", messages))
 
 
 # ---- families: offers, answers, expiry ------------------------------------------------------
 
-CLASS_LABELS = {CATCHMENT: _l("lives in the school's catchment"), SIBLING: _l("has a brother or sister there"),
-                OTHER: _l("other applicants")}
+CLASS_LABELS = {
+    CATCHMENT: _l("lives in the school's catchment"),
+    SIBLING: _l("has a brother or sister there"),
+    OTHER: _l("other applicants"),
+}
 ORDINALS = {1: _l("1st choice"), 2: _l("2nd choice"), 3: _l("3rd choice"), 4: _l("4th choice")}
 
 
@@ -811,7 +999,9 @@ class OfferView:
 
     def title(self, event: str) -> str:
         if event == "expired":
-            return gettext("Offer expired: the place at %(school)s was not confirmed in time", school=self.school_name)
+            return gettext(
+                "Offer expired: the place at %(school)s was not confirmed in time", school=self.school_name
+            )
         if event == "confirmed":
             return gettext("Place confirmed at %(school)s", school=self.school_name)
         if event == "declined":
@@ -828,11 +1018,20 @@ class OfferView:
         cutoff = self.cutoffs.get(code)
         mine = self.my_classes.get(code, OTHER)
         if cutoff:
-            return gettext("Your %(choice)s, %(school)s, was full: it admitted children down to priority "
-                           "“%(cls)s”, lottery number %(lot)d; your priority there was “%(mine)s”, lottery "
-                           "number %(my_lot)d.", choice=ordinal(k), school=name, cls=CLASS_LABELS[cutoff[0]],
-                           lot=cutoff[1], mine=CLASS_LABELS[mine], my_lot=self.lottery or 0)
-        return gettext("Your %(choice)s, %(school)s, had no seat left for you.", choice=ordinal(k), school=name)
+            return gettext(
+                "Your %(choice)s, %(school)s, was full: it admitted children down to priority "
+                "“%(cls)s”, lottery number %(lot)d; your priority there was “%(mine)s”, lottery "
+                "number %(my_lot)d.",
+                choice=ordinal(k),
+                school=name,
+                cls=CLASS_LABELS[cutoff[0]],
+                lot=cutoff[1],
+                mine=CLASS_LABELS[mine],
+                my_lot=self.lottery or 0,
+            )
+        return gettext(
+            "Your %(choice)s, %(school)s, had no seat left for you.", choice=ordinal(k), school=name
+        )
 
     def lines(self) -> list[str]:
         """The why, in plain words, derived from the round's cutoffs."""
@@ -844,39 +1043,83 @@ class OfferView:
         rank = app_.allocated_rank
         if app_.status in (S.OFFERED, S.CONFIRMED):
             if app_.assigned_by_id is not None or rank is None:
-                out.append(gettext("The education office assigned this school: the schools you listed had no "
-                                   "seat left for %(name)s.", name=self.child_name))
+                out.append(
+                    gettext(
+                        "The education office assigned this school: the schools you listed had no "
+                        "seat left for %(name)s.",
+                        name=self.child_name,
+                    )
+                )
                 above = self.choices
             else:
-                is_catchment = (self.choices and rank == len(self.choices)
-                                and self.my_classes.get(self.choices[rank - 1][2]) == CATCHMENT)
+                is_catchment = (
+                    self.choices
+                    and rank == len(self.choices)
+                    and self.my_classes.get(self.choices[rank - 1][2]) == CATCHMENT
+                )
                 if rank == 1:
                     out.append(gettext("Admitted at your 1st choice, %(school)s.", school=self.school_name))
                 elif is_catchment:
-                    out.append(gettext("Admitted at your catchment school, %(school)s, where a place is "
-                                       "guaranteed (your %(choice)s).", school=self.school_name, choice=ordinal(rank)))
+                    out.append(
+                        gettext(
+                            "Admitted at your catchment school, %(school)s, where a place is "
+                            "guaranteed (your %(choice)s).",
+                            school=self.school_name,
+                            choice=ordinal(rank),
+                        )
+                    )
                 else:
-                    out.append(gettext("Admitted at your %(choice)s, %(school)s.", choice=ordinal(rank),
-                                       school=self.school_name))
-                above = self.choices[:rank - 1]
-            out += [self._full_line(k, sid, name, code) for k, (sid, name, code) in enumerate(above, start=1)
-                    if sid != school]
+                    out.append(
+                        gettext(
+                            "Admitted at your %(choice)s, %(school)s.",
+                            choice=ordinal(rank),
+                            school=self.school_name,
+                        )
+                    )
+                above = self.choices[: rank - 1]
+            out += [
+                self._full_line(k, sid, name, code)
+                for k, (sid, name, code) in enumerate(above, start=1)
+                if sid != school
+            ]
             if app_.status == S.OFFERED and self.deadline:
-                out.append(gettext("Confirm or decline by %(when)s (Vietnam time); an offer not confirmed by then "
-                                   "expires and the seat goes to another child.", when=_local(self.deadline)))
+                out.append(
+                    gettext(
+                        "Confirm or decline by %(when)s (Vietnam time); an offer not confirmed by then "
+                        "expires and the seat goes to another child.",
+                        when=_local(self.deadline),
+                    )
+                )
         elif app_.status == S.UNPLACED:
             out.append(gettext("No seat yet for %(name)s at the schools you listed.", name=self.child_name))
-            out += [self._full_line(k, sid, name, code) for k, (sid, name, code) in enumerate(self.choices, start=1)]
-            out.append(gettext("The education office will assign a school near you with seats left; you will be "
-                               "notified."))
+            out += [
+                self._full_line(k, sid, name, code)
+                for k, (sid, name, code) in enumerate(self.choices, start=1)
+            ]
+            out.append(
+                gettext(
+                    "The education office will assign a school near you with seats left; you will be "
+                    "notified."
+                )
+            )
         elif app_.status == S.DECLINED:
             out.append(gettext("You declined the place; the seat has been given back."))
         elif app_.status == S.EXPIRED:
-            out.append(gettext("The offer was not confirmed by the deadline, so the seat has been given to another "
-                               "child. Contact the education office if you still need a place."))
+            out.append(
+                gettext(
+                    "The offer was not confirmed by the deadline, so the seat has been given to another "
+                    "child. Contact the education office if you still need a place."
+                )
+            )
         if self.lottery and app_.status != S.DECLINED:
-            out.append(gettext("Lottery number of %(name)s for the season: %(n)d (lower wins ties between children "
-                               "of the same priority).", name=self.child_name, n=self.lottery))
+            out.append(
+                gettext(
+                    "Lottery number of %(name)s for the season: %(n)d (lower wins ties between children "
+                    "of the same priority).",
+                    name=self.child_name,
+                    n=self.lottery,
+                )
+            )
         return out
 
 
@@ -891,17 +1134,27 @@ def offer_views(apps: list[Application]) -> dict[int, OfferView]:
         return {}
     ids = [a.id for a in apps]
     choices: dict[int, list[int]] = defaultdict(list)
-    for aid, sid in db.session.execute(sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
-                                       .where(ApplicationChoice.application_id.in_(ids))
-                                       .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)):
+    for aid, sid in db.session.execute(
+        sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
+        .where(ApplicationChoice.application_id.in_(ids))
+        .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
+    ):
         choices[aid].append(sid)
     # The round whose figures explain the result: the one that placed her, else her latest published round.
     outcome_rows = db.session.execute(
-        sa.select(AllocationOutcome.application_id, AllocationOutcome.round_id, AllocationOutcome.lottery,
-                  AllocationRound.number)
+        sa.select(
+            AllocationOutcome.application_id,
+            AllocationOutcome.round_id,
+            AllocationOutcome.lottery,
+            AllocationRound.number,
+        )
         .join(AllocationRound, AllocationRound.id == AllocationOutcome.round_id)
-        .where(AllocationOutcome.application_id.in_(ids), AllocationRound.status == RoundStatus.PUBLISHED,
-               AllocationRound.kind == RoundKind.OFFICIAL)).all()
+        .where(
+            AllocationOutcome.application_id.in_(ids),
+            AllocationRound.status == RoundStatus.PUBLISHED,
+            AllocationRound.kind == RoundKind.OFFICIAL,
+        )
+    ).all()
     latest: dict[int, tuple[int, int]] = {}  # application -> (round id, round number)
     lot: dict[int, int] = {}
     for aid, rid, lottery_no, number in outcome_rows:
@@ -912,38 +1165,71 @@ def offer_views(apps: list[Application]) -> dict[int, OfferView]:
     for a in apps:
         rid = a.placed_by_round_id if a.placed_by_round_id and a.status != S.UNPLACED else None
         explain_round[a.id] = rid or (latest[a.id][0] if a.id in latest else None)
-    rounds = {r.id: r for r in db.session.scalars(sa.select(AllocationRound).where(
-        AllocationRound.id.in_({r for r in explain_round.values() if r})))}
-    school_ids = {s for lst in choices.values() for s in lst} | {a.allocated_school_id for a in apps
-                                                                 if a.allocated_school_id}
-    schools = {sid: (name, code) for sid, name, code in db.session.execute(
-        sa.select(School.id, School.name, School.code).where(School.id.in_(school_ids)))} if school_ids else {}
-    names = dict(db.session.execute(sa.select(Child.id, Child.full_name)
-                                    .where(Child.id.in_({a.child_id for a in apps}))).all())
+    rounds = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(AllocationRound).where(AllocationRound.id.in_({r for r in explain_round.values() if r}))
+        )
+    }
+    school_ids = {s for lst in choices.values() for s in lst} | {
+        a.allocated_school_id for a in apps if a.allocated_school_id
+    }
+    schools = (
+        {
+            sid: (name, code)
+            for sid, name, code in db.session.execute(
+                sa.select(School.id, School.name, School.code).where(School.id.in_(school_ids))
+            )
+        }
+        if school_ids
+        else {}
+    )
+    names = dict(
+        db.session.execute(
+            sa.select(Child.id, Child.full_name).where(Child.id.in_({a.child_id for a in apps}))
+        ).all()
+    )
     out = {}
     for a in apps:
         listed = [(sid, *schools.get(sid, ("?", "?"))) for sid in choices.get(a.id, [])]
-        catchment_code = schools.get(a.catchment_school_id, (None, None))[1] if a.catchment_school_id else None
+        catchment_code = (
+            schools.get(a.catchment_school_id, (None, None))[1] if a.catchment_school_id else None
+        )
         sibling_codes = {schools[s][1] for s in (a.sibling_school_ids or []) if s in schools}
         student = {"catchment": catchment_code, "sibling_schools": sibling_codes}
         my_classes = {code: priority_class(student, code) for _sid, _n, code in listed}
         rnd = rounds.get(explain_round[a.id])
-        out[a.id] = OfferView(a, names.get(a.child_id, ""), schools.get(a.allocated_school_id, (None,))[0],
-                              listed, my_classes, lot.get(a.id),
-                              {c: v.get("cutoff") for c, v in (rnd.summary.get("schools", {}) if rnd else {}).items()},
-                              rnd.number if rnd else None, rnd.seed_sha256 if rnd else None)
+        out[a.id] = OfferView(
+            a,
+            names.get(a.child_id, ""),
+            schools.get(a.allocated_school_id, (None,))[0],
+            listed,
+            my_classes,
+            lot.get(a.id),
+            {c: v.get("cutoff") for c, v in (rnd.summary.get("schools", {}) if rnd else {}).items()},
+            rnd.number if rnd else None,
+            rnd.seed_sha256 if rnd else None,
+        )
     return out
 
 
-def expire_offers(level_id: int | None = None, district_id: int | None = None, *, at: datetime | None = None,
-                  application_ids: list[int] | None = None) -> int:
+def expire_offers(
+    level_id: int | None = None,
+    district_id: int | None = None,
+    *,
+    at: datetime | None = None,
+    application_ids: list[int] | None = None,
+) -> int:
     """Offers past their answer-by time become "expired" (the seat is freed); families are told.
 
     Bulk (one SELECT, one UPDATE); audited as one entry per call. Returns how many expired.
     """
     at = at or now()
-    q = sa.select(Application.id).where(Application.status == S.OFFERED, Application.offer_deadline.is_not(None),
-                                        Application.offer_deadline <= at)
+    q = sa.select(Application.id).where(
+        Application.status == S.OFFERED,
+        Application.offer_deadline.is_not(None),
+        Application.offer_deadline <= at,
+    )
     if level_id is not None:
         q = q.where(Application.admission_level_id == level_id)
     if district_id is not None:
@@ -956,13 +1242,19 @@ def expire_offers(level_id: int | None = None, district_id: int | None = None, *
     if not ids:
         return 0
     for start in range(0, len(ids), VALUES_CHUNK):
-        part = ids[start:start + VALUES_CHUNK]
-        db.session.execute(sa.update(Application.__table__).where(Application.__table__.c.id.in_(part),
-                                                                  Application.__table__.c.status == S.OFFERED)
-                           .values(status=S.EXPIRED, expired_at=at))
+        part = ids[start : start + VALUES_CHUNK]
+        db.session.execute(
+            sa.update(Application.__table__)
+            .where(Application.__table__.c.id.in_(part), Application.__table__.c.status == S.OFFERED)
+            .values(status=S.EXPIRED, expired_at=at)
+        )
     db.session.expire_all()
-    audit("admissions.offers.expire", ("admission_level", level_id) if level_id else None, expired=len(ids),
-          district_id=district_id)
+    audit(
+        "admissions.offers.expire",
+        ("admission_level", level_id) if level_id else None,
+        expired=len(ids),
+        district_id=district_id,
+    )
     notify_later("expired", None, ids)
     return len(ids)
 
@@ -970,7 +1262,11 @@ def expire_offers(level_id: int | None = None, district_id: int | None = None, *
 def expire_due(apps: Iterable[Application]) -> int:
     """Lazy expiry when applications are read (a family opening the page after the deadline)."""
     at = now()
-    due = [a.id for a in apps if a.status == S.OFFERED and a.offer_deadline is not None and a.offer_deadline <= at]
+    due = [
+        a.id
+        for a in apps
+        if a.status == S.OFFERED and a.offer_deadline is not None and a.offer_deadline <= at
+    ]
     if not due:
         return 0
     return expire_offers(application_ids=due, at=at)
@@ -1014,13 +1310,20 @@ def respond_to_offer(app_: Application, user: User, accept: bool) -> Application
 
 # ---- over-demand: the office places the unplaced --------------------------------------------
 
+
 def seats_left(level: AdmissionLevel, district_id: int) -> dict[int, int]:
     """Seats left per school of the level in the district: capacity minus offers and confirmations."""
-    taken = dict(db.session.execute(
-        sa.select(Application.allocated_school_id, sa.func.count())
-        .where(Application.admission_level_id == level.id, Application.status.in_([str(s) for s in PLACED]),
-               Application.allocated_school_id.is_not(None))
-        .group_by(Application.allocated_school_id)).all())
+    taken = dict(
+        db.session.execute(
+            sa.select(Application.allocated_school_id, sa.func.count())
+            .where(
+                Application.admission_level_id == level.id,
+                Application.status.in_([str(s) for s in PLACED]),
+                Application.allocated_school_id.is_not(None),
+            )
+            .group_by(Application.allocated_school_id)
+        ).all()
+    )
     return {s.id: s.capacity - taken.get(s.id, 0) for s in district_schools(level, district_id)}
 
 
@@ -1029,11 +1332,23 @@ def claimed_schools(level: AdmissionLevel, district_id: int) -> set[int]:
     child listed). A seat freed there belongs to the next round, not to an office assignment: giving it
     away by hand would pass over a child with a claim to it (and break stability)."""
     c, a = ApplicationChoice, Application
-    q = (sa.select(c.school_id).distinct().join(a, a.id == c.application_id)
-         .where(a.admission_level_id == level.id, in_district(district_id),
-                sa.or_(a.status == S.UNPLACED,
-                       sa.and_(a.status.in_([str(x) for x in PLACED]), a.allocated_school_id != c.school_id,
-                               sa.or_(a.allocated_rank.is_(None), c.rank < a.allocated_rank)))))
+    q = (
+        sa.select(c.school_id)
+        .distinct()
+        .join(a, a.id == c.application_id)
+        .where(
+            a.admission_level_id == level.id,
+            in_district(district_id),
+            sa.or_(
+                a.status == S.UNPLACED,
+                sa.and_(
+                    a.status.in_([str(x) for x in PLACED]),
+                    a.allocated_school_id != c.school_id,
+                    sa.or_(a.allocated_rank.is_(None), c.rank < a.allocated_rank),
+                ),
+            ),
+        )
+    )
     return set(db.session.scalars(q))
 
 
@@ -1062,26 +1377,44 @@ class PlacementPage:
         return self.page * self.per_page < self.total
 
 
-def _origin(app_: Application, child: Child, coords: dict[int, tuple], ward_points: dict[int, tuple],
-            first_choice: int | None) -> tuple[float, float] | None:
+def _origin(
+    app_: Application,
+    child: Child,
+    coords: dict[int, tuple],
+    ward_points: dict[int, tuple],
+    first_choice: int | None,
+) -> tuple[float, float] | None:
     for sid in (app_.catchment_school_id, first_choice):
         if sid in coords and None not in coords[sid]:
             return coords[sid]
     return ward_points.get(child.ward_id)
 
 
-def placement_rows(level: AdmissionLevel, district_id: int, page: int = 1, per_page: int = 50) -> PlacementPage:
+def placement_rows(
+    level: AdmissionLevel, district_id: int, page: int = 1, per_page: int = 50
+) -> PlacementPage:
     """Unplaced children of the level in the district with the nearest schools that have seats.
 
     Nearest to her catchment school (else her 1st choice, else the schools of her ward) by
     great-circle distance; her catchment school first when it has a seat. Bounded queries.
     """
-    base = (sa.select(Application).join(Child, Child.id == Application.child_id).join(Ward, Ward.id == Child.ward_id)
-            .where(Application.admission_level_id == level.id, Ward.district_id == district_id,
-                   Application.status == S.UNPLACED))
+    base = (
+        sa.select(Application)
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(
+            Application.admission_level_id == level.id,
+            Ward.district_id == district_id,
+            Application.status == S.UNPLACED,
+        )
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
-    rows = db.session.execute(base.add_columns(Child, Ward.name).order_by(Child.full_name, Application.id)
-                              .limit(per_page).offset((page - 1) * per_page)).all()
+    rows = db.session.execute(
+        base.add_columns(Child, Ward.name)
+        .order_by(Child.full_name, Application.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
     schools = district_schools(level, district_id)
     left = seats_left(level, district_id)
     claimed = claimed_schools(level, district_id)
@@ -1092,16 +1425,23 @@ def placement_rows(level: AdmissionLevel, district_id: int, page: int = 1, per_p
     ward_points: dict[int, tuple] = {}
     if ward_ids:
         pts = defaultdict(list)
-        for wid, lat, lon in db.session.execute(sa.select(School.ward_id, School.latitude, School.longitude).where(
-                School.ward_id.in_(ward_ids), School.latitude.is_not(None), School.longitude.is_not(None))):
+        for wid, lat, lon in db.session.execute(
+            sa.select(School.ward_id, School.latitude, School.longitude).where(
+                School.ward_id.in_(ward_ids), School.latitude.is_not(None), School.longitude.is_not(None)
+            )
+        ):
             pts[wid].append((lat, lon))
-        ward_points = {w: (sum(p[0] for p in v) / len(v), sum(p[1] for p in v) / len(v)) for w, v in pts.items()}
+        ward_points = {
+            w: (sum(p[0] for p in v) / len(v), sum(p[1] for p in v) / len(v)) for w, v in pts.items()
+        }
     app_ids = [a.id for a, _c, _w in rows]
     choices: dict[int, list[int]] = defaultdict(list)
     if app_ids:
-        for aid, sid in db.session.execute(sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
-                                           .where(ApplicationChoice.application_id.in_(app_ids))
-                                           .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)):
+        for aid, sid in db.session.execute(
+            sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
+            .where(ApplicationChoice.application_id.in_(app_ids))
+            .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
+        ):
             choices[aid].append(sid)
     out = []
     candidates = [(s.id, s.latitude, s.longitude, left.get(s.id, 0)) for s in schools if s.id not in claimed]
@@ -1109,15 +1449,22 @@ def placement_rows(level: AdmissionLevel, district_id: int, page: int = 1, per_p
         listed = choices.get(app_.id, [])
         origin = _origin(app_, child, coords, ward_points, listed[0] if listed else None)
         near = nearest(origin, candidates, first=app_.catchment_school_id)
-        out.append(PlacementRow(app_, child.full_name, ward_name,
-                                by_id[app_.catchment_school_id].name if app_.catchment_school_id in by_id else None,
-                                [by_id[s].name for s in listed if s in by_id],
-                                [(by_id[sid], km, n) for sid, km, n in near]))
+        out.append(
+            PlacementRow(
+                app_,
+                child.full_name,
+                ward_name,
+                by_id[app_.catchment_school_id].name if app_.catchment_school_id in by_id else None,
+                [by_id[s].name for s in listed if s in by_id],
+                [(by_id[sid], km, n) for sid, km, n in near],
+            )
+        )
     return PlacementPage(out, page, per_page, total, schools, left, kept)
 
 
-def assign_seat(app_: Application, school: School, actor: User, district_id: int,
-                deadline: datetime | None = None) -> Application:
+def assign_seat(
+    app_: Application, school: School, actor: User, district_id: int, deadline: datetime | None = None
+) -> Application:
     """The office gives an unplaced child a seat at a school with seats left (audited, family told)."""
     level = app_.admission_level
     if app_.status != S.UNPLACED:
@@ -1151,18 +1498,28 @@ def assign_seat(app_: Application, school: School, actor: User, district_id: int
 
 # ---- reading rounds (office pages) ----------------------------------------------------------
 
-def outcome_page(rnd: AllocationRound, *, school_id: int | None = None, unplaced: bool = False,
-                 page: int = 1, per_page: int = 100):
+
+def outcome_page(
+    rnd: AllocationRound,
+    *,
+    school_id: int | None = None,
+    unplaced: bool = False,
+    page: int = 1,
+    per_page: int = 100,
+):
     """Children of a round at one school (priority order) or left without a seat; (rows, total)."""
-    q = (sa.select(AllocationOutcome, Application.reference, Child.full_name)
-         .join(Application, Application.id == AllocationOutcome.application_id)
-         .join(Child, Child.id == Application.child_id)
-         .where(AllocationOutcome.round_id == rnd.id))
+    q = (
+        sa.select(AllocationOutcome, Application.reference, Child.full_name)
+        .join(Application, Application.id == AllocationOutcome.application_id)
+        .join(Child, Child.id == Application.child_id)
+        .where(AllocationOutcome.round_id == rnd.id)
+    )
     if unplaced:
         q = q.where(AllocationOutcome.school_id.is_(None)).order_by(Child.full_name, Application.id)
     else:
-        q = q.where(AllocationOutcome.school_id == school_id).order_by(AllocationOutcome.priority_class,
-                                                                      AllocationOutcome.lottery)
+        q = q.where(AllocationOutcome.school_id == school_id).order_by(
+            AllocationOutcome.priority_class, AllocationOutcome.lottery
+        )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
     rows = db.session.execute(q.limit(per_page).offset((page - 1) * per_page)).all()
     return rows, total
@@ -1187,12 +1544,19 @@ def compare(what_if: AllocationRound, limit: int = 200):
     b = what_if.summary.get("schools", {})
     rows = [CompareRow(s, a.get(s.code, {}), b.get(s.code, {})) for s in schools]
     o1, o2 = sa.orm.aliased(AllocationOutcome), sa.orm.aliased(AllocationOutcome)
-    differs = sa.or_(o1.school_id != o2.school_id, sa.and_(o1.school_id.is_(None), o2.school_id.is_not(None)),
-                     sa.and_(o1.school_id.is_not(None), o2.school_id.is_(None)))
-    q = (sa.select(Application.reference, Child.full_name, o1.school_id, o2.school_id)
-         .select_from(o1).join(o2, sa.and_(o2.application_id == o1.application_id, o2.round_id == what_if.id))
-         .join(Application, Application.id == o1.application_id).join(Child, Child.id == Application.child_id)
-         .where(o1.round_id == base.id, differs))
+    differs = sa.or_(
+        o1.school_id != o2.school_id,
+        sa.and_(o1.school_id.is_(None), o2.school_id.is_not(None)),
+        sa.and_(o1.school_id.is_not(None), o2.school_id.is_(None)),
+    )
+    q = (
+        sa.select(Application.reference, Child.full_name, o1.school_id, o2.school_id)
+        .select_from(o1)
+        .join(o2, sa.and_(o2.application_id == o1.application_id, o2.round_id == what_if.id))
+        .join(Application, Application.id == o1.application_id)
+        .join(Child, Child.id == Application.child_id)
+        .where(o1.round_id == base.id, differs)
+    )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
     moved = db.session.execute(q.order_by(Child.full_name, Application.id).limit(limit)).all()
     return rows, moved, total
@@ -1207,6 +1571,10 @@ def public_rounds(level_id: int | None = None) -> list[AllocationRound]:
 
 
 def job_progress_payload(rnd: AllocationRound, labels: dict) -> dict:
-    return {"status": rnd.status, "progress": rnd.progress, "final": rnd.is_final,
-            "status_label": str(labels.get(rnd.status, rnd.status)), "error": rnd.error}
-
+    return {
+        "status": rnd.status,
+        "progress": rnd.progress,
+        "final": rnd.is_final,
+        "status_label": str(labels.get(rnd.status, rnd.status)),
+        "error": rnd.error,
+    }

@@ -3,6 +3,7 @@
 No Flask, no SQLAlchemy: plain values in, plain values out, so that every rule is unit-tested
 directly (tests/unit/test_admissions_rules.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -48,6 +49,7 @@ def level_for_birth(date_of_birth: date, intake_year: int) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Catchment derivation
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CatchmentResult:
@@ -95,7 +97,9 @@ class CatchmentMap:
         (only,) = schools
         return CatchmentResult(only, "ok", (only,))
 
-    def areas_of(self, school_id: int, groups_by_ward: Mapping[int, Iterable[int]]) -> tuple[set[int], set[int]]:
+    def areas_of(
+        self, school_id: int, groups_by_ward: Mapping[int, Iterable[int]]
+    ) -> tuple[set[int], set[int]]:
         """The addresses whose catchment is exactly `school_id`.
 
         Returns (group_ids, ward_ids): children living in one of `group_ids`, or in one of
@@ -171,18 +175,22 @@ def normalize_code(raw: str | None) -> str | None:
 
 def code_is_well_formed(canonical: str) -> bool:
     """True when the check symbol agrees (a typo is caught before any database lookup)."""
-    return (len(canonical) == CODE_LENGTH and all(ch in _VALUE for ch in canonical)
-            and _damm(_VALUE[ch] for ch in canonical) == 0)
+    return (
+        len(canonical) == CODE_LENGTH
+        and all(ch in _VALUE for ch in canonical)
+        and _damm(_VALUE[ch] for ch in canonical) == 0
+    )
 
 
 def format_code(canonical: str) -> str:
     """For print and display: three groups of three, e.g. K7M-2QX-9PA."""
-    return "-".join(canonical[i:i + 3] for i in range(0, len(canonical), 3))
+    return "-".join(canonical[i : i + 3] for i in range(0, len(canonical), 3))
 
 
 # ---------------------------------------------------------------------------------------------
 # Windows (stored as naive UTC; entered and shown in the office's time zone)
 # ---------------------------------------------------------------------------------------------
+
 
 def local_to_utc(local: datetime | None, tz: str) -> datetime | None:
     """A naive wall-clock time in `tz` (what an officer types) → naive UTC for storage."""
@@ -224,8 +232,9 @@ class LevelSchedule:
     confirm_by: datetime | None
 
 
-def schedule_problems(levels: list[LevelSchedule], trial: Window | None = None,
-                      intake_year: int | None = None) -> list[tuple[str, str]]:
+def schedule_problems(
+    levels: list[LevelSchedule], trial: Window | None = None, intake_year: int | None = None
+) -> list[tuple[str, str]]:
     """Validate a season's calendar; return (field, problem code) pairs, empty when valid.
 
     field is "<level>.opens_at|closes_at|confirm_by" or "trial.*"; problem codes:
@@ -237,8 +246,9 @@ def schedule_problems(levels: list[LevelSchedule], trial: Window | None = None,
     for ls in levels:
         w = ls.window
         if (w.opens_at is None) != (w.closes_at is None):
-            problems.append((f"{ls.level}.closes_at" if w.closes_at is None else f"{ls.level}.opens_at",
-                             "incomplete"))
+            problems.append(
+                (f"{ls.level}.closes_at" if w.closes_at is None else f"{ls.level}.opens_at", "incomplete")
+            )
             continue
         if not w.is_set():
             if ls.confirm_by is not None:

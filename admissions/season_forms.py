@@ -1,4 +1,5 @@
 """Forms of the admissions season: office setup, adding a child, the application."""
+
 from __future__ import annotations
 
 import re
@@ -43,6 +44,7 @@ def state_labels() -> dict[str, str]:
 
 # ---- office ---------------------------------------------------------------------------------
 
+
 class SeasonForm(FlaskForm):
     academic_year_id = SelectField(_l("Academic year"), coerce=int, choices=[], validate_choice=True)
     trial = BooleanField(_l("Start with a trial phase (its data is wiped before the official window)"))
@@ -52,9 +54,12 @@ class LevelScheduleForm(PlainForm):
     """One level's window, in local time (Asia/Ho_Chi_Minh). A sub-form: no CSRF of its own."""
 
     opens_at = DateTimeLocalField(_l("Registration opens"), format=DATETIME_FORMATS, validators=[Optional()])
-    closes_at = DateTimeLocalField(_l("Registration closes"), format=DATETIME_FORMATS, validators=[Optional()])
-    confirm_by = DateTimeLocalField(_l("Families confirm their place by"), format=DATETIME_FORMATS,
-                                    validators=[Optional()])
+    closes_at = DateTimeLocalField(
+        _l("Registration closes"), format=DATETIME_FORMATS, validators=[Optional()]
+    )
+    confirm_by = DateTimeLocalField(
+        _l("Families confirm their place by"), format=DATETIME_FORMATS, validators=[Optional()]
+    )
     state = SelectField(_l("State"), choices=[])
 
 
@@ -74,11 +79,14 @@ class ConfirmForm(FlaskForm):
 
 
 class WipeTrialForm(FlaskForm):
-    confirm = BooleanField(_l("I understand that every trial child, application and code will be deleted."),
-                           validators=[DataRequired(_l("Tick the box to confirm."))])
+    confirm = BooleanField(
+        _l("I understand that every trial child, application and code will be deleted."),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
+    )
 
 
 # ---- parents --------------------------------------------------------------------------------
+
 
 class AdmissionCodeField:
     def __call__(self, form, field):
@@ -86,7 +94,9 @@ class AdmissionCodeField:
         if canonical is None:
             raise ValidationError(_l("An admission code has 9 letters and digits, e.g. K7M-2QX-9PA."))
         if not rules.code_is_well_formed(canonical):
-            raise ValidationError(_l("This code has a typing mistake: compare it with the paper from the school."))
+            raise ValidationError(
+                _l("This code has a typing mistake: compare it with the paper from the school.")
+            )
         field.data = canonical
 
 
@@ -99,25 +109,36 @@ class PersonalIdField:
 
 
 class AddChildForm(FlaskForm):
-    code = StringField(_l("Admission code"), validators=[InputRequired(_l("Enter the admission code.")), Length(max=20),
-                                                          AdmissionCodeField()],
-                       description=_l("On the paper the school gave you, e.g. K7M-2QX-9PA."),
-                       render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
-    personal_id = StringField(_l("Child's personal ID"), validators=[InputRequired(_l("Enter the child's personal ID.")),
-                                                                      Length(max=20), PersonalIdField()],
-                              description=_l("12 digits, on the birth certificate or the residence record."),
-                              render_kw={"inputmode": "numeric", "autocomplete": "off"})
-    date_of_birth = DateField(_l("Date of birth"), format=["%Y-%m-%d", "%d/%m/%Y"],
-                              validators=[InputRequired(_l("Enter the date of birth."))])
+    code = StringField(
+        _l("Admission code"),
+        validators=[InputRequired(_l("Enter the admission code.")), Length(max=20), AdmissionCodeField()],
+        description=_l("On the paper the school gave you, e.g. K7M-2QX-9PA."),
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    personal_id = StringField(
+        _l("Child's personal ID"),
+        validators=[InputRequired(_l("Enter the child's personal ID.")), Length(max=20), PersonalIdField()],
+        description=_l("12 digits, on the birth certificate or the residence record."),
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    date_of_birth = DateField(
+        _l("Date of birth"),
+        format=["%Y-%m-%d", "%d/%m/%Y"],
+        validators=[InputRequired(_l("Enter the date of birth."))],
+    )
 
 
 class ApplicationForm(FlaskForm):
     choice_1 = SelectField(_l("1st choice"), coerce=int, choices=[], validate_choice=False)
     choice_2 = SelectField(_l("2nd choice"), coerce=int, choices=[], validate_choice=False)
     choice_3 = SelectField(_l("3rd choice"), coerce=int, choices=[], validate_choice=False)
-    sibling_school = SelectField(_l("A brother or sister already studies at"), coerce=int, choices=[],
-                                 validate_choice=False,
-                                 description=_l("Optional. Gives priority at that school; bring proof to the school."))
+    sibling_school = SelectField(
+        _l("A brother or sister already studies at"),
+        coerce=int,
+        choices=[],
+        validate_choice=False,
+        description=_l("Optional. Gives priority at that school; bring proof to the school."),
+    )
     token = HiddenField()
     application_id = HiddenField()
 

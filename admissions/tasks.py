@@ -1,4 +1,5 @@
 """Background jobs of the admissions area (run by app.jobs: RQ worker, or in-process without Redis)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -76,12 +77,24 @@ def run_import(job_id: int) -> None:
     job.started_at = started
     job.finished_at = utcnow()
     job.rows = report.rows
-    job.created_count, job.updated_count, job.unchanged_count = report.created, report.updated, report.unchanged
+    job.created_count, job.updated_count, job.unchanged_count = (
+        report.created,
+        report.updated,
+        report.unchanged,
+    )
     job.problem_count = report.total_problems
     job.report = report.to_json()
-    audit(f"admissions.import.{job.status}", job, actor_id=job.user_id, kind=job.kind, rows=report.rows,
-          created=report.created, updated=report.updated, unchanged=report.unchanged,
-          problems=report.total_problems)
+    audit(
+        f"admissions.import.{job.status}",
+        job,
+        actor_id=job.user_id,
+        kind=job.kind,
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        problems=report.total_problems,
+    )
     # The file holds children's data: remove it once this transaction has committed.
     enqueue_after_commit(delete_upload, job.file_token)
 

@@ -8,6 +8,7 @@ the cell where it matters) and returns the clean value or raises `CellError(code
 codes map to English msgids in `MESSAGES` (app.xlsx's and the ones below), translated when the
 report is shown (so a report stored by a background job is shown in the reader's language).
 """
+
 from __future__ import annotations
 
 import re
@@ -42,31 +43,108 @@ from app.xlsx import (
 
 # The generic checks are re-exported: `validation.<check>` keeps naming every check admissions uses.
 __all__ = [
-    "FORMULA_PREFIXES", "GENDERS", "LEVELS", "MESSAGES", "PROVINCE_CODES", "RESIDENCE_TYPES", "CellError",
-    "a_date", "century_gender_digit", "check_cell", "clean_text", "code", "enum", "escape_formula", "gender",
-    "header_key", "integer", "is_blank", "level", "localize", "number", "person_name", "personal_id",
-    "personal_id_problem", "phone", "place_key", "place_short_key", "render_message", "residence_type",
-    "slugify", "strip_diacritics", "text", "text_cell",
+    "FORMULA_PREFIXES",
+    "GENDERS",
+    "LEVELS",
+    "MESSAGES",
+    "PROVINCE_CODES",
+    "RESIDENCE_TYPES",
+    "CellError",
+    "a_date",
+    "century_gender_digit",
+    "check_cell",
+    "clean_text",
+    "code",
+    "enum",
+    "escape_formula",
+    "gender",
+    "header_key",
+    "integer",
+    "is_blank",
+    "level",
+    "localize",
+    "number",
+    "person_name",
+    "personal_id",
+    "personal_id_problem",
+    "phone",
+    "place_key",
+    "place_short_key",
+    "render_message",
+    "residence_type",
+    "slugify",
+    "strip_diacritics",
+    "text",
+    "text_cell",
 ]
 
 # Province / centrally-run city codes: the first 3 digits of a personal ID (place of birth
 # registration). Circular 07/2016/TT-BCA, appendix 1 (63 provinces; kept after the 2025 merger
 # because IDs already issued never change).
 PROVINCE_CODES: dict[str, str] = {
-    "001": "Hà Nội", "002": "Hà Giang", "004": "Cao Bằng", "006": "Bắc Kạn", "008": "Tuyên Quang",
-    "010": "Lào Cai", "011": "Điện Biên", "012": "Lai Châu", "014": "Sơn La", "015": "Yên Bái",
-    "017": "Hòa Bình", "019": "Thái Nguyên", "020": "Lạng Sơn", "022": "Quảng Ninh",
-    "024": "Bắc Giang", "025": "Phú Thọ", "026": "Vĩnh Phúc", "027": "Bắc Ninh", "030": "Hải Dương",
-    "031": "Hải Phòng", "033": "Hưng Yên", "034": "Thái Bình", "035": "Hà Nam", "036": "Nam Định",
-    "037": "Ninh Bình", "038": "Thanh Hóa", "040": "Nghệ An", "042": "Hà Tĩnh", "044": "Quảng Bình",
-    "045": "Quảng Trị", "046": "Thừa Thiên Huế", "048": "Đà Nẵng", "049": "Quảng Nam",
-    "051": "Quảng Ngãi", "052": "Bình Định", "054": "Phú Yên", "056": "Khánh Hòa",
-    "058": "Ninh Thuận", "060": "Bình Thuận", "062": "Kon Tum", "064": "Gia Lai", "066": "Đắk Lắk",
-    "067": "Đắk Nông", "068": "Lâm Đồng", "070": "Bình Phước", "072": "Tây Ninh",
-    "074": "Bình Dương", "075": "Đồng Nai", "077": "Bà Rịa - Vũng Tàu", "079": "Hồ Chí Minh",
-    "080": "Long An", "082": "Tiền Giang", "083": "Bến Tre", "084": "Trà Vinh", "086": "Vĩnh Long",
-    "087": "Đồng Tháp", "089": "An Giang", "091": "Kiên Giang", "092": "Cần Thơ", "093": "Hậu Giang",
-    "094": "Sóc Trăng", "095": "Bạc Liêu", "096": "Cà Mau",
+    "001": "Hà Nội",
+    "002": "Hà Giang",
+    "004": "Cao Bằng",
+    "006": "Bắc Kạn",
+    "008": "Tuyên Quang",
+    "010": "Lào Cai",
+    "011": "Điện Biên",
+    "012": "Lai Châu",
+    "014": "Sơn La",
+    "015": "Yên Bái",
+    "017": "Hòa Bình",
+    "019": "Thái Nguyên",
+    "020": "Lạng Sơn",
+    "022": "Quảng Ninh",
+    "024": "Bắc Giang",
+    "025": "Phú Thọ",
+    "026": "Vĩnh Phúc",
+    "027": "Bắc Ninh",
+    "030": "Hải Dương",
+    "031": "Hải Phòng",
+    "033": "Hưng Yên",
+    "034": "Thái Bình",
+    "035": "Hà Nam",
+    "036": "Nam Định",
+    "037": "Ninh Bình",
+    "038": "Thanh Hóa",
+    "040": "Nghệ An",
+    "042": "Hà Tĩnh",
+    "044": "Quảng Bình",
+    "045": "Quảng Trị",
+    "046": "Thừa Thiên Huế",
+    "048": "Đà Nẵng",
+    "049": "Quảng Nam",
+    "051": "Quảng Ngãi",
+    "052": "Bình Định",
+    "054": "Phú Yên",
+    "056": "Khánh Hòa",
+    "058": "Ninh Thuận",
+    "060": "Bình Thuận",
+    "062": "Kon Tum",
+    "064": "Gia Lai",
+    "066": "Đắk Lắk",
+    "067": "Đắk Nông",
+    "068": "Lâm Đồng",
+    "070": "Bình Phước",
+    "072": "Tây Ninh",
+    "074": "Bình Dương",
+    "075": "Đồng Nai",
+    "077": "Bà Rịa - Vũng Tàu",
+    "079": "Hồ Chí Minh",
+    "080": "Long An",
+    "082": "Tiền Giang",
+    "083": "Bến Tre",
+    "084": "Trà Vinh",
+    "086": "Vĩnh Long",
+    "087": "Đồng Tháp",
+    "089": "An Giang",
+    "091": "Kiên Giang",
+    "092": "Cần Thơ",
+    "093": "Hậu Giang",
+    "094": "Sóc Trăng",
+    "095": "Bạc Liêu",
+    "096": "Cà Mau",
 }
 
 MESSAGES = {
@@ -75,7 +153,8 @@ MESSAGES = {
     "pid_province": _l("starts with %(code)s, which is not a province code"),
     "pid_century_gender": _l(
         "the 4th digit of the personal ID (%(digit)s) does not match the gender and year of birth "
-        "(expected %(expected)s)"),
+        "(expected %(expected)s)"
+    ),
     "pid_year": _l("digits 5–6 of the personal ID do not match the year of birth (expected %(expected)s)"),
     "level": _l("must be kindergarten, grade1 or grade6 (Mầm non 5 tuổi, Lớp 1, Lớp 6)"),
     "residence_type": _l("must be permanent or temporary (Thường trú, Tạm trú)"),
@@ -115,8 +194,9 @@ _PLACE_PREFIXES = {
     "ward": ("phường", "xã", "thị trấn", "p.", "x.", "tt."),
     "group": ("tổ dân phố", "tổ", "cụm dân cư", "thôn", "tdp"),
 }
-_PLACE_PREFIX_KEYS = {kind: tuple(place_key(p) + " " for p in prefixes)
-                      for kind, prefixes in _PLACE_PREFIXES.items()}
+_PLACE_PREFIX_KEYS = {
+    kind: tuple(place_key(p) + " " for p in prefixes) for kind, prefixes in _PLACE_PREFIXES.items()
+}
 
 
 def place_short_key(name: str, kind: str) -> str:
@@ -124,7 +204,7 @@ def place_short_key(name: str, kind: str) -> str:
     key = place_key(name)
     for prefix in _PLACE_PREFIX_KEYS[kind]:
         if key.startswith(prefix):
-            return key[len(prefix):].strip()
+            return key[len(prefix) :].strip()
     return key
 
 
@@ -168,13 +248,23 @@ def personal_id_problem(pid: str, gender: str, born: date) -> CellError | None:
 # --------------------------------------------------------------------------- enumerations
 
 LEVELS = {
-    "kindergarten": "kindergarten", "kindergarten5": "kindergarten", "mamnon5tuoi": "kindergarten",
-    "mamnon": "kindergarten", "maugiao5tuoi": "kindergarten", "maugiao": "kindergarten",
-    "grade1": "grade1", "lop1": "grade1",
-    "grade6": "grade6", "lop6": "grade6",
+    "kindergarten": "kindergarten",
+    "kindergarten5": "kindergarten",
+    "mamnon5tuoi": "kindergarten",
+    "mamnon": "kindergarten",
+    "maugiao5tuoi": "kindergarten",
+    "maugiao": "kindergarten",
+    "grade1": "grade1",
+    "lop1": "grade1",
+    "grade6": "grade6",
+    "lop6": "grade6",
 }
-RESIDENCE_TYPES = {"permanent": "permanent", "thuongtru": "permanent",
-                   "temporary": "temporary", "tamtru": "temporary"}
+RESIDENCE_TYPES = {
+    "permanent": "permanent",
+    "thuongtru": "permanent",
+    "temporary": "temporary",
+    "tamtru": "temporary",
+}
 
 
 def level(value) -> str:

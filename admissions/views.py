@@ -4,6 +4,7 @@ District officers import rows of their own district only; city admins import any
 upload becomes an ImportJob run after the commit (an RQ job with Redis, in-process without),
 and the status page polls its JSON endpoint to move a progress bar.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,15 +81,26 @@ def _forms(submitted: ImportForm | None = None) -> dict[str, ImportForm]:
 
 
 def _recent_jobs():
-    q = (visible_jobs().add_columns(User.full_name).outerjoin(User, User.id == ImportJob.user_id)
-         .order_by(ImportJob.created_at.desc(), ImportJob.id.desc()).limit(RECENT_JOBS))
+    q = (
+        visible_jobs()
+        .add_columns(User.full_name)
+        .outerjoin(User, User.id == ImportJob.user_id)
+        .order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+        .limit(RECENT_JOBS)
+    )
     return db.session.execute(q).all()
 
 
 def _render_index(forms, status=200):
-    return render_template("admissions/import.html", forms=forms, kinds=KINDS, titles=KIND_TITLES,
-                           jobs=_recent_jobs(), status_labels=STATUS_LABELS,
-                           scoped=scope_district() is not None), status
+    return render_template(
+        "admissions/import.html",
+        forms=forms,
+        kinds=KINDS,
+        titles=KIND_TITLES,
+        jobs=_recent_jobs(),
+        status_labels=STATUS_LABELS,
+        scoped=scope_district() is not None,
+    ), status
 
 
 @bp.route("/imports")
@@ -116,8 +128,13 @@ def upload():
             os.makedirs(tasks.upload_dir(), mode=0o700, exist_ok=True)
             tasks.remove_stale_uploads()
             upload.save(tasks.upload_path(token))
-            job = ImportJob(kind=kind, file_token=token, user_id=current_user.id, district_id=scope,
-                            filename=clean_text(os.path.basename(upload.filename or ""))[:200])
+            job = ImportJob(
+                kind=kind,
+                file_token=token,
+                user_id=current_user.id,
+                district_id=scope,
+                filename=clean_text(os.path.basename(upload.filename or ""))[:200],
+            )
             db.session.add(job)
             db.session.flush()
             audit("admissions.import.upload", job, kind=kind)
@@ -142,9 +159,16 @@ def import_status(job_id: int):
     report = ImportReport.from_json(job.report) if job.report else None
     problems = report.problems[:SHOWN_PROBLEMS] if report else []
     more = (job.problem_count - len(problems)) if report else 0
-    return render_template("admissions/import_status.html", job=job, report=report, problems=problems,
-                           more=more, titles=KIND_TITLES, status_labels=STATUS_LABELS,
-                           final=job.status in tasks.FINAL_STATUSES)
+    return render_template(
+        "admissions/import_status.html",
+        job=job,
+        report=report,
+        problems=problems,
+        more=more,
+        titles=KIND_TITLES,
+        status_labels=STATUS_LABELS,
+        final=job.status in tasks.FINAL_STATUSES,
+    )
 
 
 @bp.route("/imports/<int:job_id>/status")
@@ -152,8 +176,15 @@ def import_status(job_id: int):
 def import_status_json(job_id: int):
     job = job_or_404(job_id)
     return jsonify(
-        id=job.id, kind=job.kind, status=job.status, status_label=str(STATUS_LABELS[job.status]),
-        progress=job.progress, final=job.status in tasks.FINAL_STATUSES, rows=job.rows,
-        created=job.created_count, updated=job.updated_count, unchanged=job.unchanged_count,
+        id=job.id,
+        kind=job.kind,
+        status=job.status,
+        status_label=str(STATUS_LABELS[job.status]),
+        progress=job.progress,
+        final=job.status in tasks.FINAL_STATUSES,
+        rows=job.rows,
+        created=job.created_count,
+        updated=job.updated_count,
+        unchanged=job.unchanged_count,
         problems=job.problem_count,
     )

@@ -1,4 +1,5 @@
 """Tuyển sinh & Sổ liên lạc: the Flask application factory."""
+
 from __future__ import annotations
 
 import logging
@@ -52,7 +53,9 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     _init_extensions(app)
     _register_request_hooks(app)
     _register_blueprints(app)
-    logging.getLogger(__name__).debug("app created for %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1])
+    logging.getLogger(__name__).debug(
+        "app created for %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
+    )
     return app
 
 
@@ -68,7 +71,7 @@ def normalize_database_url(url: str) -> str:
     """Accept plain postgres URLs and use psycopg 3 for them."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -77,12 +80,17 @@ def _init_extensions(app: Flask) -> None:
     from .auth import services as account_services
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True,
-                     compare_type=True)
+    migrate.init_app(
+        app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True, compare_type=True
+    )
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone,
-                   default_translation_directories=os.path.join(ROOT, "app", "translations"))
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories=os.path.join(ROOT, "app", "translations"),
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

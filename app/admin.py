@@ -1,4 +1,5 @@
 """Staff accounts: admins and officers create the accounts of the people they oversee."""
+
 from __future__ import annotations
 
 import re
@@ -59,14 +60,29 @@ def visible_users_query(user: User):
 
 
 class StaffForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter the full name.")), PersonName()])
-    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter an email address.")), Email(_l("Enter a valid email address.")), Length(max=254)])
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(_l("Enter the full name.")), PersonName()]
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Email(_l("Enter a valid email address.")),
+            Length(max=254),
+        ],
+    )
     phone = StringField(_l("Mobile phone number"), validators=[Optional(), VietnameseMobile()])
     role = SelectField(_l("Role"), choices=[])
     school_id = SelectField(_l("School"), coerce=int, choices=[], validate_choice=True)
     district_id = SelectField(_l("District"), coerce=int, choices=[], validate_choice=True)
-    password = PasswordField(_l("Initial password"), validators=[DataRequired(_l("Choose a password.")), PasswordPolicy(staff=True, context_fields=("full_name", "email", "phone"))],
-                             description=_l("At least 12 characters. The person changes it at first login."))
+    password = PasswordField(
+        _l("Initial password"),
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            PasswordPolicy(staff=True, context_fields=("full_name", "email", "phone")),
+        ],
+        description=_l("At least 12 characters. The person changes it at first login."),
+    )
 
 
 def _build_form(user: User) -> StaffForm:
@@ -79,7 +95,8 @@ def _build_form(user: User) -> StaffForm:
     if user.role != Role.CITY_ADMIN:
         dq = dq.where(District.id == user.district_id)
     form.district_id.choices = [SelectChoice(0, _l("— none —"))] + [
-        SelectChoice(d.id, d.name) for d in db.session.scalars(dq)]
+        SelectChoice(d.id, d.name) for d in db.session.scalars(dq)
+    ]
     return form
 
 
@@ -88,9 +105,16 @@ def _build_form(user: User) -> StaffForm:
 def users():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     q = visible_users_query(current_user).options(joinedload(User.school), joinedload(User.district))
-    rows = db.session.scalars(q.order_by(User.full_name, User.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template("admin/users.html", users=rows[:PAGE_SIZE], page=page,
-                           has_next=len(rows) > PAGE_SIZE, labels=role_labels())
+    rows = db.session.scalars(
+        q.order_by(User.full_name, User.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "admin/users.html",
+        users=rows[:PAGE_SIZE],
+        page=page,
+        has_next=len(rows) > PAGE_SIZE,
+        labels=role_labels(),
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -104,16 +128,22 @@ def new_user():
         else:
             try:
                 accounts.create_staff(
-                    full_name=form.full_name.data, email=form.email.data, phone=form.phone.data or None,
-                    role=form.role.data, password=form.password.data,
-                    school_id=form.school_id.data or None, district_id=form.district_id.data or None,
+                    full_name=form.full_name.data,
+                    email=form.email.data,
+                    phone=form.phone.data or None,
+                    role=form.role.data,
+                    password=form.password.data,
+                    school_id=form.school_id.data or None,
+                    district_id=form.district_id.data or None,
                     actor=current_user,
                 )
             except accounts.AccountError as err:
-                messages = {"email_taken": _("An account with this email already exists."),
-                            "phone_taken": _("An account with this phone number already exists."),
-                            "bad_phone": _("Enter a valid mobile number."),
-                            "bad_role": _("Choose a role.")}
+                messages = {
+                    "email_taken": _("An account with this email already exists."),
+                    "phone_taken": _("An account with this phone number already exists."),
+                    "bad_phone": _("Enter a valid mobile number."),
+                    "bad_role": _("Choose a role."),
+                }
                 getattr(form, err.field).errors.append(messages[err.code])
             else:
                 flash(_("The account has been created and a welcome email is on its way."), "success")
@@ -168,6 +198,8 @@ def audit_log():
     if action:
         q = q.where(AuditLog.action.startswith(action, autoescape=True))
     rows = db.session.scalars(
-        q.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template("admin/audit.html", entries=rows[:PAGE_SIZE], page=page,
-                           has_next=len(rows) > PAGE_SIZE, action=action)
+        q.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "admin/audit.html", entries=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE, action=action
+    )

@@ -1,4 +1,5 @@
 """Audit log: record who did what to which record (ids only, never personal data)."""
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,16 @@ from .models import AuditLog
 
 log = logging.getLogger(__name__)
 
-_FORBIDDEN_KEYS = {"name", "full_name", "phone", "email", "password", "personal_id", "address", "date_of_birth"}
+_FORBIDDEN_KEYS = {
+    "name",
+    "full_name",
+    "phone",
+    "email",
+    "password",
+    "personal_id",
+    "address",
+    "date_of_birth",
+}
 
 
 def audit(action: str, target=None, *, actor_id: int | None = None, **details) -> AuditLog:

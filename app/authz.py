@@ -4,6 +4,7 @@ Every view function declares its audience with exactly one of `@public` or `@rol
 The route × role test (tests/integration/test_route_access.py) walks `app.url_map`, refuses any
 endpoint without a declaration, and tries each route as every role and as anonymous.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Flask CLI commands of the shared app: demo data, the RQ worker, account bootstrap."""
+
 from __future__ import annotations
 
 import click
@@ -38,8 +39,9 @@ def create_admin(email, full_name, password):
     if problem:
         raise click.UsageError(f"password refused: {problem}")
     try:
-        services.create_staff(full_name=full_name, email=email, phone=None, role=Role.CITY_ADMIN,
-                              password=password)
+        services.create_staff(
+            full_name=full_name, email=email, phone=None, role=Role.CITY_ADMIN, password=password
+        )
     except services.AccountError as err:
         raise click.UsageError(err.code) from err
     jobs.commit()

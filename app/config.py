@@ -3,6 +3,7 @@
 Every setting has a safe default so that `scripts/run` works on a fresh machine; production
 overrides them with environment variables.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Idempotent: loading twice changes nothing. Areas add their own demo data through hooks
 registered in create_app (`app.extensions["demo_loaders"]`).
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -25,8 +26,14 @@ DEMO_LOGINS = {
 }
 
 WARDS = {
-    "Dịch Vọng": 12, "Dịch Vọng Hậu": 10, "Quan Hoa": 27, "Nghĩa Đô": 14,
-    "Nghĩa Tân": 9, "Mai Dịch": 11, "Yên Hòa": 16, "Trung Hòa": 15,
+    "Dịch Vọng": 12,
+    "Dịch Vọng Hậu": 10,
+    "Quan Hoa": 27,
+    "Nghĩa Đô": 14,
+    "Nghĩa Tân": 9,
+    "Mai Dịch": 11,
+    "Yên Hòa": 16,
+    "Trung Hòa": 15,
 }
 
 # code, name, level, ward, capacity, lat, lon
@@ -68,23 +75,49 @@ def load_demo() -> dict[str, int]:
     counts["wards"] = len(wards)
     schools: dict[str, School] = {}
     for code, name, level, ward, cap, lat, lon in SCHOOLS:
-        school, _ = _get_or_create(School, code=code, defaults={
-            "name": name, "level": level, "district_id": district.id, "ward_id": wards[ward].id,
-            "address": f"Phường {ward}, Quận Cầu Giấy, Hà Nội", "capacity": cap, "latitude": lat, "longitude": lon})
+        school, _ = _get_or_create(
+            School,
+            code=code,
+            defaults={
+                "name": name,
+                "level": level,
+                "district_id": district.id,
+                "ward_id": wards[ward].id,
+                "address": f"Phường {ward}, Quận Cầu Giấy, Hà Nội",
+                "capacity": cap,
+                "latitude": lat,
+                "longitude": lon,
+            },
+        )
         schools[code] = school
     counts["schools"] = len(schools)
-    _get_or_create(AcademicYear, name="2026-2027",
-                   defaults={"starts_on": date(2026, 9, 5), "ends_on": date(2027, 5, 31), "is_current": True})
+    _get_or_create(
+        AcademicYear,
+        name="2026-2027",
+        defaults={"starts_on": date(2026, 9, 5), "ends_on": date(2027, 5, 31), "is_current": True},
+    )
 
     pw = passwords().hash(DEMO_PASSWORD)
     accounts = [
         {"email": "admin@demo.edu.vn", "full_name": "Nguyễn Văn Quản", "role": Role.CITY_ADMIN},
-        {"email": "phong.gd@demo.edu.vn", "full_name": "Trần Thị Phòng", "role": Role.DISTRICT_OFFICER,
-             "district_id": district.id},
-        {"email": "vanthu.dichvong@demo.edu.vn", "full_name": "Lê Văn Thư", "role": Role.SCHOOL_STAFF,
-             "school_id": schools["TH-DICHVONG"].id},
-        {"email": "gv.lan@demo.edu.vn", "full_name": "Phạm Thị Lan", "role": Role.TEACHER,
-             "school_id": schools["TH-DICHVONG"].id},
+        {
+            "email": "phong.gd@demo.edu.vn",
+            "full_name": "Trần Thị Phòng",
+            "role": Role.DISTRICT_OFFICER,
+            "district_id": district.id,
+        },
+        {
+            "email": "vanthu.dichvong@demo.edu.vn",
+            "full_name": "Lê Văn Thư",
+            "role": Role.SCHOOL_STAFF,
+            "school_id": schools["TH-DICHVONG"].id,
+        },
+        {
+            "email": "gv.lan@demo.edu.vn",
+            "full_name": "Phạm Thị Lan",
+            "role": Role.TEACHER,
+            "school_id": schools["TH-DICHVONG"].id,
+        },
         {"phone": "0912345678", "full_name": "Hoàng Văn Bố", "role": Role.PARENT},
     ]
     for acc in accounts:

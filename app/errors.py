@@ -1,4 +1,5 @@
 """Friendly, localized error pages (HTML) or JSON for API clients; never a stack trace."""
+
 from __future__ import annotations
 
 import logging
@@ -19,16 +20,20 @@ def _messages():
         405: (_("Not allowed"), _("This action is not available here.")),
         413: (_("Too large"), _("The file or form you sent is too large.")),
         422: (_("Check your entries"), _("Some entries need correcting.")),
-        429: (_("Too many attempts"), _("Too many attempts in a short time. Wait a few minutes and try again.")),
-        500: (_("Something went wrong"), _("An error occurred on our side, so what you just did was not saved. Please try again shortly.")),
+        429: (
+            _("Too many attempts"),
+            _("Too many attempts in a short time. Wait a few minutes and try again."),
+        ),
+        500: (
+            _("Something went wrong"),
+            _("An error occurred on our side, so what you just did was not saved. Please try again shortly."),
+        ),
         503: (_("Service busy"), _("The service is busy. Please try again shortly.")),
     }
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def render_error(code: int, message: str | None = None):
@@ -43,7 +48,9 @@ def render_error(code: int, message: str | None = None):
 def register_error_handlers(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(err):
-        return render_error(400, _("Your form expired or was sent from elsewhere. Reload the page and try again."))
+        return render_error(
+            400, _("Your form expired or was sent from elsewhere. Reload the page and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):

@@ -1,4 +1,5 @@
 """Shared form pieces: validators with localized messages used by every area."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,9 @@ class PersonName:
         if not 2 <= len(value) <= 120:
             raise ValidationError(_l("Enter a name of 2 to 120 characters."))
         if not _NAME.match(value):
-            raise ValidationError(_l("A name may contain only letters, spaces, dots, apostrophes and hyphens."))
+            raise ValidationError(
+                _l("A name may contain only letters, spaces, dots, apostrophes and hyphens.")
+            )
 
 
 class VietnameseMobile:

@@ -1,4 +1,5 @@
 """Language choice and formatting: Vietnamese by default, English on request, Asia/Ho_Chi_Minh."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -12,6 +12,7 @@
   `on_failure=fn` then runs `fn(arg_lists, at)` in its own transaction, so that the caller can
   mark that work as not handed over (found by its relay at once instead of after a timeout).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -56,16 +57,27 @@ class _Batch:
     on_failure: str | None = None
 
 
-def enqueue_many_after_commit(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None = None,
-                              recoverable: bool = False, on_failure: Callable | str | None = None) -> None:
+def enqueue_many_after_commit(
+    fn: Callable | str,
+    arg_lists: Iterable,
+    *,
+    at: datetime | None = None,
+    recoverable: bool = False,
+    on_failure: Callable | str | None = None,
+) -> None:
     """Queue `fn(*args)` for each args in `arg_lists`, sent in one batch after the commit.
 
     `recoverable=True`: the caller's own outbox rows make the work findable again, so a Redis
     failure after the commit is logged instead of failing the request (nothing is lost).
     `on_failure`: a module-level `fn(arg_lists, at)` run (own transaction) when that happens.
     """
-    batch = _Batch(job_path(fn), [list(a) for a in arg_lists], at, recoverable,
-                   job_path(on_failure) if on_failure else None)
+    batch = _Batch(
+        job_path(fn),
+        [list(a) for a in arg_lists],
+        at,
+        recoverable,
+        job_path(on_failure) if on_failure else None,
+    )
     if batch.arg_lists:
         db.session.info.setdefault(_PENDING, []).append(batch)
 
@@ -81,8 +93,11 @@ def commit() -> None:
             except Exception:
                 if not item.recoverable or redis_connection() is None:
                     raise
-                log.exception("could not enqueue %d %s jobs after commit; the relay will retry",
-                              len(item.arg_lists), item.path)
+                log.exception(
+                    "could not enqueue %d %s jobs after commit; the relay will retry",
+                    len(item.arg_lists),
+                    item.path,
+                )
                 if item.on_failure:
                     _run_failure_hook(item)
             continue
@@ -164,7 +179,9 @@ def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None
         at = at.replace(microsecond=0) + timedelta(seconds=1)
     if redis_connection() is None:
         if at is not None and at > datetime.now(UTC):
-            log.info("in-process mode: %d %s jobs due at %s left to their owner's relay", len(arg_lists), path, at)
+            log.info(
+                "in-process mode: %d %s jobs due at %s left to their owner's relay", len(arg_lists), path, at
+            )
             return 0
         for args in arg_lists:
             run_in_process(path, args, {})
@@ -172,14 +189,20 @@ def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None
     from rq import Queue, Retry
 
     q = queue()
-    options = {"timeout": current_app.config["JOB_TIMEOUT"], "retry": Retry(max=3, interval=[10, 60, 300]),
-               "description": path, "failure_ttl": 30 * 24 * 3600}
+    options = {
+        "timeout": current_app.config["JOB_TIMEOUT"],
+        "retry": Retry(max=3, interval=[10, 60, 300]),
+        "description": path,
+        "failure_ttl": 30 * 24 * 3600,
+    }
     for start in range(0, len(arg_lists), 1000):
         pipe = q.connection.pipeline()
-        part = arg_lists[start:start + 1000]
+        part = arg_lists[start : start + 1000]
         if at is None:
-            q.enqueue_many([Queue.prepare_data(run_job, args=(path, args, {}), **options) for args in part],
-                           pipeline=pipe)
+            q.enqueue_many(
+                [Queue.prepare_data(run_job, args=(path, args, {}), **options) for args in part],
+                pipeline=pipe,
+            )
         else:
             for args in part:
                 q.schedule_job(q.create_job(run_job, args=(path, args, {}), **options), at, pipeline=pipe)

@@ -1,4 +1,5 @@
 """The mail channel: SMTP at MAIL_URL (smtp://host:port, smtps://…, ?starttls=1), else the log."""
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ def smtp_client(url: str) -> smtplib.SMTP:
     parts = urlsplit(url)
     options = parse_qs(parts.query)
     if parts.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=30,
-                                                context=ssl.create_default_context())
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            parts.hostname, parts.port or 465, timeout=30, context=ssl.create_default_context()
+        )
     elif parts.scheme == "smtp":
         client = smtplib.SMTP(parts.hostname, parts.port or 25, timeout=30)
         if options.get("starttls", ["0"])[0] in ("1", "true"):

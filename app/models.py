@@ -1,4 +1,5 @@
 """Shared models: accounts, sessions, places, schools, academic years and the audit log."""
+
 from __future__ import annotations
 
 import enum
@@ -50,7 +51,9 @@ class Ward(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
 
     district: Mapped[District] = relationship(back_populates="wards")
-    groups: Mapped[list[ResidentialGroup]] = relationship(back_populates="ward", order_by="ResidentialGroup.name")
+    groups: Mapped[list[ResidentialGroup]] = relationship(
+        back_populates="ward", order_by="ResidentialGroup.name"
+    )
 
 
 class ResidentialGroup(db.Model):

@@ -2,6 +2,7 @@
 
 Pure helpers (no request state) so that they are unit-tested directly.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,11 +18,42 @@ MAX_PASSWORD = 128
 
 # Passwords Vietnamese users pick often and that generic lists miss.
 _LOCAL_COMMON = {
-    "matkhau", "matkhau123", "matkhau1", "anhyeuem", "emyeuanh", "iloveyou", "vietnam", "vietnam123",
-    "hanoi123", "saigon123", "12345678", "123456789", "1234567890", "11111111", "88888888",
-    "66666666", "99999999", "00000000", "abc12345", "abcd1234", "qwerty123", "password",
-    "password1", "admin123", "123123123", "147258369", "987654321", "anhyeuem123", "yeuem123",
-    "conyeu123", "motbahai", "hocsinh123", "giaovien123", "truonghoc", "tuyensinh", "solienlac",
+    "matkhau",
+    "matkhau123",
+    "matkhau1",
+    "anhyeuem",
+    "emyeuanh",
+    "iloveyou",
+    "vietnam",
+    "vietnam123",
+    "hanoi123",
+    "saigon123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "11111111",
+    "88888888",
+    "66666666",
+    "99999999",
+    "00000000",
+    "abc12345",
+    "abcd1234",
+    "qwerty123",
+    "password",
+    "password1",
+    "admin123",
+    "123123123",
+    "147258369",
+    "987654321",
+    "anhyeuem123",
+    "yeuem123",
+    "conyeu123",
+    "motbahai",
+    "hocsinh123",
+    "giaovien123",
+    "truonghoc",
+    "tuyensinh",
+    "solienlac",
 }
 
 

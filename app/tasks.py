@@ -1,4 +1,5 @@
 """Jobs of the shared app (run by app.jobs.run_job in a worker or in-process)."""
+
 from __future__ import annotations
 
 import logging

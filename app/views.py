@@ -1,4 +1,5 @@
 """Core pages: home, language switch, health check."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

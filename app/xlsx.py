@@ -17,6 +17,7 @@ job is shown in the reader's language). An area adds its own codes in a table of
 Area rules stay in the areas: personal IDs, provinces, levels, residence types and place names
 in `admissions/validation.py`; classes and grades in `contactbook/`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -138,7 +139,10 @@ class Problem:
         problem = self.message()
         if self.row is not None and column:
             text = localize(_l("row %(row)d, column %(column)s: %(problem)s")) % {
-                "row": self.row, "column": column, "problem": problem}
+                "row": self.row,
+                "column": column,
+                "problem": problem,
+            }
         elif self.row is not None:
             text = localize(_l("row %(row)d: %(problem)s")) % {"row": self.row, "problem": problem}
         elif column:
@@ -153,16 +157,27 @@ class Problem:
         return localize(_l("%(line)s (sheet %(sheet)s)")) % {"line": text, "sheet": self.sheet}
 
     def to_json(self) -> dict:
-        data = {"row": self.row, "column": self.column, "code": self.code, "params": self.params,
-                "header": self.header}
+        data = {
+            "row": self.row,
+            "column": self.column,
+            "code": self.code,
+            "params": self.params,
+            "header": self.header,
+        }
         if self.sheet is not None:
             data["sheet"] = self.sheet
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> Problem:
-        return cls(data.get("row"), data.get("column"), data["code"], data.get("params") or {},
-                   header=data.get("header"), sheet=data.get("sheet"))
+        return cls(
+            data.get("row"),
+            data.get("column"),
+            data["code"],
+            data.get("params") or {},
+            header=data.get("header"),
+            sheet=data.get("sheet"),
+        )
 
 
 class FileRejected(Exception):
@@ -261,8 +276,9 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def text(value, data_type: str | None = None, *, max_len: int = 200, min_len: int = 1,
-         formula_safe: bool = True) -> str:
+def text(
+    value, data_type: str | None = None, *, max_len: int = 200, min_len: int = 1, formula_safe: bool = True
+) -> str:
     """Free text (school names, addresses, place names, subjects); a number cell is read as text."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise CellError("not_text")
@@ -407,8 +423,19 @@ def enum(value, table: Mapping[str, str], error_code: str):
 
 GENDERS = {"male": "male", "nam": "male", "female": "female", "nu": "female"}
 GENDERS_WITH_LETTERS = {**GENDERS, "m": "male", "f": "female"}
-YES_NO = {"yes": True, "y": True, "co": True, "x": True, "true": True, "1": True,
-          "no": False, "n": False, "khong": False, "false": False, "0": False}
+YES_NO = {
+    "yes": True,
+    "y": True,
+    "co": True,
+    "x": True,
+    "true": True,
+    "1": True,
+    "no": False,
+    "n": False,
+    "khong": False,
+    "false": False,
+    "0": False,
+}
 
 
 def gender(value, data_type: str | None = None, *, letters: bool = False) -> str:
@@ -480,8 +507,9 @@ class Column:
     aliases: tuple[str, ...] = ()  # more headers accepted
 
 
-def match_headers(columns: tuple[Column, ...], header_cells: list,
-                  sheet: str | None = None) -> tuple[dict[str, int], dict[str, str]]:
+def match_headers(
+    columns: tuple[Column, ...], header_cells: list, sheet: str | None = None
+) -> tuple[dict[str, int], dict[str, str]]:
     """Map each known column to its 0-based index and to its header as written in the file.
 
     Extra columns are ignored. FileRejected for a missing required column or a column named twice.
@@ -500,14 +528,17 @@ def match_headers(columns: tuple[Column, ...], header_cells: list,
         if name is None:
             continue
         if name in index:
-            problems.append(Problem(None, None, "duplicate_column", {"column": clean_text(cell)}, sheet=sheet))
+            problems.append(
+                Problem(None, None, "duplicate_column", {"column": clean_text(cell)}, sheet=sheet)
+            )
             continue
         index[name] = i
         written[name] = clean_text(cell)
     for col in columns:
         if col.required and col.name not in index:
-            problems.append(Problem(None, None, "missing_column", {"column": col.name, "label": col.label},
-                                    sheet=sheet))
+            problems.append(
+                Problem(None, None, "missing_column", {"column": col.name, "label": col.label}, sheet=sheet)
+            )
     if problems:
         raise FileRejected(*problems)
     return index, written
@@ -619,7 +650,9 @@ def write_sheet(ws, header: list[str], rows: list[list], *, text_columns: tuple[
             for cell in cells:
                 cell.number_format = "@"
     for i, title in enumerate(header, start=1):
-        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(10, min(40, len(str(title)) + 4))
+        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(
+            10, min(40, len(str(title)) + 4)
+        )
 
 
 def workbook_bytes(wb) -> bytes:

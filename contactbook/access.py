@@ -7,6 +7,7 @@
   for their own class × subject assignments; the homeroom teacher reads the whole class.
 - Parents: only the pupils they are guardian of.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,14 @@ def teaches_class(user: User, cls: SchoolClass) -> bool:
         return False
     if cls.homeroom_teacher_id == user.id:
         return True
-    return db.session.scalar(sa.select(TeachingAssignment.id).where(
-        TeachingAssignment.class_id == cls.id, TeachingAssignment.teacher_id == user.id).limit(1)) is not None
+    return (
+        db.session.scalar(
+            sa.select(TeachingAssignment.id)
+            .where(TeachingAssignment.class_id == cls.id, TeachingAssignment.teacher_id == user.id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def staff_class_or_404(class_id: int) -> SchoolClass:
@@ -82,8 +89,11 @@ def grade_book_or_404(class_id: int, subject_id: int) -> BookAccess:
         return BookAccess(cls, subject, False, "staff")
     if current_user.role != Role.TEACHER:
         abort(404)
-    teacher_id = db.session.scalar(sa.select(TeachingAssignment.teacher_id).where(
-        TeachingAssignment.class_id == cls.id, TeachingAssignment.subject_id == subject.id))
+    teacher_id = db.session.scalar(
+        sa.select(TeachingAssignment.teacher_id).where(
+            TeachingAssignment.class_id == cls.id, TeachingAssignment.subject_id == subject.id
+        )
+    )
     if teacher_id == current_user.id:
         return BookAccess(cls, subject, True)
     if cls.homeroom_teacher_id == current_user.id:
@@ -102,8 +112,11 @@ def overview_class_or_404(class_id: int) -> SchoolClass:
 
 
 def pupil_in_class(pupil_id: int, cls: SchoolClass) -> Pupil:
-    pupil = db.session.scalar(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id).where(
-        Pupil.id == pupil_id, Enrolment.class_id == cls.id))
+    pupil = db.session.scalar(
+        sa.select(Pupil)
+        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+        .where(Pupil.id == pupil_id, Enrolment.class_id == cls.id)
+    )
     if pupil is None:
         abort(404)
     return pupil
@@ -115,8 +128,11 @@ def current_class_of(pupil_id: int) -> SchoolClass | None:
     year = current_year()
     if year is None:
         return None
-    return db.session.scalar(sa.select(SchoolClass).join(Enrolment, Enrolment.class_id == SchoolClass.id).where(
-        Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id))
+    return db.session.scalar(
+        sa.select(SchoolClass)
+        .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id)
+    )
 
 
 def teacher_pupil_or_404(pupil_id: int) -> tuple[Pupil, SchoolClass]:
@@ -131,13 +147,22 @@ def child_or_404(pupil_id: int) -> Pupil:
     """A pupil the current parent is guardian of."""
     if current_user.role != Role.PARENT:
         abort(404)
-    pupil = db.session.scalar(sa.select(Pupil).join(Guardian, Guardian.pupil_id == Pupil.id).where(
-        Pupil.id == pupil_id, Guardian.user_id == current_user.id))
+    pupil = db.session.scalar(
+        sa.select(Pupil)
+        .join(Guardian, Guardian.pupil_id == Pupil.id)
+        .where(Pupil.id == pupil_id, Guardian.user_id == current_user.id)
+    )
     if pupil is None:
         abort(404)
     return pupil
 
 
 def children_of(user: User) -> list[Pupil]:
-    return list(db.session.scalars(sa.select(Pupil).join(Guardian, Guardian.pupil_id == Pupil.id)
-                                   .where(Guardian.user_id == user.id).order_by(Pupil.date_of_birth, Pupil.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Pupil)
+            .join(Guardian, Guardian.pupil_id == Pupil.id)
+            .where(Guardian.user_id == user.id)
+            .order_by(Pupil.date_of_birth, Pupil.id)
+        )
+    )

@@ -10,6 +10,7 @@ its calendar page) and by the demo. Pure data and helpers, no database.
   nghiệm, hướng nghiệp and Nội dung giáo dục địa phương are comment-assessed; the others are scored.
   Regular assessments per term: 2 for subjects of up to 35 periods a year, 3 up to 70, 4 above.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,12 @@ def _primary(grade: int) -> list[StandardSubject]:
     subjects.append(StandardSubject("Đạo đức", "primary"))
     if grade <= 3:
         subjects.append(StandardSubject("Tự nhiên và Xã hội", "primary"))
-    subjects += [StandardSubject("Giáo dục thể chất", "primary"), StandardSubject("Âm nhạc", "primary"),
-                 StandardSubject("Mĩ thuật", "primary"), StandardSubject("Hoạt động trải nghiệm", "primary")]
+    subjects += [
+        StandardSubject("Giáo dục thể chất", "primary"),
+        StandardSubject("Âm nhạc", "primary"),
+        StandardSubject("Mĩ thuật", "primary"),
+        StandardSubject("Hoạt động trải nghiệm", "primary"),
+    ]
     return subjects
 
 

@@ -1,4 +1,5 @@
 """`flask --app app contactbook …` commands."""
+
 from __future__ import annotations
 
 import sys
@@ -35,8 +36,9 @@ def import_classes_command(path):
 
 
 @contactbook_cli.command("relay")
-@click.option("--stale", default=0, show_default=True, type=float,
-              help="Only notices older than this many seconds.")
+@click.option(
+    "--stale", default=0, show_default=True, type=float, help="Only notices older than this many seconds."
+)
 def relay_command(stale):
     """Send the contact book notices a Redis outage left unsent (run once Redis is back).
 

@@ -1,5 +1,6 @@
 """Day-to-day records: attendance (homeroom teacher, a whole class per date), comments (term
 comments and notes) and absence requests (guardian → homeroom teacher). Flush only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ class AttendanceLine:
     pupil: Pupil
     status: str
     note: str
-    recorded: bool       # a record exists for that date
+    recorded: bool  # a record exists for that date
     request: AbsenceRequest | None  # an approved or pending request covering the date
 
 
@@ -31,12 +32,23 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
     """The class on `day`: existing records, else 'present' — or 'excused' when an approved
     request covers the day (three queries)."""
     pupils = class_pupils(cls)
-    records = {a.pupil_id: a for a in db.session.scalars(
-        sa.select(Attendance).where(Attendance.class_id == cls.id, Attendance.on_date == day))}
+    records = {
+        a.pupil_id: a
+        for a in db.session.scalars(
+            sa.select(Attendance).where(Attendance.class_id == cls.id, Attendance.on_date == day)
+        )
+    }
     requests = {}
-    for r in db.session.scalars(sa.select(AbsenceRequest).where(
-            AbsenceRequest.class_id == cls.id, AbsenceRequest.status.in_(("approved", "pending")),
-            AbsenceRequest.from_date <= day, AbsenceRequest.to_date >= day).order_by(AbsenceRequest.created_at)):
+    for r in db.session.scalars(
+        sa.select(AbsenceRequest)
+        .where(
+            AbsenceRequest.class_id == cls.id,
+            AbsenceRequest.status.in_(("approved", "pending")),
+            AbsenceRequest.from_date <= day,
+            AbsenceRequest.to_date >= day,
+        )
+        .order_by(AbsenceRequest.created_at)
+    ):
         if requests.get(r.pupil_id) is None or r.status == "approved":
             requests[r.pupil_id] = r
     lines = []
@@ -55,8 +67,12 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
     """Record the class's attendance on `day` (every pupil of the class; others ignored).
     Families are told of a new absence or late arrival. Returns how many records changed."""
     pupils = {p.id for p in class_pupils(cls)}
-    existing = {a.pupil_id: a for a in db.session.scalars(
-        sa.select(Attendance).where(Attendance.class_id == cls.id, Attendance.on_date == day))}
+    existing = {
+        a.pupil_id: a
+        for a in db.session.scalars(
+            sa.select(Attendance).where(Attendance.class_id == cls.id, Attendance.on_date == day)
+        )
+    }
     now = utcnow()
     changed = 0
     absent, late = [], []
@@ -66,8 +82,17 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
             status = "present"
         rec = existing.get(pupil_id)
         if rec is None:
-            db.session.add(Attendance(pupil_id=pupil_id, class_id=cls.id, on_date=day, status=status, note=note[:200],
-                                      marked_by_id=actor.id, marked_at=now))
+            db.session.add(
+                Attendance(
+                    pupil_id=pupil_id,
+                    class_id=cls.id,
+                    on_date=day,
+                    status=status,
+                    note=note[:200],
+                    marked_by_id=actor.id,
+                    marked_at=now,
+                )
+            )
             changed += 1
             previous = "present"
         elif (rec.status, rec.note) != (status, note[:200]):
@@ -90,9 +115,14 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
 
 def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:
     """A pupil's days that were not plain 'present', newest first."""
-    return list(db.session.scalars(sa.select(Attendance).where(
-        Attendance.pupil_id == pupil_id, Attendance.status != "present")
-        .order_by(Attendance.on_date.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(Attendance)
+            .where(Attendance.pupil_id == pupil_id, Attendance.status != "present")
+            .order_by(Attendance.on_date.desc())
+            .limit(limit)
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- comments
@@ -101,8 +131,11 @@ def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:
 def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> dict[int, Comment]:
     """The class's term comments to edit: the homeroom teacher's own (subject None), or a
     subject's (whoever teaches it now edits them)."""
-    q = sa.select(Comment).where(Comment.kind == "term", Comment.term_id == term.id,
-                                 Comment.pupil_id.in_([p.id for p in class_pupils(cls)]))
+    q = sa.select(Comment).where(
+        Comment.kind == "term",
+        Comment.term_id == term.id,
+        Comment.pupil_id.in_([p.id for p in class_pupils(cls)]),
+    )
     if subject is None:
         q = q.where(Comment.author_id == author.id, Comment.subject_id.is_(None))
     else:
@@ -110,7 +143,9 @@ def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> d
     return {c.pupil_id: c for c in db.session.scalars(q)}
 
 
-def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[int, str], subject=None) -> int:
+def save_term_comments(
+    cls: SchoolClass, term: Term, author: User, texts: dict[int, str], subject=None
+) -> int:
     """Upsert the term comment per pupil (blank removes it): the homeroom teacher's, or the
     subject teacher's for `subject`."""
     current = term_comments(cls, term, author, subject)
@@ -123,9 +158,18 @@ def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[i
         text = text.strip()[:2000]
         c = current.get(pupil_id)
         if c is None and text:
-            db.session.add(Comment(pupil_id=pupil_id, author_id=author.id, kind="term", term_id=term.id, body=text,
-                                   subject_id=subject.id if subject is not None else None,
-                                   created_at=now, updated_at=now))
+            db.session.add(
+                Comment(
+                    pupil_id=pupil_id,
+                    author_id=author.id,
+                    kind="term",
+                    term_id=term.id,
+                    body=text,
+                    subject_id=subject.id if subject is not None else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             changed += 1
         elif c is not None and not text:
             db.session.delete(c)
@@ -134,8 +178,13 @@ def save_term_comments(cls: SchoolClass, term: Term, author: User, texts: dict[i
             c.body, c.updated_at, c.author_id = text, now, author.id
             changed += 1
     db.session.flush()
-    audit("contactbook.term_comments", cls, term_id=term.id, subject_id=subject.id if subject is not None else None,
-          changed=changed)
+    audit(
+        "contactbook.term_comments",
+        cls,
+        term_id=term.id,
+        subject_id=subject.id if subject is not None else None,
+        changed=changed,
+    )
     return changed
 
 
@@ -150,9 +199,15 @@ def add_note(pupil: Pupil, cls: SchoolClass, author: User, body: str) -> Comment
 def pupil_notes(pupil_id: int, limit: int = 50) -> list[Comment]:
     from sqlalchemy.orm import joinedload
 
-    return list(db.session.scalars(sa.select(Comment).options(joinedload(Comment.author))
-                                   .where(Comment.pupil_id == pupil_id, Comment.kind == "note")
-                                   .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(Comment)
+            .options(joinedload(Comment.author))
+            .where(Comment.pupil_id == pupil_id, Comment.kind == "note")
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- absence requests
@@ -170,10 +225,17 @@ def request_problem(from_date: date, to_date: date, today: date | None = None) -
     return None
 
 
-def file_request(pupil: Pupil, cls: SchoolClass, guardian: User, from_date: date, to_date: date,
-                 reason: str) -> AbsenceRequest:
-    r = AbsenceRequest(pupil_id=pupil.id, class_id=cls.id, requested_by_id=guardian.id, from_date=from_date,
-                       to_date=to_date, reason=reason.strip()[:500])
+def file_request(
+    pupil: Pupil, cls: SchoolClass, guardian: User, from_date: date, to_date: date, reason: str
+) -> AbsenceRequest:
+    r = AbsenceRequest(
+        pupil_id=pupil.id,
+        class_id=cls.id,
+        requested_by_id=guardian.id,
+        from_date=from_date,
+        to_date=to_date,
+        reason=reason.strip()[:500],
+    )
     db.session.add(r)
     db.session.flush()
     teacher = cls.homeroom_teacher
@@ -184,8 +246,13 @@ def file_request(pupil: Pupil, cls: SchoolClass, guardian: User, from_date: date
 
         with force_locale(teacher.locale or "vi"):
             title = gettext("New absence request, class %(name)s", name=cls.name)
-        notify_users("message", [teacher.id], {"title": title, "child_name": pupil.full_name},
-                     sender_id=guardian.id, school_id=cls.school_id)
+        notify_users(
+            "message",
+            [teacher.id],
+            {"title": title, "child_name": pupil.full_name},
+            sender_id=guardian.id,
+            school_id=cls.school_id,
+        )
     return r
 
 
@@ -196,9 +263,16 @@ def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -
     req.status, req.decision_note = decision, (note or "").strip()[:300]
     req.decided_by_id, req.decided_at = actor.id, utcnow()
     if decision == "approved":
-        db.session.execute(sa.update(Attendance).where(
-            Attendance.pupil_id == req.pupil_id, Attendance.on_date >= req.from_date,
-            Attendance.on_date <= req.to_date, Attendance.status == "unexcused").values(status="excused"))
+        db.session.execute(
+            sa.update(Attendance)
+            .where(
+                Attendance.pupil_id == req.pupil_id,
+                Attendance.on_date >= req.from_date,
+                Attendance.on_date <= req.to_date,
+                Attendance.status == "unexcused",
+            )
+            .values(status="excused")
+        )
     db.session.flush()
     audit("contactbook.absence_decision", req, decision=decision)
     school_id = db.session.scalar(sa.select(SchoolClass.school_id).where(SchoolClass.id == req.class_id))
@@ -208,13 +282,25 @@ def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -
 def class_requests(cls: SchoolClass, limit: int = 100) -> list[AbsenceRequest]:
     from sqlalchemy.orm import joinedload
 
-    return list(db.session.scalars(
-        sa.select(AbsenceRequest).options(joinedload(AbsenceRequest.pupil), joinedload(AbsenceRequest.requested_by))
-        .where(AbsenceRequest.class_id == cls.id)
-        .order_by(sa.case((AbsenceRequest.status == "pending", 0), else_=1), AbsenceRequest.created_at.desc())
-        .limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(AbsenceRequest)
+            .options(joinedload(AbsenceRequest.pupil), joinedload(AbsenceRequest.requested_by))
+            .where(AbsenceRequest.class_id == cls.id)
+            .order_by(
+                sa.case((AbsenceRequest.status == "pending", 0), else_=1), AbsenceRequest.created_at.desc()
+            )
+            .limit(limit)
+        )
+    )
 
 
 def pupil_requests(pupil_id: int, limit: int = 20) -> list[AbsenceRequest]:
-    return list(db.session.scalars(sa.select(AbsenceRequest).where(AbsenceRequest.pupil_id == pupil_id)
-                                   .order_by(AbsenceRequest.created_at.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(AbsenceRequest)
+            .where(AbsenceRequest.pupil_id == pupil_id)
+            .order_by(AbsenceRequest.created_at.desc())
+            .limit(limit)
+        )
+    )

@@ -1,4 +1,5 @@
 """Grade sheet Excel export (the same layout the grade sheet import reads back)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -38,9 +39,15 @@ def grade_sheet(book: Book) -> bytes:
         rows.append(line)
     xlsx.write_sheet(ws, header, rows, text_columns=(0,))
     info = wb.create_sheet(INFO_SHEET)
-    xlsx.write_sheet(info, ["key", "value"], [
-        ["book", book_identity(book)],
-        ["class_id", book.cls.id], ["subject_id", book.subject.id], ["term_id", book.term.id],
-        ["note", "Sửa điểm ở trang grades rồi tải lên lại; cột Kết quả chỉ để xem (tính tự động)."],
-    ])
+    xlsx.write_sheet(
+        info,
+        ["key", "value"],
+        [
+            ["book", book_identity(book)],
+            ["class_id", book.cls.id],
+            ["subject_id", book.subject.id],
+            ["term_id", book.term.id],
+            ["note", "Sửa điểm ở trang grades rồi tải lên lại; cột Kết quả chỉ để xem (tính tự động)."],
+        ],
+    )
     return xlsx.workbook_bytes(wb)

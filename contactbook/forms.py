@@ -1,4 +1,5 @@
 """Contact book forms (labels and messages in English, translated through the catalog)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -38,11 +39,14 @@ class MaxBytes:
 
 
 def xlsx_field(label):
-    return FileField(label, validators=[
-        FileRequired(_l("Choose an Excel file (.xlsx).")),
-        FileAllowed(["xlsx"], _l("Choose an Excel file (.xlsx).")),
-        MaxBytes(XLSX_MAX_BYTES),
-    ])
+    return FileField(
+        label,
+        validators=[
+            FileRequired(_l("Choose an Excel file (.xlsx).")),
+            FileAllowed(["xlsx"], _l("Choose an Excel file (.xlsx).")),
+            MaxBytes(XLSX_MAX_BYTES),
+        ],
+    )
 
 
 class CleanText:
@@ -57,19 +61,33 @@ class ImportForm(FlaskForm):
 
 
 class ActivationForm(FlaskForm):
-    login = StringField(_l("Phone number or email"), validators=[
-        DataRequired(_l("Enter your phone number or email.")), Length(max=254)],
-        render_kw={"autocomplete": "username", "inputmode": "email"})
-    code = StringField(_l("Activation code"), validators=[
-        DataRequired(_l("Enter the code printed on your sheet.")), Length(max=20)],
+    login = StringField(
+        _l("Phone number or email"),
+        validators=[DataRequired(_l("Enter your phone number or email.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email"},
+    )
+    code = StringField(
+        _l("Activation code"),
+        validators=[DataRequired(_l("Enter the code printed on your sheet.")), Length(max=20)],
         render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"},
-        description=_l("8 letters and digits, such as ABCD-2345."))
-    password = PasswordField(_l("Choose a password"), validators=[DataRequired(_l("Choose a password."))],
-                             render_kw={"autocomplete": "new-password"},
-                             description=_l("At least 8 characters (12 for school staff). A short sentence is easy to remember and hard to guess."))
-    confirm = PasswordField(_l("Repeat the password"), validators=[
-        DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ."))],
-        render_kw={"autocomplete": "new-password"})
+        description=_l("8 letters and digits, such as ABCD-2345."),
+    )
+    password = PasswordField(
+        _l("Choose a password"),
+        validators=[DataRequired(_l("Choose a password."))],
+        render_kw={"autocomplete": "new-password"},
+        description=_l(
+            "At least 8 characters (12 for school staff). A short sentence is easy to remember and hard to guess."
+        ),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(_l("Repeat the password.")),
+            EqualTo("password", _l("The two passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class TermsForm(FlaskForm):
@@ -94,11 +112,15 @@ class TermsForm(FlaskForm):
         if self.term2_start.data and field.data and field.data < self.term2_start.data:
             raise ValidationError(_l("A term cannot end before it starts."))
         if self.year and field.data and field.data > self.year.ends_on:
-            raise ValidationError(_l("The school year ends on %(day)s.", day=self.year.ends_on.strftime("%d/%m/%Y")))
+            raise ValidationError(
+                _l("The school year ends on %(day)s.", day=self.year.ends_on.strftime("%d/%m/%Y"))
+            )
 
     def validate_term1_start(self, field):
         if self.year and field.data and field.data < self.year.starts_on:
-            raise ValidationError(_l("The school year starts on %(day)s.", day=self.year.starts_on.strftime("%d/%m/%Y")))
+            raise ValidationError(
+                _l("The school year starts on %(day)s.", day=self.year.starts_on.strftime("%d/%m/%Y"))
+            )
 
 
 ASSESSMENT_CHOICES = [
@@ -109,12 +131,25 @@ ASSESSMENT_CHOICES = [
 
 
 class SubjectForm(FlaskForm):
-    grade = IntegerField(_l("Grade"), validators=[InputRequired(_l("Enter the grade.")),
-                                                  NumberRange(1, 12, _l("Enter a grade from 1 to 12."))])
-    name = StringField(_l("Subject"), validators=[DataRequired(_l("Enter the subject name.")), Length(max=80), CleanText()])
+    grade = IntegerField(
+        _l("Grade"),
+        validators=[
+            InputRequired(_l("Enter the grade.")),
+            NumberRange(1, 12, _l("Enter a grade from 1 to 12.")),
+        ],
+    )
+    name = StringField(
+        _l("Subject"), validators=[DataRequired(_l("Enter the subject name.")), Length(max=80), CleanText()]
+    )
     assessment = SelectField(_l("Assessment"), choices=ASSESSMENT_CHOICES)
-    regular_count = IntegerField(_l("Regular assessments per term"), default=3,
-                                 validators=[InputRequired(_l("Enter a number.")), NumberRange(1, 9, _l("Enter a number from 1 to 9."))])
+    regular_count = IntegerField(
+        _l("Regular assessments per term"),
+        default=3,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(1, 9, _l("Enter a number from 1 to 9.")),
+        ],
+    )
     has_test = BooleanField(_l("Periodic test scored 0–10 (primary)"))
 
     def validate_name(self, field):
@@ -134,10 +169,17 @@ class SubjectForm(FlaskForm):
 class SubjectEditForm(FlaskForm):
     """Change a subject of one grade (the grade itself stays: a subject belongs to it)."""
 
-    name = StringField(_l("Subject"), validators=[DataRequired(_l("Enter the subject name.")), Length(max=80), CleanText()])
+    name = StringField(
+        _l("Subject"), validators=[DataRequired(_l("Enter the subject name.")), Length(max=80), CleanText()]
+    )
     assessment = SelectField(_l("Assessment"), choices=ASSESSMENT_CHOICES)
-    regular_count = IntegerField(_l("Regular assessments per term"),
-                                 validators=[InputRequired(_l("Enter a number.")), NumberRange(1, 9, _l("Enter a number from 1 to 9."))])
+    regular_count = IntegerField(
+        _l("Regular assessments per term"),
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(1, 9, _l("Enter a number from 1 to 9.")),
+        ],
+    )
     has_test = BooleanField(_l("Periodic test scored 0–10 (primary)"))
 
     def __init__(self, *args, grade: int, **kwargs):
@@ -157,17 +199,33 @@ class SubjectEditForm(FlaskForm):
 
 class GradeSheetUploadForm(FlaskForm):
     file = xlsx_field(_l("Grade sheet (.xlsx)"))
-    reason = StringField(_l("Reason for changing published grades"), validators=[Optional(), Length(max=300), CleanText()])
+    reason = StringField(
+        _l("Reason for changing published grades"), validators=[Optional(), Length(max=300), CleanText()]
+    )
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Note"), validators=[DataRequired(_l("Write the note.")), Length(max=2000, message=_l("Write at most %(max)d characters.")), CleanText()])
+    body = TextAreaField(
+        _l("Note"),
+        validators=[
+            DataRequired(_l("Write the note.")),
+            Length(max=2000, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
 
 
 class AbsenceRequestForm(FlaskForm):
     from_date = DateField(_l("First day of absence"), validators=[InputRequired(_l("Enter a date."))])
     to_date = DateField(_l("Last day of absence"), validators=[InputRequired(_l("Enter a date."))])
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Give the reason.")), Length(max=500, message=_l("Write at most %(max)d characters.")), CleanText()])
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[
+            DataRequired(_l("Give the reason.")),
+            Length(max=500, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
 
     def validate_to_date(self, field):
         if self.from_date.data and field.data and field.data < self.from_date.data:
@@ -177,8 +235,10 @@ class AbsenceRequestForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = SelectField(_l("Decision"), choices=[SelectChoice("approved", _l("Approve")),
-                                                        SelectChoice("declined", _l("Decline"))])
+    decision = SelectField(
+        _l("Decision"),
+        choices=[SelectChoice("approved", _l("Approve")), SelectChoice("declined", _l("Decline"))],
+    )
     note = StringField(_l("Note to the family"), validators=[Optional(), Length(max=300), CleanText()])
 
 
@@ -188,33 +248,60 @@ class TermCommentsForm(FlaskForm):
 
 class MessageForm(FlaskForm):
     recipient = SelectField(_l("To"), coerce=int, choices=[], validate_choice=True)
-    body = TextAreaField(_l("Message"), validators=[
-        DataRequired(_l("Write your message.")), Length(max=4000, message=_l("Write at most %(max)d characters.")),
-        CleanText()])
-    files = MultipleFileField(_l("Attach photos or PDF (optional)"),
-                              description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."))
+    body = TextAreaField(
+        _l("Message"),
+        validators=[
+            DataRequired(_l("Write your message.")),
+            Length(max=4000, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
+    files = MultipleFileField(
+        _l("Attach photos or PDF (optional)"),
+        description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."),
+    )
 
 
 class ReportForm(FlaskForm):
-    reason = TextAreaField(_l("What is wrong?"), validators=[
-        DataRequired(_l("Tell the school what is wrong.")), Length(max=500, message=_l("Write at most %(max)d characters.")),
-        CleanText()])
+    reason = TextAreaField(
+        _l("What is wrong?"),
+        validators=[
+            DataRequired(_l("Tell the school what is wrong.")),
+            Length(max=500, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
 
 
 class CloseReportForm(FlaskForm):
-    resolution = TextAreaField(_l("What the school did"), validators=[
-        DataRequired(_l("Write what the school did; the person who reported it is told.")),
-        Length(max=300, message=_l("Write at most %(max)d characters.")), CleanText()])
+    resolution = TextAreaField(
+        _l("What the school did"),
+        validators=[
+            DataRequired(_l("Write what the school did; the person who reported it is told.")),
+            Length(max=300, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
 
 
 class OfficeHoursForm(FlaskForm):
-    text = StringField(_l("When you answer messages"), validators=[Optional(), Length(max=200), CleanText()],
-                       description=_l("For example: Monday to Friday, 16:30–17:30. Leave empty to remove."))
+    text = StringField(
+        _l("When you answer messages"),
+        validators=[Optional(), Length(max=200), CleanText()],
+        description=_l("For example: Monday to Friday, 16:30–17:30. Leave empty to remove."),
+    )
 
 
 class AnnouncementForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(_l("Give a title.")), Length(max=200), CleanText()])
-    body = TextAreaField(_l("Announcement"), validators=[
-        DataRequired(_l("Write the announcement.")), Length(max=4000, message=_l("Write at most %(max)d characters.")),
-        CleanText()])
+    title = StringField(
+        _l("Title"), validators=[DataRequired(_l("Give a title.")), Length(max=200), CleanText()]
+    )
+    body = TextAreaField(
+        _l("Announcement"),
+        validators=[
+            DataRequired(_l("Write the announcement.")),
+            Length(max=4000, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
     requires_ack = BooleanField(_l("Ask families to confirm they have read it"))

@@ -4,6 +4,7 @@ published grades (reason required, history kept, audited, families told).
 
 Services flush only; the view commits.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -24,7 +25,13 @@ from .models import Enrolment, Grade, GradeChange, Pupil, SchoolClass, Subject, 
 from .rules import COMMENT_MARKS, PRIMARY_LEVELS, RuleError
 
 MARK_LABELS = {"D": "Đ", "CD": "CĐ", "HTT": "HTT", "HT": "HT", "CHT": "CHT"}
-MARK_NAMES = {"D": "Đạt", "CD": "Chưa đạt", "HTT": "Hoàn thành tốt", "HT": "Hoàn thành", "CHT": "Chưa hoàn thành"}
+MARK_NAMES = {
+    "D": "Đạt",
+    "CD": "Chưa đạt",
+    "HTT": "Hoàn thành tốt",
+    "HT": "Hoàn thành",
+    "CHT": "Chưa hoàn thành",
+}
 
 ERRORS = {
     "not_a_number": _l("Enter a number from 0 to 10."),
@@ -41,9 +48,9 @@ ERRORS = {
 class BookColumn:
     kind: str
     seq: int
-    label: str         # short header (TX1, GK, CK, Mức, KTĐK)
-    english: str       # spreadsheet header accepted too (regular_1, midterm, …)
-    input: str         # score | whole | mark
+    label: str  # short header (TX1, GK, CK, Mức, KTĐK)
+    english: str  # spreadsheet header accepted too (regular_1, midterm, …)
+    input: str  # score | whole | mark
     marks: tuple[str, ...] = ()
 
     @property
@@ -115,9 +122,13 @@ def display_result(value) -> str:
 
 
 def school_terms(cls: SchoolClass) -> list[Term]:
-    return list(db.session.scalars(sa.select(Term).where(Term.school_id == cls.school_id,
-                                                         Term.academic_year_id == cls.academic_year_id)
-                                   .order_by(Term.number)))
+    return list(
+        db.session.scalars(
+            sa.select(Term)
+            .where(Term.school_id == cls.school_id, Term.academic_year_id == cls.academic_year_id)
+            .order_by(Term.number)
+        )
+    )
 
 
 def pick_term(terms: list[Term], term_id: int | None, today: date | None = None) -> Term | None:
@@ -173,14 +184,25 @@ def _class_pupil_ids(cls: SchoolClass):
 def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] | None = None) -> Book:
     """Pupils of the class and their grades in subject × term: two queries (three in term II,
     where the year result needs term I)."""
-    pupils = list(db.session.scalars(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id)
-                                     .where(Enrolment.class_id == cls.id).order_by(Pupil.full_name, Pupil.id)))
+    pupils = list(
+        db.session.scalars(
+            sa.select(Pupil)
+            .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+            .where(Enrolment.class_id == cls.id)
+            .order_by(Pupil.full_name, Pupil.id)
+        )
+    )
     rows = {p.id: BookRow(p) for p in pupils}
     first = None
     if term.number == 2 and terms:
         first = next((t for t in terms if t.number == 1), None)
-    grades = db.session.scalars(sa.select(Grade).where(
-        Grade.subject_id == subject.id, Grade.term_id == term.id, Grade.pupil_id.in_(_class_pupil_ids(cls))))
+    grades = db.session.scalars(
+        sa.select(Grade).where(
+            Grade.subject_id == subject.id,
+            Grade.term_id == term.id,
+            Grade.pupil_id.in_(_class_pupil_ids(cls)),
+        )
+    )
     first_cells: dict[int, dict] = defaultdict(dict)
     max_seq = 0
     book = Book(cls, subject, term, [], [])
@@ -199,8 +221,13 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
                 book.last_published_at = g.published_at
     if first is not None:
         # Term I only feeds the year result: plain rows, no ORM objects to build.
-        for r in db.session.execute(sa.select(Grade.pupil_id, Grade.kind, Grade.seq, Grade.score, Grade.mark).where(
-                Grade.subject_id == subject.id, Grade.term_id == first.id, Grade.pupil_id.in_(_class_pupil_ids(cls)))):
+        for r in db.session.execute(
+            sa.select(Grade.pupil_id, Grade.kind, Grade.seq, Grade.score, Grade.mark).where(
+                Grade.subject_id == subject.id,
+                Grade.term_id == first.id,
+                Grade.pupil_id.in_(_class_pupil_ids(cls)),
+            )
+        ):
             first_cells[r.pupil_id][(r.kind, r.seq)] = r
     book.columns = columns_for(subject, max_seq)
     for row in rows.values():
@@ -239,9 +266,16 @@ def grid(book: Book, result: SaveResult | None = None) -> list[tuple[BookRow, li
             g = row.cells.get(c.key)
             value = typed[key] if key in typed else format_value(g)
             err = errors.get(key)
-            cells.append(GridCell(f"g-{pid}-{c.kind}-{c.seq}", value, str(ERRORS[err]) if err else None,
-                                  g is not None and g.status == "draft", g is not None and g.changed_after_publish,
-                                  c.label))
+            cells.append(
+                GridCell(
+                    f"g-{pid}-{c.kind}-{c.seq}",
+                    value,
+                    str(ERRORS[err]) if err else None,
+                    g is not None and g.status == "draft",
+                    g is not None and g.changed_after_publish,
+                    c.label,
+                )
+            )
         out.append((row, cells))
     return out
 
@@ -274,8 +308,14 @@ def parse_entry(column: BookColumn, raw) -> tuple[Decimal | None, str | None]:
     return rules.parse_score(raw, whole=column.input == "whole"), None
 
 
-def save_entries(book: Book, entries: dict[tuple[int, str, int], object], *, actor: User, reason: str = "",
-                 publish: bool = False) -> SaveResult:
+def save_entries(
+    book: Book,
+    entries: dict[tuple[int, str, int], object],
+    *,
+    actor: User,
+    reason: str = "",
+    publish: bool = False,
+) -> SaveResult:
     """Apply typed values for (pupil_id, kind, seq) cells of the book. Cells not given are left
     alone; a blank cell clears the grade. All or nothing: any invalid cell, or a change to a
     published grade without a reason, stores nothing and reports each cell."""
@@ -312,9 +352,18 @@ def save_entries(book: Book, entries: dict[tuple[int, str, int], object], *, act
     for row, column, score, mark in planned:
         existing = row.cells.get(column.key)
         if existing is None:
-            g = Grade(pupil_id=row.pupil.id, subject_id=book.subject.id, term_id=book.term.id, kind=column.kind,
-                      seq=column.seq, score=score, mark=mark, status="draft", updated_at=now,
-                      updated_by_id=actor.id)
+            g = Grade(
+                pupil_id=row.pupil.id,
+                subject_id=book.subject.id,
+                term_id=book.term.id,
+                kind=column.kind,
+                seq=column.seq,
+                score=score,
+                mark=mark,
+                status="draft",
+                updated_at=now,
+                updated_by_id=actor.id,
+            )
             db.session.add(g)
             row.cells[column.key] = g
             result.created += 1
@@ -328,24 +377,47 @@ def save_entries(book: Book, entries: dict[tuple[int, str, int], object], *, act
                 existing.updated_at, existing.updated_by_id = now, actor.id
                 result.updated += 1
         else:
-            db.session.add(GradeChange(grade=existing, old_score=existing.score, old_mark=existing.mark,
-                                       new_score=score, new_mark=mark, reason=reason[:300],
-                                       changed_by_id=actor.id, changed_at=now))
+            db.session.add(
+                GradeChange(
+                    grade=existing,
+                    old_score=existing.score,
+                    old_mark=existing.mark,
+                    new_score=score,
+                    new_mark=mark,
+                    reason=reason[:300],
+                    changed_by_id=actor.id,
+                    changed_at=now,
+                )
+            )
             existing.score, existing.mark = score, mark
             existing.changed_after_publish = True
             existing.updated_at, existing.updated_by_id = now, actor.id
             result.changed_published += 1
     db.session.flush()
     if result.changed_published:
-        audit("contactbook.grade_change", ("cb_class", book.cls.id), subject_id=book.subject.id,
-              term_id=book.term.id, count=result.changed_published)
-        changed_pupils = sorted({row.pupil.id for row, column, *_ in planned
-                                 if row.cells.get(column.key) is not None
-                                 and row.cells[column.key].status == "published"})
+        audit(
+            "contactbook.grade_change",
+            ("cb_class", book.cls.id),
+            subject_id=book.subject.id,
+            term_id=book.term.id,
+            count=result.changed_published,
+        )
+        changed_pupils = sorted(
+            {
+                row.pupil.id
+                for row, column, *_ in planned
+                if row.cells.get(column.key) is not None and row.cells[column.key].status == "published"
+            }
+        )
         from .services import notify_guardians
 
-        notify_guardians("grade_changed", changed_pupils, {"subject": book.subject.name, "term": book.term.number},
-                         sender_id=actor.id, school_id=book.cls.school_id)
+        notify_guardians(
+            "grade_changed",
+            changed_pupils,
+            {"subject": book.subject.name, "term": book.term.number},
+            sender_id=actor.id,
+            school_id=book.cls.school_id,
+        )
     if publish:
         result.published = publish_book(book, actor)
     return result
@@ -355,25 +427,53 @@ def publish_book(book: Book, actor: User) -> int:
     """Publish every draft grade of the class × subject × term (one UPDATE); families are told."""
     now = utcnow()
     pupil_ids = sa.select(Enrolment.pupil_id).where(Enrolment.class_id == book.cls.id)
-    touched = sorted(set(db.session.scalars(sa.select(Grade.pupil_id).where(
-        Grade.subject_id == book.subject.id, Grade.term_id == book.term.id, Grade.status == "draft",
-        Grade.pupil_id.in_(pupil_ids)).distinct())))
+    touched = sorted(
+        set(
+            db.session.scalars(
+                sa.select(Grade.pupil_id)
+                .where(
+                    Grade.subject_id == book.subject.id,
+                    Grade.term_id == book.term.id,
+                    Grade.status == "draft",
+                    Grade.pupil_id.in_(pupil_ids),
+                )
+                .distinct()
+            )
+        )
+    )
     if not touched:
         return 0
     count = db.session.execute(
-        sa.update(Grade).where(Grade.subject_id == book.subject.id, Grade.term_id == book.term.id,
-                               Grade.status == "draft", Grade.pupil_id.in_(pupil_ids))
-        .values(status="published", published_at=now).execution_options(synchronize_session=False)).rowcount
+        sa.update(Grade)
+        .where(
+            Grade.subject_id == book.subject.id,
+            Grade.term_id == book.term.id,
+            Grade.status == "draft",
+            Grade.pupil_id.in_(pupil_ids),
+        )
+        .values(status="published", published_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     for row in book.rows:
         for g in row.cells.values():
             if g.status == "draft":
                 g.status, g.published_at = "published", now
-    audit("contactbook.grades_publish", ("cb_class", book.cls.id), subject_id=book.subject.id,
-          term_id=book.term.id, count=count)
+    audit(
+        "contactbook.grades_publish",
+        ("cb_class", book.cls.id),
+        subject_id=book.subject.id,
+        term_id=book.term.id,
+        count=count,
+    )
     from .services import notify_guardians
 
-    notify_guardians("grade_published", touched, {"subject": book.subject.name, "term": book.term.number},
-                     sender_id=actor.id, school_id=book.cls.school_id)
+    notify_guardians(
+        "grade_published",
+        touched,
+        {"subject": book.subject.name, "term": book.term.number},
+        sender_id=actor.id,
+        school_id=book.cls.school_id,
+    )
     return count
 
 

@@ -13,6 +13,7 @@ phone with access). Pupils the file does not list are left alone.
 Accounts created here have no password: guardians activate theirs with a printed one-time code,
 teachers with an emailed one (contactbook.tasks). Services flush only; the caller commits.
 """
+
 from __future__ import annotations
 
 import re
@@ -119,8 +120,16 @@ class TeacherRow:
 # ----------------------------------------------------------------------------- reading
 
 
-def _cell(row: xlsx.Row, name: str, check, problems: list[Problem], sheet: str, *, required: bool = True,
-          column_label: str | None = None):
+def _cell(
+    row: xlsx.Row,
+    name: str,
+    check,
+    problems: list[Problem],
+    sheet: str,
+    *,
+    required: bool = True,
+    column_label: str | None = None,
+):
     value, dtype = row.get(name)
     try:
         xlsx.check_cell(value, dtype)
@@ -157,8 +166,21 @@ def _parse_pupils(rows: list[xlsx.Row], problems: list[Problem], today: date) ->
         g_phone = _cell(r, "guardian_phone", xlsx.phone, problems, s)
         g_email = _cell(r, "guardian_email", xlsx.email, problems, s, required=False)
         if len(problems) == before:
-            out.append(PupilRow(r.number, school_code.upper(), cls[0], cls[1], pupil_code, full_name, dob, gender,
-                                g_name, g_phone, g_email))
+            out.append(
+                PupilRow(
+                    r.number,
+                    school_code.upper(),
+                    cls[0],
+                    cls[1],
+                    pupil_code,
+                    full_name,
+                    dob,
+                    gender,
+                    g_name,
+                    g_phone,
+                    g_email,
+                )
+            )
     return out
 
 
@@ -177,8 +199,11 @@ def _parse_teachers(rows: list[xlsx.Row], problems: list[Problem]) -> list[Teach
         if len(problems) == before and not subject and not homeroom:
             problems.append(Problem(r.number, "subject", "subject_or_homeroom", {}, sheet=s))
         if len(problems) == before:
-            out.append(TeacherRow(r.number, school_code.upper(), cls[0], cls[1], subject, name, email, phone,
-                                  homeroom))
+            out.append(
+                TeacherRow(
+                    r.number, school_code.upper(), cls[0], cls[1], subject, name, email, phone, homeroom
+                )
+            )
     return out
 
 
@@ -187,7 +212,7 @@ def _parse_teachers(rows: list[xlsx.Row], problems: list[Problem]) -> list[Teach
 
 def _chunks(items: list, size: int = CHUNK):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _users_by_phone(phones: set[str]) -> dict[str, User]:
@@ -206,11 +231,20 @@ def _users_by_email(emails: set[str]) -> dict[str, User]:
     return found
 
 
-def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Problem],
-           school_ids: set[int] | None) -> tuple[dict[str, School], dict[str, User], dict[str, User]]:
+def _check(
+    pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Problem], school_ids: set[int] | None
+) -> tuple[dict[str, School], dict[str, User], dict[str, User]]:
     codes = {p.school_code for p in pupils} | {t.school_code for t in teachers}
-    schools = {s.code.upper(): s for s in db.session.scalars(
-        sa.select(School).where(sa.func.upper(School.code).in_(sorted(codes))))} if codes else {}
+    schools = (
+        {
+            s.code.upper(): s
+            for s in db.session.scalars(
+                sa.select(School).where(sa.func.upper(School.code).in_(sorted(codes)))
+            )
+        }
+        if codes
+        else {}
+    )
 
     def check_school(sheet: str, row: int, code: str, grade: int) -> bool:
         school = schools.get(code)
@@ -221,7 +255,9 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
             problems.append(Problem(row, "school_code", "school_scope", {"code": code}, sheet=sheet))
             return False
         if grade not in grades_of_level(school.level):
-            problems.append(Problem(row, "class_name", "class_grade_level", {"grade": grade, "code": code}, sheet=sheet))
+            problems.append(
+                Problem(row, "class_name", "class_grade_level", {"grade": grade, "code": code}, sheet=sheet)
+            )
             return False
         return True
 
@@ -233,12 +269,20 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
         first = first_of_pupil.setdefault(p.key, p)
         if first is not p:
             same = (first.class_name, first.full_name, first.date_of_birth, first.gender) == (
-                p.class_name, p.full_name, p.date_of_birth, p.gender)
+                p.class_name,
+                p.full_name,
+                p.date_of_birth,
+                p.gender,
+            )
             if not same:
-                problems.append(Problem(p.row, "pupil_code", "pupil_differs", {"first": first.row}, sheet="pupils"))
+                problems.append(
+                    Problem(p.row, "pupil_code", "pupil_differs", {"first": first.row}, sheet="pupils")
+                )
         gkey = (*p.key, p.guardian_phone)
         if gkey in seen_guardian:
-            problems.append(Problem(p.row, "guardian_phone", "duplicate", {"first": seen_guardian[gkey]}, sheet="pupils"))
+            problems.append(
+                Problem(p.row, "guardian_phone", "duplicate", {"first": seen_guardian[gkey]}, sheet="pupils")
+            )
         else:
             seen_guardian[gkey] = p.row
 
@@ -248,7 +292,9 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
         if p.guardian_email:
             first = email_owner.setdefault(p.guardian_email, p)
             if first.guardian_phone != p.guardian_phone:
-                problems.append(Problem(p.row, "guardian_email", "email_twice", {"first": first.row}, sheet="pupils"))
+                problems.append(
+                    Problem(p.row, "guardian_email", "email_twice", {"first": first.row}, sheet="pupils")
+                )
 
     seen_teaching: dict[tuple, int] = {}
     homeroom_of: dict[tuple, TeacherRow] = {}
@@ -258,25 +304,40 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
         check_school("teachers", t.row, t.school_code, t.grade)
         first = first_of_teacher.setdefault(t.teacher_email, t)
         if first is not t and first.teacher_name != t.teacher_name:
-            problems.append(Problem(t.row, "teacher_name", "teacher_differs", {"first": first.row}, sheet="teachers"))
+            problems.append(
+                Problem(t.row, "teacher_name", "teacher_differs", {"first": first.row}, sheet="teachers")
+            )
         elif first is not t and t.teacher_phone and first.teacher_phone != t.teacher_phone:
-            problems.append(Problem(t.row, "teacher_phone", "teacher_differs", {"first": first.row}, sheet="teachers"))
+            problems.append(
+                Problem(t.row, "teacher_phone", "teacher_differs", {"first": first.row}, sheet="teachers")
+            )
         if t.teacher_phone:
             other = phone_teacher.setdefault(t.teacher_phone, t)
             if other.teacher_email != t.teacher_email:
-                problems.append(Problem(t.row, "teacher_phone", "phone_twice", {"first": other.row}, sheet="teachers"))
+                problems.append(
+                    Problem(t.row, "teacher_phone", "phone_twice", {"first": other.row}, sheet="teachers")
+                )
         if t.subject:
             key = (t.school_code, t.class_name, fold(t.subject))
             if key in seen_teaching:
-                problems.append(Problem(t.row, "subject", "duplicate", {"first": seen_teaching[key]}, sheet="teachers"))
+                problems.append(
+                    Problem(t.row, "subject", "duplicate", {"first": seen_teaching[key]}, sheet="teachers")
+                )
             else:
                 seen_teaching[key] = t.row
         if t.homeroom:
             ckey = (t.school_code, t.class_name)
             other = homeroom_of.setdefault(ckey, t)
             if other is not t and other.teacher_email != t.teacher_email:
-                problems.append(Problem(t.row, "homeroom", "two_homerooms", {
-                    "class_name": t.class_name, "email": other.teacher_email, "first": other.row}, sheet="teachers"))
+                problems.append(
+                    Problem(
+                        t.row,
+                        "homeroom",
+                        "two_homerooms",
+                        {"class_name": t.class_name, "email": other.teacher_email, "first": other.row},
+                        sheet="teachers",
+                    )
+                )
 
     # Accounts: guardians by phone (parents only), teachers by email (teachers of that school).
     phones = {p.guardian_phone for p in pupils} | {t.teacher_phone for t in teachers if t.teacher_phone}
@@ -315,16 +376,29 @@ def _check(pupils: list[PupilRow], teachers: list[TeacherRow], problems: list[Pr
 # ----------------------------------------------------------------------------- writing
 
 
-def _apply(pupils: list[PupilRow], teachers: list[TeacherRow], schools: dict[str, School],
-           by_phone: dict[str, User], by_email: dict[str, User], year, report: ImportReport) -> None:
+def _apply(
+    pupils: list[PupilRow],
+    teachers: list[TeacherRow],
+    schools: dict[str, School],
+    by_phone: dict[str, User],
+    by_email: dict[str, User],
+    year,
+    report: ImportReport,
+) -> None:
     involved = {schools[c].id for c in {p.school_code for p in pupils} | {t.school_code for t in teachers}}
     report.school_ids = involved
     for sid in involved:
         ensure_terms(db.session.get(School, sid), year)
 
     # Classes of the involved schools in the current year.
-    classes = {(c.school_id, c.name): c for c in db.session.scalars(
-        sa.select(SchoolClass).where(SchoolClass.school_id.in_(involved), SchoolClass.academic_year_id == year.id))}
+    classes = {
+        (c.school_id, c.name): c
+        for c in db.session.scalars(
+            sa.select(SchoolClass).where(
+                SchoolClass.school_id.in_(involved), SchoolClass.academic_year_id == year.id
+            )
+        )
+    }
 
     def class_of(school_code: str, name: str, grade: int) -> SchoolClass:
         sid = schools[school_code].id
@@ -340,8 +414,13 @@ def _apply(pupils: list[PupilRow], teachers: list[TeacherRow], schools: dict[str
     for p in pupils:
         user = by_phone.get(p.guardian_phone)
         if user is None:
-            user = User(role=Role.PARENT, phone=p.guardian_phone, full_name=p.guardian_name,
-                        email=p.guardian_email, password_hash=None)
+            user = User(
+                role=Role.PARENT,
+                phone=p.guardian_phone,
+                full_name=p.guardian_name,
+                email=p.guardian_email,
+                password_hash=None,
+            )
             db.session.add(user)
             by_phone[p.guardian_phone] = user
             if p.guardian_email:
@@ -354,8 +433,14 @@ def _apply(pupils: list[PupilRow], teachers: list[TeacherRow], schools: dict[str
     for t in teachers:
         user = by_email.get(t.teacher_email)
         if user is None:
-            user = User(role=Role.TEACHER, email=t.teacher_email, phone=t.teacher_phone, full_name=t.teacher_name,
-                        school_id=schools[t.school_code].id, password_hash=None)
+            user = User(
+                role=Role.TEACHER,
+                email=t.teacher_email,
+                phone=t.teacher_phone,
+                full_name=t.teacher_name,
+                school_id=schools[t.school_code].id,
+                password_hash=None,
+            )
             db.session.add(user)
             by_email[t.teacher_email] = user
             if t.teacher_phone:
@@ -363,7 +448,8 @@ def _apply(pupils: list[PupilRow], teachers: list[TeacherRow], schools: dict[str
             new_teachers.append(user)
             report.new_teachers += 1
     for c in {(p.school_code, p.class_name, p.grade) for p in pupils} | {
-            (t.school_code, t.class_name, t.grade) for t in teachers}:
+        (t.school_code, t.class_name, t.grade) for t in teachers
+    }:
         class_of(*c)
     db.session.flush()
     new_user_ids = {u.id for u in new_users} | {u.id for u in new_teachers}
@@ -384,14 +470,17 @@ def _apply_pupils(pupils, schools, by_phone, classes, year, new_user_ids, report
     existing: dict[tuple[int, str], Pupil] = {}
     for sid, codes in keys_by_school.items():
         for chunk in _chunks(sorted(codes)):
-            for pupil in db.session.scalars(sa.select(Pupil).where(Pupil.school_id == sid, Pupil.pupil_code.in_(chunk))):
+            for pupil in db.session.scalars(
+                sa.select(Pupil).where(Pupil.school_id == sid, Pupil.pupil_code.in_(chunk))
+            ):
                 existing[(sid, pupil.pupil_code)] = pupil
     pupil_ids = [p.id for p in existing.values()]
     enrolments: dict[int, Enrolment] = {}
     links: dict[int, dict[int, Guardian]] = defaultdict(dict)
     for chunk in _chunks(pupil_ids):
-        for e in db.session.scalars(sa.select(Enrolment).where(Enrolment.pupil_id.in_(chunk),
-                                                               Enrolment.academic_year_id == year.id)):
+        for e in db.session.scalars(
+            sa.select(Enrolment).where(Enrolment.pupil_id.in_(chunk), Enrolment.academic_year_id == year.id)
+        ):
             enrolments[e.pupil_id] = e
         for g in db.session.scalars(sa.select(Guardian).where(Guardian.pupil_id.in_(chunk))):
             links[g.pupil_id][g.user_id] = g
@@ -408,8 +497,13 @@ def _apply_pupils(pupils, schools, by_phone, classes, year, new_user_ids, report
         pupil = existing.get(key)
         created = pupil is None
         if created:
-            pupil = Pupil(school_id=key[0], pupil_code=first.pupil_code, full_name=first.full_name,
-                          date_of_birth=first.date_of_birth, gender=first.gender)
+            pupil = Pupil(
+                school_id=key[0],
+                pupil_code=first.pupil_code,
+                full_name=first.full_name,
+                date_of_birth=first.date_of_birth,
+                gender=first.gender,
+            )
             db.session.add(pupil)
             new_pupils.append((pupil, rows))
             continue
@@ -469,12 +563,16 @@ def _apply_teachers(teachers, schools, by_email, classes, new_user_ids, report) 
     if not teachers:
         return
     involved = {schools[t.school_code].id for t in teachers}
-    subjects = {(s.school_id, s.grade, fold(s.name)): s for s in db.session.scalars(
-        sa.select(Subject).where(Subject.school_id.in_(involved)))}
+    subjects = {
+        (s.school_id, s.grade, fold(s.name)): s
+        for s in db.session.scalars(sa.select(Subject).where(Subject.school_id.in_(involved)))
+    }
     class_ids = [c.id for (sid, _), c in classes.items() if sid in involved]
     assignments = {}
     for chunk in _chunks(class_ids):
-        for a in db.session.scalars(sa.select(TeachingAssignment).where(TeachingAssignment.class_id.in_(chunk))):
+        for a in db.session.scalars(
+            sa.select(TeachingAssignment).where(TeachingAssignment.class_id.in_(chunk))
+        ):
             assignments[(a.class_id, a.subject_id)] = a
     for t in teachers:
         sid = schools[t.school_code].id
@@ -494,8 +592,14 @@ def _apply_teachers(teachers, schools, by_email, classes, new_user_ids, report) 
             subject = subjects.get(skey)
             if subject is None:
                 std = guess_subject(t.grade, t.subject)
-                subject = Subject(school_id=sid, grade=t.grade, name=t.subject, assessment=std.assessment,
-                                  has_test=std.has_test, regular_count=std.regular_count)
+                subject = Subject(
+                    school_id=sid,
+                    grade=t.grade,
+                    name=t.subject,
+                    assessment=std.assessment,
+                    has_test=std.has_test,
+                    regular_count=std.regular_count,
+                )
                 db.session.add(subject)
                 db.session.flush()
                 subjects[skey] = subject
@@ -519,8 +623,9 @@ def _apply_teachers(teachers, schools, by_email, classes, new_user_ids, report) 
 # ----------------------------------------------------------------------------- entry point
 
 
-def import_classes(source, *, actor_id: int | None = None, school_ids: set[int] | None = None,
-                   today: date | None = None) -> ImportReport:
+def import_classes(
+    source, *, actor_id: int | None = None, school_ids: set[int] | None = None, today: date | None = None
+) -> ImportReport:
     """Check and (when clean) write a classes workbook. `school_ids` limits the schools the rows
     may name (None: any). Returns the report; nothing is written when `report.problems`."""
     report = ImportReport()
@@ -552,9 +657,17 @@ def import_classes(source, *, actor_id: int | None = None, school_ids: set[int] 
         report.problems.sort(key=lambda p: (p.sheet != "pupils", p.row or 0))
         return report
     _apply(pupils, teachers, schools, by_phone, by_email, year, report)
-    audit("contactbook.import_classes", None, actor_id=actor_id, schools=sorted(report.school_ids),
-          created=report.created, updated=report.updated, unchanged=report.unchanged,
-          new_guardians=report.new_guardians, new_teachers=report.new_teachers)
+    audit(
+        "contactbook.import_classes",
+        None,
+        actor_id=actor_id,
+        schools=sorted(report.school_ids),
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        new_guardians=report.new_guardians,
+        new_teachers=report.new_teachers,
+    )
     return report
 
 
@@ -565,8 +678,15 @@ def template_workbook() -> bytes:
     ws.title = "pupils"
     xlsx.write_sheet(ws, [c.label for c in PUPIL_COLUMNS], [], text_columns=(0, 1, 2, 7))
     ws2 = wb.create_sheet("teachers")
-    xlsx.write_sheet(ws2, [c.label if c.name not in ("teacher_email", "teacher_phone") else c.aliases[0]
-                           for c in TEACHER_COLUMNS], [], text_columns=(0, 1, 5))
+    xlsx.write_sheet(
+        ws2,
+        [
+            c.label if c.name not in ("teacher_email", "teacher_phone") else c.aliases[0]
+            for c in TEACHER_COLUMNS
+        ],
+        [],
+        text_columns=(0, 1, 5),
+    )
     return xlsx.workbook_bytes(wb)
 
 
@@ -596,16 +716,26 @@ def import_grade_sheet(source, book, *, actor, reason: str = "") -> GradeSheetRe
         report.problems = err.problems
         return report
     columns = (Column("pupil_code", "Mã học sinh"), Column("full_name", "Họ và tên", required=False)) + tuple(
-        Column(c.english, c.label, required=False) for c in book.columns)
+        Column(c.english, c.label, required=False) for c in book.columns
+    )
     try:
         info_sheet = xlsx.find_sheet(wb, INFO_SHEET)
         if info_sheet is not None:
-            info = {str(r[0]).strip(): r[1] for r in info_sheet.iter_rows(min_row=2, values_only=True)
-                    if r and r[0] is not None}
+            info = {
+                str(r[0]).strip(): r[1]
+                for r in info_sheet.iter_rows(min_row=2, values_only=True)
+                if r and r[0] is not None
+            }
             found = (info.get("class_id"), info.get("subject_id"), info.get("term_id"))
             if found != (book.cls.id, book.subject.id, book.term.id):
-                report.problems.append(Problem(None, None, "wrong_sheet", {
-                    "found": str(info.get("book") or "?"), "expected": book_identity(book)}))
+                report.problems.append(
+                    Problem(
+                        None,
+                        None,
+                        "wrong_sheet",
+                        {"found": str(info.get("book") or "?"), "expected": book_identity(book)},
+                    )
+                )
                 return report
         rows = xlsx.read_sheet(wb, GRADES_SHEET, columns)
     except FileRejected as err:
@@ -625,7 +755,9 @@ def import_grade_sheet(source, book, *, actor, reason: str = "") -> GradeSheetRe
             report.problems.append(Problem(row.number, "pupil_code", "unknown_pupil", {"code": code or "—"}))
             continue
         if target.pupil.id in seen:
-            report.problems.append(Problem(row.number, "pupil_code", "duplicate", {"first": seen[target.pupil.id]}))
+            report.problems.append(
+                Problem(row.number, "pupil_code", "duplicate", {"first": seen[target.pupil.id]})
+            )
             continue
         seen[target.pupil.id] = row.number
         for c in book.columns:
@@ -646,10 +778,18 @@ def import_grade_sheet(source, book, *, actor, reason: str = "") -> GradeSheetRe
     if not result.ok:
         for key, code in sorted(result.errors.items(), key=lambda kv: where.get(kv[0], (0, ""))):
             number, label = where.get(key, (None, None))
-            report.problems.append(Problem(number, label, "grade_cell", {"problem": str(grades.ERRORS[code])}))
+            report.problems.append(
+                Problem(number, label, "grade_cell", {"problem": str(grades.ERRORS[code])})
+            )
         return report
     report.result = result
-    audit("contactbook.grade_sheet_import", ("cb_class", book.cls.id), subject_id=book.subject.id,
-          term_id=book.term.id, created=result.created, updated=result.updated,
-          changed_published=result.changed_published)
+    audit(
+        "contactbook.grade_sheet_import",
+        ("cb_class", book.cls.id),
+        subject_id=book.subject.id,
+        term_id=book.term.id,
+        created=result.created,
+        updated=result.updated,
+        changed_published=result.changed_published,
+    )
     return report

@@ -10,6 +10,7 @@ session's transaction: if it ends without committing (a form error answered 422,
 conversation, an exception, a failed commit) the files it stored are removed again, so neither
 a row without its file nor a file without its row is left behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,7 +60,7 @@ _SIGNATURES = (
 def sniff(head: bytes) -> tuple[str, str] | None:
     """(content type, extension) from a file's first bytes, or None if not an allowed type."""
     for magic, offset, ctype, ext in _SIGNATURES:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             return ctype, ext
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp", "webp"
@@ -74,8 +75,9 @@ class AttachmentError(ValueError):
 
 
 def storage_dir() -> str:
-    path = current_app.config.get("CONTACTBOOK_ATTACHMENTS") or os.path.join(current_app.instance_path,
-                                                                              "contactbook_attachments")
+    path = current_app.config.get("CONTACTBOOK_ATTACHMENTS") or os.path.join(
+        current_app.instance_path, "contactbook_attachments"
+    )
     os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
@@ -158,18 +160,23 @@ def child_teachers(pupil_id: int) -> tuple[SchoolClass | None, list[tuple[User, 
     if year is None:
         return None, []
     cls = db.session.scalar(
-        sa.select(SchoolClass).options(joinedload(SchoolClass.homeroom_teacher))
+        sa.select(SchoolClass)
+        .options(joinedload(SchoolClass.homeroom_teacher))
         .join(Enrolment, Enrolment.class_id == SchoolClass.id)
-        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id))
+        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id)
+    )
     if cls is None:
         return None, []
     teachers: dict[int, tuple[User, list[str], bool]] = {}
     if cls.homeroom_teacher is not None and cls.homeroom_teacher.active:
         teachers[cls.homeroom_teacher.id] = (cls.homeroom_teacher, [], True)
     for user, subject in db.session.execute(
-            sa.select(User, Subject.name).join(TeachingAssignment, TeachingAssignment.teacher_id == User.id)
-            .join(Subject, Subject.id == TeachingAssignment.subject_id)
-            .where(TeachingAssignment.class_id == cls.id, User.active.is_(True)).order_by(Subject.position, Subject.name)):
+        sa.select(User, Subject.name)
+        .join(TeachingAssignment, TeachingAssignment.teacher_id == User.id)
+        .join(Subject, Subject.id == TeachingAssignment.subject_id)
+        .where(TeachingAssignment.class_id == cls.id, User.active.is_(True))
+        .order_by(Subject.position, Subject.name)
+    ):
         entry = teachers.setdefault(user.id, (user, [], user.id == cls.homeroom_teacher_id))
         entry[1].append(subject)
     return cls, list(teachers.values())
@@ -177,8 +184,12 @@ def child_teachers(pupil_id: int) -> tuple[SchoolClass | None, list[tuple[User, 
 
 def may_talk(pupil_id: int, guardian_id: int, teacher_id: int) -> SchoolClass | None:
     """The child's class when this guardian and this teacher may message about the child."""
-    is_guardian = db.session.scalar(sa.select(Guardian.id).where(
-        Guardian.pupil_id == pupil_id, Guardian.user_id == guardian_id)) is not None
+    is_guardian = (
+        db.session.scalar(
+            sa.select(Guardian.id).where(Guardian.pupil_id == pupil_id, Guardian.user_id == guardian_id)
+        )
+        is not None
+    )
     if not is_guardian:
         return None
     cls, teachers = child_teachers(pupil_id)
@@ -197,12 +208,17 @@ def thread_for(thread: MessageThread, user: User) -> bool:
 
 
 def open_thread(pupil: Pupil, guardian: User, teacher: User, cls: SchoolClass) -> MessageThread:
-    thread = db.session.scalar(sa.select(MessageThread).where(
-        MessageThread.pupil_id == pupil.id, MessageThread.guardian_id == guardian.id,
-        MessageThread.teacher_id == teacher.id))
+    thread = db.session.scalar(
+        sa.select(MessageThread).where(
+            MessageThread.pupil_id == pupil.id,
+            MessageThread.guardian_id == guardian.id,
+            MessageThread.teacher_id == teacher.id,
+        )
+    )
     if thread is None:
-        thread = MessageThread(pupil_id=pupil.id, guardian_id=guardian.id, teacher_id=teacher.id,
-                               school_id=cls.school_id)
+        thread = MessageThread(
+            pupil_id=pupil.id, guardian_id=guardian.id, teacher_id=teacher.id, school_id=cls.school_id
+        )
         db.session.add(thread)
         db.session.flush()
     return thread
@@ -216,8 +232,16 @@ def post_message(thread: MessageThread, sender: User, body: str, uploads: list[U
     db.session.add(msg)
     db.session.flush()
     for up in uploads:
-        db.session.add(MessageAttachment(message_id=msg.id, thread_id=thread.id, filename=up.filename,
-                                         content_type=up.content_type, size=up.size, storage_name=up.storage_name))
+        db.session.add(
+            MessageAttachment(
+                message_id=msg.id,
+                thread_id=thread.id,
+                filename=up.filename,
+                content_type=up.content_type,
+                size=up.size,
+                storage_name=up.storage_name,
+            )
+        )
     thread.last_message_at = now
     if sender.id == thread.guardian_id:
         thread.guardian_read_at = now
@@ -229,9 +253,17 @@ def post_message(thread: MessageThread, sender: User, body: str, uploads: list[U
         title = gettext("New message from %(name)s", name=sender.full_name)
     from flask import url_for
 
-    notify_users("message", [recipient.id], {"title": title, "child_name": thread.pupil.full_name,
-                                             "url": url_for("contactbook.thread", thread_id=thread.id, _external=True)},
-                 sender_id=sender.id, school_id=thread.school_id)
+    notify_users(
+        "message",
+        [recipient.id],
+        {
+            "title": title,
+            "child_name": thread.pupil.full_name,
+            "url": url_for("contactbook.thread", thread_id=thread.id, _external=True),
+        },
+        sender_id=sender.id,
+        school_id=thread.school_id,
+    )
     return msg
 
 
@@ -252,11 +284,17 @@ class ThreadView:
 
 
 def load_thread(thread: MessageThread, user: User) -> ThreadView:
-    messages = list(db.session.scalars(sa.select(Message).where(Message.thread_id == thread.id)
-                                       .order_by(Message.created_at, Message.id)))
+    messages = list(
+        db.session.scalars(
+            sa.select(Message).where(Message.thread_id == thread.id).order_by(Message.created_at, Message.id)
+        )
+    )
     attachments: dict[int, list[MessageAttachment]] = {}
-    for a in db.session.scalars(sa.select(MessageAttachment).where(MessageAttachment.thread_id == thread.id)
-                                .order_by(MessageAttachment.id)):
+    for a in db.session.scalars(
+        sa.select(MessageAttachment)
+        .where(MessageAttachment.thread_id == thread.id)
+        .order_by(MessageAttachment.id)
+    ):
         attachments.setdefault(a.message_id, []).append(a)
     other = thread.teacher_read_at if user.id == thread.guardian_id else thread.guardian_read_at
     return ThreadView(thread, messages, attachments, other)
@@ -267,15 +305,30 @@ def _still_open():
     child's, and the teacher (active) still teaches the child's class this year."""
     year = current_year()
     teacher = sa.orm.aliased(User)
-    teaches = sa.or_(SchoolClass.homeroom_teacher_id == MessageThread.teacher_id, sa.exists().where(
-        TeachingAssignment.class_id == SchoolClass.id, TeachingAssignment.teacher_id == MessageThread.teacher_id)
-        .correlate_except(TeachingAssignment))
+    teaches = sa.or_(
+        SchoolClass.homeroom_teacher_id == MessageThread.teacher_id,
+        sa.exists()
+        .where(
+            TeachingAssignment.class_id == SchoolClass.id,
+            TeachingAssignment.teacher_id == MessageThread.teacher_id,
+        )
+        .correlate_except(TeachingAssignment),
+    )
     return sa.and_(
-        sa.exists().where(Guardian.pupil_id == MessageThread.pupil_id, Guardian.user_id == MessageThread.guardian_id),
+        sa.exists().where(
+            Guardian.pupil_id == MessageThread.pupil_id, Guardian.user_id == MessageThread.guardian_id
+        ),
         sa.exists().where(teacher.id == MessageThread.teacher_id, teacher.active.is_(True)),
-        sa.exists(sa.select(Enrolment.id).join(SchoolClass, SchoolClass.id == Enrolment.class_id).where(
-            Enrolment.pupil_id == MessageThread.pupil_id,
-            Enrolment.academic_year_id == (year.id if year else -1), teaches)))
+        sa.exists(
+            sa.select(Enrolment.id)
+            .join(SchoolClass, SchoolClass.id == Enrolment.class_id)
+            .where(
+                Enrolment.pupil_id == MessageThread.pupil_id,
+                Enrolment.academic_year_id == (year.id if year else -1),
+                teaches,
+            )
+        ),
+    )
 
 
 def user_threads(user: User, limit: int = 100) -> list[tuple[MessageThread, bool]]:
@@ -284,9 +337,16 @@ def user_threads(user: User, limit: int = 100) -> list[tuple[MessageThread, bool
     guardian is no longer the child's, is not listed (it would only answer 404)."""
     mine = MessageThread.guardian_id if user.role == Role.PARENT else MessageThread.teacher_id
     rows = db.session.scalars(
-        sa.select(MessageThread).options(joinedload(MessageThread.pupil), joinedload(MessageThread.guardian),
-                                         joinedload(MessageThread.teacher))
-        .where(mine == user.id, _still_open()).order_by(MessageThread.last_message_at.desc()).limit(limit)).all()
+        sa.select(MessageThread)
+        .options(
+            joinedload(MessageThread.pupil),
+            joinedload(MessageThread.guardian),
+            joinedload(MessageThread.teacher),
+        )
+        .where(mine == user.id, _still_open())
+        .order_by(MessageThread.last_message_at.desc())
+        .limit(limit)
+    ).all()
     out = []
     for t in rows:
         read = t.guardian_read_at if user.id == t.guardian_id else t.teacher_read_at
@@ -304,7 +364,9 @@ def set_block(thread: MessageThread, user: User, block: bool) -> None:
 
 
 def report_thread(thread: MessageThread, user: User, reason: str) -> ThreadReport:
-    r = ThreadReport(thread_id=thread.id, school_id=thread.school_id, reporter_id=user.id, reason=reason.strip()[:500])
+    r = ThreadReport(
+        thread_id=thread.id, school_id=thread.school_id, reporter_id=user.id, reason=reason.strip()[:500]
+    )
     db.session.add(r)
     db.session.flush()
     audit("contactbook.thread_report", thread, report_id=r.id)
@@ -313,15 +375,21 @@ def report_thread(thread: MessageThread, user: User, reason: str) -> ThreadRepor
 
 def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
     """A school's reported conversations, open ones first (one query)."""
-    return list(db.session.scalars(
-        sa.select(ThreadReport).options(
-            joinedload(ThreadReport.reporter), joinedload(ThreadReport.closed_by),
-            joinedload(ThreadReport.thread).joinedload(MessageThread.pupil),
-            joinedload(ThreadReport.thread).joinedload(MessageThread.guardian),
-            joinedload(ThreadReport.thread).joinedload(MessageThread.teacher))
-        .where(ThreadReport.school_id == school_id)
-        .order_by(sa.case((ThreadReport.status == "open", 0), else_=1), ThreadReport.created_at.desc())
-        .limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(ThreadReport)
+            .options(
+                joinedload(ThreadReport.reporter),
+                joinedload(ThreadReport.closed_by),
+                joinedload(ThreadReport.thread).joinedload(MessageThread.pupil),
+                joinedload(ThreadReport.thread).joinedload(MessageThread.guardian),
+                joinedload(ThreadReport.thread).joinedload(MessageThread.teacher),
+            )
+            .where(ThreadReport.school_id == school_id)
+            .order_by(sa.case((ThreadReport.status == "open", 0), else_=1), ThreadReport.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def close_report(report: ThreadReport, user: User, resolution: str) -> None:
@@ -338,18 +406,29 @@ def close_report(report: ThreadReport, user: User, resolution: str) -> None:
 
         with force_locale(reporter.locale or "vi"):
             title = gettext("The school has dealt with the conversation you reported")
-        notify_users("message", [reporter.id], {
-            "title": title, "body": report.resolution, "child_name": report.thread.pupil.full_name,
-            "url": url_for("contactbook.thread", thread_id=report.thread_id, _external=True)},
-            sender_id=user.id, school_id=report.school_id)
+        notify_users(
+            "message",
+            [reporter.id],
+            {
+                "title": title,
+                "body": report.resolution,
+                "child_name": report.thread.pupil.full_name,
+                "url": url_for("contactbook.thread", thread_id=report.thread_id, _external=True),
+            },
+            sender_id=user.id,
+            school_id=report.school_id,
+        )
 
 
 def office_hours_of(teacher_ids) -> dict[int, str]:
     ids = list(teacher_ids)
     if not ids:
         return {}
-    return dict(db.session.execute(sa.select(OfficeHours.teacher_id, OfficeHours.text)
-                                   .where(OfficeHours.teacher_id.in_(ids))).all())
+    return dict(
+        db.session.execute(
+            sa.select(OfficeHours.teacher_id, OfficeHours.text).where(OfficeHours.teacher_id.in_(ids))
+        ).all()
+    )
 
 
 def set_office_hours(teacher: User, text: str) -> None:
@@ -367,37 +446,66 @@ def set_office_hours(teacher: User, text: str) -> None:
 
 
 def class_guardian_ids(class_ids: list[int]) -> list[int]:
-    return sorted(set(db.session.scalars(
-        sa.select(Guardian.user_id).join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
-        .join(User, User.id == Guardian.user_id)
-        .where(Enrolment.class_id.in_(class_ids), User.active.is_(True)))))
+    return sorted(
+        set(
+            db.session.scalars(
+                sa.select(Guardian.user_id)
+                .join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
+                .join(User, User.id == Guardian.user_id)
+                .where(Enrolment.class_id.in_(class_ids), User.active.is_(True))
+            )
+        )
+    )
 
 
-def send_announcement(*, school_id: int, cls: SchoolClass | None, author: User, title: str, body: str,
-                      requires_ack: bool) -> Announcement:
+def send_announcement(
+    *, school_id: int, cls: SchoolClass | None, author: User, title: str, body: str, requires_ack: bool
+) -> Announcement:
     """Store the announcement with one row per recipient (for read/acknowledgement reports) and
     notify them. A school-wide one reaches every guardian of the school's classes this year."""
     if cls is not None:
         class_ids = [cls.id]
     else:
         year = current_year()
-        class_ids = list(db.session.scalars(sa.select(SchoolClass.id).where(
-            SchoolClass.school_id == school_id, SchoolClass.academic_year_id == (year.id if year else -1))))
+        class_ids = list(
+            db.session.scalars(
+                sa.select(SchoolClass.id).where(
+                    SchoolClass.school_id == school_id,
+                    SchoolClass.academic_year_id == (year.id if year else -1),
+                )
+            )
+        )
     recipients = class_guardian_ids(class_ids) if class_ids else []
-    a = Announcement(school_id=school_id, class_id=cls.id if cls else None, author_id=author.id, title=title.strip()[:200],
-                     body=body.strip()[:MAX_BODY], requires_ack=requires_ack, recipient_count=len(recipients))
+    a = Announcement(
+        school_id=school_id,
+        class_id=cls.id if cls else None,
+        author_id=author.id,
+        title=title.strip()[:200],
+        body=body.strip()[:MAX_BODY],
+        requires_ack=requires_ack,
+        recipient_count=len(recipients),
+    )
     db.session.add(a)
     db.session.flush()
     for i in range(0, len(recipients), 5000):
-        db.session.execute(sa.insert(AnnouncementRecipient),
-                           [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i:i + 5000]])
+        db.session.execute(
+            sa.insert(AnnouncementRecipient),
+            [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i : i + 5000]],
+        )
     audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
     from flask import url_for
 
-    notify_users("announcement", recipients, {"title": a.title, "body": a.body,
-                                              "url": url_for("contactbook.announcement", announcement_id=a.id,
-                                                             _external=True)},
-                 sender_id=author.id, school_id=school_id)
+    notify_users(
+        "announcement",
+        recipients,
+        {
+            "title": a.title,
+            "body": a.body,
+            "url": url_for("contactbook.announcement", announcement_id=a.id, _external=True),
+        },
+        sender_id=author.id,
+        school_id=school_id,
+    )
     return a
 
 
@@ -412,8 +520,11 @@ def can_manage_announcement(a: Announcement, user: User) -> bool:
 
 
 def recipient_row(a: Announcement, user: User) -> AnnouncementRecipient | None:
-    return db.session.scalar(sa.select(AnnouncementRecipient).where(
-        AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id))
+    return db.session.scalar(
+        sa.select(AnnouncementRecipient).where(
+            AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id
+        )
+    )
 
 
 @dataclass
@@ -426,27 +537,48 @@ class ReportLine:
 
 def announcement_report(a: Announcement) -> list[ReportLine]:
     """Per recipient: who read and who acknowledged (two queries, whatever the size)."""
-    rows = db.session.execute(sa.select(AnnouncementRecipient, User).join(User, User.id == AnnouncementRecipient.user_id)
-                              .where(AnnouncementRecipient.announcement_id == a.id).order_by(User.full_name)).all()
+    rows = db.session.execute(
+        sa.select(AnnouncementRecipient, User)
+        .join(User, User.id == AnnouncementRecipient.user_id)
+        .where(AnnouncementRecipient.announcement_id == a.id)
+        .order_by(User.full_name)
+    ).all()
     year = current_year()
-    class_ids = [a.class_id] if a.class_id else list(db.session.scalars(sa.select(SchoolClass.id).where(
-        SchoolClass.school_id == a.school_id, SchoolClass.academic_year_id == (year.id if year else -1))))
+    class_ids = (
+        [a.class_id]
+        if a.class_id
+        else list(
+            db.session.scalars(
+                sa.select(SchoolClass.id).where(
+                    SchoolClass.school_id == a.school_id,
+                    SchoolClass.academic_year_id == (year.id if year else -1),
+                )
+            )
+        )
+    )
     children: dict[int, list[str]] = {}
     for uid, name in db.session.execute(
-            sa.select(Guardian.user_id, Pupil.full_name).join(Pupil, Pupil.id == Guardian.pupil_id)
-            .join(Enrolment, Enrolment.pupil_id == Pupil.id).where(Enrolment.class_id.in_(class_ids))
-            .order_by(Pupil.full_name)):
+        sa.select(Guardian.user_id, Pupil.full_name)
+        .join(Pupil, Pupil.id == Guardian.pupil_id)
+        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+        .where(Enrolment.class_id.in_(class_ids))
+        .order_by(Pupil.full_name)
+    ):
         children.setdefault(uid, []).append(name)
     return [ReportLine(u, children.get(u.id, []), r.read_at, r.acked_at) for r, u in rows]
 
 
 def inbox(user: User, limit: int = 50) -> list[tuple[Announcement, AnnouncementRecipient]]:
-    return list(db.session.execute(
-        sa.select(Announcement, AnnouncementRecipient).options(joinedload(Announcement.school),
-                                                               joinedload(Announcement.school_class))
-        .join(AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
-        .where(AnnouncementRecipient.user_id == user.id)
-        .order_by(Announcement.created_at.desc()).limit(limit)).all())
+    return list(
+        db.session.execute(
+            sa.select(Announcement, AnnouncementRecipient)
+            .options(joinedload(Announcement.school), joinedload(Announcement.school_class))
+            .join(AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
+            .where(AnnouncementRecipient.user_id == user.id)
+            .order_by(Announcement.created_at.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def sent_by(user: User, limit: int = 50) -> list[Announcement]:

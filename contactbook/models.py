@@ -5,6 +5,7 @@ Tables carry the `cb_` prefix so that they never collide with other areas. Every
 has an index; the grade table is the big one (~300 rows per pupil and year) and is read by
 (pupil) for a family and by (subject, term, pupils of a class) for a teacher.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -89,7 +90,8 @@ class SchoolClass(db.Model):
     grade: Mapped[int]
     name: Mapped[str] = mapped_column(sa.String(20))
     homeroom_teacher_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
 
     school: Mapped[School] = relationship()
     academic_year: Mapped[AcademicYear] = relationship()
@@ -217,7 +219,9 @@ class Comment(db.Model):
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(5))
     term_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cb_term.id", ondelete="CASCADE"), index=True)
-    subject_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cb_subject.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cb_subject.id", ondelete="CASCADE"), index=True
+    )
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -254,7 +258,9 @@ class AbsenceRequest(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"), index=True)
     class_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_class.id", ondelete="CASCADE"))
-    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     from_date: Mapped[date]
     to_date: Mapped[date]
     reason: Mapped[str] = mapped_column(sa.String(500))
@@ -279,7 +285,9 @@ class ActivationCode(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    class_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cb_class.id", ondelete="SET NULL"), index=True)
+    class_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cb_class.id", ondelete="SET NULL"), index=True
+    )
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

@@ -13,6 +13,7 @@ tốt / Hoàn thành / Chưa hoàn thành); subjects with a periodic test also g
 
 Rounding is half-up to one decimal on exact decimals (never binary floats): 6.25 → 6.3.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,11 +30,23 @@ COMMENT_MARKS = (PASS, FAIL)
 
 # Spreadsheet and keyboard spellings of the marks (compared without accents, case-insensitive).
 MARK_ALIASES = {
-    "d": PASS, "dat": PASS, "pass": PASS, "p": PASS,
-    "cd": FAIL, "chuadat": FAIL, "fail": FAIL, "f": FAIL,
-    "htt": "HTT", "hoanthanhtot": "HTT", "t": "HTT",
-    "ht": "HT", "hoanthanh": "HT", "h": "HT",
-    "cht": "CHT", "chuahoanthanh": "CHT", "c": "CHT",
+    "d": PASS,
+    "dat": PASS,
+    "pass": PASS,
+    "p": PASS,
+    "cd": FAIL,
+    "chuadat": FAIL,
+    "fail": FAIL,
+    "f": FAIL,
+    "htt": "HTT",
+    "hoanthanhtot": "HTT",
+    "t": "HTT",
+    "ht": "HT",
+    "hoanthanh": "HT",
+    "h": "HT",
+    "cht": "CHT",
+    "chuahoanthanh": "CHT",
+    "c": "CHT",
 }
 
 
@@ -102,7 +115,9 @@ def parse_mark(raw: str | None, allowed: Sequence[str]) -> str | None:
     return mark
 
 
-def term_average(regular: Iterable[Decimal], midterm: Decimal | None, endterm: Decimal | None) -> Decimal | None:
+def term_average(
+    regular: Iterable[Decimal], midterm: Decimal | None, endterm: Decimal | None
+) -> Decimal | None:
     """ĐTBmhk = (ΣĐĐGtx + 2·ĐĐGgk + 3·ĐĐGck) / (n + 5), one decimal; None until the mid-term,
     the end-of-term and at least one regular score exist."""
     scores = [Decimal(s) for s in regular if s is not None]

@@ -1,5 +1,6 @@
 """Contact book operations. They change data and `flush` only; the boundary (view, CLI, job)
 commits. Views stay thin: they validate a form and call one of these."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,8 +16,12 @@ from .models import ActivationCode, Enrolment, Guardian, Pupil, SchoolClass, Sub
 
 
 def current_year() -> AcademicYear | None:
-    return db.session.scalar(sa.select(AcademicYear).where(AcademicYear.is_current.is_(True))
-                             .order_by(AcademicYear.starts_on.desc()).limit(1))
+    return db.session.scalar(
+        sa.select(AcademicYear)
+        .where(AcademicYear.is_current.is_(True))
+        .order_by(AcademicYear.starts_on.desc())
+        .limit(1)
+    )
 
 
 def default_term_dates(year: AcademicYear) -> list[tuple[int, date, date]]:
@@ -32,12 +37,17 @@ def default_term_dates(year: AcademicYear) -> list[tuple[int, date, date]]:
 
 def ensure_terms(school: School, year: AcademicYear) -> list[Term]:
     """The school's two terms of `year`, created with default dates when missing."""
-    terms = {t.number: t for t in db.session.scalars(
-        sa.select(Term).where(Term.school_id == school.id, Term.academic_year_id == year.id))}
+    terms = {
+        t.number: t
+        for t in db.session.scalars(
+            sa.select(Term).where(Term.school_id == school.id, Term.academic_year_id == year.id)
+        )
+    }
     for number, starts, ends in default_term_dates(year):
         if number not in terms:
-            terms[number] = Term(school_id=school.id, academic_year_id=year.id, number=number,
-                                 starts_on=starts, ends_on=ends)
+            terms[number] = Term(
+                school_id=school.id, academic_year_id=year.id, number=number, starts_on=starts, ends_on=ends
+            )
             db.session.add(terms[number])
     db.session.flush()
     return [terms[1], terms[2]]
@@ -74,19 +84,31 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def issue_code(user: User, *, class_id: int | None = None, created_by_id: int | None = None,
-               days: int = CODE_DAYS) -> str:
+def issue_code(
+    user: User, *, class_id: int | None = None, created_by_id: int | None = None, days: int = CODE_DAYS
+) -> str:
     """A fresh one-time code for `user` (stored as an HMAC). Earlier unused codes issued for the
     same class (or, without a class, by email) stop working; codes printed for another class of
     the same family stay valid until one of them is used."""
     from datetime import timedelta
 
-    db.session.execute(sa.delete(ActivationCode).where(
-        ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None),
-        ActivationCode.class_id.is_(None) if class_id is None else ActivationCode.class_id == class_id))
+    db.session.execute(
+        sa.delete(ActivationCode).where(
+            ActivationCode.user_id == user.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.class_id.is_(None) if class_id is None else ActivationCode.class_id == class_id,
+        )
+    )
     code = new_code()
-    db.session.add(ActivationCode(user_id=user.id, code_hash=_code_hash(user.id, code), class_id=class_id,
-                                  created_by_id=created_by_id, expires_at=utcnow() + timedelta(days=days)))
+    db.session.add(
+        ActivationCode(
+            user_id=user.id,
+            code_hash=_code_hash(user.id, code),
+            class_id=class_id,
+            created_by_id=created_by_id,
+            expires_at=utcnow() + timedelta(days=days),
+        )
+    )
     return code
 
 
@@ -112,17 +134,32 @@ def issue_class_codes(cls: SchoolClass, actor: User) -> list[SheetLine]:
     ).all()
     pending = {u.id for _, u in rows if u.password_hash is None and u.active}
     if pending:
-        db.session.execute(sa.delete(ActivationCode).where(
-            ActivationCode.user_id.in_(sorted(pending)), ActivationCode.class_id == cls.id,
-            ActivationCode.used_at.is_(None)))
+        db.session.execute(
+            sa.delete(ActivationCode).where(
+                ActivationCode.user_id.in_(sorted(pending)),
+                ActivationCode.class_id == cls.id,
+                ActivationCode.used_at.is_(None),
+            )
+        )
     codes: dict[int, str] = {}
     expires = utcnow() + timedelta(days=CODE_DAYS)
     for user_id in sorted(pending):
         codes[user_id] = new_code()
     if codes:
-        db.session.execute(sa.insert(ActivationCode), [
-            {"user_id": uid, "code_hash": _code_hash(uid, c), "class_id": cls.id, "created_by_id": actor.id,
-             "expires_at": expires, "created_at": utcnow()} for uid, c in codes.items()])
+        db.session.execute(
+            sa.insert(ActivationCode),
+            [
+                {
+                    "user_id": uid,
+                    "code_hash": _code_hash(uid, c),
+                    "class_id": cls.id,
+                    "created_by_id": actor.id,
+                    "expires_at": expires,
+                    "created_at": utcnow(),
+                }
+                for uid, c in codes.items()
+            ],
+        )
     audit("contactbook.activation_codes", cls, issued=len(codes))
     return [SheetLine(p, u, codes.get(u.id)) for p, u in rows]
 
@@ -131,9 +168,18 @@ def pending_teachers(school: School) -> list[User]:
     """The school's teachers who have not set a password yet (one query)."""
     from app.models import Role
 
-    return list(db.session.scalars(sa.select(User).where(
-        User.school_id == school.id, User.role == Role.TEACHER, User.password_hash.is_(None), User.active.is_(True))
-        .order_by(User.full_name, User.id)))
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.school_id == school.id,
+                User.role == Role.TEACHER,
+                User.password_hash.is_(None),
+                User.active.is_(True),
+            )
+            .order_by(User.full_name, User.id)
+        )
+    )
 
 
 def resend_staff_activation(teacher: User) -> bool:
@@ -168,9 +214,14 @@ def check_code(login: str, code: str) -> tuple[User, ActivationCode] | None:
     user = find_account(login)
     if user is None or not user.active or user.password_hash is not None:
         return None
-    row = db.session.scalar(sa.select(ActivationCode).where(
-        ActivationCode.user_id == user.id, ActivationCode.code_hash == _code_hash(user.id, code),
-        ActivationCode.used_at.is_(None), ActivationCode.expires_at > utcnow()))
+    row = db.session.scalar(
+        sa.select(ActivationCode).where(
+            ActivationCode.user_id == user.id,
+            ActivationCode.code_hash == _code_hash(user.id, code),
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > utcnow(),
+        )
+    )
     if row is None:
         return None
     return user, row
@@ -181,8 +232,9 @@ def activate(user: User, row: ActivationCode, password: str) -> None:
     from app.auth.services import passwords
 
     row.used_at = utcnow()
-    db.session.execute(sa.delete(ActivationCode).where(
-        ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None)))
+    db.session.execute(
+        sa.delete(ActivationCode).where(ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None))
+    )
     user.password_hash = passwords().hash(password)
     audit("contactbook.account_activated", user, actor_id=user.id)
 
@@ -198,14 +250,18 @@ class ClassSummary:
 
 
 def school_classes(school: School, year: AcademicYear) -> list[ClassSummary]:
-    counts = sa.select(Enrolment.class_id, sa.func.count(Enrolment.id).label("n")).group_by(
-        Enrolment.class_id).subquery()
+    counts = (
+        sa.select(Enrolment.class_id, sa.func.count(Enrolment.id).label("n"))
+        .group_by(Enrolment.class_id)
+        .subquery()
+    )
     rows = db.session.execute(
         sa.select(SchoolClass, sa.func.coalesce(counts.c.n, 0), User)
         .outerjoin(counts, counts.c.class_id == SchoolClass.id)
         .outerjoin(User, User.id == SchoolClass.homeroom_teacher_id)
         .where(SchoolClass.school_id == school.id, SchoolClass.academic_year_id == year.id)
-        .order_by(SchoolClass.grade, SchoolClass.name)).all()
+        .order_by(SchoolClass.grade, SchoolClass.name)
+    ).all()
     return [ClassSummary(c, n, u) for c, n, u in rows]
 
 
@@ -216,17 +272,26 @@ class RosterLine:
 
 
 def class_pupils(cls: SchoolClass) -> list[Pupil]:
-    return list(db.session.scalars(sa.select(Pupil).join(Enrolment, Enrolment.pupil_id == Pupil.id)
-                                   .where(Enrolment.class_id == cls.id).order_by(Pupil.full_name, Pupil.id)))
+    return list(
+        db.session.scalars(
+            sa.select(Pupil)
+            .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+            .where(Enrolment.class_id == cls.id)
+            .order_by(Pupil.full_name, Pupil.id)
+        )
+    )
 
 
 def class_roster(cls: SchoolClass) -> list[RosterLine]:
     pupils = class_pupils(cls)
     guardians: dict[int, list[User]] = {p.id: [] for p in pupils}
     rows = db.session.execute(
-        sa.select(Guardian.pupil_id, User).join(User, User.id == Guardian.user_id)
+        sa.select(Guardian.pupil_id, User)
+        .join(User, User.id == Guardian.user_id)
         .join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
-        .where(Enrolment.class_id == cls.id).order_by(User.full_name)).all()
+        .where(Enrolment.class_id == cls.id)
+        .order_by(User.full_name)
+    ).all()
     for pupil_id, user in rows:
         guardians[pupil_id].append(user)
     return [RosterLine(p, guardians[p.id]) for p in pupils]
@@ -235,7 +300,9 @@ def class_roster(cls: SchoolClass) -> list[RosterLine]:
 def remove_from_class(cls: SchoolClass, pupil: Pupil) -> None:
     """A pupil leaves the class (moved away, changed school): the enrolment goes; the pupil's
     grades, attendance and guardians stay on record (a later import may enrol them again)."""
-    db.session.execute(sa.delete(Enrolment).where(Enrolment.class_id == cls.id, Enrolment.pupil_id == pupil.id))
+    db.session.execute(
+        sa.delete(Enrolment).where(Enrolment.class_id == cls.id, Enrolment.pupil_id == pupil.id)
+    )
     audit("contactbook.unenrol", cls, pupil_id=pupil.id)
 
 
@@ -246,19 +313,26 @@ class TeachingLine:
 
 
 def class_subjects(cls: SchoolClass) -> list[Subject]:
-    return list(db.session.scalars(sa.select(Subject).where(Subject.school_id == cls.school_id,
-                                                            Subject.grade == cls.grade)
-                                   .order_by(Subject.position, Subject.name)))
+    return list(
+        db.session.scalars(
+            sa.select(Subject)
+            .where(Subject.school_id == cls.school_id, Subject.grade == cls.grade)
+            .order_by(Subject.position, Subject.name)
+        )
+    )
 
 
 def class_teaching(cls: SchoolClass) -> list[TeachingLine]:
     rows = db.session.execute(
         sa.select(Subject, User)
-        .outerjoin(TeachingAssignment, sa.and_(TeachingAssignment.subject_id == Subject.id,
-                                               TeachingAssignment.class_id == cls.id))
+        .outerjoin(
+            TeachingAssignment,
+            sa.and_(TeachingAssignment.subject_id == Subject.id, TeachingAssignment.class_id == cls.id),
+        )
         .outerjoin(User, User.id == TeachingAssignment.teacher_id)
         .where(Subject.school_id == cls.school_id, Subject.grade == cls.grade)
-        .order_by(Subject.position, Subject.name)).all()
+        .order_by(Subject.position, Subject.name)
+    ).all()
     return [TeachingLine(s, u) for s, u in rows]
 
 
@@ -268,14 +342,26 @@ def set_terms(terms: list[Term], t1_start: date, t1_end: date, t2_start: date, t
     audit("contactbook.calendar", ("school", terms[0].school_id))
 
 
-def add_subject(school: School, grade: int, name: str, assessment: str, regular_count: int, has_test: bool) -> bool:
+def add_subject(
+    school: School, grade: int, name: str, assessment: str, regular_count: int, has_test: bool
+) -> bool:
     from .rules import fold
 
-    existing = db.session.scalars(sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade))
+    existing = db.session.scalars(
+        sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade)
+    )
     if any(fold(n) == fold(name) for n in existing):
         return False
-    db.session.add(Subject(school_id=school.id, grade=grade, name=name, assessment=assessment,
-                           regular_count=regular_count, has_test=has_test and assessment == "primary"))
+    db.session.add(
+        Subject(
+            school_id=school.id,
+            grade=grade,
+            name=name,
+            assessment=assessment,
+            regular_count=regular_count,
+            has_test=has_test and assessment == "primary",
+        )
+    )
     db.session.flush()
     audit("contactbook.subject_add", ("school", school.id), grade=grade)
     return True
@@ -290,14 +376,19 @@ def _subject_grades(subject: Subject, kind: str | None = None):
     return db.session.scalar(q.limit(1)) is not None
 
 
-def update_subject(subject: Subject, name: str, assessment: str, regular_count: int, has_test: bool) -> str | None:
+def update_subject(
+    subject: Subject, name: str, assessment: str, regular_count: int, has_test: bool
+) -> str | None:
     """Change a subject; returns a problem code (name_taken, has_grades) and changes nothing then.
     Its way of assessing (and a primary subject's periodic test) can change only while it has
     no grades: entered grades would no longer fit."""
     from .rules import fold
 
-    others = db.session.scalars(sa.select(Subject.name).where(
-        Subject.school_id == subject.school_id, Subject.grade == subject.grade, Subject.id != subject.id))
+    others = db.session.scalars(
+        sa.select(Subject.name).where(
+            Subject.school_id == subject.school_id, Subject.grade == subject.grade, Subject.id != subject.id
+        )
+    )
     if any(fold(n) == fold(name) for n in others):
         return "name_taken"
     has_test = has_test and assessment == "primary"
@@ -305,7 +396,12 @@ def update_subject(subject: Subject, name: str, assessment: str, regular_count: 
         return "has_grades"
     if subject.has_test and not has_test and _subject_grades(subject, "endterm"):
         return "has_grades"
-    subject.name, subject.assessment, subject.regular_count, subject.has_test = name, assessment, regular_count, has_test
+    subject.name, subject.assessment, subject.regular_count, subject.has_test = (
+        name,
+        assessment,
+        regular_count,
+        has_test,
+    )
     db.session.flush()
     audit("contactbook.subject_change", subject)
     return None
@@ -324,14 +420,27 @@ def delete_subject(subject: Subject) -> str | None:
 def add_standard_subjects(school: School, grade: int, standard) -> int:
     from .rules import fold
 
-    existing = {fold(n) for n in db.session.scalars(
-        sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade))}
+    existing = {
+        fold(n)
+        for n in db.session.scalars(
+            sa.select(Subject.name).where(Subject.school_id == school.id, Subject.grade == grade)
+        )
+    }
     added = 0
     for position, s in enumerate(standard):
         if fold(s.name) in existing:
             continue
-        db.session.add(Subject(school_id=school.id, grade=grade, name=s.name, assessment=s.assessment,
-                               has_test=s.has_test, regular_count=s.regular_count, position=position))
+        db.session.add(
+            Subject(
+                school_id=school.id,
+                grade=grade,
+                name=s.name,
+                assessment=s.assessment,
+                has_test=s.has_test,
+                regular_count=s.regular_count,
+                position=position,
+            )
+        )
         added += 1
     db.session.flush()
     if added:
@@ -352,14 +461,19 @@ def teacher_classes(teacher: User) -> list[TeacherClass]:
     if year is None:
         return []
     lines: dict[int, TeacherClass] = {}
-    for cls in db.session.scalars(sa.select(SchoolClass).where(
-            SchoolClass.homeroom_teacher_id == teacher.id, SchoolClass.academic_year_id == year.id)):
+    for cls in db.session.scalars(
+        sa.select(SchoolClass).where(
+            SchoolClass.homeroom_teacher_id == teacher.id, SchoolClass.academic_year_id == year.id
+        )
+    ):
         lines[cls.id] = TeacherClass(cls, [], True)
     rows = db.session.execute(
-        sa.select(SchoolClass, Subject).join(TeachingAssignment, TeachingAssignment.class_id == SchoolClass.id)
+        sa.select(SchoolClass, Subject)
+        .join(TeachingAssignment, TeachingAssignment.class_id == SchoolClass.id)
         .join(Subject, Subject.id == TeachingAssignment.subject_id)
         .where(TeachingAssignment.teacher_id == teacher.id, SchoolClass.academic_year_id == year.id)
-        .order_by(Subject.position, Subject.name)).all()
+        .order_by(Subject.position, Subject.name)
+    ).all()
     for cls, subject in rows:
         line = lines.setdefault(cls.id, TeacherClass(cls, [], cls.homeroom_teacher_id == teacher.id))
         line.subjects.append(subject)
@@ -407,8 +521,15 @@ INLINE_CHILDREN = 8
 NOTICE_STALE_SECONDS = 300
 
 
-def notify_guardians(event: str, pupil_ids, context: dict, *, sender_id: int | None,
-                     school_id: int | None = None, urgent: bool = False) -> None:
+def notify_guardians(
+    event: str,
+    pupil_ids,
+    context: dict,
+    *,
+    sender_id: int | None,
+    school_id: int | None = None,
+    urgent: bool = False,
+) -> None:
     """Tell the active guardians of `pupil_ids` about `event`, as part of the current transaction:
     nothing is written or sent unless it commits, and nothing is lost if Redis fails after it."""
     from app import jobs
@@ -423,15 +544,29 @@ def notify_guardians(event: str, pupil_ids, context: dict, *, sender_id: int | N
     if len(ids) <= INLINE_CHILDREN:
         write_guardian_notices(event, ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent)
         return
-    notice = PendingNotice(event=event, pupil_ids=ids, context=dict(context), sender_id=sender_id,
-                           school_id=school_id, urgent=urgent, created_at=utcnow())
+    notice = PendingNotice(
+        event=event,
+        pupil_ids=ids,
+        context=dict(context),
+        sender_id=sender_id,
+        school_id=school_id,
+        urgent=urgent,
+        created_at=utcnow(),
+    )
     db.session.add(notice)
     db.session.flush()
     jobs.enqueue_many_after_commit("contactbook.tasks:send_notice", [[notice.id]], recoverable=True)
 
 
-def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: int | None,
-                           school_id: int | None = None, urgent: bool = False) -> int:
+def write_guardian_notices(
+    event: str,
+    pupil_ids,
+    context: dict,
+    *,
+    sender_id: int | None,
+    school_id: int | None = None,
+    urgent: bool = False,
+) -> int:
     """One notification per child and language to the child's active guardians (notify_many(), in
     the current transaction). One query loads the guardians. Returns the number of notifications."""
     from flask_babel import force_locale
@@ -439,12 +574,14 @@ def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: i
     ids = sorted({int(p) for p in pupil_ids})
     titles = _event_titles()
     groups: dict[tuple[int, str, str], list[int]] = {}
-    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+    for chunk in (ids[i : i + 900] for i in range(0, len(ids), 900)):
         for pupil_id, name, user_id, locale in db.session.execute(
-                sa.select(Pupil.id, Pupil.full_name, User.id, User.locale)
-                .join(Guardian, Guardian.pupil_id == Pupil.id).join(User, User.id == Guardian.user_id)
-                .where(Pupil.id.in_(chunk), User.active.is_(True))
-                .order_by(Pupil.id, User.id)):
+            sa.select(Pupil.id, Pupil.full_name, User.id, User.locale)
+            .join(Guardian, Guardian.pupil_id == Pupil.id)
+            .join(User, User.id == Guardian.user_id)
+            .where(Pupil.id.in_(chunk), User.active.is_(True))
+            .order_by(Pupil.id, User.id)
+        ):
             groups.setdefault((pupil_id, name, locale or "vi"), []).append(user_id)
     from app.notifications import notify_many
 
@@ -452,14 +589,30 @@ def write_guardian_notices(event: str, pupil_ids, context: dict, *, sender_id: i
     for (pupil_id, name, locale), user_ids in groups.items():
         with force_locale(locale):
             title = titles[event](context)
-        messages.append((user_ids, {"title": title, "child_name": name, "url": child_url(pupil_id),
-                                    "body": context.get("body", "")}))
+        messages.append(
+            (
+                user_ids,
+                {
+                    "title": title,
+                    "child_name": name,
+                    "url": child_url(pupil_id),
+                    "body": context.get("body", ""),
+                },
+            )
+        )
     notify_many("contact_book", messages, sender_id=sender_id, school_id=school_id, urgent=urgent)
     return len(groups)
 
 
-def notify_users(kind: str, user_ids, context: dict, *, sender_id: int | None, school_id: int | None = None,
-                 urgent: bool = False):
+def notify_users(
+    kind: str,
+    user_ids,
+    context: dict,
+    *,
+    sender_id: int | None,
+    school_id: int | None = None,
+    urgent: bool = False,
+):
     """Notify accounts directly (messages, announcements), inside the current transaction.
 
     Returns the notification (for a sender's delivery report) or None when the notification
@@ -469,8 +622,9 @@ def notify_users(kind: str, user_ids, context: dict, *, sender_id: int | None, s
     except ImportError:  # pragma: no cover - the notifications package is part of app/
         import logging
 
-        logging.getLogger(__name__).info("notification %s to %d users (no notification system)",
-                                         kind, len(list(user_ids)))
+        logging.getLogger(__name__).info(
+            "notification %s to %d users (no notification system)", kind, len(list(user_ids))
+        )
         return None
     return notify(kind, user_ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent)
 
@@ -489,9 +643,13 @@ def class_overview(cls: SchoolClass, term: Term) -> Overview:
     subjects = class_subjects(cls)
     pupils = class_pupils(cls)
     cells: dict[tuple[int, int], dict] = {}
-    for g in db.session.scalars(sa.select(Grade).where(
-            Grade.term_id == term.id, Grade.pupil_id.in_(sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)),
-            Grade.subject_id.in_([s.id for s in subjects]))):
+    for g in db.session.scalars(
+        sa.select(Grade).where(
+            Grade.term_id == term.id,
+            Grade.pupil_id.in_(sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)),
+            Grade.subject_id.in_([s.id for s in subjects]),
+        )
+    ):
         cells.setdefault((g.pupil_id, g.subject_id), {})[(g.kind, g.seq)] = g
     rows = [(p, {s.id: term_result(s, cells.get((p.id, s.id), {})) for s in subjects}) for p in pupils]
     return Overview(subjects, rows)
@@ -518,7 +676,7 @@ class ChildPage:
     terms: list[Term]
     term: Term | None
     subjects: list[SubjectLine]
-    changes: dict[int, list]          # grade id → its GradeChange rows (oldest first)
+    changes: dict[int, list]  # grade id → its GradeChange rows (oldest first)
     term_comments: list
     notes: list
     absences: list
@@ -538,22 +696,45 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
     cls = None
     if year is not None:
         cls = db.session.scalar(
-            sa.select(SchoolClass).options(joinedload(SchoolClass.school), joinedload(SchoolClass.homeroom_teacher))
+            sa.select(SchoolClass)
+            .options(joinedload(SchoolClass.school), joinedload(SchoolClass.homeroom_teacher))
             .join(Enrolment, Enrolment.class_id == SchoolClass.id)
-            .where(Enrolment.pupil_id == pupil.id, Enrolment.academic_year_id == year.id))
+            .where(Enrolment.pupil_id == pupil.id, Enrolment.academic_year_id == year.id)
+        )
     if cls is None:
-        return ChildPage(pupil, None, [], None, [], {}, [], [], daily.attendance_history(pupil.id),
-                         daily.pupil_requests(pupil.id), None)
+        return ChildPage(
+            pupil,
+            None,
+            [],
+            None,
+            [],
+            {},
+            [],
+            [],
+            daily.attendance_history(pupil.id),
+            daily.pupil_requests(pupil.id),
+            None,
+        )
     terms = grades.school_terms(cls)
     term = grades.pick_term(terms, term_id)
     teaching = class_teaching(cls)
-    published = list(db.session.scalars(sa.select(Grade).where(
-        Grade.pupil_id == pupil.id, Grade.status == "published", Grade.term_id.in_([t.id for t in terms]))))
+    published = list(
+        db.session.scalars(
+            sa.select(Grade).where(
+                Grade.pupil_id == pupil.id,
+                Grade.status == "published",
+                Grade.term_id.in_([t.id for t in terms]),
+            )
+        )
+    )
     changed_ids = [g.id for g in published if g.changed_after_publish]
     changes: dict[int, list] = {}
     if changed_ids:
-        for c in db.session.scalars(sa.select(GradeChange).where(GradeChange.grade_id.in_(changed_ids))
-                                    .order_by(GradeChange.changed_at, GradeChange.id)):
+        for c in db.session.scalars(
+            sa.select(GradeChange)
+            .where(GradeChange.grade_id.in_(changed_ids))
+            .order_by(GradeChange.changed_at, GradeChange.id)
+        ):
             changes.setdefault(c.grade_id, []).append(c)
     by_subject_term: dict[tuple[int, int], dict] = {}
     for g in published:
@@ -563,10 +744,17 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
     for t in teaching:
         cells = by_subject_term.get((t.subject.id, term.id), {}) if term else {}
         max_seq = max((s for (k, s) in cells if k == "regular"), default=0)
-        line = SubjectLine(t.subject, t.teacher, grades.columns_for(t.subject, max_seq), cells,
-                           grades.term_result(t.subject, cells))
+        line = SubjectLine(
+            t.subject,
+            t.teacher,
+            grades.columns_for(t.subject, max_seq),
+            cells,
+            grades.term_result(t.subject, cells),
+        )
         if term is not None and term.number == 2 and first is not None:
-            line.first_term_result = grades.term_result(t.subject, by_subject_term.get((t.subject.id, first.id), {}))
+            line.first_term_result = grades.term_result(
+                t.subject, by_subject_term.get((t.subject.id, first.id), {})
+            )
             if t.subject.assessment == "scored":
                 from .rules import year_average
 
@@ -574,16 +762,35 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
             elif t.subject.assessment == "comment":
                 line.year_result = line.result
         lines.append(line)
-    comments = list(db.session.scalars(
-        sa.select(Comment).options(joinedload(Comment.author))
-        .where(Comment.pupil_id == pupil.id, sa.or_(
-            Comment.kind == "note", sa.and_(Comment.kind == "term", Comment.term_id == (term.id if term else None))))
-        .order_by(Comment.created_at.desc()).limit(60)))
+    comments = list(
+        db.session.scalars(
+            sa.select(Comment)
+            .options(joinedload(Comment.author))
+            .where(
+                Comment.pupil_id == pupil.id,
+                sa.or_(
+                    Comment.kind == "note",
+                    sa.and_(Comment.kind == "term", Comment.term_id == (term.id if term else None)),
+                ),
+            )
+            .order_by(Comment.created_at.desc())
+            .limit(60)
+        )
+    )
     from .messaging import office_hours_of
 
     teacher_ids = {t.teacher.id for t in teaching if t.teacher} | ({cls.homeroom_teacher_id} - {None})
     return ChildPage(
-        pupil, cls, terms, term, lines, changes,
-        [c for c in comments if c.kind == "term"], [c for c in comments if c.kind == "note"],
-        daily.attendance_history(pupil.id), daily.pupil_requests(pupil.id), cls.homeroom_teacher,
-        office_hours_of(sorted(teacher_ids)))
+        pupil,
+        cls,
+        terms,
+        term,
+        lines,
+        changes,
+        [c for c in comments if c.kind == "term"],
+        [c for c in comments if c.kind == "note"],
+        daily.attendance_history(pupil.id),
+        daily.pupil_requests(pupil.id),
+        cls.homeroom_teacher,
+        office_hours_of(sorted(teacher_ids)),
+    )

@@ -1,4 +1,5 @@
 """Contact book jobs (run by app.jobs.run_job: one transaction each, idempotent, ids only)."""
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,12 @@ def send_staff_activation(user_id: int) -> bool:
     code = services.issue_code(user)
     with force_locale(user.locale or "vi"):
         subject = gettext("Activate your account on Tuyển sinh & Sổ liên lạc")
-        ctx = {"user": user, "code": services.format_code(code), "url": activation_url(),
-               "days": services.CODE_DAYS}
+        ctx = {
+            "user": user,
+            "code": services.format_code(code),
+            "url": activation_url(),
+            "days": services.CODE_DAYS,
+        }
         text = render_template("contactbook/emails/activation.txt", **ctx)
         html = render_template("contactbook/emails/activation.html", **ctx)
     send_email(user.email, subject, text, html)
@@ -47,9 +52,14 @@ def send_staff_activation(user_id: int) -> bool:
 
 
 def _write(notice) -> int:
-    written = services.write_guardian_notices(notice.event, notice.pupil_ids, notice.context or {},
-                                              sender_id=notice.sender_id, school_id=notice.school_id,
-                                              urgent=notice.urgent)
+    written = services.write_guardian_notices(
+        notice.event,
+        notice.pupil_ids,
+        notice.context or {},
+        sender_id=notice.sender_id,
+        school_id=notice.school_id,
+        urgent=notice.urgent,
+    )
     db.session.delete(notice)
     return written
 
@@ -66,10 +76,17 @@ def send_notice(notice_id: int) -> int:
 
     notice = db.session.get(PendingNotice, notice_id, with_for_update=True)
     written = _write(notice) if notice is not None else 0
-    stale = list(db.session.scalars(sa.select(PendingNotice.id).where(
-        PendingNotice.id != notice_id,
-        PendingNotice.created_at <= utcnow() - timedelta(seconds=services.NOTICE_STALE_SECONDS))
-        .order_by(PendingNotice.id).limit(100)))
+    stale = list(
+        db.session.scalars(
+            sa.select(PendingNotice.id)
+            .where(
+                PendingNotice.id != notice_id,
+                PendingNotice.created_at <= utcnow() - timedelta(seconds=services.NOTICE_STALE_SECONDS),
+            )
+            .order_by(PendingNotice.id)
+            .limit(100)
+        )
+    )
     if stale:
         log.info("re-queueing %d contact book notices left behind", len(stale))
         jobs.enqueue_many_after_commit(send_notice, [[i] for i in stale], recoverable=True)
@@ -85,8 +102,13 @@ def relay_notices(stale_seconds: float = 0) -> int:
 
     from .models import PendingNotice
 
-    ids = list(db.session.scalars(sa.select(PendingNotice.id).where(
-        PendingNotice.created_at <= utcnow() - timedelta(seconds=stale_seconds)).order_by(PendingNotice.id)))
+    ids = list(
+        db.session.scalars(
+            sa.select(PendingNotice.id)
+            .where(PendingNotice.created_at <= utcnow() - timedelta(seconds=stale_seconds))
+            .order_by(PendingNotice.id)
+        )
+    )
     db.session.rollback()
     done = 0
     for notice_id in ids:
@@ -102,9 +124,16 @@ def relay_notices(stale_seconds: float = 0) -> int:
     return done
 
 
-def notify_pupils_guardians(event: str, pupil_ids: list[int], context: dict, sender_id: int | None,
-                            school_id: int | None, urgent: bool = False) -> int:
+def notify_pupils_guardians(
+    event: str,
+    pupil_ids: list[int],
+    context: dict,
+    sender_id: int | None,
+    school_id: int | None,
+    urgent: bool = False,
+) -> int:
     """Kept for jobs queued before the contact book wrote its notifications in the request's
     transaction: the same notifications, written by this job."""
-    return services.write_guardian_notices(event, pupil_ids, context, sender_id=sender_id, school_id=school_id,
-                                           urgent=urgent)
+    return services.write_guardian_notices(
+        event, pupil_ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent
+    )

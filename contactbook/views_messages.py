@@ -1,4 +1,5 @@
 """Messages (guardian ↔ the child's teachers), office hours, reports and blocks, announcements."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
@@ -78,9 +79,15 @@ def new_thread_parent(pupil_id: int):
     if cls is None:
         abort(404)
     form = MessageForm()
-    form.recipient.choices = [SelectChoice(t.id, t.full_name + (" · " + ", ".join(subjects) if subjects else "")
-                                            + (" · " + _("homeroom") if homeroom else ""))
-                               for t, subjects, homeroom in teachers]
+    form.recipient.choices = [
+        SelectChoice(
+            t.id,
+            t.full_name
+            + (" · " + ", ".join(subjects) if subjects else "")
+            + (" · " + _("homeroom") if homeroom else ""),
+        )
+        for t, subjects, homeroom in teachers
+    ]
     hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
     if form.validate_on_submit():
         teacher = next(t for t, _, _ in teachers if t.id == form.recipient.data)
@@ -88,16 +95,16 @@ def new_thread_parent(pupil_id: int):
         if sent is not None:
             return sent
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours=hours, teachers=teachers,
-                           to_teacher=True), status
+    return render_template(
+        "contactbook/new_thread.html", form=form, pupil=pupil, hours=hours, teachers=teachers, to_teacher=True
+    ), status
 
 
 @bp.route("/pupils/<int:pupil_id>/messages/new", methods=["GET", "POST"])
 @roles_required(Role.TEACHER)
 def new_thread_teacher(pupil_id: int):
     pupil, cls = access.teacher_pupil_or_404(pupil_id)
-    guardians = list(db.session.scalars(
-        db.select(Guardian).where(Guardian.pupil_id == pupil.id)))
+    guardians = list(db.session.scalars(db.select(Guardian).where(Guardian.pupil_id == pupil.id)))
     form = MessageForm()
     form.recipient.choices = [SelectChoice(g.user.id, g.user.full_name) for g in guardians if g.user.active]
     if form.validate_on_submit():
@@ -106,8 +113,9 @@ def new_thread_teacher(pupil_id: int):
         if sent is not None:
             return sent
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/new_thread.html", form=form, pupil=pupil, hours={}, teachers=[],
-                           to_teacher=False), status
+    return render_template(
+        "contactbook/new_thread.html", form=form, pupil=pupil, hours={}, teachers=[], to_teacher=False
+    ), status
 
 
 @bp.route("/threads/<int:thread_id>", methods=["GET", "POST"])
@@ -129,8 +137,13 @@ def thread(thread_id: int):
     view = messaging.load_thread(thread, current_user)
     hours = messaging.office_hours_of([thread.teacher_id])
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/thread.html", view=view, form=form, report_form=ReportForm(formdata=None),
-                           hours=hours.get(thread.teacher_id)), status
+    return render_template(
+        "contactbook/thread.html",
+        view=view,
+        form=form,
+        report_form=ReportForm(formdata=None),
+        hours=hours.get(thread.teacher_id),
+    ), status
 
 
 @bp.route("/threads/<int:thread_id>/block", methods=["POST"])
@@ -158,8 +171,13 @@ def report_thread(thread_id: int):
     view = messaging.load_thread(thread, current_user)
     msg_form = MessageForm(formdata=None)
     del msg_form.recipient
-    return render_template("contactbook/thread.html", view=view, form=msg_form, report_form=form,
-                           hours=messaging.office_hours_of([thread.teacher_id]).get(thread.teacher_id)), 422
+    return render_template(
+        "contactbook/thread.html",
+        view=view,
+        form=msg_form,
+        report_form=form,
+        hours=messaging.office_hours_of([thread.teacher_id]).get(thread.teacher_id),
+    ), 422
 
 
 @bp.route("/attachments/<int:attachment_id>")
@@ -170,8 +188,15 @@ def attachment(attachment_id: int):
         abort(404)
     thread = _thread_or_404(att.thread_id)
     inline = att.content_type.startswith("image/")
-    resp = send_file(messaging.attachment_path(att), mimetype=att.content_type, as_attachment=not inline,
-                     download_name=att.filename, max_age=0, conditional=False, etag=False)
+    resp = send_file(
+        messaging.attachment_path(att),
+        mimetype=att.content_type,
+        as_attachment=not inline,
+        download_name=att.filename,
+        max_age=0,
+        conditional=False,
+        etag=False,
+    )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
@@ -197,7 +222,9 @@ def office_hours():
 def thread_reports(school_id: int):
     school = school_or_404(school_id)
     audit("contactbook.view_reports", ("school", school.id))
-    return render_template("contactbook/reports.html", school=school, reports=messaging.school_reports(school.id))
+    return render_template(
+        "contactbook/reports.html", school=school, reports=messaging.school_reports(school.id)
+    )
 
 
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
@@ -232,13 +259,22 @@ def class_announcement(class_id: int):
     cls = access.class_or_404(class_id)
     form = AnnouncementForm()
     if form.validate_on_submit():
-        a = messaging.send_announcement(school_id=cls.school_id, cls=cls, author=current_user, title=form.title.data,
-                                        body=form.body.data, requires_ack=form.requires_ack.data)
+        a = messaging.send_announcement(
+            school_id=cls.school_id,
+            cls=cls,
+            author=current_user,
+            title=form.title.data,
+            body=form.body.data,
+            requires_ack=form.requires_ack.data,
+        )
         flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
         return redirect(url_for("contactbook.announcement", announcement_id=a.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/announcement_form.html", form=form,
-                           audience=_("the families of class %(name)s", name=cls.name)), status
+    return render_template(
+        "contactbook/announcement_form.html",
+        form=form,
+        audience=_("the families of class %(name)s", name=cls.name),
+    ), status
 
 
 @bp.route("/schools/<int:school_id>/announcements/new", methods=["GET", "POST"])
@@ -247,20 +283,31 @@ def school_announcement(school_id: int):
     school = school_or_404(school_id)
     form = AnnouncementForm()
     if form.validate_on_submit():
-        a = messaging.send_announcement(school_id=school.id, cls=None, author=current_user, title=form.title.data,
-                                        body=form.body.data, requires_ack=form.requires_ack.data)
+        a = messaging.send_announcement(
+            school_id=school.id,
+            cls=None,
+            author=current_user,
+            title=form.title.data,
+            body=form.body.data,
+            requires_ack=form.requires_ack.data,
+        )
         flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
         return redirect(url_for("contactbook.announcement", announcement_id=a.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/announcement_form.html", form=form,
-                           audience=_("every family of %(name)s", name=school.name)), status
+    return render_template(
+        "contactbook/announcement_form.html",
+        form=form,
+        audience=_("every family of %(name)s", name=school.name),
+    ), status
 
 
 @bp.route("/announcements")
 @login_required_any
 def announcements():
     if current_user.role == Role.PARENT:
-        return render_template("contactbook/announcements.html", inbox=messaging.inbox(current_user), sent=None)
+        return render_template(
+            "contactbook/announcements.html", inbox=messaging.inbox(current_user), sent=None
+        )
     return render_template("contactbook/announcements.html", inbox=None, sent=messaging.sent_by(current_user))
 
 
@@ -273,8 +320,9 @@ def announcement(announcement_id: int):
     if messaging.can_manage_announcement(a, current_user):
         if current_user.role in STAFF:  # the report names families and children
             audit("contactbook.view_announcement_report", a)
-        return render_template("contactbook/announcement.html", a=a, row=None,
-                               report=messaging.announcement_report(a))
+        return render_template(
+            "contactbook/announcement.html", a=a, row=None, report=messaging.announcement_report(a)
+        )
     row = messaging.recipient_row(a, current_user)
     if row is None:
         abort(404)

@@ -1,4 +1,5 @@
 """Parents: their own children only (any other id answers 404)."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -35,9 +36,16 @@ def child(pupil_id: int):
     if pupil is None:
         abort(404)
     page = services.child_page(pupil, request.args.get("term", type=int))
-    return render_template("contactbook/child.html", page=page, children=kids,
-                           fmt=grades.format_value, show=grades.display_result, fmt_score=grades.format_score,
-                           mark_labels=grades.MARK_LABELS, mark_names=grades.MARK_NAMES)
+    return render_template(
+        "contactbook/child.html",
+        page=page,
+        children=kids,
+        fmt=grades.format_value,
+        show=grades.display_result,
+        fmt_score=grades.format_score,
+        mark_labels=grades.MARK_LABELS,
+        mark_names=grades.MARK_NAMES,
+    )
 
 
 @bp.route("/children/<int:pupil_id>/absence", methods=["GET", "POST"])
@@ -53,9 +61,16 @@ def absence_request(pupil_id: int):
         if problem:
             form.from_date.errors.append(REQUEST_PROBLEMS[problem]())
         else:
-            daily.file_request(pupil, cls, current_user, form.from_date.data, form.to_date.data, form.reason.data)
+            daily.file_request(
+                pupil, cls, current_user, form.from_date.data, form.to_date.data, form.reason.data
+            )
             flash(_("Your request has been sent to the homeroom teacher."), "success")
             return redirect(url_for("contactbook.child", pupil_id=pupil.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/absence_form.html", pupil=pupil, cls=cls, form=form,
-                           requests=daily.pupil_requests(pupil.id)), status
+    return render_template(
+        "contactbook/absence_form.html",
+        pupil=pupil,
+        cls=cls,
+        form=form,
+        requests=daily.pupil_requests(pupil.id),
+    ), status

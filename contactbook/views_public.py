@@ -1,5 +1,6 @@
 """Account activation with a one-time code (guardians from the printed class sheet, teachers
 from their email). Public, rate-limited like the login form."""
+
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -30,8 +31,12 @@ def _failed(response) -> bool:
 @bp.route("/activate", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"],
-               deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def activate():
     if current_user.is_authenticated:
         return redirect(url_for("contactbook.index"))
@@ -40,7 +45,11 @@ def activate():
         found = services.check_code(form.login.data, form.code.data)
         if found is None:
             # One message whatever was wrong (no account enumeration).
-            form.code.errors.append(_("This phone number or email and code do not match, or the code has expired or been used. Ask the school for a new code."))
+            form.code.errors.append(
+                _(
+                    "This phone number or email and code do not match, or the code has expired or been used. Ask the school for a new code."
+                )
+            )
         else:
             user, row = found
             staff = user.role in STAFF_ROLES

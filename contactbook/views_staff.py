@@ -1,5 +1,6 @@
 """School staff, district officers and city admins: schools, classes, import, activation sheets,
 the school calendar (terms and subjects)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -47,8 +48,13 @@ def school(school_id: int):
     school = school_or_404(school_id)
     year = services.current_year()
     classes = services.school_classes(school, year) if year else []
-    return render_template("contactbook/school.html", school=school, year=year, classes=classes,
-                           pending_teachers=services.pending_teachers(school))
+    return render_template(
+        "contactbook/school.html",
+        school=school,
+        year=year,
+        classes=classes,
+        pending_teachers=services.pending_teachers(school),
+    )
 
 
 @bp.route("/teachers/<int:user_id>/activation-email", methods=["POST"])
@@ -62,11 +68,21 @@ def resend_activation(user_id: int):
         abort(404)
     school = school_or_404(teacher.school_id)
     if services.resend_staff_activation(teacher):
-        flash(_("A new activation email is on its way to %(name)s; the earlier code no longer works.",
-                name=teacher.full_name), "success")
+        flash(
+            _(
+                "A new activation email is on its way to %(name)s; the earlier code no longer works.",
+                name=teacher.full_name,
+            ),
+            "success",
+        )
     else:
-        flash(_("%(name)s has already activated the account (or has no email address).", name=teacher.full_name),
-              "info")
+        flash(
+            _(
+                "%(name)s has already activated the account (or has no email address).",
+                name=teacher.full_name,
+            ),
+            "info",
+        )
     return redirect(url_for("contactbook.school", school_id=school.id))
 
 
@@ -76,12 +92,22 @@ def import_classes():
     form = ImportForm()
     report = None
     if form.validate_on_submit():
-        allowed = None if current_user.role == Role.CITY_ADMIN else set(
-            db.session.scalars(scoped_schools_query(current_user).with_only_columns(School.id)))
+        allowed = (
+            None
+            if current_user.role == Role.CITY_ADMIN
+            else set(db.session.scalars(scoped_schools_query(current_user).with_only_columns(School.id)))
+        )
         report = importers.import_classes(form.file.data.stream, actor_id=current_user.id, school_ids=allowed)
         if report.ok:
-            flash(_("Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
-                    created=report.created, updated=report.updated, unchanged=report.unchanged), "success")
+            flash(
+                _(
+                    "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+                    created=report.created,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                ),
+                "success",
+            )
             return render_template("contactbook/import.html", form=ImportForm(formdata=None), report=report)
         return render_template("contactbook/import.html", form=form, report=report), 422
     status = 422 if form.is_submitted() else 200
@@ -102,8 +128,13 @@ def class_page(class_id: int):
     teaching = services.class_teaching(cls)
     if current_user.role in STAFF:
         audit("contactbook.view_roster", cls)
-    return render_template("contactbook/class.html", cls=cls, roster=roster, teaching=teaching,
-                           is_staff=current_user.role in STAFF)
+    return render_template(
+        "contactbook/class.html",
+        cls=cls,
+        roster=roster,
+        teaching=teaching,
+        is_staff=current_user.role in STAFF,
+    )
 
 
 @bp.route("/classes/<int:class_id>/pupils/<int:pupil_id>/remove", methods=["POST"])
@@ -113,8 +144,14 @@ def remove_pupil(class_id: int, pupil_id: int):
     cls = access.staff_class_or_404(class_id)
     pupil = access.pupil_in_class(pupil_id, cls)
     services.remove_from_class(cls, pupil)
-    flash(_("%(name)s is no longer in class %(cls)s. Their records are kept.", name=pupil.full_name, cls=cls.name),
-          "success")
+    flash(
+        _(
+            "%(name)s is no longer in class %(cls)s. Their records are kept.",
+            name=pupil.full_name,
+            cls=cls.name,
+        ),
+        "success",
+    )
     return redirect(url_for("contactbook.class_page", class_id=cls.id))
 
 
@@ -124,8 +161,13 @@ def activation_sheet(class_id: int):
     """Generate (on demand) and show the printable sheet of one-time codes for the class."""
     cls = access.staff_class_or_404(class_id)
     lines = services.issue_class_codes(cls, current_user)
-    return render_template("contactbook/activation_sheet.html", cls=cls, lines=lines,
-                           days=services.CODE_DAYS, format_code=services.format_code)
+    return render_template(
+        "contactbook/activation_sheet.html",
+        cls=cls,
+        lines=lines,
+        days=services.CODE_DAYS,
+        format_code=services.format_code,
+    )
 
 
 @bp.route("/schools/<int:school_id>/calendar", methods=["GET", "POST"])
@@ -136,20 +178,39 @@ def calendar(school_id: int):
     if year is None:
         abort(404)
     terms = services.ensure_terms(school, year)
-    form = TermsForm(year=year, data=None if request.method == "POST" else {
-        "term1_start": terms[0].starts_on, "term1_end": terms[0].ends_on,
-        "term2_start": terms[1].starts_on, "term2_end": terms[1].ends_on})
+    form = TermsForm(
+        year=year,
+        data=None
+        if request.method == "POST"
+        else {
+            "term1_start": terms[0].starts_on,
+            "term1_end": terms[0].ends_on,
+            "term2_start": terms[1].starts_on,
+            "term2_end": terms[1].ends_on,
+        },
+    )
     if form.validate_on_submit():
-        services.set_terms(terms, form.term1_start.data, form.term1_end.data, form.term2_start.data,
-                           form.term2_end.data)
+        services.set_terms(
+            terms, form.term1_start.data, form.term1_end.data, form.term2_start.data, form.term2_end.data
+        )
         flash(_("The school calendar has been saved."), "success")
         return redirect(url_for("contactbook.calendar", school_id=school.id))
     status = 422 if form.is_submitted() else 200
-    subjects = db.session.scalars(sa.select(Subject).where(Subject.school_id == school.id)
-                                  .order_by(Subject.grade, Subject.position, Subject.name)).all()
+    subjects = db.session.scalars(
+        sa.select(Subject)
+        .where(Subject.school_id == school.id)
+        .order_by(Subject.grade, Subject.position, Subject.name)
+    ).all()
     subject_form = SubjectForm(formdata=None)
-    return render_template("contactbook/calendar.html", school=school, year=year, form=form, subjects=subjects,
-                           subject_form=subject_form, grades=list(grades_of_level(school.level))), status
+    return render_template(
+        "contactbook/calendar.html",
+        school=school,
+        year=year,
+        form=form,
+        subjects=subjects,
+        subject_form=subject_form,
+        grades=list(grades_of_level(school.level)),
+    ), status
 
 
 @bp.route("/schools/<int:school_id>/subjects", methods=["POST"])
@@ -160,8 +221,14 @@ def add_subject(school_id: int):
     if form.validate_on_submit():
         if form.grade.data not in grades_of_level(school.level):
             form.grade.errors.append(_("This school does not teach grade %(grade)d.", grade=form.grade.data))
-        elif not services.add_subject(school, form.grade.data, form.name.data, form.assessment.data,
-                                      form.regular_count.data, form.has_test.data):
+        elif not services.add_subject(
+            school,
+            form.grade.data,
+            form.name.data,
+            form.assessment.data,
+            form.regular_count.data,
+            form.has_test.data,
+        ):
             form.name.errors.append(_("This grade already has a subject of that name."))
         else:
             flash(_("The subject has been added."), "success")
@@ -170,13 +237,30 @@ def add_subject(school_id: int):
     if year is None:
         abort(404)
     terms = services.ensure_terms(school, year)
-    terms_form = TermsForm(year=year, formdata=None, data={
-        "term1_start": terms[0].starts_on, "term1_end": terms[0].ends_on,
-        "term2_start": terms[1].starts_on, "term2_end": terms[1].ends_on})
-    subjects = db.session.scalars(sa.select(Subject).where(Subject.school_id == school.id)
-                                  .order_by(Subject.grade, Subject.position, Subject.name)).all()
-    return render_template("contactbook/calendar.html", school=school, year=year, form=terms_form,
-                           subjects=subjects, subject_form=form, grades=list(grades_of_level(school.level))), 422
+    terms_form = TermsForm(
+        year=year,
+        formdata=None,
+        data={
+            "term1_start": terms[0].starts_on,
+            "term1_end": terms[0].ends_on,
+            "term2_start": terms[1].starts_on,
+            "term2_end": terms[1].ends_on,
+        },
+    )
+    subjects = db.session.scalars(
+        sa.select(Subject)
+        .where(Subject.school_id == school.id)
+        .order_by(Subject.grade, Subject.position, Subject.name)
+    ).all()
+    return render_template(
+        "contactbook/calendar.html",
+        school=school,
+        year=year,
+        form=terms_form,
+        subjects=subjects,
+        subject_form=form,
+        grades=list(grades_of_level(school.level)),
+    ), 422
 
 
 @bp.route("/schools/<int:school_id>/subjects/standard", methods=["POST"])
@@ -192,10 +276,11 @@ def add_standard_subjects(school_id: int):
     return redirect(url_for("contactbook.calendar", school_id=school.id))
 
 
-
 SUBJECT_PROBLEMS = {
     "name_taken": lambda: _("This grade already has a subject of that name."),
-    "has_grades": lambda: _("This subject already has grades: its assessment cannot change and it cannot be deleted."),
+    "has_grades": lambda: _(
+        "This subject already has grades: its assessment cannot change and it cannot be deleted."
+    ),
 }
 
 
@@ -213,8 +298,9 @@ def edit_subject(subject_id: int):
     subject = _subject_or_404(subject_id)
     form = SubjectEditForm(grade=subject.grade, obj=subject if request.method == "GET" else None)
     if form.validate_on_submit():
-        problem = services.update_subject(subject, form.name.data, form.assessment.data, form.regular_count.data,
-                                          form.has_test.data)
+        problem = services.update_subject(
+            subject, form.name.data, form.assessment.data, form.regular_count.data, form.has_test.data
+        )
         if problem is None:
             flash(_("The subject has been saved."), "success")
             return redirect(url_for("contactbook.calendar", school_id=subject.school_id))

@@ -1,5 +1,6 @@
 """Teachers: their classes, grade books (entry, publish, Excel), the homeroom overview,
 comments, attendance and absence requests."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -52,20 +53,35 @@ def grade_book(class_id: int, subject_id: int):
         if not acc.editable:
             abort(404)
         publish = request.form.get("action") == "publish"
-        result = grades.save_entries(book, grades.entries_from_form(request.form), actor=current_user,
-                                     reason=xlsx_clean(request.form.get("reason"))[:300], publish=publish)
+        result = grades.save_entries(
+            book,
+            grades.entries_from_form(request.form),
+            actor=current_user,
+            reason=xlsx_clean(request.form.get("reason"))[:300],
+            publish=publish,
+        )
         if result.ok:
             if publish:
                 flash(_("Saved and published: families can see the grades now."), "success")
             else:
                 flash(_("Saved as draft. Families see the grades once you publish them."), "success")
-            return redirect(url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id,
-                                    term=term.id))
+            return redirect(
+                url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id)
+            )
     upload = GradeSheetUploadForm(formdata=None)
     status = 422 if result is not None and not result.ok else 200
-    return render_template("contactbook/grade_book.html", book=book, acc=acc, terms=terms, term=term,
-                           result=result, grid=grades.grid(book, result), upload=upload,
-                           show=grades.display_result, reason=request.form.get("reason", "")), status
+    return render_template(
+        "contactbook/grade_book.html",
+        book=book,
+        acc=acc,
+        terms=terms,
+        term=term,
+        result=result,
+        grid=grades.grid(book, result),
+        upload=upload,
+        show=grades.display_result,
+        reason=request.form.get("reason", ""),
+    ), status
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/export.xlsx")
@@ -86,17 +102,36 @@ def grade_sheet_import(class_id: int, subject_id: int):
     upload = GradeSheetUploadForm()
     report = None
     if upload.validate_on_submit():
-        report = importers.import_grade_sheet(upload.file.data.stream, book, actor=current_user,
-                                              reason=upload.reason.data or "")
+        report = importers.import_grade_sheet(
+            upload.file.data.stream, book, actor=current_user, reason=upload.reason.data or ""
+        )
         if report.ok:
             r = report.result
-            flash(_("Grade sheet imported as draft: %(n)d grades added, %(m)d changed. Check and publish.",
-                    n=r.created, m=r.updated + r.changed_published), "success")
-            return redirect(url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id))
+            flash(
+                _(
+                    "Grade sheet imported as draft: %(n)d grades added, %(m)d changed. Check and publish.",
+                    n=r.created,
+                    m=r.updated + r.changed_published,
+                ),
+                "success",
+            )
+            return redirect(
+                url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id)
+            )
         book = grades.load_book(acc.cls, acc.subject, term, terms)
-    return render_template("contactbook/grade_book.html", book=book, acc=acc, terms=terms, term=term,
-                           result=None, grid=grades.grid(book), upload=upload, report=report,
-                           show=grades.display_result, reason=""), 422
+    return render_template(
+        "contactbook/grade_book.html",
+        book=book,
+        acc=acc,
+        terms=terms,
+        term=term,
+        result=None,
+        grid=grades.grid(book),
+        upload=upload,
+        report=report,
+        show=grades.display_result,
+        reason="",
+    ), 422
 
 
 @bp.route("/classes/<int:class_id>/overview")
@@ -112,8 +147,14 @@ def class_overview(class_id: int):
     if current_user.role in access.STAFF:
         audit("contactbook.view_grades", cls, term_id=term.id)
     overview = services.class_overview(cls, term)
-    return render_template("contactbook/overview.html", cls=cls, terms=terms, term=term, overview=overview,
-                           show=grades.display_result)
+    return render_template(
+        "contactbook/overview.html",
+        cls=cls,
+        terms=terms,
+        term=term,
+        overview=overview,
+        show=grades.display_result,
+    )
 
 
 # ----------------------------------------------------------------------------- attendance
@@ -146,14 +187,21 @@ def attendance(class_id: int):
         if error is None:
             marks = {}
             for p in services.class_pupils(cls):
-                marks[p.id] = (request.form.get(f"s-{p.id}", "present"),
-                               xlsx_clean(request.form.get(f"n-{p.id}"))[:200])
+                marks[p.id] = (
+                    request.form.get(f"s-{p.id}", "present"),
+                    xlsx_clean(request.form.get(f"n-{p.id}"))[:200],
+                )
             daily.save_attendance(cls, day, marks, current_user)
             flash(_("Attendance for %(day)s has been saved.", day=day.strftime("%d/%m/%Y")), "success")
             return redirect(url_for("contactbook.attendance", class_id=cls.id, date=day.isoformat()))
         flash(error, "error")
-        return render_template("contactbook/attendance.html", cls=cls, day=day, lines=daily.attendance_sheet(cls, day),
-                               error=error), 422
+        return render_template(
+            "contactbook/attendance.html",
+            cls=cls,
+            day=day,
+            lines=daily.attendance_sheet(cls, day),
+            error=error,
+        ), 422
     lines = daily.attendance_sheet(cls, day) if error is None else []
     return render_template("contactbook/attendance.html", cls=cls, day=day, lines=lines, error=error)
 
@@ -178,8 +226,16 @@ def _comments_page(cls, terms, term, subject, back_url: str):
             return redirect(back_url)
     status = 422 if form.is_submitted() else 200
     saved = {pid: c.body for pid, c in daily.term_comments(cls, term, current_user, subject).items()}
-    return render_template("contactbook/term_comments.html", cls=cls, terms=terms, term=term, form=form,
-                           subject=subject, pupils=services.class_pupils(cls), comments={**saved, **texts}), status
+    return render_template(
+        "contactbook/term_comments.html",
+        cls=cls,
+        terms=terms,
+        term=term,
+        form=form,
+        subject=subject,
+        pupils=services.class_pupils(cls),
+        comments={**saved, **texts},
+    ), status
 
 
 @bp.route("/classes/<int:class_id>/comments", methods=["GET", "POST"])
@@ -191,7 +247,9 @@ def term_comments(class_id: int):
     term = grades.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
-    return _comments_page(cls, terms, term, None, url_for("contactbook.term_comments", class_id=cls.id, term=term.id))
+    return _comments_page(
+        cls, terms, term, None, url_for("contactbook.term_comments", class_id=cls.id, term=term.id)
+    )
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/comments", methods=["GET", "POST"])
@@ -206,8 +264,13 @@ def subject_comments(class_id: int, subject_id: int):
     term = grades.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
-    return _comments_page(acc.cls, terms, term, acc.subject, url_for(
-        "contactbook.subject_comments", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id))
+    return _comments_page(
+        acc.cls,
+        terms,
+        term,
+        acc.subject,
+        url_for("contactbook.subject_comments", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id),
+    )
 
 
 @bp.route("/pupils/<int:pupil_id>/notes", methods=["GET", "POST"])
@@ -220,8 +283,9 @@ def pupil_notes(pupil_id: int):
         flash(_("The note has been sent to the family."), "success")
         return redirect(url_for("contactbook.pupil_notes", pupil_id=pupil.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("contactbook/notes.html", pupil=pupil, cls=cls, form=form,
-                           notes=daily.pupil_notes(pupil.id)), status
+    return render_template(
+        "contactbook/notes.html", pupil=pupil, cls=cls, form=form, notes=daily.pupil_notes(pupil.id)
+    ), status
 
 
 # ----------------------------------------------------------------------------- absence requests
@@ -231,8 +295,12 @@ def pupil_notes(pupil_id: int):
 @roles_required(Role.TEACHER)
 def absence_requests(class_id: int):
     cls = access.homeroom_class_or_404(class_id)
-    return render_template("contactbook/absences.html", cls=cls, requests=daily.class_requests(cls),
-                           form=DecisionForm(formdata=None))
+    return render_template(
+        "contactbook/absences.html",
+        cls=cls,
+        requests=daily.class_requests(cls),
+        form=DecisionForm(formdata=None),
+    )
 
 
 @bp.route("/absences/<int:request_id>/decide", methods=["POST"])
@@ -245,8 +313,9 @@ def decide_absence(request_id: int):
     form = DecisionForm()
     if not form.validate_on_submit():
         flash(_("Choose approve or decline."), "error")
-        return render_template("contactbook/absences.html", cls=cls, requests=daily.class_requests(cls),
-                               form=form), 422
+        return render_template(
+            "contactbook/absences.html", cls=cls, requests=daily.class_requests(cls), form=form
+        ), 422
     if req.status != "pending":
         flash(_("This request has already been answered."), "info")
     else:

@@ -1,4 +1,5 @@
 """The contact book's blueprint; the views_* modules add their routes to it."""
+
 from flask import Blueprint
 
 from app.security import mask_phone

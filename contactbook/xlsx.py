@@ -6,6 +6,7 @@ reports, writing workbooks with formula-looking text escaped — live in `app.xl
 admissions; the two areas never import each other, DESIGN §1) and are re-exported here. This
 module adds the contact book's own problem codes and a `Problem` that renders them.
 """
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -41,10 +42,37 @@ from app.xlsx import (
 )
 
 __all__ = [
-    "FORMULA_PREFIXES", "GENDERS", "MAX_ROWS", "MESSAGES", "YES_NO", "CellError", "Column", "FileRejected",
-    "Problem", "Row", "a_date", "check_cell", "clean_text", "code", "email", "escape_formula", "find_sheet",
-    "gender", "header_key", "is_blank", "new_workbook", "open_workbook", "person_name", "phone", "read_sheet",
-    "render_message", "strip_diacritics", "text", "workbook_bytes", "write_sheet", "yes_no",
+    "FORMULA_PREFIXES",
+    "GENDERS",
+    "MAX_ROWS",
+    "MESSAGES",
+    "YES_NO",
+    "CellError",
+    "Column",
+    "FileRejected",
+    "Problem",
+    "Row",
+    "a_date",
+    "check_cell",
+    "clean_text",
+    "code",
+    "email",
+    "escape_formula",
+    "find_sheet",
+    "gender",
+    "header_key",
+    "is_blank",
+    "new_workbook",
+    "open_workbook",
+    "person_name",
+    "phone",
+    "read_sheet",
+    "render_message",
+    "strip_diacritics",
+    "text",
+    "workbook_bytes",
+    "write_sheet",
+    "yes_no",
 ]
 
 MAX_ROWS = 50_000

@@ -3,6 +3,7 @@
 Plain functions (flush only); tests commit before requests. Used by the admissions integration
 tests and by tests/integration/test_route_access.py (`foreign_admission_ids`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -45,8 +46,16 @@ def personal_id_for(dob: date, gender: str = "male") -> str:
     return f"001{digit}{dob.year % 100:02d}{next(_seq) % 10**6:06d}"
 
 
-def create_roster_entry(ward, group=None, *, level: str = "grade1", dob: date | None = None,
-                        full_name: str | None = None, gender: str = "male", residence_type: str = "permanent"):
+def create_roster_entry(
+    ward,
+    group=None,
+    *,
+    level: str = "grade1",
+    dob: date | None = None,
+    full_name: str | None = None,
+    gender: str = "male",
+    residence_type: str = "permanent",
+):
     from admissions import rules
     from admissions.models import RosterEntry
     from app.extensions import db
@@ -54,10 +63,17 @@ def create_roster_entry(ward, group=None, *, level: str = "grade1", dob: date | 
     n = next(_seq)
     if dob is None:
         dob = date(rules.birth_year_for(level, intake_year()), 1 + n % 12, 1 + n % 28)
-    r = RosterEntry(personal_id=personal_id_for(dob, gender), full_name=full_name or f"Trẻ Em {chr(65 + n % 26)}{n}",
-                    date_of_birth=dob, gender=gender, ward_id=ward.id,
-                    residential_group_id=group.id if group else None, residence_type=residence_type,
-                    guardian_name="Phụ Huynh", guardian_phone="0912000000")
+    r = RosterEntry(
+        personal_id=personal_id_for(dob, gender),
+        full_name=full_name or f"Trẻ Em {chr(65 + n % 26)}{n}",
+        date_of_birth=dob,
+        gender=gender,
+        ward_id=ward.id,
+        residential_group_id=group.id if group else None,
+        residence_type=residence_type,
+        guardian_name="Phụ Huynh",
+        guardian_phone="0912000000",
+    )
     db.session.add(r)
     db.session.flush()
     return r
@@ -72,7 +88,9 @@ def create_season(*, trial: bool = False, open_level: str | None = "grade1", yea
     year = year or intake_year()
     ay = db.session.query(AcademicYear).filter_by(name=f"{year}-{year + 1}").one_or_none()
     if ay is None:
-        ay = AcademicYear(name=f"{year}-{year + 1}", starts_on=date(year, 9, 5), ends_on=date(year + 1, 5, 31))
+        ay = AcademicYear(
+            name=f"{year}-{year + 1}", starts_on=date(year, 9, 5), ends_on=date(year + 1, 5, 31)
+        )
         db.session.add(ay)
         db.session.flush()
     season = AdmissionSeason(academic_year_id=ay.id, phase="trial" if trial else "official")
@@ -89,9 +107,16 @@ def create_season(*, trial: bool = False, open_level: str | None = "grade1", yea
             opens = now + timedelta(days=10 + 4 * i)
         else:
             opens = start + timedelta(days=4 * i)
-        db.session.add(AdmissionLevel(season_id=season.id, level=level, opens_at=opens,
-                                      closes_at=opens + timedelta(days=3), confirm_by=opens + timedelta(days=20),
-                                      state=LevelState.SCHEDULED))
+        db.session.add(
+            AdmissionLevel(
+                season_id=season.id,
+                level=level,
+                opens_at=opens,
+                closes_at=opens + timedelta(days=3),
+                confirm_by=opens + timedelta(days=20),
+                state=LevelState.SCHEDULED,
+            )
+        )
     if trial:
         season.trial_opens_at = now - timedelta(hours=1)
         season.trial_closes_at = now + timedelta(days=2)
@@ -143,11 +168,17 @@ def add_child_for(parent, roster_entry, season=None, level: str = "grade1"):
 
     child = db.session.query(Child).filter_by(roster_entry_id=roster_entry.id).one_or_none()
     if child is None:
-        child = Child(roster_entry_id=roster_entry.id, full_name=roster_entry.full_name,
-                      date_of_birth=roster_entry.date_of_birth, gender=roster_entry.gender, ward_id=roster_entry.ward_id,
-                      residential_group_id=roster_entry.residential_group_id,
-                      residence_type=roster_entry.residence_type, source="roster",
-                      trial_season_id=season.id if season is not None and season.is_trial else None)
+        child = Child(
+            roster_entry_id=roster_entry.id,
+            full_name=roster_entry.full_name,
+            date_of_birth=roster_entry.date_of_birth,
+            gender=roster_entry.gender,
+            ward_id=roster_entry.ward_id,
+            residential_group_id=roster_entry.residential_group_id,
+            residence_type=roster_entry.residence_type,
+            source="roster",
+            trial_season_id=season.id if season is not None and season.is_trial else None,
+        )
         db.session.add(child)
         db.session.flush()
     db.session.add(ParentChild(user_id=parent.id, child_id=child.id))
@@ -159,12 +190,21 @@ def create_application(child, level, parent, choices=(), catchment=None, status:
     from admissions.models import Application, ApplicationChoice
     from app.extensions import db
 
-    app_ = Application(reference=f"T{next(_seq):07d}", child_id=child.id, admission_level_id=level.id,
-                       status=status, catchment_school_id=catchment.id if catchment else None,
-                       residence_type=child.residence_type, sibling_school_ids=[], submitted_by_id=parent.id,
-                       is_trial=level.season.is_trial)
+    app_ = Application(
+        reference=f"T{next(_seq):07d}",
+        child_id=child.id,
+        admission_level_id=level.id,
+        status=status,
+        catchment_school_id=catchment.id if catchment else None,
+        residence_type=child.residence_type,
+        sibling_school_ids=[],
+        submitted_by_id=parent.id,
+        is_trial=level.season.is_trial,
+    )
     rows = [(s, False) for s in choices] + ([(catchment, True)] if catchment else [])
-    app_.choices = [ApplicationChoice(rank=i + 1, school_id=s.id, is_catchment=c) for i, (s, c) in enumerate(rows)]
+    app_.choices = [
+        ApplicationChoice(rank=i + 1, school_id=s.id, is_catchment=c) for i, (s, c) in enumerate(rows)
+    ]
     db.session.add(app_)
     db.session.flush()
     return app_
@@ -203,8 +243,13 @@ def foreign_admission_ids(world) -> dict[str, int]:
     app_ = create_application(child, level_of(season), other_parent, catchment=area.home)
     rnd = create_round(level_of(season), world["districts"][1], world["foreign"]["district_officer"])
     jobs.commit()
-    return {"season_id": season.id, "level_id": level_of(season).id, "child_id": child.id,
-            "application_id": app_.id, "round_id": rnd.id}
+    return {
+        "season_id": season.id,
+        "level_id": level_of(season).id,
+        "child_id": child.id,
+        "application_id": app_.id,
+        "round_id": rnd.id,
+    }
 
 
 def english(client, page: str = "/home"):
@@ -222,6 +267,7 @@ def login_en(client, user):
 
 # ---- bulk helpers for season-sized tests (one flush per table, not per row) ----------------------
 
+
 def bulk_roster(plan, *, level: str = "grade1", name_prefix: str = "Học Sinh"):
     """Roster entries for [(ward, group or None, n), ...], added in one flush; returns them in order."""
     from admissions import rules
@@ -235,10 +281,19 @@ def bulk_roster(plan, *, level: str = "grade1", name_prefix: str = "Học Sinh")
             k = next(_seq)
             dob = date(year, 1 + k % 12, 1 + k % 28)
             gender = "female" if k % 2 else "male"
-            rows.append(RosterEntry(personal_id=personal_id_for(dob, gender), full_name=f"{name_prefix} {len(rows):04d}",
-                                    date_of_birth=dob, gender=gender, ward_id=ward.id,
-                                    residential_group_id=group.id if group else None, residence_type="permanent",
-                                    guardian_name="Phụ Huynh", guardian_phone="0912000000"))
+            rows.append(
+                RosterEntry(
+                    personal_id=personal_id_for(dob, gender),
+                    full_name=f"{name_prefix} {len(rows):04d}",
+                    date_of_birth=dob,
+                    gender=gender,
+                    ward_id=ward.id,
+                    residential_group_id=group.id if group else None,
+                    residence_type="permanent",
+                    guardian_name="Phụ Huynh",
+                    guardian_phone="0912000000",
+                )
+            )
     db.session.add_all(rows)
     db.session.flush()
     return rows
@@ -255,8 +310,15 @@ def bulk_parents(n: int, *, logged_in: bool = True):
     users = []
     for _ in range(n):
         k = next(_seq)
-        users.append(User(role="parent", phone=f"086{k:07d}", full_name=f"Phụ Huynh {k}", password_hash=digest,
-                          last_login_at=utcnow() if logged_in else None))
+        users.append(
+            User(
+                role="parent",
+                phone=f"086{k:07d}",
+                full_name=f"Phụ Huynh {k}",
+                password_hash=digest,
+                last_login_at=utcnow() if logged_in else None,
+            )
+        )
     db.session.add_all(users)
     db.session.flush()
     return users
@@ -276,9 +338,16 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
     children = {}
     for _parent, r in pairs:
         if r.id not in children:
-            children[r.id] = Child(roster_entry_id=r.id, full_name=r.full_name, date_of_birth=r.date_of_birth,
-                                   gender=r.gender, ward_id=r.ward_id, residential_group_id=r.residential_group_id,
-                                   residence_type=r.residence_type, source="roster")
+            children[r.id] = Child(
+                roster_entry_id=r.id,
+                full_name=r.full_name,
+                date_of_birth=r.date_of_birth,
+                gender=r.gender,
+                ward_id=r.ward_id,
+                residential_group_id=r.residential_group_id,
+                residence_type=r.residence_type,
+                source="roster",
+            )
     db.session.add_all(children.values())
     db.session.flush()
     db.session.add_all([ParentChild(user_id=p.id, child_id=children[r.id].id) for p, r in pairs])
@@ -293,18 +362,36 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
         d = districts[child.ward_id]
         if d not in spare_by_district:
             spare_by_district[d] = services.spare_seats_by_school(level, d)
-            schools_by_district[d] = [s.id for s in db.session.scalars(
-                db.select(School).where(School.level == level.level, School.district_id == d).order_by(School.name))]
+            schools_by_district[d] = [
+                s.id
+                for s in db.session.scalars(
+                    db.select(School)
+                    .where(School.level == level.level, School.district_id == d)
+                    .order_by(School.name)
+                )
+            ]
         c = cmap.derive(child.ward_id, child.residential_group_id)
-        options = [s for s in schools_by_district[d] if s != c.school_id and spare_by_district[d].get(s, 0) > 0]
+        options = [
+            s for s in schools_by_district[d] if s != c.school_id and spare_by_district[d].get(s, 0) > 0
+        ]
         others = choose(child, c.school_id, options)
         sib = sibling(child)
-        a = Application(reference=f"B{next(_seq):08d}", child_id=child.id, admission_level_id=level.id,
-                        status="submitted", is_trial=level.season.is_trial, catchment_school_id=c.school_id,
-                        catchment_status=c.status, residence_type=child.residence_type,
-                        sibling_school_ids=[sib] if sib else [], submitted_by_id=parent.id)
-        a.choices = [ApplicationChoice(rank=k, school_id=sid, is_catchment=is_c)
-                     for k, sid, is_c in rules.ranked_choices(others, c.school_id)]
+        a = Application(
+            reference=f"B{next(_seq):08d}",
+            child_id=child.id,
+            admission_level_id=level.id,
+            status="submitted",
+            is_trial=level.season.is_trial,
+            catchment_school_id=c.school_id,
+            catchment_status=c.status,
+            residence_type=child.residence_type,
+            sibling_school_ids=[sib] if sib else [],
+            submitted_by_id=parent.id,
+        )
+        a.choices = [
+            ApplicationChoice(rank=k, school_id=sid, is_catchment=is_c)
+            for k, sid, is_c in rules.ranked_choices(others, c.school_id)
+        ]
         apps.append(a)
     db.session.add_all(apps)
     db.session.flush()

@@ -5,6 +5,7 @@ and drops it at the end; without it, a temporary SQLite file. Tables are emptied
 Redis: the app uses REDIS_URL when set (jobs then go to real RQ queues, drained by a real worker
 in `run_jobs`); `redis_url` gives Redis-only tests REDIS_URL or a local server, else skips.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -121,7 +122,9 @@ def make_config(database_url: str, tmp_path, **extra) -> dict:
         JOB_QUEUE=f"test-{run_id}",
         MAIL_URL=None,
         # Cheap hashing in tests; the production parameters have their own test.
-        ARGON2_TIME_COST=1, ARGON2_MEMORY_COST=1024, ARGON2_PARALLELISM=1,
+        ARGON2_TIME_COST=1,
+        ARGON2_MEMORY_COST=1024,
+        ARGON2_PARALLELISM=1,
     )
     cfg.update(extra)
     os.environ.setdefault("INSTANCE_PATH", str(tmp_path))

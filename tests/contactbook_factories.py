@@ -1,5 +1,6 @@
 """Contact book test data: years, classes, subjects, pupils, guardians, teaching, grades,
 and classes.xlsx workbooks. Import what you need in a test module; `cb_world` is a fixture."""
+
 from __future__ import annotations
 
 import io
@@ -13,10 +14,26 @@ from tests.factories import create_school, create_user
 
 _seq = itertools.count(1)
 
-PUPIL_HEADERS = ["school_code", "class_name", "pupil_code", "full_name", "date_of_birth", "gender",
-                 "guardian_name", "guardian_phone", "guardian_email"]
-TEACHER_HEADERS = ["school_code", "class_name", "subject", "teacher_name", "teacher_email", "teacher_phone",
-                   "homeroom"]
+PUPIL_HEADERS = [
+    "school_code",
+    "class_name",
+    "pupil_code",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "guardian_name",
+    "guardian_phone",
+    "guardian_email",
+]
+TEACHER_HEADERS = [
+    "school_code",
+    "class_name",
+    "subject",
+    "teacher_name",
+    "teacher_email",
+    "teacher_phone",
+    "homeroom",
+]
 
 
 def create_year(name: str = "2026-2027", current: bool = True):
@@ -24,7 +41,9 @@ def create_year(name: str = "2026-2027", current: bool = True):
     from app.models import AcademicYear
 
     start = int(name[:4])
-    y = AcademicYear(name=name, starts_on=date(start, 9, 5), ends_on=date(start + 1, 5, 31), is_current=current)
+    y = AcademicYear(
+        name=name, starts_on=date(start, 9, 5), ends_on=date(start + 1, 5, 31), is_current=current
+    )
     db.session.add(y)
     db.session.flush()
     return y
@@ -44,36 +63,66 @@ def create_class(school, name: str = "1A", *, year=None, homeroom=None):
     year = year or current_year_or_create()
     ensure_terms(school, year)
     grade = int("".join(itertools.takewhile(str.isdigit, name)))
-    c = SchoolClass(school_id=school.id, academic_year_id=year.id, grade=grade, name=name,
-                    homeroom_teacher_id=homeroom.id if homeroom else None)
+    c = SchoolClass(
+        school_id=school.id,
+        academic_year_id=year.id,
+        grade=grade,
+        name=name,
+        homeroom_teacher_id=homeroom.id if homeroom else None,
+    )
     db.session.add(c)
     db.session.flush()
     return c
 
 
-def create_subject(school, grade: int, name: str = "Toán", assessment: str | None = None, *,
-                   regular_count: int = 3, has_test: bool | None = None):
+def create_subject(
+    school,
+    grade: int,
+    name: str = "Toán",
+    assessment: str | None = None,
+    *,
+    regular_count: int = 3,
+    has_test: bool | None = None,
+):
     from app.extensions import db
     from contactbook.models import Subject
 
     assessment = assessment or ("primary" if grade <= 5 else "scored")
     if has_test is None:
         has_test = assessment == "primary"
-    s = Subject(school_id=school.id, grade=grade, name=name, assessment=assessment, has_test=has_test,
-                regular_count=regular_count)
+    s = Subject(
+        school_id=school.id,
+        grade=grade,
+        name=name,
+        assessment=assessment,
+        has_test=has_test,
+        regular_count=regular_count,
+    )
     db.session.add(s)
     db.session.flush()
     return s
 
 
-def create_pupil(cls, *, guardians=(), code: str | None = None, full_name: str | None = None,
-                 gender: str = "female", dob: date | None = None):
+def create_pupil(
+    cls,
+    *,
+    guardians=(),
+    code: str | None = None,
+    full_name: str | None = None,
+    gender: str = "female",
+    dob: date | None = None,
+):
     from app.extensions import db
     from contactbook.models import Enrolment, Guardian, Pupil
 
     n = next(_seq)
-    p = Pupil(school_id=cls.school_id, pupil_code=code or f"HS{n:05d}", full_name=full_name or f"Học Sinh {chr(65 + n % 26)}",
-              date_of_birth=dob or date(2015, 1, 1 + n % 28), gender=gender)
+    p = Pupil(
+        school_id=cls.school_id,
+        pupil_code=code or f"HS{n:05d}",
+        full_name=full_name or f"Học Sinh {chr(65 + n % 26)}",
+        date_of_birth=dob or date(2015, 1, 1 + n % 28),
+        gender=gender,
+    )
     db.session.add(p)
     db.session.flush()
     db.session.add(Enrolment(pupil_id=p.id, class_id=cls.id, academic_year_id=cls.academic_year_id))
@@ -99,9 +148,11 @@ def terms_of(cls):
     from app.extensions import db
     from contactbook.models import Term
 
-    return db.session.scalars(sa.select(Term).where(Term.school_id == cls.school_id,
-                                                   Term.academic_year_id == cls.academic_year_id)
-                              .order_by(Term.number)).all()
+    return db.session.scalars(
+        sa.select(Term)
+        .where(Term.school_id == cls.school_id, Term.academic_year_id == cls.academic_year_id)
+        .order_by(Term.number)
+    ).all()
 
 
 def add_grade(pupil, subject, term, kind: str, value, *, seq: int = 1, status: str = "published"):
@@ -114,21 +165,39 @@ def add_grade(pupil, subject, term, kind: str, value, *, seq: int = 1, status: s
         mark = value
     else:
         score = Decimal(str(value))
-    g = Grade(pupil_id=pupil.id, subject_id=subject.id, term_id=term.id, kind=kind, seq=seq, score=score, mark=mark,
-              status=status, published_at=utcnow() if status == "published" else None)
+    g = Grade(
+        pupil_id=pupil.id,
+        subject_id=subject.id,
+        term_id=term.id,
+        kind=kind,
+        seq=seq,
+        score=score,
+        mark=mark,
+        status=status,
+        published_at=utcnow() if status == "published" else None,
+    )
     db.session.add(g)
     db.session.flush()
     return g
 
 
-def classes_xlsx(pupils: list[list], teachers: list[list], *, pupil_headers=None, teacher_headers=None,
-                 sheets=("pupils", "teachers")) -> bytes:
+def classes_xlsx(
+    pupils: list[list],
+    teachers: list[list],
+    *,
+    pupil_headers=None,
+    teacher_headers=None,
+    sheets=("pupils", "teachers"),
+) -> bytes:
     """A classes.xlsx workbook from lists of row values (headers default to the English names)."""
     import openpyxl
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    data = {"pupils": (pupil_headers or PUPIL_HEADERS, pupils), "teachers": (teacher_headers or TEACHER_HEADERS, teachers)}
+    data = {
+        "pupils": (pupil_headers or PUPIL_HEADERS, pupils),
+        "teachers": (teacher_headers or TEACHER_HEADERS, teachers),
+    }
     for name in sheets:
         headers, rows = data[name]
         ws = wb.create_sheet(name)
@@ -174,10 +243,22 @@ def cb_world(world):
     b_pupil = create_pupil(b1, guardians=[b_parent])
     jobs.commit()
     return {
-        "year": year, "a1": a1, "a2": a2, "b1": b1, "math_a": math_a, "viet_a": viet_a, "math_b": math_b,
-        "child": own_child, "classmates": others, "a2_pupil": b_pupil_a2, "a2_teacher": a2_teacher,
-        "b_pupil": b_pupil, "b_parent": b_parent, "other_family": other_family,
-        "terms_a": terms_of(a1), "terms_b": terms_of(b1),
+        "year": year,
+        "a1": a1,
+        "a2": a2,
+        "b1": b1,
+        "math_a": math_a,
+        "viet_a": viet_a,
+        "math_b": math_b,
+        "child": own_child,
+        "classmates": others,
+        "a2_pupil": b_pupil_a2,
+        "a2_teacher": a2_teacher,
+        "b_pupil": b_pupil,
+        "b_parent": b_parent,
+        "other_family": other_family,
+        "terms_a": terms_of(a1),
+        "terms_b": terms_of(b1),
     }
 
 
@@ -192,8 +273,16 @@ def secondary_setup(district=None):
     assign(teacher, cls, pe)
     parent = create_user("parent")
     pupils = [create_pupil(cls, guardians=[parent] if i == 0 else [create_user("parent")]) for i in range(3)]
-    return {"school": school, "teacher": teacher, "cls": cls, "math": math, "pe": pe, "parent": parent,
-            "pupils": pupils, "terms": terms_of(cls)}
+    return {
+        "school": school,
+        "teacher": teacher,
+        "cls": cls,
+        "math": math,
+        "pe": pe,
+        "parent": parent,
+        "pupils": pupils,
+        "terms": terms_of(cls),
+    }
 
 
 def contactbook_foreign_ids(world) -> dict[str, int]:
@@ -219,8 +308,14 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     from app.extensions import db
     from contactbook.models import AbsenceRequest
 
-    req = AbsenceRequest(pupil_id=pupil.id, class_id=cls.id, requested_by_id=parent.id, from_date=date(2026, 10, 1),
-                         to_date=date(2026, 10, 2), reason="Ốm")
+    req = AbsenceRequest(
+        pupil_id=pupil.id,
+        class_id=cls.id,
+        requested_by_id=parent.id,
+        from_date=date(2026, 10, 1),
+        to_date=date(2026, 10, 2),
+        reason="Ốm",
+    )
     db.session.add(req)
     db.session.flush()
     from contactbook.models import (
@@ -231,23 +326,45 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
         MessageThread,
     )
 
-    thread = MessageThread(pupil_id=pupil.id, guardian_id=parent.id, teacher_id=teacher.id, school_id=cls.school_id)
+    thread = MessageThread(
+        pupil_id=pupil.id, guardian_id=parent.id, teacher_id=teacher.id, school_id=cls.school_id
+    )
     db.session.add(thread)
     db.session.flush()
     msg = Message(thread_id=thread.id, sender_id=parent.id, body="Chào cô")
     db.session.add(msg)
     db.session.flush()
-    att = MessageAttachment(message_id=msg.id, thread_id=thread.id, filename="a.pdf", content_type="application/pdf",
-                            size=5, storage_name=f"foreign-{thread.id}")
-    ann = Announcement(school_id=cls.school_id, class_id=cls.id, author_id=teacher.id, title="Họp phụ huynh",
-                       body="Thứ bảy", requires_ack=True, recipient_count=1)
+    att = MessageAttachment(
+        message_id=msg.id,
+        thread_id=thread.id,
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=5,
+        storage_name=f"foreign-{thread.id}",
+    )
+    ann = Announcement(
+        school_id=cls.school_id,
+        class_id=cls.id,
+        author_id=teacher.id,
+        title="Họp phụ huynh",
+        body="Thứ bảy",
+        requires_ack=True,
+        recipient_count=1,
+    )
     db.session.add_all([att, ann])
     db.session.flush()
     db.session.add(AnnouncementRecipient(announcement_id=ann.id, user_id=parent.id))
     from contactbook.models import ThreadReport
 
-    report = ThreadReport(thread_id=thread.id, school_id=cls.school_id, reporter_id=parent.id, reason="Nhắn tin lúc 23h")
+    report = ThreadReport(
+        thread_id=thread.id, school_id=cls.school_id, reporter_id=parent.id, reason="Nhắn tin lúc 23h"
+    )
     db.session.add(report)
     db.session.flush()
-    return {"request_id": req.id, "thread_id": thread.id, "attachment_id": att.id, "announcement_id": ann.id,
-            "report_id": report.id}
+    return {
+        "request_id": req.id,
+        "thread_id": thread.id,
+        "attachment_id": att.id,
+        "announcement_id": ann.id,
+        "report_id": report.id,
+    }

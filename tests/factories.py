@@ -1,4 +1,5 @@
 """Factories for test data (registered as a pytest plugin by tests/conftest.py)."""
+
 from __future__ import annotations
 
 import itertools
@@ -36,16 +37,30 @@ def create_school(district=None, level: str = "grade1", capacity: int = 100, cod
 
     district = district or create_district()
     n = next(_seq)
-    s = School(code=code or f"S{n}", name=kw.pop("name", f"Trường {n}"), level=level,
-               district_id=district.id, capacity=capacity, **kw)
+    s = School(
+        code=code or f"S{n}",
+        name=kw.pop("name", f"Trường {n}"),
+        level=level,
+        district_id=district.id,
+        capacity=capacity,
+        **kw,
+    )
     db.session.add(s)
     db.session.flush()
     return s
 
 
-def create_user(role: str = "parent", *, school=None, district=None, password: str = PASSWORD,
-                phone: str | None = None, email: str | None = None, full_name: str | None = None,
-                active: bool = True):
+def create_user(
+    role: str = "parent",
+    *,
+    school=None,
+    district=None,
+    password: str = PASSWORD,
+    phone: str | None = None,
+    email: str | None = None,
+    full_name: str | None = None,
+    active: bool = True,
+):
     from app.auth.services import passwords
     from app.extensions import db
     from app.models import User
@@ -55,9 +70,16 @@ def create_user(role: str = "parent", *, school=None, district=None, password: s
         phone = phone or f"09{n:08d}"
     else:
         email = email or f"{role}{n}@example.edu.vn"
-    u = User(role=role, phone=phone, email=email, full_name=full_name or f"Người Dùng {chr(65 + n % 26)}",
-             school_id=school.id if school else None, district_id=district.id if district else None,
-             password_hash=passwords().hash(password), active=active)
+    u = User(
+        role=role,
+        phone=phone,
+        email=email,
+        full_name=full_name or f"Người Dùng {chr(65 + n % 26)}",
+        school_id=school.id if school else None,
+        district_id=district.id if district else None,
+        password_hash=passwords().hash(password),
+        active=active,
+    )
     db.session.add(u)
     db.session.flush()
     return u

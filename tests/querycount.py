@@ -1,4 +1,5 @@
 """Count SQL statements, to prove list pages run a bounded number of queries (no N+1)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -7,28 +7,64 @@ from ..forms import PasswordPolicy, PersonName, VietnameseMobile
 
 
 class LoginForm(FlaskForm):
-    login = StringField(_l("Phone number or email"), validators=[DataRequired(_l("Enter your phone number or email.")), Length(max=254)],
-                        render_kw={"autocomplete": "username", "inputmode": "email"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=128)],
-                             render_kw={"autocomplete": "current-password"})
+    login = StringField(
+        _l("Phone number or email"),
+        validators=[DataRequired(_l("Enter your phone number or email.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "inputmode": "email"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class RegisterForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your full name.")), PersonName()],
-                            render_kw={"autocomplete": "name"})
-    phone = StringField(_l("Mobile phone number"), validators=[DataRequired(_l("Enter your mobile phone number.")), VietnameseMobile()],
-                        render_kw={"autocomplete": "tel", "inputmode": "tel"})
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Choose a password.")), PasswordPolicy(staff=False, context_fields=("full_name", "phone"))],
-                             render_kw={"autocomplete": "new-password"},
-                             description=_l("At least 8 characters. A short sentence is easy to remember and hard to guess."))
-    confirm = PasswordField(_l("Repeat the password"), validators=[DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ."))],
-                            render_kw={"autocomplete": "new-password"})
+    full_name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(_l("Enter your full name.")), PersonName()],
+        render_kw={"autocomplete": "name"},
+    )
+    phone = StringField(
+        _l("Mobile phone number"),
+        validators=[DataRequired(_l("Enter your mobile phone number.")), VietnameseMobile()],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            PasswordPolicy(staff=False, context_fields=("full_name", "phone")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 8 characters. A short sentence is easy to remember and hard to guess."),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(_l("Repeat the password.")),
+            EqualTo("password", _l("The two passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))],
-                            render_kw={"autocomplete": "current-password"})
-    password = PasswordField(_l("New password"), validators=[DataRequired(_l("Choose a password."))],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField(_l("Repeat the password"), validators=[DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ."))],
-                            render_kw={"autocomplete": "new-password"})
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Choose a password."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(_l("Repeat the password.")),
+            EqualTo("password", _l("The two passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

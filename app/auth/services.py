@@ -2,6 +2,7 @@
 
 Functions here change data and `flush` only; the caller's boundary commits.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,17 +58,26 @@ def register_parent(full_name: str, phone: str, password: str) -> User:
         # A school may have created this guardian's account from its class lists: it is
         # activated with the school's one-time code, not registered a second time.
         raise AccountError("phone_taken" if existing.password_hash else "needs_activation", "phone")
-    user = User(full_name=full_name.strip(), phone=phone_n, role=Role.PARENT,
-                password_hash=passwords().hash(password))
+    user = User(
+        full_name=full_name.strip(), phone=phone_n, role=Role.PARENT, password_hash=passwords().hash(password)
+    )
     db.session.add(user)
     db.session.flush()
     audit("user.register", user, actor_id=user.id)
     return user
 
 
-def create_staff(*, full_name: str, email: str, phone: str | None, role: str, password: str,
-                 school_id: int | None = None, district_id: int | None = None,
-                 actor: User | None = None) -> User:
+def create_staff(
+    *,
+    full_name: str,
+    email: str,
+    phone: str | None,
+    role: str,
+    password: str,
+    school_id: int | None = None,
+    district_id: int | None = None,
+    actor: User | None = None,
+) -> User:
     if role not in STAFF_ROLES:
         raise AccountError("bad_role", "role")
     email_n = email.strip().lower()
@@ -78,12 +88,25 @@ def create_staff(*, full_name: str, email: str, phone: str | None, role: str, pa
         raise AccountError("bad_phone", "phone")
     if phone_n and db.session.scalar(sa.select(User.id).where(User.phone == phone_n)) is not None:
         raise AccountError("phone_taken", "phone")
-    user = User(full_name=full_name.strip(), email=email_n, phone=phone_n, role=role,
-                school_id=school_id, district_id=district_id, password_hash=passwords().hash(password))
+    user = User(
+        full_name=full_name.strip(),
+        email=email_n,
+        phone=phone_n,
+        role=role,
+        school_id=school_id,
+        district_id=district_id,
+        password_hash=passwords().hash(password),
+    )
     db.session.add(user)
     db.session.flush()
-    audit("user.create", user, actor_id=actor.id if actor else None, role=role,
-          school_id=school_id, district_id=district_id)
+    audit(
+        "user.create",
+        user,
+        actor_id=actor.id if actor else None,
+        role=role,
+        school_id=school_id,
+        district_id=district_id,
+    )
     enqueue_after_commit("app.tasks:send_welcome_email", user.id)
     return user
 
@@ -119,14 +142,15 @@ def load_session(token: str) -> User | None:
     """Return the user of a live session, expiring idle and too-old sessions."""
     if not token:
         return None
-    sess = db.session.scalar(
-        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
-    )
+    sess = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash_token(token)))
     if sess is None:
         return None
     now = utcnow()
     cfg = current_app.config
-    if now - sess.last_seen_at > cfg["SESSION_IDLE_TIMEOUT"] or now - sess.created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]:
+    if (
+        now - sess.last_seen_at > cfg["SESSION_IDLE_TIMEOUT"]
+        or now - sess.created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]
+    ):
         db.session.delete(sess)
         return None
     if now - sess.last_seen_at > LAST_SEEN_RESOLUTION:

@@ -13,8 +13,10 @@ from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
 
 def _needs_activation() -> str:
-    text = _("Your child's school has already created an account for this number. "
-             "Activate it with the code on the sheet the school gave you.")
+    text = _(
+        "Your child's school has already created an account for this number. "
+        "Activate it with the code on the sheet the school gave you."
+    )
     endpoint = current_app.config.get("ACCOUNT_ACTIVATION_ENDPOINT")
     if endpoint and endpoint in current_app.view_functions:
         link = url_for(endpoint)
@@ -25,7 +27,9 @@ def _needs_activation() -> str:
 ACCOUNT_ERRORS = {
     "needs_activation": _needs_activation,
     "phone_taken": lambda: _("An account with this phone number already exists. Log in instead."),
-    "bad_phone": lambda: _("Enter a Vietnamese mobile number of 10 digits starting with 03, 05, 07, 08 or 09."),
+    "bad_phone": lambda: _(
+        "Enter a Vietnamese mobile number of 10 digits starting with 03, 05, 07, 08 or 09."
+    ),
 }
 
 
@@ -58,8 +62,12 @@ def _begin_session(user) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key, methods=["POST"],
-               deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
@@ -99,8 +107,12 @@ def _succeeded(response) -> bool:
 # accounts created count against a separate, much higher cap: on opening day many families
 # register from behind one carrier-grade NAT address.
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_IP"], methods=["POST"], deduct_when=_succeeded,
-               key_func=lambda: "register-ip:" + get_remote_address())
+@limiter.limit(
+    lambda: current_app.config["REGISTER_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_succeeded,
+    key_func=lambda: "register-ip:" + get_remote_address(),
+)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
@@ -124,9 +136,7 @@ def change_password():
     from ..forms import PasswordPolicy
 
     form = ChangePasswordForm()
-    form.password.validators.append(
-        PasswordPolicy(staff=current_user.role in STAFF_ROLES)
-    )
+    form.password.validators.append(PasswordPolicy(staff=current_user.role in STAFF_ROLES))
     if form.validate_on_submit():
         if not services.passwords().verify(current_user.password_hash, form.current.data):
             form.current.errors.append(_("The current password is wrong."))

@@ -43,6 +43,7 @@ outage). NOTIFY_AUTO_RELAY_SECONDS (60; 0 = off, off under TESTING), NOTIFY_AUTO
 Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120), NOTIFY_STALE_SECONDS (300),
 MAIL_URL, SMS_GATEWAY_URL (+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS).
 """
+
 from __future__ import annotations
 
 from .service import NotifyError, notify, notify_many, register_kind  # noqa: F401
@@ -68,7 +69,9 @@ def register(app) -> None:
         None when it cannot be counted (an error page while the database is failing)."""
         if "notifications_unread" not in g:
             try:
-                g.notifications_unread = service.unread_count(current_user.id) if current_user.is_authenticated else 0
+                g.notifications_unread = (
+                    service.unread_count(current_user.id) if current_user.is_authenticated else 0
+                )
             except Exception:  # noqa: BLE001 - never break a page (or an error page) for a badge
                 app.logger.warning("unread count unavailable", exc_info=True)
                 g.notifications_unread = None
@@ -77,4 +80,3 @@ def register(app) -> None:
     @app.context_processor
     def inject_unread():
         return {"unread_notifications": unread_notifications}
-

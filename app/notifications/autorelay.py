@@ -22,6 +22,7 @@ it, so a site that nobody opens sends its 06:30 messages with the first request 
 (in practice within a minute on a school day); the `notifications relay --loop` service or a cron
 entry removes that dependency, and stays the recommended setup beside RQ workers.
 """
+
 from __future__ import annotations
 
 import logging

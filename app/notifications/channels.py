@@ -4,6 +4,7 @@
 Each send returns None on success or raises `SendError(transient, code, message)`: transient
 errors are retried with backoff, permanent ones recorded (rules.smtp_is_transient / http_is_transient).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -139,13 +140,17 @@ class EmailChannel:
                 if pipelined:
                     if replies[2][0] != 354:
                         self._reset()
-                        raise SendError(rules.smtp_is_transient(replies[2][0]), replies[2][0], _text(replies[2][1]))
+                        raise SendError(
+                            rules.smtp_is_transient(replies[2][0]), replies[2][0], _text(replies[2][1])
+                        )
                     code, resp = self._end_data(client, raw)
                 else:
                     code, resp = client.data(raw)
             except smtplib.SMTPResponseException as err:
                 self._reset()
-                raise SendError(rules.smtp_is_transient(err.smtp_code), err.smtp_code, _text(err.smtp_error)) from err
+                raise SendError(
+                    rules.smtp_is_transient(err.smtp_code), err.smtp_code, _text(err.smtp_error)
+                ) from err
             except (smtplib.SMTPException, OSError) as err:
                 # The connection broke after the message was sent: the server may have it. Retry
                 # later (same Message-ID), never at once.
@@ -204,8 +209,15 @@ class SmsChannel:
             log.info("sms (SMS_GATEWAY_URL unset) to=%s ref=%s: %s", phone, reference, text)
             return
         body = json.dumps({"to": phone, "text": text, "reference": reference}).encode()
-        req = urllib.request.Request(self.url, data=body, method="POST", headers={  # noqa: S310 - http(s) only
-            "Content-Type": "application/json", "Idempotency-Key": reference})
+        req = urllib.request.Request(  # noqa: S310 - http(s) only
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": reference,
+            },
+        )
         token = current_app.config.get("SMS_GATEWAY_TOKEN")
         if token:
             req.add_header("Authorization", f"Bearer {token}")

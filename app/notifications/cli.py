@@ -1,4 +1,5 @@
 """`flask --app app notifications relay`: re-enqueue deliveries no job will pick up (see relay.py)."""
+
 from __future__ import annotations
 
 import time
@@ -10,8 +11,18 @@ notifications_cli = AppGroup("notifications", help="Notification outbox.")
 
 
 @notifications_cli.command("relay")
-@click.option("--lease-seconds", type=float, default=None, help="Claims older than this are a dead worker's (default 120).")
-@click.option("--stale-seconds", type=float, default=None, help="Re-enqueue due rows not handed to a job for this long (default 300).")
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=None,
+    help="Claims older than this are a dead worker's (default 120).",
+)
+@click.option(
+    "--stale-seconds",
+    type=float,
+    default=None,
+    help="Re-enqueue due rows not handed to a job for this long (default 300).",
+)
 @click.option("--loop", is_flag=True, help="Run forever, one pass every --interval seconds.")
 @click.option("--interval", type=float, default=30.0, show_default=True)
 def relay_command(lease_seconds, stale_seconds, loop, interval):

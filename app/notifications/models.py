@@ -1,4 +1,5 @@
 """Notification outbox tables: a notification, one delivery per recipient × channel, preferences."""
+
 from __future__ import annotations
 
 from datetime import datetime, time
@@ -52,11 +53,20 @@ class Delivery(db.Model):
         # Partial indexes, so that writing 200,000 outbox rows and marking each one sent touch
         # as few index entries as possible: the relay's scan covers only unfinished rows, the
         # unread badge (one COUNT) and the inbox only in-app rows.
-        sa.Index("ix_delivery_pending", "status", "not_before",
-                 postgresql_where=sa.text("status IN ('queued', 'sending')"),
-                 sqlite_where=sa.text("status IN ('queued', 'sending')")),
-        sa.Index("ix_delivery_inbox", "recipient_id", "read_at",
-                 postgresql_where=sa.text("channel = 'in_app'"), sqlite_where=sa.text("channel = 'in_app'")),
+        sa.Index(
+            "ix_delivery_pending",
+            "status",
+            "not_before",
+            postgresql_where=sa.text("status IN ('queued', 'sending')"),
+            sqlite_where=sa.text("status IN ('queued', 'sending')"),
+        ),
+        sa.Index(
+            "ix_delivery_inbox",
+            "recipient_id",
+            "read_at",
+            postgresql_where=sa.text("channel = 'in_app'"),
+            sqlite_where=sa.text("channel = 'in_app'"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int] = mapped_column(sa.ForeignKey("notification.id", ondelete="CASCADE"))

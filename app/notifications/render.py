@@ -4,6 +4,7 @@ Templates: templates/emails/notification_<kind>.{txt,html} when present, else
 templates/emails/notification.{txt,html}; digests use notification_digest.{txt,html}. Every
 message about a child names the child (`child_name`, required by about-child kinds).
 """
+
 from __future__ import annotations
 
 from flask import current_app, render_template
@@ -26,8 +27,13 @@ def subject_for(n: Notification) -> str:
 def render_email(n: Notification, locale: str | None) -> tuple[str, str, str]:
     with force_locale(_locale(locale)):
         names = [f"emails/notification_{n.kind}", "emails/notification"]
-        ctx = {"n": n, "c": n.context, "child_name": n.child_name, "school": n.school,
-               "public_url": current_app.config.get("PUBLIC_URL")}
+        ctx = {
+            "n": n,
+            "c": n.context,
+            "child_name": n.child_name,
+            "school": n.school,
+            "public_url": current_app.config.get("PUBLIC_URL"),
+        }
         text = render_template([f"{x}.txt" for x in names], **ctx)
         html = render_template([f"{x}.html" for x in names], **ctx)
         subject = subject_for(n)
@@ -40,8 +46,11 @@ def render_digest(items: list[Notification], locale: str | None) -> tuple[str, s
     with force_locale(_locale(locale)):
         ctx = {"items": items, "public_url": current_app.config.get("PUBLIC_URL")}
         subject = gettext("Your daily summary: %(n)d notifications", n=len(items))
-        return (subject, render_template("emails/notification_digest.txt", **ctx),
-                render_template("emails/notification_digest.html", **ctx))
+        return (
+            subject,
+            render_template("emails/notification_digest.txt", **ctx),
+            render_template("emails/notification_digest.html", **ctx),
+        )
 
 
 def render_sms(n: Notification) -> str:

@@ -4,6 +4,7 @@ Standard library only (no Flask, no SQLAlchemy) so that every rule is unit-teste
 values and a frozen clock (tests/unit/test_notification_rules.py). Times: naive UTC datetimes
 in and out (as stored in the database); local wall-clock rules use `tz` (Asia/Ho_Chi_Minh).
 """
+
 from __future__ import annotations
 
 import functools
@@ -108,7 +109,9 @@ def quiet_hours_end(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ)
     local = to_local(now_utc, tz)
     if not in_quiet_hours(local.time().replace(tzinfo=None), settings.quiet_start, settings.quiet_end):
         return None
-    end = local.replace(hour=settings.quiet_end.hour, minute=settings.quiet_end.minute, second=0, microsecond=0)
+    end = local.replace(
+        hour=settings.quiet_end.hour, minute=settings.quiet_end.minute, second=0, microsecond=0
+    )
     if end <= local:
         end += timedelta(days=1)
     return to_utc_naive(end)
@@ -118,15 +121,25 @@ def quiet_hours_end(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ)
 def next_digest_at(now_utc: datetime, settings: Settings, tz: str = DEFAULT_TZ) -> datetime:
     """The next daily digest time (local `digest_at`) after now, moved out of quiet hours."""
     local = to_local(now_utc, tz)
-    at = local.replace(hour=settings.digest_at.hour, minute=settings.digest_at.minute, second=0, microsecond=0)
+    at = local.replace(
+        hour=settings.digest_at.hour, minute=settings.digest_at.minute, second=0, microsecond=0
+    )
     if at <= local:
         at += timedelta(days=1)
     at_utc = to_utc_naive(at)
     return quiet_hours_end(at_utc, settings, tz) or at_utc
 
 
-def plan_channels(kind: Kind, recipient: Recipient, pref: Preference | None, settings: Settings | None,
-                  *, urgent: bool, now_utc: datetime, tz: str = DEFAULT_TZ) -> list[Plan]:
+def plan_channels(
+    kind: Kind,
+    recipient: Recipient,
+    pref: Preference | None,
+    settings: Settings | None,
+    *,
+    urgent: bool,
+    now_utc: datetime,
+    tz: str = DEFAULT_TZ,
+) -> list[Plan]:
     """Which deliveries one recipient gets for one notification, and when.
 
     - In-app always (it is free and silent).
@@ -196,4 +209,4 @@ def sms_text(title: str, child_name: str | None, url: str | None = None, limit: 
 
 
 def chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -18,6 +18,7 @@ accepts, by Message-ID, and requires exactly one each.
 The SMTP connection is reused for the whole chunk; an SMS goes through the gateway with the
 delivery's reference as Idempotency-Key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,10 @@ class _StatusWriter:
         # The per-message "sent" mark is the hot path: a fixed DB-API statement (prepared on
         # PostgreSQL), no SQL construction per message.
         self.cursor = self.conn.connection.dbapi_connection.cursor()
-        mark = ("UPDATE delivery SET status = 'sent', sent_at = {p}, attempts = attempts + 1, claim_token = NULL, "
-                "last_error = NULL WHERE id = {p} AND claim_token = {p}")
+        mark = (
+            "UPDATE delivery SET status = 'sent', sent_at = {p}, attempts = attempts + 1, claim_token = NULL, "
+            "last_error = NULL WHERE id = {p} AND claim_token = {p}"
+        )
         self.mark_sql = mark.format(p="%s" if self.pg else "?")
 
     def close(self) -> None:
@@ -73,14 +76,21 @@ class _StatusWriter:
             self.conn.close()
 
     def claim(self, where, now: datetime) -> list[int]:
-        stmt = (sa.update(D).where(D.c.status == rules.QUEUED, *where)
-                .values(status=rules.SENDING, claimed_at=now, claim_token=self.token).returning(D.c.id))
+        stmt = (
+            sa.update(D)
+            .where(D.c.status == rules.QUEUED, *where)
+            .values(status=rules.SENDING, claimed_at=now, claim_token=self.token)
+            .returning(D.c.id)
+        )
         return list(self.conn.execute(stmt).scalars())
 
     def heartbeat(self) -> None:
         if time.monotonic() - self.last_beat >= lease_seconds() / 3:
-            self.conn.execute(sa.update(D).where(D.c.claim_token == self.token, D.c.status == rules.SENDING)
-                              .values(claimed_at=clock()))
+            self.conn.execute(
+                sa.update(D)
+                .where(D.c.claim_token == self.token, D.c.status == rules.SENDING)
+                .values(claimed_at=clock())
+            )
             self.last_beat = time.monotonic()
 
     def sent_one(self, delivery_id: int) -> None:
@@ -90,23 +100,49 @@ class _StatusWriter:
             self.cursor.execute(self.mark_sql, (clock(), delivery_id, self.token))
 
     def sent(self, ids: list[int]) -> None:
-        self.conn.execute(sa.update(D).where(D.c.id.in_(ids), D.c.claim_token == self.token).values(
-            status=rules.SENT, sent_at=clock(), attempts=D.c.attempts + 1, claim_token=None, last_error=None))
+        self.conn.execute(
+            sa.update(D)
+            .where(D.c.id.in_(ids), D.c.claim_token == self.token)
+            .values(
+                status=rules.SENT,
+                sent_at=clock(),
+                attempts=D.c.attempts + 1,
+                claim_token=None,
+                last_error=None,
+            )
+        )
 
     def failed(self, ids: list[int], attempts: int, err: SendError, scheduled: bool) -> datetime | None:
         """Record a failed attempt; returns the retry time (None = permanent failure)."""
         status, retry_at = rules.after_failure(attempts, err.transient, clock())
-        self.conn.execute(sa.update(D).where(D.c.id.in_(ids), D.c.claim_token == self.token).values(
-            status=status, attempts=D.c.attempts + 1, not_before=retry_at, claim_token=None,
-            last_error=str(err)[:300], enqueued_at=retry_at if (retry_at and scheduled) else None))
+        self.conn.execute(
+            sa.update(D)
+            .where(D.c.id.in_(ids), D.c.claim_token == self.token)
+            .values(
+                status=status,
+                attempts=D.c.attempts + 1,
+                not_before=retry_at,
+                claim_token=None,
+                last_error=str(err)[:300],
+                enqueued_at=retry_at if (retry_at and scheduled) else None,
+            )
+        )
         log.warning("delivery %s attempt %d failed (%s): %s", ids[:3], attempts, status, err)
         return retry_at
 
     def defer(self, ids: list[int], retry_at: datetime, scheduled: bool, error: str) -> None:
         """Give back claimed rows that were never tried (the mail server is unreachable)."""
-        self.conn.execute(sa.update(D).where(D.c.id.in_(ids), D.c.claim_token == self.token).values(
-            status=rules.QUEUED, claim_token=None, not_before=retry_at, last_error=error[:300],
-            enqueued_at=retry_at if scheduled else None))
+        self.conn.execute(
+            sa.update(D)
+            .where(D.c.id.in_(ids), D.c.claim_token == self.token)
+            .values(
+                status=rules.QUEUED,
+                claim_token=None,
+                not_before=retry_at,
+                last_error=error[:300],
+                enqueued_at=retry_at if scheduled else None,
+            )
+        )
 
 
 def send_deliveries(delivery_ids: list[int]) -> int:
@@ -117,17 +153,39 @@ def send_deliveries(delivery_ids: list[int]) -> int:
     scheduled = jobs.redis_connection() is not None
     sent = 0
     try:
-        claimed = writer.claim([D.c.id.in_(delivery_ids), D.c.digest.is_(False),
-                                sa.or_(D.c.not_before.is_(None), D.c.not_before <= now)], now)
+        claimed = writer.claim(
+            [
+                D.c.id.in_(delivery_ids),
+                D.c.digest.is_(False),
+                sa.or_(D.c.not_before.is_(None), D.c.not_before <= now),
+            ],
+            now,
+        )
         if not claimed:
             return 0
         rows = db.session.execute(
-            sa.select(Delivery.id, Delivery.channel, Delivery.attempts, Delivery.notification_id,
-                      User.email, User.phone, User.locale, User.active)
-            .join(User, User.id == Delivery.recipient_id).where(Delivery.id.in_(claimed)).order_by(Delivery.id)
+            sa.select(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.attempts,
+                Delivery.notification_id,
+                User.email,
+                User.phone,
+                User.locale,
+                User.active,
+            )
+            .join(User, User.id == Delivery.recipient_id)
+            .where(Delivery.id.in_(claimed))
+            .order_by(Delivery.id)
         ).all()
-        notes = {n.id: n for n in db.session.scalars(sa.select(Notification).options(
-            joinedload(Notification.school)).where(Notification.id.in_({r.notification_id for r in rows})))}
+        notes = {
+            n.id: n
+            for n in db.session.scalars(
+                sa.select(Notification)
+                .options(joinedload(Notification.school))
+                .where(Notification.id.in_({r.notification_id for r in rows}))
+            )
+        }
         bodies: dict[tuple[int, str | None], EmailBody] = {}
         sms = SmsChannel()
         skipped: list[int] = []
@@ -153,7 +211,9 @@ def send_deliveries(delivery_ids: list[int]) -> int:
                             raise SendError(False, None, "no phone number")
                         sms.send(row.phone, render.render_sms(n), f"delivery-{row.id}")
                 except Exception as err:  # noqa: BLE001 - one bad message must not stall the chunk
-                    retry_at = writer.failed([row.id], row.attempts + 1, _as_send_error(err, row.id), scheduled)
+                    retry_at = writer.failed(
+                        [row.id], row.attempts + 1, _as_send_error(err, row.id), scheduled
+                    )
                     if retry_at is not None:
                         retries[retry_at].append(row.id)
                 else:
@@ -187,16 +247,25 @@ def deliveries_not_enqueued(arg_lists: list, at: datetime | None) -> None:
     """The jobs for these chunks never reached Redis: mark their rows as handed to no job."""
     ids = [i for args in arg_lists for i in args[0]]
     for part in rules.chunks(ids, 5000):
-        db.session.execute(sa.update(D).where(D.c.id.in_(part), D.c.status == rules.QUEUED).values(enqueued_at=None))
+        db.session.execute(
+            sa.update(D).where(D.c.id.in_(part), D.c.status == rules.QUEUED).values(enqueued_at=None)
+        )
 
 
 def digests_not_enqueued(arg_lists: list, at: datetime | None) -> None:
     """The digest jobs of these recipients (due at `at`) never reached Redis: same as above."""
     people = [i for args in arg_lists for i in args[0]]
     for part in rules.chunks(people, 5000):
-        db.session.execute(sa.update(D).where(D.c.recipient_id.in_(part), D.c.digest.is_(True),
-                                              D.c.status == rules.QUEUED, D.c.not_before == at)
-                           .values(enqueued_at=None))
+        db.session.execute(
+            sa.update(D)
+            .where(
+                D.c.recipient_id.in_(part),
+                D.c.digest.is_(True),
+                D.c.status == rules.QUEUED,
+                D.c.not_before == at,
+            )
+            .values(enqueued_at=None)
+        )
 
 
 def _relay_key() -> str:
@@ -240,13 +309,20 @@ def send_digests(recipient_ids: list[int]) -> int:
     sent = 0
     retries: dict[datetime, list[int]] = defaultdict(list)
     try:
-        claimed = writer.claim([D.c.recipient_id.in_(recipient_ids), D.c.digest.is_(True),
-                                D.c.not_before <= now], now)
+        claimed = writer.claim(
+            [D.c.recipient_id.in_(recipient_ids), D.c.digest.is_(True), D.c.not_before <= now], now
+        )
         if not claimed:
             return 0
-        rows = db.session.scalars(sa.select(Delivery).options(
-            joinedload(Delivery.notification).joinedload(Notification.school), joinedload(Delivery.recipient))
-            .where(Delivery.id.in_(claimed)).order_by(Delivery.recipient_id, Delivery.id)).all()
+        rows = db.session.scalars(
+            sa.select(Delivery)
+            .options(
+                joinedload(Delivery.notification).joinedload(Notification.school),
+                joinedload(Delivery.recipient),
+            )
+            .where(Delivery.id.in_(claimed))
+            .order_by(Delivery.recipient_id, Delivery.id)
+        ).all()
         per_person: dict[int, list[Delivery]] = defaultdict(list)
         for d in rows:
             per_person[d.recipient_id].append(d)
@@ -258,10 +334,15 @@ def send_digests(recipient_ids: list[int]) -> int:
                     if not user.active or not user.email:
                         raise SendError(False, None, "no email address")
                     body = EmailBody(*render.render_digest([d.notification for d in deliveries], user.locale))
-                    mail.send(body.sender, user.email, body.for_recipient(user.email, message_id("digest", f"d{ids[0]}")))
+                    mail.send(
+                        body.sender,
+                        user.email,
+                        body.for_recipient(user.email, message_id("digest", f"d{ids[0]}")),
+                    )
                 except Exception as err:  # noqa: BLE001 - one bad digest must not stall the others
-                    retry_at = writer.failed(ids, max(d.attempts for d in deliveries) + 1, _as_send_error(err, ids[0]),
-                                             scheduled)
+                    retry_at = writer.failed(
+                        ids, max(d.attempts for d in deliveries) + 1, _as_send_error(err, ids[0]), scheduled
+                    )
                     if retry_at is not None:
                         retries[retry_at].append(user.id)
                 else:

@@ -1,4 +1,5 @@
 """Notification pages: inbox, preferences, sender report and progress, test send, admin failures."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -29,8 +30,13 @@ ID = "int(max=2147483647)"
 def inbox():
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     items, has_next = service.inbox_page(current_user.id, page)
-    return render_template("notifications/inbox.html", items=items, page=page, has_next=has_next,
-                           unread=service.unread_count(current_user.id))
+    return render_template(
+        "notifications/inbox.html",
+        items=items,
+        page=page,
+        has_next=has_next,
+        unread=service.unread_count(current_user.id),
+    )
 
 
 @bp.route(f"/<{ID}:delivery_id>")
@@ -40,16 +46,22 @@ def item(delivery_id: int):
     if d is None:
         abort(404)
     service.mark_read(d)  # the read receipt feeds the sender's report
-    return render_template("notifications/item.html", d=d, n=d.notification,
-                           link=service.safe_link(d.notification.context.get("url"), request.host_url))
+    return render_template(
+        "notifications/item.html",
+        d=d,
+        n=d.notification,
+        link=service.safe_link(d.notification.context.get("url"), request.host_url),
+    )
 
 
 @bp.route("/read-all", methods=["POST"])
 @login_required_any
 def read_all():
     count = service.mark_all_read(current_user.id)
-    flash(ngettext("%(num)d notification marked as read.", "%(num)d notifications marked as read.", count),
-          "success")
+    flash(
+        ngettext("%(num)d notification marked as read.", "%(num)d notifications marked as read.", count),
+        "success",
+    )
     return redirect(url_for("notifications.inbox"))
 
 
@@ -57,9 +69,16 @@ def read_all():
 @login_required_any
 def preferences():
     prefs, settings = service.preferences_for(current_user.id)
-    form = PreferencesForm(data=None if request.method == "POST" else {
-        "quiet_enabled": settings.quiet_enabled, "quiet_start": settings.quiet_start,
-        "quiet_end": settings.quiet_end, "digest_at": settings.digest_at})
+    form = PreferencesForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "quiet_enabled": settings.quiet_enabled,
+            "quiet_start": settings.quiet_start,
+            "quiet_end": settings.quiet_end,
+            "digest_at": settings.digest_at,
+        }
+    )
     if form.is_submitted():
         # What the guardian ticked, also when the form comes back with an error (not lost).
         prefs = service.preferences_from_form(request.form)
@@ -67,20 +86,32 @@ def preferences():
         if form.quiet_enabled.data and form.quiet_start.data == form.quiet_end.data:
             form.quiet_end.errors.append(_("Quiet hours must end at a different time than they start."))
         else:
-            service.save_preferences(current_user.id, prefs, quiet_enabled=form.quiet_enabled.data,
-                                     quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data,
-                                     digest_at=form.digest_at.data)
+            service.save_preferences(
+                current_user.id,
+                prefs,
+                quiet_enabled=form.quiet_enabled.data,
+                quiet_start=form.quiet_start.data,
+                quiet_end=form.quiet_end.data,
+                digest_at=form.digest_at.data,
+            )
             flash(_("Your notification settings have been saved."), "success")
             return redirect(url_for("notifications.preferences"))
     status = 422 if form.is_submitted() else 200
-    return render_template("notifications/preferences.html", form=form, prefs=prefs, kinds=service.KINDS,
-                           labels=service.KIND_LABELS), status
+    return render_template(
+        "notifications/preferences.html",
+        form=form,
+        prefs=prefs,
+        kinds=service.KINDS,
+        labels=service.KIND_LABELS,
+    ), status
 
 
 @bp.route("/sent")
 @roles_required(STAFF_ROLES)
 def sent():
-    return render_template("notifications/sent.html", notifications=service.visible_notifications(current_user))
+    return render_template(
+        "notifications/sent.html", notifications=service.visible_notifications(current_user)
+    )
 
 
 def _report_or_404(notification_id: int) -> Notification:
@@ -96,8 +127,12 @@ def report(notification_id: int):
     n = _report_or_404(notification_id)
     if current_user.role in OFFICER_ROLES:
         audit("notification.report.view", n)
-    return render_template("notifications/report.html", n=n, counts=service.report_counts(n.id),
-                           failed=service.failed_deliveries(n.id, limit=50))
+    return render_template(
+        "notifications/report.html",
+        n=n,
+        counts=service.report_counts(n.id),
+        failed=service.failed_deliveries(n.id, limit=50),
+    )
 
 
 @bp.route(f"/sent/<{ID}:notification_id>/progress")
@@ -117,8 +152,13 @@ def send_test():
     """Send yourself a test notification (in-app and email) and watch its delivery report."""
     form = TestNotificationForm()
     if form.validate_on_submit():
-        n = service.notify("test", [current_user.id], {"title": form.title.data, "body": form.body.data or ""},
-                           sender_id=current_user.id, school_id=current_user.school_id)
+        n = service.notify(
+            "test",
+            [current_user.id],
+            {"title": form.title.data, "body": form.body.data or ""},
+            sender_id=current_user.id,
+            school_id=current_user.school_id,
+        )
         audit("notification.test", n)
         flash(_("Test notification queued."), "success")
         return redirect(url_for("notifications.report", notification_id=n.id))
@@ -141,12 +181,23 @@ def failures():
 
             for job in Job.fetch_many(ids, connection=jobs.redis_connection()):
                 if job is not None:
-                    failed_jobs.append({"id": job.id, "description": job.description, "ended_at": job.ended_at,
-                                        "error": (job.latest_result().exc_string if job.latest_result() else "")[-400:]})
+                    failed_jobs.append(
+                        {
+                            "id": job.id,
+                            "description": job.description,
+                            "ended_at": job.ended_at,
+                            "error": (job.latest_result().exc_string if job.latest_result() else "")[-400:],
+                        }
+                    )
         except Exception as err:  # noqa: BLE001 - the page still shows the database side
             current_app.logger.warning("failed-job registry unavailable: %s", err)
             redis_error = True
     audit("notification.failures.view")
-    return render_template("notifications/failures.html", failed=service.failed_deliveries(limit=100),
-                           failed_jobs=failed_jobs, redis_error=redis_error,
-                           sms=service.sms_counts_by_school(), redis=jobs.redis_connection() is not None)
+    return render_template(
+        "notifications/failures.html",
+        failed=service.failed_deliveries(limit=100),
+        failed_jobs=failed_jobs,
+        redis_error=redis_error,
+        sms=service.sms_counts_by_school(),
+        redis=jobs.redis_connection() is not None,
+    )

@@ -1,4 +1,5 @@
 """Scratch PostgreSQL databases for the benchmarks: created empty on the named server, dropped after."""
+
 from __future__ import annotations
 
 import uuid

@@ -25,6 +25,7 @@ Data: one district of --schools grade-1 schools (a sixth without a catchment, a 
 1-3 out-of-catchment wishes, 10 % with a sibling's school; loaded with bulk inserts (not timed).
 Updates of 20,000 applications use UPDATE … FROM (VALUES …) on PostgreSQL (executemany elsewhere).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,7 +74,11 @@ def scratch_database() -> tuple[str, callable, str]:
                 os.remove(path + suffix)
         os.rmdir(folder)
 
-    return f"sqlite:///{path}", drop_file, "SQLite (NOTE: DATABASE_URL names no reachable PostgreSQL server; the target is about PostgreSQL)"
+    return (
+        f"sqlite:///{path}",
+        drop_file,
+        "SQLite (NOTE: DATABASE_URL names no reachable PostgreSQL server; the target is about PostgreSQL)",
+    )
 
 
 def _insert(db, model, rows: list[dict]) -> list[int]:
@@ -110,25 +115,40 @@ def load(args) -> dict:
     t0 = time.perf_counter()
     now = utcnow()
     year = now.year
-    ay = AcademicYear(name=f"{year}-{year + 1}", starts_on=date(year, 9, 5), ends_on=date(year + 1, 5, 31),
-                      is_current=True)
+    ay = AcademicYear(
+        name=f"{year}-{year + 1}", starts_on=date(year, 9, 5), ends_on=date(year + 1, 5, 31), is_current=True
+    )
     district = District(code="BENCH", name="Quận Bench")
     db.session.add_all([ay, district])
     db.session.flush()
     season = AdmissionSeason(academic_year_id=ay.id, phase="official")
     db.session.add(season)
     db.session.flush()
-    level = AdmissionLevel(season_id=season.id, level="grade1", opens_at=now - timedelta(days=4),
-                           closes_at=now - timedelta(hours=1), confirm_by=now + timedelta(days=10), state="scheduled")
+    level = AdmissionLevel(
+        season_id=season.id,
+        level="grade1",
+        opens_at=now - timedelta(days=4),
+        closes_at=now - timedelta(hours=1),
+        confirm_by=now + timedelta(days=10),
+        state="scheduled",
+    )
     db.session.add(level)
-    officer = User(role="district_officer", email="bench.officer@example.edu.vn", full_name="Cán Bộ Bench",
-                   district_id=district.id)
+    officer = User(
+        role="district_officer",
+        email="bench.officer@example.edu.vn",
+        full_name="Cán Bộ Bench",
+        district_id=district.id,
+    )
     db.session.add(officer)
     db.session.flush()
 
-    ward_ids = _insert(db, Ward, [{"district_id": district.id, "name": f"Phường {i + 1}"} for i in range(WARDS)])
-    group_ids = {w: _insert(db, ResidentialGroup, [{"ward_id": w, "name": f"Tổ {g + 1}"} for g in range(GROUPS)])
-                 for w in ward_ids}
+    ward_ids = _insert(
+        db, Ward, [{"district_id": district.id, "name": f"Phường {i + 1}"} for i in range(WARDS)]
+    )
+    group_ids = {
+        w: _insert(db, ResidentialGroup, [{"ward_id": w, "name": f"Tổ {g + 1}"} for g in range(GROUPS)])
+        for w in ward_ids
+    }
     n = args.applications
     per_ward = n // WARDS
     n_schools = max(args.schools, WARDS + 10)
@@ -144,17 +164,35 @@ def load(args) -> dict:
             caps.append(int(per_ward / 2 * 1.15))
         else:
             caps.append(int(per_ward * 0.6))
-    school_ids = _insert(db, School, [
-        {"code": f"TH-B{i:03d}", "name": f"Tiểu học Bench {i:03d}", "level": "grade1", "district_id": district.id,
-         "ward_id": ward_ids[i % WARDS], "address": "", "capacity": caps[i],
-         "latitude": 21.0 + (i % 8) * 0.01, "longitude": 105.78 + (i // 8) * 0.01} for i in range(n_schools)])
+    school_ids = _insert(
+        db,
+        School,
+        [
+            {
+                "code": f"TH-B{i:03d}",
+                "name": f"Tiểu học Bench {i:03d}",
+                "level": "grade1",
+                "district_id": district.id,
+                "ward_id": ward_ids[i % WARDS],
+                "address": "",
+                "capacity": caps[i],
+                "latitude": 21.0 + (i % 8) * 0.01,
+                "longitude": 105.78 + (i // 8) * 0.01,
+            }
+            for i in range(n_schools)
+        ],
+    )
     lines = []
     for w in range(WARDS):
         if w < 10:
-            lines += [{"school_id": school_ids[w], "ward_id": ward_ids[w], "residential_group_id": g}
-                      for g in group_ids[ward_ids[w]][:5]]
-            lines += [{"school_id": school_ids[40 + w], "ward_id": ward_ids[w], "residential_group_id": g}
-                      for g in group_ids[ward_ids[w]][5:]]
+            lines += [
+                {"school_id": school_ids[w], "ward_id": ward_ids[w], "residential_group_id": g}
+                for g in group_ids[ward_ids[w]][:5]
+            ]
+            lines += [
+                {"school_id": school_ids[40 + w], "ward_id": ward_ids[w], "residential_group_id": g}
+                for g in group_ids[ward_ids[w]][5:]
+            ]
         else:
             lines.append({"school_id": school_ids[w], "ward_id": ward_ids[w], "residential_group_id": None})
     _insert(db, Catchment, lines)
@@ -168,40 +206,116 @@ def load(args) -> dict:
         dob = date(born, 1 + k % 12, 1 + k % 28)
         gender = "female" if k % 2 else "male"
         digit = (dob.year // 100 - 19) * 2 + (1 if gender == "female" else 0)
-        roster_rows.append({"personal_id": f"001{digit}{dob.year % 100:02d}{k:06d}", "full_name": f"Học Sinh {k:05d}",
-                            "date_of_birth": dob, "gender": gender, "ward_id": w, "residential_group_id": g,
-                            "residence_type": "permanent", "guardian_name": "Phụ Huynh", "guardian_phone": None,
-                            "imported_at": now})
+        roster_rows.append(
+            {
+                "personal_id": f"001{digit}{dob.year % 100:02d}{k:06d}",
+                "full_name": f"Học Sinh {k:05d}",
+                "date_of_birth": dob,
+                "gender": gender,
+                "ward_id": w,
+                "residential_group_id": g,
+                "residence_type": "permanent",
+                "guardian_name": "Phụ Huynh",
+                "guardian_phone": None,
+                "imported_at": now,
+            }
+        )
         homes.append((w, g))
     roster_ids = _insert(db, RosterEntry, roster_rows)
-    child_ids = _insert(db, Child, [
-        {**{c: r[c] for c in ("full_name", "date_of_birth", "gender", "ward_id", "residential_group_id",
-                              "residence_type")}, "roster_entry_id": rid, "source": "roster", "created_at": now}
-        for r, rid in zip(roster_rows, roster_ids, strict=True)])
+    child_ids = _insert(
+        db,
+        Child,
+        [
+            {
+                **{
+                    c: r[c]
+                    for c in (
+                        "full_name",
+                        "date_of_birth",
+                        "gender",
+                        "ward_id",
+                        "residential_group_id",
+                        "residence_type",
+                    )
+                },
+                "roster_entry_id": rid,
+                "source": "roster",
+                "created_at": now,
+            }
+            for r, rid in zip(roster_rows, roster_ids, strict=True)
+        ],
+    )
     digest = passwords().hash("bench password for everyone")
-    parent_ids = _insert(db, User, [{"role": "parent", "phone": f"09{k:08d}", "full_name": f"Phụ Huynh {k:05d}",
-                                     "password_hash": digest, "active": True, "created_at": now, "last_login_at": now}
-                                    for k in range(n)])
-    _insert(db, ParentChild, [{"user_id": p, "child_id": c, "created_at": now}
-                              for p, c in zip(parent_ids, child_ids, strict=True)])
+    parent_ids = _insert(
+        db,
+        User,
+        [
+            {
+                "role": "parent",
+                "phone": f"09{k:08d}",
+                "full_name": f"Phụ Huynh {k:05d}",
+                "password_hash": digest,
+                "active": True,
+                "created_at": now,
+                "last_login_at": now,
+            }
+            for k in range(n)
+        ],
+    )
+    _insert(
+        db,
+        ParentChild,
+        [
+            {"user_id": p, "child_id": c, "created_at": now}
+            for p, c in zip(parent_ids, child_ids, strict=True)
+        ],
+    )
     spare = school_ids[50:] + school_ids[10:40:3]
     app_rows, wishes = [], []
     for k, (cid, pid) in enumerate(zip(child_ids, parent_ids, strict=True)):
         catchment = cmap.derive(*homes[k]).school_id
-        others = rng.sample([s for s in spare if s != catchment], k=rng.choice([1, 2, 3])) if rng.random() < 0.4 else []
+        others = (
+            rng.sample([s for s in spare if s != catchment], k=rng.choice([1, 2, 3]))
+            if rng.random() < 0.4
+            else []
+        )
         sibling = [rng.choice(school_ids)] if rng.random() < 0.1 else []
-        app_rows.append({"reference": f"L1-BENCH-{k:06d}", "child_id": cid, "admission_level_id": level.id,
-                         "status": "submitted", "is_trial": False, "catchment_school_id": catchment,
-                         "catchment_status": "ok", "residence_type": "permanent", "sibling_school_ids": sibling,
-                         "submitted_by_id": pid, "submitted_at": now, "updated_at": now})
+        app_rows.append(
+            {
+                "reference": f"L1-BENCH-{k:06d}",
+                "child_id": cid,
+                "admission_level_id": level.id,
+                "status": "submitted",
+                "is_trial": False,
+                "catchment_school_id": catchment,
+                "catchment_status": "ok",
+                "residence_type": "permanent",
+                "sibling_school_ids": sibling,
+                "submitted_by_id": pid,
+                "submitted_at": now,
+                "updated_at": now,
+            }
+        )
         wishes.append(rules.ranked_choices(others, catchment))
     app_ids = _insert(db, Application, app_rows)
-    db.session.execute(sa.insert(ApplicationChoice.__table__), [
-        {"application_id": aid, "rank": r, "school_id": s, "is_catchment": c}
-        for aid, ws in zip(app_ids, wishes, strict=True) for r, s, c in ws])
+    db.session.execute(
+        sa.insert(ApplicationChoice.__table__),
+        [
+            {"application_id": aid, "rank": r, "school_id": s, "is_catchment": c}
+            for aid, ws in zip(app_ids, wishes, strict=True)
+            for r, s, c in ws
+        ],
+    )
     db.session.commit()
-    return {"level_id": level.id, "district_id": district.id, "officer_id": officer.id, "applications": n,
-            "schools": n_schools, "choices": sum(len(w) for w in wishes), "seconds": time.perf_counter() - t0}
+    return {
+        "level_id": level.id,
+        "district_id": district.id,
+        "officer_id": officer.id,
+        "applications": n,
+        "schools": n_schools,
+        "choices": sum(len(w) for w in wishes),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def timed_round(number: int, data: dict) -> dict:
@@ -240,8 +354,16 @@ def timed_round(number: int, data: dict) -> dict:
     jobs.commit()  # the publishing transaction, then the notification jobs go to the queue
     t_publish = time.perf_counter() - t1
     db.session.remove()
-    return {"round": rid, "load": split["load"], "allocate": split["allocate"], "store": split["store"],
-            "publish": round(t_publish, 3), "job": round(t_job, 3), "counts": counts, "summary": summary}
+    return {
+        "round": rid,
+        "load": split["load"],
+        "allocate": split["allocate"],
+        "store": split["store"],
+        "publish": round(t_publish, 3),
+        "job": round(t_job, 3),
+        "counts": counts,
+        "summary": summary,
+    }
 
 
 def decline_some(data: dict, share: float) -> int:
@@ -252,12 +374,18 @@ def decline_some(data: dict, share: float) -> int:
     from app.extensions import db
     from app.models import utcnow
 
-    ids = list(db.session.scalars(sa.select(Application.id).where(Application.status == "offered")
-                                  .order_by(Application.id)))
+    ids = list(
+        db.session.scalars(
+            sa.select(Application.id).where(Application.status == "offered").order_by(Application.id)
+        )
+    )
     rng = random.Random(7)  # noqa: S311
     chosen = rng.sample(ids, k=int(len(ids) * share))
-    db.session.execute(sa.update(Application).where(Application.id.in_(chosen))
-                       .values(status="declined", declined_at=utcnow()))
+    db.session.execute(
+        sa.update(Application)
+        .where(Application.id.in_(chosen))
+        .values(status="declined", declined_at=utcnow())
+    )
     db.session.commit()
     return len(chosen)
 
@@ -267,7 +395,9 @@ def main() -> int:
     parser.add_argument("--applications", type=int, default=20_000)
     parser.add_argument("--schools", type=int, default=60)
     parser.add_argument("--decline", type=float, default=0.05, help="share of offers declined before round 2")
-    parser.add_argument("--notify", action="store_true", help="also drain the queue and time the notifications")
+    parser.add_argument(
+        "--notify", action="store_true", help="also drain the queue and time the notifications"
+    )
     args = parser.parse_args()
 
     url, drop, backend = scratch_database()
@@ -286,11 +416,19 @@ def main() -> int:
         from app import create_app
         from app.extensions import db
 
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": redis_url,
-            "RATELIMIT_STORAGE_URI": "memory://", "JOB_QUEUE": queue, "ARGON2_TIME_COST": 1,
-            "ARGON2_MEMORY_COST": 1024, "SERVER_NAME": "bench.local", "PREFERRED_URL_SCHEME": "http",
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SECRET_KEY": "bench",
+                "REDIS_URL": redis_url,
+                "RATELIMIT_STORAGE_URI": "memory://",
+                "JOB_QUEUE": queue,
+                "ARGON2_TIME_COST": 1,
+                "ARGON2_MEMORY_COST": 1024,
+                "SERVER_NAME": "bench.local",
+                "PREFERRED_URL_SCHEME": "http",
+            }
+        )
         with app.app_context():
             upgrade()
             if redis_url is None:
@@ -300,8 +438,10 @@ def main() -> int:
                 rounds_module.notify_later = lambda *a, **k: None
             data = load(args)
             print(f"database: {backend}")
-            print(f"data: {data['applications']:,} applications, {data['schools']} schools, "
-                  f"{data['choices']:,} ranked choices (loaded in {data['seconds']:.1f} s, not timed)")
+            print(
+                f"data: {data['applications']:,} applications, {data['schools']} schools, "
+                f"{data['choices']:,} ranked choices (loaded in {data['seconds']:.1f} s, not timed)"
+            )
             first = timed_round(1, data)
             ok = report("round 1", first, TARGET_SECONDS)
             check_rerun(first["round"])
@@ -332,15 +472,24 @@ def main() -> int:
 def report(name: str, t: dict, target: float | None) -> bool:
     total = t["load"] + t["allocate"] + t["store"] + t["publish"]
     s = t["summary"]
-    print(f"{name}: {s['students']:,} children, {s['assigned']:,} placed, {s['unassigned']:,} without a seat"
-          + (f", {s['moved']:,} moved up, {s['newly_placed']:,} newly placed" if "moved" in s and name != "round 1"
-             else ""))
-    print(f"  load {t['load']:.2f} s · allocate {t['allocate']:.2f} s · store {t['store']:.2f} s · "
-          f"publish {t['publish']:.2f} s  = {total:.2f} s   (publish: {t['counts']})")
+    print(
+        f"{name}: {s['students']:,} children, {s['assigned']:,} placed, {s['unassigned']:,} without a seat"
+        + (
+            f", {s['moved']:,} moved up, {s['newly_placed']:,} newly placed"
+            if "moved" in s and name != "round 1"
+            else ""
+        )
+    )
+    print(
+        f"  load {t['load']:.2f} s · allocate {t['allocate']:.2f} s · store {t['store']:.2f} s · "
+        f"publish {t['publish']:.2f} s  = {total:.2f} s   (publish: {t['counts']})"
+    )
     if target is None:
         return True
     met = total <= target
-    print(f"  database to published results: {total:.2f} s — target ≤ {target:.0f} s: {'MET' if met else 'MISSED'}")
+    print(
+        f"  database to published results: {total:.2f} s — target ≤ {target:.0f} s: {'MET' if met else 'MISSED'}"
+    )
     return met
 
 
@@ -372,8 +521,10 @@ def drain_notifications(app, queue: str) -> None:
     SimpleWorker([q], connection=conn).work(burst=True, logging_level="WARNING")
     seconds = time.perf_counter() - t0
     n = db.session.scalar(sa.select(sa.func.count()).select_from(Notification))
-    print(f"notifications: {waiting} jobs → {n:,} notifications written in {seconds:.1f} s "
-          f"(one in-process worker; production runs several)")
+    print(
+        f"notifications: {waiting} jobs → {n:,} notifications written in {seconds:.1f} s "
+        f"(one in-process worker; production runs several)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ production). The script
      the class × subject × term in draft), target ≤ 200 ms (p95 over the runs);
 4. prints the figures, the query count per page, and MET/MISSED per target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,9 @@ def load(app, args) -> dict:
 
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     started = time.perf_counter()
-    year = AcademicYear(name="2026-2027", starts_on=date(2026, 9, 5), ends_on=date(2027, 5, 31), is_current=True)
+    year = AcademicYear(
+        name="2026-2027", starts_on=date(2026, 9, 5), ends_on=date(2027, 5, 31), is_current=True
+    )
     district = District(code="BENCH", name="Quận Bench")
     db.session.add_all([year, district])
     db.session.flush()
@@ -91,15 +94,27 @@ def load(app, args) -> dict:
     for g in grades:
         subjects[g] = []
         for pos, s in enumerate(standard_subjects(g)):
-            subj = Subject(school_id=school.id, grade=g, name=s.name, assessment=s.assessment, has_test=s.has_test,
-                           regular_count=s.regular_count, position=pos)
+            subj = Subject(
+                school_id=school.id,
+                grade=g,
+                name=s.name,
+                assessment=s.assessment,
+                has_test=s.has_test,
+                regular_count=s.regular_count,
+                position=pos,
+            )
             db.session.add(subj)
             subjects[g].append(subj)
     db.session.flush()
     for g in grades:
         for subj in subjects[g]:
-            t = User(email=f"gv.{g}.{subj.id}@bench.edu.vn", full_name=f"Giáo Viên {subj.id}", role=Role.TEACHER,
-                     school_id=school.id, password_hash=pw)
+            t = User(
+                email=f"gv.{g}.{subj.id}@bench.edu.vn",
+                full_name=f"Giáo Viên {subj.id}",
+                role=Role.TEACHER,
+                school_id=school.id,
+                password_hash=pw,
+            )
             db.session.add(t)
             teachers[(g, subj.id)] = t
     db.session.flush()
@@ -107,14 +122,24 @@ def load(app, args) -> dict:
     classes: list[SchoolClass] = []
     for g in grades:
         for c in range(classes_per_grade):
-            cls = SchoolClass(school_id=school.id, academic_year_id=year.id, grade=g, name=f"{g}A{c + 1}",
-                              homeroom_teacher_id=teachers[(g, subjects[g][c % len(subjects[g])].id)].id)
+            cls = SchoolClass(
+                school_id=school.id,
+                academic_year_id=year.id,
+                grade=g,
+                name=f"{g}A{c + 1}",
+                homeroom_teacher_id=teachers[(g, subjects[g][c % len(subjects[g])].id)].id,
+            )
             db.session.add(cls)
             classes.append(cls)
     db.session.flush()
-    db.session.execute(sa.insert(TeachingAssignment), [
-        {"class_id": cls.id, "subject_id": subj.id, "teacher_id": teachers[(cls.grade, subj.id)].id}
-        for cls in classes for subj in subjects[cls.grade]])
+    db.session.execute(
+        sa.insert(TeachingAssignment),
+        [
+            {"class_id": cls.id, "subject_id": subj.id, "teacher_id": teachers[(cls.grade, subj.id)].id}
+            for cls in classes
+            for subj in subjects[cls.grade]
+        ],
+    )
 
     pupil_rows, n = [], 0
     for cls in classes:
@@ -122,14 +147,32 @@ def load(app, args) -> dict:
             if n >= args.pupils:
                 break
             n += 1
-            pupil_rows.append((school.id, f"HS{n:06d}", f"Học Sinh {n}", date(2014 - (cls.grade - 6), 1, 1 + n % 28),
-                               "female" if n % 2 else "male", cls.id))
-    copy_rows(db, "cb_pupil", ["school_id", "pupil_code", "full_name", "date_of_birth", "gender"],
-              (r[:5] for r in pupil_rows))
-    pupil_ids = dict(db.session.execute(sa.select(Pupil.pupil_code, Pupil.id).where(Pupil.school_id == school.id)).all())
+            pupil_rows.append(
+                (
+                    school.id,
+                    f"HS{n:06d}",
+                    f"Học Sinh {n}",
+                    date(2014 - (cls.grade - 6), 1, 1 + n % 28),
+                    "female" if n % 2 else "male",
+                    cls.id,
+                )
+            )
+    copy_rows(
+        db,
+        "cb_pupil",
+        ["school_id", "pupil_code", "full_name", "date_of_birth", "gender"],
+        (r[:5] for r in pupil_rows),
+    )
+    pupil_ids = dict(
+        db.session.execute(sa.select(Pupil.pupil_code, Pupil.id).where(Pupil.school_id == school.id)).all()
+    )
     class_of = {pupil_ids[r[1]]: r[5] for r in pupil_rows}
-    copy_rows(db, "cb_enrolment", ["pupil_id", "class_id", "academic_year_id"],
-              ((pid, cid, year.id) for pid, cid in class_of.items()))
+    copy_rows(
+        db,
+        "cb_enrolment",
+        ["pupil_id", "class_id", "academic_year_id"],
+        ((pid, cid, year.id) for pid, cid in class_of.items()),
+    )
 
     guardian_rows = []
     links = []
@@ -139,9 +182,16 @@ def load(app, args) -> dict:
             phone += 1
             guardian_rows.append((f"0{phone}", f"Phụ Huynh {phone}", Role.PARENT.value, pw, True, now))
             links.append((pid, f"0{phone}"))
-    copy_rows(db, "user", ["phone", "full_name", "role", "password_hash", "active", "created_at"], guardian_rows)
+    copy_rows(
+        db, "user", ["phone", "full_name", "role", "password_hash", "active", "created_at"], guardian_rows
+    )
     user_ids = dict(db.session.execute(sa.select(User.phone, User.id).where(User.role == Role.PARENT)).all())
-    copy_rows(db, "cb_guardian", ["pupil_id", "user_id", "created_at"], ((pid, user_ids[ph], now) for pid, ph in links))
+    copy_rows(
+        db,
+        "cb_guardian",
+        ["pupil_id", "user_id", "created_at"],
+        ((pid, user_ids[ph], now) for pid, ph in links),
+    )
 
     def grade_rows(pids_by_grade, term_list, subjects_by_grade, limit=None):
         count = 0
@@ -150,19 +200,45 @@ def load(app, args) -> dict:
                 for pid in pids:
                     for term in term_list:
                         base = rng.uniform(5, 9.5)
-                        kinds = [("regular", i) for i in range(1, subj.regular_count + 1)] + [("midterm", 1), ("endterm", 1)]
+                        kinds = [("regular", i) for i in range(1, subj.regular_count + 1)] + [
+                            ("midterm", 1),
+                            ("endterm", 1),
+                        ]
                         for kind, seq in kinds:
                             if subj.assessment == "comment":
                                 score, mark = None, "D" if rng.random() < 0.95 else "CD"
                             else:
                                 score, mark = round(min(10, max(0, rng.gauss(base, 1.2))) * 2) / 2, None
-                            yield (pid, subj.id, term.id, kind, seq, score, mark, "published", now, False, now)
+                            yield (
+                                pid,
+                                subj.id,
+                                term.id,
+                                kind,
+                                seq,
+                                score,
+                                mark,
+                                "published",
+                                now,
+                                False,
+                                now,
+                            )
                             count += 1
                             if limit is not None and count >= limit:
                                 return
 
-    cols = ["pupil_id", "subject_id", "term_id", "kind", "seq", "score", "mark", "status", "published_at",
-            "changed_after_publish", "updated_at"]
+    cols = [
+        "pupil_id",
+        "subject_id",
+        "term_id",
+        "kind",
+        "seq",
+        "score",
+        "mark",
+        "status",
+        "published_at",
+        "changed_after_publish",
+        "updated_at",
+    ]
     by_grade: dict[int, list[int]] = {}
     cls_grade = {c.id: c.grade for c in classes}
     for pid, cid in class_of.items():
@@ -175,27 +251,48 @@ def load(app, args) -> dict:
         for g in grades:
             other_subjects[g] = []
             for pos, s in enumerate(standard_subjects(g)):
-                subj = Subject(school_id=other.id, grade=g, name=s.name, assessment=s.assessment,
-                               regular_count=s.regular_count, position=pos)
+                subj = Subject(
+                    school_id=other.id,
+                    grade=g,
+                    name=s.name,
+                    assessment=s.assessment,
+                    regular_count=s.regular_count,
+                    position=pos,
+                )
                 db.session.add(subj)
                 other_subjects[g].append(subj)
         db.session.flush()
         other_pupils = []
         for i in range(args.pupils * 2):
             other_pupils.append((other.id, f"OT{i:06d}", f"Học Sinh Khác {i}", date(2013, 1, 1), "male"))
-        copy_rows(db, "cb_pupil", ["school_id", "pupil_code", "full_name", "date_of_birth", "gender"], other_pupils)
+        copy_rows(
+            db, "cb_pupil", ["school_id", "pupil_code", "full_name", "date_of_birth", "gender"], other_pupils
+        )
         ids = list(db.session.scalars(sa.select(Pupil.id).where(Pupil.school_id == other.id)))
         per = len(ids) // len(grades)
-        other_by_grade = {g: ids[i * per:(i + 1) * per] for i, g in enumerate(grades)}
-        filler = copy_rows(db, "cb_grade", cols, grade_rows(other_by_grade, other_terms, other_subjects,
-                                                            limit=args.filler_rows))
+        other_by_grade = {g: ids[i * per : (i + 1) * per] for i, g in enumerate(grades)}
+        filler = copy_rows(
+            db,
+            "cb_grade",
+            cols,
+            grade_rows(other_by_grade, other_terms, other_subjects, limit=args.filler_rows),
+        )
     db.session.commit()
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
     return {
-        "school": school, "year": year, "terms": terms, "classes": classes, "subjects": subjects,
-        "teachers": teachers, "class_of": class_of, "links": links, "user_ids": user_ids,
-        "school_rows": school_rows, "filler_rows": filler, "seconds": time.perf_counter() - started,
+        "school": school,
+        "year": year,
+        "terms": terms,
+        "classes": classes,
+        "subjects": subjects,
+        "teachers": teachers,
+        "class_of": class_of,
+        "links": links,
+        "user_ids": user_ids,
+        "school_rows": school_rows,
+        "filler_rows": filler,
+        "seconds": time.perf_counter() - started,
     }
 
 
@@ -208,7 +305,9 @@ class Session:
         self.client = app.test_client()
         resp = self._open("GET", "/auth/login")
         token = TOKEN.search(resp.get_data(as_text=True)).group(1)
-        resp = self._open("POST", "/auth/login", data={"csrf_token": token, "login": login, "password": PASSWORD})
+        resp = self._open(
+            "POST", "/auth/login", data={"csrf_token": token, "login": login, "password": PASSWORD}
+        )
         assert resp.status_code == 302, f"login failed for {login}: {resp.status_code}"
         # Login starts a fresh session: take the CSRF token of the new one.
         self.token = TOKEN.search(self._open("GET", "/auth/password").get_data(as_text=True)).group(1)
@@ -233,8 +332,12 @@ def main() -> int:
     parser.add_argument("--pupils", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--publishes", type=int, default=40)
-    parser.add_argument("--filler-rows", type=int, default=350_000,
-                        help="grade rows of another school, so the table is realistically big")
+    parser.add_argument(
+        "--filler-rows",
+        type=int,
+        default=350_000,
+        help="grade rows of another school, so the table is realistically big",
+    )
     args = parser.parse_args()
 
     server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -252,19 +355,30 @@ def main() -> int:
         from app import create_app
         from app.extensions import db
 
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False,
-            "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://", "JOB_QUEUE": queue,
-            "LOGIN_LIMIT_PER_IP": "100000/minute", "LOGIN_LIMIT_PER_ACCOUNT": "100000/minute",
-            "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "PREFERRED_URL_SCHEME": "http",
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "SECRET_KEY": "bench",
+                "SESSION_COOKIE_SECURE": False,
+                "REDIS_URL": redis_url,
+                "RATELIMIT_STORAGE_URI": "memory://",
+                "JOB_QUEUE": queue,
+                "LOGIN_LIMIT_PER_IP": "100000/minute",
+                "LOGIN_LIMIT_PER_ACCOUNT": "100000/minute",
+                "ARGON2_TIME_COST": 1,
+                "ARGON2_MEMORY_COST": 1024,
+                "PREFERRED_URL_SCHEME": "http",
+            }
+        )
         with app.app_context():
             upgrade()
             data = load(app, args)
-            print(f"data: {args.pupils} pupils, {len(data['classes'])} classes, "
-                  f"{sum(len(v) for v in data['subjects'].values())} subjects, {len(data['links'])} guardian links; "
-                  f"grade rows: school {data['school_rows']:,}, other school {data['filler_rows']:,}, "
-                  f"table {data['school_rows'] + data['filler_rows']:,} (loaded in {data['seconds']:.1f} s)")
+            print(
+                f"data: {args.pupils} pupils, {len(data['classes'])} classes, "
+                f"{sum(len(v) for v in data['subjects'].values())} subjects, {len(data['links'])} guardian links; "
+                f"grade rows: school {data['school_rows']:,}, other school {data['filler_rows']:,}, "
+                f"table {data['school_rows'] + data['filler_rows']:,} (loaded in {data['seconds']:.1f} s)"
+            )
             result = measure(app, data, args)
             db.session.remove()
             db.engine.dispose()
@@ -305,7 +419,12 @@ def measure(app, data, args) -> int:
     for _ in range(args.requests):
         cls = rng.choice(classes)
         subj = rng.choice(data["subjects"][cls.grade])
-        book_urls.append((data["teachers"][(cls.grade, subj.id)], f"/contactbook/classes/{cls.id}/grades/{subj.id}?term={term2.id}"))
+        book_urls.append(
+            (
+                data["teachers"][(cls.grade, subj.id)],
+                f"/contactbook/classes/{cls.id}/grades/{subj.id}?term={term2.id}",
+            )
+        )
     for teacher, url in book_urls[:5]:  # warm-up
         teacher_session(teacher).timed("GET", url)
     times = []
@@ -344,17 +463,24 @@ def measure(app, data, args) -> int:
         subj = rng.choice(data["subjects"][cls.grade])
         term = rng.choice([term1, term2])
         pupils = sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)
-        n = db.session.execute(sa.update(Grade).where(Grade.subject_id == subj.id, Grade.term_id == term.id,
-                                                      Grade.pupil_id.in_(pupils))
-                               .values(status="draft", published_at=None)).rowcount
+        n = db.session.execute(
+            sa.update(Grade)
+            .where(Grade.subject_id == subj.id, Grade.term_id == term.id, Grade.pupil_id.in_(pupils))
+            .values(status="draft", published_at=None)
+        ).rowcount
         db.session.commit()
         s = teacher_session(data["teachers"][(cls.grade, subj.id)])
         url = f"/contactbook/classes/{cls.id}/grades/{subj.id}?term={term.id}"
         ms, status, _ = s.timed("POST", url, data={"csrf_token": s.token, "action": "publish"})
         assert status == 302, (url, status)
-        left = db.session.scalar(sa.select(sa.func.count(Grade.id)).where(
-            Grade.subject_id == subj.id, Grade.term_id == term.id, Grade.status == "draft",
-            Grade.pupil_id.in_(pupils)))
+        left = db.session.scalar(
+            sa.select(sa.func.count(Grade.id)).where(
+                Grade.subject_id == subj.id,
+                Grade.term_id == term.id,
+                Grade.status == "draft",
+                Grade.pupil_id.in_(pupils),
+            )
+        )
         assert left == 0
         times.append(ms)
         published.append(n)
@@ -370,10 +496,12 @@ def report(name: str, times: list[float], p95: float, target: float, queries: in
     when other programs load the machine."""
     met = p95 <= target
     q = f", {queries} queries" if queries is not None else ""
-    cpu = Session.cpu[:len(times)]
+    cpu = Session.cpu[: len(times)]
     c = f"; app CPU median {statistics.median(cpu):.1f} ms, p95 {percentile(cpu, 95):.1f} ms" if cpu else ""
-    print(f"{name}: n={len(times)} median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, "
-          f"max {max(times):.1f} ms{q}{c} — target p95 ≤ {target:.0f} ms: {'MET' if met else 'MISSED'}")
+    print(
+        f"{name}: n={len(times)} median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, "
+        f"max {max(times):.1f} ms{q}{c} — target p95 ≤ {target:.0f} ms: {'MET' if met else 'MISSED'}"
+    )
     return met
 
 

@@ -18,6 +18,7 @@ receiver. The script
 Prints the figures and MET/MISSED per target. The announcement is timestamped at a daytime hour
 (quiet hours would otherwise hold email until 06:30 when the benchmark runs in the evening).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,11 +116,25 @@ def create_guardians(db, n: int) -> list[int]:
 
     now = datetime.now(UTC).replace(tzinfo=None)
     raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(
-            'COPY "user" (phone, email, full_name, role, active, created_at, last_login_at, locale) FROM STDIN') as copy:
+    with (
+        raw.cursor() as cur,
+        cur.copy(
+            'COPY "user" (phone, email, full_name, role, active, created_at, last_login_at, locale) FROM STDIN'
+        ) as copy,
+    ):
         for i in range(n):
-            copy.write_row((f"09{i:08d}", f"phuhuynh{i}@example.vn", f"Phụ Huynh {i}", "parent", True, now, now,
-                            "vi" if i % 10 else "en"))
+            copy.write_row(
+                (
+                    f"09{i:08d}",
+                    f"phuhuynh{i}@example.vn",
+                    f"Phụ Huynh {i}",
+                    "parent",
+                    True,
+                    now,
+                    now,
+                    "vi" if i % 10 else "en",
+                )
+            )
     db.session.commit()
     return list(db.session.scalars(sa.text("SELECT id FROM \"user\" WHERE role = 'parent' ORDER BY id")))
 
@@ -127,8 +142,10 @@ def create_guardians(db, n: int) -> list[int]:
 def wait_for(db, notification_id: int, total: int, timeout: float) -> float | None:
     import sqlalchemy as sa
 
-    q = sa.text("SELECT count(*) FROM delivery WHERE notification_id = :n AND channel = 'email' "
-                "AND status IN ('sent', 'failed')")
+    q = sa.text(
+        "SELECT count(*) FROM delivery WHERE notification_id = :n AND channel = 'email' "
+        "AND status IN ('sent', 'failed')"
+    )
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         done = db.session.execute(q, {"n": notification_id}).scalar()
@@ -154,7 +171,9 @@ def main() -> int:
     from app import create_app, jobs, normalize_database_url
     from app.config import TestConfig
 
-    server = normalize_database_url(os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    server = normalize_database_url(
+        os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     if not server.startswith("postgresql"):
         sys.exit("this benchmark needs PostgreSQL: set DATABASE_URL to a PostgreSQL server")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -167,9 +186,16 @@ def main() -> int:
     figures: list[tuple[str, bool, str]] = []
     try:
         cfg = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
-        cfg.update(SQLALCHEMY_DATABASE_URI=url, REDIS_URL=redis_url, RATELIMIT_STORAGE_URI="memory://",
-                   JOB_QUEUE=queue_name, MAIL_URL=sink.url, NOTIFY_CHUNK_SIZE=args.chunk, TESTING=False,
-                   NOTIFY_CLOCK=lambda: datetime.now(UTC).replace(tzinfo=None, hour=3, minute=0))  # 10:00 Hanoi
+        cfg.update(
+            SQLALCHEMY_DATABASE_URI=url,
+            REDIS_URL=redis_url,
+            RATELIMIT_STORAGE_URI="memory://",
+            JOB_QUEUE=queue_name,
+            MAIL_URL=sink.url,
+            NOTIFY_CHUNK_SIZE=args.chunk,
+            TESTING=False,
+            NOTIFY_CLOCK=lambda: datetime.now(UTC).replace(tzinfo=None, hour=3, minute=0),
+        )  # 10:00 Hanoi
         app = create_app(cfg)
         with app.app_context():
             from flask_migrate import upgrade
@@ -185,11 +211,17 @@ def main() -> int:
             print(f"database {name}: migrated; creating {args.guardians:,} guardians …", flush=True)
             t = time.perf_counter()
             guardians = create_guardians(db, args.guardians)
-            school = School(code="TH-BENCH", name="Trường Tiểu học Dịch Vọng A", level="grade1", district_id=_district(db))
+            school = School(
+                code="TH-BENCH", name="Trường Tiểu học Dịch Vọng A", level="grade1", district_id=_district(db)
+            )
             db.session.add(school)
             db.session.flush()
-            sender = User(email="hieutruong@example.edu.vn", full_name="Hiệu Trưởng", role="school_staff",
-                          school_id=school.id)
+            sender = User(
+                email="hieutruong@example.edu.vn",
+                full_name="Hiệu Trưởng",
+                role="school_staff",
+                school_id=school.id,
+            )
             db.session.add(sender)
             db.session.commit()
             db.session.execute(sa.text("ANALYZE"))
@@ -201,11 +233,24 @@ def main() -> int:
                 db.session.rollback()
             print(f"  {time.perf_counter() - t:.1f} s", flush=True)
 
-            env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis_url, MAIL_URL=sink.url,
-                       SECRET_KEY="bench", PYTHONPATH=str(ROOT))
+            env = dict(
+                os.environ,
+                DATABASE_URL=url,
+                REDIS_URL=redis_url,
+                MAIL_URL=sink.url,
+                SECRET_KEY="bench",
+                PYTHONPATH=str(ROOT),
+            )
             for _ in range(args.workers):
-                workers.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", queue_name],
-                                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "flask", "--app", "app", "worker", queue_name],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
             from rq import Queue, Worker
 
             conn = Redis.from_url(redis_url)
@@ -216,18 +261,25 @@ def main() -> int:
                     sys.exit("workers did not start")
                 time.sleep(0.1)
 
-            context = {"title": "Thông báo lịch khai giảng năm học 2026-2027",
-                       "body": ("Kính gửi quý phụ huynh,\nNhà trường trân trọng thông báo lễ khai giảng năm học mới "
-                                "sẽ diễn ra lúc 7 giờ 30 sáng ngày 5/9 tại sân trường. Học sinh mặc đồng phục, "
-                                "có mặt trước 7 giờ. Trân trọng cảm ơn.\n") * 2}
+            context = {
+                "title": "Thông báo lịch khai giảng năm học 2026-2027",
+                "body": (
+                    "Kính gửi quý phụ huynh,\nNhà trường trân trọng thông báo lễ khai giảng năm học mới "
+                    "sẽ diễn ra lúc 7 giờ 30 sáng ngày 5/9 tại sân trường. Học sinh mặc đồng phục, "
+                    "có mặt trước 7 giờ. Trân trọng cảm ơn.\n"
+                )
+                * 2,
+            }
 
             # 3. The ceiling: one client, one connection, messages like ours.
             probe = Notification(id=0, kind="announcement", context=context, urgent=False, school=school)
             body = EmailBody(*render.render_email(probe, "vi"))
             raw = body.for_recipient("ceiling@example.vn", message_id("ceiling", "0"))
             ceiling_rate = ceiling(sink.url, raw, 5000)
-            print(f"single smtplib connection into smtp-sink: {ceiling_rate:,.0f} msg/s ({len(raw):,} bytes/message)",
-                  flush=True)
+            print(
+                f"single smtplib connection into smtp-sink: {ceiling_rate:,.0f} msg/s ({len(raw):,} bytes/message)",
+                flush=True,
+            )
 
             # 4. The announcement.
             before_sink = sink.delivered()
@@ -236,43 +288,76 @@ def main() -> int:
             nid = n.id
             jobs.commit()
             t1 = time.perf_counter()
-            rows = db.session.execute(sa.text("SELECT channel, count(*) FROM delivery WHERE notification_id = :n "
-                                              "GROUP BY channel"), {"n": nid}).all()
+            rows = db.session.execute(
+                sa.text("SELECT channel, count(*) FROM delivery WHERE notification_id = :n GROUP BY channel"),
+                {"n": nid},
+            ).all()
             db.session.commit()
-            print(f"outbox: {dict(rows)} rows and {q.count + len(q.started_job_registry)} jobs in {t1 - t0:.2f} s",
-                  flush=True)
+            print(
+                f"outbox: {dict(rows)} rows and {q.count + len(q.started_job_registry)} jobs in {t1 - t0:.2f} s",
+                flush=True,
+            )
             t2 = wait_for(db, nid, args.guardians, timeout=600)
             if t2 is None:
                 sys.exit("deliveries did not finish within 10 minutes")
-            statuses = dict(db.session.execute(sa.text(
-                "SELECT status, count(*) FROM delivery WHERE notification_id = :n AND channel = 'email' "
-                "GROUP BY status"), {"n": nid}).all())
+            statuses = dict(
+                db.session.execute(
+                    sa.text(
+                        "SELECT status, count(*) FROM delivery WHERE notification_id = :n AND channel = 'email' "
+                        "GROUP BY status"
+                    ),
+                    {"n": nid},
+                ).all()
+            )
             db.session.commit()
             time.sleep(0.5)
             received = sink.delivered() - before_sink
             total_s, send_s = t2 - t0, t2 - t1
             rate = args.guardians / total_s
             per_worker = args.guardians / send_s / args.workers
-            print(f"delivered: {statuses} in {total_s:.1f} s from notify() ({send_s:.1f} s of sending); "
-                  f"smtp-sink counted {received:,}", flush=True)
-            print(f"throughput {rate:,.0f} msg/s overall, {per_worker:,.0f} msg/s per worker while sending = "
-                  f"{per_worker / ceiling_rate:.0%} of the single-connection ceiling", flush=True)
+            print(
+                f"delivered: {statuses} in {total_s:.1f} s from notify() ({send_s:.1f} s of sending); "
+                f"smtp-sink counted {received:,}",
+                flush=True,
+            )
+            print(
+                f"throughput {rate:,.0f} msg/s overall, {per_worker:,.0f} msg/s per worker while sending = "
+                f"{per_worker / ceiling_rate:.0%} of the single-connection ceiling",
+                flush=True,
+            )
             figures.append(("outbox rows and jobs ≤ 5 s", t1 - t0 <= 5, f"{t1 - t0:.2f} s"))
-            figures.append(("everything delivered ≤ 60 s", total_s <= 60 and statuses.get("sent") == args.guardians
-                            and received == args.guardians, f"{total_s:.1f} s, {received:,} received"))
+            figures.append(
+                (
+                    "everything delivered ≤ 60 s",
+                    total_s <= 60 and statuses.get("sent") == args.guardians and received == args.guardians,
+                    f"{total_s:.1f} s, {received:,} received",
+                )
+            )
 
             # 5. The naive pattern on the first --naive guardians.
-            naive = Notification(kind="announcement", context=context, sender_id=sender.id, school_id=school.id,
-                                 recipient_count=args.naive)
+            naive = Notification(
+                kind="announcement",
+                context=context,
+                sender_id=sender.id,
+                school_id=school.id,
+                recipient_count=args.naive,
+            )
             db.session.add(naive)
             db.session.flush()
             now = datetime.now(UTC).replace(tzinfo=None)
-            bulk_insert_deliveries([(naive.id, uid, "email", "queued", False, None, now, None)
-                                    for uid in guardians[:args.naive]])
+            bulk_insert_deliveries(
+                [
+                    (naive.id, uid, "email", "queued", False, None, now, None)
+                    for uid in guardians[: args.naive]
+                ]
+            )
             naive_id = naive.id
             db.session.commit()
-            ids = list(db.session.scalars(sa.text("SELECT id FROM delivery WHERE notification_id = :n ORDER BY id"),
-                                          {"n": naive_id}))
+            ids = list(
+                db.session.scalars(
+                    sa.text("SELECT id FROM delivery WHERE notification_id = :n ORDER BY id"), {"n": naive_id}
+                )
+            )
             db.session.commit()
             before_sink = sink.delivered()
             n0 = time.perf_counter()
@@ -282,10 +367,19 @@ def main() -> int:
                 sys.exit("naive deliveries did not finish within 30 minutes")
             naive_rate = args.naive / (n1 - n0)
             time.sleep(0.5)
-            print(f"naive (one job + one SMTP connection per message): {args.naive:,} in {n1 - n0:.1f} s = "
-                  f"{naive_rate:,.0f} msg/s; smtp-sink counted {sink.delivered() - before_sink:,}", flush=True)
+            print(
+                f"naive (one job + one SMTP connection per message): {args.naive:,} in {n1 - n0:.1f} s = "
+                f"{naive_rate:,.0f} msg/s; smtp-sink counted {sink.delivered() - before_sink:,}",
+                flush=True,
+            )
             ratio = rate / naive_rate
-            figures.append(("batched vs naive ≥ 20×", ratio >= 20, f"{ratio:.1f}× ({rate:,.0f} vs {naive_rate:,.0f} msg/s)"))
+            figures.append(
+                (
+                    "batched vs naive ≥ 20×",
+                    ratio >= 20,
+                    f"{ratio:.1f}× ({rate:,.0f} vs {naive_rate:,.0f} msg/s)",
+                )
+            )
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -306,8 +400,11 @@ def main() -> int:
         drop()
 
     print()
-    print("machine: {} CPUs, load average {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end".format(
-        os.cpu_count(), *load_at_start, *os.getloadavg()))
+    print(
+        "machine: {} CPUs, load average {:.2f} {:.2f} {:.2f} at the start, {:.2f} {:.2f} {:.2f} at the end".format(
+            os.cpu_count(), *load_at_start, *os.getloadavg()
+        )
+    )
     ok = True
     for label, met, value in figures:
         print(f"{'MET   ' if met else 'MISSED'} {label}: {value}")

@@ -12,6 +12,7 @@
    (DATABASE_URL names another server), then a second import of the same file (all unchanged).
 Prints seconds, rows/s, the ratio to the openpyxl pass, and MET/MISSED for each target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-HEADERS = ["Mã định danh", "Họ và tên", "Ngày sinh", "Giới tính", "Quận/Huyện", "Phường/Xã", "Tổ dân phố",
-           "Loại cư trú", "Họ tên cha/mẹ/người giám hộ", "Số điện thoại"]
-WARDS = {"Dịch Vọng": 12, "Dịch Vọng Hậu": 10, "Quan Hoa": 27, "Nghĩa Đô": 14, "Nghĩa Tân": 9,
-         "Mai Dịch": 11, "Yên Hòa": 16, "Trung Hòa": 15}
+HEADERS = [
+    "Mã định danh",
+    "Họ và tên",
+    "Ngày sinh",
+    "Giới tính",
+    "Quận/Huyện",
+    "Phường/Xã",
+    "Tổ dân phố",
+    "Loại cư trú",
+    "Họ tên cha/mẹ/người giám hộ",
+    "Số điện thoại",
+]
+WARDS = {
+    "Dịch Vọng": 12,
+    "Dịch Vọng Hậu": 10,
+    "Quan Hoa": 27,
+    "Nghĩa Đô": 14,
+    "Nghĩa Tân": 9,
+    "Mai Dịch": 11,
+    "Yên Hòa": 16,
+    "Trung Hòa": 15,
+}
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương"]
 MIDDLE = {"male": ["Văn", "Minh", "Đức", "Quang", "Gia"], "female": ["Thị", "Ngọc", "Thu", "Khánh", "Bảo"]}
-GIVEN = {"male": ["An", "Bình", "Cường", "Dũng", "Huy", "Khoa", "Long", "Nam", "Phúc", "Quân"],
-         "female": ["Anh", "Chi", "Giang", "Hà", "Hương", "Lan", "Linh", "Mai", "My", "Ngân"]}
+GIVEN = {
+    "male": ["An", "Bình", "Cường", "Dũng", "Huy", "Khoa", "Long", "Nam", "Phúc", "Quân"],
+    "female": ["Anh", "Chi", "Giang", "Hà", "Hương", "Lan", "Linh", "Mai", "My", "Ngân"],
+}
 
 
-def generate_roster(path: str | os.PathLike, rows: int, seed: int = 2026, district: str = "Quận Cầu Giấy") -> None:
+def generate_roster(
+    path: str | os.PathLike, rows: int, seed: int = 2026, district: str = "Quận Cầu Giấy"
+) -> None:
     """Write a valid roster.xlsx with `rows` children (unique, consistent personal IDs)."""
     import openpyxl
 
@@ -55,13 +78,20 @@ def generate_roster(path: str | os.PathLike, rows: int, seed: int = 2026, distri
         pid = f"001{digit}{born.year % 100:02d}{serial:06d}"
         ward, n_groups = wards[i % len(wards)]
         family = rng.choice(FAMILY)
-        ws.append([
-            pid, f"{family} {rng.choice(MIDDLE[gender])} {rng.choice(GIVEN[gender])}", born,
-            "Nữ" if gender == "female" else "Nam", district, ward, f"Tổ {rng.randint(1, n_groups)}",
-            "Thường trú" if rng.random() < 0.8 else "Tạm trú",
-            f"{family} {rng.choice(MIDDLE['male'])} {rng.choice(GIVEN['male'])}",
-            f"09{rng.randrange(10**8):08d}",
-        ])
+        ws.append(
+            [
+                pid,
+                f"{family} {rng.choice(MIDDLE[gender])} {rng.choice(GIVEN[gender])}",
+                born,
+                "Nữ" if gender == "female" else "Nam",
+                district,
+                ward,
+                f"Tổ {rng.randint(1, n_groups)}",
+                "Thường trú" if rng.random() < 0.8 else "Tạm trú",
+                f"{family} {rng.choice(MIDDLE['male'])} {rng.choice(GIVEN['male'])}",
+                f"09{rng.randrange(10**8):08d}",
+            ]
+        )
     wb.save(path)
 
 
@@ -113,10 +143,12 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             ratio = seconds / baseline
             met60, met2 = seconds <= 60, ratio <= 2
-            print(f"{label:<11} {attempt:<13} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  "
-                  f"(openpyxl pass just before: {baseline:.2f} s)  ratio {ratio:4.2f}x  "
-                  f"[cpu {cpu:.1f} s vs {baseline_cpu:.1f} s]  [{report.summary()}]  "
-                  f"≤60 s {'MET' if met60 else 'MISSED'}, ≤2x {'MET' if met2 else 'MISSED'}")
+            print(
+                f"{label:<11} {attempt:<13} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  "
+                f"(openpyxl pass just before: {baseline:.2f} s)  ratio {ratio:4.2f}x  "
+                f"[cpu {cpu:.1f} s vs {baseline_cpu:.1f} s]  [{report.summary()}]  "
+                f"≤60 s {'MET' if met60 else 'MISSED'}, ≤2x {'MET' if met2 else 'MISSED'}"
+            )
             ok = ok and met60 and met2
         db.session.remove()
         db.engine.dispose()
@@ -136,8 +168,10 @@ def main() -> int:
     path = tmp / "roster.xlsx"
     started = time.perf_counter()
     generate_roster(path, args.rows, args.seed)
-    print(f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
-          f"({path.stat().st_size / 1e6:.1f} MB)")
+    print(
+        f"generated {args.rows:,} rows in {time.perf_counter() - started:.1f} s "
+        f"({path.stat().st_size / 1e6:.1f} MB)"
+    )
     if args.keep:
         import shutil
 

@@ -8,6 +8,7 @@ database is the session's migrated one and tables are emptied after each test as
 else. The server runs in another thread with its own database connections: commit test data
 (`commit()` below) before the browser asks for it.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ ROOT = HERE.parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
 ]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -85,7 +92,9 @@ class LiveServer:
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
+        )
 
     def start(self) -> LiveServer:
         self.thread.start()
@@ -157,8 +166,11 @@ class PageProblems:
             self.csp.append(msg.text)
 
     def all(self) -> list[str]:
-        return ([f"console: {m}" for m in self.console] + [f"pageerror: {m}" for m in self.page_errors]
-                + [f"csp: {m}" for m in self.csp])
+        return (
+            [f"console: {m}" for m in self.console]
+            + [f"pageerror: {m}" for m in self.page_errors]
+            + [f"csp: {m}" for m in self.csp]
+        )
 
 
 @pytest.fixture

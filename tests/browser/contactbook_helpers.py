@@ -10,6 +10,7 @@
   contexts (a second person at the same time), with the `page` fixture's console / CSP problem
   collection and failure screenshots.
 """
+
 from __future__ import annotations
 
 import gettext
@@ -56,8 +57,8 @@ class ScoredClass:
     parent: object
     cls: object
     math: object
-    pupils: list          # in grade-book order (by name)
-    child: object         # the parent's child (second row)
+    pupils: list  # in grade-book order (by name)
+    child: object  # the parent's child (second row)
     terms: list
 
 
@@ -71,13 +72,17 @@ def scored_class() -> ScoredClass:
     from tests.contactbook_factories import assign, create_class, create_pupil, create_subject, terms_of
 
     school = create_school(level="grade6", name="Trường THCS Thành Công")
-    teacher = create_user("teacher", school=school, full_name="Nguyễn Thị Lan", email="lan.nt@thcs.example.edu.vn")
+    teacher = create_user(
+        "teacher", school=school, full_name="Nguyễn Thị Lan", email="lan.nt@thcs.example.edu.vn"
+    )
     parent = create_user("parent", phone="0912000222", full_name="Phạm Văn Hùng")
     cls = create_class(school, "6A1", homeroom=teacher)
     math = create_subject(school, 6, "Toán", "scored", regular_count=3)
     assign(teacher, cls, math)
-    pupils = [create_pupil(cls, full_name=name, guardians=[parent] if i == 1 else [create_user("parent")])
-              for i, name in enumerate(PUPIL_NAMES)]
+    pupils = [
+        create_pupil(cls, full_name=name, guardians=[parent] if i == 1 else [create_user("parent")])
+        for i, name in enumerate(PUPIL_NAMES)
+    ]
     return ScoredClass(school, teacher, parent, cls, math, pupils, pupils[1], terms_of(cls))
 
 
@@ -158,8 +163,9 @@ def phone_contexts(browser, request, page_problems):
                 try:
                     ARTIFACTS.mkdir(exist_ok=True)
                     name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-                    context.pages[0].screenshot(path=str(ARTIFACTS / f"{name}-extra{n}.png"), full_page=True,
-                                                timeout=3000)
+                    context.pages[0].screenshot(
+                        path=str(ARTIFACTS / f"{name}-extra{n}.png"), full_page=True, timeout=3000
+                    )
                 except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
                     pass
             context.close()

@@ -12,6 +12,7 @@ Texts are read from the compiled Vietnamese catalog with `tr()` (a string not tr
 matched in English, as the page shows it). Every journey ends with `assert_clean()`: no console
 error, page error or Content-Security-Policy violation.
 """
+
 from __future__ import annotations
 
 import re
@@ -76,7 +77,8 @@ def _run_office_round(level, district, officer, drain) -> object:
 
 
 def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_the_offer(
-        page, live_server, commit, db, drain, assert_clean):
+    page, live_server, commit, db, drain, assert_clean
+):
     from admissions import council, rules, services
     from admissions.models import AdmissionCode, Application
 
@@ -124,8 +126,12 @@ def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_
     expect(page.get_by_text(tr("Submitted"), exact=True).first).to_be_visible()
 
     # 4. the council of her 1st-choice school flags the proof of residence
-    council.update_documents(app_, area.other, staff, {"birth_certificate": ("checked", ""),
-                                                       "residence_proof": ("problem", "Giấy tạm trú đã hết hạn.")})
+    council.update_documents(
+        app_,
+        area.other,
+        staff,
+        {"birth_certificate": ("checked", ""), "residence_proof": ("problem", "Giấy tạm trú đã hết hạn.")},
+    )
     commit()
     drain()
     page.goto(live_server(f"/children/{app_.child_id}"))
@@ -133,18 +139,26 @@ def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_
     page.get_by_label(tr("Answer the school's council")).fill("Tôi sẽ mang giấy mới đến trường vào thứ Hai.")
     page.get_by_role("button", name=tr("Send the answer")).click()
     expect(page).to_have_url(at(f"/children/{app_.child_id}"))
-    expect(page.get_by_text(tr("Your answer has been sent to the school's admission council."))).to_be_visible()
+    expect(
+        page.get_by_text(tr("Your answer has been sent to the school's admission council."))
+    ).to_be_visible()
     expect(page.get_by_text("Tôi sẽ mang giấy mới đến trường vào thứ Hai.")).to_be_visible()
 
     # 5. the office runs and publishes round 1; she sees the offer and why, and confirms
     _run_office_round(level, district, officer, drain)
     page.goto(live_server(f"/children/{app_.child_id}"))
-    expect(page.get_by_text(tr("%(name)s is offered a place at %(school)s.", name=name,
-                               school=area.other.name))).to_be_visible()
-    expect(page.get_by_text(tr("Admitted at your 1st choice, %(school)s.", school=area.other.name))).to_be_visible()
+    expect(
+        page.get_by_text(tr("%(name)s is offered a place at %(school)s.", name=name, school=area.other.name))
+    ).to_be_visible()
+    expect(
+        page.get_by_text(tr("Admitted at your 1st choice, %(school)s.", school=area.other.name))
+    ).to_be_visible()
     page.get_by_role("button", name=tr("Confirm the place of %(name)s", name=name)).click()
-    expect(page.get_by_text(tr("The place of %(name)s at %(school)s is confirmed.", name=name,
-                               school=area.other.name)).first).to_be_visible()
+    expect(
+        page.get_by_text(
+            tr("The place of %(name)s at %(school)s is confirmed.", name=name, school=area.other.name)
+        ).first
+    ).to_be_visible()
     db.session.rollback()
     assert db.session.get(Application, app_.id).status == "confirmed"
     assert_clean()
@@ -171,25 +185,61 @@ def _files(tmp_path) -> dict[str, str]:
     from admissions import rules
 
     born = rules.birth_year_for("grade1", intake_year())
-    schools = _workbook(tmp_path / "schools.xlsx", "schools",
-                        ["school_code", "name", "level", "district", "ward", "address", "capacity"],
-                        [["TH-DICHVONG", "Trường Tiểu học Dịch Vọng", "Lớp 1", DISTRICT, "Dịch Vọng", "", 2],
-                         ["TH-QUANHOA", "Trường Tiểu học Quan Hoa", "Lớp 1", DISTRICT, "Quan Hoa", "", 3],
-                         ["TH-NGHIATAN", "Trường Tiểu học Nghĩa Tân", "Lớp 1", DISTRICT, "Nghĩa Tân", "", 5]])
-    catchments = _workbook(tmp_path / "catchments.xlsx", "catchments",
-                           ["school_code", "district", "ward", "residential_group"],
-                           [["TH-DICHVONG", DISTRICT, "Dịch Vọng", None], ["TH-QUANHOA", DISTRICT, "Quan Hoa", None],
-                            ["TH-NGHIATAN", DISTRICT, "Nghĩa Tân", None]])
+    schools = _workbook(
+        tmp_path / "schools.xlsx",
+        "schools",
+        ["school_code", "name", "level", "district", "ward", "address", "capacity"],
+        [
+            ["TH-DICHVONG", "Trường Tiểu học Dịch Vọng", "Lớp 1", DISTRICT, "Dịch Vọng", "", 2],
+            ["TH-QUANHOA", "Trường Tiểu học Quan Hoa", "Lớp 1", DISTRICT, "Quan Hoa", "", 3],
+            ["TH-NGHIATAN", "Trường Tiểu học Nghĩa Tân", "Lớp 1", DISTRICT, "Nghĩa Tân", "", 5],
+        ],
+    )
+    catchments = _workbook(
+        tmp_path / "catchments.xlsx",
+        "catchments",
+        ["school_code", "district", "ward", "residential_group"],
+        [
+            ["TH-DICHVONG", DISTRICT, "Dịch Vọng", None],
+            ["TH-QUANHOA", DISTRICT, "Quan Hoa", None],
+            ["TH-NGHIATAN", DISTRICT, "Nghĩa Tân", None],
+        ],
+    )
     given = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà"]
     rows = []
     for i, g in enumerate(given):
         female = i % 2 == 0
-        rows.append([f"001{3 if female else 2}{born % 100:02d}{i + 1:06d}", f"Phạm {'Thị' if female else 'Văn'} {g}",
-                     date(born, 1 + i, 10), "Nữ" if female else "Nam", DISTRICT, "Dịch Vọng" if i < 4 else "Quan Hoa",
-                     "Tổ 1", "Thường trú", "Phạm Văn Bố", f"09120000{i:02d}"])
-    roster = _workbook(tmp_path / "roster.xlsx", "roster",
-                       ["personal_id", "full_name", "date_of_birth", "gender", "district", "ward", "residential_group",
-                        "residence_type", "guardian_name", "guardian_phone"], rows)
+        rows.append(
+            [
+                f"001{3 if female else 2}{born % 100:02d}{i + 1:06d}",
+                f"Phạm {'Thị' if female else 'Văn'} {g}",
+                date(born, 1 + i, 10),
+                "Nữ" if female else "Nam",
+                DISTRICT,
+                "Dịch Vọng" if i < 4 else "Quan Hoa",
+                "Tổ 1",
+                "Thường trú",
+                "Phạm Văn Bố",
+                f"09120000{i:02d}",
+            ]
+        )
+    roster = _workbook(
+        tmp_path / "roster.xlsx",
+        "roster",
+        [
+            "personal_id",
+            "full_name",
+            "date_of_birth",
+            "gender",
+            "district",
+            "ward",
+            "residential_group",
+            "residence_type",
+            "guardian_name",
+            "guardian_phone",
+        ],
+        rows,
+    )
     return {"schools": schools, "catchments": catchments, "roster": roster}
 
 
@@ -204,7 +254,8 @@ def _import(page, live_server, kind: str, path: str, drain) -> None:
 
 
 def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
-        page, live_server, commit, db, drain, assert_clean, tmp_path):
+    page, live_server, commit, db, drain, assert_clean, tmp_path
+):
     from admissions.models import AllocationRound, Child, RosterEntry
     from admissions.services import catchment_for
 
@@ -231,7 +282,9 @@ def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     schools = {s.code: s for s in db.session.scalars(sa.select(School))}
     for entry in entries:
         child = add_child_for(parent, entry, season)
-        home = db.session.get(School, catchment_for("grade1", entry.ward_id, entry.residential_group_id).school_id)
+        home = db.session.get(
+            School, catchment_for("grade1", entry.ward_id, entry.residential_group_id).school_id
+        )
         # the two Quan Hoa children rank Nghĩa Tân first
         others = [schools["TH-NGHIATAN"]] if entry.ward.name == "Quan Hoa" else []
         create_application(child, level, parent, choices=others, catchment=home)
@@ -269,9 +322,16 @@ def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     page.get_by_role("link", name=tr("Back to the official round")).click()
     page.get_by_label(tr("I have checked the results: publish them and tell the families.")).check()
     page.get_by_role("button", name=tr("Publish round %(n)d", n=1)).click()
-    expect(page.locator(".flashes .flash-success")).to_contain_text(tr(
-        "Round %(n)d published: %(offered)d offers, %(moved)d moved up, %(unplaced)d without a seat. "
-        "The seed is now public and the families are being notified.", n=1, offered=4, moved=0, unplaced=2))
+    expect(page.locator(".flashes .flash-success")).to_contain_text(
+        tr(
+            "Round %(n)d published: %(offered)d offers, %(moved)d moved up, %(unplaced)d without a seat. "
+            "The seed is now public and the families are being notified.",
+            n=1,
+            offered=4,
+            moved=0,
+            unplaced=2,
+        )
+    )
     drain()
     db.session.rollback()
     official = db.session.get(AllocationRound, official.id)

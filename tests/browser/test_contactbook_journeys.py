@@ -11,6 +11,7 @@ string not translated yet is matched in English as the page shows it; form field
 their name attribute, label or role. Every journey ends with `assert_clean()`: no console error,
 page error or Content-Security-Policy violation on either phone.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,13 @@ expect.set_options(timeout=10_000)
 
 # The child's term-1 Toán scores and their Circular 22 term average:
 # (8.5 + 7.5 + 9 + 2 × 6 + 3 × 7) / (3 + 5) = 58 / 8 = 7.25 → 7.3 (half-up; a float round() gives 7.2).
-CHILD_SCORES = {("regular", 1): "8.5", ("regular", 2): "7.5", ("regular", 3): "9",
-                ("midterm", 1): "6", ("endterm", 1): "7"}
+CHILD_SCORES = {
+    ("regular", 1): "8.5",
+    ("regular", 2): "7.5",
+    ("regular", 3): "9",
+    ("midterm", 1): "6",
+    ("endterm", 1): "7",
+}
 CHILD_AVERAGE = "7.3"
 
 
@@ -65,7 +71,8 @@ def _open_grade_book(page, world, term: int = 1) -> None:
     expect(page).to_have_url(at(f"/contactbook/classes/{world.cls.id}/grades/{world.math.id}"))
     open_term(page, term)
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        f"{world.math.name} · {tr('Class %(name)s', name=world.cls.name)}")
+        f"{world.math.name} · {tr('Class %(name)s', name=world.cls.name)}"
+    )
 
 
 def _open_child_page(page, world, term: int = 1) -> None:
@@ -85,7 +92,9 @@ def _publish_child_scores(world, *, endterm: str = CHILD_SCORES[("endterm", 1)])
     term1 = world.terms[0]
     for (kind, seq), value in CHILD_SCORES.items():
         add_grade(world.child, world.math, term1, kind, endterm if kind == "endterm" else value, seq=seq)
-    for pupil, value in zip((world.pupils[0], world.pupils[2], world.pupils[3]), ("9", "6.5", "8"), strict=True):
+    for pupil, value in zip(
+        (world.pupils[0], world.pupils[2], world.pupils[3]), ("9", "6.5", "8"), strict=True
+    ):
         add_grade(pupil, world.math, term1, "regular", value)
 
 
@@ -93,7 +102,8 @@ def _publish_child_scores(world, *, endterm: str = CHILD_SCORES[("endterm", 1)])
 
 
 def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
-        page, extra_phone, live_server, commit, db, run_jobs, assert_clean):
+    page, extra_phone, live_server, commit, db, run_jobs, assert_clean
+):
     world = scored_class()
     an, binh, chi, dung = world.pupils
     commit()
@@ -108,7 +118,8 @@ def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
     _open_grade_book(page, world)
     grid = page.locator("table[data-grid]")
     expect(grid.locator("thead th")).to_have_text(
-        ["#", tr("Pupil"), "TX1", "TX2", "TX3", "GK", "CK", tr("Term average")])
+        ["#", tr("Pupil"), "TX1", "TX2", "TX3", "GK", "CK", tr("Term average")]
+    )
     expect(grid.locator("tbody th[scope=row]")).to_have_text([p.full_name for p in world.pupils])
     expect(grade_cell(page, an)).to_have_attribute("inputmode", "decimal")
 
@@ -134,8 +145,10 @@ def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
     summary = page.locator(".error-summary")
     expect(summary).to_have_text(tr("Nothing was saved. Correct the %(n)d highlighted cells.", n=2))
     expect(summary).to_be_focused()
-    for pupil, typed, message in ((chi, "11", "Enter a score from 0 to 10."),
-                                  (dung, "7,25", "Use at most one decimal, such as 7.5.")):
+    for pupil, typed, message in (
+        (chi, "11", "Enter a score from 0 to 10."),
+        (dung, "7,25", "Use at most one decimal, such as 7.5."),
+    ):
         cell = grade_cell(page, pupil)
         error_id = f"e-g-{pupil.id}-regular-1"
         expect(cell).to_have_value(typed)
@@ -153,7 +166,8 @@ def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
     page.get_by_role("button", name=tr("Save draft")).click()
 
     expect(page.locator(".flash-success")).to_have_text(
-        tr("Saved as draft. Families see the grades once you publish them."))
+        tr("Saved as draft. Families see the grades once you publish them.")
+    )
     expect(page.get_by_text(tr("Drafts: %(d)d · Published: %(p)d", d=8, p=0))).to_be_visible()
     for pupil, shown in ((an, "9"), (binh, "8.5"), (chi, "10"), (dung, "7.3")):
         expect(grade_cell(page, pupil)).to_have_value(shown)
@@ -171,7 +185,9 @@ def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
     expect(math).not_to_contain_text("8.5")
 
     page.get_by_role("button", name=tr("Save and publish")).click()
-    expect(page.locator(".flash-success")).to_have_text(tr("Saved and published: families can see the grades now."))
+    expect(page.locator(".flash-success")).to_have_text(
+        tr("Saved and published: families can see the grades now.")
+    )
     expect(page.get_by_text(tr("Drafts: %(d)d · Published: %(p)d", d=0, p=8))).to_be_visible()
     expect(grid.locator(f"span[title='{tr('draft')}']")).to_have_count(0)
     stored = grades_of(db)
@@ -186,7 +202,8 @@ def test_teacher_types_a_column_corrects_errors_saves_a_draft_then_publishes(
 
 
 def test_parent_reads_published_grades_and_the_term_average_then_answers_the_teacher(
-        page, extra_phone, live_server, commit, db, assert_clean):
+    page, extra_phone, live_server, commit, db, assert_clean
+):
     world = scored_class()
     _publish_child_scores(world)
     # Another subject with only a draft: the family must not see it.
@@ -223,9 +240,12 @@ def test_parent_reads_published_grades_and_the_term_average_then_answers_the_tea
     for (kind, seq), value in CHILD_SCORES.items():
         label = {"regular": f"TX{seq}", "midterm": "GK", "endterm": "CK"}[kind]
         expect(math.locator("td").first.locator("span").filter(has_text=f"{label}:")).to_have_text(
-            f"{label}: {value}")
+            f"{label}: {value}"
+        )
     expect(math.locator("td").nth(1)).to_have_text(CHILD_AVERAGE)
-    literature_row = page.get_by_role("row").filter(has=page.get_by_role("rowheader").filter(has_text="Ngữ văn"))
+    literature_row = page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader").filter(has_text="Ngữ văn")
+    )
     expect(literature_row.locator("td").first).to_have_text(tr("No published grades yet"))
     expect(literature_row.locator("td").nth(1)).to_have_text("—")
 
@@ -237,7 +257,8 @@ def test_parent_reads_published_grades_and_the_term_average_then_answers_the_tea
     card.get_by_role("link", name=world.teacher.full_name).click()
     assert page.url.split("#")[0] == thread_url.split("#")[0]
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        tr("Messages about %(name)s", name=world.child.full_name))
+        tr("Messages about %(name)s", name=world.child.full_name)
+    )
     expect(page.locator("li.card").filter(has_text=question)).to_be_visible()
     page.get_by_label(tr("Message"), exact=True).fill(answer)
     page.get_by_role("button", name=tr("Send")).click()
@@ -258,15 +279,21 @@ def test_parent_reads_published_grades_and_the_term_average_then_answers_the_tea
 
     db.session.rollback()
     thread = db.session.scalars(sa.select(MessageThread)).one()
-    assert (thread.pupil_id, thread.guardian_id, thread.teacher_id) == (world.child.id, world.parent.id,
-                                                                       world.teacher.id)
+    assert (thread.pupil_id, thread.guardian_id, thread.teacher_id) == (
+        world.child.id,
+        world.parent.id,
+        world.teacher.id,
+    )
     assert [m.sender_id for m in db.session.scalars(sa.select(Message).order_by(Message.id))] == [
-        world.teacher.id, world.parent.id]
+        world.teacher.id,
+        world.parent.id,
+    ]
     assert_clean()
 
 
 def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_change(
-        page, extra_phone, live_server, commit, db, assert_clean):
+    page, extra_phone, live_server, commit, db, assert_clean
+):
     world = scored_class()
     _publish_child_scores(world)
     commit()
@@ -292,21 +319,30 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     # Without a reason: refused beside the cell, nothing changes.
     page.get_by_role("button", name=tr("Save and publish")).click()
     expect(page.locator(".error-summary")).to_have_text(
-        tr("Nothing was saved. Correct the %(n)d highlighted cells.", n=1))
+        tr("Nothing was saved. Correct the %(n)d highlighted cells.", n=1)
+    )
     error_id = f"e-g-{world.child.id}-endterm-1"
     expect(endterm).to_have_attribute("aria-invalid", "true")
     expect(endterm).to_have_attribute("aria-describedby", error_id)
-    expect(page.locator(f"#{error_id}")).to_have_text(tr("Changing a published grade needs a reason (below)."))
+    expect(page.locator(f"#{error_id}")).to_have_text(
+        tr("Changing a published grade needs a reason (below).")
+    )
     expect(endterm).to_have_value("8")
     stored = {(g.kind, g.seq): g for g in grades_of(db, world.child)}
     assert stored[("endterm", 1)].score == 7 and not stored[("endterm", 1)].changed_after_publish
 
     page.get_by_label(tr("Reason for changing published grades")).fill(reason)
     page.get_by_role("button", name=tr("Save and publish")).click()
-    expect(page.locator(".flash-success")).to_have_text(tr("Saved and published: families can see the grades now."))
+    expect(page.locator(".flash-success")).to_have_text(
+        tr("Saved and published: families can see the grades now.")
+    )
     expect(endterm).to_have_value("8")
-    expect(page.locator(f"td:has(input[name='g-{world.child.id}-endterm-1']) "
-                        f"span[title='{tr('changed after publishing')}']")).to_have_count(1)
+    expect(
+        page.locator(
+            f"td:has(input[name='g-{world.child.id}-endterm-1']) "
+            f"span[title='{tr('changed after publishing')}']"
+        )
+    ).to_have_count(1)
     # (58 + 3) / 8 = 7.625 → 7.6
     expect(page.locator("table[data-grid] tbody tr").nth(1).locator("td").last).to_have_text("7.6")
 
@@ -317,9 +353,20 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     assert grade.score == 8 and grade.status == "published" and grade.changed_after_publish
     change = db.session.scalars(sa.select(GradeChange)).one()
     assert (change.grade_id, change.old_score, change.new_score, change.reason, change.changed_by_id) == (
-        grade.id, 7, 8, reason, world.teacher.id)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "contactbook.grade_change")) == 1
+        grade.id,
+        7,
+        8,
+        reason,
+        world.teacher.id,
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "contactbook.grade_change")
+        )
+        == 1
+    )
 
     # The family sees the new grade marked as changed, what it was, when and why.
     family.reload()
@@ -329,9 +376,16 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     expect(math.locator("td").nth(1)).to_have_text("7.6")
     expect(family.get_by_role("heading", name=tr("Changes to published grades"))).to_be_visible()
     entry = family.locator(f"li#change-{grade.id}")
-    expect(entry).to_have_text("Toán CK: " + tr("%(old)s → %(new)s on %(day)s. Reason: %(reason)s", old="7",
-                                                 new="8", day=hanoi_day(change.changed_at),
-                                                 reason=reason))
+    expect(entry).to_have_text(
+        "Toán CK: "
+        + tr(
+            "%(old)s → %(new)s on %(day)s. Reason: %(reason)s",
+            old="7",
+            new="8",
+            day=hanoi_day(change.changed_at),
+            reason=reason,
+        )
+    )
     mark.click()
     expect(family).to_have_url(re.compile(rf"#change-{grade.id}$"))
     expect(entry).to_be_in_viewport()
@@ -339,7 +393,8 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
 
 
 def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her_phone(
-        page, extra_phone, live_server, commit, db, tmp_path, assert_clean):
+    page, extra_phone, live_server, commit, db, tmp_path, assert_clean
+):
     """The school's first day with the contact book: the office uploads classes.xlsx, prints the
     class's activation sheet, and a mother types her code on her phone, chooses a password and
     finds her child. The code does not work twice."""
@@ -354,23 +409,54 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     staff = make_user("school_staff", school=school, full_name="Lê Văn Thư")
     commit()
     workbook = tmp_path / "classes.xlsx"
-    workbook.write_bytes(classes_xlsx(
-        [["TH-THANHCONG", "1A", "HS0001", "Trần Minh An", "05/03/2019", "Nam", "Ngô Thị Mai", "0912333444", None],
-         ["TH-THANHCONG", "1A", "HS0002", "Lý Gia Bảo", "11/09/2019", "Nam", "Lý Văn Cường", "0912333555", None]],
-        [["TH-THANHCONG", "1A", "Toán", "Phạm Thị Lan", "lan.tc@example.edu.vn", None, "có"]]))
+    workbook.write_bytes(
+        classes_xlsx(
+            [
+                [
+                    "TH-THANHCONG",
+                    "1A",
+                    "HS0001",
+                    "Trần Minh An",
+                    "05/03/2019",
+                    "Nam",
+                    "Ngô Thị Mai",
+                    "0912333444",
+                    None,
+                ],
+                [
+                    "TH-THANHCONG",
+                    "1A",
+                    "HS0002",
+                    "Lý Gia Bảo",
+                    "11/09/2019",
+                    "Nam",
+                    "Lý Văn Cường",
+                    "0912333555",
+                    None,
+                ],
+            ],
+            [["TH-THANHCONG", "1A", "Toán", "Phạm Thị Lan", "lan.tc@example.edu.vn", None, "có"]],
+        )
+    )
 
     log_in(page, live_server, staff)
     page.goto(live_server("/contactbook/import"))
     page.get_by_label(tr("Workbook classes.xlsx")).set_input_files(str(workbook))
     page.get_by_role("button", name=tr("Check and import")).click()
     expect(page.locator(".flash-success").first).to_contain_text(
-        tr("Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
-           created=3, updated=0, unchanged=0))
+        tr(
+            "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+            created=3,
+            updated=0,
+            unchanged=0,
+        )
+    )
 
     page.goto(live_server("/contactbook/"))
     page.get_by_role("link", name="1A", exact=True).click()
     expect(page.get_by_role("row").filter(has_text="Trần Minh An")).to_contain_text(
-        "Ngô Thị Mai (091****444, " + tr("not activated") + ")")
+        "Ngô Thị Mai (091****444, " + tr("not activated") + ")"
+    )
     page.once("dialog", lambda dialog: dialog.accept())  # "codes printed earlier stop working"
     page.get_by_role("button", name=tr("Print activation codes for guardians")).click()
     row = page.get_by_role("row").filter(has_text="Trần Minh An")
@@ -398,8 +484,14 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     mother.get_by_label(tr("Choose a password")).fill("mat khau cua nguoi khac")
     mother.get_by_label(tr("Repeat the password")).fill("mat khau cua nguoi khac")
     mother.get_by_role("button", name=tr("Activate")).click()
-    expect(mother.get_by_text(tr("This phone number or email and code do not match, or the code has expired or "
-                                 "been used. Ask the school for a new code."))).to_be_visible()
+    expect(
+        mother.get_by_text(
+            tr(
+                "This phone number or email and code do not match, or the code has expired or "
+                "been used. Ask the school for a new code."
+            )
+        )
+    ).to_be_visible()
     expect(mother).to_have_url(at("/contactbook/activate"))
     db.session.rollback()
     assert db.session.scalar(sa.select(User.password_hash).where(User.phone == "0912333444"))

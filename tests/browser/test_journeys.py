@@ -4,6 +4,7 @@ Fields are found by their Vietnamese labels (the catalog in app/translations/vi)
 sees them; every journey ends by checking that the browser saw no console error, no page error
 and no Content-Security-Policy violation.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,20 +18,19 @@ expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwr
 expect.set_options(timeout=10_000)
 
 # The Vietnamese strings the parent reads (msgstr of the compiled catalog).
-LOGIN_LABEL = "Số điện thoại hoặc email"    # "Phone number or email"
-PASSWORD_LABEL = "Mật khẩu"                  # "Password"
-FULL_NAME_LABEL = "Họ và tên"                # "Full name"
-MOBILE_LABEL = "Số điện thoại di động"      # "Mobile phone number"
-CONFIRM_LABEL = "Nhập lại mật khẩu"          # "Repeat the password"
-LOG_IN = "Đăng nhập"                         # "Log in"
-LOG_OUT = "Đăng xuất"                        # "Log out"
-CREATE_ACCOUNT = "Tạo tài khoản"             # "Create account"
-HELLO = "Xin chào, {}"                       # "Hello, %(name)s"
-LOGGED_OUT = "Bạn đã đăng xuất."             # "You have logged out."
+LOGIN_LABEL = "Số điện thoại hoặc email"  # "Phone number or email"
+PASSWORD_LABEL = "Mật khẩu"  # "Password"
+FULL_NAME_LABEL = "Họ và tên"  # "Full name"
+MOBILE_LABEL = "Số điện thoại di động"  # "Mobile phone number"
+CONFIRM_LABEL = "Nhập lại mật khẩu"  # "Repeat the password"
+LOG_IN = "Đăng nhập"  # "Log in"
+LOG_OUT = "Đăng xuất"  # "Log out"
+CREATE_ACCOUNT = "Tạo tài khoản"  # "Create account"
+HELLO = "Xin chào, {}"  # "Hello, %(name)s"
+LOGGED_OUT = "Bạn đã đăng xuất."  # "You have logged out."
 WELCOME = "Chào mừng bạn! Tài khoản của bạn đã sẵn sàng."
 WRONG_LOGIN = "Số điện thoại/email hoặc mật khẩu không đúng."
-BAD_PHONE = ("Vui lòng nhập số điện thoại di động Việt Nam gồm 10 chữ số, bắt đầu bằng "
-             "03, 05, 07, 08 hoặc 09.")
+BAD_PHONE = "Vui lòng nhập số điện thoại di động Việt Nam gồm 10 chữ số, bắt đầu bằng 03, 05, 07, 08 hoặc 09."
 
 
 def _path(url: str) -> str:
@@ -192,8 +192,9 @@ def test_enter_in_the_password_field_submits(page, live_server, commit, assert_c
     assert_clean()
 
 
-def test_public_pages_have_no_console_errors_or_csp_violations(page, live_server, page_problems,
-                                                             assert_clean):
+def test_public_pages_have_no_console_errors_or_csp_violations(
+    page, live_server, page_problems, assert_clean
+):
     for path in ("/", "/auth/login", "/auth/register"):
         resp = page.goto(live_server(path))
         assert resp is not None and resp.ok, f"{path}: {resp and resp.status}"

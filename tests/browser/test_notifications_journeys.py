@@ -9,6 +9,7 @@
 Jobs run in-process (no Redis), email goes to a real local SMTP server; the clock is frozen at
 22:00 in Hanoi so that email waits for the end of quiet hours, then moved to 06:31.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,14 +25,14 @@ expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwr
 expect.set_options(timeout=10_000)
 
 LOGIN_LABEL = "Số điện thoại hoặc email"  # "Phone number or email"
-PASSWORD_LABEL = "Mật khẩu"                # "Password"
-LOG_IN = "Đăng nhập"                       # "Log in"
-INBOX = "Hộp thư thông báo ({})"           # "Notifications (%(n)d)"
-MARK_ALL = "Đánh dấu tất cả là đã đọc"     # "Mark all as read"
+PASSWORD_LABEL = "Mật khẩu"  # "Password"
+LOG_IN = "Đăng nhập"  # "Log in"
+INBOX = "Hộp thư thông báo ({})"  # "Notifications (%(n)d)"
+MARK_ALL = "Đánh dấu tất cả là đã đọc"  # "Mark all as read"
 MARKED = "Đã đánh dấu {} thông báo là đã đọc."
-QUIET_START = "Giờ yên tĩnh bắt đầu"       # "Quiet hours start"
-QUIET_END = "Giờ yên tĩnh kết thúc"        # "Quiet hours end"
-SAVE = "Lưu cài đặt"                       # "Save settings"
+QUIET_START = "Giờ yên tĩnh bắt đầu"  # "Quiet hours start"
+QUIET_END = "Giờ yên tĩnh kết thúc"  # "Quiet hours end"
+SAVE = "Lưu cài đặt"  # "Save settings"
 SAVED = "Đã lưu cài đặt nhận thông báo."
 SAME_TIME = "Giờ kết thúc phải khác giờ bắt đầu của giờ yên tĩnh."
 
@@ -63,8 +64,9 @@ def log_in(page, live_server, login):
     expect(page).to_have_url(re.compile(r"/home$"))
 
 
-def test_sender_watches_the_progress_bar_fill_without_reloading(page, live_server, commit, setup, sink,
-                                                                assert_clean):
+def test_sender_watches_the_progress_bar_fill_without_reloading(
+    page, live_server, commit, setup, sink, assert_clean
+):
     from app.notifications import notify
     from app.notifications.relay import relay
 
@@ -73,8 +75,13 @@ def test_sender_watches_the_progress_bar_fill_without_reloading(page, live_serve
     staff = create_user("school_staff", school=school, full_name="Văn Thư")
     families = [create_user("parent", email=f"ph{i}@example.vn") for i in range(3)]
     commit()
-    n = notify("announcement", [p.id for p in families], {"title": "Họp phụ huynh đầu năm"},
-               sender_id=staff.id, school_id=school.id)
+    n = notify(
+        "announcement",
+        [p.id for p in families],
+        {"title": "Họp phụ huynh đầu năm"},
+        sender_id=staff.id,
+        school_id=school.id,
+    )
     commit()  # in-app copies are there; the 3 emails wait for 06:30
     assert sink.messages == []
 
@@ -95,7 +102,9 @@ def test_sender_watches_the_progress_bar_fill_without_reloading(page, live_serve
     assert_clean()
 
 
-def test_parent_reads_notifications_and_the_header_count_follows(page, live_server, commit, setup, assert_clean):
+def test_parent_reads_notifications_and_the_header_count_follows(
+    page, live_server, commit, setup, assert_clean
+):
     from app.notifications import notify
 
     parent = create_user("parent", phone="0912345678", full_name="Nguyễn Thị Mai")
@@ -123,8 +132,9 @@ def test_parent_reads_notifications_and_the_header_count_follows(page, live_serv
     assert_clean()
 
 
-def test_settings_mistake_is_explained_in_vietnamese_and_nothing_ticked_is_lost(page, live_server, commit, setup,
-                                                                              assert_clean):
+def test_settings_mistake_is_explained_in_vietnamese_and_nothing_ticked_is_lost(
+    page, live_server, commit, setup, assert_clean
+):
     parent = create_user("parent", phone="0912345679", email="me@example.vn")
     commit()
     log_in(page, live_server, parent.phone)

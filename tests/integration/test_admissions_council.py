@@ -1,5 +1,6 @@
 """Admission council (issue 4, point 10): the school's queue, document checks, flags to the family
 and the family's answer; scope, audit, bounded queries."""
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,9 @@ def save_documents(client, application_id: int, **docs):
     page = text(client.get(url))
     data = {"csrf_token": re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page).group(1)}
     for kind in ("birth_certificate", "residence_proof", "priority_proof"):
-        selected = re.search(rf'<select[^>]*name="status_{kind}".*?<option selected value="(\w+)"', page, re.S)
+        selected = re.search(
+            rf'<select[^>]*name="status_{kind}".*?<option selected value="(\w+)"', page, re.S
+        )
         data[f"status_{kind}"], data[f"note_{kind}"] = docs.get(kind, (selected.group(1), ""))
     return client.post(f"{url}/documents", data=data)
 
@@ -68,15 +71,24 @@ def test_queue_holds_first_choices_and_placements_not_withdrawn(make_client, w):
     for key in ("other1", "other2", "confirmed"):
         assert apps[key].reference in page, key
     assert apps["offered"].reference not in page
-    entry = AuditLog.query.filter_by(action="admissions.council.queue.view").order_by(AuditLog.id.desc()).first()
+    entry = (
+        AuditLog.query.filter_by(action="admissions.council.queue.view").order_by(AuditLog.id.desc()).first()
+    )
     assert entry.target_type == "school" and entry.details["rows"] == 3 and entry.details["show"] == "all"
 
 
 def test_scope(make_client, w):
     home_app = w.apps["home"]
     urls = {"queue": queue_url(w), "application": f"/admissions/council/applications/{home_app.id}"}
-    expected = {"staff_home": 200, "officer_a": 200, "city": 200, "staff_b": 404, "officer_b": 404,
-                "teacher_home": 403, "parent": 403}
+    expected = {
+        "staff_home": 200,
+        "officer_a": 200,
+        "city": 200,
+        "staff_b": 404,
+        "officer_b": 404,
+        "teacher_home": 403,
+        "parent": 403,
+    }
     for who, code in expected.items():
         client = make_client()
         client.login_as(w.users[who])
@@ -90,8 +102,10 @@ def test_scope(make_client, w):
     assert client.get(f"/admissions/council/applications/{w.apps['b'].id}").status_code == 404
     # POSTs are scope-checked too
     token = form_token(client, "/home")
-    resp = client.post(f"/admissions/council/applications/{w.apps['b'].id}/documents",
-                       data={"csrf_token": token, "status_birth_certificate": "checked"})
+    resp = client.post(
+        f"/admissions/council/applications/{w.apps['b'].id}/documents",
+        data={"csrf_token": token, "status_birth_certificate": "checked"},
+    )
     assert resp.status_code == 404
 
 
@@ -115,12 +129,16 @@ def test_flag_a_problem_then_the_family_answers(make_client, w, db, run_jobs):
     app_ = w.apps["home"]
 
     # a problem without a note: 422, nothing stored
-    resp = save_documents(staff, app_.id, birth_certificate=("checked", ""), residence_proof=("problem", "  "))
+    resp = save_documents(
+        staff, app_.id, birth_certificate=("checked", ""), residence_proof=("problem", "  ")
+    )
     assert resp.status_code == 422 and "Write a note for the family" in text(resp)
     assert db.session.scalar(sa.select(sa.func.count(DocumentCheck.id))) == 0
 
     note = "Giấy xác nhận cư trú đã hết hạn: xin mang bản mới."
-    resp = save_documents(staff, app_.id, birth_certificate=("checked", ""), residence_proof=("problem", note))
+    resp = save_documents(
+        staff, app_.id, birth_certificate=("checked", ""), residence_proof=("problem", note)
+    )
     assert resp.status_code == 302
     checks = {c.kind: c for c in db.session.scalars(sa.select(DocumentCheck))}
     assert checks["birth_certificate"].status == "checked" and checks["residence_proof"].note == note
@@ -133,10 +151,14 @@ def test_flag_a_problem_then_the_family_answers(make_client, w, db, run_jobs):
     run_jobs()
     n = db.session.scalar(sa.select(Notification).where(Notification.kind == "admission"))
     assert n.context["child_name"] == app_.child.full_name and app_.child.full_name in n.context["title"]
-    assert set(db.session.scalars(sa.select(Delivery.recipient_id).where(Delivery.notification_id == n.id))) == {w.parent.id}
+    assert set(
+        db.session.scalars(sa.select(Delivery.recipient_id).where(Delivery.notification_id == n.id))
+    ) == {w.parent.id}
     audit = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.council.documents"))
-    assert audit.details == {"school_id": w.a.home.id,
-                             "statuses": {"birth_certificate": "checked", "residence_proof": "problem"}}
+    assert audit.details == {
+        "school_id": w.a.home.id,
+        "statuses": {"birth_certificate": "checked", "residence_proof": "problem"},
+    }
     assert note not in str(audit.details)
 
     # the parent sees the flag and the note on the child's page, and answers
@@ -144,12 +166,16 @@ def test_flag_a_problem_then_the_family_answers(make_client, w, db, run_jobs):
     login_en(parent, w.parent)
     page = text(parent.get(f"/children/{app_.child_id}"))
     assert "Documents checked by the school" in page and note in page and "Proof of residence" in page
-    assert w.users["staff_home"].full_name not in page  # the family sees "the school's council", no staff name
+    assert (
+        w.users["staff_home"].full_name not in page
+    )  # the family sees "the school's council", no staff name
     token = form_token(parent, f"/children/{app_.child_id}")
     resp = parent.post(f"/admissions/council/replies/{app_.id}", data={"csrf_token": token, "body": ""})
     assert resp.status_code == 422 and "Write a message" in text(resp)
-    resp = parent.post(f"/admissions/council/replies/{app_.id}",
-                       data={"csrf_token": token, "body": "Tôi sẽ mang giấy mới vào thứ Hai."})
+    resp = parent.post(
+        f"/admissions/council/replies/{app_.id}",
+        data={"csrf_token": token, "body": "Tôi sẽ mang giấy mới vào thứ Hai."},
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/children/{app_.child_id}")
     db.session.expire_all()
     assert db.session.get(CouncilReview, app_.id).family_replied
@@ -176,7 +202,12 @@ def test_only_that_childs_parents_see_the_flags_and_answer(make_client, w, db):
     staff = make_client()
     login_en(staff, w.users["staff_home"])
     app_ = w.apps["home"]
-    assert save_documents(staff, app_.id, birth_certificate=("problem", "Bản sao mờ, không đọc được.")).status_code == 302
+    assert (
+        save_documents(
+            staff, app_.id, birth_certificate=("problem", "Bản sao mờ, không đọc được.")
+        ).status_code
+        == 302
+    )
 
     stranger = create_user("parent")
     other_kid = add_child_for(stranger, create_roster_entry(w.a.ward, w.a.groups[0]), w.season)
@@ -187,9 +218,13 @@ def test_only_that_childs_parents_see_the_flags_and_answer(make_client, w, db):
     assert "Bản sao mờ" not in text(client.get("/children/"))
     assert client.get(f"/children/{app_.child_id}").status_code == 404
     token = form_token(client, "/children/")
-    resp = client.post(f"/admissions/council/replies/{app_.id}", data={"csrf_token": token, "body": "xin chào"})
+    resp = client.post(
+        f"/admissions/council/replies/{app_.id}", data={"csrf_token": token, "body": "xin chào"}
+    )
     assert resp.status_code == 404
-    assert db.session.scalar(sa.select(sa.func.count(CouncilMessage.id)).where(CouncilMessage.from_family)) == 0
+    assert (
+        db.session.scalar(sa.select(sa.func.count(CouncilMessage.id)).where(CouncilMessage.from_family)) == 0
+    )
     # the child's own parent sees it on the list of children too
     client = make_client()
     login_en(client, w.parent)
@@ -214,14 +249,22 @@ def test_council_message_and_priority_proof(make_client, w, db):
     login_en(staff, w.users["officer_a"])
     page = text(staff.get(f"/admissions/council/applications/{app_.id}"))
     assert "A brother or sister studies at " + w.a.other.name in page
-    assert save_documents(staff, app_.id, birth_certificate=("checked", ""),
-                          residence_proof=("checked", "")).status_code == 302
+    assert (
+        save_documents(
+            staff, app_.id, birth_certificate=("checked", ""), residence_proof=("checked", "")
+        ).status_code
+        == 302
+    )
     assert db.session.get(CouncilReview, app_.id).state == "incomplete"  # priority proof still missing
     token = form_token(staff, f"/admissions/council/applications/{app_.id}")
-    resp = staff.post(f"/admissions/council/applications/{app_.id}/messages",
-                      data={"csrf_token": token, "body": "Xin mang giấy xác nhận anh/chị đang học tại trường."})
+    resp = staff.post(
+        f"/admissions/council/applications/{app_.id}/messages",
+        data={"csrf_token": token, "body": "Xin mang giấy xác nhận anh/chị đang học tại trường."},
+    )
     assert resp.status_code == 302
-    resp = staff.post(f"/admissions/council/applications/{app_.id}/messages", data={"csrf_token": token, "body": "x" * 1001})
+    resp = staff.post(
+        f"/admissions/council/applications/{app_.id}/messages", data={"csrf_token": token, "body": "x" * 1001}
+    )
     assert resp.status_code == 422
     assert save_documents(staff, app_.id, priority_proof=("checked", "")).status_code == 302
     db.session.expire_all()
@@ -252,7 +295,10 @@ def test_queue_search_and_bounded_queries(app, make_client, w):
 def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
     staff = make_client()
     login_en(staff, w.users["staff_home"])
-    assert save_documents(staff, w.apps["home"].id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
+    assert (
+        save_documents(staff, w.apps["home"].id, birth_certificate=("problem", "Thiếu bản sao.")).status_code
+        == 302
+    )
     parent = make_client()
     login_en(parent, w.parent)
 
@@ -266,7 +312,9 @@ def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
         kid = add_child_for(w.parent, create_roster_entry(w.a.ward, w.a.groups[0]), w.season)
         app_ = create_application(kid, w.level, w.parent, catchment=w.a.home)
         jobs.commit()
-        assert save_documents(staff, app_.id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
+        assert (
+            save_documents(staff, app_.id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
+        )
     assert measure() == before
 
 
@@ -277,12 +325,19 @@ def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
     w = build_season(trial=True)
     staff = make_client()
     login_en(staff, w.users["staff_home"])
-    assert save_documents(staff, w.apps["home"].id, birth_certificate=("problem", "Thiếu bản sao.")).status_code == 302
+    assert (
+        save_documents(staff, w.apps["home"].id, birth_certificate=("problem", "Thiếu bản sao.")).status_code
+        == 302
+    )
     parent = make_client()
     login_en(parent, w.parent)
     token = form_token(parent, "/children/")
-    assert parent.post(f"/admissions/council/replies/{w.apps['home'].id}",
-                       data={"csrf_token": token, "body": "Vâng ạ."}).status_code == 302
+    assert (
+        parent.post(
+            f"/admissions/council/replies/{w.apps['home'].id}", data={"csrf_token": token, "body": "Vâng ạ."}
+        ).status_code
+        == 302
+    )
     season = db.session.get(AdmissionSeason, w.season.id)
     for lv in season.levels:  # the official windows are still ahead
         lv.opens_at = lv.opens_at.replace(year=lv.opens_at.year + 1)

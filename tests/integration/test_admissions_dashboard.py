@@ -1,4 +1,5 @@
 """Live dashboard (issue 4, point 5) and result exports (point 9): figures, scope, queries, audit."""
+
 from __future__ import annotations
 
 import io
@@ -48,13 +49,17 @@ def build_season(*, trial: bool = False) -> Season:
     kids = [add_child_for(parent, r, season) for r in a.children]
     apps = {
         "other1": create_application(kids[0], level, parent, choices=[a.other], catchment=a.home),
-        "other2": create_application(kids[1], level, parent, choices=[a.other, a.group_school], catchment=a.home),
+        "other2": create_application(
+            kids[1], level, parent, choices=[a.other, a.group_school], catchment=a.home
+        ),
         "home": create_application(kids[2], level, parent, catchment=a.home),
-        "withdrawn": create_application(kids[3], level, parent, choices=[a.group_school], catchment=a.home,
-                                        status="withdrawn"),
+        "withdrawn": create_application(
+            kids[3], level, parent, choices=[a.group_school], catchment=a.home, status="withdrawn"
+        ),
         "offered": create_application(kids[4], level, parent, catchment=a.home, status="offered"),
-        "confirmed": create_application(kids[5], level, parent, choices=[a.other], catchment=a.home,
-                                        status="confirmed"),
+        "confirmed": create_application(
+            kids[5], level, parent, choices=[a.other], catchment=a.home, status="confirmed"
+        ),
     }
     apps["offered"].allocated_school_id, apps["offered"].allocated_rank = a.home.id, 1
     apps["confirmed"].allocated_school_id, apps["confirmed"].allocated_rank = a.other.id, 1
@@ -87,7 +92,12 @@ def text(resp) -> str:
 def test_school_rows_count_choices_catchments_and_placements(world2):
     rows = {r.school_id: r for r in dashboard.school_rows(world2.level, district_id=world2.a.district.id)}
     a = world2.a
-    assert set(rows) == {a.home.id, a.group_school.id, a.other.id, a.full.id}  # district B's school is not there
+    assert set(rows) == {
+        a.home.id,
+        a.group_school.id,
+        a.other.id,
+        a.full.id,
+    }  # district B's school is not there
     home, other, group = rows[a.home.id], rows[a.other.id], rows[a.group_school.id]
     # withdrawn applications do not count anywhere
     assert (home.first_choice, home.catchment, home.any_choice) == (2, 5, 5)
@@ -109,8 +119,14 @@ def test_registrations_per_hour_are_bucketed_in_vietnam_time(world2, db):
     lv = world2.level
     opens = datetime(2026, 7, 1, 17, 0)  # 00:00 on 2 July in Hanoi (UTC+7)
     lv.opens_at, lv.closes_at = opens, opens + timedelta(days=3)
-    stamps = [opens + timedelta(minutes=5), opens + timedelta(minutes=59), opens + timedelta(hours=1, minutes=1),
-              opens + timedelta(hours=30), opens - timedelta(hours=2), opens + timedelta(minutes=30)]
+    stamps = [
+        opens + timedelta(minutes=5),
+        opens + timedelta(minutes=59),
+        opens + timedelta(hours=1, minutes=1),
+        opens + timedelta(hours=30),
+        opens - timedelta(hours=2),
+        opens + timedelta(minutes=30),
+    ]
     for app_, at in zip(world2.apps.values(), stamps, strict=False):
         app_.submitted_at = at
     world2.apps["b"].submitted_at = opens + timedelta(minutes=10)
@@ -118,8 +134,13 @@ def test_registrations_per_hour_are_bucketed_in_vietnam_time(world2, db):
     from admissions.rules import Window
 
     now = opens + timedelta(hours=40)
-    series = dashboard.hourly(lv, "Asia/Ho_Chi_Minh", window=Window(lv.opens_at, lv.closes_at), now=now,
-                              district_id=world2.a.district.id)
+    series = dashboard.hourly(
+        lv,
+        "Asia/Ho_Chi_Minh",
+        window=Window(lv.opens_at, lv.closes_at),
+        now=now,
+        district_id=world2.a.district.id,
+    )
     hours = dict(series.hours)
     # one registered at 22:00 local on 1 July, before the window: still shown
     assert hours[datetime(2026, 7, 1, 22)] == 1
@@ -131,8 +152,9 @@ def test_registrations_per_hour_are_bucketed_in_vietnam_time(world2, db):
     assert series.total == 6 and series.peak == (datetime(2026, 7, 2, 0), 3)
     city = dashboard.hourly(lv, "Asia/Ho_Chi_Minh", window=Window(lv.opens_at, lv.closes_at), now=now)
     assert dict(city.hours)[datetime(2026, 7, 2, 0)] == 4
-    school = dashboard.hourly(lv, "Asia/Ho_Chi_Minh", window=Window(lv.opens_at, lv.closes_at), now=now,
-                              school_id=world2.a.other.id)
+    school = dashboard.hourly(
+        lv, "Asia/Ho_Chi_Minh", window=Window(lv.opens_at, lv.closes_at), now=now, school_id=world2.a.other.id
+    )
     assert school.total == 3
 
 
@@ -164,15 +186,43 @@ def test_scope_of_each_page(make_client, world2):
         "index": "/admissions/dashboard/",
     }
     expected = {
-        "officer_a": {"city": 403, "district_a": 200, "school_home": 200, "summary_a": 200, "admitted_home": 200,
-                      "city_summary": 403, "index": 200},
-        "officer_b": {"city": 403, "district_a": 404, "school_home": 404, "summary_a": 404, "admitted_home": 404,
-                      "city_summary": 403, "index": 200},
+        "officer_a": {
+            "city": 403,
+            "district_a": 200,
+            "school_home": 200,
+            "summary_a": 200,
+            "admitted_home": 200,
+            "city_summary": 403,
+            "index": 200,
+        },
+        "officer_b": {
+            "city": 403,
+            "district_a": 404,
+            "school_home": 404,
+            "summary_a": 404,
+            "admitted_home": 404,
+            "city_summary": 403,
+            "index": 200,
+        },
         "city": dict.fromkeys(pages, 200),
-        "staff_home": {"city": 403, "district_a": 403, "school_home": 200, "summary_a": 403, "admitted_home": 200,
-                       "city_summary": 403, "index": 200},
-        "staff_b": {"city": 403, "district_a": 403, "school_home": 404, "summary_a": 403, "admitted_home": 404,
-                    "city_summary": 403, "index": 200},
+        "staff_home": {
+            "city": 403,
+            "district_a": 403,
+            "school_home": 200,
+            "summary_a": 403,
+            "admitted_home": 200,
+            "city_summary": 403,
+            "index": 200,
+        },
+        "staff_b": {
+            "city": 403,
+            "district_a": 403,
+            "school_home": 404,
+            "summary_a": 403,
+            "admitted_home": 404,
+            "city_summary": 403,
+            "index": 200,
+        },
         "teacher_home": dict.fromkeys(pages, 403),
         "parent": dict.fromkeys(pages, 403),
     }
@@ -221,9 +271,11 @@ def _grow(world2, schools: int, per_school: int):
 
 def test_pages_run_a_bounded_number_of_queries(app, make_client, world2):
     lv, a = world2.level.id, world2.a
-    urls = [f"/admissions/dashboard/levels/{lv}/districts/{a.district.id}",
-            f"/admissions/dashboard/levels/{lv}",
-            f"/admissions/dashboard/levels/{lv}/schools/{a.home.id}"]
+    urls = [
+        f"/admissions/dashboard/levels/{lv}/districts/{a.district.id}",
+        f"/admissions/dashboard/levels/{lv}",
+        f"/admissions/dashboard/levels/{lv}/schools/{a.home.id}",
+    ]
     client = make_client()
     client.login_as(world2.users["city"])
 
@@ -255,19 +307,21 @@ def _sheet_rows(data: bytes, sheet: str | None = None):
 
 def test_admitted_list_export_is_escaped_and_audited(make_client, world2, db):
     offered = world2.apps["offered"]
-    offered.child.full_name = "=HYPERLINK(\"http://evil\")"
+    offered.child.full_name = '=HYPERLINK("http://evil")'
     jobs.commit()
     client = make_client()
     login_en(client, world2.users["staff_home"])
-    resp = client.get(f"/admissions/dashboard/levels/{world2.level.id}/schools/{world2.a.home.id}/admitted.xlsx")
+    resp = client.get(
+        f"/admissions/dashboard/levels/{world2.level.id}/schools/{world2.a.home.id}/admitted.xlsx"
+    )
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     rows = _sheet_rows(resp.data)
     header = rows.index(next(r for r in rows if r and r[0] == "No."))
-    body = [r for r in rows[header + 1:] if any(r)]
+    body = [r for r in rows[header + 1 :] if any(r)]
     # only the child offered a place at this school (not the ones who merely applied)
     assert len(body) == 1
-    assert body[0][1] == offered.reference and body[0][2] == "'=HYPERLINK(\"http://evil\")"
+    assert body[0][1] == offered.reference and body[0][2] == '\'=HYPERLINK("http://evil")'
     assert body[0][9] == "Offered a place" and body[0][11] == "To check"
     entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.admitted.export"))
     assert entry.target_type == "school" and entry.target_id == str(world2.a.home.id)
@@ -281,7 +335,9 @@ def test_admitted_list_shows_the_confirmation_day_in_vietnam_time(make_client, w
     jobs.commit()
     client = make_client()
     login_en(client, world2.users["city"])
-    resp = client.get(f"/admissions/dashboard/levels/{world2.level.id}/schools/{world2.a.other.id}/admitted.xlsx")
+    resp = client.get(
+        f"/admissions/dashboard/levels/{world2.level.id}/schools/{world2.a.other.id}/admitted.xlsx"
+    )
     rows = _sheet_rows(resp.data)
     row = next(r for r in rows if len(r) > 1 and r[1] == confirmed.reference)
     assert row[10] == "11/07/2026"
@@ -290,7 +346,9 @@ def test_admitted_list_shows_the_confirmation_day_in_vietnam_time(make_client, w
 def test_district_summary_export(make_client, world2, db):
     client = make_client()
     login_en(client, world2.users["officer_a"])
-    resp = client.get(f"/admissions/dashboard/levels/{world2.level.id}/districts/{world2.a.district.id}/summary.xlsx")
+    resp = client.get(
+        f"/admissions/dashboard/levels/{world2.level.id}/districts/{world2.a.district.id}/summary.xlsx"
+    )
     assert resp.status_code == 200
     rows = _sheet_rows(resp.data, "schools")
     by_code = {r[0]: r for r in rows if r and r[0] in {world2.a.home.code, world2.a.other.code}}
@@ -330,7 +388,9 @@ def test_trial_figures_are_labelled(make_client, app, db):
     page = text(client.get(f"/admissions/dashboard/levels/{w.level.id}/districts/{w.a.district.id}"))
     assert "Trial phase" in page
     assert re.search(r"ranking these schools first\S*\s*<strong>5</strong>", page)
-    assert db.session.scalar(sa.select(sa.func.count(Application.id)).where(Application.is_trial.is_(True))) == 7
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Application.id)).where(Application.is_trial.is_(True))) == 7
+    )
 
 
 # ---- cross-cutting: every staff view or export of a child's record is logged ---------------------
@@ -351,19 +411,34 @@ def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, d
     with app.app_context():
         run_jobs()
     db.session.expire_all()
-    council.update_documents(world2.apps["home"], world2.a.home, world2.users["staff_home"],
-                             {"birth_certificate": ("problem", "Bản sao mờ.")})
+    council.update_documents(
+        world2.apps["home"],
+        world2.a.home,
+        world2.users["staff_home"],
+        {"birth_certificate": ("problem", "Bản sao mờ.")},
+    )
     jobs.commit()
-    ids = {"level_id": world2.level.id, "district_id": world2.a.district.id, "school_id": world2.a.home.id,
-           "application_id": world2.apps["home"].id, "round_id": rnd.id, "season_id": world2.season.id}
+    ids = {
+        "level_id": world2.level.id,
+        "district_id": world2.a.district.id,
+        "school_id": world2.a.home.id,
+        "application_id": world2.apps["home"].id,
+        "round_id": rnd.id,
+        "season_id": world2.season.id,
+    }
     names = set(db.session.scalars(sa.select(Child.full_name)))
     client = make_client()
     client.login_as(world2.users["city"])
     checked, shown = [], []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
-        if (not rule.endpoint.startswith("admissions") or "GET" not in rule.methods or view.access_public
-                or "city_admin" not in view.access_roles or set(rule.arguments) - set(ids)):
+        if (
+            not rule.endpoint.startswith("admissions")
+            or "GET" not in rule.methods
+            or view.access_public
+            or "city_admin" not in view.access_roles
+            or set(rule.arguments) - set(ids)
+        ):
             continue
         url = rule.build({a: ids[a] for a in rule.arguments})[1]
         before = db.session.scalar(sa.select(sa.func.count(AuditLog.id)))
@@ -377,8 +452,13 @@ def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, d
             shown.append(rule.endpoint)
             assert after > before, f"{url} shows or exports children's records without an audit entry"
         checked.append(rule.endpoint)
-    expected = {"admissions_council.queue", "admissions_council.application", "admissions_dashboard.export_admitted",
-                "admissions_office.round_school", "admissions_office.eligible"}
+    expected = {
+        "admissions_council.queue",
+        "admissions_council.application",
+        "admissions_dashboard.export_admitted",
+        "admissions_office.round_school",
+        "admissions_office.eligible",
+    }
     assert expected <= set(shown), sorted(set(shown))
     # and the dashboard itself shows no child
     assert "admissions_dashboard.district" in checked and "admissions_dashboard.district" not in shown

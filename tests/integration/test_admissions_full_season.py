@@ -8,6 +8,7 @@ seed revealed, families notified) → confirmations, declines (web and services)
 round 2 → the office assigns the remaining children the nearest schools with seats → every
 child still in the season has a seat, no school is over capacity, and the matching is stable.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,9 +78,18 @@ def build_district():
     wards = [create_ward(d, f"Phường {i}") for i in range(1, 6)]
     g = {w.id: [create_group(w, f"Tổ {j}") for j in range(1, 4)] for w in wards}
     caps = [150, 260, 160, 300, 120, 120]
-    schools = [create_school(d, "grade1", capacity=c, code=f"TH-{i + 1}", name=f"Tiểu học Số {i + 1}",
-                             latitude=21.03 + 0.004 * i, longitude=105.79 + 0.006 * (i % 3))
-               for i, c in enumerate(caps)]
+    schools = [
+        create_school(
+            d,
+            "grade1",
+            capacity=c,
+            code=f"TH-{i + 1}",
+            name=f"Tiểu học Số {i + 1}",
+            latitude=21.03 + 0.004 * i,
+            longitude=105.79 + 0.006 * (i % 3),
+        )
+        for i, c in enumerate(caps)
+    ]
     s1, s2, s3, s4, _s5, _s6 = schools
     create_catchment(s1, wards[0])  # 220 children for 150 seats: the over-demanded catchment
     create_catchment(s2, wards[1])
@@ -88,9 +98,15 @@ def build_district():
     create_catchment(s4, wards[2], g[wards[2].id][2])
     create_catchment(s4, wards[3])
     # ward 5: no catchment line (the office assigns a school)
-    plan = [(wards[0], None, 220), (wards[1], None, 230), (wards[2], g[wards[2].id][0], 70),
-            (wards[2], g[wards[2].id][1], 70), (wards[2], g[wards[2].id][2], 60), (wards[3], None, 200),
-            (wards[4], None, 150)]
+    plan = [
+        (wards[0], None, 220),
+        (wards[1], None, 230),
+        (wards[2], g[wards[2].id][0], 70),
+        (wards[2], g[wards[2].id][1], 70),
+        (wards[2], g[wards[2].id][2], 60),
+        (wards[3], None, 200),
+        (wards[4], None, 150),
+    ]
     roster = bulk_roster(plan)
     assert len(roster) == N_CHILDREN
     return d, schools, roster
@@ -104,7 +120,7 @@ def register_all(rng, level, district, roster, web_client):
     i = 0
     while i < len(roster):
         twins = i + 1 < len(roster) and roster[i].ward_id == roster[i + 1].ward_id and rng.random() < 0.05
-        families.append(roster[i:i + (2 if twins else 1)])
+        families.append(roster[i : i + (2 if twins else 1)])
         i += len(families[-1])
     n_families = len(families)
     parents = bulk_parents(n_families)  # they logged in to register: in-app notifications, no SMS fallback
@@ -113,14 +129,24 @@ def register_all(rng, level, district, roster, web_client):
     for parent, r in pairs[:4]:
         web = web_client()
         login_en(web, parent)
-        resp = web.post_form("/children/add", {"code": codes[r.id], "personal_id": r.personal_id,
-                                               "date_of_birth": r.date_of_birth.isoformat()})
+        resp = web.post_form(
+            "/children/add",
+            {"code": codes[r.id], "personal_id": r.personal_id, "date_of_birth": r.date_of_birth.isoformat()},
+        )
         assert resp.status_code == 302, text(resp)[-400:]
         child_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
         token = hidden_fields(text(web.get(f"/children/{child_id}/application")))["token"]
-        resp = web.post_form(f"/children/{child_id}/application", {"token": token, "choice_1": 0, "choice_2": 0,
-                                                                    "choice_3": 0, "sibling_school": 0,
-                                                                    "application_id": ""})
+        resp = web.post_form(
+            f"/children/{child_id}/application",
+            {
+                "token": token,
+                "choice_1": 0,
+                "choice_2": 0,
+                "choice_3": 0,
+                "sibling_school": 0,
+                "application_id": "",
+            },
+        )
         assert resp.status_code == 302, text(resp)[-400:]
     schools = _db.session.scalars(sa.select(School).where(School.district_id == district.id)).all()
     s1 = next(s.id for s in schools if s.code == "TH-1")
@@ -137,10 +163,18 @@ def register_all(rng, level, district, roster, web_client):
         child, _new = services.add_child(parent, codes[r.id], r.personal_id, r.date_of_birth)
         ctx = services.apply_context(child)
         assert ctx.is_open, ctx.reason
-        res = services.submit_application(ctx, parent, choose(ctx.catchment.school_id, [s.id for s in ctx.options]),
-                                          sibling(), secrets.token_urlsafe(18), None)
+        res = services.submit_application(
+            ctx,
+            parent,
+            choose(ctx.catchment.school_id, [s.id for s in ctx.options]),
+            sibling(),
+            secrets.token_urlsafe(18),
+            None,
+        )
         assert res.outcome == "created"
-    bulk_register(pairs[40:], level, lambda child, catchment_id, options: choose(catchment_id, options), sibling)
+    bulk_register(
+        pairs[40:], level, lambda child, catchment_id, options: choose(catchment_id, options), sibling
+    )
     jobs.commit()
 
 
@@ -159,9 +193,14 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     assert sum(1 for a in apps if len(a.choices) > 1) > 250  # out-of-catchment wishes
     assert sum(1 for a in apps if a.sibling_school_ids) > 50
     assert sum(1 for a in apps if a.catchment_school_id is None) == 150
-    twins = db.session.scalar(sa.select(sa.func.count()).select_from(
-        sa.select(ParentChild.user_id).group_by(ParentChild.user_id)
-        .having(sa.func.count() > 1).subquery()))
+    twins = db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            sa.select(ParentChild.user_id)
+            .group_by(ParentChild.user_id)
+            .having(sa.func.count() > 1)
+            .subquery()
+        )
+    )
     assert twins > 5
     t_register = time.perf_counter() - t0
 
@@ -206,23 +245,34 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     assert "150 → 220" in page and "would get another school" in page
 
     # ---- publish (one audited transaction)
-    resp = client.post_form(f"{round_page}/publish", {"confirm_by": "", "confirm": "y"}, token_from=round_page)
+    resp = client.post_form(
+        f"{round_page}/publish", {"confirm_by": "", "confirm": "y"}, token_from=round_page
+    )
     assert resp.status_code == 302
     run_jobs()
     first = db.session.get(AllocationRound, first.id)
     assert first.status == "published"
     after = text(public.get(f"/admissions/rounds/{first.id}"))
     assert first.seed in after and hashlib.sha256(first.seed.encode()).hexdigest() == first.seed_sha256
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "admissions.round.publish")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "admissions.round.publish")
+        )
+        == 1
+    )
     by_status = Counter(db.session.scalars(sa.select(Application.status)))
     assert by_status[S.OFFERED] == summary["assigned"] and by_status[S.UNPLACED] == summary["unassigned"]
     assert by_status[S.UNPLACED] >= 50  # the over-demanded catchment and the ward without one
-    n_notes = db.session.scalar(sa.select(sa.func.count()).select_from(Notification)
-                                .where(Notification.kind == "admission"))
+    n_notes = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Notification).where(Notification.kind == "admission")
+    )
     assert n_notes == N_CHILDREN  # one per child (each account here has one language)
-    placed_r1 = {a.id: (a.allocated_school_id, a.allocated_rank) for a in db.session.scalars(
-        sa.select(Application).where(Application.status == S.OFFERED))}
+    placed_r1 = {
+        a.id: (a.allocated_school_id, a.allocated_rank)
+        for a in db.session.scalars(sa.select(Application).where(Application.status == S.OFFERED))
+    }
 
     # ---- families answer: confirmations, declines (some at the over-demanded school), expiries
     offered = sorted(placed_r1)
@@ -232,9 +282,11 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     decliners, expiring, confirming = at_s1 + others[:20], others[20:35], others[35:75]
     web_decline = decliners[0]
     a = db.session.get(Application, web_decline)
-    parent = db.session.scalar(sa.select(User).join(ParentChild,
-                                                             ParentChild.user_id == User.id)
-                               .where(ParentChild.child_id == a.child_id))
+    parent = db.session.scalar(
+        sa.select(User)
+        .join(ParentChild, ParentChild.user_id == User.id)
+        .where(ParentChild.child_id == a.child_id)
+    )
     fam = make_client()
     login_en(fam, parent)
     assert "Why this result" in text(fam.get(f"/children/{a.child_id}"))
@@ -275,7 +327,11 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
         if aid in gone:
             continue
         a = db.session.get(Application, aid)
-        assert a.status in (S.OFFERED, S.CONFIRMED) and a.allocated_rank <= rank, (aid, rank, a.allocated_rank)
+        assert a.status in (S.OFFERED, S.CONFIRMED) and a.allocated_rank <= rank, (
+            aid,
+            rank,
+            a.allocated_rank,
+        )
     stable = rounds.current_matching(level, district.id)
     assert rounds.blocking_pairs(*stable) == []
 
@@ -289,8 +345,9 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     assert page.kept_for_next_round == 0  # after a round nothing free is claimed
     suggestion = {row.application.id: row.suggestions for row in page.rows}
     school_id = suggestion[first_wait.id][0][0].id
-    resp = client.post_form(f"{placement}/{first_wait.id}", {f"a{first_wait.id}-school_id": school_id},
-                            token_from=placement)
+    resp = client.post_form(
+        f"{placement}/{first_wait.id}", {f"a{first_wait.id}-school_id": school_id}, token_from=placement
+    )
     assert resp.status_code == 302
     left = rounds.seats_left(level, district.id)
     left[school_id] -= 1
@@ -311,16 +368,24 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     assert final[S.UNPLACED] == 0 and final[S.SUBMITTED] == 0 and final[S.ALLOCATED] == 0
     assert final[S.DECLINED] == len(decliners) and final[S.EXPIRED] == len(expiring)
     assert final[S.OFFERED] + final[S.CONFIRMED] == N_CHILDREN - len(gone)
-    used = Counter(db.session.scalars(sa.select(Application.allocated_school_id).where(
-        Application.status.in_([S.OFFERED, S.CONFIRMED]))))
+    used = Counter(
+        db.session.scalars(
+            sa.select(Application.allocated_school_id).where(Application.status.in_([S.OFFERED, S.CONFIRMED]))
+        )
+    )
     assert all(used[s.id] <= s.capacity for s in schools)
     assert rounds.blocking_pairs(*rounds.current_matching(level, district.id)) == []
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "admissions.placement.assign")) == len(waiting)
+    assert db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.action == "admissions.placement.assign")
+    ) == len(waiting)
     # Parents see the office's assignment with the why.
     kid = db.session.get(Child, first_wait.child_id)
     fam = make_client()
     login_en(fam, db.session.get(User, first_wait.submitted_by_id))
     page = text(fam.get(f"/children/{kid.id}"))
     assert "The education office assigned this school" in page and kid.full_name in page
-    assert time.perf_counter() - t0 < 60, f"season took {time.perf_counter() - t0:.1f} s (register {t_register:.1f})"
+    assert time.perf_counter() - t0 < 60, (
+        f"season took {time.perf_counter() - t0:.1f} s (register {t_register:.1f})"
+    )

@@ -1,5 +1,6 @@
 """Excel imports of schools, catchments and the roster (issue 4 point 2, DESIGN §4b):
 importer, CLI, web upload with progress, templates, scope, audit, query counts."""
+
 from __future__ import annotations
 
 import io
@@ -20,15 +21,44 @@ EN = {kind: [c.name for c in cols] for kind, cols in COLUMNS.items()}
 VI = {kind: [c.label for c in cols] for kind, cols in COLUMNS.items()}
 
 SCHOOL_ROWS = [
-    ["TH-DICHVONG", "Trường Tiểu học Dịch Vọng", "grade1", "Quận Cầu Giấy", "Dịch Vọng", "Số 1 Dịch Vọng", 105, 21.036, 105.791],
-    ["MN-HOASEN", "Trường Mầm non Hoa Sen", "Mầm non 5 tuổi", "Quận Cầu Giấy", "Quan Hoa", "", 90, None, None],
+    [
+        "TH-DICHVONG",
+        "Trường Tiểu học Dịch Vọng",
+        "grade1",
+        "Quận Cầu Giấy",
+        "Dịch Vọng",
+        "Số 1 Dịch Vọng",
+        105,
+        21.036,
+        105.791,
+    ],
+    [
+        "MN-HOASEN",
+        "Trường Mầm non Hoa Sen",
+        "Mầm non 5 tuổi",
+        "Quận Cầu Giấy",
+        "Quan Hoa",
+        "",
+        90,
+        None,
+        None,
+    ],
     ["THCS-CAUGIAY", "Trường THCS Cầu Giấy", "Lớp 6", "Quận Cầu Giấy", None, None, 80, "21.034", "105.799"],
 ]
 
 
-def roster_row(pid="001320012345", name="Nguyễn Thị An", born=date(2020, 3, 15), gender="Nữ",
-               district="Quận Cầu Giấy", ward="Dịch Vọng", group="Tổ 1", residence="Thường trú",
-               guardian="Nguyễn Văn Bình", phone="0912345678"):
+def roster_row(
+    pid="001320012345",
+    name="Nguyễn Thị An",
+    born=date(2020, 3, 15),
+    gender="Nữ",
+    district="Quận Cầu Giấy",
+    ward="Dịch Vọng",
+    group="Tổ 1",
+    residence="Thường trú",
+    guardian="Nguyễn Văn Bình",
+    phone="0912345678",
+):
     return [pid, name, born, gender, district, ward, group, residence, guardian, phone]
 
 
@@ -40,10 +70,17 @@ def good_roster(n=5):
     for i in range(n):
         female = i % 2 == 0
         given = GIVEN[i % len(GIVEN)]
-        rows.append(roster_row(pid=f"001{3 if female else 2}20{i:06d}", name=f"Trần {'Thị' if female else 'Văn'} {given}",
-                               gender="Nữ" if female else "Nam", born=date(2020, 1 + i % 12, 1 + i % 28),
-                               group=f"Tổ {1 + i % 3}", residence="Tạm trú" if i % 4 == 3 else "Thường trú",
-                               phone=f"09{i:08d}"))
+        rows.append(
+            roster_row(
+                pid=f"001{3 if female else 2}20{i:06d}",
+                name=f"Trần {'Thị' if female else 'Văn'} {given}",
+                gender="Nữ" if female else "Nam",
+                born=date(2020, 1 + i % 12, 1 + i % 28),
+                group=f"Tổ {1 + i % 3}",
+                residence="Tạm trú" if i % 4 == 3 else "Thường trú",
+                phone=f"09{i:08d}",
+            )
+        )
     return rows
 
 
@@ -105,7 +142,13 @@ def test_schools_import_then_reimport_unchanged(db, caugiay, lang):
     assert (report.created, report.updated, report.unchanged) == (3, 0, 0)
     assert report.summary() == "created 3, updated 0, unchanged 0"
     s = db.session.scalar(sa.select(School).where(School.code == "TH-DICHVONG"))
-    assert (s.level, s.capacity, s.district_id, s.ward.name, s.latitude) == ("grade1", 105, caugiay.id, "Dịch Vọng", 21.036)
+    assert (s.level, s.capacity, s.district_id, s.ward.name, s.latitude) == (
+        "grade1",
+        105,
+        caugiay.id,
+        "Dịch Vọng",
+        21.036,
+    )
     kg = db.session.scalar(sa.select(School).where(School.code == "MN-HOASEN"))
     assert kg.level == "kindergarten" and kg.address == "" and kg.latitude is None
     assert db.session.scalar(sa.select(School.level).where(School.code == "THCS-CAUGIAY")) == "grade6"
@@ -125,7 +168,14 @@ def test_schools_import_then_reimport_unchanged(db, caugiay, lang):
 
 def test_schools_any_order_extra_columns_and_district_created_by_name(db):
     header = ["Ghi chú", "capacity", "level", "name", "school_code", "district"]
-    report = run("schools", xlsx("schools", header, [["x", 50, "grade1", "Trường Tiểu học Gia Thụy", "TH-GIATHUY", "Huyện Gia Lâm"]]))
+    report = run(
+        "schools",
+        xlsx(
+            "schools",
+            header,
+            [["x", 50, "grade1", "Trường Tiểu học Gia Thụy", "TH-GIATHUY", "Huyện Gia Lâm"]],
+        ),
+    )
     assert report.ok, problems(report)
     d = db.session.scalar(sa.select(District).where(District.name == "Huyện Gia Lâm"))
     assert d is not None and d.code == "huyen-gia-lam"
@@ -143,12 +193,12 @@ def test_district_matched_without_prefix_and_tone_placement(db, caugiay):
 def test_schools_bad_rows_store_nothing(db, caugiay):
     rows = [
         ["TH-A", "Trường A", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],
-        [1234, "Trường B", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],          # numeric code
-        ["TH-C", "Trường C", "grade 2", "Quận Cầu Giấy", None, None, 10, None, None],       # level
-        ["TH-A", "Trường A bis", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],    # duplicate
-        ["TH-E", None, "grade1", "Quận Cầu Giấy", None, None, "mười", None, None],         # name, capacity
-        ["TH-F", "Trường F", "grade1", "Quận Cầu Giấy", None, None, 10, 105.8, 21.0],       # swapped lat/lon
-        ["TH-G", "=HYPERLINK(\"http://x\")", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],  # formula
+        [1234, "Trường B", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],  # numeric code
+        ["TH-C", "Trường C", "grade 2", "Quận Cầu Giấy", None, None, 10, None, None],  # level
+        ["TH-A", "Trường A bis", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],  # duplicate
+        ["TH-E", None, "grade1", "Quận Cầu Giấy", None, None, "mười", None, None],  # name, capacity
+        ["TH-F", "Trường F", "grade1", "Quận Cầu Giấy", None, None, 10, 105.8, 21.0],  # swapped lat/lon
+        ["TH-G", '=HYPERLINK("http://x")', "grade1", "Quận Cầu Giấy", None, None, 10, None, None],  # formula
     ]
     report = run("schools", xlsx("schools", EN["schools"], rows))
     assert not report.ok
@@ -174,26 +224,38 @@ def test_catchments_import_reimport_and_unknown_school(db, caugiay):
     create_school(caugiay, code="TH-DICHVONG")
     jobs.commit()
     rows = [
-        ["TH-DICHVONG", "Quận Cầu Giấy", "Dịch Vọng", None],       # the whole ward
+        ["TH-DICHVONG", "Quận Cầu Giấy", "Dịch Vọng", None],  # the whole ward
         ["TH-DICHVONG", "Quận Cầu Giấy", "Quan Hoa", "Tổ 1"],
         ["TH-DICHVONG", "Quận Cầu Giấy", "Quan Hoa", "Tổ 2"],
     ]
     report = run("catchments", xlsx("catchments", VI["catchments"], rows))
     assert report.ok, problems(report)
     assert (report.created, report.updated, report.unchanged) == (3, 0, 0)
-    lines = db.session.execute(sa.select(Ward.name, ResidentialGroup.name).select_from(Catchment)
-                               .join(Ward, Ward.id == Catchment.ward_id)
-                               .outerjoin(ResidentialGroup, ResidentialGroup.id == Catchment.residential_group_id)).all()
-    assert sorted(lines, key=str) == sorted([("Dịch Vọng", None), ("Quan Hoa", "Tổ 1"), ("Quan Hoa", "Tổ 2")], key=str)
+    lines = db.session.execute(
+        sa.select(Ward.name, ResidentialGroup.name)
+        .select_from(Catchment)
+        .join(Ward, Ward.id == Catchment.ward_id)
+        .outerjoin(ResidentialGroup, ResidentialGroup.id == Catchment.residential_group_id)
+    ).all()
+    assert sorted(lines, key=str) == sorted(
+        [("Dịch Vọng", None), ("Quan Hoa", "Tổ 1"), ("Quan Hoa", "Tổ 2")], key=str
+    )
 
-    again = run("catchments", xlsx("catchments", VI["catchments"], rows + [["th-dichvong", "Cầu Giấy", "quan hoa", "tổ 2"]]))
+    again = run(
+        "catchments",
+        xlsx("catchments", VI["catchments"], rows + [["th-dichvong", "Cầu Giấy", "quan hoa", "tổ 2"]]),
+    )
     assert problems(again) == [(5, "school_code", "duplicate")]  # same line spelled differently
     again = run("catchments", xlsx("catchments", VI["catchments"], rows))
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 
-    bad = run("catchments", xlsx("catchments", EN["catchments"], [["TH-NOWHERE", "Quận Cầu Giấy", "Yên Hòa", None]]))
+    bad = run(
+        "catchments", xlsx("catchments", EN["catchments"], [["TH-NOWHERE", "Quận Cầu Giấy", "Yên Hòa", None]])
+    )
     assert problems(bad) == [(2, "school_code", "unknown_school")]
-    assert count(db, Catchment) == 3 and db.session.scalar(sa.select(Ward).where(Ward.name == "Yên Hòa")) is None
+    assert (
+        count(db, Catchment) == 3 and db.session.scalar(sa.select(Ward).where(Ward.name == "Yên Hòa")) is None
+    )
 
 
 # --------------------------------------------------------------------------- roster
@@ -208,8 +270,15 @@ def test_roster_import_reimport_update(db, caugiay, lang):
     assert (report.rows, report.created, report.updated, report.unchanged) == (6, 6, 0, 0)
     e = db.session.scalar(sa.select(RosterEntry).where(RosterEntry.personal_id == "001320000000"))
     assert (e.full_name, e.gender, e.date_of_birth, e.residence_type, e.guardian_phone) == (
-        "Trần Thị A", "female", date(2020, 1, 1), "permanent", "0900000000")
-    assert e.ward.name == "Dịch Vọng" and e.ward.district_id == caugiay.id and e.residential_group.name == "Tổ 1"
+        "Trần Thị A",
+        "female",
+        date(2020, 1, 1),
+        "permanent",
+        "0900000000",
+    )
+    assert (
+        e.ward.name == "Dịch Vọng" and e.ward.district_id == caugiay.id and e.residential_group.name == "Tổ 1"
+    )
     assert count(db, ResidentialGroup) == 3
 
     again = run("roster", xlsx("roster", header, rows))
@@ -225,7 +294,13 @@ def test_roster_text_dates_english_enums_and_blank_rows_keep_row_numbers(db, cau
     rows = [
         roster_row(born="15/03/2020", gender="female", residence="temporary"),
         [None] * 10,  # a blank row in the middle is skipped but still counted in row numbers
-        roster_row(pid="001220012346", name="Lê Văn Bảo", born=datetime(2020, 5, 1), gender="male", phone="+84912345679"),
+        roster_row(
+            pid="001220012346",
+            name="Lê Văn Bảo",
+            born=datetime(2020, 5, 1),
+            gender="male",
+            phone="+84912345679",
+        ),
         roster_row(pid="001220012347", name="Lê Văn Cường", gender="bogus"),
     ]
     report = run("roster", xlsx("roster", EN["roster"], rows))
@@ -233,26 +308,31 @@ def test_roster_text_dates_english_enums_and_blank_rows_keep_row_numbers(db, cau
     rows.pop()
     report = run("roster", xlsx("roster", EN["roster"], rows))
     assert report.ok and report.rows == 2
-    assert db.session.scalar(sa.select(RosterEntry.guardian_phone).where(RosterEntry.personal_id == "001220012346")) == "0912345679"
+    assert (
+        db.session.scalar(
+            sa.select(RosterEntry.guardian_phone).where(RosterEntry.personal_id == "001220012346")
+        )
+        == "0912345679"
+    )
 
 
 def test_roster_every_kind_of_bad_row(db, caugiay):
     rows = [
-        roster_row(),                                                          # 2 ok
-        roster_row(pid="00132001234"),                                         # 3 bad format
-        roster_row(pid="003320012346"),                                        # 4 unknown province
-        roster_row(pid="001220012347"),                                        # 5 boy's digit, girl
-        roster_row(pid="001020012348", gender="Nam"),                          # 6 1900s digit, born 2020
-        roster_row(pid="001321012349"),                                        # 7 year digits 21 ≠ 2020
-        roster_row(pid=1320012350),                                            # 8 numeric cell
-        roster_row(pid="001320012351", phone="0241234567"),                    # 9 landline
-        roster_row(pid="001320012352", name="=1+1"),                           # 10 formula cell
-        roster_row(pid="001320012353"),                                        # 11 '=cmd' text name (below)
-        roster_row(pid="001320012354", born="31/02/2020"),                     # 12 bad date
-        roster_row(pid="001320012355", born=43905),                            # 13 serial number, not a date
-        roster_row(pid="001320012345"),                                        # 14 duplicate of row 2
-        roster_row(pid="001320012356", residence="vãng lai"),                  # 15 residence type
-        roster_row(pid="001320012357", guardian="@SUM(A1)", ward=None),        # 16 guardian, ward missing
+        roster_row(),  # 2 ok
+        roster_row(pid="00132001234"),  # 3 bad format
+        roster_row(pid="003320012346"),  # 4 unknown province
+        roster_row(pid="001220012347"),  # 5 boy's digit, girl
+        roster_row(pid="001020012348", gender="Nam"),  # 6 1900s digit, born 2020
+        roster_row(pid="001321012349"),  # 7 year digits 21 ≠ 2020
+        roster_row(pid=1320012350),  # 8 numeric cell
+        roster_row(pid="001320012351", phone="0241234567"),  # 9 landline
+        roster_row(pid="001320012352", name="=1+1"),  # 10 formula cell
+        roster_row(pid="001320012353"),  # 11 '=cmd' text name (below)
+        roster_row(pid="001320012354", born="31/02/2020"),  # 12 bad date
+        roster_row(pid="001320012355", born=43905),  # 13 serial number, not a date
+        roster_row(pid="001320012345"),  # 14 duplicate of row 2
+        roster_row(pid="001320012356", residence="vãng lai"),  # 15 residence type
+        roster_row(pid="001320012357", guardian="@SUM(A1)", ward=None),  # 16 guardian, ward missing
     ]
     data = xlsx("roster", VI["roster"], rows, text_cells={(11, 2): "=cmd|' /C calc'!A0", (16, 9): "@SUM(A1)"})
     report = run("roster", data)
@@ -278,15 +358,25 @@ def test_roster_every_kind_of_bad_row(db, caugiay):
     assert count(db, RosterEntry) == 0 and count(db, Ward) == 0 and count(db, ResidentialGroup) == 0
 
 
-@pytest.mark.parametrize("data, code", [
-    (b"not a spreadsheet at all", "not_xlsx"),
-    (b"PK\x03\x04 truncated zip", "not_xlsx"),
-    (xlsx("Sheet1", EN["roster"], [roster_row()]), "missing_sheet"),
-    (xlsx("roster", [c for c in EN["roster"] if c != "date_of_birth"], [roster_row()[:2] + roster_row()[3:]]), "missing_column"),
-    (xlsx("roster", EN["roster"], []), "no_rows"),
-    (xlsx("roster", EN["roster"], [[None] * 10, [""] * 10]), "no_rows"),
-    (xlsx("roster", [], []), "missing_column"),
-])
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"not a spreadsheet at all", "not_xlsx"),
+        (b"PK\x03\x04 truncated zip", "not_xlsx"),
+        (xlsx("Sheet1", EN["roster"], [roster_row()]), "missing_sheet"),
+        (
+            xlsx(
+                "roster",
+                [c for c in EN["roster"] if c != "date_of_birth"],
+                [roster_row()[:2] + roster_row()[3:]],
+            ),
+            "missing_column",
+        ),
+        (xlsx("roster", EN["roster"], []), "no_rows"),
+        (xlsx("roster", EN["roster"], [[None] * 10, [""] * 10]), "no_rows"),
+        (xlsx("roster", [], []), "missing_column"),
+    ],
+)
 def test_whole_file_rejections(db, caugiay, data, code):
     report = run("roster", data)
     assert not report.ok
@@ -300,8 +390,11 @@ def test_too_many_rows_rejects_the_whole_file(db, caugiay, monkeypatch, kind):
     from admissions import importers
 
     monkeypatch.setattr(importers, "MAX_ROWS", 1)
-    rows = {"schools": SCHOOL_ROWS[:2], "catchments": [["TH-A", "Quận Cầu Giấy", "Dịch Vọng", None]] * 2,
-            "roster": [roster_row(), roster_row(pid="001320012346")]}[kind]
+    rows = {
+        "schools": SCHOOL_ROWS[:2],
+        "catchments": [["TH-A", "Quận Cầu Giấy", "Dịch Vọng", None]] * 2,
+        "roster": [roster_row(), roster_row(pid="001320012346")],
+    }[kind]
     report = run(kind, xlsx(kind, EN[kind], rows))
     assert problems(report) == [(None, None, "too_many_rows")]
     assert report.problems[0].params == {"max": 1}
@@ -315,14 +408,19 @@ def test_sheet_name_is_matched_case_insensitively_among_others(db, caugiay):
 def test_district_scope(db, caugiay):
     other = create_district(name="Quận Ba Đình")
     jobs.commit()
-    rows = [roster_row(), roster_row(pid="001220012346", name="Lê Văn Bảo", gender="Nam", district="Quận Ba Đình"),
-            roster_row(pid="001220012347", name="Lê Văn Cường", gender="Nam", district="Quận Mới Tinh")]
+    rows = [
+        roster_row(),
+        roster_row(pid="001220012346", name="Lê Văn Bảo", gender="Nam", district="Quận Ba Đình"),
+        roster_row(pid="001220012347", name="Lê Văn Cường", gender="Nam", district="Quận Mới Tinh"),
+    ]
     report = run("roster", xlsx("roster", EN["roster"], rows), scope=caugiay.id)
     assert problems(report) == [(3, "district", "other_district"), (4, "district", "other_district")]
     assert count(db, District) == 2
 
     # A child already in another district's roster cannot be taken over by an officer.
-    assert run("roster", xlsx("roster", EN["roster"], [roster_row(district="Quận Ba Đình")]), scope=other.id).ok
+    assert run(
+        "roster", xlsx("roster", EN["roster"], [roster_row(district="Quận Ba Đình")]), scope=other.id
+    ).ok
     moved = run("roster", xlsx("roster", EN["roster"], [roster_row()]), scope=caugiay.id)
     assert problems(moved) == [(2, "personal_id", "roster_other_district")]
     # The city can move the child.
@@ -357,9 +455,14 @@ def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
     import admissions.importers as importers
 
     calls = []
-    monkeypatch.setattr(importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read()))
-    report = import_workbook("roster", io.BytesIO(xlsx("roster", EN["roster"], good_roster(2500))),
-                             progress=lambda phase, f: calls.append((phase, f)))
+    monkeypatch.setattr(
+        importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
+    )
+    report = import_workbook(
+        "roster",
+        io.BytesIO(xlsx("roster", EN["roster"], good_roster(2500))),
+        progress=lambda phase, f: calls.append((phase, f)),
+    )
     assert report.ok
     reading = [f for p, f in calls if p == "reading"]
     assert len(reading) == 2 and 0 < reading[0] < reading[1] <= 1
@@ -413,7 +516,9 @@ def test_cli_import_ok_and_rejected(app, db, runner, caugiay, tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "created 0, updated 0, unchanged 3"
 
     bad = tmp_path / "roster.xlsx"
-    bad.write_bytes(xlsx("roster", EN["roster"], [roster_row(), roster_row(pid="00132001234"), roster_row(phone="12")]))
+    bad.write_bytes(
+        xlsx("roster", EN["roster"], [roster_row(), roster_row(pid="00132001234"), roster_row(phone="12")])
+    )
     result = runner.invoke(args=["admissions", "import-roster", str(bad)])
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -456,15 +561,22 @@ def english(client):
 
 def upload(client, kind, data, filename="file.xlsx"):
     token = client.csrf("/admissions/imports")
-    return client.post(f"/admissions/imports?kind={kind}", data={
-        "csrf_token": token, f"{kind}-file": (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+    return client.post(
+        f"/admissions/imports?kind={kind}",
+        data={"csrf_token": token, f"{kind}-file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     other = create_district(name="Quận Ba Đình")
     officer = create_user("district_officer", district=caugiay)
     jobs.commit()
-    district_id, officer_id, other_name = caugiay.id, officer.id, other.name  # a worker's run detaches objects
+    district_id, officer_id, other_name = (
+        caugiay.id,
+        officer.id,
+        other.name,
+    )  # a worker's run detaches objects
     client.login_as(officer)
     english(client)
     page = client.get("/admissions/imports")
@@ -475,7 +587,13 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     assert resp.status_code == 302
     run_jobs()
     job = db.session.scalar(sa.select(ImportJob))
-    assert (job.status, job.progress, job.created_count, job.district_id, job.user_id) == ("done", 100, 4, district_id, officer_id)
+    assert (job.status, job.progress, job.created_count, job.district_id, job.user_id) == (
+        "done",
+        100,
+        4,
+        district_id,
+        officer_id,
+    )
     assert job.filename == "danh sách.xlsx"
     status = client.get(resp.headers["Location"])
     assert status.status_code == 200
@@ -500,12 +618,20 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     import os
 
     from admissions.tasks import upload_dir
+
     assert os.listdir(upload_dir()) == []
 
-    audits = db.session.execute(sa.select(AuditLog.action, AuditLog.details).where(
-        AuditLog.action.like("admissions.import.%")).order_by(AuditLog.id)).all()
-    assert [a for a, _ in audits] == ["admissions.import.upload", "admissions.import.done",
-                                      "admissions.import.upload", "admissions.import.rejected"]
+    audits = db.session.execute(
+        sa.select(AuditLog.action, AuditLog.details)
+        .where(AuditLog.action.like("admissions.import.%"))
+        .order_by(AuditLog.id)
+    ).all()
+    assert [a for a, _ in audits] == [
+        "admissions.import.upload",
+        "admissions.import.done",
+        "admissions.import.upload",
+        "admissions.import.rejected",
+    ]
     assert audits[1][1]["created"] == 4 and "001320000000" not in str(audits)
 
 
@@ -538,13 +664,20 @@ def test_web_form_errors_are_422(app, db, client, caugiay):
 
 def test_web_teacher_and_parent_are_refused(app, db, make_client, caugiay):
     school = create_school(caugiay)
-    for user in (create_user("teacher", school=school), create_user("school_staff", school=school), create_user("parent")):
+    for user in (
+        create_user("teacher", school=school),
+        create_user("school_staff", school=school),
+        create_user("parent"),
+    ):
         jobs.commit()
         client = make_client()
         client.login_as(user)
         assert client.get("/admissions/imports").status_code == 403
         assert client.get("/admissions/imports/template?kind=roster").status_code == 403
-        assert upload(client, "roster", xlsx("roster", EN["roster"], [roster_row()])).status_code in (400, 403)
+        assert upload(client, "roster", xlsx("roster", EN["roster"], [roster_row()])).status_code in (
+            400,
+            403,
+        )
     assert count(db, ImportJob) == 0 and count(db, RosterEntry) == 0
 
 
@@ -605,8 +738,14 @@ def import_foreign_ids(world) -> dict[str, int]:
     from app.extensions import db
 
     officer = world["foreign"]["district_officer"]
-    job = ImportJob(kind="roster", status="done", progress=100, file_token="b" * 32, user_id=officer.id,
-                    district_id=officer.district_id)
+    job = ImportJob(
+        kind="roster",
+        status="done",
+        progress=100,
+        file_token="b" * 32,
+        user_id=officer.id,
+        district_id=officer.district_id,
+    )
     db.session.add(job)
     db.session.flush()
     return {"job_id": job.id}
@@ -627,11 +766,18 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     def spy(job_id, **values):
         real_set_status(job_id, **values)
         with db.engine.connect() as conn:  # what a poller on another connection sees now
-            seen.append(tuple(conn.execute(sa.select(ImportJob.status, ImportJob.progress)
-                                           .where(ImportJob.id == job_id)).one()))
+            seen.append(
+                tuple(
+                    conn.execute(
+                        sa.select(ImportJob.status, ImportJob.progress).where(ImportJob.id == job_id)
+                    ).one()
+                )
+            )
 
     monkeypatch.setattr(tasks, "_set_status", spy)
-    monkeypatch.setattr(importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read()))
+    monkeypatch.setattr(
+        importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
+    )
     token = uuid.uuid4().hex
     os.makedirs(tasks.upload_dir(), exist_ok=True)
     with open(tasks.upload_path(token), "wb") as fh:
@@ -664,7 +810,8 @@ def test_entity_expansion_bomb_is_rejected_quickly(db, caugiay):
 
     plain = xlsx("roster", EN["roster"], [roster_row(name="BOMB")])
     entities = '<!ENTITY lol "lol">' + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
     src = zipfile.ZipFile(io.BytesIO(plain))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -688,20 +835,30 @@ def test_district_officer_scope_for_schools_and_catchments(db, caugiay):
     jobs.commit()
     other_id, other_name = other.id, other.name
     # A school of another district cannot be moved into mine, nor imported into theirs.
-    rows = [["TH-BADINH", "Trường Ba Đình", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],
-            ["TH-NEW", "Trường Mới", "grade1", other_name, None, None, 10, None, None],
-            ["TH-MINE", "Trường Của Tôi", "grade1", "Cầu Giấy", None, None, 10, None, None]]
+    rows = [
+        ["TH-BADINH", "Trường Ba Đình", "grade1", "Quận Cầu Giấy", None, None, 10, None, None],
+        ["TH-NEW", "Trường Mới", "grade1", other_name, None, None, 10, None, None],
+        ["TH-MINE", "Trường Của Tôi", "grade1", "Cầu Giấy", None, None, 10, None, None],
+    ]
     report = run("schools", xlsx("schools", EN["schools"], rows), scope=caugiay.id)
-    assert problems(report) == [(2, "school_code", "school_other_district"), (3, "district", "other_district")]
+    assert problems(report) == [
+        (2, "school_code", "school_other_district"),
+        (3, "district", "other_district"),
+    ]
     assert db.session.get(School, theirs.id).district_id == other_id
     # Catchment lines of another district's school, or in another district's wards, are refused.
     create_school(caugiay, code="TH-MINE")
     jobs.commit()
-    lines = [["TH-BADINH", "Quận Cầu Giấy", "Dịch Vọng", None],
-             ["TH-MINE", other_name, "Phúc Xá", None],
-             ["TH-MINE", "Quận Cầu Giấy", "Dịch Vọng", None]]
+    lines = [
+        ["TH-BADINH", "Quận Cầu Giấy", "Dịch Vọng", None],
+        ["TH-MINE", other_name, "Phúc Xá", None],
+        ["TH-MINE", "Quận Cầu Giấy", "Dịch Vọng", None],
+    ]
     report = run("catchments", xlsx("catchments", EN["catchments"], lines), scope=caugiay.id)
-    assert problems(report) == [(2, "school_code", "school_other_district"), (3, "district", "other_district")]
+    assert problems(report) == [
+        (2, "school_code", "school_other_district"),
+        (3, "district", "other_district"),
+    ]
     assert run("catchments", xlsx("catchments", EN["catchments"], lines[2:]), scope=caugiay.id).created == 1
 
 
@@ -725,8 +882,15 @@ def test_imports_page_queries_do_not_grow_with_jobs(app, db, client, caugiay):
 
     def add_jobs(k, start):
         for i in range(k):
-            db.session.add(ImportJob(kind="roster", status="done", file_token=f"{start + i:032x}",
-                                     user_id=officer.id, district_id=caugiay.id))
+            db.session.add(
+                ImportJob(
+                    kind="roster",
+                    status="done",
+                    file_token=f"{start + i:032x}",
+                    user_id=officer.id,
+                    district_id=caugiay.id,
+                )
+            )
         jobs.commit()
 
     add_jobs(1, 0)

@@ -2,6 +2,7 @@
 
 Everything goes through the test client, as a family would, with real windows relative to now.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ from tests.admissions_factories import (
 )
 from tests.factories import PASSWORD, create_district, create_user
 
-HIDDEN = re.compile(r'<input[^>]*name="(\w+)"[^>]*type="hidden"[^>]*value="([^"]*)"|'
-                    r'<input[^>]*type="hidden"[^>]*name="(\w+)"[^>]*value="([^"]*)"')
+HIDDEN = re.compile(
+    r'<input[^>]*name="(\w+)"[^>]*type="hidden"[^>]*value="([^"]*)"|'
+    r'<input[^>]*type="hidden"[^>]*name="(\w+)"[^>]*value="([^"]*)"'
+)
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -58,15 +61,22 @@ def season_world(app, db):
 
 
 def register(client, phone: str, name: str = "Trần Thị Mẹ"):
-    resp = client.post_form("/auth/register", {"full_name": name, "phone": phone, "password": PASSWORD,
-                                               "confirm": PASSWORD})
+    resp = client.post_form(
+        "/auth/register", {"full_name": name, "phone": phone, "password": PASSWORD, "confirm": PASSWORD}
+    )
     assert resp.status_code == 302, text(resp)[-800:]
     english(client)
 
 
 def add_child(client, code: str, roster, dob=None):
-    return client.post_form("/children/add", {"code": code, "personal_id": roster.personal_id,
-                                              "date_of_birth": (dob or roster.date_of_birth).isoformat()})
+    return client.post_form(
+        "/children/add",
+        {
+            "code": code,
+            "personal_id": roster.personal_id,
+            "date_of_birth": (dob or roster.date_of_birth).isoformat(),
+        },
+    )
 
 
 def open_form(client, child_id: int) -> dict[str, str]:
@@ -94,7 +104,9 @@ def test_whole_parent_flow(client, db, season_world, app):
     resp = add_child(client, rules.format_code(typo), roster)
     assert resp.status_code == 422 and "typing mistake" in text(resp)
     # a mismatch (wrong birth date) is explained and counted
-    resp = add_child(client, rules.format_code(code.code).lower(), roster, dob=roster.date_of_birth + timedelta(days=1))
+    resp = add_child(
+        client, rules.format_code(code.code).lower(), roster, dob=roster.date_of_birth + timedelta(days=1)
+    )
     assert resp.status_code == 200 and "do not match" in text(resp) and "4 attempts left" in text(resp)
     db.session.refresh(code)
     assert code.failed_attempts == 1
@@ -104,7 +116,11 @@ def test_whole_parent_flow(client, db, season_world, app):
     child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == roster.id))
     assert resp.headers["Location"].endswith(f"/children/{child.id}")
     assert (child.full_name, child.date_of_birth, child.ward_id, child.residential_group_id) == (
-        roster.full_name, roster.date_of_birth, roster.ward_id, roster.residential_group_id)
+        roster.full_name,
+        roster.date_of_birth,
+        roster.ward_id,
+        roster.residential_group_id,
+    )
     db.session.refresh(code)
     assert code.failed_attempts == 0 and code.used_at is not None
     page = text(client.get(f"/children/{child.id}"))
@@ -132,7 +148,10 @@ def test_whole_parent_flow(client, db, season_world, app):
     assert app_.reference in receipt and roster.full_name in receipt and "print.css" in receipt
     assert re.fullmatch(r"L1-\d\d-[0-9A-Z]{7}", app_.reference) and "Last changed" not in receipt
     assert [(c.rank, c.school_id, c.is_catchment) for c in app_.choices] == [
-        (1, area.other.id, False), (2, area.group_school.id, False), (3, area.home.id, True)]
+        (1, area.other.id, False),
+        (2, area.group_school.id, False),
+        (3, area.home.id, True),
+    ]
     assert app_.catchment_school_id == area.home.id and app_.residence_type == roster.residence_type
 
     # double click / retry after a timeout: the same form again → still one application
@@ -150,7 +169,10 @@ def test_whole_parent_flow(client, db, season_world, app):
     assert resp.status_code == 302
     db.session.expire_all()
     app_ = db.session.get(Application, app_.id)
-    assert [(c.school_id, c.is_catchment) for c in app_.choices] == [(area.group_school.id, False), (area.home.id, True)]
+    assert [(c.school_id, c.is_catchment) for c in app_.choices] == [
+        (area.group_school.id, False),
+        (area.home.id, True),
+    ]
 
     # invalid choices: the catchment school, a school without spare seats, a repeat → 422, unchanged
     for bad in ([area.home], [area.full], [area.other, area.other]):
@@ -179,7 +201,12 @@ def test_whole_parent_flow(client, db, season_world, app):
     db.session.expire_all()
     assert db.session.get(Application, app_.id).status == "submitted"
     actions = set(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.target_type == "application")))
-    assert {"application.submit", "application.edit", "application.withdraw", "application.resubmit"} <= actions
+    assert {
+        "application.submit",
+        "application.edit",
+        "application.withdraw",
+        "application.resubmit",
+    } <= actions
 
 
 def test_five_failures_lock_the_code_for_fifteen_minutes(client, db, season_world):
@@ -233,10 +260,13 @@ def test_two_parents_share_a_child_and_a_stranger_gets_404(make_client, db, seas
 
     # a stranger changing ids in URLs finds nothing
     token = stranger.csrf("/children/add")
-    for method, url in [("GET", f"/children/{child.id}"), ("GET", f"/children/{child.id}/application"),
-                        ("POST", f"/children/{child.id}/application"),
-                        ("POST", f"/children/{child.id}/application/withdraw"),
-                        ("GET", f"/children/applications/{app_.id}/receipt")]:
+    for method, url in [
+        ("GET", f"/children/{child.id}"),
+        ("GET", f"/children/{child.id}/application"),
+        ("POST", f"/children/{child.id}/application"),
+        ("POST", f"/children/{child.id}/application/withdraw"),
+        ("GET", f"/children/applications/{app_.id}/receipt"),
+    ]:
         resp = stranger.get(url) if method == "GET" else stranger.post(url, data={"csrf_token": token})
         assert resp.status_code == 404, (method, url)
     assert area.children[0].full_name not in text(stranger.get("/children/"))
@@ -334,6 +364,7 @@ def test_children_page_has_bounded_queries(client, db, season_world, app):
 
 # ---- the population registry adapter --------------------------------------------------------
 
+
 class _Registry(BaseHTTPRequestHandler):
     records: dict = {}
     delay = 0.0
@@ -386,9 +417,15 @@ def test_registry_client_answers(registry_server):
 
     _server, handler, url = registry_server
     handler.records["001220012345"] = {
-        "personal_id": "001220012345", "full_name": "Phạm Minh Khang", "date_of_birth": "2020-03-04",
-        "gender": "male", "district": "Quận X", "ward": "Phường Y", "residential_group": "Tổ 2",
-        "residence_type": "temporary"}
+        "personal_id": "001220012345",
+        "full_name": "Phạm Minh Khang",
+        "date_of_birth": "2020-03-04",
+        "gender": "male",
+        "district": "Quận X",
+        "ward": "Phường Y",
+        "residential_group": "Tổ 2",
+        "residence_type": "temporary",
+    }
     client = RegistryClient(url, timeout=2)
     rec = client.lookup("001220012345", date(2020, 3, 4))
     assert rec is not None and rec.full_name == "Phạm Minh Khang" and rec.residential_group == "Tổ 2"
@@ -415,9 +452,15 @@ def test_add_child_through_the_registry(client, db, app, season_world, registry_
     district = db.session.get(District, area.district.id)
     # The registry knows a fresher address: ward W2 (no group) and a corrected name.
     handler.records[roster.personal_id] = {
-        "personal_id": roster.personal_id, "full_name": "Tên Mới Đúng", "date_of_birth": roster.date_of_birth.isoformat(),
-        "gender": roster.gender, "district": district.name, "ward": area.ward2.name, "residential_group": None,
-        "residence_type": "temporary"}
+        "personal_id": roster.personal_id,
+        "full_name": "Tên Mới Đúng",
+        "date_of_birth": roster.date_of_birth.isoformat(),
+        "gender": roster.gender,
+        "district": district.name,
+        "ward": area.ward2.name,
+        "residential_group": None,
+        "residence_type": "temporary",
+    }
     app.config["REGISTRY_URL"] = url
     register(client, "0986666666")
     # a birth date the registry does not confirm counts as a failure
@@ -425,8 +468,13 @@ def test_add_child_through_the_registry(client, db, app, season_world, registry_
     assert "do not match" in text(resp)
     assert add_child(client, code.code, roster).status_code == 302
     child = db.session.scalar(sa.select(Child))
-    assert (child.full_name, child.ward_id, child.residential_group_id, child.residence_type, child.source) == (
-        "Tên Mới Đúng", area.ward2.id, None, "temporary", "registry")
+    assert (
+        child.full_name,
+        child.ward_id,
+        child.residential_group_id,
+        child.residence_type,
+        child.source,
+    ) == ("Tên Mới Đúng", area.ward2.id, None, "temporary", "registry")
     # the catchment follows the registry's address
     assert area.other.name in text(client.get(f"/children/{child.id}"))
     # registry down: a clear message, and the attempt is not counted

@@ -1,4 +1,5 @@
 """Public admissions figures (issue 4, point 9): registrations, seats, cutoffs and seeds, no personal data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,7 +47,10 @@ def text(resp) -> str:
 
 
 def pages(client, level_id: int, district_ids) -> dict[str, str]:
-    out = {"index": text(client.get("/tuyen-sinh/")), "level": text(client.get(f"/tuyen-sinh/levels/{level_id}"))}
+    out = {
+        "index": text(client.get("/tuyen-sinh/")),
+        "level": text(client.get(f"/tuyen-sinh/levels/{level_id}")),
+    }
     for did in district_ids:
         resp = client.get(f"/tuyen-sinh/levels/{level_id}/districts/{did}")
         assert resp.status_code == 200
@@ -57,8 +61,9 @@ def pages(client, level_id: int, district_ids) -> dict[str, str]:
 def personal_strings(db) -> set[str]:
     """Everything that would identify a child or a family, as it is stored."""
     out = set()
-    for name, pid, gphone in db.session.execute(sa.select(RosterEntry.full_name, RosterEntry.personal_id,
-                                                          RosterEntry.guardian_phone)):
+    for name, pid, gphone in db.session.execute(
+        sa.select(RosterEntry.full_name, RosterEntry.personal_id, RosterEntry.guardian_phone)
+    ):
         out |= {name, pid, gphone}
     out |= set(db.session.scalars(sa.select(Child.full_name)))
     out |= set(db.session.scalars(sa.select(Application.reference)))
@@ -75,7 +80,10 @@ def test_public_pages_show_figures_and_no_personal_data(client, db, no_cache):
     assert w.a.district.name in got["level"] and w.b.district.name in got["level"]
     district_a = got[f"district {w.a.district.id}"]
     assert w.a.home.name in district_a and w.a.other.name in district_a and w.b.home.name not in district_a
-    assert "Results are not published yet." in district_a and "No allocation round has been created yet." in district_a
+    assert (
+        "Results are not published yet." in district_a
+        and "No allocation round has been created yet." in district_a
+    )
     leaks = {s for s in personal_strings(db) for html in got.values() if s in html}
     assert not leaks, leaks
     for html in got.values():
@@ -87,7 +95,7 @@ def test_public_counts_exclude_trial_and_withdrawn(client, db, no_cache):
     english(client, "/tuyen-sinh/")
     html = text(client.get(f"/tuyen-sinh/levels/{w.level.id}/districts/{w.a.district.id}"))
     assert "Trial phase" not in html  # nothing of the trial is counted
-    assert "<tfoot><tr><th scope=\"row\">Total</th><td>180</td><td>0</td><td>0</td>" in html
+    assert '<tfoot><tr><th scope="row">Total</th><td>180</td><td>0</td><td>0</td>' in html
 
 
 def test_draft_levels_and_unknown_ids_are_not_found(client, db, no_cache):
@@ -105,7 +113,11 @@ def test_seed_commitment_then_seed_and_cutoffs_once_published(app, db, client, d
     w = build_season()
     # round 1 over the live applications: `other` (1 seat) is ranked first by two children
     for key in ("offered", "confirmed"):
-        w.apps[key].status, w.apps[key].allocated_school_id, w.apps[key].confirmed_at = "submitted", None, None
+        w.apps[key].status, w.apps[key].allocated_school_id, w.apps[key].confirmed_at = (
+            "submitted",
+            None,
+            None,
+        )
     w.a.other.capacity = 1
     close_window(w.level)
     officer = w.users["officer_a"]
@@ -152,8 +164,11 @@ def test_figures_are_cached_for_a_minute(app, client, db):
 
 def test_public_pages_run_a_bounded_number_of_queries(app, client, db, no_cache):
     w = build_season()
-    urls = [f"/tuyen-sinh/levels/{w.level.id}", f"/tuyen-sinh/levels/{w.level.id}/districts/{w.a.district.id}",
-            "/tuyen-sinh/"]
+    urls = [
+        f"/tuyen-sinh/levels/{w.level.id}",
+        f"/tuyen-sinh/levels/{w.level.id}/districts/{w.a.district.id}",
+        "/tuyen-sinh/",
+    ]
 
     def measure():
         out = []

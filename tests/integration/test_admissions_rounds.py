@@ -4,6 +4,7 @@ later rounds, office placement, re-running from the downloaded files, access and
 A small grade-1 map (tests.admissions_factories.create_area): ward W is the catchment of `home`
 (2 seats here), its group 3 of `group_school`, ward W2 of `other`; `full` has no seat.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,9 +77,13 @@ def rw(app, db):
     w.parent = create_user("parent")
     w.parent2 = create_user("parent")
     w.parent.locale = w.parent2.locale = "en"  # notification texts are rendered in the recipient's language
-    w.kids = [add_child_for(w.parent if i < 2 else w.parent2, r, w.season) for i, r in enumerate(area.children)]
-    w.apps = [create_application(k, w.level, w.parent if i < 2 else w.parent2, catchment=area.home)
-              for i, k in enumerate(w.kids)]
+    w.kids = [
+        add_child_for(w.parent if i < 2 else w.parent2, r, w.season) for i, r in enumerate(area.children)
+    ]
+    w.apps = [
+        create_application(k, w.level, w.parent if i < 2 else w.parent2, catchment=area.home)
+        for i, k in enumerate(w.kids)
+    ]
     anh = create_roster_entry(area.ward2, full_name="Nguyễn Thị Anh")
     w.anh = add_child_for(w.parent, anh, w.season)
     w.anh_app = create_application(w.anh, w.level, w.parent, choices=[area.home], catchment=area.other)
@@ -116,6 +121,7 @@ def statuses(db, apps) -> list[str]:
 
 # ---- the instance builder ------------------------------------------------------------------
 
+
 def test_instance_builder_reads_the_database(app, db, rw):
     area = rw.area
     # A choice outside the district is dropped; a withdrawn application and another district's
@@ -125,13 +131,23 @@ def test_instance_builder_reads_the_database(app, db, rw):
     from admissions.models import ApplicationChoice
 
     rw.anh_app.choices.append(ApplicationChoice(rank=3, school_id=elsewhere.id))
-    withdrawn = create_application(add_child_for(rw.parent, create_roster_entry(area.ward), rw.season),
-                                   rw.level, rw.parent, catchment=area.home, status="withdrawn")
+    withdrawn = create_application(
+        add_child_for(rw.parent, create_roster_entry(area.ward), rw.season),
+        rw.level,
+        rw.parent,
+        catchment=area.home,
+        status="withdrawn",
+    )
     other_area = create_area(create_district(), n_children=1)
-    outsider = create_application(add_child_for(rw.parent, other_area.children[0], rw.season), rw.level,
-                                  rw.parent, catchment=other_area.home)
-    no_row = create_application(add_child_for(rw.parent, create_roster_entry(area.ward), rw.season), rw.level,
-                                rw.parent)
+    outsider = create_application(
+        add_child_for(rw.parent, other_area.children[0], rw.season),
+        rw.level,
+        rw.parent,
+        catchment=other_area.home,
+    )
+    no_row = create_application(
+        add_child_for(rw.parent, create_roster_entry(area.ward), rw.season), rw.level, rw.parent
+    )
     no_row.catchment_school_id = area.home.id  # e.g. stored before the catchment line was added
     rnd = create_round(rw.level, rw.district, rw.officer)
     jobs.commit()
@@ -140,8 +156,12 @@ def test_instance_builder_reads_the_database(app, db, rw):
     inst = built.instance
     assert inst["format"] == "school-allocation-instance/1"
     assert inst["schools"] == sorted(
-        [{"id": s.code, "capacity": s.capacity} for s in (area.home, area.group_school, area.other, area.full)],
-        key=lambda s: s["id"])
+        [
+            {"id": s.code, "capacity": s.capacity}
+            for s in (area.home, area.group_school, area.other, area.full)
+        ],
+        key=lambda s: s["id"],
+    )
     by = {s["id"]: s for s in inst["students"]}
     key = rounds.student_key
     assert set(by) == {key(a.id) for a in [*rw.apps, rw.anh_app, rw.binh_app, no_row]}
@@ -156,6 +176,7 @@ def test_instance_builder_reads_the_database(app, db, rw):
 
 
 # ---- the office: run, download, re-run, publish ---------------------------------------------
+
 
 def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, make_client, run_jobs):
     login_en(client, rw.officer)
@@ -175,7 +196,9 @@ def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, mak
     assert rnd.seed_sha256[:16] in text(public.get("/admissions/rounds/"))
     assert public.get(f"/admissions/rounds/{rnd.id}/input.json").status_code == 404
 
-    resp = client.post_form(f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}")
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}"
+    )
     assert resp.status_code == 302
     run_jobs()
     status = client.get(f"/admissions/office/rounds/{rnd.id}/status.json").get_json()
@@ -200,13 +223,19 @@ def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, mak
     assert rw.kids[0].full_name not in inp.get_data(as_text=True)
 
     # Publishing needs the tick box (422, nothing changes) …
-    resp = client.post_form(f"/admissions/office/rounds/{rnd.id}/publish", {"confirm_by": ""},
-                            token_from=f"/admissions/office/rounds/{rnd.id}")
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/publish",
+        {"confirm_by": ""},
+        token_from=f"/admissions/office/rounds/{rnd.id}",
+    )
     assert resp.status_code == 422
     assert set(statuses(db, rw.apps)) == {S.ALLOCATED}
     # … and is one audited transaction.
-    resp = client.post_form(f"/admissions/office/rounds/{rnd.id}/publish", {"confirm_by": "", "confirm": "y"},
-                            token_from=f"/admissions/office/rounds/{rnd.id}")
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/publish",
+        {"confirm_by": "", "confirm": "y"},
+        token_from=f"/admissions/office/rounds/{rnd.id}",
+    )
     assert resp.status_code == 302, text(resp)[-600:]
     run_jobs()
     db.session.expire_all()
@@ -215,10 +244,16 @@ def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, mak
     got = statuses(db, [*rw.apps, rw.anh_app, rw.binh_app])
     assert got.count(S.OFFERED) == 4 and got.count(S.UNPLACED) == 1  # one home child too many
     anh = db.session.get(Application, rw.anh_app.id)
-    assert (anh.allocated_school_id, anh.allocated_rank, anh.placed_by_round_id) == (rw.area.other.id, 2, rnd.id)
+    assert (anh.allocated_school_id, anh.allocated_rank, anh.placed_by_round_id) == (
+        rw.area.other.id,
+        2,
+        rnd.id,
+    )
     assert anh.offer_deadline == rw.level.confirm_by and anh.offered_at is not None
     entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.round.publish"))
-    assert entry.actor_id == rw.officer.id and entry.details["offered"] == 4 and entry.details["unplaced"] == 1
+    assert (
+        entry.actor_id == rw.officer.id and entry.details["offered"] == 4 and entry.details["unplaced"] == 1
+    )
     # After: the seed is public, matches the commitment, and the files can be downloaded by anyone.
     pub = text(public.get(f"/admissions/rounds/{rnd.id}"))
     assert rnd.seed in pub
@@ -227,11 +262,16 @@ def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, mak
     notes = db.session.scalars(sa.select(Notification).where(Notification.kind == "admission")).all()
     assert len(notes) == 5
     assert {n.context["child_name"] for n in notes} == {k.full_name for k in [*rw.kids, rw.anh, rw.binh]}
-    to_parent = db.session.scalars(sa.select(Delivery.notification_id).where(Delivery.recipient_id == rw.parent.id,
-                                                                              Delivery.channel == "in_app")).all()
+    to_parent = db.session.scalars(
+        sa.select(Delivery.notification_id).where(
+            Delivery.recipient_id == rw.parent.id, Delivery.channel == "in_app"
+        )
+    ).all()
     assert len(to_parent) == 3  # her two children of W and Anh
     # Published: cannot run again.
-    resp = client.post_form(f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}")
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}"
+    )
     assert db.session.get(AllocationRound, rnd.id).status == "published"
 
 
@@ -275,6 +315,7 @@ def test_what_if_compared_side_by_side(app, db, rw, client, run_jobs):
 
 # ---- families -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def published(app, db, rw, run_jobs):
     rnd = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
@@ -283,14 +324,20 @@ def published(app, db, rw, run_jobs):
     return db.session.get(AllocationRound, rnd.id)
 
 
-def test_parent_sees_the_offer_and_why_confirms_and_declines(app, db, rw, published, client, make_client, run_jobs):
+def test_parent_sees_the_offer_and_why_confirms_and_declines(
+    app, db, rw, published, client, make_client, run_jobs
+):
     login_en(client, rw.parent)
     page = text(client.get(f"/children/{rw.anh.id}"))
     assert f"{rw.anh.full_name} is offered a place at {rw.area.other.name}" in page
-    assert (f"Admitted at your catchment school, {rw.area.other.name}, where a place is guaranteed "
-            "(your 2nd choice)") in page
-    assert (f"Your 1st choice, {rw.area.home.name}, was full: it admitted children down to priority "
-            "“lives in the school&#39;s catchment”") in page
+    assert (
+        f"Admitted at your catchment school, {rw.area.other.name}, where a place is guaranteed "
+        "(your 2nd choice)"
+    ) in page
+    assert (
+        f"Your 1st choice, {rw.area.home.name}, was full: it admitted children down to priority "
+        "“lives in the school&#39;s catchment”"
+    ) in page
     assert "your priority there was “other applicants”" in page
     assert "Confirm the place of" in page
     overview = text(client.get("/children/"))
@@ -303,20 +350,30 @@ def test_parent_sees_the_offer_and_why_confirms_and_declines(app, db, rw, publis
     assert resp.status_code == 404
     assert db.session.get(Application, rw.anh_app.id).status == S.OFFERED
 
-    resp = client.post_form(f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}")
+    resp = client.post_form(
+        f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}"
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     anh = db.session.get(Application, rw.anh_app.id)
     assert anh.status == S.CONFIRMED and anh.confirmed_at is not None
     assert "is confirmed" in text(client.get(f"/children/{rw.anh.id}"))
     # Double click: still confirmed, one audit entry.
-    client.post_form(f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}")
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "application.confirmed")) == 1
+    client.post_form(
+        f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}"
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditLog).where(AuditLog.action == "application.confirmed")
+        )
+        == 1
+    )
 
     placed = next(a for a in rw.apps[:2] if db.session.get(Application, a.id).status == S.OFFERED)
     child_id = placed.child_id
-    resp = client.post_form(f"/children/applications/{placed.id}/decline", {}, token_from=f"/children/{child_id}")
+    resp = client.post_form(
+        f"/children/applications/{placed.id}/decline", {}, token_from=f"/children/{child_id}"
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Application, placed.id).status == S.DECLINED
@@ -324,13 +381,19 @@ def test_parent_sees_the_offer_and_why_confirms_and_declines(app, db, rw, publis
     # The seat is free again: one seat left at home.
     assert rounds.seats_left(rw.level, rw.district.id)[rw.area.home.id] == 1
     run_jobs()
-    titles = [n.context["title"] for n in db.session.scalars(sa.select(Notification)
-                                                            .where(Notification.kind == "admission"))]
+    titles = [
+        n.context["title"]
+        for n in db.session.scalars(sa.select(Notification).where(Notification.kind == "admission"))
+    ]
     assert any("Place confirmed" in t for t in titles) and any("Place declined" in t for t in titles)
 
 
 def test_unanswered_offers_expire_lazily_and_by_the_command(app, db, rw, published, client, runner, run_jobs):
-    offered = [a for a in (*rw.apps, rw.anh_app, rw.binh_app) if db.session.get(Application, a.id).status == S.OFFERED]
+    offered = [
+        a
+        for a in (*rw.apps, rw.anh_app, rw.binh_app)
+        if db.session.get(Application, a.id).status == S.OFFERED
+    ]
     assert len(offered) == 4
     for a in offered:
         db.session.get(Application, a.id).offer_deadline = utcnow() - timedelta(minutes=1)
@@ -340,7 +403,9 @@ def test_unanswered_offers_expire_lazily_and_by_the_command(app, db, rw, publish
     assert "not confirmed by the deadline" in page
     db.session.expire_all()
     assert db.session.get(Application, rw.anh_app.id).status == S.EXPIRED
-    resp = client.post_form(f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}")
+    resp = client.post_form(
+        f"/children/applications/{rw.anh_app.id}/confirm", {}, token_from=f"/children/{rw.anh.id}"
+    )
     assert resp.status_code == 302
     assert db.session.get(Application, rw.anh_app.id).status == S.EXPIRED  # too late
     result = runner.invoke(args=["admissions", "expire-offers"])
@@ -349,22 +414,33 @@ def test_unanswered_offers_expire_lazily_and_by_the_command(app, db, rw, publish
     db.session.expire_all()
     assert all(db.session.get(Application, a.id).status == S.EXPIRED for a in offered)
     assert result.output.strip().startswith("expired ")
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "admissions.offers.expire")) >= 2
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "admissions.offers.expire")
+        )
+        >= 2
+    )
     run_jobs()
-    titles = [n.context["title"] for n in db.session.scalars(sa.select(Notification).where(
-        Notification.kind == "admission"))]
+    titles = [
+        n.context["title"]
+        for n in db.session.scalars(sa.select(Notification).where(Notification.kind == "admission"))
+    ]
     assert sum("Offer expired" in t for t in titles) == 4
 
 
 # ---- later rounds ---------------------------------------------------------------------------
+
 
 def test_later_round_gives_freed_seats_to_waiting_children_and_stays_stable(app, db, rw, published, run_jobs):
     waiting = next(a for a in rw.apps if db.session.get(Application, a.id).status == S.UNPLACED)
     leaving = next(a for a in rw.apps if db.session.get(Application, a.id).status == S.OFFERED)
     rounds.respond_to_offer(db.session.get(Application, leaving.id), rw.parent, False)
     jobs.commit()
-    r1_seats = {a.id: db.session.get(Application, a.id).allocated_rank for a in (*rw.apps, rw.anh_app, rw.binh_app)}
+    r1_seats = {
+        a.id: db.session.get(Application, a.id).allocated_rank for a in (*rw.apps, rw.anh_app, rw.binh_app)
+    }
 
     second = create_round(rw.level, rw.district, rw.officer)
     jobs.commit()
@@ -408,7 +484,9 @@ def test_publish_refuses_a_stale_round(app, db, rw, published, run_jobs):
     rounds.respond_to_offer(db.session.get(Application, leaving.id), rw.parent, False)  # after the run
     jobs.commit()
     with pytest.raises(rounds.RoundError) as err:
-        rounds.publish_round(db.session.get(AllocationRound, second.id), rw.officer, utcnow() + timedelta(days=3))
+        rounds.publish_round(
+            db.session.get(AllocationRound, second.id), rw.officer, utcnow() + timedelta(days=3)
+        )
     assert err.value.code == "stale"
     jobs.rollback()
     second = run_round(db.session.get(AllocationRound, second.id), run_jobs)  # run again: fine
@@ -416,6 +494,7 @@ def test_publish_refuses_a_stale_round(app, db, rw, published, run_jobs):
 
 
 # ---- the office places the unplaced ----------------------------------------------------------
+
 
 def test_office_assigns_the_nearest_school_with_seats(app, db, rw, published, client, make_client):
     waiting = next(a for a in rw.apps if db.session.get(Application, a.id).status == S.UNPLACED)
@@ -438,7 +517,11 @@ def test_office_assigns_the_nearest_school_with_seats(app, db, rw, published, cl
     assert resp.status_code == 302
     db.session.expire_all()
     a = db.session.get(Application, waiting.id)
-    assert (a.status, a.allocated_school_id, a.assigned_by_id) == (S.OFFERED, rw.area.group_school.id, rw.officer.id)
+    assert (a.status, a.allocated_school_id, a.assigned_by_id) == (
+        S.OFFERED,
+        rw.area.group_school.id,
+        rw.officer.id,
+    )
     assert a.offer_deadline > utcnow() + timedelta(days=4)
     entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.placement.assign"))
     assert entry.details == {"school_id": rw.area.group_school.id, "level_id": rw.level.id}
@@ -449,7 +532,9 @@ def test_office_assigns_the_nearest_school_with_seats(app, db, rw, published, cl
     assert "The education office assigned this school" in page
 
 
-def test_a_freed_seat_that_waiting_children_asked_for_is_kept_for_the_next_round(app, db, rw, published, client):
+def test_a_freed_seat_that_waiting_children_asked_for_is_kept_for_the_next_round(
+    app, db, rw, published, client
+):
     waiting = next(a for a in rw.apps if db.session.get(Application, a.id).status == S.UNPLACED)
     leaving = next(a for a in rw.apps if db.session.get(Application, a.id).status == S.OFFERED)
     rounds.respond_to_offer(db.session.get(Application, leaving.id), rw.parent, False)
@@ -465,18 +550,22 @@ def test_a_freed_seat_that_waiting_children_asked_for_is_kept_for_the_next_round
 
 # ---- access and query counts ------------------------------------------------------------------
 
+
 def test_other_district_and_parents_get_404_or_403(app, db, rw, published, make_client):
     stranger = create_user("district_officer", district=create_district())
     jobs.commit()
     c = make_client()
     login_en(c, stranger)
     school = rw.area.home.id
-    for url in (f"/admissions/office/rounds/{published.id}", f"/admissions/office/rounds/{published.id}/status.json",
-                f"/admissions/office/rounds/{published.id}/input.json",
-                f"/admissions/office/rounds/{published.id}/schools/{school}",
-                f"/admissions/office/rounds/{published.id}/unplaced",
-                f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/rounds",
-                f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/placement"):
+    for url in (
+        f"/admissions/office/rounds/{published.id}",
+        f"/admissions/office/rounds/{published.id}/status.json",
+        f"/admissions/office/rounds/{published.id}/input.json",
+        f"/admissions/office/rounds/{published.id}/schools/{school}",
+        f"/admissions/office/rounds/{published.id}/unplaced",
+        f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/rounds",
+        f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/placement",
+    ):
         assert c.get(url).status_code == 404, url
     p = make_client()
     login_en(p, rw.parent)
@@ -502,16 +591,22 @@ def test_lists_run_a_bounded_number_of_queries(app, db, rw, make_client, run_job
         _more_children(rw, extra)
         db.session.execute(sa.delete(AllocationOutcome))
         db.session.execute(sa.delete(AllocationRound))
-        db.session.execute(sa.update(Application).values(status="submitted", allocated_school_id=None,
-                                                         allocated_rank=None, placed_by_round_id=None))
+        db.session.execute(
+            sa.update(Application).values(
+                status="submitted", allocated_school_id=None, allocated_rank=None, placed_by_round_id=None
+            )
+        )
         jobs.commit()
         rnd = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
         publish(rnd, rw.officer, run_jobs)
         client = make_client()
         login_en(client, rw.officer)
-        urls = [f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/placement",
-                f"/admissions/office/rounds/{rnd.id}/schools/{rw.area.home.id}",
-                f"/admissions/office/rounds/{rnd.id}/unplaced", f"/admissions/office/rounds/{rnd.id}"]
+        urls = [
+            f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/placement",
+            f"/admissions/office/rounds/{rnd.id}/schools/{rw.area.home.id}",
+            f"/admissions/office/rounds/{rnd.id}/unplaced",
+            f"/admissions/office/rounds/{rnd.id}",
+        ]
         seen = []
         for url in urls:
             with count_queries(app) as q:
@@ -528,11 +623,12 @@ def test_lists_run_a_bounded_number_of_queries(app, db, rw, make_client, run_job
 
 # ---- failures and the trial ---------------------------------------------------------------------
 
+
 def test_a_failed_run_is_recorded_and_can_run_again(app, db, rw, client, run_jobs, monkeypatch):
     from admissions import allocation
 
     def broken(instance):
-        raise allocation.InstanceError("school \"X\"", "capacity must be a non-negative integer")
+        raise allocation.InstanceError('school "X"', "capacity must be a non-negative integer")
 
     rnd = create_round(rw.level, rw.district, rw.officer)
     jobs.commit()

@@ -1,4 +1,5 @@
 """Education office: season calendar, eligible children, admission codes and their export, trial wipe."""
+
 from __future__ import annotations
 
 import io
@@ -41,13 +42,16 @@ def office(app, db, world):
     create_roster_entry(area_a.ward, area_a.groups[2], full_name="Con Tổ Ba")
     create_roster_entry(area_a.ward2, full_name="Con Phường Hai")
     # too old for grade 1 this year: never listed
-    create_roster_entry(area_a.ward, area_a.groups[0], dob=date(intake_year() - 7, 6, 1), full_name="Anh Lớn Tuổi")
+    create_roster_entry(
+        area_a.ward, area_a.groups[0], dob=date(intake_year() - 7, 6, 1), full_name="Anh Lớn Tuổi"
+    )
     season = create_season()
     jobs.commit()
     return {"a": area_a, "b": area_b, "season": season, "level": level_of(season), "world": world}
 
 
 # ---- season setup ---------------------------------------------------------------------------
+
 
 def fmt(d: datetime | None) -> str:
     return d.strftime("%Y-%m-%dT%H:%M") if d else ""
@@ -75,7 +79,11 @@ def test_city_admin_sets_up_a_season_with_staggered_windows(client, db, world, m
     resp = client.post_form("/admissions/office/seasons/new", {"academic_year_id": ay.id, "trial": "y"})
     assert resp.status_code == 302
     season = db.session.scalar(sa.select(AdmissionSeason))
-    assert season.phase == "trial" and {lv.level for lv in season.levels} == {"kindergarten", "grade1", "grade6"}
+    assert season.phase == "trial" and {lv.level for lv in season.levels} == {
+        "kindergarten",
+        "grade1",
+        "grade6",
+    }
     # a second season for the same year is refused with a message
     resp = client.post_form("/admissions/office/seasons/new", {"academic_year_id": ay.id})
     assert resp.status_code == 422 and "already exists" in text(resp)
@@ -84,8 +92,11 @@ def test_city_admin_sets_up_a_season_with_staggered_windows(client, db, world, m
     token = client.csrf(url)
     g1 = datetime(year, 7, 1, 0, 0)
     # overlapping windows, and a trial that runs into the official window → 422, nothing stored
-    bad = _schedule_data(token, {"grade1": g1, "kindergarten": g1 + timedelta(days=2), "grade6": g1 + timedelta(days=6)},
-                         trial=(g1 - timedelta(days=3), g1 + timedelta(hours=1)))
+    bad = _schedule_data(
+        token,
+        {"grade1": g1, "kindergarten": g1 + timedelta(days=2), "grade6": g1 + timedelta(days=6)},
+        trial=(g1 - timedelta(days=3), g1 + timedelta(hours=1)),
+    )
     resp = client.post(url, data=bad)
     assert resp.status_code == 422
     page = text(resp)
@@ -97,8 +108,11 @@ def test_city_admin_sets_up_a_season_with_staggered_windows(client, db, world, m
     data["grade1-closes_at"] = f"{year}-06-30T00:00"
     assert client.post(url, data=data).status_code == 422
     # a valid calendar: entered in Hanoi time, stored in UTC
-    good = _schedule_data(token, {"grade1": g1, "kindergarten": g1 + timedelta(days=3), "grade6": g1 + timedelta(days=6)},
-                          trial=(g1 - timedelta(days=10), g1 - timedelta(days=8)))
+    good = _schedule_data(
+        token,
+        {"grade1": g1, "kindergarten": g1 + timedelta(days=3), "grade6": g1 + timedelta(days=6)},
+        trial=(g1 - timedelta(days=10), g1 - timedelta(days=8)),
+    )
     resp = client.post(url, data=good)
     assert resp.status_code == 302, text(resp)[-1500:]
     db.session.expire_all()
@@ -118,6 +132,7 @@ def test_city_admin_sets_up_a_season_with_staggered_windows(client, db, world, m
 
 
 # ---- eligibility ----------------------------------------------------------------------------
+
 
 def test_eligible_list_is_scoped_to_the_district_and_excludes_registered(client, db, office):
     a, b, level = office["a"], office["b"], office["level"]
@@ -203,11 +218,14 @@ def test_catchment_with_no_line_or_several_lines(client, db, office):
     ctx = services.apply_context(child)
     assert ctx.catchment_school is None and {a.group_school.id, a.other.id} <= {s.id for s in ctx.options}
     result = services.submit_application(ctx, parent, [a.group_school.id], None, "x" * 20, None)
-    assert result.application.catchment_status == "ambiguous" and result.application.catchment_school_id is None
+    assert (
+        result.application.catchment_status == "ambiguous" and result.application.catchment_school_id is None
+    )
     assert [c.is_catchment for c in result.application.choices] == [False]
 
 
 # ---- admission codes ------------------------------------------------------------------------
+
 
 def test_generate_codes_is_idempotent_and_scoped(client, db, office):
     level = office["level"]
@@ -223,9 +241,15 @@ def test_generate_codes_is_idempotent_and_scoped(client, db, office):
     assert all(rules.code_is_well_formed(c) for c in codes)
     assert client.post(url + "/codes", data={"csrf_token": token}).status_code == 302
     assert set(db.session.scalars(sa.select(AdmissionCode.code))) == codes
-    assert client.post(f"/admissions/office/districts/{db_.id}/levels/{level.id}/codes",
-                       data={"csrf_token": token}).status_code == 404
-    audits = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "admissions.codes.generate")).all()
+    assert (
+        client.post(
+            f"/admissions/office/districts/{db_.id}/levels/{level.id}/codes", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
+    audits = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.action == "admissions.codes.generate")
+    ).all()
     assert [e.details["created"] for e in audits] == [6, 0]
     page = text(client.get(url))
     assert office["a"].home.name in page and "codes.xlsx" in page
@@ -237,7 +261,7 @@ def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office)
     a, level = office["a"], office["level"]
     world = office["world"]
     da = world["districts"][0]
-    sneaky = create_roster_entry(a.ward, a.groups[0], full_name="=HYPERLINK(\"http://x\")")
+    sneaky = create_roster_entry(a.ward, a.groups[0], full_name='=HYPERLINK("http://x")')
     services.generate_codes(level, da.id)
     jobs.commit()
     login_en(client, world["users"]["district_officer"])
@@ -250,7 +274,9 @@ def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office)
     header, body = rows[0], rows[1:]
     assert header[0] == "Admission code" and header[1] == "Full name"
     names = {r[1] for r in body}
-    assert {c.full_name for c in a.children} | {"'=HYPERLINK(\"http://x\")"} == names  # not Con Tổ Ba / Phường Hai
+    assert {c.full_name for c in a.children} | {
+        '\'=HYPERLINK("http://x")'
+    } == names  # not Con Tổ Ba / Phường Hai
     for row in body:
         assert re.fullmatch(r"[0-9A-Z]{3}-[0-9A-Z]{3}-[0-9A-Z]{3}", row[0])
         assert rules.code_is_well_formed(row[0].replace("-", ""))
@@ -263,7 +289,9 @@ def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office)
     assert entry.details == {"level_id": level.id, "rows": len(body)}
     # another district's school: 404 for the district officer
     b = office["b"]
-    assert client.get(f"/admissions/office/levels/{level.id}/schools/{b.home.id}/codes.xlsx").status_code == 404
+    assert (
+        client.get(f"/admissions/office/levels/{level.id}/schools/{b.home.id}/codes.xlsx").status_code == 404
+    )
     # the district's children without a catchment school have their own export
     resp = client.get(f"/admissions/office/districts/{da.id}/levels/{level.id}/codes-unassigned.xlsx")
     assert resp.status_code == 200
@@ -271,23 +299,39 @@ def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office)
 
 # ---- trial ----------------------------------------------------------------------------------
 
+
 def test_trial_wipe_deletes_trial_data_and_goes_official(make_client, db, app, world):
     area = create_area(world["districts"][0], n_children=2)
     season = create_season(trial=True)
     level = level_of(season)
     earlier = create_user("parent")
-    old_child = add_child_for(earlier, create_roster_entry(area.ward, level="grade6"))  # an official child, kept
+    old_child = add_child_for(
+        earlier, create_roster_entry(area.ward, level="grade6")
+    )  # an official child, kept
     services.generate_codes(level, area.district.id)
     jobs.commit()
     parent = make_client()
-    parent.post_form("/auth/register", {"full_name": "Mẹ Thử", "phone": "0971234567",
-                                        "password": "correct horse battery staple", "confirm": "correct horse battery staple"})
+    parent.post_form(
+        "/auth/register",
+        {
+            "full_name": "Mẹ Thử",
+            "phone": "0971234567",
+            "password": "correct horse battery staple",
+            "confirm": "correct horse battery staple",
+        },
+    )
     english(parent)
     roster = area.children[0]
     code = db.session.scalar(sa.select(AdmissionCode).where(AdmissionCode.roster_entry_id == roster.id))
     assert code.is_trial
-    resp = parent.post_form("/children/add", {"code": code.code, "personal_id": roster.personal_id,
-                                              "date_of_birth": roster.date_of_birth.isoformat()})
+    resp = parent.post_form(
+        "/children/add",
+        {
+            "code": code.code,
+            "personal_id": roster.personal_id,
+            "date_of_birth": roster.date_of_birth.isoformat(),
+        },
+    )
     assert resp.status_code == 302
     child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == roster.id))
     child_id = child.id
@@ -332,8 +376,11 @@ def test_trial_wipe_refused_once_an_official_window_has_opened(client, db, world
     jobs.commit()
     login_en(client, world["users"]["city_admin"])
     token = client.csrf(f"/admissions/office/seasons/{season.id}")
-    resp = client.post(f"/admissions/office/seasons/{season.id}/wipe-trial", data={"csrf_token": token, "confirm": "y"},
-                       follow_redirects=True)
+    resp = client.post(
+        f"/admissions/office/seasons/{season.id}/wipe-trial",
+        data={"csrf_token": token, "confirm": "y"},
+        follow_redirects=True,
+    )
     assert "can no longer be wiped" in text(resp)
     db.session.expire_all()
     assert db.session.get(AdmissionSeason, season.id).phase == "trial"

@@ -8,9 +8,15 @@ from tests.factories import PASSWORD, create_user
 
 
 def test_parent_registers_with_mobile_and_is_logged_in(client):
-    resp = client.post_form("/auth/register", {
-        "full_name": "Nguyễn Thị Hoa", "phone": "+84 912 000 111",
-        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    resp = client.post_form(
+        "/auth/register",
+        {
+            "full_name": "Nguyễn Thị Hoa",
+            "phone": "+84 912 000 111",
+            "password": "mot buoi sang dep troi",
+            "confirm": "mot buoi sang dep troi",
+        },
+    )
     assert resp.status_code == 302
     user = db.session.scalar(sa.select(User).where(User.phone == "0912000111"))
     assert user.role == "parent" and user.password_hash.startswith("$argon2id$")
@@ -18,8 +24,10 @@ def test_parent_registers_with_mobile_and_is_logged_in(client):
 
 
 def test_registration_refuses_bad_phone_short_and_common_passwords(client):
-    resp = client.post_form("/auth/register", {
-        "full_name": "Nguyễn Thị Hoa", "phone": "0212345678", "password": "12345678", "confirm": "12345678"})
+    resp = client.post_form(
+        "/auth/register",
+        {"full_name": "Nguyễn Thị Hoa", "phone": "0212345678", "password": "12345678", "confirm": "12345678"},
+    )
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "03, 05, 07, 08" in page or "03, 05, 07, 08".replace(",", "") in page
@@ -29,9 +37,15 @@ def test_registration_refuses_bad_phone_short_and_common_passwords(client):
 def test_duplicate_phone_is_refused_without_500(client, app):
     create_user("parent", phone="0987654321")
     db.session.commit()
-    resp = client.post_form("/auth/register", {
-        "full_name": "Trần Văn Nam", "phone": "0987654321",
-        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    resp = client.post_form(
+        "/auth/register",
+        {
+            "full_name": "Trần Văn Nam",
+            "phone": "0987654321",
+            "password": "mot buoi sang dep troi",
+            "confirm": "mot buoi sang dep troi",
+        },
+    )
     assert resp.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
@@ -80,8 +94,10 @@ def test_idle_session_expires(client, app):
 def test_login_rate_limited_per_account(client, app):
     user = create_user("parent")
     db.session.commit()
-    statuses = [client.post_form("/auth/login", {"login": user.phone, "password": "not the password"}).status_code
-                for _ in range(6)]
+    statuses = [
+        client.post_form("/auth/login", {"login": user.phone, "password": "not the password"}).status_code
+        for _ in range(6)
+    ]
     assert statuses[:5] == [200] * 5 and statuses[5] == 429
     # Another account from the same address is not blocked by this account's limit.
     other = create_user("parent")
@@ -91,15 +107,23 @@ def test_login_rate_limited_per_account(client, app):
 
 def test_login_rate_limited_per_ip(client, app):
     app.config["LOGIN_LIMIT_PER_IP"] = "3/minute"
-    codes = [client.post_form("/auth/login", {"login": f"09000000{i:02d}", "password": "x" * 10}).status_code
-             for i in range(4)]
+    codes = [
+        client.post_form("/auth/login", {"login": f"09000000{i:02d}", "password": "x" * 10}).status_code
+        for i in range(4)
+    ]
     assert codes[-1] == 429 and 429 not in codes[:3]
 
 
 def _sign_up(client, i: int, *, ok: bool = True) -> int:
-    return client.post_form("/auth/register", {
-        "full_name": "Nguyễn Thị Hoa", "phone": f"091200{i:04d}" if ok else "0212345678",
-        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"}).status_code
+    return client.post_form(
+        "/auth/register",
+        {
+            "full_name": "Nguyễn Thị Hoa",
+            "phone": f"091200{i:04d}" if ok else "0212345678",
+            "password": "mot buoi sang dep troi",
+            "confirm": "mot buoi sang dep troi",
+        },
+    ).status_code
 
 
 def test_sign_ups_behind_one_address_count_apart_from_failures(make_client, app):
@@ -125,7 +149,9 @@ def test_failed_sign_ups_are_limited_like_failed_logins(make_client, app):
 def test_wrong_csrf_token_is_refused_with_localized_message(client):
     user = create_user("parent")
     db.session.commit()
-    resp = client.post("/auth/login", data={"csrf_token": "forged", "login": user.phone, "password": PASSWORD})
+    resp = client.post(
+        "/auth/login", data={"csrf_token": "forged", "login": user.phone, "password": PASSWORD}
+    )
     assert resp.status_code == 400
     assert "tải lại trang" in resp.get_data(as_text=True).lower()
 
@@ -133,8 +159,11 @@ def test_wrong_csrf_token_is_refused_with_localized_message(client):
 def test_open_redirect_after_login_is_refused(client):
     user = create_user("parent")
     db.session.commit()
-    resp = client.post_form("/auth/login?next=//evil.example/x", {"login": user.phone, "password": PASSWORD},
-                            token_from="/auth/login")
+    resp = client.post_form(
+        "/auth/login?next=//evil.example/x",
+        {"login": user.phone, "password": PASSWORD},
+        token_from="/auth/login",
+    )
     assert resp.headers["Location"] == "/home"
 
 
@@ -144,8 +173,10 @@ def test_password_change_logs_out_other_devices(make_client):
     phone, laptop = make_client(), make_client()
     phone.login_as(user)
     laptop.login_as(user)
-    resp = phone.post_form("/auth/password", {"current": PASSWORD, "password": "mot ngay moi tuoi dep",
-                                              "confirm": "mot ngay moi tuoi dep"})
+    resp = phone.post_form(
+        "/auth/password",
+        {"current": PASSWORD, "password": "mot ngay moi tuoi dep", "confirm": "mot ngay moi tuoi dep"},
+    )
     assert resp.status_code == 302
     assert phone.get("/home").status_code == 200
     assert laptop.get("/home").status_code == 302
@@ -164,9 +195,18 @@ def test_staff_password_needs_twelve_characters(client, world):
     admin = world["users"]["city_admin"]
     client.login_as(admin)
     school = world["schools"][0]
-    resp = client.post_form("/admin/users/new", {
-        "full_name": "Lê Thị Mai", "email": "mai@example.edu.vn", "phone": "", "role": "teacher",
-        "school_id": school.id, "district_id": 0, "password": "short pass1"})
+    resp = client.post_form(
+        "/admin/users/new",
+        {
+            "full_name": "Lê Thị Mai",
+            "email": "mai@example.edu.vn",
+            "phone": "",
+            "role": "teacher",
+            "school_id": school.id,
+            "district_id": 0,
+            "password": "short pass1",
+        },
+    )
     assert resp.status_code == 422
     assert db.session.scalar(sa.select(User).where(User.email == "mai@example.edu.vn")) is None
 
@@ -190,9 +230,15 @@ def test_registering_a_number_the_school_already_created_points_to_activation(cl
     user = create_user("parent", phone="0912777888")
     user.password_hash = None  # created from a class list, not yet activated
     db.session.commit()
-    resp = client.post_form("/auth/register", {
-        "full_name": "Trần Văn Nam", "phone": "0912777888",
-        "password": "mot buoi sang dep troi", "confirm": "mot buoi sang dep troi"})
+    resp = client.post_form(
+        "/auth/register",
+        {
+            "full_name": "Trần Văn Nam",
+            "phone": "0912777888",
+            "password": "mot buoi sang dep troi",
+            "confirm": "mot buoi sang dep troi",
+        },
+    )
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert 'href="/contactbook/activate"' in page
@@ -233,8 +279,13 @@ def test_production_cookies_are_secure_httponly_samesite_with_hsts(tmp_path, mon
     fresh = importlib.reload(config_module)
     try:
         assert fresh.Config.SESSION_COOKIE_SECURE is True
-        prod = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "x",
-                           "SESSION_COOKIE_SECURE": fresh.Config.SESSION_COOKIE_SECURE})
+        prod = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+                "SECRET_KEY": "x",
+                "SESSION_COOKIE_SECURE": fresh.Config.SESSION_COOKIE_SECURE,
+            }
+        )
         resp = prod.test_client().get("/auth/login", base_url="https://localhost")
         cookie = resp.headers["Set-Cookie"]
         assert "; Secure" in cookie and "; HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
@@ -253,9 +304,17 @@ def test_rate_limits_live_in_redis_when_redis_url_is_set(redis_url, tmp_path):
     from app import create_app
     from app.extensions import limiter
 
-    cfg = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}", "SECRET_KEY": "x", "TESTING": True,
-           "WTF_CSRF_ENABLED": False, "REDIS_URL": redis_url, "ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1,
-           "RATELIMIT_KEY_PREFIX": f"shared-{uuid.uuid4().hex[:8]}", "LOGIN_LIMIT_PER_ACCOUNT": "4/minute"}
+    cfg = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}",
+        "SECRET_KEY": "x",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": redis_url,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_TIME_COST": 1,
+        "RATELIMIT_KEY_PREFIX": f"shared-{uuid.uuid4().hex[:8]}",
+        "LOGIN_LIMIT_PER_ACCOUNT": "4/minute",
+    }
     first, second = create_app(cfg), create_app(cfg)
     assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
     with first.app_context():
@@ -264,7 +323,9 @@ def test_rate_limits_live_in_redis_when_redis_url_is_set(redis_url, tmp_path):
     try:
         codes = []
         for web in (first, second, first, second, first):
-            resp = web.test_client().post("/auth/login", data={"login": "0912000444", "password": "not it at all"})
+            resp = web.test_client().post(
+                "/auth/login", data={"login": "0912000444", "password": "not it at all"}
+            )
             codes.append(resp.status_code)
         assert codes == [200, 200, 200, 200, 429], codes
     finally:
@@ -278,9 +339,16 @@ def test_login_still_works_and_is_throttled_when_redis_is_down(tmp_path):
     from app import create_app
     from app.extensions import limiter
 
-    cfg = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}", "SECRET_KEY": "x", "TESTING": True,
-           "WTF_CSRF_ENABLED": False, "REDIS_URL": "redis://127.0.0.1:1/0", "ARGON2_MEMORY_COST": 1024,
-           "ARGON2_TIME_COST": 1, "LOGIN_LIMIT_PER_ACCOUNT": "3/minute"}
+    cfg = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}",
+        "SECRET_KEY": "x",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_TIME_COST": 1,
+        "LOGIN_LIMIT_PER_ACCOUNT": "3/minute",
+    }
     down = create_app(cfg)
     with down.app_context():
         db.create_all()
@@ -288,8 +356,10 @@ def test_login_still_works_and_is_throttled_when_redis_is_down(tmp_path):
         db.session.commit()
     try:
         web = down.test_client()
-        codes = [web.post("/auth/login", data={"login": "0912000666", "password": "not it at all"}).status_code
-                 for _ in range(4)]
+        codes = [
+            web.post("/auth/login", data={"login": "0912000666", "password": "not it at all"}).status_code
+            for _ in range(4)
+        ]
         assert codes == [200, 200, 200, 429], codes
         ok = web.post("/auth/login", data={"login": "0912000555", "password": PASSWORD})
         assert ok.status_code == 302
@@ -308,13 +378,25 @@ def test_client_address_comes_from_the_trusted_proxy_only(tmp_path):
 
     def failures(web, forwarded_for):
         c = web.test_client()
-        return [c.post("/auth/login", data={"login": f"09120007{i:02d}", "password": "not it at all"},
-                       headers={"X-Forwarded-For": ip}).status_code
-                for i, ip in enumerate(forwarded_for)]
+        return [
+            c.post(
+                "/auth/login",
+                data={"login": f"09120007{i:02d}", "password": "not it at all"},
+                headers={"X-Forwarded-For": ip},
+            ).status_code
+            for i, ip in enumerate(forwarded_for)
+        ]
 
-    base = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "x", "TESTING": True,
-            "WTF_CSRF_ENABLED": False, "ARGON2_MEMORY_COST": 1024, "ARGON2_TIME_COST": 1,
-            "LOGIN_LIMIT_PER_IP": "2/minute", "RATELIMIT_STORAGE_URI": "memory://"}
+    base = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
+        "SECRET_KEY": "x",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_TIME_COST": 1,
+        "LOGIN_LIMIT_PER_IP": "2/minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
     behind_lb = create_app(dict(base, TRUSTED_PROXIES=1))
     with behind_lb.app_context():
         db.create_all()
@@ -323,8 +405,11 @@ def test_client_address_comes_from_the_trusted_proxy_only(tmp_path):
     try:
         # Three visitors, two failures each: nobody is throttled by the others' mistakes.
         assert failures(behind_lb, ["203.0.113.1", "203.0.113.2", "203.0.113.3"] * 2) == [200] * 6
-        resp = behind_lb.test_client().post("/auth/login", data={"login": "0912000777", "password": PASSWORD},
-                                            headers={"X-Forwarded-For": "203.0.113.9"})
+        resp = behind_lb.test_client().post(
+            "/auth/login",
+            data={"login": "0912000777", "password": PASSWORD},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
         assert resp.status_code == 302
         with behind_lb.app_context():
             entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "user.login"))

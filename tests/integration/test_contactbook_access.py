@@ -1,6 +1,7 @@
 """Route × role for the contact book's own routes (the suite-wide walk is test_route_access.py;
 this one runs even while other areas' routes are in flux), plus the scope rules of the issue:
 a teacher of class A can neither see nor grade class B; a parent cannot reach another child."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,13 +14,18 @@ pytest_plugins = ["tests.contactbook_factories"]
 
 
 def _rules(app):
-    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook.")),
-                  key=lambda r: r.rule)
+    return sorted(
+        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook.")), key=lambda r: r.rule
+    )
 
 
 def _ids(world):
-    return {"user_id": world["foreign"]["teacher"].id, "school_id": world["schools"][1].id,
-            "district_id": world["districts"][1].id, **contactbook_foreign_ids(world)}
+    return {
+        "user_id": world["foreign"]["teacher"].id,
+        "school_id": world["schools"][1].id,
+        "district_id": world["districts"][1].id,
+        **contactbook_foreign_ids(world),
+    }
 
 
 def test_every_contactbook_view_declares_its_audience(app):

@@ -1,5 +1,6 @@
 """Guardian activation: printable per-class codes (hashed, single-use, expiring), the public
 activation page (phone + code → password → logged in), rate limiting."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,10 @@ def _sheet(client, cls):
 
 
 def _activate(client, login, code, password="mot ngay dep troi", confirm=None):  # noqa: S107
-    return client.post_form("/contactbook/activate", {"login": login, "code": code, "password": password,
-                                                      "confirm": confirm or password})
+    return client.post_form(
+        "/contactbook/activate",
+        {"login": login, "code": code, "password": password, "confirm": confirm or password},
+    )
 
 
 def test_staff_prints_codes_and_guardian_activates_once(app, world, cb_world, make_client):
@@ -89,13 +92,21 @@ def test_other_school_staff_and_teachers_cannot_print_codes(app, world, cb_world
     foreign = make_client()
     foreign.login_as(world["foreign"]["school_staff"])
     token = foreign.csrf("/home")
-    assert foreign.post(f"/contactbook/classes/{cb_world['a1'].id}/activation-codes",
-                        data={"csrf_token": token}).status_code == 404
+    assert (
+        foreign.post(
+            f"/contactbook/classes/{cb_world['a1'].id}/activation-codes", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )
     teacher = make_client()
     teacher.login_as(world["users"]["teacher"])
     token = teacher.csrf("/home")
-    assert teacher.post(f"/contactbook/classes/{cb_world['a1'].id}/activation-codes",
-                        data={"csrf_token": token}).status_code == 403
+    assert (
+        teacher.post(
+            f"/contactbook/classes/{cb_world['a1'].id}/activation-codes", data={"csrf_token": token}
+        ).status_code
+        == 403
+    )
 
 
 def test_activation_sheet_runs_a_bounded_number_of_queries(app, world, cb_world, make_client):

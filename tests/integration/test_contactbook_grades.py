@@ -1,6 +1,7 @@
 """Grade book: scope (a teacher of class A can neither see nor grade class B), whole-class entry
 with validation (422, errors beside cells, nothing stored), draft → published, changes to
 published grades (reason, history, audit), Excel export/import round trip, bounded queries."""
+
 from __future__ import annotations
 
 import io
@@ -36,7 +37,9 @@ def _post(client, url, cells: dict, action="save", reason=""):
 
 
 def _grades(**where):
-    return db.session.scalars(sa.select(Grade).filter_by(**where).order_by(Grade.pupil_id, Grade.kind, Grade.seq)).all()
+    return db.session.scalars(
+        sa.select(Grade).filter_by(**where).order_by(Grade.pupil_id, Grade.kind, Grade.seq)
+    ).all()
 
 
 def test_teacher_of_class_a_can_neither_see_nor_grade_class_b(app, world, cb_world, make_client):
@@ -44,8 +47,11 @@ def test_teacher_of_class_a_can_neither_see_nor_grade_class_b(app, world, cb_wor
     own = _url(cb_world["a1"], cb_world["math_a"])
     assert teacher.get(own).status_code == 200
     # Class 1B of the same school (another teacher's), and class 1A of school B.
-    for cls, subject in ((cb_world["a2"], cb_world["math_a"]), (cb_world["b1"], cb_world["math_b"]),
-                         (cb_world["a1"], cb_world["math_b"])):
+    for cls, subject in (
+        (cb_world["a2"], cb_world["math_a"]),
+        (cb_world["b1"], cb_world["math_b"]),
+        (cb_world["a1"], cb_world["math_b"]),
+    ):
         url = _url(cls, subject)
         assert teacher.get(url).status_code == 404, url
         token = teacher.csrf(own)
@@ -64,7 +70,9 @@ def test_homeroom_teacher_reads_other_subjects_but_cannot_grade_them(app, world,
     page = teacher.get(url)
     assert page.status_code == 200
     assert 'name="g-' not in page.get_data(as_text=True)
-    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), f"g-{cb_world['child'].id}-level-1": "HTT"})
+    resp = teacher.post(
+        url, data={"csrf_token": teacher.csrf(url), f"g-{cb_world['child'].id}-level-1": "HTT"}
+    )
     assert resp.status_code == 404
     assert teacher.get(f"/contactbook/classes/{cb_world['a1'].id}/overview").status_code == 200
 
@@ -77,23 +85,39 @@ def test_whole_class_entry_validation_draft_publish(app, world, make_client):
     teacher = _client(make_client, s["teacher"])
     url = _url(s["cls"], s["math"], t1)
 
-    bad = _post(teacher, url, {
-        f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-regular-2": "10.5", f"g-{p1.id}-midterm-1": "7,25",
-        f"g-{p2.id}-regular-1": "abc", f"g-{p3.id}-endterm-1": "9",
-    })
+    bad = _post(
+        teacher,
+        url,
+        {
+            f"g-{p1.id}-regular-1": "8",
+            f"g-{p1.id}-regular-2": "10.5",
+            f"g-{p1.id}-midterm-1": "7,25",
+            f"g-{p2.id}-regular-1": "abc",
+            f"g-{p3.id}-endterm-1": "9",
+        },
+    )
     assert bad.status_code == 422
     body = bad.get_data(as_text=True)
     assert body.count('aria-invalid="true"') == 3
     assert 'value="10.5"' in body and 'value="abc"' in body  # what was typed stays in the cell
     assert _grades() == []  # nothing stored
 
-    ok = _post(teacher, url, {
-        f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-regular-2": "7", f"g-{p1.id}-regular-3": "9",
-        f"g-{p1.id}-midterm-1": "7,5", f"g-{p1.id}-endterm-1": "8",
-        f"g-{p2.id}-regular-1": "6", f"g-{p2.id}-midterm-1": "", f"g-{p3.id}-endterm-1": "10",
-        f"g-{p3.id}-level-1": "HTT",           # not a column of a scored subject: ignored
-        "g-99999-regular-1": "5",             # not a pupil of the class: ignored
-    })
+    ok = _post(
+        teacher,
+        url,
+        {
+            f"g-{p1.id}-regular-1": "8",
+            f"g-{p1.id}-regular-2": "7",
+            f"g-{p1.id}-regular-3": "9",
+            f"g-{p1.id}-midterm-1": "7,5",
+            f"g-{p1.id}-endterm-1": "8",
+            f"g-{p2.id}-regular-1": "6",
+            f"g-{p2.id}-midterm-1": "",
+            f"g-{p3.id}-endterm-1": "10",
+            f"g-{p3.id}-level-1": "HTT",  # not a column of a scored subject: ignored
+            "g-99999-regular-1": "5",  # not a pupil of the class: ignored
+        },
+    )
     assert ok.status_code == 302
     stored = _grades(subject_id=s["math"].id)
     assert len(stored) == 7 and all(g.status == "draft" for g in stored)
@@ -104,7 +128,12 @@ def test_whole_class_entry_validation_draft_publish(app, world, make_client):
     assert pub.status_code == 302
     db.session.expire_all()
     assert all(g.status == "published" and g.published_at for g in _grades(subject_id=s["math"].id))
-    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "contactbook.grades_publish")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "contactbook.grades_publish")
+        )
+        == 1
+    )
 
 
 def test_changing_a_published_grade_needs_a_reason_and_is_recorded(app, world, make_client):
@@ -129,7 +158,11 @@ def test_changing_a_published_grade_needs_a_reason_and_is_recorded(app, world, m
     g = _grades()[0]
     assert g.score == Decimal("8.0") and g.status == "published" and g.changed_after_publish
     change = db.session.scalar(sa.select(GradeChange))
-    assert (change.old_score, change.new_score, change.reason) == (Decimal("6.0"), Decimal("8.0"), "Chấm lại bài theo đáp án")
+    assert (change.old_score, change.new_score, change.reason) == (
+        Decimal("6.0"),
+        Decimal("8.0"),
+        "Chấm lại bài theo đáp án",
+    )
     assert change.changed_by_id == s["teacher"].id
     entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "contactbook.grade_change"))
     assert entry is not None and "reason" not in entry.details
@@ -143,8 +176,16 @@ def test_comment_assessed_and_primary_subjects(app, world, cb_world, make_client
     url = _url(s["cls"], s["pe"], s["terms"][0])
     bad = _post(teacher, url, {f"g-{p1.id}-regular-1": "8"})
     assert bad.status_code == 422
-    ok = _post(teacher, url, {f"g-{p1.id}-regular-1": "Đ", f"g-{p1.id}-regular-2": "đạt",
-                              f"g-{p1.id}-midterm-1": "D", f"g-{p1.id}-endterm-1": "cd"})
+    ok = _post(
+        teacher,
+        url,
+        {
+            f"g-{p1.id}-regular-1": "Đ",
+            f"g-{p1.id}-regular-2": "đạt",
+            f"g-{p1.id}-midterm-1": "D",
+            f"g-{p1.id}-endterm-1": "cd",
+        },
+    )
     assert ok.status_code == 302
     assert sorted(g.mark for g in _grades(subject_id=s["pe"].id)) == ["CD", "D", "D", "D"]
 
@@ -186,20 +227,31 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
     p1, p2, _ = s["pupils"]
     url = _url(s["cls"], s["math"], s["terms"][0])
     teacher = _client(make_client, s["teacher"])
-    _post(teacher, url, {f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-midterm-1": "7", f"g-{p1.id}-endterm-1": "9"},
-          action="publish")
+    _post(
+        teacher,
+        url,
+        {f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-midterm-1": "7", f"g-{p1.id}-endterm-1": "9"},
+        action="publish",
+    )
     s["cls"].name = '6A "Chuyên"'  # a quote and Vietnamese letters in the class name
     jobs.commit()
-    export = teacher.get(f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}/export.xlsx?term={s['terms'][0].id}")
+    export = teacher.get(
+        f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}/export.xlsx?term={s['terms'][0].id}"
+    )
     assert export.status_code == 200
     assert export.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = export.headers["Content-Disposition"]
-    assert disposition.startswith("attachment;") and "filename*=UTF-8''diem_6A%20%22Chuy%C3%AAn%22_" in disposition
+    assert (
+        disposition.startswith("attachment;")
+        and "filename*=UTF-8''diem_6A%20%22Chuy%C3%AAn%22_" in disposition
+    )
     assert export.headers["Cache-Control"] == "no-store"
     wb = openpyxl.load_workbook(io.BytesIO(export.data))
     ws = wb["grades"]
     header = [c.value for c in ws[1]]
-    assert header[:2] == ["Mã học sinh", "Họ và tên"] and "TX1" in header and "GK" in header and "CK" in header
+    assert (
+        header[:2] == ["Mã học sinh", "Họ và tên"] and "TX1" in header and "GK" in header and "CK" in header
+    )
     rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
     assert rows[p1.pupil_code][header.index("TX1")] == 8
 
@@ -207,17 +259,20 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
         buf = io.BytesIO()
         workbook.save(buf)
         token = teacher.csrf(url)
-        return teacher.post(f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}/import?term={s['terms'][0].id}",
-                            data={"csrf_token": token, "reason": reason, "file": (io.BytesIO(buf.getvalue()), "g.xlsx")},
-                            content_type="multipart/form-data")
+        return teacher.post(
+            f"/contactbook/classes/{s['cls'].id}/grades/{s['math'].id}/import?term={s['terms'][0].id}",
+            data={"csrf_token": token, "reason": reason, "file": (io.BytesIO(buf.getvalue()), "g.xlsx")},
+            content_type="multipart/form-data",
+        )
 
     row_of = {ws.cell(row=i, column=1).value: i for i in range(2, ws.max_row + 1)}
     ws.cell(row=row_of[p2.pupil_code], column=header.index("TX1") + 1, value=6.5)
     ws.cell(row=row_of[p2.pupil_code], column=header.index("GK") + 1, value=11)
     bad = upload(wb)
     assert bad.status_code == 422
-    assert f"row {row_of[p2.pupil_code]}, column GK" in bad.get_data(as_text=True) or \
-        f"dòng {row_of[p2.pupil_code]}, cột GK" in bad.get_data(as_text=True)
+    assert f"row {row_of[p2.pupil_code]}, column GK" in bad.get_data(
+        as_text=True
+    ) or f"dòng {row_of[p2.pupil_code]}, cột GK" in bad.get_data(as_text=True)
     ws.cell(row=row_of[p2.pupil_code], column=header.index("GK") + 1, value=7)
     ws.cell(row=row_of[p1.pupil_code], column=header.index("TX1") + 1, value=9)  # published: needs reason
     assert upload(wb).status_code == 422
@@ -229,7 +284,9 @@ def test_grade_sheet_excel_round_trip(app, world, make_client):
     assert got[(p1.id, "regular")] == (Decimal("9.0"), "published")
 
     # A sheet exported for another book is refused as a whole.
-    other = teacher.get(f"/contactbook/classes/{s['cls'].id}/grades/{s['pe'].id}/export.xlsx?term={s['terms'][0].id}")
+    other = teacher.get(
+        f"/contactbook/classes/{s['cls'].id}/grades/{s['pe'].id}/export.xlsx?term={s['terms'][0].id}"
+    )
     resp = upload(openpyxl.load_workbook(io.BytesIO(other.data)))
     assert resp.status_code == 422
 

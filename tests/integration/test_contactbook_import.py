@@ -1,5 +1,6 @@
 """classes.xlsx import (DESIGN §4b): CLI contract, all-or-nothing, idempotent upsert, one guardian
 account per phone across schools, accounts without passwords, the staff upload page."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,11 +23,31 @@ def _setup():
 
 
 PUPILS = [
-    ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", "bo.an@example.vn"],
+    [
+        "TH-A",
+        "1A",
+        "HS001",
+        "Nguyễn Văn An",
+        "05/03/2019",
+        "Nam",
+        "Nguyễn Văn Bố",
+        "0912000001",
+        "bo.an@example.vn",
+    ],
     ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Trần Văn Cha", "0912000002", None],
     ["TH-A", "1B", "HS003", "Lê Minh Châu", "01/01/2019", "female", "Lê Thị Mẹ", "0912000003", None],
     # Same family, second school: one account for phone 0912000001.
-    ["THCS-B", "6A1", "HS001", "Nguyễn Thị Anh", "02/02/2014", "Nữ", "Nguyễn Văn Bố", "+84 912 000 001", None],
+    [
+        "THCS-B",
+        "6A1",
+        "HS001",
+        "Nguyễn Thị Anh",
+        "02/02/2014",
+        "Nữ",
+        "Nguyễn Văn Bố",
+        "+84 912 000 001",
+        None,
+    ],
     # A second guardian of HS002.
     ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Phạm Thị Mẹ", "0912000004", None],
 ]
@@ -85,8 +106,8 @@ def test_reimport_moves_a_pupil_and_replaces_a_guardian(app, runner, tmp_path):
     _setup()
     assert _run(runner, tmp_path, classes_xlsx(PUPILS, TEACHERS)).exit_code == 0
     changed = [row[:] for row in PUPILS]
-    changed[0][1] = "1B"                 # HS001 moves to 1B
-    changed[2][7] = "0912000009"         # HS003's guardian phone changes
+    changed[0][1] = "1B"  # HS001 moves to 1B
+    changed[2][7] = "0912000009"  # HS003's guardian phone changes
     teachers = [row[:] for row in TEACHERS]
     teachers[3][4] = "lan@example.edu.vn"  # Toán 6A1: another teacher… of another school → refused
     bad = _run(runner, tmp_path, classes_xlsx(changed, teachers))
@@ -96,12 +117,19 @@ def test_reimport_moves_a_pupil_and_replaces_a_guardian(app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == "created 0, updated 2, unchanged 8"
     db.session.expire_all()
-    hs1 = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS001", Pupil.school.has(code="TH-A")))
+    hs1 = db.session.scalar(
+        sa.select(Pupil).where(Pupil.pupil_code == "HS001", Pupil.school.has(code="TH-A"))
+    )
     enrol = db.session.scalar(sa.select(Enrolment).where(Enrolment.pupil_id == hs1.id))
     assert enrol.school_class.name == "1B"
     hs3 = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS003"))
-    phones = set(db.session.scalars(sa.select(User.phone).join(Guardian, Guardian.user_id == User.id)
-                                    .where(Guardian.pupil_id == hs3.id)))
+    phones = set(
+        db.session.scalars(
+            sa.select(User.phone)
+            .join(Guardian, Guardian.user_id == User.id)
+            .where(Guardian.pupil_id == hs3.id)
+        )
+    )
     assert phones == {"0912000009"}  # the old guardian no longer reaches the child
 
 
@@ -111,7 +139,7 @@ def test_bad_rows_are_reported_and_nothing_is_stored(app, runner, tmp_path):
     jobs.commit()
     pupils = [
         ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", "0912000001", None],
-        ["TH-A", "1A", 1234, "=HYPERLINK(\"x\")", "31/02/2019", "khác", "Bố", "12345", "not-an-email"],
+        ["TH-A", "1A", 1234, '=HYPERLINK("x")', "31/02/2019", "khác", "Bố", "12345", "not-an-email"],
         ["NOPE", "7A", "HS009", "Lê Văn Em", "01/01/2019", "Nam", "Lê Văn Bố", "0912000008", None],
         ["TH-A", "9A", "HS010", "Lê Văn Em", "01/01/2019", "Nam", "Lê Văn Bố", staff.phone, None],
         ["TH-A", "1A", "HS001", "Nguyễn Văn Khác", "05/03/2019", "Nam", "Bố An", "0912000001", None],
@@ -121,18 +149,19 @@ def test_bad_rows_are_reported_and_nothing_is_stored(app, runner, tmp_path):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     text = "\n".join(lines)
-    assert "row 3, column pupil_code:" in text            # a number cell
-    assert "row 3, column full_name:" in text             # formula injection
-    assert "row 3, column date_of_birth:" in text         # 31/02
+    assert "row 3, column pupil_code:" in text  # a number cell
+    assert "row 3, column full_name:" in text  # formula injection
+    assert "row 3, column date_of_birth:" in text  # 31/02
     assert "row 3, column gender:" in text
     assert "row 3, column guardian_phone:" in text
     assert "row 3, column guardian_email:" in text
-    assert "row 4, column school_code:" in text           # unknown school
-    assert "row 5, column class_name:" in text            # grade 9 at a primary school
-    assert "row 6, column pupil_code:" in text            # same pupil written differently (and dup phone)
-    assert "row 2, column subject:" in text               # teachers: no subject and not homeroom
-    assert all(line.startswith("row ") and line.endswith(("(sheet pupils)", "(sheet teachers)"))
-               for line in lines), lines
+    assert "row 4, column school_code:" in text  # unknown school
+    assert "row 5, column class_name:" in text  # grade 9 at a primary school
+    assert "row 6, column pupil_code:" in text  # same pupil written differently (and dup phone)
+    assert "row 2, column subject:" in text  # teachers: no subject and not homeroom
+    assert all(
+        line.startswith("row ") and line.endswith(("(sheet pupils)", "(sheet teachers)")) for line in lines
+    ), lines
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.PARENT)) == 0
 
@@ -150,19 +179,41 @@ def test_guardian_phone_of_a_staff_account_is_refused(app, runner, tmp_path):
 
 def test_vietnamese_headers_and_whole_file_rejections(app, runner, tmp_path):
     _setup()
-    vi_pupils = ["Mã trường", "Lớp", "Mã học sinh", "Họ và tên", "Ngày sinh", "Giới tính",
-                 "Họ tên cha/mẹ/người giám hộ", "Số điện thoại", "Email"]
-    vi_teachers = ["Mã trường", "Lớp", "Môn học", "Họ tên giáo viên", "Email giáo viên", "Số điện thoại giáo viên",
-                   "Chủ nhiệm"]
-    ok = _run(runner, tmp_path, classes_xlsx(PUPILS[:1], TEACHERS[:1], pupil_headers=vi_pupils,
-                                             teacher_headers=vi_teachers))
+    vi_pupils = [
+        "Mã trường",
+        "Lớp",
+        "Mã học sinh",
+        "Họ và tên",
+        "Ngày sinh",
+        "Giới tính",
+        "Họ tên cha/mẹ/người giám hộ",
+        "Số điện thoại",
+        "Email",
+    ]
+    vi_teachers = [
+        "Mã trường",
+        "Lớp",
+        "Môn học",
+        "Họ tên giáo viên",
+        "Email giáo viên",
+        "Số điện thoại giáo viên",
+        "Chủ nhiệm",
+    ]
+    ok = _run(
+        runner,
+        tmp_path,
+        classes_xlsx(PUPILS[:1], TEACHERS[:1], pupil_headers=vi_pupils, teacher_headers=vi_teachers),
+    )
     assert ok.exit_code == 0, ok.output
     assert ok.stdout.strip().splitlines()[-1] == "created 2, updated 0, unchanged 0"
 
     no_sheet = _run(runner, tmp_path, classes_xlsx(PUPILS, TEACHERS, sheets=("pupils",)))
     assert no_sheet.exit_code == 2 and "teachers" in no_sheet.stderr
-    missing_col = _run(runner, tmp_path, classes_xlsx([r[:7] for r in PUPILS], TEACHERS,
-                                                      pupil_headers=PUPIL_HEADERS_NO_PHONE))
+    missing_col = _run(
+        runner,
+        tmp_path,
+        classes_xlsx([r[:7] for r in PUPILS], TEACHERS, pupil_headers=PUPIL_HEADERS_NO_PHONE),
+    )
     assert missing_col.exit_code == 2 and "guardian_phone" in missing_col.stderr
     empty = _run(runner, tmp_path, classes_xlsx([], TEACHERS))
     assert empty.exit_code == 2
@@ -170,14 +221,23 @@ def test_vietnamese_headers_and_whole_file_rejections(app, runner, tmp_path):
     assert not_xlsx.exit_code == 2 and not_xlsx.stderr.strip()
 
 
-PUPIL_HEADERS_NO_PHONE = ["school_code", "class_name", "pupil_code", "full_name", "date_of_birth", "gender",
-                          "guardian_name"]
+PUPIL_HEADERS_NO_PHONE = [
+    "school_code",
+    "class_name",
+    "pupil_code",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "guardian_name",
+]
 
 
 def test_class_lists_may_write_gender_as_a_letter(app, runner, tmp_path):
     _setup()
-    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "M", "Bố An", "0912000001", None],
-              ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "f", "Mẹ Bình", "0912000002", None]]
+    pupils = [
+        ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "M", "Bố An", "0912000001", None],
+        ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "f", "Mẹ Bình", "0912000002", None],
+    ]
     result = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
     assert result.exit_code == 0, result.output
     genders = dict(db.session.execute(sa.select(Pupil.pupil_code, Pupil.gender)).all())
@@ -186,7 +246,7 @@ def test_class_lists_may_write_gender_as_a_letter(app, runner, tmp_path):
 
 def test_formula_cells_are_refused(app, runner, tmp_path):
     _setup()
-    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", "=\"0912000001\"", None]]
+    pupils = [["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Bố An", '="0912000001"', None]]
     result = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
     assert result.exit_code == 2
     assert "row 2, column guardian_phone:" in result.stderr
@@ -202,7 +262,10 @@ def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog, run
     from contactbook.models import ActivationCode
 
     lan = db.session.scalar(sa.select(User).where(User.email == "lan@example.edu.vn"))
-    assert db.session.scalar(sa.select(sa.func.count(ActivationCode.id)).where(ActivationCode.user_id == lan.id)) == 1
+    assert (
+        db.session.scalar(sa.select(sa.func.count(ActivationCode.id)).where(ActivationCode.user_id == lan.id))
+        == 1
+    )
     assert any("lan@example.edu.vn" in r.getMessage() for r in caplog.records)
 
 
@@ -221,9 +284,11 @@ def test_staff_upload_page_imports_for_own_school_only(app, make_client):
 
     from io import BytesIO
 
-    resp = client.post("/contactbook/import", data={
-        "csrf_token": token, "file": (BytesIO(classes_xlsx(PUPILS, TEACHERS)), "classes.xlsx")},
-        content_type="multipart/form-data")
+    resp = client.post(
+        "/contactbook/import",
+        data={"csrf_token": token, "file": (BytesIO(classes_xlsx(PUPILS, TEACHERS)), "classes.xlsx")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 422
     body = resp.get_data(as_text=True)
     assert "THCS-B" in body  # rows of the other school are named in the report
@@ -231,9 +296,11 @@ def test_staff_upload_page_imports_for_own_school_only(app, make_client):
 
     own = [r for r in PUPILS if r[0] == "TH-A"]
     own_t = [r for r in TEACHERS if r[0] == "TH-A"]
-    resp = client.post("/contactbook/import", data={
-        "csrf_token": token, "file": (BytesIO(classes_xlsx(own, own_t)), "classes.xlsx")},
-        content_type="multipart/form-data")
+    resp = client.post(
+        "/contactbook/import",
+        data={"csrf_token": token, "file": (BytesIO(classes_xlsx(own, own_t)), "classes.xlsx")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)[-800:]
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 3
 
@@ -260,8 +327,28 @@ def test_one_email_or_phone_for_two_accounts_is_reported_not_a_crash(app, runner
     ways: each is a row of the report (the file used to crash on the unique constraint)."""
     _setup()
     pupils = [
-        ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", "nha@example.vn"],
-        ["TH-A", "1A", "HS002", "Trần Thị Bình", "12/11/2019", "Nữ", "Trần Văn Cha", "0912000002", "NHA@example.vn"],
+        [
+            "TH-A",
+            "1A",
+            "HS001",
+            "Nguyễn Văn An",
+            "05/03/2019",
+            "Nam",
+            "Nguyễn Văn Bố",
+            "0912000001",
+            "nha@example.vn",
+        ],
+        [
+            "TH-A",
+            "1A",
+            "HS002",
+            "Trần Thị Bình",
+            "12/11/2019",
+            "Nữ",
+            "Trần Văn Cha",
+            "0912000002",
+            "NHA@example.vn",
+        ],
     ]
     teachers = [
         ["TH-A", "1A", "Toán", "Phạm Thị Lan", "lan@example.edu.vn", "0987000001", "yes"],
@@ -272,10 +359,12 @@ def test_one_email_or_phone_for_two_accounts_is_reported_not_a_crash(app, runner
     result = _run(runner, tmp_path, classes_xlsx(pupils, teachers))
     assert result.exit_code == 2, result.output
     text = result.stderr
-    assert "row 3, column guardian_email:" in text and "row 2" in text.split("row 3, column guardian_email:")[1]
-    assert "row 3, column teacher_phone:" in text      # Hoa has Lan's phone
-    assert "row 4, column teacher_name:" in text       # lan@ written with another name
-    assert "row 5, column teacher_phone:" in text      # lan@ with another phone
+    assert (
+        "row 3, column guardian_email:" in text and "row 2" in text.split("row 3, column guardian_email:")[1]
+    )
+    assert "row 3, column teacher_phone:" in text  # Hoa has Lan's phone
+    assert "row 4, column teacher_name:" in text  # lan@ written with another name
+    assert "row 5, column teacher_phone:" in text  # lan@ with another phone
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
@@ -283,7 +372,17 @@ def test_a_guardian_written_two_ways_keeps_the_first_and_reimport_changes_nothin
     _setup()
     pupils = [
         ["TH-A", "1A", "HS001", "Nguyễn Văn An", "05/03/2019", "Nam", "Nguyễn Văn Bố", "0912000001", None],
-        ["TH-A", "1B", "HS003", "Nguyễn Văn Em", "05/03/2018", "Nam", "Nguyễn văn Bố", "0912000001", "bo@example.vn"],
+        [
+            "TH-A",
+            "1B",
+            "HS003",
+            "Nguyễn Văn Em",
+            "05/03/2018",
+            "Nam",
+            "Nguyễn văn Bố",
+            "0912000001",
+            "bo@example.vn",
+        ],
     ]
     assert _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1])).exit_code == 0
     dad = db.session.scalar(sa.select(User).where(User.phone == "0912000001"))

@@ -1,6 +1,7 @@
 """Messages between a guardian and the child's teachers (nobody else), read receipts,
 attachments checked by magic bytes and served only to the thread's members, office hours,
 block and report; announcements with acknowledgement and a per-recipient report."""
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,9 @@ def _send(client, url, body, files=(), **extra):
 def _start(make_client, world, cb_world, files=()):
     parent = _client(make_client, world["users"]["parent"])
     url = f"/contactbook/children/{cb_world['child'].id}/messages/new"
-    resp = _send(parent, url, "Thưa cô, cháu hôm nay hơi mệt.", files,
-                 recipient=str(world["users"]["teacher"].id))
+    resp = _send(
+        parent, url, "Thưa cô, cháu hôm nay hơi mệt.", files, recipient=str(world["users"]["teacher"].id)
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[-1500:]
     return parent, db.session.scalar(sa.select(MessageThread))
 
@@ -83,7 +85,12 @@ def test_nobody_else_can_message_or_read(app, world, cb_world, make_client):
         assert _send(c, f"/contactbook/threads/{thread.id}", "xin chào").status_code == 404
     stranger_teacher = _client(make_client, world["foreign"]["teacher"])
     assert stranger_teacher.get(f"/contactbook/pupils/{cb_world['child'].id}/messages/new").status_code == 404
-    assert _client(make_client, world["users"]["school_staff"]).get(f"/contactbook/threads/{thread.id}").status_code == 403
+    assert (
+        _client(make_client, world["users"]["school_staff"])
+        .get(f"/contactbook/threads/{thread.id}")
+        .status_code
+        == 403
+    )
     # A guardian whose link to the child was removed loses the conversation.
     db.session.execute(sa.delete(Guardian).where(Guardian.user_id == world["users"]["parent"].id))
     jobs.commit()
@@ -107,8 +114,12 @@ def test_attachments_checked_by_content_and_served_safely(app, world, cb_world, 
     assert pdf.status_code == 200 and pdf.headers["Content-Disposition"].startswith("attachment")
 
     url = f"/contactbook/threads/{thread.id}"
-    for name, content in (("trick.png", b"<html><script>alert(1)</script>"), ("x.svg", b"<svg onload=alert(1)>"),
-                          ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024)), ("empty.png", b"")):
+    for name, content in (
+        ("trick.png", b"<html><script>alert(1)</script>"),
+        ("x.svg", b"<svg onload=alert(1)>"),
+        ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024)),
+        ("empty.png", b""),
+    ):
         resp = _send(parent, url, "tệp", files=[(name, content)])
         assert resp.status_code == 422, name
     many = _send(parent, url, "nhiều tệp", files=[(f"{i}.png", PNG) for i in range(4)])
@@ -119,14 +130,19 @@ def test_attachments_checked_by_content_and_served_safely(app, world, cb_world, 
 def test_block_report_and_office_hours(app, world, cb_world, make_client):
     teacher = _client(make_client, world["users"]["teacher"])
     url = "/contactbook/office-hours"
-    assert teacher.post(url, data={"csrf_token": teacher.csrf(url), "text": "Thứ 2–6, 16:30–17:30"}).status_code == 302
+    assert (
+        teacher.post(url, data={"csrf_token": teacher.csrf(url), "text": "Thứ 2–6, 16:30–17:30"}).status_code
+        == 302
+    )
     parent = _client(make_client, world["users"]["parent"])
     page = parent.get(f"/contactbook/children/{cb_world['child'].id}/messages/new").get_data(as_text=True)
     assert "16:30–17:30" in page
 
     parent, thread = _start(make_client, world, cb_world)
     turl = f"/contactbook/threads/{thread.id}"
-    assert parent.post(f"{turl}/block", data={"csrf_token": parent.csrf(turl), "block": "1"}).status_code == 302
+    assert (
+        parent.post(f"{turl}/block", data={"csrf_token": parent.csrf(turl), "block": "1"}).status_code == 302
+    )
     assert _send(teacher, turl, "Cô nhắn").status_code == 422
     # Only the blocker unblocks.
     teacher.post(f"{turl}/block", data={"csrf_token": teacher.csrf(turl), "block": "0"})
@@ -135,9 +151,17 @@ def test_block_report_and_office_hours(app, world, cb_world, make_client):
     parent.post(f"{turl}/block", data={"csrf_token": parent.csrf(turl), "block": "0"})
     assert _send(teacher, turl, "Cô nhắn").status_code == 302
 
-    assert teacher.post(f"{turl}/report", data={"csrf_token": teacher.csrf(turl), "reason": ""}).status_code == 422
-    assert teacher.post(f"{turl}/report", data={"csrf_token": teacher.csrf(turl),
-                                                "reason": "Phụ huynh nhắn tin lúc nửa đêm"}).status_code == 302
+    assert (
+        teacher.post(f"{turl}/report", data={"csrf_token": teacher.csrf(turl), "reason": ""}).status_code
+        == 422
+    )
+    assert (
+        teacher.post(
+            f"{turl}/report",
+            data={"csrf_token": teacher.csrf(turl), "reason": "Phụ huynh nhắn tin lúc nửa đêm"},
+        ).status_code
+        == 302
+    )
     assert db.session.scalar(sa.select(sa.func.count(ThreadReport.id))) == 1
     school_a = world["schools"][0].id
     staff = _client(make_client, world["users"]["school_staff"])
@@ -152,9 +176,18 @@ def test_class_announcement_with_acknowledgement_report(app, world, cb_world, ma
     jobs.commit()
     teacher = _client(make_client, world["users"]["teacher"])
     url = f"/contactbook/classes/{cb_world['a1'].id}/announcements/new"
-    assert teacher.post(url, data={"csrf_token": teacher.csrf(url), "title": "", "body": "x"}).status_code == 422
-    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "title": "Họp phụ huynh đầu năm",
-                                   "body": "Thứ bảy 8:00 tại lớp 1A.", "requires_ack": "y"})
+    assert (
+        teacher.post(url, data={"csrf_token": teacher.csrf(url), "title": "", "body": "x"}).status_code == 422
+    )
+    resp = teacher.post(
+        url,
+        data={
+            "csrf_token": teacher.csrf(url),
+            "title": "Họp phụ huynh đầu năm",
+            "body": "Thứ bảy 8:00 tại lớp 1A.",
+            "requires_ack": "y",
+        },
+    )
     assert resp.status_code == 302
     assert "Đã gửi đến 2 gia đình." in teacher.get(resp.headers["Location"]).get_data(as_text=True)
     a = db.session.scalar(sa.select(Announcement))
@@ -167,17 +200,23 @@ def test_class_announcement_with_acknowledgement_report(app, world, cb_world, ma
     assert parent.get(f"/contactbook/announcements/{a.id}").status_code == 200
     ack = parent.post(f"/contactbook/announcements/{a.id}/ack", data={"csrf_token": parent.csrf("/home")})
     assert ack.status_code == 302
-    row = db.session.scalar(sa.select(AnnouncementRecipient).where(
-        AnnouncementRecipient.user_id == world["users"]["parent"].id))
+    row = db.session.scalar(
+        sa.select(AnnouncementRecipient).where(AnnouncementRecipient.user_id == world["users"]["parent"].id)
+    )
     assert row.read_at and row.acked_at
     report = teacher.get(f"/contactbook/announcements/{a.id}").get_data(as_text=True)
     # Times are shown in Hanoi time (UTC+7), not the stored UTC.
-    assert (row.acked_at + timedelta(hours=7)).strftime("%d/%m %H:%M") in report and second_parent.full_name in report
+    assert (row.acked_at + timedelta(hours=7)).strftime(
+        "%d/%m %H:%M"
+    ) in report and second_parent.full_name in report
     # Families of other classes and schools cannot open it.
     for user in (cb_world["other_family"], cb_world["b_parent"]):
         c = _client(make_client, user)
         assert c.get(f"/contactbook/announcements/{a.id}").status_code == 404
-        assert c.post(f"/contactbook/announcements/{a.id}/ack", data={"csrf_token": c.csrf("/home")}).status_code == 404
+        assert (
+            c.post(f"/contactbook/announcements/{a.id}/ack", data={"csrf_token": c.csrf("/home")}).status_code
+            == 404
+        )
     # A teacher of another class cannot announce to 1A.
     other = _client(make_client, world["foreign"]["teacher"])
     assert other.get(url).status_code == 404
@@ -186,11 +225,16 @@ def test_class_announcement_with_acknowledgement_report(app, world, cb_world, ma
 def test_school_announcement_reaches_every_family_of_the_school(app, world, cb_world, make_client):
     staff = _client(make_client, world["users"]["school_staff"])
     url = f"/contactbook/schools/{world['schools'][0].id}/announcements/new"
-    resp = staff.post(url, data={"csrf_token": staff.csrf(url), "title": "Nghỉ học do bão",
-                                 "body": "Trường nghỉ học ngày mai."})
+    resp = staff.post(
+        url,
+        data={"csrf_token": staff.csrf(url), "title": "Nghỉ học do bão", "body": "Trường nghỉ học ngày mai."},
+    )
     assert resp.status_code == 302
     recipients = set(db.session.scalars(sa.select(AnnouncementRecipient.user_id)))
-    assert recipients == {world["users"]["parent"].id, cb_world["other_family"].id}  # school A's families only
+    assert recipients == {
+        world["users"]["parent"].id,
+        cb_world["other_family"].id,
+    }  # school A's families only
     try:
         from app.notifications.models import Notification
     except ImportError:  # pragma: no cover
@@ -253,8 +297,14 @@ def test_school_announcement_report_names_each_child_once(app, world, cb_world, 
     assert report.count(cb_world["child"].full_name) == 1
     from app.models import AuditLog
 
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
-        AuditLog.action == "contactbook.view_announcement_report")) == 1  # staff seeing families is logged
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "contactbook.view_announcement_report")
+        )
+        == 1
+    )  # staff seeing families is logged
 
 
 def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_world, make_client):
@@ -272,8 +322,11 @@ def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_wor
     listing = parent.get("/contactbook/messages").get_data(as_text=True)
     assert listing.count("/contactbook/threads/") == 2
 
-    db.session.execute(sa.delete(TeachingAssignment).where(TeachingAssignment.teacher_id == other.id,
-                                                           TeachingAssignment.class_id == cb_world["a1"].id))
+    db.session.execute(
+        sa.delete(TeachingAssignment).where(
+            TeachingAssignment.teacher_id == other.id, TeachingAssignment.class_id == cb_world["a1"].id
+        )
+    )
     jobs.commit()
     listing = parent.get("/contactbook/messages").get_data(as_text=True)
     assert listing.count("/contactbook/threads/") == 1 and f"/contactbook/threads/{thread.id}" in listing

@@ -1,6 +1,7 @@
 """Parent pages: own children only (404 otherwise), a switcher between children in different
 schools, published grades only with averages and the history of changes, comments, attendance,
 the child's teachers — in a bounded number of queries whatever the class size."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -37,9 +38,15 @@ def test_parent_reaches_only_own_children(app, world, cb_world, make_client):
         assert parent.get(f"/contactbook/children/{other.id}").status_code == 404
         assert parent.get(f"/contactbook/children/{other.id}/absence").status_code == 404
         token = parent.csrf("/home")
-        resp = parent.post(f"/contactbook/children/{other.id}/absence", data={
-            "csrf_token": token, "from_date": local_today().isoformat(), "to_date": local_today().isoformat(),
-            "reason": "Ốm"})
+        resp = parent.post(
+            f"/contactbook/children/{other.id}/absence",
+            data={
+                "csrf_token": token,
+                "from_date": local_today().isoformat(),
+                "to_date": local_today().isoformat(),
+                "reason": "Ốm",
+            },
+        )
         assert resp.status_code == 404
     assert parent.get("/contactbook/children/999999").status_code == 404
     # Teachers and staff do not use the parents' pages.
@@ -74,8 +81,15 @@ def test_switcher_published_grades_averages_and_changes(app, world, cb_world, ma
     # The teacher changes a published grade: the parent sees the change and the reason.
     teacher = _client(make_client, s["teacher"])
     url = f"/contactbook/classes/{s['cls'].id}/grades/{math.id}?term={t1.id}"
-    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "save",
-                                   f"g-{second.id}-regular-1": "10", "reason": "Cộng điểm bài sửa"})
+    resp = teacher.post(
+        url,
+        data={
+            "csrf_token": teacher.csrf(url),
+            "action": "save",
+            f"g-{second.id}-regular-1": "10",
+            "reason": "Cộng điểm bài sửa",
+        },
+    )
     assert resp.status_code == 302
     page = parent.get(f"/contactbook/children/{second.id}?term={t1.id}").get_data(as_text=True)
     assert "Cộng điểm bài sửa" in page and "8 → 10" in page
@@ -100,9 +114,19 @@ def test_child_page_runs_a_bounded_number_of_queries(app, world, cb_world, make_
         assign(create_user("teacher", school=a1.school), a1, subject)
         add_grade(child, subject, term, "level", "HT")
         add_grade(child, subject, term, "endterm", 7)
-        db.session.add(Comment(pupil_id=child.id, author_id=world["users"]["teacher"].id, kind="note", body=f"Ghi chú {i}"))
-        db.session.add(Attendance(pupil_id=child.id, class_id=a1.id, on_date=date(2026, 10, 1) + timedelta(days=i),
-                                  status="late"))
+        db.session.add(
+            Comment(
+                pupil_id=child.id, author_id=world["users"]["teacher"].id, kind="note", body=f"Ghi chú {i}"
+            )
+        )
+        db.session.add(
+            Attendance(
+                pupil_id=child.id,
+                class_id=a1.id,
+                on_date=date(2026, 10, 1) + timedelta(days=i),
+                status="late",
+            )
+        )
     jobs.commit()
     with count_queries(app) as big:
         body = parent.get(url).get_data(as_text=True)
@@ -120,13 +144,17 @@ def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make
     child = cb_world["child"]
     parent_id, child_name = world["users"]["parent"].id, child.full_name
     url = f"/contactbook/classes/{cb_world['a1'].id}/grades/{cb_world['math_a'].id}"
-    resp = teacher.post(url, data={"csrf_token": teacher.csrf(url), "action": "publish",
-                                   f"g-{child.id}-level-1": "HTT"})
+    resp = teacher.post(
+        url, data={"csrf_token": teacher.csrf(url), "action": "publish", f"g-{child.id}-level-1": "HTT"}
+    )
     assert resp.status_code == 302
     run_jobs()
     db.session.expire_all()
-    rows = db.session.execute(sa.select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
-                              .where(Delivery.recipient_id == parent_id)).all()
+    rows = db.session.execute(
+        sa.select(Notification, Delivery)
+        .join(Delivery, Delivery.notification_id == Notification.id)
+        .where(Delivery.recipient_id == parent_id)
+    ).all()
     assert rows, "the guardian got no notification"
     n = rows[0][0]
     assert n.kind == "contact_book" and n.context["child_name"] == child_name
@@ -155,7 +183,9 @@ def test_grade_and_attendance_notifications_survive_redis_being_down(app, world,
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"
     app.extensions.pop("redis", None)
     try:
-        resp = teacher.post(url, data={"csrf_token": token, "action": "publish", f"g-{child.id}-level-1": "HTT"})
+        resp = teacher.post(
+            url, data={"csrf_token": token, "action": "publish", f"g-{child.id}-level-1": "HTT"}
+        )
         assert resp.status_code == 302
         day = cb_world["a1"].academic_year.starts_on + timedelta(days=2)
         att = f"/contactbook/classes/{cb_world['a1'].id}/attendance?date={day.isoformat()}"
@@ -168,16 +198,20 @@ def test_grade_and_attendance_notifications_survive_redis_being_down(app, world,
 
         _jobs.redis_connection()  # the app fixture cleans this test's queue keys through it
     db.session.expire_all()
-    rows = db.session.execute(sa.select(Notification, Delivery).join(Delivery, Delivery.notification_id == Notification.id)
-                              .where(Delivery.channel == "in_app")).all()
+    rows = db.session.execute(
+        sa.select(Notification, Delivery)
+        .join(Delivery, Delivery.notification_id == Notification.id)
+        .where(Delivery.channel == "in_app")
+    ).all()
     assert {d.recipient_id for _, d in rows} == {world["users"]["parent"].id}
     assert len(rows) == 2 and {n.context["child_name"] for n, _ in rows} == {child.full_name}
     assert all(n.kind == "contact_book" and n.school_id == cb_world["a1"].school_id for n, _ in rows)
     assert all(d.status == "sent" for _, d in rows)  # in the parent's inbox already
 
 
-def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app, world, make_client, runner,
-                                                                             run_jobs):
+def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(
+    app, world, make_client, runner, run_jobs
+):
     """More than services.INLINE_CHILDREN children: the request writes one durable notice (publishing
     stays cheap); a job — or `flask contactbook relay` after a Redis outage — writes one
     notification per child, exactly once."""
@@ -186,7 +220,9 @@ def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app
     from contactbook.services import INLINE_CHILDREN
 
     s = secondary_setup(world["districts"][0])
-    pupils = s["pupils"] + [create_pupil(s["cls"], guardians=[create_user("parent")]) for _ in range(INLINE_CHILDREN)]
+    pupils = s["pupils"] + [
+        create_pupil(s["cls"], guardians=[create_user("parent")]) for _ in range(INLINE_CHILDREN)
+    ]
     jobs.commit()
     teacher = _client(make_client, s["teacher"])
     t1, t2 = s["terms"]
@@ -198,8 +234,10 @@ def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app
 
     def notified():
         db.session.expire_all()
-        return sorted(n.context["child_name"] for n in db.session.scalars(
-            sa.select(Notification).where(Notification.kind == "contact_book")))
+        return sorted(
+            n.context["child_name"]
+            for n in db.session.scalars(sa.select(Notification).where(Notification.kind == "contact_book"))
+        )
 
     real = app.config.get("REDIS_URL")
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"
@@ -225,8 +263,14 @@ def test_a_whole_class_publish_is_one_notice_then_one_notification_per_child(app
     from app.models import utcnow
 
     first_id, first_name = pupils[0].id, pupils[0].full_name
-    db.session.add(PendingNotice(event="comment_added", pupil_ids=[first_id], context={},
-                                 created_at=utcnow() - timedelta(minutes=10)))
+    db.session.add(
+        PendingNotice(
+            event="comment_added",
+            pupil_ids=[first_id],
+            context={},
+            created_at=utcnow() - timedelta(minutes=10),
+        )
+    )
     jobs.commit()
     assert publish(t2).status_code == 302
     run_jobs()  # (with Redis, a real worker: the test's objects are detached afterwards)
@@ -239,12 +283,21 @@ def test_child_page_lists_each_teacher_once_with_office_hours(app, world, cb_wor
     from contactbook.models import OfficeHours
 
     homeroom, other = world["users"]["teacher"], cb_world["a2_teacher"]
-    db.session.add_all([OfficeHours(teacher_id=homeroom.id, text="Thứ 2–6, 16:30–17:30"),
-                        OfficeHours(teacher_id=other.id, text="Thứ 7, 8:00–9:00")])
+    db.session.add_all(
+        [
+            OfficeHours(teacher_id=homeroom.id, text="Thứ 2–6, 16:30–17:30"),
+            OfficeHours(teacher_id=other.id, text="Thứ 7, 8:00–9:00"),
+        ]
+    )
     jobs.commit()
     parent = _client(make_client, world["users"]["parent"])
     page = parent.get(f"/contactbook/children/{cb_world['child'].id}").get_data(as_text=True)
-    teachers = page.split("<h2>", )[-1]
-    assert teachers.count(homeroom.full_name) == 1 and "Toán" in teachers.split(homeroom.full_name)[1].split("</li>")[0]
+    teachers = page.split(
+        "<h2>",
+    )[-1]
+    assert (
+        teachers.count(homeroom.full_name) == 1
+        and "Toán" in teachers.split(homeroom.full_name)[1].split("</li>")[0]
+    )
     assert "16:30–17:30" in teachers and "Thứ 7, 8:00–9:00" in teachers
     assert teachers.count(other.full_name) == 1

@@ -13,6 +13,7 @@ demo district as each role (so new pages and forms join this test by themselves)
 Posts that would end the session or do something for every field at once are left to the
 area tests: logout, and forms with no field besides the CSRF token (a bare action button).
 """
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ from app.extensions import db
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE = [
     SCRIPT + "' OR '1'='1'; DROP TABLE \"user\"; --",  # markup and SQL
-    "=HYPERLINK(\"http://evil.example\")\x00\x01\x1f",  # a spreadsheet formula, NUL and controls
+    '=HYPERLINK("http://evil.example")\x00\x01\x1f',  # a spreadsheet formula, NUL and controls
     "99999999999999999999",  # beyond any integer column
     "ｘ" * 3000,  # oversized, multi-byte
 ]
@@ -62,8 +63,12 @@ class _Page(HTMLParser):
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
         elif tag == "form":
-            self._form = {"method": (a.get("method") or "get").lower(), "action": a.get("action") or "",
-                          "fields": [], "buttons": []}
+            self._form = {
+                "method": (a.get("method") or "get").lower(),
+                "action": a.get("action") or "",
+                "fields": [],
+                "buttons": [],
+            }
             self.forms.append(self._form)
         elif self._form is None:
             return
@@ -127,8 +132,11 @@ def _same_site(base: str, href: str) -> str | None:
 
 def _form_key(path: str, form: dict) -> tuple:
     # One try per form shape: /classes/1/grades/2 and /classes/1/grades/3 are the same form.
-    return (form["method"], _shape(path),
-            tuple(sorted({re.sub(r"\d+", "N", n) for n, _, _ in form["fields"]})))
+    return (
+        form["method"],
+        _shape(path),
+        tuple(sorted({re.sub(r"\d+", "N", n) for n, _, _ in form["fields"]})),
+    )
 
 
 def _shape(path: str) -> str:
@@ -148,7 +156,11 @@ def _crawl(client, start: list[str], limit: int, problems: list[str]) -> list[tu
         resp = client.get(path)
         if resp.status_code >= 500:
             problems.append(f"GET {path} -> {resp.status_code}")
-        location = _same_site(path, resp.headers.get("Location", "")) if resp.status_code in (301, 302, 303) else None
+        location = (
+            _same_site(path, resp.headers.get("Location", ""))
+            if resp.status_code in (301, 302, 303)
+            else None
+        )
         if location and location not in seen and not location.startswith("/auth/"):
             seen.add(location)
             queue.append(location)
@@ -223,9 +235,12 @@ def _attack(client, forms: list[tuple[str, dict]], tried: set, relogin, problems
             continue
         relogin()
         fresh = client.fresh_form(path, form)
-        attempts = [(f"[{name}={value[:20]!r}]", name, value, False)
-                    # Grids repeat one field per pupil (g-1-level-1, g-2-level-1 …): one of each shape.
-                    for name in _representatives(names) for value in HOSTILE]
+        attempts = [
+            (f"[{name}={value[:20]!r}]", name, value, False)
+            # Grids repeat one field per pupil (g-1-level-1, g-2-level-1 …): one of each shape.
+            for name in _representatives(names)
+            for value in HOSTILE
+        ]
         # Every field sent twice, the second time hostile (duplicated parameters).
         attempts.append(("[every field twice]", None, HOSTILE[0], True))
         for label, name, value, duplicate in attempts:

@@ -2,6 +2,7 @@
 
 The job proving both paths is the staff welcome email, received by a real local SMTP server.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,18 @@ from tests.factories import create_school, create_user
 
 def _create_teacher(client, admin, school, email="co.lan@example.edu.vn"):
     client.login_as(admin)
-    resp = client.post_form("/admin/users/new", {
-        "full_name": "Phạm Thị Lan", "email": email, "phone": "", "role": "teacher",
-        "school_id": school.id, "district_id": 0, "password": "mot hai ba bon nam sau"})
+    resp = client.post_form(
+        "/admin/users/new",
+        {
+            "full_name": "Phạm Thị Lan",
+            "email": email,
+            "phone": "",
+            "role": "teacher",
+            "school_id": school.id,
+            "district_id": 0,
+            "password": "mot hai ba bon nam sau",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[-800:]
     return db.session.scalar(sa.select(User).where(User.email == email))
 
@@ -62,16 +72,25 @@ def test_failed_staff_creation_enqueues_nothing(app, client, smtp_server, admin_
     app.config.update(MAIL_URL=smtp_server.url, REDIS_URL=None)
     admin, school = admin_and_school
     client.login_as(admin)
-    resp = client.post_form("/admin/users/new", {
-        "full_name": "Phạm Thị Lan", "email": "not-an-email", "role": "teacher",
-        "school_id": school.id, "district_id": 0, "password": "mot hai ba bon nam sau"})
+    resp = client.post_form(
+        "/admin/users/new",
+        {
+            "full_name": "Phạm Thị Lan",
+            "email": "not-an-email",
+            "role": "teacher",
+            "school_id": school.id,
+            "district_id": 0,
+            "password": "mot hai ba bon nam sau",
+        },
+    )
     assert resp.status_code == 422
     assert smtp_server.messages == []
 
 
 @pytest.mark.redis
-def test_welcome_email_through_redis_and_a_real_worker(app, client, smtp_server, redis_url,
-                                                       admin_and_school, database_url, tmp_path):
+def test_welcome_email_through_redis_and_a_real_worker(
+    app, client, smtp_server, redis_url, admin_and_school, database_url, tmp_path
+):
     from redis import Redis
     from rq import Queue
 
@@ -84,11 +103,21 @@ def test_welcome_email_through_redis_and_a_real_worker(app, client, smtp_server,
     assert smtp_server.messages == []
     assert teacher.welcome_sent_at is None
 
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, MAIL_URL=smtp_server.url,
-               SECRET_KEY="worker-test", INSTANCE_PATH=str(tmp_path))
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        MAIL_URL=smtp_server.url,
+        SECRET_KEY="worker-test",
+        INSTANCE_PATH=str(tmp_path),
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", app.config["JOB_QUEUE"]],
-        env=env, capture_output=True, text=True, timeout=120)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(smtp_server.wait_for(1)) == 1
     db.session.expire_all()
@@ -97,8 +126,9 @@ def test_welcome_email_through_redis_and_a_real_worker(app, client, smtp_server,
 
 
 @pytest.mark.redis
-def test_run_jobs_fixture_drains_queue_with_real_worker(app, client, smtp_server, redis_url,
-                                                        admin_and_school, run_jobs):
+def test_run_jobs_fixture_drains_queue_with_real_worker(
+    app, client, smtp_server, redis_url, admin_and_school, run_jobs
+):
     app.config.update(MAIL_URL=smtp_server.url, REDIS_URL=redis_url)
     app.extensions.pop("redis", None)
     admin, school = admin_and_school

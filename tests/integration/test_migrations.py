@@ -2,6 +2,7 @@
 
 Runs on SQLite always and on PostgreSQL when a server is reachable (DATABASE_URL or local).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,9 @@ def migration_app(empty_db, tmp_path):
 
 
 def _script(app):
-    return ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(
-        app.extensions["migrate"].directory))
+    return ScriptDirectory.from_config(
+        app.extensions["migrate"].migrate.get_config(app.extensions["migrate"].directory)
+    )
 
 
 def test_history_is_linear_and_named_by_date(migration_app):

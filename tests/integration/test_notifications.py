@@ -4,6 +4,7 @@ frozen clock, SMTP and SMS gateway errors, reports and access control.
 A real local SMTP server (aiosmtpd) and a real local HTTP SMS gateway (http.server) receive the
 messages. The Redis/worker paths are in test_notifications_redis.py.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,6 +31,7 @@ from tests.factories import create_user
 
 # ------------------------------------------------------------------ test servers
 
+
 class Sink:
     """A real SMTP server that records each accepted message (with its Message-ID).
 
@@ -41,8 +43,13 @@ class Sink:
     {"a@x": ["450 4.2.0 try later", "250 OK"]}.
     """
 
-    def __init__(self, delay: float = 0.0, replies: dict | None = None, hold_nth: int | None = None,
-                 hold_seconds: float = 0.0):
+    def __init__(
+        self,
+        delay: float = 0.0,
+        replies: dict | None = None,
+        hold_nth: int | None = None,
+        hold_seconds: float = 0.0,
+    ):
         from aiosmtpd.controller import Controller
 
         self.delay = delay
@@ -166,9 +173,17 @@ def parents(n: int, *, prefix="ph", logged_in=True, **kw):
 def choose_evening_digest(client) -> None:
     """The signed-in guardian keeps quiet hours 21:00-06:30 and gets announcements by email in a
     daily digest at 18:00."""
-    resp = client.post_form("/notifications/preferences", {
-        "quiet_enabled": "y", "quiet_start": "21:00", "quiet_end": "06:30", "digest_at": "18:00",
-        "email_announcement": "1", "digest_announcement": "1"})
+    resp = client.post_form(
+        "/notifications/preferences",
+        {
+            "quiet_enabled": "y",
+            "quiet_start": "21:00",
+            "quiet_end": "06:30",
+            "digest_at": "18:00",
+            "email_announcement": "1",
+            "digest_announcement": "1",
+        },
+    )
     assert resp.status_code == 302
 
 
@@ -182,14 +197,19 @@ def deliveries(notification_id: int, channel: str | None = None) -> list[Deliver
 
 # ------------------------------------------------------------------ outbox and inbox
 
+
 def test_school_notice_reaches_inbox_and_email_exactly_once(app, in_process, sink, world, make_client):
     school = world["schools"][0]
     staff = world["users"]["school_staff"]
     people = parents(3)
     jobs.commit()
-    n = notify("announcement", [p.id for p in people] + [people[0].id],
-               {"title": "Họp phụ huynh đầu năm", "body": "Thứ Bảy 8:00 tại hội trường."},
-               sender_id=staff.id, school_id=school.id)
+    n = notify(
+        "announcement",
+        [p.id for p in people] + [people[0].id],
+        {"title": "Họp phụ huynh đầu năm", "body": "Thứ Bảy 8:00 tại hội trường."},
+        sender_id=staff.id,
+        school_id=school.id,
+    )
     assert sink.messages == []  # nothing leaves before the commit
     jobs.commit()
 
@@ -246,9 +266,13 @@ def test_notify_many_is_notify_per_message_in_a_bounded_number_of_queries(app, i
 
     def batch(k):
         # one message per "child": two guardians each, the last one also names a deactivated account
-        return [([ids[2 * i], ids[2 * i + 1]] + ([gone_id] if i == k - 1 else []),
-                 {"title": f"Kết quả tuyển sinh của con {i}", "child_name": f"Nguyễn Văn {i}"})
-                for i in range(k)]
+        return [
+            (
+                [ids[2 * i], ids[2 * i + 1]] + ([gone_id] if i == k - 1 else []),
+                {"title": f"Kết quả tuyển sinh của con {i}", "child_name": f"Nguyễn Văn {i}"},
+            )
+            for i in range(k)
+        ]
 
     statements = []
 
@@ -334,10 +358,15 @@ def test_every_channel_names_the_child_in_vietnamese_and_english(app, in_process
         phone_only = create_user("parent", phone="0912000077")  # no email, never logged in: SMS
         from app.notifications.models import NotificationPreference
 
-        db.session.add(NotificationPreference(user_id=summary.id, kind="contact_book", email=True, digest=True))
+        db.session.add(
+            NotificationPreference(user_id=summary.id, kind="contact_book", email=True, digest=True)
+        )
         jobs.commit()
-        n = notify("contact_book", [vi.id, en.id, summary.id, phone_only.id],
-                   {"title": "Điểm kiểm tra Toán: 9", "child_name": "Nguyễn Minh An"})
+        n = notify(
+            "contact_book",
+            [vi.id, en.id, summary.id, phone_only.id],
+            {"title": "Điểm kiểm tra Toán: 9", "child_name": "Nguyễn Minh An"},
+        )
         jobs.commit()
         mails = {m["To"]: m for m in sink.messages}
         for who, frame in ((vi, "Về con của bạn: Nguyễn Minh An"), (en, "About your child: Nguyễn Minh An")):
@@ -402,10 +431,22 @@ def test_inbox_is_private_and_its_page_uses_a_bounded_number_of_queries(app, in_
     assert len(statements) <= 8, statements  # session + user + items + counts, not one per item
     assert c.post_form("/notifications/read-all", {}, token_from="/notifications/").status_code == 302
     db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-        Delivery.recipient_id == a.id, Delivery.read_at.is_(None), Delivery.channel == "in_app")) == 0
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-        Delivery.recipient_id == b.id, Delivery.read_at.is_(None), Delivery.channel == "in_app")) == 25
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.recipient_id == a.id, Delivery.read_at.is_(None), Delivery.channel == "in_app")
+        )
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.recipient_id == b.id, Delivery.read_at.is_(None), Delivery.channel == "in_app")
+        )
+        == 25
+    )
 
 
 def test_unread_badge_is_one_count_query(app, in_process, make_client):
@@ -432,12 +473,12 @@ def test_report_is_for_the_sender_their_school_and_officers_only(app, in_process
     jobs.commit()
     url = f"/notifications/sent/{n.id}"
     expect = {
-        world["foreign"]["school_staff"]: 200,       # the sender
-        world["foreign"]["district_officer"]: 200,   # officer of school B's district
+        world["foreign"]["school_staff"]: 200,  # the sender
+        world["foreign"]["district_officer"]: 200,  # officer of school B's district
         world["users"]["city_admin"]: 200,
-        world["users"]["school_staff"]: 404,         # another school
-        world["users"]["district_officer"]: 404,     # another district
-        world["foreign"]["teacher"]: 404,            # a teacher of school B is not the sender
+        world["users"]["school_staff"]: 404,  # another school
+        world["users"]["district_officer"]: 404,  # another district
+        world["foreign"]["teacher"]: 404,  # a teacher of school B is not the sender
         world["users"]["parent"]: 403,
     }
     for user, status in expect.items():
@@ -465,21 +506,34 @@ def test_send_test_notification_form(app, in_process, sink, world, make_client):
 
 # ------------------------------------------------------------------ preferences, quiet hours, digests
 
+
 def test_preferences_form_validates_and_switches_email_off(app, in_process, sink, make_client):
     p = parents(1)[0]
     jobs.commit()
     c = make_client()
     c.login_as(p)
     assert c.get("/notifications/preferences").status_code == 200
-    bad = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "25:00",
-                                                      "quiet_end": "06:30", "digest_at": "18:00"})
+    bad = c.post_form(
+        "/notifications/preferences",
+        {"quiet_enabled": "y", "quiet_start": "25:00", "quiet_end": "06:30", "digest_at": "18:00"},
+    )
     assert bad.status_code == 422
-    same = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
-                                                       "quiet_end": "21:00", "digest_at": "18:00"})
+    same = c.post_form(
+        "/notifications/preferences",
+        {"quiet_enabled": "y", "quiet_start": "21:00", "quiet_end": "21:00", "digest_at": "18:00"},
+    )
     assert same.status_code == 422
-    ok = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "22:00",
-                                                     "quiet_end": "06:00", "digest_at": "19:00",
-                                                     "email_test": "1", "email_contact_book": "1"})
+    ok = c.post_form(
+        "/notifications/preferences",
+        {
+            "quiet_enabled": "y",
+            "quiet_start": "22:00",
+            "quiet_end": "06:00",
+            "digest_at": "19:00",
+            "email_test": "1",
+            "email_contact_book": "1",
+        },
+    )
     assert ok.status_code == 302
     n = notify("announcement", [p.id], {"title": "Không qua email"})
     jobs.commit()
@@ -497,7 +551,9 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     n = notify("announcement", [p.id], {"title": "Lịch học tuần sau"})
     urgent = notify("emergency", [p.id], {"title": "Trường nghỉ học ngày mai do bão"})
     jobs.commit()
-    assert [m["Subject"] for m in sink.messages] == ["[Khẩn] Trường nghỉ học ngày mai do bão"]  # Vietnamese by default
+    assert [m["Subject"] for m in sink.messages] == [
+        "[Khẩn] Trường nghỉ học ngày mai do bão"
+    ]  # Vietnamese by default
     email = deliveries(n.id, "email")[0]
     assert email.status == "queued" and email.not_before == hanoi(6, 30, day=11)
     assert [d.channel for d in deliveries(urgent.id)] == ["in_app", "email", "sms"]
@@ -523,12 +579,18 @@ def test_each_guardian_s_own_quiet_hours_are_used(app, in_process, sink, make_cl
     clock = in_process
     late, default, off = parents(3)
     jobs.commit()
-    for who, form in ((late, {"quiet_enabled": "y", "quiet_start": "22:00", "quiet_end": "06:00"}),
-                      (off, {"quiet_start": "21:00", "quiet_end": "06:30"})):  # box unticked: no quiet hours
+    for who, form in (
+        (late, {"quiet_enabled": "y", "quiet_start": "22:00", "quiet_end": "06:00"}),
+        (off, {"quiet_start": "21:00", "quiet_end": "06:30"}),
+    ):  # box unticked: no quiet hours
         c = make_client()
         c.login_as(who)
-        assert c.post_form("/notifications/preferences", {**form, "digest_at": "18:00",
-                                                          "email_announcement": "1"}).status_code == 302
+        assert (
+            c.post_form(
+                "/notifications/preferences", {**form, "digest_at": "18:00", "email_announcement": "1"}
+            ).status_code
+            == 302
+        )
     clock.now = hanoi(21, 30)
     n = notify("announcement", [late.id, default.id, off.id], {"title": "Tối nay"})
     jobs.commit()
@@ -544,13 +606,17 @@ def test_each_guardian_s_own_quiet_hours_are_used(app, in_process, sink, make_cl
     assert [m["To"] for m in sink.messages[3:]] == [late.email]
 
 
-def test_report_explains_held_messages_and_a_test_send_ignores_quiet_hours(app, in_process, sink, world, make_client):
+def test_report_explains_held_messages_and_a_test_send_ignores_quiet_hours(
+    app, in_process, sink, world, make_client
+):
     clock = in_process
     clock.now = hanoi(22, 15)
     staff = world["users"]["school_staff"]
     p = parents(1)[0]
     jobs.commit()
-    n = notify("announcement", [p.id], {"title": "Lịch học"}, sender_id=staff.id, school_id=world["schools"][0].id)
+    n = notify(
+        "announcement", [p.id], {"title": "Lịch học"}, sender_id=staff.id, school_id=world["schools"][0].id
+    )
     jobs.commit()
     c = make_client()
     c.login_as(staff)
@@ -594,24 +660,36 @@ def test_daily_digest_bundles_the_day_into_one_email(app, in_process, sink, make
     assert "Thực đơn tuần" in text and "Lịch tiêm chủng" in text
     relay()
     assert len(sink.messages) == 2
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
-        Delivery.digest.is_(True), Delivery.status == "sent")) == 2
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.digest.is_(True), Delivery.status == "sent")
+        )
+        == 2
+    )
 
 
 # ------------------------------------------------------------------ errors, retries, SMS
 
+
 def test_smtp_transient_error_is_retried_permanent_error_recorded(app, in_process, world):
     clock = in_process
-    flaky = Sink(replies={"tam@example.vn": ["451 4.3.0 try again later", "250 OK"],
-                          "sai@example.vn": ["550 5.1.1 no such user"]})
+    flaky = Sink(
+        replies={
+            "tam@example.vn": ["451 4.3.0 try again later", "250 OK"],
+            "sai@example.vn": ["550 5.1.1 no such user"],
+        }
+    )
     try:
         app.config["MAIL_URL"] = flaky.url
         ok = create_user("parent", email="ok@example.vn")
         tam = create_user("parent", email="tam@example.vn")
         sai = create_user("parent", email="sai@example.vn")
         jobs.commit()
-        n = notify("announcement", [ok.id, tam.id, sai.id], {"title": "Thông báo"},
-                   school_id=world["schools"][0].id)
+        n = notify(
+            "announcement", [ok.id, tam.id, sai.id], {"title": "Thông báo"}, school_id=world["schools"][0].id
+        )
         jobs.commit()
         state = {d.recipient_id: d for d in deliveries(n.id, "email")}
         assert state[ok.id].status == "sent"
@@ -667,8 +745,12 @@ def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_proce
         app_user.last_login_at = utcnow()
         jobs.commit()
         # Not urgent: SMS only for guardians no free channel reaches (no email, never logged in).
-        n = notify("announcement", [retry.id, bad.id, fine.id, app_user.id], {"title": "Họp phụ huynh"},
-                   school_id=school.id)
+        n = notify(
+            "announcement",
+            [retry.id, bad.id, fine.id, app_user.id],
+            {"title": "Họp phụ huynh"},
+            school_id=school.id,
+        )
         jobs.commit()
         assert sorted(r["to"] for r in gw.requests) == ["0912000001", "0912000002", "0912000003"]
         state = {d.recipient_id: d for d in deliveries(n.id, "sms")}
@@ -676,7 +758,11 @@ def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_proce
         assert state[fine.id].status == "sent"
         assert state[retry.id].status == "queued" and "503" in state[retry.id].last_error
         assert state[bad.id].status == "failed" and "400" in state[bad.id].last_error
-        assert gw.requests[0]["idempotency_key"] == gw.requests[0]["reference"] == f"delivery-{state[retry.id].id}"
+        assert (
+            gw.requests[0]["idempotency_key"]
+            == gw.requests[0]["reference"]
+            == f"delivery-{state[retry.id].id}"
+        )
 
         clock.now += timedelta(seconds=31)
         relay()
@@ -685,9 +771,13 @@ def test_sms_gateway_retries_5xx_records_4xx_and_counts_per_school(app, in_proce
         assert len(gw.requests) == 4
 
         # Urgent news about a child reaches every guardian by SMS, naming the child (ASCII).
-        urgent = notify("contact_book", [app_user.id], {"title": "Con chưa đến lớp sáng nay",
-                                                        "child_name": "Trần Đức Minh"},
-                        school_id=school.id, urgent=True)
+        urgent = notify(
+            "contact_book",
+            [app_user.id],
+            {"title": "Con chưa đến lớp sáng nay", "child_name": "Trần Đức Minh"},
+            school_id=school.id,
+            urgent=True,
+        )
         jobs.commit()
         assert gw.requests[-1]["text"].startswith("[Tran Duc Minh] Con chua den lop")
         assert deliveries(urgent.id, "sms")[0].status == "sent"
@@ -708,8 +798,11 @@ def test_admin_failures_page_lists_failed_deliveries(app, in_process, world, mak
     db.session.flush()
     d = deliveries(n.id, "sms") or []
     jobs.commit()
-    db.session.execute(sa.update(Delivery).where(Delivery.notification_id == n.id, Delivery.channel == "sms")
-                       .values(status="failed", last_error="400 invalid number"))
+    db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.notification_id == n.id, Delivery.channel == "sms")
+        .values(status="failed", last_error="400 invalid number")
+    )
     jobs.commit()
     assert d
     admin = make_client()
@@ -739,12 +832,22 @@ def test_duplicate_jobs_and_retries_never_send_twice(app, in_process, sink):
 def notification_foreign_ids(world) -> dict[str, int]:
     """For test_route_access.foreign_ids(): a school-B notification sent by school-B staff and
     the in-app copy of a school-B teacher — outside the scope of the users under test."""
-    n = Notification(kind="test", sender_id=world["foreign"]["school_staff"].id,
-                     school_id=world["schools"][1].id, context={"title": "B"}, recipient_count=1)
+    n = Notification(
+        kind="test",
+        sender_id=world["foreign"]["school_staff"].id,
+        school_id=world["schools"][1].id,
+        context={"title": "B"},
+        recipient_count=1,
+    )
     db.session.add(n)
     db.session.flush()
-    d = Delivery(notification_id=n.id, recipient_id=world["foreign"]["teacher"].id, channel="in_app",
-                 status="sent", sent_at=utcnow())
+    d = Delivery(
+        notification_id=n.id,
+        recipient_id=world["foreign"]["teacher"].id,
+        channel="in_app",
+        status="sent",
+        sent_at=utcnow(),
+    )
     db.session.add(d)
     db.session.flush()
     return {"notification_id": n.id, "delivery_id": d.id}
@@ -752,7 +855,10 @@ def notification_foreign_ids(world) -> dict[str, int]:
 
 # ------------------------------------------------------------------ no operator, odd input, bad messages
 
-def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator(app, in_process, sink, make_client):
+
+def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator(
+    app, in_process, sink, make_client
+):
     """In-process mode (no Redis: `scripts/run`) with nobody running `notifications relay`: the
     web process itself sends what quiet hours held back and the daily digest, once due, from a
     background thread after a request, at most once a minute."""
@@ -826,7 +932,9 @@ def test_a_title_with_a_line_break_still_goes_out_on_one_line(app, in_process, s
     assert deliveries(n.id, "email")[0].status == "sent"
 
 
-def test_a_message_that_cannot_be_rendered_is_recorded_and_retried_not_left_claimed(app, in_process, sink, monkeypatch):
+def test_a_message_that_cannot_be_rendered_is_recorded_and_retried_not_left_claimed(
+    app, in_process, sink, monkeypatch
+):
     from app.notifications import render
 
     clock = in_process
@@ -854,9 +962,16 @@ def test_a_message_that_cannot_be_rendered_is_recorded_and_retried_not_left_clai
     assert sink.messages == []
 
 
-@pytest.mark.parametrize("path", [
-    "/notifications/" + "9" * 30, "/notifications/2147483648", "/notifications/sent/" + "9" * 25,
-    "/notifications/sent/" + "9" * 25 + "/progress", "/notifications/-1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/notifications/" + "9" * 30,
+        "/notifications/2147483648",
+        "/notifications/sent/" + "9" * 25,
+        "/notifications/sent/" + "9" * 25 + "/progress",
+        "/notifications/-1",
+    ],
+)
 def test_huge_or_negative_ids_are_not_found_not_a_server_error(app, in_process, world, make_client, path):
     c = make_client()
     c.login_as(world["users"]["city_admin"])
@@ -881,9 +996,17 @@ def test_preferences_errors_are_localized_and_keep_what_was_ticked(app, in_proce
     c = make_client()
     c.login_as(p)
     # Vietnamese is the default language: every message is the catalog's, none is WTForms' English.
-    resp = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "25:00",
-                                                      "quiet_end": "6h", "digest_at": "18:00\x00",
-                                                      "digest_announcement": "1", "email_announcement": "1"})
+    resp = c.post_form(
+        "/notifications/preferences",
+        {
+            "quiet_enabled": "y",
+            "quiet_start": "25:00",
+            "quiet_end": "6h",
+            "digest_at": "18:00\x00",
+            "digest_announcement": "1",
+            "email_announcement": "1",
+        },
+    )
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "Not a valid time value" not in page
@@ -892,13 +1015,17 @@ def test_preferences_errors_are_localized_and_keep_what_was_ticked(app, in_proce
     # Not lost: the boxes come back as the guardian left them (email off for tests, summary on).
     assert 'name="digest_announcement" value="1" checked' in page
     assert 'name="email_test" value="1" checked' not in page
-    same = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:00",
-                                                       "quiet_end": "21:00", "digest_at": "18:00"})
+    same = c.post_form(
+        "/notifications/preferences",
+        {"quiet_enabled": "y", "quiet_start": "21:00", "quiet_end": "21:00", "digest_at": "18:00"},
+    )
     assert same.status_code == 422
     assert "Giờ kết thúc phải khác giờ bắt đầu của giờ yên tĩnh." in same.get_data(as_text=True)
     # A browser may send seconds; they are accepted.
-    ok = c.post_form("/notifications/preferences", {"quiet_enabled": "y", "quiet_start": "21:30:00",
-                                                     "quiet_end": "06:00", "digest_at": "18:00"})
+    ok = c.post_form(
+        "/notifications/preferences",
+        {"quiet_enabled": "y", "quiet_start": "21:30:00", "quiet_end": "06:00", "digest_at": "18:00"},
+    )
     assert ok.status_code == 302
     assert 'value="21:30"' in c.get("/notifications/preferences").get_data(as_text=True)
 
@@ -906,11 +1033,19 @@ def test_preferences_errors_are_localized_and_keep_what_was_ticked(app, in_proce
 def test_inbox_item_links_only_to_this_site_or_https(app, in_process, make_client):
     p = parents(1)[0]
     jobs.commit()
-    urls = {"https://so-lien-lac.example.vn/x": True, "/contactbook/announcements/1": True,
-            "http://localhost/contactbook/announcements/2": True,  # this site over http (the demo)
-            "//evil.example/x": False, "/\\evil.example/x": False, "http://evil.example/x": False,
-            "javascript:alert(1)": False, "http://localhost.evil.example/x": False}
-    made = {url: notify("announcement", [p.id], {"title": f"Link {i}", "url": url}) for i, url in enumerate(urls)}
+    urls = {
+        "https://so-lien-lac.example.vn/x": True,
+        "/contactbook/announcements/1": True,
+        "http://localhost/contactbook/announcements/2": True,  # this site over http (the demo)
+        "//evil.example/x": False,
+        "/\\evil.example/x": False,
+        "http://evil.example/x": False,
+        "javascript:alert(1)": False,
+        "http://localhost.evil.example/x": False,
+    }
+    made = {
+        url: notify("announcement", [p.id], {"title": f"Link {i}", "url": url}) for i, url in enumerate(urls)
+    }
     jobs.commit()
     c = make_client()
     c.login_as(p)
@@ -920,12 +1055,16 @@ def test_inbox_item_links_only_to_this_site_or_https(app, in_process, make_clien
         assert (f'href="{url}"' in page.replace("&#34;", '"')) is shown, url
 
 
-@pytest.mark.parametrize(("unread", "english_text", "vietnamese_text"), [
-    (1, "1 notification marked as read.", "Đã đánh dấu 1 thông báo là đã đọc."),
-    (3, "3 notifications marked as read.", "Đã đánh dấu 3 thông báo là đã đọc."),
-])
-def test_read_all_says_how_many_in_the_right_number(app, in_process, make_client, unread, english_text,
-                                                     vietnamese_text):
+@pytest.mark.parametrize(
+    ("unread", "english_text", "vietnamese_text"),
+    [
+        (1, "1 notification marked as read.", "Đã đánh dấu 1 thông báo là đã đọc."),
+        (3, "3 notifications marked as read.", "Đã đánh dấu 3 thông báo là đã đọc."),
+    ],
+)
+def test_read_all_says_how_many_in_the_right_number(
+    app, in_process, make_client, unread, english_text, vietnamese_text
+):
     from tests.admissions_factories import english
 
     (a,) = parents(1)

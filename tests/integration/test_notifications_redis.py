@@ -10,6 +10,7 @@
 - quiet-hours sends, digests and retries are RQ scheduled jobs that a real worker runs when due;
 - the admin page shows RQ's failed-job registry.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,13 +56,25 @@ def without_quiet_hours(*users):
 
 
 def worker_env(database_url, redis_url, mail_url, tmp_path):
-    return dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, MAIL_URL=mail_url,
-                SECRET_KEY="worker-test", INSTANCE_PATH=str(tmp_path), PYTHONUNBUFFERED="1")
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        MAIL_URL=mail_url,
+        SECRET_KEY="worker-test",
+        INSTANCE_PATH=str(tmp_path),
+        PYTHONUNBUFFERED="1",
+    )
 
 
 def run_worker_burst(app, env, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", app.config["JOB_QUEUE"]],
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", app.config["JOB_QUEUE"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -84,9 +97,13 @@ def process_group(pgid: int) -> list[int]:
 
 def status_counts(notification_id: int) -> Counter:
     db.session.expire_all()
-    return Counter(db.session.execute(
-        sa.select(Delivery.status).where(Delivery.notification_id == notification_id, Delivery.channel == "email")
-    ).scalars())
+    return Counter(
+        db.session.execute(
+            sa.select(Delivery.status).where(
+                Delivery.notification_id == notification_id, Delivery.channel == "email"
+            )
+        ).scalars()
+    )
 
 
 def test_fan_out_runs_in_a_real_worker(redis_app, database_url, tmp_path, world):
@@ -96,12 +113,18 @@ def test_fan_out_runs_in_a_real_worker(redis_app, database_url, tmp_path, world)
         redis_app.config["NOTIFY_CHUNK_SIZE"] = 4
         people = without_quiet_hours(*parents(10))
         jobs.commit()
-        n = notify("announcement", [p.id for p in people], {"title": "Qua hàng đợi"},
-                   school_id=world["schools"][0].id)
+        n = notify(
+            "announcement",
+            [p.id for p in people],
+            {"title": "Qua hàng đợi"},
+            school_id=world["schools"][0].id,
+        )
         jobs.commit()
         assert jobs.queue().count == 3  # 10 emails in chunks of 4, enqueued after the commit
         assert sink.messages == [] and status_counts(n.id) == {"queued": 10}
-        run_worker_burst(redis_app, worker_env(database_url, redis_app.config["REDIS_URL"], sink.url, tmp_path))
+        run_worker_burst(
+            redis_app, worker_env(database_url, redis_app.config["REDIS_URL"], sink.url, tmp_path)
+        )
         assert status_counts(n.id) == {"sent": 10}
         assert sorted(sink.by_message_id().values()) == [1] * 10
 
@@ -113,7 +136,8 @@ def test_fan_out_runs_in_a_real_worker(redis_app, database_url, tmp_path, world)
 
         scheduled = ScheduledJobRegistry(queue=jobs.queue()).get_job_ids()
         assert [Job.fetch(i, connection=jobs.redis_connection()).description for i in scheduled] == [
-            "app.notifications.tasks:relay_job"]
+            "app.notifications.tasks:relay_job"
+        ]
         # …which stops rescheduling itself once nothing is left to do.
         assert relay_job() == {"released": 0, "requeued": 0, "digests": 0}
         assert ScheduledJobRegistry(queue=jobs.queue()).get_job_ids() == scheduled
@@ -140,8 +164,13 @@ def test_killed_worker_mid_batch_every_delivery_goes_out_exactly_once(redis_app,
         # Its own process group: the worker and the RQ scheduler process it forks die together,
         # as when a machine or container goes away (killing the worker alone would leave the
         # scheduler running as an orphan).
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", redis_app.config["JOB_QUEUE"]],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "worker", redis_app.config["JOB_QUEUE"]],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 60
             # Kill it in the middle of a batch, while a message is on the wire (held by the server).
@@ -156,7 +185,9 @@ def test_killed_worker_mid_batch_every_delivery_goes_out_exactly_once(redis_app,
             worker.wait(timeout=30)
         deadline = time.monotonic() + 10
         while process_group(worker.pid):
-            assert time.monotonic() < deadline, f"processes of the killed worker survive: {process_group(worker.pid)}"
+            assert time.monotonic() < deadline, (
+                f"processes of the killed worker survive: {process_group(worker.pid)}"
+            )
             time.sleep(0.05)
         deadline = time.monotonic() + 10
         while sink.holding:  # the server notices the dead client and drops the held message
@@ -195,7 +226,9 @@ def test_redis_down_during_the_request_nothing_is_lost(redis_app, database_url, 
         token = c.csrf("/notifications/test")
         redis_app.config.update(MAIL_URL=sink.url, REDIS_URL=f"redis://127.0.0.1:{closed_port}/0")
         redis_app.extensions.pop("redis", None)
-        resp = c.post("/notifications/test", data={"csrf_token": token, "title": "Khi Redis ngừng", "body": ""})
+        resp = c.post(
+            "/notifications/test", data={"csrf_token": token, "title": "Khi Redis ngừng", "body": ""}
+        )
         assert resp.status_code == 302, resp.get_data(as_text=True)[-500:]
         nid = int(resp.headers["Location"].rstrip("/").split("/")[-1])
         assert status_counts(nid) == {"queued": 1}
@@ -231,7 +264,9 @@ def test_quiet_hours_send_is_scheduled_with_rq(redis_app, world):
     assert len(ids) == 1 and jobs.queue().count == 0
     at = registry.get_scheduled_time(ids[0])
     assert at.replace(tzinfo=None) == datetime(2026, 12, 10, 23, 30)  # 06:30 in Hanoi
-    row = db.session.scalar(sa.select(Delivery).where(Delivery.notification_id == n.id, Delivery.channel == "email"))
+    row = db.session.scalar(
+        sa.select(Delivery).where(Delivery.notification_id == n.id, Delivery.channel == "email")
+    )
     assert row.not_before == datetime(2026, 12, 10, 23, 30) == row.enqueued_at
     # The relay leaves it alone while its scheduled job is still due to run.
     redis_app.config["NOTIFY_CLOCK"] = lambda: datetime(2026, 12, 10, 23, 30) + timedelta(seconds=10)
@@ -264,9 +299,23 @@ class PrivateRedis:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.dir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                self.exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -282,8 +331,9 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
 
 
-def test_redis_stopped_in_the_middle_of_a_request_then_sent_once_it_is_back(app, database_url, tmp_path, world,
-                                                                            make_client):
+def test_redis_stopped_in_the_middle_of_a_request_then_sent_once_it_is_back(
+    app, database_url, tmp_path, world, make_client
+):
     """Redis dies after the request's outbox commit and before its jobs reach the queue. The
     request still succeeds; once Redis is back, the next web request schedules the workers' relay
     job, and a worker re-enqueues and sends everything: no operator, nothing lost or doubled."""
@@ -297,7 +347,9 @@ def test_redis_stopped_in_the_middle_of_a_request_then_sent_once_it_is_back(app,
     private = PrivateRedis(tmp_path).start()
     sink = Sink()
     try:
-        app.config.update(REDIS_URL=private.url, MAIL_URL=sink.url, NOTIFY_CLOCK=None, NOTIFY_RELAY_INTERVAL=1)
+        app.config.update(
+            REDIS_URL=private.url, MAIL_URL=sink.url, NOTIFY_CLOCK=None, NOTIFY_RELAY_INTERVAL=1
+        )
         app.extensions.pop("redis", None)
         staff = world["users"]["school_staff"]
         without_quiet_hours(staff)
@@ -314,7 +366,9 @@ def test_redis_stopped_in_the_middle_of_a_request_then_sent_once_it_is_back(app,
 
         sa.event.listen(Session, "after_commit", stop_redis)
         try:
-            resp = c.post("/notifications/test", data={"csrf_token": token, "title": "Redis ngừng giữa chừng"})
+            resp = c.post(
+                "/notifications/test", data={"csrf_token": token, "title": "Redis ngừng giữa chừng"}
+            )
         finally:
             sa.event.remove(Session, "after_commit", stop_redis)
         assert stopped, "Redis was not stopped during the request"
@@ -329,8 +383,9 @@ def test_redis_stopped_in_the_middle_of_a_request_then_sent_once_it_is_back(app,
         assert c.get("/notifications/sent").status_code == 200
         autorelay.of(app).wait()
         registry = ScheduledJobRegistry(queue=jobs.queue())
-        assert [Job.fetch(i, connection=jobs.redis_connection()).description for i in registry.get_job_ids()] == [
-            "app.notifications.tasks:relay_job"]
+        assert [
+            Job.fetch(i, connection=jobs.redis_connection()).description for i in registry.get_job_ids()
+        ] == ["app.notifications.tasks:relay_job"]
         time.sleep(1.2)  # the relay job is due after NOTIFY_RELAY_INTERVAL (1 s here)
         env = worker_env(database_url, private.url, sink.url, tmp_path)
         run_worker_burst(app, env)  # runs the relay job, then the send job it enqueues
@@ -349,7 +404,9 @@ def _days_ago_in_hanoi(days: int, hour: int) -> datetime:
     return local.replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None) - timedelta(hours=7)
 
 
-def test_quiet_hours_and_digest_jobs_are_run_by_a_real_worker_when_due(redis_app, database_url, tmp_path, make_client):
+def test_quiet_hours_and_digest_jobs_are_run_by_a_real_worker_when_due(
+    redis_app, database_url, tmp_path, make_client
+):
     """Sent at 22:00 three days ago: the quiet-hours email (due 06:30) and the daily digest (due
     18:00) are scheduled RQ jobs; a worker's scheduler moves them to the queue once due (they are
     due now) and the worker sends each exactly once."""
@@ -370,10 +427,15 @@ def test_quiet_hours_and_digest_jobs_are_run_by_a_real_worker_when_due(redis_app
         redis_app.config["NOTIFY_CLOCK"] = None
         registry = ScheduledJobRegistry(queue=jobs.queue())
         times = sorted(registry.get_scheduled_time(i).replace(tzinfo=None) for i in registry.get_job_ids())
-        assert times == [sent_at + timedelta(hours=8, minutes=30), sent_at + timedelta(hours=20)]  # 06:30, 18:00
+        assert times == [
+            sent_at + timedelta(hours=8, minutes=30),
+            sent_at + timedelta(hours=20),
+        ]  # 06:30, 18:00
         assert jobs.queue().count == 0 and sink.messages == []
 
-        run_worker_burst(redis_app, worker_env(database_url, redis_app.config["REDIS_URL"], sink.url, tmp_path))
+        run_worker_burst(
+            redis_app, worker_env(database_url, redis_app.config["REDIS_URL"], sink.url, tmp_path)
+        )
         assert status_counts(n.id) == {"sent": 2}
         assert sink.to() == sorted([night.email, digest.email])
         assert set(sink.by_message_id().values()) == {1}
@@ -394,31 +456,43 @@ def test_transient_smtp_error_is_retried_by_a_scheduled_rq_job(redis_app, databa
     env = worker_env(database_url, redis_app.config["REDIS_URL"], flaky.url, tmp_path)
     try:
         redis_app.config["MAIL_URL"] = flaky.url
-        ok, tam = without_quiet_hours(create_user("parent", email="ok@example.vn"),
-                                      create_user("parent", email="tam@example.vn"))
+        ok, tam = without_quiet_hours(
+            create_user("parent", email="ok@example.vn"), create_user("parent", email="tam@example.vn")
+        )
         jobs.commit()
         n = notify("announcement", [ok.id, tam.id], {"title": "Thử lại sau"})
         jobs.commit()
         run_worker_burst(redis_app, env)
         db.session.expire_all()
-        row = db.session.scalar(sa.select(Delivery).where(Delivery.notification_id == n.id,
-                                                          Delivery.recipient_id == tam.id, Delivery.channel == "email"))
+        row = db.session.scalar(
+            sa.select(Delivery).where(
+                Delivery.notification_id == n.id, Delivery.recipient_id == tam.id, Delivery.channel == "email"
+            )
+        )
         assert (row.status, row.attempts) == ("queued", 1) and "451" in row.last_error
         assert flaky.to() == ["ok@example.vn"]
         registry = ScheduledJobRegistry(queue=jobs.queue())
         conn = jobs.redis_connection()
-        retry = [i for i in registry.get_job_ids()
-                 if Job.fetch(i, connection=conn).description == "app.notifications.tasks:send_deliveries"]
+        retry = [
+            i
+            for i in registry.get_job_ids()
+            if Job.fetch(i, connection=conn).description == "app.notifications.tasks:send_deliveries"
+        ]
         assert len(retry) == 1
         at = registry.get_scheduled_time(retry[0]).replace(tzinfo=None)
         assert row.not_before == row.enqueued_at
         # RQ keeps whole seconds: the job is due at the retry time rounded up, never before it.
         assert row.not_before <= at < row.not_before + timedelta(seconds=1)
-        assert timedelta(seconds=29) <= at - row.claimed_at <= timedelta(seconds=40)  # the first backoff: 30 s
+        assert (
+            timedelta(seconds=29) <= at - row.claimed_at <= timedelta(seconds=40)
+        )  # the first backoff: 30 s
 
         # 30 seconds later…
-        db.session.execute(sa.update(Delivery).where(Delivery.id == row.id)
-                           .values(not_before=row.not_before - timedelta(seconds=31)))
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == row.id)
+            .values(not_before=row.not_before - timedelta(seconds=31))
+        )
         jobs.commit()
         conn.zadd(registry.key, {retry[0]: time.time() - 1})
         run_worker_burst(redis_app, env)

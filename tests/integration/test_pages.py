@@ -1,4 +1,5 @@
 """Errors, health, languages, headers and the demo district."""
+
 from __future__ import annotations
 
 import re
@@ -154,10 +155,17 @@ def test_demo_load_is_complete_and_idempotent(runner, app):
     levels = set(db.session.scalars(sa.select(School.level)))
     assert levels == {"kindergarten", "grade1", "grade6"}
     assert set(db.session.scalars(sa.select(User.role))) >= {
-        "parent", "teacher", "school_staff", "district_officer", "city_admin"}
+        "parent",
+        "teacher",
+        "school_staff",
+        "district_officer",
+        "city_admin",
+    }
     # catchments by whole ward and by residential group
     assert db.session.scalar(sa.select(sa.func.count()).where(Catchment.residential_group_id.is_(None))) > 0
-    assert db.session.scalar(sa.select(sa.func.count()).where(Catchment.residential_group_id.is_not(None))) > 0
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(Catchment.residential_group_id.is_not(None))) > 0
+    )
     assert "0912345678" in first.output and "admin@demo.edu.vn" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0

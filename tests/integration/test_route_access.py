@@ -4,6 +4,7 @@ New routes join automatically: each must declare its audience (`@public` or `@ro
 and every URL argument must have a "foreign" object here — one outside the scope of the users
 under test — so that scope checks are tried too.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -56,8 +57,11 @@ def test_every_view_declares_its_audience(app):
 
 def test_every_route_answers_only_get_and_post(app):
     # The walks below try GET and POST; a route with another method would escape them.
-    odd = {r.rule: sorted(r.methods - {"GET", "POST", "HEAD", "OPTIONS"}) for r in rules(app)
-           if r.methods - {"GET", "POST", "HEAD", "OPTIONS"}}
+    odd = {
+        r.rule: sorted(r.methods - {"GET", "POST", "HEAD", "OPTIONS"})
+        for r in rules(app)
+        if r.methods - {"GET", "POST", "HEAD", "OPTIONS"}
+    }
     assert not odd, f"routes with methods the access tests do not try: {odd}"
 
 

@@ -4,6 +4,7 @@ The property tests play whole seasons on random small markets: round 1, declines
 (only where nobody has a claim), round 2, more declines, round 3 — and check after every round
 that nobody holding a seat lost it or got a worse one, and that the whole matching is stable.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,15 +30,25 @@ FORMAT = "school-allocation-instance/1"
 
 
 def inst(schools: dict[str, int], students: list[dict]) -> dict:
-    return {"format": FORMAT, "schools": [{"id": k, "capacity": v} for k, v in schools.items()], "students": students}
+    return {
+        "format": FORMAT,
+        "schools": [{"id": k, "capacity": v} for k, v in schools.items()],
+        "students": students,
+    }
 
 
 def stu(sid, choices, lottery, catchment=None, siblings=()):
-    return {"id": sid, "choices": list(choices), "catchment": catchment, "sibling_schools": list(siblings),
-            "lottery": lottery}
+    return {
+        "id": sid,
+        "choices": list(choices),
+        "catchment": catchment,
+        "sibling_schools": list(siblings),
+        "lottery": lottery,
+    }
 
 
 # ---- examples --------------------------------------------------------------------------------
+
 
 def test_priority_class():
     s = stu("A1", ["X", "Y", "Z"], 1, catchment="Z", siblings=["Y"])
@@ -47,8 +58,12 @@ def test_priority_class():
 
 
 def test_reduction_truncates_held_lists_and_keeps_office_seats_outside():
-    students = [stu("A1", ["X", "Y", "Z"], 1), stu("A2", ["X", "Y"], 2), stu("A3", ["Y", "X"], 3),
-                stu("A4", ["X"], 4)]
+    students = [
+        stu("A1", ["X", "Y", "Z"], 1),
+        stu("A2", ["X", "Y"], 2),
+        stu("A3", ["Y", "X"], 3),
+        stu("A4", ["X"], 4),
+    ]
     held = {"A1": "Y"}  # A1 holds her 2nd choice: she may move up to X, never down to Z
     office = {"A2": "Z"}  # A2 got Z from the office (not on her list): competes for X and Y only
     out = later_round_instance({"X": 1, "Y": 1, "Z": 3}, students, held, office, {"round": 2})
@@ -62,7 +77,9 @@ def test_reduction_truncates_held_lists_and_keeps_office_seats_outside():
 
 
 def test_held_seat_survives_a_lowered_capacity():
-    out = later_round_instance({"X": 1}, [stu("A1", ["X"], 2), stu("A2", ["X"], 3)], {"A1": "X", "A2": "X"}, {})
+    out = later_round_instance(
+        {"X": 1}, [stu("A1", ["X"], 2), stu("A2", ["X"], 3)], {"A1": "X", "A2": "X"}, {}
+    )
     assert out["schools"] == [{"id": "X", "capacity": 2}]
     res = allocate_instance(out)
     assert lost_guarantees(out, res) == []
@@ -101,8 +118,13 @@ def test_summary_counts_and_cutoffs():
     res = allocate_instance(instance)
     s = summarize(instance, res)
     assert s["students"] == 3 and s["assigned"] == 2 and s["unassigned"] == 1
-    assert s["schools"]["X"] == {"capacity": 1, "admitted": 1, "cutoff": [0, 1], "catchment_applicants": 1,
-                                 "first_choice": 3}
+    assert s["schools"]["X"] == {
+        "capacity": 1,
+        "admitted": 1,
+        "cutoff": [0, 1],
+        "catchment_applicants": 1,
+        "first_choice": 3,
+    }
     assert s["schools"]["Y"]["cutoff"] is None and s["schools"]["Y"]["admitted"] == 1
     assert s["by_rank"] == {"1": 1, "2": 1}
 
@@ -120,6 +142,7 @@ def test_haversine_and_nearest():
 
 
 # ---- property: whole seasons ---------------------------------------------------------------
+
 
 @st.composite
 def markets(draw):
@@ -199,7 +222,9 @@ def test_later_rounds_keep_seats_and_stay_stable(market, data):
                 used[school] += 1
         before = dict(seat)
         held = {sid: s for sid, s in seat.items() if sid not in office}
-        instance = later_round_instance(caps, list(students.values()), held, dict(office), {"round": round_no})
+        instance = later_round_instance(
+            caps, list(students.values()), held, dict(office), {"round": round_no}
+        )
         res = allocate_instance(instance)
         assert lost_guarantees(instance, res) == []
         for sid, school in res["assignment"].items():

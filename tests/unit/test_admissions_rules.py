@@ -1,4 +1,5 @@
 """Pure admissions rules: age eligibility, catchment derivation, admission codes, calendar checks."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,18 +15,21 @@ from admissions import rules
 # ---- eligibility by age ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("level", "born", "eligible"), [
-    ("grade1", date(2020, 1, 1), True),     # turns 6 on the first day of 2026
-    ("grade1", date(2020, 12, 31), True),   # turns 6 on the last day of 2026: still this intake
-    ("grade1", date(2019, 12, 31), False),  # turned 6 in 2025: last year's intake
-    ("grade1", date(2021, 1, 1), False),    # turns 6 only in 2027
-    ("kindergarten", date(2021, 6, 15), True),
-    ("kindergarten", date(2020, 12, 31), False),
-    ("grade6", date(2015, 1, 1), True),
-    ("grade6", date(2015, 12, 31), True),
-    ("grade6", date(2016, 1, 1), False),
-    ("grade6", date(2014, 12, 31), False),
-])
+@pytest.mark.parametrize(
+    ("level", "born", "eligible"),
+    [
+        ("grade1", date(2020, 1, 1), True),  # turns 6 on the first day of 2026
+        ("grade1", date(2020, 12, 31), True),  # turns 6 on the last day of 2026: still this intake
+        ("grade1", date(2019, 12, 31), False),  # turned 6 in 2025: last year's intake
+        ("grade1", date(2021, 1, 1), False),  # turns 6 only in 2027
+        ("kindergarten", date(2021, 6, 15), True),
+        ("kindergarten", date(2020, 12, 31), False),
+        ("grade6", date(2015, 1, 1), True),
+        ("grade6", date(2015, 12, 31), True),
+        ("grade6", date(2016, 1, 1), False),
+        ("grade6", date(2014, 12, 31), False),
+    ],
+)
 def test_age_eligibility_edges(level, born, eligible):
     assert rules.is_age_eligible(level, 2026, born) is eligible
 
@@ -89,14 +93,14 @@ def test_new_codes_are_well_formed_and_use_the_unambiguous_alphabet():
 @given(code_bodies, st.integers(0, rules.CODE_LENGTH - 1), st.sampled_from(rules.ALPHABET))
 def test_every_single_substitution_is_caught(body, pos, symbol):
     code = _code(body)
-    typo = code[:pos] + symbol + code[pos + 1:]
+    typo = code[:pos] + symbol + code[pos + 1 :]
     assert rules.code_is_well_formed(typo) is (typo == code)
 
 
 @given(code_bodies, st.integers(0, rules.CODE_LENGTH - 2))
 def test_every_adjacent_transposition_is_caught(body, pos):
     code = _code(body)
-    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2:]
+    swapped = code[:pos] + code[pos + 1] + code[pos] + code[pos + 2 :]
     assert rules.code_is_well_formed(swapped) is (swapped == code)
 
 
@@ -105,9 +109,9 @@ def test_adjacent_transpositions_exhaustively_for_every_symbol_pair():
     base = "0" * rules.CODE_BODY
     for x, y in itertools.permutations(rules.ALPHABET, 2):
         for pos in range(rules.CODE_BODY - 1):
-            body = base[:pos] + x + y + base[pos + 2:]
+            body = base[:pos] + x + y + base[pos + 2 :]
             code = _code(body)
-            swapped = code[:pos] + y + x + code[pos + 2:]
+            swapped = code[:pos] + y + x + code[pos + 2 :]
             assert not rules.code_is_well_formed(swapped), (code, swapped)
 
 
@@ -147,13 +151,19 @@ def test_calendar_problems_are_named():
     assert ("kindergarten.opens_at", "overlap") in rules.schedule_problems(overlapping)
     backwards = [rules.LevelSchedule("grade1", rules.Window(T0, T0 - timedelta(hours=1)), None)]
     assert rules.schedule_problems(backwards) == [("grade1.closes_at", "close_before_open")]
-    early_confirm = [rules.LevelSchedule("grade1", rules.Window(T0, T0 + timedelta(days=3)), T0 + timedelta(days=1))]
+    early_confirm = [
+        rules.LevelSchedule("grade1", rules.Window(T0, T0 + timedelta(days=3)), T0 + timedelta(days=1))
+    ]
     assert rules.schedule_problems(early_confirm) == [("grade1.confirm_by", "confirm_before_close")]
     half = [rules.LevelSchedule("grade1", rules.Window(T0, None), None)]
     assert rules.schedule_problems(half) == [("grade1.closes_at", "incomplete")]
     late_trial = rules.Window(T0 - timedelta(days=1), T0 + timedelta(hours=1))
-    assert rules.schedule_problems([_sched("grade1", 0)], late_trial) == [("trial.closes_at", "trial_after_official")]
-    assert rules.schedule_problems([_sched("grade1", 0)], intake_year=2030) == [("grade1.opens_at", "wrong_year")]
+    assert rules.schedule_problems([_sched("grade1", 0)], late_trial) == [
+        ("trial.closes_at", "trial_after_official")
+    ]
+    assert rules.schedule_problems([_sched("grade1", 0)], intake_year=2030) == [
+        ("grade1.opens_at", "wrong_year")
+    ]
 
 
 def test_window_status_uses_half_open_interval():
@@ -172,6 +182,7 @@ def test_local_time_round_trip():
 
 
 # ---- choices, capacity, locks, spreadsheet text ---------------------------------------------
+
 
 def test_choice_rules():
     assert rules.choice_problems([1, 2, 3], {1, 2, 3}, 9) == []
@@ -195,10 +206,17 @@ def test_lock_expires():
     assert not rules.is_locked(None, T0)
 
 
-@pytest.mark.parametrize(("raw", "safe"), [
-    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("Nguyễn Văn An", "Nguyễn Văn An"), (None, ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("Nguyễn Văn An", "Nguyễn Văn An"),
+        (None, ""),
+    ],
+)
 def test_excel_text_escapes_formula_like_text(raw, safe):
     assert rules.excel_text(raw) == safe
 

@@ -1,4 +1,5 @@
 """Pure notification rules with a frozen clock: quiet hours, digests, channels, retries, SMS text."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -22,9 +23,18 @@ PHONE_ONLY_NEVER_LOGGED_IN = Recipient(2, None, "0912345679", uses_app=False)
 PHONE_ONLY_APP_USER = Recipient(3, None, "0912345670", uses_app=True)
 
 
-@pytest.mark.parametrize(("t", "quiet"), [
-    (time(20, 59), False), (time(21, 0), True), (time(23, 59), True), (time(0, 0), True),
-    (time(6, 29), True), (time(6, 30), False), (time(12, 0), False)])
+@pytest.mark.parametrize(
+    ("t", "quiet"),
+    [
+        (time(20, 59), False),
+        (time(21, 0), True),
+        (time(23, 59), True),
+        (time(0, 0), True),
+        (time(6, 29), True),
+        (time(6, 30), False),
+        (time(12, 0), False),
+    ],
+)
 def test_quiet_hours_across_midnight(t, quiet):
     assert rules.in_quiet_hours(t, time(21, 0), time(6, 30)) is quiet
 
@@ -54,7 +64,9 @@ def test_plan_at_night_defers_email_to_end_of_quiet_hours_but_not_in_app():
 
 def test_a_kind_outside_quiet_hours_is_sent_at_night_without_sms():
     test_kind = Kind("test", quiet_hours=False, digestible=False)
-    plans = rules.plan_channels(test_kind, PARENT, Preference(digest=True), None, urgent=False, now_utc=utc(22))
+    plans = rules.plan_channels(
+        test_kind, PARENT, Preference(digest=True), None, urgent=False, now_utc=utc(22)
+    )
     assert plans == [Plan(IN_APP), Plan(EMAIL)]
 
 
@@ -64,35 +76,50 @@ def test_urgent_overrides_quiet_hours_and_adds_sms():
 
 
 def test_urgent_sms_can_be_switched_off_when_another_channel_reaches():
-    plans = rules.plan_channels(EMERGENCY, PARENT, Preference(email=True, sms=False), None, urgent=True,
-                                now_utc=utc(10))
+    plans = rules.plan_channels(
+        EMERGENCY, PARENT, Preference(email=True, sms=False), None, urgent=True, now_utc=utc(10)
+    )
     assert [p.channel for p in plans] == [IN_APP, EMAIL]
 
 
 def test_sms_is_the_fallback_only_without_any_free_channel():
-    plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_NEVER_LOGGED_IN, None, None, urgent=False, now_utc=utc(10))
+    plans = rules.plan_channels(
+        ANNOUNCEMENT, PHONE_ONLY_NEVER_LOGGED_IN, None, None, urgent=False, now_utc=utc(10)
+    )
     assert [p.channel for p in plans] == [IN_APP, SMS]
     plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_APP_USER, None, None, urgent=False, now_utc=utc(10))
     assert [p.channel for p in plans] == [IN_APP]
     # Email switched off by the guardian who never opens the app: SMS still reaches them.
-    plans = rules.plan_channels(ANNOUNCEMENT, Recipient(4, "x@example.vn", "0912000000", False),
-                                Preference(email=False), None, urgent=False, now_utc=utc(10))
+    plans = rules.plan_channels(
+        ANNOUNCEMENT,
+        Recipient(4, "x@example.vn", "0912000000", False),
+        Preference(email=False),
+        None,
+        urgent=False,
+        now_utc=utc(10),
+    )
     assert [p.channel for p in plans] == [IN_APP, SMS]
 
 
 def test_fallback_sms_waits_for_quiet_hours_to_end():
-    plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_NEVER_LOGGED_IN, None, None, urgent=False, now_utc=utc(23))
+    plans = rules.plan_channels(
+        ANNOUNCEMENT, PHONE_ONLY_NEVER_LOGGED_IN, None, None, urgent=False, now_utc=utc(23)
+    )
     assert plans[1] == Plan(SMS, not_before=utc(6, 30, day=11))
 
 
 def test_email_switched_off_for_a_kind():
-    plans = rules.plan_channels(ANNOUNCEMENT, PARENT, Preference(email=False), None, urgent=False, now_utc=utc(10))
+    plans = rules.plan_channels(
+        ANNOUNCEMENT, PARENT, Preference(email=False), None, urgent=False, now_utc=utc(10)
+    )
     assert plans == [Plan(IN_APP)]
 
 
 def test_kind_without_email_by_default():
     quiet_kind = Kind("minor", channels=(IN_APP,))
-    assert rules.plan_channels(quiet_kind, PARENT, None, None, urgent=False, now_utc=utc(10)) == [Plan(IN_APP)]
+    assert rules.plan_channels(quiet_kind, PARENT, None, None, urgent=False, now_utc=utc(10)) == [
+        Plan(IN_APP)
+    ]
 
 
 def test_digest_goes_out_at_the_digest_time_and_urgent_skips_it():
@@ -118,14 +145,27 @@ def test_retry_backoff_then_permanent():
     assert rules.after_failure(1, False, now) == (rules.FAILED, None)
 
 
-@pytest.mark.parametrize(("code", "transient"), [(None, True), (421, True), (450, True), (451, True),
-                                                 (550, False), (552, False), (554, False)])
+@pytest.mark.parametrize(
+    ("code", "transient"),
+    [(None, True), (421, True), (450, True), (451, True), (550, False), (552, False), (554, False)],
+)
 def test_smtp_error_classes(code, transient):
     assert rules.smtp_is_transient(code) is transient
 
 
-@pytest.mark.parametrize(("status", "transient"), [(None, True), (500, True), (503, True), (429, True),
-                                                   (408, True), (400, False), (404, False), (422, False)])
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [
+        (None, True),
+        (500, True),
+        (503, True),
+        (429, True),
+        (408, True),
+        (400, False),
+        (404, False),
+        (422, False),
+    ],
+)
 def test_gateway_error_classes(status, transient):
     assert rules.http_is_transient(status) is transient
 

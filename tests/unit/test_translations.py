@@ -3,6 +3,7 @@
 Fast and self-contained: no app, no database. Extraction runs in-process with the
 same options as scripts/i18n (keep KEYWORDS in step with that script).
 """
+
 from __future__ import annotations
 
 import io
@@ -92,8 +93,11 @@ def test_placeholders_are_kept(catalog):
 
 
 def test_translations_are_nfc(catalog):
-    bad = [_ids(m)[0] for m in catalog if m.id
-           and any(s and unicodedata.normalize("NFC", s) != s for s in _strings(m))]
+    bad = [
+        _ids(m)[0]
+        for m in catalog
+        if m.id and any(s and unicodedata.normalize("NFC", s) != s for s in _strings(m))
+    ]
     assert not bad, "msgstr not in Unicode NFC form:\n  " + "\n  ".join(map(repr, bad))
 
 

@@ -3,6 +3,7 @@
 The areas' own rules are tested beside them: personal IDs, levels, residence types and places in
 test_admissions_validation.py; classes.xlsx and grade sheets in the contact book's tests.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,31 +36,38 @@ def english():
 # --------------------------------------------------------------------------- text
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("  Nguyễn   Thị  An ", "Nguyễn Thị An"),
-    ("Nguyễn Thị An", "Nguyễn Thị An"),  # NFD → NFC
-    ("An\u200b\u200dBình", "AnBình"),  # zero-width space and joiner
-    ("\ufeffAn", "An"),  # BOM
-    ("Hoa\u00adHồng", "HoaHồng"),  # soft hyphen
-    ("An\u202eBình\u202c", "AnBình"),  # bidi override
-    ("An\u2066Bình\u2069", "AnBình"),  # bidi isolate
-    ("An\x00\x07Bình", "AnBình"),  # control characters
-    ("An\tBình\nCường\r\nDung\rEm", "An Bình Cường Dung Em"),  # whitespace controls are spaces
-    ("An\u00a0Bình", "An Bình"),  # no-break space
-    ("An\ue000", "An"),  # private use
-    ("An 😀\U000e0041", "An 😀"),  # beyond the BMP: emoji kept, tag characters dropped
-    ("", ""), (None, ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  Nguyễn   Thị  An ", "Nguyễn Thị An"),
+        ("Nguyễn Thị An", "Nguyễn Thị An"),  # NFD → NFC
+        ("An\u200b\u200dBình", "AnBình"),  # zero-width space and joiner
+        ("\ufeffAn", "An"),  # BOM
+        ("Hoa\u00adHồng", "HoaHồng"),  # soft hyphen
+        ("An\u202eBình\u202c", "AnBình"),  # bidi override
+        ("An\u2066Bình\u2069", "AnBình"),  # bidi isolate
+        ("An\x00\x07Bình", "AnBình"),  # control characters
+        ("An\tBình\nCường\r\nDung\rEm", "An Bình Cường Dung Em"),  # whitespace controls are spaces
+        ("An\u00a0Bình", "An Bình"),  # no-break space
+        ("An\ue000", "An"),  # private use
+        ("An 😀\U000e0041", "An 😀"),  # beyond the BMP: emoji kept, tag characters dropped
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_clean_text(raw, expected):
     assert xlsx.clean_text(raw) == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("  Xin   chào\r\n\r\nCô  giáo \t\n", "Xin chào\n\nCô giáo"),
-    ("a\rb", "a\nb"),
-    ("Dòng 1\u200b\nDòng\u00a0 2", "Dòng 1\nDòng 2"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  Xin   chào\r\n\r\nCô  giáo \t\n", "Xin chào\n\nCô giáo"),
+        ("a\rb", "a\nb"),
+        ("Dòng 1\u200b\nDòng\u00a0 2", "Dòng 1\nDòng 2"),
+        (None, ""),
+    ],
+)
 def test_clean_text_multiline_keeps_line_breaks(raw, expected):
     assert xlsx.clean_text(raw, multiline=True) == expected
 
@@ -87,18 +95,34 @@ def test_strip_diacritics():
     assert xlsx.strip_diacritics("ĐỒNG") == "DONG"
 
 
-@pytest.mark.parametrize("header, key", [
-    ("Mã định danh", "ma dinh danh"), ("  MÃ ĐỊNH  DANH ", "ma dinh danh"), ("personal_id", "personal id"),
-    ("Personal ID", "personal id"), ("Họ tên cha/mẹ/người giám hộ", "ho ten cha/me/nguoi giam ho"),
-])
+@pytest.mark.parametrize(
+    "header, key",
+    [
+        ("Mã định danh", "ma dinh danh"),
+        ("  MÃ ĐỊNH  DANH ", "ma dinh danh"),
+        ("personal_id", "personal id"),
+        ("Personal ID", "personal id"),
+        ("Họ tên cha/mẹ/người giám hộ", "ho ten cha/me/nguoi giam ho"),
+    ],
+)
 def test_header_key(header, key):
     assert xlsx.header_key(header) == key
 
 
-@pytest.mark.parametrize("raw, escaped", [
-    ("=cmd", "'=cmd"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("An", "An"), (5, 5), (None, None),
-])
+@pytest.mark.parametrize(
+    "raw, escaped",
+    [
+        ("=cmd", "'=cmd"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("An", "An"),
+        (5, 5),
+        (None, None),
+    ],
+)
 def test_escape_formula(raw, escaped):
     assert xlsx.escape_formula(raw) == escaped
 
@@ -137,19 +161,32 @@ def test_names_refuse_formula_prefixes(raw):
     assert code_of(xlsx.email, raw) == "email"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("  Nguyễn   Thị  An ", "Nguyễn Thị An"), ("Nguyễn Thị An", "Nguyễn Thị An"),
-    ("H'Hen Niê", "H'Hen Niê"), ("Lê-Anh", "Lê-Anh"), ("Nguyễn\u200b Thị An", "Nguyễn Thị An"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  Nguyễn   Thị  An ", "Nguyễn Thị An"),
+        ("Nguyễn Thị An", "Nguyễn Thị An"),
+        ("H'Hen Niê", "H'Hen Niê"),
+        ("Lê-Anh", "Lê-Anh"),
+        ("Nguyễn\u200b Thị An", "Nguyễn Thị An"),
+    ],
+)
 def test_person_names_cleaned(raw, expected):
     assert xlsx.person_name(raw) == expected
     assert xlsx.person_name(raw, "s") == expected
 
 
-@pytest.mark.parametrize("raw, code", [
-    ("A", "too_short"), ("x" * 121, "too_long"), ("Nguyễn 2", "bad_name"), ("<b>An</b>", "bad_name"),
-    (123, "not_text"), ("   ", "required"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("A", "too_short"),
+        ("x" * 121, "too_long"),
+        ("Nguyễn 2", "bad_name"),
+        ("<b>An</b>", "bad_name"),
+        (123, "not_text"),
+        ("   ", "required"),
+    ],
+)
 def test_person_names_refused(raw, code):
     assert code_of(xlsx.person_name, raw) == code
 
@@ -168,16 +205,25 @@ def test_codes_must_be_text():
     assert xlsx.code("A" * 50, "s", max_len=50) == "A" * 50
 
 
-@pytest.mark.parametrize("raw, data_type, expected", [
-    ("0912345678", "s", "0912345678"), ("+84 912 345 678", "s", "0912345678"), ("091.234.5678", "s", "0912345678"),
-    ("0387654321", "s", "0387654321"), (912345678, "n", "0912345678"), (912345678.0, "n", "0912345678"),
-])
+@pytest.mark.parametrize(
+    "raw, data_type, expected",
+    [
+        ("0912345678", "s", "0912345678"),
+        ("+84 912 345 678", "s", "0912345678"),
+        ("091.234.5678", "s", "0912345678"),
+        ("0387654321", "s", "0387654321"),
+        (912345678, "n", "0912345678"),
+        (912345678.0, "n", "0912345678"),
+    ],
+)
 def test_phones(raw, data_type, expected):
     assert xlsx.phone(raw, data_type) == expected
     assert xlsx.phone(raw) == expected  # data_type is optional
 
 
-@pytest.mark.parametrize("raw", ["0241234567", "091234567", "09123456789", "abc", "0112345678", 12345, True, None])
+@pytest.mark.parametrize(
+    "raw", ["0241234567", "091234567", "09123456789", "abc", "0112345678", 12345, True, None]
+)
 def test_bad_phones(raw):
     assert code_of(xlsx.phone, raw, "s") == "phone"
 
@@ -191,43 +237,57 @@ def test_emails():
 TODAY = date(2026, 6, 1)
 
 
-@pytest.mark.parametrize("value, expected", [
-    (datetime(2020, 3, 15, 0, 0), date(2020, 3, 15)),
-    (date(2020, 3, 15), date(2020, 3, 15)),
-    ("15/03/2020", date(2020, 3, 15)),
-    ("5/3/2020", date(2020, 3, 5)),
-    (" 15-03-2020 ", date(2020, 3, 15)),
-    ("15.03.2020", date(2020, 3, 15)),
-    ("2020-03-15", date(2020, 3, 15)),
-    ("29/02/2020", date(2020, 2, 29)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (datetime(2020, 3, 15, 0, 0), date(2020, 3, 15)),
+        (date(2020, 3, 15), date(2020, 3, 15)),
+        ("15/03/2020", date(2020, 3, 15)),
+        ("5/3/2020", date(2020, 3, 5)),
+        (" 15-03-2020 ", date(2020, 3, 15)),
+        ("15.03.2020", date(2020, 3, 15)),
+        ("2020-03-15", date(2020, 3, 15)),
+        ("29/02/2020", date(2020, 2, 29)),
+    ],
+)
 def test_dates_accepted(value, expected):
     assert xlsx.a_date(value, "s", today=TODAY) == expected
     assert xlsx.a_date(value, today=TODAY) == expected  # data_type is optional
 
 
-@pytest.mark.parametrize("value, code", [
-    ("03/15/2020", "date_invalid"),     # mm/dd: month 15
-    ("29/02/2021", "date_invalid"),
-    ("31/04/2020", "date_invalid"),
-    ("15/03/20", "date_format"),
-    ("2020/03/15", "date_format"),
-    ("ngày 15 tháng 3", "date_format"),
-    (43905, "date_number"),              # an Excel serial without a date format
-    (43905.0, "date_number"),
-    (True, "date_format"),
-    (None, "date_format"),
-    ("01/01/1899", "date_too_old"),
-    ("02/06/2026", "date_future"),
-])
+@pytest.mark.parametrize(
+    "value, code",
+    [
+        ("03/15/2020", "date_invalid"),  # mm/dd: month 15
+        ("29/02/2021", "date_invalid"),
+        ("31/04/2020", "date_invalid"),
+        ("15/03/20", "date_format"),
+        ("2020/03/15", "date_format"),
+        ("ngày 15 tháng 3", "date_format"),
+        (43905, "date_number"),  # an Excel serial without a date format
+        (43905.0, "date_number"),
+        (True, "date_format"),
+        (None, "date_format"),
+        ("01/01/1899", "date_too_old"),
+        ("02/06/2026", "date_future"),
+    ],
+)
 def test_dates_refused(value, code):
     assert code_of(xlsx.a_date, value, "s", today=TODAY) == code
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("male", "male"), ("Nam", "male"), ("NAM", "male"), ("female", "female"), ("Nữ", "female"), ("nu", "female"),
-    ("Nữ", "female"),  # decomposed Unicode (NFD), as some Mac exports write it
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("male", "male"),
+        ("Nam", "male"),
+        ("NAM", "male"),
+        ("female", "female"),
+        ("Nữ", "female"),
+        ("nu", "female"),
+        ("Nữ", "female"),  # decomposed Unicode (NFD), as some Mac exports write it
+    ],
+)
 def test_genders(raw, expected):
     assert xlsx.gender(raw) == expected
     assert xlsx.gender(raw, "s", letters=True) == expected
@@ -243,10 +303,25 @@ def test_gender_letters_when_asked():
     assert code_of(xlsx.gender, "khác", letters=True) == "gender"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("yes", True), ("Có", True), ("x", True), ("TRUE", True), (True, True), (1, True), ("1", True),
-    ("no", False), ("Không", False), ("false", False), (False, False), (0, False), (None, False), ("  ", False),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("yes", True),
+        ("Có", True),
+        ("x", True),
+        ("TRUE", True),
+        (True, True),
+        (1, True),
+        ("1", True),
+        ("no", False),
+        ("Không", False),
+        ("false", False),
+        (False, False),
+        (0, False),
+        (None, False),
+        ("  ", False),
+    ],
+)
 def test_yes_no(raw, expected):
     assert xlsx.yes_no(raw) is expected
 
@@ -263,14 +338,24 @@ def test_enum_uses_the_folded_key():
     assert code_of(xlsx.enum, "tạm trú", table, "x") == "x"
 
 
-@pytest.mark.parametrize("raw, expected", [(90, 90), (90.0, 90), ("1.200", 1200), ("1,200", 1200), (" 105 ", 105),
-                                           (0, 0)])
+@pytest.mark.parametrize(
+    "raw, expected", [(90, 90), (90.0, 90), ("1.200", 1200), ("1,200", 1200), (" 105 ", 105), (0, 0)]
+)
 def test_integers(raw, expected):
     assert xlsx.integer(raw) == expected
 
 
-@pytest.mark.parametrize("raw, code", [(90.5, "integer"), ("ten", "integer"), (-1, "integer_range"), (True, "integer"),
-                                       ("1.20", "integer"), (None, "integer")])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        (90.5, "integer"),
+        ("ten", "integer"),
+        (-1, "integer_range"),
+        (True, "integer"),
+        ("1.20", "integer"),
+        (None, "integer"),
+    ],
+)
 def test_bad_integers(raw, code):
     assert code_of(xlsx.integer, raw) == code
 
@@ -288,8 +373,15 @@ def test_numbers():
 
 
 def test_every_message_renders_in_english(english):
-    params = {"max": 3, "min": 1, "code": "X", "first": 2, "sheet": "roster", "column": "personal_id",
-              "label": "Mã định danh"}
+    params = {
+        "max": 3,
+        "min": 1,
+        "code": "X",
+        "first": 2,
+        "sheet": "roster",
+        "column": "personal_id",
+        "label": "Mã định danh",
+    }
     for code in xlsx.MESSAGES:
         text = xlsx.render_message(code, params)
         assert text and "%(" not in text, code
@@ -323,32 +415,51 @@ def test_problem_lines(english):
     assert written.line() == "row 3, column personal_id: is required"
     assert written.line(as_written=True) == "row 3, column Mã định danh: is required"
     assert Problem(3, None, "duplicate", {"first": 2}).line().startswith("row 3: repeats the value of row 2")
-    assert Problem(None, None, "not_xlsx").line() == "the file is not an Excel workbook (.xlsx) or cannot be read"
-    assert Problem(2, "gender", "gender", sheet="pupils").line() == \
-        "row 2, column gender: must be male or female (Nam, Nữ) (sheet pupils)"
-    assert Problem(None, None, "no_rows", sheet="teachers").line() == \
-        "sheet teachers: the sheet has no data rows below the header row"
+    assert (
+        Problem(None, None, "not_xlsx").line()
+        == "the file is not an Excel workbook (.xlsx) or cannot be read"
+    )
+    assert (
+        Problem(2, "gender", "gender", sheet="pupils").line()
+        == "row 2, column gender: must be male or female (Nam, Nữ) (sheet pupils)"
+    )
+    assert (
+        Problem(None, None, "no_rows", sheet="teachers").line()
+        == "sheet teachers: the sheet has no data rows below the header row"
+    )
     assert Problem(None, "GK", "required").line() == "column GK: is required"
 
 
 def test_problem_json_round_trip():
-    for p in (Problem(3, "personal_id", "too_long", {"max": 12}, header="Mã định danh"),
-              Problem(None, None, "no_rows", sheet="pupils")):
+    for p in (
+        Problem(3, "personal_id", "too_long", {"max": 12}, header="Mã định danh"),
+        Problem(None, None, "no_rows", sheet="pupils"),
+    ):
         data = p.to_json()
         assert Problem.from_json(data) == p
-    assert Problem(1, "a", "required").to_json() == {"row": 1, "column": "a", "code": "required", "params": {},
-                                                     "header": None}
+    assert Problem(1, "a", "required").to_json() == {
+        "row": 1,
+        "column": "a",
+        "code": "required",
+        "params": {},
+        "header": None,
+    }
 
 
 # --------------------------------------------------------------------------- reading workbooks
 
-COLUMNS = (Column("school_code", "Mã trường"), Column("class_name", "Lớp"),
-           Column("teacher_email", "Email", aliases=("Email giáo viên",)),
-           Column("homeroom", "Chủ nhiệm", required=False))
+COLUMNS = (
+    Column("school_code", "Mã trường"),
+    Column("class_name", "Lớp"),
+    Column("teacher_email", "Email", aliases=("Email giáo viên",)),
+    Column("homeroom", "Chủ nhiệm", required=False),
+)
 
 
 def test_match_headers_either_language_aliases_extra_columns():
-    index, written = xlsx.match_headers(COLUMNS, ["Ghi chú", "LỚP", "email giao vien", None, 42, "school_code"])
+    index, written = xlsx.match_headers(
+        COLUMNS, ["Ghi chú", "LỚP", "email giao vien", None, 42, "school_code"]
+    )
     assert index == {"class_name": 1, "teacher_email": 2, "school_code": 5}
     assert written["class_name"] == "LỚP" and written["teacher_email"] == "email giao vien"
 
@@ -358,7 +469,9 @@ def test_match_headers_missing_and_duplicate_columns():
         xlsx.match_headers(COLUMNS, ["school_code", "Mã trường", "Lớp"], sheet="teachers")
     problems = err.value.problems
     assert [(p.code, p.params.get("column")) for p in problems] == [
-        ("duplicate_column", "Mã trường"), ("missing_column", "teacher_email")]
+        ("duplicate_column", "Mã trường"),
+        ("missing_column", "teacher_email"),
+    ]
     assert all(p.sheet == "teachers" for p in problems)
 
 
@@ -373,12 +486,16 @@ def _workbook(sheets: dict[str, list[list]]) -> bytes:
 
 
 def test_read_sheet_rows_types_and_blank_rows():
-    data = _workbook({" Teachers ": [
-        ["school_code", "class_name", "teacher_email", "extra"],
-        ["TH-A", "1A", "lan@example.edu.vn", "x"],
-        [None, "  ", None, "only an extra column"],  # blank in the known columns: skipped
-        ["TH-A", "=1+1", "binh@example.edu.vn"],
-    ]})
+    data = _workbook(
+        {
+            " Teachers ": [
+                ["school_code", "class_name", "teacher_email", "extra"],
+                ["TH-A", "1A", "lan@example.edu.vn", "x"],
+                [None, "  ", None, "only an extra column"],  # blank in the known columns: skipped
+                ["TH-A", "=1+1", "binh@example.edu.vn"],
+            ]
+        }
+    )
     wb = xlsx.open_workbook(data)
     try:
         rows = xlsx.read_sheet(wb, "teachers", COLUMNS)
@@ -390,13 +507,21 @@ def test_read_sheet_rows_types_and_blank_rows():
     assert rows[1].get("class_name") == ("=1+1", "f")  # formulas are kept, to be refused
 
 
-@pytest.mark.parametrize("sheets, code", [
-    ({"pupils": [["school_code", "class_name", "teacher_email"], ["TH-A", "1A", "a@b.vn"]]}, "missing_sheet"),
-    ({"teachers": [["school_code", "teacher_email"], ["TH-A", "a@b.vn"]]}, "missing_column"),
-    ({"teachers": [["school_code", "class_name", "teacher_email"]]}, "no_rows"),
-    ({"teachers": [["school_code", "class_name", "teacher_email"]] + [["TH-A", "1A", "a@b.vn"]] * 3},
-     "too_many_rows"),
-])
+@pytest.mark.parametrize(
+    "sheets, code",
+    [
+        (
+            {"pupils": [["school_code", "class_name", "teacher_email"], ["TH-A", "1A", "a@b.vn"]]},
+            "missing_sheet",
+        ),
+        ({"teachers": [["school_code", "teacher_email"], ["TH-A", "a@b.vn"]]}, "missing_column"),
+        ({"teachers": [["school_code", "class_name", "teacher_email"]]}, "no_rows"),
+        (
+            {"teachers": [["school_code", "class_name", "teacher_email"]] + [["TH-A", "1A", "a@b.vn"]] * 3},
+            "too_many_rows",
+        ),
+    ],
+)
 def test_read_sheet_rejects_the_whole_file(sheets, code):
     wb = xlsx.open_workbook(io.BytesIO(_workbook(sheets)))
     with pytest.raises(FileRejected) as err:
@@ -427,13 +552,20 @@ def test_find_and_get_sheet():
 
 def test_written_sheets_escape_formulas_and_keep_text_columns_as_text():
     wb = xlsx.new_workbook()
-    xlsx.write_sheet(wb.active, ["Mã học sinh", "Họ và tên", "Điểm"],
-                     [["0123", "=cmd|' /C calc'!A0", 8], ["0456", "+1", None]], text_columns=(0,))
+    xlsx.write_sheet(
+        wb.active,
+        ["Mã học sinh", "Họ và tên", "Điểm"],
+        [["0123", "=cmd|' /C calc'!A0", 8], ["0456", "+1", None]],
+        text_columns=(0,),
+    )
     xlsx.write_row(wb.active, ["@x", "Nguyễn An", 5])
     back = openpyxl.load_workbook(io.BytesIO(xlsx.workbook_bytes(wb))).active
     assert [[c.value for c in row] for row in back.iter_rows()] == [
-        ["Mã học sinh", "Họ và tên", "Điểm"], ["0123", "'=cmd|' /C calc'!A0", 8], ["0456", "'+1", None],
-        ["'@x", "Nguyễn An", 5]]
+        ["Mã học sinh", "Họ và tên", "Điểm"],
+        ["0123", "'=cmd|' /C calc'!A0", 8],
+        ["0456", "'+1", None],
+        ["'@x", "Nguyễn An", 5],
+    ]
     assert all(c.data_type != "f" for row in back.iter_rows() for c in row)
     assert back.cell(row=1, column=1).font.bold
     assert back.cell(row=2, column=1).number_format == "@"

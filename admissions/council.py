@@ -347,7 +347,8 @@ def update_documents(
     required = required_kinds(app_.sibling_school_ids)
     at = utcnow()
     changed, flagged = [], []
-    for kind, (status, note) in changes.items():
+    cleaned = {}
+    for kind, (status, note) in changes.items():  # refuse before writing anything
         if kind not in set(KINDS) or status not in set(D):
             raise CouncilError("invalid", kind)
         note = (note or "").strip()
@@ -355,6 +356,8 @@ def update_documents(
             raise CouncilError("note_required", kind)
         if len(note) > NOTE_MAX:
             raise CouncilError("note_too_long", kind)
+        cleaned[kind] = (status, note)
+    for kind, (status, note) in cleaned.items():
         check = existing.get(kind)
         before = (check.status, check.note) if check else (effective_status(kind, None, required), "")
         if (status, note) == before:

@@ -13,6 +13,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import jobs
 from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
@@ -143,10 +144,9 @@ def add_child():
             )
         except services.AdmissionError as err:
             form.code.errors.append(add_child_message(err))
-            # A mismatch is stored (the attempt counter must survive): answer 200, like a failed
-            # login, so that the request boundary commits it. Typos and a busy registry store nothing.
-            status = 200 if err.code in ("mismatch", "locked") else 422
-            return render_template("admissions/parent_add_child.html", form=form), status
+            if err.code in ("mismatch", "locked"):
+                jobs.keep_writes()  # the failed attempt counts towards the lockout
+            return render_template("admissions/parent_add_child.html", form=form), 422
         if new:
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:

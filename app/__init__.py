@@ -10,15 +10,35 @@ import sqlalchemy as sa
 from flask import Flask, request, session
 from werkzeug.routing import IntegerConverter
 
+from . import jobs
 from .config import Config, load_secret_key
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class App(Flask):
+    """Flask with one transaction per request, owned by the view: what the view did commits when
+    it returns normally (whatever the status) and rolls back when it raises (an abort, an error).
+    Jobs queued with `app.jobs.enqueue_after_commit` are handed over after that commit.
+
+    Error statuses answered normally must not carry writes by accident: under TESTING a view
+    that answers 4xx/5xx after writing fails (app.jobs.commit_request) unless it said so with
+    `app.jobs.keep_writes()` (a refused admission code still counts the attempt)."""
+
+    def dispatch_request(self):
+        try:
+            response = self.make_response(super().dispatch_request())
+        except BaseException:
+            jobs.rollback()
+            raise
+        jobs.commit_request(response.status_code)
+        return response
+
+
 def create_app(config: type | Mapping | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, CLI. No migrations, no network."""
-    app = Flask(
+    app = App(
         __name__,
         instance_path=os.environ.get("INSTANCE_PATH") or os.path.join(ROOT, "instance"),
         instance_relative_config=True,
@@ -103,17 +123,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from . import jobs
     from .security import security_headers
-
-    @app.after_request
-    def finish_transaction(response):
-        # The request boundary owns the transaction: commit on success, then enqueue jobs.
-        if response.status_code < 400:
-            jobs.commit()
-        else:
-            jobs.rollback()
-        return response
 
     @app.after_request
     def add_security_headers(response):

@@ -21,13 +21,33 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from .extensions import db
 
 log = logging.getLogger(__name__)
 
 _PENDING = "pending_jobs"
+_WROTE = "transaction_wrote"  # this transaction flushed or executed a write
+_KEEP = "keep_writes"  # the view answers an error status but keeps its writes on purpose
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _flushed(session, flush_context) -> None:
+    # Rows that record the request itself (an audit entry for a page shown, a login session's
+    # last-seen time) belong to any answer; only other writes count.
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not getattr(obj, "kept_with_any_answer", False):
+            session.info[_WROTE] = True
+            return
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
 
 
 def job_path(fn: Callable | str) -> str:
@@ -82,9 +102,42 @@ def enqueue_many_after_commit(
         db.session.info.setdefault(_PENDING, []).append(batch)
 
 
+def mark_written() -> None:
+    """Count something outside the database that belongs to this transaction (a stored file
+    removed again on rollback) as a write, for the error-status check of commit_request."""
+    db.session.info[_WROTE] = True
+
+
+def keep_writes() -> None:
+    """Say that this request keeps what it wrote although it answers an error status (4xx): a
+    refusal that must be recorded, such as a wrong admission code counting towards the lockout.
+    Without it, tests fail a view that answers an error status after writing (commit_request)."""
+    db.session.info[_KEEP] = True
+
+
+def commit_request(status: int) -> None:
+    """The request boundary (app.App.dispatch_request): the view returned normally, so commit.
+
+    A 4xx/5xx answer with writes is almost always a view that meant to refuse but relied on the
+    status to roll back; under TESTING (or TRANSACTION_CHECKS) that fails loudly instead, unless
+    the view called keep_writes()."""
+    if not db.session.registry.has():  # the request never opened a session: nothing to do
+        return
+    info = db.session.info
+    checked = current_app.config.get("TRANSACTION_CHECKS", current_app.testing)
+    if checked and status >= 400 and info.get(_WROTE) and not info.get(_KEEP):
+        rollback()
+        raise AssertionError(
+            f"{status} answered after writing: raise to roll back, or call app.jobs.keep_writes()"
+        )
+    commit()
+
+
 def commit() -> None:
     """Commit the transaction of this boundary, then hand its queued jobs over."""
     db.session.commit()
+    db.session.info.pop(_WROTE, None)
+    db.session.info.pop(_KEEP, None)
     pending = db.session.info.pop(_PENDING, [])
     for item in pending:
         if isinstance(item, _Batch):
@@ -117,6 +170,8 @@ def _run_failure_hook(batch: _Batch) -> None:
 def rollback() -> None:
     db.session.rollback()  # pending jobs (single or batches) are dropped with the transaction
     db.session.info.pop(_PENDING, None)
+    db.session.info.pop(_WROTE, None)
+    db.session.info.pop(_KEEP, None)
 
 
 def redis_connection():
@@ -240,8 +295,6 @@ def record_progress(model, row_id: int, **values) -> None:
     """Update a job's status row on a connection of its own, so that pollers see the progress
     while the job's transaction is still open. Progress is a nicety: a failure is logged and the
     job goes on."""
-    import sqlalchemy as sa
-
     table = model.__table__
     try:
         with db.engine.begin() as conn:

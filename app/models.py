@@ -142,6 +142,7 @@ class User(UserMixin, db.Model):
 class UserSession(db.Model):
     """A server-side login session: revocable, with idle and absolute expiry (ASVS V3)."""
 
+    kept_with_any_answer = True  # its last-seen time moves with any page (app.jobs.commit_request)
     __tablename__ = "user_session"
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -156,6 +157,7 @@ class UserSession(db.Model):
 class AuditLog(db.Model):
     """Who did what to which record, when. Never personal data: ids and codes only."""
 
+    kept_with_any_answer = True  # a page answered 422 was still seen (app.jobs.commit_request)
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_log_target", "target_type", "target_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,8 +6,8 @@ message a parent. Attachments: images and PDF, recognised by their first bytes (
 name or the browser's word), stored under the instance folder with a random name.
 
 Services flush only; the view commits. Files are written before the commit and belong to the
-session's transaction: if it ends without committing (a form error answered 422, a blocked
-conversation, an exception, a failed commit) the files it stored are removed again, so neither
+session's transaction: if it ends without committing (a refused file or a blocked conversation
+rolled back by the view, an exception, a failed commit) the files it stored are removed again, so neither
 a row without its file nor a file without its row is left behind.
 """
 
@@ -23,6 +23,7 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import joinedload
 
+from app import jobs
 from app.audit import audit
 from app.extensions import db
 from app.models import Role, User, utcnow
@@ -105,6 +106,7 @@ _NEW_FILES = "contactbook_new_files"
 def _track(path: str) -> None:
     """Remove `path` unless the current transaction commits (see _forget_files/_drop_files)."""
     db.session.info.setdefault(_NEW_FILES, []).append(path)
+    jobs.mark_written()
 
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")

@@ -8,6 +8,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from app import jobs
 from app.audit import audit
 from app.authz import login_required_any, roles_required, school_or_404
 from app.extensions import db
@@ -40,6 +41,7 @@ def _uploads(form: MessageForm):
             uploads.append(messaging.store_upload(f.stream, f.filename))
         except messaging.AttachmentError as err:
             form.files.errors.append(ATTACHMENT_ERRORS[err.code](err.name[:80]))
+            jobs.rollback()  # refused: the files stored so far are removed with the transaction
             return None
     return uploads
 
@@ -66,6 +68,7 @@ def _send_first_message(form, pupil, guardian, teacher, cls):
     thread = messaging.open_thread(pupil, guardian, teacher, cls)
     if thread.blocked_at is not None:
         form.body.errors.append(_("This conversation is blocked."))
+        jobs.rollback()  # refused: neither the stored files nor a new conversation are kept
         return None
     messaging.post_message(thread, current_user, form.body.data, uploads)
     return redirect(url_for("contactbook.thread", thread_id=thread.id))

@@ -107,7 +107,7 @@ def test_whole_parent_flow(client, db, season_world, app):
     resp = add_child(
         client, rules.format_code(code.code).lower(), roster, dob=roster.date_of_birth + timedelta(days=1)
     )
-    assert resp.status_code == 200 and "do not match" in text(resp) and "4 attempts left" in text(resp)
+    assert resp.status_code == 422 and "do not match" in text(resp) and "4 attempts left" in text(resp)
     db.session.refresh(code)
     assert code.failed_attempts == 1
     # the right entries: the child is found and filled in from the roster
@@ -224,7 +224,7 @@ def test_five_failures_lock_the_code_for_fifteen_minutes(client, db, season_worl
     assert timedelta(minutes=14) < code.locked_until - utcnow() <= timedelta(minutes=15)
     # even the right entries are refused while locked; other codes are not affected
     resp = add_child(client, code.code, roster)
-    assert resp.status_code == 200 and "locked" in text(resp)
+    assert resp.status_code == 422 and "locked" in text(resp)
     assert db.session.scalar(sa.select(sa.func.count(Child.id))) == 0
     other = season_world["area"].children[1]
     assert add_child(client, season_world["codes"][other.id].code, other).status_code == 302

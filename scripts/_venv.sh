@@ -1,4 +1,11 @@
-# Sourced by scripts/run and scripts/test: create .venv and (re)install when setup.cfg changes.
+# Sourced by scripts/run, scripts/test and scripts/lock: create .venv and install the locked
+# dependencies into it.
+#   source _venv.sh        requirements.lock       what the app needs (scripts/run)
+#   source _venv.sh test   requirements-test.lock  the same, plus the test and lint tools (scripts/test)
+#   source _venv.sh bare   create .venv, install nothing (scripts/lock)
+# It reinstalls when setup.cfg, pyproject.toml, either lock or this file changed since the last
+# install (a stamp file in .venv records a hash of them). The locks pin every package, pip and the
+# build backend included, with sha256 hashes: pip refuses any file whose hash is not in the lock.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,16 +22,34 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $PY ..."
   "$PY" -m venv .venv
 fi
-EXTRAS="${1:-}"
-stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)${EXTRAS:+-$EXTRAS}"
-if [ ! -f "$stamp" ]; then
-  echo "Installing dependencies into .venv ..."
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  if [ -n "$EXTRAS" ]; then
-    .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
-  else
-    .venv/bin/python -m pip install --quiet -e .
+
+case "${1:-}" in
+  bare) VENV_LOCK="" ;;
+  test) VENV_LOCK=requirements-test.lock; venv_kind=test ;;
+  "") VENV_LOCK=requirements.lock; venv_kind=run ;;
+  *) echo "scripts/_venv.sh: unknown argument '$1' (expected nothing, 'test' or 'bare')" >&2; exit 2 ;;
+esac
+
+if [ -n "$VENV_LOCK" ]; then
+  venv_key="$(cat setup.cfg pyproject.toml requirements.lock requirements-test.lock scripts/_venv.sh \
+    | sha256sum | cut -c1-16)"
+  # The test install is a superset of the run install, so its stamp satisfies scripts/run too.
+  if [ ! -f ".venv/.installed-$venv_key-test" ] && [ ! -f ".venv/.installed-$venv_key-$venv_kind" ]; then
+    echo "Installing the dependencies pinned in $VENV_LOCK into .venv ..."
+    rm -f .venv/.installed-*
+    # pip's output is shown only when it fails (the editable build always prints a notice).
+    venv_pip() {
+      local out
+      out="$(.venv/bin/python -m pip install --quiet "$@" 2>&1)" || { echo "$out" >&2; exit 1; }
+    }
+    venv_pip --require-hashes -r "$VENV_LOCK"
+    # The project itself, editable, built by the locked setuptools; its dependencies came above.
+    venv_pip --no-deps --no-build-isolation -e .
+    if ! venv_check="$(.venv/bin/python -m pip check 2>&1)"; then
+      echo "$venv_check" >&2
+      echo "setup.cfg and $VENV_LOCK disagree (see above): run scripts/lock, then commit the locks." >&2
+      exit 1
+    fi
+    touch ".venv/.installed-$venv_key-$venv_kind"
   fi
-  rm -f .venv/.installed-*
-  touch "$stamp"
 fi

@@ -9,6 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from app.audit import audit
+from app.auth.services import find_by_login
 from app.extensions import db
 from app.models import AcademicYear, School, User, utcnow
 
@@ -195,23 +196,9 @@ def resend_staff_activation(teacher: User) -> bool:
     return True
 
 
-def find_account(login: str) -> User | None:
-    from app.security import normalize_phone
-
-    login = (login or "").strip()
-    if "\x00" in login:  # never a valid login, and PostgreSQL refuses it in a parameter
-        return None
-    phone = normalize_phone(login)
-    if phone:
-        return db.session.scalar(sa.select(User).where(User.phone == phone))
-    if "@" in login:
-        return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
-    return None
-
-
 def check_code(login: str, code: str) -> tuple[User, ActivationCode] | None:
     """The account and its live code matching (login, code); None for any mismatch."""
-    user = find_account(login)
+    user = find_by_login(login)
     if user is None or not user.active or user.password_hash is not None:
         return None
     row = db.session.scalar(

@@ -13,7 +13,18 @@ from app.extensions import db
 from app.i18n import local_today
 from app.models import User, utcnow
 
-from .models import ATTENDANCE_STATUSES, AbsenceRequest, Attendance, Comment, Pupil, SchoolClass, Term
+from .models import (
+    ABSENT,
+    AbsenceRequest,
+    Attendance,
+    AttendanceStatus,
+    Comment,
+    CommentKind,
+    Pupil,
+    RequestStatus,
+    SchoolClass,
+    Term,
+)
 from .services import class_pupils, notify_guardians
 
 # ----------------------------------------------------------------------------- attendance
@@ -43,13 +54,13 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
         sa.select(AbsenceRequest)
         .where(
             AbsenceRequest.class_id == cls.id,
-            AbsenceRequest.status.in_(("approved", "pending")),
+            AbsenceRequest.status.in_((RequestStatus.APPROVED, RequestStatus.PENDING)),
             AbsenceRequest.from_date <= day,
             AbsenceRequest.to_date >= day,
         )
         .order_by(AbsenceRequest.created_at)
     ):
-        if requests.get(r.pupil_id) is None or r.status == "approved":
+        if requests.get(r.pupil_id) is None or r.status == RequestStatus.APPROVED:
             requests[r.pupil_id] = r
     lines = []
     for p in pupils:
@@ -58,7 +69,11 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
         if rec is not None:
             lines.append(AttendanceLine(p, rec.status, rec.note, True, req))
         else:
-            status = "excused" if req is not None and req.status == "approved" else "present"
+            status = (
+                AttendanceStatus.EXCUSED
+                if req is not None and req.status == RequestStatus.APPROVED
+                else AttendanceStatus.PRESENT
+            )
             lines.append(AttendanceLine(p, status, "", False, req))
     return lines
 
@@ -77,9 +92,9 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
     changed = 0
     absent, late = [], []
     for pupil_id in pupils:
-        status, note = marks.get(pupil_id, ("present", ""))
-        if status not in ATTENDANCE_STATUSES:
-            status = "present"
+        status, note = marks.get(pupil_id, (AttendanceStatus.PRESENT, ""))
+        if status not in set(AttendanceStatus):
+            status = AttendanceStatus.PRESENT
         rec = existing.get(pupil_id)
         if rec is None:
             db.session.add(
@@ -94,16 +109,16 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
                 )
             )
             changed += 1
-            previous = "present"
+            previous = AttendanceStatus.PRESENT
         elif (rec.status, rec.note) != (status, note[:200]):
             previous = rec.status
             rec.status, rec.note, rec.marked_by_id, rec.marked_at = status, note[:200], actor.id, now
             changed += 1
         else:
             continue
-        if status in ("excused", "unexcused") and previous not in ("excused", "unexcused"):
+        if status in ABSENT and previous not in ABSENT:
             absent.append(pupil_id)
-        elif status == "late" and previous != "late":
+        elif status == AttendanceStatus.LATE and previous != AttendanceStatus.LATE:
             late.append(pupil_id)
     db.session.flush()
     audit("contactbook.attendance", cls, day=day.isoformat(), changed=changed)
@@ -118,7 +133,7 @@ def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:
     return list(
         db.session.scalars(
             sa.select(Attendance)
-            .where(Attendance.pupil_id == pupil_id, Attendance.status != "present")
+            .where(Attendance.pupil_id == pupil_id, Attendance.status != AttendanceStatus.PRESENT)
             .order_by(Attendance.on_date.desc())
             .limit(limit)
         )
@@ -132,7 +147,7 @@ def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> d
     """The class's term comments to edit: the homeroom teacher's own (subject None), or a
     subject's (whoever teaches it now edits them)."""
     q = sa.select(Comment).where(
-        Comment.kind == "term",
+        Comment.kind == CommentKind.TERM,
         Comment.term_id == term.id,
         Comment.pupil_id.in_([p.id for p in class_pupils(cls)]),
     )
@@ -162,7 +177,7 @@ def save_term_comments(
                 Comment(
                     pupil_id=pupil_id,
                     author_id=author.id,
-                    kind="term",
+                    kind=CommentKind.TERM,
                     term_id=term.id,
                     body=text,
                     subject_id=subject.id if subject is not None else None,
@@ -189,7 +204,7 @@ def save_term_comments(
 
 
 def add_note(pupil: Pupil, cls: SchoolClass, author: User, body: str) -> Comment:
-    c = Comment(pupil_id=pupil.id, author_id=author.id, kind="note", body=body.strip()[:2000])
+    c = Comment(pupil_id=pupil.id, author_id=author.id, kind=CommentKind.NOTE, body=body.strip()[:2000])
     db.session.add(c)
     db.session.flush()
     notify_guardians("comment_added", [pupil.id], {}, sender_id=author.id, school_id=cls.school_id)
@@ -203,7 +218,7 @@ def pupil_notes(pupil_id: int, limit: int = 50) -> list[Comment]:
         db.session.scalars(
             sa.select(Comment)
             .options(joinedload(Comment.author))
-            .where(Comment.pupil_id == pupil_id, Comment.kind == "note")
+            .where(Comment.pupil_id == pupil_id, Comment.kind == CommentKind.NOTE)
             .order_by(Comment.created_at.desc(), Comment.id.desc())
             .limit(limit)
         )
@@ -258,20 +273,23 @@ def file_request(
 
 def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -> None:
     """Approve or decline a pending request; approving excuses recorded absences in its dates."""
-    if req.status != "pending" or decision not in ("approved", "declined"):
+    if req.status != RequestStatus.PENDING or decision not in (
+        RequestStatus.APPROVED,
+        RequestStatus.DECLINED,
+    ):
         raise ValueError("not pending")
     req.status, req.decision_note = decision, (note or "").strip()[:300]
     req.decided_by_id, req.decided_at = actor.id, utcnow()
-    if decision == "approved":
+    if decision == RequestStatus.APPROVED:
         db.session.execute(
             sa.update(Attendance)
             .where(
                 Attendance.pupil_id == req.pupil_id,
                 Attendance.on_date >= req.from_date,
                 Attendance.on_date <= req.to_date,
-                Attendance.status == "unexcused",
+                Attendance.status == AttendanceStatus.UNEXCUSED,
             )
-            .values(status="excused")
+            .values(status=AttendanceStatus.EXCUSED)
         )
     db.session.flush()
     audit("contactbook.absence_decision", req, decision=decision)
@@ -288,7 +306,8 @@ def class_requests(cls: SchoolClass, limit: int = 100) -> list[AbsenceRequest]:
             .options(joinedload(AbsenceRequest.pupil), joinedload(AbsenceRequest.requested_by))
             .where(AbsenceRequest.class_id == cls.id)
             .order_by(
-                sa.case((AbsenceRequest.status == "pending", 0), else_=1), AbsenceRequest.created_at.desc()
+                sa.case((AbsenceRequest.status == RequestStatus.PENDING, 0), else_=1),
+                AbsenceRequest.created_at.desc(),
             )
             .limit(limit)
         )

@@ -20,6 +20,8 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from app.forms import clean_text
 
+from .models import Assessment, RequestStatus
+
 XLSX_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -124,9 +126,9 @@ class TermsForm(FlaskForm):
 
 
 ASSESSMENT_CHOICES = [
-    SelectChoice("scored", _l("Scores 0–10 (Circular 22)")),
-    SelectChoice("comment", _l("Đạt / Chưa đạt (Circular 22)")),
-    SelectChoice("primary", _l("Primary levels (Circular 27)")),
+    SelectChoice(Assessment.SCORED, _l("Scores 0–10 (Circular 22)")),
+    SelectChoice(Assessment.COMMENT, _l("Đạt / Chưa đạt (Circular 22)")),
+    SelectChoice(Assessment.PRIMARY, _l("Primary levels (Circular 27)")),
 ]
 
 
@@ -160,9 +162,9 @@ class SubjectForm(FlaskForm):
         grade = self.grade.data
         if grade is None:
             return
-        if grade <= 5 and field.data != "primary":
+        if grade <= 5 and field.data != Assessment.PRIMARY:
             raise ValidationError(_l("Primary grades use the Circular 27 levels."))
-        if grade >= 6 and field.data == "primary":
+        if grade >= 6 and field.data == Assessment.PRIMARY:
             raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
 
 
@@ -191,9 +193,9 @@ class SubjectEditForm(FlaskForm):
             raise ValidationError(_l("A name cannot start with =, +, - or @."))
 
     def validate_assessment(self, field):
-        if self.grade <= 5 and field.data != "primary":
+        if self.grade <= 5 and field.data != Assessment.PRIMARY:
             raise ValidationError(_l("Primary grades use the Circular 27 levels."))
-        if self.grade >= 6 and field.data == "primary":
+        if self.grade >= 6 and field.data == Assessment.PRIMARY:
             raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
 
 
@@ -237,7 +239,10 @@ class AbsenceRequestForm(FlaskForm):
 class DecisionForm(FlaskForm):
     decision = SelectField(
         _l("Decision"),
-        choices=[SelectChoice("approved", _l("Approve")), SelectChoice("declined", _l("Decline"))],
+        choices=[
+            SelectChoice(RequestStatus.APPROVED, _l("Approve")),
+            SelectChoice(RequestStatus.DECLINED, _l("Decline")),
+        ],
     )
     note = StringField(_l("Note to the family"), validators=[Optional(), Length(max=300), CleanText()])
 

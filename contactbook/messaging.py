@@ -38,6 +38,7 @@ from .models import (
     MessageThread,
     OfficeHours,
     Pupil,
+    ReportStatus,
     SchoolClass,
     TeachingAssignment,
     ThreadReport,
@@ -388,7 +389,10 @@ def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
                 joinedload(ThreadReport.thread).joinedload(MessageThread.teacher),
             )
             .where(ThreadReport.school_id == school_id)
-            .order_by(sa.case((ThreadReport.status == "open", 0), else_=1), ThreadReport.created_at.desc())
+            .order_by(
+                sa.case((ThreadReport.status == ReportStatus.OPEN, 0), else_=1),
+                ThreadReport.created_at.desc(),
+            )
             .limit(limit)
         )
     )
@@ -396,9 +400,9 @@ def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
 
 def close_report(report: ThreadReport, user: User, resolution: str) -> None:
     """The school has dealt with a report: record how, and tell the person who reported it."""
-    if report.status == "closed":
+    if report.status == ReportStatus.CLOSED:
         raise ValueError("closed")
-    report.status, report.closed_at, report.closed_by_id = "closed", utcnow(), user.id
+    report.status, report.closed_at, report.closed_by_id = ReportStatus.CLOSED, utcnow(), user.id
     report.resolution = resolution.strip()[:300]
     db.session.flush()
     audit("contactbook.report_closed", report, thread_id=report.thread_id)

@@ -13,7 +13,20 @@ from app.auth.services import find_by_login
 from app.extensions import db
 from app.models import AcademicYear, School, User, utcnow
 
-from .models import ActivationCode, Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment, Term
+from .models import (
+    ActivationCode,
+    Assessment,
+    CommentKind,
+    Enrolment,
+    GradeKind,
+    GradeStatus,
+    Guardian,
+    Pupil,
+    SchoolClass,
+    Subject,
+    TeachingAssignment,
+    Term,
+)
 
 
 def current_year() -> AcademicYear | None:
@@ -346,7 +359,7 @@ def add_subject(
             name=name,
             assessment=assessment,
             regular_count=regular_count,
-            has_test=has_test and assessment == "primary",
+            has_test=has_test and assessment == Assessment.PRIMARY,
         )
     )
     db.session.flush()
@@ -378,10 +391,10 @@ def update_subject(
     )
     if any(fold(n) == fold(name) for n in others):
         return "name_taken"
-    has_test = has_test and assessment == "primary"
+    has_test = has_test and assessment == Assessment.PRIMARY
     if assessment != subject.assessment and _subject_grades(subject):
         return "has_grades"
-    if subject.has_test and not has_test and _subject_grades(subject, "endterm"):
+    if subject.has_test and not has_test and _subject_grades(subject, GradeKind.ENDTERM):
         return "has_grades"
     subject.name, subject.assessment, subject.regular_count, subject.has_test = (
         name,
@@ -676,7 +689,7 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
     """Everything a guardian sees about one child: a fixed number of queries (no N+1)."""
     from sqlalchemy.orm import joinedload
 
-    from . import daily, grades
+    from . import daily, grades, years
     from .models import Comment, Grade, GradeChange
 
     year = current_year()
@@ -702,14 +715,14 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
             daily.pupil_requests(pupil.id),
             None,
         )
-    terms = grades.school_terms(cls)
-    term = grades.pick_term(terms, term_id)
+    terms = years.school_terms(cls)
+    term = years.pick_term(terms, term_id)
     teaching = class_teaching(cls)
     published = list(
         db.session.scalars(
             sa.select(Grade).where(
                 Grade.pupil_id == pupil.id,
-                Grade.status == "published",
+                Grade.status == GradeStatus.PUBLISHED,
                 Grade.term_id.in_([t.id for t in terms]),
             )
         )
@@ -730,7 +743,7 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
     lines = []
     for t in teaching:
         cells = by_subject_term.get((t.subject.id, term.id), {}) if term else {}
-        max_seq = max((s for (k, s) in cells if k == "regular"), default=0)
+        max_seq = max((s for (k, s) in cells if k == GradeKind.REGULAR), default=0)
         line = SubjectLine(
             t.subject,
             t.teacher,
@@ -742,11 +755,11 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
             line.first_term_result = grades.term_result(
                 t.subject, by_subject_term.get((t.subject.id, first.id), {})
             )
-            if t.subject.assessment == "scored":
+            if t.subject.assessment == Assessment.SCORED:
                 from .rules import year_average
 
                 line.year_result = year_average(line.first_term_result, line.result)
-            elif t.subject.assessment == "comment":
+            elif t.subject.assessment == Assessment.COMMENT:
                 line.year_result = line.result
         lines.append(line)
     comments = list(
@@ -756,8 +769,8 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
             .where(
                 Comment.pupil_id == pupil.id,
                 sa.or_(
-                    Comment.kind == "note",
-                    sa.and_(Comment.kind == "term", Comment.term_id == (term.id if term else None)),
+                    Comment.kind == CommentKind.NOTE,
+                    sa.and_(Comment.kind == CommentKind.TERM, Comment.term_id == (term.id if term else None)),
                 ),
             )
             .order_by(Comment.created_at.desc())
@@ -774,8 +787,8 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
         term,
         lines,
         changes,
-        [c for c in comments if c.kind == "term"],
-        [c for c in comments if c.kind == "note"],
+        [c for c in comments if c.kind == CommentKind.TERM],
+        [c for c in comments if c.kind == CommentKind.NOTE],
         daily.attendance_history(pupil.id),
         daily.pupil_requests(pupil.id),
         cls.homeroom_teacher,

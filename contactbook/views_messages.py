@@ -17,7 +17,7 @@ from app.models import Role
 from . import access, messaging
 from .access import STAFF
 from .forms import AnnouncementForm, CloseReportForm, MessageForm, OfficeHoursForm, ReportForm
-from .models import Announcement, Guardian, MessageAttachment, MessageThread, ThreadReport
+from .models import Announcement, Guardian, MessageAttachment, MessageThread, ReportStatus, ThreadReport
 from .web import bp
 
 ATTACHMENT_ERRORS = {
@@ -240,7 +240,7 @@ def thread_report(report_id: int):
         abort(404)
     school_or_404(report.school_id)
     form = CloseReportForm()
-    if request.method == "POST" and report.status != "open":
+    if request.method == "POST" and report.status != ReportStatus.OPEN:
         flash(_("This report has already been closed."), "info")
         return redirect(url_for("contactbook.thread_report", report_id=report.id))
     if form.validate_on_submit():

@@ -18,9 +18,9 @@ from app.i18n import local_today
 from app.models import Role
 from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 
-from . import access, daily, exporters, grades, importers, services
+from . import access, daily, exporters, grades, importers, services, years
 from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
-from .models import AbsenceRequest
+from .models import AbsenceRequest, AttendanceStatus, RequestStatus
 from .web import bp
 
 
@@ -32,8 +32,8 @@ def teach():
 
 def _book(class_id: int, subject_id: int):
     acc = access.grade_book_or_404(class_id, subject_id)
-    terms = grades.school_terms(acc.cls)
-    term = grades.pick_term(terms, request.args.get("term", type=int))
+    terms = years.school_terms(acc.cls)
+    term = years.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
     return acc, terms, term, grades.load_book(acc.cls, acc.subject, term, terms)
@@ -140,8 +140,8 @@ def class_overview(class_id: int):
     """A read-only view of the whole class (homeroom teacher, school staff): each subject's term
     result."""
     cls = access.overview_class_or_404(class_id)
-    terms = grades.school_terms(cls)
-    term = grades.pick_term(terms, request.args.get("term", type=int))
+    terms = years.school_terms(cls)
+    term = years.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
     if current_user.role in access.STAFF:
@@ -188,7 +188,7 @@ def attendance(class_id: int):
             marks = {}
             for p in services.class_pupils(cls):
                 marks[p.id] = (
-                    request.form.get(f"s-{p.id}", "present"),
+                    request.form.get(f"s-{p.id}", AttendanceStatus.PRESENT),
                     xlsx_clean(request.form.get(f"n-{p.id}"))[:200],
                 )
             daily.save_attendance(cls, day, marks, current_user)
@@ -243,8 +243,8 @@ def _comments_page(cls, terms, term, subject, back_url: str):
 def term_comments(class_id: int):
     """The homeroom teacher's term comment on each pupil."""
     cls = access.homeroom_class_or_404(class_id)
-    terms = grades.school_terms(cls)
-    term = grades.pick_term(terms, request.args.get("term", type=int))
+    terms = years.school_terms(cls)
+    term = years.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
     return _comments_page(
@@ -260,8 +260,8 @@ def subject_comments(class_id: int, subject_id: int):
     acc = access.grade_book_or_404(class_id, subject_id)
     if not acc.editable:
         abort(404)
-    terms = grades.school_terms(acc.cls)
-    term = grades.pick_term(terms, request.args.get("term", type=int))
+    terms = years.school_terms(acc.cls)
+    term = years.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
     return _comments_page(
@@ -316,7 +316,7 @@ def decide_absence(request_id: int):
         return render_template(
             "contactbook/absences.html", cls=cls, requests=daily.class_requests(cls), form=form
         ), 422
-    if req.status != "pending":
+    if req.status != RequestStatus.PENDING:
         flash(_("This request has already been answered."), "info")
     else:
         daily.decide_request(req, form.decision.data, form.note.data or "", current_user)

@@ -25,7 +25,8 @@ from .models import (
     SchoolClass,
     Term,
 )
-from .services import class_pupils, notify_guardians
+from .notify import absence_requested, notify_guardians
+from .services import class_pupils
 
 # ----------------------------------------------------------------------------- attendance
 
@@ -253,21 +254,8 @@ def file_request(
     )
     db.session.add(r)
     db.session.flush()
-    teacher = cls.homeroom_teacher
-    if teacher is not None:
-        from flask_babel import force_locale, gettext
-
-        from .services import notify_users
-
-        with force_locale(teacher.locale or "vi"):
-            title = gettext("New absence request, class %(name)s", name=cls.name)
-        notify_users(
-            "message",
-            [teacher.id],
-            {"title": title, "child_name": pupil.full_name},
-            sender_id=guardian.id,
-            school_id=cls.school_id,
-        )
+    if cls.homeroom_teacher is not None:
+        absence_requested(cls.homeroom_teacher, cls, pupil, guardian)
     return r
 
 

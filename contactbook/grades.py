@@ -31,6 +31,7 @@ from .models import (
     Subject,
     Term,
 )
+from .notify import notify_guardians
 from .rules import COMMENT_MARKS, PRIMARY_LEVELS, RuleError
 
 MARK_LABELS = {"D": "Đ", "CD": "CĐ", "HTT": "HTT", "HT": "HT", "CHT": "CHT"}
@@ -395,8 +396,6 @@ def save_entries(
                 and row.cells[column.key].status == GradeStatus.PUBLISHED
             }
         )
-        from .services import notify_guardians
-
         notify_guardians(
             "grade_changed",
             changed_pupils,
@@ -451,8 +450,6 @@ def publish_book(book: Book, actor: User) -> int:
         term_id=book.term.id,
         count=count,
     )
-    from .services import notify_guardians
-
     notify_guardians(
         "grade_published",
         touched,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import current_app
-from flask_babel import force_locale, gettext
 from sqlalchemy.orm import joinedload
 
 from app import jobs
@@ -43,7 +42,8 @@ from .models import (
     TeachingAssignment,
     ThreadReport,
 )
-from .services import current_year, notify_users
+from .notify import announcement_sent, new_message, report_closed
+from .services import current_year
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 3
@@ -252,21 +252,7 @@ def post_message(thread: MessageThread, sender: User, body: str, uploads: list[U
     else:
         thread.teacher_read_at = now
         recipient = thread.guardian
-    with force_locale(recipient.locale or "vi"):
-        title = gettext("New message from %(name)s", name=sender.full_name)
-    from flask import url_for
-
-    notify_users(
-        "message",
-        [recipient.id],
-        {
-            "title": title,
-            "child_name": thread.pupil.full_name,
-            "url": url_for("contactbook.thread", thread_id=thread.id, _external=True),
-        },
-        sender_id=sender.id,
-        school_id=thread.school_id,
-    )
+    new_message(thread, sender, recipient)
     return msg
 
 
@@ -406,24 +392,7 @@ def close_report(report: ThreadReport, user: User, resolution: str) -> None:
     report.resolution = resolution.strip()[:300]
     db.session.flush()
     audit("contactbook.report_closed", report, thread_id=report.thread_id)
-    reporter = report.reporter
-    if reporter is not None and reporter.active:
-        from flask import url_for
-
-        with force_locale(reporter.locale or "vi"):
-            title = gettext("The school has dealt with the conversation you reported")
-        notify_users(
-            "message",
-            [reporter.id],
-            {
-                "title": title,
-                "body": report.resolution,
-                "child_name": report.thread.pupil.full_name,
-                "url": url_for("contactbook.thread", thread_id=report.thread_id, _external=True),
-            },
-            sender_id=user.id,
-            school_id=report.school_id,
-        )
+    report_closed(report, user)
 
 
 def office_hours_of(teacher_ids) -> dict[int, str]:
@@ -499,19 +468,7 @@ def send_announcement(
             [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i : i + 5000]],
         )
     audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
-    from flask import url_for
-
-    notify_users(
-        "announcement",
-        recipients,
-        {
-            "title": a.title,
-            "body": a.body,
-            "url": url_for("contactbook.announcement", announcement_id=a.id, _external=True),
-        },
-        sender_id=author.id,
-        school_id=school_id,
-    )
+    announcement_sent(a, recipients, author)
     return a
 
 

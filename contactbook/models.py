@@ -471,28 +471,3 @@ class AnnouncementRecipient(db.Model):
     acked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
-
-
-# ----------------------------------------------------------------------------- notifications
-
-
-class PendingNotice(db.Model):
-    """An event about many pupils (a whole class's grades published, …) waiting to be turned into
-    one notification per child (app.notifications.notify) by a job.
-
-    Written in the transaction of the change it announces, so it exists exactly when that change
-    was committed; the job writes the notifications and deletes the row in one transaction (a
-    duplicate job finds nothing). Rows left by a Redis outage are picked up by the next notice job
-    or by `flask --app app contactbook relay`. Events about a few pupils skip this table: they call
-    notify() in the request's transaction (services.notify_guardians).
-    """
-
-    __tablename__ = "cb_notice"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event: Mapped[str] = mapped_column(sa.String(30))
-    pupil_ids: Mapped[list] = mapped_column(sa.JSON)
-    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
-    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
-    urgent: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

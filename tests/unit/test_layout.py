@@ -87,12 +87,10 @@ LOCAL_IMPORTS = {
     "contactbook.access",
     "contactbook.cli",
     "contactbook.daily",
-    "contactbook.grades",
     "contactbook.importers",
     "contactbook.messaging",
     "contactbook.rules",
     "contactbook.services",
-    "contactbook.tasks",
     "contactbook.views_messages",
     "contactbook.views_staff",
     "contactbook.web",
@@ -106,7 +104,7 @@ CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
     frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
-    frozenset({"contactbook.daily", "contactbook.grades", "contactbook.messaging", "contactbook.services"}),
+    frozenset({"contactbook.daily", "contactbook.messaging", "contactbook.services"}),
     frozenset(
         {
             "contactbook.views_messages",

@@ -20,7 +20,7 @@ from app.authz import can_manage_school
 from app.extensions import db
 from app.models import Role, User
 
-from .models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
+from .models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment, current_year_id
 
 STAFF = (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
 
@@ -123,15 +123,11 @@ def pupil_in_class(pupil_id: int, cls: SchoolClass) -> Pupil:
 
 
 def current_class_of(pupil_id: int) -> SchoolClass | None:
-    from .services import current_year
-
-    year = current_year()
-    if year is None:
-        return None
+    """The pupil's class in the current year (None when not enrolled, or no year is current)."""
     return db.session.scalar(
         sa.select(SchoolClass)
         .join(Enrolment, Enrolment.class_id == SchoolClass.id)
-        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id)
+        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == current_year_id())
     )
 
 

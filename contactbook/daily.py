@@ -13,6 +13,7 @@ from app.extensions import db
 from app.i18n import local_today
 from app.models import User, utcnow
 
+from .classes import class_pupils
 from .models import (
     ABSENT,
     AbsenceRequest,
@@ -26,7 +27,6 @@ from .models import (
     Term,
 )
 from .notify import absence_requested, notify_guardians
-from .services import class_pupils
 
 # ----------------------------------------------------------------------------- attendance
 

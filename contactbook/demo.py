@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import Role, User, utcnow
 
 from .catalog import standard_subjects
+from .classes import add_standard_subjects
 from .models import (
     ABSENT,
     Assessment,
@@ -32,7 +33,7 @@ from .models import (
     Subject,
     TeachingAssignment,
 )
-from .services import add_standard_subjects, current_year, ensure_terms
+from .years import current_year, ensure_terms
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương"]
 MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Gia", "Bảo", "Thu", "Đức", "Khánh", "Anh"]

@@ -34,8 +34,8 @@ from . import xlsx
 from .catalog import grades_of_level, guess_subject
 from .models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
 from .rules import fold
-from .services import current_year, ensure_terms
 from .xlsx import CellError, Column, FileRejected, Problem
+from .years import current_year, ensure_terms
 
 PUPIL_COLUMNS = (
     Column("school_code", "Mã trường"),

@@ -43,7 +43,7 @@ from .models import (
     ThreadReport,
 )
 from .notify import announcement_sent, new_message, report_closed
-from .services import current_year
+from .years import current_year
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 3

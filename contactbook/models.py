@@ -81,6 +81,18 @@ def _in(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({','.join(repr(v.value) for v in values)})"
 
 
+def current_year_id() -> sa.ScalarSelect:
+    """SQL for the id of the year the contact book works in: the academic year marked current
+    (the latest, should several be marked)."""
+    return (
+        sa.select(AcademicYear.id)
+        .where(AcademicYear.is_current.is_(True))
+        .order_by(AcademicYear.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 class Term(db.Model):
     """A term of a school's calendar (học kì I / II) within an academic year."""
 

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.mail import send_email
 from app.models import User, utcnow
 
-from . import services
+from . import activation
 from .notify import activation_url
 
 
@@ -22,14 +22,14 @@ def send_staff_activation(user_id: int) -> bool:
     user = db.session.get(User, user_id, with_for_update=True)
     if user is None or not user.email or user.password_hash is not None or user.welcome_sent_at is not None:
         return False
-    code = services.issue_code(user)
+    code = activation.issue_code(user)
     with force_locale(user.locale or "vi"):
         subject = gettext("Activate your account on Tuyển sinh & Sổ liên lạc")
         ctx = {
             "user": user,
-            "code": services.format_code(code),
+            "code": activation.format_code(code),
             "url": activation_url(),
-            "days": services.CODE_DAYS,
+            "days": activation.CODE_DAYS,
         }
         text = render_template("contactbook/emails/activation.txt", **ctx)
         html = render_template("contactbook/emails/activation.html", **ctx)

@@ -9,7 +9,7 @@ from flask_login import current_user
 from app.authz import roles_required
 from app.models import Role
 
-from . import access, daily, grades, services
+from . import access, daily, grades, pages
 from .forms import AbsenceRequestForm
 from .web import bp
 
@@ -35,7 +35,7 @@ def child(pupil_id: int):
     pupil = next((k for k in kids if k.id == pupil_id), None)
     if pupil is None:
         abort(404)
-    page = services.child_page(pupil, request.args.get("term", type=int))
+    page = pages.child_page(pupil, request.args.get("term", type=int))
     return render_template(
         "contactbook/child.html",
         page=page,

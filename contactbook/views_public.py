@@ -14,7 +14,7 @@ from app.forms import PASSWORD_MESSAGES
 from app.models import STAFF_ROLES
 from app.security import MAX_PASSWORD, normalize_phone, password_problem
 
-from . import services
+from . import activation
 from .forms import ActivationForm
 from .web import bp
 
@@ -42,7 +42,7 @@ def activate():
         return redirect(url_for("contactbook.index"))
     form = ActivationForm()
     if form.validate_on_submit():
-        found = services.check_code(form.login.data, form.code.data)
+        found = activation.check_code(form.login.data, form.code.data)
         if found is None:
             # One message whatever was wrong (no account enumeration).
             form.code.errors.append(
@@ -59,7 +59,7 @@ def activate():
                 n = MAX_PASSWORD if problem == "too_long" else (12 if staff else 8)
                 form.password.errors.append(PASSWORD_MESSAGES[problem] % {"n": n})
             else:
-                services.activate(user, row, form.password.data)
+                activation.activate(user, row, form.password.data)
                 session.clear()
                 accounts.start_session(user, request.headers.get("User-Agent", ""))
                 session.permanent = True

@@ -14,7 +14,7 @@ from app.authz import login_required_any, roles_required, school_or_404, scoped_
 from app.extensions import db
 from app.models import Role, School
 
-from . import access, importers, services
+from . import access, activation, classes, importers, years
 from .access import STAFF
 from .catalog import grades_of_level, standard_subjects
 from .forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
@@ -46,14 +46,13 @@ def schools():
 @roles_required(STAFF)
 def school(school_id: int):
     school = school_or_404(school_id)
-    year = services.current_year()
-    classes = services.school_classes(school, year) if year else []
+    year = years.current_year()
     return render_template(
         "contactbook/school.html",
         school=school,
         year=year,
-        classes=classes,
-        pending_teachers=services.pending_teachers(school),
+        classes=classes.school_classes(school, year) if year else [],
+        pending_teachers=activation.pending_teachers(school),
     )
 
 
@@ -67,7 +66,7 @@ def resend_activation(user_id: int):
     if teacher is None or teacher.role != Role.TEACHER or teacher.school_id is None:
         abort(404)
     school = school_or_404(teacher.school_id)
-    if services.resend_staff_activation(teacher):
+    if activation.resend_staff_activation(teacher):
         flash(
             _(
                 "A new activation email is on its way to %(name)s; the earlier code no longer works.",
@@ -124,8 +123,8 @@ def import_template():
 @roles_required(STAFF + (Role.TEACHER,))
 def class_page(class_id: int):
     cls = access.class_or_404(class_id)
-    roster = services.class_roster(cls)
-    teaching = services.class_teaching(cls)
+    roster = classes.class_roster(cls)
+    teaching = classes.class_teaching(cls)
     if current_user.role in STAFF:
         audit("contactbook.view_roster", cls)
     return render_template(
@@ -143,7 +142,7 @@ def remove_pupil(class_id: int, pupil_id: int):
     """A pupil who left: out of the class list, grade books and attendance (records are kept)."""
     cls = access.staff_class_or_404(class_id)
     pupil = access.pupil_in_class(pupil_id, cls)
-    services.remove_from_class(cls, pupil)
+    classes.remove_from_class(cls, pupil)
     flash(
         _(
             "%(name)s is no longer in class %(cls)s. Their records are kept.",
@@ -160,13 +159,13 @@ def remove_pupil(class_id: int, pupil_id: int):
 def activation_sheet(class_id: int):
     """Generate (on demand) and show the printable sheet of one-time codes for the class."""
     cls = access.staff_class_or_404(class_id)
-    lines = services.issue_class_codes(cls, current_user)
+    lines = activation.issue_class_codes(cls, current_user)
     return render_template(
         "contactbook/activation_sheet.html",
         cls=cls,
         lines=lines,
-        days=services.CODE_DAYS,
-        format_code=services.format_code,
+        days=activation.CODE_DAYS,
+        format_code=activation.format_code,
     )
 
 
@@ -174,10 +173,10 @@ def activation_sheet(class_id: int):
 @roles_required(STAFF)
 def calendar(school_id: int):
     school = school_or_404(school_id)
-    year = services.current_year()
+    year = years.current_year()
     if year is None:
         abort(404)
-    terms = services.ensure_terms(school, year)
+    terms = years.ensure_terms(school, year)
     form = TermsForm(
         year=year,
         data=None
@@ -190,7 +189,7 @@ def calendar(school_id: int):
         },
     )
     if form.validate_on_submit():
-        services.set_terms(
+        years.set_terms(
             terms, form.term1_start.data, form.term1_end.data, form.term2_start.data, form.term2_end.data
         )
         flash(_("The school calendar has been saved."), "success")
@@ -221,7 +220,7 @@ def add_subject(school_id: int):
     if form.validate_on_submit():
         if form.grade.data not in grades_of_level(school.level):
             form.grade.errors.append(_("This school does not teach grade %(grade)d.", grade=form.grade.data))
-        elif not services.add_subject(
+        elif not classes.add_subject(
             school,
             form.grade.data,
             form.name.data,
@@ -233,10 +232,10 @@ def add_subject(school_id: int):
         else:
             flash(_("The subject has been added."), "success")
             return redirect(url_for("contactbook.calendar", school_id=school.id))
-    year = services.current_year()
+    year = years.current_year()
     if year is None:
         abort(404)
-    terms = services.ensure_terms(school, year)
+    terms = years.ensure_terms(school, year)
     terms_form = TermsForm(
         year=year,
         formdata=None,
@@ -271,7 +270,7 @@ def add_standard_subjects(school_id: int):
     if grade not in grades_of_level(school.level):
         flash(_("Choose a grade this school teaches."), "error")
         return redirect(url_for("contactbook.calendar", school_id=school.id))
-    added = services.add_standard_subjects(school, grade, standard_subjects(grade))
+    added = classes.add_standard_subjects(school, grade, standard_subjects(grade))
     flash(_("%(n)d standard subjects added for grade %(grade)d.", n=added, grade=grade), "success")
     return redirect(url_for("contactbook.calendar", school_id=school.id))
 
@@ -298,7 +297,7 @@ def edit_subject(subject_id: int):
     subject = _subject_or_404(subject_id)
     form = SubjectEditForm(grade=subject.grade, obj=subject if request.method == "GET" else None)
     if form.validate_on_submit():
-        problem = services.update_subject(
+        problem = classes.update_subject(
             subject, form.name.data, form.assessment.data, form.regular_count.data, form.has_test.data
         )
         if problem is None:
@@ -314,7 +313,7 @@ def edit_subject(subject_id: int):
 def delete_subject(subject_id: int):
     subject = _subject_or_404(subject_id)
     school_id = subject.school_id
-    problem = services.delete_subject(subject)
+    problem = classes.delete_subject(subject)
     if problem is not None:
         flash(SUBJECT_PROBLEMS[problem](), "error")
         return redirect(url_for("contactbook.edit_subject", subject_id=subject_id))

@@ -18,7 +18,7 @@ from app.i18n import local_today
 from app.models import Role
 from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 
-from . import access, daily, exporters, grades, importers, services, years
+from . import access, classes, daily, exporters, grades, importers, pages, years
 from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
 from .models import AbsenceRequest, AttendanceStatus, RequestStatus
 from .web import bp
@@ -27,7 +27,7 @@ from .web import bp
 @bp.route("/teach")
 @roles_required(Role.TEACHER)
 def teach():
-    return render_template("contactbook/teach.html", lines=services.teacher_classes(current_user))
+    return render_template("contactbook/teach.html", lines=classes.teacher_classes(current_user))
 
 
 def _book(class_id: int, subject_id: int):
@@ -146,7 +146,7 @@ def class_overview(class_id: int):
         abort(404)
     if current_user.role in access.STAFF:
         audit("contactbook.view_grades", cls, term_id=term.id)
-    overview = services.class_overview(cls, term)
+    overview = pages.class_overview(cls, term)
     return render_template(
         "contactbook/overview.html",
         cls=cls,
@@ -186,7 +186,7 @@ def attendance(class_id: int):
     if request.method == "POST":
         if error is None:
             marks = {}
-            for p in services.class_pupils(cls):
+            for p in classes.class_pupils(cls):
                 marks[p.id] = (
                     request.form.get(f"s-{p.id}", AttendanceStatus.PRESENT),
                     xlsx_clean(request.form.get(f"n-{p.id}"))[:200],
@@ -233,7 +233,7 @@ def _comments_page(cls, terms, term, subject, back_url: str):
         term=term,
         form=form,
         subject=subject,
-        pupils=services.class_pupils(cls),
+        pupils=classes.class_pupils(cls),
         comments={**saved, **texts},
     ), status
 

@@ -305,7 +305,7 @@ def test_publishing_a_class_runs_a_bounded_number_of_queries(app, world, make_cl
     child is written with notify_many, a fixed number of statements for the whole class, and the
     fan-out is one job (in-process it would run after the commit: recorded here, not run)."""
     from app.notifications import tasks as notification_tasks
-    from contactbook.services import class_pupils
+    from contactbook.classes import class_pupils
 
     _FAN_OUT.clear()
     app.config["NOTIFY_CLOCK"] = lambda: datetime(2026, 10, 5, 3, 0)  # 10:00 in Hanoi: no quiet hours

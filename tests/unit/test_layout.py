@@ -53,7 +53,6 @@ TOO_LONG = {
     "app.xlsx",
     "contactbook.importers",
     "contactbook.messaging",
-    "contactbook.services",
 }
 LOCAL_IMPORTS = {
     "admissions",
@@ -84,13 +83,11 @@ LOCAL_IMPORTS = {
     "app.security",
     "app.xlsx",
     "contactbook",
-    "contactbook.access",
     "contactbook.cli",
     "contactbook.daily",
     "contactbook.importers",
     "contactbook.messaging",
     "contactbook.rules",
-    "contactbook.services",
     "contactbook.views_messages",
     "contactbook.views_staff",
     "contactbook.web",
@@ -98,13 +95,11 @@ LOCAL_IMPORTS = {
 UPWARD = {
     ("admissions.allocation", "admissions.allocation_file"),
     ("admissions.allocation", "admissions.lottery"),
-    ("contactbook.access", "contactbook.services"),
 }
 CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
     frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
-    frozenset({"contactbook.daily", "contactbook.messaging", "contactbook.services"}),
     frozenset(
         {
             "contactbook.views_messages",

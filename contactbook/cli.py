@@ -11,21 +11,20 @@ from flask_babel import force_locale
 from app import jobs
 from app.notifications.relay import relay
 
+from .imports.classes import import_classes
+
 contactbook_cli = AppGroup("contactbook", help="Electronic contact book.")
 
 
 @contactbook_cli.command("import-classes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_classes_command(path):
-    """Import classes, pupils, guardians and teaching (classes.xlsx, DESIGN §4b).
+    """Import classes, pupils, guardians and teaching (classes.xlsx, docs/excel-formats.md).
 
     Exit 0 and `created N, updated M, unchanged K` when imported; exit 2 and the row-by-row
     report on stderr when rejected (nothing is stored).
     """
-    from .importers import import_classes
-
-    with open(path, "rb") as fh:
-        report = import_classes(fh)
+    report = import_classes(path, None)
     if not report.ok:
         jobs.rollback()
         with force_locale("en"):  # the report's format is a contract: English lines

@@ -26,6 +26,7 @@ from app import jobs
 from app.audit import audit
 from app.extensions import db
 from app.models import Role, User, utcnow
+from app.xlsx import clean_text
 
 from .models import (
     Announcement,
@@ -85,8 +86,6 @@ def storage_dir() -> str:
 
 
 def safe_filename(name: str, ext: str) -> str:
-    from .xlsx import clean_text
-
     base = clean_text(os.path.basename((name or "").replace("\\", "/"))) or "file"
     base = "".join(ch for ch in base if ch not in '"<>:/\\|?*;')[:100].strip(". ") or "file"
     stem = base.rsplit(".", 1)[0] if "." in base else base

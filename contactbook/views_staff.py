@@ -14,10 +14,11 @@ from app.authz import login_required_any, roles_required, school_or_404, scoped_
 from app.extensions import db
 from app.models import Role, School
 
-from . import access, activation, classes, importers, years
+from . import access, activation, classes, exports, years
 from .access import STAFF
 from .catalog import grades_of_level, standard_subjects
 from .forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
+from .imports.classes import import_classes as import_class_lists
 from .models import Subject
 from .web import bp
 
@@ -91,12 +92,7 @@ def import_classes():
     form = ImportForm()
     report = None
     if form.validate_on_submit():
-        allowed = (
-            None
-            if current_user.role == Role.CITY_ADMIN
-            else set(db.session.scalars(scoped_schools_query(current_user).with_only_columns(School.id)))
-        )
-        report = importers.import_classes(form.file.data.stream, actor_id=current_user.id, school_ids=allowed)
+        report = import_class_lists(form.file.data.read(), current_user)
         if report.ok:
             flash(
                 _(
@@ -116,7 +112,7 @@ def import_classes():
 @bp.route("/import/template.xlsx")
 @roles_required(STAFF)
 def import_template():
-    return xlsx.download(importers.template_workbook(), "classes.xlsx")
+    return xlsx.download(exports.classes_template(), "classes.xlsx")
 
 
 @bp.route("/classes/<int:class_id>")

@@ -18,8 +18,9 @@ from app.i18n import local_today
 from app.models import Role
 from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
 
-from . import access, classes, daily, exporters, grades, importers, pages, years
+from . import access, classes, daily, exports, grades, pages, years
 from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
+from .imports.grade_sheet import import_grade_sheet
 from .models import AbsenceRequest, AttendanceStatus, RequestStatus
 from .web import bp
 
@@ -90,7 +91,7 @@ def grade_sheet_export(class_id: int, subject_id: int):
     acc, terms, term, book = _book(class_id, subject_id)
     audit("contactbook.grade_sheet_export", acc.cls, subject_id=acc.subject.id, term_id=term.id)
     name = f"diem_{acc.cls.name}_{acc.subject.id}_HK{term.number}.xlsx"
-    return xlsx.download(exporters.grade_sheet(book), name)
+    return xlsx.download(exports.grade_sheet(book), name)
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/import", methods=["POST"])
@@ -102,7 +103,7 @@ def grade_sheet_import(class_id: int, subject_id: int):
     upload = GradeSheetUploadForm()
     report = None
     if upload.validate_on_submit():
-        report = importers.import_grade_sheet(
+        report = import_grade_sheet(
             upload.file.data.stream, book, actor=current_user, reason=upload.reason.data or ""
         )
         if report.ok:

@@ -51,7 +51,6 @@ TOO_LONG = {
     "admissions.services",
     "app.notifications.service",
     "app.xlsx",
-    "contactbook.importers",
     "contactbook.messaging",
 }
 LOCAL_IMPORTS = {
@@ -83,9 +82,7 @@ LOCAL_IMPORTS = {
     "app.security",
     "app.xlsx",
     "contactbook",
-    "contactbook.cli",
     "contactbook.daily",
-    "contactbook.importers",
     "contactbook.messaging",
     "contactbook.rules",
     "contactbook.views_messages",

@@ -1,4 +1,5 @@
-"""Messages between a guardian and the child's homeroom or subject teachers, and announcements.
+"""Messages between a guardian and the child's homeroom or subject teachers, reports of
+conversations to the school, and teachers' office hours (announcements: announcements.py).
 
 Who may talk: a thread is (child, guardian, teacher); the guardian must be the child's guardian
 and the teacher must teach the child's class this year (homeroom or a subject). Nobody else can
@@ -29,8 +30,6 @@ from app.models import Role, User, utcnow
 from app.xlsx import clean_text
 
 from .models import (
-    Announcement,
-    AnnouncementRecipient,
     Enrolment,
     Guardian,
     Message,
@@ -40,10 +39,11 @@ from .models import (
     Pupil,
     ReportStatus,
     SchoolClass,
+    Subject,
     TeachingAssignment,
     ThreadReport,
 )
-from .notify import announcement_sent, new_message, report_closed
+from .notify import new_message, report_closed
 from .years import current_year
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -156,8 +156,6 @@ def attachment_path(att: MessageAttachment) -> str:
 
 def child_teachers(pupil_id: int) -> tuple[SchoolClass | None, list[tuple[User, list[str], bool]]]:
     """The child's class this year and its teachers: (teacher, subject names, is homeroom)."""
-    from .models import Subject
-
     year = current_year()
     if year is None:
         return None, []
@@ -414,142 +412,3 @@ def set_office_hours(teacher: User, text: str) -> None:
         db.session.delete(row)
     elif row is not None:
         row.text, row.updated_at = text, utcnow()
-
-
-# ----------------------------------------------------------------------------- announcements
-
-
-def class_guardian_ids(class_ids: list[int]) -> list[int]:
-    return sorted(
-        set(
-            db.session.scalars(
-                sa.select(Guardian.user_id)
-                .join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
-                .join(User, User.id == Guardian.user_id)
-                .where(Enrolment.class_id.in_(class_ids), User.active.is_(True))
-            )
-        )
-    )
-
-
-def send_announcement(
-    *, school_id: int, cls: SchoolClass | None, author: User, title: str, body: str, requires_ack: bool
-) -> Announcement:
-    """Store the announcement with one row per recipient (for read/acknowledgement reports) and
-    notify them. A school-wide one reaches every guardian of the school's classes this year."""
-    if cls is not None:
-        class_ids = [cls.id]
-    else:
-        year = current_year()
-        class_ids = list(
-            db.session.scalars(
-                sa.select(SchoolClass.id).where(
-                    SchoolClass.school_id == school_id,
-                    SchoolClass.academic_year_id == (year.id if year else -1),
-                )
-            )
-        )
-    recipients = class_guardian_ids(class_ids) if class_ids else []
-    a = Announcement(
-        school_id=school_id,
-        class_id=cls.id if cls else None,
-        author_id=author.id,
-        title=title.strip()[:200],
-        body=body.strip()[:MAX_BODY],
-        requires_ack=requires_ack,
-        recipient_count=len(recipients),
-    )
-    db.session.add(a)
-    db.session.flush()
-    for i in range(0, len(recipients), 5000):
-        db.session.execute(
-            sa.insert(AnnouncementRecipient),
-            [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i : i + 5000]],
-        )
-    audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
-    announcement_sent(a, recipients, author)
-    return a
-
-
-def can_manage_announcement(a: Announcement, user: User) -> bool:
-    from app.authz import can_manage_school
-
-    if a.author_id == user.id:
-        return True
-    if user.role in (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN):
-        return can_manage_school(user, a.school)
-    return False
-
-
-def recipient_row(a: Announcement, user: User) -> AnnouncementRecipient | None:
-    return db.session.scalar(
-        sa.select(AnnouncementRecipient).where(
-            AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id
-        )
-    )
-
-
-@dataclass
-class ReportLine:
-    user: User
-    children: list[str]
-    read_at: object
-    acked_at: object
-
-
-def announcement_report(a: Announcement) -> list[ReportLine]:
-    """Per recipient: who read and who acknowledged (two queries, whatever the size)."""
-    rows = db.session.execute(
-        sa.select(AnnouncementRecipient, User)
-        .join(User, User.id == AnnouncementRecipient.user_id)
-        .where(AnnouncementRecipient.announcement_id == a.id)
-        .order_by(User.full_name)
-    ).all()
-    year = current_year()
-    class_ids = (
-        [a.class_id]
-        if a.class_id
-        else list(
-            db.session.scalars(
-                sa.select(SchoolClass.id).where(
-                    SchoolClass.school_id == a.school_id,
-                    SchoolClass.academic_year_id == (year.id if year else -1),
-                )
-            )
-        )
-    )
-    children: dict[int, list[str]] = {}
-    for uid, name in db.session.execute(
-        sa.select(Guardian.user_id, Pupil.full_name)
-        .join(Pupil, Pupil.id == Guardian.pupil_id)
-        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
-        .where(Enrolment.class_id.in_(class_ids))
-        .order_by(Pupil.full_name)
-    ):
-        children.setdefault(uid, []).append(name)
-    return [ReportLine(u, children.get(u.id, []), r.read_at, r.acked_at) for r, u in rows]
-
-
-def inbox(user: User, limit: int = 50) -> list[tuple[Announcement, AnnouncementRecipient]]:
-    return list(
-        db.session.execute(
-            sa.select(Announcement, AnnouncementRecipient)
-            .options(joinedload(Announcement.school), joinedload(Announcement.school_class))
-            .join(AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
-            .where(AnnouncementRecipient.user_id == user.id)
-            .order_by(Announcement.created_at.desc())
-            .limit(limit)
-        ).all()
-    )
-
-
-def sent_by(user: User, limit: int = 50) -> list[Announcement]:
-    from app.authz import scoped_schools_query
-    from app.models import School
-
-    q = sa.select(Announcement).options(joinedload(Announcement.school_class))
-    if user.role == Role.TEACHER:
-        q = q.where(Announcement.author_id == user.id)
-    else:
-        q = q.where(Announcement.school_id.in_(scoped_schools_query(user).with_only_columns(School.id)))
-    return list(db.session.scalars(q.order_by(Announcement.created_at.desc()).limit(limit)))

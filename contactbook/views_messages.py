@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Role
 
 from . import access, messaging
+from . import announcements as notices
 from .access import STAFF
 from .forms import AnnouncementForm, CloseReportForm, MessageForm, OfficeHoursForm, ReportForm
 from .models import Announcement, Guardian, MessageAttachment, MessageThread, ReportStatus, ThreadReport
@@ -262,7 +263,7 @@ def class_announcement(class_id: int):
     cls = access.class_or_404(class_id)
     form = AnnouncementForm()
     if form.validate_on_submit():
-        a = messaging.send_announcement(
+        a = notices.send_announcement(
             school_id=cls.school_id,
             cls=cls,
             author=current_user,
@@ -286,7 +287,7 @@ def school_announcement(school_id: int):
     school = school_or_404(school_id)
     form = AnnouncementForm()
     if form.validate_on_submit():
-        a = messaging.send_announcement(
+        a = notices.send_announcement(
             school_id=school.id,
             cls=None,
             author=current_user,
@@ -308,10 +309,8 @@ def school_announcement(school_id: int):
 @login_required_any
 def announcements():
     if current_user.role == Role.PARENT:
-        return render_template(
-            "contactbook/announcements.html", inbox=messaging.inbox(current_user), sent=None
-        )
-    return render_template("contactbook/announcements.html", inbox=None, sent=messaging.sent_by(current_user))
+        return render_template("contactbook/announcements.html", inbox=notices.inbox(current_user), sent=None)
+    return render_template("contactbook/announcements.html", inbox=None, sent=notices.sent_by(current_user))
 
 
 @bp.route("/announcements/<int:announcement_id>")
@@ -320,19 +319,16 @@ def announcement(announcement_id: int):
     a = db.session.get(Announcement, announcement_id)
     if a is None:
         abort(404)
-    if messaging.can_manage_announcement(a, current_user):
+    if notices.can_manage_announcement(a, current_user):
         if current_user.role in STAFF:  # the report names families and children
             audit("contactbook.view_announcement_report", a)
         return render_template(
-            "contactbook/announcement.html", a=a, row=None, report=messaging.announcement_report(a)
+            "contactbook/announcement.html", a=a, row=None, report=notices.announcement_report(a)
         )
-    row = messaging.recipient_row(a, current_user)
+    row = notices.recipient_row(a, current_user)
     if row is None:
         abort(404)
-    if row.read_at is None:
-        from app.models import utcnow
-
-        row.read_at = utcnow()
+    notices.mark_read(row)
     return render_template("contactbook/announcement.html", a=a, row=row, report=None)
 
 
@@ -340,13 +336,9 @@ def announcement(announcement_id: int):
 @roles_required(Role.PARENT)
 def acknowledge(announcement_id: int):
     a = db.session.get(Announcement, announcement_id)
-    row = messaging.recipient_row(a, current_user) if a is not None else None
+    row = notices.recipient_row(a, current_user) if a is not None else None
     if row is None:
         abort(404)
-    if row.acked_at is None:
-        from app.models import utcnow
-
-        row.acked_at = utcnow()
-        row.read_at = row.read_at or row.acked_at
+    notices.acknowledge(row)
     flash(_("Thank you: the school knows you have read it."), "success")
     return redirect(url_for("contactbook.announcement", announcement_id=a.id))

@@ -51,7 +51,6 @@ TOO_LONG = {
     "admissions.services",
     "app.notifications.service",
     "app.xlsx",
-    "contactbook.messaging",
 }
 LOCAL_IMPORTS = {
     "admissions",
@@ -83,9 +82,7 @@ LOCAL_IMPORTS = {
     "app.xlsx",
     "contactbook",
     "contactbook.daily",
-    "contactbook.messaging",
     "contactbook.rules",
-    "contactbook.views_messages",
     "contactbook.views_staff",
     "contactbook.web",
 }

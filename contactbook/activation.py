@@ -17,7 +17,8 @@ from app.audit import audit
 from app.auth.services import find_by_login, passwords
 from app.extensions import db
 from app.jobs import enqueue_after_commit
-from app.models import Role, School, User, utcnow
+from app.models import STAFF_ROLES, Role, School, User, utcnow
+from app.security import MAX_PASSWORD, password_problem
 
 from .models import ActivationCode, Enrolment, Guardian, Pupil, SchoolClass
 
@@ -172,3 +173,31 @@ def activate(user: User, row: ActivationCode, password: str) -> None:
     )
     user.password_hash = passwords().hash(password)
     audit("contactbook.account_activated", user, actor_id=user.id)
+
+
+class ActivationRefused(Exception):
+    """Why a code or a first password was refused: `code` is "no_match" (any mismatch of login
+    and code: one answer, no account enumeration) or a password problem of app.security, whose
+    message takes `n` (the length limit)."""
+
+    def __init__(self, code: str, n: int = 0):
+        super().__init__(code)
+        self.code = code
+        self.n = n
+
+
+def activate_with_code(login: str, code: str, password: str) -> User:
+    """Check the code and the chosen password, then activate the account (flush only).
+    Raises ActivationRefused before writing anything."""
+    found = check_code(login, code)
+    if found is None:
+        raise ActivationRefused("no_match")
+    user, row = found
+    staff = user.role in STAFF_ROLES
+    problem = password_problem(
+        password, staff=staff, context=(user.full_name, user.phone or "", user.email or "")
+    )
+    if problem:
+        raise ActivationRefused(problem, MAX_PASSWORD if problem == "too_long" else (12 if staff else 8))
+    activate(user, row, password)
+    return user

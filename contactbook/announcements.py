@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app.audit import audit
-from app.authz import can_manage_school, scoped_schools_query
+from app.authz import scoped_schools_query
 from app.extensions import db
 from app.models import Role, School, User, utcnow
 
@@ -76,22 +76,6 @@ def send_announcement(
     audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
     announcement_sent(a, recipients, author)
     return a
-
-
-def can_manage_announcement(a: Announcement, user: User) -> bool:
-    if a.author_id == user.id:
-        return True
-    if user.role in (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN):
-        return can_manage_school(user, a.school)
-    return False
-
-
-def recipient_row(a: Announcement, user: User) -> AnnouncementRecipient | None:
-    return db.session.scalar(
-        sa.select(AnnouncementRecipient).where(
-            AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id
-        )
-    )
 
 
 @dataclass

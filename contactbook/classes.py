@@ -120,6 +120,17 @@ def class_teaching(cls: SchoolClass) -> list[TeachingLine]:
     return [TeachingLine(s, u) for s, u in rows]
 
 
+def school_subjects(school: School) -> list[Subject]:
+    """Every subject of the school, grade by grade in teaching order."""
+    return list(
+        db.session.scalars(
+            sa.select(Subject)
+            .where(Subject.school_id == school.id)
+            .order_by(Subject.grade, Subject.position, Subject.name)
+        )
+    )
+
+
 def add_subject(
     school: School, grade: int, name: str, assessment: str, regular_count: int, has_test: bool
 ) -> bool:

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask_babel import format_date
+from sqlalchemy.orm import joinedload
 
 from app.audit import audit
 from app.extensions import db
+from app.forms import clean_text
 from app.i18n import local_today
 from app.models import User, utcnow
+from app.xlsx import clean_text as one_line
 
 from .classes import class_pupils
 from .models import (
@@ -79,6 +83,31 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
     return lines
 
 
+def attendance_day(cls: SchoolClass, raw: str | None) -> tuple[date, str | None]:
+    """The day a homeroom teacher asks for (yyyy-mm-dd; today in Hanoi when not given), and what
+    stops taking attendance on it: "bad_date", "future", "outside_year" (None: nothing)."""
+    today = local_today()
+    if not raw:
+        return today, None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return today, "bad_date"
+    if day > today:
+        return day, "future"
+    if not cls.academic_year.starts_on <= day <= cls.academic_year.ends_on:
+        return day, "outside_year"
+    return day, None
+
+
+def marks_from_form(cls: SchoolClass, form) -> dict[int, tuple[str, str]]:
+    """Each pupil's posted status (s-<pupil id>) and note (n-<pupil id>, one line)."""
+    return {
+        p.id: (form.get(f"s-{p.id}", AttendanceStatus.PRESENT), one_line(form.get(f"n-{p.id}"))[:200])
+        for p in class_pupils(cls)
+    }
+
+
 def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str]], actor: User) -> int:
     """Record the class's attendance on `day` (every pupil of the class; others ignored).
     Families are told of a new absence or late arrival. Returns how many records changed."""
@@ -123,7 +152,7 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
             late.append(pupil_id)
     db.session.flush()
     audit("contactbook.attendance", cls, day=day.isoformat(), changed=changed)
-    context = {"day": day.strftime("%d/%m/%Y")}
+    context = {"day": format_date(day, "dd/MM/yyyy")}
     notify_guardians("absence_marked", absent, context, sender_id=actor.id, school_id=cls.school_id)
     notify_guardians("late_marked", late, context, sender_id=actor.id, school_id=cls.school_id)
     return changed
@@ -157,6 +186,11 @@ def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> d
     else:
         q = q.where(Comment.subject_id == subject.id)
     return {c.pupil_id: c for c in db.session.scalars(q)}
+
+
+def comments_from_form(form) -> dict[int, str]:
+    """The posted term comments: fields c-<pupil id>."""
+    return {int(k[2:]): clean_text(v) for k, v in form.items() if k.startswith("c-") and k[2:].isdigit()}
 
 
 def save_term_comments(
@@ -213,8 +247,6 @@ def add_note(pupil: Pupil, cls: SchoolClass, author: User, body: str) -> Comment
 
 
 def pupil_notes(pupil_id: int, limit: int = 50) -> list[Comment]:
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             sa.select(Comment)
@@ -286,8 +318,6 @@ def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -
 
 
 def class_requests(cls: SchoolClass, limit: int = 100) -> list[AbsenceRequest]:
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             sa.select(AbsenceRequest)

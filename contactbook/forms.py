@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import format_date, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, MultipleFileField
@@ -115,13 +116,13 @@ class TermsForm(FlaskForm):
             raise ValidationError(_l("A term cannot end before it starts."))
         if self.year and field.data and field.data > self.year.ends_on:
             raise ValidationError(
-                _l("The school year ends on %(day)s.", day=self.year.ends_on.strftime("%d/%m/%Y"))
+                _l("The school year ends on %(day)s.", day=format_date(self.year.ends_on, "dd/MM/yyyy"))
             )
 
     def validate_term1_start(self, field):
         if self.year and field.data and field.data < self.year.starts_on:
             raise ValidationError(
-                _l("The school year starts on %(day)s.", day=self.year.starts_on.strftime("%d/%m/%Y"))
+                _l("The school year starts on %(day)s.", day=format_date(self.year.starts_on, "dd/MM/yyyy"))
             )
 
 
@@ -265,6 +266,20 @@ class MessageForm(FlaskForm):
         _l("Attach photos or PDF (optional)"),
         description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."),
     )
+
+
+def teacher_choices(teachers) -> list[SelectChoice]:
+    """A family's recipients in MessageForm: each of the child's teachers, with the subjects they
+    teach and whether they are the homeroom teacher ((user, subject names, homeroom) tuples)."""
+    return [
+        SelectChoice(
+            t.id,
+            t.full_name
+            + (" · " + ", ".join(subjects) if subjects else "")
+            + (" · " + gettext("homeroom") if homeroom else ""),
+        )
+        for t, subjects, homeroom in teachers
+    ]
 
 
 class ReportForm(FlaskForm):

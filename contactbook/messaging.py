@@ -207,6 +207,24 @@ def thread_for(thread: MessageThread, user: User) -> bool:
     return False
 
 
+def member_thread(thread_id: int, user: User) -> MessageThread | None:
+    """The conversation, if `user` is one of its current members (thread_for)."""
+    thread = db.session.get(MessageThread, thread_id)
+    return thread if thread is not None and thread_for(thread, user) else None
+
+
+def child_guardians(pupil_id: int) -> list[User]:
+    """The child's active guardians (whom a teacher may write to)."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(Guardian, Guardian.user_id == User.id)
+            .where(Guardian.pupil_id == pupil_id, User.active.is_(True))
+            .order_by(Guardian.id)
+        )
+    )
+
+
 def open_thread(pupil: Pupil, guardian: User, teacher: User, cls: SchoolClass) -> MessageThread:
     thread = db.session.scalar(
         sa.select(MessageThread).where(

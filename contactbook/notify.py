@@ -47,16 +47,16 @@ def _absolute(endpoint: str, path: str, **values) -> str:
 
 def child_url(pupil_id: int) -> str:
     """The child's page."""
-    return _absolute("contactbook.child", f"/contactbook/children/{pupil_id}", pupil_id=pupil_id)
+    return _absolute("contactbook_parent.child", f"/contactbook/children/{pupil_id}", pupil_id=pupil_id)
 
 
 def thread_url(thread_id: int) -> str:
-    return _absolute("contactbook.thread", f"/contactbook/threads/{thread_id}", thread_id=thread_id)
+    return _absolute("contactbook_messages.thread", f"/contactbook/threads/{thread_id}", thread_id=thread_id)
 
 
 def announcement_url(announcement_id: int) -> str:
     return _absolute(
-        "contactbook.announcement",
+        "contactbook_messages.announcement",
         f"/contactbook/announcements/{announcement_id}",
         announcement_id=announcement_id,
     )
@@ -64,7 +64,7 @@ def announcement_url(announcement_id: int) -> str:
 
 def activation_url() -> str:
     """The page where an imported account sets its first password."""
-    return _absolute("contactbook.activate", "/contactbook/activate")
+    return _absolute("contactbook_public.activate", "/contactbook/activate")
 
 
 def notify_guardians(

@@ -15,7 +15,7 @@ pytest_plugins = ["tests.contactbook_factories"]
 
 def _rules(app):
     return sorted(
-        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook.")), key=lambda r: r.rule
+        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook_")), key=lambda r: r.rule
     )
 
 

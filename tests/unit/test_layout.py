@@ -80,11 +80,7 @@ LOCAL_IMPORTS = {
     "app.notifications.views",
     "app.security",
     "app.xlsx",
-    "contactbook",
-    "contactbook.daily",
     "contactbook.rules",
-    "contactbook.views_staff",
-    "contactbook.web",
 }
 UPWARD = {
     ("admissions.allocation", "admissions.allocation_file"),
@@ -94,16 +90,6 @@ CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
     frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
-    frozenset(
-        {
-            "contactbook.views_messages",
-            "contactbook.views_parent",
-            "contactbook.views_public",
-            "contactbook.views_staff",
-            "contactbook.views_teacher",
-            "contactbook.web",
-        }
-    ),
 }
 
 

@@ -1,28 +1,32 @@
-"""Teachers: their classes, grade books (entry, publish, Excel), the homeroom overview,
-comments, attendance and absence requests."""
+"""Teachers: their classes, grade books (entry, publish, Excel; the school's staff read them
+too), the homeroom overview, comments, attendance and absence requests."""
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
-from app.extensions import db
-from app.forms import clean_text
-from app.i18n import local_today
 from app.models import Role
-from app.xlsx import clean_text as xlsx_clean  # one line, control characters dropped
+from app.xlsx import clean_text as one_line  # control characters dropped
 
-from . import access, classes, daily, exports, grades, pages, years
-from .forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
-from .imports.grade_sheet import import_grade_sheet
-from .models import AbsenceRequest, AttendanceStatus, RequestStatus
-from .web import bp
+from .. import access, classes, daily, exports, grades, pages, years
+from ..forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
+from ..imports.grade_sheet import import_grade_sheet
+from ..models import RequestStatus
+
+bp = Blueprint("contactbook_teacher", __name__, url_prefix="/contactbook")
+
+READERS = (Role.TEACHER, *access.STAFF)
+ATTENDANCE_PROBLEMS = {
+    "bad_date": lambda year: _("Enter a date as yyyy-mm-dd."),
+    "future": lambda year: _("Attendance cannot be taken for a day in the future."),
+    "outside_year": lambda year: _("Choose a day of the school year %(name)s.", name=year.name),
+}
 
 
 @bp.route("/teach")
@@ -31,46 +35,22 @@ def teach():
     return render_template("contactbook/teach.html", lines=classes.teacher_classes(current_user))
 
 
-def _book(class_id: int, subject_id: int):
-    acc = access.grade_book_or_404(class_id, subject_id)
-    terms = years.school_terms(acc.cls)
+def _term(cls):
+    """The class's terms and the one asked for (?term=), else the current one; 404 if none."""
+    terms = years.school_terms(cls)
     term = years.pick_term(terms, request.args.get("term", type=int))
     if term is None:
         abort(404)
+    return terms, term
+
+
+def _book(class_id: int, subject_id: int):
+    acc = access.grade_book_or_404(class_id, subject_id)
+    terms, term = _term(acc.cls)
     return acc, terms, term, grades.load_book(acc.cls, acc.subject, term, terms)
 
 
-READERS = (Role.TEACHER, *access.STAFF)
-
-
-@bp.route("/classes/<int:class_id>/grades/<int:subject_id>", methods=["GET", "POST"])
-@roles_required(READERS)
-def grade_book(class_id: int, subject_id: int):
-    acc, terms, term, book = _book(class_id, subject_id)
-    if acc.viewer == "staff":
-        audit("contactbook.view_grades", acc.cls, subject_id=acc.subject.id, term_id=term.id)
-    result = None
-    if request.method == "POST":
-        if not acc.editable:
-            abort(404)
-        publish = request.form.get("action") == "publish"
-        result = grades.save_entries(
-            book,
-            grades.entries_from_form(request.form),
-            actor=current_user,
-            reason=xlsx_clean(request.form.get("reason"))[:300],
-            publish=publish,
-        )
-        if result.ok:
-            if publish:
-                flash(_("Saved and published: families can see the grades now."), "success")
-            else:
-                flash(_("Saved as draft. Families see the grades once you publish them."), "success")
-            return redirect(
-                url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id)
-            )
-    upload = GradeSheetUploadForm(formdata=None)
-    status = 422 if result is not None and not result.ok else 200
+def _book_page(acc, terms, term, book, *, result=None, upload=None, report=None, reason="", status=200):
     return render_template(
         "contactbook/grade_book.html",
         book=book,
@@ -79,10 +59,44 @@ def grade_book(class_id: int, subject_id: int):
         term=term,
         result=result,
         grid=grades.grid(book, result),
-        upload=upload,
+        upload=upload or GradeSheetUploadForm(formdata=None),
+        report=report,
         show=grades.display_result,
-        reason=request.form.get("reason", ""),
+        reason=reason,
     ), status
+
+
+def _back_to_book(acc, term):
+    return redirect(
+        url_for(
+            "contactbook_teacher.grade_book", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id
+        )
+    )
+
+
+@bp.route("/classes/<int:class_id>/grades/<int:subject_id>", methods=["GET", "POST"])
+@roles_required(READERS)
+def grade_book(class_id: int, subject_id: int):
+    acc, terms, term, book = _book(class_id, subject_id)
+    if acc.viewer == "staff":
+        audit("contactbook.view_grades", acc.cls, subject_id=acc.subject.id, term_id=term.id)
+    if request.method == "GET":
+        return _book_page(acc, terms, term, book)
+    if not acc.editable:
+        abort(404)
+    publish = request.form.get("action") == "publish"
+    reason = one_line(request.form.get("reason"))[:300]
+    entries = grades.entries_from_form(request.form)
+    result = grades.save_entries(book, entries, actor=current_user, reason=reason, publish=publish)
+    if not result.ok:
+        return _book_page(
+            acc, terms, term, book, result=result, reason=request.form.get("reason", ""), status=422
+        )
+    if publish:
+        flash(_("Saved and published: families can see the grades now."), "success")
+    else:
+        flash(_("Saved as draft. Families see the grades once you publish them."), "success")
+    return _back_to_book(acc, term)
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/export.xlsx")
@@ -90,8 +104,9 @@ def grade_book(class_id: int, subject_id: int):
 def grade_sheet_export(class_id: int, subject_id: int):
     acc, terms, term, book = _book(class_id, subject_id)
     audit("contactbook.grade_sheet_export", acc.cls, subject_id=acc.subject.id, term_id=term.id)
-    name = f"diem_{acc.cls.name}_{acc.subject.id}_HK{term.number}.xlsx"
-    return xlsx.download(exports.grade_sheet(book), name)
+    return xlsx.download(
+        exports.grade_sheet(book), f"diem_{acc.cls.name}_{acc.subject.id}_HK{term.number}.xlsx"
+    )
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/import", methods=["POST"])
@@ -116,23 +131,9 @@ def grade_sheet_import(class_id: int, subject_id: int):
                 ),
                 "success",
             )
-            return redirect(
-                url_for("contactbook.grade_book", class_id=class_id, subject_id=subject_id, term=term.id)
-            )
+            return _back_to_book(acc, term)
         book = grades.load_book(acc.cls, acc.subject, term, terms)
-    return render_template(
-        "contactbook/grade_book.html",
-        book=book,
-        acc=acc,
-        terms=terms,
-        term=term,
-        result=None,
-        grid=grades.grid(book),
-        upload=upload,
-        report=report,
-        show=grades.display_result,
-        reason="",
-    ), 422
+    return _book_page(acc, terms, term, book, upload=upload, report=report, status=422)
 
 
 @bp.route("/classes/<int:class_id>/overview")
@@ -141,19 +142,15 @@ def class_overview(class_id: int):
     """A read-only view of the whole class (homeroom teacher, school staff): each subject's term
     result."""
     cls = access.overview_class_or_404(class_id)
-    terms = years.school_terms(cls)
-    term = years.pick_term(terms, request.args.get("term", type=int))
-    if term is None:
-        abort(404)
+    terms, term = _term(cls)
     if current_user.role in access.STAFF:
         audit("contactbook.view_grades", cls, term_id=term.id)
-    overview = pages.class_overview(cls, term)
     return render_template(
         "contactbook/overview.html",
         cls=cls,
         terms=terms,
         term=term,
-        overview=overview,
+        overview=pages.class_overview(cls, term),
         show=grades.display_result,
     )
 
@@ -161,50 +158,22 @@ def class_overview(class_id: int):
 # ----------------------------------------------------------------------------- attendance
 
 
-def _day_arg(cls) -> date | None:
-    raw = request.values.get("date")
-    if not raw:
-        return local_today()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
 @bp.route("/classes/<int:class_id>/attendance", methods=["GET", "POST"])
 @roles_required(Role.TEACHER)
 def attendance(class_id: int):
     cls = access.homeroom_class_or_404(class_id)
-    day = _day_arg(cls)
-    error = None
-    year = cls.academic_year
-    if day is None:
-        error, day = _("Enter a date as yyyy-mm-dd."), local_today()
-    elif day > local_today():
-        error = _("Attendance cannot be taken for a day in the future.")
-    elif not (year.starts_on <= day <= year.ends_on):
-        error = _("Choose a day of the school year %(name)s.", name=year.name)
-    if request.method == "POST":
-        if error is None:
-            marks = {}
-            for p in classes.class_pupils(cls):
-                marks[p.id] = (
-                    request.form.get(f"s-{p.id}", AttendanceStatus.PRESENT),
-                    xlsx_clean(request.form.get(f"n-{p.id}"))[:200],
-                )
-            daily.save_attendance(cls, day, marks, current_user)
-            flash(_("Attendance for %(day)s has been saved.", day=day.strftime("%d/%m/%Y")), "success")
-            return redirect(url_for("contactbook.attendance", class_id=cls.id, date=day.isoformat()))
-        flash(error, "error")
-        return render_template(
-            "contactbook/attendance.html",
-            cls=cls,
-            day=day,
-            lines=daily.attendance_sheet(cls, day),
-            error=error,
-        ), 422
-    lines = daily.attendance_sheet(cls, day) if error is None else []
-    return render_template("contactbook/attendance.html", cls=cls, day=day, lines=lines, error=error)
+    day, problem = daily.attendance_day(cls, request.values.get("date"))
+    error = ATTENDANCE_PROBLEMS[problem](cls.academic_year) if problem else None
+    if request.method == "GET":
+        lines = daily.attendance_sheet(cls, day) if error is None else []
+        return render_template("contactbook/attendance.html", cls=cls, day=day, lines=lines, error=error)
+    if error is None:
+        daily.save_attendance(cls, day, daily.marks_from_form(cls, request.form), current_user)
+        flash(_("Attendance for %(day)s has been saved.", day=format_date(day, "dd/MM/yyyy")), "success")
+        return redirect(url_for("contactbook_teacher.attendance", class_id=cls.id, date=day.isoformat()))
+    flash(error, "error")
+    lines = daily.attendance_sheet(cls, day)
+    return render_template("contactbook/attendance.html", cls=cls, day=day, lines=lines, error=error), 422
 
 
 # ----------------------------------------------------------------------------- comments
@@ -216,9 +185,7 @@ def _comments_page(cls, terms, term, subject, back_url: str):
     form = TermCommentsForm()
     texts: dict[int, str] = {}
     if form.validate_on_submit():
-        for key, value in request.form.items():
-            if key.startswith("c-") and key[2:].isdigit():
-                texts[int(key[2:])] = clean_text(value)
+        texts = daily.comments_from_form(request.form)
         if any(len(v) > 2000 for v in texts.values()):
             flash(_("A comment has at most 2000 characters."), "error")
         else:
@@ -244,13 +211,9 @@ def _comments_page(cls, terms, term, subject, back_url: str):
 def term_comments(class_id: int):
     """The homeroom teacher's term comment on each pupil."""
     cls = access.homeroom_class_or_404(class_id)
-    terms = years.school_terms(cls)
-    term = years.pick_term(terms, request.args.get("term", type=int))
-    if term is None:
-        abort(404)
-    return _comments_page(
-        cls, terms, term, None, url_for("contactbook.term_comments", class_id=cls.id, term=term.id)
-    )
+    terms, term = _term(cls)
+    back = url_for("contactbook_teacher.term_comments", class_id=cls.id, term=term.id)
+    return _comments_page(cls, terms, term, None, back)
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/comments", methods=["GET", "POST"])
@@ -261,17 +224,11 @@ def subject_comments(class_id: int, subject_id: int):
     acc = access.grade_book_or_404(class_id, subject_id)
     if not acc.editable:
         abort(404)
-    terms = years.school_terms(acc.cls)
-    term = years.pick_term(terms, request.args.get("term", type=int))
-    if term is None:
-        abort(404)
-    return _comments_page(
-        acc.cls,
-        terms,
-        term,
-        acc.subject,
-        url_for("contactbook.subject_comments", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id),
+    terms, term = _term(acc.cls)
+    back = url_for(
+        "contactbook_teacher.subject_comments", class_id=acc.cls.id, subject_id=acc.subject.id, term=term.id
     )
+    return _comments_page(acc.cls, terms, term, acc.subject, back)
 
 
 @bp.route("/pupils/<int:pupil_id>/notes", methods=["GET", "POST"])
@@ -282,7 +239,7 @@ def pupil_notes(pupil_id: int):
     if form.validate_on_submit():
         daily.add_note(pupil, cls, current_user, form.body.data)
         flash(_("The note has been sent to the family."), "success")
-        return redirect(url_for("contactbook.pupil_notes", pupil_id=pupil.id))
+        return redirect(url_for("contactbook_teacher.pupil_notes", pupil_id=pupil.id))
     status = 422 if form.is_submitted() else 200
     return render_template(
         "contactbook/notes.html", pupil=pupil, cls=cls, form=form, notes=daily.pupil_notes(pupil.id)
@@ -307,10 +264,7 @@ def absence_requests(class_id: int):
 @bp.route("/absences/<int:request_id>/decide", methods=["POST"])
 @roles_required(Role.TEACHER)
 def decide_absence(request_id: int):
-    req = db.session.get(AbsenceRequest, request_id)
-    if req is None:
-        abort(404)
-    cls = access.homeroom_class_or_404(req.class_id)
+    req, cls = access.absence_request_or_404(request_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         flash(_("Choose approve or decline."), "error")
@@ -322,4 +276,4 @@ def decide_absence(request_id: int):
     else:
         daily.decide_request(req, form.decision.data, form.note.data or "", current_user)
         flash(_("The family has been told."), "success")
-    return redirect(url_for("contactbook.absence_requests", class_id=cls.id))
+    return redirect(url_for("contactbook_teacher.absence_requests", class_id=cls.id))

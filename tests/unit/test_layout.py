@@ -80,7 +80,6 @@ LOCAL_IMPORTS = {
     "app.notifications.views",
     "app.security",
     "app.xlsx",
-    "contactbook.rules",
 }
 UPWARD = {
     ("admissions.allocation", "admissions.allocation_file"),

@@ -1,6 +1,6 @@
 """Route × role for the contact book's own routes (the suite-wide walk is test_route_access.py;
-this one runs even while other areas' routes are in flux), plus the scope rules of the issue:
-a teacher of class A can neither see nor grade class B; a parent cannot reach another child."""
+this one runs even while other areas' routes are in flux), plus the scope rules
+(contactbook/access.py): a teacher of class A can neither see nor grade class B; a parent cannot reach another child."""
 
 from __future__ import annotations
 

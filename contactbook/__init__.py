@@ -1,12 +1,20 @@
 """Electronic contact book: classes, grades, comments, attendance, messages, announcements."""
 
+from __future__ import annotations
+
+from app.security import mask_phone
+
+from .cli import contactbook_cli
+from .demo import load_demo
+from .views import BLUEPRINTS
+
 
 def register(app) -> None:
     """Plug the area into the app (called by create_app only)."""
-    from . import cli, demo, models, web  # noqa: F401 - models register their tables
-
-    app.register_blueprint(web.load_views())
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+    app.add_template_global(mask_phone, "mask_phone")  # guardians' numbers, masked, on class lists
     # Parents created from class lists activate their account instead of registering again.
-    app.config.setdefault("ACCOUNT_ACTIVATION_ENDPOINT", "contactbook.activate")
-    app.cli.add_command(cli.contactbook_cli)
-    app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)
+    app.config.setdefault("ACCOUNT_ACTIVATION_ENDPOINT", "contactbook_public.activate")
+    app.cli.add_command(contactbook_cli)
+    app.extensions.setdefault("demo_loaders", []).append(load_demo)

@@ -16,11 +16,24 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from app.authz import can_manage_school
+from app.authz import can_manage_school, school_or_404
 from app.extensions import db
 from app.models import Role, User
 
-from .models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
+from .models import (
+    AbsenceRequest,
+    Announcement,
+    AnnouncementRecipient,
+    Enrolment,
+    Guardian,
+    MessageAttachment,
+    Pupil,
+    SchoolClass,
+    Subject,
+    TeachingAssignment,
+    ThreadReport,
+    current_year_id,
+)
 
 STAFF = (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
 
@@ -111,6 +124,65 @@ def overview_class_or_404(class_id: int) -> SchoolClass:
     abort(404)
 
 
+def absence_request_or_404(request_id: int) -> tuple[AbsenceRequest, SchoolClass]:
+    """A request about a pupil of the current teacher's homeroom class, and that class."""
+    req = _get(AbsenceRequest, request_id)
+    return req, homeroom_class_or_404(req.class_id)
+
+
+def school_teacher_or_404(user_id: int) -> User:
+    """A teacher of a school the current staff member manages."""
+    teacher = _get(User, user_id)
+    if teacher.role != Role.TEACHER or teacher.school_id is None:
+        abort(404)
+    school_or_404(teacher.school_id)
+    return teacher
+
+
+def school_subject_or_404(subject_id: int) -> Subject:
+    """A subject of a school the current staff member manages."""
+    subject = _get(Subject, subject_id)
+    school_or_404(subject.school_id)
+    return subject
+
+
+def thread_report_or_404(report_id: int) -> ThreadReport:
+    """A report to a school the current staff member manages."""
+    report = _get(ThreadReport, report_id)
+    school_or_404(report.school_id)
+    return report
+
+
+def attachment_or_404(attachment_id: int) -> MessageAttachment:
+    """An attachment (whether the user may open it is the conversation's rule: messaging)."""
+    return _get(MessageAttachment, attachment_id)
+
+
+@dataclass
+class AnnouncementAccess:
+    announcement: Announcement
+    row: AnnouncementRecipient | None  # the current user's as a recipient; None for its managers
+
+
+def announcement_or_404(announcement_id: int, *, as_recipient: bool = False) -> AnnouncementAccess:
+    """An announcement the current user received, or manages (its author; staff of its school)
+    unless `as_recipient`."""
+    a = _get(Announcement, announcement_id)
+    if not as_recipient and (
+        a.author_id == current_user.id
+        or (current_user.role in STAFF and can_manage_school(current_user, a.school))
+    ):
+        return AnnouncementAccess(a, None)
+    row = db.session.scalar(
+        sa.select(AnnouncementRecipient).where(
+            AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == current_user.id
+        )
+    )
+    if row is None:
+        abort(404)
+    return AnnouncementAccess(a, row)
+
+
 def pupil_in_class(pupil_id: int, cls: SchoolClass) -> Pupil:
     pupil = db.session.scalar(
         sa.select(Pupil)
@@ -123,15 +195,11 @@ def pupil_in_class(pupil_id: int, cls: SchoolClass) -> Pupil:
 
 
 def current_class_of(pupil_id: int) -> SchoolClass | None:
-    from .services import current_year
-
-    year = current_year()
-    if year is None:
-        return None
+    """The pupil's class in the current year (None when not enrolled, or no year is current)."""
     return db.session.scalar(
         sa.select(SchoolClass)
         .join(Enrolment, Enrolment.class_id == SchoolClass.id)
-        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == year.id)
+        .where(Enrolment.pupil_id == pupil_id, Enrolment.academic_year_id == current_year_id())
     )
 
 

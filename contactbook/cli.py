@@ -9,6 +9,9 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from app import jobs
+from app.notifications.relay import relay
+
+from .imports.classes import import_classes
 
 contactbook_cli = AppGroup("contactbook", help="Electronic contact book.")
 
@@ -16,15 +19,12 @@ contactbook_cli = AppGroup("contactbook", help="Electronic contact book.")
 @contactbook_cli.command("import-classes")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_classes_command(path):
-    """Import classes, pupils, guardians and teaching (classes.xlsx, DESIGN §4b).
+    """Import classes, pupils, guardians and teaching (classes.xlsx, docs/excel-formats.md).
 
     Exit 0 and `created N, updated M, unchanged K` when imported; exit 2 and the row-by-row
     report on stderr when rejected (nothing is stored).
     """
-    from .importers import import_classes
-
-    with open(path, "rb") as fh:
-        report = import_classes(fh)
+    report = import_classes(path, None)
     if not report.ok:
         jobs.rollback()
         with force_locale("en"):  # the report's format is a contract: English lines
@@ -37,15 +37,19 @@ def import_classes_command(path):
 
 @contactbook_cli.command("relay")
 @click.option(
-    "--stale", default=0, show_default=True, type=float, help="Only notices older than this many seconds."
+    "--stale",
+    default=0,
+    show_default=True,
+    type=float,
+    help="Only deliveries not handed to a job for this many seconds.",
 )
 def relay_command(stale):
-    """Send the contact book notices a Redis outage left unsent (run once Redis is back).
+    """Send what a Redis outage left unsent (run once Redis is back, or from cron).
 
-    Whole-class events (a class's grades published, …) become one notification per child in a
-    job; when Redis was down at that moment the notice waits in the database. The next notice job
-    picks such leftovers up by itself; this command sends them now, without Redis.
+    The contact book writes its notifications in the transaction of the change they announce;
+    what a Redis outage leaves behind are deliveries no job picked up. This runs one pass of the
+    notifications relay (the same as `flask --app app notifications relay --stale-seconds S`):
+    it hands them to the workers, or sends them right here when REDIS_URL is not set.
     """
-    from .tasks import relay_notices
-
-    click.echo(f"sent {relay_notices(stale)} pending notices")
+    result = relay(stale_seconds=stale)
+    click.echo("released {released}, requeued {requeued}, digests {digests}".format(**result))

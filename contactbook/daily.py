@@ -7,14 +7,30 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask_babel import format_date
+from sqlalchemy.orm import joinedload
 
 from app.audit import audit
 from app.extensions import db
+from app.forms import clean_text
 from app.i18n import local_today
 from app.models import User, utcnow
+from app.xlsx import clean_text as one_line
 
-from .models import ATTENDANCE_STATUSES, AbsenceRequest, Attendance, Comment, Pupil, SchoolClass, Term
-from .services import class_pupils, notify_guardians
+from .classes import class_pupils
+from .models import (
+    ABSENT,
+    AbsenceRequest,
+    Attendance,
+    AttendanceStatus,
+    Comment,
+    CommentKind,
+    Pupil,
+    RequestStatus,
+    SchoolClass,
+    Term,
+)
+from .notify import absence_requested, notify_guardians
 
 # ----------------------------------------------------------------------------- attendance
 
@@ -43,13 +59,13 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
         sa.select(AbsenceRequest)
         .where(
             AbsenceRequest.class_id == cls.id,
-            AbsenceRequest.status.in_(("approved", "pending")),
+            AbsenceRequest.status.in_((RequestStatus.APPROVED, RequestStatus.PENDING)),
             AbsenceRequest.from_date <= day,
             AbsenceRequest.to_date >= day,
         )
         .order_by(AbsenceRequest.created_at)
     ):
-        if requests.get(r.pupil_id) is None or r.status == "approved":
+        if requests.get(r.pupil_id) is None or r.status == RequestStatus.APPROVED:
             requests[r.pupil_id] = r
     lines = []
     for p in pupils:
@@ -58,9 +74,38 @@ def attendance_sheet(cls: SchoolClass, day: date) -> list[AttendanceLine]:
         if rec is not None:
             lines.append(AttendanceLine(p, rec.status, rec.note, True, req))
         else:
-            status = "excused" if req is not None and req.status == "approved" else "present"
+            status = (
+                AttendanceStatus.EXCUSED
+                if req is not None and req.status == RequestStatus.APPROVED
+                else AttendanceStatus.PRESENT
+            )
             lines.append(AttendanceLine(p, status, "", False, req))
     return lines
+
+
+def attendance_day(cls: SchoolClass, raw: str | None) -> tuple[date, str | None]:
+    """The day a homeroom teacher asks for (yyyy-mm-dd; today in Hanoi when not given), and what
+    stops taking attendance on it: "bad_date", "future", "outside_year" (None: nothing)."""
+    today = local_today()
+    if not raw:
+        return today, None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return today, "bad_date"
+    if day > today:
+        return day, "future"
+    if not cls.academic_year.starts_on <= day <= cls.academic_year.ends_on:
+        return day, "outside_year"
+    return day, None
+
+
+def marks_from_form(cls: SchoolClass, form) -> dict[int, tuple[str, str]]:
+    """Each pupil's posted status (s-<pupil id>) and note (n-<pupil id>, one line)."""
+    return {
+        p.id: (form.get(f"s-{p.id}", AttendanceStatus.PRESENT), one_line(form.get(f"n-{p.id}"))[:200])
+        for p in class_pupils(cls)
+    }
 
 
 def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str]], actor: User) -> int:
@@ -77,9 +122,9 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
     changed = 0
     absent, late = [], []
     for pupil_id in pupils:
-        status, note = marks.get(pupil_id, ("present", ""))
-        if status not in ATTENDANCE_STATUSES:
-            status = "present"
+        status, note = marks.get(pupil_id, (AttendanceStatus.PRESENT, ""))
+        if status not in set(AttendanceStatus):
+            status = AttendanceStatus.PRESENT
         rec = existing.get(pupil_id)
         if rec is None:
             db.session.add(
@@ -94,20 +139,20 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
                 )
             )
             changed += 1
-            previous = "present"
+            previous = AttendanceStatus.PRESENT
         elif (rec.status, rec.note) != (status, note[:200]):
             previous = rec.status
             rec.status, rec.note, rec.marked_by_id, rec.marked_at = status, note[:200], actor.id, now
             changed += 1
         else:
             continue
-        if status in ("excused", "unexcused") and previous not in ("excused", "unexcused"):
+        if status in ABSENT and previous not in ABSENT:
             absent.append(pupil_id)
-        elif status == "late" and previous != "late":
+        elif status == AttendanceStatus.LATE and previous != AttendanceStatus.LATE:
             late.append(pupil_id)
     db.session.flush()
     audit("contactbook.attendance", cls, day=day.isoformat(), changed=changed)
-    context = {"day": day.strftime("%d/%m/%Y")}
+    context = {"day": format_date(day, "dd/MM/yyyy")}
     notify_guardians("absence_marked", absent, context, sender_id=actor.id, school_id=cls.school_id)
     notify_guardians("late_marked", late, context, sender_id=actor.id, school_id=cls.school_id)
     return changed
@@ -118,7 +163,7 @@ def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:
     return list(
         db.session.scalars(
             sa.select(Attendance)
-            .where(Attendance.pupil_id == pupil_id, Attendance.status != "present")
+            .where(Attendance.pupil_id == pupil_id, Attendance.status != AttendanceStatus.PRESENT)
             .order_by(Attendance.on_date.desc())
             .limit(limit)
         )
@@ -132,7 +177,7 @@ def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> d
     """The class's term comments to edit: the homeroom teacher's own (subject None), or a
     subject's (whoever teaches it now edits them)."""
     q = sa.select(Comment).where(
-        Comment.kind == "term",
+        Comment.kind == CommentKind.TERM,
         Comment.term_id == term.id,
         Comment.pupil_id.in_([p.id for p in class_pupils(cls)]),
     )
@@ -141,6 +186,11 @@ def term_comments(cls: SchoolClass, term: Term, author: User, subject=None) -> d
     else:
         q = q.where(Comment.subject_id == subject.id)
     return {c.pupil_id: c for c in db.session.scalars(q)}
+
+
+def comments_from_form(form) -> dict[int, str]:
+    """The posted term comments: fields c-<pupil id>."""
+    return {int(k[2:]): clean_text(v) for k, v in form.items() if k.startswith("c-") and k[2:].isdigit()}
 
 
 def save_term_comments(
@@ -162,7 +212,7 @@ def save_term_comments(
                 Comment(
                     pupil_id=pupil_id,
                     author_id=author.id,
-                    kind="term",
+                    kind=CommentKind.TERM,
                     term_id=term.id,
                     body=text,
                     subject_id=subject.id if subject is not None else None,
@@ -189,7 +239,7 @@ def save_term_comments(
 
 
 def add_note(pupil: Pupil, cls: SchoolClass, author: User, body: str) -> Comment:
-    c = Comment(pupil_id=pupil.id, author_id=author.id, kind="note", body=body.strip()[:2000])
+    c = Comment(pupil_id=pupil.id, author_id=author.id, kind=CommentKind.NOTE, body=body.strip()[:2000])
     db.session.add(c)
     db.session.flush()
     notify_guardians("comment_added", [pupil.id], {}, sender_id=author.id, school_id=cls.school_id)
@@ -197,13 +247,11 @@ def add_note(pupil: Pupil, cls: SchoolClass, author: User, body: str) -> Comment
 
 
 def pupil_notes(pupil_id: int, limit: int = 50) -> list[Comment]:
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             sa.select(Comment)
             .options(joinedload(Comment.author))
-            .where(Comment.pupil_id == pupil_id, Comment.kind == "note")
+            .where(Comment.pupil_id == pupil_id, Comment.kind == CommentKind.NOTE)
             .order_by(Comment.created_at.desc(), Comment.id.desc())
             .limit(limit)
         )
@@ -238,40 +286,30 @@ def file_request(
     )
     db.session.add(r)
     db.session.flush()
-    teacher = cls.homeroom_teacher
-    if teacher is not None:
-        from flask_babel import force_locale, gettext
-
-        from .services import notify_users
-
-        with force_locale(teacher.locale or "vi"):
-            title = gettext("New absence request, class %(name)s", name=cls.name)
-        notify_users(
-            "message",
-            [teacher.id],
-            {"title": title, "child_name": pupil.full_name},
-            sender_id=guardian.id,
-            school_id=cls.school_id,
-        )
+    if cls.homeroom_teacher is not None:
+        absence_requested(cls.homeroom_teacher, cls, pupil, guardian)
     return r
 
 
 def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -> None:
     """Approve or decline a pending request; approving excuses recorded absences in its dates."""
-    if req.status != "pending" or decision not in ("approved", "declined"):
+    if req.status != RequestStatus.PENDING or decision not in (
+        RequestStatus.APPROVED,
+        RequestStatus.DECLINED,
+    ):
         raise ValueError("not pending")
     req.status, req.decision_note = decision, (note or "").strip()[:300]
     req.decided_by_id, req.decided_at = actor.id, utcnow()
-    if decision == "approved":
+    if decision == RequestStatus.APPROVED:
         db.session.execute(
             sa.update(Attendance)
             .where(
                 Attendance.pupil_id == req.pupil_id,
                 Attendance.on_date >= req.from_date,
                 Attendance.on_date <= req.to_date,
-                Attendance.status == "unexcused",
+                Attendance.status == AttendanceStatus.UNEXCUSED,
             )
-            .values(status="excused")
+            .values(status=AttendanceStatus.EXCUSED)
         )
     db.session.flush()
     audit("contactbook.absence_decision", req, decision=decision)
@@ -280,15 +318,14 @@ def decide_request(req: AbsenceRequest, decision: str, note: str, actor: User) -
 
 
 def class_requests(cls: SchoolClass, limit: int = 100) -> list[AbsenceRequest]:
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             sa.select(AbsenceRequest)
             .options(joinedload(AbsenceRequest.pupil), joinedload(AbsenceRequest.requested_by))
             .where(AbsenceRequest.class_id == cls.id)
             .order_by(
-                sa.case((AbsenceRequest.status == "pending", 0), else_=1), AbsenceRequest.created_at.desc()
+                sa.case((AbsenceRequest.status == RequestStatus.PENDING, 0), else_=1),
+                AbsenceRequest.created_at.desc(),
             )
             .limit(limit)
         )

@@ -14,18 +14,26 @@ from app.extensions import db
 from app.models import Role, User, utcnow
 
 from .catalog import standard_subjects
+from .classes import add_standard_subjects
 from .models import (
+    ABSENT,
+    Assessment,
     Attendance,
+    AttendanceStatus,
     Comment,
+    CommentKind,
     Enrolment,
+    Gender,
     Grade,
+    GradeKind,
+    GradeStatus,
     Guardian,
     Pupil,
     SchoolClass,
     Subject,
     TeachingAssignment,
 )
-from .services import add_standard_subjects, current_year, ensure_terms
+from .years import current_year, ensure_terms
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương"]
 MIDDLE = ["Văn", "Thị", "Minh", "Ngọc", "Gia", "Bảo", "Thu", "Đức", "Khánh", "Anh"]
@@ -100,7 +108,7 @@ def _class(
     db.session.add(cls)
     db.session.flush()
     for i in range(CLASS_SIZE):
-        gender = "female" if i % 2 else "male"
+        gender = Gender.FEMALE if i % 2 else Gender.MALE
         full_name = parent_child_name if i == 0 else _name(rng)
         pupil = db.session.scalar(
             sa.select(Pupil).where(Pupil.school_id == school.id, Pupil.pupil_code == f"{prefix}{i + 1:03d}")
@@ -157,43 +165,49 @@ def _grades(cls: SchoolClass, terms, teacher_of: dict[int, User], rng: random.Ra
                 "pupil_id": pid,
                 "subject_id": s.id,
                 "term_id": term.id,
-                "status": "published",
+                "status": GradeStatus.PUBLISHED,
                 "published_at": now,
                 "updated_at": now,
                 "updated_by_id": teacher_of.get(s.id).id if teacher_of.get(s.id) else None,
                 "changed_after_publish": False,
             }
-            if s.assessment == "primary":
+            if s.assessment == Assessment.PRIMARY:
                 level = "HTT" if base > 8.3 else "HT" if base > 6 else "CHT"
-                rows.append({**common, "kind": "level", "seq": 1, "score": None, "mark": level})
+                rows.append({**common, "kind": GradeKind.LEVEL, "seq": 1, "score": None, "mark": level})
                 if s.has_test:
                     rows.append(
                         {
                             **common,
-                            "kind": "endterm",
+                            "kind": GradeKind.ENDTERM,
                             "seq": 1,
                             "score": Decimal(int(min(10, round(base + rng.uniform(-1, 1))))),
                             "mark": None,
                         }
                     )
-            elif s.assessment == "comment":
+            elif s.assessment == Assessment.COMMENT:
                 for i in range(1, s.regular_count + 1):
                     rows.append(
                         {
                             **common,
-                            "kind": "regular",
+                            "kind": GradeKind.REGULAR,
                             "seq": i,
                             "score": None,
                             "mark": "D" if rng.random() < 0.95 else "CD",
                         }
                     )
-                rows.append({**common, "kind": "midterm", "seq": 1, "score": None, "mark": "D"})
-                rows.append({**common, "kind": "endterm", "seq": 1, "score": None, "mark": "D"})
+                rows.append({**common, "kind": GradeKind.MIDTERM, "seq": 1, "score": None, "mark": "D"})
+                rows.append({**common, "kind": GradeKind.ENDTERM, "seq": 1, "score": None, "mark": "D"})
             else:
                 for i in range(1, s.regular_count + 1):
-                    rows.append({**common, "kind": "regular", "seq": i, "score": score(), "mark": None})
-                rows.append({**common, "kind": "midterm", "seq": 1, "score": score(1.0), "mark": None})
-                rows.append({**common, "kind": "endterm", "seq": 1, "score": score(1.0), "mark": None})
+                    rows.append(
+                        {**common, "kind": GradeKind.REGULAR, "seq": i, "score": score(), "mark": None}
+                    )
+                rows.append(
+                    {**common, "kind": GradeKind.MIDTERM, "seq": 1, "score": score(1.0), "mark": None}
+                )
+                rows.append(
+                    {**common, "kind": GradeKind.ENDTERM, "seq": 1, "score": score(1.0), "mark": None}
+                )
     if rows:
         db.session.execute(sa.insert(Grade), rows)
     return len(rows)
@@ -219,7 +233,7 @@ def _daily(cls: SchoolClass, terms, homeroom: User, rng: random.Random, child_id
                     pupil_id=pid,
                     class_id=cls.id,
                     on_date=day,
-                    status=rng.choice(["late", "excused", "unexcused"]),
+                    status=rng.choice([AttendanceStatus.LATE, *ABSENT]),
                     marked_by_id=homeroom.id,
                 )
             )
@@ -227,7 +241,7 @@ def _daily(cls: SchoolClass, terms, homeroom: User, rng: random.Random, child_id
         Comment(
             pupil_id=child_id,
             author_id=homeroom.id,
-            kind="term",
+            kind=CommentKind.TERM,
             term_id=terms[0].id,
             body="Con chăm chỉ, hòa đồng với bạn bè; cần mạnh dạn phát biểu hơn.",
         )
@@ -236,7 +250,7 @@ def _daily(cls: SchoolClass, terms, homeroom: User, rng: random.Random, child_id
         Comment(
             pupil_id=child_id,
             author_id=homeroom.id,
-            kind="note",
+            kind=CommentKind.NOTE,
             body="Hôm nay con quên vở bài tập, gia đình nhắc con chuẩn bị sách vở nhé.",
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import format_date, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, MultipleFileField
@@ -19,6 +20,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from app.forms import clean_text
+
+from .models import Assessment, RequestStatus
 
 XLSX_MAX_BYTES = 10 * 1024 * 1024
 
@@ -113,20 +116,20 @@ class TermsForm(FlaskForm):
             raise ValidationError(_l("A term cannot end before it starts."))
         if self.year and field.data and field.data > self.year.ends_on:
             raise ValidationError(
-                _l("The school year ends on %(day)s.", day=self.year.ends_on.strftime("%d/%m/%Y"))
+                _l("The school year ends on %(day)s.", day=format_date(self.year.ends_on, "dd/MM/yyyy"))
             )
 
     def validate_term1_start(self, field):
         if self.year and field.data and field.data < self.year.starts_on:
             raise ValidationError(
-                _l("The school year starts on %(day)s.", day=self.year.starts_on.strftime("%d/%m/%Y"))
+                _l("The school year starts on %(day)s.", day=format_date(self.year.starts_on, "dd/MM/yyyy"))
             )
 
 
 ASSESSMENT_CHOICES = [
-    SelectChoice("scored", _l("Scores 0–10 (Circular 22)")),
-    SelectChoice("comment", _l("Đạt / Chưa đạt (Circular 22)")),
-    SelectChoice("primary", _l("Primary levels (Circular 27)")),
+    SelectChoice(Assessment.SCORED, _l("Scores 0–10 (Circular 22)")),
+    SelectChoice(Assessment.COMMENT, _l("Đạt / Chưa đạt (Circular 22)")),
+    SelectChoice(Assessment.PRIMARY, _l("Primary levels (Circular 27)")),
 ]
 
 
@@ -160,9 +163,9 @@ class SubjectForm(FlaskForm):
         grade = self.grade.data
         if grade is None:
             return
-        if grade <= 5 and field.data != "primary":
+        if grade <= 5 and field.data != Assessment.PRIMARY:
             raise ValidationError(_l("Primary grades use the Circular 27 levels."))
-        if grade >= 6 and field.data == "primary":
+        if grade >= 6 and field.data == Assessment.PRIMARY:
             raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
 
 
@@ -191,9 +194,9 @@ class SubjectEditForm(FlaskForm):
             raise ValidationError(_l("A name cannot start with =, +, - or @."))
 
     def validate_assessment(self, field):
-        if self.grade <= 5 and field.data != "primary":
+        if self.grade <= 5 and field.data != Assessment.PRIMARY:
             raise ValidationError(_l("Primary grades use the Circular 27 levels."))
-        if self.grade >= 6 and field.data == "primary":
+        if self.grade >= 6 and field.data == Assessment.PRIMARY:
             raise ValidationError(_l("Secondary grades use scores or Đạt / Chưa đạt."))
 
 
@@ -237,7 +240,10 @@ class AbsenceRequestForm(FlaskForm):
 class DecisionForm(FlaskForm):
     decision = SelectField(
         _l("Decision"),
-        choices=[SelectChoice("approved", _l("Approve")), SelectChoice("declined", _l("Decline"))],
+        choices=[
+            SelectChoice(RequestStatus.APPROVED, _l("Approve")),
+            SelectChoice(RequestStatus.DECLINED, _l("Decline")),
+        ],
     )
     note = StringField(_l("Note to the family"), validators=[Optional(), Length(max=300), CleanText()])
 
@@ -260,6 +266,20 @@ class MessageForm(FlaskForm):
         _l("Attach photos or PDF (optional)"),
         description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."),
     )
+
+
+def teacher_choices(teachers) -> list[SelectChoice]:
+    """A family's recipients in MessageForm: each of the child's teachers, with the subjects they
+    teach and whether they are the homeroom teacher ((user, subject names, homeroom) tuples)."""
+    return [
+        SelectChoice(
+            t.id,
+            t.full_name
+            + (" · " + ", ".join(subjects) if subjects else "")
+            + (" · " + gettext("homeroom") if homeroom else ""),
+        )
+        for t, subjects, homeroom in teachers
+    ]
 
 
 class ReportForm(FlaskForm):

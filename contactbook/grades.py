@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -17,11 +16,22 @@ from flask_babel import lazy_gettext as _l
 
 from app.audit import audit
 from app.extensions import db
-from app.i18n import local_today
 from app.models import User, utcnow
 
 from . import rules
-from .models import Enrolment, Grade, GradeChange, Pupil, SchoolClass, Subject, Term
+from .models import (
+    Assessment,
+    Enrolment,
+    Grade,
+    GradeChange,
+    GradeKind,
+    GradeStatus,
+    Pupil,
+    SchoolClass,
+    Subject,
+    Term,
+)
+from .notify import notify_guardians
 from .rules import COMMENT_MARKS, PRIMARY_LEVELS, RuleError
 
 MARK_LABELS = {"D": "Đ", "CD": "CĐ", "HTT": "HTT", "HT": "HT", "CHT": "CHT"}
@@ -59,16 +69,18 @@ class BookColumn:
 
 
 def columns_for(subject: Subject, max_regular_seen: int = 0) -> list[BookColumn]:
-    if subject.assessment == "primary":
-        cols = [BookColumn("level", 1, "Mức", "level", "mark", PRIMARY_LEVELS)]
+    if subject.assessment == Assessment.PRIMARY:
+        cols = [BookColumn(GradeKind.LEVEL, 1, "Mức", "level", "mark", PRIMARY_LEVELS)]
         if subject.has_test:
-            cols.append(BookColumn("endterm", 1, "KTĐK", "test_score", "whole"))
+            cols.append(BookColumn(GradeKind.ENDTERM, 1, "KTĐK", "test_score", "whole"))
         return cols
     n = max(subject.regular_count, max_regular_seen)
-    kind_input, marks = ("mark", COMMENT_MARKS) if subject.assessment == "comment" else ("score", ())
-    cols = [BookColumn("regular", i, f"TX{i}", f"regular_{i}", kind_input, marks) for i in range(1, n + 1)]
-    cols.append(BookColumn("midterm", 1, "GK", "midterm", kind_input, marks))
-    cols.append(BookColumn("endterm", 1, "CK", "endterm", kind_input, marks))
+    kind_input, marks = ("mark", COMMENT_MARKS) if subject.assessment == Assessment.COMMENT else ("score", ())
+    cols = [
+        BookColumn(GradeKind.REGULAR, i, f"TX{i}", f"regular_{i}", kind_input, marks) for i in range(1, n + 1)
+    ]
+    cols.append(BookColumn(GradeKind.MIDTERM, 1, "GK", "midterm", kind_input, marks))
+    cols.append(BookColumn(GradeKind.ENDTERM, 1, "CK", "endterm", kind_input, marks))
     return cols
 
 
@@ -92,21 +104,23 @@ def format_score(score: Decimal | None) -> str:
 
 def term_result(subject: Subject, cells: dict[tuple[str, int], Grade]) -> str | Decimal | None:
     """The term's result from the cells given (a term average, Đ/CĐ, or the primary level)."""
-    if subject.assessment == "scored":
-        regular = [g.score for (k, _), g in sorted(cells.items()) if k == "regular" and g.score is not None]
-        mid = cells.get(("midterm", 1))
-        end = cells.get(("endterm", 1))
+    if subject.assessment == Assessment.SCORED:
+        regular = [
+            g.score for (k, _), g in sorted(cells.items()) if k == GradeKind.REGULAR and g.score is not None
+        ]
+        mid = cells.get((GradeKind.MIDTERM, 1))
+        end = cells.get((GradeKind.ENDTERM, 1))
         return rules.term_average(regular, mid.score if mid else None, end.score if end else None)
-    if subject.assessment == "comment":
+    if subject.assessment == Assessment.COMMENT:
         marks = [g.mark for g in cells.values() if g.mark is not None]
-        have_mid = ("midterm", 1) in cells and cells[("midterm", 1)].mark is not None
-        have_end = ("endterm", 1) in cells and cells[("endterm", 1)].mark is not None
+        have_mid = (GradeKind.MIDTERM, 1) in cells and cells[(GradeKind.MIDTERM, 1)].mark is not None
+        have_end = (GradeKind.ENDTERM, 1) in cells and cells[(GradeKind.ENDTERM, 1)].mark is not None
         required = subject.regular_count + 2
         result = rules.comment_term_result(marks, required)
         if result == rules.PASS and not (have_mid and have_end):
             return None
         return result
-    level = cells.get(("level", 1))
+    level = cells.get((GradeKind.LEVEL, 1))
     return level.mark if level else None
 
 
@@ -116,34 +130,6 @@ def display_result(value) -> str:
     if isinstance(value, Decimal):
         return f"{value:.1f}"
     return MARK_LABELS.get(value, value)
-
-
-# ----------------------------------------------------------------------------- terms
-
-
-def school_terms(cls: SchoolClass) -> list[Term]:
-    return list(
-        db.session.scalars(
-            sa.select(Term)
-            .where(Term.school_id == cls.school_id, Term.academic_year_id == cls.academic_year_id)
-            .order_by(Term.number)
-        )
-    )
-
-
-def pick_term(terms: list[Term], term_id: int | None, today: date | None = None) -> Term | None:
-    if not terms:
-        return None
-    if term_id is not None:
-        for t in terms:
-            if t.id == term_id:
-                return t
-        return None
-    today = today or local_today()
-    for t in terms:
-        if t.starts_on <= today <= t.ends_on:
-            return t
-    return terms[-1] if today > terms[-1].ends_on else terms[0]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -159,7 +145,7 @@ class BookRow:
 
     @property
     def has_draft(self) -> bool:
-        return any(g.status == "draft" for g in self.cells.values())
+        return any(g.status == GradeStatus.DRAFT for g in self.cells.values())
 
 
 @dataclass
@@ -211,9 +197,9 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
         if row is None:
             continue
         row.cells[(g.kind, g.seq)] = g
-        if g.kind == "regular":
+        if g.kind == GradeKind.REGULAR:
             max_seq = max(max_seq, g.seq)
-        if g.status == "draft":
+        if g.status == GradeStatus.DRAFT:
             book.drafts += 1
         else:
             book.published += 1
@@ -234,9 +220,9 @@ def load_book(cls: SchoolClass, subject: Subject, term: Term, terms: list[Term] 
         row.result = term_result(subject, row.cells)
         if first is not None:
             row.first_term_result = term_result(subject, first_cells[row.pupil.id])
-            if subject.assessment == "scored":
+            if subject.assessment == Assessment.SCORED:
                 row.year_result = rules.year_average(row.first_term_result, row.result)
-            elif subject.assessment == "comment":
+            elif subject.assessment == Assessment.COMMENT:
                 row.year_result = rules.comment_year_result(row.first_term_result, row.result)
     book.rows = list(rows.values())
     return book
@@ -271,7 +257,7 @@ def grid(book: Book, result: SaveResult | None = None) -> list[tuple[BookRow, li
                     f"g-{pid}-{c.kind}-{c.seq}",
                     value,
                     str(ERRORS[err]) if err else None,
-                    g is not None and g.status == "draft",
+                    g is not None and g.status == GradeStatus.DRAFT,
                     g is not None and g.changed_after_publish,
                     c.label,
                 )
@@ -341,7 +327,7 @@ def save_entries(
             continue
         if existing is not None and existing.score == score and existing.mark == mark:
             continue
-        if existing is not None and existing.status == "published" and not reason:
+        if existing is not None and existing.status == GradeStatus.PUBLISHED and not reason:
             result.errors[(pupil_id, kind, seq)] = "reason"
             continue
         planned.append((row, column, score, mark))
@@ -360,14 +346,14 @@ def save_entries(
                 seq=column.seq,
                 score=score,
                 mark=mark,
-                status="draft",
+                status=GradeStatus.DRAFT,
                 updated_at=now,
                 updated_by_id=actor.id,
             )
             db.session.add(g)
             row.cells[column.key] = g
             result.created += 1
-        elif existing.status == "draft":
+        elif existing.status == GradeStatus.DRAFT:
             if score is None and mark is None:
                 db.session.delete(existing)
                 del row.cells[column.key]
@@ -406,11 +392,10 @@ def save_entries(
             {
                 row.pupil.id
                 for row, column, *_ in planned
-                if row.cells.get(column.key) is not None and row.cells[column.key].status == "published"
+                if row.cells.get(column.key) is not None
+                and row.cells[column.key].status == GradeStatus.PUBLISHED
             }
         )
-        from .services import notify_guardians
-
         notify_guardians(
             "grade_changed",
             changed_pupils,
@@ -434,7 +419,7 @@ def publish_book(book: Book, actor: User) -> int:
                 .where(
                     Grade.subject_id == book.subject.id,
                     Grade.term_id == book.term.id,
-                    Grade.status == "draft",
+                    Grade.status == GradeStatus.DRAFT,
                     Grade.pupil_id.in_(pupil_ids),
                 )
                 .distinct()
@@ -448,16 +433,16 @@ def publish_book(book: Book, actor: User) -> int:
         .where(
             Grade.subject_id == book.subject.id,
             Grade.term_id == book.term.id,
-            Grade.status == "draft",
+            Grade.status == GradeStatus.DRAFT,
             Grade.pupil_id.in_(pupil_ids),
         )
-        .values(status="published", published_at=now)
+        .values(status=GradeStatus.PUBLISHED, published_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     for row in book.rows:
         for g in row.cells.values():
-            if g.status == "draft":
-                g.status, g.published_at = "published", now
+            if g.status == GradeStatus.DRAFT:
+                g.status, g.published_at = GradeStatus.PUBLISHED, now
     audit(
         "contactbook.grades_publish",
         ("cb_class", book.cls.id),
@@ -465,8 +450,6 @@ def publish_book(book: Book, actor: User) -> int:
         term_id=book.term.id,
         count=count,
     )
-    from .services import notify_guardians
-
     notify_guardians(
         "grade_published",
         touched,
@@ -482,7 +465,7 @@ def entries_from_form(form) -> dict[tuple[int, str, int], str]:
     out = {}
     for name, value in form.items():
         parts = name.split("-")
-        if len(parts) != 4 or parts[0] != "g" or parts[2] not in ("regular", "midterm", "endterm", "level"):
+        if len(parts) != 4 or parts[0] != "g" or parts[2] not in set(GradeKind):
             continue
         if not (parts[1].isdigit() and parts[3].isdigit()):
             continue

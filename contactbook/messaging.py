@@ -1,4 +1,5 @@
-"""Messages between a guardian and the child's homeroom or subject teachers, and announcements.
+"""Messages between a guardian and the child's homeroom or subject teachers, reports of
+conversations to the school, and teachers' office hours (announcements: announcements.py).
 
 Who may talk: a thread is (child, guardian, teacher); the guardian must be the child's guardian
 and the teacher must teach the child's class this year (homeroom or a subject). Nobody else can
@@ -20,17 +21,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import sqlalchemy.orm
 from flask import current_app
-from flask_babel import force_locale, gettext
 from sqlalchemy.orm import joinedload
 
 from app import jobs
 from app.audit import audit
 from app.extensions import db
 from app.models import Role, User, utcnow
+from app.xlsx import clean_text
 
 from .models import (
-    Announcement,
-    AnnouncementRecipient,
     Enrolment,
     Guardian,
     Message,
@@ -38,11 +37,14 @@ from .models import (
     MessageThread,
     OfficeHours,
     Pupil,
+    ReportStatus,
     SchoolClass,
+    Subject,
     TeachingAssignment,
     ThreadReport,
 )
-from .services import current_year, notify_users
+from .notify import new_message, report_closed
+from .years import current_year
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 3
@@ -84,8 +86,6 @@ def storage_dir() -> str:
 
 
 def safe_filename(name: str, ext: str) -> str:
-    from .xlsx import clean_text
-
     base = clean_text(os.path.basename((name or "").replace("\\", "/"))) or "file"
     base = "".join(ch for ch in base if ch not in '"<>:/\\|?*;')[:100].strip(". ") or "file"
     stem = base.rsplit(".", 1)[0] if "." in base else base
@@ -156,8 +156,6 @@ def attachment_path(att: MessageAttachment) -> str:
 
 def child_teachers(pupil_id: int) -> tuple[SchoolClass | None, list[tuple[User, list[str], bool]]]:
     """The child's class this year and its teachers: (teacher, subject names, is homeroom)."""
-    from .models import Subject
-
     year = current_year()
     if year is None:
         return None, []
@@ -209,6 +207,24 @@ def thread_for(thread: MessageThread, user: User) -> bool:
     return False
 
 
+def member_thread(thread_id: int, user: User) -> MessageThread | None:
+    """The conversation, if `user` is one of its current members (thread_for)."""
+    thread = db.session.get(MessageThread, thread_id)
+    return thread if thread is not None and thread_for(thread, user) else None
+
+
+def child_guardians(pupil_id: int) -> list[User]:
+    """The child's active guardians (whom a teacher may write to)."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(Guardian, Guardian.user_id == User.id)
+            .where(Guardian.pupil_id == pupil_id, User.active.is_(True))
+            .order_by(Guardian.id)
+        )
+    )
+
+
 def open_thread(pupil: Pupil, guardian: User, teacher: User, cls: SchoolClass) -> MessageThread:
     thread = db.session.scalar(
         sa.select(MessageThread).where(
@@ -251,21 +267,7 @@ def post_message(thread: MessageThread, sender: User, body: str, uploads: list[U
     else:
         thread.teacher_read_at = now
         recipient = thread.guardian
-    with force_locale(recipient.locale or "vi"):
-        title = gettext("New message from %(name)s", name=sender.full_name)
-    from flask import url_for
-
-    notify_users(
-        "message",
-        [recipient.id],
-        {
-            "title": title,
-            "child_name": thread.pupil.full_name,
-            "url": url_for("contactbook.thread", thread_id=thread.id, _external=True),
-        },
-        sender_id=sender.id,
-        school_id=thread.school_id,
-    )
+    new_message(thread, sender, recipient)
     return msg
 
 
@@ -388,7 +390,10 @@ def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
                 joinedload(ThreadReport.thread).joinedload(MessageThread.teacher),
             )
             .where(ThreadReport.school_id == school_id)
-            .order_by(sa.case((ThreadReport.status == "open", 0), else_=1), ThreadReport.created_at.desc())
+            .order_by(
+                sa.case((ThreadReport.status == ReportStatus.OPEN, 0), else_=1),
+                ThreadReport.created_at.desc(),
+            )
             .limit(limit)
         )
     )
@@ -396,30 +401,13 @@ def school_reports(school_id: int, limit: int = 200) -> list[ThreadReport]:
 
 def close_report(report: ThreadReport, user: User, resolution: str) -> None:
     """The school has dealt with a report: record how, and tell the person who reported it."""
-    if report.status == "closed":
+    if report.status == ReportStatus.CLOSED:
         raise ValueError("closed")
-    report.status, report.closed_at, report.closed_by_id = "closed", utcnow(), user.id
+    report.status, report.closed_at, report.closed_by_id = ReportStatus.CLOSED, utcnow(), user.id
     report.resolution = resolution.strip()[:300]
     db.session.flush()
     audit("contactbook.report_closed", report, thread_id=report.thread_id)
-    reporter = report.reporter
-    if reporter is not None and reporter.active:
-        from flask import url_for
-
-        with force_locale(reporter.locale or "vi"):
-            title = gettext("The school has dealt with the conversation you reported")
-        notify_users(
-            "message",
-            [reporter.id],
-            {
-                "title": title,
-                "body": report.resolution,
-                "child_name": report.thread.pupil.full_name,
-                "url": url_for("contactbook.thread", thread_id=report.thread_id, _external=True),
-            },
-            sender_id=user.id,
-            school_id=report.school_id,
-        )
+    report_closed(report, user)
 
 
 def office_hours_of(teacher_ids) -> dict[int, str]:
@@ -442,154 +430,3 @@ def set_office_hours(teacher: User, text: str) -> None:
         db.session.delete(row)
     elif row is not None:
         row.text, row.updated_at = text, utcnow()
-
-
-# ----------------------------------------------------------------------------- announcements
-
-
-def class_guardian_ids(class_ids: list[int]) -> list[int]:
-    return sorted(
-        set(
-            db.session.scalars(
-                sa.select(Guardian.user_id)
-                .join(Enrolment, Enrolment.pupil_id == Guardian.pupil_id)
-                .join(User, User.id == Guardian.user_id)
-                .where(Enrolment.class_id.in_(class_ids), User.active.is_(True))
-            )
-        )
-    )
-
-
-def send_announcement(
-    *, school_id: int, cls: SchoolClass | None, author: User, title: str, body: str, requires_ack: bool
-) -> Announcement:
-    """Store the announcement with one row per recipient (for read/acknowledgement reports) and
-    notify them. A school-wide one reaches every guardian of the school's classes this year."""
-    if cls is not None:
-        class_ids = [cls.id]
-    else:
-        year = current_year()
-        class_ids = list(
-            db.session.scalars(
-                sa.select(SchoolClass.id).where(
-                    SchoolClass.school_id == school_id,
-                    SchoolClass.academic_year_id == (year.id if year else -1),
-                )
-            )
-        )
-    recipients = class_guardian_ids(class_ids) if class_ids else []
-    a = Announcement(
-        school_id=school_id,
-        class_id=cls.id if cls else None,
-        author_id=author.id,
-        title=title.strip()[:200],
-        body=body.strip()[:MAX_BODY],
-        requires_ack=requires_ack,
-        recipient_count=len(recipients),
-    )
-    db.session.add(a)
-    db.session.flush()
-    for i in range(0, len(recipients), 5000):
-        db.session.execute(
-            sa.insert(AnnouncementRecipient),
-            [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i : i + 5000]],
-        )
-    audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
-    from flask import url_for
-
-    notify_users(
-        "announcement",
-        recipients,
-        {
-            "title": a.title,
-            "body": a.body,
-            "url": url_for("contactbook.announcement", announcement_id=a.id, _external=True),
-        },
-        sender_id=author.id,
-        school_id=school_id,
-    )
-    return a
-
-
-def can_manage_announcement(a: Announcement, user: User) -> bool:
-    from app.authz import can_manage_school
-
-    if a.author_id == user.id:
-        return True
-    if user.role in (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN):
-        return can_manage_school(user, a.school)
-    return False
-
-
-def recipient_row(a: Announcement, user: User) -> AnnouncementRecipient | None:
-    return db.session.scalar(
-        sa.select(AnnouncementRecipient).where(
-            AnnouncementRecipient.announcement_id == a.id, AnnouncementRecipient.user_id == user.id
-        )
-    )
-
-
-@dataclass
-class ReportLine:
-    user: User
-    children: list[str]
-    read_at: object
-    acked_at: object
-
-
-def announcement_report(a: Announcement) -> list[ReportLine]:
-    """Per recipient: who read and who acknowledged (two queries, whatever the size)."""
-    rows = db.session.execute(
-        sa.select(AnnouncementRecipient, User)
-        .join(User, User.id == AnnouncementRecipient.user_id)
-        .where(AnnouncementRecipient.announcement_id == a.id)
-        .order_by(User.full_name)
-    ).all()
-    year = current_year()
-    class_ids = (
-        [a.class_id]
-        if a.class_id
-        else list(
-            db.session.scalars(
-                sa.select(SchoolClass.id).where(
-                    SchoolClass.school_id == a.school_id,
-                    SchoolClass.academic_year_id == (year.id if year else -1),
-                )
-            )
-        )
-    )
-    children: dict[int, list[str]] = {}
-    for uid, name in db.session.execute(
-        sa.select(Guardian.user_id, Pupil.full_name)
-        .join(Pupil, Pupil.id == Guardian.pupil_id)
-        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
-        .where(Enrolment.class_id.in_(class_ids))
-        .order_by(Pupil.full_name)
-    ):
-        children.setdefault(uid, []).append(name)
-    return [ReportLine(u, children.get(u.id, []), r.read_at, r.acked_at) for r, u in rows]
-
-
-def inbox(user: User, limit: int = 50) -> list[tuple[Announcement, AnnouncementRecipient]]:
-    return list(
-        db.session.execute(
-            sa.select(Announcement, AnnouncementRecipient)
-            .options(joinedload(Announcement.school), joinedload(Announcement.school_class))
-            .join(AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
-            .where(AnnouncementRecipient.user_id == user.id)
-            .order_by(Announcement.created_at.desc())
-            .limit(limit)
-        ).all()
-    )
-
-
-def sent_by(user: User, limit: int = 50) -> list[Announcement]:
-    from app.authz import scoped_schools_query
-    from app.models import School
-
-    q = sa.select(Announcement).options(joinedload(Announcement.school_class))
-    if user.role == Role.TEACHER:
-        q = q.where(Announcement.author_id == user.id)
-    else:
-        q = q.where(Announcement.school_id.in_(scoped_schools_query(user).with_only_columns(School.id)))
-    return list(db.session.scalars(q.order_by(Announcement.created_at.desc()).limit(limit)))

@@ -8,6 +8,7 @@ has an index; the grade table is the big one (~300 rows per pupil and year) and 
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -17,17 +18,79 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models import AcademicYear, School, User, utcnow
 
-GENDERS = ("male", "female")
-ASSESSMENTS = ("scored", "comment", "primary")
-GRADE_KINDS = ("regular", "midterm", "endterm", "level")
-GRADE_STATUSES = ("draft", "published")
-ATTENDANCE_STATUSES = ("present", "excused", "unexcused", "late")
-REQUEST_STATUSES = ("pending", "approved", "declined")
-COMMENT_KINDS = ("term", "note")
+
+class Gender(enum.StrEnum):
+    MALE = "male"
+    FEMALE = "female"
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({','.join(repr(v) for v in values)})"
+class Assessment(enum.StrEnum):
+    """How a subject is assessed (see Subject)."""
+
+    SCORED = "scored"
+    COMMENT = "comment"
+    PRIMARY = "primary"
+
+
+class GradeKind(enum.StrEnum):
+    REGULAR = "regular"
+    MIDTERM = "midterm"
+    ENDTERM = "endterm"
+    LEVEL = "level"
+
+
+class GradeStatus(enum.StrEnum):
+    """A grade is a draft (the teacher's only) until published (families see it)."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class AttendanceStatus(enum.StrEnum):
+    PRESENT = "present"
+    EXCUSED = "excused"
+    UNEXCUSED = "unexcused"
+    LATE = "late"
+
+
+ABSENT = (AttendanceStatus.EXCUSED, AttendanceStatus.UNEXCUSED)
+
+
+class RequestStatus(enum.StrEnum):
+    """An absence request: pending until the homeroom teacher approves or declines it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class CommentKind(enum.StrEnum):
+    TERM = "term"  # one per author, term and subject
+    NOTE = "note"  # a note to the family, any day
+
+
+class ReportStatus(enum.StrEnum):
+    """A reported conversation: open until the school closes it with what it did."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _in(column: str, values: type[enum.StrEnum]) -> str:
+    """The CHECK of a status column (the stored values are the enum's values)."""
+    return f"{column} IN ({','.join(repr(v.value) for v in values)})"
+
+
+def current_year_id() -> sa.ScalarSelect:
+    """SQL for the id of the year the contact book works in: the academic year marked current
+    (the latest, should several be marked)."""
+    return (
+        sa.select(AcademicYear.id)
+        .where(AcademicYear.is_current.is_(True))
+        .order_by(AcademicYear.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 class Term(db.Model):
@@ -61,7 +124,7 @@ class Subject(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("school_id", "grade", "name"),
         sa.CheckConstraint("grade BETWEEN 1 AND 12", name="grade"),
-        sa.CheckConstraint(_in("assessment", ASSESSMENTS), name="assessment"),
+        sa.CheckConstraint(_in("assessment", Assessment), name="assessment"),
         sa.CheckConstraint("regular_count BETWEEN 1 AND 9", name="regular_count"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,7 +138,7 @@ class Subject(db.Model):
 
     @property
     def is_primary(self) -> bool:
-        return self.assessment == "primary"
+        return self.assessment == Assessment.PRIMARY
 
 
 class SchoolClass(db.Model):
@@ -102,7 +165,7 @@ class Pupil(db.Model):
     __tablename__ = "cb_pupil"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "pupil_code"),
-        sa.CheckConstraint(_in("gender", GENDERS), name="gender"),
+        sa.CheckConstraint(_in("gender", Gender), name="gender"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
@@ -169,8 +232,8 @@ class Grade(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("pupil_id", "subject_id", "term_id", "kind", "seq"),
         sa.Index("ix_cb_grade_book", "subject_id", "term_id"),
-        sa.CheckConstraint(_in("kind", GRADE_KINDS), name="kind"),
-        sa.CheckConstraint(_in("status", GRADE_STATUSES), name="status"),
+        sa.CheckConstraint(_in("kind", GradeKind), name="kind"),
+        sa.CheckConstraint(_in("status", GradeStatus), name="status"),
         sa.CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="score"),
         sa.CheckConstraint("mark IS NULL OR mark IN ('D','CD','HTT','HT','CHT')", name="mark"),
     )
@@ -182,7 +245,7 @@ class Grade(db.Model):
     seq: Mapped[int] = mapped_column(default=1)
     score: Mapped[Decimal | None] = mapped_column(sa.Numeric(3, 1))
     mark: Mapped[str | None] = mapped_column(sa.String(3))
-    status: Mapped[str] = mapped_column(sa.String(10), default="draft")
+    status: Mapped[str] = mapped_column(sa.String(10), default=GradeStatus.DRAFT)
     published_at: Mapped[datetime | None]
     changed_after_publish: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -212,7 +275,7 @@ class Comment(db.Model):
     __tablename__ = "cb_comment"
     __table_args__ = (
         sa.Index("ix_cb_comment_pupil", "pupil_id", "created_at"),
-        sa.CheckConstraint(_in("kind", COMMENT_KINDS), name="kind"),
+        sa.CheckConstraint(_in("kind", CommentKind), name="kind"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"))
@@ -234,7 +297,7 @@ class Attendance(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("pupil_id", "on_date"),
         sa.Index("ix_cb_attendance_class_date", "class_id", "on_date"),
-        sa.CheckConstraint(_in("status", ATTENDANCE_STATUSES), name="status"),
+        sa.CheckConstraint(_in("status", AttendanceStatus), name="status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"))
@@ -252,7 +315,7 @@ class AbsenceRequest(db.Model):
     __tablename__ = "cb_absence_request"
     __table_args__ = (
         sa.Index("ix_cb_absence_request_class", "class_id", "status"),
-        sa.CheckConstraint(_in("status", REQUEST_STATUSES), name="status"),
+        sa.CheckConstraint(_in("status", RequestStatus), name="status"),
         sa.CheckConstraint("from_date <= to_date", name="dates"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -264,7 +327,7 @@ class AbsenceRequest(db.Model):
     from_date: Mapped[date]
     to_date: Mapped[date]
     reason: Mapped[str] = mapped_column(sa.String(500))
-    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(10), default=RequestStatus.PENDING)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str] = mapped_column(sa.String(300), default="")
@@ -356,13 +419,13 @@ class ThreadReport(db.Model):
     """A participant reports a conversation to the school (abuse, wrong person, …)."""
 
     __tablename__ = "cb_thread_report"
-    __table_args__ = (sa.CheckConstraint("status IN ('open','closed')", name="status"),)
+    __table_args__ = (sa.CheckConstraint(_in("status", ReportStatus), name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_thread.id", ondelete="CASCADE"), index=True)
     school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"), index=True)
     reporter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(sa.String(500))
-    status: Mapped[str] = mapped_column(sa.String(10), default="open")
+    status: Mapped[str] = mapped_column(sa.String(10), default=ReportStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     closed_at: Mapped[datetime | None]
@@ -420,28 +483,3 @@ class AnnouncementRecipient(db.Model):
     acked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
-
-
-# ----------------------------------------------------------------------------- notifications
-
-
-class PendingNotice(db.Model):
-    """An event about many pupils (a whole class's grades published, …) waiting to be turned into
-    one notification per child (app.notifications.notify) by a job.
-
-    Written in the transaction of the change it announces, so it exists exactly when that change
-    was committed; the job writes the notifications and deletes the row in one transaction (a
-    duplicate job finds nothing). Rows left by a Redis outage are picked up by the next notice job
-    or by `flask --app app contactbook relay`. Events about a few pupils skip this table: they call
-    notify() in the request's transaction (services.notify_guardians).
-    """
-
-    __tablename__ = "cb_notice"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event: Mapped[str] = mapped_column(sa.String(30))
-    pupil_ids: Mapped[list] = mapped_column(sa.JSON)
-    context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
-    school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
-    urgent: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

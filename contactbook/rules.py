@@ -17,6 +17,7 @@ Rounding is half-up to one decimal on exact decimals (never binary floats): 6.25
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -95,8 +96,6 @@ def parse_score(raw: str | int | float | Decimal | None, *, whole: bool = False)
 
 def fold(text: str) -> str:
     """Lower-case, without Vietnamese accents and spaces: 'Chưa đạt' → 'chuadat'."""
-    import unicodedata
-
     text = text.lower().replace("đ", "d")
     text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
     return re.sub(r"[\s_\-]+", "", text)
@@ -148,9 +147,3 @@ def comment_term_result(marks: Iterable[str | None], required: int) -> str | Non
 def comment_year_result(term1: str | None, term2: str | None) -> str | None:
     """The year's result of a comment-assessed subject is term II's result."""
     return term2
-
-
-def validate_count(value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise RuleError("range")
-    return value

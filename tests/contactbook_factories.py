@@ -50,7 +50,7 @@ def create_year(name: str = "2026-2027", current: bool = True):
 
 
 def current_year_or_create():
-    from contactbook.services import current_year
+    from contactbook.years import current_year
 
     return current_year() or create_year()
 
@@ -58,7 +58,7 @@ def current_year_or_create():
 def create_class(school, name: str = "1A", *, year=None, homeroom=None):
     from app.extensions import db
     from contactbook.models import SchoolClass
-    from contactbook.services import ensure_terms
+    from contactbook.years import ensure_terms
 
     year = year or current_year_or_create()
     ensure_terms(school, year)

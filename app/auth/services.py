@@ -40,7 +40,13 @@ def passwords() -> Passwords:
 
 
 def find_by_login(login: str) -> User | None:
-    login = (login or "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
+    """The account a phone number or an email address names; None for anything else.
+
+    A login containing NUL is never found: it is no valid phone or email, and PostgreSQL refuses
+    NUL in a query parameter (looking it up answered 500)."""
+    login = (login or "").strip()
+    if "\x00" in login:
+        return None
     phone = normalize_phone(login)
     if phone:
         return db.session.scalar(sa.select(User).where(User.phone == phone))

@@ -67,7 +67,7 @@ def load(app, args) -> dict:
     from app.models import AcademicYear, District, Role, School, User, utcnow
     from contactbook.catalog import standard_subjects
     from contactbook.models import Pupil, SchoolClass, Subject, TeachingAssignment
-    from contactbook.services import ensure_terms
+    from contactbook.years import ensure_terms
 
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     started = time.perf_counter()

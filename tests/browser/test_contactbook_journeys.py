@@ -1,4 +1,4 @@
-"""Contact book journeys on phones, in headless Chromium, against the live server (issue 5).
+"""Contact book journeys on phones, in headless Chromium, against the live server.
 
 A teacher enters a whole column of grades from the keyboard, corrects what the grade book
 refuses, saves a draft and publishes; the family reads the published grades with the term

@@ -1,6 +1,6 @@
 """Route × role for the contact book's own routes (the suite-wide walk is test_route_access.py;
-this one runs even while other areas' routes are in flux), plus the scope rules of the issue:
-a teacher of class A can neither see nor grade class B; a parent cannot reach another child."""
+this one runs even while other areas' routes are in flux), plus the scope rules
+(contactbook/access.py): a teacher of class A can neither see nor grade class B; a parent cannot reach another child."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ pytest_plugins = ["tests.contactbook_factories"]
 
 def _rules(app):
     return sorted(
-        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook.")), key=lambda r: r.rule
+        (r for r in app.url_map.iter_rules() if r.endpoint.startswith("contactbook_")), key=lambda r: r.rule
     )
 
 

@@ -148,3 +148,20 @@ def test_teacher_activates_with_the_emailed_code(app, make_client, caplog):
     short = _activate(client, school_teacher.email, code, password="ngay dep oi")  # 11 < 12 for staff
     assert short.status_code == 422
     assert _activate(client, school_teacher.email, code, password="mot ngay dep troi xanh").status_code == 302
+
+
+def test_a_login_with_a_nul_byte_is_never_found(app, world, cb_world, make_client):
+    """One rule for activation and sign-in (app.auth.services.find_by_login): a NUL in the login
+    names no account, even when the rest would (PostgreSQL refuses NUL in a parameter)."""
+    _new_guardian(cb_world["a1"])
+    staff = make_client()
+    staff.login_as(world["users"]["school_staff"])
+    code = CODE.findall(_sheet(staff, cb_world["a1"]))[0]
+    parent = make_client()
+    assert _activate(parent, "0911\x00222333", code).status_code == 422
+    assert _activate(parent, "0911222333", code).status_code == 302  # the code was not used up
+    signed = make_client().post_form(
+        "/auth/login", {"login": "0911222333\x00", "password": "mot ngay dep troi"}
+    )
+    assert signed.status_code == 200  # the form again: no account of that name
+    make_client().login("0911222333", "mot ngay dep troi")

@@ -32,9 +32,9 @@ def _school_day(cls) -> date:
 def test_homeroom_marks_attendance_for_the_whole_class(app, world, cb_world, make_client, monkeypatch):
     a1 = cb_world["a1"]
     day = _school_day(a1)
-    import contactbook.views_teacher as vt
+    from contactbook import daily
 
-    monkeypatch.setattr(vt, "local_today", lambda: day)
+    monkeypatch.setattr(daily, "local_today", lambda: day)
     teacher = _client(make_client, world["users"]["teacher"])
     url = f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}"
     page = teacher.get(url)

@@ -1,4 +1,4 @@
-"""classes.xlsx import (DESIGN §4b): CLI contract, all-or-nothing, idempotent upsert, one guardian
+"""classes.xlsx import (docs/excel-formats.md): CLI contract, all-or-nothing, idempotent upsert, one guardian
 account per phone across schools, accounts without passwords, the staff upload page."""
 
 from __future__ import annotations

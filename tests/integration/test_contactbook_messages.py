@@ -247,7 +247,7 @@ def test_school_announcement_reaches_every_family_of_the_school(app, world, cb_w
 def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world, make_client, monkeypatch):
     """A refused message (another file of it is bad, the conversation is blocked, an error while
     saving) leaves no file behind in the attachments folder."""
-    from contactbook import messaging
+    from contactbook import notify
 
     folder = os.path.join(app.instance_path, "contactbook_attachments")
 
@@ -265,7 +265,7 @@ def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world,
     def broken(*args, **kwargs):
         raise RuntimeError("the notification system failed")
 
-    monkeypatch.setattr(messaging, "notify_users", broken)
+    monkeypatch.setattr(notify, "notify_users", broken)
     with contextlib.suppress(RuntimeError):  # propagated when the app is configured to
         assert _send(parent, url, "ảnh", files=[("ok.png", PNG)]).status_code == 500
     assert files() == kept

@@ -51,9 +51,6 @@ TOO_LONG = {
     "admissions.services",
     "app.notifications.service",
     "app.xlsx",
-    "contactbook.importers",
-    "contactbook.messaging",
-    "contactbook.services",
 }
 LOCAL_IMPORTS = {
     "admissions",
@@ -83,40 +80,15 @@ LOCAL_IMPORTS = {
     "app.notifications.views",
     "app.security",
     "app.xlsx",
-    "contactbook",
-    "contactbook.access",
-    "contactbook.cli",
-    "contactbook.daily",
-    "contactbook.grades",
-    "contactbook.importers",
-    "contactbook.messaging",
-    "contactbook.rules",
-    "contactbook.services",
-    "contactbook.tasks",
-    "contactbook.views_messages",
-    "contactbook.views_staff",
-    "contactbook.web",
 }
 UPWARD = {
     ("admissions.allocation", "admissions.allocation_file"),
     ("admissions.allocation", "admissions.lottery"),
-    ("contactbook.access", "contactbook.services"),
 }
 CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
     frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
-    frozenset({"contactbook.daily", "contactbook.grades", "contactbook.messaging", "contactbook.services"}),
-    frozenset(
-        {
-            "contactbook.views_messages",
-            "contactbook.views_parent",
-            "contactbook.views_public",
-            "contactbook.views_staff",
-            "contactbook.views_teacher",
-            "contactbook.web",
-        }
-    ),
 }
 
 

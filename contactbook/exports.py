@@ -1,11 +1,14 @@
-"""Grade sheet Excel export (the same layout the grade sheet import reads back)."""
+"""Excel exports (docs/excel-formats.md): a class's grade sheet (the same layout the grade sheet
+import reads back) and the empty classes.xlsx to fill in."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from . import xlsx
+from app import xlsx
+
 from .grades import MARK_LABELS, Book, display_result
+from .imports.class_sheet import PUPIL_COLUMNS, TEACHER_COLUMNS
 
 INFO_SHEET = "info"
 GRADES_SHEET = "grades"
@@ -49,5 +52,24 @@ def grade_sheet(book: Book) -> bytes:
             ["term_id", book.term.id],
             ["note", "Sửa điểm ở trang grades rồi tải lên lại; cột Kết quả chỉ để xem (tính tự động)."],
         ],
+    )
+    return xlsx.workbook_bytes(wb)
+
+
+def classes_template() -> bytes:
+    """An empty classes.xlsx with the Vietnamese headers (what the upload page offers)."""
+    wb = xlsx.new_workbook()
+    ws = wb.active
+    ws.title = "pupils"
+    xlsx.write_sheet(ws, [c.label for c in PUPIL_COLUMNS], [], text_columns=(0, 1, 2, 7))
+    ws2 = wb.create_sheet("teachers")
+    xlsx.write_sheet(
+        ws2,
+        [
+            c.label if c.name not in ("teacher_email", "teacher_phone") else c.aliases[0]
+            for c in TEACHER_COLUMNS
+        ],
+        [],
+        text_columns=(0, 1, 5),
     )
     return xlsx.workbook_bytes(wb)

@@ -1,79 +1,18 @@
-"""Spreadsheet plumbing for the contact book's imports and exports (DESIGN §4b).
+"""Cell checks of the contact book's workbooks (classes.xlsx and grade sheets, docs/excel-formats.md).
 
-The generic pieces — opening a workbook, mapping headers (English snake_case or the Vietnamese
-label, compared without case, spacing or diacritics), cell checks, `row R, column C: problem`
-reports, writing workbooks with formula-looking text escaped — live in `app.xlsx` (shared with
-admissions; the two areas never import each other, DESIGN §1) and are re-exported here. This
-module adds the contact book's own problem codes and a `Problem` that renders them.
+The generic pieces (opening a workbook, mapping headers, checking a cell, `row R, column C:
+problem` reports) are app.xlsx, shared with admissions; this module adds the contact book's own
+problem codes, a `Problem` that renders them, its row limit and the checks of its own cells.
 """
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 
 from app import xlsx
-from app.xlsx import (
-    FORMULA_PREFIXES,
-    GENDERS,
-    YES_NO,
-    CellError,
-    Column,
-    FileRejected,
-    Row,
-    a_date,
-    check_cell,
-    clean_text,
-    code,
-    email,
-    escape_formula,
-    find_sheet,
-    gender,
-    header_key,
-    is_blank,
-    new_workbook,
-    open_workbook,
-    person_name,
-    phone,
-    strip_diacritics,
-    text,
-    workbook_bytes,
-    write_sheet,
-    yes_no,
-)
-
-__all__ = [
-    "FORMULA_PREFIXES",
-    "GENDERS",
-    "MAX_ROWS",
-    "MESSAGES",
-    "YES_NO",
-    "CellError",
-    "Column",
-    "FileRejected",
-    "Problem",
-    "Row",
-    "a_date",
-    "check_cell",
-    "clean_text",
-    "code",
-    "email",
-    "escape_formula",
-    "find_sheet",
-    "gender",
-    "header_key",
-    "is_blank",
-    "new_workbook",
-    "open_workbook",
-    "person_name",
-    "phone",
-    "read_sheet",
-    "render_message",
-    "strip_diacritics",
-    "text",
-    "workbook_bytes",
-    "write_sheet",
-    "yes_no",
-]
+from app.xlsx import CellError, Column, Row
 
 MAX_ROWS = 50_000
 
@@ -104,10 +43,6 @@ MESSAGES = {
 }
 
 
-def render_message(code: str, params: dict | None = None) -> str:
-    return xlsx.render_message(code, params, MESSAGES)
-
-
 class Problem(xlsx.Problem):
     """One thing wrong (app.xlsx.Problem), its message from the contact book's own codes too."""
 
@@ -117,3 +52,30 @@ class Problem(xlsx.Problem):
 def read_sheet(workbook, sheet: str, columns: tuple[Column, ...]) -> list[Row]:
     """app.xlsx.read_sheet with the contact book's row limit."""
     return xlsx.read_sheet(workbook, sheet, columns, max_rows=MAX_ROWS)
+
+
+def cell(row: Row, name: str, check, problems: list[Problem], sheet: str, *, required: bool = True):
+    """The checked value of one cell, or None with its problem added to `problems`."""
+    value, dtype = row.get(name)
+    try:
+        xlsx.check_cell(value, dtype)
+        if xlsx.is_blank(value):
+            if required:
+                raise CellError("required")
+            return None
+        return check(value, dtype)
+    except CellError as err:
+        problems.append(Problem(row.number, name, err.code, err.params, sheet=sheet))
+        return None
+
+
+_CLASS_NAME = re.compile(r"^(\d{1,2})[A-Za-z0-9.\-/]*$")
+
+
+def class_name(value, dtype) -> tuple[str, int]:
+    """A class name and its grade: '6a1' → ('6A1', 6); the name starts with a grade 1–12."""
+    name = xlsx.text(value, max_len=20).replace(" ", "").upper()
+    m = _CLASS_NAME.match(name)
+    if not m or not 1 <= int(m.group(1)) <= 12:
+        raise CellError("class_name")
+    return name, int(m.group(1))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.authz import roles_required
 from app.models import Role
 
-from . import access, daily, grades, services
-from .forms import AbsenceRequestForm
-from .web import bp
+from .. import access, daily, grades, pages
+from ..forms import AbsenceRequestForm
+
+bp = Blueprint("contactbook_parent", __name__, url_prefix="/contactbook")
 
 REQUEST_PROBLEMS = {
     "too_old": lambda: _("Requests can cover days up to %(n)d days back.", n=daily.PAST_DAYS),
@@ -24,7 +25,7 @@ REQUEST_PROBLEMS = {
 def children():
     kids = access.children_of(current_user)
     if len(kids) == 1:
-        return redirect(url_for("contactbook.child", pupil_id=kids[0].id))
+        return redirect(url_for("contactbook_parent.child", pupil_id=kids[0].id))
     return render_template("contactbook/children.html", children=kids)
 
 
@@ -35,10 +36,9 @@ def child(pupil_id: int):
     pupil = next((k for k in kids if k.id == pupil_id), None)
     if pupil is None:
         abort(404)
-    page = services.child_page(pupil, request.args.get("term", type=int))
     return render_template(
         "contactbook/child.html",
-        page=page,
+        page=pages.child_page(pupil, request.args.get("term", type=int)),
         children=kids,
         fmt=grades.format_value,
         show=grades.display_result,
@@ -58,14 +58,13 @@ def absence_request(pupil_id: int):
     form = AbsenceRequestForm()
     if form.validate_on_submit():
         problem = daily.request_problem(form.from_date.data, form.to_date.data)
-        if problem:
-            form.from_date.errors.append(REQUEST_PROBLEMS[problem]())
-        else:
+        if problem is None:
             daily.file_request(
                 pupil, cls, current_user, form.from_date.data, form.to_date.data, form.reason.data
             )
             flash(_("Your request has been sent to the homeroom teacher."), "success")
-            return redirect(url_for("contactbook.child", pupil_id=pupil.id))
+            return redirect(url_for("contactbook_parent.child", pupil_id=pupil.id))
+        form.from_date.errors.append(REQUEST_PROBLEMS[problem]())
     status = 422 if form.is_submitted() else 200
     return render_template(
         "contactbook/absence_form.html",

@@ -1,24 +1,32 @@
-"""Messages (guardian ↔ the child's teachers), office hours, reports and blocks, announcements."""
+"""Messages (guardian ↔ the child's teachers), office hours, reported conversations and blocks,
+and announcements: whoever writes or reads them."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from wtforms.fields.choices import SelectChoice
 
 from app import jobs
 from app.audit import audit
 from app.authz import login_required_any, roles_required, school_or_404
-from app.extensions import db
 from app.models import Role
 
-from . import access, messaging
-from .access import STAFF
-from .forms import AnnouncementForm, CloseReportForm, MessageForm, OfficeHoursForm, ReportForm
-from .models import Announcement, Guardian, MessageAttachment, MessageThread, ThreadReport
-from .web import bp
+from .. import access, messaging
+from .. import announcements as notices
+from ..access import STAFF
+from ..forms import (
+    AnnouncementForm,
+    CloseReportForm,
+    MessageForm,
+    OfficeHoursForm,
+    ReportForm,
+    teacher_choices,
+)
+from ..models import ReportStatus
+
+bp = Blueprint("contactbook_messages", __name__, url_prefix="/contactbook")
 
 ATTACHMENT_ERRORS = {
     "too_big": lambda n: _("%(name)s is larger than 5 MB.", name=n),
@@ -46,11 +54,22 @@ def _uploads(form: MessageForm):
     return uploads
 
 
-def _thread_or_404(thread_id: int) -> MessageThread:
-    thread = db.session.get(MessageThread, thread_id)
-    if thread is None or not messaging.thread_for(thread, current_user):
-        abort(404)
-    return thread
+def _thread_or_404(thread_id: int):
+    return messaging.member_thread(thread_id, current_user) or abort(404)
+
+
+def _to_thread(thread_id: int, anchor: str = ""):
+    return redirect(url_for("contactbook_messages.thread", thread_id=thread_id) + anchor)
+
+
+def _thread_page(thread, form: MessageForm, report_form: ReportForm, status: int = 200):
+    return render_template(
+        "contactbook/thread.html",
+        view=messaging.load_thread(thread, current_user),
+        form=form,
+        report_form=report_form,
+        hours=messaging.office_hours_of([thread.teacher_id]).get(thread.teacher_id),
+    ), status
 
 
 @bp.route("/messages")
@@ -71,7 +90,7 @@ def _send_first_message(form, pupil, guardian, teacher, cls):
         jobs.rollback()  # refused: neither the stored files nor a new conversation are kept
         return None
     messaging.post_message(thread, current_user, form.body.data, uploads)
-    return redirect(url_for("contactbook.thread", thread_id=thread.id))
+    return _to_thread(thread.id)
 
 
 @bp.route("/children/<int:pupil_id>/messages/new", methods=["GET", "POST"])
@@ -82,22 +101,14 @@ def new_thread_parent(pupil_id: int):
     if cls is None:
         abort(404)
     form = MessageForm()
-    form.recipient.choices = [
-        SelectChoice(
-            t.id,
-            t.full_name
-            + (" · " + ", ".join(subjects) if subjects else "")
-            + (" · " + _("homeroom") if homeroom else ""),
-        )
-        for t, subjects, homeroom in teachers
-    ]
-    hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
+    form.recipient.choices = teacher_choices(teachers)
     if form.validate_on_submit():
         teacher = next(t for t, _, _ in teachers if t.id == form.recipient.data)
         sent = _send_first_message(form, pupil, current_user, teacher, cls)
         if sent is not None:
             return sent
     status = 422 if form.is_submitted() else 200
+    hours = messaging.office_hours_of(t.id for t, _, _ in teachers)
     return render_template(
         "contactbook/new_thread.html", form=form, pupil=pupil, hours=hours, teachers=teachers, to_teacher=True
     ), status
@@ -107,11 +118,11 @@ def new_thread_parent(pupil_id: int):
 @roles_required(Role.TEACHER)
 def new_thread_teacher(pupil_id: int):
     pupil, cls = access.teacher_pupil_or_404(pupil_id)
-    guardians = list(db.session.scalars(db.select(Guardian).where(Guardian.pupil_id == pupil.id)))
+    guardians = messaging.child_guardians(pupil.id)
     form = MessageForm()
-    form.recipient.choices = [SelectChoice(g.user.id, g.user.full_name) for g in guardians if g.user.active]
+    form.recipient.choices = [(g.id, g.full_name) for g in guardians]
     if form.validate_on_submit():
-        guardian = next(g.user for g in guardians if g.user.id == form.recipient.data)
+        guardian = next(g for g in guardians if g.id == form.recipient.data)
         sent = _send_first_message(form, pupil, guardian, current_user, cls)
         if sent is not None:
             return sent
@@ -134,19 +145,11 @@ def thread(thread_id: int):
             uploads = _uploads(form)
             if uploads is not None:
                 messaging.post_message(thread, current_user, form.body.data, uploads)
-                return redirect(url_for("contactbook.thread", thread_id=thread.id) + "#last")
+                return _to_thread(thread.id, "#last")
     if request.method == "GET":
         messaging.mark_read(thread, current_user)
-    view = messaging.load_thread(thread, current_user)
-    hours = messaging.office_hours_of([thread.teacher_id])
     status = 422 if form.is_submitted() else 200
-    return render_template(
-        "contactbook/thread.html",
-        view=view,
-        form=form,
-        report_form=ReportForm(formdata=None),
-        hours=hours.get(thread.teacher_id),
-    ), status
+    return _thread_page(thread, form, ReportForm(formdata=None), status)
 
 
 @bp.route("/threads/<int:thread_id>/block", methods=["POST"])
@@ -159,7 +162,7 @@ def block_thread(thread_id: int):
     else:
         messaging.set_block(thread, current_user, block)
         flash(_("The conversation is blocked.") if block else _("The conversation is open again."), "success")
-    return redirect(url_for("contactbook.thread", thread_id=thread.id))
+    return _to_thread(thread.id)
 
 
 @bp.route("/threads/<int:thread_id>/report", methods=["POST"])
@@ -170,25 +173,16 @@ def report_thread(thread_id: int):
     if form.validate_on_submit():
         messaging.report_thread(thread, current_user, form.reason.data)
         flash(_("Thank you. The school will look at this conversation."), "success")
-        return redirect(url_for("contactbook.thread", thread_id=thread.id))
-    view = messaging.load_thread(thread, current_user)
+        return _to_thread(thread.id)
     msg_form = MessageForm(formdata=None)
     del msg_form.recipient
-    return render_template(
-        "contactbook/thread.html",
-        view=view,
-        form=msg_form,
-        report_form=form,
-        hours=messaging.office_hours_of([thread.teacher_id]).get(thread.teacher_id),
-    ), 422
+    return _thread_page(thread, msg_form, form, 422)
 
 
 @bp.route("/attachments/<int:attachment_id>")
 @roles_required(PARTICIPANTS)
 def attachment(attachment_id: int):
-    att = db.session.get(MessageAttachment, attachment_id)
-    if att is None:
-        abort(404)
+    att = access.attachment_or_404(attachment_id)
     thread = _thread_or_404(att.thread_id)
     inline = att.content_type.startswith("image/")
     resp = send_file(
@@ -215,7 +209,7 @@ def office_hours():
     if form.validate_on_submit():
         messaging.set_office_hours(current_user, form.text.data or "")
         flash(_("Your office hours are saved; families see them before they write."), "success")
-        return redirect(url_for("contactbook.teach"))
+        return redirect(url_for("contactbook_teacher.teach"))
     status = 422 if form.is_submitted() else 200
     return render_template("contactbook/office_hours.html", form=form), status
 
@@ -235,18 +229,15 @@ def thread_reports(school_id: int):
 def thread_report(report_id: int):
     """One reported conversation: the messages (the reporter asked the school to read them; files
     stay with the conversation's members) and closing the report with what the school did."""
-    report = db.session.get(ThreadReport, report_id)
-    if report is None:
-        abort(404)
-    school_or_404(report.school_id)
+    report = access.thread_report_or_404(report_id)
     form = CloseReportForm()
-    if request.method == "POST" and report.status != "open":
+    if request.method == "POST" and report.status != ReportStatus.OPEN:
         flash(_("This report has already been closed."), "info")
-        return redirect(url_for("contactbook.thread_report", report_id=report.id))
+        return redirect(url_for("contactbook_messages.thread_report", report_id=report.id))
     if form.validate_on_submit():
         messaging.close_report(report, current_user, form.resolution.data)
         flash(_("The report is closed; the person who reported it has been told."), "success")
-        return redirect(url_for("contactbook.thread_reports", school_id=report.school_id))
+        return redirect(url_for("contactbook_messages.thread_reports", school_id=report.school_id))
     audit("contactbook.view_reported_thread", report, thread_id=report.thread_id)
     view = messaging.load_thread(report.thread, current_user)
     status = 422 if form.is_submitted() else 200
@@ -256,14 +247,11 @@ def thread_report(report_id: int):
 # ----------------------------------------------------------------------------- announcements
 
 
-@bp.route("/classes/<int:class_id>/announcements/new", methods=["GET", "POST"])
-@roles_required(Role.TEACHER)
-def class_announcement(class_id: int):
-    cls = access.class_or_404(class_id)
-    form = AnnouncementForm()
+def _announce(form: AnnouncementForm, school_id: int, cls, audience: str):
+    """Send the posted announcement and show it, or the form again."""
     if form.validate_on_submit():
-        a = messaging.send_announcement(
-            school_id=cls.school_id,
+        a = notices.send_announcement(
+            school_id=school_id,
             cls=cls,
             author=current_user,
             title=form.title.data,
@@ -271,82 +259,51 @@ def class_announcement(class_id: int):
             requires_ack=form.requires_ack.data,
         )
         flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
-        return redirect(url_for("contactbook.announcement", announcement_id=a.id))
+        return redirect(url_for("contactbook_messages.announcement", announcement_id=a.id))
     status = 422 if form.is_submitted() else 200
-    return render_template(
-        "contactbook/announcement_form.html",
-        form=form,
-        audience=_("the families of class %(name)s", name=cls.name),
-    ), status
+    return render_template("contactbook/announcement_form.html", form=form, audience=audience), status
+
+
+@bp.route("/classes/<int:class_id>/announcements/new", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def class_announcement(class_id: int):
+    cls = access.class_or_404(class_id)
+    audience = _("the families of class %(name)s", name=cls.name)
+    return _announce(AnnouncementForm(), cls.school_id, cls, audience)
 
 
 @bp.route("/schools/<int:school_id>/announcements/new", methods=["GET", "POST"])
 @roles_required(STAFF)
 def school_announcement(school_id: int):
     school = school_or_404(school_id)
-    form = AnnouncementForm()
-    if form.validate_on_submit():
-        a = messaging.send_announcement(
-            school_id=school.id,
-            cls=None,
-            author=current_user,
-            title=form.title.data,
-            body=form.body.data,
-            requires_ack=form.requires_ack.data,
-        )
-        flash(ngettext("Sent to %(num)d family.", "Sent to %(num)d families.", a.recipient_count), "success")
-        return redirect(url_for("contactbook.announcement", announcement_id=a.id))
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "contactbook/announcement_form.html",
-        form=form,
-        audience=_("every family of %(name)s", name=school.name),
-    ), status
+    return _announce(AnnouncementForm(), school.id, None, _("every family of %(name)s", name=school.name))
 
 
 @bp.route("/announcements")
 @login_required_any
 def announcements():
     if current_user.role == Role.PARENT:
-        return render_template(
-            "contactbook/announcements.html", inbox=messaging.inbox(current_user), sent=None
-        )
-    return render_template("contactbook/announcements.html", inbox=None, sent=messaging.sent_by(current_user))
+        return render_template("contactbook/announcements.html", inbox=notices.inbox(current_user), sent=None)
+    return render_template("contactbook/announcements.html", inbox=None, sent=notices.sent_by(current_user))
 
 
 @bp.route("/announcements/<int:announcement_id>")
 @login_required_any
 def announcement(announcement_id: int):
-    a = db.session.get(Announcement, announcement_id)
-    if a is None:
-        abort(404)
-    if messaging.can_manage_announcement(a, current_user):
+    acc = access.announcement_or_404(announcement_id)
+    if acc.row is None:  # its author or the school's staff: who read and acknowledged it
         if current_user.role in STAFF:  # the report names families and children
-            audit("contactbook.view_announcement_report", a)
-        return render_template(
-            "contactbook/announcement.html", a=a, row=None, report=messaging.announcement_report(a)
-        )
-    row = messaging.recipient_row(a, current_user)
-    if row is None:
-        abort(404)
-    if row.read_at is None:
-        from app.models import utcnow
-
-        row.read_at = utcnow()
-    return render_template("contactbook/announcement.html", a=a, row=row, report=None)
+            audit("contactbook.view_announcement_report", acc.announcement)
+        report = notices.announcement_report(acc.announcement)
+        return render_template("contactbook/announcement.html", a=acc.announcement, row=None, report=report)
+    notices.mark_read(acc.row)
+    return render_template("contactbook/announcement.html", a=acc.announcement, row=acc.row, report=None)
 
 
 @bp.route("/announcements/<int:announcement_id>/ack", methods=["POST"])
 @roles_required(Role.PARENT)
 def acknowledge(announcement_id: int):
-    a = db.session.get(Announcement, announcement_id)
-    row = messaging.recipient_row(a, current_user) if a is not None else None
-    if row is None:
-        abort(404)
-    if row.acked_at is None:
-        from app.models import utcnow
-
-        row.acked_at = utcnow()
-        row.read_at = row.read_at or row.acked_at
+    acc = access.announcement_or_404(announcement_id, as_recipient=True)
+    notices.acknowledge(acc.row)
     flash(_("Thank you: the school knows you have read it."), "success")
-    return redirect(url_for("contactbook.announcement", announcement_id=a.id))
+    return redirect(url_for("contactbook_messages.announcement", announcement_id=acc.announcement.id))

@@ -1,0 +1,8 @@
+"""The contact book's pages: one module per audience, each with one blueprint named
+`contactbook_<module>`, all under /contactbook (docs/LAYOUT.md)."""
+
+from __future__ import annotations
+
+from . import messages, parent, public, staff, teacher
+
+BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp)

@@ -7,6 +7,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from .allocation import run_file
+
 admissions_cli = AppGroup("admissions", help="Entry-level admissions.")
 
 
@@ -15,8 +17,6 @@ admissions_cli = AppGroup("admissions", help="Entry-level admissions.")
 @click.argument("out_path", type=click.Path(dir_okay=False))
 def allocate_file(in_path, out_path):
     """Run the pure allocator on an exchange-format file (no database needed)."""
-    from .allocation_file import run_file
-
     sys.exit(run_file(in_path, out_path))
 
 

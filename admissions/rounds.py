@@ -3,7 +3,7 @@
 One round = one run of student-proposing deferred acceptance (admissions.allocation) for one
 level in one district. The flow, and the decisions behind it:
 
-**Seed and lottery.** Creating official round 1 draws a secret seed (lottery.new_seed) and
+**Seed and lottery.** Creating official round 1 draws a secret seed (allocation.new_seed) and
 stores its SHA-256, which officers and the public page show from that moment on; the seed itself
 is shown only once round 1 is published. Round 1's lottery is draw_lottery(seed, ids) over its
 students' ids (``A<application id>``, pseudonymous). Later rounds and what-if runs use the *same*
@@ -64,9 +64,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,7 +80,20 @@ from app.audit import audit
 from app.extensions import db
 from app.models import School, User, Ward, utcnow
 
-from . import allocation, lottery
+from . import allocation
+from .allocation import (
+    CATCHMENT,
+    INSTANCE_FORMAT,
+    OTHER,
+    SIBLING,
+    application_id_of,
+    later_round_instance,
+    lost_guarantees,
+    nearest,
+    priority_class,
+    student_key,
+    summarize,
+)
 from .models import (
     AdmissionLevel,
     AllocationOutcome,
@@ -95,167 +107,7 @@ from .models import (
     RoundStatus,
 )
 
-# ----------------------------------------------------------------------------------------------
-# Pure part: plain data in and out, no app context needed (unit-tested with hypothesis)
-# ----------------------------------------------------------------------------------------------
-
-INSTANCE_FORMAT = "school-allocation-instance/1"
-CATCHMENT, SIBLING, OTHER = 0, 1, 2
-
 log = logging.getLogger(__name__)
-
-
-def student_key(application_id: int) -> str:
-    """The pseudonymous id of an application in the exchange files."""
-    return f"A{application_id}"
-
-
-def application_id_of(key: str) -> int:
-    return int(key[1:])
-
-
-def priority_class(student: dict, school: str) -> int:
-    if student.get("catchment") == school:
-        return CATCHMENT
-    if school in (student.get("sibling_schools") or ()):
-        return SIBLING
-    return OTHER
-
-
-def later_round_instance(
-    schools: dict[str, int],
-    students: list[dict],
-    held: dict[str, str],
-    office: dict[str, str],
-    meta: dict | None = None,
-) -> dict:
-    """Round N ≥ 2 as an exchange-format instance (the reduction in the module docstring).
-
-    ``schools``: code → seats; ``students``: exchange records with their *full* lists and round 1's
-    lottery numbers (the declined, expired and withdrawn left out); ``held``: id → school a round
-    gave her; ``office``: id → school the office assigned. Each student record also carries
-    ``held`` or ``office_seat`` (unknown keys: the allocator ignores them) for the record.
-    """
-    held_count = Counter(held.values())
-    office_count = Counter(office.values())
-    out_schools = [
-        {"id": code, "capacity": max(cap - office_count.get(code, 0), held_count.get(code, 0), 0)}
-        for code, cap in schools.items()
-    ]
-    out_students = []
-    for st in students:
-        rec = dict(st)
-        sid = st["id"]
-        choices = list(st["choices"])
-        if sid in held:
-            seat = held[sid]
-            choices = choices[: choices.index(seat) + 1] if seat in choices else [*choices, seat]
-            rec["held"] = seat
-        elif sid in office:
-            seat = office[sid]
-            if seat in choices:
-                choices = choices[: choices.index(seat)]
-            rec["office_seat"] = seat
-        rec["choices"] = choices
-        out_students.append(rec)
-    instance = {"format": INSTANCE_FORMAT, "schools": out_schools, "students": out_students}
-    if meta:
-        instance["meta"] = meta
-    return instance
-
-
-def lost_guarantees(instance: dict, result: dict) -> list[str]:
-    """Ids of children who held a seat from a round and are left without one (must be empty)."""
-    assignment = result["assignment"]
-    return [st["id"] for st in instance["students"] if st.get("held") and assignment.get(st["id"]) is None]
-
-
-def blocking_pairs(instance: dict, assignment: dict[str, str | None]) -> list[tuple[str, str]]:
-    """Pairs (student, school) that block ``assignment`` under the instance's lists and priorities.
-
-    A pair blocks when the student ranks the school above what she got (or got nothing) and the
-    school has a free seat or holds someone of worse priority ``(class, lottery)``. Empty = stable.
-    """
-    capacity = {s["id"]: s["capacity"] for s in instance["schools"]}
-    by_id = {st["id"]: st for st in instance["students"]}
-    worst: dict[str, tuple[int, int]] = {}
-    held: Counter = Counter()
-    for sid, school in assignment.items():
-        if school is None:
-            continue
-        held[school] += 1
-        key = (priority_class(by_id[sid], school), by_id[sid]["lottery"])
-        if school not in worst or key > worst[school]:
-            worst[school] = key
-    pairs = []
-    for st in instance["students"]:
-        got = assignment.get(st["id"])
-        for school in st["choices"]:
-            if school == got:
-                break
-            key = (priority_class(st, school), st["lottery"])
-            if held[school] < capacity.get(school, 0) or (school in worst and key < worst[school]):
-                pairs.append((st["id"], school))
-    return pairs
-
-
-def summarize(instance: dict, result: dict) -> dict:
-    """Per-school figures and totals of a run (stored with the round; small)."""
-    assignment = result["assignment"]
-    admitted = Counter(s for s in assignment.values() if s is not None)
-    catchment = Counter(st.get("catchment") for st in instance["students"] if st.get("catchment"))
-    first = Counter(st["choices"][0] for st in instance["students"] if st["choices"])
-    ranks = Counter(r for r in result["ranks"].values() if r is not None)
-    schools = {}
-    for s in instance["schools"]:
-        code = s["id"]
-        schools[code] = {
-            "capacity": s["capacity"],
-            "admitted": admitted.get(code, 0),
-            "cutoff": result["cutoffs"].get(code),
-            "catchment_applicants": catchment.get(code, 0),
-            "first_choice": first.get(code, 0),
-        }
-    students = len(instance["students"])
-    assigned = sum(admitted.values())
-    return {
-        "schools": schools,
-        "students": students,
-        "assigned": assigned,
-        "unassigned": students - assigned,
-        "by_rank": {str(k): v for k, v in sorted(ranks.items())},
-    }
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
-
-
-def nearest(
-    origin: tuple[float, float] | None,
-    schools: Iterable[tuple[int, float | None, float | None, int]],
-    limit: int = 5,
-    first: int | None = None,
-) -> list[tuple[int, float | None, int]]:
-    """Schools with seats left, nearest first: (school id, km or None, seats left).
-
-    ``schools``: (id, latitude, longitude, seats left). ``first`` (the child's catchment school)
-    comes first when it has seats. Without coordinates, schools with more seats come first.
-    """
-    rows = []
-    for sid, lat, lon, left in schools:
-        if left <= 0:
-            continue
-        km = None
-        if origin is not None and lat is not None and lon is not None:
-            km = haversine_km(origin[0], origin[1], lat, lon)
-        rows.append((0 if sid == first else 1, km is None, km or 0.0, -left, sid, km, left))
-    rows.sort()
-    return [(r[4], r[5], r[6]) for r in rows[:limit]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -373,7 +225,7 @@ def create_official_round(level: AdmissionLevel, district_id: int, actor: User) 
     """Round 1 draws the seed (its SHA-256 is public at once); round N+1 needs round N published."""
     last = latest_official(level.id, district_id)
     if last is None:
-        seed = lottery.new_seed()
+        seed = allocation.new_seed()
         number = 1
     else:
         if not last.is_published:
@@ -388,7 +240,7 @@ def create_official_round(level: AdmissionLevel, district_id: int, actor: User) 
         kind=RoundKind.OFFICIAL,
         status=RoundStatus.DRAFT,
         seed=seed,
-        seed_sha256=lottery.seed_commitment(seed),
+        seed_sha256=allocation.seed_commitment(seed),
         capacities={},
         is_trial=level.season.is_trial,
         created_by_id=actor.id,
@@ -556,7 +408,7 @@ def load_market(
     ).all()
     choice_map = _choices_by_app(level.id, district_id)
     if numbers is None:
-        numbers = lottery.draw_lottery(seed, [student_key(r[0]) for r in rows])
+        numbers = allocation.draw_lottery(seed, [student_key(r[0]) for r in rows])
     dropped = 0
     students, seats, office = [], {}, set()
     for aid, catchment_id, siblings, seat, by_office, status in rows:
@@ -603,7 +455,7 @@ def build_instance(rnd: AllocationRound) -> Built:
         "district_id": rnd.district_id,
         "round": rnd.number,
         "kind": rnd.kind,
-        "lottery": lottery.LOTTERY_METHOD,
+        "lottery": allocation.LOTTERY_METHOD,
         "seed_sha256": rnd.seed_sha256,
         "lottery_ids": "round 1" if rnd.number > 1 else "this file",
     }

@@ -21,7 +21,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import rounds, services
+from admissions import allocation, rounds, services
 from admissions.allocation import allocate_instance
 from admissions.models import (
     AdmissionCode,
@@ -229,7 +229,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     out = client.get(f"{round_page}/result.json").get_json()
     again = allocate_instance(inp)
     assert again["assignment"] == out["assignment"] and again["cutoffs"] == out["cutoffs"]
-    assert rounds.blocking_pairs(inp, out["assignment"]) == []
+    assert allocation.blocking_pairs(inp, out["assignment"]) == []
 
     # ---- a what-if with 70 more seats at the over-demanded school, side by side
     caps = {f"cap_{s.id}": s.capacity for s in schools}
@@ -333,7 +333,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
             a.allocated_rank,
         )
     stable = rounds.current_matching(level, district.id)
-    assert rounds.blocking_pairs(*stable) == []
+    assert allocation.blocking_pairs(*stable) == []
 
     # ---- the office places everyone still waiting, at the nearest schools with seats
     placement = f"/admissions/office/districts/{district.id}/levels/{level.id}/placement"
@@ -374,7 +374,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
         )
     )
     assert all(used[s.id] <= s.capacity for s in schools)
-    assert rounds.blocking_pairs(*rounds.current_matching(level, district.id)) == []
+    assert allocation.blocking_pairs(*rounds.current_matching(level, district.id)) == []
     assert db.session.scalar(
         sa.select(sa.func.count())
         .select_from(AuditLog)

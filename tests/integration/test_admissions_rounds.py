@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import rounds
+from admissions import allocation, rounds
 from admissions.allocation import allocate_instance
-from admissions.lottery import draw_lottery
+from admissions.allocation.lottery import draw_lottery
 from admissions.models import AllocationOutcome, AllocationRound, Application, ApplicationStatus
 from app import jobs
 from app.models import AuditLog, utcnow
@@ -163,7 +163,7 @@ def test_instance_builder_reads_the_database(app, db, rw):
         key=lambda s: s["id"],
     )
     by = {s["id"]: s for s in inst["students"]}
-    key = rounds.student_key
+    key = allocation.student_key
     assert set(by) == {key(a.id) for a in [*rw.apps, rw.anh_app, rw.binh_app, no_row]}
     assert key(withdrawn.id) not in by and key(outsider.id) not in by
     assert by[key(rw.anh_app.id)]["choices"] == [area.home.code, area.other.code]  # elsewhere dropped
@@ -452,9 +452,9 @@ def test_later_round_gives_freed_seats_to_waiting_children_and_stays_stable(app,
     inst = second.input_snapshot
     held = [s for s in inst["students"] if s.get("held")]
     assert len(held) == 3 and all(s["choices"][-1] == s["held"] for s in held)
-    assert rounds.student_key(leaving.id) not in {s["id"] for s in inst["students"]}
+    assert allocation.student_key(leaving.id) not in {s["id"] for s in inst["students"]}
     lot = rounds.round_one_lottery(rw.level.id, rw.district.id)
-    assert all(s["lottery"] == lot[rounds.application_id_of(s["id"])] for s in inst["students"])
+    assert all(s["lottery"] == lot[allocation.application_id_of(s["id"])] for s in inst["students"])
 
     counts = publish(second, rw.officer, run_jobs)
     assert counts == {"offered": 1, "moved": 0, "unplaced": 0}
@@ -474,7 +474,7 @@ def assert_stable(db, level, district):
     db.session.expire_all()
     instance, assignment = rounds.current_matching(level, district.id)
     assert instance["students"]
-    assert rounds.blocking_pairs(instance, assignment) == []
+    assert allocation.blocking_pairs(instance, assignment) == []
     return instance, assignment
 
 

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.forms import clean_text
 from app.models import OFFICER_ROLES, District, Role, School
 
-from . import council, rules, services
+from . import applications, council, eligibility, rules, seasons
 from .access import level_or_404, level_school_or_404
 from .season_forms import level_labels
 
@@ -108,7 +108,7 @@ def _common() -> dict:
 @bp.route("/")
 @roles_required(STAFF)
 def index():
-    season = services.current_season()
+    season = seasons.current_season()
     levels = sorted(season.levels, key=lambda lv: rules.LEVELS.index(lv.level)) if season else []
     district_id = request.args.get("district_id", type=int)
     if current_user.role == Role.DISTRICT_OFFICER:
@@ -183,7 +183,7 @@ def _review_page(
             form[f"note_{d.kind}"].data = d.note
     child = app_.child
     roster = child.roster_entry
-    names = services.school_names({c.school_id for c in app_.choices} | set(app_.sibling_school_ids or []))
+    names = eligibility.school_names({c.school_id for c in app_.choices} | set(app_.sibling_school_ids or []))
     return render_template(
         "admissions/council_application.html",
         app_=app_,
@@ -252,7 +252,7 @@ def message(application_id: int):
 
 
 def _own_application_or_404(application_id: int):
-    app_ = services.application_of(current_user, application_id)
+    app_ = applications.application_of(current_user, application_id)
     if app_ is None:
         abort(404)
     return app_

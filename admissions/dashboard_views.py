@@ -19,7 +19,7 @@ from app.authz import can_manage_district, roles_required
 from app.extensions import db
 from app.models import OFFICER_ROLES, District, Role
 
-from . import dashboard, reports, rules, services
+from . import dashboard, reports, rules, seasons
 from .access import level_or_404, level_school_or_404
 from .models import AdmissionLevel, ApplicationStatus, CouncilState
 from .season_forms import level_labels
@@ -45,9 +45,9 @@ def _district_or_404(district_id: int) -> District:
 
 
 def _page(level: AdmissionLevel, scope: str, **ctx):
-    tz = services.timezone()
-    window = services.level_window(level)
-    now = services.now()
+    tz = seasons.timezone()
+    window = seasons.level_window(level)
+    now = seasons.now()
     series = dashboard.hourly(
         level, tz, window=window, now=now, district_id=ctx.get("district_id"), school_id=ctx.get("school_id")
     )
@@ -70,7 +70,7 @@ def _page(level: AdmissionLevel, scope: str, **ctx):
 @bp.route("/")
 @roles_required(VIEWERS)
 def index():
-    season = services.current_season()
+    season = seasons.current_season()
     levels = sorted(season.levels, key=lambda lv: rules.LEVELS.index(lv.level)) if season else []
     district = db.session.get(District, current_user.district_id) if current_user.district_id else None
     school = current_user.school if current_user.role == Role.SCHOOL_STAFF else None
@@ -154,7 +154,7 @@ def status_labels() -> dict[str, str]:
 
 
 def _stamp() -> str:
-    return reports.stamp(rules.utc_to_local(services.now(), services.timezone()))
+    return reports.stamp(rules.utc_to_local(seasons.now(), seasons.timezone()))
 
 
 def _subtitle(level: AdmissionLevel) -> str:
@@ -198,7 +198,7 @@ def export_admitted(level_id: int, school_id: int):
             CouncilState.COMPLETE: _("Checked"),
         },
     }
-    data, n = reports.admitted_workbook(level, school, labels, services.timezone())
+    data, n = reports.admitted_workbook(level, school, labels, seasons.timezone())
     audit("admissions.admitted.export", school, level_id=level.id, rows=n)
     return xlsx.download(data, f"trung-tuyen-{level.level}-{school.code}.xlsx")
 

@@ -171,7 +171,8 @@ def load_season(ctx) -> dict[str, int]:
 
     from app.models import AcademicYear, User
 
-    from . import rules, services
+    from . import rules, seasons
+    from .codes import generate_codes
     from .models import AdmissionCode, AdmissionLevel, AdmissionSeason, Child, LevelState, ParentChild
 
     year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.name == "2026-2027"))
@@ -187,7 +188,7 @@ def load_season(ctx) -> dict[str, int]:
         db.session.flush()
         db.session.refresh(season)
     tz = "Asia/Ho_Chi_Minh"
-    now = services.now()
+    now = seasons.now()
     if not any(lv.opens_at and lv.closes_at and lv.opens_at <= now < lv.closes_at for lv in season.levels):
         today = rules.utc_to_local(now, tz).date()
         start = datetime.combine(today - timedelta(days=1), time(0, 0))
@@ -201,7 +202,7 @@ def load_season(ctx) -> dict[str, int]:
             lv.state = LevelState.SCHEDULED
         db.session.flush()
     for lv in season.levels:
-        services.generate_codes(lv, ctx["district"].id, record=False)
+        generate_codes(lv, ctx["district"].id, record=False)
     codes = db.session.scalar(
         sa.select(sa.func.count(AdmissionCode.id))
         .join(AdmissionLevel)

@@ -34,7 +34,7 @@ from app.authz import can_manage_district, can_manage_school, public, roles_requ
 from app.extensions import db
 from app.models import OFFICER_ROLES, AcademicYear, District, Role, School, Ward
 
-from . import rounds, rules, services
+from . import codes, eligibility, rounds, rules, seasons
 from .access import level_or_404
 from .models import AdmissionLevel, AdmissionSeason, AllocationRound, Application, LevelState, RoundStatus
 from .season_forms import (
@@ -104,11 +104,11 @@ def _districts_for_user():
 def index():
     return render_template(
         "admissions/office_index.html",
-        seasons=services.seasons(),
+        seasons=seasons.seasons(),
         districts=_districts_for_user(),
         labels=level_labels(),
         states=state_labels(),
-        now=services.now(),
+        now=seasons.now(),
         in_order=lambda levels: sorted(levels, key=lambda lv: rules.LEVELS.index(lv.level)),
     )
 
@@ -123,8 +123,8 @@ def new_season():
     ]
     if form.validate_on_submit():
         try:
-            season = services.create_season(form.academic_year_id.data, form.trial.data, current_user)
-        except services.AdmissionError as err:
+            season = seasons.create_season(form.academic_year_id.data, form.trial.data, current_user)
+        except rules.AdmissionError as err:
             form.academic_year_id.errors.append(error_messages()[err.code])
         else:
             flash(_("The season has been created. Now set the registration windows."), "success")
@@ -138,7 +138,7 @@ def new_season():
 @roles_required(Role.CITY_ADMIN)
 def edit_season(season_id: int):
     season = _season_or_404(season_id)
-    tz = services.timezone()
+    tz = seasons.timezone()
     by_level = {lv.level: lv for lv in season.levels}
     form = ScheduleForm()
     states = state_labels()
@@ -158,7 +158,7 @@ def edit_season(season_id: int):
             sub.form.state.data = lv.state
     if form.validate_on_submit():
         settings = {
-            lvl: services.LevelSetting(
+            lvl: seasons.LevelSetting(
                 rules.local_to_utc(sub.form.opens_at.data, tz),
                 rules.local_to_utc(sub.form.closes_at.data, tz),
                 rules.local_to_utc(sub.form.confirm_by.data, tz),
@@ -171,8 +171,8 @@ def edit_season(season_id: int):
             rules.local_to_utc(form.trial_closes_at.data, tz),
         )
         try:
-            services.update_schedule(season, settings, trial)
-        except services.AdmissionError as err:
+            seasons.update_schedule(season, settings, trial)
+        except rules.AdmissionError as err:
             messages = schedule_messages()
             for where, problem in err.params["problems"]:
                 scope, _dot, name = where.partition(".")
@@ -205,8 +205,8 @@ def wipe_trial(season_id: int):
         flash(_("Tick the box to confirm."), "error")
         return redirect(url_for(".edit_season", season_id=season.id))
     try:
-        counts = services.wipe_trial(season)
-    except services.AdmissionError as err:
+        counts = seasons.wipe_trial(season)
+    except rules.AdmissionError as err:
         flash(error_messages()[err.code], "error")
         return redirect(url_for(".edit_season", season_id=season.id))
     flash(
@@ -226,7 +226,7 @@ def wipe_trial(season_id: int):
 def level(district_id: int, level_id: int):
     district = _district_or_404(district_id)
     lv = level_or_404(level_id)
-    rows, totals = services.level_overview(lv, district.id)
+    rows, totals = eligibility.level_overview(lv, district.id)
     return render_template(
         "admissions/office_level.html",
         district=district,
@@ -236,8 +236,8 @@ def level(district_id: int, level_id: int):
         labels=level_labels(),
         states=state_labels(),
         form=ConfirmForm(),
-        window=services.level_window(lv),
-        now=services.now(),
+        window=seasons.level_window(lv),
+        now=seasons.now(),
     )
 
 
@@ -248,7 +248,7 @@ def generate_codes(district_id: int, level_id: int):
     lv = level_or_404(level_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    created = services.generate_codes(lv, district.id)
+    created = codes.generate_codes(lv, district.id)
     flash(
         _("%(n)d new admission codes generated. Children who already had a code keep it.", n=created),
         "success",
@@ -277,7 +277,7 @@ def eligible(district_id: int, level_id: int):
         school_id = None
     if ward_id and ward_id not in {w.id for w in wards}:
         ward_id = None
-    result = services.eligible_not_registered(
+    result = eligibility.eligible_not_registered(
         lv,
         district.id,
         school_id=school_id,
@@ -338,7 +338,7 @@ def export_school_codes(level_id: int, school_id: int):
     lv = level_or_404(level_id)
     if school.level != lv.level:
         abort(404)
-    data, n = services.export_codes(lv, school.district_id, school, _export_labels())
+    data, n = codes.export_codes(lv, school.district_id, school, _export_labels())
     audit("admissions.codes.export", school, level_id=lv.id, rows=n)
     return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{school.code}.xlsx")
 
@@ -348,7 +348,7 @@ def export_school_codes(level_id: int, school_id: int):
 def export_unassigned_codes(district_id: int, level_id: int):
     district = _district_or_404(district_id)
     lv = level_or_404(level_id)
-    data, n = services.export_codes(lv, district.id, None, _export_labels())
+    data, n = codes.export_codes(lv, district.id, None, _export_labels())
     audit("admissions.codes.export", district, level_id=lv.id, rows=n, unassigned=True)
     return xlsx.download(data, f"ma-tuyen-sinh-{lv.level}-{district.code}-chua-co-tuyen.xlsx")
 
@@ -494,7 +494,7 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
     if publish_form is None:
         publish_form = PublishForm(formdata=None)
         default = rounds.default_confirm_by(rnd)
-        publish_form.confirm_by.data = rules.utc_to_local(default, services.timezone()) if default else None
+        publish_form.confirm_by.data = rules.utc_to_local(default, seasons.timezone()) if default else None
     what_ifs = []
     if rnd.is_official:
         what_ifs = db.session.scalars(
@@ -555,7 +555,7 @@ def round_publish(round_id: int):
         return _round_page(rnd, form, 422)
     try:
         counts = rounds.publish_round(
-            rnd, current_user, rules.local_to_utc(form.confirm_by.data, services.timezone())
+            rnd, current_user, rules.local_to_utc(form.confirm_by.data, seasons.timezone())
         )
     except rounds.RoundError as err:
         if err.code == "confirm_by":
@@ -678,7 +678,7 @@ def round_compare(round_id: int):
     if rnd.base_round_id is None:
         abort(404)
     rows, moved, total = rounds.compare(rnd)
-    names = services.school_names({s for _r, _n, a, b in moved for s in (a, b) if s})
+    names = eligibility.school_names({s for _r, _n, a, b in moved for s in (a, b) if s})
     audit("admissions.round.compare", rnd, base_round_id=rnd.base_round_id, moved=total)
     return render_template(
         "admissions/office_round_compare.html",

@@ -1,7 +1,7 @@
 """Parents: my children, adding a child with an admission code, the application and its receipt.
 
 Every child, application and receipt is loaded through the parent's own guardianship links
-(services.child_of / application_of): another family's ids answer 404.
+(applications.child_of / application_of): another family's ids answer 404.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
 
-from . import rounds, rules, services
+from . import applications, rounds, rules
 from .models import ApplicationStatus
 from .season_forms import AddChildForm, ApplicationForm, ConfirmForm, level_labels
 
@@ -34,13 +34,13 @@ def _user_key() -> str:
 
 
 def _child_or_404(child_id: int):
-    child = services.child_of(current_user, child_id)
+    child = applications.child_of(current_user, child_id)
     if child is None:
         abort(404)
     return child
 
 
-def add_child_message(err: services.AdmissionError) -> str:
+def add_child_message(err: rules.AdmissionError) -> str:
     if err.code == "locked":
         until = format_datetime(err.params["until"], "HH:mm dd/MM/yyyy")
         return _(
@@ -112,10 +112,10 @@ def offer_message(code: str) -> str:
 def _applications_with_offers(child_ids: list[int]):
     """Every application of these children, overdue offers expired first (lazily, on read),
     with the explanation of each result."""
-    apps = services.applications_by_child(child_ids)
+    apps = applications.applications_by_child(child_ids)
     flat = [a for lst in apps.values() for a in lst]
     if rounds.expire_due(flat):
-        apps = services.applications_by_child(child_ids)
+        apps = applications.applications_by_child(child_ids)
         flat = [a for lst in apps.values() for a in lst]
     return apps, rounds.offer_views(flat)
 
@@ -123,7 +123,7 @@ def _applications_with_offers(child_ids: list[int]):
 @bp.route("/")
 @roles_required(Role.PARENT)
 def my_children():
-    children = services.children_of(current_user)
+    children = applications.children_of(current_user)
     apps, offers = _applications_with_offers([c.id for c in children])
     return render_template(
         "admissions/parent_children.html", children=children, apps=apps, offers=offers, **_common()
@@ -139,10 +139,10 @@ def add_child():
     form = AddChildForm()
     if form.validate_on_submit():
         try:
-            child, new = services.add_child(
+            child, new = applications.add_child(
                 current_user, form.code.data, form.personal_id.data, form.date_of_birth.data
             )
-        except services.AdmissionError as err:
+        except rules.AdmissionError as err:
             form.code.errors.append(add_child_message(err))
             if err.code in ("mismatch", "locked"):
                 jobs.keep_writes()  # the failed attempt counts towards the lockout
@@ -162,8 +162,8 @@ def add_child():
 def child(child_id: int):
     kid = _child_or_404(child_id)
     by_child, offers = _applications_with_offers([kid.id])
-    ctx = services.apply_context(kid)
-    children = services.children_of(current_user)
+    ctx = applications.apply_context(kid)
+    children = applications.children_of(current_user)
     return render_template(
         "admissions/parent_child.html",
         child=kid,
@@ -182,7 +182,7 @@ def child(child_id: int):
 @roles_required(Role.PARENT)
 def apply(child_id: int):
     kid = _child_or_404(child_id)
-    ctx = services.apply_context(kid)
+    ctx = applications.apply_context(kid)
     if ctx.level is None:
         flash(apply_message(ctx.reason or "not_eligible"), "error")
         return redirect(url_for(".child", child_id=kid.id))
@@ -199,7 +199,7 @@ def apply(child_id: int):
             form.sibling_school.data = (existing.sibling_school_ids or [0])[0]
     if form.validate_on_submit():
         try:
-            result = services.submit_application(
+            result = applications.submit_application(
                 ctx,
                 current_user,
                 form.ranked(),
@@ -207,7 +207,7 @@ def apply(child_id: int):
                 form.token.data,
                 form.expected_id(),
             )
-        except services.AdmissionError as err:
+        except rules.AdmissionError as err:
             if err.field == "choices":
                 form.choice_1.errors.append(apply_message(err.code))
             elif err.field == "sibling_school":
@@ -245,12 +245,12 @@ def apply(child_id: int):
 @roles_required(Role.PARENT)
 def withdraw(child_id: int):
     kid = _child_or_404(child_id)
-    ctx = services.apply_context(kid)
+    ctx = applications.apply_context(kid)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.withdraw_application(ctx, current_user)
-    except services.AdmissionError as err:
+        applications.withdraw_application(ctx, current_user)
+    except rules.AdmissionError as err:
         flash(apply_message(err.code), "error")
     else:
         flash(
@@ -266,7 +266,7 @@ def withdraw(child_id: int):
 @bp.route("/applications/<int:application_id>/receipt")
 @roles_required(Role.PARENT)
 def receipt(application_id: int):
-    app_ = services.application_of(current_user, application_id)
+    app_ = applications.application_of(current_user, application_id)
     if app_ is None:
         abort(404)
     return render_template(
@@ -275,7 +275,7 @@ def receipt(application_id: int):
 
 
 def _answer(application_id: int, accept: bool):
-    app_ = services.application_of(current_user, application_id)
+    app_ = applications.application_of(current_user, application_id)
     if app_ is None:
         abort(404)
     if not ConfirmForm().validate_on_submit():

@@ -25,7 +25,7 @@ from app.authz import public
 from app.extensions import db
 from app.models import District
 
-from . import dashboard, rules, services
+from . import dashboard, rules, seasons
 from .dashboard_views import class_labels
 from .models import AdmissionLevel, LevelState
 from .season_forms import level_labels
@@ -99,7 +99,7 @@ def _rounds_endpoint() -> str | None:
 @bp.route("/")
 @public
 def index():
-    season = services.current_season()
+    season = seasons.current_season()
     levels = [lv for lv in season.levels if lv.state != LevelState.DRAFT] if season else []
     levels.sort(key=lambda lv: rules.LEVELS.index(lv.level))
     return render_template(
@@ -107,8 +107,8 @@ def index():
         season=season,
         levels=levels,
         labels=level_labels(),
-        window_of=services.level_window,
-        now=services.now(),
+        window_of=seasons.level_window,
+        now=seasons.now(),
     )
 
 
@@ -119,7 +119,7 @@ def level(level_id: int):
 
     def compute():
         rows = dashboard.district_rows(lv, official_only=True, placed_statuses=dashboard.PUBLISHED_PLACED)
-        return rows, dashboard.totals(rows), services.now()
+        return rows, dashboard.totals(rows), seasons.now()
 
     rows, totals, as_of = _cached(("level", lv.id), compute)
     bars, height, top = dashboard.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
@@ -133,7 +133,7 @@ def level(level_id: int):
         chart_height=height,
         chart_top=top,
         labels=level_labels(),
-        window=services.level_window(lv),
+        window=seasons.level_window(lv),
         ttl=current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60),
     )
 
@@ -159,7 +159,7 @@ def district(level_id: int, district_id: int):
             [_public_round(r) for r in rounds],
             latest.number if latest is not None else None,
             cutoffs,
-            services.now(),
+            seasons.now(),
         )
 
     rows, totals, rounds, latest_number, cutoffs, as_of = _cached(("district", lv.id, district.id), compute)
@@ -181,7 +181,7 @@ def district(level_id: int, district_id: int):
         chart_height=height,
         chart_top=top,
         labels=level_labels(),
-        window=services.level_window(lv),
+        window=seasons.level_window(lv),
         round_url=round_url,
         ttl=current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60),
     )

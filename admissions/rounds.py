@@ -265,7 +265,7 @@ def _check_runnable(rnd: AllocationRound) -> None:
     if rnd.status == RoundStatus.PUBLISHED:
         raise RoundError("published")
     if rnd.number == 1:
-        from .services import level_window
+        from .seasons import level_window
 
         window = level_window(rnd.admission_level)
         if rnd.is_official and window.status(now()) != "closed":

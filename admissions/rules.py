@@ -14,6 +14,21 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 # ---------------------------------------------------------------------------------------------
+# Refusals
+# ---------------------------------------------------------------------------------------------
+
+
+class AdmissionError(Exception):
+    """A business rule refused the operation; `code` names it for the view to translate."""
+
+    def __init__(self, code: str, field: str | None = None, **params):
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.params = params
+
+
+# ---------------------------------------------------------------------------------------------
 # Eligibility by age
 # ---------------------------------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import allocation, rounds, services
+from admissions import allocation, applications, rounds
 from admissions.allocation import allocate_instance
+from admissions.codes import generate_codes
 from admissions.models import (
     AdmissionCode,
     AllocationRound,
@@ -160,10 +161,10 @@ def register_all(rng, level, district, roster, web_client):
         return rng.choice(schools).id if rng.random() < 0.1 else None
 
     for parent, r in pairs[4:40]:
-        child, _new = services.add_child(parent, codes[r.id], r.personal_id, r.date_of_birth)
-        ctx = services.apply_context(child)
+        child, _new = applications.add_child(parent, codes[r.id], r.personal_id, r.date_of_birth)
+        ctx = applications.apply_context(child)
         assert ctx.is_open, ctx.reason
-        res = services.submit_application(
+        res = applications.submit_application(
             ctx,
             parent,
             choose(ctx.catchment.school_id, [s.id for s in ctx.options]),
@@ -184,7 +185,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     district, schools, roster = build_district()
     season = create_season()
     level = level_of(season)
-    services.generate_codes(level, district.id)
+    generate_codes(level, district.id)
     officer = create_user("district_officer", district=district)
     jobs.commit()
     register_all(rng, level, district, roster, make_client)

@@ -660,7 +660,7 @@ def test_trial_rounds_are_wiped_with_the_trial(app, db, run_jobs):
     rnd = run_round(create_round(level, district, officer), run_jobs, officer)
     assert rnd.status == "done" and rnd.is_trial
     from admissions.models import AdmissionSeason
-    from admissions.services import wipe_trial
+    from admissions.seasons import wipe_trial
 
     wipe_trial(db.session.get(AdmissionSeason, season.id))
     jobs.commit()

@@ -37,6 +37,31 @@ from .registry import RegistryUnavailable, client_from_config
 from .rules import AdmissionError
 from .seasons import current_season, level_window, now
 
+PLACED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)  # holding a seat
+
+
+def in_district(district_id: int):
+    """WHERE clause on Application: the child lives in the district."""
+    return Application.child_id.in_(
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
+
+
+def in_district_table(district_id: int):
+    """The same clause on the application table (for bulk UPDATE statements)."""
+    t = Application.__table__
+    return t.c.child_id.in_(
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
+
+
+def lock_row(obj) -> None:
+    """SELECT … FOR UPDATE the object's row (PostgreSQL; SQLite serialises writers anyway), then
+    reload it, so that a concurrent change made before the lock is seen."""
+    model = type(obj)
+    db.session.execute(sa.select(model.id).where(model.id == obj.id).with_for_update())
+    db.session.refresh(obj)
+
 
 @dataclass
 class Identity:

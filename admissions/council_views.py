@@ -20,7 +20,7 @@ from app.extensions import db
 from app.forms import clean_text
 from app.models import OFFICER_ROLES, District, Role, School
 
-from . import applications, council, eligibility, rules, seasons
+from . import applications, council, eligibility, notify, rules, seasons
 from .access import level_or_404, level_school_or_404
 from .season_forms import level_labels
 
@@ -59,7 +59,7 @@ class DocumentsForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        labels = council.status_labels()
+        labels = notify.document_status_labels()
         for kind in council.KINDS:
             self[f"status_{kind}"].choices = [SelectChoice(s.value, labels[s]) for s in council.D]
 
@@ -98,9 +98,9 @@ def _reviewable_or_404(application_id: int):
 
 def _common() -> dict:
     return {
-        "kinds": council.kind_labels(),
-        "doc_statuses": council.status_labels(),
-        "states": council.state_labels(),
+        "kinds": notify.kind_labels(),
+        "doc_statuses": notify.document_status_labels(),
+        "states": notify.council_state_labels(),
         "labels": level_labels(),
     }
 
@@ -278,12 +278,12 @@ def family_reply(application_id: int):
 
 @bp.app_template_global("council_kind_labels")
 def council_kind_labels():
-    return council.kind_labels()
+    return notify.kind_labels()
 
 
 @bp.app_template_global("council_status_labels")
 def council_status_labels():
-    return council.status_labels()
+    return notify.document_status_labels()
 
 
 @bp.app_template_global("council_flags")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app import xlsx
@@ -19,22 +18,14 @@ from app.authz import can_manage_district, roles_required
 from app.extensions import db
 from app.models import OFFICER_ROLES, District, Role
 
-from . import dashboard, reports, rules, seasons
+from . import dashboard, notify, reports, rules, seasons
 from .access import level_or_404, level_school_or_404
-from .models import AdmissionLevel, ApplicationStatus, CouncilState
+from .models import AdmissionLevel, CouncilState
 from .season_forms import level_labels
 
 bp = Blueprint("admissions_dashboard", __name__, url_prefix="/admissions/dashboard")
 
 VIEWERS = (*OFFICER_ROLES, Role.SCHOOL_STAFF)
-
-
-def class_labels() -> dict[int, str]:
-    return {
-        dashboard.CLASS_CATCHMENT: _l("lives in the school's catchment"),
-        dashboard.CLASS_SIBLING: _l("has a brother or sister there"),
-        dashboard.CLASS_OTHER: _l("other applicants"),
-    }
 
 
 def _district_or_404(district_id: int) -> District:
@@ -139,20 +130,6 @@ def school(level_id: int, school_id: int):
 # ---- exports ----------------------------------------------------------------------------------
 
 
-def status_labels() -> dict[str, str]:
-    S = ApplicationStatus
-    return {
-        S.SUBMITTED: _("Submitted"),
-        S.WITHDRAWN: _("Withdrawn"),
-        S.ALLOCATED: _("Being allocated"),
-        S.OFFERED: _("Offered a place"),
-        S.CONFIRMED: _("Place confirmed"),
-        S.DECLINED: _("Place declined"),
-        S.EXPIRED: _("Offer expired"),
-        S.UNPLACED: _("Waiting for a place"),
-    }
-
-
 def _stamp() -> str:
     return reports.stamp(rules.utc_to_local(seasons.now(), seasons.timezone()))
 
@@ -190,7 +167,7 @@ def export_admitted(level_id: int, school_id: int):
         },
         "gender": {"male": _("Male"), "female": _("Female")},
         "residence": {"permanent": _("Permanent"), "temporary": _("Temporary")},
-        "status": status_labels(),
+        "status": notify.status_labels(),
         "assigned": _("Assigned by the office"),
         "documents": {
             CouncilState.INCOMPLETE: _("To check"),
@@ -224,9 +201,9 @@ def _summary_labels(level: AdmissionLevel, title: str) -> dict:
             "schools": _("Schools"),
             "applications": _("Applications"),
         },
-        "classes": class_labels(),
+        "classes": notify.CLASS_LABELS,
         "total": _("Total"),
-        "status": status_labels(),
+        "status": notify.status_labels(),
         "status_header": _("Application status"),
         "count_header": _("Applications"),
     }

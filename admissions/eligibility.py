@@ -39,6 +39,17 @@ def district_ward_ids(district_id: int) -> sa.Select:
     return sa.select(Ward.id).where(Ward.district_id == district_id)
 
 
+def district_schools(level: AdmissionLevel, district_id: int) -> list[School]:
+    """The district's schools of the level, by code."""
+    return list(
+        db.session.scalars(
+            sa.select(School)
+            .where(School.level == level.level, School.district_id == district_id)
+            .order_by(School.code)
+        )
+    )
+
+
 def catchment_map(level: str, district_id: int | None = None) -> rules.CatchmentMap:
     """All catchment lines of one level (optionally of schools in one district): one query."""
     q = (

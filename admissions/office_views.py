@@ -34,9 +34,10 @@ from app.authz import can_manage_district, can_manage_school, public, roles_requ
 from app.extensions import db
 from app.models import OFFICER_ROLES, AcademicYear, District, Role, School, Ward
 
-from . import codes, eligibility, rounds, rules, seasons
+from . import applications, codes, eligibility, notify, reports, rounds, rules, seasons
 from .access import level_or_404
 from .models import AdmissionLevel, AdmissionSeason, AllocationRound, Application, LevelState, RoundStatus
+from .placement import assign_seat, placement_rows
 from .season_forms import (
     DATETIME_FORMATS,
     ConfirmForm,
@@ -460,7 +461,7 @@ def rounds_index(district_id: int, level_id: int):
             abort(400)
         try:
             rnd = rounds.create_official_round(lv, district.id, current_user)
-        except rounds.RoundError as err:
+        except rules.RoundError as err:
             flash(round_error_text(err.code), "error")
             return redirect(url_for(".rounds_index", district_id=district.id, level_id=lv.id))
         flash(
@@ -490,7 +491,7 @@ def rounds_index(district_id: int, level_id: int):
 def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, status: int = 200):
     lv = rnd.admission_level
     district = db.session.get(District, rnd.district_id)
-    schools = rounds.district_schools(lv, rnd.district_id)
+    schools = eligibility.district_schools(lv, rnd.district_id)
     if publish_form is None:
         publish_form = PublishForm(formdata=None)
         default = rounds.default_confirm_by(rnd)
@@ -528,7 +529,14 @@ def round_view(round_id: int):
 @roles_required(OFFICER_ROLES)
 def round_status(round_id: int):
     rnd = _round_or_404(round_id)
-    resp = jsonify(rounds.job_progress_payload(rnd, round_status_labels()))
+    labels = round_status_labels()
+    resp = jsonify(
+        status=rnd.status,
+        progress=rnd.progress,
+        final=rnd.is_final,
+        status_label=str(labels.get(rnd.status, rnd.status)),
+        error=rnd.error,
+    )
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -541,7 +549,7 @@ def round_run(round_id: int):
         abort(400)
     try:
         rounds.queue_round(rnd, current_user)
-    except rounds.RoundError as err:
+    except rules.RoundError as err:
         flash(round_error_text(err.code), "error")
     return redirect(url_for(".round_view", round_id=rnd.id))
 
@@ -557,7 +565,7 @@ def round_publish(round_id: int):
         counts = rounds.publish_round(
             rnd, current_user, rules.local_to_utc(form.confirm_by.data, seasons.timezone())
         )
-    except rounds.RoundError as err:
+    except rules.RoundError as err:
         if err.code == "confirm_by":
             form.confirm_by.errors = [*form.confirm_by.errors, round_error_text(err.code)]
             return _round_page(rnd, form, 422)
@@ -612,7 +620,7 @@ def round_school(round_id: int, school_id: int):
     if school is None or school.district_id != rnd.district_id or school.level != rnd.admission_level.level:
         abort(404)
     page = _page_arg()
-    rows, total = rounds.outcome_page(rnd, school_id=school.id, page=page)
+    rows, total = reports.outcome_page(rnd, school_id=school.id, page=page)
     audit("admissions.round.list_view", rnd, school_id=school.id, page=page, rows=len(rows))
     return render_template(
         "admissions/office_round_list.html",
@@ -623,7 +631,7 @@ def round_school(round_id: int, school_id: int):
         page=page,
         per_page=100,
         figures=(rnd.summary or {}).get("schools", {}).get(school.code, {}),
-        classes=rounds.CLASS_LABELS,
+        classes=notify.CLASS_LABELS,
         labels=level_labels(),
     )
 
@@ -633,7 +641,7 @@ def round_school(round_id: int, school_id: int):
 def round_unplaced(round_id: int):
     rnd = _round_or_404(round_id)
     page = _page_arg()
-    rows, total = rounds.outcome_page(rnd, unplaced=True, page=page)
+    rows, total = reports.outcome_page(rnd, unplaced=True, page=page)
     audit("admissions.round.list_view", rnd, unplaced=True, page=page, rows=len(rows))
     return render_template(
         "admissions/office_round_list.html",
@@ -644,7 +652,7 @@ def round_unplaced(round_id: int):
         page=page,
         per_page=100,
         figures={},
-        classes=rounds.CLASS_LABELS,
+        classes=notify.CLASS_LABELS,
         labels=level_labels(),
     )
 
@@ -656,13 +664,13 @@ def round_what_if(round_id: int):
     if not base.is_official or base.is_published:
         flash(round_error_text("what_if_base"), "error")
         return redirect(url_for(".round_view", round_id=base.id))
-    schools = rounds.district_schools(base.admission_level, base.district_id)
+    schools = eligibility.district_schools(base.admission_level, base.district_id)
     form = what_if_form(schools)
     if form.validate_on_submit():
         caps = {s.id: form[f"cap_{s.id}"].data for s in schools}
         try:
             rnd = rounds.create_what_if(base, caps, current_user)
-        except rounds.RoundError as err:
+        except rules.RoundError as err:
             flash(round_error_text(err.code), "error")
         else:
             return redirect(url_for(".round_view", round_id=rnd.id))
@@ -677,7 +685,7 @@ def round_compare(round_id: int):
     rnd = _round_or_404(round_id)
     if rnd.base_round_id is None:
         abort(404)
-    rows, moved, total = rounds.compare(rnd)
+    rows, moved, total = reports.compare(rnd)
     names = eligibility.school_names({s for _r, _n, a, b in moved for s in (a, b) if s})
     audit("admissions.round.compare", rnd, base_round_id=rnd.base_round_id, moved=total)
     return render_template(
@@ -698,7 +706,7 @@ def round_compare(round_id: int):
 def placement(district_id: int, level_id: int):
     district, lv = _level_in_district(district_id, level_id)
     page = _page_arg()
-    result = rounds.placement_rows(lv, district.id, page=page)
+    result = placement_rows(lv, district.id, page=page)
     audit(
         "admissions.placement.view",
         ("admission_level", lv.id),
@@ -731,21 +739,21 @@ def placement_assign(district_id: int, level_id: int, application_id: int):
         sa.select(Application).where(
             Application.id == application_id,
             Application.admission_level_id == lv.id,
-            rounds.in_district(district.id),
+            applications.in_district(district.id),
         )
     )
     if app_ is None:
         abort(404)
     form = AssignForm(prefix=f"a{app_.id}")
-    schools = rounds.district_schools(lv, district.id)
+    schools = eligibility.district_schools(lv, district.id)
     form.school_id.choices = [SelectChoice(s.id, s.name) for s in schools]
     if not form.validate_on_submit():
         flash(round_messages()["unknown_school"], "error")
         return redirect(url_for(".placement", district_id=district.id, level_id=lv.id))
     school = next(s for s in schools if s.id == form.school_id.data)
     try:
-        rounds.assign_seat(app_, school, current_user, district.id)
-    except rounds.RoundError as err:
+        assign_seat(app_, school, current_user, district.id)
+    except rules.RoundError as err:
         flash(round_error_text(err.code), "error")
     else:
         flash(
@@ -772,7 +780,7 @@ def _public_round_or_404(round_id: int) -> AllocationRound:
 @public_bp.route("/")
 @public
 def public_index():
-    items = rounds.public_rounds()
+    items = reports.public_rounds()
     districts = dict(db.session.execute(sa.select(District.id, District.name)).all())
     return render_template(
         "admissions/office_rounds_public.html",
@@ -788,7 +796,7 @@ def public_index():
 def public_round(round_id: int):
     rnd = _public_round_or_404(round_id)
     district = db.session.get(District, rnd.district_id)
-    schools = rounds.district_schools(rnd.admission_level, rnd.district_id) if rnd.is_published else []
+    schools = eligibility.district_schools(rnd.admission_level, rnd.district_id) if rnd.is_published else []
     return render_template(
         "admissions/office_round_public.html",
         rnd=rnd,
@@ -797,7 +805,7 @@ def public_round(round_id: int):
         summary=rnd.summary or {},
         labels=level_labels(),
         statuses=round_status_labels(),
-        classes=rounds.CLASS_LABELS,
+        classes=notify.CLASS_LABELS,
     )
 
 

@@ -18,8 +18,8 @@ from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
 
-from . import applications, rounds, rules
-from .models import ApplicationStatus
+from . import applications, notify, rules, seasons
+from .offers import offer_views, respond_to_offer, shown_status
 from .season_forms import AddChildForm, ApplicationForm, ConfirmForm, level_labels
 
 bp = Blueprint("admissions_parent", __name__, url_prefix="/children")
@@ -83,21 +83,8 @@ def apply_message(code: str) -> str:
     }[code]
 
 
-def status_labels() -> dict[str, str]:
-    return {
-        ApplicationStatus.SUBMITTED: _("Submitted"),
-        ApplicationStatus.WITHDRAWN: _("Withdrawn"),
-        ApplicationStatus.ALLOCATED: _("Being allocated"),
-        ApplicationStatus.OFFERED: _("Offered a place"),
-        ApplicationStatus.CONFIRMED: _("Place confirmed"),
-        ApplicationStatus.DECLINED: _("Place declined"),
-        ApplicationStatus.EXPIRED: _("Offer expired"),
-        ApplicationStatus.UNPLACED: _("Waiting for a place"),
-    }
-
-
 def _common():
-    return {"labels": level_labels(), "statuses": status_labels(), "format_code": rules.format_code}
+    return {"labels": level_labels(), "statuses": notify.status_labels(), "format_code": rules.format_code}
 
 
 def offer_message(code: str) -> str:
@@ -110,14 +97,9 @@ def offer_message(code: str) -> str:
 
 
 def _applications_with_offers(child_ids: list[int]):
-    """Every application of these children, overdue offers expired first (lazily, on read),
-    with the explanation of each result."""
+    """Every application of these children, with the explanation of each result."""
     apps = applications.applications_by_child(child_ids)
-    flat = [a for lst in apps.values() for a in lst]
-    if rounds.expire_due(flat):
-        apps = applications.applications_by_child(child_ids)
-        flat = [a for lst in apps.values() for a in lst]
-    return apps, rounds.offer_views(flat)
+    return apps, offer_views([a for lst in apps.values() for a in lst])
 
 
 @bp.route("/")
@@ -270,7 +252,12 @@ def receipt(application_id: int):
     if app_ is None:
         abort(404)
     return render_template(
-        "admissions/parent_receipt.html", app=app_, child=app_.child, level=app_.admission_level, **_common()
+        "admissions/parent_receipt.html",
+        app=app_,
+        status=shown_status(app_, seasons.now()),
+        child=app_.child,
+        level=app_.admission_level,
+        **_common(),
     )
 
 
@@ -282,8 +269,8 @@ def _answer(application_id: int, accept: bool):
         abort(400)
     name = app_.child.full_name
     try:
-        rounds.respond_to_offer(app_, current_user, accept)
-    except rounds.RoundError as err:
+        respond_to_offer(app_, current_user, accept)
+    except rules.RoundError as err:
         flash(offer_message(err.code), "error")
     else:
         school = app_.allocated_school.name if app_.allocated_school else ""

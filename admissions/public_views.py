@@ -25,8 +25,7 @@ from app.authz import public
 from app.extensions import db
 from app.models import District
 
-from . import dashboard, rules, seasons
-from .dashboard_views import class_labels
+from . import dashboard, notify, rules, seasons
 from .models import AdmissionLevel, LevelState
 from .season_forms import level_labels
 
@@ -175,7 +174,7 @@ def district(level_id: int, district_id: int):
         rounds=rounds,
         latest_number=latest_number,
         cutoffs=cutoffs,
-        classes=class_labels(),
+        classes=notify.CLASS_LABELS,
         as_of=as_of,
         bars=bars,
         chart_height=height,

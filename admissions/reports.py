@@ -15,6 +15,7 @@ audits the export (ids and counts only). Labels come from the view in the user's
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,7 +24,17 @@ from app.extensions import db
 from app.models import District, ResidentialGroup, School, Ward
 
 from . import dashboard, rules
-from .models import AdmissionLevel, Application, ApplicationStatus, Child, CouncilReview
+from .eligibility import district_schools
+from .models import (
+    AdmissionLevel,
+    AllocationOutcome,
+    AllocationRound,
+    Application,
+    ApplicationStatus,
+    Child,
+    CouncilReview,
+    RoundKind,
+)
 
 ADMITTED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
 
@@ -284,3 +295,77 @@ def city_summary_workbook(level: AdmissionLevel, labels: dict) -> tuple[bytes, i
 
 def stamp(now_local: datetime) -> str:
     return now_local.strftime("%H:%M %d/%m/%Y")
+
+
+# ---- allocation rounds: office lists and comparisons ------------------------------------------
+
+
+def outcome_page(
+    rnd: AllocationRound,
+    *,
+    school_id: int | None = None,
+    unplaced: bool = False,
+    page: int = 1,
+    per_page: int = 100,
+):
+    """Children of a round at one school (priority order) or left without a seat; (rows, total)."""
+    q = (
+        sa.select(AllocationOutcome, Application.reference, Child.full_name)
+        .join(Application, Application.id == AllocationOutcome.application_id)
+        .join(Child, Child.id == Application.child_id)
+        .where(AllocationOutcome.round_id == rnd.id)
+    )
+    if unplaced:
+        q = q.where(AllocationOutcome.school_id.is_(None)).order_by(Child.full_name, Application.id)
+    else:
+        q = q.where(AllocationOutcome.school_id == school_id).order_by(
+            AllocationOutcome.priority_class, AllocationOutcome.lottery
+        )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    rows = db.session.execute(q.limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, total
+
+
+@dataclass
+class CompareRow:
+    school: School
+    official: dict
+    what_if: dict
+
+    @property
+    def change(self) -> int:
+        return self.what_if.get("admitted", 0) - self.official.get("admitted", 0)
+
+
+def compare(what_if: AllocationRound, limit: int = 200):
+    """Side by side: per school (admitted, cutoff) and the children whose school differs."""
+    base = what_if.base_round
+    schools = district_schools(what_if.admission_level, what_if.district_id)
+    a = base.summary.get("schools", {})
+    b = what_if.summary.get("schools", {})
+    rows = [CompareRow(s, a.get(s.code, {}), b.get(s.code, {})) for s in schools]
+    o1, o2 = sa.orm.aliased(AllocationOutcome), sa.orm.aliased(AllocationOutcome)
+    differs = sa.or_(
+        o1.school_id != o2.school_id,
+        sa.and_(o1.school_id.is_(None), o2.school_id.is_not(None)),
+        sa.and_(o1.school_id.is_not(None), o2.school_id.is_(None)),
+    )
+    q = (
+        sa.select(Application.reference, Child.full_name, o1.school_id, o2.school_id)
+        .select_from(o1)
+        .join(o2, sa.and_(o2.application_id == o1.application_id, o2.round_id == what_if.id))
+        .join(Application, Application.id == o1.application_id)
+        .join(Child, Child.id == Application.child_id)
+        .where(o1.round_id == base.id, differs)
+    )
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    moved = db.session.execute(q.order_by(Child.full_name, Application.id).limit(limit)).all()
+    return rows, moved, total
+
+
+def public_rounds(level_id: int | None = None) -> list[AllocationRound]:
+    """Official rounds with what the public may see: the commitment always; seed and files once published."""
+    q = sa.select(AllocationRound).where(AllocationRound.kind == RoundKind.OFFICIAL)
+    if level_id is not None:
+        q = q.where(AllocationRound.admission_level_id == level_id)
+    return list(db.session.scalars(q.order_by(AllocationRound.created_at.desc()).limit(200)))

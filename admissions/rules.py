@@ -28,6 +28,15 @@ class AdmissionError(Exception):
         self.params = params
 
 
+class RoundError(Exception):
+    """An allocation round, an offer or a placement refused; `code` names it for the view to translate."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
 # ---------------------------------------------------------------------------------------------
 # Eligibility by age
 # ---------------------------------------------------------------------------------------------

@@ -202,29 +202,6 @@ def children_of(user: User) -> list[Child]:
     return list(db.session.scalars(q))
 
 
-def child_of(user: User, child_id: int) -> Child | None:
-    """The child if `user` is one of its parents, else None (the view answers 404)."""
-    return db.session.scalar(
-        sa.select(Child)
-        .join(ParentChild, ParentChild.child_id == Child.id)
-        .where(ParentChild.user_id == user.id, Child.id == child_id)
-        .options(joinedload(Child.ward), joinedload(Child.residential_group))
-    )
-
-
-def application_of(user: User, application_id: int) -> Application | None:
-    return db.session.scalar(
-        sa.select(Application)
-        .join(ParentChild, ParentChild.child_id == Application.child_id)
-        .where(ParentChild.user_id == user.id, Application.id == application_id)
-        .options(
-            joinedload(Application.child),
-            joinedload(Application.admission_level).joinedload(AdmissionLevel.season),
-            selectinload(Application.choices).joinedload(ApplicationChoice.school),
-        )
-    )
-
-
 def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
     """Every application of these children (newest season first), choices and schools loaded."""
     out: dict[int, list[Application]] = {cid: [] for cid in child_ids}

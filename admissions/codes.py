@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 import sqlalchemy as sa
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import audit
@@ -107,31 +103,12 @@ def _fresh_codes(n: int) -> list[str]:
     return list(codes)
 
 
-EXPORT_HEADERS = (
-    "admission_code",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "ward",
-    "residential_group",
-    "residence_type",
-    "catchment_school",
-)
-
-
-def export_codes(
-    level: AdmissionLevel, district_id: int, school: School | None, labels: dict
-) -> tuple[bytes, int]:
-    """The codes of the children in a school's catchment (or with no single school) as .xlsx.
-
-    Every cell is a string cell (codes and dates keep their exact form; the header row is also
-    formatted as text) and formula-like text is escaped.
-    `labels` translates headers and values (the view passes the current language's labels).
-    Audited by the caller's action name; returns (file bytes, rows).
-    """
+def export_query(level: AdmissionLevel, district_id: int, school: School | None) -> sa.Select:
+    """The codes of the children in a school's catchment (or with no single school), with each
+    child's roster entry, ward and residential group names, in the order of the printed lists."""
     cmap = catchment_map(level.level)
     area = school_area_filter(cmap, school.id) if school else no_catchment_filter(cmap, district_id)
-    q = (
+    return (
         eligible_roster_query(level, district_id)
         .where(area)
         .add_columns(AdmissionCode.code, Ward.name, ResidentialGroup.name)
@@ -145,46 +122,6 @@ def export_codes(
         .outerjoin(ResidentialGroup, ResidentialGroup.id == RosterEntry.residential_group_id)
         .order_by(Ward.name, ResidentialGroup.name, RosterEntry.full_name, RosterEntry.id)
     )
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title="codes")
-    ws.column_dimensions["A"].width = 14
-    ws.column_dimensions["B"].width = 30
-    bold = Font(bold=True)
-
-    def text(value):
-        cell = WriteOnlyCell(ws, value=rules.excel_text(value))
-        cell.data_type = "s"
-        cell.number_format = "@"
-        return cell
-
-    header = []
-    for h in EXPORT_HEADERS:
-        c = text(labels["headers"][h])
-        c.font = bold
-        header.append(c)
-    ws.append(header)
-    n = 0
-    school_name = school.name if school else labels["no_catchment"]
-    safe = rules.excel_text
-    for r, code, ward_name, group_name in db.session.execute(q).yield_per(2000):
-        # Plain str values are written as string cells (escaped text never starts with "="):
-        # half the time of styled cells on big catchments.
-        ws.append(
-            [
-                rules.format_code(code),
-                safe(r.full_name),
-                r.date_of_birth.strftime("%d/%m/%Y"),
-                safe(labels["gender"][r.gender]),
-                safe(ward_name),
-                safe(group_name or ""),
-                safe(labels["residence"][r.residence_type]),
-                safe(school_name),
-            ]
-        )
-        n += 1
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue(), n
 
 
 def record_failed_attempt(code: AdmissionCode, at: datetime) -> None:

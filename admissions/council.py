@@ -32,15 +32,16 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.audit import audit
-from app.authz import can_manage_school
 from app.extensions import db
 from app.models import School, User, utcnow
 
 from . import notify
+from .access import OUT_OF_QUEUE
 from .models import (
+    MESSAGE_MAX,
+    NOTE_MAX,
     Application,
     ApplicationChoice,
-    ApplicationStatus,
     Child,
     CouncilMessage,
     CouncilReview,
@@ -55,9 +56,6 @@ K, D = DocumentKind, DocumentStatus
 KINDS = (K.BIRTH_CERTIFICATE, K.RESIDENCE_PROOF, K.PRIORITY_PROOF)
 ALWAYS_REQUIRED = (K.BIRTH_CERTIFICATE, K.RESIDENCE_PROOF)
 DONE = (D.CHECKED, D.NOT_NEEDED)
-OUT_OF_QUEUE = (ApplicationStatus.WITHDRAWN, ApplicationStatus.DECLINED, ApplicationStatus.EXPIRED)
-NOTE_MAX = 500
-MESSAGE_MAX = 1000
 
 
 class CouncilError(Exception):
@@ -111,28 +109,6 @@ def at_school(school_id: int):
             ),
         ),
     )
-
-
-def council_school_id(app_: Application) -> int | None:
-    if app_.allocated_school_id is not None:
-        return app_.allocated_school_id
-    return db.session.scalar(
-        sa.select(ApplicationChoice.school_id).where(
-            ApplicationChoice.application_id == app_.id, ApplicationChoice.rank == 1
-        )
-    )
-
-
-def reviewable(user: User, application_id: int) -> tuple[Application, School] | None:
-    """The application and its council's school when `user` may review it, else None (→ 404)."""
-    app_ = db.session.get(Application, application_id)
-    if app_ is None or app_.status in OUT_OF_QUEUE:
-        return None
-    sid = council_school_id(app_)
-    school = db.session.get(School, sid) if sid is not None else None
-    if school is None or not can_manage_school(user, school):
-        return None
-    return app_, school
 
 
 # ---- the queue --------------------------------------------------------------------------------------

@@ -170,6 +170,28 @@ class Page:
         return self.page * self.per_page < self.total
 
 
+def eligible_filters(
+    level: AdmissionLevel, district_id: int, school_id: int | None, ward_id: int | None
+) -> tuple[list[School], list[Ward], int | None, int | None]:
+    """The eligible list's filters: the district's schools of the level and its wards (by name),
+    and the requested school and ward if they are among them (else None)."""
+    schools = list(
+        db.session.scalars(
+            sa.select(School)
+            .where(School.district_id == district_id, School.level == level.level)
+            .order_by(School.name)
+        )
+    )
+    wards = list(
+        db.session.scalars(sa.select(Ward).where(Ward.district_id == district_id).order_by(Ward.name))
+    )
+    if school_id not in {s.id for s in schools}:
+        school_id = None
+    if ward_id not in {w.id for w in wards}:
+        ward_id = None
+    return schools, wards, school_id, ward_id
+
+
 def eligible_not_registered(
     level: AdmissionLevel,
     district_id: int,

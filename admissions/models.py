@@ -448,6 +448,10 @@ class AllocationOutcome(db.Model):
 # ---------------------------------------------------------------------------------------------
 
 
+NOTE_MAX = 500  # characters of a council's note on a document
+MESSAGE_MAX = 1000  # characters of a message between the council and the family
+
+
 class DocumentKind(enum.StrEnum):
     BIRTH_CERTIFICATE = "birth_certificate"
     RESIDENCE_PROOF = "residence_proof"
@@ -480,7 +484,7 @@ class DocumentCheck(db.Model):
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[str] = mapped_column(sa.String(12), default=DocumentStatus.PENDING)
-    note: Mapped[str] = mapped_column(sa.String(500), default="")  # shown to the family
+    note: Mapped[str] = mapped_column(sa.String(NOTE_MAX), default="")  # shown to the family
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)  # whose council
     checked_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
@@ -521,5 +525,5 @@ class CouncilMessage(db.Model):
     document_kind: Mapped[str | None] = mapped_column(sa.String(20))  # a flag's document; None = free message
     from_family: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
-    body: Mapped[str] = mapped_column(sa.String(1000))
+    body: Mapped[str] = mapped_column(sa.String(MESSAGE_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

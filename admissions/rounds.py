@@ -61,6 +61,19 @@ def rounds_of(level_id: int, district_id: int) -> list[AllocationRound]:
     )
 
 
+def what_ifs_of(rnd: AllocationRound) -> list[AllocationRound]:
+    """The what-if runs compared with an official round, newest first."""
+    if not rnd.is_official:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(AllocationRound)
+            .where(AllocationRound.base_round_id == rnd.id)
+            .order_by(AllocationRound.id.desc())
+        )
+    )
+
+
 def latest_official(level_id: int, district_id: int) -> AllocationRound | None:
     return db.session.scalar(
         sa.select(AllocationRound)

@@ -12,7 +12,6 @@ Functions change data and flush only; the boundary (view, CLI, job) commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -47,6 +46,11 @@ def now() -> datetime:
 
 def timezone() -> str:
     return current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+
+
+def academic_years() -> list[AcademicYear]:
+    """The years a season can be created for, latest first."""
+    return list(db.session.scalars(sa.select(AcademicYear).order_by(AcademicYear.starts_on.desc())))
 
 
 def seasons() -> list[AdmissionSeason]:
@@ -91,16 +95,8 @@ def create_season(academic_year_id: int, trial: bool, actor: User) -> AdmissionS
     return season
 
 
-@dataclass
-class LevelSetting:
-    opens_at: datetime | None  # naive UTC
-    closes_at: datetime | None
-    confirm_by: datetime | None
-    state: str
-
-
 def update_schedule(
-    season: AdmissionSeason, settings: dict[str, LevelSetting], trial_window: rules.Window | None
+    season: AdmissionSeason, settings: dict[str, rules.LevelSetting], trial_window: rules.Window | None
 ) -> None:
     """Set the windows of a season's levels (UTC) after validating the whole calendar.
 

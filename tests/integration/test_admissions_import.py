@@ -474,7 +474,7 @@ def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
 
 
 def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, caugiay):
-    from admissions.exporters import template_workbook
+    from admissions.exports import template_workbook
 
     for kind in ("schools", "catchments", "roster"):
         wb = openpyxl.load_workbook(io.BytesIO(template_workbook(kind)))
@@ -490,7 +490,7 @@ def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, c
 
 
 def test_export_escaping_helper():
-    from admissions.exporters import write_row
+    from app.xlsx import write_row
 
     wb = openpyxl.Workbook()
     ws = wb.active

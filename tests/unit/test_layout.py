@@ -44,7 +44,6 @@ NOT_PURE = ("flask", "flask_babel", "flask_login", "flask_wtf", "sqlalchemy", "a
 TOO_LONG = {
     "admissions.importers",
     "admissions.models",
-    "admissions.office_views",
     "app.notifications.service",
     "app.xlsx",
     "contactbook.importers",
@@ -52,12 +51,8 @@ TOO_LONG = {
     "contactbook.services",
 }
 LOCAL_IMPORTS = {
-    "admissions",
     "admissions.cli",
-    "admissions.dashboard",
     "admissions.demo",
-    "admissions.reports",
-    "admissions.tasks",
     "app",
     "app.admin",
     "app.auth.views",

@@ -1,4 +1,4 @@
-"""Office dashboard (issue 4, point 5) and result exports (point 9).
+"""Office dashboard and result exports: applications against seats, registrations per hour.
 
 Scope (see admissions/dashboard.py): the city view is for city administrators; a district's page
 for its officers (and city administrators); a school's page and its admitted list for its staff
@@ -8,31 +8,23 @@ Every export is audited (ids and counts only).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
-from flask_babel import gettext as _
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app import xlsx
 from app.audit import audit
-from app.authz import can_manage_district, roles_required
+from app.authz import roles_required
 from app.extensions import db
 from app.models import OFFICER_ROLES, District, Role
 
-from . import dashboard, notify, reports, rules, seasons
-from .access import level_or_404, level_school_or_404
-from .models import AdmissionLevel, CouncilState
-from .season_forms import level_labels
+from .. import dashboard, exports, rules, seasons
+from ..access import district_or_404, level_or_404, level_school_or_404
+from ..forms import level_labels
+from ..models import AdmissionLevel
 
 bp = Blueprint("admissions_dashboard", __name__, url_prefix="/admissions/dashboard")
 
 VIEWERS = (*OFFICER_ROLES, Role.SCHOOL_STAFF)
-
-
-def _district_or_404(district_id: int) -> District:
-    district = db.session.get(District, district_id)
-    if district is None or not can_manage_district(current_user, district.id):
-        abort(404)
-    return district
 
 
 def _page(level: AdmissionLevel, scope: str, **ctx):
@@ -42,7 +34,7 @@ def _page(level: AdmissionLevel, scope: str, **ctx):
     series = dashboard.hourly(
         level, tz, window=window, now=now, district_id=ctx.get("district_id"), school_id=ctx.get("school_id")
     )
-    hbars, htop = dashboard.hour_bars(series)
+    hbars, htop = rules.hour_bars(series.hours)
     return render_template(
         "admissions/dashboard.html",
         level=level,
@@ -80,7 +72,7 @@ def index():
 def city(level_id: int):
     level = level_or_404(level_id)
     rows = dashboard.district_rows(level)
-    bars, height, top = dashboard.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
+    bars, height, top = rules.capacity_bars([(r.name, r.applications, r.capacity) for r in rows])
     return _page(
         level, "city", rows=rows, totals=dashboard.totals(rows), bars=bars, chart_height=height, chart_top=top
     )
@@ -90,9 +82,9 @@ def city(level_id: int):
 @roles_required(OFFICER_ROLES)
 def district(level_id: int, district_id: int):
     level = level_or_404(level_id)
-    district = _district_or_404(district_id)
+    district = district_or_404(district_id)
     rows = dashboard.school_rows(level, district_id=district.id)
-    bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
+    bars, height, top = rules.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
     return _page(
         level,
         "district",
@@ -112,7 +104,7 @@ def school(level_id: int, school_id: int):
     level = level_or_404(level_id)
     school = level_school_or_404(school_id, level)
     rows = dashboard.school_rows(level, school_id=school.id)
-    bars, height, top = dashboard.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
+    bars, height, top = rules.capacity_bars([(r.name, r.first_choice, r.capacity) for r in rows])
     return _page(
         level,
         "school",
@@ -130,92 +122,22 @@ def school(level_id: int, school_id: int):
 # ---- exports ----------------------------------------------------------------------------------
 
 
-def _stamp() -> str:
-    return reports.stamp(rules.utc_to_local(seasons.now(), seasons.timezone()))
-
-
-def _subtitle(level: AdmissionLevel) -> str:
-    return _(
-        "%(level)s · season %(year)s · exported at %(when)s",
-        level=level_labels()[level.level],
-        year=level.season.academic_year.name,
-        when=_stamp(),
-    )
-
-
 @bp.route("/levels/<int:level_id>/schools/<int:school_id>/admitted.xlsx")
 @roles_required(VIEWERS)
 def export_admitted(level_id: int, school_id: int):
     level = level_or_404(level_id)
     school = level_school_or_404(school_id, level)
-    labels = {
-        "title": _("Admitted children: %(school)s", school=school.name),
-        "subtitle": _subtitle(level),
-        "headers": {
-            "no": _("No."),
-            "reference": _("Reference"),
-            "full_name": _("Full name"),
-            "date_of_birth": _("Date of birth"),
-            "gender": _("Gender"),
-            "ward": _("Ward"),
-            "residential_group": _("Residential group"),
-            "residence": _("Residence"),
-            "choice": _("Choice no."),
-            "status": _("Status"),
-            "answered_on": _("Confirmed on"),
-            "documents": _("Documents"),
-        },
-        "gender": {"male": _("Male"), "female": _("Female")},
-        "residence": {"permanent": _("Permanent"), "temporary": _("Temporary")},
-        "status": notify.status_labels(),
-        "assigned": _("Assigned by the office"),
-        "documents": {
-            CouncilState.INCOMPLETE: _("To check"),
-            CouncilState.PROBLEM: _("Problem flagged"),
-            CouncilState.COMPLETE: _("Checked"),
-        },
-    }
-    data, n = reports.admitted_workbook(level, school, labels, seasons.timezone())
+    data, n = exports.admitted_workbook(level, school)
     audit("admissions.admitted.export", school, level_id=level.id, rows=n)
     return xlsx.download(data, f"trung-tuyen-{level.level}-{school.code}.xlsx")
-
-
-def _summary_labels(level: AdmissionLevel, title: str) -> dict:
-    return {
-        "title": title,
-        "subtitle": _subtitle(level),
-        "round": _("Cutoffs of the latest published round (round %(n)d)."),
-        "no_round": _("No round published yet: no cutoffs."),
-        "headers": {
-            "school_code": _("School code"),
-            "school": _("School"),
-            "capacity": _("Capacity"),
-            "first_choice": _("1st choice"),
-            "catchment": _("Catchment applications"),
-            "any_choice": _("Any choice"),
-            "placed": _("Placed"),
-            "confirmed": _("Confirmed"),
-            "seats_left": _("Seats left"),
-            "cutoff": _("Admitted down to (priority, lottery number)"),
-            "district": _("District"),
-            "schools": _("Schools"),
-            "applications": _("Applications"),
-        },
-        "classes": notify.CLASS_LABELS,
-        "total": _("Total"),
-        "status": notify.status_labels(),
-        "status_header": _("Application status"),
-        "count_header": _("Applications"),
-    }
 
 
 @bp.route("/levels/<int:level_id>/districts/<int:district_id>/summary.xlsx")
 @roles_required(OFFICER_ROLES)
 def export_district_summary(level_id: int, district_id: int):
     level = level_or_404(level_id)
-    district = _district_or_404(district_id)
-    labels = _summary_labels(level, _("Admissions summary: %(district)s", district=district.name))
-    data, n = reports.district_summary_workbook(level, district, labels)
+    district = district_or_404(district_id)
+    data, n = exports.district_summary_workbook(level, district)
     audit("admissions.summary.export", district, level_id=level.id, schools=n)
     return xlsx.download(data, f"tong-hop-{level.level}-{district.code}.xlsx")
 
@@ -224,7 +146,6 @@ def export_district_summary(level_id: int, district_id: int):
 @roles_required(Role.CITY_ADMIN)
 def export_city_summary(level_id: int):
     level = level_or_404(level_id)
-    labels = _summary_labels(level, _("Admissions summary: the city"))
-    data, n = reports.city_summary_workbook(level, labels)
+    data, n = exports.city_summary_workbook(level)
     audit("admissions.summary.export", ("admission_level", level.id), level_id=level.id, districts=n)
     return xlsx.download(data, f"tong-hop-{level.level}-thanh-pho.xlsx")

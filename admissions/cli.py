@@ -28,7 +28,7 @@ def _import(kind: str, path: str, lang: str) -> None:
     from app import jobs
     from app.audit import audit
 
-    from .importers import import_workbook
+    from .imports import import_workbook
 
     with force_locale(lang):
         report = import_workbook(kind, path)

@@ -33,7 +33,7 @@ from app.xlsx import escape_formula, workbook_bytes
 
 from . import codes, dashboard, notify, reports, rules, seasons
 from .forms import level_labels
-from .importers import COLUMNS, SHEETS
+from .imports import COLUMNS, SHEETS
 from .models import AdmissionLevel, CouncilState
 
 DATE = "dd/MM/yyyy"

@@ -19,7 +19,7 @@ from app.forms import clean_text
 from app.jobs import enqueue_after_commit
 from app.models import User, utcnow
 
-from .importers import ImportReport, Problem, import_workbook
+from .imports import ImportReport, Problem, import_workbook
 from .models import ImportJob
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from app.models import Role
 from .. import exports, tasks
 from ..access import import_job_or_404, import_scope, visible_import_jobs
 from ..forms import ImportForm
-from ..importers import KINDS, ImportReport
+from ..imports import KINDS, ImportReport
 
 bp = Blueprint("admissions_imports", __name__, url_prefix="/admissions")
 

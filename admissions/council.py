@@ -1,4 +1,4 @@
-"""Admission council at each school (issue 4, point 10): documents checked, problems flagged to the family.
+"""Admission council at each school: documents checked, problems flagged to the family.
 
 Rules (documented here because views and tests rely on them):
 

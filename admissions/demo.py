@@ -8,14 +8,25 @@ a later load moves them again only when no window is open any more.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import ResidentialGroup
+from app.models import AcademicYear, ResidentialGroup, User
 
-from .models import Catchment, RosterEntry
+from . import rules, seasons
+from .codes import generate_codes
+from .models import (
+    AdmissionCode,
+    AdmissionLevel,
+    AdmissionSeason,
+    Catchment,
+    Child,
+    LevelState,
+    ParentChild,
+    RosterEntry,
+)
 
 # school code → [(ward, groups or None for the whole ward)]
 CATCHMENTS = {
@@ -167,14 +178,6 @@ def load_demo(ctx) -> dict[str, int]:
 
 def load_season(ctx) -> dict[str, int]:
     """The demo season with staggered windows around today, codes for the roster, a linked child."""
-    from datetime import datetime, time
-
-    from app.models import AcademicYear, User
-
-    from . import rules, seasons
-    from .codes import generate_codes
-    from .models import AdmissionCode, AdmissionLevel, AdmissionSeason, Child, LevelState, ParentChild
-
     year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.name == "2026-2027"))
     if year is None:
         return {}

@@ -14,8 +14,7 @@ from flask_login import current_user
 from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
-from app.extensions import db
-from app.models import OFFICER_ROLES, District, Role
+from app.models import OFFICER_ROLES, Role
 
 from .. import dashboard, exports, rules, seasons
 from ..access import district_or_404, level_or_404, level_school_or_404
@@ -55,13 +54,12 @@ def _page(level: AdmissionLevel, scope: str, **ctx):
 def index():
     season = seasons.current_season()
     levels = sorted(season.levels, key=lambda lv: rules.LEVELS.index(lv.level)) if season else []
-    district = db.session.get(District, current_user.district_id) if current_user.district_id else None
     school = current_user.school if current_user.role == Role.SCHOOL_STAFF else None
     return render_template(
         "admissions/dashboard_index.html",
         season=season,
         levels=levels,
-        district=district,
+        district=current_user.district,
         school=school,
         labels=level_labels(),
     )

@@ -84,6 +84,14 @@ def round_or_404(round_id: int) -> AllocationRound:
     return rnd
 
 
+def what_if_or_404(round_id: int) -> AllocationRound:
+    """A what-if run (a round compared with its base round) of a district the user may manage."""
+    rnd = round_or_404(round_id)
+    if rnd.base_round_id is None:
+        abort(404)
+    return rnd
+
+
 def round_school_or_404(rnd: AllocationRound, school_id: int) -> School:
     """A school the round allocated (its district's, of its level)."""
     school = db.session.get(School, school_id)

@@ -38,6 +38,7 @@ from .rules import AdmissionError
 from .seasons import current_season, level_window, now
 
 PLACED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)  # holding a seat
+VALUES_CHUNK = 5000  # rows per bulk UPDATE of applications (PostgreSQL allows 65,535 parameters)
 
 
 def in_district(district_id: int):

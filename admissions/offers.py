@@ -20,7 +20,7 @@ from app.models import School, User
 
 from . import notify
 from .allocation import priority_class
-from .applications import PLACED, in_district, lock_row
+from .applications import PLACED, VALUES_CHUNK, in_district, lock_row
 from .models import (
     AllocationOutcome,
     AllocationRound,
@@ -36,7 +36,6 @@ from .seasons import now
 
 S = ApplicationStatus
 NOTIFY_CHUNK = 500
-VALUES_CHUNK = 5000  # rows per UPDATE (PostgreSQL allows 65,535 parameters)
 
 
 def shown_status(app_: Application, at: datetime) -> str:

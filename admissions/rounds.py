@@ -26,7 +26,7 @@ from app.models import User, Ward
 
 from . import allocation
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
-from .applications import in_district_table, lock_row
+from .applications import VALUES_CHUNK, in_district_table, lock_row
 from .eligibility import district_schools
 from .market import Built, build_instance, official_round
 from .models import (
@@ -39,7 +39,7 @@ from .models import (
     RoundKind,
     RoundStatus,
 )
-from .offers import VALUES_CHUNK, expire_offers, notify_later
+from .offers import expire_offers, notify_later
 from .rules import RoundError
 from .seasons import level_window, now
 

@@ -25,6 +25,7 @@ from ..access import (
     round_or_404,
     round_school_or_404,
     unplaced_or_404,
+    what_if_or_404,
 )
 from ..forms import AssignForm, ConfirmForm, PublishForm, level_labels, what_if_form
 from ..models import AllocationRound, RoundStatus
@@ -294,9 +295,7 @@ def round_what_if(round_id: int):
 @bp.route("/office/rounds/<int:round_id>/compare")
 @roles_required(OFFICER_ROLES)
 def round_compare(round_id: int):
-    rnd = round_or_404(round_id)
-    if rnd.base_round_id is None:
-        abort(404)
+    rnd = what_if_or_404(round_id)
     rows, moved, total = reports.compare(rnd)
     audit("admissions.round.compare", rnd, base_round_id=rnd.base_round_id, moved=total)
     return render_template(

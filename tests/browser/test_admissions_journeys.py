@@ -1,4 +1,4 @@
-"""Admissions journeys on a phone, in headless Chromium, against the live server (issue 4).
+"""Admissions journeys on a phone, in headless Chromium, against the live server.
 
 - A parent registers, adds her child with the admission code, personal ID and date of birth,
   applies (a preferred school above the guaranteed catchment school) and gets a receipt; the

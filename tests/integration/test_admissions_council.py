@@ -1,4 +1,4 @@
-"""Admission council (issue 4, point 10): the school's queue, document checks, flags to the family
+"""Admission council: the school's queue, document checks, flags to the family
 and the family's answer; scope, audit, bounded queries."""
 
 from __future__ import annotations

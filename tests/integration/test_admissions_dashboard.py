@@ -1,4 +1,4 @@
-"""Live dashboard (issue 4, point 5) and result exports (point 9): figures, scope, queries, audit."""
+"""Live dashboard and result exports: figures, scope, queries, audit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Excel imports of schools, catchments and the roster (issue 4 point 2, DESIGN §4b):
+"""Excel imports of schools, catchments and the roster (docs/excel-formats.md):
 importer, CLI, web upload with progress, templates, scope, audit, query counts."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What the admissions area tells families and staff: labels, result texts, notices.
 
-Texts are English msgids translated in the reader's language; notices go through
-app.notifications in the same transaction as the change they report (its outbox hands them to
-the channels after the commit). The jobs that gather the applications a notice is about live
-with their feature (offers.notify_families): this module only writes and sends.
+Texts are English msgids translated in each reader's language; notices go through
+app.notifications, whose outbox hands them to the channels after the transaction that made them
+commits: the council's in the request that records the finding, a round's results in the job
+that gathers the applications (offers.notify_families). This module only writes and sends.
 """
 
 from __future__ import annotations

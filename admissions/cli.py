@@ -6,6 +6,14 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
+
+from app import jobs
+from app.audit import audit
+
+from .allocation import run_file
+from .imports import import_workbook
+from .offers import expire_offers as expire_overdue_offers
 
 admissions_cli = AppGroup("admissions", help="Entry-level admissions.")
 
@@ -15,21 +23,13 @@ admissions_cli = AppGroup("admissions", help="Entry-level admissions.")
 @click.argument("out_path", type=click.Path(dir_okay=False))
 def allocate_file(in_path, out_path):
     """Run the pure allocator on an exchange-format file (no database needed)."""
-    from .allocation_file import run_file
-
     sys.exit(run_file(in_path, out_path))
 
 
 def _import(kind: str, path: str, lang: str) -> None:
-    """Import a §4b workbook; exit 0 with `created N, updated M, unchanged K` last on stdout,
-    or exit 2 with one `row R, column C: problem` line per problem on stderr (nothing stored)."""
-    from flask_babel import force_locale
-
-    from app import jobs
-    from app.audit import audit
-
-    from .importers import import_workbook
-
+    """Import a workbook (docs/excel-formats.md); exit 0 with `created N, updated M, unchanged K`
+    last on stdout, or exit 2 with one `row R, column C: problem` line per problem on stderr
+    (nothing stored)."""
     with force_locale(lang):
         report = import_workbook(kind, path)
         if not report.ok:
@@ -74,7 +74,7 @@ _file = click.argument("path", metavar="FILE.xlsx", type=click.Path(exists=True,
 @_file
 @_lang
 def import_schools(path, lang):
-    """Import schools.xlsx (sheet `schools`, DESIGN §4b): upsert by school code."""
+    """Import schools.xlsx (sheet `schools`): upsert by school code."""
     _import("schools", path, lang)
 
 
@@ -98,11 +98,9 @@ def import_roster(path, lang):
 def expire_offers():
     """Expire every offer not confirmed by its answer-by time (the seats are freed, families told).
 
-    Run it from cron every few minutes; pages also expire overdue offers when they read them."""
-    from app import jobs
-
-    from .rounds import expire_offers as expire
-
-    n = expire()
+    Run it from cron every few minutes: pages show such an offer as expired at once and refuse to
+    confirm it, but no page writes; this command records the expiry, frees the seat and tells the
+    family (running a later round also does it first, for its level and district)."""
+    n = expire_overdue_offers()
     jobs.commit()
     click.echo(f"expired {n} offers")

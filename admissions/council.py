@@ -1,4 +1,4 @@
-"""Admission council at each school (issue 4, point 10): documents checked, problems flagged to the family.
+"""Admission council at each school: documents checked, problems flagged to the family.
 
 Rules (documented here because views and tests rely on them):
 
@@ -30,19 +30,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, url_for
-from flask_babel import force_locale, gettext
-from flask_babel import lazy_gettext as _l
 
 from app.audit import audit
-from app.authz import can_manage_school
 from app.extensions import db
 from app.models import School, User, utcnow
 
+from . import notify
+from .access import OUT_OF_QUEUE
 from .models import (
+    MESSAGE_MAX,
+    NOTE_MAX,
     Application,
     ApplicationChoice,
-    ApplicationStatus,
     Child,
     CouncilMessage,
     CouncilReview,
@@ -57,9 +56,6 @@ K, D = DocumentKind, DocumentStatus
 KINDS = (K.BIRTH_CERTIFICATE, K.RESIDENCE_PROOF, K.PRIORITY_PROOF)
 ALWAYS_REQUIRED = (K.BIRTH_CERTIFICATE, K.RESIDENCE_PROOF)
 DONE = (D.CHECKED, D.NOT_NEEDED)
-OUT_OF_QUEUE = (ApplicationStatus.WITHDRAWN, ApplicationStatus.DECLINED, ApplicationStatus.EXPIRED)
-NOTE_MAX = 500
-MESSAGE_MAX = 1000
 
 
 class CouncilError(Exception):
@@ -69,31 +65,6 @@ class CouncilError(Exception):
         super().__init__(code)
         self.code = code
         self.field = field
-
-
-def kind_labels() -> dict[str, str]:
-    return {
-        K.BIRTH_CERTIFICATE: _l("Birth certificate"),
-        K.RESIDENCE_PROOF: _l("Proof of residence"),
-        K.PRIORITY_PROOF: _l("Proof of priority"),
-    }
-
-
-def status_labels() -> dict[str, str]:
-    return {
-        D.PENDING: _l("Not checked yet"),
-        D.CHECKED: _l("Checked"),
-        D.PROBLEM: _l("Problem"),
-        D.NOT_NEEDED: _l("Not needed"),
-    }
-
-
-def state_labels() -> dict[str, str]:
-    return {
-        CouncilState.INCOMPLETE: _l("To check"),
-        CouncilState.PROBLEM: _l("Problem flagged"),
-        CouncilState.COMPLETE: _l("Complete"),
-    }
 
 
 # ---- pure rules -----------------------------------------------------------------------------------
@@ -138,28 +109,6 @@ def at_school(school_id: int):
             ),
         ),
     )
-
-
-def council_school_id(app_: Application) -> int | None:
-    if app_.allocated_school_id is not None:
-        return app_.allocated_school_id
-    return db.session.scalar(
-        sa.select(ApplicationChoice.school_id).where(
-            ApplicationChoice.application_id == app_.id, ApplicationChoice.rank == 1
-        )
-    )
-
-
-def reviewable(user: User, application_id: int) -> tuple[Application, School] | None:
-    """The application and its council's school when `user` may review it, else None (→ 404)."""
-    app_ = db.session.get(Application, application_id)
-    if app_ is None or app_.status in OUT_OF_QUEUE:
-        return None
-    sid = council_school_id(app_)
-    school = db.session.get(School, sid) if sid is not None else None
-    if school is None or not can_manage_school(user, school):
-        return None
-    return app_, school
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -392,7 +341,7 @@ def update_documents(
             statuses={k: changes[k][0] for k in changed},
         )
     if flagged:
-        _notify_family(app_, "flag", flagged)
+        notify.council_notice(app_.child, "flag", flagged)
     return {"changed": changed, "flagged": flagged}
 
 
@@ -404,7 +353,7 @@ def council_message(app_: Application, school: School, user: User, body: str) ->
     review.family_replied = False
     _refresh_state(app_, review)
     audit("admissions.council.message", app_, school_id=school.id)
-    _notify_family(app_, "message", [])
+    notify.council_notice(app_.child, "message", [])
     return msg
 
 
@@ -433,43 +382,6 @@ def _check_body(body: str) -> str:
     if len(body) > MESSAGE_MAX:
         raise CouncilError("too_long", "body")
     return body
-
-
-def _notify_family(app_: Application, event: str, kinds: list[str]) -> None:
-    """In-app (and email) notification to the child's guardians, in each one's language."""
-    from app.notifications import notify
-
-    child = app_.child
-    guardians = db.session.execute(
-        sa.select(User.id, User.locale)
-        .join(ParentChild, ParentChild.user_id == User.id)
-        .where(ParentChild.child_id == child.id, User.active.is_(True))
-    ).all()
-    by_locale: dict[str, list[int]] = defaultdict(list)
-    for uid, locale in guardians:
-        by_locale[locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")].append(uid)
-    try:
-        link = url_for("admissions_parent.child", child_id=child.id, _external=True)
-    except RuntimeError:  # pragma: no cover - outside a request
-        link = ""
-    for locale, users in by_locale.items():
-        with force_locale(locale):
-            labels = kind_labels()
-            if event == "flag":
-                title = gettext(
-                    "The school's admission council found a problem with a document of %(name)s",
-                    name=child.full_name,
-                )
-                body = gettext(
-                    "Documents: %(kinds)s. Open the child's page to read the council's note and answer.",
-                    kinds=", ".join(str(labels[k]) for k in kinds),
-                )
-            else:
-                title = gettext(
-                    "A message from the school's admission council about %(name)s", name=child.full_name
-                )
-                body = gettext("Open the child's page to read it and answer.")
-        notify("admission", users, {"title": title, "body": body, "child_name": child.full_name, "url": link})
 
 
 # ---- what the family sees ------------------------------------------------------------------------------

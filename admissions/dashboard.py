@@ -1,6 +1,7 @@
-"""Live admissions dashboard (issue 4, point 5): applications against capacity, registrations per hour.
+"""Admissions figures: applications against capacity, registrations per hour, the public figures.
 
-Read-only queries; the views in dashboard_views.py and the public page and exports reuse them.
+Read-only queries; the office dashboard (views/dashboard.py), the public pages (views/public.py)
+and the exports reuse them.
 
 **Who sees what** (the views enforce it, 404 outside the scope):
 
@@ -25,25 +26,35 @@ Read-only queries; the views in dashboard_views.py and the public page and expor
   with the zone's offset at the window's opening: Vietnam has no daylight saving time.
 
 **Freshness**: nothing is cached for officers; every figure is computed per request, in a fixed
-number of aggregate queries (see the query-count tests). Measured with 20,000 applications of one
-district (20 schools, 1–4 choices each; test client, median of 10 loads, two runs on a shared
-machine): district page 148–176 ms on SQLite, 82–109 ms on PostgreSQL 15 (after ANALYZE; 540 ms
-before the planner had statistics).
+number of aggregate queries (see the query-count tests): with 20,000 applications of one district,
+a district page takes 148–176 ms on SQLite, 82–109 ms on PostgreSQL 15. The public figures are
+cached for ADMISSIONS_PUBLIC_CACHE_SECONDS (default 60 s), and the pages say how fresh they are.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from cachetools import TTLCache
+from flask import current_app
 
 from app.extensions import db
 from app.models import District, School, Ward
 
-from .models import AdmissionLevel, Application, ApplicationChoice, ApplicationStatus, Child
+from .models import (
+    AdmissionLevel,
+    AllocationRound,
+    Application,
+    ApplicationChoice,
+    ApplicationStatus,
+    Child,
+    RoundKind,
+)
 
 PLACED = (ApplicationStatus.ALLOCATED, ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
 PUBLISHED_PLACED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)  # results the public may see
@@ -216,39 +227,29 @@ def totals(rows) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Published rounds (cutoffs and seeds): read from the rounds slice's AllocationRound
+# Published rounds (cutoffs and seeds)
 # ---------------------------------------------------------------------------------------------
 
-CLASS_CATCHMENT, CLASS_SIBLING, CLASS_OTHER = 0, 1, 2
 
-
-def _round_model():
-    """AllocationRound when the rounds slice is installed (read only: this module never writes it)."""
-    from . import models
-
-    return getattr(models, "AllocationRound", None)
-
-
-def official_rounds(level: AdmissionLevel, district_id: int | None = None) -> list:
+def official_rounds(level: AdmissionLevel, district_id: int | None = None) -> list[AllocationRound]:
     """Official rounds of the level (optionally of one district), by district and number: one query.
 
     The input and result documents are deferred columns: not loaded here."""
-    model = _round_model()
-    if model is None:
-        return []
-    q = sa.select(model).where(model.admission_level_id == level.id, model.kind == "official")
+    q = sa.select(AllocationRound).where(
+        AllocationRound.admission_level_id == level.id, AllocationRound.kind == RoundKind.OFFICIAL
+    )
     if district_id is not None:
-        q = q.where(model.district_id == district_id)
-    return list(db.session.scalars(q.order_by(model.district_id, model.number)))
+        q = q.where(AllocationRound.district_id == district_id)
+    return list(db.session.scalars(q.order_by(AllocationRound.district_id, AllocationRound.number)))
 
 
 def latest_published_rounds(
     level: AdmissionLevel, district_id: int | None = None, rounds: list | None = None
-) -> dict[int, object]:
+) -> dict[int, AllocationRound]:
     """District id -> its latest published official round (whose cutoffs are the current ones)."""
-    out: dict[int, object] = {}
+    out: dict[int, AllocationRound] = {}
     for rnd in rounds if rounds is not None else official_rounds(level, district_id):
-        if rnd.status == "published" and (district_id is None or rnd.district_id == district_id):
+        if rnd.is_published and (district_id is None or rnd.district_id == district_id):
             out[rnd.district_id] = rnd  # ordered by number: the last one wins
     return out
 
@@ -258,6 +259,98 @@ def round_cutoffs(rnd) -> dict[str, list | None]:
     if rnd is None:
         return {}
     return {code: v.get("cutoff") for code, v in ((rnd.summary or {}).get("schools") or {}).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public figures (the /tuyen-sinh pages): counts, seats, cutoffs and seeds, no personal data
+# ---------------------------------------------------------------------------------------------
+
+PUBLIC_CACHE_MAX = 2048  # (level, district) pages: a city's, many times over
+_public_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PublicRound:
+    """What the public may know of an official round: the seed only once it is published."""
+
+    id: int
+    number: int
+    status: str
+    seed_sha256: str
+    seed: str | None
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, rnd: AllocationRound) -> PublicRound:
+        published = rnd.is_published
+        return cls(
+            rnd.id,
+            rnd.number,
+            rnd.status,
+            rnd.seed_sha256,
+            rnd.seed if published else None,
+            rnd.published_at if published else None,
+        )
+
+
+@dataclass(frozen=True)
+class PublicFigures:
+    rows: list
+    totals: dict[str, int]
+    as_of: datetime  # naive UTC: when they were computed
+    rounds: tuple[PublicRound, ...] = ()
+    latest_number: int | None = None  # of the latest published round, whose cutoffs are shown
+    cutoffs: dict = field(default_factory=dict)
+
+
+def _public_cached(key: tuple, compute):
+    """Figures cached for ADMISSIONS_PUBLIC_CACHE_SECONDS (0: not cached) in this app's own
+    bounded cache: during the first hours of a window thousands of families reload these pages."""
+    ttl = float(current_app.config.get("ADMISSIONS_PUBLIC_CACHE_SECONDS", 60))
+    if ttl <= 0:
+        return compute()
+    with _public_lock:
+        cache = current_app.extensions.get("admissions_public_cache")
+        if cache is None or cache.ttl != ttl:
+            cache = current_app.extensions["admissions_public_cache"] = TTLCache(PUBLIC_CACHE_MAX, ttl)
+        value = cache.get(key)
+    if value is None:
+        value = compute()
+        with _public_lock:
+            cache[key] = value
+    return value
+
+
+def public_level(level: AdmissionLevel, now: datetime) -> PublicFigures:
+    """Each district's official registrations against its seats, and published results."""
+
+    def compute():
+        rows = district_rows(level, official_only=True, placed_statuses=PUBLISHED_PLACED)
+        return PublicFigures(rows, totals(rows), now)
+
+    return _public_cached(("level", level.id), compute)
+
+
+def public_district(level: AdmissionLevel, district_id: int, now: datetime) -> PublicFigures:
+    """Per school of the district: registrations, seats, published results, the latest cutoffs,
+    and every official round's seed commitment (the seed once published)."""
+
+    def compute():
+        rows = school_rows(
+            level, district_id=district_id, official_only=True, placed_statuses=PUBLISHED_PLACED
+        )
+        rounds = official_rounds(level, district_id)
+        latest = latest_published_rounds(level, district_id, rounds).get(district_id)
+        return PublicFigures(
+            rows,
+            totals(rows),
+            now,
+            tuple(PublicRound.of(r) for r in rounds),
+            latest.number if latest is not None else None,
+            round_cutoffs(latest),
+        )
+
+    return _public_cached(("district", level.id, district_id), compute)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,74 +471,3 @@ def _fill(counts: Counter, window, now: datetime | None, offset: int) -> list[tu
         out.append((h, counts.get(h, 0)))
         h += timedelta(hours=1)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Chart geometry (pure): server-rendered SVG, no script, no inline style
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class HBar:
-    label: str
-    y: float
-    value: int
-    capacity: int
-    value_width: float
-    capacity_width: float
-    over: bool
-
-
-def capacity_bars(
-    items: list[tuple[str, int, int]], width: float = 300.0, row: float = 34.0
-) -> tuple[list[HBar], float, float]:
-    """Horizontal bars for (label, applications, capacity): returns bars, chart height and scale max."""
-    top = max([max(v, c) for _l, v, c in items] + [1])
-    bars = []
-    for i, (label, value, cap) in enumerate(items):
-        bars.append(
-            HBar(
-                label,
-                i * row,
-                value,
-                cap,
-                round(width * value / top, 1),
-                round(width * cap / top, 1),
-                value > cap,
-            )
-        )
-    return bars, len(items) * row, top
-
-
-@dataclass
-class VBar:
-    x: float
-    width: float
-    height: float
-    y: float
-    hour: datetime
-    value: int
-    tick: bool  # midnight or noon: the axis gets a label
-
-
-def hour_bars(series: HourlySeries, height: float = 120.0, width: float = 360.0) -> tuple[list[VBar], int]:
-    n = len(series.hours)
-    if not n:
-        return [], 0
-    top = max([c for _h, c in series.hours] + [1])
-    step = width / n
-    bars = []
-    for i, (h, c) in enumerate(series.hours):
-        bh = round(height * c / top, 1)
-        bars.append(
-            VBar(
-                round(i * step, 2),
-                round(max(step - 0.5, 0.5), 2),
-                bh,
-                round(height - bh, 1),
-                h,
-                c,
-                h.hour in (0, 12),
-            )
-        )
-    return bars, top

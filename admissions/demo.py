@@ -8,14 +8,25 @@ a later load moves them again only when no window is open any more.
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import ResidentialGroup
+from app.models import AcademicYear, ResidentialGroup, User
 
-from .models import Catchment, RosterEntry
+from . import rules, seasons
+from .codes import generate_codes
+from .models import (
+    AdmissionCode,
+    AdmissionLevel,
+    AdmissionSeason,
+    Catchment,
+    Child,
+    LevelState,
+    ParentChild,
+    RosterEntry,
+)
 
 # school code → [(ward, groups or None for the whole ward)]
 CATCHMENTS = {
@@ -167,13 +178,6 @@ def load_demo(ctx) -> dict[str, int]:
 
 def load_season(ctx) -> dict[str, int]:
     """The demo season with staggered windows around today, codes for the roster, a linked child."""
-    from datetime import datetime, time
-
-    from app.models import AcademicYear, User
-
-    from . import rules, services
-    from .models import AdmissionCode, AdmissionLevel, AdmissionSeason, Child, LevelState, ParentChild
-
     year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.name == "2026-2027"))
     if year is None:
         return {}
@@ -187,7 +191,7 @@ def load_season(ctx) -> dict[str, int]:
         db.session.flush()
         db.session.refresh(season)
     tz = "Asia/Ho_Chi_Minh"
-    now = services.now()
+    now = seasons.now()
     if not any(lv.opens_at and lv.closes_at and lv.opens_at <= now < lv.closes_at for lv in season.levels):
         today = rules.utc_to_local(now, tz).date()
         start = datetime.combine(today - timedelta(days=1), time(0, 0))
@@ -201,7 +205,7 @@ def load_season(ctx) -> dict[str, int]:
             lv.state = LevelState.SCHEDULED
         db.session.flush()
     for lv in season.levels:
-        services.generate_codes(lv, ctx["district"].id, record=False)
+        generate_codes(lv, ctx["district"].id, record=False)
     codes = db.session.scalar(
         sa.select(sa.func.count(AdmissionCode.id))
         .join(AdmissionLevel)

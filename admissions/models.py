@@ -1,4 +1,5 @@
-"""Admissions data: catchments (tuyến tuyển sinh) and the residency roster."""
+"""Admissions data: catchments (tuyến tuyển sinh), the residency roster, seasons, codes, children,
+applications, allocation rounds and the admission council's checks; statuses as StrEnum."""
 
 from __future__ import annotations
 
@@ -55,11 +56,6 @@ class RosterEntry(db.Model):
     residential_group: Mapped[ResidentialGroup | None] = relationship()
 
 
-# ---------------------------------------------------------------------------------------------
-# Admission seasons, codes, registered children and applications (issue 4, points 1, 3, 4, 11-14)
-# ---------------------------------------------------------------------------------------------
-
-
 class SeasonPhase(enum.StrEnum):
     TRIAL = "trial"  # a dress rehearsal: everything created now is wiped before the official window
     OFFICIAL = "official"
@@ -68,7 +64,7 @@ class SeasonPhase(enum.StrEnum):
 class LevelState(enum.StrEnum):
     DRAFT = "draft"  # being set up: parents cannot apply even inside the window
     SCHEDULED = "scheduled"  # published: parents apply inside the window
-    ALLOCATING = "allocating"  # later slices: a round is being run / results are out
+    ALLOCATING = "allocating"  # these four are never set: kept because the migration's CHECK names them
     ALLOCATED = "allocated"
     PUBLISHED = "published"
     CLOSED = "closed"
@@ -153,11 +149,8 @@ class AdmissionLevel(db.Model):
 
 
 class AdmissionCode(db.Model):
-    """The code a school hands to an eligible child's family (one per child per level per season).
-
-    Stored in clear: offices re-export it for distribution. It only works together with the
-    child's personal ID and date of birth, and 5 failures lock it for 15 minutes.
-    """
+    """The code a school hands to an eligible child's family (one per child, level and season), in
+    clear for re-export: it works only with the child's personal ID and date of birth."""
 
     __tablename__ = "admission_code"
     __table_args__ = (
@@ -243,8 +236,7 @@ class Application(db.Model):
     catchment_status: Mapped[str] = mapped_column(sa.String(10), default="ok")  # ok | none | ambiguous
     residence_type: Mapped[str] = mapped_column(sa.String(10))
     sibling_school_ids: Mapped[list] = mapped_column(sa.JSON, default=list)
-    # The last form token seen: a retried or double-clicked submission is recognised and answered
-    # with the application it already created.
+    # The last form token seen: a retried or double-clicked submission gets the same application.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(64))
     submitted_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
@@ -252,7 +244,7 @@ class Application(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
-    # Results (driven by the allocation slice).
+    # Results (allocation rounds and the office's placement).
     allocated_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)
     allocated_rank: Mapped[int | None]
     allocated_at: Mapped[datetime | None]
@@ -260,8 +252,7 @@ class Application(db.Model):
     confirmed_at: Mapped[datetime | None]
     declined_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
-    # The offer's answer-by time (the round's or the office's deadline), the round that made the
-    # current placement (its cutoffs explain it), and the officer who assigned a seat by hand.
+    # The answer-by time, the round behind the placement (its cutoffs explain it), who assigned it.
     offer_deadline: Mapped[datetime | None]
     placed_by_round_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("allocation_round.id", ondelete="SET NULL"), index=True
@@ -301,9 +292,8 @@ class ApplicationChoice(db.Model):
 
 
 class ImportJob(db.Model):
-    """One Excel import started from the web (schools, catchments or roster): its uploaded file,
-    progress and report. The report holds row numbers, columns and problem codes — no personal data.
-    `district_id` is the importer's scope (None = the whole city, a city admin's import)."""
+    """One Excel import started from the web: its uploaded file, progress and report (row numbers,
+    columns and problem codes, no personal data); `district_id`: the importer's scope (None: city)."""
 
     __tablename__ = "import_job"
     __table_args__ = (
@@ -332,11 +322,6 @@ class ImportJob(db.Model):
     finished_at: Mapped[datetime | None]
 
 
-# ---------------------------------------------------------------------------------------------
-# Allocation rounds (issue 4, points 6-8 and 13): see admissions/rounds.py
-# ---------------------------------------------------------------------------------------------
-
-
 class RoundKind(enum.StrEnum):
     OFFICIAL = "official"
     WHAT_IF = "what_if"  # changed capacities, compared with its official round; never published
@@ -352,14 +337,8 @@ class RoundStatus(enum.StrEnum):
 
 
 class AllocationRound(db.Model):
-    """One run of deferred acceptance for one level in one district.
-
-    Official rounds are numbered 1, 2, … per level and district; round 1 draws the lottery seed
-    (its SHA-256 is public from the moment the round is created), later rounds and what-if runs
-    use the same seed so that every child keeps one lottery number for the whole season.
-    `input_snapshot` and `result` are the exchange-format documents (DESIGN §4): anyone can re-run
-    the first with `admissions allocate-file` and get the second.
-    """
+    """One run of deferred acceptance for one level in one district (docs/allocation.md): official
+    rounds 1, 2, … share round 1's seed; `input_snapshot` re-runs to `result` with allocate-file."""
 
     __tablename__ = "allocation_round"
     __table_args__ = (
@@ -438,14 +417,11 @@ class AllocationOutcome(db.Model):
     rank: Mapped[int | None] = mapped_column(sa.SmallInteger)  # 1-based position in her own list
     priority_class: Mapped[int | None] = mapped_column(sa.SmallInteger)  # at the school she got
     lottery: Mapped[int]
-    previous_school_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("school.id")
-    )  # held before (later rounds)
+    previous_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"))  # held before
 
 
-# ---------------------------------------------------------------------------------------------
-# Admission council (issue 4, point 10): documents checked at the school, flags to the family
-# ---------------------------------------------------------------------------------------------
+NOTE_MAX = 500  # characters of a council's note on a document
+MESSAGE_MAX = 1000  # characters of a message between the council and the family
 
 
 class DocumentKind(enum.StrEnum):
@@ -480,7 +456,7 @@ class DocumentCheck(db.Model):
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[str] = mapped_column(sa.String(12), default=DocumentStatus.PENDING)
-    note: Mapped[str] = mapped_column(sa.String(500), default="")  # shown to the family
+    note: Mapped[str] = mapped_column(sa.String(NOTE_MAX), default="")  # shown to the family
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)  # whose council
     checked_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
@@ -500,9 +476,7 @@ class CouncilReview(db.Model):
         sa.ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
     )
     state: Mapped[str] = mapped_column(sa.String(12), default=CouncilState.INCOMPLETE)
-    family_replied: Mapped[bool] = mapped_column(
-        default=False
-    )  # a family message the council has not acted on
+    family_replied: Mapped[bool] = mapped_column(default=False)  # a message not acted on yet
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -521,5 +495,5 @@ class CouncilMessage(db.Model):
     document_kind: Mapped[str | None] = mapped_column(sa.String(20))  # a flag's document; None = free message
     from_family: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
-    body: Mapped[str] = mapped_column(sa.String(1000))
+    body: Mapped[str] = mapped_column(sa.String(MESSAGE_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""Pure admissions rules: eligibility by age, catchment derivation, admission codes, windows.
+"""Pure admissions rules: eligibility by age, catchment derivation, admission codes, windows,
+refusals, and the geometry of the server-rendered charts.
 
 No Flask, no SQLAlchemy: plain values in, plain values out, so that every rule is unit-tested
 directly (tests/unit/test_admissions_rules.py).
@@ -12,6 +13,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+# ---------------------------------------------------------------------------------------------
+# Refusals
+# ---------------------------------------------------------------------------------------------
+
+
+class AdmissionError(Exception):
+    """A business rule refused the operation; `code` names it for the view to translate."""
+
+    def __init__(self, code: str, field: str | None = None, **params):
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.params = params
+
+
+class RoundError(Exception):
+    """An allocation round, an offer or a placement refused; `code` names it for the view to translate."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
 
 # ---------------------------------------------------------------------------------------------
 # Eligibility by age
@@ -226,6 +251,16 @@ class Window:
 
 
 @dataclass(frozen=True)
+class LevelSetting:
+    """A level's window, confirmation deadline and state as the office sets them (naive UTC)."""
+
+    opens_at: datetime | None
+    closes_at: datetime | None
+    confirm_by: datetime | None
+    state: str
+
+
+@dataclass(frozen=True)
 class LevelSchedule:
     level: str
     window: Window
@@ -343,3 +378,77 @@ def mask_personal_id(pid: str | None) -> str:
     if not pid:
         return ""
     return pid[:3] + "•" * max(len(pid) - 6, 0) + pid[-3:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart geometry (pure): server-rendered SVG, no script, no inline style
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HBar:
+    label: str
+    y: float
+    value: int
+    capacity: int
+    value_width: float
+    capacity_width: float
+    over: bool
+
+
+def capacity_bars(
+    items: list[tuple[str, int, int]], width: float = 300.0, row: float = 34.0
+) -> tuple[list[HBar], float, float]:
+    """Horizontal bars for (label, applications, capacity): returns bars, chart height and scale max."""
+    top = max([max(v, c) for _l, v, c in items] + [1])
+    bars = []
+    for i, (label, value, cap) in enumerate(items):
+        bars.append(
+            HBar(
+                label,
+                i * row,
+                value,
+                cap,
+                round(width * value / top, 1),
+                round(width * cap / top, 1),
+                value > cap,
+            )
+        )
+    return bars, len(items) * row, top
+
+
+@dataclass
+class VBar:
+    x: float
+    width: float
+    height: float
+    y: float
+    hour: datetime
+    value: int
+    tick: bool  # midnight or noon: the axis gets a label
+
+
+def hour_bars(
+    hours: list[tuple[datetime, int]], height: float = 120.0, width: float = 360.0
+) -> tuple[list[VBar], int]:
+    """Vertical bars for (local hour, registrations): returns bars and scale max."""
+    n = len(hours)
+    if not n:
+        return [], 0
+    top = max([c for _h, c in hours] + [1])
+    step = width / n
+    bars = []
+    for i, (h, c) in enumerate(hours):
+        bh = round(height * c / top, 1)
+        bars.append(
+            VBar(
+                round(i * step, 2),
+                round(max(step - 0.5, 0.5), 2),
+                bh,
+                round(height - bh, 1),
+                h,
+                c,
+                h.hour in (0, 12),
+            )
+        )
+    return bars, top

@@ -6,15 +6,20 @@ import contextlib
 import logging
 import os
 import re
+import time
+import uuid
 
+import sqlalchemy as sa
 from flask import current_app
 
 from app import jobs
 from app.audit import audit
 from app.extensions import db
+from app.forms import clean_text
 from app.jobs import enqueue_after_commit
-from app.models import utcnow
+from app.models import User, utcnow
 
+from .imports import ImportReport, Problem, import_workbook
 from .models import ImportJob
 
 log = logging.getLogger(__name__)
@@ -42,8 +47,6 @@ def _set_status(row_id: int, **values) -> None:
 def run_import(job_id: int) -> None:
     """Import the uploaded file of ImportJob `job_id`; all or nothing. Idempotent: a finished job
     is left alone, and re-running an import upserts to the same result."""
-    from .importers import import_workbook
-
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status in _SETTLED:
         return
@@ -61,8 +64,6 @@ def run_import(job_id: int) -> None:
 
     try:
         if not os.path.exists(path):
-            from .importers import ImportReport, Problem
-
             report = ImportReport(kind=job.kind, problems=[Problem(None, None, "not_xlsx")])
         else:
             report = import_workbook(job.kind, path, scope=job.district_id, progress=progress)
@@ -99,11 +100,47 @@ def run_import(job_id: int) -> None:
     enqueue_after_commit(delete_upload, job.file_token)
 
 
+def looks_like_xlsx(upload) -> bool:
+    """An .xlsx file is a zip archive: check its first bytes before storing anything."""
+    head = upload.stream.read(4)
+    upload.stream.seek(0)
+    return head == b"PK\x03\x04"
+
+
+def start_import(kind: str, upload, user: User, scope: int | None) -> ImportJob:
+    """Store the uploaded file outside anything served and queue its import (after the commit)."""
+    token = uuid.uuid4().hex
+    os.makedirs(upload_dir(), mode=0o700, exist_ok=True)
+    remove_stale_uploads()
+    upload.save(upload_path(token))
+    job = ImportJob(
+        kind=kind,
+        file_token=token,
+        user_id=user.id,
+        district_id=scope,
+        filename=clean_text(os.path.basename(upload.filename or ""))[:200],
+    )
+    db.session.add(job)
+    db.session.flush()
+    audit("admissions.import.upload", job, kind=kind)
+    enqueue_after_commit(run_import, job.id)
+    return job
+
+
+def recent_jobs(visible: sa.Select, limit: int) -> list:
+    """The latest import jobs of a scope, each with the name of who started it."""
+    q = (
+        visible.add_columns(User.full_name)
+        .outerjoin(User, User.id == ImportJob.user_id)
+        .order_by(ImportJob.created_at.desc(), ImportJob.id.desc())
+        .limit(limit)
+    )
+    return db.session.execute(q).all()
+
+
 def remove_stale_uploads(max_age_hours: float = 24) -> int:
     """Delete uploaded files left behind by jobs that failed for good (children's data must not
     linger on disk). Called on each new upload; cheap: one directory listing."""
-    import time
-
     removed = 0
     cutoff = time.time() - max_age_hours * 3600
     try:

@@ -329,12 +329,12 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
     the roster), the guardianship, the application with its catchment (derived like the service
     does) and ranked choices (`choose(child, catchment_id, options) -> [school ids]`, options being
     the schools with spare seats), the catchment school appended last. Returns the applications."""
-    from admissions import rules, services
+    from admissions import eligibility, rules
     from admissions.models import Application, ApplicationChoice, Child, ParentChild
     from app.extensions import db
     from app.models import School, Ward
 
-    cmap = services.catchment_map(level.level)
+    cmap = eligibility.catchment_map(level.level)
     children = {}
     for _parent, r in pairs:
         if r.id not in children:
@@ -361,7 +361,7 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
         child = children[r.id]
         d = districts[child.ward_id]
         if d not in spare_by_district:
-            spare_by_district[d] = services.spare_seats_by_school(level, d)
+            spare_by_district[d] = eligibility.spare_seats_by_school(level, d)
             schools_by_district[d] = [
                 s.id
                 for s in db.session.scalars(

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench/admissions_season.py [--applications 20000] [--schools 60] [--notify]
 
 Target: ≤ 30 s for 20,000 applications on PostgreSQL, split into
-  load     — build the exchange-format instance from the database (admissions.rounds.build_instance),
+  load     — build the exchange-format instance from the database (admissions.market.build_instance),
   allocate — deferred acceptance (admissions.allocation.allocate_instance),
   store    — snapshot + result + one outcome row per application, applications marked "allocated",
              and the commit (what the RQ job does: admissions.rounds.run_round),

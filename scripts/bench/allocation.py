@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark the allocation engine (admissions/allocation.py) against its peers, in one run.
+"""Benchmark the allocation engine (admissions/allocation/) against its peers, in one run.
 
     python scripts/bench/allocation.py            # full: up to 1M students (~10 min)
     python scripts/bench/allocation.py --quick    # small sizes, a minute or two; targets n/a
@@ -453,7 +453,7 @@ CHILD_CLI = (
     + """
 import resource, sys, time
 t0 = time.perf_counter()
-from admissions.allocation_file import run_file
+from admissions.allocation.file import run_file
 code = run_file(sys.argv[1], sys.argv[2], stdout=open('/dev/null', 'w'))
 t1 = time.perf_counter()
 print(code, t1 - t0, peak_kib(), time.process_time())

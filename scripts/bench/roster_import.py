@@ -7,7 +7,7 @@
    text-cell personal IDs and phones).
 2. Times openpyxl's own read-only pass over it (every row, every value), again right before each
    import so that the ratio compares runs made under the same machine load.
-3. Times `admissions.importers.import_workbook("roster", …)` + commit into a fresh SQLite file
+3. Times `admissions.imports.import_workbook("roster", …)` + commit into a fresh SQLite file
    database, and into a fresh PostgreSQL database when one answers on 127.0.0.1:5432
    (DATABASE_URL names another server), then a second import of the same file (all unchanged).
 Prints seconds, rows/s, the ratio to the openpyxl pass, and MET/MISSED for each target.
@@ -124,7 +124,7 @@ def _pg_server() -> str | None:
 def run_import(database_url: str, path, label: str, rows: int) -> bool:
     """Import twice (then all unchanged); each import is compared with an openpyxl pass timed just
     before it, so that load from other processes on the machine affects both alike."""
-    from admissions.importers import import_workbook
+    from admissions.imports import import_workbook
     from app import create_app, jobs
     from app.extensions import db
 

@@ -1,4 +1,4 @@
-"""Admissions journeys on a phone, in headless Chromium, against the live server (issue 4).
+"""Admissions journeys on a phone, in headless Chromium, against the live server.
 
 - A parent registers, adds her child with the admission code, personal ID and date of birth,
   applies (a preferred school above the guaranteed catchment school) and gets a receipt; the
@@ -79,14 +79,15 @@ def _run_office_round(level, district, officer, drain) -> object:
 def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_the_offer(
     page, live_server, commit, db, drain, assert_clean
 ):
-    from admissions import council, rules, services
+    from admissions import council, rules
+    from admissions.codes import generate_codes
     from admissions.models import AdmissionCode, Application
 
     district = create_district(name="Quận Cầu Giấy")
     area = create_area(district, n_children=2)
     season = create_season()
     level = level_of(season)
-    services.generate_codes(level, district.id)
+    generate_codes(level, district.id)
     officer = create_user("district_officer", district=district)
     staff = create_user("school_staff", school=area.other)
     commit()
@@ -256,8 +257,8 @@ def _import(page, live_server, kind: str, path: str, drain) -> None:
 def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     page, live_server, commit, db, drain, assert_clean, tmp_path
 ):
+    from admissions.eligibility import catchment_for
     from admissions.models import AllocationRound, Child, RosterEntry
-    from admissions.services import catchment_for
 
     district = create_district(name=DISTRICT)
     officer = create_user("district_officer", district=district)

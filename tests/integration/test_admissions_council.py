@@ -1,4 +1,4 @@
-"""Admission council (issue 4, point 10): the school's queue, document checks, flags to the family
+"""Admission council: the school's queue, document checks, flags to the family
 and the family's answer; scope, audit, bounded queries."""
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
 
 
 def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
-    from admissions import services
+    from admissions import seasons
     from admissions.models import AdmissionSeason
 
     w = build_season(trial=True)
@@ -344,7 +344,7 @@ def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
         lv.closes_at = lv.closes_at.replace(year=lv.closes_at.year + 1)
         lv.confirm_by = None
     jobs.commit()
-    services.wipe_trial(season)
+    seasons.wipe_trial(season)
     jobs.commit()
     for model in (DocumentCheck, CouncilMessage, CouncilReview):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model

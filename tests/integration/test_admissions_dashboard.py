@@ -1,4 +1,4 @@
-"""Live dashboard (issue 4, point 5) and result exports (point 9): figures, scope, queries, audit."""
+"""Live dashboard and result exports: figures, scope, queries, audit."""
 
 from __future__ import annotations
 
@@ -456,7 +456,7 @@ def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, d
         "admissions_council.queue",
         "admissions_council.application",
         "admissions_dashboard.export_admitted",
-        "admissions_office.round_school",
+        "admissions_rounds.round_school",
         "admissions_office.eligible",
     }
     assert expected <= set(shown), sorted(set(shown))

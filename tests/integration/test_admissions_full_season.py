@@ -21,8 +21,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import rounds, services
+from admissions import allocation, applications, market, offers
 from admissions.allocation import allocate_instance
+from admissions.codes import generate_codes
 from admissions.models import (
     AdmissionCode,
     AllocationRound,
@@ -31,6 +32,7 @@ from admissions.models import (
     Child,
     ParentChild,
 )
+from admissions.placement import assign_seat, placement_rows, seats_left
 from app import jobs
 from app.extensions import db as _db
 from app.models import AuditLog, School, User, utcnow
@@ -160,10 +162,10 @@ def register_all(rng, level, district, roster, web_client):
         return rng.choice(schools).id if rng.random() < 0.1 else None
 
     for parent, r in pairs[4:40]:
-        child, _new = services.add_child(parent, codes[r.id], r.personal_id, r.date_of_birth)
-        ctx = services.apply_context(child)
+        child, _new = applications.add_child(parent, codes[r.id], r.personal_id, r.date_of_birth)
+        ctx = applications.apply_context(child)
         assert ctx.is_open, ctx.reason
-        res = services.submit_application(
+        res = applications.submit_application(
             ctx,
             parent,
             choose(ctx.catchment.school_id, [s.id for s in ctx.options]),
@@ -184,7 +186,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     district, schools, roster = build_district()
     season = create_season()
     level = level_of(season)
-    services.generate_codes(level, district.id)
+    generate_codes(level, district.id)
     officer = create_user("district_officer", district=district)
     jobs.commit()
     register_all(rng, level, district, roster, make_client)
@@ -229,7 +231,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     out = client.get(f"{round_page}/result.json").get_json()
     again = allocate_instance(inp)
     assert again["assignment"] == out["assignment"] and again["cutoffs"] == out["cutoffs"]
-    assert rounds.blocking_pairs(inp, out["assignment"]) == []
+    assert allocation.blocking_pairs(inp, out["assignment"]) == []
 
     # ---- a what-if with 70 more seats at the over-demanded school, side by side
     caps = {f"cap_{s.id}": s.capacity for s in schools}
@@ -294,10 +296,10 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     assert resp.status_code == 302
     for aid in decliners[1:]:
         app_ = db.session.get(Application, aid)
-        rounds.respond_to_offer(app_, db.session.get(User, app_.submitted_by_id), False)
+        offers.respond_to_offer(app_, db.session.get(User, app_.submitted_by_id), False)
     for aid in confirming:
         app_ = db.session.get(Application, aid)
-        rounds.respond_to_offer(app_, db.session.get(User, app_.submitted_by_id), True)
+        offers.respond_to_offer(app_, db.session.get(User, app_.submitted_by_id), True)
     for aid in expiring:
         db.session.get(Application, aid).offer_deadline = utcnow() - timedelta(minutes=1)
     jobs.commit()
@@ -332,8 +334,8 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
             rank,
             a.allocated_rank,
         )
-    stable = rounds.current_matching(level, district.id)
-    assert rounds.blocking_pairs(*stable) == []
+    stable = market.current_matching(level, district.id)
+    assert allocation.blocking_pairs(*stable) == []
 
     # ---- the office places everyone still waiting, at the nearest schools with seats
     placement = f"/admissions/office/districts/{district.id}/levels/{level.id}/placement"
@@ -341,7 +343,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     waiting = db.session.scalars(sa.select(Application).where(Application.status == S.UNPLACED)).all()
     assert waiting
     first_wait = waiting[0]
-    page = rounds.placement_rows(level, district.id, per_page=1000)
+    page = placement_rows(level, district.id, per_page=1000)
     assert page.kept_for_next_round == 0  # after a round nothing free is claimed
     suggestion = {row.application.id: row.suggestions for row in page.rows}
     school_id = suggestion[first_wait.id][0][0].id
@@ -349,16 +351,16 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
         f"{placement}/{first_wait.id}", {f"a{first_wait.id}-school_id": school_id}, token_from=placement
     )
     assert resp.status_code == 302
-    left = rounds.seats_left(level, district.id)
+    left = seats_left(level, district.id)
     left[school_id] -= 1
     for row in page.rows:
         if row.application.id == first_wait.id:
             continue
         school = next((s for s, _km, _n in row.suggestions if left[s.id] > 0), None)  # nearest with a seat
         if school is None:  # all five suggestions filled meanwhile: ask again
-            fresh = rounds.placement_rows(level, district.id, per_page=1000)
+            fresh = placement_rows(level, district.id, per_page=1000)
             school = next(r for r in fresh.rows if r.application.id == row.application.id).suggestions[0][0]
-        rounds.assign_seat(db.session.get(Application, row.application.id), school, officer, district.id)
+        assign_seat(db.session.get(Application, row.application.id), school, officer, district.id)
         left[school.id] -= 1
     jobs.commit()
     run_jobs()
@@ -374,7 +376,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
         )
     )
     assert all(used[s.id] <= s.capacity for s in schools)
-    assert rounds.blocking_pairs(*rounds.current_matching(level, district.id)) == []
+    assert allocation.blocking_pairs(*market.current_matching(level, district.id)) == []
     assert db.session.scalar(
         sa.select(sa.func.count())
         .select_from(AuditLog)

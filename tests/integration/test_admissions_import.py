@@ -1,4 +1,4 @@
-"""Excel imports of schools, catchments and the roster (issue 4 point 2, DESIGN §4b):
+"""Excel imports of schools, catchments and the roster (docs/excel-formats.md):
 importer, CLI, web upload with progress, templates, scope, audit, query counts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from admissions.importers import COLUMNS, import_workbook
+from admissions.imports import COLUMNS, import_workbook
 from admissions.models import Catchment, ImportJob, RosterEntry
 from app import jobs
 from app.models import AuditLog, District, ResidentialGroup, School, Ward
@@ -387,9 +387,9 @@ def test_whole_file_rejections(db, caugiay, data, code):
 
 @pytest.mark.parametrize("kind", ["schools", "catchments", "roster"])
 def test_too_many_rows_rejects_the_whole_file(db, caugiay, monkeypatch, kind):
-    from admissions import importers
+    from admissions.imports import reading
 
-    monkeypatch.setattr(importers, "MAX_ROWS", 1)
+    monkeypatch.setattr(reading, "MAX_ROWS", 1)
     rows = {
         "schools": SCHOOL_ROWS[:2],
         "catchments": [["TH-A", "Quận Cầu Giấy", "Dịch Vọng", None]] * 2,
@@ -452,11 +452,11 @@ def test_no_query_per_row(app, db, caugiay):
 
 
 def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
-    import admissions.importers as importers
+    from admissions.imports import reading
 
     calls = []
     monkeypatch.setattr(
-        importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
+        reading.Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
     )
     report = import_workbook(
         "roster",
@@ -474,7 +474,7 @@ def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
 
 
 def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, caugiay):
-    from admissions.exporters import template_workbook
+    from admissions.exports import template_workbook
 
     for kind in ("schools", "catchments", "roster"):
         wb = openpyxl.load_workbook(io.BytesIO(template_workbook(kind)))
@@ -490,7 +490,7 @@ def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, c
 
 
 def test_export_escaping_helper():
-    from admissions.exporters import write_row
+    from app.xlsx import write_row
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -530,7 +530,7 @@ def test_cli_import_ok_and_rejected(app, db, runner, caugiay, tmp_path):
     vi = runner.invoke(args=["admissions", "import-roster", "--lang", "vi", str(bad)])
     from flask_babel import force_locale
 
-    from admissions.importers import Problem
+    from admissions.imports import Problem
 
     with force_locale("vi"):
         expected = Problem(3, "personal_id", "pid_format").line()
@@ -757,8 +757,8 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     import os
     import uuid
 
-    import admissions.importers as importers
     import admissions.tasks as tasks
+    from admissions.imports import reading
 
     seen = []
     real_set_status = tasks._set_status
@@ -776,7 +776,7 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
 
     monkeypatch.setattr(tasks, "_set_status", spy)
     monkeypatch.setattr(
-        importers._Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
+        reading.Progress, "tick", lambda self, done: self.fn("reading", self.sheet.fraction_read())
     )
     token = uuid.uuid4().hex
     os.makedirs(tasks.upload_dir(), exist_ok=True)

@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from admissions import rules, services
+from admissions import applications, rules
+from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, Application, ApplicationChoice, Child, ParentChild
 from app import jobs
 from app.models import AuditLog, utcnow
@@ -54,7 +55,7 @@ def season_world(app, db):
     area = create_area(district, n_children=3)
     season = create_season()
     level = level_of(season)
-    services.generate_codes(level, district.id)
+    generate_codes(level, district.id)
     jobs.commit()
     codes = {c.roster_entry_id: c for c in db.session.scalars(sa.select(AdmissionCode))}
     return {"district": district, "area": area, "season": season, "level": level, "codes": codes}
@@ -294,13 +295,13 @@ def test_concurrent_insert_race_is_answered_with_the_existing_application(app, d
     parent = create_user("parent")
     child = add_child_for(parent, area.children[0])
     jobs.commit()
-    ctx_a = services.apply_context(child)
-    ctx_b = services.apply_context(child)  # read before A's insert: believes there is none
-    first = services.submit_application(ctx_a, parent, [area.other.id], None, "token-a" * 3, None)
+    ctx_a = applications.apply_context(child)
+    ctx_b = applications.apply_context(child)  # read before A's insert: believes there is none
+    first = applications.submit_application(ctx_a, parent, [area.other.id], None, "token-a" * 3, None)
     assert first.outcome == "created"
-    again = services.submit_application(ctx_b, parent, [area.other.id], None, "token-a" * 3, None)
+    again = applications.submit_application(ctx_b, parent, [area.other.id], None, "token-a" * 3, None)
     assert again.outcome == "replayed" and again.application.id == first.application.id
-    other = services.submit_application(ctx_b, parent, [area.group_school.id], None, "token-b" * 3, None)
+    other = applications.submit_application(ctx_b, parent, [area.group_school.id], None, "token-b" * 3, None)
     assert other.outcome == "exists"
     jobs.commit()
     assert db.session.scalar(sa.select(sa.func.count(Application.id))) == 1
@@ -323,7 +324,7 @@ def test_database_refuses_a_second_application_for_the_same_child_and_level(app,
 def test_several_children_each_labelled(client, db, season_world):
     area, season = season_world["area"], season_world["season"]
     kinder = create_roster_entry(area.ward, area.groups[0], level="kindergarten", full_name="Bé Út Nhỏ")
-    services.generate_codes(level_of(season, "kindergarten"), season_world["district"].id)
+    generate_codes(level_of(season, "kindergarten"), season_world["district"].id)
     jobs.commit()
     register(client, "0985555555")
     first = area.children[0]

@@ -1,4 +1,4 @@
-"""Public admissions figures (issue 4, point 9): registrations, seats, cutoffs and seeds, no personal data."""
+"""Public admissions figures: registrations, seats, cutoffs and seeds, no personal data."""
 
 from __future__ import annotations
 

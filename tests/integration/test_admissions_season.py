@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import rules, services
+from admissions import applications, eligibility, rules
+from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, AdmissionLevel, AdmissionSeason, Application, Child, ParentChild
 from app import jobs
 from app.models import AcademicYear, AuditLog, utcnow
@@ -170,25 +171,25 @@ def test_eligible_list_is_scoped_to_the_district_and_excludes_registered(client,
 
 
 def test_eligible_list_has_bounded_queries_and_pages(client, db, office, app):
-    from admissions import office_views
+    from admissions.views.office import PAGE_SIZE
     from tests.querycount import count_queries
 
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]
-    services.generate_codes(level, da.id)
+    generate_codes(level, da.id)
     jobs.commit()
     login_en(client, office["world"]["users"]["city_admin"])
     url = f"/admissions/office/districts/{da.id}/levels/{level.id}/eligible"
     with count_queries(app) as few:
         assert client.get(url).status_code == 200
-    for i in range(office_views.PAGE_SIZE + 5):
+    for i in range(PAGE_SIZE + 5):
         create_roster_entry(a.ward, a.groups[i % 3])
-    services.generate_codes(level, da.id)
+    generate_codes(level, da.id)
     jobs.commit()
     with count_queries(app) as more:
         page = client.get(url)
     assert page.status_code == 200
-    assert text(page).count("<tr>") - 1 == office_views.PAGE_SIZE  # header row + one page
+    assert text(page).count("<tr>") - 1 == PAGE_SIZE  # header row + one page
     assert more.count == few.count, more.statements
     assert "page=2" in text(page)
     assert client.get(url + "?page=2").status_code == 200
@@ -203,8 +204,8 @@ def test_catchment_with_no_line_or_several_lines(client, db, office):
     nowhere = create_roster_entry(lonely, full_name="Không Có Tuyến")
     create_catchment(a.other, a.ward, a.groups[2])  # a second group line for g3: ambiguous
     jobs.commit()
-    assert services.catchment_for("grade1", lonely.id, None).status == "none"
-    result = services.catchment_for("grade1", a.ward.id, a.groups[2].id)
+    assert eligibility.catchment_for("grade1", lonely.id, None).status == "none"
+    result = eligibility.catchment_for("grade1", a.ward.id, a.groups[2].id)
     assert result.status == "ambiguous" and set(result.candidates) == {a.group_school.id, a.other.id}
     login_en(client, office["world"]["users"]["district_officer"])
     page = text(client.get(f"/admissions/office/districts/{da.id}/levels/{level.id}/eligible?unassigned=1"))
@@ -215,9 +216,9 @@ def test_catchment_with_no_line_or_several_lines(client, db, office):
     tobe = create_roster_entry(a.ward, a.groups[2])
     child = add_child_for(parent, tobe)
     jobs.commit()
-    ctx = services.apply_context(child)
+    ctx = applications.apply_context(child)
     assert ctx.catchment_school is None and {a.group_school.id, a.other.id} <= {s.id for s in ctx.options}
-    result = services.submit_application(ctx, parent, [a.group_school.id], None, "x" * 20, None)
+    result = applications.submit_application(ctx, parent, [a.group_school.id], None, "x" * 20, None)
     assert (
         result.application.catchment_status == "ambiguous" and result.application.catchment_school_id is None
     )
@@ -262,7 +263,7 @@ def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office)
     world = office["world"]
     da = world["districts"][0]
     sneaky = create_roster_entry(a.ward, a.groups[0], full_name='=HYPERLINK("http://x")')
-    services.generate_codes(level, da.id)
+    generate_codes(level, da.id)
     jobs.commit()
     login_en(client, world["users"]["district_officer"])
     resp = client.get(f"/admissions/office/levels/{level.id}/schools/{a.home.id}/codes.xlsx")
@@ -308,7 +309,7 @@ def test_trial_wipe_deletes_trial_data_and_goes_official(make_client, db, app, w
     old_child = add_child_for(
         earlier, create_roster_entry(area.ward, level="grade6")
     )  # an official child, kept
-    services.generate_codes(level, area.district.id)
+    generate_codes(level, area.district.id)
     jobs.commit()
     parent = make_client()
     parent.post_form(
@@ -421,7 +422,7 @@ def test_level_overview_has_bounded_queries(client, db, office, app):
 
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]
-    services.generate_codes(level, da.id)
+    generate_codes(level, da.id)
     jobs.commit()
     login_en(client, office["world"]["users"]["district_officer"])
     url = f"/admissions/office/districts/{da.id}/levels/{level.id}"
@@ -434,7 +435,7 @@ def test_level_overview_has_bounded_queries(client, db, office, app):
     parent = create_user("parent")
     for roster in a.children:
         create_application(add_child_for(parent, roster), level, parent, choices=[a.other], catchment=a.home)
-    services.generate_codes(level, da.id)
+    generate_codes(level, da.id)
     jobs.commit()
     with count_queries(app) as more:
         page = client.get(url)

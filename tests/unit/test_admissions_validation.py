@@ -1,4 +1,4 @@
-"""Admissions' own cell checks (admissions/validation.py, DESIGN §4b): personal IDs, levels,
+"""Admissions' own cell checks (admissions/imports/cells.py, docs/excel-formats.md): personal IDs, levels,
 residence types, place names. The generic checks are tested in test_xlsx.py."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ from datetime import date
 
 import pytest
 
-from admissions import validation as v
-from admissions.importers import COLUMNS, FileRejected, match_headers
-from admissions.validation import CellError
+from admissions.imports import COLUMNS, match_headers
+from admissions.imports import cells as v
+from admissions.imports.cells import CellError
 from app import xlsx
+from app.xlsx import FileRejected
 
 
 def code_of(fn, *args, **kw) -> str:

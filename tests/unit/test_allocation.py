@@ -27,7 +27,7 @@ from admissions.allocation import (
     validate_instance,
     verify_commitment,
 )
-from admissions.lottery import LOTTERY_METHOD, new_seed
+from admissions.allocation.lottery import LOTTERY_METHOD, new_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from da_oracle import oracle_allocate, priority  # noqa: E402

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from admissions.allocation import allocate_instance
-from admissions.allocation_file import EXIT_BAD_INPUT, EXIT_OK, EXIT_WRITE_FAILED, run_file
+from admissions.allocation.file import EXIT_BAD_INPUT, EXIT_OK, EXIT_WRITE_FAILED, run_file
 
 INSTANCE = {
     "format": "school-allocation-instance/1",

@@ -1,4 +1,4 @@
-"""Pure parts of the allocation rounds: the later-round reduction, stability, summaries, distances.
+"""admissions.allocation.exchange: the later-round reduction, stability, summaries, distances.
 
 The property tests play whole seasons on random small markets: round 1, declines, office seats
 (only where nobody has a claim), round 2, more declines, round 3 — and check after every round
@@ -12,11 +12,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from admissions.allocation import allocate_instance
-from admissions.rounds import (
-    CATCHMENT,
-    OTHER,
-    SIBLING,
+from admissions.allocation import CATCHMENT, OTHER, SIBLING, allocate_instance
+from admissions.allocation.exchange import (
     blocking_pairs,
     haversine_km,
     later_round_instance,

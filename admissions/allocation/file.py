@@ -19,12 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from admissions.allocation import InstanceError, allocate_instance, validate_instance
+import orjson  # parses and writes the 100+ MB files of a city-wide round several times faster
 
-try:  # orjson parses and writes the 100+ MB files of a city-wide round several times faster
-    import orjson
-except ImportError:  # pragma: no cover - exercised only where orjson is missing
-    orjson = None
+from .instance import InstanceError, validate_instance
+from .solver import allocate_instance
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_OK", "EXIT_WRITE_FAILED", "load_instance", "run_file"]
 
@@ -44,11 +42,10 @@ def _reject_constant(name: str):
 def _parse(raw: bytes, label: str):
     if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
         raw = raw[3:]
-    if orjson is not None:
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # let the standard parser explain (and accept integers beyond 64 bits)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # let the standard parser explain (and accept integers beyond 64 bits)
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -77,8 +74,6 @@ def _explain(in_path, exc: InstanceError) -> str:
     orjson turns integers beyond 64 bits into floats, so a huge lottery number would otherwise
     be reported as "got 1.2e+29"; only rejected files pay for this second parse.
     """
-    if orjson is None:
-        return str(exc)
     try:
         text = _read(in_path).removeprefix(b"\xef\xbb\xbf").decode("utf-8")
         validate_instance(json.loads(text, parse_constant=_reject_constant))
@@ -90,9 +85,7 @@ def _explain(in_path, exc: InstanceError) -> str:
 
 
 def _dump(result: dict) -> bytes:
-    if orjson is not None:
-        return orjson.dumps(result) + b"\n"
-    return (json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return orjson.dumps(result) + b"\n"
 
 
 def _write_atomically(out_path, data: bytes) -> None:

@@ -1,14 +1,13 @@
-"""Parents: my children, adding a child with an admission code, the application and its receipt.
+"""Parents: my children, adding a child with an admission code, the application and its receipt,
+answering an offer, and answering the school's admission council.
 
 Every child, application and receipt is loaded through the parent's own guardianship links
-(services.child_of / application_of): another family's ids answer 404.
+(access.child_or_404 / own_application_or_404): another family's ids answer 404.
 """
 
 from __future__ import annotations
 
-import secrets
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,11 +17,13 @@ from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
 
-from . import rounds, rules, services
-from .models import ApplicationStatus
-from .season_forms import AddChildForm, ApplicationForm, ConfirmForm, level_labels
+from .. import applications, council, notify, rules, seasons
+from ..access import child_or_404, own_application_or_404
+from ..forms import AddChildForm, ApplicationForm, ConfirmForm, MessageForm, level_labels
+from ..offers import offer_views, respond_to_offer, shown_status
+from .council import council_labels, error_text
 
-bp = Blueprint("admissions_parent", __name__, url_prefix="/children")
+bp = Blueprint("admissions_parent", __name__)
 
 
 def _add_child_limit() -> str:
@@ -33,14 +34,7 @@ def _user_key() -> str:
     return f"add-child:{current_user.id}"
 
 
-def _child_or_404(child_id: int):
-    child = services.child_of(current_user, child_id)
-    if child is None:
-        abort(404)
-    return child
-
-
-def add_child_message(err: services.AdmissionError) -> str:
+def add_child_message(err: rules.AdmissionError) -> str:
     if err.code == "locked":
         until = format_datetime(err.params["until"], "HH:mm dd/MM/yyyy")
         return _(
@@ -83,21 +77,22 @@ def apply_message(code: str) -> str:
     }[code]
 
 
-def status_labels() -> dict[str, str]:
-    return {
-        ApplicationStatus.SUBMITTED: _("Submitted"),
-        ApplicationStatus.WITHDRAWN: _("Withdrawn"),
-        ApplicationStatus.ALLOCATED: _("Being allocated"),
-        ApplicationStatus.OFFERED: _("Offered a place"),
-        ApplicationStatus.CONFIRMED: _("Place confirmed"),
-        ApplicationStatus.DECLINED: _("Place declined"),
-        ApplicationStatus.EXPIRED: _("Offer expired"),
-        ApplicationStatus.UNPLACED: _("Waiting for a place"),
-    }
-
-
 def _common():
-    return {"labels": level_labels(), "statuses": status_labels(), "format_code": rules.format_code}
+    return {"labels": level_labels(), "statuses": notify.status_labels(), "format_code": rules.format_code}
+
+
+def submitted_message(outcome: str, name: str) -> str:
+    return {
+        "created": _("The application for %(name)s has been submitted.", name=name),
+        "updated": _("The application for %(name)s has been changed.", name=name),
+        "resubmitted": _("The application for %(name)s has been submitted again.", name=name),
+        "replayed": _("The application for %(name)s was already received.", name=name),
+        "exists": _(
+            "An application for %(name)s had already been submitted (perhaps from another "
+            "tab or by the other parent). Nothing was changed: review it below.",
+            name=name,
+        ),
+    }[outcome]
 
 
 def offer_message(code: str) -> str:
@@ -110,27 +105,22 @@ def offer_message(code: str) -> str:
 
 
 def _applications_with_offers(child_ids: list[int]):
-    """Every application of these children, overdue offers expired first (lazily, on read),
-    with the explanation of each result."""
-    apps = services.applications_by_child(child_ids)
-    flat = [a for lst in apps.values() for a in lst]
-    if rounds.expire_due(flat):
-        apps = services.applications_by_child(child_ids)
-        flat = [a for lst in apps.values() for a in lst]
-    return apps, rounds.offer_views(flat)
+    """Every application of these children, with the explanation of each result."""
+    apps = applications.applications_by_child(child_ids)
+    return apps, offer_views([a for lst in apps.values() for a in lst])
 
 
-@bp.route("/")
+@bp.route("/children/")
 @roles_required(Role.PARENT)
 def my_children():
-    children = services.children_of(current_user)
+    children = applications.children_of(current_user)
     apps, offers = _applications_with_offers([c.id for c in children])
     return render_template(
         "admissions/parent_children.html", children=children, apps=apps, offers=offers, **_common()
     )
 
 
-@bp.route("/add", methods=["GET", "POST"])
+@bp.route("/children/add", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 @limiter.limit(
     _add_child_limit, key_func=_user_key, methods=["POST"], deduct_when=lambda r: r.status_code != 302
@@ -139,10 +129,10 @@ def add_child():
     form = AddChildForm()
     if form.validate_on_submit():
         try:
-            child, new = services.add_child(
+            child, new = applications.add_child(
                 current_user, form.code.data, form.personal_id.data, form.date_of_birth.data
             )
-        except services.AdmissionError as err:
+        except rules.AdmissionError as err:
             form.code.errors.append(add_child_message(err))
             if err.code in ("mismatch", "locked"):
                 jobs.keep_writes()  # the failed attempt counts towards the lockout
@@ -157,13 +147,13 @@ def add_child():
     )
 
 
-@bp.route("/<int:child_id>")
+@bp.route("/children/<int:child_id>")
 @roles_required(Role.PARENT)
 def child(child_id: int):
-    kid = _child_or_404(child_id)
+    kid = child_or_404(child_id)
     by_child, offers = _applications_with_offers([kid.id])
-    ctx = services.apply_context(kid)
-    children = services.children_of(current_user)
+    ctx = applications.apply_context(kid)
+    children = applications.children_of(current_user)
     return render_template(
         "admissions/parent_child.html",
         child=kid,
@@ -178,28 +168,21 @@ def child(child_id: int):
     )
 
 
-@bp.route("/<int:child_id>/application", methods=["GET", "POST"])
+@bp.route("/children/<int:child_id>/application", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 def apply(child_id: int):
-    kid = _child_or_404(child_id)
-    ctx = services.apply_context(kid)
+    kid = child_or_404(child_id)
+    ctx = applications.apply_context(kid)
     if ctx.level is None:
         flash(apply_message(ctx.reason or "not_eligible"), "error")
         return redirect(url_for(".child", child_id=kid.id))
     form = ApplicationForm()
     form.set_options(ctx.options, ctx.sibling_options)
-    existing = ctx.application
     if not form.is_submitted():
-        form.token.data = secrets.token_urlsafe(24)
-        if existing is not None:
-            form.application_id.data = str(existing.id)
-            others = [c.school_id for c in existing.choices if not c.is_catchment]
-            for f, sid in zip((form.choice_1, form.choice_2, form.choice_3), others, strict=False):
-                f.data = sid
-            form.sibling_school.data = (existing.sibling_school_ids or [0])[0]
+        form.start(ctx.application)
     if form.validate_on_submit():
         try:
-            result = services.submit_application(
+            result = applications.submit_application(
                 ctx,
                 current_user,
                 form.ranked(),
@@ -207,7 +190,7 @@ def apply(child_id: int):
                 form.token.data,
                 form.expected_id(),
             )
-        except services.AdmissionError as err:
+        except rules.AdmissionError as err:
             if err.field == "choices":
                 form.choice_1.errors.append(apply_message(err.code))
             elif err.field == "sibling_school":
@@ -216,19 +199,10 @@ def apply(child_id: int):
                 flash(apply_message(err.code), "error")
                 return redirect(url_for(".child", child_id=kid.id))
         else:
-            name = kid.full_name
-            messages = {
-                "created": _("The application for %(name)s has been submitted.", name=name),
-                "updated": _("The application for %(name)s has been changed.", name=name),
-                "resubmitted": _("The application for %(name)s has been submitted again.", name=name),
-                "replayed": _("The application for %(name)s was already received.", name=name),
-                "exists": _(
-                    "An application for %(name)s had already been submitted (perhaps from another "
-                    "tab or by the other parent). Nothing was changed: review it below.",
-                    name=name,
-                ),
-            }
-            flash(messages[result.outcome], "warning" if result.outcome == "exists" else "success")
+            flash(
+                submitted_message(result.outcome, kid.full_name),
+                "warning" if result.outcome == "exists" else "success",
+            )
             return redirect(url_for(".receipt", application_id=result.application.id))
     status = 422 if form.is_submitted() else 200
     return render_template(
@@ -241,16 +215,16 @@ def apply(child_id: int):
     ), status
 
 
-@bp.route("/<int:child_id>/application/withdraw", methods=["POST"])
+@bp.route("/children/<int:child_id>/application/withdraw", methods=["POST"])
 @roles_required(Role.PARENT)
 def withdraw(child_id: int):
-    kid = _child_or_404(child_id)
-    ctx = services.apply_context(kid)
+    kid = child_or_404(child_id)
+    ctx = applications.apply_context(kid)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        services.withdraw_application(ctx, current_user)
-    except services.AdmissionError as err:
+        applications.withdraw_application(ctx, current_user)
+    except rules.AdmissionError as err:
         flash(apply_message(err.code), "error")
     else:
         flash(
@@ -263,27 +237,28 @@ def withdraw(child_id: int):
     return redirect(url_for(".child", child_id=kid.id))
 
 
-@bp.route("/applications/<int:application_id>/receipt")
+@bp.route("/children/applications/<int:application_id>/receipt")
 @roles_required(Role.PARENT)
 def receipt(application_id: int):
-    app_ = services.application_of(current_user, application_id)
-    if app_ is None:
-        abort(404)
+    app_ = own_application_or_404(application_id)
     return render_template(
-        "admissions/parent_receipt.html", app=app_, child=app_.child, level=app_.admission_level, **_common()
+        "admissions/parent_receipt.html",
+        app=app_,
+        status=shown_status(app_, seasons.now()),
+        child=app_.child,
+        level=app_.admission_level,
+        **_common(),
     )
 
 
 def _answer(application_id: int, accept: bool):
-    app_ = services.application_of(current_user, application_id)
-    if app_ is None:
-        abort(404)
+    app_ = own_application_or_404(application_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     name = app_.child.full_name
     try:
-        rounds.respond_to_offer(app_, current_user, accept)
-    except rounds.RoundError as err:
+        respond_to_offer(app_, current_user, accept)
+    except rules.RoundError as err:
         flash(offer_message(err.code), "error")
     else:
         school = app_.allocated_school.name if app_.allocated_school else ""
@@ -301,13 +276,57 @@ def _answer(application_id: int, accept: bool):
     return redirect(url_for(".child", child_id=app_.child_id))
 
 
-@bp.route("/applications/<int:application_id>/confirm", methods=["POST"])
+@bp.route("/children/applications/<int:application_id>/confirm", methods=["POST"])
 @roles_required(Role.PARENT)
 def confirm_offer(application_id: int):
     return _answer(application_id, True)
 
 
-@bp.route("/applications/<int:application_id>/decline", methods=["POST"])
+@bp.route("/children/applications/<int:application_id>/decline", methods=["POST"])
 @roles_required(Role.PARENT)
 def decline_offer(application_id: int):
     return _answer(application_id, False)
+
+
+# ---- the school's admission council -------------------------------------------------------------
+
+
+@bp.route("/admissions/council/replies/<int:application_id>", methods=["POST"])
+@roles_required(Role.PARENT)
+def family_reply(application_id: int):
+    app_ = own_application_or_404(application_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            council.family_reply(app_, current_user, form.body.data)
+        except council.CouncilError as err:
+            form.body.errors = [*form.body.errors, error_text(err.code)]
+        else:
+            flash(_("Your answer has been sent to the school's admission council."), "success")
+            return redirect(url_for(".child", child_id=app_.child_id))
+    return render_template(
+        "admissions/council_reply.html", a=app_, child=app_.child, form=form, **council_labels()
+    ), 422
+
+
+@bp.app_template_global("council_kind_labels")
+def council_kind_labels():
+    return notify.kind_labels()
+
+
+@bp.app_template_global("council_status_labels")
+def council_status_labels():
+    return notify.document_status_labels()
+
+
+@bp.app_template_global("council_flags")
+def council_flags(application):
+    """For templates/admissions/_council_flags.html on the parent's pages: the council's findings
+    about one of the current user's own children (None otherwise). Loaded once per request for all
+    of the parent's children (two queries), so that pages listing many children stay bounded."""
+    if application is None or not current_user.is_authenticated or current_user.role != Role.PARENT:
+        return None
+    views = g.get("council_family_views")
+    if views is None:
+        views = g.council_family_views = council.family_views(current_user)
+    return views.get(application.id)

@@ -1,8 +1,8 @@
-"""Admissions' checks for spreadsheet cells (DESIGN §4b): personal IDs and province codes,
-levels, residence types and place names.
+"""Admissions' checks for spreadsheet cells (docs/excel-formats.md): personal IDs and province
+codes, levels, residence types and place names.
 
 The generic checks (text, names, codes, phones, dates, gender, numbers, formulas, headers) live in
-`app.xlsx` and are re-exported here, so that `validation.<check>` names every check an admissions
+`app.xlsx` and are re-exported here, so that `cells.<check>` names every check an admissions
 import uses. No Flask, no database: each check takes a cell value (and the openpyxl `data_type` of
 the cell where it matters) and returns the clean value or raises `CellError(code, **params)`. The
 codes map to English msgids in `MESSAGES` (app.xlsx's and the ones below), translated when the
@@ -41,7 +41,7 @@ from app.xlsx import (
     text_cell,
 )
 
-# The generic checks are re-exported: `validation.<check>` keeps naming every check admissions uses.
+# The generic checks are re-exported: `cells.<check>` names every check admissions uses.
 __all__ = [
     "FORMULA_PREFIXES",
     "GENDERS",

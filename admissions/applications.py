@@ -1,0 +1,442 @@
+"""Children and applications: a family adds a child with its admission code, then applies.
+
+Functions change data and flush only; the boundary (view, CLI, job) commits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.audit import audit
+from app.extensions import db
+from app.models import District, ResidentialGroup, School, User, Ward
+
+from . import rules
+from .codes import record_failed_attempt
+from .eligibility import catchment_for, spare_seats_by_school
+from .models import (
+    AdmissionCode,
+    AdmissionLevel,
+    AdmissionSeason,
+    Application,
+    ApplicationChoice,
+    ApplicationStatus,
+    Child,
+    LevelState,
+    ParentChild,
+    RosterEntry,
+)
+from .registry import RegistryUnavailable, client_from_config
+from .rules import AdmissionError
+from .seasons import current_season, level_window, now
+
+PLACED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)  # holding a seat
+VALUES_CHUNK = 5000  # rows per bulk UPDATE of applications (PostgreSQL allows 65,535 parameters)
+
+
+def in_district(district_id: int):
+    """WHERE clause on Application: the child lives in the district."""
+    return Application.child_id.in_(
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
+
+
+def in_district_table(district_id: int):
+    """The same clause on the application table (for bulk UPDATE statements)."""
+    t = Application.__table__
+    return t.c.child_id.in_(
+        sa.select(Child.id).join(Ward, Ward.id == Child.ward_id).where(Ward.district_id == district_id)
+    )
+
+
+def lock_row(obj) -> None:
+    """SELECT … FOR UPDATE the object's row (PostgreSQL; SQLite serialises writers anyway), then
+    reload it, so that a concurrent change made before the lock is seen."""
+    model = type(obj)
+    db.session.execute(sa.select(model.id).where(model.id == obj.id).with_for_update())
+    db.session.refresh(obj)
+
+
+@dataclass
+class Identity:
+    full_name: str
+    date_of_birth: date
+    gender: str
+    ward_id: int
+    residential_group_id: int | None
+    residence_type: str
+    source: str
+
+
+def _digits(text: str | None) -> str:
+    return "".join(ch for ch in (text or "") if ch.isdigit())
+
+
+def _identity_from_registry(record, roster: RosterEntry) -> Identity:
+    """Residence from the registry, mapped to our wards; falls back to the roster's address."""
+    ward_id, group_id = roster.ward_id, roster.residential_group_id
+    q = sa.select(Ward).join(District).where(Ward.name == record.ward)
+    if record.district:
+        q = q.where(sa.or_(District.name == record.district, District.code == record.district))
+    ward = db.session.scalars(q).first()
+    if ward is not None:
+        ward_id, group_id = ward.id, None
+        if record.residential_group:
+            group_id = db.session.scalar(
+                sa.select(ResidentialGroup.id).where(
+                    ResidentialGroup.ward_id == ward.id, ResidentialGroup.name == record.residential_group
+                )
+            )
+    return Identity(
+        record.full_name,
+        record.date_of_birth,
+        record.gender,
+        ward_id,
+        group_id,
+        record.residence_type,
+        "registry",
+    )
+
+
+def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> tuple[Child, bool]:
+    """Link the child identified by code + personal ID + date of birth to the parent's account.
+
+    Returns (child, newly_linked). Raises AdmissionError with code:
+    bad_code (check symbol wrong: a typo, not counted), unknown_code, locked (until=…),
+    mismatch (left=…), registry_down (not counted).
+    """
+    canonical = rules.normalize_code(raw_code)
+    if canonical is None or not rules.code_is_well_formed(canonical):
+        raise AdmissionError("bad_code", "code")
+    code = db.session.scalar(
+        sa.select(AdmissionCode)
+        .where(AdmissionCode.code == canonical)
+        .options(
+            joinedload(AdmissionCode.roster_entry),
+            joinedload(AdmissionCode.admission_level).joinedload(AdmissionLevel.season),
+        )
+    )
+    if code is None:
+        raise AdmissionError("unknown_code", "code")
+    at = now()
+    if rules.is_locked(code.locked_until, at):
+        raise AdmissionError("locked", "code", until=code.locked_until)
+    roster = code.roster_entry
+    identity: Identity | None = None
+    if _digits(personal_id) == roster.personal_id:
+        registry = client_from_config(current_app.config)
+        if registry is not None:
+            try:
+                record = registry.lookup(roster.personal_id, date_of_birth)
+            except RegistryUnavailable as err:
+                raise AdmissionError("registry_down") from err
+            if record is not None:
+                identity = _identity_from_registry(record, roster)
+        elif roster.date_of_birth == date_of_birth:
+            identity = Identity(
+                roster.full_name,
+                roster.date_of_birth,
+                roster.gender,
+                roster.ward_id,
+                roster.residential_group_id,
+                roster.residence_type,
+                "roster",
+            )
+    if identity is None:
+        record_failed_attempt(code, at)
+        audit("child.add_failed", ("admission_code", code.id), actor_id=user.id)
+        if rules.is_locked(code.locked_until, at):
+            raise AdmissionError("locked", "code", until=code.locked_until)
+        raise AdmissionError("mismatch", "code", left=rules.MAX_FAILED_ATTEMPTS - code.failed_attempts)
+    code.failed_attempts = 0
+    code.locked_until = None
+    code.used_at = code.used_at or at
+    season = code.admission_level.season
+    child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == roster.id))
+    if child is None:
+        child = Child(roster_entry_id=roster.id, trial_season_id=season.id if season.is_trial else None)
+        db.session.add(child)
+    for name in (
+        "full_name",
+        "date_of_birth",
+        "gender",
+        "ward_id",
+        "residential_group_id",
+        "residence_type",
+        "source",
+    ):
+        setattr(child, name, getattr(identity, name))
+    db.session.flush()
+    linked = db.session.scalar(
+        sa.select(ParentChild.id).where(ParentChild.user_id == user.id, ParentChild.child_id == child.id)
+    )
+    if linked is None:
+        db.session.add(ParentChild(user_id=user.id, child_id=child.id))
+        db.session.flush()
+    audit(
+        "child.add",
+        child,
+        actor_id=user.id,
+        code_id=code.id,
+        level_id=code.admission_level_id,
+        source=identity.source,
+        new_link=linked is None,
+    )
+    return child, linked is None
+
+
+def children_of(user: User) -> list[Child]:
+    q = (
+        sa.select(Child)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .where(ParentChild.user_id == user.id)
+        .options(joinedload(Child.ward), joinedload(Child.residential_group))
+        .order_by(Child.date_of_birth.desc(), Child.id)
+    )
+    return list(db.session.scalars(q))
+
+
+def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
+    """Every application of these children (newest season first), choices and schools loaded."""
+    out: dict[int, list[Application]] = {cid: [] for cid in child_ids}
+    if not child_ids:
+        return out
+    q = (
+        sa.select(Application)
+        .where(Application.child_id.in_(child_ids))
+        .options(
+            joinedload(Application.admission_level)
+            .joinedload(AdmissionLevel.season)
+            .joinedload(AdmissionSeason.academic_year),
+            joinedload(Application.allocated_school),
+            selectinload(Application.choices).joinedload(ApplicationChoice.school),
+        )
+        .order_by(Application.submitted_at.desc())
+    )
+    for app_ in db.session.scalars(q).unique():
+        out[app_.child_id].append(app_)
+    return out
+
+
+@dataclass
+class ApplyContext:
+    """What a family can do for one child in the current season."""
+
+    child: Child
+    season: AdmissionSeason | None
+    level: AdmissionLevel | None
+    reason: (
+        str | None
+    )  # why applying is not possible now: no_season, not_eligible, not_scheduled, upcoming, closed
+    window: rules.Window = field(default_factory=lambda: rules.Window(None, None))
+    catchment: rules.CatchmentResult = field(default_factory=lambda: rules.CatchmentResult(None, "none"))
+    catchment_school: School | None = None
+    options: list[School] = field(default_factory=list)  # schools that may be ranked
+    sibling_options: list[School] = field(default_factory=list)
+    application: Application | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.reason is None
+
+    @property
+    def district_id(self) -> int:
+        return self.child.ward.district_id
+
+
+def apply_context(child: Child, season: AdmissionSeason | None = None) -> ApplyContext:
+    season = season or current_season()
+    if season is None:
+        return ApplyContext(child, None, None, "no_season")
+    level = next(
+        (
+            lv
+            for lv in season.levels
+            if rules.is_age_eligible(lv.level, season.intake_year, child.date_of_birth)
+        ),
+        None,
+    )
+    if level is None:
+        return ApplyContext(child, season, None, "not_eligible")
+    ctx = ApplyContext(child, season, level, None, window=level_window(level))
+    ctx.application = db.session.scalar(
+        sa.select(Application)
+        .where(Application.child_id == child.id, Application.admission_level_id == level.id)
+        .options(selectinload(Application.choices).joinedload(ApplicationChoice.school))
+    )
+    at = now()
+    if level.state != LevelState.SCHEDULED:
+        ctx.reason = "not_scheduled"
+    elif not ctx.window.is_open(at):
+        ctx.reason = "upcoming" if ctx.window.status(at) in ("upcoming", "unset") else "closed"
+    ctx.catchment = catchment_for(level.level, child.ward_id, child.residential_group_id)
+    district_id = child.ward.district_id
+    schools = db.session.scalars(
+        sa.select(School)
+        .where(School.level == level.level, School.district_id == district_id)
+        .order_by(School.name)
+    ).all()
+    by_id = {s.id: s for s in schools}
+    if ctx.catchment.school_id is not None:
+        ctx.catchment_school = by_id.get(ctx.catchment.school_id) or db.session.get(
+            School, ctx.catchment.school_id
+        )
+    spare = spare_seats_by_school(level, district_id)
+    ctx.options = [
+        s
+        for s in schools
+        if s.id != ctx.catchment.school_id and (spare.get(s.id, 0) > 0 or s.id in ctx.catchment.candidates)
+    ]
+    ctx.sibling_options = list(schools)
+    return ctx
+
+
+REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
+
+
+def _new_reference(level: AdmissionLevel) -> str:
+    year = level.season.intake_year % 100
+    while True:
+        ref = f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
+            rules.ALPHABET[secrets.randbelow(32)] for _ in range(7)
+        )
+        if db.session.scalar(sa.select(Application.id).where(Application.reference == ref)) is None:
+            return ref
+
+
+@dataclass
+class SubmitResult:
+    application: Application
+    outcome: str  # created | updated | resubmitted | replayed | exists
+
+
+def submit_application(
+    ctx: ApplyContext,
+    user: User,
+    others: list[int],
+    sibling_school_id: int | None,
+    token: str,
+    expected_application_id: int | None,
+) -> SubmitResult:
+    """Create or change the child's application (idempotent per form token).
+
+    - Same token as the application's last one → nothing changes ("replayed": a double click,
+      a retry after a timeout).
+    - A "new application" form (expected_application_id None) that finds an application created
+      meanwhile (another tab, another parent, a concurrent request) changes nothing ("exists").
+    - Otherwise the application's choices are replaced ("updated"; "resubmitted" after a withdrawal).
+    """
+    if not ctx.is_open:
+        raise AdmissionError(ctx.reason or "closed")
+    level = ctx.level
+    assert level is not None
+    catchment_id = ctx.catchment.school_id
+    allowed = {s.id for s in ctx.options}
+    problems = rules.choice_problems(others, allowed, catchment_id)
+    if problems:
+        raise AdmissionError(problems[0], "choices")
+    siblings = []
+    if sibling_school_id:
+        if sibling_school_id not in {s.id for s in ctx.sibling_options}:
+            raise AdmissionError("not_allowed", "sibling_school")
+        siblings = [sibling_school_id]
+    existing = ctx.application
+    if existing is not None:
+        if existing.idempotency_key == token:
+            return SubmitResult(existing, "replayed")
+        if expected_application_id != existing.id:
+            return SubmitResult(existing, "exists")
+        return _update(existing, ctx, user, others, siblings, token)
+    at = now()
+    app_ = Application(
+        reference=_new_reference(level),
+        child_id=ctx.child.id,
+        admission_level_id=level.id,
+        status=ApplicationStatus.SUBMITTED,
+        is_trial=ctx.season.is_trial,
+        catchment_school_id=catchment_id,
+        catchment_status=ctx.catchment.status,
+        residence_type=ctx.child.residence_type,
+        sibling_school_ids=siblings,
+        idempotency_key=token,
+        submitted_by_id=user.id,
+        submitted_at=at,
+        updated_at=at,
+    )
+    app_.choices = [
+        ApplicationChoice(rank=r, school_id=sid, is_catchment=c)
+        for r, sid, c in rules.ranked_choices(others, catchment_id)
+    ]
+    try:
+        with db.session.begin_nested():
+            db.session.add(app_)
+            db.session.flush()
+    except IntegrityError:
+        # A concurrent request (same form twice, two tabs, the other parent) won the race.
+        existing = db.session.scalar(
+            sa.select(Application).where(
+                Application.child_id == ctx.child.id, Application.admission_level_id == level.id
+            )
+        )
+        if existing is None:
+            raise
+        return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
+    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(app_.choices))
+    return SubmitResult(app_, "created")
+
+
+def _update(
+    app_: Application, ctx: ApplyContext, user: User, others: list[int], siblings: list[int], token: str
+) -> SubmitResult:
+    outcome = "resubmitted" if app_.is_withdrawn else "updated"
+    if app_.status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.WITHDRAWN):
+        raise AdmissionError("locked_status")
+    catchment_id = ctx.catchment.school_id
+    # Replace the ranked list: delete first so that (application, rank) stays unique.
+    app_.choices.clear()
+    db.session.flush()
+    app_.choices = [
+        ApplicationChoice(rank=r, school_id=sid, is_catchment=c)
+        for r, sid, c in rules.ranked_choices(others, catchment_id)
+    ]
+    app_.catchment_school_id = catchment_id
+    app_.catchment_status = ctx.catchment.status
+    app_.residence_type = ctx.child.residence_type
+    app_.sibling_school_ids = siblings
+    app_.status = ApplicationStatus.SUBMITTED
+    app_.withdrawn_at = None
+    app_.idempotency_key = token
+    app_.updated_at = now()
+    db.session.flush()
+    audit(
+        f"application.{'resubmit' if outcome == 'resubmitted' else 'edit'}",
+        app_,
+        actor_id=user.id,
+        choices=len(app_.choices),
+    )
+    return SubmitResult(app_, outcome)
+
+
+def withdraw_application(ctx: ApplyContext, user: User) -> Application:
+    app_ = ctx.application
+    if app_ is None:
+        raise AdmissionError("no_application")
+    if app_.is_withdrawn:
+        return app_  # idempotent
+    if not ctx.is_open:
+        raise AdmissionError(ctx.reason or "closed")
+    if app_.status != ApplicationStatus.SUBMITTED:
+        raise AdmissionError("locked_status")
+    app_.status = ApplicationStatus.WITHDRAWN
+    app_.withdrawn_at = app_.updated_at = now()
+    app_.idempotency_key = None
+    db.session.flush()
+    audit("application.withdraw", app_, actor_id=user.id)
+    return app_

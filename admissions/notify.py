@@ -1,0 +1,275 @@
+"""What the admissions area tells families and staff: labels, result texts, notices.
+
+Texts are English msgids translated in each reader's language; notices go through
+app.notifications, whose outbox hands them to the channels after the transaction that made them
+commits: the council's in the request that records the finding, a round's results in the job
+that gathers the applications (offers.notify_families). This module only writes and sends.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from flask_babel import force_locale, format_datetime, gettext
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
+from app.models import User
+from app.notifications import notify, notify_many
+
+from .allocation import CATCHMENT, OTHER, SIBLING
+from .models import ApplicationStatus, CouncilState, DocumentKind, DocumentStatus, ParentChild
+
+S = ApplicationStatus
+
+# ---- labels -----------------------------------------------------------------------------------
+
+CLASS_LABELS = {
+    CATCHMENT: _l("lives in the school's catchment"),
+    SIBLING: _l("has a brother or sister there"),
+    OTHER: _l("other applicants"),
+}
+ORDINALS = {1: _l("1st choice"), 2: _l("2nd choice"), 3: _l("3rd choice"), 4: _l("4th choice")}
+
+
+def ordinal(n: int) -> str:
+    return str(ORDINALS[n]) if n in ORDINALS else gettext("choice no. %(n)d", n=n)
+
+
+def status_labels() -> dict[str, str]:
+    """An application's status as families and staff read it."""
+    return {
+        S.SUBMITTED: gettext("Submitted"),
+        S.WITHDRAWN: gettext("Withdrawn"),
+        S.ALLOCATED: gettext("Being allocated"),
+        S.OFFERED: gettext("Offered a place"),
+        S.CONFIRMED: gettext("Place confirmed"),
+        S.DECLINED: gettext("Place declined"),
+        S.EXPIRED: gettext("Offer expired"),
+        S.UNPLACED: gettext("Waiting for a place"),
+    }
+
+
+def kind_labels() -> dict[str, str]:
+    """The documents the school's admission council checks."""
+    return {
+        DocumentKind.BIRTH_CERTIFICATE: _l("Birth certificate"),
+        DocumentKind.RESIDENCE_PROOF: _l("Proof of residence"),
+        DocumentKind.PRIORITY_PROOF: _l("Proof of priority"),
+    }
+
+
+def document_status_labels() -> dict[str, str]:
+    return {
+        DocumentStatus.PENDING: _l("Not checked yet"),
+        DocumentStatus.CHECKED: _l("Checked"),
+        DocumentStatus.PROBLEM: _l("Problem"),
+        DocumentStatus.NOT_NEEDED: _l("Not needed"),
+    }
+
+
+def council_state_labels() -> dict[str, str]:
+    return {
+        CouncilState.INCOMPLETE: _l("To check"),
+        CouncilState.PROBLEM: _l("Problem flagged"),
+        CouncilState.COMPLETE: _l("Complete"),
+    }
+
+
+# ---- results: what a family is told about one application ------------------------------------
+# `view` is an offers.OfferView: the application, its status as the family sees it, the child's
+# name, the school, the ranked choices, her priority classes, her lottery number, the cutoffs.
+
+
+def result_title(view, event: str) -> str:
+    """The notification title of an event about one application's result."""
+    if event == "expired":
+        return gettext(
+            "Offer expired: the place at %(school)s was not confirmed in time", school=view.school_name
+        )
+    if event == "confirmed":
+        return gettext("Place confirmed at %(school)s", school=view.school_name)
+    if event == "declined":
+        return gettext("Place declined at %(school)s", school=view.school_name)
+    if event == "assigned":
+        return gettext("The education office has found a place at %(school)s", school=view.school_name)
+    if view.status == S.UNPLACED:
+        return gettext("Admission result: no seat yet at the schools you listed")
+    if view.status == S.CONFIRMED:
+        return gettext("Moved up to %(school)s (place confirmed)", school=view.school_name)
+    return gettext("Admission result: a place is offered at %(school)s", school=view.school_name)
+
+
+def _full_line(view, k: int, name: str, code: str) -> str:
+    cutoff = view.cutoffs.get(code)
+    mine = view.my_classes.get(code, OTHER)
+    if cutoff:
+        return gettext(
+            "Your %(choice)s, %(school)s, was full: it admitted children down to priority "
+            "“%(cls)s”, lottery number %(lot)d; your priority there was “%(mine)s”, lottery "
+            "number %(my_lot)d.",
+            choice=ordinal(k),
+            school=name,
+            cls=CLASS_LABELS[cutoff[0]],
+            lot=cutoff[1],
+            mine=CLASS_LABELS[mine],
+            my_lot=view.lottery or 0,
+        )
+    return gettext("Your %(choice)s, %(school)s, had no seat left for you.", choice=ordinal(k), school=name)
+
+
+def result_lines(view) -> list[str]:
+    """The why of one application's result, in plain words, derived from the round's cutoffs."""
+    app_ = view.application
+    out = []
+    if view.status in (S.SUBMITTED, S.ALLOCATED, S.WITHDRAWN):
+        return out
+    school = app_.allocated_school_id
+    rank = app_.allocated_rank
+    if view.status in (S.OFFERED, S.CONFIRMED):
+        if app_.assigned_by_id is not None or rank is None:
+            out.append(
+                gettext(
+                    "The education office assigned this school: the schools you listed had no "
+                    "seat left for %(name)s.",
+                    name=view.child_name,
+                )
+            )
+            above = view.choices
+        else:
+            is_catchment = (
+                view.choices
+                and rank == len(view.choices)
+                and view.my_classes.get(view.choices[rank - 1][2]) == CATCHMENT
+            )
+            if rank == 1:
+                out.append(gettext("Admitted at your 1st choice, %(school)s.", school=view.school_name))
+            elif is_catchment:
+                out.append(
+                    gettext(
+                        "Admitted at your catchment school, %(school)s, where a place is "
+                        "guaranteed (your %(choice)s).",
+                        school=view.school_name,
+                        choice=ordinal(rank),
+                    )
+                )
+            else:
+                out.append(
+                    gettext(
+                        "Admitted at your %(choice)s, %(school)s.",
+                        choice=ordinal(rank),
+                        school=view.school_name,
+                    )
+                )
+            above = view.choices[: rank - 1]
+        out += [
+            _full_line(view, k, name, code)
+            for k, (sid, name, code) in enumerate(above, start=1)
+            if sid != school
+        ]
+        if view.status == S.OFFERED and view.deadline:
+            out.append(
+                gettext(
+                    "Confirm or decline by %(when)s (Vietnam time); an offer not confirmed by then "
+                    "expires and the seat goes to another child.",
+                    when=format_datetime(view.deadline, "HH:mm dd/MM/yyyy"),
+                )
+            )
+    elif view.status == S.UNPLACED:
+        out.append(gettext("No seat yet for %(name)s at the schools you listed.", name=view.child_name))
+        out += [_full_line(view, k, name, code) for k, (_sid, name, code) in enumerate(view.choices, start=1)]
+        out.append(
+            gettext(
+                "The education office will assign a school near you with seats left; you will be notified."
+            )
+        )
+    elif view.status == S.DECLINED:
+        out.append(gettext("You declined the place; the seat has been given back."))
+    elif view.status == S.EXPIRED:
+        out.append(
+            gettext(
+                "The offer was not confirmed by the deadline, so the seat has been given to another "
+                "child. Contact the education office if you still need a place."
+            )
+        )
+    if view.lottery and view.status != S.DECLINED:
+        out.append(
+            gettext(
+                "Lottery number of %(name)s for the season: %(n)d (lower wins ties between children "
+                "of the same priority).",
+                name=view.child_name,
+                n=view.lottery,
+            )
+        )
+    return out
+
+
+# ---- sending ----------------------------------------------------------------------------------
+
+
+def child_url(child_id: int) -> str:
+    """The child's page, where the family reads the result and answers."""
+    try:
+        return url_for("admissions_parent.child", child_id=child_id, _external=True)
+    except RuntimeError:  # a job outside a request: the configured public address
+        return (current_app.config.get("PUBLIC_URL") or "").rstrip("/") + f"/children/{child_id}"
+
+
+def _guardians(child_ids) -> dict[int, dict[str, list[int]]]:
+    """Child id -> language -> the ids of her active guardians who read it."""
+    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "vi")
+    out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for child_id, uid, locale in db.session.execute(
+        sa.select(ParentChild.child_id, User.id, User.locale)
+        .join(User, User.id == ParentChild.user_id)
+        .where(ParentChild.child_id.in_(set(child_ids)), User.active.is_(True))
+    ):
+        out[child_id][locale or default].append(uid)
+    return out
+
+
+def send_results(event: str, views: list) -> int:
+    """One notification per child and language to the child's guardians (every text names the
+    child). Events: result (a round's offer, move or no seat), assigned, expired, confirmed,
+    declined. Returns how many notifications were made."""
+    guardians = _guardians(v.application.child_id for v in views)
+    messages = []
+    for view in views:
+        child_id = view.application.child_id
+        for locale, users in guardians.get(child_id, {}).items():
+            with force_locale(locale):
+                title = result_title(view, event)
+                body = "\n".join(result_lines(view))
+            messages.append(
+                (
+                    users,
+                    {"title": title, "body": body, "child_name": view.child_name, "url": child_url(child_id)},
+                )
+            )
+    return len(notify_many("admission", messages))
+
+
+def council_notice(child, event: str, kinds: list[str]) -> None:
+    """The school's admission council flagged documents (event "flag") or wrote (event "message"):
+    tell the child's guardians, in each one's language."""
+    link = child_url(child.id)
+    for locale, users in _guardians([child.id]).get(child.id, {}).items():
+        with force_locale(locale):
+            if event == "flag":
+                labels = kind_labels()
+                title = gettext(
+                    "The school's admission council found a problem with a document of %(name)s",
+                    name=child.full_name,
+                )
+                body = gettext(
+                    "Documents: %(kinds)s. Open the child's page to read the council's note and answer.",
+                    kinds=", ".join(str(labels[k]) for k in kinds),
+                )
+            else:
+                title = gettext(
+                    "A message from the school's admission council about %(name)s", name=child.full_name
+                )
+                body = gettext("Open the child's page to read it and answer.")
+        notify("admission", users, {"title": title, "body": body, "child_name": child.full_name, "url": link})

@@ -63,8 +63,7 @@ LOCAL_IMPORTS = {
     "app.security",
     "app.xlsx",
 }
-UPWARD: set[tuple[str, str]] = {
-}
+UPWARD: set[tuple[str, str]] = set()
 CYCLES = {
     frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),

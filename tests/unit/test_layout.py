@@ -69,10 +69,7 @@ LOCAL_IMPORTS = {
     "admissions.tasks",
     "app",
     "app.admin",
-    "app.auth.views",
-    "app.authz",
     "app.cli",
-    "app.demo",
     "app.jobs",
     "app.notifications",
     "app.notifications.autorelay",
@@ -81,7 +78,6 @@ LOCAL_IMPORTS = {
     "app.notifications.service",
     "app.notifications.tasks",
     "app.notifications.views",
-    "app.security",
     "app.xlsx",
     "contactbook",
     "contactbook.access",
@@ -104,7 +100,6 @@ UPWARD = {
 }
 CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
-    frozenset({"app.auth", "app.auth.views"}),
     frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
     frozenset({"contactbook.daily", "contactbook.grades", "contactbook.messaging", "contactbook.services"}),
     frozenset(

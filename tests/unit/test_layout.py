@@ -49,7 +49,6 @@ TOO_LONG = {
     "admissions.office_views",
     "admissions.rounds",
     "admissions.services",
-    "app.notifications.service",
     "app.xlsx",
     "contactbook.importers",
     "contactbook.messaging",
@@ -67,17 +66,6 @@ LOCAL_IMPORTS = {
     "admissions.rounds",
     "admissions.services",
     "admissions.tasks",
-    "app",
-    "app.admin",
-    "app.cli",
-    "app.jobs",
-    "app.notifications",
-    "app.notifications.autorelay",
-    "app.notifications.cli",
-    "app.notifications.relay",
-    "app.notifications.service",
-    "app.notifications.tasks",
-    "app.notifications.views",
     "app.xlsx",
     "contactbook",
     "contactbook.access",
@@ -100,7 +88,6 @@ UPWARD = {
 }
 CYCLES = {
     frozenset({"admissions.allocation", "admissions.allocation_file"}),
-    frozenset({"app.notifications.relay", "app.notifications.service", "app.notifications.tasks"}),
     frozenset({"contactbook.daily", "contactbook.grades", "contactbook.messaging", "contactbook.services"}),
     frozenset(
         {

@@ -43,6 +43,12 @@ class Worker(SimpleWorker):
     the worker waits up to 60 s to exit (or to start again after a Redis error). Here the flag is
     set first, so the reply wakes the thread and it ends (closing its own connection)."""
 
+    stop_signalled = False  # SIGTERM/SIGINT received (RQ records it only when a job is running)
+
+    def request_stop(self, signum, frame):
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
     def unsubscribe(self):
         thread = self.pubsub_thread
         if not thread:
@@ -111,16 +117,18 @@ def run_worker(app: Flask, queue_names: list[str], burst: bool) -> None:
     failures = 0
     try:
         while True:
-            worker = Worker([Queue(n, connection=conn) for n in queue_names], connection=conn)
-            worker.max_connection_wait_time = MAX_REDIS_WAIT
+            worker = None
             started = time.monotonic()
             try:
+                # Even creating RQ's worker talks to Redis (it names its connection).
+                worker = Worker([Queue(n, connection=conn) for n in queue_names], connection=conn)
+                worker.max_connection_wait_time = MAX_REDIS_WAIT
                 worker.work(burst=False, with_scheduler=False)
             except StopRequested:
                 return
             except (RedisError, OSError) as err:
                 log.warning("worker: Redis unreachable (%s)", err)
-            if worker._stop_requested:  # noqa: SLF001 - where RQ records a SIGTERM/SIGINT
+            if worker is not None and worker.stop_signalled:
                 return
             # RQ left its loop without being asked (it gives up on some Redis errors): start again.
             failures = 1 if time.monotonic() - started > 60 else failures + 1

@@ -131,14 +131,17 @@ class Service:
             assert time.monotonic() < deadline, f"processes of the killed group survive: {process_group(pid)}"
             time.sleep(0.02)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> bool:
+        """SIGTERM to the group; True if the process then exited by itself within `timeout`."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return False
         os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=timeout)
+            return True
         except subprocess.TimeoutExpired:
             self.kill_group()
+            return False
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

@@ -77,4 +77,3 @@ def relay(
     if any(result.values()):
         log.info("notifications relay: %s", result)
     return result
-

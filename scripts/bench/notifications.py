@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark (issue 6): one school-wide announcement to 100,000 guardians, in-app + email.
+"""Benchmark: one school-wide announcement to 100,000 guardians, in-app + email.
 
     .venv/bin/python scripts/bench/notifications.py [--guardians 100000] [--naive 5000] [--workers 2]
 

@@ -1,13 +1,44 @@
 """Online entry-level admissions: roster, catchments, applications, allocation rounds."""
 
+from __future__ import annotations
+
 
 def register(app) -> None:
     """Plug the area into the app (called by create_app only)."""
     # Importing the pages and commands here, not at the top, keeps the pure admissions.allocation
     # importable without Flask (importing it runs this file first).
+    from flask_babel import lazy_gettext as _l  # lazy: admissions.allocation must import without Flask
+
+    from app.models import Role  # lazy: as above
+    from app.notifications import register_kind  # lazy: as above
+    from app.views import register_home_card  # lazy: as above
+
     from . import cli, demo, views  # lazy: admissions.allocation must import without Flask
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)
     app.cli.add_command(cli.admissions_cli)
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)
+
+    register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)
+    officers = (Role.CITY_ADMIN, Role.DISTRICT_OFFICER)
+    managers = (*officers, Role.SCHOOL_STAFF)
+    for title, endpoint, roles, order in (
+        (_l("My children: admissions"), "admissions_parent.my_children", (Role.PARENT,), 110),
+        (
+            _l("Admission lotteries: seed fingerprints, seeds and results files"),
+            "admissions_rounds.public_index",
+            None,
+            120,
+        ),
+        (_l("Admissions seasons and codes"), "admissions_office.index", officers, 200),
+        (_l("Excel imports: schools, catchments, roster"), "admissions_imports.imports", officers, 210),
+        (
+            _l("Admissions dashboard: applications, seats, registrations per hour"),
+            "admissions_dashboard.index",
+            managers,
+            300,
+        ),
+        (_l("Admission council: documents"), "admissions_council.index", managers, 310),
+    ):
+        register_home_card(app, title, endpoint, roles=roles, order=order)

@@ -8,11 +8,19 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask import Flask, request, session
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import jobs
+from . import admin, autorelay, cli, i18n, jobs, notifications, views
+from .auth import bp as auth_bp
+from .auth import services as account_services
 from .config import Config, load_secret_key
+from .errors import register_error_handlers
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .models import Role
+from .security import security_headers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,8 +70,6 @@ def create_app(config: type | Mapping | None = None) -> Flask:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
     if app.config.get("TRUSTED_PROXIES"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     # Before any blueprint adds its rules: <int:…> ids beyond a 64-bit column are simply not
@@ -96,9 +102,6 @@ def normalize_database_url(url: str) -> str:
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import i18n
-    from .auth import services as account_services
-
     db.init_app(app)
     migrate.init_app(
         app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True, compare_type=True
@@ -115,16 +118,11 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side records (UserSession)
-
-    from flask_babel import lazy_gettext
-
-    login_manager.login_message = lazy_gettext("Please log in to open this page.")
+    login_manager.login_message = _l("Please log in to open this page.")
     login_manager.user_loader(account_services.load_session)
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from .security import security_headers
-
     @app.after_request
     def add_security_headers(response):
         for key, value in security_headers(app.config["SESSION_COOKIE_SECURE"]).items():
@@ -140,28 +138,23 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_helpers():
-        from flask_babel import get_locale
-
-        from .models import Role
-
         return {"get_locale": get_locale, "Role": Role}
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import admin, cli, notifications, views
-    from .auth import bp as auth_bp
-    from .errors import register_error_handlers
-
-    app.register_blueprint(views.bp)
+    views.register(app)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(admin.bp)
+    admin.register(app)
     register_error_handlers(app)
     cli.register(app)
     notifications.register(app)  # outbox, inbox, sender reports (both areas send through it)
+    autorelay.install(app)  # web processes run relay passes themselves (app/autorelay.py)
 
-    # The feature areas plug in here and only here (DESIGN §1: app never imports them elsewhere).
-    import admissions
-    import contactbook
+    # The feature areas plug in here and only here (docs/LAYOUT.md: app/ never imports an area
+    # anywhere else). lazy: the areas import app (app.jobs, app.models, …) at their top, so
+    # importing them at the top of this package would make `import app` import them half-built.
+    import admissions  # lazy: see above
+    import contactbook  # lazy: see above
 
     admissions.register(app)
     contactbook.register(app)

@@ -20,12 +20,19 @@ from .auth import services as accounts
 from .authz import can_manage_school, roles_required, scoped_schools_query
 from .extensions import db
 from .forms import PasswordPolicy, PersonName, VietnameseMobile
-from .models import District, Role, School, User
+from .models import AuditLog, District, Role, School, User
+from .views import register_home_card
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 MANAGERS = (Role.CITY_ADMIN, Role.DISTRICT_OFFICER, Role.SCHOOL_STAFF)
 PAGE_SIZE = 50
+
+
+def register(app) -> None:
+    app.register_blueprint(bp)
+    register_home_card(app, _l("Staff accounts"), "admin.users", roles=MANAGERS, order=700)
+    register_home_card(app, _l("Audit log"), "admin.audit_log", roles=(Role.CITY_ADMIN,), order=710)
 
 
 def role_labels():
@@ -189,8 +196,6 @@ def deactivate_user(user_id: int):
 @roles_required(Role.CITY_ADMIN)
 def audit_log():
     """The audit trail: who did what to which record, newest first (ids only, no personal data)."""
-    from .models import AuditLog
-
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     q = sa.select(AuditLog).options(joinedload(AuditLog.actor))
     # Action names are dotted lower-case words; anything else (NUL, markup, %, _) is dropped.

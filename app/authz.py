@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 
+import sqlalchemy as sa
 from flask import abort, current_app
 from flask_login import current_user
 
-from .models import OFFICER_ROLES, Role, School, User
+from .extensions import db
+from .models import Role, School, User
 
 ALL_ROLES = frozenset(Role)
 
@@ -71,8 +73,6 @@ def can_manage_district(user: User, district_id: int) -> bool:
 
 def school_or_404(school_id: int) -> School:
     """Load a school the current user may manage; otherwise 404 (do not reveal it exists)."""
-    from .extensions import db
-
     school = db.session.get(School, school_id)
     if school is None or not can_manage_school(current_user, school):
         abort(404)
@@ -81,8 +81,6 @@ def school_or_404(school_id: int) -> School:
 
 def scoped_schools_query(user: User):
     """A SELECT of the schools `user` may manage."""
-    import sqlalchemy as sa
-
     q = sa.select(School)
     if user.role == Role.CITY_ADMIN:
         return q
@@ -91,7 +89,3 @@ def scoped_schools_query(user: User):
     if user.role in (Role.SCHOOL_STAFF, Role.TEACHER):
         return q.where(School.id == user.school_id)
     return q.where(sa.false())
-
-
-def is_officer(user: User) -> bool:
-    return user.is_authenticated and user.role in OFFICER_ROLES

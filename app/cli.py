@@ -7,6 +7,11 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import jobs
+from .auth import services
+from .demo import DEMO_LOGINS, load_demo
+from .models import Role
+from .security import password_problem
+from .workers import run_worker
 
 demo_cli = AppGroup("demo", help="Demo district data.")
 users_cli = AppGroup("users", help="Account administration.")
@@ -15,8 +20,6 @@ users_cli = AppGroup("users", help="Account administration.")
 @demo_cli.command("load")
 def demo_load():
     """Load (or refresh) the demo district: schools, catchments, roster, accounts."""
-    from .demo import DEMO_LOGINS, load_demo
-
     counts = load_demo()
     jobs.commit()
     click.echo("Demo district loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -31,10 +34,6 @@ def demo_load():
 @click.password_option()
 def create_admin(email, full_name, password):
     """Create a city administrator (the first account of a new installation)."""
-    from .auth import services
-    from .models import Role
-    from .security import password_problem
-
     problem = password_problem(password, staff=True, context=(email, full_name))
     if problem:
         raise click.UsageError(f"password refused: {problem}")
@@ -53,17 +52,11 @@ def create_admin(email, full_name, password):
 @click.argument("queues", nargs=-1)
 @with_appcontext
 def worker(burst, queues):
-    """Run an RQ worker inside the app context (needs REDIS_URL)."""
-    from rq import Queue, SimpleWorker
-
-    conn = jobs.redis_connection()
-    if conn is None:
+    """Run an RQ worker inside the app context (needs REDIS_URL), with the relay pass every
+    JOB_RELAY_INTERVAL seconds; it rides out Redis and database outages (app/workers.py)."""
+    if jobs.redis_connection() is None:
         raise click.UsageError("REDIS_URL is not set: jobs run in-process, no worker is needed.")
-    names = queues or (current_app.config["JOB_QUEUE"],)
-    # SimpleWorker runs jobs in this process, where the app context and its engine live;
-    # run_job gives every job its own session and transaction.
-    w = SimpleWorker([Queue(n, connection=conn) for n in names], connection=conn)
-    w.work(burst=burst, with_scheduler=True)
+    run_worker(current_app._get_current_object(), list(queues or (current_app.config["JOB_QUEUE"],)), burst)
 
 
 def register(app) -> None:

@@ -1,4 +1,4 @@
-"""Configuration read from the environment (DESIGN §3).
+"""Configuration read from the environment (README.md lists the variables).
 
 Every setting has a safe default so that `scripts/run` works on a fresh machine; production
 overrides them with environment variables.
@@ -90,8 +90,21 @@ class Config:
     ARGON2_MEMORY_COST = 19 * 1024
     ARGON2_PARALLELISM = 1
 
-    JOB_QUEUE = "default"
+    JOB_QUEUE = os.environ.get("JOB_QUEUE") or "default"  # the RQ queue web processes hand jobs to
     JOB_TIMEOUT = 600
+    # The platform outbox (app/jobs.py, docs/notifications.md). A runner's claim on a job lapses
+    # this long after its last heartbeat (one every third of it): a killed worker's job is handed
+    # over again within a lease plus one relay interval.
+    JOB_LEASE_SECONDS = float(os.environ.get("JOB_LEASE_SECONDS", "30"))
+    # A job handed to RQ that has not started after this long is looked for in Redis; if it is
+    # gone (Redis restarted, or down when the commit handed it over), it is handed over again.
+    JOB_HANDOVER_GRACE_SECONDS = float(os.environ.get("JOB_HANDOVER_GRACE_SECONDS", "15"))
+    # How often each worker (and `notifications relay --loop` without --interval) runs a relay pass.
+    JOB_RELAY_INTERVAL = float(os.environ.get("JOB_RELAY_INTERVAL", "10"))
+    # Notification deliveries: the lease of a sending job's claim (renewed every third of it),
+    # and how long a due delivery handed to a job may wait before the relay hands it over again.
+    NOTIFY_LEASE_SECONDS = float(os.environ.get("NOTIFY_LEASE_SECONDS", "30"))
+    NOTIFY_STALE_SECONDS = float(os.environ.get("NOTIFY_STALE_SECONDS", "300"))
     PREFERRED_URL_SCHEME = "https"
 
 

@@ -6,6 +6,8 @@ registered in create_app (`app.extensions["demo_loaders"]`).
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import current_app
 
@@ -62,8 +64,6 @@ def _get_or_create(model, defaults: dict | None = None, **keys):
 
 
 def load_demo() -> dict[str, int]:
-    from datetime import date
-
     counts: dict[str, int] = {}
     district, _ = _get_or_create(District, code="CG", defaults={"name": "Quận Cầu Giấy"})
     wards: dict[str, Ward] = {}

@@ -1,35 +1,55 @@
-"""Background jobs behind one small module.
+"""Background jobs: the request boundary, the platform outbox, handing jobs to the workers.
 
-- `enqueue_after_commit(fn, *ids)` queues work for after the current transaction commits;
-  `commit()` is the one commit call of a request/command/job boundary and then dispatches them.
-- Without `REDIS_URL` a job runs in-process right after the commit, in its own app context and
-  transaction. With it, the job goes to an RQ queue and `flask --app app worker` runs it.
-- Jobs are module-level functions taking ids; `run_job` gives each its own transaction.
-- Batches: `enqueue_many(fn, arg_lists, at=None)` sends many jobs in one Redis pipeline (or
-  schedules them for `at`); `enqueue_many_after_commit(..., recoverable=True)` is the outbox form:
-  if Redis is unreachable after the commit the error is logged, not raised, because the caller
-  keeps its own record of pending work and a relay re-enqueues it (app.notifications.relay);
-  `on_failure=fn` then runs `fn(arg_lists, at)` in its own transaction, so that the caller can
-  mark that work as not handed over (found by its relay at once instead of after a timeout).
+The contract (at least once; docs/notifications.md has the whole picture):
+
+- `enqueue_after_commit(fn, *args, **kwargs)` and `enqueue_many_after_commit(fn, arg_lists,
+  at=None)` write rows of the platform outbox (app.outbox) *in the current transaction*: if it
+  rolls back nothing exists, once it commits nothing is lost.
+- `commit()` is the one commit of a request/command/job boundary; after it, the rows are handed
+  over. Without REDIS_URL each job runs in-process right away, in its own app context and
+  transaction (what `scripts/run` does). With it, the jobs go to the RQ queue and
+  `flask --app app worker` runs them. If Redis cannot be reached at that moment the error is
+  logged and the request answers normally: the relay hands the rows over once Redis is back.
+- A job runs **at least once**, and sometimes more than once: when its runner is killed (the
+  relay hands it over again once its lease lapses), when Redis loses it, or when the relay
+  cannot tell whether a hand-over arrived. So a job is a module-level function taking ids (JSON
+  values), and running it twice must be harmless: the second run finds the work done (state
+  checked under a row lock, rows claimed atomically, "sent" marks) and does nothing more.
+- A job's writes and the deletion of its outbox row commit together, and only while the run
+  still holds the row's claim: a job whose transaction committed is never run again, and of two
+  runs of one job at most one commits. So a job's *database* effects happen once; what it does
+  outside the database (an email) can happen again when a run is killed before its commit.
+- A run that raises is retried after 10 s, 60 s and 300 s, then given up (kept, with its error,
+  for the admin's failures page). Jobs due later (`at=`) wait in the outbox until the relay
+  hands them over.
+- The relay pass, `relay_all()`: this outbox (`relay`) and the passes other parts registered with
+  `register_relay` (the notification outbox). The worker runs it every JOB_RELAY_INTERVAL
+  seconds, so does `flask --app app notifications relay --loop`, and web processes after
+  requests (app.notifications.autorelay).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from . import outbox, queues
 from .extensions import db
+from .leases import Heartbeat
+from .models import utcnow
+from .queues import Handover, queue, redis_connection  # noqa: F401 - part of this module's API
 
 log = logging.getLogger(__name__)
 
-_PENDING = "pending_jobs"
+_PENDING = "pending_jobs"  # outbox rows of this transaction to hand over after the commit
 _WROTE = "transaction_wrote"  # this transaction flushed or executed a write
 _KEEP = "keep_writes"  # the view answers an error status but keeps its writes on purpose
 
@@ -64,17 +84,9 @@ def resolve(path: str) -> Callable:
 
 
 def enqueue_after_commit(fn: Callable | str, *args, **kwargs) -> None:
-    """Run `fn(*args, **kwargs)` once the current transaction has committed (never before)."""
-    db.session.info.setdefault(_PENDING, []).append((job_path(fn), args, kwargs))
-
-
-@dataclass
-class _Batch:
-    path: str
-    arg_lists: list
-    at: datetime | None
-    recoverable: bool
-    on_failure: str | None = None
+    """Run `fn(*args, **kwargs)` once the current transaction has committed (never before): one
+    outbox row, written now in this transaction."""
+    _write(job_path(fn), [(list(args), dict(kwargs))], None)
 
 
 def enqueue_many_after_commit(
@@ -82,24 +94,32 @@ def enqueue_many_after_commit(
     arg_lists: Iterable,
     *,
     at: datetime | None = None,
-    recoverable: bool = False,
-    on_failure: Callable | str | None = None,
+    front: bool = False,
+    recoverable: bool = True,
 ) -> None:
-    """Queue `fn(*args)` for each args in `arg_lists`, sent in one batch after the commit.
+    """Run `fn(*args)` for each args in `arg_lists` after the commit (one outbox row each, one
+    INSERT for all), or when `at` comes (naive = UTC). `front`: ahead of the jobs already
+    waiting in the queue (a relay handing over work that has waited: it must not queue behind a
+    backlog of new work).
 
-    `recoverable=True`: the caller's own outbox rows make the work findable again, so a Redis
-    failure after the commit is logged instead of failing the request (nothing is lost).
-    `on_failure`: a module-level `fn(arg_lists, at)` run (own transaction) when that happens.
-    """
-    batch = _Batch(
-        job_path(fn),
-        [list(a) for a in arg_lists],
-        at,
-        recoverable,
-        job_path(on_failure) if on_failure else None,
-    )
-    if batch.arg_lists:
-        db.session.info.setdefault(_PENDING, []).append(batch)
+    `recoverable` is accepted for callers written before the outbox and means nothing any more:
+    every job written here survives a Redis outage at commit time."""
+    _write(job_path(fn), [(list(a), {}) for a in arg_lists], at, front)
+
+
+def _write(path: str, calls: list[tuple[list, dict]], at: datetime | None, front: bool = False) -> None:
+    if not calls:
+        return
+    for args, kwargs in calls:
+        try:
+            json.dumps([args, kwargs])
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"job {path}: arguments must be JSON values such as ids ({err})") from err
+    if at is not None and at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    handed = outbox.add(path, calls, at, front)
+    if handed:
+        db.session.info.setdefault(_PENDING, []).extend(handed)
 
 
 def mark_written() -> None:
@@ -134,151 +154,86 @@ def commit_request(status: int) -> None:
 
 
 def commit() -> None:
-    """Commit the transaction of this boundary, then hand its queued jobs over."""
+    """Commit the transaction of this boundary, then hand its outbox rows over."""
     db.session.commit()
     db.session.info.pop(_WROTE, None)
     db.session.info.pop(_KEEP, None)
     pending = db.session.info.pop(_PENDING, [])
-    for item in pending:
-        if isinstance(item, _Batch):
-            try:
-                enqueue_many(item.path, item.arg_lists, at=item.at)
-            except Exception:
-                if not item.recoverable or redis_connection() is None:
-                    raise
-                log.exception(
-                    "could not enqueue %d %s jobs after commit; the relay will retry",
-                    len(item.arg_lists),
-                    item.path,
-                )
-                if item.on_failure:
-                    _run_failure_hook(item)
-            continue
-        path, args, kwargs = item
-        enqueue(path, *args, **kwargs)
-
-
-def _run_failure_hook(batch: _Batch) -> None:
-    app = current_app._get_current_object()
-    with app.app_context():  # its own session and transaction, like an in-process job
-        try:
-            run_job(batch.on_failure, [batch.arg_lists, batch.at], {})
-        except Exception:  # noqa: BLE001 - the work stays recoverable by the relay's timeout
-            log.exception("%s failed after an enqueue failure", batch.on_failure)
+    if pending:
+        hand_over(pending)
 
 
 def rollback() -> None:
-    db.session.rollback()  # pending jobs (single or batches) are dropped with the transaction
+    db.session.rollback()  # the outbox rows of this transaction are gone with it
     db.session.info.pop(_PENDING, None)
     db.session.info.pop(_WROTE, None)
     db.session.info.pop(_KEEP, None)
 
 
-def redis_connection():
-    """The app's Redis client (created lazily, never at import), or None without REDIS_URL."""
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return None
-    conn = current_app.extensions.get("redis")
-    if conn is None:
-        from redis import Redis
-
-        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
-        current_app.extensions["redis"] = conn
-    return conn
-
-
-def queue(name: str | None = None):
-    """The named queue; by default the app's, or inside a job the queue that job came from
-    (follow-up jobs stay with the workers that serve it)."""
-    from rq import Queue, get_current_job
-
-    if name is None:
-        job = get_current_job()
-        name = job.origin if job is not None else current_app.config["JOB_QUEUE"]
-    return Queue(name, connection=redis_connection())
-
-
-def enqueue(fn: Callable | str, *args, **kwargs):
-    """Send a job now (callers inside a transaction use enqueue_after_commit)."""
-    path = job_path(fn)
+def hand_over(items: list[Handover]) -> None:
+    """Give committed outbox rows to their runners: this process without REDIS_URL, else RQ.
+    Never raises for Redis: a failed hand-over is logged and the relay repeats it."""
     if redis_connection() is None:
-        run_in_process(path, args, kwargs)
-        return None
-    from rq import Retry
-
-    return queue().enqueue_call(
-        run_job,
-        args=(path, list(args), kwargs),
-        timeout=current_app.config["JOB_TIMEOUT"],
-        retry=Retry(max=3, interval=[10, 60, 300]),
-        description=path,
-        failure_ttl=30 * 24 * 3600,
-    )
-
-
-def enqueue_many(fn: Callable | str, arg_lists: Iterable, *, at: datetime | None = None) -> int:
-    """Send one job per args list now, in Redis pipelines of 1,000; or schedule them for `at`
-    (naive = UTC; the worker's scheduler moves them to the queue). Returns the number sent.
-
-    In-process (no REDIS_URL) jobs run right away; jobs due later are not run (there is no
-    scheduler): callers with deferred work keep it in their own tables and run it when due.
-    """
-    path = job_path(fn)
-    arg_lists = [list(a) for a in arg_lists]
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    if at is not None and at.microsecond:
-        # RQ keeps whole seconds (it truncates): round up, or the job would run up to a second
-        # early and find its work not yet due.
-        at = at.replace(microsecond=0) + timedelta(seconds=1)
-    if redis_connection() is None:
-        if at is not None and at > datetime.now(UTC):
-            log.info(
-                "in-process mode: %d %s jobs due at %s left to their owner's relay", len(arg_lists), path, at
-            )
-            return 0
-        for args in arg_lists:
-            run_in_process(path, args, {})
-        return len(arg_lists)
-    from rq import Queue, Retry
-
-    q = queue()
-    options = {
-        "timeout": current_app.config["JOB_TIMEOUT"],
-        "retry": Retry(max=3, interval=[10, 60, 300]),
-        "description": path,
-        "failure_ttl": 30 * 24 * 3600,
-    }
-    for start in range(0, len(arg_lists), 1000):
-        pipe = q.connection.pipeline()
-        part = arg_lists[start : start + 1000]
-        if at is None:
-            q.enqueue_many(
-                [Queue.prepare_data(run_job, args=(path, args, {}), **options) for args in part],
-                pipeline=pipe,
-            )
-        else:
-            for args in part:
-                q.schedule_job(q.create_job(run_job, args=(path, args, {}), **options), at, pipeline=pipe)
-        pipe.execute()
-    return len(arg_lists)
+        for item in items:
+            run_in_process(item.outbox_id)
+        return
+    try:
+        queues.push(items)
+    except (RedisError, OSError):
+        log.warning(
+            "Redis unreachable: %d job(s) (%s) stay in the outbox; the relay hands them over when it is back",
+            len(items),
+            items[0].path,
+            exc_info=True,
+        )
 
 
-def run_in_process(path: str, args, kwargs) -> None:
+def run_in_process(outbox_id: int) -> None:
     app = current_app._get_current_object()
     # A fresh app context gives the job its own session and transaction.
     with app.app_context():
         try:
-            run_job(path, list(args), kwargs)
+            run_from_outbox(outbox_id)
         except Exception:
-            log.exception("in-process job %s failed", path)
+            log.exception("in-process job (outbox row %s) failed", outbox_id)
             if app.config.get("JOBS_RAISE", app.testing):
                 raise
 
 
+def run_from_outbox(outbox_id: int):
+    """Run one outbox job (the RQ job function, and the in-process runner): claim the row (a
+    row already finished or held by a live runner: return at once), keep the claim alive while
+    the job runs, and delete the row in the job's own transaction."""
+    lease = outbox.setting("JOB_LEASE_SECONDS")
+    claimed = outbox.claim(outbox_id, lease)
+    if claimed is None:
+        log.info("outbox job %s: finished already, not due or held by another runner", outbox_id)
+        return None
+    token, path, args, kwargs, attempt = claimed
+    with Heartbeat(db.engine, outbox.renewer(token, lease), lease / 3, f"job-{outbox_id}"):
+        try:
+            result = resolve(path)(*args, **kwargs)
+            if not outbox.finish(outbox_id, token):
+                # Too slow to renew the lease (the database unreachable for a while): the job was
+                # handed to another runner. Its writes must not commit twice: roll back.
+                log.warning("outbox job %s (%s): claim lost while running; rolled back", outbox_id, path)
+                rollback()
+                return None
+            commit()
+            return result
+        except Exception as err:
+            rollback()
+            try:
+                outbox.give_back(outbox_id, token, attempt, err)
+            except Exception:  # noqa: BLE001 - the lease lapses and the relay retries it anyway
+                log.exception("outbox job %s: could not record its failure", outbox_id)
+            raise
+        finally:
+            db.session.remove()
+
+
 def run_job(path: str, args: list, kwargs: dict):
-    """Job wrapper (runs in the worker inside the app context): one transaction per job."""
+    """Run a job directly, outside the outbox (tests, one-off calls): one transaction."""
     fn = resolve(path)
     try:
         result = fn(*args, **kwargs)
@@ -289,6 +244,62 @@ def run_job(path: str, args: list, kwargs: dict):
         raise
     finally:
         db.session.remove()
+
+
+def relay(limit: int = 1000) -> dict[str, int]:
+    """One pass over the platform outbox: hand over again the due rows no runner will finish —
+    never handed (due later, or retried after a failure), held by a runner whose lease lapsed, or
+    handed to RQ more than JOB_HANDOVER_GRACE_SECONDS ago and no longer there (or, in-process,
+    never started). Commits its own transaction. Raises when Redis is unreachable."""
+    now = utcnow()
+    grace = timedelta(seconds=outbox.setting("JOB_HANDOVER_GRACE_SECONDS"))
+    rows = outbox.due(now, grace, limit)
+    if not rows:
+        db.session.rollback()
+        return {"handed": 0}
+    live: set[str] = set()
+    waiting = [queues.job_id(r.id, r.handovers) for r in rows if r.handed]
+    if waiting and redis_connection() is not None:
+        live = queues.alive(waiting, grace)
+    ids = [r.id for r in rows if not (r.handed and queues.job_id(r.id, r.handovers) in live)]
+    items = outbox.mark_handed(ids, now, grace) if ids else []
+    db.session.commit()
+    if items:
+        log.info("jobs relay: handing over %d outbox job(s) again", len(items))
+        hand_over(items)
+    return {"handed": len(items)}
+
+
+def register_relay(app: Flask, name: str, fn: Callable[..., dict]) -> None:
+    """Add a pass to `relay_all` (e.g. the notification outbox's); called from register(app).
+    `fn(limit=…)` hands over at most `limit` items, commits its own work, returns counts."""
+    passes = app.extensions.setdefault("relay_passes", {})
+    passes[name] = fn
+
+
+class RelayError(RuntimeError):
+    """Some pass of relay_all failed (the database or Redis unreachable); the others ran."""
+
+
+def relay_all(batch: int | None = None, options: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Every relay pass (each handing over at most `batch` items when given; `options`: extra
+    keyword arguments per pass name), each in its own transaction; one failing does not stop the
+    others. Returns each pass's result; raises RelayError at the end if any failed."""
+    results: dict[str, dict] = {}
+    errors: list[str] = []
+    limit = {} if batch is None else {"limit": batch}
+    for name, fn in [("jobs", relay), *current_app.extensions.get("relay_passes", {}).items()]:
+        try:
+            results[name] = fn(**limit, **(options or {}).get(name, {}))
+        except Exception as err:  # noqa: BLE001 - reported below; the other passes still run
+            errors.append(f"{name}: {type(err).__name__}: {err}")
+            try:
+                rollback()
+            except Exception:  # noqa: BLE001 - the database itself may be down
+                db.session.remove()
+    if errors:
+        raise RelayError("; ".join(errors))
+    return results
 
 
 def record_progress(model, row_id: int, **values) -> None:

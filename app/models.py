@@ -28,12 +28,6 @@ STAFF_ROLES = frozenset({Role.TEACHER, Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER,
 OFFICER_ROLES = frozenset({Role.DISTRICT_OFFICER, Role.CITY_ADMIN})
 
 
-class SchoolLevel(enum.StrEnum):
-    KINDERGARTEN = "kindergarten"
-    GRADE1 = "grade1"
-    GRADE6 = "grade6"
-
-
 class District(db.Model):
     __tablename__ = "district"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -60,6 +60,7 @@ _LOCAL_COMMON = {
 @functools.cache
 def _common_passwords() -> frozenset[str]:
     # zxcvbn ships the 30,000 most common passwords from public breach corpora.
+    # lazy: megabytes of word lists, loaded once by the first password check, not by every process
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     return frozenset(FREQUENCY_LISTS["passwords"]) | _LOCAL_COMMON

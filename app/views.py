@@ -1,17 +1,54 @@
-"""Core pages: home, language switch, health check."""
+"""Core pages: home (with the cards the platform and the areas register), language switch,
+health check."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .authz import login_required_any, public
 from .extensions import db
 from .jobs import redis_connection
-from .models import OFFICER_ROLES, Role
 
 bp = Blueprint("core", __name__)
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    """A link on the home page: `title` (a lazy_gettext string), the view's `endpoint` (no URL
+    arguments), the roles that see it (None: everyone logged in), `order` (lower first)."""
+
+    title: object
+    endpoint: str
+    roles: frozenset[str] | None
+    order: int
+
+
+def register_home_card(
+    app: Flask, title, endpoint: str, *, roles: Iterable[str] | None = None, order: int = 500
+) -> HomeCard:
+    """Add a card to the home page (the platform and each area call this from register(app))."""
+    card = HomeCard(title, endpoint, None if roles is None else frozenset(roles), order)
+    cards = app.extensions.setdefault("home_cards", {})
+    cards[endpoint] = card
+    return card
+
+
+def home_cards(role: str) -> list[HomeCard]:
+    cards = current_app.extensions.get("home_cards", {}).values()
+    return sorted(
+        (c for c in cards if c.roles is None or role in c.roles), key=lambda c: (c.order, c.endpoint)
+    )
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+    register_home_card(app, _l("Change password"), "auth.change_password", order=990)
 
 
 @bp.route("/")
@@ -25,7 +62,7 @@ def index():
 @bp.route("/home")
 @login_required_any
 def home():
-    return render_template("home.html", Role=Role, officer_roles=OFFICER_ROLES)
+    return render_template("home.html", cards=home_cards(current_user.role))
 
 
 @bp.route("/lang", methods=["POST"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
+from app.notifications import register_kind
 from app.security import mask_phone
+from app.views import register_home_card
 
 from .cli import contactbook_cli
 from .demo import load_demo
@@ -18,3 +22,11 @@ def register(app) -> None:
     app.config.setdefault("ACCOUNT_ACTIVATION_ENDPOINT", "contactbook_public.activate")
     app.cli.add_command(contactbook_cli)
     app.extensions.setdefault("demo_loaders", []).append(load_demo)
+    register_kind("announcement", _l("School and office announcements"), order=10)
+    register_kind(
+        "contact_book", _l("Contact book: grades, comments, attendance"), about_child=True, order=30
+    )
+    register_kind("message", _l("Messages from teachers"), about_child=True, order=40)
+    register_home_card(
+        app, _l("Contact book: grades, attendance, messages"), "contactbook_public.index", order=100
+    )

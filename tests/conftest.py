@@ -109,6 +109,16 @@ def redis_url():
     return url
 
 
+@pytest.fixture
+def ci_redis_url():
+    """REDIS_URL for the fault tests (real worker processes killed, a Redis server stopped): they
+    run in CI's PostgreSQL + Redis pass, where REDIS_URL is set, and skip elsewhere."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("fault tests run with REDIS_URL set (CI's PostgreSQL + Redis pass)")
+    return url
+
+
 def make_config(database_url: str, tmp_path, **extra) -> dict:
     from app.config import TestConfig
 
@@ -269,10 +279,12 @@ def run_jobs(app):
         conn = jobs.redis_connection()
         if conn is None:
             return
-        from rq import Queue, SimpleWorker
+        from rq import Queue
+
+        from app.workers import Worker
 
         q = Queue(app.config["JOB_QUEUE"], connection=conn)
-        SimpleWorker([q], connection=conn).work(burst=True)
+        Worker([q], connection=conn).work(burst=True)
 
     return drain
 

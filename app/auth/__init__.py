@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Accounts: login, registration, password change (views.py), account rules (services.py)."""
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+from .views import bp
 
-from . import views  # noqa: E402,F401
+__all__ = ["bp"]

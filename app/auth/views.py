@@ -1,4 +1,6 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+"""Login, logout, parent registration and password change (blueprint `auth`, /auth/…)."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
@@ -6,10 +8,13 @@ from markupsafe import Markup
 
 from ..authz import login_required_any, public
 from ..extensions import limiter
+from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
 from ..security import normalize_phone
-from . import bp, services
+from . import services
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _needs_activation() -> str:
@@ -133,8 +138,6 @@ def register():
 @bp.route("/password", methods=["GET", "POST"])
 @login_required_any
 def change_password():
-    from ..forms import PasswordPolicy
-
     form = ChangePasswordForm()
     form.password.validators.append(PasswordPolicy(staff=current_user.role in STAFF_ROLES))
     if form.validate_on_submit():

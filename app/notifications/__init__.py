@@ -10,9 +10,9 @@ Python API for the areas (call inside your service, before the boundary's commit
                sender_id=current_user.id, school_id=school.id, urgent=False)
     # n.id → sender report at url_for("notifications.report", notification_id=n.id)
 
-- `kind`: a registered kind (`announcement`, `admission`, `contact_book`, `message`, `emergency`,
-  `test`; add your own with `register_kind(name, _l("label"), urgent=…, about_child=…)` at import
-  time). About-child kinds require `child_name`: every message about a child names the child.
+- `kind`: a registered kind. The platform has `emergency` and `test`; an area registers its own
+  from its register(app) with `register_kind(name, _l("label"), urgent=…, about_child=…)`.
+  About-child kinds require `child_name`: every message about a child names the child.
 - `recipients`: user ids (guardians, staff); duplicates and deactivated accounts are dropped.
 - `context`: JSON-able dict with `title` (required), `body`, `child_name`, `url`. Texts typed by
   staff are sent as typed; the frame around them is rendered in each recipient's language from
@@ -24,45 +24,51 @@ Python API for the areas (call inside your service, before the boundary's commit
   notifications of one kind (one per child, each naming the child) with a fixed number of queries
   and jobs for the whole batch; it returns them in order.
 - Returns the flushed Notification. Nothing is sent unless your transaction commits: the rows
-  (one Delivery per recipient × channel, unique) are written in your transaction and the fan-out
-  jobs (chunks of NOTIFY_CHUNK_SIZE=500 deliveries) are enqueued after the commit. If Redis is
-  down at that moment the request still succeeds and the relay enqueues them later.
+  (one Delivery per recipient × channel, unique) and the send jobs (platform outbox, chunks of
+  NOTIFY_CHUNK_SIZE=500 deliveries) are written in your transaction. If Redis is down after the
+  commit the request still succeeds and the relay hands the jobs over when it is back.
 
-Operations: `flask --app app worker` sends; `flask --app app notifications relay --loop` (a
-service beside the workers, or cron without --loop) re-queues what a dead worker or a Redis
-outage left behind and, in in-process mode, sends deferred (quiet hours), retried and digest
-messages. With Redis the workers also keep one relay job scheduled every NOTIFY_RELAY_INTERVAL
-(60 s) while deliveries are unfinished.
-
-Without any of that, the web processes do it themselves (autorelay.py): at most once a minute
-per process, after a request, a background thread sends what is due (no Redis: `scripts/run`'s
-setup sends 06:30 messages and 18:00 digests with the first request after those times) or, with
-Redis, schedules the workers' relay job when unfinished deliveries exist (recovery after a Redis
-outage). NOTIFY_AUTO_RELAY_SECONDS (60; 0 = off, off under TESTING), NOTIFY_AUTO_RELAY_BATCH.
-
-Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (120), NOTIFY_STALE_SECONDS (300),
-MAIL_URL, SMS_GATEWAY_URL (+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS).
+What is guaranteed, how the outbox, the relay and the workers work, and what operators run:
+docs/notifications.md. Settings: NOTIFY_CHUNK_SIZE, NOTIFY_LEASE_SECONDS (30),
+NOTIFY_STALE_SECONDS (300), NOTIFY_AUTO_RELAY_SECONDS, MAIL_URL, SMS_GATEWAY_URL
+(+ SMS_GATEWAY_TOKEN), PUBLIC_URL (links in emails/SMS).
 """
 
 from __future__ import annotations
 
-from .service import NotifyError, notify, notify_many, register_kind  # noqa: F401
+from flask import Flask, g
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import jobs
+from ..models import STAFF_ROLES, Role
+from ..views import register_home_card
+from . import models, service  # noqa: F401 - models register their tables
+from .cli import notifications_cli
+from .fanout import notify, notify_many
+from .kinds import NotifyError, register_kind
+from .relay import relay
+from .views import bp
 
 __all__ = ["notify", "notify_many", "register_kind", "NotifyError", "register"]
 
 
-def register(app) -> None:
-    """Blueprint, CLI and the header's unread badge (called by create_app only)."""
-    from flask import g
-    from flask_login import current_user
-
-    from . import autorelay, models, service  # noqa: F401 - tables
-    from .cli import notifications_cli
-    from .views import bp
-
+def register(app: Flask) -> None:
+    """Blueprint, CLI, the relay pass and the header's unread badge (called by create_app only)."""
     app.register_blueprint(bp)
     app.cli.add_command(notifications_cli)
-    autorelay.install(app)  # web processes send due deferred messages themselves (autorelay.py)
+    jobs.register_relay(app, "notifications", relay)
+    register_home_card(app, _l("Notifications and notification settings"), "notifications.inbox", order=800)
+    register_home_card(
+        app, _l("Sent notifications and delivery reports"), "notifications.sent", roles=STAFF_ROLES, order=810
+    )
+    register_home_card(
+        app,
+        _l("Delivery failures and failed jobs"),
+        "notifications.failures",
+        roles=(Role.CITY_ADMIN,),
+        order=820,
+    )
 
     def unread_notifications() -> int | None:
         """Lazy: one indexed COUNT, only when a page for a logged-in user shows the badge.

@@ -1,11 +1,15 @@
-"""`flask --app app notifications relay`: re-enqueue deliveries no job will pick up (see relay.py)."""
+"""`flask --app app notifications relay`: one relay pass, or a loop of them (see app/jobs.py
+and relay.py): the platform outbox's jobs and the notification deliveries no job will send."""
 
 from __future__ import annotations
 
-import time
-
 import click
+from flask import current_app
 from flask.cli import AppGroup
+
+from .. import jobs
+from ..extensions import db
+from ..workers import RelayLoop
 
 notifications_cli = AppGroup("notifications", help="Notification outbox.")
 
@@ -15,7 +19,7 @@ notifications_cli = AppGroup("notifications", help="Notification outbox.")
     "--lease-seconds",
     type=float,
     default=None,
-    help="Claims older than this are a dead worker's (default 120).",
+    help="Claims older than this are a dead worker's (default NOTIFY_LEASE_SECONDS, 30).",
 )
 @click.option(
     "--stale-seconds",
@@ -26,16 +30,26 @@ notifications_cli = AppGroup("notifications", help="Notification outbox.")
 @click.option("--loop", is_flag=True, help="Run forever, one pass every --interval seconds.")
 @click.option("--interval", type=float, default=30.0, show_default=True)
 def relay_command(lease_seconds, stale_seconds, loop, interval):
-    """Re-queue stuck deliveries, send due deferred messages and digests."""
-    from ..extensions import db
-    from .relay import relay
+    """Re-queue stuck deliveries and jobs, send due deferred messages and digests."""
+    overrides = {
+        k: v for k, v in (("lease_seconds", lease_seconds), ("stale_seconds", stale_seconds)) if v is not None
+    }
+    options = {"options": {"notifications": overrides}}
+    if loop:
+        # Never exits on its own: a failed pass (Redis or the database down) is retried.
+        RelayLoop(current_app._get_current_object(), interval, report=_echo, **options).run()
+        return
+    try:
+        _echo(jobs.relay_all(**options))
+    except jobs.RelayError as err:
+        raise click.ClickException(f"relay pass failed: {err}") from err
+    finally:
+        db.session.remove()
 
-    while True:
-        try:
-            result = relay(lease_seconds=lease_seconds, stale_seconds=stale_seconds)
-        finally:
-            db.session.remove()
-        click.echo("released {released}, requeued {requeued}, digests {digests}".format(**result))
-        if not loop:
-            return
-        time.sleep(interval)
+
+def _echo(result: dict) -> None:
+    n = result.get("notifications", {"released": 0, "requeued": 0, "digests": 0})
+    click.echo(
+        "released {released}, requeued {requeued}, digests {digests}".format(**n)
+        + ", jobs {}".format(result.get("jobs", {}).get("handed", 0))
+    )

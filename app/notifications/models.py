@@ -43,6 +43,11 @@ class Delivery(db.Model):
     queued → sending (claimed by a job, `claim_token`, lease renewed by `claimed_at`) → sent | failed;
     a transient failure goes back to queued with `not_before` = the retry time. In-app rows are
     written as sent (the row is the message) and carry the read receipt (`read_at`).
+
+    `attempt_at` is set (committed) right before an email or SMS is handed to the server and
+    cleared with its outcome: a row found with it still set was interrupted mid-send. When the
+    relay takes over a claim whose lease lapsed (`takeovers` + 1), such an open attempt counts in
+    `lost_attempts`; a row sent with lost_attempts > 0 was possibly sent twice (same Message-ID).
     """
 
     __tablename__ = "delivery"
@@ -75,6 +80,9 @@ class Delivery(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default=rules.QUEUED)
     digest: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)
+    attempt_at: Mapped[datetime | None]
+    takeovers: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    lost_attempts: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     not_before: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]

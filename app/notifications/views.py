@@ -6,14 +6,18 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
-from .. import jobs
+from .. import jobs, outbox
 from ..audit import audit
 from ..authz import login_required_any, roles_required
 from ..extensions import db
 from ..models import OFFICER_ROLES, STAFF_ROLES, Role
 from . import service
+from .fanout import notify
 from .forms import PreferencesForm, TestNotificationForm
+from .kinds import KIND_LABELS, kinds_in_order
 from .models import Notification
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -101,8 +105,8 @@ def preferences():
         "notifications/preferences.html",
         form=form,
         prefs=prefs,
-        kinds=service.KINDS,
-        labels=service.KIND_LABELS,
+        kinds=kinds_in_order(),
+        labels=KIND_LABELS,
     ), status
 
 
@@ -152,7 +156,7 @@ def send_test():
     """Send yourself a test notification (in-app and email) and watch its delivery report."""
     form = TestNotificationForm()
     if form.validate_on_submit():
-        n = service.notify(
+        n = notify(
             "test",
             [current_user.id],
             {"title": form.title.data, "body": form.body.data or ""},
@@ -173,12 +177,8 @@ def failures():
     failed_jobs, redis_error = [], None
     if jobs.redis_connection() is not None:
         try:
-            from rq.registry import FailedJobRegistry
-
             registry = FailedJobRegistry(queue=jobs.queue())
             ids = registry.get_job_ids(0, 49)
-            from rq.job import Job
-
             for job in Job.fetch_many(ids, connection=jobs.redis_connection()):
                 if job is not None:
                     failed_jobs.append(
@@ -197,6 +197,7 @@ def failures():
         "notifications/failures.html",
         failed=service.failed_deliveries(limit=100),
         failed_jobs=failed_jobs,
+        given_up=outbox.failed(limit=50),
         redis_error=redis_error,
         sms=service.sms_counts_by_school(),
         redis=jobs.redis_connection() is not None,

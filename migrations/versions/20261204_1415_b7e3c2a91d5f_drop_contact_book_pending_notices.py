@@ -6,7 +6,7 @@ the notifications outbox sends what a Redis outage leaves unsent. Downgrade recr
 table.
 
 Revision ID: b7e3c2a91d5f
-Revises: 4800dccd6ec1
+Revises: 41333c3b33d9
 Create Date: 2026-12-04 14:15:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7e3c2a91d5f'
-down_revision = '4800dccd6ec1'
+down_revision = '41333c3b33d9'
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark (issue 6): one school-wide announcement to 100,000 guardians, in-app + email.
+"""Benchmark: one school-wide announcement to 100,000 guardians, in-app + email.
 
     .venv/bin/python scripts/bench/notifications.py [--guardians 100000] [--naive 5000] [--workers 2]
 
@@ -204,8 +204,8 @@ def main() -> int:
             from app.models import School, User
             from app.notifications import notify, render
             from app.notifications.channels import EmailBody, message_id
+            from app.notifications.fanout import bulk_insert_deliveries
             from app.notifications.models import Notification
-            from app.notifications.service import bulk_insert_deliveries
 
             upgrade()
             print(f"database {name}: migrated; creating {args.guardians:,} guardians …", flush=True)
@@ -361,7 +361,8 @@ def main() -> int:
             db.session.commit()
             before_sink = sink.delivered()
             n0 = time.perf_counter()
-            jobs.enqueue_many("scripts.bench.notifications:naive_send", [[i] for i in ids])
+            jobs.enqueue_many_after_commit("scripts.bench.notifications:naive_send", [[i] for i in ids])
+            jobs.commit()
             n1 = wait_for(db, naive_id, args.naive, timeout=1800)
             if n1 is None:
                 sys.exit("naive deliveries did not finish within 30 minutes")

@@ -829,6 +829,45 @@ def test_duplicate_jobs_and_retries_never_send_twice(app, in_process, sink):
     assert {d.status for d in deliveries(nid, "email")} == {rules.SENT}
 
 
+def test_the_report_says_when_sending_was_interrupted_and_what_may_have_gone_twice(
+    app, in_process, sink, world, make_client
+):
+    """A sending job killed mid-chunk leaves its rows 'sending'; one of them with its attempt
+    marker set (the message was on its way). The relay takes them over once the lease lapsed:
+    both are sent, and the report counts the one with the open attempt as possibly sent twice."""
+    clock = in_process
+    clock.now = hanoi(22)  # quiet hours: the emails wait, so that the test can play the dead job
+    staff = world["users"]["school_staff"]
+    a, b, c = parents(3)
+    jobs.commit()
+    n = notify("announcement", [a.id, b.id, c.id], {"title": "Nghỉ học"}, sender_id=staff.id)
+    jobs.commit()
+    rows = deliveries(n.id, "email")
+    clock.now = hanoi(7, day=11)
+    dead = {"status": "sending", "claim_token": "dead", "claimed_at": clock.now - timedelta(minutes=2)}
+    db.session.execute(
+        sa.update(Delivery).where(Delivery.id == rows[0].id).values(**dead, attempt_at=clock.now)
+    )
+    db.session.execute(sa.update(Delivery).where(Delivery.id == rows[1].id).values(**dead))
+    jobs.commit()
+    assert relay(lease_seconds=30)["released"] == 2
+    assert {d.status for d in deliveries(n.id, "email")} == {"sent"} and len(sink.messages) == 3
+    rows = deliveries(n.id, "email")
+    assert [(d.takeovers, d.lost_attempts) for d in rows] == [(1, 1), (1, 0), (0, 0)]
+    s = make_client()
+    s.login_as(staff)
+    s.post_form("/lang", {"lang": "en"}, token_from="/home")
+    data = s.get(f"/notifications/sent/{n.id}/progress").get_json()
+    assert (data["interrupted"], data["possibly_twice"]) == (2, 1)
+    page = s.get(f"/notifications/sent/{n.id}").get_data(as_text=True)
+    assert "Sending was interrupted (a sending process stopped) and resumed: 2 messages" in page
+    assert "Possibly sent twice: 1 (the same email again, with the same Message-ID" in page
+    calm = notify("announcement", [a.id], {"title": "Đi học lại"}, sender_id=staff.id)
+    jobs.commit()  # sent at once, nobody interrupted it: the report says nothing of the kind
+    page = s.get(f"/notifications/sent/{calm.id}").get_data(as_text=True)
+    assert "Sending was interrupted" not in page and "Possibly sent twice" not in page
+
+
 def notification_foreign_ids(world) -> dict[str, int]:
     """For test_route_access.foreign_ids(): a school-B notification sent by school-B staff and
     the in-app copy of a school-B teacher — outside the scope of the users under test."""
@@ -862,7 +901,7 @@ def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator
     """In-process mode (no Redis: `scripts/run`) with nobody running `notifications relay`: the
     web process itself sends what quiet hours held back and the daily digest, once due, from a
     background thread after a request, at most once a minute."""
-    from app.notifications import autorelay
+    from app import autorelay
 
     clock = in_process
     clock.now = hanoi(22)
@@ -908,7 +947,7 @@ def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator
 
 
 def test_automatic_passes_are_off_under_testing_unless_configured(app, in_process, make_client):
-    from app.notifications import autorelay
+    from app import autorelay
 
     auto = autorelay.of(app)
     c = make_client()

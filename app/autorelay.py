@@ -1,26 +1,26 @@
 """Relay passes started by the web processes themselves: cheap, throttled, off the request.
 
-Why: without REDIS_URL (the default, and what `scripts/run` serves) nothing can be scheduled
-ahead, so email/SMS held for quiet hours, retries after a transient error and daily digests would
-wait for someone to run `flask --app app notifications relay`. With Redis, the workers keep a
-relay job scheduled while they have work, but a Redis outage at commit time can leave rows that
-no worker knows about.
+Why: without REDIS_URL (the default, and what `scripts/run` serves) there is no worker, so jobs
+due later, retries after a failure, email/SMS held for quiet hours and daily summaries would
+wait for someone to run `flask --app app notifications relay`. With Redis the workers run relay
+passes themselves; a pass from a web process then only adds a safety net (it hands over work a
+Redis outage left behind even if every worker is busy with long jobs).
 
 So each web process, at most once every NOTIFY_AUTO_RELAY_SECONDS (default 60; 0 turns it off;
 off by default when TESTING so that other tests' clocks and sinks stay deterministic), when it
-finishes a request, starts one background thread (never more than one per process) that:
+finishes a request, starts one background thread (never more than one per process) that runs
+app.jobs.relay_all():
 
-- without Redis: runs relay passes of at most NOTIFY_AUTO_RELAY_BATCH (2,000) deliveries and
-  digest recipients each, until nothing is due (at most 50 passes): due deferred, retried and
+- without Redis: passes of at most NOTIFY_AUTO_RELAY_BATCH (2,000) deliveries and digest
+  recipients each, until nothing is due (at most 50 passes): the due jobs, deferred, retried and
   digest messages are sent right there, in that thread;
-- with Redis: if unfinished deliveries exist (one probe on the partial pending index), makes sure
-  one relay job is scheduled for the workers (tasks.ensure_relay_scheduled: one SET NX).
+- with Redis: one pass, which hands due and lost work to the workers.
 
 The request never waits for it. Several processes doing this at the same time is harmless: a
-delivery is only sent by the job that claims it. Limits: the pass needs some request to trigger
-it, so a site that nobody opens sends its 06:30 messages with the first request after 06:30
-(in practice within a minute on a school day); the `notifications relay --loop` service or a cron
-entry removes that dependency, and stays the recommended setup beside RQ workers.
+job or a delivery is only run by the runner that claims it. Limits: the pass needs some request to
+trigger it, so a site that nobody opens sends its 06:30 messages with the first request after
+06:30 (in practice within a minute on a school day); the `notifications relay --loop` service or
+RQ workers remove that dependency.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ import threading
 import time
 
 from flask import Flask
+
+from . import jobs
+from .extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -63,40 +66,22 @@ class AutoRelay:
                 return False
             self.next_at = now + interval
             self.passes += 1
-            self.thread = threading.Thread(target=self.run, name="notifications-auto-relay", daemon=True)
+            self.thread = threading.Thread(target=self.run, name="auto-relay", daemon=True)
             self.thread.start()
         return True
 
     def run(self) -> None:
-        from .. import jobs
-        from ..extensions import db
-
         with self.app.app_context():
             try:
-                if jobs.redis_connection() is None:
-                    self._send_due()
-                else:
-                    self._keep_relay_scheduled()
+                passes = 1 if jobs.redis_connection() is not None else MAX_PASSES
+                batch = int(self.app.config.get("NOTIFY_AUTO_RELAY_BATCH", 2000))
+                for _ in range(passes):
+                    if not _did_something(jobs.relay_all(batch=batch)):
+                        return
             except Exception:  # noqa: BLE001 - a background pass must never take the process down
-                log.warning("notifications: automatic relay pass failed", exc_info=True)
+                log.warning("automatic relay pass failed", exc_info=True)
             finally:
                 db.session.remove()
-
-    def _send_due(self) -> None:
-        from .relay import relay
-
-        batch = int(self.app.config.get("NOTIFY_AUTO_RELAY_BATCH", 2000))
-        for _ in range(MAX_PASSES):
-            result = relay(limit=batch)
-            if not (result["requeued"] or result["digests"]):
-                return
-
-    def _keep_relay_scheduled(self) -> None:
-        from .relay import pending_work
-        from .tasks import ensure_relay_scheduled
-
-        if pending_work():
-            ensure_relay_scheduled()
 
     def wait(self, timeout: float = 30.0) -> None:
         """Wait for a running pass to finish (tests)."""
@@ -106,9 +91,13 @@ class AutoRelay:
             assert not thread.is_alive(), "the automatic relay pass did not finish"
 
 
+def _did_something(results: dict[str, dict]) -> bool:
+    return any(v for result in results.values() for k, v in result.items() if k != "released")
+
+
 def install(app: Flask) -> AutoRelay:
     state = AutoRelay(app)
-    app.extensions["notifications_auto_relay"] = state
+    app.extensions["auto_relay"] = state
 
     @app.teardown_request
     def _auto_relay(exc):  # after the response and the request's commit
@@ -118,4 +107,4 @@ def install(app: Flask) -> AutoRelay:
 
 
 def of(app: Flask) -> AutoRelay:
-    return app.extensions["notifications_auto_relay"]
+    return app.extensions["auto_relay"]

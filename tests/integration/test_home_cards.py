@@ -1,0 +1,88 @@
+"""The home page lists the cards the platform and the areas register (app.views.register_home_card),
+each for its roles, in their order; the platform's own template names no area."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+
+from app import jobs
+from app.views import home_cards, register_home_card
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What each role saw on the home page before the cards were registered (the same links, in the
+# same order as the old template).
+EXPECTED = {
+    "parent": [
+        "/contactbook/",
+        "/children/",
+        "/admissions/rounds/",
+        "/notifications/",
+        "/auth/password",
+    ],
+    "teacher": [
+        "/contactbook/",
+        "/admissions/rounds/",
+        "/notifications/",
+        "/notifications/sent",
+        "/auth/password",
+    ],
+    "school_staff": [
+        "/contactbook/",
+        "/admissions/rounds/",
+        "/admissions/dashboard/",
+        "/admissions/council/",
+        "/admin/users",
+        "/notifications/",
+        "/notifications/sent",
+        "/auth/password",
+    ],
+    "city_admin": [
+        "/contactbook/",
+        "/admissions/rounds/",
+        "/admissions/office/",
+        "/admissions/imports",
+        "/admissions/dashboard/",
+        "/admissions/council/",
+        "/admin/users",
+        "/admin/audit",
+        "/notifications/",
+        "/notifications/sent",
+        "/notifications/admin/failures",
+        "/auth/password",
+    ],
+}
+
+
+def card_links(page: str) -> list[str]:
+    cards = page.split('<ul class="cards">')[1].split("</ul>")[0]
+    return re.findall(r'href="([^"]+)"', cards)
+
+
+def test_each_role_sees_its_cards_in_order(app, world, make_client):
+    for role, expected in EXPECTED.items():
+        c = make_client()
+        c.login_as(world["users"][role])
+        links = card_links(c.get("/home").get_data(as_text=True))
+        assert links == expected, role
+
+
+def test_an_area_adds_a_card_for_some_roles(app, world, make_client):
+    register_home_card(app, _l("Audit log"), "admin.audit_log", roles=("teacher",), order=1)
+    jobs.commit()
+    c = make_client()
+    c.login_as(world["users"]["teacher"])
+    assert card_links(c.get("/home").get_data(as_text=True))[0] == "/admin/audit"
+    with app.test_request_context():
+        assert [card.endpoint for card in home_cards("parent")][:2] == [
+            "contactbook.index",
+            "admissions_parent.my_children",
+        ]
+
+
+def test_the_home_template_names_no_area():
+    template = (ROOT / "templates" / "home.html").read_text()
+    assert "admissions" not in template and "contactbook" not in template

@@ -9,7 +9,6 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from app import jobs
-from app.notifications.relay import relay
 
 from .imports.classes import import_classes
 
@@ -47,9 +46,14 @@ def relay_command(stale):
     """Send what a Redis outage left unsent (run once Redis is back, or from cron).
 
     The contact book writes its notifications in the transaction of the change they announce;
-    what a Redis outage leaves behind are deliveries no job picked up. This runs one pass of the
-    notifications relay (the same as `flask --app app notifications relay --stale-seconds S`):
-    it hands them to the workers, or sends them right here when REDIS_URL is not set.
+    what a Redis outage leaves behind are deliveries and jobs no worker picked up. This runs one
+    pass of the platform relay (the same as `flask --app app notifications relay --stale-seconds
+    S`): it hands them to the workers, or sends them right here when REDIS_URL is not set.
     """
-    result = relay(stale_seconds=stale)
-    click.echo("released {released}, requeued {requeued}, digests {digests}".format(**result))
+    try:
+        result = jobs.relay_all(options={"notifications": {"stale_seconds": stale}})
+    except jobs.RelayError as err:
+        raise click.ClickException(f"relay pass failed: {err}") from err
+    click.echo(
+        "released {released}, requeued {requeued}, digests {digests}".format(**result["notifications"])
+    )

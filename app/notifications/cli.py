@@ -28,7 +28,9 @@ notifications_cli = AppGroup("notifications", help="Notification outbox.")
     help="Re-enqueue due rows not handed to a job for this long (default 300).",
 )
 @click.option("--loop", is_flag=True, help="Run forever, one pass every --interval seconds.")
-@click.option("--interval", type=float, default=30.0, show_default=True)
+@click.option(
+    "--interval", type=float, default=None, help="Seconds between passes (default JOB_RELAY_INTERVAL, 10)."
+)
 def relay_command(lease_seconds, stale_seconds, loop, interval):
     """Re-queue stuck deliveries and jobs, send due deferred messages and digests."""
     overrides = {
@@ -36,6 +38,7 @@ def relay_command(lease_seconds, stale_seconds, loop, interval):
     }
     options = {"options": {"notifications": overrides}}
     if loop:
+        interval = interval or current_app.config["JOB_RELAY_INTERVAL"]
         # Never exits on its own: a failed pass (Redis or the database down) is retried.
         RelayLoop(current_app._get_current_object(), interval, report=_echo, **options).run()
         return

@@ -78,7 +78,7 @@ def test_an_area_adds_a_card_for_some_roles(app, world, make_client):
     assert card_links(c.get("/home").get_data(as_text=True))[0] == "/admin/audit"
     with app.test_request_context():
         assert [card.endpoint for card in home_cards("parent")][:2] == [
-            "contactbook.index",
+            "contactbook_public.index",
             "admissions_parent.my_children",
         ]
 

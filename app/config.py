@@ -47,6 +47,9 @@ class Config:
     MAIL_URL = os.environ.get("MAIL_URL") or None
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")
     SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
+    SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN") or None
+    # The site's address in front of the links of emails and SMS (else they are bare paths).
+    PUBLIC_URL = (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None
     REGISTRY_URL = os.environ.get("REGISTRY_URL") or None
     SECRET_KEY: str | None = None
 

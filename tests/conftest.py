@@ -284,7 +284,10 @@ def run_jobs(app):
         from app.workers import Worker
 
         q = Queue(app.config["JOB_QUEUE"], connection=conn)
-        Worker([q], connection=conn).work(burst=True)
+        # Its own app context, as a worker process has: the jobs' sessions end with them and
+        # leave the test's session (and the objects it holds) alone.
+        with app.app_context():
+            Worker([q], connection=conn).work(burst=True)
 
     return drain
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark (issue 4): a district's allocation season, from the database to published results.
+"""Benchmark: a district's allocation season, from the database to published results.
 
     .venv/bin/python scripts/bench/admissions_season.py [--applications 20000] [--schools 60] [--notify]
 

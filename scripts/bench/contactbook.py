@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark (issue 5): the contact book on PostgreSQL with a big school.
+"""Benchmark: the contact book on PostgreSQL with a big school.
 
     .venv/bin/python scripts/bench/contactbook.py [--pupils 2000] [--requests 200] [--filler-rows 350000]
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Benchmark: import a 150,000-row roster.xlsx (issue 4: ≤ 60 s, and ≤ 2× openpyxl's own pass).
+"""Benchmark: import a 150,000-row roster.xlsx (target: ≤ 60 s, and ≤ 2× openpyxl's own pass).
 
     .venv/bin/python scripts/bench/roster_import.py [--rows 150000] [--seed 2026] [--keep FILE]
 
-1. Generates a seeded roster.xlsx in the DESIGN §4b format (Vietnamese headers, date cells,
+1. Generates a seeded roster.xlsx in the roster.xlsx format of docs/excel-formats.md (Vietnamese headers, date cells,
    text-cell personal IDs and phones).
 2. Times openpyxl's own read-only pass over it (every row, every value), again right before each
    import so that the ratio compares runs made under the same machine load.

@@ -1,6 +1,6 @@
 """Every form of every page, as every demo role and anonymous, with hostile values in each field.
 
-Issue 2, "Bad input": malformed, oversized or duplicated posts, script and SQL fragments in every
+"Bad input": malformed, oversized or duplicated posts, script and SQL fragments in every
 field → a clear message, never a 500, nothing stored half-way. Forms are found by crawling the
 demo district as each role (so new pages and forms join this test by themselves):
 

@@ -1,4 +1,4 @@
-"""The shared spreadsheet pieces (app/xlsx.py, DESIGN §4b): text, cell checks, reports, workbooks.
+"""The shared spreadsheet pieces (app/xlsx.py, docs/excel-formats.md): text, cell checks, reports, workbooks.
 
 The areas' own rules are tested beside them: personal IDs, levels, residence types and places in
 test_admissions_validation.py; classes.xlsx and grade sheets in the contact book's tests.

@@ -40,6 +40,7 @@ from .models import (
     RoundStatus,
 )
 from .offers import expire_offers, notify_later
+from .offers import notify_families as notify_families  # job path of notices queued before the split
 from .rules import RoundError
 from .seasons import level_window, now
 

@@ -190,7 +190,7 @@ def test_unknown_residence_type():
 
 
 def test_generic_checks_are_the_shared_ones():
-    """Text, names, codes, phones, dates, gender, numbers: app/xlsx.py (tests/unit/test_xlsx.py)."""
+    """Text, names, codes, phones, dates, gender, numbers: app/xlsx/ (tests/unit/test_xlsx.py)."""
     for name in (
         "CellError",
         "a_date",

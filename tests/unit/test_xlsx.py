@@ -1,4 +1,4 @@
-"""The shared spreadsheet pieces (app/xlsx.py, docs/excel-formats.md): text, cell checks, reports, workbooks.
+"""The shared spreadsheet pieces (app/xlsx/, docs/excel-formats.md): text, cell checks, reports, workbooks.
 
 The areas' own rules are tested beside them: personal IDs, levels, residence types and places in
 test_admissions_validation.py; classes.xlsx and grade sheets in the contact book's tests.
@@ -85,9 +85,9 @@ def test_dropped_characters_are_every_control_and_format_character():
     for cp in range(0x110000):
         ch = chr(cp)
         if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n\r":
-            assert xlsx._DROPPED.match(ch), f"U+{cp:04X} ({unicodedata.category(ch)}) is not dropped"
+            assert xlsx.strings._DROPPED.match(ch), f"U+{cp:04X} ({unicodedata.category(ch)}) is not dropped"
     for ch in "\t\n\r aAđ1\u00a0\u0301":
-        assert not xlsx._DROPPED.match(ch)
+        assert not xlsx.strings._DROPPED.match(ch)
 
 
 def test_strip_diacritics():

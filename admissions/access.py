@@ -16,7 +16,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.authz import can_manage_district, can_manage_school, school_or_404
 from app.extensions import db
-from app.models import District, Role, School, Ward
+from app.imports import kinds_of
+from app.models import District, ImportJob, Role, School, Ward
 
 from .models import (
     AdmissionLevel,
@@ -26,7 +27,6 @@ from .models import (
     ApplicationChoice,
     ApplicationStatus,
     Child,
-    ImportJob,
     LevelState,
     ParentChild,
 )
@@ -234,7 +234,7 @@ def import_scope() -> int | None:
 
 
 def visible_import_jobs() -> sa.Select:
-    q = sa.select(ImportJob)
+    q = sa.select(ImportJob).where(ImportJob.kind.in_(kinds_of("admissions")))
     district = import_scope()
     if district is not None:
         q = q.where(ImportJob.district_id == district)

@@ -291,37 +291,6 @@ class ApplicationChoice(db.Model):
     school: Mapped[School] = relationship()
 
 
-class ImportJob(db.Model):
-    """One Excel import started from the web: its uploaded file, progress and report (row numbers,
-    columns and problem codes, no personal data); `district_id`: the importer's scope (None: city)."""
-
-    __tablename__ = "import_job"
-    __table_args__ = (
-        sa.CheckConstraint("kind IN ('schools','catchments','roster')", name="kind"),
-        sa.CheckConstraint(
-            "status IN ('queued','running','saving','done','rejected','failed')", name="status"
-        ),
-        sa.Index("ix_import_job_scope", "district_id", "created_at"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(12))
-    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
-    progress: Mapped[int] = mapped_column(default=0)
-    rows: Mapped[int] = mapped_column(default=0)
-    created_count: Mapped[int] = mapped_column(default=0)
-    updated_count: Mapped[int] = mapped_column(default=0)
-    unchanged_count: Mapped[int] = mapped_column(default=0)
-    problem_count: Mapped[int] = mapped_column(default=0)
-    report: Mapped[dict] = mapped_column(sa.JSON, default=dict)
-    filename: Mapped[str] = mapped_column(sa.String(200), default="")
-    file_token: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
-    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-
-
 class RoundKind(enum.StrEnum):
     OFFICIAL = "official"
     WHAT_IF = "what_if"  # changed capacities, compared with its official round; never published

@@ -164,3 +164,41 @@ class AuditLog(db.Model):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class ImportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"  # reading and checking rows
+    SAVING = "saving"
+    DONE = "done"
+    REJECTED = "rejected"  # a problem in the file: nothing stored
+    FAILED = "failed"  # an error on our side: nothing stored; a retry runs it again
+
+
+class ImportJob(db.Model):
+    """One Excel import started from the web (app.imports): its uploaded file, progress and report
+    (row numbers, columns and problem codes, no personal data). `kind` is one an area registered;
+    `district_id`: the importer's scope where the area scopes by district (None: the city)."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({','.join(repr(str(s)) for s in ImportStatus)})", name="status"),
+        sa.Index("ix_import_job_scope", "district_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    status: Mapped[str] = mapped_column(sa.String(10), default=ImportStatus.QUEUED)
+    progress: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int] = mapped_column(default=0)
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    unchanged_count: Mapped[int] = mapped_column(default=0)
+    problem_count: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    filename: Mapped[str] = mapped_column(sa.String(200), default="")
+    file_token: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -9,13 +9,19 @@ Speed (150,000 roster rows): one pass over the cells, pure checks with cached pl
 existing keys loaded in a few batched queries, bulk INSERT/UPDATE in chunks; no query per row.
 
 `import_workbook(kind, source, scope=...)` is the entry point; the caller commits (CLI, job).
+From the web each kind runs as the platform's import job (app.imports): `import_kinds()` are
+what admissions registers, `run_job` what such a job calls.
 """
 
 from __future__ import annotations
 
 import time
 
+from flask_babel import lazy_gettext as _l
+
 from app.extensions import db
+from app.imports import ImportKind
+from app.models import ImportJob
 from app.xlsx import FileRejected
 
 from . import catchments, roster, schools
@@ -29,7 +35,9 @@ __all__ = [
     "SHEETS",
     "ImportReport",
     "Problem",
+    "import_kinds",
     "import_workbook",
+    "run_job",
     "match_headers",
 ]
 
@@ -83,3 +91,23 @@ def import_workbook(
     db.session.flush()
     report.seconds = time.perf_counter() - started
     return report
+
+
+TITLES = {
+    "schools": _l("Schools"),
+    "catchments": _l("Catchments"),
+    "roster": _l("Residency roster"),
+}
+
+
+def run_job(path: str, job: ImportJob, progress: ProgressFn) -> ImportReport:
+    """An import job of one of admissions' kinds: the rows must be in the job's district."""
+    return import_workbook(job.kind, path, scope=job.district_id, progress=progress)
+
+
+def import_kinds() -> list[ImportKind]:
+    """The kinds of file admissions imports from the web (registered by admissions.register)."""
+    return [
+        ImportKind("admissions", kind, TITLES[kind], run_job, ImportReport, "admissions.import")
+        for kind in KINDS
+    ]

@@ -1,17 +1,13 @@
-"""The report of an Excel import: how many rows were created, updated or unchanged, and every
-problem found (row, column, code), stored with the import job without personal data."""
+"""The report of an admissions import: the platform's `ImportReport` (app.imports) whose
+problems speak admissions' own codes too (cells.MESSAGES)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import ClassVar
 
-from flask_babel import lazy_gettext as _l
-
-from app import xlsx
+from app import imports, xlsx
 
 from . import cells as v
-
-STORED_PROBLEMS = 1_000  # kept in an ImportJob's report; the CLI prints them all
 
 
 class Problem(xlsx.Problem):
@@ -20,57 +16,5 @@ class Problem(xlsx.Problem):
     messages = v.MESSAGES
 
 
-@dataclass
-class ImportReport:
-    kind: str
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    problem_count: int | None = None  # set when problems were truncated for storage
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and not self.problem_count
-
-    @property
-    def total_problems(self) -> int:
-        return self.problem_count if self.problem_count is not None else len(self.problems)
-
-    def summary(self) -> str:
-        """The contract's last CLI line (always English, scripts read it)."""
-        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
-
-    def localized_summary(self) -> str:
-        return xlsx.localize(_l("created %(created)d, updated %(updated)d, unchanged %(unchanged)d")) % {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-        }
-
-    def to_json(self, max_problems: int = STORED_PROBLEMS) -> dict:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "seconds": round(self.seconds, 3),
-            "problems": [p.to_json() for p in self.problems[:max_problems]],
-            "problem_count": self.total_problems,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> ImportReport:
-        return cls(
-            kind=data.get("kind", ""),
-            rows=data.get("rows", 0),
-            created=data.get("created", 0),
-            updated=data.get("updated", 0),
-            unchanged=data.get("unchanged", 0),
-            problems=[Problem.from_json(p) for p in data.get("problems", [])],
-            problem_count=data.get("problem_count"),
-            seconds=data.get("seconds", 0.0),
-        )
+class ImportReport(imports.ImportReport):
+    problem_type: ClassVar[type[xlsx.Problem]] = Problem

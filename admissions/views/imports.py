@@ -1,8 +1,8 @@
 """Excel imports from the web: upload, progress, report, templates (formats: docs/excel-formats.md).
 
 District officers import rows of their own district only; city admins import anything. Every
-upload becomes an ImportJob run after the commit (an RQ job with Redis, in-process without),
-and the status page polls its JSON endpoint to move a progress bar.
+upload becomes the platform's import job (app.imports), run after the commit (an RQ job with
+Redis, in-process without), and the status page polls its JSON endpoint to move a progress bar.
 """
 
 from __future__ import annotations
@@ -11,34 +11,21 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app import imports as import_jobs
 from app import xlsx
 from app.authz import roles_required
 from app.models import Role
 
-from .. import exports, tasks
+from .. import exports
 from ..access import import_job_or_404, import_scope, visible_import_jobs
 from ..forms import ImportForm
-from ..imports import KINDS, ImportReport
+from ..imports import KINDS, TITLES
 
 bp = Blueprint("admissions_imports", __name__, url_prefix="/admissions")
 
 IMPORTERS = (Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
 SHOWN_PROBLEMS = 200
 RECENT_JOBS = 20
-
-KIND_TITLES = {
-    "schools": _l("Schools"),
-    "catchments": _l("Catchments"),
-    "roster": _l("Residency roster"),
-}
-STATUS_LABELS = {
-    "queued": _l("Waiting to start"),
-    "running": _l("Checking rows"),
-    "saving": _l("Saving"),
-    "done": _l("Imported"),
-    "rejected": _l("Rejected: nothing was stored"),
-    "failed": _l("Failed: nothing was stored; try again"),
-}
 
 
 def _forms(submitted: ImportForm | None = None) -> dict[str, ImportForm]:
@@ -53,9 +40,9 @@ def _render_index(forms, status=200):
         "admissions/import.html",
         forms=forms,
         kinds=KINDS,
-        titles=KIND_TITLES,
-        jobs=tasks.recent_jobs(visible_import_jobs(), RECENT_JOBS),
-        status_labels=STATUS_LABELS,
+        titles=TITLES,
+        jobs=import_jobs.recent_jobs(visible_import_jobs(), RECENT_JOBS),
+        status_labels=import_jobs.STATUS_LABELS,
         scoped=import_scope() is not None,
     ), status
 
@@ -75,10 +62,10 @@ def upload():
     scope = import_scope()
     form = ImportForm(prefix=kind)
     if form.validate_on_submit():
-        if not tasks.looks_like_xlsx(form.file.data):
+        if not import_jobs.looks_like_xlsx(form.file.data):
             form.file.errors.append(_l("This is not an Excel .xlsx file."))
         else:
-            job = tasks.start_import(kind, form.file.data, current_user, scope)
+            job = import_jobs.start_import(kind, form.file.data, current_user, scope)
             return redirect(url_for(".import_status", job_id=job.id))
     return _render_index(_forms(form), 422)
 
@@ -96,18 +83,11 @@ def import_template():
 @roles_required(IMPORTERS)
 def import_status(job_id: int):
     job = import_job_or_404(job_id)
-    report = ImportReport.from_json(job.report) if job.report else None
-    problems = report.problems[:SHOWN_PROBLEMS] if report else []
-    more = (job.problem_count - len(problems)) if report else 0
     return render_template(
-        "admissions/import_status.html",
-        job=job,
-        report=report,
-        problems=problems,
-        more=more,
-        titles=KIND_TITLES,
-        status_labels=STATUS_LABELS,
-        final=job.status in tasks.FINAL_STATUSES,
+        "imports/status.html",
+        **import_jobs.status_context(job, SHOWN_PROBLEMS),
+        status_url=url_for(".import_status_json", job_id=job.id),
+        back_url=url_for(".imports"),
     )
 
 
@@ -115,16 +95,4 @@ def import_status(job_id: int):
 @roles_required(IMPORTERS)
 def import_status_json(job_id: int):
     job = import_job_or_404(job_id)
-    return jsonify(
-        id=job.id,
-        kind=job.kind,
-        status=job.status,
-        status_label=str(STATUS_LABELS[job.status]),
-        progress=job.progress,
-        final=job.status in tasks.FINAL_STATUSES,
-        rows=job.rows,
-        created=job.created_count,
-        updated=job.updated_count,
-        unchanged=job.unchanged_count,
-        problems=job.problem_count,
-    )
+    return jsonify(import_jobs.status_json(job))

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from admissions.imports import COLUMNS, import_workbook
-from admissions.models import Catchment, ImportJob, RosterEntry
+from admissions.models import Catchment, RosterEntry
 from app import jobs
-from app.models import AuditLog, District, ResidentialGroup, School, Ward
+from app.models import AuditLog, District, ImportJob, ResidentialGroup, School, Ward
 from tests.factories import create_district, create_school, create_user
 
 EN = {kind: [c.name for c in cols] for kind, cols in COLUMNS.items()}
@@ -617,7 +617,7 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     # Uploaded files are removed once processed.
     import os
 
-    from admissions.tasks import upload_dir
+    from app.imports import upload_dir
 
     assert os.listdir(upload_dir()) == []
 
@@ -757,8 +757,8 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     import os
     import uuid
 
-    import admissions.tasks as tasks
     from admissions.imports import reading
+    from app.imports import runner as tasks
 
     seen = []
     real_set_status = tasks._set_status
@@ -787,7 +787,7 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     jobs.commit()
     job_id = job.id
 
-    jobs.run_job("admissions.tasks:run_import", [job_id], {})
+    jobs.run_job("app.imports.runner:run_import", [job_id], {})
 
     assert seen[0] == ("running", 1)
     reading = [p for s, p in seen if s == "running"]
@@ -798,7 +798,8 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     assert job.started_at is not None and job.finished_at >= job.started_at
     run_jobs()  # with Redis, the file removal is a job of its own
     assert not os.path.exists(tasks.upload_path(token))
-    # Running the job again (e.g. an RQ retry) changes nothing.
+    # Running the job again (e.g. an RQ retry, or a job queued under the path it had before the
+    # runner moved to the platform) changes nothing.
     jobs.run_job("admissions.tasks:run_import", [job_id], {})
     assert count(db, RosterEntry) == 3000
 
@@ -904,7 +905,7 @@ def test_stale_uploads_are_removed(app):
     import os
     import time
 
-    from admissions import tasks
+    from app.imports import runner as tasks
 
     os.makedirs(tasks.upload_dir(), exist_ok=True)
     old, fresh = tasks.upload_path("c" * 32), tasks.upload_path("d" * 32)

@@ -29,10 +29,10 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from admissions.models import AllocationRound, ImportJob, RosterEntry
+from admissions.models import AllocationRound, RosterEntry
 from app import jobs
 from app.extensions import db
-from app.models import District, Role, User, utcnow
+from app.models import District, ImportJob, Role, User, utcnow
 from app.notifications.models import Delivery, Notification, NotificationSettings
 from app.outbox import OutboxJob
 from tests.admissions_factories import (

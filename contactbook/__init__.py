@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.imports import register_import
 from app.notifications import register_kind
 from app.security import mask_phone
 from app.views import register_home_card
 
 from .cli import contactbook_cli
 from .demo import load_demo
+from .imports import import_kinds
 from .views import BLUEPRINTS
 
 
@@ -22,6 +24,8 @@ def register(app) -> None:
     app.config.setdefault("ACCOUNT_ACTIVATION_ENDPOINT", "contactbook_public.activate")
     app.cli.add_command(contactbook_cli)
     app.extensions.setdefault("demo_loaders", []).append(load_demo)
+    for kind in import_kinds():
+        register_import(app, kind)
     register_kind("announcement", _l("School and office announcements"), order=10)
     register_kind(
         "contact_book", _l("Contact book: grades, comments, attendance"), about_child=True, order=30

@@ -18,7 +18,8 @@ from flask_login import current_user
 
 from app.authz import can_manage_school, school_or_404
 from app.extensions import db
-from app.models import Role, User
+from app.imports import kinds_of
+from app.models import ImportJob, Role, User
 
 from .models import (
     AbsenceRequest,
@@ -234,3 +235,19 @@ def children_of(user: User) -> list[Pupil]:
             .order_by(Pupil.date_of_birth, Pupil.id)
         )
     )
+
+
+def visible_import_jobs() -> sa.Select:
+    """The contact book's import jobs a staff member may follow: their own (a city administrator:
+    all of them). A job's report names rows and problem codes, never pupils."""
+    q = sa.select(ImportJob).where(ImportJob.kind.in_(kinds_of("contactbook")))
+    if current_user.role != Role.CITY_ADMIN:
+        q = q.where(ImportJob.user_id == current_user.id)
+    return q
+
+
+def import_job_or_404(job_id: int) -> ImportJob:
+    job = db.session.scalar(visible_import_jobs().where(ImportJob.id == job_id))
+    if job is None:
+        abort(404)
+    return job

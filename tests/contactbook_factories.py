@@ -299,8 +299,21 @@ def contactbook_foreign_ids(world) -> dict[str, int]:
     pupil = create_pupil(cls, guardians=[other_parent])
     ids = {"class_id": cls.id, "subject_id": subject.id, "pupil_id": pupil.id}
     ids.update(_foreign_records(pupil, cls, other_parent, teacher_b))
+    ids["job_id"] = _foreign_import(world["foreign"]["school_staff"])
     jobs.commit()
     return ids
+
+
+def _foreign_import(staff) -> int:
+    """A classes.xlsx import job of school B's staff (the route test overrides job_id with an
+    admissions import; the contact book's access test keeps this one)."""
+    from app.extensions import db
+    from app.models import ImportJob
+
+    job = ImportJob(kind="classes", status="done", progress=100, file_token="e" * 32, user_id=staff.id)
+    db.session.add(job)
+    db.session.flush()
+    return job.id
 
 
 def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:

@@ -15,7 +15,7 @@ code: no personal data) is stored with the job; the uploaded file is deleted onc
   (templates/imports/status.html).
 """
 
-from .kinds import ImportKind, ProgressFn, import_kind, kinds_of, register_import, registered_kinds
+from .kinds import ImportKind, ProgressFn, import_kind, kinds_of, register_import, registered_kinds, titles_of
 from .report import STORED_PROBLEMS, ImportReport
 from .runner import (
     FINAL_STATUSES,
@@ -51,6 +51,7 @@ __all__ = [
     "start_import",
     "status_context",
     "status_json",
+    "titles_of",
     "upload_dir",
     "upload_path",
 ]

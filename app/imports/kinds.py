@@ -44,6 +44,11 @@ def kinds_of(area: str) -> list[str]:
     return [k.name for k in registered_kinds().values() if k.area == area]
 
 
+def titles_of(area: str) -> dict[str, object]:
+    """Each kind `area` registered → its title (for the lists of recent imports)."""
+    return {k.name: k.title for k in registered_kinds().values() if k.area == area}
+
+
 def import_kind(name: str) -> ImportKind:
     kind = registered_kinds().get(name)
     if kind is None:

@@ -21,6 +21,7 @@ MESSAGES = {
     "class_name": _l("must start with the grade number, such as 1A or 6A1"),
     "class_grade_level": _l("grade %(grade)d is not taught at school %(code)s"),
     "school_scope": _l("school %(code)s is not one you manage"),
+    "uploader_gone": _l("the account that uploaded this file is closed; nothing was imported"),
     "no_year": _l("there is no current academic year; ask the city administrator to set one"),
     "pupil_differs": _l("the same pupil is written differently in row %(first)d"),
     "teacher_differs": _l("the same teacher is written differently in row %(first)d"),

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from typing import ClassVar
 
 import sqlalchemy as sa
 
-from app import xlsx
+from app import imports, xlsx
 from app.extensions import db
 from app.models import Role, School, User
 from app.xlsx import Column, FileRejected, Row
@@ -46,25 +47,17 @@ CHUNK = 900  # IN-list size (SQLite allows 999 parameters by default)
 
 
 @dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    problems: list[Problem] = field(default_factory=list)
+class ImportReport(imports.ImportReport):
+    """The platform's import report (app.imports) with the contact book's problem codes, the new
+    accounts it created (stored with the job) and the schools it touched (for the audit entry)."""
+
+    problem_type: ClassVar[type[xlsx.Problem]] = Problem
+    EXTRA: ClassVar[tuple[str, ...]] = ("new_guardians", "new_teachers")
+
+    kind: str = "classes"
     new_guardians: int = 0
     new_teachers: int = 0
     school_ids: set[int] = field(default_factory=set)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        """The contract's last CLI line (English: scripts read it)."""
-        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
-
-    def count(self, status: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
 
 
 @dataclass

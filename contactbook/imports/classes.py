@@ -16,6 +16,7 @@ teachers with an emailed one (contactbook.tasks). Flush only; the caller commits
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import date
 
@@ -25,6 +26,7 @@ from app.audit import audit
 from app.authz import scoped_schools_query
 from app.extensions import db
 from app.i18n import local_today
+from app.imports import ProgressFn
 from app.jobs import enqueue_after_commit
 from app.models import Role, School, User
 
@@ -36,24 +38,33 @@ from .cells import Problem
 from .class_sheet import ImportReport, PupilRow, TeacherRow, check_rows, chunks, read_workbook
 
 
-def import_classes(source, actor: User | None, *, today: date | None = None) -> ImportReport:
+def import_classes(
+    source, actor: User | None, *, today: date | None = None, progress: ProgressFn | None = None
+) -> ImportReport:
     """Check and (when clean) write a classes workbook (a path, a file or its bytes) on behalf of
     `actor`, whose schools are the only ones the rows may name (None, as the command line, or a
     city administrator: any school). Returns the report; nothing is written when it has problems.
-    Flush only: the request, the command or a job commits."""
+    `progress(phase, fraction)` is told when reading is done and before saving (an import job's
+    progress bar). Flush only: the request, the command or a job commits."""
+    started = time.perf_counter()
+    progress = progress or _no_progress
     report = ImportReport()
+    progress("reading", 0.0)
     rows = read_workbook(source, report.problems, today or local_today())
     if rows is None:
-        return report
+        return _finished(report, started)
     pupils, teachers = rows
+    report.rows = len(pupils) + len(teachers)
+    progress("reading", 0.5)
     year = current_year()
     if year is None:
         report.problems.append(Problem(None, None, "no_year"))
-        return report
+        return _finished(report, started)
     schools, by_phone, by_email = check_rows(pupils, teachers, report.problems, _allowed_schools(actor))
     if report.problems:
         report.problems.sort(key=lambda p: (p.sheet != "pupils", p.row or 0))
-        return report
+        return _finished(report, started)
+    progress("saving", 1.0)
     _apply(pupils, teachers, schools, by_phone, by_email, year, report)
     audit(
         "contactbook.import_classes",
@@ -66,6 +77,15 @@ def import_classes(source, actor: User | None, *, today: date | None = None) -> 
         new_guardians=report.new_guardians,
         new_teachers=report.new_teachers,
     )
+    return _finished(report, started)
+
+
+def _no_progress(phase: str, fraction: float) -> None:
+    pass
+
+
+def _finished(report: ImportReport, started: float) -> ImportReport:
+    report.seconds = time.perf_counter() - started
     return report
 
 

@@ -3,10 +3,11 @@ too), the classes.xlsx import, activation sheets, the school calendar (terms and
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import imports as import_jobs
 from app import xlsx
 from app.audit import audit
 from app.authz import roles_required, school_or_404, scoped_schools_query
@@ -17,7 +18,6 @@ from .. import access, activation, classes, exports, years
 from ..access import STAFF
 from ..catalog import grades_of_level, standard_subjects
 from ..forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
-from ..imports.classes import import_classes as import_class_lists
 
 bp = Blueprint("contactbook_staff", __name__, url_prefix="/contactbook")
 
@@ -74,26 +74,55 @@ def resend_activation(user_id: int):
     return redirect(url_for("contactbook_staff.school", school_id=teacher.school_id))
 
 
+RECENT_IMPORTS = 10
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required(STAFF)
 def import_classes():
+    """classes.xlsx: checked and stored by an import job, followed on its status page."""
     form = ImportForm()
-    if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
-        return render_template("contactbook/import.html", form=form, report=None), status
-    report = import_class_lists(form.file.data.read(), current_user)
-    if not report.ok:
-        return render_template("contactbook/import.html", form=form, report=report), 422
-    flash(
-        _(
-            "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-        ),
-        "success",
+    if form.validate_on_submit():
+        if import_jobs.looks_like_xlsx(form.file.data):
+            job = import_jobs.start_import("classes", form.file.data, current_user)
+            return redirect(url_for("contactbook_staff.import_status", job_id=job.id))
+        form.file.errors.append(_("This is not an Excel .xlsx file."))
+    return render_template(
+        "contactbook/import.html",
+        form=form,
+        jobs=import_jobs.recent_jobs(access.visible_import_jobs(), RECENT_IMPORTS),
+        titles=import_jobs.titles_of("contactbook"),
+        status_labels=import_jobs.STATUS_LABELS,
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/import/<int:job_id>")
+@roles_required(STAFF)
+def import_status(job_id: int):
+    job = access.import_job_or_404(job_id)
+    context = import_jobs.status_context(job)
+    report = context["report"]
+    return render_template(
+        "imports/status.html",
+        **context,
+        status_url=url_for("contactbook_staff.import_status_json", job_id=job.id),
+        back_url=url_for("contactbook_staff.import_classes"),
+        done_note=_new_accounts_note(report) if report is not None and report.ok else None,
     )
-    return render_template("contactbook/import.html", form=ImportForm(formdata=None), report=report)
+
+
+@bp.route("/import/<int:job_id>/status")
+@roles_required(STAFF)
+def import_status_json(job_id: int):
+    return jsonify(import_jobs.status_json(access.import_job_or_404(job_id)))
+
+
+def _new_accounts_note(report) -> str:
+    return _(
+        "New guardian accounts: %(g)d (print their activation codes from each class page). New teacher accounts: %(t)d (they receive an activation email).",
+        g=report.new_guardians,
+        t=report.new_teachers,
+    )
 
 
 @bp.route("/import/template.xlsx")

@@ -216,3 +216,18 @@ def assert_clean(page_problems):
         assert not problems, "browser reported problems:\n" + "\n".join(problems)
 
     return check
+
+
+@pytest.fixture
+def drain(app, run_jobs):
+    """Run queued jobs: with Redis, a real RQ worker in an app context of its own (its session
+    reset must not detach the test's objects); in-process mode already ran them at the commit."""
+
+    def go():
+        from app.extensions import db
+
+        with app.app_context():
+            run_jobs()
+        db.session.expire_all()
+
+    return go

@@ -38,21 +38,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwr
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture
-def drain(app, run_jobs):
-    """Run queued jobs: with Redis, a real RQ worker in an app context of its own (its session
-    reset must not detach the test's objects); in-process mode already ran them at the commit."""
-
-    def go():
-        from app.extensions import db
-
-        with app.app_context():
-            run_jobs()
-        db.session.expire_all()
-
-    return go
-
-
 def _run_office_round(level, district, officer, drain) -> object:
     """What the office does between the parent's visits: close the window, run and publish round 1."""
     from admissions import rounds

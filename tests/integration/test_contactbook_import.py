@@ -3,6 +3,8 @@ account per phone across schools, accounts without passwords, the staff upload p
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 
 from app import jobs
@@ -272,27 +274,37 @@ def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog, run
 # ----------------------------------------------------------------------------- upload page
 
 
-def test_staff_upload_page_imports_for_own_school_only(app, make_client):
+def test_staff_upload_page_imports_for_own_school_only(app, make_client, run_jobs):
+    """The upload runs as an import job; its page shows the report, only to the uploader."""
+    from io import BytesIO
+
     primary, secondary = _setup()
     staff = create_user("school_staff", school=primary)
+    colleague = create_user("school_staff", school=primary)
     jobs.commit()
     client = make_client()
     client.login_as(staff)
+    client.post_form("/lang", {"lang": "en"}, token_from="/home")
     page = client.get("/contactbook/import")
     assert page.status_code == 200
     token = client.csrf("/contactbook/import")
-
-    from io import BytesIO
 
     resp = client.post(
         "/contactbook/import",
         data={"csrf_token": token, "file": (BytesIO(classes_xlsx(PUPILS, TEACHERS)), "classes.xlsx")},
         content_type="multipart/form-data",
     )
-    assert resp.status_code == 422
-    body = resp.get_data(as_text=True)
-    assert "THCS-B" in body  # rows of the other school are named in the report
+    assert resp.status_code == 302
+    status_url = resp.headers["Location"]
+    assert status_url.startswith("/contactbook/import/")
+    run_jobs()
+    body = client.get(status_url).get_data(as_text=True)
+    assert "Nothing was imported" in body
+    assert "school THCS-B is not one you manage" in body  # rows of the other school are named
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
+    state = client.get(status_url + "/status").get_json()
+    assert (state["status"], state["final"], state["problems"]) == ("rejected", True, state["problems"])
+    assert state["problems"] >= 1
 
     own = [r for r in PUPILS if r[0] == "TH-A"]
     own_t = [r for r in TEACHERS if r[0] == "TH-A"]
@@ -301,8 +313,64 @@ def test_staff_upload_page_imports_for_own_school_only(app, make_client):
         data={"csrf_token": token, "file": (BytesIO(classes_xlsx(own, own_t)), "classes.xlsx")},
         content_type="multipart/form-data",
     )
-    assert resp.status_code == 200, resp.get_data(as_text=True)[-800:]
+    assert resp.status_code == 302
+    run_jobs()
+    body = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "rows imported: created" in body and "New guardian accounts: " in body
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 3
+    listing = client.get("/contactbook/import").get_data(as_text=True)
+    assert listing.count(">classes.xlsx<") == 2  # both uploads listed with their results
+
+    # Another staff member of the same school does not see this import, nor its JSON.
+    other = make_client()
+    other.login_as(colleague)
+    assert other.get(status_url).status_code == 404
+    assert other.get(status_url + "/status").status_code == 404
+    assert ">classes.xlsx<" not in other.get("/contactbook/import").get_data(as_text=True)
+
+
+def test_upload_that_is_not_a_workbook_is_refused_on_the_page(app, make_client):
+    from io import BytesIO
+
+    primary, _secondary = _setup()
+    staff = create_user("school_staff", school=primary)
+    jobs.commit()
+    client = make_client()
+    client.login_as(staff)
+    client.post_form("/lang", {"lang": "en"}, token_from="/home")
+    token = client.csrf("/contactbook/import")
+    resp = client.post(
+        "/contactbook/import",
+        data={"csrf_token": token, "file": (BytesIO(b"name,class\n"), "classes.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422
+    assert "This is not an Excel .xlsx file." in resp.get_data(as_text=True)
+
+
+def test_import_of_an_account_closed_before_its_job_ran_stores_nothing(app, run_jobs, tmp_path):
+    """The job imports on behalf of its uploader as that account is when it runs."""
+    import uuid
+
+    from app.imports import runner
+    from app.models import ImportJob
+
+    primary, _secondary = _setup()
+    staff = create_user("school_staff", school=primary)
+    staff.active = False
+    token = uuid.uuid4().hex
+    os.makedirs(runner.upload_dir(), exist_ok=True)
+    own = [r for r in PUPILS if r[0] == "TH-A"]
+    with open(runner.upload_path(token), "wb") as fh:
+        fh.write(classes_xlsx(own, [r for r in TEACHERS if r[0] == "TH-A"]))
+    job = ImportJob(kind="classes", file_token=token, user_id=staff.id)
+    db.session.add(job)
+    jobs.commit()
+    job_id = job.id  # running the job detaches objects
+    jobs.run_job("app.imports.runner:run_import", [job_id], {})
+    job = db.session.get(ImportJob, job_id)
+    assert job.status == "rejected" and job.report["problems"][0]["code"] == "uploader_gone"
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
 
 
 def test_template_download_has_both_sheets(app, make_client):

@@ -121,7 +121,7 @@ class Sheet:
     def rows(self) -> Iterator[tuple[int, tuple]]:
         """(spreadsheet row number, cells) for every row below the header, blank ones included."""
         try:
-            yield from enumerate(self._rows, start=2)
+            yield from xlsx.guard_rows(self._rows)
         except FileRejected:
             raise
         except Exception:  # noqa: BLE001 - a corrupt sheet part fails mid-way

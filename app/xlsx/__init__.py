@@ -36,7 +36,18 @@ from .cells import (
     yes_no,
 )
 from .problems import MESSAGES, CellError, FileRejected, Problem, localize, render_message
-from .reading import READ_ERRORS, Column, Row, find_sheet, get_sheet, match_headers, open_workbook, read_sheet
+from .reading import (
+    READ_ERRORS,
+    Column,
+    Row,
+    check_archive,
+    find_sheet,
+    get_sheet,
+    guard_rows,
+    match_headers,
+    open_workbook,
+    read_sheet,
+)
 from .strings import (
     EXPORT_ESCAPE_PREFIXES,
     FORMULA_PREFIXES,
@@ -63,6 +74,7 @@ __all__ = [
     "Problem",
     "Row",
     "a_date",
+    "check_archive",
     "check_cell",
     "clean_text",
     "code",
@@ -74,6 +86,7 @@ __all__ = [
     "find_sheet",
     "gender",
     "get_sheet",
+    "guard_rows",
     "header_key",
     "integer",
     "is_blank",

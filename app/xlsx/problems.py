@@ -47,6 +47,12 @@ MESSAGES: dict[str, object] = {
     "duplicate_column": _l("the first row names column %(column)s twice"),
     "no_rows": _l("the sheet has no data rows below the header row"),
     "too_many_rows": _l("the sheet has more than %(max)d data rows; split the file"),
+    "too_big": _l(
+        "the file expands to far more data than a spreadsheet of this size holds; save it again from "
+        "Excel (File > Save As > Excel Workbook) and upload that copy"
+    ),
+    "too_many_columns": _l("has more than %(max)d columns; delete the columns to the right of the data"),
+    "blank_rows": _l("more than %(max)d empty rows in a row up to here; delete the empty rows"),
     # rows
     "duplicate": _l("repeats the value of row %(first)d (each row must have its own key)"),
     "unknown_school": _l("no school with code %(code)s"),

@@ -1,4 +1,13 @@
-"""Reading workbooks: `open_workbook` (read-only, formulas kept), `match_headers`, `read_sheet`."""
+"""Reading workbooks: `open_workbook` (read-only, formulas kept), `match_headers`, `read_sheet`.
+
+An uploaded workbook is a zip archive anyone can craft. Before openpyxl parses anything,
+`check_archive` reads the archive's directory and refuses, in milliseconds, what would hold a
+worker for minutes or take gigabytes of memory (a "decompression bomb"): too many members, a
+member or the whole that would expand past a size limit, a large member that expands more than
+any spreadsheet does, oversized document properties. The sizes checked are the ones the archive
+declares, and they bind: Python's zipfile never yields more than a member's declared size (and
+fails its CRC check if the data disagree). While rows are read, `guard_rows` refuses a sheet
+padded with tens of thousands of empty rows or with cells in far-away columns."""
 
 from __future__ import annotations
 
@@ -15,6 +24,18 @@ from .problems import FileRejected, Problem
 from .strings import clean_text, header_key
 
 log = logging.getLogger(__name__)
+
+# The archive (docs/excel-formats.md, "Limits"). A real 150,000-row roster: one 93 MB sheet member
+# compressed 17:1; the largest ratio of a member of a real workbook seen is ~25:1.
+MAX_MEMBERS = 1_000
+MAX_MEMBER_BYTES = 512 * 1024 * 1024  # one member, expanded
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # the whole archive, expanded
+MAX_RATIO = 100  # expanded / compressed, for members larger than RATIO_FROM
+RATIO_FROM = 1024 * 1024
+MAX_PROPERTIES_BYTES = 1024 * 1024  # docProps/*: a few hundred bytes in real files
+# The rows (guard_rows).
+MAX_COLUMNS = 1_000  # cells per row, counting the empty ones before the last
+MAX_BLANK_RUN = 10_000  # empty rows in a row before more data
 
 
 @dataclass(frozen=True)
@@ -62,11 +83,65 @@ def match_headers(
     return index, written
 
 
+def check_archive(source) -> None:
+    """Refuse a workbook whose zip directory announces a decompression bomb (FileRejected
+    'too_big'); a file that is not a zip archive is left to openpyxl's 'not_xlsx'."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)
+    reason = _bomb_reason(members)
+    if reason:
+        log.warning("workbook refused before parsing: %s", reason)
+        raise FileRejected(Problem(None, None, "too_big"))
+
+
+def _bomb_reason(members: list[zipfile.ZipInfo]) -> str | None:
+    if len(members) > MAX_MEMBERS:
+        return f"{len(members)} members"
+    total = 0
+    for m in members:
+        total += m.file_size
+        if m.file_size > MAX_MEMBER_BYTES:
+            return f"{m.filename}: {m.file_size} bytes"
+        if m.file_size > RATIO_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            return f"{m.filename}: {m.file_size} bytes from {m.compress_size}"
+        if m.filename.startswith("docProps/") and m.file_size > MAX_PROPERTIES_BYTES:
+            return f"{m.filename}: {m.file_size} bytes"
+    if total > MAX_TOTAL_BYTES:
+        return f"{total} bytes in all"
+    return None
+
+
+def guard_rows(rows, sheet: str | None = None, first: int = 2):
+    """(row number, cells) for each row of `rows`, refusing (FileRejected) a row with more than
+    MAX_COLUMNS cells and more than MAX_BLANK_RUN empty rows followed by more data."""
+    blank_run = 0
+    for number, cells in enumerate(rows, start=first):
+        if len(cells) > MAX_COLUMNS:
+            raise FileRejected(Problem(number, None, "too_many_columns", {"max": MAX_COLUMNS}, sheet=sheet))
+        for cell in cells:
+            if cell.value is not None:
+                blank_run = 0
+                break
+        else:
+            blank_run += 1
+            if blank_run > MAX_BLANK_RUN:
+                raise FileRejected(Problem(number, None, "blank_rows", {"max": MAX_BLANK_RUN}, sheet=sheet))
+        yield number, cells
+
+
 def open_workbook(source):
     """An openpyxl workbook (path, file or bytes) in read-only mode with formulas kept, so that
-    they can be refused. FileRejected ('not_xlsx') when it cannot be read."""
+    they can be refused. FileRejected: 'too_big' for a decompression bomb (check_archive),
+    'not_xlsx' when it cannot be read."""
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
+    check_archive(source)
     try:
         return openpyxl.load_workbook(source, read_only=True, data_only=False)
     except Exception as err:  # noqa: BLE001 - any parser failure means "cannot be read"
@@ -90,7 +165,8 @@ def get_sheet(workbook, name: str):
 
 
 # Errors openpyxl raises on a corrupt sheet part, half-way through reading it.
-READ_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, EOFError)
+READ_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, EOFError, SyntaxError)
+# SyntaxError: xml.etree's ParseError (a truncated or broken sheet XML) is one.
 
 
 @dataclass
@@ -113,7 +189,7 @@ def read_sheet(workbook, sheet: str, columns: tuple[Column, ...], *, max_rows: i
         it = ws.iter_rows()
         header = next(it, ())
         index, _written = match_headers(columns, [c.value for c in header], sheet)
-        for number, cells in enumerate(it, start=2):
+        for number, cells in guard_rows(it, sheet):
             values = {}
             blank = True
             for name, i in index.items():

@@ -10,6 +10,7 @@ from flask_babel import force_locale
 
 from app import jobs
 from app.audit import audit
+from app.imports import echo_report
 
 from .allocation import run_file
 from .imports import import_workbook
@@ -32,11 +33,18 @@ def _import(kind: str, path: str, lang: str) -> None:
     (nothing stored)."""
     with force_locale(lang):
         report = import_workbook(kind, path)
-        if not report.ok:
-            jobs.rollback()
-            for problem in report.problems:
-                click.echo(problem.line(), err=True)
-            click.echo(f"rejected: {report.total_problems} problem(s); nothing was stored", err=True)
+        if report.ok:
+            audit(
+                "admissions.import.done",
+                ("import", kind),
+                kind=kind,
+                rows=report.rows,
+                created=report.created,
+                updated=report.updated,
+                unchanged=report.unchanged,
+            )
+        else:
+            jobs.rollback()  # nothing of the file; the audit entry of the refusal is kept
             audit(
                 "admissions.import.rejected",
                 ("import", kind),
@@ -44,20 +52,10 @@ def _import(kind: str, path: str, lang: str) -> None:
                 rows=report.rows,
                 problems=report.total_problems,
             )
-            jobs.commit()
-            sys.exit(2)
-        audit(
-            "admissions.import.done",
-            ("import", kind),
-            kind=kind,
-            rows=report.rows,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-        )
         jobs.commit()
-        click.echo(f"{report.rows} rows checked in {report.seconds:.1f} s")
-        click.echo(report.summary())
+        status = echo_report(report)
+    if status:
+        sys.exit(status)
 
 
 _lang = click.option(

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from app import jobs
+from app.imports import echo_report
 
 from .imports.classes import import_classes
 
@@ -20,18 +21,18 @@ contactbook_cli = AppGroup("contactbook", help="Electronic contact book.")
 def import_classes_command(path):
     """Import classes, pupils, guardians and teaching (classes.xlsx, docs/excel-formats.md).
 
-    Exit 0 and `created N, updated M, unchanged K` when imported; exit 2 and the row-by-row
-    report on stderr when rejected (nothing is stored).
+    Exit 0 with `R rows checked in S s` and `created N, updated M, unchanged K`; exit 2 and the
+    row-by-row report on stderr when rejected (nothing is stored).
     """
     report = import_classes(path, None)
-    if not report.ok:
+    if report.ok:
+        jobs.commit()
+    else:
         jobs.rollback()
-        with force_locale("en"):  # the report's format is a contract: English lines
-            for problem in report.problems:
-                click.echo(problem.line(), err=True)
-        sys.exit(2)
-    jobs.commit()
-    click.echo(report.summary())
+    with force_locale("en"):  # the report's format is a contract: English lines
+        status = echo_report(report)
+    if status:
+        sys.exit(status)
 
 
 @contactbook_cli.command("relay")

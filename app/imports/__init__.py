@@ -11,10 +11,12 @@ code: no personal data) is stored with the job; the uploaded file is deleted onc
 - `report`: `ImportReport`, the one report of every import (created / updated / unchanged and
   the problems), stored as JSON and shown in the reader's language;
 - `kinds`: `ImportKind`, `register_import`, `import_kind`, `kinds_of(area)`;
+- `cli`: `echo_report`, what every import command prints;
 - `runner`: `start_import`, `run_import` (the job), `recent_jobs`, and what the status page shows: `status_context`, `status_json`
   (templates/imports/status.html).
 """
 
+from .cli import echo_report
 from .kinds import ImportKind, ProgressFn, import_kind, kinds_of, register_import, registered_kinds, titles_of
 from .report import STORED_PROBLEMS, ImportReport
 from .runner import (
@@ -40,6 +42,7 @@ __all__ = [
     "ImportReport",
     "ProgressFn",
     "delete_upload",
+    "echo_report",
     "import_kind",
     "kinds_of",
     "looks_like_xlsx",

@@ -4,6 +4,7 @@ account per phone across schools, accounts without passwords, the staff upload p
 from __future__ import annotations
 
 import os
+import re
 
 import sqlalchemy as sa
 
@@ -73,7 +74,9 @@ def test_cli_imports_and_reimport_changes_nothing(app, runner, tmp_path):
     content = classes_xlsx(PUPILS, TEACHERS)
     result = _run(runner, tmp_path, content)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().splitlines()[-1] == "created 10, updated 0, unchanged 0"
+    checked, summary = result.stdout.strip().splitlines()[-2:]
+    assert summary == "created 10, updated 0, unchanged 0"
+    assert re.fullmatch(r"10 rows checked in \d+\.\d s", checked), checked
 
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 4
@@ -161,9 +164,12 @@ def test_bad_rows_are_reported_and_nothing_is_stored(app, runner, tmp_path):
     assert "row 5, column class_name:" in text  # grade 9 at a primary school
     assert "row 6, column pupil_code:" in text  # same pupil written differently (and dup phone)
     assert "row 2, column subject:" in text  # teachers: no subject and not homeroom
+    *problem_lines, last = lines
     assert all(
-        line.startswith("row ") and line.endswith(("(sheet pupils)", "(sheet teachers)")) for line in lines
+        line.startswith("row ") and line.endswith(("(sheet pupils)", "(sheet teachers)"))
+        for line in problem_lines
     ), lines
+    assert last == f"rejected: {len(problem_lines)} problem(s); nothing was stored"
     assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.role == Role.PARENT)) == 0
 

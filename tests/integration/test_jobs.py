@@ -150,7 +150,7 @@ def test_worker_command_refuses_without_redis(app):
 
 
 def test_record_progress_commits_on_its_own_and_never_breaks_the_job(app, caplog):
-    from admissions.models import ImportJob
+    from app.models import ImportJob
 
     job = ImportJob(kind="roster", file_token="c" * 32)
     db.session.add(job)

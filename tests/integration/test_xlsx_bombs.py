@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from admissions.imports import import_workbook
+from admissions.imports import COLUMNS, import_workbook
 from admissions.models import RosterEntry
 from app import jobs, xlsx
 from app.extensions import db
@@ -25,18 +25,7 @@ from contactbook.models import Pupil
 from tests.contactbook_factories import PUPIL_HEADERS, TEACHER_HEADERS, create_year
 from tests.factories import create_district, create_school, create_user
 
-ROSTER = [
-    "personal_id",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "district",
-    "ward",
-    "residential_group",
-    "residence_type",
-    "guardian_name",
-    "guardian_phone",
-]
+ROSTER = [c.name for c in COLUMNS["roster"]]
 ROW = [
     "001020000001",
     "Nguyễn Văn An",

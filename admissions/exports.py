@@ -1,7 +1,7 @@
 """Excel files the admissions area hands out (formats: docs/excel-formats.md): import templates,
 admission codes for distribution, the admitted children of a school, district and city summaries.
 
-Every text cell is a string cell escaped against formula injection (rules.excel_text: text that
+Every text cell is a string cell escaped against formula injection (app.xlsx.excel_text: text that
 starts with =, +, -, @, tab or CR gets a leading apostrophe), so data typed by families can never
 run as a spreadsheet formula in an officer's Excel; dates are dd/mm/yyyy text in Vietnam time.
 Headers and values are in the language of the user who downloads the file. The caller audits the
@@ -29,7 +29,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.extensions import db
 from app.models import District, School
-from app.xlsx import escape_formula, workbook_bytes
+from app.xlsx import escape_formula, excel_text, workbook_bytes
 
 from . import codes, dashboard, notify, reports, rules, seasons
 from .forms import level_labels
@@ -166,7 +166,7 @@ def codes_workbook(level: AdmissionLevel, district_id: int, school: School | Non
     bold = Font(bold=True)
 
     def text(value):
-        cell = WriteOnlyCell(ws, value=rules.excel_text(value))
+        cell = WriteOnlyCell(ws, value=excel_text(value))
         cell.data_type = "s"
         cell.number_format = "@"
         return cell
@@ -179,7 +179,7 @@ def codes_workbook(level: AdmissionLevel, district_id: int, school: School | Non
     ws.append(header)
     n = 0
     school_name = school.name if school else labels["no_catchment"]
-    safe = rules.excel_text
+    safe = excel_text
     born: dict[date, str] = {}  # a cohort has at most 366 birth dates: each formatted once
     for r, code, ward_name, group_name in db.session.execute(
         codes.export_query(level, district_id, school)
@@ -318,7 +318,7 @@ def _cells(ws, values, font=None):
         if isinstance(v, int | float) and not isinstance(v, bool):
             cell = WriteOnlyCell(ws, value=v)
         else:
-            cell = WriteOnlyCell(ws, value=rules.excel_text(v))
+            cell = WriteOnlyCell(ws, value=excel_text(v))
             cell.data_type = "s"
         if font is not None:
             cell.font = font

@@ -365,14 +365,6 @@ def is_locked(locked_until: datetime | None, now: datetime) -> bool:
 # Spreadsheet safety and display helpers
 # ---------------------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_text(value: str | None) -> str:
-    """Text for a spreadsheet cell that no spreadsheet will evaluate (OWASP CSV/formula injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 def mask_personal_id(pid: str | None) -> str:
     if not pid:

@@ -54,6 +54,7 @@ from .strings import (
     clean_text,
     enum_key,
     escape_formula,
+    excel_text,
     header_key,
     strip_diacritics,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "enum",
     "enum_key",
     "escape_formula",
+    "excel_text",
     "find_sheet",
     "gender",
     "get_sheet",

@@ -70,3 +70,9 @@ def escape_formula(value):
     if isinstance(value, str) and value.startswith(EXPORT_ESCAPE_PREFIXES):
         return "'" + value
     return value
+
+
+def excel_text(value) -> str:
+    """A text cell's value that no spreadsheet will evaluate: `escape_formula` of the value as
+    text (None → '')."""
+    return escape_formula("" if value is None else str(value))

@@ -206,20 +206,5 @@ def test_lock_expires():
     assert not rules.is_locked(None, T0)
 
 
-@pytest.mark.parametrize(
-    ("raw", "safe"),
-    [
-        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
-        ("+1", "'+1"),
-        ("-2", "'-2"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("Nguyễn Văn An", "Nguyễn Văn An"),
-        (None, ""),
-    ],
-)
-def test_excel_text_escapes_formula_like_text(raw, safe):
-    assert rules.excel_text(raw) == safe
-
-
 def test_mask_personal_id():
     assert rules.mask_personal_id("001220012345") == "001••••••345"

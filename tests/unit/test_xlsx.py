@@ -569,3 +569,18 @@ def test_written_sheets_escape_formulas_and_keep_text_columns_as_text():
     assert all(c.data_type != "f" for row in back.iter_rows() for c in row)
     assert back.cell(row=1, column=1).font.bold
     assert back.cell(row=2, column=1).number_format == "@"
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("Nguyễn Văn An", "Nguyễn Văn An"),
+        (None, ""),
+    ],
+)
+def test_excel_text_escapes_formula_like_text(raw, safe):
+    assert xlsx.excel_text(raw) == safe

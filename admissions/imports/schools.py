@@ -1,4 +1,8 @@
-"""schools.xlsx: upsert by school code (docs/excel-formats.md)."""
+"""schools.xlsx: upsert by school code (docs/excel-formats.md).
+
+An update never loses what a file does not say: an optional cell left empty keeps the stored
+value (the address and coordinates feed the nearest-school suggestions), and only `-` in that
+cell clears it."""
 
 from __future__ import annotations
 
@@ -13,6 +17,20 @@ from . import cells as v
 from .places import Places
 from .reading import RowChecker, Sheet, bulk_insert, bulk_update, check_field, data_rows, in_scope, place_text
 from .report import ImportReport
+
+CLEAR = "-"  # in an optional cell: clear the stored value
+
+
+class _Clear:
+    def __repr__(self) -> str:
+        return "CLEARED"
+
+
+CLEARED = _Clear()  # the value of an optional cell that says CLEAR
+
+
+def _clearing(cell) -> bool:
+    return cell is not None and isinstance(cell[0], str) and cell[0].strip() == CLEAR
 
 
 def check(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
@@ -55,23 +73,37 @@ def check(sheet: Sheet, chk: RowChecker, places: Places, scope, prog) -> list:
                 and existing_district.get(code.casefold(), scope) != scope
             ):
                 chk.error(rownum, "school_code", CellError("school_other_district", code=code))
-        ward_name = check_field(chk, rownum, "ward", c_ward, place_text, required=False)
-        if ward_name is not None and district is not None:
-            ward = places.resolve("ward", ward_name, district)
-        address = check_field(chk, rownum, "address", c_addr, xlsx.text, max_len=300, required=False)
-        capacity = check_field(chk, rownum, "capacity", c_cap, xlsx.integer, minimum=0, maximum=10_000)
-        lat = check_field(
-            chk, rownum, "latitude", c_lat, xlsx.number, minimum=8.0, maximum=24.0, required=False
+        if _clearing(c_ward):
+            ward = CLEARED
+        else:
+            ward_name = check_field(chk, rownum, "ward", c_ward, place_text, required=False)
+            if ward_name is not None and district is not None:
+                ward = places.resolve("ward", ward_name, district)
+        address = (
+            CLEARED
+            if _clearing(c_addr)
+            else check_field(chk, rownum, "address", c_addr, xlsx.text, max_len=300, required=False)
         )
-        lon = check_field(
-            chk, rownum, "longitude", c_lon, xlsx.number, minimum=102.0, maximum=110.0, required=False
+        capacity = check_field(chk, rownum, "capacity", c_cap, xlsx.integer, minimum=0, maximum=10_000)
+        lat = (
+            CLEARED
+            if _clearing(c_lat)
+            else check_field(
+                chk, rownum, "latitude", c_lat, xlsx.number, minimum=8.0, maximum=24.0, required=False
+            )
+        )
+        lon = (
+            CLEARED
+            if _clearing(c_lon)
+            else check_field(
+                chk, rownum, "longitude", c_lon, xlsx.number, minimum=102.0, maximum=110.0, required=False
+            )
         )
         rows.append((code, name, level, district, ward, address, capacity, lat, lon))
     return rows
 
 
 def store(sheet: Sheet, rows: list, report: ImportReport) -> None:
-    present = set(sheet.index)
     existing = {
         r.code.casefold(): r
         for r in db.session.execute(
@@ -92,25 +124,22 @@ def store(sheet: Sheet, rows: list, report: ImportReport) -> None:
     inserts, updates = [], []
     for code, name, level, district, ward, address, capacity, lat, lon in rows:
         values = {"name": name, "level": level, "district_id": district.id, "capacity": capacity}
+        # None: the cell was empty (keep what is stored); CLEARED: the cell said "-" (clear it).
         optional = {
-            "ward_id": ward.id if ward else None,
-            "address": address or "",
+            "ward_id": ward if ward is None or ward is CLEARED else ward.id,
+            "address": address,
             "latitude": lat,
             "longitude": lon,
         }
-        column_of = {
-            "ward_id": "ward",
-            "address": "address",
-            "latitude": "latitude",
-            "longitude": "longitude",
-        }
         old = existing.get(code.casefold())
         if old is None:
-            inserts.append({"code": code, **values, **optional})
+            inserts.append({"code": code, **values, **{k: _stored(k, v) for k, v in optional.items()}})
             continue
-        for key, col in column_of.items():
-            if col in present:  # a column left out of the file keeps what is stored
-                values[key] = optional[key]
+        for key, value in optional.items():
+            if value is not None:
+                values[key] = _stored(key, value)
+        if ward is None and old.district_id != district.id:
+            values["ward_id"] = None  # the stored ward is in the district the school left
         if any(getattr(old, k) != val for k, val in values.items()):
             updates.append({"id": old.id, **values})
         else:
@@ -118,3 +147,10 @@ def store(sheet: Sheet, rows: list, report: ImportReport) -> None:
     bulk_insert(School.__table__, inserts)
     bulk_update(School, updates)
     report.created, report.updated = len(inserts), len(updates)
+
+
+def _stored(key: str, value):
+    """The column value of an optional cell: empty or cleared is '' for the address, else NULL."""
+    if value is None or value is CLEARED:
+        return "" if key == "address" else None
+    return value

@@ -166,6 +166,60 @@ def test_schools_import_then_reimport_unchanged(db, caugiay, lang):
     assert db.session.scalar(sa.select(School.capacity).where(School.code == "MN-HOASEN")) == 95
 
 
+def test_school_update_with_empty_cells_keeps_what_is_stored_and_dash_clears(db, caugiay):
+    """A one-row update that leaves the address and coordinates empty must not erase them (they
+    feed the nearest-school suggestions); "-" clears a value on purpose."""
+    header = EN["schools"]
+    full = [
+        "TH-DV",
+        "Trường Dịch Vọng",
+        "grade1",
+        "Cầu Giấy",
+        "Dịch Vọng",
+        "12 Trần Đăng Ninh",
+        105,
+        21.036,
+        105.79,
+    ]
+    assert run("schools", xlsx("schools", header, [full])).ok
+    update = ["TH-DV", "Trường Dịch Vọng", "grade1", "Cầu Giấy", None, None, 120, None, None]
+    report = run("schools", xlsx("schools", header, [update]))
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 0), problems(report)
+    school = db.session.scalar(sa.select(School).where(School.code == "TH-DV"))
+    assert (school.capacity, school.ward.name, school.address, school.latitude, school.longitude) == (
+        120,
+        "Dịch Vọng",
+        "12 Trần Đăng Ninh",
+        21.036,
+        105.79,
+    )
+    assert run("schools", xlsx("schools", header, [update])).unchanged == 1
+    cleared = ["TH-DV", "Trường Dịch Vọng", "grade1", "Cầu Giấy", "-", " - ", 120, "-", "-"]
+    report = run("schools", xlsx("schools", header, [cleared]))
+    assert report.ok and report.updated == 1, problems(report)
+    db.session.expire_all()
+    school = db.session.scalar(sa.select(School).where(School.code == "TH-DV"))
+    assert (school.ward_id, school.address, school.latitude, school.longitude) == (None, "", None, None)
+    # A new school may say "-" too: nothing to clear, nothing stored.
+    new = ["TH-NEW", "Trường Mới", "grade1", "Cầu Giấy", "-", "-", 10, "-", "-"]
+    assert run("schools", xlsx("schools", header, [new])).created == 1
+
+
+def test_school_moved_to_another_district_with_an_empty_ward_loses_the_old_ward(db, caugiay):
+    header = EN["schools"]
+    assert run(
+        "schools",
+        xlsx(
+            "schools", header, [["TH-M", "Trường M", "grade1", "Cầu Giấy", "Dịch Vọng", None, 10, None, None]]
+        ),
+    ).ok
+    moved = ["TH-M", "Trường M", "grade1", "Huyện Gia Lâm", None, None, 10, None, None]
+    assert run("schools", xlsx("schools", header, [moved])).updated == 1
+    db.session.expire_all()
+    school = db.session.scalar(sa.select(School).where(School.code == "TH-M"))
+    assert school.ward_id is None and school.district.name == "Huyện Gia Lâm"
+
+
 def test_schools_any_order_extra_columns_and_district_created_by_name(db):
     header = ["Ghi chú", "capacity", "level", "name", "school_code", "district"]
     report = run(

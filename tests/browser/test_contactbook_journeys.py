@@ -499,3 +499,47 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     db.session.rollback()
     assert db.session.scalar(sa.select(User.password_hash).where(User.phone == "0912333444"))
     assert_clean()
+
+
+def test_homeroom_teacher_marks_attendance_with_one_thumb_on_a_phone(
+    page, live_server, commit, db, assert_clean
+):
+    """One row per pupil; every status a tap target of at least 44 px that nothing covers;
+    "everybody present" first, then one tap for the late pupil; saved as tapped."""
+    from contactbook.models import Attendance
+
+    world = scored_class()
+    commit()
+    assert page.viewport_size["width"] <= 414
+    log_in(page, live_server, world.teacher)
+    page.goto(live_server(f"/contactbook/classes/{world.cls.id}/attendance"))
+    everybody = page.get_by_role("button", name=tr("Everybody present"))
+    rows = page.locator(".attendance-row")
+    expect(rows).to_have_count(len(world.pupils))
+    assert everybody.bounding_box()["y"] < rows.first.bounding_box()["y"]  # the first thing to tap
+    for label in page.locator(".attendance-choice span").all():
+        box = label.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 60, box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box
+        # Nothing covers the target (the old sticky name column covered the status controls).
+        covered = (
+            page.evaluate(
+                "([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.closest('.attendance-choice') ? '' : (e ? e.className : 'none'); }",
+                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+            )
+            if box["y"] < page.viewport_size["height"]
+            else ""
+        )
+        assert covered == "", covered
+    everybody.click()
+    late = rows.nth(2).get_by_text(tr("Late"), exact=True)
+    late.scroll_into_view_if_needed()
+    late.click()
+    rows.nth(2).get_by_role("textbox").fill("xe hỏng")
+    page.get_by_role("button", name=tr("Save attendance")).click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    marks = {a.pupil_id: (a.status, a.note) for a in db.session.scalars(sa.select(Attendance))}
+    assert marks[world.pupils[2].id] == ("late", "xe hỏng")
+    assert [marks[p.id][0] for i, p in enumerate(world.pupils) if i != 2] == ["present"] * 3
+    expect(rows.nth(2).locator("input[value=late]")).to_be_checked()
+    assert_clean()

@@ -63,6 +63,6 @@
     var button = event.target.closest ? event.target.closest("[data-all-present]") : null;
     if (!button) { return; }
     var form = button.form;
-    form.querySelectorAll("select[data-attendance]").forEach(function (s) { s.value = "present"; });
+    form.querySelectorAll("input[data-attendance][value='present']").forEach(function (r) { r.checked = true; });
   });
 })();

@@ -4,7 +4,7 @@ too), the homeroom overview, comments, attendance and absence requests."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -92,11 +92,26 @@ def grade_book(class_id: int, subject_id: int):
         return _book_page(
             acc, terms, term, book, result=result, reason=request.form.get("reason", ""), status=422
         )
-    if publish:
-        flash(_("Saved and published: families can see the grades now."), "success")
-    else:
-        flash(_("Saved as draft. Families see the grades once you publish them."), "success")
+    flash(_saved_message(result, publish), "success")
     return _back_to_book(acc, term)
+
+
+def _saved_message(result: grades.SaveResult, publish: bool) -> str:
+    """What saving did, as families see it: a changed published grade is visible at once."""
+    if publish:
+        return _("Saved and published: families can see the grades now.")
+    if not result.changed_published:
+        return _("Saved as draft. Families see the grades once you publish them.")
+    changed = ngettext(
+        "Saved. %(num)d published grade was changed: the family already sees the new value, with your reason.",
+        "Saved. %(num)d published grades were changed: the families already see the new values, with your reason.",
+        result.changed_published,
+    )
+    if result.created or result.updated or result.deleted:
+        return (
+            changed + " " + _("The other grades you entered are drafts: families see them once you publish.")
+        )
+    return changed
 
 
 @bp.route("/classes/<int:class_id>/grades/<int:subject_id>/export.xlsx")

@@ -153,8 +153,17 @@ def test_changing_a_published_grade_needs_a_reason_and_is_recorded(app, world, m
 
     same = _post(teacher, url, {f"g-{p1.id}-regular-1": "6"})  # unchanged value: no reason needed
     assert same.status_code == 302
-    changed = _post(teacher, url, {f"g-{p1.id}-regular-1": "8"}, reason="Chấm lại bài theo đáp án")
+    changed = _post(
+        teacher,
+        url,
+        {f"g-{p1.id}-regular-1": "8", f"g-{p1.id}-regular-2": "7"},
+        reason="Chấm lại bài theo đáp án",
+    )
     assert changed.status_code == 302
+    # Saved with "save" (not publish): the page says what families now see, not "after you publish".
+    said = teacher.get(changed.headers["Location"]).get_data(as_text=True)
+    assert "1 điểm đã công bố được sửa: gia đình đã thấy điểm mới" in said
+    assert "Các điểm khác vừa nhập là bản nháp" in said
     db.session.expire_all()
     g = _grades()[0]
     assert g.score == Decimal("8.0") and g.status == "published" and g.changed_after_publish

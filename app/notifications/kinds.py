@@ -15,6 +15,7 @@ from . import rules
 KINDS: dict[str, rules.Kind] = {}
 KIND_LABELS: dict[str, object] = {}
 _ORDER: dict[str, int] = {}
+_STAFF_ONLY: set[str] = set()  # kinds only staff ever receive: not on a family's preferences page
 
 
 class NotifyError(ValueError):
@@ -31,8 +32,10 @@ def register_kind(
     digestible: bool = True,
     quiet_hours: bool = True,
     order: int = 100,
+    staff_only: bool = False,
 ) -> rules.Kind:
-    """Declare a kind of notification (registering it again replaces it)."""
+    """Declare a kind of notification (registering it again replaces it). `staff_only`: only
+    staff receive it (a parent's preferences page does not list it)."""
     channels = (rules.IN_APP, rules.EMAIL) if email else (rules.IN_APP,)
     kind = rules.Kind(
         name,
@@ -45,12 +48,18 @@ def register_kind(
     KINDS[name] = kind
     KIND_LABELS[name] = label
     _ORDER[name] = order
+    if staff_only:
+        _STAFF_ONLY.add(name)
+    else:
+        _STAFF_ONLY.discard(name)
     return kind
 
 
-def kinds_in_order() -> dict[str, rules.Kind]:
-    """The registered kinds as the preferences page lists them."""
-    return {name: KINDS[name] for name in sorted(KINDS, key=lambda n: (_ORDER[n], n))}
+def kinds_in_order(*, staff: bool = True) -> dict[str, rules.Kind]:
+    """The registered kinds as the preferences page lists them (`staff=False`: those families
+    receive)."""
+    names = sorted((n for n in KINDS if staff or n not in _STAFF_ONLY), key=lambda n: (_ORDER[n], n))
+    return {name: KINDS[name] for name in names}
 
 
 def kind_or_error(name: str) -> rules.Kind:
@@ -64,4 +73,6 @@ register_kind(
     "emergency", _l("Emergencies (school closures, safety)"), urgent=True, digestible=False, order=900
 )
 # A test goes to the sender only, who wants to see it arrive now (not at 06:30, not in a summary).
-register_kind("test", _l("Test notifications"), digestible=False, quiet_hours=False, order=910)
+register_kind(
+    "test", _l("Test notifications"), digestible=False, quiet_hours=False, order=910, staff_only=True
+)

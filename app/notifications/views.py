@@ -105,8 +105,9 @@ def preferences():
         "notifications/preferences.html",
         form=form,
         prefs=prefs,
-        kinds=kinds_in_order(),
+        kinds=kinds_in_order(staff=current_user.role in STAFF_ROLES),
         labels=KIND_LABELS,
+        has_email=bool(current_user.email),
     ), status
 
 

@@ -160,3 +160,38 @@ def test_settings_mistake_is_explained_in_vietnamese_and_nothing_ticked_is_lost(
     expect(digest_box).to_be_checked()
     expect(page.get_by_label(QUIET_END)).to_have_value("06:00")
     assert_clean()
+
+
+def test_a_parent_without_email_sees_only_what_can_reach_her_on_a_phone(
+    page, live_server, commit, setup, assert_clean
+):
+    """No Email boxes for an account without an address, no staff-only 'test' row, and the
+    quiet-hours checkbox drawn beside its label, not as a large box above it."""
+    from tests.browser.contactbook_helpers import tr
+
+    parent = create_user("parent", phone="0912345670", email=None)
+    teacher = create_user("teacher", school=create_school(), email="gv@example.edu.vn")
+    commit()
+    assert page.viewport_size["width"] <= 414
+    log_in(page, live_server, parent.phone)
+    page.goto(live_server("/notifications/preferences"))
+    expect(page.locator('input[type=checkbox][name^="email_"]')).to_have_count(0)
+    expect(page.get_by_role("rowheader", name=tr("Test notifications"))).to_have_count(0)
+    expect(page.locator(".hint").filter(has_text="SMS")).to_be_visible()  # why there is no email
+    box = page.locator('input[name="quiet_enabled"]').bounding_box()
+    label = (
+        page.locator("label.checkbox").filter(has=page.locator('input[name="quiet_enabled"]')).bounding_box()
+    )
+    assert box["width"] <= 32 and box["height"] <= 32, box
+    assert box["y"] >= label["y"] and box["y"] + box["height"] <= label["y"] + label["height"], (box, label)
+    assert box["x"] <= label["x"] + 4, (box, label)  # the box beside its text, at the left
+    page.get_by_role("button", name=SAVE).click()
+    expect(page.get_by_text(SAVED)).to_be_visible()
+    assert_clean()
+
+    page.context.clear_cookies()
+    log_in(page, live_server, teacher.email)
+    page.goto(live_server("/notifications/preferences"))
+    expect(page.get_by_role("rowheader", name=tr("Test notifications"))).to_have_count(1)
+    expect(page.locator('input[type=checkbox][name="email_announcement"]')).to_have_count(1)
+    assert_clean()

@@ -540,7 +540,7 @@ def test_preferences_form_validates_and_switches_email_off(app, in_process, sink
     assert [d.channel for d in deliveries(n.id)] == ["in_app"]
     assert sink.messages == []
     page = c.get("/notifications/preferences").get_data(as_text=True)
-    assert 'value="22:00"' in page and 'name="email_test" value="1" checked' in page
+    assert 'value="22:00"' in page and 'name="email_contact_book" value="1" checked' in page
 
 
 def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_process, sink):

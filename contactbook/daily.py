@@ -152,10 +152,27 @@ def save_attendance(cls: SchoolClass, day: date, marks: dict[int, tuple[str, str
             late.append(pupil_id)
     db.session.flush()
     audit("contactbook.attendance", cls, day=day.isoformat(), changed=changed)
+    # The family asked for this absence and it was approved: telling them "absent on …" is noise.
+    asked = _approved_absences(cls, day)
+    absent = [pid for pid in absent if pid not in asked]
     context = {"day": format_date(day, "dd/MM/yyyy")}
     notify_guardians("absence_marked", absent, context, sender_id=actor.id, school_id=cls.school_id)
     notify_guardians("late_marked", late, context, sender_id=actor.id, school_id=cls.school_id)
     return changed
+
+
+def _approved_absences(cls: SchoolClass, day: date) -> set[int]:
+    """The pupils of the class whose approved absence request covers `day`."""
+    return set(
+        db.session.scalars(
+            sa.select(AbsenceRequest.pupil_id).where(
+                AbsenceRequest.class_id == cls.id,
+                AbsenceRequest.status == RequestStatus.APPROVED,
+                AbsenceRequest.from_date <= day,
+                AbsenceRequest.to_date >= day,
+            )
+        )
+    )
 
 
 def attendance_history(pupil_id: int, limit: int = 60) -> list[Attendance]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.i18n import local_today
-from contactbook.models import AbsenceRequest, Attendance, Comment
+from contactbook.models import AbsenceRequest, Attendance, Comment, Guardian
 from tests.contactbook_factories import create_pupil, create_user
 from tests.querycount import count_queries
 
@@ -288,3 +288,39 @@ def test_subject_teachers_write_term_comments_in_their_subject(app, world, cb_wo
         successor.post(url, data={"csrf_token": successor.csrf(url), f"c-{child.id}": ""}).status_code == 302
     )
     assert db.session.scalars(sa.select(Comment.body).order_by(Comment.id)).all() == ["Ngoan."]
+
+
+def test_an_approved_absence_is_not_announced_to_the_family_again(
+    app, world, cb_world, make_client, monkeypatch
+):
+    """The family asked for the day off and the teacher approved it: marking the child absent
+    must not send them 'Absence recorded on …'; an unannounced absence still does."""
+    from app.notifications.models import Notification
+    from contactbook import daily
+
+    a1 = cb_world["a1"]
+    day = _school_day(a1)
+    monkeypatch.setattr(daily, "local_today", lambda: day)
+    child, other1, _other2 = cb_world["child"], *cb_world["classmates"]
+    db.session.add(
+        AbsenceRequest(
+            pupil_id=child.id,
+            class_id=a1.id,
+            requested_by_id=world["users"]["parent"].id,
+            from_date=day,
+            to_date=day,
+            reason="Khám răng",
+            status="approved",
+        )
+    )
+    db.session.add(Guardian(pupil_id=other1.id, user_id=create_user("parent").id))
+    jobs.commit()
+    teacher = _client(make_client, world["users"]["teacher"])
+    url = f"/contactbook/classes/{a1.id}/attendance?date={day.isoformat()}"
+    resp = teacher.post(
+        url,
+        data={"csrf_token": teacher.csrf(url), f"s-{child.id}": "excused", f"s-{other1.id}": "unexcused"},
+    )
+    assert resp.status_code == 302
+    told = [n.context["child_name"] for n in db.session.scalars(sa.select(Notification))]
+    assert told == [other1.full_name]

@@ -78,6 +78,17 @@ def threads():
     return render_template("contactbook/threads.html", threads=messaging.user_threads(current_user))
 
 
+@bp.route("/messages/new")
+@roles_required(Role.TEACHER)
+def new_message_teacher():
+    """A teacher picks the pupil whose family to write to, then writes on the pupil's page."""
+    pupil_id = request.args.get("pupil", type=int)
+    if pupil_id is not None:
+        pupil, _cls = access.teacher_pupil_or_404(pupil_id)
+        return redirect(url_for("contactbook_messages.new_thread_teacher", pupil_id=pupil.id))
+    return render_template("contactbook/pick_pupil.html", classes=messaging.teacher_pupils(current_user))
+
+
 def _send_first_message(form, pupil, guardian, teacher, cls):
     """Open (or reuse) the guardian-teacher conversation about `pupil` and post the form's message.
     Returns the redirect to the conversation, or None when the form is shown again with an error."""

@@ -331,3 +331,25 @@ def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_wor
     listing = parent.get("/contactbook/messages").get_data(as_text=True)
     assert listing.count("/contactbook/threads/") == 1 and f"/contactbook/threads/{thread.id}" in listing
     assert "Con Của Phụ Huynh" not in subject_teacher.get("/contactbook/messages").get_data(as_text=True)
+
+
+def test_teacher_starts_a_message_from_the_messages_page(app, world, cb_world, make_client):
+    """'New message' on the teacher's messages page: the pupils of the classes they teach, by
+    class; choosing one opens the message form for that family. Another pupil is a 404."""
+    teacher = _client(make_client, world["users"]["teacher"])
+    listing = teacher.get("/contactbook/messages").get_data(as_text=True)
+    assert 'href="/contactbook/messages/new"' in listing
+    picker = teacher.get("/contactbook/messages/new")
+    assert picker.status_code == 200
+    page = picker.get_data(as_text=True)
+    child = cb_world["child"]
+    assert f'<option value="{child.id}">{child.full_name}</option>' in page
+    assert cb_world["b_pupil"].full_name not in page  # another school's pupil
+    chosen = teacher.get(f"/contactbook/messages/new?pupil={child.id}")
+    assert chosen.status_code == 302
+    assert chosen.headers["Location"].endswith(f"/contactbook/pupils/{child.id}/messages/new")
+    assert teacher.get(f"/contactbook/messages/new?pupil={cb_world['b_pupil'].id}").status_code == 404
+    parent = _client(make_client, world["users"]["parent"])
+    assert 'href="/contactbook/messages/new"' not in parent.get("/contactbook/messages").get_data(
+        as_text=True
+    )

@@ -114,6 +114,7 @@ def _init_extensions(app: Flask) -> None:
         timezone_selector=i18n.select_timezone,
         default_translation_directories=os.path.join(ROOT, "app", "translations"),
     )
+    app.add_template_filter(i18n.filesize, "filesize")
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context, session
+from flask_babel import format_decimal
 from flask_login import current_user
 
 
@@ -28,3 +29,13 @@ def local_today() -> date:
     teachers take the morning's attendance."""
     tz = current_app.config["BABEL_DEFAULT_TIMEZONE"] if has_app_context() else "Asia/Ho_Chi_Minh"
     return datetime.now(ZoneInfo(tz)).date()
+
+
+def filesize(size: int | None) -> str:
+    """A file's size as people read it, in the current language: 512 B, 38 KB, 2,4 MB."""
+    size = size or 0
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{format_decimal(round(size / 1024))} KB"
+    return f"{format_decimal(round(size / (1024 * 1024), 1))} MB"

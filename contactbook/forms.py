@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 from app.forms import clean_text
 
 from .models import Assessment, RequestStatus
+from .rules import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 
 XLSX_MAX_BYTES = 10 * 1024 * 1024
 
@@ -265,6 +266,14 @@ class MessageForm(FlaskForm):
     files = MultipleFileField(
         _l("Attach photos or PDF (optional)"),
         description=_l("Up to 3 files: JPEG, PNG, GIF, WebP or PDF, 5 MB each."),
+        # Checked in the page before anything is sent (static/js/app.js): the typed text stays.
+        render_kw={
+            "data-max-bytes": MAX_ATTACHMENT_BYTES,
+            "data-max-files": MAX_ATTACHMENTS,
+            "data-too-big": _l("{name} is larger than 5 MB: choose a smaller file. Your text is kept."),
+            "data-too-many": _l("Attach at most 3 files. Your text is kept."),
+            "accept": "image/jpeg,image/png,image/gif,image/webp,application/pdf",
+        },
     )
 
 

@@ -45,10 +45,9 @@ from .models import (
     ThreadReport,
 )
 from .notify import new_message, report_closed
+from .rules import MAX_ATTACHMENT_BYTES
 from .years import current_year
 
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
-MAX_ATTACHMENTS = 3
 MAX_BODY = 4000
 
 # (magic prefix, offset) → content type. SVG, HTML and the like are refused: they can carry script.

@@ -21,6 +21,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+# Message attachments: how many, and how large each (checked in the page and on the server).
+MAX_ATTACHMENTS = 3
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+
 ONE_PLACE = Decimal("0.1")
 TEN = Decimal(10)
 ZERO = Decimal(0)

@@ -25,6 +25,7 @@ from ..forms import (
     teacher_choices,
 )
 from ..models import ReportStatus
+from ..rules import MAX_ATTACHMENTS
 
 bp = Blueprint("contactbook_messages", __name__, url_prefix="/contactbook")
 
@@ -40,7 +41,7 @@ PARTICIPANTS = (Role.PARENT, Role.TEACHER)
 def _uploads(form: MessageForm):
     """Store the posted files; on a problem, add it to the form and return None."""
     files = [f for f in (form.files.data or []) if f and f.filename]
-    if len(files) > messaging.MAX_ATTACHMENTS:
+    if len(files) > MAX_ATTACHMENTS:
         form.files.errors.append(ATTACHMENT_ERRORS["too_many"](""))
         return None
     uploads = []

@@ -543,3 +543,36 @@ def test_homeroom_teacher_marks_attendance_with_one_thumb_on_a_phone(
     assert [marks[p.id][0] for i, p in enumerate(world.pupils) if i != 2] == ["present"] * 3
     expect(rows.nth(2).locator("input[value=late]")).to_be_checked()
     assert_clean()
+
+
+def test_a_too_large_attachment_is_refused_in_the_page_and_the_text_stays(
+    page, live_server, commit, db, tmp_path, assert_clean
+):
+    """A 6 MB photo is refused before anything is sent, with the typed message still there; a
+    small PDF is sent and shows its real size (not '0 KB')."""
+    from contactbook.models import Message
+
+    world = scored_class()
+    commit()
+    big = tmp_path / "anh-lon.jpg"
+    big.write_bytes(b"\xff\xd8\xff\xe0" + b"0" * (6 * 1024 * 1024))
+    small = tmp_path / "giay-khen.pdf"
+    small.write_bytes(b"%PDF-1.4\n" + b"x" * 300 + b"\n%%EOF\n")
+    log_in(page, live_server, world.teacher)
+    page.goto(live_server(f"/contactbook/pupils/{world.child.id}/messages/new"))
+    body = page.locator("textarea[name=body]")
+    body.fill("Chào anh, cháu Bình học rất tiến bộ.")
+    files = page.locator("input[type=file][name=files]")
+    files.set_input_files(str(big))
+    expect(page.get_by_role("alert").filter(has_text="anh-lon.jpg")).to_be_visible()
+    page.get_by_role("button", name=tr("Send")).click()
+    expect(page).to_have_url(re.compile(r"/messages/new$"))  # nothing was sent
+    expect(body).to_have_value("Chào anh, cháu Bình học rất tiến bộ.")
+    assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+
+    files.set_input_files(str(small))
+    expect(page.get_by_role("alert").filter(has_text="anh-lon.jpg")).to_have_count(0)
+    page.get_by_role("button", name=tr("Send")).click()
+    expect(page).to_have_url(re.compile(r"/contactbook/threads/\d+"))
+    expect(page.get_by_text("(316 B)")).to_be_visible()
+    assert_clean()

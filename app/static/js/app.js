@@ -1,8 +1,49 @@
 // Progressive enhancement only: every page works without this script (CSP: no inline script).
 (function () {
   "use strict";
+  // Files too large or too many are refused here, before anything is sent: the typed text stays
+  // (a file over the server's limit would otherwise answer with an error page instead of the form).
+  function fileProblem(input) {
+    var files = input.files || [];
+    var most = parseInt(input.getAttribute("data-max-files") || "0", 10);
+    if (most && files.length > most) { return input.getAttribute("data-too-many"); }
+    var limit = parseInt(input.getAttribute("data-max-bytes") || "0", 10);
+    for (var i = 0; i < files.length; i++) {
+      if (limit && files[i].size > limit) { return input.getAttribute("data-too-big").replace("{name}", files[i].name); }
+    }
+    return "";
+  }
+  function showFileProblem(input) {
+    var problem = fileProblem(input);
+    var id = input.id + "-size-error";
+    var shown = document.getElementById(id);
+    if (!problem) { if (shown) { shown.remove(); } input.removeAttribute("aria-invalid"); return false; }
+    if (!shown) {
+      shown = document.createElement("p");
+      shown.id = id;
+      shown.className = "error";
+      shown.setAttribute("role", "alert");
+      input.insertAdjacentElement("afterend", shown);
+    }
+    shown.textContent = problem;
+    input.setAttribute("aria-invalid", "true");
+    return true;
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[type=file][data-max-bytes]")) { showFileProblem(input); }
+  });
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    var refused = null;
+    form.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+      if (showFileProblem(input) && !refused) { refused = input; }
+    });
+    if (refused) {
+      event.preventDefault();
+      refused.focus();
+      return;
+    }
     var question = form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) {
       event.preventDefault();

@@ -80,11 +80,24 @@ class School(db.Model):
 
 
 class AcademicYear(db.Model):
+    """A school year (app.years): at most one is current (a partial unique index)."""
+
     __tablename__ = "academic_year"
+    __table_args__ = (
+        sa.Index(
+            "uq_academic_year_one_current",
+            "is_current",
+            unique=True,
+            sqlite_where=sa.text("is_current"),
+            postgresql_where=sa.text("is_current"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(20), unique=True)  # "2026-2027"
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    # The day term II starts across the city (each school may move its own terms); None: mid-January.
+    term2_starts_on: Mapped[date | None]
     is_current: Mapped[bool] = mapped_column(default=False)
 
 

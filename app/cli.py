@@ -72,7 +72,7 @@ def years_create(name, starts_on, ends_on, term2_starts_on, current):
     jobs.commit()
     click.echo(
         f"created academic year {year.name} {year.starts_on}..{year.ends_on}, term II from "
-        f"{year.term2_starts_on}" + (", current" if year.is_current else "")
+        f"{year.term2_start}" + (", current" if year.is_current else "")
     )
 
 
@@ -93,7 +93,7 @@ def years_list():
     """List the academic years, the latest first; `*` marks the current one."""
     for year in years.all_years():
         mark = "*" if year.is_current else " "
-        click.echo(f"{mark} {year.name} {year.starts_on}..{year.ends_on} term II from {year.term2_starts_on}")
+        click.echo(f"{mark} {year.name} {year.starts_on}..{year.ends_on} term II from {year.term2_start}")
 
 
 @click.command("worker")

@@ -6,14 +6,14 @@ belong to a year; switching the current year only moves the mark, so last year's
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
 from .audit import audit
 from .extensions import db
 from .i18n import local_today
-from .models import AcademicYear, User
+from .models import AcademicYear, User, default_term2_start
 
 NAME = re.compile(r"^(\d{4})-(\d{4})$")
 # A school year runs from late August/September to May (or the end of June for kindergartens).
@@ -84,15 +84,6 @@ def next_year_suggestion() -> dict:
         }
     except ValueError:  # 29 February
         return {"name": f"{first}-{first + 1}"}
-
-
-def default_term2_start(starts_on: date, ends_on: date) -> date:
-    """Term II starts after mid-January (Vietnam's usual split), or in the middle of a year that
-    does not span it."""
-    split = date(starts_on.year + 1, 1, 16)
-    if starts_on < split <= ends_on:
-        return split
-    return starts_on + (ends_on - starts_on) / 2 + timedelta(days=1)
 
 
 def check_year(name: str, starts_on: date, ends_on: date, term2_starts_on: date | None) -> str:

@@ -11,7 +11,7 @@ from app.audit import audit
 from app.extensions import db
 from app.i18n import local_today
 from app.models import AcademicYear, School
-from app.years import current_year, default_term2_start
+from app.years import current_year
 
 from .models import SchoolClass, Term
 
@@ -20,8 +20,8 @@ __all__ = ["current_year", "default_term_dates", "ensure_terms", "pick_term", "s
 
 def default_term_dates(year: AcademicYear) -> list[tuple[int, date, date]]:
     """Term I from the start of the year to the day before term II (the year's
-    `term2_starts_on`, else mid-January), term II to the end of the year."""
-    term2 = year.term2_starts_on or default_term2_start(year.starts_on, year.ends_on)
+    `term2_start`: its own day, else mid-January), term II to the end of the year."""
+    term2 = year.term2_start
     return [(1, year.starts_on, term2 - timedelta(days=1)), (2, term2, year.ends_on)]
 
 

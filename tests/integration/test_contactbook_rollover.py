@@ -153,3 +153,30 @@ def test_rollover_needs_the_next_year(app, make_client):
         f"/contactbook/schools/{school.id}/rollover", {"action": "confirm", "confirmed": "y"}
     )
     assert resp.status_code == 200 and _count(SchoolClass) == 3
+
+
+def test_last_years_classes_are_read_only_after_the_switch(app, make_client):
+    from tests.contactbook_factories import assign, create_subject
+
+    school, this_year, following, staff, pupils, _ = _setup()
+    c6a = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "6A"))
+    teacher = c6a.homeroom_teacher
+    math = create_subject(school, 6)
+    assign(teacher, c6a, math)
+    jobs.commit()
+    client = _client(make_client, teacher)
+    day = "2027-03-01"
+    attendance = f"/contactbook/classes/{c6a.id}/attendance?date={day}"
+    book = f"/contactbook/classes/{c6a.id}/grades/{math.id}"
+    assert client.get(attendance).status_code == 200
+    assert 'name="reason"' in client.get(book).get_data(as_text=True)
+
+    set_current(following)
+    jobs.commit()
+    assert client.get(attendance).status_code == 200  # still readable
+    assert client.post_form(attendance, {}, token_from=attendance).status_code == 403
+    page = client.get(book)
+    assert page.status_code == 200 and 'name="reason"' not in page.get_data(as_text=True)
+    assert client.post_form(book, {}, token_from=book).status_code in (403, 404)
+    staff_client = _client(make_client, staff)
+    assert staff_client.get(f"/contactbook/classes/{c6a.id}").status_code == 200

@@ -16,7 +16,7 @@ from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from . import years
+from . import paging, years
 from .audit import audit
 from .auth import services as accounts
 from .authz import can_manage_school, roles_required, scoped_schools_query
@@ -114,7 +114,10 @@ def _build_form(user: User) -> StaffForm:
 @roles_required(MANAGERS)
 def users():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
+    search = paging.search_arg()
     q = visible_users_query(current_user).options(joinedload(User.school), joinedload(User.district))
+    if search:
+        q = q.where(paging.contains(search, User.full_name, User.email, User.phone))
     rows = db.session.scalars(
         q.order_by(User.full_name, User.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     ).all()
@@ -124,6 +127,7 @@ def users():
         page=page,
         has_next=len(rows) > PAGE_SIZE,
         labels=role_labels(),
+        q=search,
     )
 
 

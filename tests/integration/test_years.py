@@ -228,3 +228,16 @@ def test_terms_follow_the_years_term2_day():
     assert default_term_dates(year)[0][2] == date(2028, 1, 15)
     # A year that does not span January: split in the middle.
     assert default_term2_start(date(2027, 2, 1), date(2027, 6, 30)) == date(2027, 4, 17)
+
+
+def test_demo_load_keeps_the_installations_current_year(app, runner):
+    assert (
+        runner.invoke(
+            args=["years", "create", "2027-2028", "--start", "2027-09-05", "--end", "2028-05-31", "--current"]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    years = _years()
+    assert years["2027-2028"].is_current and not years["2026-2027"].is_current

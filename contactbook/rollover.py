@@ -62,7 +62,10 @@ class RolloverPlan:
     @property
     def counts(self) -> dict[str, int]:
         return {
-            "classes": sum(1 for r in self.rows if not r.leaving),
+            "classes": len(
+                {fold(r.new_name) for r in self.rows if not r.leaving}
+                | {fold(r.cls.name) for r in self.rows if r.kept_back}
+            ),
             "promoted": sum(r.moving for r in self.rows),
             "kept_back": sum(len(r.kept_back) for r in self.rows),
             "leaving": sum(len(r.pupils) - len(r.kept_back) for r in self.rows if r.leaving),

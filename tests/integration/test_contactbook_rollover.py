@@ -92,7 +92,7 @@ def test_preview_then_confirmed_rollover(app, make_client):
     done = client.post_form(url, {**edits, "action": "confirm", "confirmed": "y"})
     assert done.status_code == 302
     flash = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "2 classes, 3 pupils promoted, 1 kept back, 2 leaving" in flash
+    assert "3 classes, 3 pupils promoted, 1 kept back, 2 leaving" in flash
 
     db.session.expire_all()
     new = {
@@ -127,7 +127,7 @@ def test_preview_then_confirmed_rollover(app, make_client):
     assert entry.actor_id == staff.id and entry.details == {
         "source_year_id": this_year.id,
         "target_year_id": following.id,
-        "classes": 2,
+        "classes": 3,
         "promoted": 3,
         "kept_back": 1,
         "leaving": 2,

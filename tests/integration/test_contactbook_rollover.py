@@ -142,6 +142,14 @@ def test_preview_then_confirmed_rollover(app, make_client):
     jobs.commit()
     with app.test_request_context():
         assert current_class_of(pupils["HS001"].id).name == "7A1"
+    # The guardian's account reaches the child in the new class, and last year's stays readable.
+    family = _client(make_client, parent)
+    child = family.get(f"/contactbook/children/{pupils['HS001'].id}")
+    assert child.status_code == 200 and "7A1" in child.get_data(as_text=True)
+    old_class = db.session.scalar(
+        sa.select(SchoolClass).where(SchoolClass.name == "6A", SchoolClass.academic_year_id == this_year.id)
+    )
+    assert _client(make_client, staff).get(f"/contactbook/classes/{old_class.id}").status_code == 200
 
 
 def test_rollover_needs_the_next_year(app, make_client):

@@ -6,7 +6,7 @@ homeroom teacher; its pupils are enrolled in the new class, except those kept ba
 their grade, in a class of the same name) and the pupils of the school's last grade, who leave:
 they get no class next year and keep this year's records. Pupils, guardians and their accounts
 are the same rows, so families keep their access. `plan` only reads (the preview and its
-counts); `apply` writes the plan in one step, audited. A school rolls over once."""
+counts); `apply` writes the plan in one step, audited. Subject teachers follow their class too. A school rolls over once."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from app.extensions import db
 from app.models import AcademicYear, School, User
 from app.years import current_year
 
-from .catalog import grades_of_level
-from .models import Enrolment, Pupil, SchoolClass
+from .catalog import grades_of_level, guess_subject
+from .models import Enrolment, Pupil, SchoolClass, Subject, TeachingAssignment
 from .rules import fold, promoted_class_name
 from .years import ensure_terms
 
@@ -45,6 +45,7 @@ class ClassPlan:
     leaving: bool  # the school's last grade: its pupils leave the school
     new_name: str
     kept_back: list[Pupil] = field(default_factory=list)
+    teaching: int = 0  # subject teachers of the class, who carry over to its new class
     problem: str | None = None  # a code of RolloverError, shown on the row
 
     @property
@@ -69,6 +70,7 @@ class RolloverPlan:
             "promoted": sum(r.moving for r in self.rows),
             "kept_back": sum(len(r.kept_back) for r in self.rows),
             "leaving": sum(len(r.pupils) - len(r.kept_back) for r in self.rows if r.leaving),
+            "teaching": sum(r.teaching for r in self.rows if not r.leaving),
         }
 
     @property
@@ -142,6 +144,13 @@ def plan(
         .order_by(Pupil.full_name, Pupil.id)
     ).all():
         pupils[class_id].append(pupil)
+    teaching = dict(
+        db.session.execute(
+            sa.select(TeachingAssignment.class_id, sa.func.count(TeachingAssignment.id))
+            .where(TeachingAssignment.class_id.in_([c.id for c in classes]))
+            .group_by(TeachingAssignment.class_id)
+        ).all()
+    )
     grades = grades_of_level(school.level)
     last = max(grades) if grades else 12
     taken = {fold(c.name): c.grade for c in _target_classes(school, target)}
@@ -150,6 +159,7 @@ def plan(
         leaving = cls.grade >= last
         typed = " ".join((names.get(cls.id) or "").split())
         row = ClassPlan(cls, pupils[cls.id], leaving, typed or promoted_class_name(cls.name, cls.grade))
+        row.teaching = teaching.get(cls.id, 0)
         codes = {c.strip().casefold() for c in (kept_back.get(cls.id) or "").replace(",", " ").split()}
         row.kept_back = [p for p in row.pupils if p.pupil_code.casefold() in codes]
         if len(row.kept_back) < len(codes):
@@ -195,10 +205,12 @@ def apply(rollover: RolloverPlan, actor: User | None = None) -> dict[str, int]:
         return new_classes[key]
 
     placed: list[tuple[Pupil, SchoolClass]] = []
+    moved: list[tuple[SchoolClass, SchoolClass]] = []
     for row in rollover.rows:
         kept = {p.id for p in row.kept_back}
         if not row.leaving:
             promoted = class_named(row.new_name, row.cls.grade + 1, row.cls.homeroom_teacher_id)
+            moved.append((row.cls, promoted))
             placed += [(p, promoted) for p in row.pupils if p.id not in kept]
         if kept:
             # Kept back: the same grade, in a class of this year's name (no homeroom teacher yet).
@@ -206,6 +218,7 @@ def apply(rollover: RolloverPlan, actor: User | None = None) -> dict[str, int]:
             placed += [(p, again) for p in row.kept_back]
     db.session.flush()
     db.session.add_all(Enrolment(pupil_id=p.id, class_id=c.id, academic_year_id=target.id) for p, c in placed)
+    _carry_teaching(school, moved)
     ensure_terms(school, target)
     counts = rollover.counts
     audit(
@@ -218,6 +231,39 @@ def apply(rollover: RolloverPlan, actor: User | None = None) -> dict[str, int]:
     )
     db.session.flush()
     return counts
+
+
+def _carry_teaching(school: School, moved: list[tuple[SchoolClass, SchoolClass]]) -> None:
+    """Each subject teacher of a class teaches the same subject to its new class (the grade's
+    subject of that name, created from the national catalogue when the school has none yet)."""
+    new_of = {old.id: new for old, new in moved}
+    rows = db.session.execute(
+        sa.select(TeachingAssignment.class_id, TeachingAssignment.teacher_id, Subject.name)
+        .join(Subject, Subject.id == TeachingAssignment.subject_id)
+        .where(TeachingAssignment.class_id.in_(list(new_of)))
+        .order_by(TeachingAssignment.id)
+    ).all()
+    subjects = {
+        (s.grade, fold(s.name)): s
+        for s in db.session.scalars(sa.select(Subject).where(Subject.school_id == school.id))
+    }
+    for class_id, teacher_id, name in rows:
+        new = new_of[class_id]
+        subject = subjects.get((new.grade, fold(name)))
+        if subject is None:
+            std = guess_subject(new.grade, name)
+            subject = Subject(
+                school_id=school.id,
+                grade=new.grade,
+                name=name,
+                assessment=std.assessment,
+                has_test=std.has_test,
+                regular_count=std.regular_count,
+            )
+            db.session.add(subject)
+            db.session.flush()
+            subjects[(new.grade, fold(name))] = subject
+        db.session.add(TeachingAssignment(class_id=new.id, subject_id=subject.id, teacher_id=teacher_id))
 
 
 def edits_from(form) -> tuple[dict[int, str], dict[int, str]]:

@@ -11,8 +11,8 @@ from app.extensions import db
 from app.models import AuditLog
 from app.years import set_current
 from contactbook.access import current_class_of
-from contactbook.models import Enrolment, Guardian, SchoolClass, Term
-from tests.contactbook_factories import create_class, create_pupil, create_year
+from contactbook.models import Enrolment, Guardian, SchoolClass, TeachingAssignment, Term
+from tests.contactbook_factories import assign, create_class, create_pupil, create_subject, create_year
 from tests.factories import create_district, create_school, create_user
 
 
@@ -33,6 +33,8 @@ def _setup(next_year=True):
         "HS901": create_pupil(c9a, code="HS901"),
         "HS902": create_pupil(c9a, code="HS902"),
     }
+    maths = create_subject(school, 6, "Toán")
+    assign(teacher, c6a, maths)
     staff = create_user("school_staff", school=school)
     jobs.commit()
     return school, this_year, following, staff, pupils, parent
@@ -131,7 +133,18 @@ def test_preview_then_confirmed_rollover(app, make_client):
         "promoted": 3,
         "kept_back": 1,
         "leaving": 2,
+        "teaching": 1,
     }
+    # The subject teacher follows the class: grade 7's Toán, created from the national catalogue.
+    carried = db.session.scalar(
+        sa.select(TeachingAssignment).where(TeachingAssignment.class_id == new["7A1"].id)
+    )
+    assert (carried.teacher_id, carried.subject.name, carried.subject.grade) == (
+        c6a.homeroom_teacher_id,
+        "Toán",
+        7,
+    )
+    assert carried.subject.assessment == "scored"
 
     # Once only; and when the new year becomes current the contact book finds the new classes.
     again = client.get(url).get_data(as_text=True)
@@ -164,14 +177,12 @@ def test_rollover_needs_the_next_year(app, make_client):
 
 
 def test_last_years_classes_are_read_only_after_the_switch(app, make_client):
-    from tests.contactbook_factories import assign, create_subject
-
     school, this_year, following, staff, pupils, _ = _setup()
     c6a = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "6A"))
     teacher = c6a.homeroom_teacher
-    math = create_subject(school, 6)
-    assign(teacher, c6a, math)
-    jobs.commit()
+    math = db.session.scalar(
+        sa.select(TeachingAssignment).where(TeachingAssignment.class_id == c6a.id)
+    ).subject
     client = _client(make_client, teacher)
     day = "2027-03-01"
     attendance = f"/contactbook/classes/{c6a.id}/attendance?date={day}"

@@ -246,6 +246,7 @@ def year_errors():
         "bad_term": _("Term II starts within the year."),
         "name_taken": _("This year already exists."),
         "overlap": _("These dates overlap another year."),
+        "started": _("This year has started or is the current one: its dates can no longer change."),
     }
 
 
@@ -253,7 +254,11 @@ def year_errors():
 @roles_required(Role.CITY_ADMIN)
 def years_list():
     return render_template(
-        "admin/years.html", years=years.all_years(), current=years.current_year(), form=CurrentYearForm()
+        "admin/years.html",
+        years=years.all_years(),
+        current=years.current_year(),
+        form=CurrentYearForm(),
+        can_edit=years.can_edit,
     )
 
 
@@ -278,6 +283,28 @@ def new_year():
             return redirect(url_for("admin.years_list"))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/year_form.html", form=form), status
+
+
+@bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.CITY_ADMIN)
+def edit_year(year_id: int):
+    year = years.year_by_id(year_id)
+    if year is None:
+        abort(404)
+    form = YearForm(obj=year)
+    form.name.data = year.name  # the name stays: seasons and classes are filed under it
+    if form.validate_on_submit():
+        try:
+            years.update_year(
+                year, form.starts_on.data, form.ends_on.data, form.term2_starts_on.data, current_user
+            )
+        except years.YearError as err:
+            getattr(form, err.field).errors.append(year_errors()[err.code])
+        else:
+            flash(_("The dates of %(name)s have been saved.", name=year.name), "success")
+            return redirect(url_for("admin.years_list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/year_form.html", form=form, year=year), status
 
 
 @bp.route("/years/current", methods=["POST"])

@@ -86,7 +86,14 @@ def next_year_suggestion() -> dict:
         return {"name": f"{first}-{first + 1}"}
 
 
-def check_year(name: str, starts_on: date, ends_on: date, term2_starts_on: date | None) -> str:
+def check_year(
+    name: str,
+    starts_on: date,
+    ends_on: date,
+    term2_starts_on: date | None,
+    *,
+    editing: AcademicYear | None = None,
+) -> str:
     """The name, cleaned, or a YearError: `YYYY-YYYY` of two following years, a start in the first
     year and an end in the second, at most a year long, term II starting inside it, and no overlap
     with another year."""
@@ -102,11 +109,13 @@ def check_year(name: str, starts_on: date, ends_on: date, term2_starts_on: date 
         raise YearError("bad_dates", "ends_on")
     if term2_starts_on is not None and not starts_on < term2_starts_on <= ends_on:
         raise YearError("bad_term", "term2_starts_on")
-    if year_by_name(name) is not None:
+    same = year_by_name(name)
+    if same is not None and same is not editing:
         raise YearError("name_taken", "name")
+    others = sa.true() if editing is None else AcademicYear.id != editing.id
     overlap = db.session.scalar(
         sa.select(AcademicYear.id)
-        .where(AcademicYear.starts_on <= ends_on, AcademicYear.ends_on >= starts_on)
+        .where(AcademicYear.starts_on <= ends_on, AcademicYear.ends_on >= starts_on, others)
         .limit(1)
     )
     if overlap is not None:
@@ -138,6 +147,29 @@ def create_year(
     if current:
         set_current(year, actor)
     return year
+
+
+def can_edit(year: AcademicYear) -> bool:
+    """A year's dates may be corrected until it starts and while it is not the current one: the
+    records of a running or past year depend on them."""
+    return not year.is_current and year.starts_on > local_today()
+
+
+def update_year(
+    year: AcademicYear,
+    starts_on: date,
+    ends_on: date,
+    term2_starts_on: date | None,
+    actor: User | None = None,
+) -> None:
+    """New dates for a year that has not started (can_edit), checked like a new one; audited."""
+    if not can_edit(year):
+        raise YearError("started", "starts_on")
+    check_year(year.name, starts_on, ends_on, term2_starts_on, editing=year)
+    year.starts_on, year.ends_on = starts_on, ends_on
+    year.term2_starts_on = term2_starts_on or default_term2_start(starts_on, ends_on)
+    db.session.flush()
+    audit("year.update", year, actor_id=actor.id if actor else None)
 
 
 def set_current(year: AcademicYear, actor: User | None = None) -> bool:

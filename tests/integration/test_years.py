@@ -241,3 +241,50 @@ def test_demo_load_keeps_the_installations_current_year(app, runner):
     assert result.exit_code == 0, result.output
     years = _years()
     assert years["2027-2028"].is_current and not years["2026-2027"].is_current
+
+
+def test_admin_corrects_the_dates_of_a_year_until_it_starts(app, make_client):
+    admin = create_user("city_admin")
+    jobs.commit()
+    client = make_client()
+    client.login_as(admin)
+    client.post_form("/lang", {"lang": "en"}, token_from="/home")
+    for name, start, end in (
+        ("2025-2026", "2025-09-05", "2026-05-31"),
+        ("2040-2041", "2040-09-05", "2041-05-31"),
+    ):
+        assert (
+            client.post_form(
+                "/admin/years/new", {"name": name, "starts_on": start, "ends_on": end}
+            ).status_code
+            == 302
+        )
+    years = _years()
+    listing = client.get("/admin/years").get_data(as_text=True)
+    assert f'href="/admin/years/{years["2040-2041"].id}/edit"' in listing
+    assert f'href="/admin/years/{years["2025-2026"].id}/edit"' not in listing  # started: locked
+
+    url = f"/admin/years/{years['2040-2041'].id}/edit"
+    assert 'value="2040-09-05"' in client.get(url).get_data(as_text=True)
+    resp = client.post_form(
+        url, {"starts_on": "2040-08-29", "ends_on": "2041-06-15", "term2_starts_on": "2041-01-10"}
+    )
+    assert resp.status_code == 302
+    year = _years()["2040-2041"]
+    assert (year.name, year.starts_on, year.ends_on, year.term2_starts_on) == (
+        "2040-2041",
+        date(2040, 8, 29),
+        date(2041, 6, 15),
+        date(2041, 1, 10),
+    )
+    assert [a.target_id for a in _audits("year.update")] == [str(year.id)]
+    bad = client.post_form(url, {"starts_on": "2041-01-01", "ends_on": "2041-06-15"})
+    assert bad.status_code == 422 and "The year starts in the first year of its name." in bad.get_data(
+        as_text=True
+    )
+
+    started = f"/admin/years/{years['2025-2026'].id}/edit"
+    refused = client.post_form(started, {"starts_on": "2025-09-01", "ends_on": "2026-05-31"})
+    assert refused.status_code == 422 and "its dates can no longer change" in refused.get_data(as_text=True)
+    assert _years()["2025-2026"].starts_on == date(2025, 9, 5)
+    assert client.get("/admin/years/999999/edit").status_code == 404

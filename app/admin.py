@@ -1,4 +1,5 @@
-"""Staff accounts: admins and officers create the accounts of the people they oversee."""
+"""Staff accounts: admins and officers create the accounts of the people they oversee. Academic
+years: the city administrator creates them and sets the current one (rules in app.years)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from . import paging, years
 from .audit import audit
 from .auth import services as accounts
 from .authz import can_manage_school, roles_required, scoped_schools_query
@@ -33,6 +35,7 @@ def register(app) -> None:
     app.register_blueprint(bp)
     register_home_card(app, _l("Staff accounts"), "admin.users", roles=MANAGERS, order=700)
     register_home_card(app, _l("Audit log"), "admin.audit_log", roles=(Role.CITY_ADMIN,), order=710)
+    register_home_card(app, _l("Academic years"), "admin.years_list", roles=(Role.CITY_ADMIN,), order=690)
 
 
 def role_labels():
@@ -111,7 +114,10 @@ def _build_form(user: User) -> StaffForm:
 @roles_required(MANAGERS)
 def users():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
+    search = paging.search_arg()
     q = visible_users_query(current_user).options(joinedload(User.school), joinedload(User.district))
+    if search:
+        q = q.where(paging.contains(search, User.full_name, User.email, User.phone))
     rows = db.session.scalars(
         q.order_by(User.full_name, User.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     ).all()
@@ -121,6 +127,7 @@ def users():
         page=page,
         has_next=len(rows) > PAGE_SIZE,
         labels=role_labels(),
+        q=search,
     )
 
 
@@ -208,3 +215,107 @@ def audit_log():
     return render_template(
         "admin/audit.html", entries=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE, action=action
     )
+
+
+class YearForm(FlaskForm):
+    name = StringField(
+        _l("Academic year"),
+        validators=[DataRequired(_l("Enter the year's name, such as 2027-2028.")), Length(max=20)],
+        description=_l("Two following years, such as 2027-2028."),
+    )
+    starts_on = DateField(_l("First day"), validators=[InputRequired(_l("Enter a date."))])
+    ends_on = DateField(_l("Last day"), validators=[InputRequired(_l("Enter a date."))])
+    term2_starts_on = DateField(
+        _l("Term II starts"),
+        validators=[Optional()],
+        description=_l("Leave empty for mid-January. Each school may still move its own terms."),
+    )
+    current = BooleanField(_l("Make it the current year now"))
+
+
+class CurrentYearForm(FlaskForm):
+    year_id = HiddenField(validators=[DataRequired()])
+
+
+def year_errors():
+    return {
+        "bad_name": _("Write the name as two following years, such as 2027-2028."),
+        "start_outside": _("The year starts in the first year of its name."),
+        "end_outside": _("The year ends in the second year of its name."),
+        "bad_dates": _("The last day comes after the first, at most a year later."),
+        "bad_term": _("Term II starts within the year."),
+        "name_taken": _("This year already exists."),
+        "overlap": _("These dates overlap another year."),
+        "started": _("This year has started or is the current one: its dates can no longer change."),
+    }
+
+
+@bp.route("/years")
+@roles_required(Role.CITY_ADMIN)
+def years_list():
+    return render_template(
+        "admin/years.html",
+        years=years.all_years(),
+        current=years.current_year(),
+        form=CurrentYearForm(),
+        can_edit=years.can_edit,
+    )
+
+
+@bp.route("/years/new", methods=["GET", "POST"])
+@roles_required(Role.CITY_ADMIN)
+def new_year():
+    form = YearForm(data=years.next_year_suggestion())
+    if form.validate_on_submit():
+        try:
+            year = years.create_year(
+                form.name.data,
+                form.starts_on.data,
+                form.ends_on.data,
+                term2_starts_on=form.term2_starts_on.data,
+                current=form.current.data,
+                actor=current_user,
+            )
+        except years.YearError as err:
+            getattr(form, err.field).errors.append(year_errors()[err.code])
+        else:
+            flash(_("The academic year %(name)s has been created.", name=year.name), "success")
+            return redirect(url_for("admin.years_list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/year_form.html", form=form), status
+
+
+@bp.route("/years/<int:year_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.CITY_ADMIN)
+def edit_year(year_id: int):
+    year = years.year_by_id(year_id)
+    if year is None:
+        abort(404)
+    form = YearForm(obj=year)
+    form.name.data = year.name  # the name stays: seasons and classes are filed under it
+    if form.validate_on_submit():
+        try:
+            years.update_year(
+                year, form.starts_on.data, form.ends_on.data, form.term2_starts_on.data, current_user
+            )
+        except years.YearError as err:
+            getattr(form, err.field).errors.append(year_errors()[err.code])
+        else:
+            flash(_("The dates of %(name)s have been saved.", name=year.name), "success")
+            return redirect(url_for("admin.years_list"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/year_form.html", form=form, year=year), status
+
+
+@bp.route("/years/current", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def set_current_year():
+    form = CurrentYearForm()
+    if not form.validate_on_submit():
+        abort(400)
+    year = years.year_by_id(form.year_id.data)
+    if year is None:
+        abort(404)
+    if years.set_current(year, current_user):
+        flash(_("%(name)s is now the current academic year.", name=year.name), "success")
+    return redirect(url_for("admin.years_list"))

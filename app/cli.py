@@ -1,4 +1,5 @@
-"""Flask CLI commands of the shared app: demo data, the RQ worker, account bootstrap."""
+"""Flask CLI commands of the shared app: demo data, the RQ worker, account bootstrap, academic
+years."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import jobs
+from . import jobs, years
 from .auth import services
 from .demo import DEMO_LOGINS, load_demo
 from .models import Role
@@ -15,6 +16,7 @@ from .workers import run_worker
 
 demo_cli = AppGroup("demo", help="Demo district data.")
 users_cli = AppGroup("users", help="Account administration.")
+years_cli = AppGroup("years", help="Academic years: create one, set the current one.")
 
 
 @demo_cli.command("load")
@@ -47,6 +49,53 @@ def create_admin(email, full_name, password):
     click.echo(f"created city admin {email}")
 
 
+@years_cli.command("create")
+@click.argument("name")
+@click.option("--start", "starts_on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day.")
+@click.option("--end", "ends_on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day.")
+@click.option(
+    "--term2-start", "term2_starts_on", type=click.DateTime(["%Y-%m-%d"]), help="Term II's first day."
+)
+@click.option("--current", is_flag=True, help="Make it the current year.")
+def years_create(name, starts_on, ends_on, term2_starts_on, current):
+    """Create an academic year NAME (e.g. 2027-2028)."""
+    try:
+        year = years.create_year(
+            name,
+            starts_on.date(),
+            ends_on.date(),
+            term2_starts_on=term2_starts_on.date() if term2_starts_on else None,
+            current=current,
+        )
+    except years.YearError as err:
+        raise click.UsageError(err.code) from err
+    jobs.commit()
+    click.echo(
+        f"created academic year {year.name} {year.starts_on}..{year.ends_on}, term II from "
+        f"{year.term2_start}" + (", current" if year.is_current else "")
+    )
+
+
+@years_cli.command("set-current")
+@click.argument("name")
+def years_set_current(name):
+    """Make the academic year NAME the current one (the others keep their records)."""
+    year = years.year_by_name(name)
+    if year is None:
+        raise click.UsageError("unknown_year")
+    changed = years.set_current(year)
+    jobs.commit()
+    click.echo(f"current academic year: {year.name}" + ("" if changed else " (unchanged)"))
+
+
+@years_cli.command("list")
+def years_list():
+    """List the academic years, the latest first; `*` marks the current one."""
+    for year in years.all_years():
+        mark = "*" if year.is_current else " "
+        click.echo(f"{mark} {year.name} {year.starts_on}..{year.ends_on} term II from {year.term2_start}")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.argument("queues", nargs=-1)
@@ -62,4 +111,5 @@ def worker(burst, queues):
 def register(app) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(years_cli)
     app.cli.add_command(worker)

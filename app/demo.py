@@ -14,6 +14,7 @@ from flask import current_app
 from .auth.services import passwords
 from .extensions import db
 from .models import AcademicYear, District, ResidentialGroup, Role, School, User, Ward
+from .years import current_year
 
 DEMO_PASSWORD = "hoc-tap-vui-ve-2026"  # noqa: S105 - published demo credential
 DEMO_LOGINS = {
@@ -94,7 +95,12 @@ def load_demo() -> dict[str, int]:
     _get_or_create(
         AcademicYear,
         name="2026-2027",
-        defaults={"starts_on": date(2026, 9, 5), "ends_on": date(2027, 5, 31), "is_current": True},
+        # Current unless the installation already has its current year (one at most).
+        defaults={
+            "starts_on": date(2026, 9, 5),
+            "ends_on": date(2027, 5, 31),
+            "is_current": current_year() is None,
+        },
     )
 
     pw = passwords().hash(DEMO_PASSWORD)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -80,12 +80,39 @@ class School(db.Model):
 
 
 class AcademicYear(db.Model):
+    """A school year (app.years): at most one is current (a partial unique index)."""
+
     __tablename__ = "academic_year"
+    __table_args__ = (
+        sa.Index(
+            "uq_academic_year_one_current",
+            "is_current",
+            unique=True,
+            sqlite_where=sa.text("is_current"),
+            postgresql_where=sa.text("is_current"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(20), unique=True)  # "2026-2027"
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    # The day term II starts across the city (each school may move its own terms); None: mid-January.
+    term2_starts_on: Mapped[date | None]
     is_current: Mapped[bool] = mapped_column(default=False)
+
+    @property
+    def term2_start(self) -> date:
+        """The day term II starts: the year's own, else the default (app.years)."""
+        return self.term2_starts_on or default_term2_start(self.starts_on, self.ends_on)
+
+
+def default_term2_start(starts_on: date, ends_on: date) -> date:
+    """Term II starts after mid-January (Vietnam's usual split), or in the middle of a year that
+    does not span it."""
+    split = date(starts_on.year + 1, 1, 16)
+    if starts_on < split <= ends_on:
+        return split
+    return starts_on + (ends_on - starts_on) / 2 + timedelta(days=1)
 
 
 class User(UserMixin, db.Model):

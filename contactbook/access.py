@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 
 from app.authz import can_manage_school, school_or_404
@@ -61,10 +61,18 @@ def teaches_class(user: User, cls: SchoolClass) -> bool:
     )
 
 
+def _writable(cls: SchoolClass) -> SchoolClass:
+    """The classes of other years than the current one are read only: a write to one (POST)
+    answers 403, so switching years never changes last year's records."""
+    if request.method == "POST" and not cls.academic_year.is_current:
+        abort(403)
+    return cls
+
+
 def staff_class_or_404(class_id: int) -> SchoolClass:
     cls = _get(SchoolClass, class_id)
     if current_user.role in STAFF and can_manage_school(current_user, cls.school):
-        return cls
+        return _writable(cls)
     abort(404)
 
 
@@ -72,16 +80,16 @@ def class_or_404(class_id: int) -> SchoolClass:
     """A class the current staff member manages or teacher teaches."""
     cls = _get(SchoolClass, class_id)
     if current_user.role in STAFF and can_manage_school(current_user, cls.school):
-        return cls
+        return _writable(cls)
     if teaches_class(current_user, cls):
-        return cls
+        return _writable(cls)
     abort(404)
 
 
 def homeroom_class_or_404(class_id: int) -> SchoolClass:
     cls = _get(SchoolClass, class_id)
     if current_user.role == Role.TEACHER and cls.homeroom_teacher_id == current_user.id:
-        return cls
+        return _writable(cls)
     abort(404)
 
 
@@ -109,7 +117,7 @@ def grade_book_or_404(class_id: int, subject_id: int) -> BookAccess:
         )
     )
     if teacher_id == current_user.id:
-        return BookAccess(cls, subject, True)
+        return BookAccess(cls, subject, cls.academic_year.is_current)  # last year's: read only
     if cls.homeroom_teacher_id == current_user.id:
         return BookAccess(cls, subject, False, "homeroom")
     abort(404)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app import paging
 from app.audit import audit
 from app.extensions import db
 from app.models import AcademicYear, School, User
@@ -259,3 +260,19 @@ def teacher_classes(teacher: User) -> list[TeacherClass]:
         line = lines.setdefault(cls.id, TeacherClass(cls, [], cls.homeroom_teacher_id == teacher.id))
         line.subjects.append(subject)
     return sorted(lines.values(), key=lambda x: (x.cls.grade, x.cls.name))
+
+
+def find_pupils(school: School, year: AcademicYear, text: str) -> sa.Select:
+    """A SELECT of (pupil, class) rows of the school's pupils in `year` whose name or pupil code
+    holds every word of `text`, ordered by name (page it with app.paging)."""
+    return (
+        sa.select(Pupil, SchoolClass)
+        .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+        .join(SchoolClass, SchoolClass.id == Enrolment.class_id)
+        .where(
+            Pupil.school_id == school.id,
+            Enrolment.academic_year_id == year.id,
+            paging.contains(text, Pupil.full_name, Pupil.pupil_code),
+        )
+        .order_by(Pupil.full_name, Pupil.id)
+    )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models import AcademicYear, School, User, utcnow
+from app.years import current_year_id  # noqa: F401  (the SQL of the current year, used by access.py)
 
 
 class Gender(enum.StrEnum):
@@ -79,18 +80,6 @@ class ReportStatus(enum.StrEnum):
 def _in(column: str, values: type[enum.StrEnum]) -> str:
     """The CHECK of a status column (the stored values are the enum's values)."""
     return f"{column} IN ({','.join(repr(v.value) for v in values)})"
-
-
-def current_year_id() -> sa.ScalarSelect:
-    """SQL for the id of the year the contact book works in: the academic year marked current
-    (the latest, should several be marked)."""
-    return (
-        sa.select(AcademicYear.id)
-        .where(AcademicYear.is_current.is_(True))
-        .order_by(AcademicYear.starts_on.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
 
 
 class Term(db.Model):

@@ -151,3 +151,10 @@ def comment_term_result(marks: Iterable[str | None], required: int) -> str | Non
 def comment_year_result(term1: str | None, term2: str | None) -> str | None:
     """The year's result of a comment-assessed subject is term II's result."""
     return term2
+
+
+def promoted_class_name(name: str, grade: int) -> str:
+    """Next year's name of a class of `grade`: the grade in the name moves up one (6A → 7A,
+    10A2 → 11A2, "Lớp 3B" → "Lớp 4B"); a name without its grade gets the new grade in front."""
+    new, count = re.subn(rf"(?<!\d){grade}(?!\d)", str(grade + 1), name, count=1)
+    return new if count else f"{grade + 1}{name}"

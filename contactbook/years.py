@@ -1,4 +1,5 @@
-"""The school year: the current academic year and each school's terms (học kì I / II)."""
+"""The school year in the contact book: each school's terms (học kì I / II) of an academic year.
+The years themselves and which one is current belong to the platform (app.years)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,18 @@ from app.audit import audit
 from app.extensions import db
 from app.i18n import local_today
 from app.models import AcademicYear, School
+from app.years import current_year
 
-from .models import SchoolClass, Term, current_year_id
+from .models import SchoolClass, Term
 
-
-def current_year() -> AcademicYear | None:
-    """The academic year the contact book works in (models.current_year_id)."""
-    return db.session.scalar(sa.select(AcademicYear).where(AcademicYear.id == current_year_id()))
+__all__ = ["current_year", "default_term_dates", "ensure_terms", "pick_term", "school_terms", "set_terms"]
 
 
 def default_term_dates(year: AcademicYear) -> list[tuple[int, date, date]]:
-    """Term I from the start of the year to mid-January, term II to the end of the year."""
-    split = date(year.starts_on.year + 1, 1, 15)
-    if not year.starts_on < split < year.ends_on:
-        middle = year.starts_on + (year.ends_on - year.starts_on) / 2
-        split = middle
-    return [(1, year.starts_on, split), (2, split + timedelta(days=1), year.ends_on)]
+    """Term I from the start of the year to the day before term II (the year's
+    `term2_start`: its own day, else mid-January), term II to the end of the year."""
+    term2 = year.term2_start
+    return [(1, year.starts_on, term2 - timedelta(days=1)), (2, term2, year.ends_on)]
 
 
 def ensure_terms(school: School, year: AcademicYear) -> list[Term]:

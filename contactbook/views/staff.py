@@ -8,10 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import imports as import_jobs
-from app import xlsx
+from app import paging, xlsx
 from app.audit import audit
 from app.authz import roles_required, school_or_404, scoped_schools_query
-from app.extensions import db
 from app.models import Role, School
 
 from .. import access, activation, classes, exports, years
@@ -20,6 +19,7 @@ from ..catalog import grades_of_level, standard_subjects
 from ..forms import ImportForm, SubjectEditForm, SubjectForm, TermsForm
 
 bp = Blueprint("contactbook_staff", __name__, url_prefix="/contactbook")
+SCHOOLS_PER_PAGE = 50
 
 SUBJECT_PROBLEMS = {
     "name_taken": lambda: _("This grade already has a subject of that name."),
@@ -32,8 +32,12 @@ SUBJECT_PROBLEMS = {
 @bp.route("/schools")
 @roles_required(STAFF)
 def schools():
-    rows = db.session.scalars(scoped_schools_query(current_user).order_by(School.name).limit(500)).all()
-    return render_template("contactbook/schools.html", schools=rows)
+    q = paging.search_arg()
+    query = scoped_schools_query(current_user)
+    if q:
+        query = query.where(paging.contains(q, School.name, School.code))
+    rows = paging.paginate(query.order_by(School.name, School.id), paging.page_arg(), SCHOOLS_PER_PAGE)
+    return render_template("contactbook/schools.html", schools=rows, q=q)
 
 
 @bp.route("/schools/<int:school_id>")
@@ -41,12 +45,18 @@ def schools():
 def school(school_id: int):
     school = school_or_404(school_id)
     year = years.current_year()
+    q = paging.search_arg()
+    found = None
+    if q and year:
+        found = paging.paginate(classes.find_pupils(school, year, q), paging.page_arg(), 50, scalars=False)
     return render_template(
         "contactbook/school.html",
         school=school,
         year=year,
         classes=classes.school_classes(school, year) if year else [],
         pending_teachers=activation.pending_teachers(school),
+        q=q,
+        found=found,
     )
 
 

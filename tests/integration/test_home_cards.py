@@ -47,6 +47,7 @@ EXPECTED = {
         "/admissions/imports",
         "/admissions/dashboard/",
         "/admissions/council/",
+        "/admin/years",
         "/admin/users",
         "/admin/audit",
         "/notifications/",

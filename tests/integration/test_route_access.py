@@ -7,6 +7,8 @@ under test — so that scope checks are tried too.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from werkzeug.routing import IntegerConverter, Rule
 
@@ -33,7 +35,19 @@ def foreign_ids(world) -> dict[str, int]:
         **notification_foreign_ids(world),
         **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
         **import_foreign_ids(world),  # job_id: an Excel import of district B
+        "year_id": _a_year(),  # academic years are the city administrator's alone
     }
+
+
+def _a_year() -> int:
+    from app import jobs
+    from app.extensions import db
+    from app.models import AcademicYear
+
+    year = AcademicYear(name="2040-2041", starts_on=date(2040, 9, 5), ends_on=date(2041, 5, 31))
+    db.session.add(year)
+    jobs.commit()
+    return year.id
 
 
 def rules(app) -> list[Rule]:

@@ -1,0 +1,69 @@
+"""School staff: next year's classes, prepared from this year's (the rollover: a preview with its
+counts, then one confirmed step)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from app.authz import roles_required, school_or_404
+
+from .. import rollover
+from ..access import STAFF
+
+bp = Blueprint("contactbook_years", __name__, url_prefix="/contactbook")
+
+
+def problems() -> dict[str, str]:
+    return {
+        "no_year": _("There is no current academic year; ask the city administrator to set one."),
+        "no_next_year": _(
+            "The academic year after %(year)s does not exist yet; ask the city administrator to create it."
+        ),
+        "already_done": _("This school's classes of %(year)s are already prepared."),
+        "unknown_pupil": _("Some of these codes are not pupils of this class."),
+        "bad_name": _("Enter a class name of at most 20 characters."),
+        "name_exists": _("Next year already has a class of this name."),
+        "name_twice": _("Two classes would have this name next year."),
+        "not_ready": _("Correct the highlighted classes first."),
+    }
+
+
+@bp.route("/schools/<int:school_id>/rollover", methods=["GET", "POST"])
+@roles_required(STAFF)
+def rollover_page(school_id: int):
+    school = school_or_404(school_id)
+    form = FlaskForm()
+    names, kept = rollover.edits_from(request.form) if request.method == "POST" else ({}, {})
+    try:
+        preview = rollover.plan(school, names, kept)
+    except rollover.RolloverError as err:
+        message = problems()[err.code] % err.params
+        return render_template(
+            "contactbook/rollover.html", school=school, error=message, preview=None, form=form
+        )
+    confirming = form.validate_on_submit() and request.form.get("action") == "confirm"
+    unconfirmed = confirming and request.form.get("confirmed") != "y"
+    if confirming and preview.ok and not unconfirmed:
+        counts = rollover.apply(preview, current_user)
+        flash(
+            _(
+                "Next year's classes are ready: %(classes)d classes, %(promoted)d pupils promoted, %(kept_back)d kept back, %(leaving)d leaving.",
+                **counts,
+            ),
+            "success",
+        )
+        return redirect(url_for("contactbook_staff.school", school_id=school.id))
+    status = 422 if form.is_submitted() and (not preview.ok or unconfirmed) else 200
+    return render_template(
+        "contactbook/rollover.html",
+        school=school,
+        preview=preview,
+        problems=problems(),
+        form=form,
+        error=None,
+        unconfirmed=unconfirmed,
+        typed_kept=kept,
+    ), status

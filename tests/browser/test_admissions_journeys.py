@@ -27,6 +27,7 @@ from tests.admissions_factories import (
     close_window,
     create_application,
     create_area,
+    create_round,
     create_season,
     intake_year,
     level_of,
@@ -47,7 +48,7 @@ def _run_office_round(level, district, officer, drain) -> object:
     from app.models import utcnow
 
     close_window(level)
-    rnd = rounds.create_official_round(level, district.id, officer)
+    rnd = create_round(level, district, officer)
     jobs.commit()
     rounds.queue_round(rnd, officer)
     jobs.commit()

@@ -6,8 +6,20 @@ so that anyone can re-run a published round). Rules: admissions/rounds.py and do
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +28,7 @@ from app.audit import audit
 from app.authz import public, roles_required
 from app.models import OFFICER_ROLES
 
-from .. import eligibility, freeze, notify, reports, rounds, rules, seasons
+from .. import allocation, eligibility, freeze, notify, reports, rounds, rules, seasons, transcript
 from ..access import (
     district_or_404,
     level_or_404,
@@ -32,6 +44,7 @@ from ..models import AllocationRound, RoundStatus
 from ..placement import assign_seat, placement_rows
 
 bp = Blueprint("admissions_rounds", __name__, url_prefix="/admissions")
+VERIFIER = Path(allocation.__file__).with_name("verify_round.py")
 
 LIST_SIZE = 100
 
@@ -461,3 +474,21 @@ def public_input(round_id: int):
 def public_result(round_id: int):
     rnd = public_round_or_404(round_id, published=True)
     return _json_download(rnd.result, f"round-{rnd.id}-result.json")
+
+
+@bp.route("/rounds/<int:round_id>/transcript.json")
+@public
+def public_transcript(round_id: int):
+    rnd = public_round_or_404(round_id, published=True)
+    try:
+        body = transcript.transcript(rnd)
+    except rules.RoundError:
+        abort(404)
+    return _json_download(body, f"round-{rnd.id}-transcript.json")
+
+
+@bp.route("/rounds/verify_round.py")
+@public
+def public_verifier():
+    """The standalone verifier (standard library only) that checks a transcript."""
+    return send_file(VERIFIER, mimetype="text/x-python", as_attachment=True, download_name="verify_round.py")

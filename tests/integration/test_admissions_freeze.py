@@ -4,9 +4,12 @@ public; a season where the office tries to steer and every act shows on the publ
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +25,7 @@ from admissions.freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
 from admissions.models import AllocationRound, ApplicationChoice
 from app import jobs
 from app.models import utcnow
-from tests.admissions_factories import login_en
+from tests.admissions_factories import create_round, login_en
 from tests.integration.test_admissions_rounds import publish, run_jobs, run_round, rw  # noqa: F401 (fixtures)
 
 
@@ -276,3 +279,66 @@ def test_an_office_trying_to_steer_a_season_is_seen_by_everyone(  # noqa: PLR091
 
 def v3_ids(level, district_id):
     return freeze.latest_freeze(level, district_id).application_ids
+
+
+def test_the_verifier_accepts_the_app_transcript_and_rejects_tampered_ones(
+    app,
+    db,
+    rw,  # noqa: F811
+    make_client,
+    run_jobs,  # noqa: F811
+    tmp_path,
+):
+    rnd = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
+    public = make_client()
+    assert public.get(f"/admissions/rounds/{rnd.id}/transcript.json").status_code == 404  # not published yet
+    publish(rnd, rw.officer, run_jobs)
+    page = _page(public, f"/admissions/rounds/{rnd.id}")
+    assert (
+        f"/admissions/rounds/{rnd.id}/transcript.json" in page
+        and "/admissions/rounds/verify_round.py" in page
+    )
+    t = public.get(f"/admissions/rounds/{rnd.id}/transcript.json").get_json()
+    verifier = public.get("/admissions/rounds/verify_round.py")
+    assert verifier.status_code == 200
+    script = tmp_path / "verify_round.py"
+    script.write_bytes(verifier.get_data())
+    code = freeze.entry_code_of(rw.anh_app.id)
+    assert rw.anh.full_name not in json.dumps(t, ensure_ascii=False)
+
+    def check(doc, *extra):
+        path = tmp_path / "t.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        # -I: isolated, no project on the path: the verifier stands alone.
+        return subprocess.run(
+            [sys.executable, "-I", str(script), str(path), *extra], capture_output=True, text=True, timeout=60
+        )
+
+    ok = check(t, "--entry", code)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "KHỚP / MATCHES" in ok.stdout and f"your entry is included: {code}" in ok.stdout
+    # A moved child.
+    moved = copy.deepcopy(t)
+    placed = next(k for k, v in moved["result"].items() if v is not None)
+    unplaced_or_other = next(
+        s["id"] for s in moved["entries"]["schools"] if s["id"] != moved["result"][placed]
+    )
+    moved["result"][placed] = unplaced_or_other
+    bad = check(moved)
+    assert bad.returncode == 1 and f"result of {placed}" in bad.stdout
+    # A changed capacity (fingerprint no longer matches).
+    cap = copy.deepcopy(t)
+    cap["entries"]["schools"][0]["capacity"] += 1
+    bad = check(cap)
+    assert bad.returncode == 1 and "fingerprint" in bad.stdout
+    # A swapped beacon value.
+    swapped = copy.deepcopy(t)
+    swapped["randomness"]["beacon_randomness"] = "ee" * 32
+    bad = check(swapped)
+    assert bad.returncode == 1 and "lottery seed" in bad.stdout
+    # A changed lottery number, an unknown entry code.
+    lot = copy.deepcopy(t)
+    a, b = list(lot["lottery"])[:2]
+    lot["lottery"][a], lot["lottery"][b] = lot["lottery"][b], lot["lottery"][a]
+    assert check(lot).returncode == 1
+    assert check(t, "--entry", "ZZZZZ-ZZZZZ").returncode == 1

@@ -1,0 +1,67 @@
+"""A published round 1's transcript: everything a citizen needs to re-derive it with
+scripts/verify_round.py (docs/verification.md, "The transcript"). Entry codes only, no names."""
+
+from __future__ import annotations
+
+from .allocation import student_key
+from .allocation.verification import FREEZE_FORMAT, SEED_METHOD
+from .freeze import commitment_of, latest_attempt
+from .models import AllocationRound
+from .rules import RoundError
+
+TRANSCRIPT_FORMAT = "school-round-transcript/1"
+
+
+def _iso(at) -> str | None:
+    return at.isoformat() + "Z" if at else None
+
+
+def transcript(rnd: AllocationRound) -> dict:
+    """The transcript of a published official round 1 (its last attempt)."""
+    if not (rnd.is_official and rnd.is_published and rnd.number == 1):
+        raise RoundError("no_transcript")
+    attempt = latest_attempt(rnd)
+    c = commitment_of(rnd.admission_level, rnd.district_id)
+    if attempt is None or attempt.lottery_seed is None or c is None:
+        raise RoundError("no_transcript")
+    frozen = attempt.freeze
+    code_of = {
+        student_key(aid): e["code"]
+        for aid, e in zip(frozen.application_ids, frozen.content["entries"], strict=True)
+    }
+    assignment = rnd.result["assignment"]
+    return {
+        "format": TRANSCRIPT_FORMAT,
+        "round": rnd.number,
+        "attempt": attempt.number,
+        "level": rnd.admission_level.level,
+        "district_id": rnd.district_id,
+        "entries": {
+            "format": FREEZE_FORMAT,
+            "version": frozen.version,
+            "frozen_at": _iso(frozen.created_at),
+            "fingerprint": {
+                "root": frozen.root,
+                "schools": frozen.schools,
+                "entries": frozen.entries,
+                "seats": frozen.seats,
+            },
+            "schools": frozen.content["schools"],
+            "entries": frozen.content["entries"],
+        },
+        "randomness": {
+            "method": SEED_METHOD,
+            "secret_sha256": c.secret_sha256,
+            "committed_at": _iso(c.committed_at),
+            "secret": c.secret,
+            "beacon_round": c.beacon_round,
+            "beacon_randomness": c.beacon_randomness,
+            "beacon_signature": c.beacon_signature,
+            "beacon_source": c.beacon_source,
+            "beacon_typed_by_office": c.beacon_entered_by_id is not None,
+        },
+        "lottery_seed": attempt.lottery_seed,
+        "lottery": {code_of[s["id"]]: s["lottery"] for s in rnd.input_snapshot["students"]},
+        "result": {code_of[k]: v for k, v in assignment.items()},
+        "published_at": _iso(rnd.published_at),
+    }

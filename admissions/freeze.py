@@ -143,7 +143,10 @@ def enter_beacon(c: RoundCommitment, randomness: str, source: str, actor: User) 
     if c.beacon_randomness:
         raise RoundError("beacon_set")
     if c.beacon_round is None:
-        raise RoundError("not_frozen")
+        level = c.admission_level
+        if level_window(level).status(now()) != "closed":
+            raise RoundError("not_frozen")
+        c.beacon_round = beacon_round_for(level)  # the rule published in advance
     if not beacon_due(c):
         raise RoundError("beacon_not_due")
     if not HEX.match(randomness) or not source:

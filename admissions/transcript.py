@@ -1,12 +1,22 @@
 """A published round 1's transcript: everything a citizen needs to re-derive it with
-scripts/verify_round.py (docs/verification.md, "The transcript"). Entry codes only, no names."""
+admissions/allocation/verify_round.py (docs/verification.md, "The transcript"), and a family's
+line found by its entry code with its inclusion proof. Entry codes only, no names."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .allocation import student_key
-from .allocation.verification import FREEZE_FORMAT, SEED_METHOD
-from .freeze import commitment_of, latest_attempt
-from .models import AllocationRound
+from .allocation.verification import (
+    FREEZE_FORMAT,
+    SEED_METHOD,
+    freeze_leaves,
+    inclusion_proof,
+    verify_inclusion,
+)
+from .freeze import commitment_of, latest_attempt, latest_freeze
+from .freeze_models import EntryFreeze
+from .models import AdmissionLevel, AllocationRound
 from .rules import RoundError
 
 TRANSCRIPT_FORMAT = "school-round-transcript/1"
@@ -65,3 +75,32 @@ def transcript(rnd: AllocationRound) -> dict:
         "result": {code_of[k]: v for k, v in assignment.items()},
         "published_at": _iso(rnd.published_at),
     }
+
+
+@dataclass
+class Lookup:
+    """A family's line in the latest entry version, with its inclusion proof checked."""
+
+    version: EntryFreeze
+    entry: dict | None
+    proof: list[str]
+    included: bool
+
+
+def lookup(level: AdmissionLevel, district_id: int, code: str) -> Lookup | None:
+    """Find an entry code in the latest frozen version; None before the freeze."""
+    frozen = latest_freeze(level, district_id)
+    if frozen is None:
+        return None
+    code = (code or "").strip().upper()
+    schools, entries = frozen.content["schools"], frozen.content["entries"]
+    leaves = freeze_leaves(schools, entries)
+    ordered = sorted(entries, key=lambda e: e["code"])
+    index = next((i for i, e in enumerate(ordered) if e["code"] == code), None)
+    if index is None:
+        return Lookup(frozen, None, [], False)
+    i = len(schools) + index
+    proof = inclusion_proof(leaves, i)
+    return Lookup(
+        frozen, ordered[index], proof, verify_inclusion(leaves[i], i, len(leaves), proof, frozen.root)
+    )

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from app.authz import public
 
-from .. import dashboard, freeze, notify, rules, seasons
+from .. import dashboard, freeze, notify, rules, seasons, transcript
 from ..access import public_district_or_404, public_level_or_404
 from ..allocation.verification import FREEZE_FORMAT, SEED_METHOD
 from ..forms import level_labels
@@ -136,3 +136,20 @@ def entries(level_id: int, district_id: int):
         f'attachment; filename="entries-{lv.id}-{district.id}-v{row.version}.json"'
     )
     return resp
+
+
+@bp.route("/levels/<int:level_id>/districts/<int:district_id>/entries")
+@public
+def entry_lookup(level_id: int, district_id: int):
+    """A family types its entry code: its line in the frozen list, and whether the proof holds."""
+    lv = public_level_or_404(level_id)
+    district = public_district_or_404(district_id)
+    code = request.args.get("code", "")[:20]
+    return render_template(
+        "admissions/public_entry.html",
+        level=lv,
+        district=district,
+        code=code,
+        found=transcript.lookup(lv, district.id, code) if code else None,
+        labels=level_labels(),
+    )

@@ -119,15 +119,22 @@ def beacon_due(c: RoundCommitment) -> bool:
     return _unix(now()) >= beacon_round_time(genesis, period, c.beacon_round)
 
 
-def ensure_beacon(c: RoundCommitment) -> bool:
-    """Fetch the beacon value when it is due and BEACON_URL is set; True once a value is stored."""
+def ensure_beacon(c: RoundCommitment, fetched: dict | None = None) -> bool:
+    """Fetch the beacon value when it is due and BEACON_URL is set; True once a value is stored.
+    ``fetched`` (round -> value or None) lets one pass over many districts ask the beacon once
+    per round, and not wait for a beacon that is down once per district."""
     if c.beacon_randomness:
         return True
     if not beacon_due(c) or beacon.configured_url() is None:
         return False
-    try:
-        value = beacon.fetch(c.beacon_round)
-    except beacon.BeaconUnavailable:
+    fetched = {} if fetched is None else fetched
+    if c.beacon_round not in fetched:
+        try:
+            fetched[c.beacon_round] = beacon.fetch(c.beacon_round)
+        except beacon.BeaconUnavailable:
+            fetched[c.beacon_round] = None
+    value = fetched[c.beacon_round]
+    if value is None:
         return False
     c.beacon_randomness, c.beacon_signature, c.beacon_source = value.randomness, value.signature, value.source
     c.beacon_at = now()
@@ -357,17 +364,20 @@ def lottery_numbers(rnd: AllocationRound) -> tuple[dict[str, int] | None, dict]:
     """Round 1's lottery numbers (student key → number), drawn with the latest attempt's seed over
     the frozen entry codes, and what the instance's meta records about it. What-if runs of round 1
     use their base round's draw when there is one; else (None, …): a private preview draw."""
+    meta: dict = {} if rnd.is_official else {"private": "what-if run of the office: never published"}
     source = rnd if rnd.is_official else rnd.base_round
-    attempt = latest_attempt(source) if source is not None and source.number == 1 else None
+    if rnd.number != 1 or source is None:
+        return None, meta  # later rounds keep round 1's numbers
+    attempt = latest_attempt(source)
     if attempt is None or attempt.lottery_seed is None:
-        return None, {
-            "lottery_seed": "private preview (not the official draw)"
-        } if not rnd.is_official else {}
+        if not rnd.is_official:
+            meta["lottery_seed"] = "private preview (not the official draw)"
+        return None, meta
     frozen = attempt.freeze
     codes = [e["code"] for e in frozen.content["entries"]]
     drawn = allocation.draw_lottery(attempt.lottery_seed, codes)
     numbers = {student_key(aid): drawn[c] for c, aid in zip(codes, frozen.application_ids, strict=True)}
-    meta = {"entry_version": frozen.version, "entry_root": frozen.root, "attempt": attempt.number}
+    meta.update(entry_version=frozen.version, entry_root=frozen.root, attempt=attempt.number)
     return numbers, meta
 
 
@@ -447,6 +457,7 @@ def scheduled_check(actor: User | None = None) -> dict[str, int]:
         return counts
     districts = list(db.session.scalars(sa.select(District.id).order_by(District.id)))
     at = now()
+    fetched: dict = {}
     for level in season.levels:
         window = level_window(level)
         if window.opens_at is None or window.closes_at is None:
@@ -461,7 +472,7 @@ def scheduled_check(actor: User | None = None) -> dict[str, int]:
             if refreeze(level, did, actor) is not last:
                 counts["versions"] += 1
             had_value = bool(c.beacon_randomness)
-            if ensure_beacon(c) and not had_value:
+            if ensure_beacon(c, fetched) and not had_value:
                 counts["beacons"] += 1
     return counts
 

@@ -26,6 +26,7 @@ from admissions.models import AllocationRound, ApplicationChoice
 from app import jobs
 from app.models import utcnow
 from tests.admissions_factories import create_round, login_en
+from tests.factories import create_district
 from tests.integration.test_admissions_rounds import publish, run_jobs, run_round, rw  # noqa: F401 (fixtures)
 
 
@@ -106,9 +107,15 @@ def _page(client, url: str) -> str:
     return text(resp)
 
 
-def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, make_client, run_jobs):  # noqa: F811
+def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, make_client, run_jobs, runner):  # noqa: F811
     app.config["BEACON_URL"] = beacon_server.url
     beacon_server.state.down = True
+    create_district()
+    jobs.commit()
+    # The scheduled command asks the beacon once per round, not once per district, and goes on.
+    out = runner.invoke(args=["admissions", "freeze-entries"])
+    assert out.exit_code == 0 and "beacon values 0" in out.output, out.output
+    assert beacon_server.state.hits == 1
     rnd = rounds.create_official_round(rw.level, rw.district.id, rw.officer)
     jobs.commit()
     officer = make_client()
@@ -119,12 +126,12 @@ def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, ma
     assert resp.status_code == 302
     page = _page(officer, f"/admissions/office/rounds/{rnd.id}")
     assert "Đang chờ nguồn ngẫu nhiên công khai (beacon)" in page
-    assert beacon_server.state.hits >= 1
+    assert beacon_server.state.hits == 2
     db.session.expire_all()
     assert db.session.get(AllocationRound, rnd.id).status == "draft"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RoundAttempt)) == 0
-    # The entry list was frozen on the way, and is public.
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(EntryFreeze)) == 1
+    # The entry lists were frozen by the scheduled command (one per district), and are public.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EntryFreeze)) == 2
     beacon_server.state.down = False
     run_round(db.session.get(AllocationRound, rnd.id), run_jobs)
     rnd = db.session.get(AllocationRound, rnd.id)
@@ -222,6 +229,10 @@ def test_an_office_trying_to_steer_a_season_is_seen_by_everyone(  # noqa: PLR091
     jobs.commit()
     run_jobs()
     assert public.get(f"/admissions/rounds/{what_if.id}").status_code == 404
+    db.session.expire_all()
+    assert "private" in db.session.get(AllocationRound, what_if.id).input_snapshot["meta"]
+    meta = db.session.get(AllocationRound, rnd.id).input_snapshot["meta"]
+    assert (meta["entry_version"], meta["attempt"], "private" in meta) == (2, 3, False)
     # Steer 3: an entry is edited after the close: publishing refuses, the change becomes a version.
     anh_choice = db.session.scalar(
         sa.select(ApplicationChoice).where(

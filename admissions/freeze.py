@@ -36,6 +36,7 @@ from .allocation.verification import (
     canonical,
     derive_seed,
     entry_code,
+    entry_coder,
     entry_record,
     freeze_fingerprint,
     school_record,
@@ -196,7 +197,7 @@ def live_entries(level: AdmissionLevel, district_id: int) -> tuple[list[dict], l
         .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
     ):
         choice_map[aid].append(sid)
-    key = str(current_app.secret_key).encode("utf-8")
+    code_of = entry_coder(str(current_app.secret_key).encode("utf-8"))
     entries, ids = [], []
     for aid, catchment_id, siblings in apps:
         choices = [code[s] for s in choice_map.get(aid, []) if s in code]
@@ -204,7 +205,7 @@ def live_entries(level: AdmissionLevel, district_id: int) -> tuple[list[dict], l
         if catchment is not None and catchment not in choices:
             choices.append(catchment)
         sib = [code[s] for s in (siblings or []) if s in code]
-        entries.append(entry_record(entry_code(key, aid), choices, catchment, sib))
+        entries.append(entry_record(code_of(aid), choices, catchment, sib))
         ids.append(aid)
     order = sorted(range(len(entries)), key=lambda i: entries[i]["code"])
     return (

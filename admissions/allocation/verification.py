@@ -31,6 +31,7 @@ __all__ = [
     "canonical",
     "derive_seed",
     "entry_code",
+    "entry_coder",
     "entry_record",
     "freeze_fingerprint",
     "freeze_leaves",
@@ -186,8 +187,22 @@ _B32 = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no I, O, 0, 1: read aloud and typed
 
 def entry_code(key: bytes, application_id: int) -> str:
     """HMAC-SHA-256(key, "entry-code/1:<id>"), first 50 bits in a 32-letter alphabet, ``XXXXX-XXXXX``."""
-    digest = hmac.new(key, f"{ENTRY_CODE_METHOD}:{int(application_id)}".encode("ascii"), "sha256").digest()
-    n = int.from_bytes(digest[:8], "big") >> 14
+    return entry_coder(key)(application_id)
+
+
+def entry_coder(key: bytes):
+    """``entry_code`` with the key's HMAC state computed once (many codes in a row)."""
+    base = hmac.new(key, f"{ENTRY_CODE_METHOD}:".encode("ascii"), "sha256")
+
+    def code(application_id: int) -> str:
+        h = base.copy()
+        h.update(str(int(application_id)).encode("ascii"))
+        return _letters(int.from_bytes(h.digest()[:8], "big") >> 14)
+
+    return code
+
+
+def _letters(n: int) -> str:
     chars = []
     for _ in range(10):
         chars.append(_B32[n & 31])

@@ -49,7 +49,6 @@ from .models import (
     Application,
     ApplicationChoice,
     ApplicationStatus,
-    RoundKind,
 )
 from .rules import RoundError
 from .seasons import current_season, level_window, now
@@ -62,7 +61,7 @@ def entry_code_of(application_id: int) -> str:
     return entry_code(str(current_app.secret_key).encode("utf-8"), application_id)
 
 
-def _scope(level: AdmissionLevel, district_id: int, model):
+def scope(level: AdmissionLevel, district_id: int, model):
     return (
         model.admission_level_id == level.id,
         model.district_id == district_id,
@@ -74,7 +73,7 @@ def _scope(level: AdmissionLevel, district_id: int, model):
 
 
 def commitment_of(level: AdmissionLevel, district_id: int) -> RoundCommitment | None:
-    return db.session.scalar(sa.select(RoundCommitment).where(*_scope(level, district_id, RoundCommitment)))
+    return db.session.scalar(sa.select(RoundCommitment).where(*scope(level, district_id, RoundCommitment)))
 
 
 def ensure_commitment(level: AdmissionLevel, district_id: int) -> RoundCommitment:
@@ -219,7 +218,7 @@ def versions(level: AdmissionLevel, district_id: int) -> list[EntryFreeze]:
     return list(
         db.session.scalars(
             sa.select(EntryFreeze)
-            .where(*_scope(level, district_id, EntryFreeze))
+            .where(*scope(level, district_id, EntryFreeze))
             .order_by(EntryFreeze.version)
         )
     )
@@ -228,7 +227,7 @@ def versions(level: AdmissionLevel, district_id: int) -> list[EntryFreeze]:
 def latest_freeze(level: AdmissionLevel, district_id: int) -> EntryFreeze | None:
     return db.session.scalar(
         sa.select(EntryFreeze)
-        .where(*_scope(level, district_id, EntryFreeze))
+        .where(*scope(level, district_id, EntryFreeze))
         .order_by(EntryFreeze.version.desc())
         .limit(1)
     )
@@ -408,45 +407,7 @@ def check_unchanged(rnd: AllocationRound) -> None:
         raise RoundError("entries_changed")
 
 
-# ---- the public record and the scheduled check -----------------------------------------------------
-
-
-def ledger(level: AdmissionLevel, district_id: int) -> dict:
-    """Everything the public page shows for a level in a district."""
-    rounds_ = list(
-        db.session.scalars(
-            sa.select(AllocationRound)
-            .where(
-                AllocationRound.admission_level_id == level.id,
-                AllocationRound.district_id == district_id,
-                AllocationRound.kind == RoundKind.OFFICIAL,
-            )
-            .order_by(AllocationRound.number)
-        )
-    )
-    attempts = list(
-        db.session.scalars(
-            sa.select(RoundAttempt)
-            .where(RoundAttempt.round_id.in_([r.id for r in rounds_]))
-            .order_by(RoundAttempt.round_id, RoundAttempt.number)
-        )
-    )
-    first = next((r for r in rounds_ if r.number == 1), None)
-    c = commitment_of(level, district_id)
-    window = level_window(level)
-    return {
-        "commitment": c,
-        "committed_before_opening": c is not None
-        and window.opens_at is not None
-        and c.committed_at <= window.opens_at,
-        "beacon_round": c.beacon_round if c and c.beacon_round else beacon_round_for(level),
-        "beacon_due": c is not None and beacon_due(c),
-        "versions": versions(level, district_id),
-        "rounds": rounds_,
-        "attempts": attempts,
-        "revealed": first is not None and first.is_published,
-        "window": window,
-    }
+# ---- the scheduled check -----------------------------------------------------
 
 
 def scheduled_check(actor: User | None = None) -> dict[str, int]:
@@ -476,30 +437,3 @@ def scheduled_check(actor: User | None = None) -> dict[str, int]:
             if ensure_beacon(c, fetched) and not had_value:
                 counts["beacons"] += 1
     return counts
-
-
-def public_records(limit: int = 200) -> list[dict]:
-    """The public index: every seed commitment, newest first, with its latest entry version."""
-    rows = list(
-        db.session.scalars(
-            sa.select(RoundCommitment).order_by(RoundCommitment.committed_at.desc()).limit(limit)
-        )
-    )
-    latest = {}
-    if rows:
-        for f in db.session.scalars(
-            sa.select(EntryFreeze)
-            .where(EntryFreeze.admission_level_id.in_({c.admission_level_id for c in rows}))
-            .order_by(EntryFreeze.version)
-        ):
-            latest[(f.admission_level_id, f.district_id, f.is_trial)] = f
-    return [
-        {"commitment": c, "freeze": latest.get((c.admission_level_id, c.district_id, c.is_trial))}
-        for c in rows
-    ]
-
-
-def version_of(level: AdmissionLevel, district_id: int, version: int) -> EntryFreeze | None:
-    return db.session.scalar(
-        sa.select(EntryFreeze).where(*_scope(level, district_id, EntryFreeze), EntryFreeze.version == version)
-    )

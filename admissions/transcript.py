@@ -1,10 +1,15 @@
 """A published round 1's transcript: everything a citizen needs to re-derive it with
-admissions/allocation/verify_round.py (docs/verification.md, "The transcript"), and a family's
-line found by its entry code with its inclusion proof. Entry codes only, no names."""
+admissions/allocation/verify_round.py (docs/verification.md, "The transcript"), a family's line
+found by its entry code with its inclusion proof, and the public record of a level in a district
+(commitment, entry versions, beacon, attempts). Entry codes only, no names."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
 
 from .allocation import student_key
 from .allocation.verification import (
@@ -14,10 +19,19 @@ from .allocation.verification import (
     inclusion_proof,
     verify_inclusion,
 )
-from .freeze import commitment_of, latest_attempt, latest_freeze
-from .freeze_models import EntryFreeze
-from .models import AdmissionLevel, AllocationRound
+from .freeze import (
+    beacon_due,
+    beacon_round_for,
+    commitment_of,
+    latest_attempt,
+    latest_freeze,
+    scope,
+    versions,
+)
+from .freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
+from .models import AdmissionLevel, AllocationRound, RoundKind
 from .rules import RoundError
+from .seasons import level_window
 
 TRANSCRIPT_FORMAT = "school-round-transcript/1"
 
@@ -103,4 +117,72 @@ def lookup(level: AdmissionLevel, district_id: int, code: str) -> Lookup | None:
     proof = inclusion_proof(leaves, i)
     return Lookup(
         frozen, ordered[index], proof, verify_inclusion(leaves[i], i, len(leaves), proof, frozen.root)
+    )
+
+
+# ---- the public record ------------------------------------------------------------------------
+
+
+def ledger(level: AdmissionLevel, district_id: int) -> dict:
+    """Everything the public page shows for a level in a district."""
+    rounds_ = list(
+        db.session.scalars(
+            sa.select(AllocationRound)
+            .where(
+                AllocationRound.admission_level_id == level.id,
+                AllocationRound.district_id == district_id,
+                AllocationRound.kind == RoundKind.OFFICIAL,
+            )
+            .order_by(AllocationRound.number)
+        )
+    )
+    attempts = list(
+        db.session.scalars(
+            sa.select(RoundAttempt)
+            .where(RoundAttempt.round_id.in_([r.id for r in rounds_]))
+            .order_by(RoundAttempt.round_id, RoundAttempt.number)
+        )
+    )
+    first = next((r for r in rounds_ if r.number == 1), None)
+    c = commitment_of(level, district_id)
+    window = level_window(level)
+    return {
+        "commitment": c,
+        "committed_before_opening": c is not None
+        and window.opens_at is not None
+        and c.committed_at <= window.opens_at,
+        "beacon_round": c.beacon_round if c and c.beacon_round else beacon_round_for(level),
+        "beacon_due": c is not None and beacon_due(c),
+        "versions": versions(level, district_id),
+        "rounds": rounds_,
+        "attempts": attempts,
+        "revealed": first is not None and first.is_published,
+        "window": window,
+    }
+
+
+def public_records(limit: int = 200) -> list[dict]:
+    """The public index: every seed commitment, newest first, with its latest entry version."""
+    rows = list(
+        db.session.scalars(
+            sa.select(RoundCommitment).order_by(RoundCommitment.committed_at.desc()).limit(limit)
+        )
+    )
+    latest = {}
+    if rows:
+        for f in db.session.scalars(
+            sa.select(EntryFreeze)
+            .where(EntryFreeze.admission_level_id.in_({c.admission_level_id for c in rows}))
+            .order_by(EntryFreeze.version)
+        ):
+            latest[(f.admission_level_id, f.district_id, f.is_trial)] = f
+    return [
+        {"commitment": c, "freeze": latest.get((c.admission_level_id, c.district_id, c.is_trial))}
+        for c in rows
+    ]
+
+
+def version_of(level: AdmissionLevel, district_id: int, version: int) -> EntryFreeze | None:
+    return db.session.scalar(
+        sa.select(EntryFreeze).where(*scope(level, district_id, EntryFreeze), EntryFreeze.version == version)
     )

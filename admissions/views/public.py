@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from app.authz import public
 
-from .. import dashboard, freeze, notify, rules, seasons, transcript
+from .. import dashboard, notify, rules, seasons, transcript
 from ..access import public_district_or_404, public_level_or_404
 from ..allocation.verification import FREEZE_FORMAT, SEED_METHOD
 from ..forms import level_labels
@@ -108,7 +108,7 @@ def record(level_id: int, district_id: int):
         "admissions/public_record.html",
         level=lv,
         district=district,
-        record=freeze.ledger(lv, district.id),
+        record=transcript.ledger(lv, district.id),
         labels=level_labels(),
         freeze_format=FREEZE_FORMAT,
         seed_method=SEED_METHOD,
@@ -121,7 +121,7 @@ def entries(level_id: int, district_id: int):
     """One version of the anonymised entry list (entry codes, choices, catchment, siblings, seats)."""
     lv = public_level_or_404(level_id)
     district = public_district_or_404(district_id)
-    row = freeze.version_of(lv, district.id, request.args.get("version", 1, type=int) or 0)
+    row = transcript.version_of(lv, district.id, request.args.get("version", 1, type=int) or 0)
     if row is None:
         abort(404)
     body = {

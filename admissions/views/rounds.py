@@ -179,7 +179,7 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
         publish_form=publish_form,
         run_form=RunForm(),
         beacon_form=BeaconForm(),
-        record=freeze.ledger(rnd.admission_level, rnd.district_id) if rnd.is_official else None,
+        record=transcript.ledger(rnd.admission_level, rnd.district_id) if rnd.is_official else None,
         attempts=freeze.attempts_of(rnd),
         what_ifs=rounds.what_ifs_of(rnd),
         labels=level_labels(),
@@ -436,7 +436,7 @@ def public_index():
     return render_template(
         "admissions/office_rounds_public.html",
         rounds=reports.public_rounds(),
-        records=freeze.public_records(),
+        records=transcript.public_records(),
         districts=reports.district_names(),
         labels=level_labels(),
         statuses=round_status_labels(),
@@ -450,7 +450,7 @@ def public_round(round_id: int):
     return render_template(
         "admissions/office_round_public.html",
         rnd=rnd,
-        record=freeze.ledger(rnd.admission_level, rnd.district_id),
+        record=transcript.ledger(rnd.admission_level, rnd.district_id),
         district=public_district_or_404(rnd.district_id),
         schools=eligibility.district_schools(rnd.admission_level, rnd.district_id)
         if rnd.is_published

@@ -13,6 +13,7 @@ from app.audit import audit
 from app.imports import echo_report
 
 from .allocation import run_file
+from .freeze import scheduled_check
 from .imports import import_workbook
 from .offers import expire_offers as expire_overdue_offers
 
@@ -102,3 +103,18 @@ def expire_offers():
     n = expire_overdue_offers()
     jobs.commit()
     click.echo(f"expired {n} offers")
+
+
+@admissions_cli.command("freeze-entries")
+def freeze_entries():
+    """Publish the seed commitments, freeze the entry lists of closed windows, fetch due beacons.
+
+    Run it from cron every few minutes (idempotent): before a window opens it publishes the SHA-256
+    of each district's secret seed; once it has closed it freezes the anonymised entry list (version
+    1), records any later change as a new public version, and fetches the beacon value from
+    BEACON_URL when its round is due (docs/verification.md)."""
+    counts = scheduled_check()
+    jobs.commit()
+    click.echo(
+        f"commitments {counts['commitments']}, entry versions {counts['versions']}, beacon values {counts['beacons']}"
+    )

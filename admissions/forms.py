@@ -323,3 +323,28 @@ class MessageForm(FlaskForm):
             Length(max=MESSAGE_MAX, message=_l("Write at most %(max)d characters.")),
         ],
     )
+
+
+class RunForm(FlaskForm):
+    """Run an official round: a second run on the same entries needs a reason (shown to the public)."""
+
+    reason = StringField(
+        _l("Reason (public; required to run again)"),
+        filters=[_strip],
+        validators=[Length(max=500, message=_l("Write at most %(max)d characters."))],
+    )
+
+
+class BeaconForm(FlaskForm):
+    """The beacon value typed by an officer, with where it was read (both public)."""
+
+    randomness = StringField(
+        _l("Beacon randomness (hexadecimal)"),
+        filters=[_strip],
+        validators=[InputRequired(_l("Type the randomness of the beacon round.")), Length(max=128)],
+    )
+    source = StringField(
+        _l("Where it was read (address of the page)"),
+        filters=[_strip],
+        validators=[InputRequired(_l("Say where the value was read.")), Length(max=300)],
+    )

@@ -156,12 +156,14 @@ def load_market(
     return Market({c: cap for _sid, c, cap in schools}, code, students, seats, office, dropped)
 
 
-def build_instance(rnd: AllocationRound) -> Built:
-    """The exchange-format instance of ``rnd`` from the database (bounded queries, no ORM rows)."""
+def build_instance(rnd: AllocationRound, numbers: dict[str, int] | None = None) -> Built:
+    """The exchange-format instance of ``rnd`` from the database (bounded queries, no ORM rows).
+    Round 1 takes ``numbers`` (the official draw over the frozen entry codes) when given, else
+    draws a private preview from the round's seed (what-if runs before any official attempt)."""
     t0 = time.perf_counter()
     level = rnd.admission_level
     if rnd.number == 1:
-        market = load_market(level, rnd.district_id, ROUND_ONE_STATUSES, None, rnd.seed)
+        market = load_market(level, rnd.district_id, ROUND_ONE_STATUSES, numbers, rnd.seed)
     else:
         numbers = {student_key(aid): n for aid, n in round_one_lottery(level.id, rnd.district_id).items()}
         market = load_market(level, rnd.district_id, LATER_STATUSES, numbers)

@@ -24,7 +24,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import User, Ward
 
-from . import allocation
+from . import allocation, freeze
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
 from .applications import VALUES_CHUNK, in_district_table, lock_row
 from .eligibility import district_schools
@@ -112,10 +112,11 @@ def fingerprint(level_id: int, district_id: int) -> str:
 
 
 def create_official_round(level: AdmissionLevel, district_id: int, actor: User) -> AllocationRound:
-    """Round 1 draws the seed (its SHA-256 is public at once); round N+1 needs round N published."""
+    """Round 1 takes the office's committed seed (drawn now if the scheduled commitment has not
+    run yet: the public page then shows it came late); round N+1 needs round N published."""
     last = latest_official(level.id, district_id)
     if last is None:
-        seed = allocation.new_seed()
+        seed = freeze.ensure_commitment(level, district_id).secret  # its SHA-256 is public already
         number = 1
     else:
         if not last.is_published:
@@ -160,12 +161,16 @@ def _check_runnable(rnd: AllocationRound) -> None:
             raise RoundError("window_not_closed")
 
 
-def queue_round(rnd: AllocationRound, actor: User) -> None:
-    """Queue the run (an RQ job after the commit; in-process without Redis)."""
+def queue_round(rnd: AllocationRound, actor: User, reason: str = "") -> None:
+    """Queue the run (an RQ job after the commit; in-process without Redis). An official run is a
+    public attempt on the latest entry version (freeze.begin_attempt: a re-run needs a reason;
+    round 1 waits for the beacon)."""
     lock_row(rnd)  # two clicks, two officers: one run
     _check_runnable(rnd)
     if rnd.number > 1 and rnd.is_official:
         expire_offers(rnd.admission_level_id, rnd.district_id)
+    if rnd.is_official:
+        freeze.begin_attempt(rnd, actor, reason)
     rnd.status = RoundStatus.QUEUED
     rnd.progress = 0
     rnd.error = None
@@ -227,7 +232,11 @@ def run_round(round_id: int) -> None:
     started = now()
     _set_status(round_id, status=RoundStatus.RUNNING, progress=5, started_at=started, error=None)
     try:
-        built = build_instance(rnd)
+        numbers, lottery_meta = freeze.lottery_numbers(rnd)
+        if numbers is None and rnd.is_official and rnd.number == 1:
+            raise RoundError("beacon_wait")
+        built = build_instance(rnd, numbers)
+        built.instance["meta"].update(lottery_meta)
         _set_status(round_id, progress=40)
         t1 = time.perf_counter()
         result = allocation.allocate_instance(built.instance)
@@ -238,6 +247,7 @@ def run_round(round_id: int) -> None:
                 raise RoundError("guarantee", n=len(lost))
         _set_status(round_id, progress=70)
         store_result(rnd, built, result, allocate_seconds)
+        freeze.finish_attempt(rnd, result)
     except (RoundError, allocation.InstanceError) as err:
         # A problem with the data, not with the machine: record it, do not retry.
         db.session.rollback()
@@ -246,6 +256,7 @@ def run_round(round_id: int) -> None:
         rnd.progress = 0
         rnd.error = err.code if isinstance(err, RoundError) else str(err)
         rnd.finished_at = now()
+        freeze.finish_attempt(rnd, None)
         audit("admissions.round.failed", rnd, actor_id=rnd.created_by_id, error=rnd.error[:200])
         return
     except Exception:
@@ -378,6 +389,7 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     expire_offers(rnd.admission_level_id, rnd.district_id, at=at)
     if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
         raise RoundError("stale")
+    freeze.check_unchanged(rnd)
     outcomes = db.session.execute(
         sa.select(
             AllocationOutcome.application_id,

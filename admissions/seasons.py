@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import AcademicYear, User, utcnow
 
 from . import rules
+from .freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
 from .models import (
     AdmissionCode,
     AdmissionLevel,
@@ -158,6 +159,11 @@ def wipe_trial(season: AdmissionSeason) -> dict[str, int]:
         AllocationRound.admission_level_id.in_(level_ids), AllocationRound.is_trial.is_(True)
     )
     db.session.execute(sa.delete(AllocationOutcome).where(AllocationOutcome.round_id.in_(trial_rounds)))
+    db.session.execute(sa.delete(RoundAttempt).where(RoundAttempt.round_id.in_(trial_rounds)))
+    for model in (EntryFreeze, RoundCommitment):  # the trial's public record goes with it
+        db.session.execute(
+            sa.delete(model).where(model.admission_level_id.in_(level_ids), model.is_trial.is_(True))
+        )
     db.session.execute(
         sa.update(Application)
         .where(Application.placed_by_round_id.in_(trial_rounds))

@@ -51,6 +51,10 @@ class Config:
     # The site's address in front of the links of emails and SMS (else they are bare paths).
     PUBLIC_URL = (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None
     REGISTRY_URL = os.environ.get("REGISTRY_URL") or None
+    # The public randomness beacon (drand HTTP format) and its chain's clock (docs/verification.md).
+    BEACON_URL = os.environ.get("BEACON_URL") or None
+    BEACON_GENESIS = int(os.environ.get("BEACON_GENESIS", "1595431050") or 1595431050)
+    BEACON_PERIOD = int(os.environ.get("BEACON_PERIOD", "30") or 30)
     SECRET_KEY: str | None = None
 
     # Sessions: server-side record (UserSession) referenced by a signed cookie.

@@ -224,10 +224,27 @@ def close_window(level, *, confirm_days: int = 5):
 
 
 def create_round(level, district, actor, **kw):
-    """An official round (seed drawn), as the office's "create round" button makes it."""
+    """An official round (seed committed), as the office's "create round" button makes it; once the
+    window has closed, the entries are frozen and an officer types the beacon value (no BEACON_URL
+    in tests unless a test starts a fake beacon)."""
     from admissions import rounds
 
-    return rounds.create_official_round(level, district.id, actor, **kw)
+    rnd = rounds.create_official_round(level, district.id, actor, **kw)
+    enter_beacon(level, district.id, actor)
+    return rnd
+
+
+def enter_beacon(level, district_id: int, actor, randomness: str = "ab" * 32):
+    """Freeze the entries (after the close) and type the beacon value, as an officer would."""
+    from admissions import freeze, seasons
+
+    if seasons.level_window(level).status(seasons.now()) != "closed":
+        return None
+    freeze.refreeze(level, district_id, actor)
+    c = freeze.commitment_of(level, district_id)
+    if not c.beacon_randomness:
+        freeze.enter_beacon(c, randomness, "https://drand.example/public/test", actor)
+    return c
 
 
 def foreign_admission_ids(world) -> dict[str, int]:

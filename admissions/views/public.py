@@ -14,12 +14,15 @@ results count only once published (offered or confirmed). The figures are cached
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import json
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from app.authz import public
 
-from .. import dashboard, notify, rules, seasons
+from .. import dashboard, notify, rules, seasons, transcript
 from ..access import public_district_or_404, public_level_or_404
+from ..allocation.verification import FREEZE_FORMAT, SEED_METHOD
 from ..forms import level_labels
 from ..models import LevelState
 
@@ -91,4 +94,62 @@ def district(level_id: int, district_id: int):
         labels=level_labels(),
         window=seasons.level_window(lv),
         ttl=_ttl(),
+    )
+
+
+@bp.route("/levels/<int:level_id>/districts/<int:district_id>/record")
+@public
+def record(level_id: int, district_id: int):
+    """The public record of a level's rounds in a district: the seed commitment, every version of
+    the frozen entry list, the beacon, every attempt (docs/verification.md)."""
+    lv = public_level_or_404(level_id)
+    district = public_district_or_404(district_id)
+    return render_template(
+        "admissions/public_record.html",
+        level=lv,
+        district=district,
+        record=transcript.ledger(lv, district.id),
+        labels=level_labels(),
+        freeze_format=FREEZE_FORMAT,
+        seed_method=SEED_METHOD,
+    )
+
+
+@bp.route("/levels/<int:level_id>/districts/<int:district_id>/entries.json")
+@public
+def entries(level_id: int, district_id: int):
+    """One version of the anonymised entry list (entry codes, choices, catchment, siblings, seats)."""
+    lv = public_level_or_404(level_id)
+    district = public_district_or_404(district_id)
+    row = transcript.version_of(lv, district.id, request.args.get("version", 1, type=int) or 0)
+    if row is None:
+        abort(404)
+    body = {
+        "format": FREEZE_FORMAT,
+        "version": row.version,
+        "frozen_at": row.created_at.isoformat() + "Z",
+        "fingerprint": {"root": row.root, "schools": row.schools, "entries": row.entries, "seats": row.seats},
+        **row.content,
+    }
+    resp = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="entries-{lv.id}-{district.id}-v{row.version}.json"'
+    )
+    return resp
+
+
+@bp.route("/levels/<int:level_id>/districts/<int:district_id>/entries")
+@public
+def entry_lookup(level_id: int, district_id: int):
+    """A family types its entry code: its line in the frozen list, and whether the proof holds."""
+    lv = public_level_or_404(level_id)
+    district = public_district_or_404(district_id)
+    code = request.args.get("code", "")[:20]
+    return render_template(
+        "admissions/public_entry.html",
+        level=lv,
+        district=district,
+        code=code,
+        found=transcript.lookup(lv, district.id, code) if code else None,
+        labels=level_labels(),
     )

@@ -6,8 +6,20 @@ so that anyone can re-run a published round). Rules: admissions/rounds.py and do
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +28,7 @@ from app.audit import audit
 from app.authz import public, roles_required
 from app.models import OFFICER_ROLES
 
-from .. import eligibility, notify, reports, rounds, rules, seasons
+from .. import allocation, eligibility, freeze, notify, reports, rounds, rules, seasons, transcript
 from ..access import (
     district_or_404,
     level_or_404,
@@ -27,11 +39,12 @@ from ..access import (
     unplaced_or_404,
     what_if_or_404,
 )
-from ..forms import AssignForm, ConfirmForm, PublishForm, level_labels, what_if_form
+from ..forms import AssignForm, BeaconForm, ConfirmForm, PublishForm, RunForm, level_labels, what_if_form
 from ..models import AllocationRound, RoundStatus
 from ..placement import assign_seat, placement_rows
 
 bp = Blueprint("admissions_rounds", __name__, url_prefix="/admissions")
+VERIFIER = Path(allocation.__file__).with_name("verify_round.py")
 
 LIST_SIZE = 100
 
@@ -74,6 +87,22 @@ def round_messages() -> dict[str, str]:
             "to give them out, or choose another school."
         ),
         "internal": _("The round stopped because of an error on our side. Run it again."),
+        "beacon_wait": _(
+            "Waiting for the public randomness beacon: its round fixed in advance has not been "
+            "received yet (not emitted yet, or the beacon cannot be reached). Try again in a few "
+            "minutes, or type its value and where you read it."
+        ),
+        "reason_required": _(
+            "This round already ran on these entries. Running it again is published: give the reason."
+        ),
+        "entries_changed": _(
+            "The entries or the seats changed since this round ran; a new version of the entry list "
+            "will be published. Run the round again, then publish."
+        ),
+        "beacon_set": _("The beacon value is already recorded; it cannot be changed."),
+        "not_frozen": _("The entry list is frozen when registration closes; the beacon round is fixed then."),
+        "beacon_not_due": _("The beacon round has not been emitted yet."),
+        "beacon_value": _("Type the randomness in hexadecimal (32 to 128 characters) and where you read it."),
     }
 
 
@@ -148,7 +177,10 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
         schools=eligibility.district_schools(rnd.admission_level, rnd.district_id),
         summary=rnd.summary or {},
         publish_form=publish_form,
-        run_form=ConfirmForm(),
+        run_form=RunForm(),
+        beacon_form=BeaconForm(),
+        record=transcript.ledger(rnd.admission_level, rnd.district_id) if rnd.is_official else None,
+        attempts=freeze.attempts_of(rnd),
         what_ifs=rounds.what_ifs_of(rnd),
         labels=level_labels(),
         statuses=round_status_labels(),
@@ -181,13 +213,38 @@ def round_status(round_id: int):
 @roles_required(OFFICER_ROLES)
 def round_run(round_id: int):
     rnd = round_or_404(round_id)
-    if not ConfirmForm().validate_on_submit():
+    form = RunForm()
+    if not form.validate_on_submit():
         abort(400)
     try:
-        rounds.queue_round(rnd, current_user)
+        rounds.queue_round(rnd, current_user, form.reason.data or "")
     except rules.RoundError as err:
-        flash(round_error_text(err.code), "error")
+        flash(round_error_text(err.code), "error")  # a new entry version found on the way is kept
     return redirect(url_for(".round_view", round_id=rnd.id))
+
+
+@bp.route("/office/rounds/<int:round_id>/beacon", methods=["POST"])
+@roles_required(OFFICER_ROLES)
+def round_beacon(round_id: int):
+    rnd = round_or_404(round_id)
+    form = BeaconForm()
+    commitment = freeze.commitment_of(rnd.admission_level, rnd.district_id)
+    if not form.validate_on_submit() or commitment is None:
+        flash(round_error_text("beacon_value" if commitment else "not_frozen"), "error")
+    else:
+        try:
+            freeze.enter_beacon(commitment, form.randomness.data, form.source.data, current_user)
+        except rules.RoundError as err:
+            flash(round_error_text(err.code), "error")
+        else:
+            flash(_("The beacon value is recorded and public."), "success")
+    return redirect(url_for(".round_view", round_id=rnd.id))
+
+
+@bp.app_template_global("entry_code")
+def entry_code(application_id: int) -> str:
+    """The entry code of an application (receipts, the public record)."""
+    return freeze.entry_code_of(application_id)
 
 
 @bp.route("/office/rounds/<int:round_id>/publish", methods=["POST"])
@@ -379,6 +436,7 @@ def public_index():
     return render_template(
         "admissions/office_rounds_public.html",
         rounds=reports.public_rounds(),
+        records=transcript.public_records(),
         districts=reports.district_names(),
         labels=level_labels(),
         statuses=round_status_labels(),
@@ -392,6 +450,7 @@ def public_round(round_id: int):
     return render_template(
         "admissions/office_round_public.html",
         rnd=rnd,
+        record=transcript.ledger(rnd.admission_level, rnd.district_id),
         district=public_district_or_404(rnd.district_id),
         schools=eligibility.district_schools(rnd.admission_level, rnd.district_id)
         if rnd.is_published
@@ -415,3 +474,21 @@ def public_input(round_id: int):
 def public_result(round_id: int):
     rnd = public_round_or_404(round_id, published=True)
     return _json_download(rnd.result, f"round-{rnd.id}-result.json")
+
+
+@bp.route("/rounds/<int:round_id>/transcript.json")
+@public
+def public_transcript(round_id: int):
+    rnd = public_round_or_404(round_id, published=True)
+    try:
+        body = transcript.transcript(rnd)
+    except rules.RoundError:
+        abort(404)
+    return _json_download(body, f"round-{rnd.id}-transcript.json")
+
+
+@bp.route("/rounds/verify_round.py")
+@public
+def public_verifier():
+    """The standalone verifier (standard library only) that checks a transcript."""
+    return send_file(VERIFIER, mimetype="text/x-python", as_attachment=True, download_name="verify_round.py")

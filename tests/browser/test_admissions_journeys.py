@@ -27,6 +27,7 @@ from tests.admissions_factories import (
     close_window,
     create_application,
     create_area,
+    create_round,
     create_season,
     intake_year,
     level_of,
@@ -47,7 +48,7 @@ def _run_office_round(level, district, officer, drain) -> object:
     from app.models import utcnow
 
     close_window(level)
-    rnd = rounds.create_official_round(level, district.id, officer)
+    rnd = create_round(level, district, officer)
     jobs.commit()
     rounds.queue_round(rnd, officer)
     jobs.commit()
@@ -282,6 +283,21 @@ def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     page.goto(live_server(f"/admissions/office/districts/{district.id}/levels/{level.id}/rounds"))
     page.get_by_role("button", name=tr("Create round 1 (draw the seed)")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(tr("Round %(n)d", n=1))
+    # without BEACON_URL the run waits for the beacon; the officer types its value and source
+    page.get_by_role("button", name=tr("Run the round")).click()
+    expect(
+        page.get_by_text(
+            tr(
+                "Waiting for the public randomness beacon: its round fixed in advance has not been received yet "
+                "(not emitted yet, or the beacon cannot be reached). Try again in a few minutes, or type its value "
+                "and where you read it."
+            )
+        )
+    ).to_be_visible()
+    page.get_by_label(tr("Beacon randomness (hexadecimal)")).fill("7f" * 32)
+    page.get_by_label(tr("Where it was read (address of the page)")).fill("https://api.drand.sh/public/42")
+    page.get_by_role("button", name=tr("Record the beacon value")).click()
+    expect(page.get_by_text(tr("The beacon value is recorded and public."))).to_be_visible()
     page.get_by_role("button", name=tr("Run the round")).click()
     drain()
     expect(page.locator("#round-progress-text")).to_have_text(tr("Done (not published)"), timeout=15_000)

@@ -401,10 +401,10 @@ def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, d
     shows a child's name, and any download (Excel, JSON files), must have written an audit entry."""
     from admissions import council, rounds
     from admissions.models import Child
-    from tests.admissions_factories import close_window
+    from tests.admissions_factories import close_window, create_round
 
     close_window(world2.level)
-    rnd = rounds.create_official_round(world2.level, world2.a.district.id, world2.users["officer_a"])
+    rnd = create_round(world2.level, world2.a.district, world2.users["officer_a"])
     jobs.commit()
     rounds.queue_round(rnd, world2.users["officer_a"])
     jobs.commit()

@@ -218,6 +218,9 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     before = text(public.get(f"/admissions/rounds/{first.id}"))
     assert first.seed_sha256 in before and first.seed not in before
     round_page = f"/admissions/office/rounds/{first.id}"
+    # No BEACON_URL here: the officer types the beacon round's value and where she read it.
+    beacon = {"randomness": "5e" * 32, "source": "https://api.drand.sh/public/123"}
+    assert client.post_form(f"{round_page}/beacon", beacon, token_from=round_page).status_code == 302
     assert client.post_form(f"{round_page}/run", {}, token_from=round_page).status_code == 302
     run_jobs()
     first = db.session.get(AllocationRound, first.id)

@@ -95,12 +95,13 @@ def rw(app, db):
     return w
 
 
-def run_round(rnd, run_jobs, actor=None) -> AllocationRound:
-    """Queue and run a round as the office's button does (RQ worker with Redis)."""
+def run_round(rnd, run_jobs, actor=None, reason: str = "") -> AllocationRound:
+    """Queue and run a round as the office's button does (RQ worker with Redis); running again on
+    the same entries takes a reason."""
     from app.extensions import db
     from app.models import User
 
-    rounds.queue_round(rnd, actor or db.session.get(User, rnd.created_by_id))
+    rounds.queue_round(rnd, actor or db.session.get(User, rnd.created_by_id), reason)
     jobs.commit()
     run_jobs()
     db.session.expire_all()
@@ -196,6 +197,22 @@ def test_round_from_seed_commitment_to_published_offers(app, db, rw, client, mak
     assert rnd.seed_sha256[:16] in text(public.get("/admissions/rounds/"))
     assert public.get(f"/admissions/rounds/{rnd.id}/input.json").status_code == 404
 
+    # Without BEACON_URL the run waits for the beacon and says so; an officer types its value.
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}"
+    )
+    assert resp.status_code == 302
+    assert "Waiting for the public randomness beacon" in text(
+        client.get(f"/admissions/office/rounds/{rnd.id}")
+    )
+    assert db.session.get(AllocationRound, rnd.id).status == "draft"
+    resp = client.post_form(
+        f"/admissions/office/rounds/{rnd.id}/beacon",
+        {"randomness": "cd" * 32, "source": "https://api.drand.sh/public/1"},
+        token_from=f"/admissions/office/rounds/{rnd.id}",
+    )
+    assert resp.status_code == 302
+    assert "https://api.drand.sh/public/1" in text(public.get(f"/admissions/rounds/{rnd.id}"))
     resp = client.post_form(
         f"/admissions/office/rounds/{rnd.id}/run", {}, token_from=f"/admissions/office/rounds/{rnd.id}"
     )
@@ -494,7 +511,7 @@ def test_publish_refuses_a_stale_round(app, db, rw, published, run_jobs):
         )
     assert err.value.code == "stale"
     jobs.rollback()
-    second = run_round(db.session.get(AllocationRound, second.id), run_jobs)  # run again: fine
+    second = run_round(db.session.get(AllocationRound, second.id), run_jobs, reason="a decline came in")
     assert publish(second, rw.officer, run_jobs)["offered"] == 1  # the waiting home child gets the freed seat
 
 

@@ -4,7 +4,7 @@ The office's seed commitment and the beacon round per level and district, the fr
 list's public versions, and every attempt of an official round (docs/verification.md).
 
 Revision ID: 3c02b3da9fc7
-Revises: c4d1e8f27a90
+Revises: e5a17c3d9b42
 Create Date: 2026-12-04 17:45:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "3c02b3da9fc7"
-down_revision = "c4d1e8f27a90"
+down_revision = "e5a17c3d9b42"
 branch_labels = None
 depends_on = None
 

@@ -10,9 +10,10 @@ same purpose and number.
   password yet) is claimed the same way. A number that already has an account gets an SMS saying
   so and what to do, and a code nobody is told: the page answers the same whatever the number.
 - Changing a phone: the new number replaces the old one only once proven.
-- Confirming: an account whose phone is unproven (created before codes existed, or activated with
-  a school's printed code) proves it before it sees anything; `gate` sends every page of such a
-  parent account to the confirmation page, so it sees no child's data.
+- Confirming: a parent account whose phone is unproven (self-registered before codes existed)
+  proves it before it sees anything; `gate` (code_views) sends every page of such an account to
+  the confirmation page, so it sees no child's data. (Activating the account a school created,
+  with the printed code the school handed to the family, counts as proof: contactbook.activation.)
 
 Guardian links: a school's class import links a number to the account that holds it; since an
 account holds a number only once proven (or, created by the school itself, before anyone can log

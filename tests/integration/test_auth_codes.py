@@ -300,3 +300,20 @@ def test_the_sms_job_sends_nothing_for_a_code_replaced_before_it_ran(app):
         jobs.commit()
         verification.send_code_sms(row.id, "0912345010", "123456 test")
     assert texts_to("0912345010") == []
+
+
+def test_the_schools_printed_code_proves_the_number(client, runner, tmp_path):
+    from contactbook.activation import issue_code
+
+    pupil = _school_imports_class(runner, tmp_path, "0912345011")
+    account = db.session.scalar(sa.select(User).where(User.phone == "0912345011"))
+    code = issue_code(account)
+    jobs.commit()
+    resp = client.post_form(
+        "/contactbook/activate",
+        {"login": "0912345011", "code": code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert resp.status_code == 302
+    assert client.get(f"/contactbook/children/{pupil.id}").status_code == 200
+    db.session.refresh(account)
+    assert account.phone_verified_at is not None

@@ -33,7 +33,6 @@ GATE_OPEN = {
     "auth.confirm_phone",
     "auth.verify",
     "auth.verify_resend",
-    "auth.change_phone",
 }
 
 
@@ -141,9 +140,8 @@ def verify_resend():
     form = SendCodeForm()
     if row is None or not form.validate_on_submit():
         return redirect(url_for("auth.register"))
-    if row.purpose != CodePurpose.REGISTER and (
-        not current_user.is_authenticated or current_user.id != row.user_id
-    ):
+    for_account = row.purpose in (CodePurpose.CONFIRM, CodePurpose.PHONE)
+    if for_account and (not current_user.is_authenticated or current_user.id != row.user_id):
         return redirect(url_for("auth.login"))
     _wait_for(verification.resend(row))
     flash(_("We sent a new code. The earlier one no longer works."), "info")
@@ -169,6 +167,9 @@ def confirm_phone():
 @login_required_any
 @_code_limits(_phone_key("phone"))
 def change_phone():
+    # (A parent whose number is unproven never gets here: the gate sends it to confirm the number
+    # first. Otherwise a stranger holding a parent's number from before the codes could move the
+    # account, with the children the school linked to that number, to a number of their own.)
     form = PhoneForm()
     if form.validate_on_submit():
         if not services.passwords().verify(current_user.password_hash, form.password.data):

@@ -317,3 +317,35 @@ def test_the_schools_printed_code_proves_the_number(client, runner, tmp_path):
     assert client.get(f"/contactbook/children/{pupil.id}").status_code == 200
     db.session.refresh(account)
     assert account.phone_verified_at is not None
+
+
+def test_an_unproven_account_cannot_move_to_a_number_of_its_own(client, runner, tmp_path):
+    """A stranger holding a parent's number from before the codes must not prove another number
+    and keep the children the school linked to the parent's."""
+    phone = "0912345012"
+    create_user("parent", phone=phone, phone_verified=False)
+    db.session.commit()
+    pupil = _school_imports_class(runner, tmp_path, phone)
+    client.login(phone)
+    resp = client.post_form(
+        "/auth/phone", {"phone": "0912345013", "password": PASSWORD}, token_from="/auth/confirm-phone"
+    )
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/confirm-phone"
+    assert texts_to("0912345013") == []
+    assert client.get(f"/contactbook/children/{pupil.id}").status_code == 302
+
+
+def test_a_reset_code_can_be_sent_again(client):
+    parent = create_user("parent", phone="0912345014")
+    db.session.commit()
+    client.post_form("/auth/forgot", {"login": parent.phone})
+    first = last_code(parent.phone)
+    resp = client.post_form("/auth/verify/resend", {}, token_from="/auth/reset")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/reset"
+    second = last_code(parent.phone)
+    assert len(texts_to(parent.phone)) == 2
+    if second != first:
+        bad = {"code": first, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+        assert client.post_form("/auth/reset", bad).status_code == 422
+    good = {"code": second, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    assert client.post_form("/auth/reset", good).status_code == 302

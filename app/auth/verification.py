@@ -223,16 +223,16 @@ def finish_registration(row: PhoneCode) -> User:
     if not payload.get("password_hash"):
         raise CodeError("expired")
     now = utcnow()
-    if row.user_id is not None:
-        user = db.session.get(User, row.user_id)
-        if not _claimable(user) or user.phone != row.phone:
+    holder = db.session.scalar(sa.select(User).where(User.phone == row.phone))
+    if row.user_id is not None or holder is not None:
+        # The school's account for the number (it may have been created since the code was sent).
+        user = holder
+        if not _claimable(user) or (row.user_id is not None and user.id != row.user_id):
             raise CodeError("expired")  # claimed or changed since the code was sent
         user.password_hash = payload["password_hash"]
         user.phone_verified_at = now
         audit("user.register", user, actor_id=user.id, claimed=True)
         return user
-    if db.session.scalar(sa.select(User.id).where(User.phone == row.phone)) is not None:
-        raise CodeError("expired")  # registered by another browser in the meantime
     user = User(
         full_name=payload["full_name"],
         phone=row.phone,

@@ -102,6 +102,12 @@ def _succeeded(response) -> bool:
     deduct_when=_succeeded,
     key_func=lambda: "code-phone:" + (normalize_phone(request.form.get("phone")) or "-"),
 )
+@limiter.limit(
+    lambda: current_app.config["CODE_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_succeeded,
+    key_func=lambda: "code-ip:" + get_remote_address(),
+)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))

@@ -349,3 +349,15 @@ def test_a_reset_code_can_be_sent_again(client):
         assert client.post_form("/auth/reset", bad).status_code == 422
     good = {"code": second, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     assert client.post_form("/auth/reset", good).status_code == 302
+
+
+def test_a_code_entered_after_the_school_imported_the_number_claims_the_schools_account(
+    client, runner, tmp_path
+):
+    phone = "0912345015"
+    _register_form(client, phone, "Nguyễn Văn Bố", NEW_PASSWORD)
+    code = last_code(phone)
+    pupil = _school_imports_class(runner, tmp_path, phone)  # between the SMS and the code
+    assert client.post_form("/auth/verify", {"code": code}).status_code == 302
+    assert _count(User, User.phone == phone) == 1
+    assert client.get(f"/contactbook/children/{pupil.id}").status_code == 200

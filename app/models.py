@@ -114,6 +114,8 @@ class User(UserMixin, db.Model):
     # None: unproven. A parent account with an unproven phone sees no child (the gate in
     # app.auth.verification) until a code sent to that phone is entered.
     phone_verified_at: Mapped[datetime | None]
+    # When the account's holder followed the link sent to `email` (app.auth.email_link).
+    email_verified_at: Mapped[datetime | None]
 
     school: Mapped[School | None] = relationship()
     district: Mapped[District | None] = relationship()

@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from ..forms import VietnameseMobile
 
@@ -54,6 +54,23 @@ class PhoneForm(FlaskForm):
         _l("New mobile phone number"),
         validators=[DataRequired(_l("Enter your mobile phone number.")), VietnameseMobile()],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password.")), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class EmailForm(FlaskForm):
+    email = EmailField(
+        _l("Email"),
+        validators=[
+            DataRequired(_l("Enter an email address.")),
+            Email(_l("Enter a valid email address.")),
+            Length(max=254),
+        ],
+        render_kw={"autocomplete": "email", "inputmode": "email"},
     )
     password = PasswordField(
         _l("Current password"),

@@ -1,4 +1,4 @@
-"""phones: one-time codes and proven phone numbers
+"""phones: one-time codes and proven phone numbers (and proven email addresses)
 
 A phone number belongs to whoever proves it with a code sent by SMS (app.auth.verification):
 `phone_code` holds the codes (hashed) and `user.phone_verified_at` when the account's phone was
@@ -12,6 +12,9 @@ self-registered parent account stays unproven: anyone could register any number,
 stranger the issue describes is one of these; its holder enters a code sent to the phone at the
 next login (the real owner of the number can also take it over with "forgot password"). Accounts
 not yet activated and staff accounts (they log in by email) stay unproven.
+
+`user.email_verified_at`: when a parent followed the link sent to the address (app.auth.email_link);
+None for every existing account (addresses from class lists were never proven by their owner).
 
 Revision ID: 3ccb560a3b7c
 Revises: c4d1e8f27a90
@@ -51,6 +54,7 @@ def upgrade():
 
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone_verified_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('email_verified_at', sa.DateTime(), nullable=True))
 
     op.execute(
         sa.text(
@@ -68,6 +72,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_column('email_verified_at')
         batch_op.drop_column('phone_verified_at')
 
     with op.batch_alter_table('phone_code', schema=None) as batch_op:

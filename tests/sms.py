@@ -22,9 +22,9 @@ class _Sink(logging.Handler):
 
 
 SINK = _Sink()
-_log = logging.getLogger("app.notifications.channels")
-_log.addHandler(SINK)
-_log.setLevel(logging.INFO)
+# Codes are logged by app.auth.verification, other SMS by the SMS channel: both below "app".
+logging.getLogger("app").addHandler(SINK)
+logging.getLogger("app.notifications.channels").setLevel(logging.INFO)
 
 
 def _drain() -> None:

@@ -52,6 +52,12 @@ def _phone_key(field: str):
     return key
 
 
+def _login_key() -> str:
+    # Forgot password: the number the code goes to, whether the visitor typed it or an email.
+    user = services.find_by_login(request.form.get("login") or "")
+    return "code-phone:" + user.phone if user is not None and user.phone else _phone_key("login")()
+
+
 def _pending_key() -> str:
     return "code-phone:" + verification.pending_phone(session.get(PENDING))
 
@@ -186,7 +192,7 @@ def change_phone():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 @public
-@_code_limits(_phone_key("login"))
+@_code_limits(_login_key)
 def forgot():
     if current_user.is_authenticated:
         return redirect(url_for("auth.change_password"))

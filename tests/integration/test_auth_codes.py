@@ -361,3 +361,15 @@ def test_a_code_entered_after_the_school_imported_the_number_claims_the_schools_
     assert client.post_form("/auth/verify", {"code": code}).status_code == 302
     assert _count(User, User.phone == phone) == 1
     assert client.get(f"/contactbook/children/{pupil.id}").status_code == 200
+
+
+def test_forgot_password_by_email_and_by_number_share_the_numbers_limit(make_client, app):
+    app.config["CODE_LIMIT_PER_PHONE"] = "2/minute"
+    teacher = create_user("teacher", phone="0987000112")
+    db.session.commit()
+    answers = [
+        make_client().post_form("/auth/forgot", {"login": login}).status_code
+        for login in (teacher.email, "0987000112", teacher.email.upper())
+    ]
+    assert answers == [302, 302, 429]
+    assert len(texts_to("0987000112")) == 2

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 CODE_DIGITS = 6
 CODE_MINUTES = 10
 CODE_TRIES = 5
+KEEP_CODES = timedelta(days=1)
 
 
 class CodeError(Exception):
@@ -88,6 +89,10 @@ def issue(
         sa.update(PhoneCode)
         .where(PhoneCode.phone == phone, PhoneCode.purpose == purpose, PhoneCode.used_at.is_(None))
         .values(used_at=now)
+    )
+    # This number's codes of earlier days are of no use any more (the index covers the lookup).
+    db.session.execute(
+        sa.delete(PhoneCode).where(PhoneCode.phone == phone, PhoneCode.created_at < now - KEEP_CODES)
     )
     code = new_code()
     row = PhoneCode(
@@ -236,6 +241,7 @@ def finish_registration(row: PhoneCode) -> User:
             raise CodeError("expired")  # claimed or changed since the code was sent
         user.password_hash = payload["password_hash"]
         user.phone_verified_at = now
+        row.payload = {}  # the password hash has moved to the account
         audit("user.register", user, actor_id=user.id, claimed=True)
         return user
     user = User(
@@ -247,6 +253,7 @@ def finish_registration(row: PhoneCode) -> User:
     )
     db.session.add(user)
     db.session.flush()
+    row.payload = {}  # the password hash has moved to the account
     audit("user.register", user, actor_id=user.id)
     return user
 

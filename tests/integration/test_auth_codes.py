@@ -373,3 +373,17 @@ def test_forgot_password_by_email_and_by_number_share_the_numbers_limit(make_cli
     ]
     assert answers == [302, 302, 429]
     assert len(texts_to("0987000112")) == 2
+
+
+def test_a_numbers_old_codes_are_deleted_and_a_used_code_keeps_no_password_hash(client):
+    _register_form(client, "0912345016")
+    row = db.session.scalar(sa.select(PhoneCode))
+    row.created_at -= timedelta(days=2)
+    db.session.commit()
+    _register_form(client, "0912345016")  # a new code: the two-day-old row goes
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(PhoneCode)).all()
+    assert len(rows) == 1 and rows[0].created_at > utcnow() - timedelta(hours=1)
+    assert client.post_form("/auth/verify", {"code": last_code("0912345016")}).status_code == 302
+    db.session.expire_all()
+    assert "password_hash" not in db.session.get(PhoneCode, rows[0].id).payload

@@ -109,7 +109,8 @@ def test_codes_are_limited_per_number(make_client, app):
     app.config["CODE_LIMIT_PER_PHONE"] = "2/minute"
     answers = [_register_form(make_client(), "0912000116").status_code for _ in range(3)]
     assert answers == [302, 302, 429]
-    assert len(texts_to("0912000116")) == 2
+    assert _count(PhoneCode, PhoneCode.phone == "0912000116") == 2  # (with Redis the first SMS,
+    # replaced by the second code before a worker ran, is rightly never sent)
     assert _register_form(make_client(), "0912000117").status_code == 302  # another number
 
 
@@ -372,7 +373,7 @@ def test_forgot_password_by_email_and_by_number_share_the_numbers_limit(make_cli
         for login in (teacher.email, "0987000112", teacher.email.upper())
     ]
     assert answers == [302, 302, 429]
-    assert len(texts_to("0987000112")) == 2
+    assert _count(PhoneCode, PhoneCode.phone == "0987000112") == 2
 
 
 def test_a_numbers_old_codes_are_deleted_and_a_used_code_keeps_no_password_hash(client):

@@ -13,7 +13,7 @@ from ..jobs import keep_writes
 from ..models import STAFF_ROLES, CodePurpose
 from ..security import mask_phone, normalize_phone
 from . import recovery, services, verification
-from .code_forms import CodeForm, ForgotForm, PhoneForm, ResetForm, SendCodeForm
+from .code_forms import CodeForm, ForgotForm, NewPasswordForm, PhoneForm, ResetForm, SendCodeForm
 from .views import _begin_session, bp
 
 PENDING = "phone_code"  # session key: the id of the code this browser waits on
@@ -232,3 +232,21 @@ def reset():
             return redirect(url_for("core.home"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset.html", form=form, resend=SendCodeForm()), status
+
+
+@bp.route("/reset/link", methods=["GET", "POST"])
+@public
+def reset_link():
+    """The link emailed to an account without a phone: a new password (the link works once)."""
+    user = recovery.link_user(request.args.get("t", ""))
+    if current_user.is_authenticated or user is None:
+        return render_template("auth/reset_link.html", form=None), 404
+    form = NewPasswordForm()
+    form.password.validators.append(PasswordPolicy(staff=user.role in STAFF_ROLES))
+    if form.validate_on_submit():
+        recovery.finish_link_reset(user, form.password.data)
+        _begin_session(user)
+        flash(_("Your password has been changed. Other devices have been logged out."), "success")
+        return redirect(url_for("core.home"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/reset_link.html", form=form), status

@@ -86,3 +86,41 @@ def test_an_unproven_parent_cannot_add_an_email(client):
     db.session.commit()
     client.login_as(parent)
     assert client.get("/auth/email").headers["Location"] == "/auth/confirm-phone"
+
+
+RESET_LINK = re.compile(r"(/auth/reset/link\?t=[\w.\-]+)")
+
+
+def test_staff_without_a_phone_recover_by_an_email_link_that_works_once(
+    make_client, app, smtp_server, run_jobs
+):
+    app.config["MAIL_URL"] = smtp_server.url
+    officer = create_user("district_officer")
+    db.session.commit()
+    assert officer.phone is None
+    laptop = make_client()
+    laptop.login_as(officer)
+    visitor = make_client()
+    resp = visitor.post_form("/auth/forgot", {"login": officer.email})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/reset"
+    run_jobs()
+    messages = smtp_server.wait_for(1)
+    assert messages[0]["To"] == officer.email
+    link = RESET_LINK.search(messages[0].get_body(("plain",)).get_content()).group(1)
+    assert visitor.get(link).status_code == 200
+    new = "mot chieu mua thu ha noi"
+    assert visitor.post_form(link, {"password": "short one", "confirm": "short one"}).status_code == 422
+    assert visitor.post_form(link, {"password": new, "confirm": new}).status_code == 302
+    assert visitor.get("/home").status_code == 200
+    assert laptop.get("/home").status_code == 302  # other sessions ended
+    assert make_client().get(link).status_code == 404  # once
+    make_client().login(officer.email, new)
+
+
+def test_an_unknown_email_gets_no_link_and_the_same_answer(make_client, app, smtp_server, run_jobs):
+    app.config["MAIL_URL"] = smtp_server.url
+    resp = make_client().post_form("/auth/forgot", {"login": "nobody@example.edu.vn"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/reset"
+    run_jobs()
+    assert smtp_server.messages == []
+    assert make_client().get("/auth/reset/link?t=forged").status_code == 404

@@ -82,6 +82,14 @@ def _code_limits(phone_key):
     return decorate
 
 
+def _fresh_session(user) -> None:
+    """A new login session that keeps the language the visitor chose before (as login does)."""
+    lang = session.get("lang")
+    _begin_session(user)
+    if lang and not user.locale:
+        session["lang"] = lang
+
+
 def _wait_for(row) -> None:
     session[PENDING] = row.id
 
@@ -126,7 +134,7 @@ def verify():
         else:
             session.pop(PENDING, None)
             if not for_account or row.purpose == CodePurpose.PHONE:
-                _begin_session(user)
+                _fresh_session(user)
             flash(
                 _("Your phone number is confirmed.") if for_account else _("Welcome! Your account is ready."),
                 "success",
@@ -227,7 +235,7 @@ def reset():
             keep_writes()  # a wrong try counts
         else:
             session.pop(PENDING, None)
-            _begin_session(user)
+            _fresh_session(user)
             flash(_("Your password has been changed. Other devices have been logged out."), "success")
             return redirect(url_for("core.home"))
     status = 422 if form.is_submitted() else 200
@@ -245,7 +253,7 @@ def reset_link():
     form.password.validators.append(PasswordPolicy(staff=user.role in STAFF_ROLES))
     if form.validate_on_submit():
         recovery.finish_link_reset(user, form.password.data)
-        _begin_session(user)
+        _fresh_session(user)
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
         return redirect(url_for("core.home"))
     status = 422 if form.is_submitted() else 200

@@ -388,3 +388,10 @@ def test_a_numbers_old_codes_are_deleted_and_a_used_code_keeps_no_password_hash(
     assert client.post_form("/auth/verify", {"code": last_code("0912345016")}).status_code == 302
     db.session.expire_all()
     assert "password_hash" not in db.session.get(PhoneCode, rows[0].id).payload
+
+
+def test_the_language_chosen_before_registering_stays(client):
+    client.post_form("/lang", {"lang": "en"}, token_from="/auth/register")
+    _register_form(client, "0912345017")
+    client.post_form("/auth/verify", {"code": last_code("0912345017")})
+    assert "Log out" in client.get("/home").get_data(as_text=True)

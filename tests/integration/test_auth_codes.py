@@ -395,3 +395,15 @@ def test_the_language_chosen_before_registering_stays(client):
     _register_form(client, "0912345017")
     client.post_form("/auth/verify", {"code": last_code("0912345017")})
     assert "Log out" in client.get("/home").get_data(as_text=True)
+
+
+def test_an_unproven_parent_adds_no_child_in_admissions(client):
+    parent = create_user("parent", phone="0912345018", phone_verified=False)
+    db.session.commit()
+    client.login_as(parent)
+    for path in ("/children/", "/children/add"):
+        resp = client.get(path)
+        assert resp.status_code == 302 and resp.headers["Location"] == "/auth/confirm-phone", path
+    token = client.csrf("/auth/confirm-phone")
+    resp = client.post("/children/add", data={"csrf_token": token, "code": "ABCD-EFGH"})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/confirm-phone"

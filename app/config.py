@@ -91,6 +91,11 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
     # Accounts created per address (failed sign-ups count against LOGIN_LIMIT_PER_IP instead).
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120/minute;2000/hour")
+    # One-time codes by SMS (app.auth.verification): codes sent per number and per address, and
+    # wrong codes entered per address (each code also dies after 5 wrong tries or 10 minutes).
+    CODE_LIMIT_PER_PHONE = os.environ.get("CODE_LIMIT_PER_PHONE", "3/10 minutes;10/day")
+    CODE_LIMIT_PER_IP = os.environ.get("CODE_LIMIT_PER_IP", "60/minute;1000/hour")
+    CODE_CHECK_LIMIT_PER_IP = os.environ.get("CODE_CHECK_LIMIT_PER_IP", "30/10 minutes")
 
     # argon2id, OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1.
     ARGON2_TIME_COST = 2

@@ -137,6 +137,12 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     welcome_sent_at: Mapped[datetime | None]
+    # When the account's holder proved the phone with a one-time code (app.auth.verification).
+    # None: unproven. A parent account with an unproven phone sees no child (the gate in
+    # app.auth.verification) until a code sent to that phone is entered.
+    phone_verified_at: Mapped[datetime | None]
+    # When the account's holder followed the link sent to `email` (app.auth.email_link).
+    email_verified_at: Mapped[datetime | None]
 
     school: Mapped[School | None] = relationship()
     district: Mapped[District | None] = relationship()
@@ -173,6 +179,37 @@ class UserSession(db.Model):
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
 
     user: Mapped[User] = relationship()
+
+
+class CodePurpose(enum.StrEnum):
+    REGISTER = "register"  # a new parent account: created only when the code is entered
+    CONFIRM = "confirm"  # prove the account's own phone (an account with an unproven phone)
+    PHONE = "phone"  # change the account's phone: the new number holds only once proven
+    RESET = "reset"  # forgot password: the code allows one new password
+
+
+class PhoneCode(db.Model):
+    """A one-time code sent by SMS to `phone`: 6 digits, stored as an HMAC, valid for a few
+    minutes and a few tries (app.auth.verification). `payload` holds what the code unlocks (a
+    registration's name and password hash), never the code."""
+
+    __tablename__ = "phone_code"
+    __table_args__ = (
+        sa.CheckConstraint(f"purpose IN ({','.join(repr(str(p)) for p in CodePurpose)})", name="purpose"),
+        sa.Index("ix_phone_code_phone", "phone", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(sa.String(10))
+    phone: Mapped[str] = mapped_column(sa.String(15))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User | None] = relationship()
 
 
 class AuditLog(db.Model):

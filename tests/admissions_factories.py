@@ -334,6 +334,7 @@ def bulk_parents(n: int, *, logged_in: bool = True):
                 full_name=f"Phụ Huynh {k}",
                 password_hash=digest,
                 last_login_at=utcnow() if logged_in else None,
+                phone_verified_at=utcnow(),
             )
         )
     db.session.add_all(users)

@@ -15,7 +15,7 @@ from flask import current_app
 from ..audit import audit
 from ..extensions import db
 from ..jobs import enqueue_after_commit
-from ..models import STAFF_ROLES, Role, User, UserSession, utcnow
+from ..models import STAFF_ROLES, User, UserSession, utcnow
 from ..security import Passwords, normalize_phone
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
@@ -53,24 +53,6 @@ def find_by_login(login: str) -> User | None:
     if "@" in login:
         return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
     return None
-
-
-def register_parent(full_name: str, phone: str, password: str) -> User:
-    phone_n = normalize_phone(phone)
-    if phone_n is None:
-        raise AccountError("bad_phone", "phone")
-    existing = db.session.scalar(sa.select(User).where(User.phone == phone_n))
-    if existing is not None:
-        # A school may have created this guardian's account from its class lists: it is
-        # activated with the school's one-time code, not registered a second time.
-        raise AccountError("phone_taken" if existing.password_hash else "needs_activation", "phone")
-    user = User(
-        full_name=full_name.strip(), phone=phone_n, role=Role.PARENT, password_hash=passwords().hash(password)
-    )
-    db.session.add(user)
-    db.session.flush()
-    audit("user.register", user, actor_id=user.id)
-    return user
 
 
 def create_staff(

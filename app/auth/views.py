@@ -4,38 +4,16 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
-from markupsafe import Markup
 
 from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
 from ..security import normalize_phone
-from . import services
+from . import services, verification
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-
-def _needs_activation() -> str:
-    text = _(
-        "Your child's school has already created an account for this number. "
-        "Activate it with the code on the sheet the school gave you."
-    )
-    endpoint = current_app.config.get("ACCOUNT_ACTIVATION_ENDPOINT")
-    if endpoint and endpoint in current_app.view_functions:
-        link = url_for(endpoint)
-        return Markup('{} <a href="{}">{}</a>').format(text, link, _("Activate my account"))
-    return text
-
-
-ACCOUNT_ERRORS = {
-    "needs_activation": _needs_activation,
-    "phone_taken": lambda: _("An account with this phone number already exists. Log in instead."),
-    "bad_phone": lambda: _(
-        "Enter a Vietnamese mobile number of 10 digits starting with 03, 05, 07, 08 or 09."
-    ),
-}
 
 
 def _account_key() -> str:
@@ -118,19 +96,29 @@ def _succeeded(response) -> bool:
     deduct_when=_succeeded,
     key_func=lambda: "register-ip:" + get_remote_address(),
 )
+@limiter.limit(
+    lambda: current_app.config["CODE_LIMIT_PER_PHONE"],
+    methods=["POST"],
+    deduct_when=_succeeded,
+    key_func=lambda: "code-phone:" + (normalize_phone(request.form.get("phone")) or "-"),
+)
+@limiter.limit(
+    lambda: current_app.config["CODE_LIMIT_PER_IP"],
+    methods=["POST"],
+    deduct_when=_succeeded,
+    key_func=lambda: "code-ip:" + get_remote_address(),
+)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = services.register_parent(form.full_name.data, form.phone.data, form.password.data)
-        except services.AccountError as err:
-            getattr(form, err.field).errors.append(ACCOUNT_ERRORS[err.code]())
-        else:
-            _begin_session(user)
-            flash(_("Welcome! Your account is ready."), "success")
-            return redirect(url_for("core.home"))
+        # The same answer whether or not the number has an account: the SMS says what to do.
+        row = verification.start_registration(
+            form.full_name.data, normalize_phone(form.phone.data), form.password.data
+        )
+        session["phone_code"] = row.id
+        return redirect(url_for("auth.verify"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/register.html", form=form), status
 

@@ -34,6 +34,7 @@ from tests.admissions_factories import (
 )
 from tests.browser.contactbook_helpers import at, log_in, tr
 from tests.factories import create_district, create_user
+from tests.sms import last_code
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
@@ -88,6 +89,9 @@ def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_
     page.get_by_label(tr("Password"), exact=True).fill("mot buoi sang dep troi")
     page.get_by_label(tr("Repeat the password")).fill("mot buoi sang dep troi")
     page.get_by_role("button", name=tr("Create account")).click()
+    expect(page).to_have_url(at("/auth/verify"))  # the code sent by SMS (the log, without a gateway)
+    page.get_by_label(tr("Code"), exact=True).fill(last_code("0912345679"))
+    page.get_by_role("button", name=tr("Confirm")).click()
     expect(page).to_have_url(at("/home"))
 
     # 2. add the child with the paper from the school

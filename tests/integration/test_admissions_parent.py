@@ -30,6 +30,7 @@ from tests.admissions_factories import (
     login_en,
 )
 from tests.factories import PASSWORD, create_district, create_user
+from tests.sms import register as register_with_code
 
 HIDDEN = re.compile(
     r'<input[^>]*name="(\w+)"[^>]*type="hidden"[^>]*value="([^"]*)"|'
@@ -62,10 +63,7 @@ def season_world(app, db):
 
 
 def register(client, phone: str, name: str = "Trần Thị Mẹ"):
-    resp = client.post_form(
-        "/auth/register", {"full_name": name, "phone": phone, "password": PASSWORD, "confirm": PASSWORD}
-    )
-    assert resp.status_code == 302, text(resp)[-800:]
+    register_with_code(client, phone, name, PASSWORD)  # the form, then the code sent by SMS
     english(client)
 
 

@@ -27,6 +27,7 @@ from tests.admissions_factories import (
     login_en,
 )
 from tests.factories import create_user
+from tests.sms import register as register_with_code
 
 
 def text(resp) -> str:
@@ -312,15 +313,7 @@ def test_trial_wipe_deletes_trial_data_and_goes_official(make_client, db, app, w
     generate_codes(level, area.district.id)
     jobs.commit()
     parent = make_client()
-    parent.post_form(
-        "/auth/register",
-        {
-            "full_name": "Mẹ Thử",
-            "phone": "0971234567",
-            "password": "correct horse battery staple",
-            "confirm": "correct horse battery staple",
-        },
-    )
+    register_with_code(parent, "0971234567", "Mẹ Thử", "correct horse battery staple")
     english(parent)
     roster = area.children[0]
     code = db.session.scalar(sa.select(AdmissionCode).where(AdmissionCode.roster_entry_id == roster.id))

@@ -3,11 +3,12 @@ import re
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditLog, User, UserSession
+from app.models import AuditLog, PhoneCode, User, UserSession
 from tests.factories import PASSWORD, create_user
+from tests.sms import last_code
 
 
-def test_parent_registers_with_mobile_and_is_logged_in(client):
+def test_parent_registers_with_mobile_and_is_logged_in(client, app):
     resp = client.post_form(
         "/auth/register",
         {
@@ -18,8 +19,12 @@ def test_parent_registers_with_mobile_and_is_logged_in(client):
         },
     )
     assert resp.status_code == 302
+    # The account is created when the code sent by SMS is entered (tests/integration/test_auth_codes.py).
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+    assert client.post_form("/auth/verify", {"code": last_code("0912000111")}).status_code == 302
     user = db.session.scalar(sa.select(User).where(User.phone == "0912000111"))
     assert user.role == "parent" and user.password_hash.startswith("$argon2id$")
+    assert user.phone_verified_at is not None
     assert client.get("/home").status_code == 200
 
 
@@ -34,7 +39,7 @@ def test_registration_refuses_bad_phone_short_and_common_passwords(client):
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
-def test_duplicate_phone_is_refused_without_500(client, app):
+def test_duplicate_phone_answers_like_a_new_one_and_creates_nothing(client, app):
     create_user("parent", phone="0987654321")
     db.session.commit()
     resp = client.post_form(
@@ -46,7 +51,8 @@ def test_duplicate_phone_is_refused_without_500(client, app):
             "confirm": "mot buoi sang dep troi",
         },
     )
-    assert resp.status_code == 422
+    assert resp.status_code == 302 and resp.headers["Location"] == "/auth/verify"
+    assert last_code("0987654321") is None  # the SMS says the number has an account
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
 
@@ -127,15 +133,15 @@ def _sign_up(client, i: int, *, ok: bool = True) -> int:
 
 
 def test_sign_ups_behind_one_address_count_apart_from_failures(make_client, app):
-    """Opening day: many families register from one carrier-grade NAT address. Accounts created
-    count against REGISTER_LIMIT_PER_IP; failed attempts against the (lower) login limit."""
+    """Opening day: many families register from one carrier-grade NAT address. Sign-ups sent a
+    code count against REGISTER_LIMIT_PER_IP; failed attempts against the (lower) login limit."""
     app.config["LOGIN_LIMIT_PER_IP"] = "2/minute"
     app.config["REGISTER_LIMIT_PER_IP"] = "4/minute"
     created = [_sign_up(make_client(), i) for i in range(4)]
     assert created == [302] * 4  # more than the login limit of 2
-    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 4
+    assert db.session.scalar(sa.select(sa.func.count(PhoneCode.id))) == 4
     assert _sign_up(make_client(), 99) == 429  # the sign-up cap
-    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 4
+    assert db.session.scalar(sa.select(sa.func.count(PhoneCode.id))) == 4
 
 
 def test_failed_sign_ups_are_limited_like_failed_logins(make_client, app):
@@ -224,25 +230,6 @@ def test_audit_log_page_lists_entries_with_bounded_queries(client, make_client, 
     page = resp.get_data(as_text=True)
     assert page.count("user.login") >= 5
     assert counter.count <= 6, counter.statements
-
-
-def test_registering_a_number_the_school_already_created_points_to_activation(client):
-    user = create_user("parent", phone="0912777888")
-    user.password_hash = None  # created from a class list, not yet activated
-    db.session.commit()
-    resp = client.post_form(
-        "/auth/register",
-        {
-            "full_name": "Trần Văn Nam",
-            "phone": "0912777888",
-            "password": "mot buoi sang dep troi",
-            "confirm": "mot buoi sang dep troi",
-        },
-    )
-    assert resp.status_code == 422
-    page = resp.get_data(as_text=True)
-    assert 'href="/contactbook/activate"' in page
-    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 1
 
 
 def test_session_expires_after_the_absolute_limit_even_when_active(client, app):

@@ -19,7 +19,7 @@ from .audit import audit
 from .auth import services as accounts
 from .authz import can_manage_school, roles_required, scoped_schools_query
 from .extensions import db
-from .forms import PasswordPolicy, PersonName, VietnameseMobile
+from .forms import PasswordPolicy, PersonName, VietnameseMobile, page_arg
 from .models import AuditLog, District, Role, School, User
 from .views import register_home_card
 
@@ -110,7 +110,7 @@ def _build_form(user: User) -> StaffForm:
 @bp.route("/users")
 @roles_required(MANAGERS)
 def users():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     q = visible_users_query(current_user).options(joinedload(User.school), joinedload(User.district))
     rows = db.session.scalars(
         q.order_by(User.full_name, User.id).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
@@ -196,7 +196,7 @@ def deactivate_user(user_id: int):
 @roles_required(Role.CITY_ADMIN)
 def audit_log():
     """The audit trail: who did what to which record, newest first (ids only, no personal data)."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     q = sa.select(AuditLog).options(joinedload(AuditLog.actor))
     # Action names are dotted lower-case words; anything else (NUL, markup, %, _) is dropped.
     action = re.sub(r"[^a-z0-9_.]", "", (request.args.get("action") or "").lower())[:60]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from wtforms import ValidationError
 
@@ -12,6 +13,26 @@ from .security import MAX_PASSWORD, normalize_phone, password_problem
 from .xlsx import FORMULA_PREFIXES
 
 _NAME = re.compile(r"^[^\W\d_]+(?:[ .'\-][^\W\d_]+)*\.?$")
+
+
+# The largest page number a list accepts: beyond every list's end, and small enough that
+# OFFSET = (page - 1) × page size stays far inside a 64-bit integer (page=10**25 was a 500).
+MAX_PAGE = 100_000
+
+
+def page_number(value) -> int:
+    """A page number from a query string or a form: 1 … MAX_PAGE; anything else is page 1
+    (or the last page allowed)."""
+    try:
+        page = int(str(value).strip()) if value is not None else 1
+    except ValueError:
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+def page_arg(source=None) -> int:
+    """The `page` of the current request's query string (or of `source`, e.g. request.form)."""
+    return page_number((request.args if source is None else source).get("page"))
 
 
 def clean_text(value: str | None) -> str:

@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
+from app.forms import page_arg
 from app.models import OFFICER_ROLES, Role
 
 from .. import codes, eligibility, exports, rules, seasons
@@ -168,7 +169,7 @@ def generate_codes(district_id: int, level_id: int):
 @roles_required(OFFICER_ROLES)
 def eligible(district_id: int, level_id: int):
     district, lv = district_or_404(district_id), level_or_404(level_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     unassigned = request.args.get("unassigned") == "1"
     schools, wards, school_id, ward_id = eligibility.eligible_filters(
         lv,

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from app.audit import audit
 from app.authz import public, roles_required
+from app.forms import page_arg
 from app.models import OFFICER_ROLES
 
 from .. import eligibility, notify, reports, rounds, rules, seasons
@@ -84,7 +85,7 @@ def round_error_text(code: str | None) -> str:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 def _json_download(data: dict | None, name: str):

@@ -9,6 +9,10 @@ twice that, and so on up to `LOGIN_DELAY_MAX_SECONDS`. During the wait the accou
 A correct login clears the account's count. Guessing is thus slowed to about one try per
 `LOGIN_DELAY_MAX_SECONDS`, while the owner waits at most that long.
 
+Still to come with the phone verification work (one-time codes by SMS): once the delay has
+reached its maximum, the next attempt also asks for a code sent to the account's verified phone,
+so that the owner gets in at once and a stranger not at all (issue "Recovery and sessions").
+
 The counts live where the rate limits do (Redis when `REDIS_URL` is set, shared by every web
 process); if that storage stops answering, each process counts in its own memory meanwhile.
 The account key is the login after `app.security.normalize_login`, the same form that finds the

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale, format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
+from app.links import public_url_for
 from app.models import User
 from app.notifications import notify, notify_many
 
@@ -211,10 +212,7 @@ def result_lines(view) -> list[str]:
 
 def child_url(child_id: int) -> str:
     """The child's page, where the family reads the result and answers."""
-    try:
-        return url_for("admissions_parent.child", child_id=child_id, _external=True)
-    except RuntimeError:  # a job outside a request: the configured public address
-        return (current_app.config.get("PUBLIC_URL") or "").rstrip("/") + f"/children/{child_id}"
+    return public_url_for("admissions_parent.child", child_id=child_id)  # never the request's Host
 
 
 def _guardians(child_ids) -> dict[int, dict[str, list[int]]]:

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import Flask, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from . import admin, autorelay, cli, i18n, jobs, notifications, views
@@ -19,8 +18,9 @@ from .auth import services as account_services
 from .config import Config, load_secret_key
 from .errors import register_error_handlers
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .links import check_production_config, public_url_for
 from .models import Role
-from .security import security_headers
+from .security import TrustedProxies, proxy_networks, security_headers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,9 +69,10 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     if app.config.get("REDIS_URL") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
+    check_production_config(app)
     if app.config.get("TRUSTED_PROXIES"):
-        hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        networks = proxy_networks(app.config.get("TRUSTED_PROXY_ADDRESSES"))
+        app.wsgi_app = TrustedProxies(app.wsgi_app, int(app.config["TRUSTED_PROXIES"]), networks)
     # Before any blueprint adds its rules: <int:…> ids beyond a 64-bit column are simply not
     # found (404) instead of overflowing the database driver (a 500 on SQLite).
     app.url_map.converters["int"] = RecordIdConverter
@@ -139,7 +140,7 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_helpers():
-        return {"get_locale": get_locale, "Role": Role}
+        return {"get_locale": get_locale, "Role": Role, "public_url_for": public_url_for}
 
 
 def _register_blueprints(app: Flask) -> None:

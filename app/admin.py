@@ -113,7 +113,7 @@ def _build_form(user: User) -> StaffForm:
 @bp.route("/users")
 @roles_required(MANAGERS)
 def users():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_arg()
     search = paging.search_arg()
     q = visible_users_query(current_user).options(joinedload(User.school), joinedload(User.district))
     if search:
@@ -203,7 +203,7 @@ def deactivate_user(user_id: int):
 @roles_required(Role.CITY_ADMIN)
 def audit_log():
     """The audit trail: who did what to which record, newest first (ids only, no personal data)."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = paging.page_arg()
     q = sa.select(AuditLog).options(joinedload(AuditLog.actor))
     # Action names are dotted lower-case words; anything else (NUL, markup, %, _) is dropped.
     action = re.sub(r"[^a-z0-9_.]", "", (request.args.get("action") or "").lower())[:60]

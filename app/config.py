@@ -48,7 +48,9 @@ class Config:
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")
     SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
     SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN") or None
-    # The site's address in front of the links of emails and SMS (else they are bare paths).
+    # The site's address as families reach it: every absolute link (emails, SMS, notifications)
+    # is built from it, never from a request's Host header. Required in production (create_app
+    # refuses to start without it when cookies are Secure and neither TESTING nor DEBUG is on).
     PUBLIC_URL = (os.environ.get("PUBLIC_URL") or "").rstrip("/") or None
     REGISTRY_URL = os.environ.get("REGISTRY_URL") or None
     # The public randomness beacon (drand HTTP format) and its chain's clock (docs/verification.md).
@@ -87,8 +89,16 @@ class Config:
     # limits and the audit log never see a forged header. Behind one load balancer, set 1:
     # otherwise every visitor has the balancer's address and shares one per-IP limit.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
+    # The addresses (or networks, CIDR) of those proxies, separated by commas or spaces. A request
+    # from any other peer keeps its socket address: its X-Forwarded-* headers are ignored.
+    TRUSTED_PROXY_ADDRESSES = os.environ.get("TRUSTED_PROXY_ADDRESSES", "127.0.0.1, ::1")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "60/minute;600/hour")
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5/minute;20/hour")
+    # Beyond that allowance each failure makes the account wait before its next attempt: this
+    # long, then twice as long, … up to the maximum (app/auth/throttle.py). Never an hour-long
+    # lockout that a stranger could impose on the owner.
+    LOGIN_DELAY_SECONDS = int(os.environ.get("LOGIN_DELAY_SECONDS", "15") or 15)
+    LOGIN_DELAY_MAX_SECONDS = int(os.environ.get("LOGIN_DELAY_MAX_SECONDS", "300") or 300)
     # Accounts created per address (failed sign-ups count against LOGIN_LIMIT_PER_IP instead).
     REGISTER_LIMIT_PER_IP = os.environ.get("REGISTER_LIMIT_PER_IP", "120/minute;2000/hour")
     # One-time codes by SMS (app.auth.verification): codes sent per number and per address, and

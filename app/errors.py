@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request, session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +40,39 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
-def render_error(code: int, message: str | None = None):
+def _texts(code: int, message: str | None) -> tuple[str, str]:
     title, text = _messages().get(code, _messages()[500 if code >= 500 else 400])
-    if message:
-        text = message
-    if _wants_json():
-        return jsonify(error=title, message=text, status=code), code
-    return render_template("errors/error.html", code=code, title=title, text=text), code
+    return title, message or text
+
+
+def render_error(code: int, message: str | None = None):
+    """The error page in the visitor's language, with the site's header; if that cannot be drawn
+    (the database is down: the header needs the signed-in user, the language may too), a page
+    that needs no database, in the language of the session or else Vietnamese."""
+    try:
+        title, text = _texts(code, message)
+        if _wants_json():
+            return jsonify(error=title, message=text, status=code), code
+        return render_template("errors/error.html", code=code, title=title, text=text), code
+    except Exception:  # noqa: BLE001 - the error page itself must not fail
+        log.warning("error page drawn without the database", exc_info=True)
+        return _render_without_database(code, message)
+
+
+def _render_without_database(code: int, message: str | None):
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+    lang = session.get("lang")
+    if lang not in current_app.config["LANGUAGES"]:
+        lang = current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(lang):
+        title, text = _texts(code, message)
+        if _wants_json():
+            return jsonify(error=title, message=text, status=code), code
+        # Not render_template: its context processors load the signed-in user (the database).
+        template = current_app.jinja_env.get_template("errors/standalone.html")
+        page = template.render(code=code, title=title, text=text, lang=lang)
+    return page, code
 
 
 def register_error_handlers(app) -> None:

@@ -13,16 +13,25 @@ from flask import request
 
 from .extensions import db
 
+# The largest page number a list accepts: beyond every list's end, and small enough that
+# OFFSET = (page - 1) × page size stays far inside a 64-bit integer (page=10**25 was a 500).
 MAX_PAGE = 100_000
 MAX_SEARCH = 60
 
 
-def page_arg(name: str = "page") -> int:
-    """The page asked for, from 1 to MAX_PAGE (anything else is page 1 or the last allowed)."""
-    raw = request.args.get(name, "")
-    if not raw.isdigit() or len(raw) > 6:
+def page_number(value) -> int:
+    """A page number from a query string or a form: 1 … MAX_PAGE; anything else is page 1
+    (or the last page allowed)."""
+    try:
+        page = int(str(value).strip()) if value is not None else 1
+    except ValueError:
         return 1
-    return min(max(int(raw), 1), MAX_PAGE)
+    return min(max(page, 1), MAX_PAGE)
+
+
+def page_arg(name: str = "page", source=None) -> int:
+    """The page asked for in the current request's query string (or in `source`, e.g. a form)."""
+    return page_number((request.args if source is None else source).get(name))
 
 
 def search_arg(name: str = "q") -> str:

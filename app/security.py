@@ -1,4 +1,4 @@
-"""Password hashing and policy, phone numbers, security headers.
+"""Password hashing and policy, phone numbers, logins, redirect targets, security headers, proxies.
 
 Pure helpers (no request state) so that they are unit-tested directly.
 """
@@ -6,11 +6,14 @@ Pure helpers (no request state) so that they are unit-tested directly.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 PARENT_MIN_PASSWORD = 8
 STAFF_MIN_PASSWORD = 12
@@ -129,6 +132,54 @@ def normalize_phone(raw: str | None) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
+def normalize_login(raw: str | None) -> str:
+    """The one canonical form of what a person typed as their login, used both to find the
+    account and to key its failed-login counter (they must never disagree: a login padded with
+    NUL once slipped past the counter and still found the account).
+
+    NFKC (full-width digits become ASCII), surrounding spaces dropped; a phone number becomes its
+    10 digits, anything else is lower-cased. A control or format character left inside (NUL,
+    a zero-width space) makes it "": no account has such a login, and all of them share one
+    counter, so padding can neither find an account nor escape its counter."""
+    text = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
+        return ""
+    return normalize_phone(text) or text.lower()[:254]
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (the caller goes to its default page).
+
+    Browsers drop tabs and line breaks inside URLs and read a backslash as a slash, so
+    "/<TAB>/evil.example" is "//evil.example", another site: any such character refuses the target
+    (and a line break would otherwise reach the Location header). What remains must have no
+    scheme and no host and start with exactly one slash."""
+    if not isinstance(target, str) or not target or len(target) > 2000:
+        return None
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return target
+
+
+def same_site_link(url, public_url: str | None) -> str | None:
+    """A link stored with a notification, if it leads to this site: a path here, or an absolute
+    URL under PUBLIC_URL. Anything else (another host, a "//host" or "/<backslash>host" path, control
+    characters) is not shown."""
+    if not isinstance(url, str) or not url:
+        return None
+    if public_url:
+        base = public_url.rstrip("/")
+        if url == base or url.startswith(base + "/"):
+            rest = url[len(base) :] or "/"
+            return url if safe_next_path(rest) else None
+    return safe_next_path(url)
+
+
 def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
@@ -154,3 +205,43 @@ def security_headers(secure: bool) -> dict[str, str]:
     if secure:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return headers
+
+
+def proxy_networks(spec: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TRUSTED_PROXY_ADDRESSES: addresses or CIDR networks separated by commas or spaces."""
+    items = [item for item in re.split(r"[,\s]+", spec or "") if item]
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+    except ValueError as err:
+        raise ValueError(f"TRUSTED_PROXY_ADDRESSES: {err}") from None
+
+
+_FORWARDED = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+_FORWARDED += ("HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX")
+
+
+class TrustedProxies:
+    """WSGI middleware: X-Forwarded-For/-Proto believed only from the configured proxies.
+
+    A request whose socket peer is one of `networks` goes through Werkzeug's ProxyFix (`hops`
+    proxies deep); from any other peer the forwarded headers are removed, so nobody outside the
+    load balancer can pick their own address for the per-IP limits and the audit log."""
+
+    def __init__(self, app, hops: int, networks):
+        self.app = app
+        self.networks = tuple(networks)
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
+
+    def trusted(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address((peer or "").split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(address in net for net in self.networks if net.version == address.version)
+
+    def __call__(self, wsgi_env, start_response):
+        if self.trusted(wsgi_env.get("REMOTE_ADDR")):
+            return self.fixed(wsgi_env, start_response)
+        for key in _FORWARDED:
+            wsgi_env.pop(key, None)
+        return self.app(wsgi_env, start_response)

@@ -14,6 +14,7 @@ from flask_login import current_user
 from .authz import login_required_any, public
 from .extensions import db
 from .jobs import redis_connection
+from .security import safe_next_path
 
 bp = Blueprint("core", __name__)
 
@@ -73,10 +74,7 @@ def set_language():
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("core.index")
-    return redirect(target)
+    return redirect(safe_next_path(request.form.get("next")) or url_for("core.index"))
 
 
 @bp.route("/healthz")

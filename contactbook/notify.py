@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 from flask_babel import force_locale, gettext
 
 from app.extensions import db
+from app.links import public_url_for
 from app.models import User
 from app.notifications import notify, notify_many
 from app.notifications.models import Notification
@@ -36,35 +36,25 @@ EVENTS = {
 }
 
 
-def _absolute(endpoint: str, path: str, **values) -> str:
-    """A link for emails and SMS: absolute when the server name is known, else PUBLIC_URL + path
-    (a command or a job has no request)."""
-    try:
-        return url_for(endpoint, _external=True, **values)
-    except RuntimeError:  # no request and no SERVER_NAME
-        return (current_app.config.get("PUBLIC_URL") or "").rstrip("/") + path
-
-
 def child_url(pupil_id: int) -> str:
     """The child's page."""
-    return _absolute("contactbook_parent.child", f"/contactbook/children/{pupil_id}", pupil_id=pupil_id)
+    return public_url_for("contactbook_parent.child", pupil_id=pupil_id)
 
 
 def thread_url(thread_id: int) -> str:
-    return _absolute("contactbook_messages.thread", f"/contactbook/threads/{thread_id}", thread_id=thread_id)
+    return public_url_for("contactbook_messages.thread", thread_id=thread_id)
 
 
 def announcement_url(announcement_id: int) -> str:
-    return _absolute(
+    return public_url_for(
         "contactbook_messages.announcement",
-        f"/contactbook/announcements/{announcement_id}",
         announcement_id=announcement_id,
     )
 
 
 def activation_url() -> str:
     """The page where an imported account sets its first password."""
-    return _absolute("contactbook_public.activate", "/contactbook/activate")
+    return public_url_for("contactbook_public.activate")
 
 
 def notify_guardians(

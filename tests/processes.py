@@ -65,6 +65,8 @@ def worker_env(database_url: str, redis_url: str, mail_url: str, instance_path, 
         REDIS_URL=redis_url,
         MAIL_URL=mail_url,
         SECRET_KEY="worker-test",
+        PUBLIC_URL="http://localhost",  # a production process: required (app/links.py)
+        MAIL_SENDER="Thông báo <thongbao@example.edu.vn>",
         INSTANCE_PATH=str(instance_path),
         PYTHONUNBUFFERED="1",
     )

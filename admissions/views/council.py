@@ -13,6 +13,7 @@ from app.audit import audit
 from app.authz import roles_required
 from app.forms import clean_text
 from app.models import OFFICER_ROLES, Role
+from app.paging import page_arg
 
 from .. import council, eligibility, notify, rules, seasons
 from ..access import council_schools, level_or_404, level_school_or_404, reviewable_or_404
@@ -23,7 +24,6 @@ bp = Blueprint("admissions_council", __name__, url_prefix="/admissions/council")
 
 STAFF = (*OFFICER_ROLES, Role.SCHOOL_STAFF)
 PAGE_SIZE = 50
-MAX_PAGE = 100_000  # a page number beyond any school's queue (keeps OFFSET in the integer range)
 
 
 def error_text(code: str) -> str:
@@ -63,16 +63,19 @@ def index():
     )
 
 
-@bp.route("/levels/<int:level_id>/schools/<int:school_id>")
+@bp.route("/levels/<int:level_id>/schools/<int:school_id>", methods=["GET", "POST"])
 @roles_required(STAFF)
 def queue(level_id: int, school_id: int):
+    """The queue; a search is POSTed (a child's name never goes into a URL, and so never into
+    access logs or browser history), and so are the filter and page links of a search."""
     level = level_or_404(level_id)
     school = level_school_or_404(school_id, level)
-    show = request.args.get("show", "todo")
+    params = request.form if request.method == "POST" else request.args
+    show = params.get("show", "todo")
     if show not in council.FILTERS:
         show = "todo"
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    search = clean_text(request.args.get("q", ""))[:120]
+    page = page_arg(source=params)
+    search = clean_text(request.form.get("q", ""))[:120] if request.method == "POST" else ""
     result = council.queue(level.id, school.id, show=show, search=search, page=page, per_page=PAGE_SIZE)
     # Staff looked at a list of children's records: who, when, which list (ids only).
     audit(

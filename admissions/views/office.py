@@ -15,6 +15,7 @@ from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
 from app.models import OFFICER_ROLES, Role
+from app.paging import page_arg
 
 from .. import codes, eligibility, exports, rules, seasons
 from ..access import district_or_404, districts_of_user, level_or_404, level_school_or_404, season_or_404
@@ -168,7 +169,7 @@ def generate_codes(district_id: int, level_id: int):
 @roles_required(OFFICER_ROLES)
 def eligible(district_id: int, level_id: int):
     district, lv = district_or_404(district_id), level_or_404(level_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     unassigned = request.args.get("unassigned") == "1"
     schools, wards, school_id, ward_id = eligibility.eligible_filters(
         lv,

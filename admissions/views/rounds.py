@@ -27,6 +27,7 @@ from flask_login import current_user
 from app.audit import audit
 from app.authz import public, roles_required
 from app.models import OFFICER_ROLES
+from app.paging import page_arg
 
 from .. import allocation, eligibility, freeze, notify, reports, rounds, rules, seasons, transcript
 from ..access import (
@@ -113,7 +114,7 @@ def round_error_text(code: str | None) -> str:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 def _json_download(data: dict | None, name: str):

@@ -16,7 +16,7 @@ from ..audit import audit
 from ..extensions import db
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
-from ..security import Passwords, normalize_phone
+from ..security import Passwords, normalize_login, normalize_phone
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -42,10 +42,11 @@ def passwords() -> Passwords:
 def find_by_login(login: str) -> User | None:
     """The account a phone number or an email address names; None for anything else.
 
-    A login containing NUL is never found: it is no valid phone or email, and PostgreSQL refuses
-    NUL in a query parameter (looking it up answered 500)."""
-    login = (login or "").strip()
-    if "\x00" in login:
+    The login goes through `normalize_login`, the same form that keys the account's failed-login
+    count (throttle.py). A login with NUL inside is never found (nor sent to PostgreSQL, which
+    refuses NUL in a query parameter)."""
+    login = normalize_login(login)
+    if not login:
         return None
     phone = normalize_phone(login)
     if phone:

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
@@ -9,16 +10,11 @@ from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
-from ..security import normalize_phone
-from . import services, verification
+from ..security import normalize_phone, safe_next_path
+from . import services, throttle, verification
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-
-def _account_key() -> str:
-    raw = (request.form.get("login") or "").strip().lower()
-    return "login-account:" + (normalize_phone(raw) or raw[:254])
 
 
 def _failed(response) -> bool:
@@ -28,9 +24,15 @@ def _failed(response) -> bool:
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: never redirect to another host after login.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.home")
+    return safe_next_path(target) or url_for("core.home")
+
+
+def _try_again_in(seconds: int) -> str:
+    return ngettext(
+        "Too many failed attempts for this account. Try again in %(num)d second.",
+        "Too many failed attempts for this account. Try again in %(num)d seconds.",
+        seconds,
+    )
 
 
 def _begin_session(user) -> None:
@@ -45,19 +47,22 @@ def _begin_session(user) -> None:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_failed,
-)
+# Per account: a growing delay after repeated failures, never a lockout of the owner (throttle.py).
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        key = throttle.account_key(form.login.data)
+        wait = throttle.wait_seconds(key)
+        if wait:
+            form.password.errors.append(_try_again_in(wait))
+            return render_template("auth/login.html", form=form), 429
         user = services.authenticate(form.login.data, form.password.data)
+        if user is None:
+            wait = throttle.failed(key)
         if user is not None:
+            throttle.succeeded(key)
             lang = session.get("lang")
             _begin_session(user)
             if lang and not user.locale:
@@ -65,6 +70,8 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
         # One message whether the account exists or not (no account enumeration).
         form.password.errors.append(_("Wrong phone number/email or password."))
+        if wait:
+            form.password.errors.append(_try_again_in(wait))
         return render_template("auth/login.html", form=form), 200
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status

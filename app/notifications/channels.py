@@ -16,11 +16,10 @@ import time
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 
 from flask import current_app
 
-from ..mail import smtp_client
+from ..mail import MAIL_POLICY, smtp_client
 from . import rules
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class EmailBody:
     recipient who gets the same text (one school notice to thousands of families)."""
 
     def __init__(self, subject: str, text: str, html: str | None):
-        msg = EmailMessage(policy=SMTP_POLICY)
+        msg = EmailMessage(policy=MAIL_POLICY)
         msg["From"] = current_app.config["MAIL_SENDER"]
         msg["Subject"] = subject
         msg.set_content(text)
@@ -64,7 +63,7 @@ class EmailBody:
         if to.isascii() and "\r" not in to and "\n" not in to:
             head = f"To: {to}\r\nMessage-ID: {msg_id}\r\nDate: {date}\r\n".encode("ascii")
             return head + self.raw
-        msg = EmailMessage(policy=SMTP_POLICY)  # rare: internationalised address, build it fully
+        msg = EmailMessage(policy=MAIL_POLICY)  # rare: internationalised address, build it fully
         msg["From"], msg["To"], msg["Subject"] = current_app.config["MAIL_SENDER"], to, self.subject
         msg["Message-ID"], msg["Date"] = msg_id, date
         msg.set_content(self.text)

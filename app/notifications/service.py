@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
 from ..models import OFFICER_ROLES, Role, School, User
+from ..security import same_site_link
 from . import rules
 from .kinds import KINDS
 from .models import Delivery, Notification, NotificationPreference, NotificationSettings
@@ -55,16 +56,11 @@ def inbox_item_or_none(user_id: int, delivery_id: int) -> Delivery | None:
     return d
 
 
-def safe_link(url, host_url: str) -> str | None:
-    """The notification's link if it is safe to show: https, this site (same scheme and host,
-    e.g. the demo over http) or a path here; never another site through `//host` or `/\\host`."""
-    if not isinstance(url, str) or not url or any(ch in url for ch in "\r\n\t"):
-        return None
-    if url.startswith("https://") or url.startswith(host_url):
-        return url
-    if url.startswith("/") and not url.startswith(("//", "/\\")):
-        return url
-    return None
+def safe_link(url, public_url: str | None) -> str | None:
+    """The notification's link if it leads to this site: a path here, or an address under
+    PUBLIC_URL. Never another site (any other host, `//host`, `/\\host`, `javascript:`), even
+    one planted through a forged Host header when the notification was written."""
+    return same_site_link(url, public_url)
 
 
 def mark_read(delivery: Delivery) -> None:

@@ -14,6 +14,7 @@ from ..audit import audit
 from ..authz import login_required_any, roles_required
 from ..extensions import db
 from ..models import OFFICER_ROLES, STAFF_ROLES, Role
+from ..paging import page_arg
 from . import service
 from .fanout import notify
 from .forms import PreferencesForm, TestNotificationForm
@@ -23,7 +24,6 @@ from .models import Notification
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 SENDERS = (Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER, Role.CITY_ADMIN)
-MAX_PAGE = 10_000  # 200,000 inbox items; a larger page number is an odd URL, not a reader
 # Ids in URLs stop at the largest database integer: a longer number is "not found", not an
 # integer overflow in the driver (a 500).
 ID = "int(max=2147483647)"
@@ -32,7 +32,7 @@ ID = "int(max=2147483647)"
 @bp.route("/")
 @login_required_any
 def inbox():
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    page = page_arg()
     items, has_next = service.inbox_page(current_user.id, page)
     return render_template(
         "notifications/inbox.html",
@@ -54,7 +54,7 @@ def item(delivery_id: int):
         "notifications/item.html",
         d=d,
         n=d.notification,
-        link=service.safe_link(d.notification.context.get("url"), request.host_url),
+        link=service.safe_link(d.notification.context.get("url"), current_app.config.get("PUBLIC_URL")),
     )
 
 

@@ -429,6 +429,7 @@ def main() -> int:
                 "ARGON2_TIME_COST": 1,
                 "ARGON2_MEMORY_COST": 1024,
                 "SERVER_NAME": "bench.local",
+                "PUBLIC_URL": "http://bench.local",
                 "PREFERRED_URL_SCHEME": "http",
             }
         )

@@ -239,6 +239,8 @@ def main() -> int:
                 REDIS_URL=redis_url,
                 MAIL_URL=sink.url,
                 SECRET_KEY="bench",
+                PUBLIC_URL="http://bench.local",
+                MAIL_SENDER="Bench <bench@bench.local>",
                 PYTHONPATH=str(ROOT),
             )
             for _ in range(args.workers):

@@ -128,7 +128,14 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
     from app import create_app, jobs
     from app.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", "TESTING": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "bench",
+            "TESTING": False,
+            "PUBLIC_URL": "http://127.0.0.1",
+        }
+    )
     ok = True
     with app.app_context():
         db.create_all()

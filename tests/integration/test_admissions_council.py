@@ -276,7 +276,7 @@ def test_council_message_and_priority_proof(make_client, w, db):
 def test_queue_search_and_bounded_queries(app, make_client, w):
     client = make_client()
     login_en(client, w.users["staff_home"])
-    page = text(client.get(queue_url(w, show="all", q=w.apps["home"].reference)))
+    page = text(search(client, w, w.apps["home"].reference, show="all"))
     assert w.apps["home"].reference in page and w.apps["offered"].reference not in page
 
     def measure():
@@ -290,6 +290,35 @@ def test_queue_search_and_bounded_queries(app, make_client, w):
         create_application(kid, w.level, w.parent, catchment=w.a.home)
     jobs.commit()
     assert measure() == before
+
+
+def search(client, w, q: str, **fields):
+    url = queue_url(w)
+    return client.post(url, data={"csrf_token": form_token(client, url), "q": q, **fields})
+
+
+def test_council_search_keeps_the_childs_name_out_of_urls(make_client, w):
+    """A name typed in the search goes in a POST body, never in a URL (access logs, history):
+    the form posts, its results' filter and page links post too, and `?q=` in a URL is ignored."""
+    client = make_client()
+    login_en(client, w.users["staff_home"])
+    child = w.apps["home"].child
+    first_page = text(client.get(queue_url(w, show="all")))
+    assert re.search(r'<form method="post"[^>]*role="search"', first_page)
+    found = search(client, w, child.full_name, show="all")
+    assert found.status_code == 200
+    page = text(found)
+    assert w.apps["home"].reference in page and w.apps["offered"].reference not in page
+    # Nothing on the results page puts the name (or any part of it) into a link.
+    hrefs = re.findall(r'(?:href|action)="([^"]*)"', page)
+    assert hrefs and not [h for h in hrefs if "q=" in h or child.full_name.split()[-1] in h], hrefs
+    assert f'name="q" value="{child.full_name}"' in page  # the filter links carry it in a form
+    # Another filter within the search stays a POST with the name in its body.
+    todo = text(search(client, w, child.full_name, show="todo", page="1"))
+    assert 'aria-current="page">To check' in todo
+    # A URL with ?q= (an old bookmark) filters nothing: names are not taken from URLs.
+    listed = text(client.get(queue_url(w, show="all", q=child.full_name)))
+    assert w.apps["offered"].reference in listed
 
 
 def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
@@ -356,7 +385,9 @@ def test_hostile_query_arguments_are_ignored(make_client, w):
     huge = "9" * 30
     assert client.get(f"/admissions/council/?district_id={huge}").status_code == 200
     assert client.get(f"/admissions/council/?district_id={w.a.district.id}").status_code == 200
-    resp = client.get(queue_url(w, show="nonsense", page=huge, q="%_\\" + "x" * 500))
+    resp = client.get(queue_url(w, show="nonsense", page=huge))
+    assert resp.status_code == 200
+    resp = search(client, w, "%_\\" + "x" * 500, show="nonsense", page=huge)
     assert resp.status_code == 200
     resp = client.get(queue_url(w, page=-3))
     assert resp.status_code == 200

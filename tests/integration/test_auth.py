@@ -250,7 +250,13 @@ def test_production_config_hashes_with_owasp_argon2id_parameters(tmp_path):
     from app import create_app
     from app.auth.services import passwords
 
-    prod = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "x"})
+    prod = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+            "SECRET_KEY": "x",
+            "PUBLIC_URL": "https://x.vn",
+        }
+    )
     with prod.app_context():
         assert passwords().hash("mot hai ba bon nam").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
@@ -271,6 +277,7 @@ def test_production_cookies_are_secure_httponly_samesite_with_hsts(tmp_path, mon
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
                 "SECRET_KEY": "x",
                 "SESSION_COOKIE_SECURE": fresh.Config.SESSION_COOKIE_SECURE,
+                "PUBLIC_URL": "https://localhost",
             }
         )
         resp = prod.test_client().get("/auth/login", base_url="https://localhost")

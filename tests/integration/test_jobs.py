@@ -114,6 +114,8 @@ def test_welcome_email_through_redis_and_a_real_worker(
         REDIS_URL=redis_url,
         MAIL_URL=smtp_server.url,
         SECRET_KEY="worker-test",
+        PUBLIC_URL="http://localhost",  # a production process: required (app/links.py)
+        MAIL_SENDER="Thông báo <thongbao@example.edu.vn>",
         INSTANCE_PATH=str(tmp_path),
     )
     proc = subprocess.run(

@@ -1069,13 +1069,19 @@ def test_preferences_errors_are_localized_and_keep_what_was_ticked(app, in_proce
     assert 'value="21:30"' in c.get("/notifications/preferences").get_data(as_text=True)
 
 
-def test_inbox_item_links_only_to_this_site_or_https(app, in_process, make_client):
+def test_inbox_item_links_only_to_this_site(app, in_process, make_client):
+    """A path here, or an address under PUBLIC_URL (http://localhost in the tests); any other
+    site is not linked, https or not (a forged Host header once planted one)."""
+    app.config["PUBLIC_URL"] = "http://localhost"
     p = parents(1)[0]
     jobs.commit()
     urls = {
-        "https://so-lien-lac.example.vn/x": True,
+        "https://so-lien-lac.example.vn/x": False,
+        "https://evil.example/contactbook/announcements/3": False,
+        "http://localhost//evil.example/x": False,
+        "http://localhost@evil.example/x": False,
         "/contactbook/announcements/1": True,
-        "http://localhost/contactbook/announcements/2": True,  # this site over http (the demo)
+        "http://localhost/contactbook/announcements/2": True,  # under PUBLIC_URL
         "//evil.example/x": False,
         "/\\evil.example/x": False,
         "http://evil.example/x": False,

@@ -65,6 +65,8 @@ def worker_env(database_url, redis_url, mail_url, tmp_path):
         REDIS_URL=redis_url,
         MAIL_URL=mail_url,
         SECRET_KEY="worker-test",
+        PUBLIC_URL="http://localhost",  # a production process: required (app/links.py)
+        MAIL_SENDER="Thông báo <thongbao@example.edu.vn>",
         INSTANCE_PATH=str(tmp_path),
         PYTHONUNBUFFERED="1",
         JOB_HANDOVER_GRACE_SECONDS="0",

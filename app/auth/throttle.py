@@ -1,0 +1,110 @@
+"""Failed logins per account: a growing delay, never a long lockout.
+
+A stranger who types someone's phone number with wrong passwords must not be able to shut the
+owner out for an hour. Each account gets its allowance of failures without delay
+(`LOGIN_LIMIT_PER_ACCOUNT`, Flask-Limiter notation, e.g. `5/minute;20/hour`); once a window of
+it is used up, every further failure makes the next attempt wait: `LOGIN_DELAY_SECONDS`, then
+twice that, and so on up to `LOGIN_DELAY_MAX_SECONDS`. During the wait the account answers
+"try again in N seconds" to everybody, the right password included; after it, one attempt.
+A correct login clears the account's count. Guessing is thus slowed to about one try per
+`LOGIN_DELAY_MAX_SECONDS`, while the owner waits at most that long.
+
+Still to come with the phone verification work (one-time codes by SMS): once the delay has
+reached its maximum, the next attempt also asks for a code sent to the account's verified phone,
+so that the owner gets in at once and a stranger not at all (issue "Recovery and sessions").
+
+The counts live where the rate limits do (Redis when `REDIS_URL` is set, shared by every web
+process); if that storage stops answering, each process counts in its own memory meanwhile.
+The account key is the login after `app.security.normalize_login`, the same form that finds the
+account, so padding the login (NUL, spaces, full-width digits) changes neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from flask import current_app
+from limits import parse_many
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from ..extensions import limiter
+from ..security import normalize_login
+
+log = logging.getLogger(__name__)
+
+# How long the count of failures beyond the allowance is remembered after it starts.
+OVER_LIMIT_MEMORY_SECONDS = 24 * 3600
+
+_fallback = MemoryStorage()
+
+
+def account_key(login: str | None) -> str:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return f"{prefix}login-account:{normalize_login(login)}"
+
+
+def _storage() -> Storage:
+    return _fallback if limiter._storage_dead else limiter.storage
+
+
+def _call(fn):
+    """Run `fn(storage)` on the shared storage, or on this process's memory if it fails."""
+    try:
+        return fn(_storage())
+    except Exception:  # noqa: BLE001 - Redis down: keep counting in memory, keep logins working
+        log.warning("login throttle storage unreachable; counting in memory", exc_info=True)
+        return fn(_fallback)
+
+
+def wait_seconds(key: str) -> int:
+    """Seconds before this account may try again (0: it may try now)."""
+
+    def check(storage: Storage) -> int:
+        if not storage.get(key + ":wait"):
+            return 0
+        return max(1, math.ceil(storage.get_expiry(key + ":wait") - time.time()))
+
+    return _call(check)
+
+
+def delay_for(over: int) -> int:
+    """The wait after the `over`-th failure beyond the allowance (1, 2, 3, …)."""
+    cfg = current_app.config
+    base, cap = int(cfg["LOGIN_DELAY_SECONDS"]), int(cfg["LOGIN_DELAY_MAX_SECONDS"])
+    return min(cap, base * 2 ** min(max(over - 1, 0), 30))
+
+
+def failed(key: str) -> int:
+    """Count a failed login; return the wait it imposes (0: none yet)."""
+    limits = parse_many(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+
+    def count(storage: Storage) -> int:
+        window = MovingWindowRateLimiter(storage)
+        within = [window.hit(item, key) for item in limits]
+        exhausted = not all(within) or not all(window.test(item, key) for item in limits)
+        if not exhausted:
+            return 0
+        over = storage.incr(key + ":over", OVER_LIMIT_MEMORY_SECONDS)
+        delay = delay_for(over)
+        storage.clear(key + ":wait")
+        storage.incr(key + ":wait", delay)
+        return delay
+
+    return _call(count)
+
+
+def succeeded(key: str) -> None:
+    """The owner got in: forget the account's failures."""
+    limits = parse_many(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+
+    def clear(storage: Storage) -> None:
+        window = MovingWindowRateLimiter(storage)
+        for item in limits:
+            window.clear(item, key)
+        storage.clear(key + ":over")
+        storage.clear(key + ":wait")
+
+    _call(clear)

@@ -158,14 +158,16 @@ class Browser:
             self.conn.close()
             self.conn = None
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, dict, str]:
+    def request(
+        self, method: str, path: str, body: str | None = None, step: str = ""
+    ) -> tuple[int, dict, str]:
         headers = {
             "Host": f"{self.host}:{self.port}",
             "User-Agent": "Mozilla/5.0 (Linux; Android 14) load-test",
             "Accept": "text/html",
             "Accept-Language": "vi",
             "X-Forwarded-For": self.address,
-            "X-Load-Phase": self.phase,
+            "X-Load-Phase": f"{self.phase} {step}".strip(),  # counted per phase and step by the server
         }
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -230,7 +232,7 @@ class _Timer:
     def __call__(self, step: str, method: str, path: str, body: str | None, expect: int) -> tuple[dict, str]:
         t0 = time.perf_counter()
         try:
-            status, headers, text = self.browser.request(method, path, body)
+            status, headers, text = self.browser.request(method, path, body, step)
         except OSError as err:
             raise StepFailed(step, type(err).__name__) from err
         self.tally.latencies.setdefault(step, []).append(time.perf_counter() - t0)

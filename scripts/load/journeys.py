@@ -117,13 +117,15 @@ def raw_verify_rate(seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def print_steps(tally: Tally, steps: tuple[str, ...]) -> None:
-    print(f"  {'step':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -> None:
+    print(f"  {'step':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'statements':>12}")
     for step in steps:
         v = tally.latencies.get(step, [])
+        row = stats.get(f"{phase} {step}", [0, 0, 0.0])
         print(
             f"  {step:<16}{len(v):>7}{percentile(v, 0.5) * 1000:>9.1f}"
             f"{percentile(v, 0.95) * 1000:>9.1f}{percentile(v, 0.99) * 1000:>9.1f}"
+            f"{row[1] / max(row[0], 1):>12.1f}"
         )
     if tally.errors:
         print(
@@ -215,20 +217,20 @@ def _run(args, rng, url, name, env, started) -> int:
     print(
         f"  journeys: {tally.completed} completed of {tally.started} started in {wall:.1f} s → {jps:.2f} journeys/s"
     )
-    print_steps(tally, STEPS)
+    print_steps(tally, STEPS, stats, "run")
     print(f"  app CPU per journey: {(cpu1 - cpu0) / per_journey * 1000:.1f} ms")
     print(
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
     )
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
-    print_steps(login_tally, LOGIN_STEPS)
+    print_steps(login_tally, LOGIN_STEPS, stats, "login")
     print(f"  app CPU per login: {(cpu2 - cpu1) / max(login_tally.completed, 1) * 1000:.1f} ms")
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
-    print_steps(ftally, STEPS)
+    print_steps(ftally, STEPS, fstats, "run")
     print(f"  statements per journey: {f_run[1] / max(ftally.completed, 1):.1f}")
     print(f"\nsubmissions acknowledged: {len(acknowledged)}; lost {lost}; duplicates {duplicates}")
     print(f"load after: {_uptime()}; total {time.perf_counter() - started:.0f} s")

@@ -105,7 +105,7 @@ class Server:
         return sum(_cpu_of(p) for p in pids)
 
     def stop(self) -> dict[str, list]:
-        """Stop gracefully; return the workers' counts per phase, summed."""
+        """Stop gracefully; return the workers' counts per "phase step" and per phase, summed."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -117,8 +117,9 @@ class Server:
         total: dict[str, list] = {}
         for path in glob.glob(os.path.join(self.stats_dir, "*.json")):
             with open(path) as fh:
-                for phase, row in json.load(fh).items():
-                    acc = total.setdefault(phase, [0, 0, 0.0])
-                    for i, v in enumerate(row):
-                        acc[i] += v
+                for key, row in json.load(fh).items():
+                    for k in {key, key.split(" ")[0]}:
+                        acc = total.setdefault(k, [0, 0, 0.0])
+                        for i, v in enumerate(row):
+                            acc[i] += v
         return total

@@ -42,7 +42,9 @@ class Config:
     """Production-safe defaults; values from the environment win."""
 
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled by create_app (needs the instance path)
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping on every checkout (a round trip per request): connections are replaced after 30
+    # minutes, and one idle for a while is tested before use (app.extensions.ping_if_idle).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 1800}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     MAIL_URL = os.environ.get("MAIL_URL") or None
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")

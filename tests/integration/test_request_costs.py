@@ -34,10 +34,10 @@ JOURNEY_BUDGET = {
     "register": 6,
     "home": 1,
     "add_child_page": 1,
-    "add_child": 9,
-    "child": 12,
-    "apply_page": 7,
-    "submit": 14,
+    "add_child": 8,
+    "child": 11,  # 3 of them once per level and district every few minutes (spare seats, cached)
+    "apply_page": 6,
+    "submit": 13,
     "receipt": 3,
 }
 

@@ -124,6 +124,15 @@ def test_a_logged_in_page_loads_session_user_and_badge_in_one_statement(client, 
     assert re.search(r'class="notif-link">[^<]*\(1\)', client.get("/home").get_data(as_text=True))
 
 
+def test_an_unchanged_session_cookie_is_not_sent_again(client):
+    parent = create_user("parent")
+    jobs.commit()
+    client.login_as(parent)
+    assert client.get("/home").status_code == 200  # a new CSRF token for the page's forms: sent
+    resp = client.get("/home")
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+
+
 def test_opening_a_notification_counts_the_badge_after_reading_it(client, app):
     parent = create_user("parent")
     jobs.commit()

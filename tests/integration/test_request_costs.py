@@ -258,3 +258,27 @@ def test_abort_still_rolls_back(tx_views, app, client):
     app.add_url_rule("/_cost/aborts", "aborts", csrf.exempt(aborts), methods=["POST"])
     assert client.post("/_cost/aborts").status_code == 409
     assert _names() == []
+
+
+def test_a_page_survives_the_database_dropping_pooled_connections(client, app):
+    """No ping per checkout: PostgreSQL ending the pooled connections (a restart, a proxy's idle
+    timeout) costs a page nothing — it is served again on a fresh connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL ends connections; SQLite has none to end")
+    parent = create_user("parent")
+    jobs.commit()
+    client.login_as(parent)
+    assert client.get("/home").status_code == 200  # the pool holds the connection it used
+    killer = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            ended = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+    finally:
+        killer.dispose()
+    assert ended >= 1
+    assert client.get("/home").status_code == 200

@@ -2,7 +2,7 @@
 """Opening day: the parent's journey under load, against the machine's floor in the same run.
 
     .venv/bin/python scripts/load/journeys.py [--quick] [--journeys 3000] [--seconds 60]
-        [--concurrency 16] [--workers 4] [--generators 2] [--port 0] [--floor-port 0]
+        [--concurrency 16] [--workers 4] [--generators 2] [--rounds 3] [--port 0] [--floor-port 0]
 
 1. A scratch PostgreSQL database (DATABASE_URL names the server; default
    postgresql+psycopg://postgres@127.0.0.1:5432) is migrated and seeded: one district, its grade-1
@@ -12,10 +12,13 @@
    ID, date of birth), the child's page, the application form, submit (a school chosen), the
    receipt: 9 requests, forms parsed and posted as a browser posts them, CSRF tokens included —
    `--concurrency` at a time (closed loop), until --journeys have started or --seconds have passed.
-3. Returning parents log in (the login page, then the login) for a third of that time; then the
-   raw argon2 verify rate of this machine with the app's parameters (one process per core).
-4. The floor: the same generator against scripts/load/floor.py (the same 9 requests, one indexed
-   query each, one argon2 hash per journey) under the same gunicorn settings.
+3. The floor: the same generator against scripts/load/floor.py (the same 9 requests, one indexed
+   query each, one argon2 hash per journey) under the same gunicorn settings. Both servers run
+   side by side and the generator drives them in alternating slices (--rounds), so that the
+   machine's other work weighs on both alike.
+4. Returning parents log in (the login page, then the login) for a third of that time, in slices
+   alternating with the raw argon2 verify rate of this machine with the app's parameters (one
+   process per core).
 5. Every submission the app acknowledged (a redirect to its receipt) must be in the database
    exactly once.
 
@@ -64,6 +67,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--generators", type=int, default=2, help="load generator processes (default 2)")
     p.add_argument("--port", type=int, default=0, help="the app's port on 127.0.0.1 (default: a free one)")
     p.add_argument("--floor-port", type=int, default=0, help="the floor app's port (default: a free one)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating app/floor slices (default 3)")
     p.add_argument("--seed", type=int, default=2026, help="random seed")
     a = p.parse_args()
     if a.quick:
@@ -106,15 +110,15 @@ def _verify_loop(stored: str, password: str, seconds: float) -> int:
     return n
 
 
-def raw_verify_rate(seconds: float) -> float:
-    """argon2 verifies per second of this machine with the app's parameters, every core busy."""
+def raw_verify(seconds: float) -> tuple[int, float]:
+    """argon2 verifies with the app's parameters, one process per core for `seconds`: (count, wall)."""
     ph = Passwords(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM)
     stored = ph.hash("mot ngay dep troi")
     cores = os.cpu_count() or 1
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork")) as pool:
         n = sum(pool.map(_verify_loop, [stored] * cores, ["mot ngay dep troi"] * cores, [seconds] * cores))
-    return n / (time.perf_counter() - t0)
+    return n, time.perf_counter() - t0
 
 
 def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -> None:
@@ -174,34 +178,54 @@ def _run(args, rng, url, name, env, started) -> int:
     print(f"seeded {name}: {n} roster children with codes ({time.perf_counter() - t:.1f} s)")
     print(f"load before: {_uptime()}")
 
-    port = args.port or free_port()
-    srv = Server("app", "app:create_app()", port, args.workers, env, str(ROOT))
+    # Both servers run side by side; the generator drives one at a time, in alternating slices,
+    # so that the machine's other work weighs on the app and on the floor alike.
+    srv = Server("app", "app:create_app()", args.port or free_port(), args.workers, env, str(ROOT))
+    floor = Server(
+        "floor", f"floor:create_floor({url!r})", args.floor_port or free_port(), args.workers, env, str(HERE)
+    )
+    rounds = max(1, args.rounds)
+    per = (len(families) - warm) // rounds
+    tally, ftally, login_tally = Tally(), Tally(), Tally()
+    wall = fwall = login_wall = verify_wall = 0.0
+    verified = 0
+    cpu_run = cpu_login = 0.0
     try:
         srv.wait_ready("/auth/login")
+        floor.wait_ready("/auth/register")
         warm_tally, _ = run_phase("journey", srv.base, families[:warm], "warmup", args, 60)
-        cpu0 = srv.cpu()
-        tally, wall = run_phase("journey", srv.base, families[warm:], "run", args, args.seconds)
-        cpu1 = srv.cpu()
+        run_phase("journey", floor.base, families[:warm], "warmup", args, 60)
+        for r in range(rounds):
+            chunk = families[warm + r * per : warm + (r + 1) * per]
+            cpu0 = srv.cpu()
+            t, w = run_phase("journey", srv.base, chunk, "run", args, args.seconds / rounds)
+            cpu_run += srv.cpu() - cpu0
+            tally.merge(t)
+            wall += w
+            t, w = run_phase("journey", floor.base, chunk, "run", args, args.seconds / rounds)
+            ftally.merge(t)
+            fwall += w
         logins = tally.logins + warm_tally.logins
         rng.shuffle(logins)
-        login_tally, login_wall = run_phase(
-            "login", srv.base, logins, "login", args, max(5.0, args.seconds / 3)
-        )
-        cpu2 = srv.cpu()
+        per_login = len(logins) // rounds
+        login_seconds = max(3.0, args.seconds / 3) / rounds
+        for r in range(rounds):
+            cpu0 = srv.cpu()
+            t, w = run_phase(
+                "login", srv.base, logins[r * per_login : (r + 1) * per_login], "login", args, login_seconds
+            )
+            cpu_login += srv.cpu() - cpu0
+            login_tally.merge(t)
+            login_wall += w
+            n_verified, w = raw_verify(min(login_seconds, 3.0))
+            verified += n_verified
+            verify_wall += w
     finally:
         stats = srv.stop()
-    verify_rate = raw_verify_rate(3.0 if args.quick else 8.0)
+        fstats = floor.stop()
+    verify_rate = verified / verify_wall
     acknowledged = {**warm_tally.acknowledged, **tally.acknowledged}
     lost, duplicates = check_submissions(app, acknowledged)
-
-    floor_port = args.floor_port or free_port()
-    floor = Server("floor", f"floor:create_floor({url!r})", floor_port, args.workers, env, str(HERE))
-    try:
-        floor.wait_ready("/auth/register")
-        run_phase("journey", floor.base, families[:warm], "warmup", args, 60)
-        ftally, fwall = run_phase("journey", floor.base, families[warm:], "run", args, args.seconds)
-    finally:
-        fstats = floor.stop()
 
     jps = tally.completed / wall
     fps = ftally.completed / fwall
@@ -218,14 +242,14 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  journeys: {tally.completed} completed of {tally.started} started in {wall:.1f} s → {jps:.2f} journeys/s"
     )
     print_steps(tally, STEPS, stats, "run")
-    print(f"  app CPU per journey: {(cpu1 - cpu0) / per_journey * 1000:.1f} ms")
+    print(f"  app CPU per journey: {cpu_run / per_journey * 1000:.1f} ms")
     print(
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
     )
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
     print_steps(login_tally, LOGIN_STEPS, stats, "login")
-    print(f"  app CPU per login: {(cpu2 - cpu1) / max(login_tally.completed, 1) * 1000:.1f} ms")
+    print(f"  app CPU per login: {cpu_login / max(login_tally.completed, 1) * 1000:.1f} ms")
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
     f_run = fstats.get("run", [0, 0, 0.0])

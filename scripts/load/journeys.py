@@ -48,6 +48,7 @@ sys.path.append(str(ROOT / "scripts" / "bench"))  # _scratch (after the packages
 
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
+from floor import create_tables  # noqa: E402
 from seed import check_submissions, seed  # noqa: E402
 from servers import Server, free_port  # noqa: E402
 
@@ -180,6 +181,7 @@ def _run(args, rng, url, name, env, started) -> int:
 
     # Both servers run side by side; the generator drives one at a time, in alternating slices,
     # so that the machine's other work weighs on the app and on the floor alike.
+    create_tables(url)
     srv = Server("app", "app:create_app()", args.port or free_port(), args.workers, env, str(ROOT))
     floor = Server(
         "floor", f"floor:create_floor({url!r})", args.floor_port or free_port(), args.workers, env, str(HERE)

@@ -72,7 +72,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=2026, help="random seed")
     a = p.parse_args()
     if a.quick:
-        a.journeys, a.seconds = min(a.journeys, 600), min(a.seconds, 15.0)
+        a.journeys, a.seconds = min(a.journeys, 600), min(a.seconds, 12.0)
     return a
 
 

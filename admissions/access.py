@@ -163,8 +163,13 @@ def own_application_or_404(application_id: int) -> Application:
             .join(ParentChild, ParentChild.child_id == Application.child_id)
             .where(ParentChild.user_id == current_user.id, Application.id == application_id)
             .options(
-                joinedload(Application.child),
-                joinedload(Application.admission_level).joinedload(AdmissionLevel.season),
+                # what the receipt shows, in the same statement: the child's address, the season
+                joinedload(Application.child).options(
+                    joinedload(Child.ward), joinedload(Child.residential_group)
+                ),
+                joinedload(Application.admission_level)
+                .joinedload(AdmissionLevel.season)
+                .joinedload(AdmissionSeason.academic_year),
                 selectinload(Application.choices).joinedload(ApplicationChoice.school),
             )
         )

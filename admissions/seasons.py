@@ -69,11 +69,12 @@ def current_season() -> AdmissionSeason | None:
     q = (
         sa.select(AdmissionSeason)
         .join(AcademicYear)
-        .options(joinedload(AdmissionSeason.academic_year), selectinload(AdmissionSeason.levels))
+        # one statement: every parent's page of the journey asks (the levels joined, not selected after)
+        .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels))
         .order_by(AcademicYear.is_current.desc(), AcademicYear.starts_on.desc())
         .limit(1)
     )
-    return db.session.scalar(q)
+    return db.session.scalars(q).unique().first()
 
 
 def create_season(academic_year_id: int, trial: bool, actor: User) -> AdmissionSeason:

@@ -32,15 +32,31 @@ class App(Flask):
 
     Error statuses answered normally must not carry writes by accident: under TESTING a view
     that answers 4xx/5xx after writing fails (app.jobs.commit_request) unless it said so with
-    `app.jobs.keep_writes()` (a refused admission code still counts the attempt)."""
+    `app.jobs.keep_writes()` (a refused admission code still counts the attempt).
+
+    A request that wrote nothing (only SELECTs) sends no COMMIT: its reads end with the pooled
+    connection's reset. A GET or HEAD that loses its database connection (the server restarted,
+    a proxy dropped an idle connection) is served once more on a fresh one."""
 
     def dispatch_request(self):
-        try:
-            response = self.make_response(super().dispatch_request())
-        except BaseException:
-            jobs.rollback()
-            raise
-        jobs.commit_request(response.status_code)
+        for attempt in (1, 2):
+            try:
+                response = self.make_response(super().dispatch_request())
+                break
+            except sa.exc.DBAPIError as err:
+                jobs.rollback()
+                # A pooled connection the database dropped (a restart, a proxy's idle timeout):
+                # the pool is invalidated; a page that only reads is served again, once, on a
+                # fresh connection. Anything else answers the error (nothing was committed).
+                if attempt == 2 or not err.connection_invalidated or request.method not in ("GET", "HEAD"):
+                    raise
+                logging.getLogger(__name__).warning(
+                    "database connection lost; serving %s again", request.path
+                )
+            except BaseException:
+                jobs.rollback()
+                raise
+        jobs.commit_request(response.status_code)  # a request that wrote nothing does not COMMIT
         return response
 
 

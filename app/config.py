@@ -42,7 +42,9 @@ class Config:
     """Production-safe defaults; values from the environment win."""
 
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled by create_app (needs the instance path)
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping on every checkout (a round trip per request): connections are replaced after 30
+    # minutes, and one idle for a while is tested before use (app.extensions.ping_if_idle).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_recycle": 1800}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     MAIL_URL = os.environ.get("MAIL_URL") or None
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")
@@ -67,6 +69,9 @@ class Config:
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
     SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie is signed and sent again only when its contents change: it expires with the
+    # absolute timeout set at login anyway (the idle timeout is kept on the server's session row).
+    SESSION_REFRESH_EACH_REQUEST = False
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
 
     WTF_CSRF_TIME_LIMIT = 3600 * 8

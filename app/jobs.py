@@ -70,6 +70,42 @@ def _executed(state) -> None:
         state.session.info[_WROTE] = True
 
 
+_CONN_WROTE = "transaction_wrote"  # on Connection.info: a statement other than SELECT ran
+
+
+@sa.event.listens_for(Session, "after_begin")
+def _began(session, transaction, connection) -> None:
+    connection.info.pop(_CONN_WROTE, None)  # the info dict outlives the transaction (pool)
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _statement(conn, cursor, statement, parameters, context, executemany) -> None:
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_CONN_WROTE] = True  # INSERT, UPDATE, DELETE, SAVEPOINT, anything else
+
+
+def wrote_anything() -> bool:
+    """Whether the transaction of this boundary has anything to commit: objects waiting for a
+    flush, outbox rows, or any statement other than a SELECT (also those that count for any
+    answer: an audit entry, a session's last-seen time)."""
+    session = db.session()
+    if not session.in_transaction():
+        return False
+    if (
+        session.new
+        or session.dirty
+        or session.deleted
+        or session.info.get(_PENDING)
+        or session.info.get(_WROTE)
+    ):
+        return True
+    # The connections this transaction holds (none if connecting failed): never open one here.
+    held = getattr(session.get_transaction(), "_connections", None)
+    if held is None:  # pragma: no cover - SQLAlchemy without this attribute: ask the public way
+        return bool(session.connection().info.get(_CONN_WROTE))
+    return any(entry[0].info.get(_CONN_WROTE) for entry in held.values())
+
+
 def job_path(fn: Callable | str) -> str:
     if isinstance(fn, str):
         return fn
@@ -143,6 +179,11 @@ def commit_request(status: int) -> None:
     the view called keep_writes()."""
     if not db.session.registry.has():  # the request never opened a session: nothing to do
         return
+    if not wrote_anything():
+        # Read only: no COMMIT round trip and no expiry of the loaded objects; the pool rolls the
+        # reads back when the request's session is removed (and SQLite/PostgreSQL hold nothing).
+        forget()
+        return
     info = db.session.info
     checked = current_app.config.get("TRANSACTION_CHECKS", current_app.testing)
     if checked and status >= 400 and info.get(_WROTE) and not info.get(_KEEP):
@@ -165,6 +206,11 @@ def commit() -> None:
 
 def rollback() -> None:
     db.session.rollback()  # the outbox rows of this transaction are gone with it
+    forget()
+
+
+def forget() -> None:
+    """Drop this boundary's bookkeeping (after a rollback, or a read-only request)."""
     db.session.info.pop(_PENDING, None)
     db.session.info.pop(_WROTE, None)
     db.session.info.pop(_KEEP, None)

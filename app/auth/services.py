@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 
 from ..audit import audit
 from ..extensions import db
@@ -128,12 +128,23 @@ def start_session(user: User, user_agent: str = "") -> str:
 
 
 def load_session(token: str) -> User | None:
-    """Return the user of a live session, expiring idle and too-old sessions."""
+    """Return the user of a live session, expiring idle and too-old sessions.
+
+    One statement for every logged-in request: the session row, its user, and the per-user
+    figures other parts registered in `app.extensions["session_columns"]` (name → a function of
+    the user-id column returning a correlated scalar subquery, e.g. the header's unread count),
+    which land in `g.session_columns` for them to read instead of asking again."""
     if not token:
         return None
-    sess = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _hash_token(token)))
-    if sess is None:
+    extras = current_app.extensions.get("session_columns", {})
+    row = db.session.execute(
+        sa.select(UserSession, User, *(sub(UserSession.user_id).label(name) for name, sub in extras.items()))
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _hash_token(token))
+    ).first()
+    if row is None:
         return None
+    sess, user = row[0], row[1]
     now = utcnow()
     cfg = current_app.config
     if (
@@ -144,9 +155,9 @@ def load_session(token: str) -> User | None:
         return None
     if now - sess.last_seen_at > LAST_SEEN_RESOLUTION:
         sess.last_seen_at = now
-    user = sess.user
     if not user.active:
         return None
+    g.session_columns = dict(zip(extras, row[2:], strict=True))
     user.session_token = token
     return user
 

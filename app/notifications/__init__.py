@@ -36,7 +36,7 @@ NOTIFY_STALE_SECONDS (300), NOTIFY_AUTO_RELAY_SECONDS, MAIL_URL, SMS_GATEWAY_URL
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -70,10 +70,20 @@ def register(app: Flask) -> None:
         order=820,
     )
 
+    # The badge's count comes with the login session's own statement (app.auth.services.
+    # load_session): no statement of its own on a logged-in page.
+    app.extensions.setdefault("session_columns", {})["notifications_unread"] = service.unread_count_column
+
     def unread_notifications() -> int | None:
-        """Lazy: one indexed COUNT, only when a page for a logged-in user shows the badge.
-        None when it cannot be counted (an error page while the database is failing)."""
+        """The header badge: the count loaded with the login session, except on the inbox's own
+        pages (opening a notification reads it: count again, after that); else one indexed
+        COUNT. None when it cannot be counted (an error page while the database is failing)."""
         if "notifications_unread" not in g:
+            loaded = g.get("session_columns") or {}
+            endpoint = request.endpoint or ""
+            if "notifications_unread" in loaded and not endpoint.startswith("notifications."):
+                g.notifications_unread = loaded["notifications_unread"] or 0
+                return g.notifications_unread
             try:
                 g.notifications_unread = (
                     service.unread_count(current_user.id) if current_user.is_authenticated else 0

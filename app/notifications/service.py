@@ -35,6 +35,16 @@ def unread_count(user_id: int) -> int:
     )
 
 
+def unread_count_column(user_id) -> sa.ScalarSelect:
+    """unread_count as a scalar subquery on a user-id column (loaded with the login session)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(Delivery)
+        .where(Delivery.recipient_id == user_id, Delivery.channel == rules.IN_APP, Delivery.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def inbox_page(user_id: int, page: int, per_page: int = 20) -> tuple[list[Delivery], bool]:
     q = (
         sa.select(Delivery)

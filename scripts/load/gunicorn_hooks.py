@@ -1,0 +1,49 @@
+"""Gunicorn server hooks for the load test: each worker counts its requests, SQL statements and
+time in SQL per phase (the generator's `X-Load-Phase` header) and writes them to
+`<STATS_DIR>/<pid>.json` when it exits. The load test writes a config file that imports these
+hooks and sets STATS_DIR."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import sqlalchemy as sa
+
+STATS_DIR = ""
+_phase = "none"
+_stats: dict[str, list] = {}  # phase → [requests, statements, seconds in SQL]
+
+
+def _row() -> list:
+    return _stats.setdefault(_phase, [0, 0, 0.0])
+
+
+def _before(conn, cursor, statement, parameters, context, executemany):
+    conn.info.setdefault("_load_started", []).append(time.perf_counter())
+
+
+def _after(conn, cursor, statement, parameters, context, executemany):
+    started = conn.info.get("_load_started")
+    row = _row()
+    row[1] += 1
+    if started:
+        row[2] += time.perf_counter() - started.pop()
+
+
+def post_fork(server, worker):
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", _before)
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", _after)
+
+
+def pre_request(worker, req):
+    global _phase
+    _phase = next((v for k, v in req.headers if k.upper() == "X-LOAD-PHASE"), "none")
+    _row()[0] += 1
+
+
+def worker_exit(server, worker):
+    if STATS_DIR:
+        with open(os.path.join(STATS_DIR, f"{os.getpid()}.json"), "w") as fh:
+            json.dump(_stats, fh)

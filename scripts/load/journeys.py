@@ -1,0 +1,278 @@
+#!/usr/bin/env python
+"""Opening day: the parent's journey under load, against the machine's floor in the same run.
+
+    .venv/bin/python scripts/load/journeys.py [--quick] [--journeys 3000] [--seconds 60]
+        [--concurrency 16] [--workers 4] [--generators 2] [--rounds 3] [--port 0] [--floor-port 0]
+
+1. A scratch PostgreSQL database (DATABASE_URL names the server; default
+   postgresql+psycopg://postgres@127.0.0.1:5432) is migrated and seeded: one district, its grade-1
+   window open, a roster child with an admission code for every family.
+2. The app runs under gunicorn (--workers sync processes) on 127.0.0.1, without Redis (jobs run
+   in-process). Families each take the journey — register, home, add the child (code, personal
+   ID, date of birth), the child's page, the application form, submit (a school chosen), the
+   receipt: 9 requests, forms parsed and posted as a browser posts them, CSRF tokens included —
+   `--concurrency` at a time (closed loop), until --journeys have started or --seconds have passed.
+3. The floor: the same generator against scripts/load/floor.py (the same 9 requests, one indexed
+   query each, one argon2 hash per journey) under the same gunicorn settings. Both servers run
+   side by side and the generator drives them in alternating slices (--rounds), so that the
+   machine's other work weighs on both alike.
+4. Returning parents log in (the login page, then the login) for a third of that time, in slices
+   alternating with the raw argon2 verify rate of this machine with the app's parameters (one
+   process per core).
+5. Every submission the app acknowledged (a redirect to its receipt) must be in the database
+   exactly once.
+
+The last line: RESULT journeys_per_s=… floor_per_s=… ratio=… p99_ms=… lost=… duplicates=…
+Loopback only; the scratch database is dropped at the end. A benchmark, not a test: the machine's
+other work moves the absolute figures, the ratio to the same-run floor much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "scripts" / "bench"))  # _scratch (after the packages: bench has a contactbook.py)
+
+from _scratch import scratch_postgres  # noqa: E402
+from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
+from floor import create_tables  # noqa: E402
+from seed import check_submissions, seed  # noqa: E402
+from servers import Server, free_port  # noqa: E402
+
+from app.config import Config  # noqa: E402
+from app.security import Passwords  # noqa: E402
+
+SECRET = "load-test-secret-not-for-production-0123456789"  # noqa: S105 - a scratch database's app
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a short run (under two minutes)")
+    p.add_argument("--journeys", type=int, default=3000, help="journeys at most (default 3000)")
+    p.add_argument("--seconds", type=float, default=60.0, help="seconds of journeys at most (default 60)")
+    p.add_argument("--concurrency", type=int, default=16, help="families at a time (default 16)")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    p.add_argument("--generators", type=int, default=2, help="load generator processes (default 2)")
+    p.add_argument("--port", type=int, default=0, help="the app's port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--floor-port", type=int, default=0, help="the floor app's port (default: a free one)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating app/floor slices (default 3)")
+    p.add_argument("--seed", type=int, default=2026, help="random seed")
+    a = p.parse_args()
+    if a.quick:
+        a.journeys, a.seconds = min(a.journeys, 600), min(a.seconds, 12.0)
+    return a
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[max(0, math.ceil(p * len(s)) - 1)]
+
+
+def run_phase(kind: str, base: str, items: list, phase: str, args, seconds: float) -> tuple[Tally, float]:
+    """Split the items over the generator processes; return what they saw and the wall time."""
+    g = max(1, min(args.generators, args.concurrency))
+    threads = [args.concurrency // g + (1 if i < args.concurrency % g else 0) for i in range(g)]
+    chunks = [items[i::g] for i in range(g)]
+    deadline = time.time() + seconds
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=g, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(drive, kind, base, chunks[i], phase, threads[i], deadline, i * 1_000_000)
+            for i in range(g)
+        ]
+        total = Tally()
+        for f in futures:
+            total.merge(f.result())
+    return total, time.perf_counter() - t0
+
+
+def _verify_loop(stored: str, password: str, seconds: float) -> int:
+    ph = Passwords(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM)
+    n, until = 0, time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        ph.verify(stored, password)
+        n += 1
+    return n
+
+
+def raw_verify(seconds: float) -> tuple[int, float]:
+    """argon2 verifies with the app's parameters, one process per core for `seconds`: (count, wall)."""
+    ph = Passwords(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM)
+    stored = ph.hash("mot ngay dep troi")
+    cores = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork")) as pool:
+        n = sum(pool.map(_verify_loop, [stored] * cores, ["mot ngay dep troi"] * cores, [seconds] * cores))
+    return n, time.perf_counter() - t0
+
+
+def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -> None:
+    print(f"  {'step':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'statements':>12}")
+    for step in steps:
+        v = tally.latencies.get(step, [])
+        row = stats.get(f"{phase} {step}", [0, 0, 0.0])
+        print(
+            f"  {step:<16}{len(v):>7}{percentile(v, 0.5) * 1000:>9.1f}"
+            f"{percentile(v, 0.95) * 1000:>9.1f}{percentile(v, 0.99) * 1000:>9.1f}"
+            f"{row[1] / max(row[0], 1):>12.1f}"
+        )
+    if tally.errors:
+        print(
+            "  errors by step and status: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.errors.items()))
+        )
+    else:
+        print("  errors: none")
+
+
+def app_env(url: str, instance: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_APP")}
+    env.update(
+        DATABASE_URL=url,
+        SECRET_KEY=SECRET,
+        COOKIE_SECURE="0",
+        TRUSTED_PROXIES="1",  # each family from its own address (X-Forwarded-For), as behind the proxy
+        INSTANCE_PATH=instance,
+    )
+    return env
+
+
+def main() -> int:
+    args = _args()
+    rng = random.Random(args.seed)
+    server_url = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    if not server_url.startswith(("postgres://", "postgresql")):
+        print("DATABASE_URL must name a PostgreSQL server (a scratch database is created on it)")
+        return 2
+    started = time.perf_counter()
+    url, name, drop = scratch_postgres(server_url, "tsll_load")
+    env = app_env(url, tempfile.mkdtemp(prefix="tsll-load-instance-"))
+    try:
+        return _run(args, rng, url, name, env, started)
+    finally:
+        drop()
+
+
+def _run(args, rng, url, name, env, started) -> int:
+    from app import create_app  # lazy: after sys.path and the scratch database are set up
+
+    warm = max(8, args.concurrency)
+    n = args.journeys + warm
+    t = time.perf_counter()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    families = seed(app, n, rng)
+    print(f"seeded {name}: {n} roster children with codes ({time.perf_counter() - t:.1f} s)")
+    print(f"load before: {_uptime()}")
+
+    # Both servers run side by side; the generator drives one at a time, in alternating slices,
+    # so that the machine's other work weighs on the app and on the floor alike.
+    create_tables(url)
+    srv = Server("app", "app:create_app()", args.port or free_port(), args.workers, env, str(ROOT))
+    floor = Server(
+        "floor", f"floor:create_floor({url!r})", args.floor_port or free_port(), args.workers, env, str(HERE)
+    )
+    rounds = max(1, args.rounds)
+    per = (len(families) - warm) // rounds
+    tally, ftally, login_tally = Tally(), Tally(), Tally()
+    wall = fwall = login_wall = verify_wall = 0.0
+    verified = 0
+    cpu_run = cpu_login = 0.0
+    try:
+        srv.wait_ready("/auth/login")
+        floor.wait_ready("/auth/register")
+        warm_tally, _ = run_phase("journey", srv.base, families[:warm], "warmup", args, 60)
+        run_phase("journey", floor.base, families[:warm], "warmup", args, 60)
+        for r in range(rounds):
+            chunk = families[warm + r * per : warm + (r + 1) * per]
+            cpu0 = srv.cpu()
+            t, w = run_phase("journey", srv.base, chunk, "run", args, args.seconds / rounds)
+            cpu_run += srv.cpu() - cpu0
+            tally.merge(t)
+            wall += w
+            t, w = run_phase("journey", floor.base, chunk, "run", args, args.seconds / rounds)
+            ftally.merge(t)
+            fwall += w
+        logins = tally.logins + warm_tally.logins
+        rng.shuffle(logins)
+        per_login = len(logins) // rounds
+        login_seconds = max(3.0, args.seconds / 3) / rounds
+        for r in range(rounds):
+            cpu0 = srv.cpu()
+            t, w = run_phase(
+                "login", srv.base, logins[r * per_login : (r + 1) * per_login], "login", args, login_seconds
+            )
+            cpu_login += srv.cpu() - cpu0
+            login_tally.merge(t)
+            login_wall += w
+            n_verified, w = raw_verify(min(login_seconds, 3.0))
+            verified += n_verified
+            verify_wall += w
+    finally:
+        stats = srv.stop()
+        fstats = floor.stop()
+    verify_rate = verified / verify_wall
+    acknowledged = {**warm_tally.acknowledged, **tally.acknowledged}
+    lost, duplicates = check_submissions(app, acknowledged)
+
+    jps = tally.completed / wall
+    fps = ftally.completed / fwall
+    all_lat = [x for step in STEPS for x in tally.latencies.get(step, [])]
+    p99 = percentile(all_lat, 0.99) * 1000
+    run_stats = stats.get("run", [0, 0, 0.0])
+    per_journey = tally.completed or 1
+    lps = login_tally.completed / login_wall
+
+    print(
+        f"\nAPP  gunicorn {args.workers} workers, {args.concurrency} families at a time, {args.generators} generators"
+    )
+    print(
+        f"  journeys: {tally.completed} completed of {tally.started} started in {wall:.1f} s → {jps:.2f} journeys/s"
+    )
+    print_steps(tally, STEPS, stats, "run")
+    print(f"  app CPU per journey: {cpu_run / per_journey * 1000:.1f} ms")
+    print(
+        f"  statements per journey: {run_stats[1] / per_journey:.1f} "
+        f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
+    )
+    print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
+    print_steps(login_tally, LOGIN_STEPS, stats, "login")
+    print(f"  app CPU per login: {cpu_login / max(login_tally.completed, 1) * 1000:.1f} ms")
+    print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
+    print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
+    f_run = fstats.get("run", [0, 0, 0.0])
+    print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
+    print_steps(ftally, STEPS, fstats, "run")
+    print(f"  statements per journey: {f_run[1] / max(ftally.completed, 1):.1f}")
+    print(f"\nsubmissions acknowledged: {len(acknowledged)}; lost {lost}; duplicates {duplicates}")
+    print(f"load after: {_uptime()}; total {time.perf_counter() - started:.0f} s")
+    print(
+        f"RESULT journeys_per_s={jps:.2f} floor_per_s={fps:.2f} ratio={jps / fps if fps else 0:.3f} "
+        f"p99_ms={p99:.0f} lost={lost} duplicates={duplicates}"
+    )
+    return 0
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
+    except OSError:
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The fixed costs of a request, pinned: the parent's opening-day journey statement by statement
+(scripts/load/journeys.py measures the same journey under load), one statement for the login
+session, its user and the header's unread count, no COMMIT for a request that wrote nothing, no
+ping per pool checkout, and a read-only page served again after a dropped connection."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import sqlalchemy as sa
+from flask import abort, has_request_context, request
+
+from admissions.codes import generate_codes
+from admissions.models import AdmissionCode, Application
+from app import jobs
+from app.audit import audit
+from app.authz import public
+from app.extensions import PING_AFTER_IDLE_SECONDS, csrf, db, ping_if_idle
+from app.models import District, User, utcnow
+from app.notifications.models import Delivery, Notification
+from tests.admissions_factories import create_area, create_season, level_of
+from tests.factories import PASSWORD, create_district, create_user
+from tests.querycount import count_queries
+
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+INPUTS = re.compile(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"')
+
+# Statements per step of the journey, at most (main before this: home 3, add_child_page 3,
+# add_child 10, child 14, apply_page 9, submit 15, receipt 8 — 68 in all on SQLite).
+JOURNEY_BUDGET = {
+    "register_page": 0,
+    "register": 6,
+    "home": 1,
+    "add_child_page": 1,
+    "add_child": 8,
+    "child": 11,  # 3 of them once per level and district every few minutes (spare seats, cached)
+    "apply_page": 6,
+    "submit": 13,
+    "receipt": 3,
+}
+
+
+@pytest.fixture
+def season_world(app, db):
+    district = create_district()
+    area = create_area(district, n_children=3)
+    season = create_season()
+    generate_codes(level_of(season), district.id)
+    jobs.commit()
+    codes = {c.roster_entry_id: c for c in db.session.scalars(sa.select(AdmissionCode))}
+    return {"area": area, "codes": codes}
+
+
+def _token(resp) -> str:
+    return TOKEN.search(resp.get_data(as_text=True)).group(1)
+
+
+def test_the_journey_stays_within_its_statement_budget(client, season_world, app):
+    area = season_world["area"]
+    roster = area.children[0]
+    code = season_world["codes"][roster.id].code
+    counts: dict[str, int] = {}
+
+    def step(name, fn, status):
+        with count_queries(app) as q:
+            resp = fn()
+        assert resp.status_code == status, (name, resp.get_data(as_text=True)[-600:])
+        counts[name] = q.count
+        return resp
+
+    page = step("register_page", lambda: client.get("/auth/register"), 200)
+    form = {"full_name": "Trần Thị Mẹ", "phone": "0987654321", "password": PASSWORD, "confirm": PASSWORD}
+    step("register", lambda: client.post("/auth/register", data={"csrf_token": _token(page), **form}), 302)
+    step("home", lambda: client.get("/home"), 200)
+    page = step("add_child_page", lambda: client.get("/children/add"), 200)
+    found = {
+        "code": code,
+        "personal_id": roster.personal_id,
+        "date_of_birth": roster.date_of_birth.isoformat(),
+    }
+    resp = step(
+        "add_child", lambda: client.post("/children/add", data={"csrf_token": _token(page), **found}), 302
+    )
+    child = resp.headers["Location"]
+    step("child", lambda: client.get(child), 200)
+    page = step("apply_page", lambda: client.get(child + "/application"), 200)
+    fields = dict(INPUTS.findall(page.get_data(as_text=True)))
+    fields.update(choice_1=area.other.id, choice_2=0, choice_3=0, sibling_school=0)
+    resp = step("submit", lambda: client.post(child + "/application", data=fields), 302)
+    receipt = step("receipt", lambda: client.get(resp.headers["Location"]), 200)
+
+    reference = db.session.scalar(sa.select(Application.reference))
+    assert reference in receipt.get_data(as_text=True)
+    assert area.ward.name in receipt.get_data(as_text=True)  # loaded with the application
+    over = {k: (counts[k], v) for k, v in JOURNEY_BUDGET.items() if counts[k] > v}
+    assert not over, f"over budget (statements, budget): {over}"
+
+
+def _deliver(user: User, title: str = "Họp phụ huynh") -> None:
+    n = Notification(kind="test", context={"title": title}, recipient_count=1)
+    db.session.add(n)
+    db.session.flush()
+    db.session.add(
+        Delivery(
+            notification_id=n.id, recipient_id=user.id, channel="in_app", status="sent", sent_at=utcnow()
+        )
+    )
+    jobs.commit()
+
+
+def test_a_logged_in_page_loads_session_user_and_badge_in_one_statement(client, app):
+    parent = create_user("parent")
+    jobs.commit()
+    client.login_as(parent)
+    with count_queries(app) as q:
+        home = client.get("/home").get_data(as_text=True)
+    assert q.count == 1, q.statements
+    assert "user_session" in q.statements[0] and "delivery" in q.statements[0]
+    assert re.search(r'class="notif-link">[^<]*\(0\)', home)
+    # The count is never stale: a notification delivered since shows on the next page.
+    _deliver(parent)
+    assert re.search(r'class="notif-link">[^<]*\(1\)', client.get("/home").get_data(as_text=True))
+
+
+def test_an_unchanged_session_cookie_is_not_sent_again(client):
+    parent = create_user("parent")
+    jobs.commit()
+    client.login_as(parent)
+    assert client.get("/home").status_code == 200  # a new CSRF token for the page's forms: sent
+    resp = client.get("/home")
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+
+
+def test_opening_a_notification_counts_the_badge_after_reading_it(client, app):
+    parent = create_user("parent")
+    jobs.commit()
+    _deliver(parent)
+    client.login_as(parent)
+    delivery_id = db.session.scalar(sa.select(Delivery.id))
+    page = client.get(f"/notifications/{delivery_id}").get_data(as_text=True)
+    assert re.search(r'class="notif-link">[^<]*\(0\)', page)
+
+
+@pytest.fixture
+def tx_views(app):
+    @public
+    def reads():
+        db.session.scalar(sa.select(sa.func.count()).select_from(District))
+        return "read"
+
+    @public
+    def writes():
+        db.session.add(District(name="written", code="W1"))
+        return "written"
+
+    @public
+    def audits():
+        audit("test.page_seen", ("district", "1"))
+        return "seen"
+
+    @public
+    def executes():
+        db.session.execute(sa.text("UPDATE district SET name = 'renamed' WHERE code = 'W1'"))
+        return "renamed"
+
+    @public
+    def refuses():
+        db.session.scalar(sa.select(District.id))
+        return "no", 422
+
+    state = {"failures": 0}
+
+    @public
+    def flaky():
+        if state["failures"]:
+            state["failures"] -= 1
+            raise sa.exc.OperationalError(
+                "SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True
+            )
+        return "served"
+
+    for fn in (reads, writes, audits, executes, refuses, flaky):
+        app.add_url_rule(f"/_cost/{fn.__name__}", fn.__name__, csrf.exempt(fn), methods=["GET", "POST"])
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return state
+
+
+@pytest.fixture
+def commits(app):
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(conn):
+        if has_request_context():  # the app's commits, not the test's own
+            seen.append(request.path)
+
+    sa.event.listen(engine, "commit", listener)
+    yield seen
+    sa.event.remove(engine, "commit", listener)
+
+
+def _names() -> list[str]:
+    db.session.rollback()
+    return list(db.session.scalars(sa.select(District.name).order_by(District.name)))
+
+
+def test_a_request_that_wrote_nothing_does_not_commit(tx_views, client, commits):
+    assert client.get("/_cost/reads").status_code == 200
+    assert client.get("/_cost/refuses").status_code == 422
+    assert commits == []
+    assert client.post("/_cost/writes").status_code == 200
+    assert len(commits) == 1 and _names() == ["written"]
+    # Writes that belong to any answer (an audit entry) and writes in plain SQL commit too.
+    assert client.get("/_cost/audits").status_code == 200
+    assert client.post("/_cost/executes").status_code == 200
+    assert len(commits) == 3 and _names() == ["renamed"]
+
+
+def test_a_read_only_page_is_served_again_after_a_dropped_connection(tx_views, client):
+    tx_views["failures"] = 1
+    assert client.get("/_cost/flaky").status_code == 200
+    tx_views["failures"] = 2  # once only
+    assert client.get("/_cost/flaky").status_code == 500
+    tx_views["failures"] = 1  # never a form post: the family posts again
+    assert client.post("/_cost/flaky").status_code == 500
+
+
+def test_no_ping_per_checkout_but_idle_connections_are_tested(app):
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_recycle"] > 0
+
+    class Dead:
+        def cursor(self):
+            raise OSError("server closed the connection")
+
+    class Record:
+        info: dict
+
+    rec = Record()
+    rec.info = {"checked_in_at": 0.0}  # idle for ages
+    with pytest.raises(sa.exc.DisconnectionError):
+        ping_if_idle(Dead(), rec, None)
+    rec.info = {"checked_in_at": time.monotonic()}  # just used: no round trip
+    ping_if_idle(Dead(), rec, None)
+    assert PING_AFTER_IDLE_SECONDS <= 60
+
+
+def test_abort_still_rolls_back(tx_views, app, client):
+    @public
+    def aborts():
+        db.session.add(District(name="aborted", code="A1"))
+        db.session.flush()
+        abort(409)
+
+    app.add_url_rule("/_cost/aborts", "aborts", csrf.exempt(aborts), methods=["POST"])
+    assert client.post("/_cost/aborts").status_code == 409
+    assert _names() == []
+
+
+def test_a_page_survives_the_database_dropping_pooled_connections(client, app):
+    """No ping per checkout: PostgreSQL ending the pooled connections (a restart, a proxy's idle
+    timeout) costs a page nothing — it is served again on a fresh connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL ends connections; SQLite has none to end")
+    parent = create_user("parent")
+    jobs.commit()
+    client.login_as(parent)
+    assert client.get("/home").status_code == 200  # the pool holds the connection it used
+    killer = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:
+            ended = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+    finally:
+        killer.dispose()
+    assert ended >= 1
+    assert client.get("/home").status_code == 200

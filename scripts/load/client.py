@@ -6,18 +6,23 @@ Loopback only: `Browser` refuses any host other than 127.0.0.1 / localhost / ::1
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-# The journey: 9 requests, as a phone's browser makes them (redirects followed).
+# The journey: 11 requests, as a phone's browser makes them (redirects followed).
 STEPS = (
     "register_page",
     "register",
+    "verify_page",
+    "verify",
     "home",
     "add_child_page",
     "add_child",
@@ -248,8 +253,23 @@ def _location(headers: dict, step: str) -> str:
     return urlsplit(urljoin("http://x/", loc)).path
 
 
+def sms_code(phone: str, wait: float = 10.0) -> str:
+    """The code the phone received, from the load test's SMS gateway (LOAD_SMS_SINK)."""
+    url = os.environ["LOAD_SMS_SINK"] + "/code?to=" + phone
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback sink
+                return resp.read().decode()
+        except urllib.error.HTTPError as err:
+            if err.code != 404 or time.monotonic() > deadline:
+                raise StepFailed("verify_page", "no-sms") from None
+        time.sleep(0.05)
+
+
 def journey(base: str, family, address: str, phase: str, tally: Tally) -> None:
-    """Register → home → add the child → the child's page → the application form → submit → receipt."""
+    """Register → the code the SMS brought → home → add the child → the child's page → the
+    application form → submit → receipt."""
     b = Browser(base, address, phase)
     step = _Timer(tally, b)
     tally.started += 1
@@ -265,7 +285,11 @@ def journey(base: str, family, address: str, phase: str, tally: Tally) -> None:
             }
         )
         headers, _ = step("register", "POST", form.action or "/auth/register", body, 302)
-        step("home", "GET", _location(headers, "register"), None, 200)
+        _, page = step("verify_page", "GET", _location(headers, "register"), None, 200)
+        form = form_with(page, "code", "verify_page")
+        body = form.payload({"code": sms_code(family.phone)})
+        headers, _ = step("verify", "POST", form.action or "/auth/verify", body, 302)
+        step("home", "GET", _location(headers, "verify"), None, 200)
         _, page = step("add_child_page", "GET", "/children/add", None, 200)
         form = form_with(page, "code", "add_child_page")
         body = form.payload(

@@ -1,16 +1,19 @@
-"""The floor: the least any app can do for the journey on this machine. The same 9 requests at
+"""The floor: the least any app can do for the journey on this machine. The same 11 requests at
 the same URLs, with forms the generator fills the same way, each answered with one indexed query
 (PostgreSQL, autocommit) and a few hundred bytes of HTML; registering hashes the password once with
-the app's argon2 parameters (app.config.Config). Served by gunicorn like the app:
+the app's argon2 parameters (app.config.Config) and sends the code by SMS to the load test's
+gateway (SMS_GATEWAY_URL), as the app does. Served by gunicorn like the app:
 
     gunicorn "floor:create_floor('postgresql+psycopg://…/db')"   (from scripts/load/)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
+import urllib.request
 
 import sqlalchemy as sa
 from flask import Flask, abort, redirect, request, session
@@ -53,6 +56,17 @@ def _form(action: str, inner: str) -> str:
 def _checked_form() -> None:
     if request.form.get("csrf_token") != session.get("csrf"):
         abort(400)
+
+
+def _send_sms(phone: str, text: str) -> None:
+    """One POST to the SMS gateway, as the app's SMS job makes."""
+    url = os.environ.get("SMS_GATEWAY_URL")
+    if not url:
+        return
+    body = json.dumps({"to": phone, "text": text, "reference": secrets.token_hex(8)}).encode()
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the load test's loopback gateway
+        resp.read()
 
 
 def create_tables(url: str) -> None:
@@ -100,6 +114,21 @@ def create_floor(url: str) -> Flask:
             .values(phone=request.form["phone"], password_hash=ph.hash(request.form["password"]))
             .returning(families.c.id)
         )
+        session["pending"] = row[0]
+        _send_sms(request.form["phone"], f"{secrets.randbelow(10**6):06d} là mã xác nhận")
+        return redirect("/auth/verify")
+
+    @app.get("/auth/verify")
+    def verify_page():
+        one(sa.select(families.c.id).where(families.c.id == session.get("pending", 0)))
+        return PAGE.format(title="Code", body=_form("/auth/verify", '<input name="code">'))
+
+    @app.post("/auth/verify")
+    def verify():
+        _checked_form()
+        row = one(sa.select(families.c.id).where(families.c.id == session.get("pending", 0)))
+        if row is None:
+            abort(403)
         session["uid"] = row[0]
         return redirect("/home")
 

@@ -10,9 +10,9 @@
 2. The app runs under gunicorn (--workers sync processes) on 127.0.0.1, without Redis (jobs run
    in-process). Families each take the journey — register, home, add the child (code, personal
    ID, date of birth), the child's page, the application form, submit (a school chosen), the
-   receipt: 9 requests, forms parsed and posted as a browser posts them, CSRF tokens included —
+   receipt: 11 requests (the code the SMS brought included), forms parsed and posted as a browser posts them, CSRF tokens included —
    `--concurrency` at a time (closed loop), until --journeys have started or --seconds have passed.
-3. The floor: the same generator against scripts/load/floor.py (the same 9 requests, one indexed
+3. The floor: the same generator against scripts/load/floor.py (the same 11 requests, one indexed
    query each, one argon2 hash per journey) under the same gunicorn settings. Both servers run
    side by side and the generator drives them in alternating slices (--rounds), so that the
    machine's other work weighs on both alike.
@@ -46,6 +46,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "scripts" / "bench"))  # _scratch (after the packages: bench has a contactbook.py)
 
+import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
 from floor import create_tables  # noqa: E402
@@ -148,6 +149,7 @@ def app_env(url: str, instance: str) -> dict:
         COOKIE_SECURE="0",
         TRUSTED_PROXIES="1",  # each family from its own address (X-Forwarded-For), as behind the proxy
         INSTANCE_PATH=instance,
+        PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1"),
     )
     return env
 
@@ -161,10 +163,16 @@ def main() -> int:
         return 2
     started = time.perf_counter()
     url, name, drop = scratch_postgres(server_url, "tsll_load")
+    # Links in SMS and emails are built from PUBLIC_URL, which a production app must have.
+    os.environ.setdefault("PUBLIC_URL", "http://127.0.0.1")
+    sms_url, sms = sms_sink.start()
+    os.environ["LOAD_SMS_SINK"] = sms_url  # the generator's processes read the codes there
     env = app_env(url, tempfile.mkdtemp(prefix="tsll-load-instance-"))
+    env["SMS_GATEWAY_URL"] = sms_url + "/sms"  # the app and the floor send their SMS there
     try:
         return _run(args, rng, url, name, env, started)
     finally:
+        sms.shutdown()
         drop()
 
 

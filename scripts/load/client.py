@@ -6,7 +6,6 @@ Loopback only: `Browser` refuses any host other than 127.0.0.1 / localhost / ::1
 from __future__ import annotations
 
 import http.client
-import os
 import threading
 import time
 import urllib.error
@@ -253,9 +252,12 @@ def _location(headers: dict, step: str) -> str:
     return urlsplit(urljoin("http://x/", loc)).path
 
 
+SMS_GATEWAY = ""  # the load test's SMS gateway (sms_sink), set before the generator forks
+
+
 def sms_code(phone: str, wait: float = 10.0) -> str:
-    """The code the phone received, from the load test's SMS gateway (LOAD_SMS_SINK)."""
-    url = os.environ["LOAD_SMS_SINK"] + "/code?to=" + phone
+    """The code the phone received, from the load test's SMS gateway."""
+    url = SMS_GATEWAY + "/code?to=" + phone
     deadline = time.monotonic() + wait
     while True:
         try:

@@ -46,6 +46,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "scripts" / "bench"))  # _scratch (after the packages: bench has a contactbook.py)
 
+import client  # noqa: E402
 import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
@@ -56,6 +57,7 @@ from servers import Server, free_port  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.security import Passwords  # noqa: E402
 
+PUBLIC_URL = "http://127.0.0.1"
 SECRET = "load-test-secret-not-for-production-0123456789"  # noqa: S105 - a scratch database's app
 
 
@@ -149,7 +151,7 @@ def app_env(url: str, instance: str) -> dict:
         COOKIE_SECURE="0",
         TRUSTED_PROXIES="1",  # each family from its own address (X-Forwarded-For), as behind the proxy
         INSTANCE_PATH=instance,
-        PUBLIC_URL=os.environ.get("PUBLIC_URL", "http://127.0.0.1"),
+        PUBLIC_URL=PUBLIC_URL,  # links in SMS and emails; a production app must have it
     )
     return env
 
@@ -163,10 +165,8 @@ def main() -> int:
         return 2
     started = time.perf_counter()
     url, name, drop = scratch_postgres(server_url, "tsll_load")
-    # Links in SMS and emails are built from PUBLIC_URL, which a production app must have.
-    os.environ.setdefault("PUBLIC_URL", "http://127.0.0.1")
     sms_url, sms = sms_sink.start()
-    os.environ["LOAD_SMS_SINK"] = sms_url  # the generator's processes read the codes there
+    client.SMS_GATEWAY = sms_url  # the generator's processes (forked) read the codes there
     env = app_env(url, tempfile.mkdtemp(prefix="tsll-load-instance-"))
     env["SMS_GATEWAY_URL"] = sms_url + "/sms"  # the app and the floor send their SMS there
     try:
@@ -182,7 +182,7 @@ def _run(args, rng, url, name, env, started) -> int:
     warm = max(8, args.concurrency)
     n = args.journeys + warm
     t = time.perf_counter()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "PUBLIC_URL": PUBLIC_URL})
     families = seed(app, n, rng)
     print(f"seeded {name}: {n} roster children with codes ({time.perf_counter() - t:.1f} s)")
     print(f"load before: {_uptime()}")

@@ -120,6 +120,15 @@ def _full_line(view, k: int, name: str, code: str) -> str:
     return gettext("Your %(choice)s, %(school)s, had no seat left for you.", choice=ordinal(k), school=name)
 
 
+def _without_place_next_step(view) -> str:
+    return gettext(
+        "Next step: %(name)s stays on the education office's list of children without a place. If "
+        "you still need a public school place, contact the office: it can offer only a school that "
+        "still has seats, which may not be one you listed.",
+        name=view.child_name,
+    )
+
+
 def result_lines(view) -> list[str]:
     """The why of one application's result, in plain words, derived from the round's cutoffs."""
     app_ = view.application
@@ -182,18 +191,31 @@ def result_lines(view) -> list[str]:
         out += [_full_line(view, k, name, code) for k, (_sid, name, code) in enumerate(view.choices, start=1)]
         out.append(
             gettext(
-                "The education office will assign a school near you with seats left; you will be notified."
+                "%(name)s is on the education office's list of children without a place. Next step: "
+                "the office offers the nearest school that still has seats (it may be in a "
+                "neighbouring district); you will be notified and can then confirm or decline.",
+                name=view.child_name,
             )
         )
     elif view.status == S.DECLINED:
-        out.append(gettext("You declined the place; the seat has been given back."))
+        out.append(
+            gettext(
+                "You declined the place at %(school)s: %(name)s has no school place now, at the "
+                "catchment school or elsewhere.",
+                school=view.school_name or "",
+                name=view.child_name,
+            )
+        )
+        out.append(_without_place_next_step(view))
     elif view.status == S.EXPIRED:
         out.append(
             gettext(
                 "The offer was not confirmed by the deadline, so the seat has been given to another "
-                "child. Contact the education office if you still need a place."
+                "child: %(name)s has no school place now.",
+                name=view.child_name,
             )
         )
+        out.append(_without_place_next_step(view))
     if view.lottery and view.status != S.DECLINED:
         out.append(
             gettext(

@@ -141,6 +141,16 @@ def add_child():
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
+        ctx = applications.apply_context(child)
+        if ctx.reason == "closed" and ctx.application is None:
+            flash(
+                _(
+                    "Registration is already closed: %(name)s has no application this season. "
+                    "Read the next step on the child's page.",
+                    name=child.full_name,
+                ),
+                "warning",
+            )
         return redirect(url_for(".child", child_id=child.id))
     return render_template("admissions/parent_add_child.html", form=form), (
         422 if form.is_submitted() else 200

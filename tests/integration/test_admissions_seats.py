@@ -266,3 +266,78 @@ def test_an_officer_of_another_district_cannot_move_an_offer(app, db, rw, publis
     url = f"/admissions/office/districts/{rw.district.id}/levels/{rw.level.id}/placement"
     assert c.get(url).status_code == 404
     assert _status(db, waiting.id) == S.UNPLACED
+
+
+# ---- the choice limit, per level ------------------------------------------------------------------
+
+
+def test_the_choice_limit_is_set_per_level_before_its_window_and_shapes_the_form(
+    app, db, client, make_client
+):
+    from admissions import applications
+    from tests.admissions_factories import add_child_for, create_area, create_season, level_of
+
+    district = create_district()
+    area = create_area(district, n_children=1)
+    season = create_season()  # grade 1 is open now; kindergarten opens in 4 days
+    grade1, kindergarten = level_of(season), level_of(season, "kindergarten")
+    admin = create_user("city_admin")
+    parent = create_user("parent")
+    kid = add_child_for(parent, area.children[0], season)
+    jobs.commit()
+    assert grade1.max_other_choices == 3  # the default, as before
+
+    login_en(client, admin)
+    edit = f"/admissions/office/seasons/{season.id}"
+    assert "Choices families may rank" in text(client.get(edit))
+    resp = client.post_form(
+        f"{edit}/levels/{kindergarten.id}/choice-limit",
+        {f"limit{kindergarten.id}-max_other_choices": 6},
+        token_from=edit,
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(kindergarten), kindergarten.id).max_other_choices == 6
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "admissions.level.choice_limit"))
+    assert (entry.actor_id, entry.details["before"], entry.details["after"]) == (admin.id, 3, 6)
+    # Once a window has opened the limit stays (families ranked under it); out of range is refused.
+    resp = client.post_form(
+        f"{edit}/levels/{grade1.id}/choice-limit", {f"limit{grade1.id}-max_other_choices": 1}, token_from=edit
+    )
+    assert "the choice limit can no longer change" in text(client.get(resp.headers["Location"]))
+    resp = client.post_form(
+        f"{edit}/levels/{kindergarten.id}/choice-limit",
+        {f"limit{kindergarten.id}-max_other_choices": 11},
+        token_from=edit,
+    )
+    assert "Enter a number from 0 to 10" in text(client.get(resp.headers["Location"]))
+    db.session.expire_all()
+    assert db.session.get(type(grade1), grade1.id).max_other_choices == 3
+    # A district officer cannot set it.
+    officer = make_client()
+    login_en(officer, create_user("district_officer", district=district))
+    resp = officer.post_form(
+        f"{edit}/levels/{kindergarten.id}/choice-limit",
+        {f"limit{kindergarten.id}-max_other_choices": 2},
+        token_from="/home",
+    )
+    assert resp.status_code == 403
+
+    # The family's form has as many lines as the level allows, and says what a limited list means.
+    db.session.get(type(grade1), grade1.id).max_other_choices = 1
+    jobs.commit()
+    family = make_client()
+    login_en(family, parent)
+    page = text(family.get(f"/children/{kid.id}/application"))
+    assert 'name="choice_1"' in page and 'name="choice_2"' not in page
+    assert "You may rank 1 school besides the catchment school." in page
+    assert "Because the list is limited, choose which schools to list with care" in page
+    ctx = applications.apply_context(db.session.get(type(kid), kid.id))
+    others = [s.id for s in ctx.options][:2]
+    assert len(others) == 2
+    try:
+        applications.submit_application(ctx, parent, others, None, "t" * 24, None)
+    except rules.AdmissionError as err:
+        assert (err.code, err.field) == ("too_many", "choices")
+    else:
+        raise AssertionError("two choices accepted under a limit of one")

@@ -34,6 +34,12 @@ def register(app) -> None:
             None,
             120,
         ),
+        (
+            _l("Admissions in figures: seats, registrations and who was admitted, by school"),
+            "admissions_public.index",
+            None,
+            125,
+        ),
         (_l("Admissions seasons and codes"), "admissions_office.index", officers, 200),
         (_l("Excel imports: schools, catchments, roster"), "admissions_imports.imports", officers, 210),
         (
@@ -44,4 +50,6 @@ def register(app) -> None:
         ),
         (_l("Admission council: documents"), "admissions_council.index", managers, 310),
     ):
-        register_home_card(app, title, endpoint, roles=roles, order=order)
+        # The public pages (rounds and figures) are linked from the public welcome page too.
+        public = endpoint in ("admissions_rounds.public_index", "admissions_public.index")
+        register_home_card(app, title, endpoint, roles=roles, order=order, public=public)

@@ -291,6 +291,7 @@ def assign_seat(
         actor_id=actor.id,
         school_id=school.id,
         level_id=level.id,
+        status=str(S.OFFERED),
         before_status=before["status"],
         before_school_id=before["school_id"],
         automatic=automatic,

@@ -341,3 +341,39 @@ def test_the_choice_limit_is_set_per_level_before_its_window_and_shapes_the_form
         assert (err.code, err.field) == ("too_many", "choices")
     else:
         raise AssertionError("two choices accepted under a limit of one")
+
+
+# ---- the audit log in words -------------------------------------------------------------------------
+
+
+def test_the_audit_log_says_who_did_what_in_vietnamese_with_before_and_after(app, db, make_client):
+    from admissions import seasons
+    from tests.admissions_factories import create_season, level_of
+
+    season = create_season()
+    level = level_of(season, "grade6")
+    admin = create_user("city_admin")
+    jobs.commit()
+    old_close = level.closes_at
+    settings = {
+        lv.level: rules.LevelSetting(
+            lv.opens_at,
+            lv.closes_at + timedelta(hours=2) if lv.id == level.id else lv.closes_at,
+            lv.confirm_by,
+            lv.state,
+        )
+        for lv in season.levels
+    }
+    seasons.update_schedule(season, settings, None)
+    jobs.commit()
+    c = make_client()
+    c.login_as(admin)  # Vietnamese, the default
+    page = text(c.get("/admin/audit"))
+    assert "Thay đổi lịch tuyển sinh" in page  # "Changed the season calendar"
+    with app.test_request_context():
+        from flask_babel import format_datetime
+
+        before = format_datetime(old_close, "HH:mm dd/MM/yyyy")
+        after = format_datetime(old_close + timedelta(hours=2), "HH:mm dd/MM/yyyy")
+    assert f"Lớp 6: đóng đăng ký: {before} → {after}" in page
+    assert "levels={" not in page and "school_id=None" not in page

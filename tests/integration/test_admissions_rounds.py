@@ -538,6 +538,7 @@ def test_office_assigns_the_nearest_school_with_seats(app, db, rw, published, cl
     assert entry.details == {
         "school_id": rw.area.group_school.id,
         "level_id": rw.level.id,
+        "status": "offered",
         "before_status": "unplaced",
         "before_school_id": None,
         "automatic": False,

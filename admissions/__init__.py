@@ -9,18 +9,20 @@ def register(app) -> None:
     # importable without Flask (importing it runs this file first).
     from flask_babel import lazy_gettext as _l  # lazy: admissions.allocation must import without Flask
 
+    from app.audit import register_wording  # lazy: as above
     from app.imports import register_import  # lazy: as above
     from app.models import Role  # lazy: as above
     from app.notifications import register_kind  # lazy: as above
     from app.views import register_home_card  # lazy: as above
 
-    from . import cli, demo, imports, views  # lazy: admissions.allocation must import without Flask
+    from . import cli, demo, imports, notify, views  # lazy: admissions.allocation must import without Flask
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)
     app.cli.add_command(cli.admissions_cli)
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)
 
+    register_wording(**notify.audit_wording())
     for kind in imports.import_kinds():
         register_import(app, kind)
     register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)
@@ -34,6 +36,12 @@ def register(app) -> None:
             None,
             120,
         ),
+        (
+            _l("Admissions in figures: seats, registrations and who was admitted, by school"),
+            "admissions_public.index",
+            None,
+            125,
+        ),
         (_l("Admissions seasons and codes"), "admissions_office.index", officers, 200),
         (_l("Excel imports: schools, catchments, roster"), "admissions_imports.imports", officers, 210),
         (
@@ -44,4 +52,6 @@ def register(app) -> None:
         ),
         (_l("Admission council: documents"), "admissions_council.index", managers, 310),
     ):
-        register_home_card(app, title, endpoint, roles=roles, order=order)
+        # The public pages (rounds and figures) are linked from the public welcome page too.
+        public = endpoint in ("admissions_rounds.public_index", "admissions_public.index")
+        register_home_card(app, title, endpoint, roles=roles, order=order, public=public)

@@ -339,7 +339,7 @@ def submit_application(
     assert level is not None
     catchment_id = ctx.catchment.school_id
     allowed = {s.id for s in ctx.options}
-    problems = rules.choice_problems(others, allowed, catchment_id)
+    problems = rules.choice_problems(others, allowed, catchment_id, level.max_other_choices)
     if problems:
         raise AdmissionError(problems[0], "choices")
     siblings = []
@@ -440,3 +440,19 @@ def withdraw_application(ctx: ApplyContext, user: User) -> Application:
     db.session.flush()
     audit("application.withdraw", app_, actor_id=user.id)
     return app_
+
+
+def set_choice_limit(level: AdmissionLevel, limit: int, actor: User) -> AdmissionLevel:
+    """How many schools besides the catchment school a family may rank for this level. Refused once
+    its window has opened ("window_opened"): families already ranked under the old limit."""
+    if not 0 <= limit <= rules.MAX_CHOICE_LIMIT:
+        raise AdmissionError("bad_limit")
+    opens = level_window(level).opens_at
+    if opens is not None and opens <= now():
+        raise AdmissionError("window_opened")
+    before = level.max_other_choices
+    if before != limit:
+        level.max_other_choices = limit
+        db.session.flush()
+        audit("admissions.level.choice_limit", level, actor_id=actor.id, before=before, after=limit)
+    return level

@@ -233,9 +233,10 @@ class AddChildForm(FlaskForm):
 
 
 class ApplicationForm(FlaskForm):
-    choice_1 = SelectField(_l("1st choice"), coerce=int, choices=[], validate_choice=False)
-    choice_2 = SelectField(_l("2nd choice"), coerce=int, choices=[], validate_choice=False)
-    choice_3 = SelectField(_l("3rd choice"), coerce=int, choices=[], validate_choice=False)
+    """choice_1 … choice_10: the level's limit (AdmissionLevel.max_other_choices) says how many are
+    shown and read; set_options() sets it."""
+
+    limit = rules.MAX_OTHER_CHOICES
     sibling_school = SelectField(
         _l("A brother or sister already studies at"),
         coerce=int,
@@ -251,13 +252,17 @@ class ApplicationForm(FlaskForm):
         if not re.fullmatch(r"[A-Za-z0-9_\-]{16,64}", field.data or ""):
             raise ValidationError(_l("The form expired. Reload the page and try again."))
 
+    def choice_fields(self) -> list:
+        return [self[f"choice_{k}"] for k in range(1, self.limit + 1)]
+
     def ranked(self) -> list[int]:
         """The chosen schools in order, blanks skipped (a family may fill 1st and 3rd only)."""
-        return [c for c in (self.choice_1.data, self.choice_2.data, self.choice_3.data) if c]
+        return [f.data for f in self.choice_fields() if f.data]
 
-    def set_options(self, schools, siblings) -> None:
+    def set_options(self, schools, siblings, limit: int = rules.MAX_OTHER_CHOICES) -> None:
+        self.limit = max(0, min(limit, rules.MAX_CHOICE_LIMIT))
         none = [SelectChoice(0, _l("— none —"))]
-        for f in (self.choice_1, self.choice_2, self.choice_3):
+        for f in self.choice_fields():
             f.choices = none + [SelectChoice(s.id, s.name) for s in schools]
         self.sibling_school.choices = none + [SelectChoice(s.id, s.name) for s in siblings]
 
@@ -267,12 +272,32 @@ class ApplicationForm(FlaskForm):
         if existing is not None:
             self.application_id.data = str(existing.id)
             others = [c.school_id for c in existing.choices if not c.is_catchment]
-            for f, sid in zip((self.choice_1, self.choice_2, self.choice_3), others, strict=False):
+            for f, sid in zip(self.choice_fields(), others, strict=False):
                 f.data = sid
             self.sibling_school.data = (existing.sibling_school_ids or [0])[0]
 
     def expected_id(self) -> int | None:
         return int(self.application_id.data) if (self.application_id.data or "").isdigit() else None
+
+
+for _k in range(1, rules.MAX_CHOICE_LIMIT + 1):
+    setattr(
+        ApplicationForm,
+        f"choice_{_k}",
+        SelectField(
+            notify.ORDINALS.get(_k) or _l("Choice no. %(n)d", n=_k),
+            coerce=int,
+            choices=[],
+            validate_choice=False,
+        ),
+    )
+
+
+class ChoiceLimitForm(FlaskForm):
+    max_other_choices = IntegerField(
+        _l("Schools a family may rank besides the catchment school"),
+        validators=[InputRequired(), NumberRange(min=0, max=rules.MAX_CHOICE_LIMIT)],
+    )
 
 
 # ---- the school's admission council ---------------------------------------------------------

@@ -134,6 +134,7 @@ class AdmissionLevel(db.Model):
         sa.CheckConstraint(
             "confirm_by IS NULL OR closes_at IS NULL OR confirm_by > closes_at", name="confirm_by"
         ),
+        sa.CheckConstraint("max_other_choices BETWEEN 0 AND 10", name="max_other_choices"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     season_id: Mapped[int] = mapped_column(sa.ForeignKey("admission_season.id", ondelete="CASCADE"))
@@ -143,6 +144,8 @@ class AdmissionLevel(db.Model):
     closes_at: Mapped[datetime | None]
     confirm_by: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(sa.String(12), default=LevelState.DRAFT)
+    # How many schools besides the catchment school a family may rank (rules.MAX_CHOICE_LIMIT at most).
+    max_other_choices: Mapped[int] = mapped_column(default=3, server_default=sa.text("3"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     season: Mapped[AdmissionSeason] = relationship(back_populates="levels")

@@ -121,6 +121,15 @@ def _full_line(view, k: int, name: str, code: str) -> str:
     return gettext("Your %(choice)s, %(school)s, had no seat left for you.", choice=ordinal(k), school=name)
 
 
+def _without_place_next_step(view) -> str:
+    return gettext(
+        "Next step: %(name)s stays on the education office's list of children without a place. If "
+        "you still need a public school place, contact the office: it can offer only a school that "
+        "still has seats, which may not be one you listed.",
+        name=view.child_name,
+    )
+
+
 def result_lines(view) -> list[str]:
     """The why of one application's result, in plain words, derived from the round's cutoffs."""
     app_ = view.application
@@ -183,18 +192,31 @@ def result_lines(view) -> list[str]:
         out += [_full_line(view, k, name, code) for k, (_sid, name, code) in enumerate(view.choices, start=1)]
         out.append(
             gettext(
-                "The education office will assign a school near you with seats left; you will be notified."
+                "%(name)s is on the education office's list of children without a place. Next step: "
+                "the office offers the nearest school that still has seats (it may be in a "
+                "neighbouring district); you will be notified and can then confirm or decline.",
+                name=view.child_name,
             )
         )
     elif view.status == S.DECLINED:
-        out.append(gettext("You declined the place; the seat has been given back."))
+        out.append(
+            gettext(
+                "You declined the place at %(school)s: %(name)s has no school place now, at the "
+                "catchment school or elsewhere.",
+                school=view.school_name or "",
+                name=view.child_name,
+            )
+        )
+        out.append(_without_place_next_step(view))
     elif view.status == S.EXPIRED:
         out.append(
             gettext(
                 "The offer was not confirmed by the deadline, so the seat has been given to another "
-                "child. Contact the education office if you still need a place."
+                "child: %(name)s has no school place now.",
+                name=view.child_name,
             )
         )
+        out.append(_without_place_next_step(view))
     if view.lottery and view.status != S.DECLINED:
         out.append(
             gettext(
@@ -271,3 +293,107 @@ def council_notice(child, event: str, kinds: list[str]) -> None:
                 )
                 body = gettext("Open the child's page to read it and answer.")
         notify("admission", users, {"title": title, "body": body, "child_name": child.full_name, "url": link})
+
+
+# ---- the audit page: the area's actions in words ----------------------------------------------
+
+
+def audit_wording() -> dict:
+    """Words for app.audit.describe (lazy strings; registered by register(app))."""
+    return {
+        "actions": {
+            "admissions.round.create": _l("Created an allocation round"),
+            "admissions.round.queue": _l("Started an allocation round"),
+            "admissions.round.done": _l("An allocation round finished"),
+            "admissions.round.failed": _l("An allocation round failed"),
+            "admissions.round.publish": _l("Published the results of a round"),
+            "admissions.round.what_if": _l("Ran a what-if round"),
+            "admissions.round.compare": _l("Compared a what-if round"),
+            "admissions.round.download": _l("Downloaded a round's file"),
+            "admissions.round.list_view": _l("Viewed a round's list of children"),
+            "admissions.season.create": _l("Created an admissions season"),
+            "admissions.season.schedule": _l("Changed the season calendar"),
+            "admissions.season.wipe_trial": _l("Wiped the trial data"),
+            "admissions.level.choice_limit": _l("Changed how many schools families may rank"),
+            "admissions.placement.assign": _l("Gave a child without a seat a place"),
+            "admissions.placement.offer_nearest": _l(
+                "Offered the nearest school to catchment children without a seat"
+            ),
+            "admissions.placement.view": _l("Viewed the children without a seat"),
+            "admissions.offers.expire": _l("Recorded expired offers"),
+            "admissions.codes.generate": _l("Generated admission codes"),
+            "admissions.codes.export": _l("Exported admission codes"),
+            "admissions.eligible.view": _l("Viewed the eligible children"),
+            "admissions.admitted.export": _l("Exported the admitted children"),
+            "admissions.summary.export": _l("Exported the admissions summary"),
+            "admissions.council.view": _l("Viewed an application (admission council)"),
+            "admissions.council.documents": _l("Checked an application's documents"),
+            "admissions.council.message": _l("The council wrote to a family"),
+            "admissions.council.reply": _l("A family answered the council"),
+            "admissions.council.queue.view": _l("Viewed the council's queue"),
+            "application.submit": _l("Submitted an application"),
+            "application.edit": _l("Changed an application"),
+            "application.resubmit": _l("Submitted an application again"),
+            "application.withdraw": _l("Withdrew an application"),
+            "application.confirmed": _l("Confirmed a place"),
+            "application.declined": _l("Declined a place"),
+            "child.add": _l("Added a child to an account"),
+            "child.add_failed": _l("Failed to add a child (wrong details)"),
+        },
+        "targets": {
+            "application": _l("Application"),
+            "allocation_round": _l("Allocation round"),
+            "admission_season": _l("Admissions season"),
+            "admission_level": _l("Admission level"),
+            "admission_code": _l("Admission code"),
+            "child": _l("Child"),
+        },
+        "fields": {
+            "school_id": _l("School"),
+            "level_id": _l("Level"),
+            "district_id": _l("District"),
+            "status": _l("Status"),
+            "opens_at": _l("opens"),
+            "closes_at": _l("closes"),
+            "confirm_by": _l("confirm by"),
+            "state": _l("state"),
+            "phase": _l("Phase"),
+            "offered": _l("Offers"),
+            "moved": _l("Moved up"),
+            "unplaced": _l("Without a seat"),
+            "expired": _l("Expired"),
+            "rows": _l("Rows"),
+            "page": _l("Page"),
+            "automatic": _l("Automatic"),
+            "choices": _l("Choices"),
+        },
+        "values": {
+            "status": status_labels_lazy(),
+            "level": {
+                "kindergarten": _l("Kindergarten (age 5)"),
+                "grade1": _l("Grade 1"),
+                "grade6": _l("Grade 6"),
+            },
+            "state": {
+                "draft": _l("Draft (parents cannot apply yet)"),
+                "scheduled": _l("Published (parents apply inside the window)"),
+                "allocating": _l("Allocation running"),
+                "allocated": _l("Allocated"),
+                "published": _l("Results published"),
+                "closed": _l("Closed"),
+            },
+        },
+    }
+
+
+def status_labels_lazy() -> dict:
+    return {
+        S.SUBMITTED: _l("Submitted"),
+        S.WITHDRAWN: _l("Withdrawn"),
+        S.ALLOCATED: _l("Being allocated"),
+        S.OFFERED: _l("Offered a place"),
+        S.CONFIRMED: _l("Place confirmed"),
+        S.DECLINED: _l("Place declined"),
+        S.EXPIRED: _l("Offer expired"),
+        S.UNPLACED: _l("Waiting for a place"),
+    }

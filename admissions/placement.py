@@ -30,8 +30,16 @@ S = ApplicationStatus
 OFFICE_DEADLINE_DAYS = 7  # answer-by time of an office assignment when no later deadline is set
 
 
-def seats_left(level: AdmissionLevel, district_id: int) -> dict[int, int]:
-    """Seats left per school of the level in the district: capacity minus offers and confirmations."""
+def level_schools(level: AdmissionLevel) -> list[School]:
+    """Every school of the level in the city, by code (the nearest school may be across a border)."""
+    return list(
+        db.session.scalars(sa.select(School).where(School.level == level.level).order_by(School.code))
+    )
+
+
+def seats_left(level: AdmissionLevel, district_id: int | None) -> dict[int, int]:
+    """Seats left per school of the level in the district (None: the whole city): capacity minus
+    offers and confirmations."""
     taken = dict(
         db.session.execute(
             sa.select(Application.allocated_school_id, sa.func.count())
@@ -43,13 +51,15 @@ def seats_left(level: AdmissionLevel, district_id: int) -> dict[int, int]:
             .group_by(Application.allocated_school_id)
         ).all()
     )
-    return {s.id: s.capacity - taken.get(s.id, 0) for s in district_schools(level, district_id)}
+    schools = level_schools(level) if district_id is None else district_schools(level, district_id)
+    return {s.id: s.capacity - taken.get(s.id, 0) for s in schools}
 
 
-def claimed_schools(level: AdmissionLevel, district_id: int) -> set[int]:
+def claimed_schools(level: AdmissionLevel, district_id: int | None) -> set[int]:
     """Schools that some child still in the season ranked above her current seat (or that a waiting
-    child listed). A seat freed there belongs to the next round, not to an office assignment: giving it
-    away by hand would pass over a child with a claim to it (and break stability)."""
+    child listed, or a child whose district's round has not run yet). A seat freed there belongs to
+    the next round, not to an office assignment: giving it away by hand would pass over a child with
+    a claim to it (and break stability). `district_id` None: claims from the whole city."""
     c, a = ApplicationChoice, Application
     q = (
         sa.select(c.school_id)
@@ -57,9 +67,9 @@ def claimed_schools(level: AdmissionLevel, district_id: int) -> set[int]:
         .join(a, a.id == c.application_id)
         .where(
             a.admission_level_id == level.id,
-            in_district(district_id),
+            in_district(district_id) if district_id is not None else sa.true(),
             sa.or_(
-                a.status == S.UNPLACED,
+                a.status.in_([str(S.UNPLACED), str(S.SUBMITTED), str(S.ALLOCATED)]),
                 sa.and_(
                     a.status.in_([str(x) for x in PLACED]),
                     a.allocated_school_id != c.school_id,
@@ -71,6 +81,39 @@ def claimed_schools(level: AdmissionLevel, district_id: int) -> set[int]:
     return set(db.session.scalars(q))
 
 
+def without_seat_clause(at: datetime):
+    """WHERE clause on Application: the child has no seat (never placed, declined, expired, or an
+    offer past its answer-by time not recorded as expired yet)."""
+    return sa.or_(
+        Application.status.in_([str(S.UNPLACED), str(S.DECLINED), str(S.EXPIRED)]),
+        sa.and_(
+            Application.status == S.OFFERED,
+            Application.offer_deadline.is_not(None),
+            Application.offer_deadline <= at,
+        ),
+    )
+
+
+def office_offer_clause(at: datetime):
+    """WHERE clause on Application: a seat the office offered that the family has not answered yet
+    (the office may still move it)."""
+    return sa.and_(
+        Application.status == S.OFFERED,
+        Application.assigned_by_id.is_not(None),
+        sa.or_(Application.offer_deadline.is_(None), Application.offer_deadline > at),
+    )
+
+
+def may_assign(app_: Application, at: datetime) -> bool:
+    """The office may give this child a seat (she has none) or move the seat it offered her."""
+    if app_.status in (S.UNPLACED, S.DECLINED, S.EXPIRED):
+        return True
+    if app_.status == S.OFFERED:
+        past = app_.offer_deadline is not None and app_.offer_deadline <= at
+        return past or app_.assigned_by_id is not None
+    return False
+
+
 @dataclass
 class PlacementRow:
     application: Application
@@ -79,6 +122,7 @@ class PlacementRow:
     catchment_name: str | None
     choices: list[str]
     suggestions: list[tuple[School, float | None, int]]
+    standing: str = "unplaced"  # unplaced | declined | expired | office_offer
 
 
 @dataclass
@@ -90,6 +134,7 @@ class PlacementPage:
     schools: list[School]
     left: dict[int, int]
     kept_for_next_round: int = 0  # free seats at claimed schools
+    without_seat: int = 0  # of `total`: children with no seat; the others hold an office offer
 
     @property
     def has_next(self) -> bool:
@@ -109,14 +154,24 @@ def _origin(
     return ward_points.get(child.ward_id)
 
 
+def _standing(app_: Application, at: datetime) -> str:
+    if app_.status == S.OFFERED:
+        past = app_.offer_deadline is not None and app_.offer_deadline <= at
+        return "expired" if past else "office_offer"
+    return str(app_.status)
+
+
 def placement_rows(
     level: AdmissionLevel, district_id: int, page: int = 1, per_page: int = 50
 ) -> PlacementPage:
-    """Unplaced children of the level in the district with the nearest schools that have seats.
+    """Every child of the level in the district without a seat (never placed, declined, expired),
+    then the seats the office offered and the family has not answered yet, with the nearest
+    schools that have seats, in any district of the city.
 
     Nearest to her catchment school (else her 1st choice, else the schools of her ward) by
     great-circle distance; her catchment school first when it has a seat. Bounded queries.
     """
+    at = now()
     base = (
         sa.select(Application)
         .join(Child, Child.id == Application.child_id)
@@ -124,20 +179,28 @@ def placement_rows(
         .where(
             Application.admission_level_id == level.id,
             Ward.district_id == district_id,
-            Application.status == S.UNPLACED,
+            sa.or_(without_seat_clause(at), office_offer_clause(at)),
         )
     )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    without = (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(base.where(without_seat_clause(at)).subquery())
+        )
+        or 0
+    )
+    waiting_first = sa.case((office_offer_clause(at), 1), else_=0)
     rows = db.session.execute(
         base.add_columns(Child, Ward.name)
-        .order_by(Child.full_name, Application.id)
+        .order_by(waiting_first, Child.full_name, Application.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    schools = district_schools(level, district_id)
-    left = seats_left(level, district_id)
-    claimed = claimed_schools(level, district_id)
-    kept = sum(max(left.get(s, 0), 0) for s in claimed)
+    schools = level_schools(level)
+    left = seats_left(level, None)
+    claimed = claimed_schools(level, None)
+    own = {s.id for s in schools if s.district_id == district_id}
+    kept = sum(max(left.get(s, 0), 0) for s in claimed if s in own)
     coords = {s.id: (s.latitude, s.longitude) for s in schools}
     by_id = {s.id: s for s in schools}
     ward_ids = {child.ward_id for _a, child, _w in rows}
@@ -176,27 +239,39 @@ def placement_rows(
                 by_id[app_.catchment_school_id].name if app_.catchment_school_id in by_id else None,
                 [by_id[s].name for s in listed if s in by_id],
                 [(by_id[sid], km, n) for sid, km, n in near],
+                _standing(app_, at),
             )
         )
-    return PlacementPage(out, page, per_page, total, schools, left, kept)
+    return PlacementPage(out, page, per_page, total, [s for s in schools if s.id in own], left, kept, without)
 
 
 def assign_seat(
-    app_: Application, school: School, actor: User, district_id: int, deadline: datetime | None = None
+    app_: Application,
+    school: School,
+    actor: User,
+    district_id: int,
+    deadline: datetime | None = None,
+    *,
+    automatic: bool = False,
 ) -> Application:
-    """The office gives an unplaced child a seat at a school with seats left (audited, family told)."""
+    """The office gives a child without a seat (never placed, declined, expired) a seat at a school
+    of the level with seats left, in her district or a neighbouring one; or moves the seat it
+    offered her before the family answers. Audited (before → after), family told."""
     level = app_.admission_level
-    if app_.status != S.UNPLACED:
+    at = now()
+    if not may_assign(app_, at):
         raise RoundError("not_unplaced")
-    if school.level != level.level or school.district_id != district_id:
+    if school.level != level.level:
         raise RoundError("unknown_school")
+    if app_.allocated_school_id == school.id and app_.status == S.OFFERED:
+        return app_  # the same seat again (double click)
     # Serialise assignments to one school (two officers, one last seat).
     db.session.execute(sa.select(School.id).where(School.id == school.id).with_for_update())
-    if seats_left(level, district_id).get(school.id, 0) <= 0:
+    if seats_left(level, school.district_id).get(school.id, 0) <= 0:
         raise RoundError("school_full")
-    if school.id in claimed_schools(level, district_id):
+    if school.id in claimed_schools(level, None):
         raise RoundError("school_claimed")
-    at = now()
+    before = {"status": str(app_.status), "school_id": app_.allocated_school_id}
     if deadline is None:
         latest = latest_official(level.id, district_id)
         deadline = latest.confirm_by if latest is not None and latest.confirm_by else None
@@ -210,6 +285,62 @@ def assign_seat(
     app_.offer_deadline = deadline
     app_.assigned_by_id = actor.id
     db.session.flush()
-    audit("admissions.placement.assign", app_, actor_id=actor.id, school_id=school.id, level_id=level.id)
+    audit(
+        "admissions.placement.assign",
+        app_,
+        actor_id=actor.id,
+        school_id=school.id,
+        level_id=level.id,
+        status=str(S.OFFERED),
+        before_status=before["status"],
+        before_school_id=before["school_id"],
+        automatic=automatic,
+    )
     notify_later("assigned", None, [app_.id])
     return app_
+
+
+def offer_nearest(level: AdmissionLevel, district_id: int, actor: User) -> int:
+    """Every catchment child of the level in the district left without a seat by a round is offered
+    the nearest school with seats (in any district), at once; the office can move it on the
+    placement page before the family answers. Returns how many were offered a seat."""
+    ids = list(
+        db.session.scalars(
+            sa.select(Application.id)
+            .where(
+                Application.admission_level_id == level.id,
+                in_district(district_id),
+                Application.status == S.UNPLACED,
+                Application.catchment_school_id.is_not(None),
+            )
+            .order_by(Application.id)
+        )
+    )
+    if not ids:
+        return 0
+    schools = level_schools(level)
+    by_id = {s.id: s for s in schools}
+    coords = {s.id: (s.latitude, s.longitude) for s in schools}
+    left = seats_left(level, None)
+    claimed = claimed_schools(level, None)
+    n = 0
+    for app_ in db.session.scalars(sa.select(Application).where(Application.id.in_(ids))):
+        origin = coords.get(app_.catchment_school_id)
+        if origin is not None and None in origin:
+            origin = None
+        candidates = [
+            (s.id, s.latitude, s.longitude, left.get(s.id, 0)) for s in schools if s.id not in claimed
+        ]
+        near = nearest(origin, candidates, limit=1, first=app_.catchment_school_id)
+        if not near:
+            continue
+        assign_seat(app_, by_id[near[0][0]], actor, district_id, automatic=True)
+        left[near[0][0]] -= 1
+        n += 1
+    audit(
+        "admissions.placement.offer_nearest",
+        ("admission_level", level.id),
+        district_id=district_id,
+        offered=n,
+    )
+    return n

@@ -314,7 +314,8 @@ def schedule_problems(
 # Choices and spare capacity
 # ---------------------------------------------------------------------------------------------
 
-MAX_OTHER_CHOICES = 3
+MAX_OTHER_CHOICES = 3  # the default per level (AdmissionLevel.max_other_choices)
+MAX_CHOICE_LIMIT = 10  # the most a level may allow (the form has this many fields)
 
 
 def spare_seats(capacity: int, catchment_demand: int) -> int:
@@ -327,10 +328,12 @@ def spare_seats(capacity: int, catchment_demand: int) -> int:
     return max(capacity - catchment_demand, 0)
 
 
-def choice_problems(choices: list[int], allowed: set[int], catchment_id: int | None) -> list[str]:
-    """Check the ranked non-catchment choices; return problem codes (empty when valid)."""
+def choice_problems(
+    choices: list[int], allowed: set[int], catchment_id: int | None, limit: int = MAX_OTHER_CHOICES
+) -> list[str]:
+    """Check the ranked non-catchment choices (at most `limit`); return problem codes (empty when valid)."""
     problems = []
-    if len(choices) > MAX_OTHER_CHOICES:
+    if len(choices) > limit:
         problems.append("too_many")
     if len(set(choices)) != len(choices):
         problems.append("repeated")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.audit import audit
+from app.audit import audit, audit_time
 from app.extensions import db
 from app.models import AcademicYear, User, utcnow
 
@@ -117,6 +117,17 @@ def update_schedule(
     if problems:
         raise AdmissionError("schedule", problems=problems)
     by_level = {lv.level: lv for lv in season.levels}
+    changes = [
+        {"field": f"{lvl}.{name}", "before": _logged(getattr(by_level[lvl], name)), "after": _logged(value)}
+        for lvl, s in settings.items()
+        for name, value in (
+            ("opens_at", s.opens_at),
+            ("closes_at", s.closes_at),
+            ("confirm_by", s.confirm_by),
+            ("state", s.state),
+        )
+        if getattr(by_level[lvl], name) != value
+    ]
     for lvl, s in settings.items():
         level = by_level[lvl]
         level.opens_at, level.closes_at, level.confirm_by, level.state = (
@@ -131,9 +142,13 @@ def update_schedule(
     audit(
         "admissions.season.schedule",
         season,
-        levels={lvl: s.state for lvl, s in settings.items()},
+        changes=changes,
         phase=season.phase,
     )
+
+
+def _logged(value):
+    return audit_time(value) if isinstance(value, datetime) else (str(value) if value is not None else None)
 
 
 def official_window_opened(season: AdmissionSeason, at: datetime) -> bool:

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from . import paging, years
-from .audit import audit
+from .audit import audit, describe
 from .auth import services as accounts
 from .authz import can_manage_school, roles_required, scoped_schools_query
 from .extensions import db
@@ -213,7 +213,11 @@ def audit_log():
         q.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
     ).all()
     return render_template(
-        "admin/audit.html", entries=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE, action=action
+        "admin/audit.html",
+        entries=[describe(e) for e in rows[:PAGE_SIZE]],
+        page=page,
+        has_next=len(rows) > PAGE_SIZE,
+        action=action,
     )
 
 

@@ -22,19 +22,27 @@ bp = Blueprint("core", __name__)
 @dataclass(frozen=True)
 class HomeCard:
     """A link on the home page: `title` (a lazy_gettext string), the view's `endpoint` (no URL
-    arguments), the roles that see it (None: everyone logged in), `order` (lower first)."""
+    arguments), the roles that see it (None: everyone logged in), `order` (lower first);
+    `public`: also on the public welcome page (a public view, for visitors not logged in)."""
 
     title: object
     endpoint: str
     roles: frozenset[str] | None
     order: int
+    public: bool = False
 
 
 def register_home_card(
-    app: Flask, title, endpoint: str, *, roles: Iterable[str] | None = None, order: int = 500
+    app: Flask,
+    title,
+    endpoint: str,
+    *,
+    roles: Iterable[str] | None = None,
+    order: int = 500,
+    public: bool = False,
 ) -> HomeCard:
     """Add a card to the home page (the platform and each area call this from register(app))."""
-    card = HomeCard(title, endpoint, None if roles is None else frozenset(roles), order)
+    card = HomeCard(title, endpoint, None if roles is None else frozenset(roles), order, public)
     cards = app.extensions.setdefault("home_cards", {})
     cards[endpoint] = card
     return card
@@ -47,6 +55,11 @@ def home_cards(role: str) -> list[HomeCard]:
     )
 
 
+def public_cards() -> list[HomeCard]:
+    cards = current_app.extensions.get("home_cards", {}).values()
+    return sorted((c for c in cards if c.public), key=lambda c: (c.order, c.endpoint))
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
     register_home_card(app, _l("Change password"), "auth.change_password", order=990)
@@ -57,7 +70,7 @@ def register(app: Flask) -> None:
 def index():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
-    return render_template("index.html")
+    return render_template("index.html", cards=public_cards())
 
 
 @bp.route("/home")

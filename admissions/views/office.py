@@ -17,9 +17,17 @@ from app.authz import roles_required
 from app.models import OFFICER_ROLES, Role
 from app.paging import page_arg
 
-from .. import codes, eligibility, exports, rules, seasons
+from .. import applications, codes, eligibility, exports, rules, seasons
 from ..access import district_or_404, districts_of_user, level_or_404, level_school_or_404, season_or_404
-from ..forms import ConfirmForm, ScheduleForm, SeasonForm, WipeTrialForm, level_labels, state_labels
+from ..forms import (
+    ChoiceLimitForm,
+    ConfirmForm,
+    ScheduleForm,
+    SeasonForm,
+    WipeTrialForm,
+    level_labels,
+    state_labels,
+)
 
 bp = Blueprint("admissions_office", __name__, url_prefix="/admissions/office")
 
@@ -104,8 +112,37 @@ def edit_season(season_id: int):
         season=season,
         labels=level_labels(),
         wipe_form=WipeTrialForm(formdata=None),
+        limit_forms=[
+            (
+                lv,
+                ChoiceLimitForm(
+                    formdata=None, prefix=f"limit{lv.id}", max_other_choices=lv.max_other_choices
+                ),
+            )
+            for lv in sorted(season.levels, key=lambda x: rules.LEVELS.index(x.level))
+        ],
         tz=tz,
     ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/seasons/<int:season_id>/levels/<int:level_id>/choice-limit", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def choice_limit(season_id: int, level_id: int):
+    season = season_or_404(season_id)
+    lv = next((x for x in season.levels if x.id == level_id), None) or abort(404)
+    form = ChoiceLimitForm(prefix=f"limit{lv.id}")
+    if not form.validate_on_submit():
+        flash(_("Enter a number from 0 to %(n)d.", n=rules.MAX_CHOICE_LIMIT), "error")
+    else:
+        try:
+            applications.set_choice_limit(lv, form.max_other_choices.data, current_user)
+        except rules.AdmissionError:
+            flash(
+                _("Registration for this level has opened: the choice limit can no longer change."), "error"
+            )
+        else:
+            flash(_("The choice limit has been saved."), "success")
+    return redirect(url_for(".edit_season", season_id=season.id))
 
 
 @bp.route("/seasons/<int:season_id>/wipe-trial", methods=["POST"])

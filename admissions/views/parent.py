@@ -59,14 +59,14 @@ def add_child_message(err: rules.AdmissionError) -> str:
     }[err.code]
 
 
-def apply_message(code: str) -> str:
+def apply_message(code: str, limit: int = rules.MAX_OTHER_CHOICES) -> str:
     return {
         "no_season": _("No admissions season is set up yet."),
         "not_eligible": _("This child is not of the age admitted this year."),
         "not_scheduled": _("Registration for this level has not been published yet."),
         "upcoming": _("Registration has not opened yet."),
         "closed": _("Registration is closed."),
-        "too_many": _("Choose at most 3 other schools."),
+        "too_many": _("Choose at most %(n)d other schools.", n=limit),
         "repeated": _("Each school may be chosen only once."),
         "catchment_listed": _(
             "Your catchment school is already guaranteed as the last choice: do not list it."
@@ -141,6 +141,16 @@ def add_child():
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
+        ctx = applications.apply_context(child)
+        if ctx.reason == "closed" and ctx.application is None:
+            flash(
+                _(
+                    "Registration is already closed: %(name)s has no application this season. "
+                    "Read the next step on the child's page.",
+                    name=child.full_name,
+                ),
+                "warning",
+            )
         return redirect(url_for(".child", child_id=child.id))
     return render_template("admissions/parent_add_child.html", form=form), (
         422 if form.is_submitted() else 200
@@ -177,7 +187,7 @@ def apply(child_id: int):
         flash(apply_message(ctx.reason or "not_eligible"), "error")
         return redirect(url_for(".child", child_id=kid.id))
     form = ApplicationForm()
-    form.set_options(ctx.options, ctx.sibling_options)
+    form.set_options(ctx.options, ctx.sibling_options, ctx.level.max_other_choices)
     if not form.is_submitted():
         form.start(ctx.application)
     if form.validate_on_submit():
@@ -192,7 +202,7 @@ def apply(child_id: int):
             )
         except rules.AdmissionError as err:
             if err.field == "choices":
-                form.choice_1.errors.append(apply_message(err.code))
+                form.choice_1.errors.append(apply_message(err.code, ctx.level.max_other_choices))
             elif err.field == "sibling_school":
                 form.sibling_school.errors.append(apply_message(err.code))
             else:

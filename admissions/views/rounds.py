@@ -42,7 +42,7 @@ from ..access import (
 )
 from ..forms import AssignForm, BeaconForm, ConfirmForm, PublishForm, RunForm, level_labels, what_if_form
 from ..models import AllocationRound, RoundStatus
-from ..placement import assign_seat, placement_rows
+from ..placement import assign_seat, level_schools, offer_nearest, placement_rows
 
 bp = Blueprint("admissions_rounds", __name__, url_prefix="/admissions")
 VERIFIER = Path(allocation.__file__).with_name("verify_round.py")
@@ -170,6 +170,11 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
         publish_form = PublishForm(formdata=None)
         default = rounds.default_confirm_by(rnd)
         publish_form.confirm_by.data = rules.utc_to_local(default, seasons.timezone()) if default else None
+    if rounds.default_confirm_by(rnd) is None:  # the hint must not promise a default the round refuses
+        publish_form.confirm_by.description = _(
+            "Vietnam time. Required for this round: the level's confirmation deadline is used only "
+            "by round 1, and only while it is still ahead."
+        )
     return render_template(
         "admissions/office_round.html",
         rnd=rnd,
@@ -185,6 +190,7 @@ def _round_page(rnd: AllocationRound, publish_form: PublishForm | None = None, s
         what_ifs=rounds.what_ifs_of(rnd),
         labels=level_labels(),
         statuses=round_status_labels(),
+        classes=notify.CLASS_LABELS,
         error=round_error_text(rnd.error),
     ), status
 
@@ -265,6 +271,8 @@ def round_publish(round_id: int):
             return _round_page(rnd, form, 422)
         flash(round_error_text(err.code), "error")
         return redirect(url_for(".round_view", round_id=rnd.id))
+    # "Without a seat" as the round's page counts it (a later round stores no new "unplaced" rows).
+    counts["unplaced"] = (rnd.summary or {}).get("unassigned", counts["unplaced"])
     flash(
         _(
             "Round %(n)d published: %(offered)d offers, %(moved)d moved up, %(unplaced)d without a seat. "
@@ -274,6 +282,16 @@ def round_publish(round_id: int):
         ),
         "success",
     )
+    auto = offer_nearest(rnd.admission_level, rnd.district_id, current_user)
+    if auto:
+        flash(
+            _(
+                "%(n)d catchment children without a seat were offered the nearest school with seats; "
+                "you can change it on the placement page.",
+                n=auto,
+            ),
+            "info",
+        )
     return redirect(url_for(".round_view", round_id=rnd.id))
 
 
@@ -364,6 +382,7 @@ def round_compare(round_id: int):
         moved=moved,
         total=total,
         names=eligibility.school_names({s for _r, _n, a, b in moved for s in (a, b) if s}),
+        classes=notify.CLASS_LABELS,
         labels=level_labels(),
         statuses=round_status_labels(),
     )
@@ -390,6 +409,12 @@ def placement(district_id: int, level_id: int):
     }
     return render_template(
         "admissions/office_round_placement.html",
+        standings={
+            "unplaced": _("Left without a seat by the round"),
+            "declined": _("The family declined the place"),
+            "expired": _("The offer expired unanswered"),
+            "office_offer": _("Offered by the office, awaiting the family's answer"),
+        },
         district=district,
         level=lv,
         result=result,
@@ -406,7 +431,7 @@ def placement(district_id: int, level_id: int):
 def placement_assign(district_id: int, level_id: int, application_id: int):
     district, lv = district_or_404(district_id), level_or_404(level_id)
     app_ = unplaced_or_404(application_id, lv, district.id)
-    schools = eligibility.district_schools(lv, district.id)
+    schools = level_schools(lv)  # the nearest school may be in a neighbouring district
     form = AssignForm(prefix=f"a{app_.id}").offer(schools)
     if not form.validate_on_submit():
         flash(round_messages()["unknown_school"], "error")

@@ -20,12 +20,14 @@ EXPECTED = {
         "/contactbook/",
         "/children/",
         "/admissions/rounds/",
+        "/tuyen-sinh/",
         "/notifications/",
         "/auth/password",
     ],
     "teacher": [
         "/contactbook/",
         "/admissions/rounds/",
+        "/tuyen-sinh/",
         "/notifications/",
         "/notifications/sent",
         "/auth/password",
@@ -33,6 +35,7 @@ EXPECTED = {
     "school_staff": [
         "/contactbook/",
         "/admissions/rounds/",
+        "/tuyen-sinh/",
         "/admissions/dashboard/",
         "/admissions/council/",
         "/admin/users",
@@ -43,6 +46,7 @@ EXPECTED = {
     "city_admin": [
         "/contactbook/",
         "/admissions/rounds/",
+        "/tuyen-sinh/",
         "/admissions/office/",
         "/admissions/imports",
         "/admissions/dashboard/",
@@ -85,5 +89,13 @@ def test_an_area_adds_a_card_for_some_roles(app, world, make_client):
 
 
 def test_the_home_template_names_no_area():
-    template = (ROOT / "templates" / "home.html").read_text()
-    assert "admissions" not in template and "contactbook" not in template
+    for name in ("home.html", "index.html"):
+        template = (ROOT / "templates" / name).read_text()
+        assert "admissions" not in template and "contactbook" not in template
+
+
+def test_the_public_welcome_page_links_the_rounds_and_the_figures(app, make_client):
+    links = card_links(make_client().get("/").get_data(as_text=True))
+    assert links == ["/admissions/rounds/", "/tuyen-sinh/"]
+    for link in links:
+        assert make_client().get(link).status_code == 200

@@ -208,3 +208,9 @@ def test_lock_expires():
 
 def test_mask_personal_id():
     assert rules.mask_personal_id("001220012345") == "001••••••345"
+
+
+def test_the_choice_limit_is_the_levels():
+    assert rules.choice_problems([1, 2, 3, 4, 5], {1, 2, 3, 4, 5}, 9, limit=5) == []
+    assert rules.choice_problems([1, 2], {1, 2}, 9, limit=1) == ["too_many"]
+    assert rules.choice_problems([], set(), 9, limit=0) == []

@@ -31,7 +31,7 @@ def register(app) -> None:
     for title, endpoint, roles, order in (
         (_l("My children: admissions"), "admissions_parent.my_children", (Role.PARENT,), 110),
         (
-            _l("Admission lotteries: seed fingerprints, seeds and results files"),
+            _l("Admission results: how places are shared out, and checking your child's entry"),
             "admissions_rounds.public_index",
             None,
             120,

@@ -99,3 +99,14 @@ def test_the_public_welcome_page_links_the_rounds_and_the_figures(app, make_clie
     assert links == ["/admissions/rounds/", "/tuyen-sinh/"]
     for link in links:
         assert make_client().get(link).status_code == 200
+
+
+def test_families_read_plain_words_on_their_home_page(app, world, make_client):
+    """Cards speak to families, not to auditors: no 'seed fingerprints' on a parent's or a
+    teacher's home page (Vietnamese, the default language)."""
+    for role in ("parent", "teacher"):
+        client = make_client()
+        client.login_as(world["users"][role])
+        page = client.get("/home").get_data(as_text=True)
+        assert "Kết quả tuyển sinh: cách xếp chỗ học và cách kiểm tra hồ sơ của con" in page
+        assert "vân tay" not in page and "chuỗi khởi tạo" not in page

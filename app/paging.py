@@ -1,4 +1,4 @@
-"""Long lists: one page at a time, with a search box, never cut silently (issue 16, point 7).
+"""Long lists: one page at a time, with a search box, never cut silently.
 
 `page_arg()` and `search_arg()` read `?page=` and `?q=` (clamped and cleaned), `contains()` builds
 a case-insensitive LIKE on several columns that works on SQLite and PostgreSQL, and `paginate()`

@@ -1,4 +1,4 @@
-"""Rollover: a school prepares next year's classes from this year's (issue 16, point 2).
+"""Rollover: a school prepares next year's classes from this year's.
 
 Every class of the current year moves up a grade into the next academic year (the year that
 starts after the current one ends), renamed 6A → 7A unless staff type another name, with its

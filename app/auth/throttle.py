@@ -11,7 +11,7 @@ A correct login clears the account's count. Guessing is thus slowed to about one
 
 Still to come with the phone verification work (one-time codes by SMS): once the delay has
 reached its maximum, the next attempt also asks for a code sent to the account's verified phone,
-so that the owner gets in at once and a stranger not at all (issue "Recovery and sessions").
+so that the owner gets in at once and a stranger not at all.
 
 The counts live where the rate limits do (Redis when `REDIS_URL` is set, shared by every web
 process); if that storage stops answering, each process counts in its own memory meanwhile.

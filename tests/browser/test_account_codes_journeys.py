@@ -1,5 +1,5 @@
 """On a phone-sized screen: register with the code sent by SMS, forget the password, recover it
-with a new code, log in with the new password (issue 11). The SMS are read where the SMS channel
+with a new code, log in with the new password. The SMS are read where the SMS channel
 writes them without a gateway (the log); labels are the Vietnamese a parent reads."""
 
 from __future__ import annotations

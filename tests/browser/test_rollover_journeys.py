@@ -1,4 +1,4 @@
-"""School staff prepare next year's classes on a phone (issue 16, point 2): the preview with its
+"""School staff prepare next year's classes on a phone: the preview with its
 counts, a renamed class, a pupil kept back, then the confirmed step."""
 
 from __future__ import annotations

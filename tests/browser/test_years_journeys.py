@@ -1,4 +1,4 @@
-"""The city administrator starts the school years (issue 16): creates the first year on a new
+"""The city administrator starts the school years: creates the first year on a new
 installation, then the next one, and makes it current, on a phone and on a desktop, in Vietnamese."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A phone number belongs to whoever proves it (issue 11, parts 1 and 2): one-time codes by SMS
+"""A phone number belongs to whoever proves it: one-time codes by SMS
 for registering, confirming and changing a phone, forgot password; the takeover of a child's
 guardianship by a stranger who registered the parent's number fails."""
 
@@ -122,7 +122,7 @@ def test_codes_are_limited_per_address(make_client, app):
     assert client.post_form("/auth/forgot", {"login": "0912000120"}).status_code == 429
 
 
-# --- the takeover of issue 11 -----------------------------------------------------------------
+# --- the takeover of a parent's number -----------------------------------------------------------------
 
 
 def _school_imports_class(runner, tmp_path, phone):

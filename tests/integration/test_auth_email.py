@@ -1,4 +1,4 @@
-"""Parents add an email address, proven by a link sent to it (issue 11, part 1)."""
+"""Parents add an email address, proven by a link sent to it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rollover (issue 16, point 2): school staff prepare next year's classes from this year's — a
+"""Rollover: school staff prepare next year's classes from this year's — a
 preview with counts, then one confirmed, audited step; promoted pupils, pupils kept back, leavers
 of the last grade, 6A → 7A by default (editable), guardians and homeroom teachers carried over."""
 

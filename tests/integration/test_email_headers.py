@@ -1,4 +1,4 @@
-"""Email that looks like it came from a school (issue 17, points 8–9), checked on a real local
+"""Email that looks like it came from a school, checked on a real local
 SMTP server: folded Vietnamese subjects keep their spaces; every email has a Message-ID, a Date,
 the configured sender, a plain-text part and absolute links from PUBLIC_URL."""
 

@@ -1,4 +1,4 @@
-"""A fresh installation without the demo loader (issue 16): `db upgrade`, the first city
+"""A fresh installation without the demo loader: `db upgrade`, the first city
 administrator, the first academic year, then a season and the Excel class import — each through
 its ordinary entry point. Before the year exists the season has no year to choose and the class
 import refuses; once it exists both work."""

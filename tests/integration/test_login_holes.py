@@ -1,6 +1,6 @@
 """Login probes a tester ran as an attacker: redirects off-site after login and after a language
 switch, NUL-padded logins around the per-account counter, and a lockout a stranger could impose
-on the owner (issue: "The holes"; "Recovery and sessions", the lockout)."""
+on the owner."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Long lists page and search instead of being cut (issue 16, point 7): the contact book's
+"""Long lists page and search instead of being cut: the contact book's
 schools, the staff accounts, a school's pupils."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every route × every role × anonymous: who may reach what (issue: Foundation, point 5).
+"""Every route × every role × anonymous: who may reach what.
 
 New routes join automatically: each must declare its audience (`@public` or `@roles_required`),
 and every URL argument must have a "foreign" object here — one outside the scope of the users

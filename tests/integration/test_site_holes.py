@@ -1,6 +1,6 @@
 """Probes against the site as a whole: links planted through the Host header, forged
 X-Forwarded-For, huge page numbers, PUBLIC_URL required in production, and the error page when
-the database is down (issue: "The holes")."""
+the database is down."""
 
 from __future__ import annotations
 

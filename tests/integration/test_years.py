@@ -1,4 +1,4 @@
-"""Academic years (issue 16, point 1): the city administrator creates a year and sets the current
+"""Academic years: the city administrator creates a year and sets the current
 one, on the pages and by `flask --app app years …`; switching is audited and keeps the records of
 the other years."""
 

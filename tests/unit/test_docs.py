@@ -339,3 +339,20 @@ def test_docs_cite_only_this_repository():
             if "DESIGN §" in line or "DESIGN.md" in line or "../shared" in line:
                 offending.append(f"{path.relative_to(ROOT)}:{number}")
     assert offending == []
+
+
+ISSUE_CITATION = re.compile(r"\(issue\b|\bissue \d+|\bIssue \d+, point|DESIGN §")
+
+
+def test_code_cites_no_issue_tracker_entry():
+    """Comments and docstrings explain themselves or cite docs/: a reader of the repository has
+    no issue tracker entry to follow ("issue 16, point 7", "(issue: …)")."""
+    offending = []
+    for pkg in ("app", "admissions", "contactbook", "scripts", "tests"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            if path == Path(__file__):
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if ISSUE_CITATION.search(line):
+                    offending.append(f"{path.relative_to(ROOT)}:{number}")
+    assert offending == []

@@ -251,7 +251,11 @@ class ApplyContext:
         return self.child.ward.district_id
 
 
-def apply_context(child: Child, season: AdmissionSeason | None = None) -> ApplyContext:
+def apply_context(
+    child: Child, season: AdmissionSeason | None = None, *, options: bool = True
+) -> ApplyContext:
+    """Where `child` stands this season: level, window, application, and (with `options`) the
+    catchment school and the schools that may be chosen."""
     season = season or current_season()
     if season is None:
         return ApplyContext(child, None, None, "no_season")
@@ -276,6 +280,8 @@ def apply_context(child: Child, season: AdmissionSeason | None = None) -> ApplyC
         ctx.reason = "not_scheduled"
     elif not ctx.window.is_open(at):
         ctx.reason = "upcoming" if ctx.window.status(at) in ("upcoming", "unset") else "closed"
+    if not options:
+        return ctx
     ctx.catchment = catchment_for(level.level, child.ward_id, child.residential_group_id)
     district_id = child.ward.district_id
     schools = db.session.scalars(

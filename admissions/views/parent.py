@@ -141,7 +141,7 @@ def add_child():
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
-        ctx = applications.apply_context(child)
+        ctx = applications.apply_context(child, options=False)
         if ctx.reason == "closed" and ctx.application is None:
             flash(
                 _(

@@ -37,7 +37,7 @@ JOURNEY_BUDGET = {
     "verify": 9,  # the code checked, the account created and signed in
     "home": 1,
     "add_child_page": 1,
-    "add_child": 8,
+    "add_child": 10,  # and where the child stands (season, application): a warning after the close
     "child": 11,  # 3 of them once per level and district every few minutes (spare seats, cached)
     "apply_page": 6,
     "submit": 13,

@@ -38,6 +38,18 @@ class App(Flask):
     connection's reset. A GET or HEAD that loses its database connection (the server restarted,
     a proxy dropped an idle connection) is served once more on a fresh one."""
 
+    def preprocess_request(self):
+        """The before-request hooks (the signed-in account's checks read the session first): a
+        dropped pooled connection there is retried once too, for a GET or HEAD."""
+        try:
+            return super().preprocess_request()
+        except sa.exc.DBAPIError as err:
+            jobs.rollback()
+            if not err.connection_invalidated or request.method not in ("GET", "HEAD"):
+                raise
+            logging.getLogger(__name__).warning("database connection lost; serving %s again", request.path)
+            return super().preprocess_request()
+
     def dispatch_request(self):
         for attempt in (1, 2):
             try:

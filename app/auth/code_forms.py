@@ -3,9 +3,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, Length
 
 from ..forms import VietnameseMobile
+from .forms import NewPasswordForm
 
 
 def _code_field():
@@ -32,37 +33,8 @@ class ForgotForm(FlaskForm):
     )
 
 
-class ResetForm(FlaskForm):
+class ResetForm(NewPasswordForm):
     code = _code_field()
-    password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(_l("Choose a password."))],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[
-            DataRequired(_l("Repeat the password.")),
-            EqualTo("password", _l("The two passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
-
-
-class NewPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(_l("Choose a password."))],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[
-            DataRequired(_l("Repeat the password.")),
-            EqualTo("password", _l("The two passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
 
 
 class PhoneForm(FlaskForm):

@@ -49,12 +49,9 @@ class RegisterForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
-    current = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(_l("Enter your current password."))],
-        render_kw={"autocomplete": "current-password"},
-    )
+class NewPasswordForm(FlaskForm):
+    """A new password typed twice (changed, or reset with a code or a link)."""
+
     password = PasswordField(
         _l("New password"),
         validators=[DataRequired(_l("Choose a password."))],
@@ -67,4 +64,12 @@ class ChangePasswordForm(FlaskForm):
             EqualTo("password", _l("The two passwords differ.")),
         ],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
     )

@@ -108,6 +108,14 @@ def run_job(path: str, job: ImportJob, progress: ProgressFn) -> ImportReport:
 def import_kinds() -> list[ImportKind]:
     """The kinds of file admissions imports from the web (registered by admissions.register)."""
     return [
-        ImportKind("admissions", kind, TITLES[kind], run_job, ImportReport, "admissions.import")
+        ImportKind(
+            "admissions",
+            kind,
+            TITLES[kind],
+            run_job,
+            ImportReport,
+            "admissions.import",
+            {c.name: c.label for c in COLUMNS[kind]},
+        )
         for kind in KINDS
     ]

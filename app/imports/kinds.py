@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
@@ -19,7 +19,8 @@ class ImportKind:
     user and district) and, only when no row has a problem, writes it — flush only, the job
     commits. It returns its report; `report_type` reads a stored one back. `area` is the
     registering area (its pages list its own kinds' jobs); `audit_prefix` names the audit events
-    (`<prefix>.upload`, `<prefix>.done`, `<prefix>.rejected`)."""
+    (`<prefix>.upload`, `<prefix>.done`, `<prefix>.rejected`). `labels`: each column's name in
+    the format → its Vietnamese header, for the problems whose header the file did not give."""
 
     area: str
     name: str
@@ -27,6 +28,7 @@ class ImportKind:
     run: Callable[[str, ImportJob, ProgressFn], ImportReport]
     report_type: type[ImportReport]
     audit_prefix: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def register_import(app: Flask, kind: ImportKind) -> ImportKind:

@@ -4,6 +4,7 @@ that checks and writes the file after the commit, its progress, and what the sta
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -174,12 +175,17 @@ def status_json(job: ImportJob) -> dict:
 
 def status_context(job: ImportJob, shown_problems: int = 200) -> dict:
     """What templates/imports/status.html shows of `job` (the area adds status_url and back_url)."""
-    report = import_kind(job.kind).report_type.from_json(job.report) if job.report else None
-    problems = report.problems[:shown_problems] if report else []
+    kind = import_kind(job.kind)
+    report = kind.report_type.from_json(job.report) if job.report else None
+    # A problem names its column as the file wrote it, else by the format's Vietnamese header.
+    problems = [
+        p if p.header or p.column not in kind.labels else dataclasses.replace(p, header=kind.labels[p.column])
+        for p in (report.problems[:shown_problems] if report else [])
+    ]
     return {
         "job": job,
         "report": report,
-        "title": import_kind(job.kind).title,
+        "title": kind.title,
         "problems": problems,
         "more": (job.problem_count - len(problems)) if report else 0,
         "status_labels": STATUS_LABELS,

@@ -15,7 +15,7 @@ from app.imports import ImportKind, ProgressFn
 from app.models import ImportJob, User
 
 from .cells import Problem
-from .class_sheet import ImportReport
+from .class_sheet import PUPIL_COLUMNS, TEACHER_COLUMNS, ImportReport
 from .classes import import_classes
 
 __all__ = ["ImportReport", "import_classes", "import_kinds", "run_job"]
@@ -32,6 +32,7 @@ def run_job(path: str, job: ImportJob, progress: ProgressFn) -> ImportReport:
 
 def import_kinds() -> list[ImportKind]:
     """The kinds of file the contact book imports from the web (registered by contactbook.register)."""
+    labels = {c.name: c.label for c in (*PUPIL_COLUMNS, *TEACHER_COLUMNS)}
     return [
         ImportKind(
             "contactbook",
@@ -40,5 +41,6 @@ def import_kinds() -> list[ImportKind]:
             run_job,
             ImportReport,
             "contactbook.import",
+            labels,
         )
     ]

@@ -464,3 +464,28 @@ def test_a_guardian_written_two_ways_keeps_the_first_and_reimport_changes_nothin
     for _ in range(2):
         again = _run(runner, tmp_path, classes_xlsx(pupils, TEACHERS[:1]))
         assert again.stdout.strip().splitlines()[-1] == "created 0, updated 0, unchanged 3", again.output
+
+
+def test_the_job_page_names_columns_by_their_vietnamese_header(app, make_client, run_jobs):
+    """A problem names its column as the format's Vietnamese header (not `gender`) on the page."""
+    from io import BytesIO
+
+    primary, _secondary = _setup()
+    staff = create_user("school_staff", school=primary)
+    jobs.commit()
+    client = make_client()
+    client.login_as(staff)  # Vietnamese, the default
+    bad = [list(r) for r in PUPILS if r[0] == "TH-A"]
+    bad[0][5] = "X"  # gender
+    resp = client.post(
+        "/contactbook/import",
+        data={
+            "csrf_token": client.csrf("/contactbook/import"),
+            "file": (BytesIO(classes_xlsx(bad, [r for r in TEACHERS if r[0] == "TH-A"])), "classes.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 302
+    run_jobs()
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "cột Giới tính:" in page and "cột gender" not in page

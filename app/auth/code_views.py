@@ -104,14 +104,18 @@ def gate():
     return None
 
 
-@bp.route("/verify", methods=["GET", "POST"])
-@public
-@limiter.limit(
+# Entering a code: failed tries per address, shared by every page that takes one.
+_code_checks = limiter.limit(
     lambda: current_app.config["CODE_CHECK_LIMIT_PER_IP"],
     key_func=lambda: "code-check:" + get_remote_address(),
     methods=["POST"],
     deduct_when=_failed,
 )
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@public
+@_code_checks
 def verify():
     row = verification.pending(session.get(PENDING))
     if row is None or row.purpose == CodePurpose.RESET:
@@ -214,12 +218,7 @@ def forgot():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @public
-@limiter.limit(
-    lambda: current_app.config["CODE_CHECK_LIMIT_PER_IP"],
-    key_func=lambda: "code-check:" + get_remote_address(),
-    methods=["POST"],
-    deduct_when=_failed,
-)
+@_code_checks
 def reset():
     row = verification.pending(session.get(PENDING))
     if current_user.is_authenticated or row is None or row.purpose != CodePurpose.RESET:

@@ -187,3 +187,12 @@ def test_public_pages_run_a_bounded_number_of_queries(app, client, db, no_cache)
         create_application(kid, w.level, w.parent, choices=[s], catchment=w.a.home)
     jobs.commit()
     assert measure() == before
+
+
+def test_the_public_rounds_page_has_a_plain_title(client):
+    """The tables of the page belong in its body, not in its <title>."""
+    import re
+
+    page = client.get("/admissions/rounds/").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "<" not in title and "table" not in title, title

@@ -29,7 +29,8 @@ from .freeze import (
     versions,
 )
 from .freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
-from .models import AdmissionLevel, AllocationRound, RoundKind
+from .market import official_round
+from .models import AdmissionLevel, AllocationRound, Application, RoundKind
 from .rules import RoundError
 from .seasons import level_window
 
@@ -41,38 +42,31 @@ def _iso(at) -> str | None:
 
 
 def transcript(rnd: AllocationRound) -> dict:
-    """The transcript of a published official round 1 (its last attempt)."""
-    if not (rnd.is_official and rnd.is_published and rnd.number == 1):
+    """The transcript of a published official round (its last attempt). Round 1 carries its own
+    draw; a later round carries round 1's draw (the season keeps its lottery numbers), where each
+    child stood when it ran (a seat a round gave her, an office seat, or none) and why the entries
+    it left out were left out (docs/verification.md, "Later rounds")."""
+    if not (rnd.is_official and rnd.is_published):
         raise RoundError("no_transcript")
     attempt = latest_attempt(rnd)
     c = commitment_of(rnd.admission_level, rnd.district_id)
-    if attempt is None or attempt.lottery_seed is None or c is None:
+    first = rnd if rnd.number == 1 else official_round(rnd.admission_level_id, rnd.district_id, 1)
+    drawn = latest_attempt(first) if first is not None else None
+    if attempt is None or drawn is None or drawn.lottery_seed is None or c is None:
         raise RoundError("no_transcript")
     frozen = attempt.freeze
     code_of = {
         student_key(aid): e["code"]
         for aid, e in zip(frozen.application_ids, frozen.content["entries"], strict=True)
     }
-    assignment = rnd.result["assignment"]
-    return {
+    students = rnd.input_snapshot["students"]
+    out = {
         "format": TRANSCRIPT_FORMAT,
         "round": rnd.number,
         "attempt": attempt.number,
         "level": rnd.admission_level.level,
         "district_id": rnd.district_id,
-        "entries": {
-            "format": FREEZE_FORMAT,
-            "version": frozen.version,
-            "frozen_at": _iso(frozen.created_at),
-            "fingerprint": {
-                "root": frozen.root,
-                "schools": frozen.schools,
-                "entries": frozen.entries,
-                "seats": frozen.seats,
-            },
-            "schools": frozen.content["schools"],
-            "entries": frozen.content["entries"],
-        },
+        "entries": _entries(frozen),
         "randomness": {
             "method": SEED_METHOD,
             "secret_sha256": c.secret_sha256,
@@ -84,10 +78,68 @@ def transcript(rnd: AllocationRound) -> dict:
             "beacon_source": c.beacon_source,
             "beacon_typed_by_office": c.beacon_entered_by_id is not None,
         },
-        "lottery_seed": attempt.lottery_seed,
-        "lottery": {code_of[s["id"]]: s["lottery"] for s in rnd.input_snapshot["students"]},
-        "result": {code_of[k]: v for k, v in assignment.items()},
-        "published_at": _iso(rnd.published_at),
+        "lottery_seed": drawn.lottery_seed,
+    }
+    if rnd.number > 1:
+        first_frozen = drawn.freeze
+        out["lottery_draw"] = {
+            "round": 1,
+            "attempt": drawn.number,
+            "entries_version": first_frozen.version,
+            "entries_root": first_frozen.root,
+            "codes": [e["code"] for e in first_frozen.content["entries"]],
+        }
+        out["standing"] = {code_of[s["id"]]: _standing(s) for s in students}
+        out["left_out"] = _left_out(frozen, {s["id"] for s in students})
+    out["lottery"] = {code_of[s["id"]]: s["lottery"] for s in students}
+    out["result"] = {code_of[k]: v for k, v in rnd.result["assignment"].items()}
+    out["published_at"] = _iso(rnd.published_at)
+    return out
+
+
+def _entries(frozen: EntryFreeze) -> dict:
+    return {
+        "format": FREEZE_FORMAT,
+        "version": frozen.version,
+        "frozen_at": _iso(frozen.created_at),
+        "fingerprint": {
+            "root": frozen.root,
+            "schools": frozen.schools,
+            "entries": frozen.entries,
+            "seats": frozen.seats,
+        },
+        "schools": frozen.content["schools"],
+        "entries": frozen.content["entries"],
+    }
+
+
+def _standing(student: dict) -> dict:
+    """Where a child stood when a later round ran: a seat a round gave her (``held``: she keeps it
+    or moves up her list), a seat the office gave her (``office``: she may move up only to a
+    school she ranked above it), or none."""
+    if student.get("held"):
+        return {"held": student["held"]}
+    if student.get("office_seat"):
+        return {"office": student["office_seat"]}
+    return {}
+
+
+def _left_out(frozen: EntryFreeze, taken: set[str]) -> dict[str, str]:
+    """Entry code → why a later round left that entry out (declined, expired, or another status)."""
+    missing = {
+        aid: e["code"]
+        for aid, e in zip(frozen.application_ids, frozen.content["entries"], strict=True)
+        if student_key(aid) not in taken
+    }
+    if not missing:
+        return {}
+    status = dict(
+        db.session.execute(
+            sa.select(Application.id, Application.status).where(Application.id.in_(list(missing)))
+        ).all()
+    )
+    return {
+        code: str(status.get(aid, "removed")) for aid, code in sorted(missing.items(), key=lambda x: x[1])
     }
 
 

@@ -18,11 +18,11 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from admissions import beacon, freeze, rounds, rules
+from admissions import beacon, freeze, offers, placement, rounds, rules
 from admissions.allocation import draw_lottery, student_key
 from admissions.allocation.verification import derive_seed, freeze_fingerprint
 from admissions.freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
-from admissions.models import AllocationRound, ApplicationChoice
+from admissions.models import AllocationRound, Application, ApplicationChoice, ApplicationStatus
 from app import jobs
 from app.models import utcnow
 from tests.admissions_factories import create_round, login_en
@@ -354,3 +354,84 @@ def test_the_verifier_accepts_the_app_transcript_and_rejects_tampered_ones(
     lot["lottery"][a], lot["lottery"][b] = lot["lottery"][b], lot["lottery"][a]
     assert check(lot).returncode == 1
     assert check(t, "--entry", "ZZZZZ-ZZZZZ").returncode == 1
+
+
+def test_the_verifier_checks_a_later_round_from_where_each_child_stood(
+    app,
+    db,
+    rw,  # noqa: F811
+    make_client,
+    run_jobs,  # noqa: F811
+    tmp_path,
+):
+    """Round 2 after a decline: the transcript keeps round 1's draw, says where each child stood
+    (a round's seat, the office's seat, none) and why the decliner is left out; the verifier
+    re-runs it and rejects a forged standing, a dropped entry and a moved child."""
+    first = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
+    publish(first, rw.officer, run_jobs)
+    assert placement.offer_nearest(rw.level, rw.district.id, rw.officer) == 1  # as the publish page does
+    jobs.commit()
+    db.session.expire_all()
+    apps = [db.session.get(Application, a.id) for a in [*rw.apps, rw.anh_app, rw.binh_app]]
+    offered = [a for a in apps if a.status == ApplicationStatus.OFFERED and a.assigned_by_id is None]
+    leaving, staying = offered[0], offered[1]
+    held_seat = staying.allocated_school.code
+    office_seats = {
+        freeze.entry_code_of(a.id): a.allocated_school.code for a in apps if a.assigned_by_id is not None
+    }
+    assert office_seats  # the unplaced catchment child was offered the nearest school by the office
+    offers.respond_to_offer(leaving, rw.parent, False)
+    offers.respond_to_offer(staying, rw.parent, True)
+    jobs.commit()
+    second = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
+    assert second.status == "done", second.error
+    publish(second, rw.officer, run_jobs)
+    public = make_client()
+    assert f"/admissions/rounds/{second.id}/transcript.json" in _page(
+        public, f"/admissions/rounds/{second.id}"
+    )
+    t = public.get(f"/admissions/rounds/{second.id}/transcript.json").get_json()
+    leaving_code, staying_code = freeze.entry_code_of(leaving.id), freeze.entry_code_of(staying.id)
+    assert t["round"] == 2 and t["left_out"] == {leaving_code: "declined"}
+    assert t["standing"][staying_code] == {"held": held_seat}
+    assert all(t["standing"][c] == {"office": s} for c, s in office_seats.items())
+    script = tmp_path / "verify_round.py"
+    script.write_bytes(public.get("/admissions/rounds/verify_round.py").get_data())
+
+    def check(doc, *extra):
+        path = tmp_path / "t2.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return subprocess.run(
+            [sys.executable, "-I", str(script), str(path), *extra], capture_output=True, text=True, timeout=60
+        )
+
+    ok = check(t, "--entry", leaving_code)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "KHỚP / MATCHES" in ok.stdout and "not in this round: declined" in ok.stdout
+    # The decliner silently dropped from the list of the left out.
+    dropped = copy.deepcopy(t)
+    dropped["left_out"] = {}
+    bad = check(dropped)
+    assert bad.returncode == 1 and f"entry {leaving_code}: neither in the round" in bad.stdout
+    # A forged standing: the confirmed child shown as holding nothing (her seat freed for another);
+    # round 1's transcript shows what she held.
+    first_t = tmp_path / "t1.json"
+    first_t.write_text(
+        json.dumps(public.get(f"/admissions/rounds/{first.id}/transcript.json").get_json()), encoding="utf-8"
+    )
+    ok = check(t, "--previous", str(first_t))
+    assert ok.returncode == 0 and "standing is what round 1 gave her: ok" in ok.stdout, ok.stdout
+    forged = copy.deepcopy(t)
+    forged["standing"][staying_code] = {}
+    bad = check(forged, "--previous", str(first_t))
+    assert bad.returncode == 1 and f"standing of {staying_code}: round 1 gave {held_seat}" in bad.stdout
+    # A moved child.
+    moved = copy.deepcopy(t)
+    other = next(s["id"] for s in moved["entries"]["schools"] if s["id"] != moved["result"][staying_code])
+    moved["result"][staying_code] = other
+    bad = check(moved)
+    assert bad.returncode == 1 and f"result of {staying_code}" in bad.stdout
+    # Round 1's lottery re-drawn over other codes.
+    redrawn = copy.deepcopy(t)
+    redrawn["lottery_draw"]["codes"] = redrawn["lottery_draw"]["codes"][1:]
+    assert check(redrawn).returncode == 1

@@ -257,6 +257,10 @@ def notify_families(event: str, round_id: int | None, application_ids: list[int]
     """Job: the notices of `event` about these applications, one per child and language
     (notify.send_results). Returns how many notifications were made."""
     apps = db.session.scalars(sa.select(Application).where(Application.id.in_(application_ids))).all()
+    if event == "result":
+        # A child the round left without a seat whom the office has placed since (at publication,
+        # the nearest school with seats) is told once, by the office's offer ("assigned").
+        apps = [a for a in apps if a.assigned_by_id is None]
     if not apps:
         return 0
     views = offer_views(apps)

@@ -20,6 +20,7 @@ from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, AllocationRound, Application, ApplicationStatus
 from app import jobs
 from app.models import AuditLog, utcnow
+from app.notifications.models import Notification
 from tests.admissions_factories import create_roster_entry, create_round, login_en
 from tests.factories import create_district, create_school, create_user
 from tests.integration import test_admissions_rounds as _rounds
@@ -148,6 +149,15 @@ def test_publishing_offers_the_nearest_school_with_seats_across_the_border_and_t
     assert (left_out.status, left_out.allocated_school_id) == (S.OFFERED, neighbour.id)
     assert left_out.catchment_school_id == rw.area.home.id and left_out.offer_deadline > utcnow()
     assert placement.seats_left(rw.level, None)[neighbour.id] == 4
+    # The family is told once, by the office's offer (not also "no seat yet" by the round's result).
+    run_jobs()
+    name = left_out.child.full_name
+    told = [
+        n.context["title"]
+        for n in db.session.scalars(sa.select(Notification).where(Notification.kind == "admission"))
+        if n.context.get("child_name") == name
+    ]
+    assert told == ["The education office has found a place at Tiểu học Bên Kia"], told
     # The family reads who chose the school and why; it may confirm or decline like any offer.
     with app.test_request_context():
         lines = " ".join(offers.offer_views([left_out])[left_out.id].lines())

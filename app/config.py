@@ -59,6 +59,13 @@ class Config:
     BEACON_URL = os.environ.get("BEACON_URL") or None
     BEACON_GENESIS = int(os.environ.get("BEACON_GENESIS", "1595431050") or 1595431050)
     BEACON_PERIOD = int(os.environ.get("BEACON_PERIOD", "30") or 30)
+    # The League of Entropy's mainnet chain (drand's default): its public key and scheme. Set both
+    # for another chain; an empty BEACON_PUBLIC_KEY checks only that randomness = SHA-256(signature).
+    BEACON_PUBLIC_KEY = os.environ.get(
+        "BEACON_PUBLIC_KEY",
+        "868f005eb8e6e4ca0a47c8a77ceaa5309a47978a7c71bc5cce96366b5d7a569937c529eeda66c7293784a9402801af31",
+    )
+    BEACON_SCHEME = os.environ.get("BEACON_SCHEME") or "pedersen-bls-chained"
     SECRET_KEY: str | None = None
 
     # Sessions: server-side record (UserSession) referenced by a signed cookie.

@@ -244,6 +244,13 @@ def verify(t: dict, entry: str | None = None, say=print, previous: dict | None =
     if seed != t["lottery_seed"]:
         raise Mismatch(f"lottery seed: computed {seed}, published {t['lottery_seed']}")
     say(f"3. lottery seed {seed} (beacon round {r['beacon_round']}, from {r['beacon_source']}): ok")
+    if r.get("beacon_signature"):
+        if hashlib.sha256(bytes.fromhex(r["beacon_signature"])).hexdigest() != r["beacon_randomness"]:
+            raise Mismatch("beacon: the randomness is not the SHA-256 of the beacon's signature")
+        say("   the beacon value is the SHA-256 of its signature (the app checked the signature itself")
+        say("   against the chain's public key; drand's own tools can check it again): ok")
+    elif r.get("beacon_typed_by_office"):
+        say("   the beacon value was typed by the office: compare it with the beacon's own page")
     if t["round"] == 1:
         codes, participants = [e["code"] for e in entries], entries
     else:

@@ -5,6 +5,7 @@ public; a season where the office tries to steer and every act shows on the publ
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from py_ecc.bls import G2Basic
 
 from admissions import beacon, freeze, offers, placement, rounds, rules
 from admissions.allocation import draw_lottery, student_key
@@ -24,6 +26,7 @@ from admissions.allocation.verification import derive_seed, freeze_fingerprint
 from admissions.freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
 from admissions.models import AllocationRound, Application, ApplicationChoice, ApplicationStatus
 from app import jobs
+from app.config import Config
 from app.models import utcnow
 from tests.admissions_factories import create_round, login_en
 from tests.factories import create_district
@@ -34,14 +37,42 @@ def text(resp) -> str:
     return resp.get_data(as_text=True)
 
 
+# The fake chain's key pair (drand's chained scheme: BLS12-381, signatures on G2).
+FAKE_SK = 20261204
+FAKE_PK = G2Basic.SkToPk(FAKE_SK).hex()
+# A real round of the League of Entropy's mainnet (the default BEACON_PUBLIC_KEY): round 1337.
+MAINNET_1337 = {
+    "round": 1337,
+    "previous_signature": "80d95247ddf1bb3acf5738497a5f10406be283144603f63d714bb1a44ff6b932"
+    "85ae2697fffeb50c68862bd9fbecd4b204b1798d2686b4ac5d573615031d9d67e6168bde9a7adf1161430a498ca7"
+    "01a25c216aee3e38ffd5290369034fa050a2",
+    "signature": "945b08dcb30e24da281ccf14a646f0630ceec515af5c5895e18cc1b19edd65d156b71c776a369af34"
+    "87f1bc6af1062500b059e01095cc0eedce91713977d7735cac675554edfa0d0481bb991ed93d333d08286192c05bf6b"
+    "65d20f23a37fc7bb",
+    "randomness": "2660664f8d4bc401194d80d81da20a1e79480f65b8e2d205aecbd143b5bfb0d3",
+}
+
+
+@functools.cache
+def signed_round(n: int) -> dict:
+    """Round n of the fake chain as drand serves it, signed with the fake chain's key."""
+    previous = (hashlib.sha256(f"fake beacon {n - 1}".encode()).digest() * 3).hex()
+    signature = G2Basic.Sign(FAKE_SK, beacon.round_message(n, previous, "pedersen-bls-chained")).hex()
+    randomness = hashlib.sha256(bytes.fromhex(signature)).hexdigest()
+    return {"round": n, "randomness": randomness, "signature": signature, "previous_signature": previous}
+
+
 def randomness(n: int) -> str:
-    return hashlib.sha256(f"fake beacon {n}".encode()).hexdigest()
+    return signed_round(n)["randomness"]
 
 
 @pytest.fixture
-def beacon_server():
-    """A local HTTP server speaking drand's format: GET /public/<round>; `state.down` answers 503."""
-    state = SimpleNamespace(down=False, hits=0)
+def beacon_server(app):
+    """A local HTTP server speaking drand's format: GET /public/<round>, signed with the fake
+    chain's key (BEACON_PUBLIC_KEY set to it); `state.down` answers 503, `state.forge` a value
+    signed by another key, `state.serve` a fixed answer."""
+    state = SimpleNamespace(down=False, hits=0, forge=False, serve=None)
+    app.config["BEACON_PUBLIC_KEY"] = FAKE_PK
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
@@ -52,7 +83,17 @@ def beacon_server():
                 self.end_headers()
                 return
             n = int(m.group(1))
-            body = json.dumps({"round": n, "randomness": randomness(n), "signature": "aa" * 48}).encode()
+            answer = state.serve or signed_round(n)
+            if state.forge:
+                signature = G2Basic.Sign(
+                    FAKE_SK + 1, beacon.round_message(n, answer["previous_signature"], "pedersen-bls-chained")
+                )
+                answer = {
+                    **answer,
+                    "signature": signature.hex(),
+                    "randomness": hashlib.sha256(signature).hexdigest(),
+                }
+            body = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -74,7 +115,24 @@ def test_beacon_adapter_reads_drand_format_and_reports_failures(app, beacon_serv
     app.config["BEACON_URL"] = beacon_server.url + "/"
     value = beacon.fetch(123)
     assert (value.round, value.randomness) == (123, randomness(123))
-    assert value.source == f"{beacon_server.url}/public/123" and value.signature == "aa" * 48
+    assert value.source == f"{beacon_server.url}/public/123"
+    assert value.signature == signed_round(123)["signature"]
+    # A value signed by another key, or whose randomness is not SHA-256 of its signature: refused.
+    beacon_server.state.forge = True
+    with pytest.raises(beacon.BeaconUnavailable, match="does not verify"):
+        beacon.fetch(123)
+    beacon_server.state.forge = False
+    beacon_server.state.serve = {**signed_round(124), "round": 123, "randomness": randomness(123)}
+    with pytest.raises(beacon.BeaconUnavailable, match="SHA-256"):
+        beacon.fetch(123)
+    # A real mainnet round verifies with the default public key (the League of Entropy's).
+    app.config["BEACON_PUBLIC_KEY"] = Config.BEACON_PUBLIC_KEY
+    beacon_server.state.serve = MAINNET_1337
+    assert beacon.fetch(1337).randomness == MAINNET_1337["randomness"]
+    with pytest.raises(beacon.BeaconUnavailable, match="does not verify"):
+        beacon_server.state.serve = {**MAINNET_1337, "round": 1338}
+        beacon.fetch(1338)
+    beacon_server.state.serve = None
     beacon_server.state.down = True
     with pytest.raises(beacon.BeaconUnavailable):
         beacon.fetch(123)
@@ -348,6 +406,11 @@ def test_the_verifier_accepts_the_app_transcript_and_rejects_tampered_ones(
     swapped["randomness"]["beacon_randomness"] = "ee" * 32
     bad = check(swapped)
     assert bad.returncode == 1 and "lottery seed" in bad.stdout
+    # A beacon signature that does not give the beacon value.
+    signed = copy.deepcopy(t)
+    signed["randomness"]["beacon_signature"] = "aa" * 96
+    bad = check(signed)
+    assert bad.returncode == 1 and "not the SHA-256 of the beacon's signature" in bad.stdout
     # A changed lottery number, an unknown entry code.
     lot = copy.deepcopy(t)
     a, b = list(lot["lottery"])[:2]

@@ -28,6 +28,7 @@ RANKS = {
     "models": 1,
     "rules": 1,
     "catalog": 1,
+    "circulars": 1,
     "allocation": 0,
     "access": 2,
     "forms": 2,

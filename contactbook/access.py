@@ -259,3 +259,17 @@ def import_job_or_404(job_id: int) -> ImportJob:
     if job is None:
         abort(404)
     return job
+
+
+def results_class_or_404(class_id: int) -> tuple[SchoolClass, bool]:
+    """A class's overall results: its homeroom teacher confirms them (this year's class only), the
+    school's staff read them; anyone else 404, a write by a reader 403."""
+    cls = overview_class_or_404(class_id)
+    editable = (
+        current_user.role == Role.TEACHER
+        and cls.homeroom_teacher_id == current_user.id
+        and cls.academic_year.is_current
+    )
+    if request.method == "POST" and not editable:
+        abort(403)
+    return cls, editable

@@ -334,3 +334,7 @@ class AnnouncementForm(FlaskForm):
         ],
     )
     requires_ack = BooleanField(_l("Ask families to confirm they have read it"))
+
+
+class ResultsForm(FlaskForm):
+    """CSRF only: the conduct of each pupil is named k-<pupil id> and read by the view."""

@@ -33,6 +33,11 @@ EVENTS = {
     "late_marked": lambda c: gettext("Late arrival recorded on %(day)s", **c),
     "absence_decided": lambda c: gettext("Your absence request has been answered"),
     "comment_added": lambda c: gettext("New comment from the teacher"),
+    "results_confirmed": lambda c: (
+        gettext("The year's results are ready")
+        if c["period"] == "year"
+        else gettext("The results of term %(period)s are ready", **c)
+    ),
 }
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from app.authz import roles_required
 from app.models import Role
 
-from .. import access, daily, grades, pages
+from .. import access, circulars, daily, grades, pages
 from ..forms import AbsenceRequestForm
 
 bp = Blueprint("contactbook_parent", __name__, url_prefix="/contactbook")
@@ -45,6 +45,7 @@ def child(pupil_id: int):
         fmt_score=grades.format_score,
         mark_labels=grades.MARK_LABELS,
         mark_names=grades.MARK_NAMES,
+        result_names=circulars.RESULT_NAMES,
     )
 
 

@@ -117,10 +117,17 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, user_agent: str = "") -> str:
+def start_session(user: User, user_agent: str = "", ip_prefix: str = "") -> str:
     """Create a fresh server-side session (never reuse one from before login)."""
     token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(token_hash=_hash_token(token), user_id=user.id, user_agent=user_agent[:200]))
+    db.session.add(
+        UserSession(
+            token_hash=_hash_token(token),
+            user_id=user.id,
+            user_agent=user_agent[:200],
+            ip_prefix=ip_prefix[:45],
+        )
+    )
     user.last_login_at = utcnow()
     user.session_token = token
     audit("user.login", user, actor_id=user.id)

@@ -11,7 +11,7 @@ from ..extensions import limiter
 from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
 from ..security import normalize_phone, safe_next_path
-from . import services, throttle, verification
+from . import devices, services, throttle, verification
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -37,7 +37,9 @@ def _try_again_in(seconds: int) -> str:
 
 def _begin_session(user) -> None:
     session.clear()  # a new session at login: nothing from before survives
-    services.start_session(user, request.headers.get("User-Agent", ""))
+    services.start_session(
+        user, request.headers.get("User-Agent", ""), devices.ip_prefix(request.remote_addr)
+    )
     session.permanent = True
     if user.locale:
         session["lang"] = user.locale

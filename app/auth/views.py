@@ -11,7 +11,8 @@ from ..extensions import limiter
 from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
 from ..security import normalize_phone, safe_next_path
-from . import devices, services, throttle, verification
+from . import devices, lockout, services, throttle, verification
+from .code_forms import LoginCodeStartForm
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -32,6 +33,13 @@ def _try_again_in(seconds: int) -> str:
         "Too many failed attempts for this account. Try again in %(num)d second.",
         "Too many failed attempts for this account. Try again in %(num)d seconds.",
         seconds,
+    )
+
+
+def _needs_code() -> str:
+    return _(
+        "Too many failed attempts for this account. To log in, ask for a code by SMS to the "
+        "account's phone and enter it with the password."
     )
 
 
@@ -56,6 +64,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         key = throttle.account_key(form.login.data)
+        if throttle.code_required(key) and lockout.needs_code(form.login.data):
+            # The password alone is no longer taken: a code by SMS to the account's phone is.
+            form.password.errors.append(_needs_code())
+            start = LoginCodeStartForm(login=form.login.data)
+            return render_template("auth/login.html", form=form, code_form=start), 429
         wait = throttle.wait_seconds(key)
         if wait:
             form.password.errors.append(_try_again_in(wait))

@@ -43,6 +43,8 @@ def start_reset(login: str) -> PhoneCode:
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = passwords().hash(password)
+    user.must_change_password = False
+    user.activation_code_hash = user.activation_expires_at = None
     end_all_sessions(user)
     forget_failures(user)  # the owner proved themselves: no code or delay at the next login
     audit("user.password_reset", user, actor_id=user.id)

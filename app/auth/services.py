@@ -17,6 +17,7 @@ from ..extensions import db
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
 from ..security import Passwords, normalize_login, normalize_phone
+from . import activation
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -66,7 +67,9 @@ def create_staff(
     school_id: int | None = None,
     district_id: int | None = None,
     actor: User | None = None,
+    must_change: bool = False,
 ) -> User:
+    """A staff account; `must_change`: its first login only opens choosing a new password."""
     if role not in STAFF_ROLES:
         raise AccountError("bad_role", "role")
     email_n = email.strip().lower()
@@ -85,6 +88,7 @@ def create_staff(
         school_id=school_id,
         district_id=district_id,
         password_hash=passwords().hash(password),
+        must_change_password=must_change,
     )
     db.session.add(user)
     db.session.flush()
@@ -107,7 +111,8 @@ def authenticate(login: str, password: str) -> User | None:
         ph.verify(None, password)  # same cost either way
         return None
     if not ph.verify(user.password_hash, password):
-        return None
+        # An administrator's one-time activation code logs in once, then a new password is due.
+        return user if activation.use_code(user, password) else None
     if ph.needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
     return user
@@ -180,5 +185,6 @@ def end_all_sessions(user: User) -> None:
 
 def change_password(user: User, new_password: str) -> None:
     user.password_hash = passwords().hash(new_password)
+    user.must_change_password = False
     end_all_sessions(user)
     audit("user.password_change", user)

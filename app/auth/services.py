@@ -97,8 +97,9 @@ def create_staff(
         user,
         actor_id=actor.id if actor else None,
         role=role,
-        school_id=school_id,
-        district_id=district_id,
+        # Names of places, not of people: the audit page reads them as they are.
+        school=user.school.name if user.school else None,
+        district=user.district.name if user.district else None,
     )
     enqueue_after_commit("app.tasks:send_welcome_email", user.id)
     return user

@@ -157,6 +157,7 @@ def deactivate(actor: User, target: User) -> None:
     if target.id == actor.id:
         raise AccountError("self", None)
     target.active = False
+    target.activation_code_hash = target.activation_expires_at = None  # a code handed out dies too
     end_all_sessions(target)
     audit("user.deactivate", target)
 

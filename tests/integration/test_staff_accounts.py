@@ -159,6 +159,18 @@ def test_deactivating_ends_every_session_and_reactivating_lets_the_person_back(m
     assert [e.target_id for e in _entries("user.reactivate")] == [str(teacher.id)]
 
 
+def test_deactivating_voids_an_activation_code_handed_out(make_client, world):
+    teacher = world["users"]["teacher"]
+    officer = make_client()
+    officer.login_as(world["users"]["school_staff"])
+    code = _issue_code(officer, teacher)
+    assert _act(officer, teacher, "deactivate").status_code == 302
+    assert _act(officer, teacher, "reactivate").status_code == 302
+    assert (
+        make_client().post_form("/auth/login", {"login": teacher.email, "password": code}).status_code == 200
+    )
+
+
 def test_nobody_deactivates_themselves(client, world):
     me = world["users"]["district_officer"]
     client.login_as(me)

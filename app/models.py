@@ -143,6 +143,13 @@ class User(UserMixin, db.Model):
     phone_verified_at: Mapped[datetime | None]
     # When the account's holder followed the link sent to `email` (app.auth.email_link).
     email_verified_at: Mapped[datetime | None]
+    # Set when an administrator created the account or issued an activation code: every page but
+    # choosing a new password is closed until the holder chooses one (app.auth.lifecycle).
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    # A one-time activation code an administrator issued (HMAC, app.auth.lifecycle): it logs in
+    # once, before `activation_expires_at`, and then a new password must be chosen.
+    activation_code_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    activation_expires_at: Mapped[datetime | None]
 
     school: Mapped[School | None] = relationship()
     district: Mapped[District | None] = relationship()
@@ -177,6 +184,8 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The start of the address it logged in from ("203.113.x.x"), never the whole address.
+    ip_prefix: Mapped[str] = mapped_column(sa.String(45), default="")
 
     user: Mapped[User] = relationship()
 
@@ -186,6 +195,7 @@ class CodePurpose(enum.StrEnum):
     CONFIRM = "confirm"  # prove the account's own phone (an account with an unproven phone)
     PHONE = "phone"  # change the account's phone: the new number holds only once proven
     RESET = "reset"  # forgot password: the code allows one new password
+    LOGIN = "login"  # after many failed logins: the code and the password log in (app.auth.throttle)
 
 
 class PhoneCode(db.Model):

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..forms import VietnameseMobile
@@ -63,5 +63,20 @@ class EmailForm(FlaskForm):
     password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(_l("Enter your current password.")), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class LoginCodeStartForm(FlaskForm):
+    """After many failed logins: send a code to the account's phone (the login rides along)."""
+
+    login = HiddenField(validators=[DataRequired(), Length(max=254)])
+
+
+class LoginCodeForm(FlaskForm):
+    code = _code_field()
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=128)],
         render_kw={"autocomplete": "current-password"},
     )

@@ -8,7 +8,6 @@ from flask_login import current_user
 
 from ..authz import login_required_any, public
 from ..extensions import limiter
-from ..forms import PasswordPolicy
 from ..jobs import keep_writes
 from ..models import STAFF_ROLES, CodePurpose
 from ..security import mask_phone, normalize_phone
@@ -223,9 +222,7 @@ def reset():
     row = verification.pending(session.get(PENDING))
     if current_user.is_authenticated or row is None or row.purpose != CodePurpose.RESET:
         return redirect(url_for("auth.forgot"))
-    form = ResetForm()
-    staff = row.user is not None and row.user.role in STAFF_ROLES
-    form.password.validators.append(PasswordPolicy(staff=staff))
+    form = ResetForm(staff=row.user is not None and row.user.role in STAFF_ROLES)
     if form.validate_on_submit():
         try:
             user = recovery.finish_reset(row, form.code.data, form.password.data)
@@ -248,8 +245,7 @@ def reset_link():
     user = recovery.link_user(request.args.get("t", ""))
     if current_user.is_authenticated or user is None:
         return render_template("auth/reset_link.html", form=None), 404
-    form = NewPasswordForm()
-    form.password.validators.append(PasswordPolicy(staff=user.role in STAFF_ROLES))
+    form = NewPasswordForm(staff=user.role in STAFF_ROLES)
     if form.validate_on_submit():
         recovery.finish_link_reset(user, form.password.data)
         _fresh_session(user)

@@ -50,11 +50,17 @@ class RegisterForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    """A new password typed twice (changed, or reset with a code or a link)."""
+    """A new password typed twice (changed, or reset with a code or a link), checked by the
+    password policy on the field: 12 characters for staff (`NewPasswordForm(staff=True)`), 8
+    for parents. (The policy is part of the form, never appended to a field's validators: those
+    lists are shared by every instance of the form, so an append would pile up across requests.)"""
 
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(_l("Choose a password."))],
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            PasswordPolicy(staff=lambda form: form.for_staff),
+        ],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -65,6 +71,10 @@ class NewPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+    def __init__(self, *args, staff: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.for_staff = staff
 
 
 class ChangePasswordForm(NewPasswordForm):

@@ -23,6 +23,7 @@ from ..jobs import enqueue_after_commit
 from ..mail import send_email
 from ..models import STAFF_ROLES, CodePurpose, PhoneCode, User, utcnow
 from ..security import normalize_phone
+from .lockout import forget_failures
 from .services import end_all_sessions, find_by_login, passwords
 from .verification import CodeError, check, issue
 
@@ -42,7 +43,10 @@ def start_reset(login: str) -> PhoneCode:
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = passwords().hash(password)
+    user.must_change_password = False
+    user.activation_code_hash = user.activation_expires_at = None
     end_all_sessions(user)
+    forget_failures(user)  # the owner proved themselves: no code or delay at the next login
     audit("user.password_reset", user, actor_id=user.id)
 
 

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
 from ..security import Passwords, normalize_login, normalize_phone
+from . import activation
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 
@@ -66,7 +67,9 @@ def create_staff(
     school_id: int | None = None,
     district_id: int | None = None,
     actor: User | None = None,
+    must_change: bool = False,
 ) -> User:
+    """A staff account; `must_change`: its first login only opens choosing a new password."""
     if role not in STAFF_ROLES:
         raise AccountError("bad_role", "role")
     email_n = email.strip().lower()
@@ -85,6 +88,7 @@ def create_staff(
         school_id=school_id,
         district_id=district_id,
         password_hash=passwords().hash(password),
+        must_change_password=must_change,
     )
     db.session.add(user)
     db.session.flush()
@@ -93,8 +97,9 @@ def create_staff(
         user,
         actor_id=actor.id if actor else None,
         role=role,
-        school_id=school_id,
-        district_id=district_id,
+        # Names of places, not of people: the audit page reads them as they are.
+        school=user.school.name if user.school else None,
+        district=user.district.name if user.district else None,
     )
     enqueue_after_commit("app.tasks:send_welcome_email", user.id)
     return user
@@ -107,7 +112,8 @@ def authenticate(login: str, password: str) -> User | None:
         ph.verify(None, password)  # same cost either way
         return None
     if not ph.verify(user.password_hash, password):
-        return None
+        # An administrator's one-time activation code logs in once, then a new password is due.
+        return user if activation.use_code(user, password) else None
     if ph.needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
     return user
@@ -117,10 +123,17 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, user_agent: str = "") -> str:
+def start_session(user: User, user_agent: str = "", ip_prefix: str = "") -> str:
     """Create a fresh server-side session (never reuse one from before login)."""
     token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(token_hash=_hash_token(token), user_id=user.id, user_agent=user_agent[:200]))
+    db.session.add(
+        UserSession(
+            token_hash=_hash_token(token),
+            user_id=user.id,
+            user_agent=user_agent[:200],
+            ip_prefix=ip_prefix[:45],
+        )
+    )
     user.last_login_at = utcnow()
     user.session_token = token
     audit("user.login", user, actor_id=user.id)
@@ -173,5 +186,6 @@ def end_all_sessions(user: User) -> None:
 
 def change_password(user: User, new_password: str) -> None:
     user.password_hash = passwords().hash(new_password)
+    user.must_change_password = False
     end_all_sessions(user)
     audit("user.password_change", user)

@@ -9,9 +9,12 @@ twice that, and so on up to `LOGIN_DELAY_MAX_SECONDS`. During the wait the accou
 A correct login clears the account's count. Guessing is thus slowed to about one try per
 `LOGIN_DELAY_MAX_SECONDS`, while the owner waits at most that long.
 
-Still to come with the phone verification work (one-time codes by SMS): once the delay has
-reached its maximum, the next attempt also asks for a code sent to the account's verified phone,
-so that the owner gets in at once and a stranger not at all.
+Once the delay has reached its maximum (`code_required`), an account with a proven phone (and
+any unknown phone number, so that the answer does not tell which numbers have accounts) no longer
+takes a password alone: the login page offers a code by SMS to the account's phone, and the code
+with the password logs in at once, whatever the wait (app.auth.lockout). The owner gets in; a
+stranger without the phone not at all. An account without a proven phone (most staff accounts
+log in by email) keeps the delay only.
 
 The counts live where the rate limits do (Redis when `REDIS_URL` is set, shared by every web
 process); if that storage stops answering, each process counts in its own memory meanwhile.
@@ -94,6 +97,17 @@ def failed(key: str) -> int:
         return delay
 
     return _call(count)
+
+
+def code_required(key: str) -> bool:
+    """The failures beyond the allowance have brought the delay to its cap."""
+    cap = int(current_app.config["LOGIN_DELAY_MAX_SECONDS"])
+
+    def check(storage: Storage) -> bool:
+        over = int(storage.get(key + ":over") or 0)
+        return over > 0 and delay_for(over) >= cap
+
+    return _call(check)
 
 
 def succeeded(key: str) -> None:

@@ -186,9 +186,18 @@ def _exists_text(_code: str) -> str:
     )
 
 
+def _login_text(code: str) -> str:
+    return (
+        _code_text(code)
+        + " "
+        + _("Enter it with your password on the login page. If it was not you, change your password.")
+    )
+
+
 # What each SMS says (rendered in the language of the request that asked for it).
 SMS_TEXTS = {
     "code": _code_text,
+    "login": _login_text,
     "exists": _exists_text,
     "reset": _reset_text,
     "no_account": _no_account_text,

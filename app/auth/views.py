@@ -8,11 +8,11 @@ from flask_login import current_user, login_user, logout_user
 
 from ..authz import login_required_any, public
 from ..extensions import limiter
-from ..forms import PasswordPolicy
 from ..models import STAFF_ROLES
 from ..security import normalize_phone, safe_next_path
-from . import services, throttle, verification
-from .forms import ChangePasswordForm, LoginForm, RegisterForm
+from . import devices, lockout, services, throttle, verification
+from .code_forms import LoginCodeStartForm
+from .forms import ChangePasswordForm, LoginForm, NewPasswordForm, RegisterForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -35,9 +35,18 @@ def _try_again_in(seconds: int) -> str:
     )
 
 
+def _needs_code() -> str:
+    return _(
+        "Too many failed attempts for this account. To log in, ask for a code by SMS to the "
+        "account's phone and enter it with the password."
+    )
+
+
 def _begin_session(user) -> None:
     session.clear()  # a new session at login: nothing from before survives
-    services.start_session(user, request.headers.get("User-Agent", ""))
+    services.start_session(
+        user, request.headers.get("User-Agent", ""), devices.ip_prefix(request.remote_addr)
+    )
     session.permanent = True
     if user.locale:
         session["lang"] = user.locale
@@ -54,6 +63,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         key = throttle.account_key(form.login.data)
+        if throttle.code_required(key) and lockout.needs_code(form.login.data):
+            # The password alone is no longer taken: a code by SMS to the account's phone is.
+            form.password.errors.append(_needs_code())
+            start = LoginCodeStartForm(login=form.login.data)
+            return render_template("auth/login.html", form=form, code_form=start), 429
         wait = throttle.wait_seconds(key)
         if wait:
             form.password.errors.append(_try_again_in(wait))
@@ -130,19 +144,36 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
+# Pages an account that must choose its first password may still open (see first_password_gate).
+FIRST_PASSWORD_OPEN = {None, "static", "core.set_language", "auth.logout", "auth.change_password"}
+
+
+@bp.before_app_request
+def first_password_gate():
+    """An administrator's initial password or activation code opens one page: choosing a new one."""
+    if request.endpoint in FIRST_PASSWORD_OPEN or not current_user.is_authenticated:
+        return None
+    if current_user.must_change_password:
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required_any
 def change_password():
-    form = ChangePasswordForm()
-    form.password.validators.append(PasswordPolicy(staff=current_user.role in STAFF_ROLES))
+    user = current_user._get_current_object()
+    # After an administrator's initial password or activation code the holder chooses their own
+    # (the gate in lifecycle_views keeps every other page closed until then): no current password.
+    first = user.must_change_password
+    staff = user.role in STAFF_ROLES
+    form = NewPasswordForm(staff=staff) if first else ChangePasswordForm(staff=staff)
     if form.validate_on_submit():
-        if not services.passwords().verify(current_user.password_hash, form.current.data):
+        if not first and not services.passwords().verify(user.password_hash, form.current.data):
             form.current.errors.append(_("The current password is wrong."))
         else:
-            user = current_user._get_current_object()
             services.change_password(user, form.password.data)
             _begin_session(user)
             flash(_("Your password has been changed. Other devices have been logged out."), "success")
             return redirect(url_for("core.home"))
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/password.html", form=form), status
+    return render_template("auth/password.html", form=form, first=first), status

@@ -36,7 +36,19 @@ def foreign_ids(world) -> dict[str, int]:
         **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
         **import_foreign_ids(world),  # job_id: an Excel import of district B
         "year_id": _a_year(),  # academic years are the city administrator's alone
+        "session_id": _a_session(world["foreign"]["teacher"]),  # someone else's login session
     }
+
+
+def _a_session(user) -> int:
+    from app import jobs
+    from app.extensions import db
+    from app.models import UserSession
+
+    row = UserSession(token_hash="f" * 64, user_id=user.id, user_agent="", ip_prefix="")
+    db.session.add(row)
+    jobs.commit()
+    return row.id
 
 
 def _a_year() -> int:

@@ -6,7 +6,7 @@ make an administrator's initial password or activation code good for one login o
 new password; `phone_code.purpose` gains 'login' (the code asked for after many failed logins).
 
 Revision ID: a7c31e5d90b2
-Revises: 5e7a1c93b2d4
+Revises: 7d3e5b1a9c20
 Create Date: 2026-12-04 20:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7c31e5d90b2'
-down_revision = '5e7a1c93b2d4'
+down_revision = '7d3e5b1a9c20'
 branch_labels = None
 depends_on = None
 

@@ -34,13 +34,15 @@ def _client(make_client, user):
     return c
 
 
-def _announce(teacher, cb_world, title="Họp phụ huynh đầu năm"):
+def _announce(teacher, cb_world, title="Họp phụ huynh đầu năm", run_jobs=None):
     url = f"/contactbook/classes/{cb_world['a1'].id}/announcements/new"
     resp = teacher.post(
         url,
         data={"csrf_token": teacher.csrf(url), "title": title, "body": "Thứ bảy 8:00.", "requires_ack": "y"},
     )
     assert resp.status_code == 302
+    if run_jobs is not None:
+        run_jobs()  # with Redis: a real worker sends the emails and SMS
     a = db.session.scalar(sa.select(Announcement).where(Announcement.title == title))
     n = db.session.scalar(sa.select(Notification).where(Notification.subject == f"announcement:{a.id}"))
     return a, n
@@ -67,11 +69,11 @@ def class_of_three(world, cb_world, mail):
 
 
 def test_reading_or_acknowledging_the_announcement_reads_the_inbox_item(
-    app, world, cb_world, class_of_three, make_client
+    app, world, cb_world, class_of_three, make_client, run_jobs
 ):
     parent_user, more = class_of_three
     teacher = _client(make_client, world["users"]["teacher"])
-    a, n = _announce(teacher, cb_world)
+    a, n = _announce(teacher, cb_world, run_jobs=run_jobs)
     parent = _client(make_client, parent_user)
     assert "Chưa đọc" in parent.get("/notifications/").get_data(as_text=True)
     assert _inbox_item(parent_user.id, n).read_at is None

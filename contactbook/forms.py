@@ -359,11 +359,23 @@ class UrgentNoticeForm(FlaskForm):
             CleanText(),
         ],
     )
-    audience = RadioField(_l("Send to"), validators=[InputRequired(_l("Choose who receives it."))])
+    # The choices are checked against the sender's scope by contactbook.urgent (a refusal worded
+    # in Vietnamese there), not by WTForms (whose own messages have no Vietnamese).
+    audience = RadioField(
+        _l("Send to"), validators=[InputRequired(_l("Choose who receives it."))], validate_choice=False
+    )
     classes = SelectMultipleField(
-        _l("Classes"), coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
+        _l("Classes"),
+        coerce=str,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
     )
     schools = SelectMultipleField(
-        _l("Schools"), coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput()
+        _l("Schools"),
+        coerce=str,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
     )
     requires_ack = BooleanField(_l("Ask families to confirm they have read it"), default=True)

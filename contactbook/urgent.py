@@ -84,18 +84,23 @@ def audience_for(user: User, kind: str, *, school_ids=(), class_ids=()) -> Audie
         return Audience({user.school_id: None})
     if user.role == Role.SCHOOL_STAFF and kind == "classes":
         own = {c.id for c in school_classes(user.school_id)}
-        chosen = sorted({int(c) for c in class_ids} & own)
-        if not chosen:
-            raise UrgentError("no_classes")
-        return Audience({user.school_id: chosen})
+        return Audience({user.school_id: _chosen(class_ids, own, "no_classes", "other_class")})
     if user.role == Role.DISTRICT_OFFICER and kind == "district":
         return Audience(dict.fromkeys(sorted(allowed)))
     if user.role == Role.DISTRICT_OFFICER and kind == "schools":
-        chosen = sorted({int(s) for s in school_ids} & allowed)
-        if not chosen:
-            raise UrgentError("no_schools")
-        return Audience(dict.fromkeys(chosen))
+        return Audience(dict.fromkeys(_chosen(school_ids, allowed, "no_schools", "other_school")))
     raise UrgentError("audience")
+
+
+def _chosen(values, allowed: set[int], none: str, outside: str) -> list[int]:
+    """The chosen ids, all of them within `allowed` (else refused: nothing is sent to part of a
+    choice)."""
+    raw = {str(v).strip() for v in values or ()}
+    if not raw:
+        raise UrgentError(none)
+    if not all(v.isdigit() and int(v) in allowed for v in raw):
+        raise UrgentError(outside)
+    return sorted(int(v) for v in raw)
 
 
 def _recipients(audience: Audience) -> dict[int, list[int]]:

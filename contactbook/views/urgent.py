@@ -41,6 +41,10 @@ def _error(form: UrgentNoticeForm, code: str) -> None:
         form.classes.errors.append(_("Choose at least one class."))
     elif code == "no_schools":
         form.schools.errors.append(_("Choose at least one school."))
+    elif code == "other_class":
+        form.classes.errors.append(_("Choose classes of your school only."))
+    elif code == "other_school":
+        form.schools.errors.append(_("Choose schools of your district only."))
     else:
         form.audience.errors.append(_("Choose who receives it."))
 
@@ -49,7 +53,7 @@ def _form(schools) -> UrgentNoticeForm:
     form = UrgentNoticeForm()
     if current_user.role == Role.SCHOOL_STAFF:
         form.audience.choices = [("school", _("The whole school")), ("classes", _("Chosen classes"))]
-        form.classes.choices = [(c.id, c.name) for c in urgent.school_classes(current_user.school_id)]
+        form.classes.choices = [(str(c.id), c.name) for c in urgent.school_classes(current_user.school_id)]
         form.schools.choices = []
     else:
         form.audience.choices = [
@@ -57,7 +61,7 @@ def _form(schools) -> UrgentNoticeForm:
             ("schools", _("Chosen schools")),
         ]
         form.classes.choices = []
-        form.schools.choices = [(s.id, s.name) for s in schools]
+        form.schools.choices = [(str(s.id), s.name) for s in schools]
     return form
 
 

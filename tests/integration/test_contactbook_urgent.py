@@ -123,7 +123,10 @@ def test_chosen_classes_only_reach_their_families(app, world, cb_world, families
     assert recipients == {other.id}
     # A class of another school is not a valid choice.
     resp = _post(staff, audience="classes", classes=str(cb_world["b1"].id), confirm="1", **NOTICE)
-    assert resp.status_code == 422
+    assert resp.status_code == 422 and "Chỉ chọn các lớp của trường mình." in resp.get_data(as_text=True)
+    for bad in ("abc", ""):
+        assert _post(staff, audience="classes", classes=bad, confirm="1", **NOTICE).status_code == 422
+    assert _post(staff, audience="district", confirm="1", **NOTICE).status_code == 422  # officers' choice
     assert db.session.scalar(sa.select(sa.func.count(Announcement.id))) == 1
 
 
@@ -135,9 +138,20 @@ def test_district_officer_sends_to_chosen_schools_of_the_district_only(
     officer = _client(make_client, world["users"]["district_officer"])
     page = officer.get(URL).get_data(as_text=True)
     assert school_a.name in page and school_b.name not in page
-    assert (
-        _post(officer, audience="schools", schools=str(school_b.id), confirm="1", **NOTICE).status_code == 422
-    )
+    # A school of another district, alone or with one of the officer's own: refused, nothing sent.
+    for chosen in ([school_b.id], [school_a.id, school_b.id]):
+        resp = officer.post(
+            URL,
+            data={
+                "csrf_token": officer.csrf(URL),
+                "audience": "schools",
+                "schools": chosen,
+                "confirm": "1",
+                **NOTICE,
+            },
+        )
+        assert resp.status_code == 422
+        assert "Chỉ chọn các trường trong quận/huyện của mình." in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == 0
     resp = _post(officer, audience="district", confirm="1", **NOTICE)
     assert resp.status_code == 302

@@ -179,7 +179,7 @@ def plan_counts(kind: str, recipients: Iterable[int], *, urgent: bool | None = N
         for plan in rules.plan_channels(
             spec, person, prefs.get(uid), settings.get(uid), urgent=urgent, now_utc=now, tz=tz
         ):
-            out[plan.channel] += 1
+            out[plan.channel] = out.get(plan.channel, 0) + 1
     return out
 
 

@@ -65,6 +65,16 @@ def _form(schools) -> UrgentNoticeForm:
     return form
 
 
+def _to(form: UrgentNoticeForm) -> str:
+    """Who the confirmation says it goes to: the audience, and the chosen classes or schools."""
+    label = str(dict(form.audience.choices).get(form.audience.data, ""))
+    chosen = form.classes if form.audience.data == "classes" else form.schools
+    if form.audience.data in ("classes", "schools"):
+        names = dict(chosen.choices)
+        label += ": " + ", ".join(str(names[v]) for v in chosen.data or [] if v in names)
+    return label
+
+
 @bp.route("/urgent/new", methods=["GET", "POST"])
 @roles_required(urgent.SENDERS)
 def new():
@@ -84,7 +94,7 @@ def new():
                     "contactbook/urgent_confirm.html",
                     form=form,
                     preview=urgent.preview(audience),
-                    schools=schools,
+                    to=_to(form),
                 )
             sent, p = urgent.send(
                 current_user,

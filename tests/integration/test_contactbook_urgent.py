@@ -117,6 +117,8 @@ def test_staff_confirms_then_it_goes_at_once_by_every_channel(
 def test_chosen_classes_only_reach_their_families(app, world, cb_world, families, servers, make_client):
     parent, other, _foreign = families
     staff = _client(make_client, world["users"]["school_staff"])
+    page = _post(staff, audience="classes", classes=str(cb_world["a2"].id), **NOTICE).get_data(as_text=True)
+    assert "Các lớp được chọn: 1B" in page and "1 gia đình" in page
     resp = _post(staff, audience="classes", classes=str(cb_world["a2"].id), confirm="1", **NOTICE)
     assert resp.status_code == 302
     recipients = set(db.session.scalars(sa.select(Delivery.recipient_id)))

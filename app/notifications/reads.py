@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 
 from ..extensions import db
 from . import rules
@@ -52,7 +53,14 @@ def mark_read_for(user_id: int, subject: str) -> int:
         .values(read_at=clock())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    count = result.rowcount or 0
+    if count and has_request_context():
+        # The header's unread badge was loaded with the login session, before this: it follows.
+        g.pop("notifications_unread", None)
+        loaded = g.get("session_columns")
+        if isinstance(loaded, dict) and loaded.get("notifications_unread"):
+            loaded["notifications_unread"] = max(0, loaded["notifications_unread"] - count)
+    return count
 
 
 def read_in_inbox(user_id: int, subjects: Iterable[str | None]) -> None:

@@ -4,6 +4,8 @@ not channels, and its "Read" agrees with the announcement page's opened count.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -78,7 +80,8 @@ def test_reading_or_acknowledging_the_announcement_reads_the_inbox_item(
     assert "Chưa đọc" in parent.get("/notifications/").get_data(as_text=True)
     assert _inbox_item(parent_user.id, n).read_at is None
 
-    parent.get(f"/contactbook/announcements/{a.id}")  # the family reads it on its page
+    page = parent.get(f"/contactbook/announcements/{a.id}").get_data(as_text=True)  # read on its page
+    assert re.search(r'class="notif-link">[^<]*\(0\)', page)  # the header's badge on that very page
     db.session.expire_all()
     assert _inbox_item(parent_user.id, n).read_at is not None
     assert "Chưa đọc" not in parent.get("/notifications/").get_data(as_text=True)

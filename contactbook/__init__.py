@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.audit import register_wording
 from app.imports import register_import
-from app.notifications import register_kind
+from app.models import Role
+from app.notifications import register_kind, register_read_hook
 from app.security import mask_phone
 from app.views import register_home_card
 
+from .announcements import read_in_inbox
 from .cli import contactbook_cli
 from .demo import load_demo
 from .imports import import_kinds
@@ -31,6 +34,25 @@ def register(app) -> None:
         "contact_book", _l("Contact book: grades, comments, attendance"), about_child=True, order=30
     )
     register_kind("message", _l("Messages from teachers"), about_child=True, order=40)
+    register_read_hook("announcement", read_in_inbox)  # an opened inbox item opens the announcement
     register_home_card(
         app, _l("Contact book: grades, attendance, messages"), "contactbook_public.index", order=100
+    )
+    register_home_card(
+        app,
+        _l("Send an urgent notice (closure, incident)"),
+        "contactbook_urgent.new",
+        roles=(Role.SCHOOL_STAFF, Role.DISTRICT_OFFICER),
+        order=105,
+    )
+    register_wording(
+        actions={"contactbook.urgent_notice": _l("Sent an urgent notice")},
+        targets={"cb_announcement": _l("School notice")},
+        fields={
+            "families": _l("Families"),
+            "sms": _l("SMS"),
+            "schools": _l("Schools"),
+            "class_ids": _l("Classes"),
+            "announcement_ids": _l("Announcements"),
+        },
     )

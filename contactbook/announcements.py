@@ -23,7 +23,7 @@ from .models import (
     SchoolClass,
     current_year_id,
 )
-from .notify import announcement_sent
+from .notify import announcement_notification_id, announcement_sent, announcement_subject, inbox_read
 
 
 def _school_class_ids(school_id: int) -> list[int]:
@@ -57,14 +57,42 @@ def send_announcement(
     notify them. A school-wide one reaches every guardian of the school's classes this year."""
     class_ids = [cls.id] if cls is not None else _school_class_ids(school_id)
     recipients = class_guardian_ids(class_ids) if class_ids else []
-    a = Announcement(
+    a = store_announcement(
         school_id=school_id,
         class_id=cls.id if cls else None,
+        author=author,
+        title=title,
+        body=body,
+        requires_ack=requires_ack,
+        recipients=recipients,
+    )
+    audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
+    return a
+
+
+def store_announcement(
+    *,
+    school_id: int,
+    class_id: int | None,
+    author: User,
+    title: str,
+    body: str,
+    requires_ack: bool,
+    recipients: list[int],
+    urgent: bool = False,
+    created_at=None,
+) -> Announcement:
+    """The announcement, its recipient rows and its notification (an urgent one: "emergency")."""
+    a = Announcement(
+        school_id=school_id,
+        class_id=class_id,
         author_id=author.id,
         title=title.strip()[:200],
         body=body.strip()[:MAX_BODY],
         requires_ack=requires_ack,
+        urgent=urgent,
         recipient_count=len(recipients),
+        created_at=created_at or utcnow(),
     )
     db.session.add(a)
     db.session.flush()
@@ -73,7 +101,6 @@ def send_announcement(
             sa.insert(AnnouncementRecipient),
             [{"announcement_id": a.id, "user_id": uid} for uid in recipients[i : i + 5000]],
         )
-    audit("contactbook.announcement", a, recipients=len(recipients), class_id=a.class_id)
     announcement_sent(a, recipients, author)
     return a
 
@@ -121,7 +148,9 @@ def inbox(user: User, limit: int = 50) -> list[tuple[Announcement, AnnouncementR
 
 
 def sent_by(user: User, limit: int = 50) -> list[Announcement]:
-    q = sa.select(Announcement).options(joinedload(Announcement.school_class))
+    q = sa.select(Announcement).options(
+        joinedload(Announcement.school_class), joinedload(Announcement.school)
+    )
     if user.role == Role.TEACHER:
         q = q.where(Announcement.author_id == user.id)
     else:
@@ -130,13 +159,35 @@ def sent_by(user: User, limit: int = 50) -> list[Announcement]:
 
 
 def mark_read(row: AnnouncementRecipient) -> None:
-    """The recipient opened the announcement (the first time counts)."""
+    """The recipient opened the announcement (the first time counts); their inbox items about it
+    are read too (one notion of read: the delivery report and this page count the same)."""
     if row.read_at is None:
         row.read_at = utcnow()
+        inbox_read(row.user_id, announcement_subject(row.announcement_id))
 
 
 def acknowledge(row: AnnouncementRecipient) -> None:
     """The recipient confirms having read it (once; reading is implied)."""
     if row.acked_at is None:
         row.acked_at = utcnow()
-        row.read_at = row.read_at or row.acked_at
+        mark_read(row)
+
+
+def read_in_inbox(user_id: int, announcement_ids: list[int]) -> None:
+    """The recipient opened the inbox items of these announcements (app.notifications read hook):
+    the announcements count as opened, the first time."""
+    db.session.execute(
+        sa.update(AnnouncementRecipient)
+        .where(
+            AnnouncementRecipient.user_id == user_id,
+            AnnouncementRecipient.announcement_id.in_(announcement_ids),
+            AnnouncementRecipient.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def delivery_report_id(a: Announcement) -> int | None:
+    """The notification that carried the announcement (its delivery report), if any."""
+    return announcement_notification_id(a.id)

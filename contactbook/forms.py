@@ -11,13 +11,16 @@ from wtforms import (
     DateField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import clean_text
 
@@ -338,3 +341,45 @@ class AnnouncementForm(FlaskForm):
 
 class ResultsForm(FlaskForm):
     """CSRF only: the conduct of each pupil is named k-<pupil id> and read by the view."""
+
+
+class UrgentNoticeForm(FlaskForm):
+    """An urgent notice (contactbook.urgent): the text, who gets it, then a confirmation step."""
+
+    title = StringField(
+        _l("Title"),
+        description=_l("Short: it is the text of the SMS."),
+        validators=[
+            DataRequired(_l("Give a title.")),
+            Length(max=120, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
+    body = TextAreaField(
+        _l("What families must know and do"),
+        validators=[
+            DataRequired(_l("Write the notice.")),
+            Length(max=1000, message=_l("Write at most %(max)d characters.")),
+            CleanText(),
+        ],
+    )
+    # The choices are checked against the sender's scope by contactbook.urgent (a refusal worded
+    # in Vietnamese there), not by WTForms (whose own messages have no Vietnamese).
+    audience = RadioField(
+        _l("Send to"), validators=[InputRequired(_l("Choose who receives it."))], validate_choice=False
+    )
+    classes = SelectMultipleField(
+        _l("Classes"),
+        coerce=str,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    schools = SelectMultipleField(
+        _l("Schools"),
+        coerce=str,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    requires_ack = BooleanField(_l("Ask families to confirm they have read it"), default=True)

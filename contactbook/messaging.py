@@ -44,7 +44,7 @@ from .models import (
     TeachingAssignment,
     ThreadReport,
 )
-from .notify import new_message, report_closed
+from .notify import inbox_read, new_message, report_closed, thread_subject
 from .rules import MAX_ATTACHMENT_BYTES
 from .years import current_year
 
@@ -272,11 +272,15 @@ def post_message(thread: MessageThread, sender: User, body: str, uploads: list[U
 
 
 def mark_read(thread: MessageThread, user: User) -> None:
+    """The member read the conversation: so are their inbox items about its messages."""
     now = utcnow()
     if user.id == thread.guardian_id:
         thread.guardian_read_at = now
     elif user.id == thread.teacher_id:
         thread.teacher_read_at = now
+    else:
+        return
+    inbox_read(user.id, thread_subject(thread.id))
 
 
 @dataclass

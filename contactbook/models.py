@@ -451,6 +451,8 @@ class Announcement(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     requires_ack: Mapped[bool] = mapped_column(default=False)
+    # An urgent notice (storm closure, an incident): sent as "emergency", by every channel at once.
+    urgent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     recipient_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -18,7 +18,14 @@ from flask_babel import force_locale, gettext
 from app.extensions import db
 from app.links import public_url_for
 from app.models import User
-from app.notifications import notify, notify_many
+from app.notifications import (
+    mark_read_for,
+    notification_ids_for,
+    notify,
+    notify_many,
+    plan_counts,
+    subject_key,
+)
 from app.notifications.models import Notification
 
 from .models import Announcement, Guardian, MessageThread, Pupil, SchoolClass, ThreadReport
@@ -55,6 +62,31 @@ def announcement_url(announcement_id: int) -> str:
         "contactbook_messages.announcement",
         announcement_id=announcement_id,
     )
+
+
+def thread_subject(thread_id: int) -> str:
+    """What a message's notification is about: its conversation (read together, app.notifications.reads)."""
+    return subject_key("thread", thread_id)
+
+
+def announcement_subject(announcement_id: int) -> str:
+    return subject_key("announcement", announcement_id)
+
+
+def announcement_notification_id(announcement_id: int) -> int | None:
+    """The notification that carried an announcement (the key of its delivery report)."""
+    ids = notification_ids_for(announcement_subject(announcement_id))
+    return ids[0] if ids else None
+
+
+def urgent_plan(user_ids: list[int]) -> dict[str, int]:
+    """What an urgent notice to these accounts would send: recipients and deliveries per channel."""
+    return plan_counts("emergency", user_ids, urgent=True)
+
+
+def inbox_read(user_id: int, subject: str) -> None:
+    """The user read the thing on the contact book's page: their inbox items about it are read."""
+    mark_read_for(user_id, subject)
 
 
 def activation_url() -> str:
@@ -105,10 +137,13 @@ def notify_users(
     sender_id: int | None,
     school_id: int | None = None,
     urgent: bool = False,
+    subject: str | None = None,
 ) -> Notification:
     """Notify accounts directly (messages, announcements), in the current transaction. Returns the
     notification (its id keys the sender's delivery report)."""
-    return notify(kind, user_ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent)
+    return notify(
+        kind, user_ids, context, sender_id=sender_id, school_id=school_id, urgent=urgent, subject=subject
+    )
 
 
 def absence_requested(teacher: User, cls: SchoolClass, pupil: Pupil, guardian: User) -> None:
@@ -134,6 +169,7 @@ def new_message(thread: MessageThread, sender: User, recipient: User) -> None:
         {"title": title, "child_name": thread.pupil.full_name, "url": thread_url(thread.id)},
         sender_id=sender.id,
         school_id=thread.school_id,
+        subject=thread_subject(thread.id),
     )
 
 
@@ -158,12 +194,15 @@ def report_closed(report: ThreadReport, closer: User) -> None:
     )
 
 
-def announcement_sent(a: Announcement, recipients: list[int], author: User) -> None:
-    """Hand an announcement to its recipients (the text is the author's, as typed)."""
-    notify_users(
-        "announcement",
+def announcement_sent(a: Announcement, recipients: list[int], author: User) -> Notification:
+    """Hand an announcement to its recipients (the text is the author's, as typed). An urgent one
+    goes as the platform's "emergency" kind: every channel at once, past quiet hours and summaries."""
+    return notify_users(
+        "emergency" if a.urgent else "announcement",
         recipients,
         {"title": a.title, "body": a.body, "url": announcement_url(a.id)},
         sender_id=author.id,
         school_id=a.school_id,
+        urgent=bool(a.urgent),
+        subject=announcement_subject(a.id),
     )

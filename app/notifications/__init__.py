@@ -23,6 +23,11 @@ Python API for the areas (call inside your service, before the boundary's commit
 - `notify_many(kind, [(recipients, context), …], sender_id=…, school_id=…, urgent=…)` writes many
   notifications of one kind (one per child, each naming the child) with a fixed number of queries
   and jobs for the whole batch; it returns them in order.
+- `subject=subject_key("announcement", a.id)`: what the notification is about. The area calls
+  `mark_read_for(user_id, subject)` when the user reads that thing on its page, and registers
+  `register_read_hook("announcement", fn)` to hear when the inbox item was opened (reads.py).
+- `plan_counts(kind, recipients, urgent=…)`: what notify() would send, per channel, writing
+  nothing (a confirmation step's family and SMS counts).
 - Returns the flushed Notification. Nothing is sent unless your transaction commits: the rows
   (one Delivery per recipient × channel, unique) and the send jobs (platform outbox, chunks of
   NOTIFY_CHUNK_SIZE=500 deliveries) are written in your transaction. If Redis is down after the
@@ -45,12 +50,24 @@ from ..models import STAFF_ROLES, Role
 from ..views import register_home_card
 from . import models, service  # noqa: F401 - models register their tables
 from .cli import notifications_cli
-from .fanout import notify, notify_many
+from .fanout import notify, notify_many, plan_counts
 from .kinds import NotifyError, register_kind
+from .reads import mark_read_for, notification_ids_for, register_read_hook, subject_key
 from .relay import relay
 from .views import bp
 
-__all__ = ["notify", "notify_many", "register_kind", "NotifyError", "register"]
+__all__ = [
+    "notify",
+    "notify_many",
+    "plan_counts",
+    "register_kind",
+    "NotifyError",
+    "mark_read_for",
+    "notification_ids_for",
+    "register_read_hook",
+    "subject_key",
+    "register",
+]
 
 
 def register(app: Flask) -> None:

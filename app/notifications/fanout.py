@@ -73,14 +73,21 @@ def notify(
     sender_id: int | None = None,
     school_id: int | None = None,
     urgent: bool | None = None,
+    subject: str | None = None,
 ) -> Notification:
     """Write a notification and its deliveries into the current transaction; fan out after commit.
 
     Returns the flushed Notification (its id is the report's key). Nothing is sent if the
     caller's transaction rolls back. Raises NotifyError for an unknown kind or a bad context.
+    `subject` ("announcement:12") names what it is about, for mark_read_for (reads.py).
     """
     return notify_many(
-        kind, [(recipients, context)], sender_id=sender_id, school_id=school_id, urgent=urgent
+        kind,
+        [(recipients, context)],
+        sender_id=sender_id,
+        school_id=school_id,
+        urgent=urgent,
+        subject=subject,
     )[0]
 
 
@@ -91,6 +98,7 @@ def notify_many(
     sender_id: int | None = None,
     school_id: int | None = None,
     urgent: bool | None = None,
+    subject: str | None = None,
 ) -> list[Notification]:
     """Several notifications of one kind at once, e.g. one per child naming the child: the same as
     calling notify() for each ``(recipients, context)`` pair, in a fixed number of queries and jobs
@@ -113,6 +121,7 @@ def notify_many(
             context=context,
             recipient_count=0,
             created_at=now,
+            subject=subject,
         )
         for _ids, context in prepared
     ]
@@ -151,6 +160,27 @@ def notify_many(
     bulk_insert_deliveries(rows)
     _hand_to_jobs([n.id for n in notes])
     return notes
+
+
+def plan_counts(kind: str, recipients: Iterable[int], *, urgent: bool | None = None) -> dict[str, int]:
+    """What notify() would send, without writing anything: {"recipients": reached, "in_app", "email",
+    "sms"} (deliveries per channel, held ones included). A sender's confirmation step shows it
+    (how many families, how many paid SMS) before the real send."""
+    spec = kind_or_error(kind)
+    urgent = spec.urgent if urgent is None else bool(urgent)
+    ids = sorted({int(r) for r in recipients})
+    people = _load_recipients(ids)
+    prefs = _load_preferences(list(people), kind)
+    settings = _load_settings(list(people))
+    tz = current_app.config.get("BABEL_DEFAULT_TIMEZONE", rules.DEFAULT_TZ)
+    now = clock()
+    out = {"recipients": len(people), **dict.fromkeys(rules.CHANNELS, 0)}
+    for uid, person in people.items():
+        for plan in rules.plan_channels(
+            spec, person, prefs.get(uid), settings.get(uid), urgent=urgent, now_utc=now, tz=tz
+        ):
+            out[plan.channel] = out.get(plan.channel, 0) + 1
+    return out
 
 
 def _row_template(plan: rules.Plan, now: datetime) -> tuple:

@@ -24,6 +24,10 @@ class Notification(db.Model):
     context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     recipient_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # What the notification is about, as "<area thing>:<id>" ("announcement:12"): reading that
+    # thing where the area shows it marks the inbox items read (mark_read_for), and opening the
+    # inbox item tells the area (register_read_hook). None: the notification is all there is.
+    subject: Mapped[str | None] = mapped_column(sa.String(60), index=True)
 
     sender: Mapped[User | None] = relationship()
     school: Mapped[School | None] = relationship()

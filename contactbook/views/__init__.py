@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from . import messages, parent, public, results, staff, teacher, years
+from . import messages, parent, public, results, staff, teacher, urgent, years
 
-BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp, years.bp, results.bp)
+BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp, years.bp, results.bp, urgent.bp)

@@ -307,7 +307,13 @@ def announcement(announcement_id: int):
         if current_user.role in STAFF:  # the report names families and children
             audit("contactbook.view_announcement_report", acc.announcement)
         report = notices.announcement_report(acc.announcement)
-        return render_template("contactbook/announcement.html", a=acc.announcement, row=None, report=report)
+        return render_template(
+            "contactbook/announcement.html",
+            a=acc.announcement,
+            row=None,
+            report=report,
+            delivery_id=notices.delivery_report_id(acc.announcement),
+        )
     notices.mark_read(acc.row)
     return render_template("contactbook/announcement.html", a=acc.announcement, row=acc.row, report=None)
 

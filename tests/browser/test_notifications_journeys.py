@@ -89,15 +89,18 @@ def test_sender_watches_the_progress_bar_fill_without_reloading(
     page.goto(live_server(f"/notifications/sent/{n.id}"))
     bar = page.locator("#delivery-bar")
     expect(bar).to_have_attribute("value", "50")
-    expect(page.locator('[data-count="queued"]')).to_have_text("3")
+    expect(page.locator('[data-family="waiting"]')).to_have_text("3")  # families, not messages
+    expect(page.locator('[data-channel="email"][data-status="queued"]')).to_have_text("3")
     page.evaluate("window.__samePage = true")
 
     clock.now = hanoi(6, 31, day=11)
     relay()  # quiet hours are over: the emails go out while the page is open
     assert len(sink.messages) == 3
     expect(bar).to_have_attribute("value", "100")
-    expect(page.locator('[data-count="sent"]')).to_have_text("6")
-    expect(page.locator('[data-count="queued"]')).to_have_text("0")
+    expect(page.locator('[data-family="sent"]')).to_have_text("3")  # 3 families, 6 channel deliveries
+    expect(page.locator('[data-family="waiting"]')).to_have_text("0")
+    expect(page.locator('[data-channel="email"][data-status="sent"]')).to_have_text("3")
+    expect(page.locator('[data-channel="email"][data-status="queued"]')).to_have_text("0")
     assert page.evaluate("window.__samePage") is True  # updated in place, not reloaded
     assert_clean()
 

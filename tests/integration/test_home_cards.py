@@ -34,6 +34,7 @@ EXPECTED = {
     ],
     "school_staff": [
         "/contactbook/",
+        "/contactbook/urgent/new",
         "/admissions/rounds/",
         "/tuyen-sinh/",
         "/admissions/dashboard/",

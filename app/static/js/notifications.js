@@ -1,4 +1,5 @@
-// Sender report: refresh the progress bar and counts until every delivery is sent or failed.
+// Sender report: refresh the progress bar, the per-family counts and the per-channel table
+// until every delivery is sent or failed.
 (function () {
   "use strict";
   var box = document.getElementById("delivery-progress");
@@ -8,10 +9,20 @@
   function show(data) {
     bar.value = data.percent;
     bar.textContent = data.percent + "%";
-    ["percent", "queued", "sent", "failed", "read"].forEach(function (key) {
-      var el = box.querySelector('[data-count="' + key + '"]');
-      if (el) { el.textContent = data[key]; }
+    var pct = box.querySelector('[data-count="percent"]');
+    if (pct) { pct.textContent = data.percent; }
+    var families = data.families || {};
+    Object.keys(families).forEach(function (key) {
+      var el = box.querySelector('[data-family="' + key + '"]');
+      if (el) { el.textContent = families[key]; }
     });
+    // The per-channel table (deliveries, not families) moves with the bar.
+    var cells = document.querySelectorAll("#channel-deliveries [data-channel]");
+    for (var i = 0; i < cells.length; i++) {
+      var c = (data.channels || {})[cells[i].getAttribute("data-channel")];
+      var status = cells[i].getAttribute("data-status");
+      if (c) { cells[i].textContent = status === "queued" ? c.queued + c.sending : c[status]; }
+    }
   }
   function poll() {
     fetch(box.dataset.url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })

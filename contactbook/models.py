@@ -112,7 +112,7 @@ class Subject(db.Model):
     __tablename__ = "cb_subject"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "grade", "name"),
-        sa.CheckConstraint("grade BETWEEN 1 AND 12", name="grade"),
+        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),
         sa.CheckConstraint(_in("assessment", Assessment), name="assessment"),
         sa.CheckConstraint("regular_count BETWEEN 1 AND 9", name="regular_count"),
     )
@@ -134,7 +134,7 @@ class SchoolClass(db.Model):
     __tablename__ = "cb_class"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "academic_year_id", "name"),
-        sa.CheckConstraint("grade BETWEEN 1 AND 12", name="grade"),
+        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),  # 0: kindergarten, age 5
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
@@ -472,3 +472,28 @@ class AnnouncementRecipient(db.Model):
     acked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+# ----------------------------------------------------------------------------- incoming pupils
+
+
+class IntakePlacement(db.Model):
+    """An incoming pupil's class (app.incoming: admitted by admissions) in the staff's split of a
+    school's new grade; `pupil_id` and `confirmed_at` are set when the split is confirmed."""
+
+    __tablename__ = "cb_intake_placement"
+    __table_args__ = (
+        sa.UniqueConstraint("school_id", "academic_year_id", "source_key"),
+        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
+    academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"), index=True)
+    source_key: Mapped[str] = mapped_column(sa.String(60))
+    grade: Mapped[int]
+    class_name: Mapped[str] = mapped_column(sa.String(20))
+    pupil_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cb_pupil.id", ondelete="SET NULL"), index=True
+    )
+    confirmed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,6 +33,7 @@ EVENTS = {
     "late_marked": lambda c: gettext("Late arrival recorded on %(day)s", **c),
     "absence_decided": lambda c: gettext("Your absence request has been answered"),
     "comment_added": lambda c: gettext("New comment from the teacher"),
+    "class_assigned": lambda c: gettext("Class %(class_name)s in %(year)s at %(school)s", **c),
 }
 
 

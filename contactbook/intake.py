@@ -23,7 +23,8 @@ from app.incoming import IncomingChild, incoming_children
 from app.models import AcademicYear, School, User, utcnow
 from app.years import current_year, year_by_id
 
-from .models import Enrolment, Guardian, IntakePlacement, Pupil, SchoolClass
+from .intake_models import IntakePlacement
+from .models import Enrolment, Guardian, Pupil, SchoolClass
 from .notify import notify_guardians
 from .rules import RuleError, balanced_split, intake_class_names
 from .years import ensure_terms

@@ -162,6 +162,8 @@ class Pupil(db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(120))
     date_of_birth: Mapped[date]
     gender: Mapped[str] = mapped_column(sa.String(6))
+    # Left the school (a leaver of its last grade at the rollover): archived, never deleted.
+    left_at: Mapped[datetime | None]
 
     school: Mapped[School] = relationship()
 
@@ -175,6 +177,9 @@ class Enrolment(db.Model):
     pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"))
     class_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_class.id", ondelete="CASCADE"), index=True)
     academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"))
+    # The homeroom teacher's decision: the pupil repeats the grade next year (the rollover keeps
+    # them back).
+    repeats: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     pupil: Mapped[Pupil] = relationship()
     school_class: Mapped[SchoolClass] = relationship()
@@ -472,28 +477,3 @@ class AnnouncementRecipient(db.Model):
     acked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
-
-
-# ----------------------------------------------------------------------------- incoming pupils
-
-
-class IntakePlacement(db.Model):
-    """An incoming pupil's class (app.incoming: admitted by admissions) in the staff's split of a
-    school's new grade; `pupil_id` and `confirmed_at` are set when the split is confirmed."""
-
-    __tablename__ = "cb_intake_placement"
-    __table_args__ = (
-        sa.UniqueConstraint("school_id", "academic_year_id", "source_key"),
-        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),
-    )
-    id: Mapped[int] = mapped_column(primary_key=True)
-    school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
-    academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"), index=True)
-    source_key: Mapped[str] = mapped_column(sa.String(60))
-    grade: Mapped[int]
-    class_name: Mapped[str] = mapped_column(sa.String(20))
-    pupil_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("cb_pupil.id", ondelete="SET NULL"), index=True
-    )
-    confirmed_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

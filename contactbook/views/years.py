@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 
 from app.authz import roles_required, school_or_404
 from app.jobs import rollback
+from app.models import Role
 
 from .. import intake, rollover
-from ..access import STAFF
+from ..access import STAFF, homeroom_class_or_404
 
 bp = Blueprint("contactbook_years", __name__, url_prefix="/contactbook")
 
@@ -116,3 +117,20 @@ def _intake_action(incoming: intake.Intake, action: str | None) -> str:
         )
     n = intake.move(incoming, intake.moves_from(request.form), current_user)
     return _("%(n)d pupils moved.", n=n)
+
+
+@bp.route("/classes/<int:class_id>/repeaters", methods=["GET", "POST"])
+@roles_required(Role.TEACHER)
+def repeaters(class_id: int):
+    """The homeroom teacher marks the pupils who repeat the grade (the rollover keeps them back)."""
+    cls = homeroom_class_or_404(class_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        ids = {int(v) for v in request.form.getlist("pupil") if v.isdigit() and len(v) < 10}
+        n = rollover.mark_repeaters(cls, ids, current_user)
+        flash(_("Saved: %(n)d pupils repeat the grade next year.", n=n), "success")
+        return redirect(url_for("contactbook_years.repeaters", class_id=cls.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "contactbook/repeaters.html", cls=cls, rows=rollover.repeaters_of(cls), form=form
+    ), status

@@ -13,7 +13,8 @@ from app import jobs
 from app.extensions import db
 from app.models import AuditLog
 from app.notifications.models import Notification
-from contactbook.models import Enrolment, Guardian, IntakePlacement, Pupil, SchoolClass
+from contactbook.intake_models import IntakePlacement
+from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass
 from tests.admissions_factories import (
     add_child_for,
     create_application,

@@ -185,3 +185,31 @@ def balanced_split(pupils: Sequence[tuple[str, str, object]], count: int) -> dic
         raise RuleError("split_count")
     ordered = sorted(pupils, key=lambda p: (p[1] != "female", p[2], p[0]))
     return {key: i % count for i, (key, _, _) in enumerate(ordered)}
+
+
+# ----------------------------------------------------------------------------- kindergarten
+
+# The domains of a kindergarten child's developmental evaluation (Chương trình Giáo dục mầm non).
+KG_DOMAINS = ("physical", "cognitive", "language", "social_emotional", "aesthetic")
+KG_RESULTS = (PASS, FAIL)  # Đạt / Chưa đạt
+HEIGHT_CM = (Decimal(60), Decimal(150))  # plausible bounds for a 4-6-year-old, with margin
+WEIGHT_KG = (Decimal(8), Decimal(60))
+
+
+def parse_measure(raw: str | None, bounds: tuple[Decimal, Decimal]) -> Decimal | None:
+    """A typed height or weight ('112', '112,5'): one decimal, within `bounds`. Blank → None.
+    Raises RuleError("not_a_number" | "decimals" | "measure_range")."""
+    text = str(raw or "").strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RuleError("not_a_number") from None
+    if not value.is_finite():
+        raise RuleError("not_a_number")
+    if value != round1(value):
+        raise RuleError("decimals")
+    if not bounds[0] <= value <= bounds[1]:
+        raise RuleError("measure_range")
+    return round1(value)

@@ -34,6 +34,7 @@ MESSAGES = {
     "phone_twice": _l("this phone number is given for another teacher in row %(first)d"),
     "email_not_teacher": _l("this email address belongs to an account that is not a teacher"),
     "teacher_other_school": _l("this teacher works at another school"),
+    "kindergarten_subject": _l("kindergarten classes have no subjects: leave the subject blank"),
     # grade sheets
     "score": _l("must be a score from 0 to 10 with at most one decimal"),
     "whole_score": _l("must be a whole number from 0 to 10"),

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from . import messages, parent, public, staff, teacher, years
+from . import kindergarten, messages, parent, public, staff, teacher, years
 
-BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp, years.bp)
+BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp, years.bp, kindergarten.bp)

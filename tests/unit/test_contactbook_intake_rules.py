@@ -1,15 +1,25 @@
-"""The balanced split of a school's incoming pupils into classes, and the new classes' names."""
+"""The balanced split of a school's incoming pupils into classes, the new classes' names, and
+the kindergarten's height and weight entries."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactbook.rules import MAX_SPLIT, RuleError, balanced_split, intake_class_names
+from contactbook.rules import (
+    HEIGHT_CM,
+    MAX_SPLIT,
+    WEIGHT_KG,
+    RuleError,
+    balanced_split,
+    intake_class_names,
+    parse_measure,
+)
 
 pupils_st = st.lists(
     st.tuples(
@@ -68,3 +78,27 @@ def test_class_names():
     assert intake_class_names(6, 2) == ["6A", "6B"]
     assert intake_class_names(0, 2) == ["MG5A", "MG5B"]
     assert len(set(intake_class_names(1, 28))) == 28
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("112", Decimal("112.0")), ("112,5", Decimal("112.5")), (" 98.4 ", Decimal("98.4")), ("", None)],
+)
+def test_heights_are_read_as_typed(raw, expected):
+    assert parse_measure(raw, HEIGHT_CM) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [("abc", "not_a_number"), ("112.55", "decimals"), ("12", "measure_range"), ("nan", "not_a_number")],
+)
+def test_bad_heights_are_refused(raw, code):
+    with pytest.raises(RuleError) as err:
+        parse_measure(raw, HEIGHT_CM)
+    assert err.value.code == code
+
+
+def test_weights_have_their_own_bounds():
+    assert parse_measure("18,2", WEIGHT_KG) == Decimal("18.2")
+    with pytest.raises(RuleError):
+        parse_measure("112", WEIGHT_KG)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from contactbook.kindergarten_models import DevelopmentEvaluation, GrowthCheck
-from contactbook.models import Enrolment, Pupil, SchoolClass
+from contactbook.models import Attendance, Enrolment, Pupil, SchoolClass
 from tests.contactbook_factories import classes_xlsx, create_class, create_pupil, create_year
 from tests.factories import create_district, create_school, create_user
 
@@ -108,6 +108,15 @@ def test_evaluation_growth_and_the_family_page(app, make_client):
         Decimal("18.2"),
         "2026-10-15",
     )
+
+    # Attendance and notes work as in any class.
+    day = "2026-10-15"
+    attendance = f"/contactbook/classes/{cls.id}/attendance?date={day}"
+    assert client.get(attendance).status_code == 200
+    marked = client.post_form(attendance, {f"s-{child.id}": "excused"}, token_from=attendance)
+    assert marked.status_code == 302
+    assert db.session.scalar(sa.select(Attendance.status).where(Attendance.pupil_id == child.id)) == "excused"
+    assert client.get(f"/contactbook/pupils/{child.id}/notes").status_code == 200
 
     # No grades: the grade pages say so politely.
     refused = client.get(f"/contactbook/classes/{cls.id}/overview")

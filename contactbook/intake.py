@@ -107,15 +107,15 @@ def load(school: School, year: AcademicYear) -> Intake:
     return Intake(school, year, rows)
 
 
-def _placements(school: School, year: AcademicYear) -> dict[str, IntakePlacement]:
-    return {
-        p.source_key: p
-        for p in db.session.scalars(
-            sa.select(IntakePlacement).where(
-                IntakePlacement.school_id == school.id, IntakePlacement.academic_year_id == year.id
-            )
-        )
-    }
+def _placements(school: School, year: AcademicYear, *, lock: bool = False) -> dict[str, IntakePlacement]:
+    """The split's rows; `lock`: held until the commit (two staff confirming at once: the second
+    waits, then finds the pupils confirmed)."""
+    q = sa.select(IntakePlacement).where(
+        IntakePlacement.school_id == school.id, IntakePlacement.academic_year_id == year.id
+    )
+    if lock:
+        q = q.with_for_update().execution_options(populate_existing=True)
+    return {p.source_key: p for p in db.session.scalars(q)}
 
 
 def split(intake: Intake, count: int, actor: User) -> int:
@@ -199,10 +199,11 @@ def confirm(intake: Intake, actor: User) -> dict[str, int]:
     the families; one audit entry. Refuses while a pupil is unplaced."""
     if intake.unplaced:
         raise IntakeError("unplaced", count=len(intake.unplaced))
-    rows = intake.to_confirm
+    school, year = intake.school, intake.year
+    placements = _placements(school, year, lock=True)
+    rows = [r for r in intake.to_confirm if placements[r.child.key].confirmed_at is None]
     if not rows:
         raise IntakeError("nothing_to_confirm")
-    school, year = intake.school, intake.year
     classes = {
         c.name: c
         for c in db.session.scalars(
@@ -259,7 +260,6 @@ def confirm(intake: Intake, actor: User) -> dict[str, int]:
             sa.select(Guardian.pupil_id, Guardian.user_id).where(Guardian.pupil_id.in_(pupil_ids))
         )
     }
-    placements = _placements(school, year)
     guardians = 0
     by_class: dict[str, list[int]] = defaultdict(list)
     for r in rows:

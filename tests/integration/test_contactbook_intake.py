@@ -5,8 +5,10 @@ families are told."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from app import jobs
@@ -156,3 +158,34 @@ def test_another_schools_staff_cannot_see_it(app, make_client):
     jobs.commit()
     client = _client(make_client, other)
     assert client.get(f"/contactbook/schools/{school.id}/intake").status_code == 404
+
+
+def test_two_staff_confirming_at_once_enrol_each_child_once(app, make_client):
+    """On PostgreSQL the second confirmation waits for the first, then finds nothing to do."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite serialises writers itself)")
+    school, following, staff, parents, children = _setup()
+    second = create_user("school_staff", school=school)
+    jobs.commit()
+    url = f"/contactbook/schools/{school.id}/intake"
+    clients = [_client(make_client, staff), _client(make_client, second)]
+    assert clients[0].post_form(url, {"action": "split", "count": "2"}).status_code == 302
+    tokens = [c.csrf(url) for c in clients]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def confirm(client, token):
+        with app.app_context():  # each thread its own context and database session
+            barrier.wait()
+            resp = client.c.post(url, data={"csrf_token": token, "action": "confirm", "confirmed": "y"})
+            statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(statuses) == [302, 422]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Pupil.id))) == 6
+    assert db.session.scalar(sa.select(sa.func.count(Enrolment.id))) == 6

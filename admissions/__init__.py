@@ -11,11 +11,12 @@ def register(app) -> None:
 
     from app.audit import register_wording  # lazy: as above
     from app.imports import register_import  # lazy: as above
+    from app.incoming import register_incoming_source  # lazy: as above
     from app.models import Role  # lazy: as above
     from app.notifications import register_kind  # lazy: as above
     from app.views import register_home_card  # lazy: as above
 
-    from . import cli, demo, imports, notify, views  # lazy: admissions.allocation must import without Flask
+    from . import cli, demo, imports, intake, notify, views  # lazy: as above
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)
@@ -23,6 +24,8 @@ def register(app) -> None:
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)
 
     register_wording(**notify.audit_wording())
+    # The contact book reads the confirmed children through the platform (app.incoming).
+    register_incoming_source(app, intake.confirmed_children)
     for kind in imports.import_kinds():
         register_import(app, kind)
     register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)

@@ -21,7 +21,7 @@ from cachetools import TTLCache
 from flask import current_app
 
 from app.extensions import db
-from app.models import ResidentialGroup, School, Ward
+from app.models import ImportJob, ImportStatus, ResidentialGroup, School, Ward
 
 from . import rules
 from .models import (
@@ -281,13 +281,14 @@ def catchment_demand(level: AdmissionLevel, district_id: int | None) -> tuple[Co
     return demand, unassigned
 
 
-_SPARE_TTL = 300.0  # seconds: catchment demand changes only with a roster import
-_SPARE_MAX = 4096  # (level, district) pairs: a city's, many times over
+_SPARE_TTL = 300.0  # seconds: catchment demand changes only with a roster or catchment import
+_SPARE_MAX = 4096  # (level, district, import) keys: a city's, many times over
 _spare_lock = threading.Lock()
 
 
 def _spare_cache() -> TTLCache:
-    """This app's cache (one per app object: tests and processes never share it)."""
+    """This app's cache of catchment demand (one per app object: tests and processes never
+    share it)."""
     with _spare_lock:
         cache = current_app.extensions.get("admissions_spare_cache")
         if cache is None:
@@ -295,28 +296,41 @@ def _spare_cache() -> TTLCache:
         return cache
 
 
+def _latest_import() -> sa.ScalarSelect:
+    """When the latest import job finished: a roster or catchment upload changes the demand."""
+    return (
+        sa.select(sa.func.max(ImportJob.finished_at))
+        .where(ImportJob.status == ImportStatus.DONE)
+        .scalar_subquery()
+    )
+
+
 def spare_seats_by_school(level: AdmissionLevel, district_id: int) -> dict[int, int]:
-    """Spare seats (rules.spare_seats) of the district's schools of the level, cached briefly.
+    """Spare seats (rules.spare_seats) of the district's schools of the level.
 
     On the first morning of a window tens of thousands of families open the form: the demand is
-    an aggregate over the roster, so it is computed once per level and district every few minutes.
+    an aggregate over the roster, so it is cached per level and district. The capacities are
+    read fresh on every call (one query, which also reads when the latest import finished): a
+    changed capacity or a new school reaches the choice lists at once, and an upload of the
+    roster or the catchments (a new import time, a new cache key) at once in every process. A
+    command-line import, which is not a job, is seen when the cached demand expires (_SPARE_TTL).
     """
-    cache = _spare_cache()
-    key = (level.id, district_id)
-    with _spare_lock:
-        spare = cache.get(key)
-    if spare is not None:
-        return spare
-    demand, _ = catchment_demand(level, district_id)
     schools = db.session.execute(
-        sa.select(School.id, School.capacity).where(
+        sa.select(School.id, School.capacity, _latest_import()).where(
             School.level == level.level, School.district_id == district_id
         )
     ).all()
-    spare = {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap in schools}
+    if not schools:
+        return {}
+    key = (level.id, district_id, schools[0][2])
+    cache = _spare_cache()
     with _spare_lock:
-        cache[key] = spare
-    return spare
+        demand = cache.get(key)
+    if demand is None:
+        demand, _ = catchment_demand(level, district_id)
+        with _spare_lock:
+            cache[key] = demand
+    return {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap, _ in schools}
 
 
 @dataclass

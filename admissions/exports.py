@@ -31,7 +31,7 @@ from app.extensions import db
 from app.models import District, School
 from app.xlsx import escape_formula, excel_text, workbook_bytes
 
-from . import codes, dashboard, notify, reports, rules, seasons
+from . import codes, dashboard, intake, notify, reports, rules, seasons
 from .forms import level_labels
 from .imports import COLUMNS, SHEETS
 from .models import AdmissionLevel, CouncilState
@@ -227,6 +227,8 @@ def _admitted_labels(level: AdmissionLevel, school: School) -> dict:
             "full_name": gettext("Full name"),
             "date_of_birth": gettext("Date of birth"),
             "gender": gettext("Gender"),
+            "pupil_code": gettext("Pupil code"),
+            "guardian_phone": gettext("Guardian phone"),
             "ward": gettext("Ward"),
             "residential_group": gettext("Residential group"),
             "residence": gettext("Residence"),
@@ -289,6 +291,8 @@ ADMITTED_HEADERS = (
     "status",
     "answered_on",
     "documents",
+    "pupil_code",
+    "guardian_phone",
 )
 SCHOOL_HEADERS = (
     "school_code",
@@ -337,14 +341,16 @@ def admitted_workbook(level: AdmissionLevel, school: School) -> tuple[bytes, int
     labels = _admitted_labels(level, school)
     wb = Workbook(write_only=True)
     ws, bold = _new_sheet(wb, "admitted")
-    for col, width in zip("ABCDEFGHIJKL", (5, 16, 30, 12, 8, 18, 14, 12, 8, 18, 12, 16), strict=True):
+    widths = (5, 16, 30, 12, 8, 18, 14, 12, 8, 18, 12, 16, 14, 13)
+    for col, width in zip("ABCDEFGHIJKLMN", widths, strict=True):
         ws.column_dimensions[col].width = width
     _title_rows(ws, bold, [labels["title"], labels["subtitle"]])
     ws.append(_cells(ws, [labels["headers"][h] for h in ADMITTED_HEADERS], bold))
+    rows = db.session.execute(reports.admitted_query(level, school)).all()
+    contacts = intake.codes_and_phones(child.id for _, child, _, _, _ in rows)
     n = 0
-    for app_, child, ward, group, state in db.session.execute(
-        reports.admitted_query(level, school)
-    ).yield_per(1000):
+    for app_, child, ward, group, state in rows:
+        code, phone = contacts.get(child.id, ("", ""))
         n += 1
         ws.append(
             _cells(
@@ -362,6 +368,8 @@ def admitted_workbook(level: AdmissionLevel, school: School) -> tuple[bytes, int
                     labels["status"].get(app_.status, app_.status),
                     format_date(app_.confirmed_at, DATE) if app_.confirmed_at else "",
                     labels["documents"].get(state or "incomplete"),
+                    code,
+                    phone,
                 ],
             )
         )

@@ -90,6 +90,8 @@ def _upper_secondary(grade: int) -> list[StandardSubject]:
 
 
 def standard_subjects(grade: int) -> list[StandardSubject]:
+    if grade == 0:
+        return []  # kindergarten: no subjects, no grade book
     if 1 <= grade <= 5:
         return _primary(grade)
     if 6 <= grade <= 9:
@@ -111,7 +113,12 @@ def guess_subject(grade: int, name: str) -> StandardSubject:
 
 
 # Grades each school level teaches (School.level is the admissions entry level).
-LEVEL_GRADES = {"grade1": range(1, 6), "grade6": range(6, 10), "grade10": range(10, 13)}
+LEVEL_GRADES = {
+    "kindergarten": range(0, 1),
+    "grade1": range(1, 6),
+    "grade6": range(6, 10),
+    "grade10": range(10, 13),
+}
 
 
 def grades_of_level(level: str) -> range:

@@ -112,7 +112,7 @@ class Subject(db.Model):
     __tablename__ = "cb_subject"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "grade", "name"),
-        sa.CheckConstraint("grade BETWEEN 1 AND 12", name="grade"),
+        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),
         sa.CheckConstraint(_in("assessment", Assessment), name="assessment"),
         sa.CheckConstraint("regular_count BETWEEN 1 AND 9", name="regular_count"),
     )
@@ -134,7 +134,7 @@ class SchoolClass(db.Model):
     __tablename__ = "cb_class"
     __table_args__ = (
         sa.UniqueConstraint("school_id", "academic_year_id", "name"),
-        sa.CheckConstraint("grade BETWEEN 1 AND 12", name="grade"),
+        sa.CheckConstraint("grade BETWEEN 0 AND 12", name="grade"),  # 0: kindergarten, age 5
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(sa.ForeignKey("school.id", ondelete="CASCADE"))
@@ -162,6 +162,8 @@ class Pupil(db.Model):
     full_name: Mapped[str] = mapped_column(sa.String(120))
     date_of_birth: Mapped[date]
     gender: Mapped[str] = mapped_column(sa.String(6))
+    # Left the school (a leaver of its last grade at the rollover): archived, never deleted.
+    left_at: Mapped[datetime | None]
 
     school: Mapped[School] = relationship()
 
@@ -175,6 +177,9 @@ class Enrolment(db.Model):
     pupil_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_pupil.id", ondelete="CASCADE"))
     class_id: Mapped[int] = mapped_column(sa.ForeignKey("cb_class.id", ondelete="CASCADE"), index=True)
     academic_year_id: Mapped[int] = mapped_column(sa.ForeignKey("academic_year.id"))
+    # The homeroom teacher's decision: the pupil repeats the grade next year (the rollover keeps
+    # them back).
+    repeats: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     pupil: Mapped[Pupil] = relationship()
     school_class: Mapped[SchoolClass] = relationship()

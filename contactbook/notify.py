@@ -45,6 +45,7 @@ EVENTS = {
         if c["period"] == "year"
         else gettext("The results of term %(period)s are ready", **c)
     ),
+    "class_assigned": lambda c: gettext("Class %(class_name)s in %(year)s at %(school)s", **c),
 }
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from app.audit import audit
 from app.extensions import db
-from app.models import AcademicYear, School, User
+from app.models import AcademicYear, School, User, utcnow
 from app.years import current_year
 
 from .catalog import grades_of_level, guess_subject
@@ -137,13 +137,16 @@ def plan(
         .order_by(SchoolClass.grade, SchoolClass.name)
     ).all()
     pupils: dict[int, list[Pupil]] = defaultdict(list)
-    for class_id, pupil in db.session.execute(
-        sa.select(Enrolment.class_id, Pupil)
+    marked: dict[int, list[str]] = defaultdict(list)  # the homeroom teachers' repeaters
+    for class_id, repeats, pupil in db.session.execute(
+        sa.select(Enrolment.class_id, Enrolment.repeats, Pupil)
         .join(Pupil, Pupil.id == Enrolment.pupil_id)
         .where(Enrolment.class_id.in_([c.id for c in classes]))
         .order_by(Pupil.full_name, Pupil.id)
     ).all():
         pupils[class_id].append(pupil)
+        if repeats:
+            marked[class_id].append(pupil.pupil_code)
     teaching = dict(
         db.session.execute(
             sa.select(TeachingAssignment.class_id, sa.func.count(TeachingAssignment.id))
@@ -160,7 +163,9 @@ def plan(
         typed = " ".join((names.get(cls.id) or "").split())
         row = ClassPlan(cls, pupils[cls.id], leaving, typed or promoted_class_name(cls.name, cls.grade))
         row.teaching = teaching.get(cls.id, 0)
-        codes = {c.strip().casefold() for c in (kept_back.get(cls.id) or "").replace(",", " ").split()}
+        typed_kept = kept_back.get(cls.id)
+        kept_text = ", ".join(marked[cls.id]) if typed_kept is None else typed_kept
+        codes = {c.strip().casefold() for c in kept_text.replace(",", " ").split()}
         row.kept_back = [p for p in row.pupils if p.pupil_code.casefold() in codes]
         if len(row.kept_back) < len(codes):
             row.problem = "unknown_pupil"
@@ -212,6 +217,10 @@ def apply(rollover: RolloverPlan, actor: User | None = None) -> dict[str, int]:
             promoted = class_named(row.new_name, row.cls.grade + 1, row.cls.homeroom_teacher_id)
             moved.append((row.cls, promoted))
             placed += [(p, promoted) for p in row.pupils if p.id not in kept]
+        if row.leaving:  # archived with a mark; this year's records stay
+            for p in row.pupils:
+                if p.id not in kept:
+                    p.left_at = utcnow()
         if kept:
             # Kept back: the same grade, in a class of this year's name (no homeroom teacher yet).
             again = class_named(row.cls.name, row.cls.grade, None)
@@ -280,3 +289,33 @@ def edits_from(form) -> tuple[dict[int, str], dict[int, str]]:
         elif prefix == "keep":
             kept[int(ident)] = value[:2000]
     return names, kept
+
+
+def repeaters_of(cls: SchoolClass) -> list[tuple[Pupil, bool]]:
+    """The pupils of a class with the homeroom teacher's mark (repeats the grade next year)."""
+    return [
+        (pupil, repeats)
+        for pupil, repeats in db.session.execute(
+            sa.select(Pupil, Enrolment.repeats)
+            .join(Enrolment, Enrolment.pupil_id == Pupil.id)
+            .where(Enrolment.class_id == cls.id)
+            .order_by(Pupil.full_name, Pupil.id)
+        )
+    ]
+
+
+def mark_repeaters(cls: SchoolClass, pupil_ids: set[int], actor: User) -> int:
+    """The homeroom teacher's decision: exactly `pupil_ids` of the class repeat the grade (the
+    rollover's preview keeps them back). Ids outside the class are ignored. Returns how many."""
+    enrolments = db.session.scalars(sa.select(Enrolment).where(Enrolment.class_id == cls.id)).all()
+    changed = 0
+    for e in enrolments:
+        wanted = e.pupil_id in pupil_ids
+        if e.repeats != wanted:
+            e.repeats = wanted
+            changed += 1
+    db.session.flush()
+    if changed:
+        repeaters = sorted(e.pupil_id for e in enrolments if e.repeats)
+        audit("contactbook.repeaters", cls, actor_id=actor.id, pupils=repeaters)
+    return sum(1 for e in enrolments if e.repeats)

@@ -158,3 +158,58 @@ def promoted_class_name(name: str, grade: int) -> str:
     10A2 → 11A2, "Lớp 3B" → "Lớp 4B"); a name without its grade gets the new grade in front."""
     new, count = re.subn(rf"(?<!\d){grade}(?!\d)", str(grade + 1), name, count=1)
     return new if count else f"{grade + 1}{name}"
+
+
+# ----------------------------------------------------------------------------- incoming pupils
+
+KINDERGARTEN = 0  # the grade of a kindergarten class (age 5, mẫu giáo 5 tuổi)
+MAX_SPLIT = 30  # at most this many classes in one split
+
+
+def intake_class_names(grade: int, count: int) -> list[str]:
+    """The default names of `count` new classes of `grade`: 1A, 1B, … (kindergarten: MG5A, …)."""
+    prefix = "MG5" if grade == KINDERGARTEN else str(grade)
+    letters = [chr(ord("A") + i) for i in range(min(count, 26))]
+    letters += [f"A{i - 25}" for i in range(26, count)]
+    return [f"{prefix}{letter}" for letter in letters]
+
+
+def balanced_split(pupils: Sequence[tuple[str, str, object]], count: int) -> dict[str, int]:
+    """Deal pupils (key, gender, date of birth) into `count` classes: key → class index.
+
+    Girls then boys, each by date of birth, dealt in turn: class sizes differ by at most one, so
+    do the girls and the boys of any two classes, and each class gets pupils born across the
+    whole year. The order of the input does not matter (ties by key). Raises RuleError
+    ("split_count") unless 1 ≤ count ≤ MAX_SPLIT."""
+    if not 1 <= count <= MAX_SPLIT:
+        raise RuleError("split_count")
+    ordered = sorted(pupils, key=lambda p: (p[1] != "female", p[2], p[0]))
+    return {key: i % count for i, (key, _, _) in enumerate(ordered)}
+
+
+# ----------------------------------------------------------------------------- kindergarten
+
+# The domains of a kindergarten child's developmental evaluation (Chương trình Giáo dục mầm non).
+KG_DOMAINS = ("physical", "cognitive", "language", "social_emotional", "aesthetic")
+KG_RESULTS = (PASS, FAIL)  # Đạt / Chưa đạt
+HEIGHT_CM = (Decimal(60), Decimal(150))  # plausible bounds for a 4-6-year-old, with margin
+WEIGHT_KG = (Decimal(8), Decimal(60))
+
+
+def parse_measure(raw: str | None, bounds: tuple[Decimal, Decimal]) -> Decimal | None:
+    """A typed height or weight ('112', '112,5'): one decimal, within `bounds`. Blank → None.
+    Raises RuleError("not_a_number" | "decimals" | "measure_range")."""
+    text = str(raw or "").strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RuleError("not_a_number") from None
+    if not value.is_finite():
+        raise RuleError("not_a_number")
+    if value != round1(value):
+        raise RuleError("decimals")
+    if not bounds[0] <= value <= bounds[1]:
+        raise RuleError("measure_range")
+    return round1(value)

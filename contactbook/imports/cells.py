@@ -34,6 +34,7 @@ MESSAGES = {
     "phone_twice": _l("this phone number is given for another teacher in row %(first)d"),
     "email_not_teacher": _l("this email address belongs to an account that is not a teacher"),
     "teacher_other_school": _l("this teacher works at another school"),
+    "kindergarten_subject": _l("kindergarten classes have no subjects: leave the subject blank"),
     # grade sheets
     "score": _l("must be a score from 0 to 10 with at most one decimal"),
     "whole_score": _l("must be a whole number from 0 to 10"),
@@ -71,11 +72,16 @@ def cell(row: Row, name: str, check, problems: list[Problem], sheet: str, *, req
 
 
 _CLASS_NAME = re.compile(r"^(\d{1,2})[A-Za-z0-9.\-/]*$")
+# Kindergarten (age 5, grade 0): MG5A, MG5-1, Lá 1, Lá A (the "leaf" class of a mầm non school).
+_KINDERGARTEN_NAME = re.compile(r"^(MG5?|LÁ)[A-Z0-9.\-/]*$")
 
 
 def class_name(value, dtype) -> tuple[str, int]:
-    """A class name and its grade: '6a1' → ('6A1', 6); the name starts with a grade 1–12."""
+    """A class name and its grade: '6a1' → ('6A1', 6); the name starts with a grade 1–12, or
+    with MG / Lá for a kindergarten class (grade 0): 'mg5a' → ('MG5A', 0)."""
     name = xlsx.text(value, max_len=20).replace(" ", "").upper()
+    if _KINDERGARTEN_NAME.match(name):
+        return name, 0
     m = _CLASS_NAME.match(name)
     if not m or not 1 <= int(m.group(1)) <= 12:
         raise CellError("class_name")

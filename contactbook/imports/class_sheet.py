@@ -264,6 +264,8 @@ def check_rows(
     phone_teacher: dict[str, TeacherRow] = {}
     for t in teachers:
         check_school("teachers", t.row, t.school_code, t.grade)
+        if t.grade == 0 and t.subject:
+            problems.append(Problem(t.row, "subject", "kindergarten_subject", {}, sheet="teachers"))
         first = first_of_teacher.setdefault(t.teacher_email, t)
         if first is not t and first.teacher_name != t.teacher_name:
             problems.append(

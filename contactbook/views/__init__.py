@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
-from . import messages, parent, public, results, staff, teacher, urgent, years
+from . import kindergarten, messages, parent, public, results, staff, teacher, urgent, years
 
-BLUEPRINTS = (public.bp, parent.bp, teacher.bp, staff.bp, messages.bp, years.bp, results.bp, urgent.bp)
+BLUEPRINTS = (
+    public.bp,
+    parent.bp,
+    teacher.bp,
+    staff.bp,
+    messages.bp,
+    years.bp,
+    results.bp,
+    urgent.bp,
+    kindergarten.bp,
+)

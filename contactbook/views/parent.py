@@ -9,7 +9,7 @@ from flask_login import current_user
 from app.authz import roles_required
 from app.models import Role
 
-from .. import access, circulars, daily, grades, pages
+from .. import access, circulars, daily, grades, kindergarten, pages
 from ..forms import AbsenceRequestForm
 
 bp = Blueprint("contactbook_parent", __name__, url_prefix="/contactbook")
@@ -36,9 +36,14 @@ def child(pupil_id: int):
     pupil = next((k for k in kids if k.id == pupil_id), None)
     if pupil is None:
         abort(404)
+    page = pages.child_page(pupil, request.args.get("term", type=int))
+    kg = kindergarten.child_records(pupil, page.terms) if kindergarten.is_kindergarten(page.cls) else None
     return render_template(
         "contactbook/child.html",
-        page=pages.child_page(pupil, request.args.get("term", type=int)),
+        page=page,
+        kg=kg,
+        kg_domains=kindergarten.DOMAIN_LABELS,
+        kg_results=kindergarten.RESULT_LABELS,
         children=kids,
         fmt=grades.format_value,
         show=grades.display_result,

@@ -3,7 +3,7 @@ too), the homeroom overview, comments, attendance and absence requests."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,6 +18,7 @@ from .. import access, classes, daily, exports, grades, pages, years
 from ..forms import CommentForm, DecisionForm, GradeSheetUploadForm, TermCommentsForm
 from ..imports.grade_sheet import import_grade_sheet
 from ..models import RequestStatus
+from ..rules import KINDERGARTEN
 
 bp = Blueprint("contactbook_teacher", __name__, url_prefix="/contactbook")
 
@@ -44,8 +45,15 @@ def _term(cls):
     return terms, term
 
 
+def _no_grades(cls):
+    """Kindergarten classes keep no grades: the grade pages say so politely (and what to use)."""
+    if cls.grade == KINDERGARTEN:
+        abort(make_response(render_template("contactbook/no_grades.html", cls=cls), 409))
+
+
 def _book(class_id: int, subject_id: int):
     acc = access.grade_book_or_404(class_id, subject_id)
+    _no_grades(acc.cls)
     terms, term = _term(acc.cls)
     return acc, terms, term, grades.load_book(acc.cls, acc.subject, term, terms)
 
@@ -157,6 +165,7 @@ def class_overview(class_id: int):
     """A read-only view of the whole class (homeroom teacher, school staff): each subject's term
     result."""
     cls = access.overview_class_or_404(class_id)
+    _no_grades(cls)
     terms, term = _term(cls)
     if current_user.role in access.STAFF:
         audit("contactbook.view_grades", cls, term_id=term.id)

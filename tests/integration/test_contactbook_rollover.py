@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import AuditLog
 from app.years import set_current
 from contactbook.access import current_class_of
-from contactbook.models import Enrolment, Guardian, SchoolClass, TeachingAssignment, Term
+from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, TeachingAssignment, Term
 from tests.contactbook_factories import assign, create_class, create_pupil, create_subject, create_year
 from tests.factories import create_district, create_school, create_user
 
@@ -199,3 +199,45 @@ def test_last_years_classes_are_read_only_after_the_switch(app, make_client):
     assert client.post_form(book, {}, token_from=book).status_code in (403, 404)
     staff_client = _client(make_client, staff)
     assert staff_client.get(f"/contactbook/classes/{c6a.id}").status_code == 200
+
+
+def test_the_homeroom_teacher_marks_repeaters_and_leavers_are_archived(app, make_client):
+    school, this_year, following, staff, pupils, parent = _setup()
+    c6a = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "6A"))
+    c9a = db.session.scalar(sa.select(SchoolClass).where(SchoolClass.name == "9A"))
+    teacher = c6a.homeroom_teacher
+    marks = f"/contactbook/classes/{c6a.id}/repeaters"
+    client = _client(make_client, teacher)
+    assert marks in client.get("/contactbook/teach").get_data(as_text=True)
+    page = client.get(marks).get_data(as_text=True)
+    assert "HS001" in page and "HS004" not in page  # only the class's own pupils
+    # HS004 is in 6B: ignored; HS003 repeats.
+    ids = [str(pupils["HS003"].id), str(pupils["HS004"].id)]
+    resp = client.post_form(marks, {"pupil": ids})
+    assert resp.status_code == 302
+    assert "1 pupils repeat the grade" in client.get(marks).get_data(as_text=True)
+    # Another class's homeroom (none) or a foreign class: not found.
+    assert client.get(f"/contactbook/classes/{c9a.id}/repeaters").status_code == 404
+    entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "contactbook.repeaters"))
+    assert entry.details == {"pupils": [pupils["HS003"].id]}
+
+    # The rollover's preview keeps them back by default and counts them.
+    url = f"/contactbook/schools/{school.id}/rollover"
+    office = _client(make_client, staff)
+    preview = office.get(url).get_data(as_text=True)
+    assert f'name="keep-{c6a.id}" aria-describedby="keep-{c6a.id}-hint" value="HS003"' in preview
+    assert "<strong>1</strong> pupils kept back" in preview
+    done = office.post_form(url, {f"keep-{c6a.id}": "HS003", "action": "confirm", "confirmed": "y"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    kept = db.session.scalar(
+        sa.select(SchoolClass.name)
+        .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+        .where(Enrolment.pupil_id == pupils["HS003"].id, Enrolment.academic_year_id == following.id)
+    )
+    assert kept == "6A"
+    # The leavers of grade 9 are archived with a mark, not deleted; last year's class shows it.
+    left = {p.pupil_code: p.left_at for p in db.session.scalars(sa.select(Pupil))}
+    assert left["HS901"] and left["HS902"] and not left["HS001"] and not left["HS003"]
+    roster = office.get(f"/contactbook/classes/{c9a.id}").get_data(as_text=True)
+    assert roster.count("Left the school") == 2

@@ -10,11 +10,14 @@ from io import BytesIO
 
 import sqlalchemy as sa
 
-from admissions.models import AdmissionSeason
+from admissions.models import AdmissionLevel, AdmissionSeason
+from app import jobs
 from app.extensions import db
-from app.models import AcademicYear, AuditLog, Role, School, User
-from contactbook.models import Enrolment, Pupil, SchoolClass, Term
+from app.models import AcademicYear, AuditLog, Role, School, User, Ward
+from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, Term
+from tests.admissions_factories import add_child_for, create_application, create_roster_entry
 from tests.contactbook_factories import classes_xlsx
+from tests.factories import create_user
 from tests.integration.test_admissions_import import EN, SCHOOL_ROWS, xlsx
 
 PASSWORD = "mot-hai-ba-bon-nam-sau"
@@ -114,3 +117,65 @@ def test_a_fresh_install_creates_its_year_then_a_season_and_classes(
     ]
     actions = set(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.actor_id == admin.id)))
     assert {"year.create", "year.set_current", "admissions.season.create"} <= actions
+
+    # Summer: children confirmed their places at the primary school and the kindergarten.
+    confirmed = _confirm_children(season, year)
+    jobs.commit()
+    # September: each school's staff split the incoming pupils and confirm the classes.
+    for code, count, names in (("TH-DICHVONG", 2, {"1A", "1B"}), ("MN-HOASEN", 1, {"MG5A"})):
+        school = db.session.scalar(sa.select(School).where(School.code == code))
+        url = f"/contactbook/schools/{school.id}/intake"
+        assert client.post_form(url, {"action": "split", "count": str(count)}).status_code == 302
+        resp = client.post_form(url, {"action": "confirm", "confirmed": "y"})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        db.session.expire_all()
+        classes = db.session.scalars(
+            sa.select(SchoolClass).where(
+                SchoolClass.school_id == school.id, SchoolClass.academic_year_id == year.id
+            )
+        ).all()
+        assert names <= {c.name for c in classes}
+        for child, parent in confirmed[code]:
+            pupil = db.session.scalar(
+                sa.select(Pupil).where(
+                    Pupil.school_id == school.id, Pupil.pupil_code == child.roster_entry.personal_id
+                )
+            )
+            cls = db.session.scalar(
+                sa.select(SchoolClass)
+                .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+                .where(Enrolment.pupil_id == pupil.id, Enrolment.academic_year_id == year.id)
+            )
+            assert cls.name in names and cls.grade == (0 if code == "MN-HOASEN" else 1)
+            assert db.session.scalar(
+                sa.select(Guardian.id).where(Guardian.pupil_id == pupil.id, Guardian.user_id == parent.id)
+            )
+        # The parent sees the child in the contact book.
+        child, parent = confirmed[code][0]
+        family = make_client()
+        family.login_as(parent)
+        assert child.full_name in family.get("/contactbook/", follow_redirects=True).get_data(as_text=True)
+
+
+def _confirm_children(season, year) -> dict[str, list]:
+    """Confirmed applications (as the summer's rounds and the families' answers leave them)."""
+    ward = db.session.scalar(sa.select(Ward).where(Ward.name == "Dịch Vọng"))
+    out: dict[str, list] = {}
+    for code, level_name, born in (("TH-DICHVONG", "grade1", 2021), ("MN-HOASEN", "kindergarten", 2022)):
+        school = db.session.scalar(sa.select(School).where(School.code == code))
+        level = db.session.scalar(
+            sa.select(AdmissionLevel).where(
+                AdmissionLevel.season_id == season.id, AdmissionLevel.level == level_name
+            )
+        )
+        out[code] = []
+        for i in range(3):
+            entry = create_roster_entry(
+                ward, level=level_name, dob=date(born, 2 + i, 3), gender="female" if i % 2 else "male"
+            )
+            parent = create_user("parent")
+            child = add_child_for(parent, entry, season, level=level_name)
+            app_ = create_application(child, level, parent, status="confirmed")
+            app_.allocated_school_id = school.id
+            out[code].append((child, parent))
+    return out

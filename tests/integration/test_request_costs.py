@@ -39,8 +39,10 @@ JOURNEY_BUDGET = {
     "add_child_page": 1,
     "add_child": 10,  # and where the child stands (season, application): a warning after the close
     "child": 11,  # 3 of them once per level and district every few minutes (spare seats, cached)
-    "apply_page": 6,
-    "submit": 13,
+    # Capacities and the latest import are read on each (admissions.eligibility): a change
+    # reaches the choice list at once; only the catchment demand is cached.
+    "apply_page": 7,
+    "submit": 14,
     "receipt": 3,
 }
 

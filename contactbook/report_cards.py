@@ -30,8 +30,8 @@ from .models import (
     SchoolClass,
     Subject,
     Term,
-    TermResult,
 )
+from .results_models import TermResult
 
 MAX_CLASS = 80  # pupils in one class PDF
 

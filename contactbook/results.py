@@ -19,8 +19,9 @@ from app.models import User, utcnow
 
 from . import circulars, grades, rules, years
 from .classes import class_pupils
-from .models import Assessment, Grade, GradeStatus, Pupil, SchoolClass, Subject, TermResult
+from .models import Assessment, Grade, GradeStatus, Pupil, SchoolClass, Subject
 from .notify import notify_guardians
+from .results_models import TermResult
 
 PERIODS = ("1", "2", "year")
 FIRST_SECONDARY_GRADE = 6

@@ -15,7 +15,7 @@ expect.set_options(timeout=10_000)
 def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit, assert_clean, tmp_path):
     from app.extensions import db
     from app.models import utcnow
-    from contactbook.models import TermResult
+    from contactbook.results_models import TermResult
 
     w = scored_class()
     term = w.terms[0]

@@ -14,7 +14,8 @@ from app import jobs
 from app.extensions import db
 from app.models import AuditLog
 from app.notifications.models import Notification
-from contactbook.models import Grade, TermResult
+from contactbook.models import Grade
+from contactbook.results_models import TermResult
 from tests.contactbook_factories import add_grade, create_pupil, create_user, secondary_setup
 from tests.querycount import count_queries
 

@@ -26,7 +26,7 @@ from app.models import User, Ward
 
 from . import allocation, freeze
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
-from .applications import VALUES_CHUNK, in_district_table, lock_row
+from .applications import in_district_table, lock_row
 from .eligibility import district_schools
 from .market import Built, build_instance, official_round
 from .models import (
@@ -337,32 +337,6 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
     return timings
 
 
-def bulk_update_applications(rows: list[dict], columns: list[str], constants: dict | None = None) -> None:
-    """UPDATE application SET <columns> per row, <constants> for all, WHERE id = row["id"].
-
-    PostgreSQL: ``UPDATE … FROM (VALUES …)`` in chunks; elsewhere one executemany.
-    """
-    if not rows:
-        return
-    t = Application.__table__
-    constants = constants or {}
-    if db.session.get_bind().dialect.name == "postgresql":
-        cols = [sa.column("id", sa.Integer), *[sa.column(c, t.c[c].type) for c in columns]]
-        for start in range(0, len(rows), VALUES_CHUNK):
-            part = rows[start : start + VALUES_CHUNK]
-            v = sa.values(*cols, name="v").data([tuple(r[c] for c in ("id", *columns)) for r in part])
-            db.session.execute(
-                sa.update(t).where(t.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **constants})
-            )
-        return
-    stmt = (
-        sa.update(t)
-        .where(t.c.id == sa.bindparam("b_id"))
-        .values({**{c: sa.bindparam(f"b_{c}") for c in columns}, **constants})
-    )
-    db.session.execute(stmt, [{f"b_{k}": r[k] for k in ("id", *columns)} for r in rows])
-
-
 # ---- publishing -------------------------------------------------------------------------------
 
 
@@ -371,6 +345,50 @@ def default_confirm_by(rnd: AllocationRound) -> datetime | None:
     if rnd.number == 1 and deadline is not None and deadline > now():
         return deadline
     return None
+
+
+def apply_outcomes(
+    rnd: AllocationRound, at: datetime, confirm_by: datetime
+) -> tuple[list[int], list[int], list[int], int]:
+    """The round's outcomes onto its applications, set-based (UPDATE … FROM allocation_outcome: no
+    row travels through Python). Returns the ids (offered, moved, unplaced) and how many of the
+    offered or moved held a seat before (children moving up).
+
+    Round 1: every child with a seat is offered it, the others are "unplaced". A later round: a
+    child whose seat changed (or who had none) gets it; a confirmed place moving up stays
+    confirmed (moved), any other becomes a new offer."""
+    t, o = Application.__table__, AllocationOutcome.__table__
+    mine = (o.c.round_id == rnd.id, o.c.application_id == t.c.id)
+    seat = {"allocated_school_id": o.c.school_id, "allocated_rank": o.c.rank}
+    common = {"placed_by_round_id": rnd.id, "assigned_by_id": None, "allocated_at": at}
+    offer = {**seat, **common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by}
+
+    def update(*where, **values) -> list[int]:
+        return list(db.session.scalars(sa.update(t).where(*mine, *where).values(**values).returning(t.c.id)))
+
+    if rnd.number == 1:
+        offered = update(o.c.school_id.is_not(None), **offer)
+        unplaced = update(
+            o.c.school_id.is_(None),
+            status=S.UNPLACED,
+            offered_at=None,
+            offer_deadline=None,
+            allocated_school_id=None,
+            allocated_rank=None,
+            placed_by_round_id=rnd.id,
+        )
+        return offered, [], unplaced, 0
+    moving = (o.c.school_id.is_not(None), o.c.school_id.is_distinct_from(o.c.previous_school_id))
+    # Who moves up (held a seat before): read first, the few changed rows only (SQLite's RETURNING
+    # cannot name the joined table).
+    n_up = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(o)
+        .where(*mine[:1], *moving, o.c.previous_school_id.is_not(None))
+    )
+    moved = update(*moving, t.c.status == S.CONFIRMED, **seat, **common)
+    offered = update(*moving, t.c.status != S.CONFIRMED, **offer)
+    return offered, moved, [], int(n_up or 0)
 
 
 def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None) -> dict[str, int]:
@@ -390,53 +408,8 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
         raise RoundError("stale")
     freeze.check_unchanged(rnd)
-    outcomes = db.session.execute(
-        sa.select(
-            AllocationOutcome.application_id,
-            AllocationOutcome.school_id,
-            AllocationOutcome.rank,
-            AllocationOutcome.previous_school_id,
-            Application.status,
-        )
-        .join(Application, Application.id == AllocationOutcome.application_id)
-        .where(AllocationOutcome.round_id == rnd.id)
-    ).all()
-    offered, unplaced, moved = [], [], []  # moved: confirmed places moving up (they stay confirmed)
-    n_up = 0
-    for aid, school, rank, previous, status in outcomes:
-        if rnd.number == 1:
-            if school is None:
-                unplaced.append({"id": aid})
-            else:
-                offered.append({"id": aid, "allocated_school_id": school, "allocated_rank": rank})
-        elif school is not None and school != previous:
-            row = {"id": aid, "allocated_school_id": school, "allocated_rank": rank}
-            n_up += previous is not None
-            if status == S.CONFIRMED:
-                moved.append(row)
-            else:
-                offered.append(row)
-    common = {"placed_by_round_id": rnd.id, "assigned_by_id": None, "allocated_at": at}
-    bulk_update_applications(
-        offered,
-        ["allocated_school_id", "allocated_rank"],
-        {**common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by},
-    )
-    bulk_update_applications(moved, ["allocated_school_id", "allocated_rank"], common)
-    if unplaced:
-        bulk_update_applications(
-            unplaced,
-            [],
-            {
-                "status": S.UNPLACED,
-                "offered_at": None,
-                "offer_deadline": None,
-                "allocated_school_id": None,
-                "allocated_rank": None,
-                "placed_by_round_id": rnd.id,
-            },
-        )
-    changed = [r["id"] for r in offered] + [r["id"] for r in moved] + [r["id"] for r in unplaced]
+    offered, moved, unplaced, n_up = apply_outcomes(rnd, at, confirm_by)
+    changed = offered + moved + unplaced
     rnd.status = RoundStatus.PUBLISHED
     rnd.published_at = at
     rnd.published_by_id = actor_id

@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import jobs
 from app.audit import audit
@@ -88,8 +89,25 @@ def latest_official(level_id: int, district_id: int) -> AllocationRound | None:
     )
 
 
+# In the district: the child lives there (the join every statement below shares).
+_IN_DISTRICT = """
+    FROM application a JOIN child c ON c.id = a.child_id JOIN ward w ON w.id = c.ward_id
+    WHERE a.admission_level_id = :level AND w.district_id = :district"""
+
+
 def fingerprint(level_id: int, district_id: int) -> str:
-    """SHA-256 over every application's (id, status, seat, office flag) of the level in the district."""
+    """SHA-256 over every application's (id, status, seat, office flag) of the level in the district.
+
+    PostgreSQL hashes the same text in the database (one row comes back, not one per application)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(
+            sa.text(
+                "SELECT encode(sha256(convert_to(coalesce(string_agg(concat(a.id, ':', a.status, ':', "
+                "coalesce(a.allocated_school_id, 0), ':', CASE WHEN a.assigned_by_id IS NULL THEN 0 ELSE 1 "
+                "END, ';'), '' ORDER BY a.id), ''), 'UTF8')), 'hex')" + _IN_DISTRICT
+            ),
+            {"level": level_id, "district": district_id},
+        ).scalar_one()
     q = (
         sa.select(
             Application.id,
@@ -106,6 +124,44 @@ def fingerprint(level_id: int, district_id: int) -> str:
     for aid, status, school, office in db.session.execute(q):
         h.update(f"{aid}:{status}:{school or 0}:{int(bool(office))};".encode())
     return h.hexdigest()
+
+
+def inputs_digest(level: AdmissionLevel, district_id: int) -> str | None:
+    """SHA-256 of the raw rows the entry list is made of (the applications' ids, catchments,
+    siblings and withdrawn flag, their ranked choices, the schools' codes and seats) and of the
+    key that codes the entries; PostgreSQL only (None elsewhere).
+
+    Taken *before* an attempt freezes the entries: if it is the same when the round is published,
+    nothing the freeze read has changed since, and the Merkle root need not be rebuilt (the full
+    check runs whenever it differs)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    parts = db.session.execute(
+        sa.text(
+            "SELECT"
+            " (SELECT md5(coalesce(string_agg(concat(a.id, ':', coalesce(a.catchment_school_id, 0), ':',"
+            "   a.sibling_school_ids::text, ':', (a.status = 'withdrawn')::int, ';'), '' ORDER BY a.id), ''))"
+            + _IN_DISTRICT
+            + "),"
+            " (SELECT md5(coalesce(string_agg(concat(ch.application_id, ':', ch.rank, ':', ch.school_id, ';'),"
+            "   '' ORDER BY ch.application_id, ch.rank), '')) FROM application_choice ch"
+            "   WHERE ch.application_id IN (SELECT a.id" + _IN_DISTRICT + ")),"
+            " (SELECT md5(coalesce(string_agg(concat(s.id, ':', s.code, ':', s.capacity, ';'), '' ORDER BY s.id),"
+            "   '')) FROM school s WHERE s.level = :kind AND s.district_id = :district)"
+        ),
+        {"level": level.id, "district": district_id, "kind": level.level},
+    ).one()
+    key = hashlib.sha256(str(current_app.secret_key).encode("utf-8")).hexdigest()
+    return hashlib.sha256("|".join([*parts, key]).encode()).hexdigest()
+
+
+def check_inputs_unchanged(rnd: AllocationRound) -> None:
+    """Publishing: the entries must still be those the attempt froze (the cheap digest when it
+    matches, else the full Merkle root)."""
+    before = (rnd.summary or {}).get("inputs_digest")
+    if before is not None and before == inputs_digest(rnd.admission_level, rnd.district_id):
+        return
+    freeze.check_unchanged(rnd)
 
 
 # ---- creating and queueing ---------------------------------------------------------------------
@@ -170,7 +226,9 @@ def queue_round(rnd: AllocationRound, actor: User, reason: str = "") -> None:
     if rnd.number > 1 and rnd.is_official:
         expire_offers(rnd.admission_level_id, rnd.district_id)
     if rnd.is_official:
+        digest = inputs_digest(rnd.admission_level, rnd.district_id)  # before the freeze reads
         freeze.begin_attempt(rnd, actor, reason)
+        rnd.summary = {**(rnd.summary or {}), "inputs_digest": digest}
     rnd.status = RoundStatus.QUEUED
     rnd.progress = 0
     rnd.error = None
@@ -313,6 +371,7 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
         elif got is not None and ids[got] != before:
             moved += 1
     summary["moved"], summary["newly_placed"] = moved, newly
+    summary["inputs_digest"] = (rnd.summary or {}).get("inputs_digest")  # taken when queued
     timings = {"load": round(built.seconds, 3), "allocate": round(allocate_seconds, 3)}
     rnd.input_snapshot = instance
     rnd.result = result
@@ -407,7 +466,7 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     expire_offers(rnd.admission_level_id, rnd.district_id, at=at)
     if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
         raise RoundError("stale")
-    freeze.check_unchanged(rnd)
+    check_inputs_unchanged(rnd)
     offered, moved, unplaced, n_up = apply_outcomes(rnd, at, confirm_by)
     changed = offered + moved + unplaced
     rnd.status = RoundStatus.PUBLISHED

@@ -137,3 +137,21 @@ def public_rounds(level_id: int | None = None) -> list[AllocationRound]:
     if level_id is not None:
         q = q.where(AllocationRound.admission_level_id == level_id)
     return list(db.session.scalars(q.order_by(AllocationRound.created_at.desc()).limit(200)))
+
+
+ROUND_FILES = {"input": AllocationRound.input_snapshot, "result": AllocationRound.result}
+FILE_CHUNK = 256 * 1024  # characters per piece of a streamed round file
+
+
+def round_file(round_id: int, which: str) -> str | None:
+    """A round's input or result document as the database stores it (JSON text), not parsed
+    into Python and dumped again: at 200,000 children these files are 6–22 MB."""
+    return db.session.scalar(
+        sa.select(sa.cast(ROUND_FILES[which], sa.Text)).where(AllocationRound.id == round_id)
+    )
+
+
+def pieces(text: str):
+    """The text in FILE_CHUNK pieces (a streamed response)."""
+    for start in range(0, len(text), FILE_CHUNK):
+        yield text[start : start + FILE_CHUNK]

@@ -45,16 +45,13 @@ def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
 
 def status_counts(level: AdmissionLevel, district_id: int) -> list[tuple[str, int]]:
     """Applications of children living in the district, by status (one query)."""
+    # A join, not `child_id IN (children of the district)`: at 50,000 applications the IN form
+    # took ~650 ms against ~220 ms for the join (PostgreSQL, median of five, same load).
     q = (
         sa.select(Application.status, sa.func.count())
-        .where(
-            Application.admission_level_id == level.id,
-            Application.child_id.in_(
-                sa.select(Child.id)
-                .join(Ward, Ward.id == Child.ward_id)
-                .where(Ward.district_id == district_id)
-            ),
-        )
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(Application.admission_level_id == level.id, Ward.district_id == district_id)
         .group_by(Application.status)
     )
     counts = dict(db.session.execute(q).all())

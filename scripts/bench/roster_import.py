@@ -11,7 +11,8 @@
    database, and into a fresh PostgreSQL database when one answers on 127.0.0.1:5432
    (DATABASE_URL names another server), then a second import of the same file (all unchanged).
 Prints wall seconds, rows/s, the ratio to the openpyxl pass timed just before (wall and CPU: on a
-shared machine the CPU ratio is the steadier one), the load average, and MET/MISSED per target.
+shared machine the CPU ratio is the steadier one, and the one judged), the load average, and
+MET/MISSED per target.
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
             jobs.commit()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             ratio, cpu_ratio = seconds / baseline, cpu / baseline_cpu
-            met60, met_ratio = seconds <= 60, min(ratio, cpu_ratio) <= RATIO
+            met60, met_ratio = (
+                seconds <= 60,
+                cpu_ratio <= RATIO,
+            )  # CPU: steadier than wall on a shared machine
             one, five, _fifteen = os.getloadavg()
             print(
                 f"{label:<11} {attempt:<13} wall {seconds:7.2f} s vs openpyxl {baseline:6.2f} s  ratio {ratio:4.2f}x  "

@@ -45,16 +45,13 @@ def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
 
 def status_counts(level: AdmissionLevel, district_id: int) -> list[tuple[str, int]]:
     """Applications of children living in the district, by status (one query)."""
+    # A join, not `child_id IN (children of the district)`: at 50,000 applications the IN form
+    # took ~650 ms against ~220 ms for the join (PostgreSQL, median of five, same load).
     q = (
         sa.select(Application.status, sa.func.count())
-        .where(
-            Application.admission_level_id == level.id,
-            Application.child_id.in_(
-                sa.select(Child.id)
-                .join(Ward, Ward.id == Child.ward_id)
-                .where(Ward.district_id == district_id)
-            ),
-        )
+        .join(Child, Child.id == Application.child_id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(Application.admission_level_id == level.id, Ward.district_id == district_id)
         .group_by(Application.status)
     )
     counts = dict(db.session.execute(q).all())
@@ -137,3 +134,21 @@ def public_rounds(level_id: int | None = None) -> list[AllocationRound]:
     if level_id is not None:
         q = q.where(AllocationRound.admission_level_id == level_id)
     return list(db.session.scalars(q.order_by(AllocationRound.created_at.desc()).limit(200)))
+
+
+ROUND_FILES = {"input": AllocationRound.input_snapshot, "result": AllocationRound.result}
+FILE_CHUNK = 256 * 1024  # characters per piece of a streamed round file
+
+
+def round_file(round_id: int, which: str) -> str | None:
+    """A round's input or result document as the database stores it (JSON text), not parsed
+    into Python and dumped again: at 200,000 children these files are 6–22 MB."""
+    return db.session.scalar(
+        sa.select(sa.cast(ROUND_FILES[which], sa.Text)).where(AllocationRound.id == round_id)
+    )
+
+
+def pieces(text: str):
+    """The text in FILE_CHUNK pieces (a streamed response)."""
+    for start in range(0, len(text), FILE_CHUNK):
+        yield text[start : start + FILE_CHUNK]

@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app import jobs
 from app.audit import audit
@@ -26,7 +27,7 @@ from app.models import User, Ward
 
 from . import allocation, freeze
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
-from .applications import VALUES_CHUNK, in_district_table, lock_row
+from .applications import in_district_table, lock_row
 from .eligibility import district_schools
 from .market import Built, build_instance, official_round
 from .models import (
@@ -88,8 +89,25 @@ def latest_official(level_id: int, district_id: int) -> AllocationRound | None:
     )
 
 
+# In the district: the child lives there (the join every statement below shares).
+_IN_DISTRICT = """
+    FROM application a JOIN child c ON c.id = a.child_id JOIN ward w ON w.id = c.ward_id
+    WHERE a.admission_level_id = :level AND w.district_id = :district"""
+
+
 def fingerprint(level_id: int, district_id: int) -> str:
-    """SHA-256 over every application's (id, status, seat, office flag) of the level in the district."""
+    """SHA-256 over every application's (id, status, seat, office flag) of the level in the district.
+
+    PostgreSQL hashes the same text in the database (one row comes back, not one per application)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(
+            sa.text(
+                "SELECT encode(sha256(convert_to(coalesce(string_agg(concat(a.id, ':', a.status, ':', "
+                "coalesce(a.allocated_school_id, 0), ':', CASE WHEN a.assigned_by_id IS NULL THEN 0 ELSE 1 "
+                "END, ';'), '' ORDER BY a.id), ''), 'UTF8')), 'hex')" + _IN_DISTRICT
+            ),
+            {"level": level_id, "district": district_id},
+        ).scalar_one()
     q = (
         sa.select(
             Application.id,
@@ -106,6 +124,44 @@ def fingerprint(level_id: int, district_id: int) -> str:
     for aid, status, school, office in db.session.execute(q):
         h.update(f"{aid}:{status}:{school or 0}:{int(bool(office))};".encode())
     return h.hexdigest()
+
+
+def inputs_digest(level: AdmissionLevel, district_id: int) -> str | None:
+    """SHA-256 of the raw rows the entry list is made of (the applications' ids, catchments,
+    siblings and withdrawn flag, their ranked choices, the schools' codes and seats) and of the
+    key that codes the entries; PostgreSQL only (None elsewhere).
+
+    Taken *before* an attempt freezes the entries: if it is the same when the round is published,
+    nothing the freeze read has changed since, and the Merkle root need not be rebuilt (the full
+    check runs whenever it differs)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    parts = db.session.execute(
+        sa.text(
+            "SELECT"
+            " (SELECT md5(coalesce(string_agg(concat(a.id, ':', coalesce(a.catchment_school_id, 0), ':',"
+            "   a.sibling_school_ids::text, ':', (a.status = 'withdrawn')::int, ';'), '' ORDER BY a.id), ''))"
+            + _IN_DISTRICT
+            + "),"
+            " (SELECT md5(coalesce(string_agg(concat(ch.application_id, ':', ch.rank, ':', ch.school_id, ';'),"
+            "   '' ORDER BY ch.application_id, ch.rank), '')) FROM application_choice ch"
+            "   WHERE ch.application_id IN (SELECT a.id" + _IN_DISTRICT + ")),"
+            " (SELECT md5(coalesce(string_agg(concat(s.id, ':', s.code, ':', s.capacity, ';'), '' ORDER BY s.id),"
+            "   '')) FROM school s WHERE s.level = :kind AND s.district_id = :district)"
+        ),
+        {"level": level.id, "district": district_id, "kind": level.level},
+    ).one()
+    key = hashlib.sha256(str(current_app.secret_key).encode("utf-8")).hexdigest()
+    return hashlib.sha256("|".join([*parts, key]).encode()).hexdigest()
+
+
+def check_inputs_unchanged(rnd: AllocationRound) -> None:
+    """Publishing: the entries must still be those the attempt froze (the cheap digest when it
+    matches, else the full Merkle root)."""
+    before = (rnd.summary or {}).get("inputs_digest")
+    if before is not None and before == inputs_digest(rnd.admission_level, rnd.district_id):
+        return
+    freeze.check_unchanged(rnd)
 
 
 # ---- creating and queueing ---------------------------------------------------------------------
@@ -170,7 +226,9 @@ def queue_round(rnd: AllocationRound, actor: User, reason: str = "") -> None:
     if rnd.number > 1 and rnd.is_official:
         expire_offers(rnd.admission_level_id, rnd.district_id)
     if rnd.is_official:
+        digest = inputs_digest(rnd.admission_level, rnd.district_id)  # before the freeze reads
         freeze.begin_attempt(rnd, actor, reason)
+        rnd.summary = {**(rnd.summary or {}), "inputs_digest": digest}
     rnd.status = RoundStatus.QUEUED
     rnd.progress = 0
     rnd.error = None
@@ -313,6 +371,7 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
         elif got is not None and ids[got] != before:
             moved += 1
     summary["moved"], summary["newly_placed"] = moved, newly
+    summary["inputs_digest"] = (rnd.summary or {}).get("inputs_digest")  # taken when queued
     timings = {"load": round(built.seconds, 3), "allocate": round(allocate_seconds, 3)}
     rnd.input_snapshot = instance
     rnd.result = result
@@ -337,32 +396,6 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
     return timings
 
 
-def bulk_update_applications(rows: list[dict], columns: list[str], constants: dict | None = None) -> None:
-    """UPDATE application SET <columns> per row, <constants> for all, WHERE id = row["id"].
-
-    PostgreSQL: ``UPDATE … FROM (VALUES …)`` in chunks; elsewhere one executemany.
-    """
-    if not rows:
-        return
-    t = Application.__table__
-    constants = constants or {}
-    if db.session.get_bind().dialect.name == "postgresql":
-        cols = [sa.column("id", sa.Integer), *[sa.column(c, t.c[c].type) for c in columns]]
-        for start in range(0, len(rows), VALUES_CHUNK):
-            part = rows[start : start + VALUES_CHUNK]
-            v = sa.values(*cols, name="v").data([tuple(r[c] for c in ("id", *columns)) for r in part])
-            db.session.execute(
-                sa.update(t).where(t.c.id == v.c.id).values({**{c: v.c[c] for c in columns}, **constants})
-            )
-        return
-    stmt = (
-        sa.update(t)
-        .where(t.c.id == sa.bindparam("b_id"))
-        .values({**{c: sa.bindparam(f"b_{c}") for c in columns}, **constants})
-    )
-    db.session.execute(stmt, [{f"b_{k}": r[k] for k in ("id", *columns)} for r in rows])
-
-
 # ---- publishing -------------------------------------------------------------------------------
 
 
@@ -371,6 +404,50 @@ def default_confirm_by(rnd: AllocationRound) -> datetime | None:
     if rnd.number == 1 and deadline is not None and deadline > now():
         return deadline
     return None
+
+
+def apply_outcomes(
+    rnd: AllocationRound, at: datetime, confirm_by: datetime
+) -> tuple[list[int], list[int], list[int], int]:
+    """The round's outcomes onto its applications, set-based (UPDATE … FROM allocation_outcome: no
+    row travels through Python). Returns the ids (offered, moved, unplaced) and how many of the
+    offered or moved held a seat before (children moving up).
+
+    Round 1: every child with a seat is offered it, the others are "unplaced". A later round: a
+    child whose seat changed (or who had none) gets it; a confirmed place moving up stays
+    confirmed (moved), any other becomes a new offer."""
+    t, o = Application.__table__, AllocationOutcome.__table__
+    mine = (o.c.round_id == rnd.id, o.c.application_id == t.c.id)
+    seat = {"allocated_school_id": o.c.school_id, "allocated_rank": o.c.rank}
+    common = {"placed_by_round_id": rnd.id, "assigned_by_id": None, "allocated_at": at}
+    offer = {**seat, **common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by}
+
+    def update(*where, **values) -> list[int]:
+        return list(db.session.scalars(sa.update(t).where(*mine, *where).values(**values).returning(t.c.id)))
+
+    if rnd.number == 1:
+        offered = update(o.c.school_id.is_not(None), **offer)
+        unplaced = update(
+            o.c.school_id.is_(None),
+            status=S.UNPLACED,
+            offered_at=None,
+            offer_deadline=None,
+            allocated_school_id=None,
+            allocated_rank=None,
+            placed_by_round_id=rnd.id,
+        )
+        return offered, [], unplaced, 0
+    moving = (o.c.school_id.is_not(None), o.c.school_id.is_distinct_from(o.c.previous_school_id))
+    # Who moves up (held a seat before): read first, the few changed rows only (SQLite's RETURNING
+    # cannot name the joined table).
+    n_up = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(o)
+        .where(*mine[:1], *moving, o.c.previous_school_id.is_not(None))
+    )
+    moved = update(*moving, t.c.status == S.CONFIRMED, **seat, **common)
+    offered = update(*moving, t.c.status != S.CONFIRMED, **offer)
+    return offered, moved, [], int(n_up or 0)
 
 
 def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None) -> dict[str, int]:
@@ -389,54 +466,9 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     expire_offers(rnd.admission_level_id, rnd.district_id, at=at)
     if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
         raise RoundError("stale")
-    freeze.check_unchanged(rnd)
-    outcomes = db.session.execute(
-        sa.select(
-            AllocationOutcome.application_id,
-            AllocationOutcome.school_id,
-            AllocationOutcome.rank,
-            AllocationOutcome.previous_school_id,
-            Application.status,
-        )
-        .join(Application, Application.id == AllocationOutcome.application_id)
-        .where(AllocationOutcome.round_id == rnd.id)
-    ).all()
-    offered, unplaced, moved = [], [], []  # moved: confirmed places moving up (they stay confirmed)
-    n_up = 0
-    for aid, school, rank, previous, status in outcomes:
-        if rnd.number == 1:
-            if school is None:
-                unplaced.append({"id": aid})
-            else:
-                offered.append({"id": aid, "allocated_school_id": school, "allocated_rank": rank})
-        elif school is not None and school != previous:
-            row = {"id": aid, "allocated_school_id": school, "allocated_rank": rank}
-            n_up += previous is not None
-            if status == S.CONFIRMED:
-                moved.append(row)
-            else:
-                offered.append(row)
-    common = {"placed_by_round_id": rnd.id, "assigned_by_id": None, "allocated_at": at}
-    bulk_update_applications(
-        offered,
-        ["allocated_school_id", "allocated_rank"],
-        {**common, "status": S.OFFERED, "offered_at": at, "offer_deadline": confirm_by},
-    )
-    bulk_update_applications(moved, ["allocated_school_id", "allocated_rank"], common)
-    if unplaced:
-        bulk_update_applications(
-            unplaced,
-            [],
-            {
-                "status": S.UNPLACED,
-                "offered_at": None,
-                "offer_deadline": None,
-                "allocated_school_id": None,
-                "allocated_rank": None,
-                "placed_by_round_id": rnd.id,
-            },
-        )
-    changed = [r["id"] for r in offered] + [r["id"] for r in moved] + [r["id"] for r in unplaced]
+    check_inputs_unchanged(rnd)
+    offered, moved, unplaced, n_up = apply_outcomes(rnd, at, confirm_by)
+    changed = offered + moved + unplaced
     rnd.status = RoundStatus.PUBLISHED
     rnd.published_at = at
     rnd.published_by_id = actor_id

@@ -8,10 +8,12 @@ nothing. The formats are docs/excel-formats.md.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from app import xlsx
 from app.extensions import db
@@ -69,12 +71,32 @@ def match_headers(kind: str, header_cells: list) -> tuple[dict[str, int], dict[s
     return xlsx.match_headers(COLUMNS[kind], header_cells)
 
 
+_OPEN_LOCK = threading.Lock()
+
+
+def open_without_size_scan(source):
+    """xlsx.open_workbook, without openpyxl's scan for each sheet's stored size.
+
+    A file without a <dimension> element (every file openpyxl writes in write-only mode) makes
+    openpyxl parse the whole sheet once just to learn that, before the rows are read: a quarter of
+    a 150,000-row import. An import does not trust the stored size anyway (Sheet resets it), so
+    the scan is skipped while the workbook opens (a lock keeps other imports in this process from
+    opening at the same moment; the method is restored at once)."""
+    with _OPEN_LOCK:
+        original = ReadOnlyWorksheet._get_size
+        ReadOnlyWorksheet._get_size = lambda self: None  # dimensions unknown: read every row there is
+        try:
+            return xlsx.open_workbook(source)
+        finally:
+            ReadOnlyWorksheet._get_size = original
+
+
 class Sheet:
     """An open read-only sheet: its header mapping and an iterator over the data rows."""
 
     def __init__(self, kind: str, source):
         self.kind = kind
-        self.workbook = xlsx.open_workbook(source)
+        self.workbook = open_without_size_scan(source)
         try:
             self._open_sheet()
         except BaseException:

@@ -63,6 +63,17 @@ def _json_download(data: dict | None, name: str):
     return resp
 
 
+def _round_file(rnd: AllocationRound, which: str):
+    """A round's input or result file, streamed as stored (reports.round_file)."""
+    text = reports.round_file(rnd.id, which)
+    if text is None or text == "null":
+        abort(404)
+    resp = Response(reports.pieces(text), mimetype="application/json")
+    resp.headers["Content-Disposition"] = f'attachment; filename="round-{rnd.id}-{which}.json"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 # ---- the office ---------------------------------------------------------------------------------
 
 
@@ -237,7 +248,7 @@ def round_publish(round_id: int):
 def round_input(round_id: int):
     rnd = round_or_404(round_id)
     audit("admissions.round.download", rnd, file="input")
-    return _json_download(rnd.input_snapshot, f"round-{rnd.id}-input.json")
+    return _round_file(rnd, "input")
 
 
 @bp.route("/office/rounds/<int:round_id>/result.json")
@@ -245,7 +256,7 @@ def round_input(round_id: int):
 def round_result(round_id: int):
     rnd = round_or_404(round_id)
     audit("admissions.round.download", rnd, file="result")
-    return _json_download(rnd.result, f"round-{rnd.id}-result.json")
+    return _round_file(rnd, "result")
 
 
 def _list_page(rnd: AllocationRound, school, rows, total: int, page: int):
@@ -429,14 +440,14 @@ def public_round(round_id: int):
 @public
 def public_input(round_id: int):
     rnd = public_round_or_404(round_id, published=True)
-    return _json_download(rnd.input_snapshot, f"round-{rnd.id}-input.json")
+    return _round_file(rnd, "input")
 
 
 @bp.route("/rounds/<int:round_id>/result.json")
 @public
 def public_result(round_id: int):
     rnd = public_round_or_404(round_id, published=True)
-    return _json_download(rnd.result, f"round-{rnd.id}-result.json")
+    return _round_file(rnd, "result")
 
 
 @bp.route("/rounds/<int:round_id>/transcript.json")

@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
 
+from _season_pages import PAGE_PASSWORD, time_pages  # noqa: E402 - after the path set-up
+
 TARGET_SECONDS = 30.0
 WARDS, GROUPS = 40, 10
 
@@ -93,23 +95,12 @@ def _insert(db, model, rows: list[dict]) -> list[int]:
 
 
 def load(args) -> dict:
-    """The district, its catchments and the applications (bulk inserts, not timed)."""
-    import sqlalchemy as sa
-
-    from admissions import rules
-    from admissions.models import (
-        AdmissionLevel,
-        AdmissionSeason,
-        Application,
-        ApplicationChoice,
-        Catchment,
-        Child,
-        ParentChild,
-        RosterEntry,
-    )
+    """The district, its catchments and the applications, and the rest of the city (bulk inserts,
+    not timed)."""
+    from admissions.models import AdmissionLevel, AdmissionSeason
     from app.auth.services import passwords
     from app.extensions import db
-    from app.models import AcademicYear, District, ResidentialGroup, School, User, Ward, utcnow
+    from app.models import AcademicYear, District, User, utcnow
 
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     t0 = time.perf_counter()
@@ -142,16 +133,56 @@ def load(args) -> dict:
     db.session.add(officer)
     db.session.flush()
 
+    admin = User(role="city_admin", email="bench.admin@example.edu.vn", full_name="Quản Trị Bench")
+    db.session.add(admin)
+    officer.password_hash = admin.password_hash = passwords().hash(PAGE_PASSWORD)
+    db.session.flush()
+    main = _district(db, level, district.id, args.applications, args.schools, 0, now, rng)
+    # The rest of the city (--city): districts of the same size, registered but not allocated.
+    rest, k0, d = max(0, args.city - args.applications), args.applications, 1
+    while rest > 0:
+        n = min(rest, args.applications)
+        other = District(code=f"BENCH{d}", name=f"Quận Bench {d}")
+        db.session.add(other)
+        db.session.flush()
+        _district(db, level, other.id, n, args.schools, k0, now, rng, prefix=f"{d}")
+        rest, k0, d = rest - n, k0 + n, d + 1
+    db.session.commit()
+    return {
+        "level_id": level.id,
+        "district_id": district.id,
+        "officer_id": officer.id,
+        "admin_id": admin.id,
+        "school_id": main["school_ids"][0],
+        "applications": args.applications,
+        "city": k0,
+        "districts": d,
+        "schools": main["schools"],
+        "choices": main["choices"],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _district(db, level, district_id: int, n: int, schools: int, k0: int, now, rng, prefix: str = "") -> dict:
+    """One district: wards, groups, schools, catchments, `n` children with parents and applications
+    (numbered from k0, so that personal ids, phones and references stay unique across districts)."""
+    import sqlalchemy as sa
+
+    from admissions import rules
+    from admissions.models import Application, ApplicationChoice, Catchment, Child, ParentChild, RosterEntry
+    from app.auth.services import passwords
+    from app.models import ResidentialGroup, School, User, Ward
+
+    year = now.year
     ward_ids = _insert(
-        db, Ward, [{"district_id": district.id, "name": f"Phường {i + 1}"} for i in range(WARDS)]
+        db, Ward, [{"district_id": district_id, "name": f"Phường {i + 1}"} for i in range(WARDS)]
     )
     group_ids = {
         w: _insert(db, ResidentialGroup, [{"ward_id": w, "name": f"Tổ {g + 1}"} for g in range(GROUPS)])
         for w in ward_ids
     }
-    n = args.applications
     per_ward = n // WARDS
-    n_schools = max(args.schools, WARDS + 10)
+    n_schools = max(schools, WARDS + 10)
     # Schools 0..39: catchment of ward i (wards 0..9 split by groups with schools 40..49);
     # the rest: no catchment (families choose them). Wards 0..4 are over-demanded.
     caps = []
@@ -169,10 +200,10 @@ def load(args) -> dict:
         School,
         [
             {
-                "code": f"TH-B{i:03d}",
-                "name": f"Tiểu học Bench {i:03d}",
+                "code": f"TH-B{prefix}{i:03d}",
+                "name": f"Tiểu học Bench {prefix}{i:03d}",
                 "level": "grade1",
-                "district_id": district.id,
+                "district_id": district_id,
                 "ward_id": ward_ids[i % WARDS],
                 "address": "",
                 "capacity": caps[i],
@@ -208,7 +239,7 @@ def load(args) -> dict:
         digit = (dob.year // 100 - 19) * 2 + (1 if gender == "female" else 0)
         roster_rows.append(
             {
-                "personal_id": f"001{digit}{dob.year % 100:02d}{k:06d}",
+                "personal_id": f"001{digit}{dob.year % 100:02d}{k0 + k:06d}",
                 "full_name": f"Học Sinh {k:05d}",
                 "date_of_birth": dob,
                 "gender": gender,
@@ -252,7 +283,7 @@ def load(args) -> dict:
         [
             {
                 "role": "parent",
-                "phone": f"09{k:08d}",
+                "phone": f"09{k0 + k:08d}",
                 "full_name": f"Phụ Huynh {k:05d}",
                 "password_hash": digest,
                 "active": True,
@@ -282,7 +313,7 @@ def load(args) -> dict:
         sibling = [rng.choice(school_ids)] if rng.random() < 0.1 else []
         app_rows.append(
             {
-                "reference": f"L1-BENCH-{k:06d}",
+                "reference": f"L1-BENCH-{k0 + k:06d}",
                 "child_id": cid,
                 "admission_level_id": level.id,
                 "status": "submitted",
@@ -306,16 +337,7 @@ def load(args) -> dict:
             for r, s, c in ws
         ],
     )
-    db.session.commit()
-    return {
-        "level_id": level.id,
-        "district_id": district.id,
-        "officer_id": officer.id,
-        "applications": n,
-        "schools": n_schools,
-        "choices": sum(len(w) for w in wishes),
-        "seconds": time.perf_counter() - t0,
-    }
+    return {"school_ids": school_ids, "schools": n_schools, "choices": sum(len(w) for w in wishes)}
 
 
 def timed_round(number: int, data: dict) -> dict:
@@ -397,6 +419,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--applications", type=int, default=20_000)
     parser.add_argument("--schools", type=int, default=60)
+    parser.add_argument(
+        "--city",
+        type=int,
+        default=0,
+        help="applications in the whole city (other districts of the same size, registered only)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="fetches of each office page")
     parser.add_argument("--decline", type=float, default=0.05, help="share of offers declined before round 2")
     parser.add_argument(
         "--notify", action="store_true", help="also drain the queue and time the notifications"
@@ -443,7 +472,8 @@ def main() -> int:
             data = load(args)
             print(f"database: {backend}")
             print(
-                f"data: {data['applications']:,} applications, {data['schools']} schools, "
+                f"data: {data['applications']:,} applications in the district ({data['city']:,} in "
+                f"{data['districts']} districts), {data['schools']} schools, "
                 f"{data['choices']:,} ranked choices (loaded in {data['seconds']:.1f} s, not timed)"
             )
             first = timed_round(1, data)
@@ -453,13 +483,15 @@ def main() -> int:
             print(f"{declined:,} families declined their offer")
             second = timed_round(2, data)
             report("round 2", second, None)
+            pages_ok = time_pages(app, data, [first["round"], second["round"]], args.repeat)
             if args.notify and redis_url:
                 drain_notifications(app, queue)
             elif args.notify:
                 print("notifications: skipped (no Redis)")
             db.session.remove()
             db.engine.dispose()
-        return 0 if ok else 1
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return 0 if ok and pages_ok else 1
     finally:
         if redis_url:
             try:

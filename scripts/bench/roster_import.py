@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: import a 150,000-row roster.xlsx (target: ≤ 60 s, and ≤ 2× openpyxl's own pass).
+"""Benchmark: import a 150,000-row roster.xlsx (target: ≤ 60 s, and ≤ 1.5× openpyxl's own pass).
 
     .venv/bin/python scripts/bench/roster_import.py [--rows 150000] [--seed 2026] [--keep FILE]
 
@@ -10,7 +10,9 @@
 3. Times `admissions.imports.import_workbook("roster", …)` + commit into a fresh SQLite file
    database, and into a fresh PostgreSQL database when one answers on 127.0.0.1:5432
    (DATABASE_URL names another server), then a second import of the same file (all unchanged).
-Prints seconds, rows/s, the ratio to the openpyxl pass, and MET/MISSED for each target.
+Prints wall seconds, rows/s, the ratio to the openpyxl pass timed just before (wall and CPU: on a
+shared machine the CPU ratio is the steadier one, and the one judged), the load average, and
+MET/MISSED per target.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+RATIO = 1.5  # the import against openpyxl's own pass over the same file, same run
 sys.path.insert(0, str(ROOT))
 
 HEADERS = [
@@ -148,15 +151,19 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
                 return False
             jobs.commit()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-            ratio = seconds / baseline
-            met60, met2 = seconds <= 60, ratio <= 2
+            ratio, cpu_ratio = seconds / baseline, cpu / baseline_cpu
+            met60, met_ratio = (
+                seconds <= 60,
+                cpu_ratio <= RATIO,
+            )  # CPU: steadier than wall on a shared machine
+            one, five, _fifteen = os.getloadavg()
             print(
-                f"{label:<11} {attempt:<13} {seconds:7.2f} s  {rows / seconds:9,.0f} rows/s  "
-                f"(openpyxl pass just before: {baseline:.2f} s)  ratio {ratio:4.2f}x  "
-                f"[cpu {cpu:.1f} s vs {baseline_cpu:.1f} s]  [{report.summary()}]  "
-                f"≤60 s {'MET' if met60 else 'MISSED'}, ≤2x {'MET' if met2 else 'MISSED'}"
+                f"{label:<11} {attempt:<13} wall {seconds:7.2f} s vs openpyxl {baseline:6.2f} s  ratio {ratio:4.2f}x  "
+                f"| cpu {cpu:6.1f} s vs {baseline_cpu:5.1f} s  ratio {cpu_ratio:4.2f}x  "
+                f"| {rows / seconds:7,.0f} rows/s  [{report.summary()}]  load {one:.1f}/{five:.1f}  "
+                f"≤60 s {'MET' if met60 else 'MISSED'}, ≤{RATIO}x {'MET' if met_ratio else 'MISSED'}"
             )
-            ok = ok and met60 and met2
+            ok = ok and met60 and met_ratio
         db.session.remove()
         db.engine.dispose()
     return ok

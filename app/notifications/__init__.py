@@ -43,7 +43,7 @@ from flask_login import current_user
 from .. import jobs
 from ..models import STAFF_ROLES, Role
 from ..views import register_home_card
-from . import models, service  # noqa: F401 - models register their tables
+from . import models, pwa, service  # noqa: F401 - models register their tables
 from .cli import notifications_cli
 from .fanout import notify, notify_many
 from .kinds import NotifyError, register_kind
@@ -56,6 +56,7 @@ __all__ = ["notify", "notify_many", "register_kind", "NotifyError", "register"]
 def register(app: Flask) -> None:
     """Blueprint, CLI, the relay pass and the header's unread badge (called by create_app only)."""
     app.register_blueprint(bp)
+    pwa.install(app)  # manifest, service worker, offline page, push subscriptions
     app.cli.add_command(notifications_cli)
     jobs.register_relay(app, "notifications", relay)
     register_home_card(app, _l("Notifications and notification settings"), "notifications.inbox", order=800)

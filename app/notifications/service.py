@@ -92,7 +92,7 @@ def mark_all_read(user_id: int) -> int:
 
 def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Settings]:
     prefs = {
-        p.kind: rules.Preference(p.email, p.sms, p.digest)
+        p.kind: rules.Preference(p.email, p.sms, p.digest, p.push)
         for p in db.session.scalars(
             sa.select(NotificationPreference).where(NotificationPreference.user_id == user_id)
         )
@@ -104,7 +104,7 @@ def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Se
 
 
 def preferences_from_form(form) -> dict[str, rules.Preference]:
-    """The per-kind checkboxes of the preferences form (email_<kind>, digest_<kind>, sms_<kind>).
+    """The per-kind checkboxes of the preferences form (email_, digest_, sms_, push_<kind>).
     SMS can be switched off only for urgent kinds: otherwise it is the fallback for a guardian no
     free channel reaches, and that cannot be refused."""
     return {
@@ -112,6 +112,7 @@ def preferences_from_form(form) -> dict[str, rules.Preference]:
             email=bool(form.get(f"email_{name}")),
             sms=bool(form.get(f"sms_{name}")) if kind.urgent else True,
             digest=bool(form.get(f"digest_{name}")) and kind.digestible and not kind.urgent,
+            push=bool(form.get(f"push_{name}")),
         )
         for name, kind in KINDS.items()
     }
@@ -136,7 +137,7 @@ def save_preferences(
         if kind not in KINDS:
             continue
         row = existing.get(kind) or NotificationPreference(user_id=user_id, kind=kind)
-        row.email, row.sms, row.digest = pref.email, pref.sms, pref.digest
+        row.email, row.sms, row.digest, row.push = pref.email, pref.sms, pref.digest, pref.push
         db.session.add(row)
     s = db.session.get(NotificationSettings, user_id) or NotificationSettings(user_id=user_id)
     s.quiet_enabled, s.quiet_start, s.quiet_end, s.digest_at = (
@@ -257,6 +258,22 @@ def sms_counts_by_school(since: datetime | None = None) -> list[tuple[int | None
     if since is not None:
         q = q.where(Delivery.sent_at >= since)
     return [tuple(r) for r in db.session.execute(q)]
+
+
+def sms_saved_by_school(since: datetime | None = None) -> list[tuple[int | None, str | None, int]]:
+    """SMS that push saved per school: recipients who would have had the SMS fallback but were
+    reached by push (Notification.sms_saved) — [(school_id, school name, count)]."""
+    total = sa.func.sum(Notification.sms_saved)
+    q = (
+        sa.select(Notification.school_id, School.name, total)
+        .outerjoin(School, School.id == Notification.school_id)
+        .where(Notification.sms_saved > 0)
+        .group_by(Notification.school_id, School.name)
+        .order_by(total.desc())
+    )
+    if since is not None:
+        q = q.where(Notification.created_at >= since)
+    return [(sid, name, int(count)) for sid, name, count in db.session.execute(q)]
 
 
 def visible_notifications(user: User, limit: int = 50) -> list[Notification]:

@@ -12,7 +12,16 @@
 const PAGES = "pages-v1";
 const SHELL = "shell-v1";
 const OFFLINE_URL = "/offline";
-const SHELL_URLS = [OFFLINE_URL, "/static/css/app.css", "/static/icons/icon-192.png"];
+// Public files only (the same for every user): the offline page and what any page loads.
+const SHELL_URLS = [
+  OFFLINE_URL,
+  "/manifest.webmanifest",
+  "/static/css/app.css",
+  "/static/js/app.js",
+  "/static/js/pwa.js",
+  "/static/favicon.svg",
+  "/static/icons/icon-192.png",
+];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -97,8 +106,12 @@ self.addEventListener("fetch", (event) => {
     );
     return;
   }
-  if (path.startsWith("/static/")) {
-    event.respondWith(fetch(request).catch(() => caches.match(request, { ignoreSearch: true }).then((r) => r || Response.error())));
+  if (path.startsWith("/static/") || path === "/manifest.webmanifest") {
+    event.respondWith(
+      fetch(request).catch(() =>
+        caches.match(request, { ignoreSearch: true }).then((r) => r || Response.error())
+      )
+    );
   }
 });
 

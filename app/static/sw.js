@@ -25,7 +25,11 @@ const SHELL_URLS = [
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches.open(SHELL).then((cache) => cache.addAll(SHELL_URLS)).then(() => self.skipWaiting())
+    caches
+      .open(SHELL)
+      // Without cookies: the offline page must not carry the name of whoever was logged in.
+      .then((cache) => cache.addAll(SHELL_URLS.map((url) => new Request(url, { credentials: "omit" }))))
+      .then(() => self.skipWaiting())
   );
 });
 

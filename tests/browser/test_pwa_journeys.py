@@ -79,6 +79,7 @@ def test_offline_child_page_and_offline_page_then_logout_clears_the_cache(
     expect(page.get_by_text(child.full_name).first).to_be_visible()
     page.goto(live_server("/notifications/preferences"))  # never kept: the offline page
     expect(page.get_by_role("heading", name=OFFLINE_TITLE)).to_be_visible()
+    expect(page.get_by_text(parent.full_name)).to_have_count(0)  # saved without the session
 
     page.context.set_offline(False)
     page.goto(live_server("/home"))

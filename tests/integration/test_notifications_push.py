@@ -77,7 +77,7 @@ def test_vapid_keys_command_prints_a_usable_pair(app, runner):
     assert len(base64.urlsafe_b64decode(public + "=")) == 65
 
 
-def test_the_local_push_service_gets_an_encrypted_message_naming_the_child(app, peer):
+def test_the_local_push_service_gets_an_encrypted_message_naming_the_child(app, peer, world, make_client):
     parent, (phone,) = subscribed_parent(peer, "phone", email="me@example.vn")
     url = f"{PUBLIC}/contactbook/children/7"
     n = notify(
@@ -109,6 +109,12 @@ def test_the_local_push_service_gets_an_encrypted_message_naming_the_child(app, 
     (d,) = deliveries(n.id, "push")
     assert d.status == "sent" and d.attempts == 1
     assert report_counts(n.id)["channels"]["push"]["sent"] == 1  # counted in the delivery report
+    staff = create_user("school_staff", school=world["schools"][0])
+    n.sender_id = staff.id
+    jobs.commit()
+    c = make_client()
+    c.login_as(staff)
+    assert "Thông báo đẩy trên thiết bị" in c.get(f"/notifications/sent/{n.id}").get_data(as_text=True)
     db.session.expire_all()
     assert db.session.scalar(sa.select(PushSubscription.last_success_at)) is not None
 

@@ -276,6 +276,15 @@ def sms_saved_by_school(since: datetime | None = None) -> list[tuple[int | None,
     return [(sid, name, int(count)) for sid, name, count in db.session.execute(q)]
 
 
+def sms_sent_and_saved_by_school() -> list[tuple[int | None, str | None, int, int]]:
+    """[(school_id, school name, SMS sent, SMS saved by push)], most SMS sent first: the schools
+    where push spared every SMS are listed too."""
+    rows = {sid: [sid, name, count, 0] for sid, name, count in sms_counts_by_school()}
+    for sid, name, saved in sms_saved_by_school():
+        rows.setdefault(sid, [sid, name, 0, 0])[3] = saved
+    return sorted((tuple(r) for r in rows.values()), key=lambda r: (-r[2], -r[3], r[1] or ""))
+
+
 def visible_notifications(user: User, limit: int = 50) -> list[Notification]:
     """Notifications whose report `user` may open, newest first."""
     q = (

@@ -202,7 +202,6 @@ def failures():
         failed_jobs=failed_jobs,
         given_up=outbox.failed(limit=50),
         redis_error=redis_error,
-        sms=service.sms_counts_by_school(),
-        sms_saved={sid: count for sid, _name, count in service.sms_saved_by_school()},
+        sms=service.sms_sent_and_saved_by_school(),
         redis=jobs.redis_connection() is not None,
     )

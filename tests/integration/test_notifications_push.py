@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -183,7 +184,7 @@ def test_quiet_hours_hold_push_urgent_goes_at_once_and_still_by_sms(app, peer):
         gw.stop()
 
 
-def test_free_first_push_spares_the_sms_fallback_and_the_count_shows_it(app, peer, world):
+def test_free_first_push_spares_the_sms_fallback_and_the_count_shows_it(app, peer, world, make_client):
     gw = Gateway()
     try:
         app.config["SMS_GATEWAY_URL"] = gw.url
@@ -203,6 +204,14 @@ def test_free_first_push_spares_the_sms_fallback_and_the_count_shows_it(app, pee
         from app.notifications.service import sms_saved_by_school
 
         assert sms_saved_by_school() == [(school.id, school.name, 1)]
+        admin = create_user("city_admin")
+        jobs.commit()
+        c = make_client()
+        c.login_as(admin)
+        page = c.get("/notifications/admin/failures").get_data(as_text=True)
+        assert "SMS tiết kiệm nhờ thông báo đẩy" in page
+        row = re.search(rf"<tr><td>{re.escape(school.name)}</td><td>(\d+)</td><td>(\d+)</td></tr>", page)
+        assert row and row.groups() == ("1", "1")  # one SMS sent, one saved by push
     finally:
         gw.stop()
 

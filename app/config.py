@@ -50,6 +50,11 @@ class Config:
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "Tuyển sinh & Sổ liên lạc <no-reply@localhost>")
     SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
     SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN") or None
+    # Web Push (app/notifications/push.py): the VAPID key pair's private half, base64url, as
+    # `flask --app app notifications vapid-keys` prints it; unset = push off.
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None
+    VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or None
+    PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10") or 10)
     # The site's address as families reach it: every absolute link (emails, SMS, notifications)
     # is built from it, never from a request's Host header. Required in production (create_app
     # refuses to start without it when cookies are Secure and neither TESTING nor DEBUG is on).

@@ -48,7 +48,7 @@ from flask_login import current_user
 from .. import jobs
 from ..models import STAFF_ROLES, Role
 from ..views import register_home_card
-from . import models, service  # noqa: F401 - models register their tables
+from . import models, pwa, service  # noqa: F401 - models register their tables
 from .cli import notifications_cli
 from .fanout import notify, notify_many, plan_counts
 from .kinds import NotifyError, register_kind
@@ -73,6 +73,7 @@ __all__ = [
 def register(app: Flask) -> None:
     """Blueprint, CLI, the relay pass and the header's unread badge (called by create_app only)."""
     app.register_blueprint(bp)
+    pwa.install(app)  # manifest, service worker, offline page, push subscriptions
     app.cli.add_command(notifications_cli)
     jobs.register_relay(app, "notifications", relay)
     register_home_card(app, _l("Notifications and notification settings"), "notifications.inbox", order=800)

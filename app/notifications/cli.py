@@ -56,3 +56,13 @@ def _echo(result: dict) -> None:
         "released {released}, requeued {requeued}, digests {digests}".format(**n)
         + ", jobs {}".format(result.get("jobs", {}).get("handed", 0))
     )
+
+
+@notifications_cli.command("vapid-keys")
+def vapid_keys_command():
+    """Print a new VAPID key pair for Web Push (set VAPID_PRIVATE_KEY to the private half)."""
+    from .push import generate_vapid_keys  # lazy: the crypto stack only for this command
+
+    private, public = generate_vapid_keys()
+    click.echo(f"VAPID_PRIVATE_KEY={private}")
+    click.echo(f"# public key (browsers subscribe with it; derived from the private key): {public}")

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import User
 from . import rules
 from .kinds import NotifyError, kind_or_error
-from .models import Delivery, Notification, NotificationPreference, NotificationSettings
+from .models import Delivery, Notification, NotificationPreference, NotificationSettings, PushSubscription
 from .settings import chunk_size, clock
 
 IN_CHUNK = 5000  # ids per IN (...) list
@@ -120,6 +120,7 @@ def notify_many(
             urgent=urgent,
             context=context,
             recipient_count=0,
+            sms_saved=0,
             created_at=now,
             subject=subject,
         )
@@ -137,15 +138,16 @@ def notify_many(
     # The plan depends only on which addresses a recipient has and on their settings, so it is
     # computed once per distinct shape (a school notice: a handful of shapes for 100,000 people).
     shapes: dict[tuple, list[tuple]] = {}
+    saved: dict[tuple, bool] = {}
     for n, (ids, _context) in zip(notes, prepared, strict=True):
-        reached = 0
+        reached = spared = 0
         for uid in ids:
             person = people.get(uid)
             if person is None:
                 continue
             reached += 1
             pref, setting = prefs.get(uid), settings.get(uid)
-            key = (bool(person.email), bool(person.phone), person.uses_app, pref, setting)
+            key = (bool(person.email), bool(person.phone), person.uses_app, person.push, pref, setting)
             templates = shapes.get(key)
             if templates is None:
                 templates = shapes[key] = [
@@ -154,9 +156,13 @@ def notify_many(
                         spec, person, pref, setting, urgent=urgent, now_utc=now, tz=tz
                     )
                 ]
+                saved[key] = rules.sms_saved(
+                    person, pref or rules.Preference(email=rules.EMAIL in spec.channels), urgent=urgent
+                )
+            spared += saved[key]
             for channel, status, digest, not_before, handed, sent_at in templates:
                 rows.append((n.id, uid, channel, status, digest, not_before, handed, sent_at))
-        n.recipient_count = reached
+        n.recipient_count, n.sms_saved = reached, spared
     bulk_insert_deliveries(rows)
     _hand_to_jobs([n.id for n in notes])
     return notes
@@ -195,10 +201,15 @@ def _row_template(plan: rules.Plan, now: datetime) -> tuple:
 
 def _load_recipients(ids: list[int]) -> dict[int, rules.Recipient]:
     out: dict[int, rules.Recipient] = {}
+    has_push = (
+        sa.select(PushSubscription.id).where(PushSubscription.user_id == User.id).exists().label("push")
+    )
     for where in id_filters(User.id, ids):
-        q = sa.select(User.id, User.email, User.phone, User.last_login_at).where(where, User.active.is_(True))
-        for uid, email, phone, last_login in db.session.execute(q):
-            out[uid] = rules.Recipient(uid, email, phone, last_login is not None)
+        q = sa.select(User.id, User.email, User.phone, User.last_login_at, has_push).where(
+            where, User.active.is_(True)
+        )
+        for uid, email, phone, last_login, push in db.session.execute(q):
+            out[uid] = rules.Recipient(uid, email, phone, last_login is not None, bool(push))
     return out
 
 
@@ -210,9 +221,10 @@ def _load_preferences(ids: list[int], kind: str) -> dict[int, rules.Preference]:
             NotificationPreference.email,
             NotificationPreference.sms,
             NotificationPreference.digest,
+            NotificationPreference.push,
         ).where(NotificationPreference.kind == kind, where)
-        for uid, email, sms, digest in db.session.execute(q):
-            out[uid] = rules.Preference(email, sms, digest)
+        for uid, email, sms, digest, push in db.session.execute(q):
+            out[uid] = rules.Preference(email, sms, digest, push)
     return out
 
 

@@ -23,6 +23,8 @@ class Notification(db.Model):
     urgent: Mapped[bool] = mapped_column(default=False)
     context: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     recipient_count: Mapped[int] = mapped_column(default=0)
+    # Recipients who would have got the SMS fallback but were reached by push instead.
+    sms_saved: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # What the notification is about, as "<area thing>:<id>" ("announcement:12"): reading that
     # thing where the area shows it marks the inbox items read (mark_read_for), and opening the
@@ -57,7 +59,7 @@ class Delivery(db.Model):
     __tablename__ = "delivery"
     __table_args__ = (
         sa.UniqueConstraint("notification_id", "recipient_id", "channel"),
-        sa.CheckConstraint("channel IN ('in_app','email','sms')", name="channel"),
+        sa.CheckConstraint("channel IN ('in_app','email','sms','push')", name="channel"),
         sa.CheckConstraint("status IN ('queued','sending','sent','failed')", name="status"),
         # Partial indexes, so that writing 200,000 outbox rows and marking each one sent touch
         # as few index entries as possible: the relay's scan covers only unfinished rows, the
@@ -110,6 +112,7 @@ class NotificationPreference(db.Model):
     email: Mapped[bool] = mapped_column(default=True)
     sms: Mapped[bool] = mapped_column(default=True)
     digest: Mapped[bool] = mapped_column(default=False)
+    push: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
 
 class NotificationSettings(db.Model):
@@ -124,3 +127,19 @@ class NotificationSettings(db.Model):
 
     def as_rules(self) -> rules.Settings:
         return rules.Settings(self.quiet_enabled, self.quiet_start, self.quiet_end, self.digest_at)
+
+
+class PushSubscription(db.Model):
+    """One device's Web Push subscription (the browser's PushSubscription JSON): the push
+    service's `endpoint` (unique: a device re-subscribing replaces its row) and the keys that
+    encrypt messages to it (RFC 8291). Removed when the push service answers 404 or 410."""
+
+    __tablename__ = "push_subscription"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(sa.String(200))
+    auth: Mapped[str] = mapped_column(sa.String(100))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_success_at: Mapped[datetime | None]

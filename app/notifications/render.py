@@ -42,10 +42,14 @@ def render_email(n: Notification, locale: str | None) -> tuple[str, str, str]:
         return subject, text, html
 
 
+def render_digest_subject(count: int) -> str:
+    return gettext("Your daily summary: %(n)d notifications", n=count)
+
+
 def render_digest(items: list[Notification], locale: str | None) -> tuple[str, str, str]:
     with force_locale(_locale(locale)):
         ctx = {"items": items, "public_url": current_app.config.get("PUBLIC_URL")}
-        subject = gettext("Your daily summary: %(n)d notifications", n=len(items))
+        subject = render_digest_subject(len(items))
         return (
             subject,
             render_template("emails/notification_digest.txt", **ctx),

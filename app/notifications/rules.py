@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-IN_APP, EMAIL, SMS = "in_app", "email", "sms"
-CHANNELS = (IN_APP, EMAIL, SMS)
+IN_APP, EMAIL, SMS, PUSH = "in_app", "email", "sms", "push"
+CHANNELS = (IN_APP, EMAIL, SMS, PUSH)
+FREE_CHANNELS = (PUSH, IN_APP, EMAIL)  # the routing order: free first, SMS (paid) last
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 STATUSES = (QUEUED, SENDING, SENT, FAILED)
 
@@ -45,6 +46,7 @@ class Recipient:
     email: str | None
     phone: str | None
     uses_app: bool  # has logged in at least once: the in-app inbox reaches them
+    push: bool = False  # has at least one device subscribed to Web Push
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Preference:
     email: bool = True
     sms: bool = True  # SMS allowed when the rules call for it (urgent or no other channel)
     digest: bool = False
+    push: bool = True  # Web Push to the guardian's subscribed devices (free)
 
 
 @dataclass(frozen=True)
@@ -140,31 +143,52 @@ def plan_channels(
     now_utc: datetime,
     tz: str = DEFAULT_TZ,
 ) -> list[Plan]:
-    """Which deliveries one recipient gets for one notification, and when.
+    """Which deliveries one recipient gets for one notification, and when: free channels first
+    (FREE_CHANNELS: push, in-app, email), SMS (paid) last.
 
+    - Push when the recipient has a subscribed device and has not switched it off for this kind.
     - In-app always (it is free and silent).
     - Email when the recipient has an address and has not switched it off for this kind.
     - SMS (paid) only for urgent notifications (when the guardian has a phone and has not
-      switched SMS off) or as the fallback for a recipient no free channel reaches.
-    - Non-urgent email/SMS wait for the end of quiet hours; digest preference batches email
-      into one daily message. Urgent overrides both.
+      switched SMS off) or as the fallback for a recipient no free channel reaches (no push
+      device, no email, never logged in). A push service accepting a message does not confirm
+      that the phone showed it, so push never replaces an urgent SMS.
+    - Non-urgent push, email and SMS wait for the end of quiet hours; the digest preference
+      batches push and email into one daily message each. Urgent overrides both.
     """
     settings = settings or DEFAULT_SETTINGS
     pref = pref or Preference(email=EMAIL in kind.channels)
-    plans = [Plan(IN_APP)]
+    plans = []
+    push = recipient.push and pref.push
     email = bool(recipient.email) and pref.email
     sms = bool(recipient.phone) and urgent and pref.sms
-    if not sms and recipient.phone and not email and not recipient.uses_app:
+    if not sms and recipient.phone and not push and not email and not recipient.uses_app:
         sms = True  # no free channel reaches this guardian: SMS is the fallback
     deferred = None if urgent or not kind.quiet_hours else quiet_hours_end(now_utc, settings, tz)
-    if email:
-        if pref.digest and kind.digestible and not urgent:
-            plans.append(Plan(EMAIL, digest=True, not_before=next_digest_at(now_utc, settings, tz)))
+    digest = pref.digest and kind.digestible and not urgent
+    for channel, wanted in ((PUSH, push), (IN_APP, True), (EMAIL, email)):
+        if not wanted:
+            continue
+        if channel == IN_APP:
+            plans.append(Plan(IN_APP))
+        elif digest:
+            plans.append(Plan(channel, digest=True, not_before=next_digest_at(now_utc, settings, tz)))
         else:
-            plans.append(Plan(EMAIL, not_before=deferred))
+            plans.append(Plan(channel, not_before=deferred))
     if sms:
         plans.append(Plan(SMS, not_before=deferred))
     return plans
+
+
+def sms_saved(recipient: Recipient, pref: Preference | None, *, urgent: bool) -> bool:
+    """Did push spare this recipient an SMS? True when, without their push device, the rule above
+    would have sent the SMS fallback (for the per-school count of SMS that push saved)."""
+    pref = pref or Preference()
+    if not (recipient.push and pref.push) or not recipient.phone:
+        return False
+    if urgent and pref.sms:
+        return False  # sent anyway
+    return not (recipient.email and pref.email) and not recipient.uses_app
 
 
 def backoff(attempts: int) -> timedelta:

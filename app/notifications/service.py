@@ -98,7 +98,7 @@ def mark_all_read(user_id: int) -> int:
 
 def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Settings]:
     prefs = {
-        p.kind: rules.Preference(p.email, p.sms, p.digest)
+        p.kind: rules.Preference(p.email, p.sms, p.digest, p.push)
         for p in db.session.scalars(
             sa.select(NotificationPreference).where(NotificationPreference.user_id == user_id)
         )
@@ -110,7 +110,7 @@ def preferences_for(user_id: int) -> tuple[dict[str, rules.Preference], rules.Se
 
 
 def preferences_from_form(form) -> dict[str, rules.Preference]:
-    """The per-kind checkboxes of the preferences form (email_<kind>, digest_<kind>, sms_<kind>).
+    """The per-kind checkboxes of the preferences form (email_, digest_, sms_, push_<kind>).
     SMS can be switched off only for urgent kinds: otherwise it is the fallback for a guardian no
     free channel reaches, and that cannot be refused."""
     return {
@@ -118,6 +118,7 @@ def preferences_from_form(form) -> dict[str, rules.Preference]:
             email=bool(form.get(f"email_{name}")),
             sms=bool(form.get(f"sms_{name}")) if kind.urgent else True,
             digest=bool(form.get(f"digest_{name}")) and kind.digestible and not kind.urgent,
+            push=bool(form.get(f"push_{name}")),
         )
         for name, kind in KINDS.items()
     }
@@ -142,7 +143,7 @@ def save_preferences(
         if kind not in KINDS:
             continue
         row = existing.get(kind) or NotificationPreference(user_id=user_id, kind=kind)
-        row.email, row.sms, row.digest = pref.email, pref.sms, pref.digest
+        row.email, row.sms, row.digest, row.push = pref.email, pref.sms, pref.digest, pref.push
         db.session.add(row)
     s = db.session.get(NotificationSettings, user_id) or NotificationSettings(user_id=user_id)
     s.quiet_enabled, s.quiet_start, s.quiet_end, s.digest_at = (
@@ -296,6 +297,31 @@ def sms_counts_by_school(since: datetime | None = None) -> list[tuple[int | None
     if since is not None:
         q = q.where(Delivery.sent_at >= since)
     return [tuple(r) for r in db.session.execute(q)]
+
+
+def sms_saved_by_school(since: datetime | None = None) -> list[tuple[int | None, str | None, int]]:
+    """SMS that push saved per school: recipients who would have had the SMS fallback but were
+    reached by push (Notification.sms_saved) — [(school_id, school name, count)]."""
+    total = sa.func.sum(Notification.sms_saved)
+    q = (
+        sa.select(Notification.school_id, School.name, total)
+        .outerjoin(School, School.id == Notification.school_id)
+        .where(Notification.sms_saved > 0)
+        .group_by(Notification.school_id, School.name)
+        .order_by(total.desc())
+    )
+    if since is not None:
+        q = q.where(Notification.created_at >= since)
+    return [(sid, name, int(count)) for sid, name, count in db.session.execute(q)]
+
+
+def sms_sent_and_saved_by_school() -> list[tuple[int | None, str | None, int, int]]:
+    """[(school_id, school name, SMS sent, SMS saved by push)], most SMS sent first: the schools
+    where push spared every SMS are listed too."""
+    rows = {sid: [sid, name, count, 0] for sid, name, count in sms_counts_by_school()}
+    for sid, name, saved in sms_saved_by_school():
+        rows.setdefault(sid, [sid, name, 0, 0])[3] = saved
+    return sorted((tuple(r) for r in rows.values()), key=lambda r: (-r[2], -r[3], r[1] or ""))
 
 
 def visible_notifications(user: User, limit: int = 50) -> list[Notification]:

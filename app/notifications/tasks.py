@@ -32,6 +32,7 @@ from . import render, rules
 from .channels import EmailBody, EmailChannel, SendError, SmsChannel, message_id
 from .claims import Claims
 from .models import Delivery, Notification
+from .push import PushChannel, digest_payload, payload, subscriptions_by_user, topic
 from .settings import clock
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def send_deliveries(delivery_ids: list[int]) -> int:
                     Delivery.channel,
                     Delivery.attempts,
                     Delivery.notification_id,
+                    Delivery.recipient_id,
                     User.email,
                     User.phone,
                     User.locale,
@@ -79,8 +81,9 @@ def send_deliveries(delivery_ids: list[int]) -> int:
             }
             bodies: dict[tuple[int, str | None], EmailBody] = {}
             sms = SmsChannel()
+            devices = subscriptions_by_user(r.recipient_id for r in rows if r.channel == rules.PUSH)
             skipped: list[int] = []
-            with EmailChannel() as mail:
+            with EmailChannel() as mail, PushChannel(claims.conn) as push:
                 for row in rows:
                     if row.channel == rules.EMAIL and mail.unreachable is not None:
                         skipped.append(row.id)  # the mail server is down: not tried, given back below
@@ -89,7 +92,10 @@ def send_deliveries(delivery_ids: list[int]) -> int:
                         log.warning("delivery %s: claim taken over, left to its new holder", row.id)
                         continue
                     try:
-                        _send_one(row, notes[row.notification_id], bodies, mail, sms)
+                        if row.channel == rules.PUSH:
+                            _send_push(row, notes[row.notification_id], devices, push)
+                        else:
+                            _send_one(row, notes[row.notification_id], bodies, mail, sms)
                     except Exception as err:  # noqa: BLE001 - one bad message must not stall the chunk
                         claims.failed([row.id], row.attempts + 1, _as_send_error(err, row.id))
                     else:
@@ -114,6 +120,12 @@ def _send_one(row, n: Notification, bodies: dict, mail: EmailChannel, sms: SmsCh
         if not row.phone:
             raise SendError(False, None, "no phone number")
         sms.send(row.phone, render.render_sms(n), f"delivery-{row.id}")
+
+
+def _send_push(row, n: Notification, devices: dict, push: PushChannel) -> None:
+    if not row.active:
+        raise SendError(False, None, "account deactivated")
+    push.send(devices.get(row.recipient_id, []), payload(n, row.locale), topic(n), n.urgent)
 
 
 def _as_send_error(err: Exception, delivery_id: int) -> SendError:
@@ -146,27 +158,37 @@ def send_digests(recipient_ids: list[int]) -> int:
                 .where(Delivery.id.in_(claimed))
                 .order_by(Delivery.recipient_id, Delivery.id)
             ).all()
-            per_person: dict[int, list[Delivery]] = {}
+            per_person: dict[tuple[int, str], list[Delivery]] = {}
             for d in rows:
-                per_person.setdefault(d.recipient_id, []).append(d)
-            with EmailChannel() as mail:
-                for deliveries in per_person.values():
+                per_person.setdefault((d.recipient_id, d.channel), []).append(d)
+            devices = subscriptions_by_user(uid for uid, channel in per_person if channel == rules.PUSH)
+            with EmailChannel() as mail, PushChannel(claims.conn) as push:
+                for (uid, channel), deliveries in per_person.items():
                     user = deliveries[0].recipient
                     ids = [d.id for d in deliveries]
                     if not claims.begin(ids):
                         log.warning("digest %s: claim taken over, left to its new holder", ids[:3])
                         continue
                     try:
-                        if not user.active or not user.email:
-                            raise SendError(False, None, "no email address")
-                        body = EmailBody(
-                            *render.render_digest([d.notification for d in deliveries], user.locale)
-                        )
-                        mail.send(
-                            body.sender,
-                            user.email,
-                            body.for_recipient(user.email, message_id("digest", f"d{ids[0]}")),
-                        )
+                        notes = [d.notification for d in deliveries]
+                        if not user.active:
+                            raise SendError(False, None, "account deactivated")
+                        if channel == rules.PUSH:
+                            push.send(
+                                devices.get(uid, []),
+                                digest_payload(notes, user.locale),
+                                f"digest{uid}",
+                                False,
+                            )
+                        else:
+                            if not user.email:
+                                raise SendError(False, None, "no email address")
+                            body = EmailBody(*render.render_digest(notes, user.locale))
+                            mail.send(
+                                body.sender,
+                                user.email,
+                                body.for_recipient(user.email, message_id("digest", f"d{ids[0]}")),
+                            )
                     except Exception as err:  # noqa: BLE001 - one bad digest must not stall the others
                         attempt = max(d.attempts for d in deliveries) + 1
                         claims.failed(ids, attempt, _as_send_error(err, ids[0]))

@@ -15,7 +15,7 @@ from ..authz import login_required_any, roles_required
 from ..extensions import db
 from ..models import OFFICER_ROLES, STAFF_ROLES, Role
 from ..paging import page_arg
-from . import service
+from . import push, service
 from .fanout import notify
 from .forms import PreferencesForm, TestNotificationForm
 from .kinds import KIND_LABELS, kinds_in_order
@@ -108,6 +108,8 @@ def preferences():
         kinds=kinds_in_order(staff=current_user.role in STAFF_ROLES),
         labels=KIND_LABELS,
         has_email=bool(current_user.email),
+        push_key=push.public_key(),
+        push_devices=push.device_count(current_user.id),
     ), status
 
 
@@ -200,6 +202,6 @@ def failures():
         failed_jobs=failed_jobs,
         given_up=outbox.failed(limit=50),
         redis_error=redis_error,
-        sms=service.sms_counts_by_school(),
+        sms=service.sms_sent_and_saved_by_school(),
         redis=jobs.redis_connection() is not None,
     )

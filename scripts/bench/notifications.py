@@ -1,18 +1,22 @@
 #!/usr/bin/env python
-"""Benchmark: one school-wide announcement to 100,000 guardians, in-app + email.
+"""Benchmark: one school-wide announcement to 100,000 guardians, in-app + email + Web Push.
 
     .venv/bin/python scripts/bench/notifications.py [--guardians 100000] [--naive 5000] [--workers 2]
+        [--push-share 0.3]
 
 Needs PostgreSQL (DATABASE_URL names the server, default postgresql+psycopg://postgres@127.0.0.1:5432)
 and Redis (REDIS_URL, default redis://127.0.0.1:6379/0) and postfix's C `smtp-sink` as the SMTP
 receiver. The script
-1. creates a scratch database (dropped at the end), migrates it and COPYs the guardians in;
+1. creates a scratch database (dropped at the end), migrates it and COPYs the guardians in, a
+   `--push-share` of them with a subscribed phone (Web Push) pointing at a local push service
+   (scripts/bench/push_peer.py, its own process, answering 201);
 2. starts `smtp-sink` on a free port and N real workers (`flask --app app worker`, subprocesses)
    on a private queue;
 3. measures the single-connection ceiling: one smtplib client reusing its connection, sending
    messages of the same size as ours into the same sink;
-4. times `notify()` + commit (outbox rows and jobs; target ≤ 5 s), then until every email
-   delivery is sent (target ≤ 60 s from the start), and checks the sink's own counter;
+4. times `notify()` + commit (outbox rows and jobs; target ≤ 5 s), then until every email and
+   push delivery is sent (target ≤ 60 s from the start, each message encrypted for its device and
+   POSTed to the push service), and checks the sink's and the push service's own counters;
 5. runs the naive pattern on --naive recipients (one RQ job and one SMTP connection per message,
    same workers) and reports the throughput ratio (target ≥ 20×).
 Prints the figures and MET/MISSED per target. The announcement is timestamped at a daytime hour
@@ -59,7 +63,7 @@ class Sink:
     """postfix's smtp-sink on a free port, counting messages (-c)."""
 
     def __init__(self):
-        exe = "/usr/sbin/smtp-sink"
+        exe = os.environ.get("SMTP_SINK") or "/usr/sbin/smtp-sink"  # SMTP_SINK: another copy of it
         if not os.path.exists(exe):
             sys.exit("smtp-sink not found: apt-get install postfix (it ships /usr/sbin/smtp-sink)")
         self.port = free_port()
@@ -93,6 +97,50 @@ class Sink:
         self.proc.wait(timeout=10)
         self.out.close()
         os.unlink(self.out.name)
+
+
+class PushPeer:
+    """scripts/bench/push_peer.py on a free port: counts the push messages it accepted."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "bench" / "push_peer.py"), str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self.proc.stdout.readline().strip() != "ready":
+            sys.exit("the local push service did not start")
+        self.origin = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _err = self.proc.communicate(timeout=10)
+        return out.strip()
+
+
+def subscribe_devices(db, guardians: list[int], origin: str) -> None:
+    """One subscribed phone per guardian in `guardians` (COPY), endpoints on the local service.
+    The keys are one real P-256 pair: every message is still encrypted on its own."""
+    import base64
+    import os as _os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    p256dh = base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+    auth = base64.urlsafe_b64encode(_os.urandom(16)).rstrip(b"=").decode()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    raw = db.session.connection().connection.driver_connection
+    with (
+        raw.cursor() as cur,
+        cur.copy("COPY push_subscription (user_id, endpoint, p256dh, auth, created_at) FROM STDIN") as copy,
+    ):
+        for uid in guardians:
+            copy.write_row((uid, f"{origin}/push/{uid}", p256dh, auth, now))
+    db.session.commit()
 
 
 def ceiling(sink_url: str, raw: bytes, count: int) -> float:
@@ -139,16 +187,16 @@ def create_guardians(db, n: int) -> list[int]:
     return list(db.session.scalars(sa.text("SELECT id FROM \"user\" WHERE role = 'parent' ORDER BY id")))
 
 
-def wait_for(db, notification_id: int, total: int, timeout: float) -> float | None:
+def wait_for(db, notification_id: int, total: int, timeout: float, channels=("email",)) -> float | None:
     import sqlalchemy as sa
 
     q = sa.text(
-        "SELECT count(*) FROM delivery WHERE notification_id = :n AND channel = 'email' "
+        "SELECT count(*) FROM delivery WHERE notification_id = :n AND channel IN :channels "
         "AND status IN ('sent', 'failed')"
-    )
+    ).bindparams(sa.bindparam("channels", expanding=True))
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        done = db.session.execute(q, {"n": notification_id}).scalar()
+        done = db.session.execute(q, {"n": notification_id, "channels": list(channels)}).scalar()
         db.session.commit()
         if done >= total:
             return time.perf_counter()
@@ -162,6 +210,7 @@ def main() -> int:
     parser.add_argument("--naive", type=int, default=5_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--push-share", type=float, default=0.3, help="guardians with a push device")
     args = parser.parse_args()
     load_at_start = os.getloadavg()  # the machine may be shared: say how busy it was
 
@@ -180,6 +229,7 @@ def main() -> int:
     from _scratch import scratch_postgres
 
     sink = Sink()  # first: it exits when smtp-sink is missing, before any database exists
+    peer = PushPeer()
     url, name, drop = scratch_postgres(server, "bench_notif")
     queue_name = f"bench-{name}"
     workers: list[subprocess.Popen] = []
@@ -206,11 +256,14 @@ def main() -> int:
             from app.notifications.channels import EmailBody, message_id
             from app.notifications.fanout import bulk_insert_deliveries
             from app.notifications.models import Notification
+            from app.notifications.push import generate_vapid_keys
 
             upgrade()
             print(f"database {name}: migrated; creating {args.guardians:,} guardians …", flush=True)
             t = time.perf_counter()
             guardians = create_guardians(db, args.guardians)
+            pushed = int(args.guardians * args.push_share)
+            subscribe_devices(db, guardians[:pushed], peer.origin)
             school = School(
                 code="TH-BENCH", name="Trường Tiểu học Dịch Vọng A", level="grade1", district_id=_district(db)
             )
@@ -242,6 +295,7 @@ def main() -> int:
                 PUBLIC_URL="http://bench.local",
                 MAIL_SENDER="Bench <bench@bench.local>",
                 PYTHONPATH=str(ROOT),
+                VAPID_PRIVATE_KEY=generate_vapid_keys()[0],
             )
             for _ in range(args.workers):
                 workers.append(
@@ -299,7 +353,7 @@ def main() -> int:
                 f"outbox: {dict(rows)} rows and {q.count + len(q.started_job_registry)} jobs in {t1 - t0:.2f} s",
                 flush=True,
             )
-            t2 = wait_for(db, nid, args.guardians, timeout=600)
+            t2 = wait_for(db, nid, args.guardians + pushed, timeout=600, channels=("email", "push"))
             if t2 is None:
                 sys.exit("deliveries did not finish within 10 minutes")
             statuses = dict(
@@ -311,15 +365,23 @@ def main() -> int:
                     {"n": nid},
                 ).all()
             )
+            push_sent = db.session.execute(
+                sa.text(
+                    "SELECT count(*) FROM delivery WHERE notification_id = :n AND channel = 'push' "
+                    "AND status = 'sent'"
+                ),
+                {"n": nid},
+            ).scalar()
             db.session.commit()
             time.sleep(0.5)
             received = sink.delivered() - before_sink
             total_s, send_s = t2 - t0, t2 - t1
             rate = args.guardians / total_s
             per_worker = args.guardians / send_s / args.workers
+            peer_counts = peer.stop()
             print(
-                f"delivered: {statuses} in {total_s:.1f} s from notify() ({send_s:.1f} s of sending); "
-                f"smtp-sink counted {received:,}",
+                f"delivered: email {statuses}, push sent {push_sent:,} in {total_s:.1f} s from notify() "
+                f"({send_s:.1f} s of sending); smtp-sink counted {received:,}, push service {peer_counts}",
                 flush=True,
             )
             print(
@@ -331,8 +393,12 @@ def main() -> int:
             figures.append(
                 (
                     "everything delivered ≤ 60 s",
-                    total_s <= 60 and statuses.get("sent") == args.guardians and received == args.guardians,
-                    f"{total_s:.1f} s, {received:,} received",
+                    total_s <= 60
+                    and statuses.get("sent") == args.guardians
+                    and received == args.guardians
+                    and push_sent == pushed
+                    and peer_counts == f"messages={pushed} devices={pushed}",
+                    f"{total_s:.1f} s, {received:,} emails and {pushed:,} push messages received",
                 )
             )
 
@@ -394,6 +460,8 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 w.kill()
         sink.stop()
+        if peer.proc.poll() is None:
+            peer.stop()
         try:
             conn = Redis.from_url(redis_url)
             for key in conn.scan_iter(f"*{queue_name}*"):

@@ -181,3 +181,56 @@ def test_sms_text_names_the_child_folds_diacritics_and_fits_one_sms():
 def test_chunks():
     assert rules.chunks(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
     assert rules.chunks([], 3) == []
+
+
+# ------------------------------------------------------------------ Web Push: free first
+
+PUSH = rules.PUSH
+PHONE_ONLY_WITH_PUSH = Recipient(5, None, "0912345671", uses_app=False, push=True)
+
+
+def test_free_channels_come_first_push_then_in_app_then_email():
+    parent = Recipient(6, "me@example.vn", "0912000006", uses_app=True, push=True)
+    plans = rules.plan_channels(ANNOUNCEMENT, parent, None, None, urgent=False, now_utc=utc(10))
+    assert [p.channel for p in plans] == [PUSH, IN_APP, EMAIL]
+    assert rules.FREE_CHANNELS == (PUSH, IN_APP, EMAIL)
+    urgent = rules.plan_channels(EMERGENCY, parent, None, None, urgent=True, now_utc=utc(23))
+    assert [(p.channel, p.not_before) for p in urgent] == [
+        (PUSH, None),
+        (IN_APP, None),
+        (EMAIL, None),
+        (SMS, None),
+    ]
+
+
+def test_a_push_device_is_a_free_channel_so_no_sms_fallback_and_it_counts_as_saved():
+    plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_WITH_PUSH, None, None, urgent=False, now_utc=utc(10))
+    assert [p.channel for p in plans] == [PUSH, IN_APP]
+    assert rules.sms_saved(PHONE_ONLY_WITH_PUSH, None, urgent=False) is True
+    # Push switched off for the kind: the SMS fallback is back, nothing saved.
+    off = Preference(push=False)
+    plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_WITH_PUSH, off, None, urgent=False, now_utc=utc(10))
+    assert [p.channel for p in plans] == [IN_APP, SMS]
+    assert rules.sms_saved(PHONE_ONLY_WITH_PUSH, off, urgent=False) is False
+    # Urgent: the SMS goes anyway (a push service's acceptance is no proof the phone showed it).
+    plans = rules.plan_channels(EMERGENCY, PHONE_ONLY_WITH_PUSH, None, None, urgent=True, now_utc=utc(10))
+    assert [p.channel for p in plans] == [PUSH, IN_APP, SMS]
+    assert rules.sms_saved(PHONE_ONLY_WITH_PUSH, None, urgent=True) is False
+    # Someone the inbox or email already reaches had no SMS to save.
+    assert (
+        rules.sms_saved(Recipient(7, None, "0912000007", uses_app=True, push=True), None, urgent=False)
+        is False
+    )
+    assert rules.sms_saved(PHONE_ONLY_NEVER_LOGGED_IN, None, urgent=False) is False
+
+
+def test_push_waits_for_quiet_hours_and_joins_the_daily_summary_like_email():
+    plans = rules.plan_channels(ANNOUNCEMENT, PHONE_ONLY_WITH_PUSH, None, None, urgent=False, now_utc=utc(22))
+    assert plans[0] == Plan(PUSH, not_before=utc(6, 30, day=11))
+    digest = Preference(digest=True)
+    plans = rules.plan_channels(
+        ANNOUNCEMENT, PHONE_ONLY_WITH_PUSH, digest, None, urgent=False, now_utc=utc(10)
+    )
+    assert plans[0] == Plan(PUSH, digest=True, not_before=utc(18))
+    plans = rules.plan_channels(EMERGENCY, PHONE_ONLY_WITH_PUSH, digest, None, urgent=True, now_utc=utc(22))
+    assert plans[0] == Plan(PUSH)

@@ -1,0 +1,96 @@
+"""The installable app on a phone, in headless Chromium, against the live server: the manifest
+and the service worker register; with the network cut, the child's page last opened shows from
+the device with its "as of" note and any other page shows the offline page; logging out empties
+the cache, so the next person on the phone sees none of it, even offline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.contactbook_factories import cb_world  # noqa: F401 - a fixture
+from tests.factories import PASSWORD
+
+expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
+expect.set_options(timeout=10_000)
+
+OFFLINE_TITLE = "Bạn đang ngoại tuyến"  # "You are offline"
+SAVED_COPY = "Đây là bản lưu lúc"  # "This is the copy saved on"
+
+
+def log_in(page, live_server, login):
+    page.goto(live_server("/auth/login"))
+    page.get_by_label("Số điện thoại hoặc email").fill(login)
+    page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page).to_have_url(re.compile(r"/home$"))
+
+
+def cached_pages(page) -> list[str]:
+    return page.evaluate(
+        """async () => {
+            const cache = await caches.open("pages-v1");
+            return (await cache.keys()).map((r) => new URL(r.url).pathname);
+        }"""
+    )
+
+
+def test_offline_child_page_and_offline_page_then_logout_clears_the_cache(
+    page,
+    live_server,
+    world,
+    cb_world,  # noqa: F811 - the fixture imported above
+    commit,
+    assert_clean,
+):
+    commit()
+    parent = world["users"]["parent"]
+    child = cb_world["child"]
+    log_in(page, live_server, parent.email or parent.phone)
+
+    # The manifest is linked and valid; the service worker registers with the whole site as scope.
+    manifest = page.evaluate(
+        """async () => {
+            const link = document.querySelector('link[rel="manifest"]');
+            return (await fetch(link.href)).json();
+        }"""
+    )
+    assert manifest["lang"] == "vi" and manifest["display"] == "standalone"
+    scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
+    assert scope == live_server("/")
+
+    child_url = live_server(f"/contactbook/children/{child.id}")
+    page.goto(child_url)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()  # now through the worker, which keeps the copy
+    expect(page.get_by_text(child.full_name).first).to_be_visible()
+    page.wait_for_function(
+        "async (path) => !!(await (await caches.open('pages-v1')).match(path))", arg=child_url
+    )
+    assert f"/contactbook/children/{child.id}" in cached_pages(page)
+    assert "/auth/login" not in cached_pages(page) and "/home" not in cached_pages(page)
+
+    page.context.set_offline(True)
+    page.goto(child_url)
+    note = page.locator("[data-offline-copy]")
+    expect(note).to_contain_text(OFFLINE_TITLE)
+    expect(note).to_contain_text(SAVED_COPY)
+    expect(page.get_by_text(child.full_name).first).to_be_visible()
+    page.goto(live_server("/notifications/preferences"))  # never kept: the offline page
+    expect(page.get_by_role("heading", name=OFFLINE_TITLE)).to_be_visible()
+    expect(page.get_by_text(parent.full_name)).to_have_count(0)  # saved without the session
+
+    page.context.set_offline(False)
+    page.goto(live_server("/home"))
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page.get_by_role("link", name="Đăng nhập")).to_be_visible()
+    page.wait_for_function("async () => (await (await caches.open('pages-v1')).keys()).length === 0")
+    assert cached_pages(page) == []
+
+    page.context.set_offline(True)
+    page.goto(child_url)
+    expect(page.get_by_role("heading", name=OFFLINE_TITLE)).to_be_visible()
+    expect(page.get_by_text(child.full_name)).to_have_count(0)
+    page.context.set_offline(False)
+    assert_clean()

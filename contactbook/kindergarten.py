@@ -18,6 +18,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import User, utcnow
 
+from .classes import class_pupils
 from .kindergarten_models import DevelopmentEvaluation, GrowthCheck
 from .models import Enrolment, Pupil, SchoolClass, Term
 from .rules import HEIGHT_CM, KG_DOMAINS, KG_RESULTS, KINDERGARTEN, WEIGHT_KG, RuleError, parse_measure
@@ -44,17 +45,6 @@ class KindergartenError(Exception):
     def __init__(self, problems: dict[str, str]):
         super().__init__(", ".join(sorted(problems)))
         self.problems = problems
-
-
-def class_pupils(cls: SchoolClass) -> list[Pupil]:
-    return list(
-        db.session.scalars(
-            sa.select(Pupil)
-            .join(Enrolment, Enrolment.pupil_id == Pupil.id)
-            .where(Enrolment.class_id == cls.id)
-            .order_by(Pupil.full_name, Pupil.id)
-        )
-    )
 
 
 # ----------------------------------------------------------------------------- evaluation

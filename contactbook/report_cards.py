@@ -17,7 +17,7 @@ from app.extensions import db
 from app.i18n import local_today
 
 from . import circulars, grades, rules, years
-from .classes import class_pupils
+from .classes import class_pupils, class_subjects
 from .models import (
     Assessment,
     Attendance,
@@ -59,16 +59,6 @@ class ReportCard:
     year_conduct: str = ""
 
 
-def _subjects(cls: SchoolClass) -> list[Subject]:
-    return list(
-        db.session.scalars(
-            sa.select(Subject)
-            .where(Subject.school_id == cls.school_id, Subject.grade == cls.grade)
-            .order_by(Subject.position, Subject.name)
-        )
-    )
-
-
 def cards(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> list[ReportCard]:
     """The term's report cards of ``pupils`` (default: the whole class), in six queries."""
     pupils = class_pupils(cls) if pupils is None else pupils
@@ -76,7 +66,7 @@ def cards(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> li
     out = {p.id: ReportCard(p) for p in pupils}
     if not ids:
         return []
-    subjects = _subjects(cls)
+    subjects = class_subjects(cls)
     terms = {t.id: t for t in years.school_terms(cls)}
     cells: dict[tuple[int, int], dict[int, dict]] = defaultdict(lambda: defaultdict(dict))
     for g in db.session.execute(

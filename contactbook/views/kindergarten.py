@@ -14,7 +14,7 @@ from app.authz import roles_required
 from app.i18n import local_today
 from app.models import Role
 
-from .. import kindergarten, years
+from .. import classes, kindergarten, years
 from ..access import homeroom_class_or_404
 
 bp = Blueprint("contactbook_kindergarten", __name__, url_prefix="/contactbook")
@@ -51,7 +51,7 @@ def development(class_id: int):
         cls=cls,
         terms=terms,
         term=term,
-        pupils=kindergarten.class_pupils(cls),
+        pupils=classes.class_pupils(cls),
         saved=kindergarten.evaluations(cls, term),
         typed=request.form if problems else None,
         problems=problems,
@@ -88,7 +88,7 @@ def growth(class_id: int):
         "contactbook/kg_growth.html",
         cls=cls,
         day=day or local_today(),
-        pupils=kindergarten.class_pupils(cls),
+        pupils=classes.class_pupils(cls),
         saved=kindergarten.growth_on(cls, day or local_today()),
         typed=request.form if problems else None,
         problems=problems,

@@ -162,7 +162,7 @@ def add_child():
 def child(child_id: int):
     kid = child_or_404(child_id)
     by_child, offers = _applications_with_offers([kid.id])
-    ctx = applications.apply_context(kid)
+    ctx = applications.apply_context(kid, loaded=by_child[kid.id])
     children = applications.children_of(current_user)
     return render_template(
         "admissions/parent_child.html",

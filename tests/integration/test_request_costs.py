@@ -293,3 +293,14 @@ def test_a_page_survives_the_database_dropping_pooled_connections(client, app):
         killer.dispose()
     assert ended >= 1
     assert client.get("/home").status_code == 200
+
+
+def test_template_translations_are_cached_per_request_and_follow_a_forced_locale(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context("/"):
+        assert render_template_string('{{ _("Log out") }}') == "Đăng xuất"
+        with force_locale("en"):
+            assert render_template_string('{{ _("Log out") }}') == "Log out"
+        assert render_template_string('{{ _("Page %(n)d", n=2) }}') == "Trang 2"

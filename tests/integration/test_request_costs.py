@@ -304,3 +304,18 @@ def test_template_translations_are_cached_per_request_and_follow_a_forced_locale
         with force_locale("en"):
             assert render_template_string('{{ _("Log out") }}') == "Log out"
         assert render_template_string('{{ _("Page %(n)d", n=2) }}') == "Trang 2"
+
+
+def test_the_school_select_writes_what_wtforms_writes(app):
+    from flask_babel import lazy_gettext
+    from wtforms.fields.choices import Choice
+    from wtforms.widgets import Select
+
+    from admissions.forms import SchoolSelect
+
+    options = [Choice(0, lazy_gettext("— none —"), False, None), Choice(7, 'Tiểu học <"A"> & B', True, None)]
+    options.append(Choice(8, "Có thuộc tính", False, {"disabled": True}))
+    with app.test_request_context("/"):
+        for choice in options:
+            assert SchoolSelect.render_option(choice) == Select.render_option(choice)
+        assert "&lt;&#34;A&#34;&gt; &amp; B" in SchoolSelect.render_option(options[1])

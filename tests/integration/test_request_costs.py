@@ -38,13 +38,13 @@ JOURNEY_BUDGET = {
     "home": 1,
     "add_child_page": 1,
     "add_child": 10,  # and where the child stands (season, application): a warning after the close
-    "child": 10,  # 3 of them once per level and district every few minutes (spare seats, cached)
-    "apply_page": 6,
+    "child": 6,  # the child's list and the child in one statement, the catchment school alone
+    "apply_page": 9,  # 3 of them once per level and district every few minutes (spare seats, cached)
     "submit": 13,
     "receipt": 3,
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)
-    "child_again": 11,
+    "child_again": 9,
 }
 
 

@@ -155,6 +155,12 @@ def child_or_404(child_id: int) -> Child:
     )
 
 
+def child_among_or_404(children: list[Child], child_id: int) -> Child:
+    """A child of the current parent, picked from her children as `applications.children_of`
+    loaded them for the page (one statement for both): 404 for any other id."""
+    return _found(next((c for c in children if c.id == child_id), None))
+
+
 def own_application_or_404(application_id: int) -> Application:
     """An application of one of the current parent's children."""
     return _found(

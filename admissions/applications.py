@@ -252,10 +252,17 @@ class ApplyContext:
 
 
 def apply_context(
-    child: Child, season: AdmissionSeason | None = None, *, options: bool = True
+    child: Child,
+    season: AdmissionSeason | None = None,
+    *,
+    options: bool = True,
+    choosable: bool = True,
+    loaded: list[Application] | None = None,
 ) -> ApplyContext:
     """Where `child` stands this season: level, window, application, and (with `options`) the
-    catchment school and the schools that may be chosen."""
+    catchment school and (with `choosable` too) the schools that may be chosen. `loaded`: the
+    child's applications as `applications_by_child` loaded them (choices and schools), not
+    selected again."""
     season = season or current_season()
     if season is None:
         return ApplyContext(child, None, None, "no_season")
@@ -270,11 +277,14 @@ def apply_context(
     if level is None:
         return ApplyContext(child, season, None, "not_eligible")
     ctx = ApplyContext(child, season, level, None, window=level_window(level))
-    ctx.application = db.session.scalar(
-        sa.select(Application)
-        .where(Application.child_id == child.id, Application.admission_level_id == level.id)
-        .options(selectinload(Application.choices).joinedload(ApplicationChoice.school))
-    )
+    if loaded is not None:
+        ctx.application = next((a for a in loaded if a.admission_level_id == level.id), None)
+    else:
+        ctx.application = db.session.scalar(
+            sa.select(Application)
+            .where(Application.child_id == child.id, Application.admission_level_id == level.id)
+            .options(selectinload(Application.choices).joinedload(ApplicationChoice.school))
+        )
     at = now()
     if level.state != LevelState.SCHEDULED:
         ctx.reason = "not_scheduled"
@@ -283,6 +293,10 @@ def apply_context(
     if not options:
         return ctx
     ctx.catchment = catchment_for(level.level, child.ward_id, child.residential_group_id)
+    if not choosable:
+        if ctx.catchment.school_id is not None:  # often loaded already, as the last choice
+            ctx.catchment_school = db.session.get(School, ctx.catchment.school_id)
+        return ctx
     district_id = child.ward.district_id
     schools = db.session.scalars(
         sa.select(School)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm.util import identity_key
 
 from app import jobs
 from app.audit import audit
@@ -85,11 +86,26 @@ def offer_views(apps: list[Application]) -> dict[int, OfferView]:
         return {}
     at = now()
     ids = [a.id for a in apps]
+    # What the page loaded already (choices, their schools, children) is not selected again.
     choices: dict[int, list[int]] = defaultdict(list)
-    for aid, sid in db.session.execute(
-        sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
-        .where(ApplicationChoice.application_id.in_(ids))
-        .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
+    known: dict[int, tuple[str, str]] = {}  # school id → (name, code), from loaded schools
+    to_select = []
+    for a in apps:
+        if "choices" in sa.inspect(a).unloaded:
+            to_select.append(a.id)
+            continue
+        for c in a.choices:  # ordered by rank
+            choices[a.id].append(c.school_id)
+            if "school" not in sa.inspect(c).unloaded and c.school is not None:
+                known[c.school_id] = (c.school.name, c.school.code)
+    for aid, sid in (
+        db.session.execute(
+            sa.select(ApplicationChoice.application_id, ApplicationChoice.school_id)
+            .where(ApplicationChoice.application_id.in_(to_select))
+            .order_by(ApplicationChoice.application_id, ApplicationChoice.rank)
+        )
+        if to_select
+        else ()
     ):
         choices[aid].append(sid)
     # The round whose figures explain the result: the one that placed her, else her latest published round.
@@ -117,30 +133,41 @@ def offer_views(apps: list[Application]) -> dict[int, OfferView]:
     for a in apps:
         rid = a.placed_by_round_id if a.placed_by_round_id and a.status != S.UNPLACED else None
         explain_round[a.id] = rid or (latest[a.id][0] if a.id in latest else None)
-    rounds = {
-        r.id: r
-        for r in db.session.scalars(
-            sa.select(AllocationRound).where(AllocationRound.id.in_({r for r in explain_round.values() if r}))
-        )
-    }
+    round_ids = {r for r in explain_round.values() if r}
+    rounds = (
+        {
+            r.id: r
+            for r in db.session.scalars(sa.select(AllocationRound).where(AllocationRound.id.in_(round_ids)))
+        }
+        if round_ids
+        else {}
+    )
+    for a in apps:
+        school = None if "allocated_school" in sa.inspect(a).unloaded else a.allocated_school
+        if school is not None:
+            known[school.id] = (school.name, school.code)
     school_ids = {s for lst in choices.values() for s in lst} | {
         a.allocated_school_id for a in apps if a.allocated_school_id
     }
-    schools = (
-        {
-            sid: (name, code)
+    schools = {sid: known[sid] for sid in school_ids if sid in known}
+    missing = school_ids - schools.keys()
+    if missing:
+        schools.update(
+            (sid, (name, code))
             for sid, name, code in db.session.execute(
-                sa.select(School.id, School.name, School.code).where(School.id.in_(school_ids))
+                sa.select(School.id, School.name, School.code).where(School.id.in_(missing))
             )
-        }
-        if school_ids
-        else {}
-    )
-    names = dict(
-        db.session.execute(
-            sa.select(Child.id, Child.full_name).where(Child.id.in_({a.child_id for a in apps}))
-        ).all()
-    )
+        )
+    names = {}
+    for cid in {a.child_id for a in apps}:
+        kid = db.session.identity_map.get(identity_key(Child, cid))
+        if kid is not None and "full_name" not in sa.inspect(kid).unloaded:
+            names[cid] = kid.full_name
+    unnamed = {a.child_id for a in apps} - names.keys()
+    if unnamed:
+        names.update(
+            db.session.execute(sa.select(Child.id, Child.full_name).where(Child.id.in_(unnamed))).all()
+        )
     out = {}
     for a in apps:
         listed = [(sid, *schools.get(sid, ("?", "?"))) for sid in choices.get(a.id, [])]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context, session
-from flask_babel import format_decimal
+from flask import current_app, g, has_app_context, session
+from flask_babel import format_decimal, get_translations
 from flask_login import current_user
 
 
@@ -39,3 +39,31 @@ def filesize(size: int | None) -> str:
     if size < 1024 * 1024:
         return f"{format_decimal(round(size / 1024))} KB"
     return f"{format_decimal(round(size / (1024 * 1024), 1))} MB"
+
+
+def translations():
+    """The request's translations, looked up once per request: each of a page's dozens of
+    `_()` in templates otherwise walks Flask-Babel's context, domain, locale and catalog cache
+    again. Kept where Flask-Babel keeps its own per-request state, so that `refresh()` and
+    `force_locale()` (which drop it) still take effect at once."""
+    ctx = g.get("_flask_babel") if has_app_context() else None
+    cached = getattr(ctx, "babel_translations", None)
+    if cached is not None:
+        return cached
+    found = get_translations()
+    ctx = g.get("_flask_babel") if has_app_context() else None
+    if ctx is not None:
+        ctx.babel_translations = found
+    return found
+
+
+def install_template_gettext(app) -> None:
+    """Templates' `_()`, `ngettext()`, `pgettext()` and `npgettext()` through `translations()`
+    (replacing Flask-Babel's, which look everything up again on every call)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )

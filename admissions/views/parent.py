@@ -18,7 +18,7 @@ from app.extensions import limiter
 from app.models import Role
 
 from .. import applications, council, notify, rules, seasons
-from ..access import child_or_404, own_application_or_404
+from ..access import child_among_or_404, child_or_404, own_application_or_404
 from ..forms import AddChildForm, ApplicationForm, ConfirmForm, MessageForm, level_labels
 from ..offers import offer_views, respond_to_offer, shown_status
 from .council import council_labels, error_text
@@ -160,10 +160,10 @@ def add_child():
 @bp.route("/children/<int:child_id>")
 @roles_required(Role.PARENT)
 def child(child_id: int):
-    kid = child_or_404(child_id)
-    by_child, offers = _applications_with_offers([kid.id])
-    ctx = applications.apply_context(kid)
     children = applications.children_of(current_user)
+    kid = child_among_or_404(children, child_id)
+    by_child, offers = _applications_with_offers([kid.id])
+    ctx = applications.apply_context(kid, loaded=by_child[kid.id], choosable=False)
     return render_template(
         "admissions/parent_child.html",
         child=kid,

@@ -38,12 +38,16 @@ JOURNEY_BUDGET = {
     "home": 1,
     "add_child_page": 1,
     "add_child": 10,  # and where the child stands (season, application): a warning after the close
-    "child": 11,  # 3 of them once per level and district every few minutes (spare seats, cached)
-    # Capacities and the latest import are read on each (admissions.eligibility): a change
-    # reaches the choice list at once; only the catchment demand is cached.
-    "apply_page": 7,
+    "child": 6,  # the child's list and the child in one statement, the catchment school alone
+    # 3 of them once per level and district every few minutes (the catchment demand, cached);
+    # capacities and the latest import are read on each (admissions.eligibility): a change
+    # reaches the choice list at once.
+    "apply_page": 10,
     "submit": 14,
     "receipt": 3,
+    # the child's page again, the application on it: what the page loaded (its choices, their
+    # schools, the child) is not selected again for the result's explanation (was 17)
+    "child_again": 9,
 }
 
 
@@ -98,9 +102,11 @@ def test_the_journey_stays_within_its_statement_budget(client, season_world, app
     fields.update(choice_1=area.other.id, choice_2=0, choice_3=0, sibling_school=0)
     resp = step("submit", lambda: client.post(child + "/application", data=fields), 302)
     receipt = step("receipt", lambda: client.get(resp.headers["Location"]), 200)
+    again = step("child_again", lambda: client.get(child), 200)
 
     reference = db.session.scalar(sa.select(Application.reference))
     assert reference in receipt.get_data(as_text=True)
+    assert reference in again.get_data(as_text=True)
     assert area.ward.name in receipt.get_data(as_text=True)  # loaded with the application
     over = {k: (counts[k], v) for k, v in JOURNEY_BUDGET.items() if counts[k] > v}
     assert not over, f"over budget (statements, budget): {over}"
@@ -290,3 +296,29 @@ def test_a_page_survives_the_database_dropping_pooled_connections(client, app):
         killer.dispose()
     assert ended >= 1
     assert client.get("/home").status_code == 200
+
+
+def test_template_translations_are_cached_per_request_and_follow_a_forced_locale(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context("/"):
+        assert render_template_string('{{ _("Log out") }}') == "Đăng xuất"
+        with force_locale("en"):
+            assert render_template_string('{{ _("Log out") }}') == "Log out"
+        assert render_template_string('{{ _("Page %(n)d", n=2) }}') == "Trang 2"
+
+
+def test_the_school_select_writes_what_wtforms_writes(app):
+    from flask_babel import lazy_gettext
+    from wtforms.fields.choices import Choice
+    from wtforms.widgets import Select
+
+    from admissions.forms import SchoolSelect
+
+    options = [Choice(0, lazy_gettext("— none —"), False, None), Choice(7, 'Tiểu học <"A"> & B', True, None)]
+    options.append(Choice(8, "Có thuộc tính", False, {"disabled": True}))
+    with app.test_request_context("/"):
+        for choice in options:
+            assert SchoolSelect.render_option(choice) == Select.render_option(choice)
+        assert "&lt;&#34;A&#34;&gt; &amp; B" in SchoolSelect.render_option(options[1])

@@ -1,0 +1,64 @@
+"""Who calls: the bearer token of a machine client, its scope, its rate limit, its call counter."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import abort, current_app, g, request
+
+from app import jobs
+from app.extensions import limiter
+from app.models import ApiClient
+
+from .clients import Scope, authenticate, count_call, scope_of, token_hash
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _rate_key() -> str:
+    token = _bearer()
+    return "api:" + (token_hash(token)[:24] if token else request.remote_addr or "-")
+
+
+def _rate_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT", "120/minute")
+
+
+def client_required(write: bool = False) -> Callable[[Callable], Callable]:
+    """An API view for machine clients: a live token (else 401), `can_write` for writes (else 403),
+    within the client's rate limit (else 429). Marked public for the route × role test: the token,
+    not a signed-in role, is what lets a call in."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            client = authenticate(_bearer())
+            if client is None:
+                abort(401)
+            count_call(client)
+            jobs.keep_writes()  # the call is counted whatever the answer
+            if write and not client.can_write:
+                abort(403)
+            g.api_client = client
+            return view(*args, **kwargs)
+
+        limited = limiter.limit(_rate_limit, key_func=_rate_key)(wrapped)
+        limited.access_public = True  # type: ignore[attr-defined]
+        limited.access_roles = None  # type: ignore[attr-defined]
+        limited.api_write = write  # type: ignore[attr-defined]
+        return limited
+
+    return decorator
+
+
+def current_client() -> ApiClient:
+    return g.api_client
+
+
+def current_scope() -> Scope:
+    return scope_of(g.api_client)

@@ -9,21 +9,14 @@ def register(app) -> None:
     # importable without Flask (importing it runs this file first).
     from flask_babel import lazy_gettext as _l  # lazy: admissions.allocation must import without Flask
 
-    from app.api import register_blueprint as register_api  # lazy: as above
+    from app.api import register_blueprint as register_api  # lazy: as above (app.api imports app)
     from app.audit import register_wording  # lazy: as above
     from app.imports import register_import  # lazy: as above
     from app.models import Role  # lazy: as above
     from app.notifications import register_kind  # lazy: as above
     from app.views import register_home_card  # lazy: as above
 
-    from . import (
-        api,
-        cli,
-        demo,
-        imports,
-        notify,
-        views,
-    )  # lazy: admissions.allocation must import without Flask
+    from . import api, cli, demo, imports, notify, views  # lazy: allocation must import without Flask
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)

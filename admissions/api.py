@@ -13,14 +13,18 @@ import sqlalchemy as sa
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from app.api import api_blueprint, client_required, current_client, current_scope, idempotent
 from app.audit import audit
 from app.extensions import db
 from app.models import School, utcnow
 
+from . import dashboard, seasons, transcript
+from .access import public_district_or_404, public_level_or_404, public_round_or_404
 from .imports import COLUMNS, import_workbook
 from .models import AdmissionLevel, AdmissionSeason, Application, ApplicationStatus, Catchment, Child
+from .rules import RoundError
 
 blp = api_blueprint(
     "api_admissions", __name__, description="Admissions: schools, catchments, results, roster"
@@ -65,17 +69,28 @@ class AdmittedSchema(Schema):
     confirmed_at = fields.DateTime(allow_none=True)
 
 
+def _text(max_len: int, **kwargs) -> fields.String:
+    """A cell's text: what a spreadsheet cell can hold (no control characters)."""
+    return fields.String(
+        validate=[validate.Length(max=max_len), validate.Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")],
+        **kwargs,
+    )
+
+
 class RosterRowSchema(Schema):
-    personal_id = fields.String(required=True, validate=validate.Length(max=40))
-    full_name = fields.String(required=True, validate=validate.Length(max=200))
+    """One row of roster.xlsx (docs/excel-formats.md): the same columns, the same accepted values
+    (gender "Nam"/"Nữ" or "male"/"female", residence "Thường trú"/"Tạm trú" or English)."""
+
+    personal_id = _text(40, required=True)
+    full_name = _text(200, required=True)
     date_of_birth = fields.Date(required=True)
-    gender = fields.String(required=True, validate=validate.Length(max=20))
-    district = fields.String(required=True, validate=validate.Length(max=200))
-    ward = fields.String(required=True, validate=validate.Length(max=200))
-    residential_group = fields.String(allow_none=True, validate=validate.Length(max=200))
-    residence_type = fields.String(required=True, validate=validate.Length(max=40))
-    guardian_name = fields.String(required=True, validate=validate.Length(max=200))
-    guardian_phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    gender = _text(20, required=True)
+    district = _text(200, required=True)
+    ward = _text(200, required=True)
+    residential_group = _text(200, allow_none=True)
+    residence_type = _text(40, required=True)
+    guardian_name = _text(200, required=True)
+    guardian_phone = _text(40, allow_none=True)
 
 
 class RosterUpsertSchema(Schema):
@@ -89,6 +104,55 @@ class RosterReportSchema(Schema):
     created = fields.Integer(required=True)
     updated = fields.Integer(required=True)
     unchanged = fields.Integer(required=True)
+
+
+class SchoolFiguresSchema(Schema):
+    school_id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    capacity = fields.Integer(required=True)
+    first_choice = fields.Integer(required=True)
+    catchment = fields.Integer(required=True)
+    any_choice = fields.Integer(required=True)
+    placed = fields.Integer(required=True)
+    confirmed = fields.Integer(required=True)
+
+
+class RoundSchema(Schema):
+    id = fields.Integer(required=True)
+    number = fields.Integer(required=True)
+    status = fields.String(required=True)
+    seed_sha256 = fields.String(required=True)
+    seed = fields.String(allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+
+
+class FiguresSchema(Schema):
+    """The public figures of a district for a level (the public district page)."""
+
+    level = fields.String(required=True)
+    district_id = fields.Integer(required=True)
+    as_of = fields.DateTime(required=True)
+    totals = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    schools = fields.List(fields.Nested(SchoolFiguresSchema), required=True)
+    rounds = fields.List(fields.Nested(RoundSchema), required=True)
+    latest_round = fields.Integer(allow_none=True)
+
+
+class TranscriptSchema(Schema):
+    """A published round's transcript (docs/verification.md): its format is documented there."""
+
+    format = fields.String(required=True)
+    round = fields.Integer(required=True)
+    attempt = fields.Integer(required=True)
+    level = fields.String(required=True)
+    district_id = fields.Integer(required=True)
+    entries = fields.Dict(required=True)
+    randomness = fields.Dict(required=True)
+    lottery_seed = fields.String(required=True)
+    lottery = fields.Dict(required=True)
+    result = fields.Dict(required=True)
+    published_at = fields.String(allow_none=True)
 
 
 def school_in_scope(school_id: int) -> School:
@@ -165,6 +229,43 @@ def admitted(school_id: int):
     ]
 
 
+@blp.route("/levels/<int:level_id>/districts/<int:district_id>/figures")
+@client_required()
+@blp.response(200, FiguresSchema)
+def figures(level_id: int, district_id: int):
+    """A district's public figures for a level: per school, registrations against seats and
+    published results; the official rounds (their seeds once published). The same figures as the
+    public district page."""
+    level = public_level_or_404(level_id)
+    public_district_or_404(district_id)
+    if not current_scope().sees_district(district_id):
+        abort(404)
+    f = dashboard.public_district(level, district_id, seasons.now())
+    return {
+        "level": level.level,
+        "district_id": district_id,
+        "as_of": f.as_of,
+        "totals": f.totals,
+        "schools": f.rows,
+        "rounds": f.rounds,
+        "latest_round": f.latest_number,
+    }
+
+
+@blp.route("/rounds/<int:round_id>/transcript")
+@client_required()
+@blp.response(200, TranscriptSchema)
+def round_transcript(round_id: int):
+    """The transcript of a published official round 1, as the public file (docs/verification.md)."""
+    rnd = public_round_or_404(round_id, published=True)
+    if not current_scope().sees_district(rnd.district_id):
+        abort(404)
+    try:
+        return transcript.transcript(rnd)
+    except RoundError:
+        abort(404)
+
+
 def roster_workbook(rows: list[dict]) -> io.BytesIO:
     """The JSON rows as the roster.xlsx the Excel import reads (docs/excel-formats.md): the same
     checks then apply to both, row for row (JSON row i is sheet row i + 2)."""
@@ -178,6 +279,9 @@ def roster_workbook(rows: list[dict]) -> io.BytesIO:
             value = row.get(c.name)
             if c.name == "date_of_birth" and value is not None:
                 value = datetime(value.year, value.month, value.day)
+            elif isinstance(value, str):
+                value = WriteOnlyCell(ws, value=value)
+                value.data_type = "s"  # text stays text: "=…" is not turned into a formula
             values.append(value)
         ws.append(values)
     buf = io.BytesIO()

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, current_app, render_template
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from app.authz import public
 from app.extensions import csrf
+from app.models import Role
+from app.views import register_home_card
 
+from .admin import bp as admin_bp
 from .auth import client_required, current_client, current_scope
+from .cli import api_cli
 from .idempotency import idempotent
 from .problems import ProblemSchema, from_http_exception
 
@@ -62,6 +67,9 @@ def register(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     app.extensions["api_v1"] = api
     app.register_blueprint(_docs_blueprint())
+    app.register_blueprint(admin_bp)
+    app.cli.add_command(api_cli)
+    register_home_card(app, _l("API clients"), "admin_api.clients", roles=(Role.CITY_ADMIN,), order=720)
 
 
 def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:

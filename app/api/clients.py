@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from app.audit import audit
 from app.extensions import db
@@ -27,7 +28,7 @@ MAX_DAYS = 730
 
 
 class ClientError(ValueError):
-    """A refusal to create a client (bad scope or duration); the message is a msgid."""
+    """A refusal to create a client (bad name, scope or duration), with its message."""
 
 
 def _key() -> bytes:
@@ -57,9 +58,8 @@ class Scope:
         return True
 
     def sees_district(self, district_id: int | None) -> bool:
-        if self.school_id is not None or self.district_id is None:
-            return self.school_id is None
-        return district_id == self.district_id
+        """A district's own figures: the city sees all; a district or school client its own."""
+        return self.district_id is None or district_id == self.district_id
 
     def schools_filter(self):
         """A WHERE clause on School for the schools in scope."""
@@ -86,16 +86,16 @@ def create_client(
     """A new client and its token (the only time the token exists in clear)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise ClientError("Give the client a name of at most 120 characters.")
+        raise ClientError(_l("Give the client a name of at most 120 characters."))
     if not 1 <= days <= MAX_DAYS:
-        raise ClientError("A token lasts between 1 and 730 days.")
+        raise ClientError(_l("A token lasts between 1 and 730 days."))
     if school_id is not None:
         school = db.session.get(School, school_id)
         if school is None:
-            raise ClientError("No such school.")
+            raise ClientError(_l("No such school."))
         district_id = school.district_id
     elif district_id is not None and db.session.get(District, district_id) is None:
-        raise ClientError("No such district.")
+        raise ClientError(_l("No such district."))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = ApiClient(
         name=name,

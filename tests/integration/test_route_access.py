@@ -36,6 +36,7 @@ def foreign_ids(world) -> dict[str, int]:
         **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
         **import_foreign_ids(world),  # job_id: an Excel import of district B
         "year_id": _a_year(),  # academic years are the city administrator's alone
+        "client_id": _an_api_client(world),  # API clients are the city administrator's alone
     }
 
 
@@ -48,6 +49,15 @@ def _a_year() -> int:
     db.session.add(year)
     jobs.commit()
     return year.id
+
+
+def _an_api_client(world) -> int:
+    from app import jobs
+    from app.api.clients import create_client
+
+    client, _token = create_client("district B system", district_id=world["districts"][1].id)
+    jobs.commit()
+    return client.id
 
 
 def rules(app) -> list[Rule]:

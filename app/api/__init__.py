@@ -23,7 +23,7 @@ from .admin import bp as admin_bp
 from .auth import client_required, current_client, current_scope
 from .cli import api_cli
 from .idempotency import idempotent
-from .problems import ProblemSchema, from_http_exception
+from .problems import MEDIA_TYPE, ProblemSchema, from_http_exception
 
 __all__ = [
     "api_blueprint",
@@ -85,18 +85,29 @@ def register_blueprint(app: Flask, blp: Blueprint) -> None:
     app.extensions["api_v1"].register_blueprint(blp, url_prefix=PREFIX + (blp.url_prefix or ""))
 
 
+def openapi_document(app: Flask) -> dict:
+    """The OpenAPI document built by flask-smorest from the code; its shared error responses are
+    declared with the media type they are sent with (problem details)."""
+    doc = app.extensions["api_v1"].spec.to_dict()
+    for response in doc.get("components", {}).get("responses", {}).values():
+        content = response.get("content", {})
+        if "application/json" in content:
+            content[MEDIA_TYPE] = content.pop("application/json")
+    return doc
+
+
 def _docs_blueprint() -> FlaskBlueprint:
     bp = FlaskBlueprint("api_docs", __name__, url_prefix=PREFIX)
 
     @bp.get("/openapi.json")
     @public
     def openapi_json():
-        return current_app.json.response(current_app.extensions["api_v1"].spec.to_dict())
+        return current_app.json.response(openapi_document(current_app))
 
     @bp.get("/")
     @public
     def docs():
-        spec = current_app.extensions["api_v1"].spec.to_dict()
+        spec = openapi_document(current_app)
         return render_template("api/docs.html", spec=spec)
 
     return bp

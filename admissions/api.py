@@ -15,7 +15,7 @@ from marshmallow import Schema, fields, validate
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from app.api import api_blueprint, client_required, current_client, current_scope, idempotent
+from app.api import api_blueprint, client_required, current_client, current_scope, idempotent, school_in_scope
 from app.audit import audit
 from app.extensions import db
 from app.models import School, utcnow
@@ -153,13 +153,6 @@ class TranscriptSchema(Schema):
     lottery = fields.Dict(required=True)
     result = fields.Dict(required=True)
     published_at = fields.String(allow_none=True)
-
-
-def school_in_scope(school_id: int) -> School:
-    school = db.session.get(School, school_id)
-    if school is None or not current_scope().sees_school(school):
-        abort(404)
-    return school
 
 
 @blp.route("/schools")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import abort, current_app, g, request
+from flask import current_app, g, request
+from flask_smorest import abort
 
 from app import jobs
-from app.extensions import limiter
-from app.models import ApiClient
+from app.extensions import db, limiter
+from app.models import ApiClient, School
 
 from .clients import Scope, authenticate, count_call, scope_of, token_hash
 
@@ -62,3 +63,11 @@ def current_client() -> ApiClient:
 
 def current_scope() -> Scope:
     return scope_of(g.api_client)
+
+
+def school_in_scope(school_id: int) -> School:
+    """A school the calling client may see; otherwise 404, as if it did not exist."""
+    school = db.session.get(School, school_id)
+    if school is None or not current_scope().sees_school(school):
+        abort(404)
+    return school

@@ -60,7 +60,12 @@ def idempotent(view: Callable) -> Callable:
                     body=response.get_json(),
                 )
             )
-            db.session.flush()
+            try:
+                db.session.flush()
+            except sa.exc.IntegrityError:
+                # The same key sent twice at once: the other request won; this one's work is undone.
+                jobs.rollback()
+                abort(409)
             jobs.keep_writes()
         return response
 

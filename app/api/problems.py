@@ -4,6 +4,8 @@ Vietnamese), `status`, and for invalid input the `errors` by field."""
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -40,6 +42,53 @@ def _texts() -> dict[int, tuple[str, str]]:
     }
 
 
+def _field_messages() -> dict[str, str]:
+    """marshmallow's own messages (English), in the client's language."""
+    return {
+        "Missing data for required field.": _("Missing data for required field."),
+        "Field may not be null.": _("Field may not be null."),
+        "Unknown field.": _("Unknown field."),
+        "Invalid input type.": _("Invalid input type."),
+        "Invalid type.": _("Invalid type."),
+        "Not a valid string.": _("Not a valid string."),
+        "Not a valid integer.": _("Not a valid integer."),
+        "Not a valid number.": _("Not a valid number."),
+        "Not a valid date.": _("Not a valid date."),
+        "Not a valid list.": _("Not a valid list."),
+        "Not a valid mapping type.": _("Not a valid mapping type."),
+        "String does not match expected pattern.": _("Text with characters a cell cannot hold."),
+    }
+
+
+_PATTERNS = (
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), lambda n, m: _("At most %(n)s.", n=n)),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), lambda n, m: _("At least %(n)s.", n=n)),
+    (
+        re.compile(r"^Length must be between (\d+) and (\d+)\.$"),
+        lambda n, m: _("Between %(n)s and %(m)s.", n=n, m=m),
+    ),
+    (re.compile(r"^Must be one of: (.*)\.$"), lambda n, m: _("Must be one of: %(n)s.", n=n)),
+)
+
+
+def _localized(messages):
+    """The field errors of a 422 with marshmallow's texts translated (unknown texts kept)."""
+    if isinstance(messages, dict):
+        return {key: _localized(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_localized(value) for value in messages]
+    if isinstance(messages, str):
+        known = _field_messages().get(messages)
+        if known is not None:
+            return known
+        for pattern, text in _PATTERNS:
+            match = pattern.match(messages)
+            if match:
+                groups = match.groups()
+                return text(groups[0], groups[-1])
+    return messages
+
+
 def client_language() -> str:
     """The best of the app's languages for the request's Accept-Language (Vietnamese by default)."""
     languages = current_app.config["LANGUAGES"]
@@ -53,8 +102,8 @@ def problem(status: int, detail: str | None = None, errors: dict | None = None, 
     with force_locale(client_language()):
         title, text = _texts().get(status, _texts()[500 if status >= 500 else 400])
         body = {"type": PROBLEM_TYPE, "title": title, "status": status, "detail": str(detail or text)}
-    if errors:
-        body["errors"] = errors
+        if errors:
+            body["errors"] = _localized(errors)
     response = current_app.json.response(body)
     response.status_code = status
     response.mimetype = MEDIA_TYPE

@@ -177,3 +177,20 @@ def test_openapi_document_is_generated_and_the_page_lists_it(app):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "/api/v1/roster" in text and "<script" not in text.split("</header>")[-1]
+
+
+@pytest.mark.parametrize(
+    ("lang", "required", "choice"),
+    [
+        ("vi", "Thiếu dữ liệu cho trường bắt buộc.", "Phải là một trong"),
+        ("en", "Missing data for required field.", "Must be one of"),
+    ],
+)
+def test_field_errors_speak_the_clients_language(app, world, lang, required, choice):
+    http = app.test_client()
+    _c, token = client_of(world, "city", write=True)
+    headers = auth(token, **{"Accept-Language": lang})
+    body = http.post(f"{PREFIX}/roster", json={"rows": [{"personal_id": "1"}]}, headers=headers).get_json()
+    assert body["errors"]["json"]["rows"]["0"]["full_name"] == [required]
+    query = http.get(f"{PREFIX}/schools?level=university", headers=headers).get_json()
+    assert query["errors"]["query"]["level"][0].startswith(choice)

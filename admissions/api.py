@@ -15,7 +15,15 @@ from marshmallow import Schema, fields, validate
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from app.api import api_blueprint, client_required, current_client, current_scope, idempotent, school_in_scope
+from app.api import (
+    api_blueprint,
+    client_required,
+    current_client,
+    current_scope,
+    id_or_404,
+    idempotent,
+    school_in_scope,
+)
 from app.audit import audit
 from app.extensions import db
 from app.models import School, utcnow
@@ -229,8 +237,8 @@ def figures(level_id: int, district_id: int):
     """A district's public figures for a level: per school, registrations against seats and
     published results; the official rounds (their seeds once published). The same figures as the
     public district page."""
-    level = public_level_or_404(level_id)
-    public_district_or_404(district_id)
+    level = public_level_or_404(id_or_404(level_id))
+    public_district_or_404(id_or_404(district_id))
     if not current_scope().sees_district(district_id):
         abort(404)
     f = dashboard.public_district(level, district_id, seasons.now())
@@ -250,7 +258,7 @@ def figures(level_id: int, district_id: int):
 @blp.response(200, TranscriptSchema)
 def round_transcript(round_id: int):
     """The transcript of a published official round 1, as the public file (docs/verification.md)."""
-    rnd = public_round_or_404(round_id, published=True)
+    rnd = public_round_or_404(id_or_404(round_id), published=True)
     if not current_scope().sees_district(rnd.district_id):
         abort(404)
     try:

@@ -20,7 +20,7 @@ from app.models import Role
 from app.views import register_home_card
 
 from .admin import bp as admin_bp
-from .auth import client_required, current_client, current_scope, school_in_scope
+from .auth import client_required, current_client, current_scope, id_or_404, school_in_scope
 from .cli import api_cli
 from .idempotency import idempotent
 from .problems import MEDIA_TYPE, ProblemSchema, from_http_exception
@@ -30,6 +30,7 @@ __all__ = [
     "client_required",
     "current_client",
     "current_scope",
+    "id_or_404",
     "idempotent",
     "register",
     "register_blueprint",

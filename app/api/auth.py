@@ -65,9 +65,20 @@ def current_scope() -> Scope:
     return scope_of(g.api_client)
 
 
+MAX_ID = 2**31 - 1  # the tables' INTEGER ids on PostgreSQL
+
+
+def id_or_404(record_id: int) -> int:
+    """An id from the URL that a table can hold; a larger one cannot exist (404, not a database
+    error): the URL converter allows 64 bits, the id columns hold 32 on PostgreSQL."""
+    if not 0 < record_id <= MAX_ID:
+        abort(404)
+    return record_id
+
+
 def school_in_scope(school_id: int) -> School:
     """A school the calling client may see; otherwise 404, as if it did not exist."""
-    school = db.session.get(School, school_id)
+    school = db.session.get(School, id_or_404(school_id))
     if school is None or not current_scope().sees_school(school):
         abort(404)
     return school

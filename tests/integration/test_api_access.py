@@ -194,3 +194,12 @@ def test_field_errors_speak_the_clients_language(app, world, lang, required, cho
     assert body["errors"]["json"]["rows"]["0"]["full_name"] == [required]
     query = http.get(f"{PREFIX}/schools?level=university", headers=headers).get_json()
     assert query["errors"]["query"]["level"][0].startswith(choice)
+
+
+def test_a_signed_in_session_is_no_token(app, world, client):
+    """The API ignores the session cookie: a signed-in city admin's browser cannot write through it
+    (which is why its POST routes need no CSRF token)."""
+    client.login_as(world["users"]["city_admin"])
+    resp = client.post(f"{PREFIX}/roster", json={"rows": []})
+    assert resp.status_code == 401
+    assert client.get(f"{PREFIX}/schools").status_code == 401

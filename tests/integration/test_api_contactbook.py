@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from app import jobs
 from app.api.clients import create_client
-from tests.contactbook_factories import add_grade, cb_world  # noqa: F401 (fixture)
+from tests.contactbook_factories import add_grade
+
+pytest_plugins = ["tests.contactbook_factories"]
 
 
 def bearer(**scope) -> dict:
@@ -14,7 +16,7 @@ def bearer(**scope) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_classes_and_published_grades_of_a_school(app, world, cb_world):  # noqa: F811
+def test_classes_and_published_grades_of_a_school(app, world, cb_world):
     cb = cb_world
     term1 = cb["terms_a"][0]
     add_grade(cb["child"], cb["math_a"], term1, "midterm", 8.5)

@@ -9,6 +9,7 @@ def register(app) -> None:
     # importable without Flask (importing it runs this file first).
     from flask_babel import lazy_gettext as _l  # lazy: admissions.allocation must import without Flask
 
+    from app.api import register_blueprint as register_api  # lazy: as above (app.api imports app)
     from app.audit import register_wording  # lazy: as above
     from app.imports import register_import  # lazy: as above
     from app.incoming import register_incoming_source  # lazy: as above
@@ -16,11 +17,12 @@ def register(app) -> None:
     from app.notifications import register_kind  # lazy: as above
     from app.views import register_home_card  # lazy: as above
 
-    from . import cli, demo, imports, intake, notify, views  # lazy: as above
+    from . import api, cli, demo, imports, intake, notify, views  # lazy: allocation must import without Flask
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)
     app.cli.add_command(cli.admissions_cli)
+    register_api(app, api.blp)
     app.extensions.setdefault("demo_loaders", []).append(demo.load_demo)
 
     register_wording(**notify.audit_wording())

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
 from . import admin, autorelay, cli, i18n, jobs, notifications, views
+from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
 from .config import Config, load_secret_key
@@ -180,6 +181,7 @@ def _register_blueprints(app: Flask) -> None:
     cli.register(app)
     notifications.register(app)  # outbox, inbox, sender reports (both areas send through it)
     autorelay.install(app)  # web processes run relay passes themselves (app/autorelay.py)
+    register_api(app)  # /api/v1: the areas add their endpoints to it from register(app)
 
     # The feature areas plug in here and only here (docs/LAYOUT.md: app/ never imports an area
     # anywhere else). lazy: the areas import app (app.jobs, app.models, …) at their top, so

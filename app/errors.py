@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .api.problems import problem
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def render_error(code: int, message: str | None = None):
     (the database is down: the header needs the signed-in user, the language may too), a page
     that needs no database, in the language of the session or else Vietnamese."""
     try:
+        if request.path.startswith("/api/v1/"):
+            return problem(code)
         title, text = _texts(code, message)
         if _wants_json():
             return jsonify(error=title, message=text, status=code), code

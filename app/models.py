@@ -276,3 +276,40 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class ApiClient(db.Model):
+    """A machine client of the API (app/api): a city system or a school's own software. Its token
+    is kept only as a keyed hash; `scope_district_id` / `scope_school_id` narrow what it sees (both
+    empty: the whole city), `can_write` lets it call the write endpoints. Calls are counted per
+    client (`calls`, `last_used_at`), each write also leaves an AuditLog row."""
+
+    __tablename__ = "api_client"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    token_prefix: Mapped[str] = mapped_column(sa.String(12))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scope_district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district.id"), index=True)
+    scope_school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("school.id"), index=True)
+    can_write: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    calls: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+
+
+class ApiIdempotency(db.Model):
+    """The stored answer to a write sent with an Idempotency-Key, per client: the same key with the
+    same body answers it again; with another body, 422."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (sa.UniqueConstraint("client_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("api_client.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(120))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int]
+    body: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

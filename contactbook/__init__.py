@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from app.api import register_blueprint as register_api
 from app.audit import register_wording
 from app.imports import register_import
 from app.models import Role
@@ -11,6 +12,7 @@ from app.notifications import register_kind, register_read_hook
 from app.security import mask_phone
 from app.views import register_home_card
 
+from . import api
 from .announcements import read_in_inbox
 from .cli import contactbook_cli
 from .demo import load_demo
@@ -26,6 +28,7 @@ def register(app) -> None:
     # Parents created from class lists activate their account instead of registering again.
     app.config.setdefault("ACCOUNT_ACTIVATION_ENDPOINT", "contactbook_public.activate")
     app.cli.add_command(contactbook_cli)
+    register_api(app, api.blp)
     app.extensions.setdefault("demo_loaders", []).append(load_demo)
     for kind in import_kinds():
         register_import(app, kind)

@@ -37,6 +37,7 @@ def foreign_ids(world) -> dict[str, int]:
         **import_foreign_ids(world),  # job_id: an Excel import of district B
         "year_id": _a_year(),  # academic years are the city administrator's alone
         "session_id": _a_session(world["foreign"]["teacher"]),  # someone else's login session
+        "client_id": _an_api_client(world),  # API clients are the city administrator's alone
     }
 
 
@@ -60,6 +61,15 @@ def _a_year() -> int:
     db.session.add(year)
     jobs.commit()
     return year.id
+
+
+def _an_api_client(world) -> int:
+    from app import jobs
+    from app.api.clients import create_client
+
+    client, _token = create_client("district B system", district_id=world["districts"][1].id)
+    jobs.commit()
+    return client.id
 
 
 def rules(app) -> list[Rule]:

@@ -6,12 +6,14 @@ from flask_babel import lazy_gettext as _l
 
 from app.imports import register_import
 from app.notifications import register_kind
+from app.privacy import register_children
 from app.security import mask_phone
 from app.views import register_home_card
 
 from .cli import contactbook_cli
 from .demo import load_demo
 from .imports import import_kinds
+from .privacy import children as privacy_children
 from .views import BLUEPRINTS
 
 
@@ -31,6 +33,7 @@ def register(app) -> None:
         "contact_book", _l("Contact book: grades, comments, attendance"), about_child=True, order=30
     )
     register_kind("message", _l("Messages from teachers"), about_child=True, order=40)
+    register_children(app, "contactbook", privacy_children)  # their own consent from age 7
     register_home_card(
         app, _l("Contact book: grades, attendance, messages"), "contactbook_public.index", order=100
     )

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from .. import jobs
 from ..extensions import db
 from ..models import User
+from ..privacy.consent import email_withdrawn
 from . import rules
 from .kinds import NotifyError, kind_or_error
 from .models import Delivery, Notification, NotificationPreference, NotificationSettings
@@ -166,7 +167,9 @@ def _row_template(plan: rules.Plan, now: datetime) -> tuple:
 def _load_recipients(ids: list[int]) -> dict[int, rules.Recipient]:
     out: dict[int, rules.Recipient] = {}
     for where in id_filters(User.id, ids):
-        q = sa.select(User.id, User.email, User.phone, User.last_login_at).where(where, User.active.is_(True))
+        # A withdrawn email channel (app.privacy) is no email address for routing.
+        email = sa.case((email_withdrawn(User.id), None), else_=User.email)
+        q = sa.select(User.id, email, User.phone, User.last_login_at).where(where, User.active.is_(True))
         for uid, email, phone, last_login in db.session.execute(q):
             out[uid] = rules.Recipient(uid, email, phone, last_login is not None)
     return out

@@ -36,6 +36,7 @@ def foreign_ids(world) -> dict[str, int]:
         **foreign_admission_ids(world),  # child_id, application_id (another family), season_id, level_id
         **import_foreign_ids(world),  # job_id: an Excel import of district B
         "year_id": _a_year(),  # academic years are the city administrator's alone
+        "purpose": "not-a-purpose",  # privacy: one's own consents only; an unknown purpose is 404
     }
 
 

@@ -1,0 +1,78 @@
+"""The privacy notice (public) and a parent's consents (blueprint `privacy`, /privacy/…)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..authz import public, roles_required
+from ..i18n import select_locale
+from ..models import Role
+from . import consent
+from .children import age_on, children_of, needs_own_consent
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+@bp.route("/notice")
+@public
+def notice():
+    lang = "vi" if str(select_locale() or "vi").startswith("vi") else "en"
+    return render_template("privacy/notice.html", version=consent.notice_version(), lang=lang)
+
+
+@bp.route("/")
+@roles_required(Role.PARENT)
+def account():
+    today = date.today()
+    from_age = current_app.config["PRIVACY_CHILD_CONSENT_AGE"]
+    kids = [
+        (
+            c,
+            age_on(c.date_of_birth, today),
+            needs_own_consent(c, today, from_age),
+            consent.active(current_user.id, consent.CHILD_CONTACT_BOOK, c.subject),
+        )
+        for c in children_of(current_user)
+    ]
+    return render_template(
+        "privacy/account.html",
+        purposes=consent.PURPOSES.values(),
+        given={p: consent.active(current_user.id, p) for p in consent.PURPOSES},
+        history=consent.history(current_user.id),
+        children=kids,
+        from_age=from_age,
+        version=consent.notice_version(),
+    )
+
+
+@bp.route("/consents/<purpose>", methods=["POST"])
+@roles_required(Role.PARENT)
+def change(purpose: str):
+    if purpose not in consent.PURPOSES:
+        abort(404)
+    if request.form.get("action") == "withdraw":
+        if consent.withdraw(current_user.id, purpose):
+            flash(_("Consent withdrawn: %(effect)s", effect=consent.PURPOSES[purpose].effect), "success")
+    else:
+        consent.give(current_user.id, purpose)
+        flash(_("Consent recorded."), "success")
+    return redirect(url_for("privacy.account"))
+
+
+@bp.route("/children/consent", methods=["POST"])
+@roles_required(Role.PARENT)
+def child_consent():
+    subject = request.form.get("subject", "")
+    if subject not in {c.subject for c in children_of(current_user)}:
+        abort(404)
+    if request.form.get("action") == "withdraw":
+        consent.withdraw(current_user.id, consent.CHILD_CONTACT_BOOK, subject)
+        flash(_("Your child's consent is recorded as withdrawn."), "success")
+    else:
+        consent.give(current_user.id, consent.CHILD_CONTACT_BOOK, subject)
+        flash(_("Your child's consent is recorded."), "success")
+    return redirect(url_for("privacy.account"))

@@ -15,11 +15,26 @@ from ..models import Role
 from ..views import register_home_card
 from . import models  # noqa: F401 - registers the tables
 from .children import Child, register_children
+from .cli import privacy_cli
 from .consent import notice_accepted, notice_version
+from .downloads import access_log, register_provider, section
 from .models import Consent
+from .retention import Removal, register_retention
 from .views import bp
 
-__all__ = ["Child", "register", "register_children", "notice_accepted", "notice_version", "record"]
+__all__ = [
+    "Child",
+    "access_log",
+    "register",
+    "register_children",
+    "register_provider",
+    "register_retention",
+    "Removal",
+    "section",
+    "notice_accepted",
+    "notice_version",
+    "record",
+]
 
 NOTICE_VERSIONS = ("2026-12-01",)  # templates/privacy/notice_<version>_<lang>.html
 
@@ -33,6 +48,14 @@ def record(user_id: int, purpose: str) -> None:
 def register(app: Flask) -> None:
     app.config.setdefault("PRIVACY_NOTICE_VERSION", NOTICE_VERSIONS[-1])
     app.config.setdefault("PRIVACY_CHILD_CONSENT_AGE", 7)
+    app.config.setdefault("PRIVACY_EXPORT_DAYS", 7)
+    for key, days in (
+        ("PRIVACY_SESSION_DAYS", 90),
+        ("PRIVACY_CODE_DAYS", 30),
+        ("PRIVACY_NOTIFICATION_DAYS", 730),
+    ):
+        app.config.setdefault(key, days)
+    app.cli.add_command(privacy_cli)
     app.register_blueprint(bp)
     app.add_template_global(notice_version, "privacy_version")
     register_home_card(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,3 +27,36 @@ class Consent(db.Model):
     notice_version: Mapped[str] = mapped_column(sa.String(20))
     given_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
+
+
+class RequestKind(enum.StrEnum):
+    DOWNLOAD = "download"
+
+
+class RequestStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class DataRequest(db.Model):
+    """A person's request about their data. A download is built by a job (app.privacy.tasks):
+    `progress` 0–100 while it runs, then `content` (the JSON document) until `expires_at`."""
+
+    __tablename__ = "privacy_request"
+    __table_args__ = (
+        sa.Index("ix_privacy_request_user", "user_id", "created_at"),
+        sa.Index("ix_privacy_request_expires", "expires_at"),
+        sa.CheckConstraint("kind IN ('download')", name="kind"),
+        sa.CheckConstraint("status IN ('queued','running','ready','failed')", name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(12), default=RequestKind.DOWNLOAD)
+    status: Mapped[str] = mapped_column(sa.String(10), default=RequestStatus.QUEUED)
+    progress: Mapped[int] = mapped_column(default=0)
+    content: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

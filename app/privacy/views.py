@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..authz import public, roles_required
 from ..i18n import select_locale
 from ..models import Role
-from . import consent
+from . import consent, downloads
 from .children import age_on, children_of, needs_own_consent
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -76,3 +77,50 @@ def child_consent():
         consent.give(current_user.id, consent.CHILD_CONTACT_BOOK, subject)
         flash(_("Your child's consent is recorded."), "success")
     return redirect(url_for("privacy.account"))
+
+
+@bp.route("/downloads", methods=["POST"])
+@roles_required(Role.PARENT)
+def request_download():
+    row = downloads.request_download(current_user)
+    return redirect(url_for("privacy.download", request_id=row.id))
+
+
+def _own_or_404(request_id: int):
+    row = downloads.own_request_or_none(current_user.id, request_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/downloads/<int:request_id>")
+@roles_required(Role.PARENT)
+def download(request_id: int):
+    row = _own_or_404(request_id)
+    return render_template("privacy/download.html", row=row, expired=downloads.is_expired(row))
+
+
+def _ready_or_410(request_id: int):
+    row = _own_or_404(request_id)
+    if row.content is None or downloads.is_expired(row):
+        abort(410)
+    return row
+
+
+@bp.route("/downloads/<int:request_id>/data.json")
+@roles_required(Role.PARENT)
+def download_json(request_id: int):
+    row = _ready_or_410(request_id)
+    name = f"du-lieu-ca-nhan-{row.ready_at:%Y%m%d}.json"
+    return Response(
+        row.content,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/downloads/<int:request_id>/document")
+@roles_required(Role.PARENT)
+def download_document(request_id: int):
+    row = _ready_or_410(request_id)
+    return render_template("privacy/document.html", row=row, doc=json.loads(row.content))

@@ -37,7 +37,19 @@ def foreign_ids(world) -> dict[str, int]:
         **import_foreign_ids(world),  # job_id: an Excel import of district B
         "year_id": _a_year(),  # academic years are the city administrator's alone
         "purpose": "not-a-purpose",  # privacy: one's own consents only; an unknown purpose is 404
+        "request_id": _a_data_request(world),  # privacy: another person's download
     }
+
+
+def _a_data_request(world) -> int:
+    from app import jobs
+    from app.extensions import db
+    from app.privacy.models import DataRequest
+
+    row = DataRequest(user_id=world["foreign"]["teacher"].id, status="ready", content="{}")
+    db.session.add(row)
+    jobs.commit()
+    return row.id
 
 
 def _a_year() -> int:

@@ -1,0 +1,60 @@
+"""What admissions tells the platform's personal-data pages (app.privacy): for the parent's
+download, each child registered by the family, their applications and results, and who among
+the staff viewed or exported the child's application."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import School
+from app.privacy import access_log, section
+
+from .models import Application, Child, ParentChild
+
+
+def sections(user) -> list[dict]:
+    out = []
+    kids = db.session.scalars(
+        sa.select(Child)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .where(ParentChild.user_id == user.id)
+    ).all()
+    for c in kids:
+        name = c.full_name
+        out.append(
+            section(
+                "Child (admissions)",
+                [
+                    {
+                        "full_name": name,
+                        "date_of_birth": c.date_of_birth,
+                        "gender": c.gender,
+                        "residence_type": c.residence_type,
+                        "ward": c.ward.name,
+                        "registered_at": c.created_at,
+                    }
+                ],
+                name,
+            )
+        )
+        allocated = sa.orm.aliased(School)
+        apps = db.session.execute(
+            sa.select(
+                Application.id,
+                Application.reference,
+                Application.status,
+                Application.submitted_at,
+                Application.withdrawn_at,
+                allocated.name.label("allocated_school"),
+                Application.offered_at,
+                Application.confirmed_at,
+                Application.declined_at,
+            )
+            .outerjoin(allocated, allocated.id == Application.allocated_school_id)
+            .where(Application.child_id == c.id)
+            .order_by(Application.submitted_at)
+        ).all()
+        out.append(section("Applications and results", [dict(r._mapping) for r in apps], name))
+        out.append(access_log([("child", c.id)] + [("application", r.id) for r in apps], name))
+    return out

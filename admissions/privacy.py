@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import School
+from app.models import School, Ward
+from app.privacy import Child as PrivacyChild
 from app.privacy import access_log, section
 
 from .models import Application, Child, ParentChild
@@ -58,3 +59,19 @@ def sections(user) -> list[dict]:
         out.append(section("Applications and results", [dict(r._mapping) for r in apps], name))
         out.append(access_log([("child", c.id)] + [("application", r.id) for r in apps], name))
     return out
+
+
+def children(user) -> list[PrivacyChild]:
+    """The family's children as admissions holds them (from the residency roster): a correction
+    of their roster facts goes to the office of the district of their ward."""
+    q = (
+        sa.select(Child.id, Child.full_name, Child.date_of_birth, Ward.district_id)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(ParentChild.user_id == user.id)
+        .order_by(Child.full_name, Child.id)
+    )
+    return [
+        PrivacyChild(f"child:{cid}", name, born, "admissions", district)
+        for cid, name, born, district in db.session.execute(q)
+    ]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.models import User
+from app.models import School, User
 from app.privacy import Child, Removal, access_log, section
 
 from .models import (
@@ -30,12 +30,16 @@ from .models import (
 
 def children(user) -> list[Child]:
     q = (
-        sa.select(Pupil.id, Pupil.full_name, Pupil.date_of_birth)
+        sa.select(Pupil.id, Pupil.full_name, Pupil.date_of_birth, School.district_id)
         .join(Guardian, Guardian.pupil_id == Pupil.id)
+        .join(School, School.id == Pupil.school_id)
         .where(Guardian.user_id == user.id)
         .order_by(Pupil.full_name, Pupil.id)
     )
-    return [Child(f"cb_pupil:{pid}", name, born, "contact_book") for pid, name, born in db.session.execute(q)]
+    return [
+        Child(f"cb_pupil:{pid}", name, born, "contact_book", district)
+        for pid, name, born, district in db.session.execute(q)
+    ]
 
 
 def sections(user) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from ..audit import register_wording
 from ..extensions import db
 from ..models import Role
 from ..views import register_home_card
@@ -17,6 +18,7 @@ from . import models  # noqa: F401 - registers the tables
 from .children import Child, register_children
 from .cli import privacy_cli
 from .consent import notice_accepted, notice_version
+from .corrections import AUDIT_ACTIONS
 from .downloads import access_log, register_provider, section
 from .models import Consent
 from .retention import Removal, register_retention
@@ -49,6 +51,8 @@ def register(app: Flask) -> None:
     app.config.setdefault("PRIVACY_NOTICE_VERSION", NOTICE_VERSIONS[-1])
     app.config.setdefault("PRIVACY_CHILD_CONSENT_AGE", 7)
     app.config.setdefault("PRIVACY_EXPORT_DAYS", 7)
+    app.config.setdefault("PRIVACY_ANSWER_HOURS", 72)
+    register_wording(actions=AUDIT_ACTIONS)
     for key, days in (
         ("PRIVACY_SESSION_DAYS", 90),
         ("PRIVACY_CODE_DAYS", 30),
@@ -60,4 +64,11 @@ def register(app: Flask) -> None:
     app.add_template_global(notice_version, "privacy_version")
     register_home_card(
         app, _l("Your personal data and consents"), "privacy.account", roles=(Role.PARENT,), order=850
+    )
+    register_home_card(
+        app,
+        _l("Personal-data requests: corrections"),
+        "privacy.queue",
+        roles=(Role.CITY_ADMIN, Role.DISTRICT_OFFICER),
+        order=860,
     )

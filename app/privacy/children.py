@@ -14,6 +14,7 @@ class Child:
     name: str
     date_of_birth: date | None
     purpose: str  # what the child's consent is about (e.g. "contact_book")
+    district_id: int | None = None  # whose office answers a correction about the child
 
 
 def register_children(app, name: str, fn) -> None:

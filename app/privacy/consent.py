@@ -56,6 +56,10 @@ PURPOSES = {
     ),
 }
 
+LABELS = {name: p.label for name, p in PURPOSES.items()} | {
+    CHILD_CONTACT_BOOK: _l("Your child's own consent (contact book)")
+}
+
 # What the notice field on the registration and activation forms is called.
 FIELD = "privacy_notice"
 

@@ -31,6 +31,7 @@ class Consent(db.Model):
 
 class RequestKind(enum.StrEnum):
     DOWNLOAD = "download"
+    CORRECTION = "correction"
 
 
 class RequestStatus(enum.StrEnum):
@@ -38,6 +39,9 @@ class RequestStatus(enum.StrEnum):
     RUNNING = "running"
     READY = "ready"
     FAILED = "failed"
+    OPEN = "open"  # a correction waiting in the office's queue
+    DONE = "done"
+    REFUSED = "refused"
 
 
 class DataRequest(db.Model):
@@ -48,8 +52,11 @@ class DataRequest(db.Model):
     __table_args__ = (
         sa.Index("ix_privacy_request_user", "user_id", "created_at"),
         sa.Index("ix_privacy_request_expires", "expires_at"),
-        sa.CheckConstraint("kind IN ('download')", name="kind"),
-        sa.CheckConstraint("status IN ('queued','running','ready','failed')", name="status"),
+        sa.Index("ix_privacy_request_queue", "kind", "status", "district_id"),
+        sa.CheckConstraint("kind IN ('download','correction')", name="kind"),
+        sa.CheckConstraint(
+            "status IN ('queued','running','ready','failed','open','done','refused')", name="status"
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
@@ -60,3 +67,13 @@ class DataRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ready_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # A correction: about which child (`subject`, "<area>:<id>", and the name as the parent saw
+    # it), what is wrong and what it should be, the district whose office answers, by when.
+    subject: Mapped[str | None] = mapped_column(sa.String(60))
+    about: Mapped[str | None] = mapped_column(sa.String(120))
+    details: Mapped[str | None] = mapped_column(sa.Text)
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("district.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None]
+    handled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    handled_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(sa.String(500))

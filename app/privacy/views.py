@@ -8,12 +8,14 @@ from datetime import date
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from ..authz import public, roles_required
 from ..i18n import select_locale
-from ..models import Role
-from . import consent, downloads
+from ..models import Role, utcnow
+from . import consent, corrections, downloads
 from .children import age_on, children_of, needs_own_consent
+from .forms import AnswerForm, CorrectionForm
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -38,12 +40,15 @@ def account():
             consent.active(current_user.id, consent.CHILD_CONTACT_BOOK, c.subject),
         )
         for c in children_of(current_user)
+        if c.purpose == consent.CONTACT_BOOK
     ]
     return render_template(
         "privacy/account.html",
         purposes=consent.PURPOSES.values(),
         given={p: consent.active(current_user.id, p) for p in consent.PURPOSES},
         history=consent.history(current_user.id),
+        labels=consent.LABELS,
+        corrections=corrections.mine(current_user.id),
         children=kids,
         from_age=from_age,
         version=consent.notice_version(),
@@ -68,7 +73,7 @@ def change(purpose: str):
 @roles_required(Role.PARENT)
 def child_consent():
     subject = request.form.get("subject", "")
-    if subject not in {c.subject for c in children_of(current_user)}:
+    if subject not in {c.subject for c in children_of(current_user) if c.purpose == consent.CONTACT_BOOK}:
         abort(404)
     if request.form.get("action") == "withdraw":
         consent.withdraw(current_user.id, consent.CHILD_CONTACT_BOOK, subject)
@@ -124,3 +129,42 @@ def download_json(request_id: int):
 def download_document(request_id: int):
     row = _ready_or_410(request_id)
     return render_template("privacy/document.html", row=row, doc=json.loads(row.content))
+
+
+@bp.route("/corrections/new", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+def new_correction():
+    kids = {c.subject: c for c in children_of(current_user) if c.purpose == consent.ADMISSIONS}
+    form = CorrectionForm()
+    form.subject.choices = [SelectChoice(s, c.name) for s, c in kids.items()]
+    if form.validate_on_submit():
+        corrections.ask(current_user, kids[form.subject.data], form.details.data)
+        flash(_("Your request is in the office's queue. You will find its answer on this page."), "success")
+        return redirect(url_for("privacy.account"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "privacy/correction.html", form=form, hours=current_app.config["PRIVACY_ANSWER_HOURS"]
+    ), status
+
+
+@bp.route("/queue")
+@roles_required(Role.CITY_ADMIN, Role.DISTRICT_OFFICER)
+def queue():
+    rows = corrections.queue(current_user)
+    return render_template("privacy/queue.html", rows=rows, form=AnswerForm(), now=utcnow())
+
+
+@bp.route("/queue/<int:request_id>", methods=["POST"])
+@roles_required(Role.CITY_ADMIN, Role.DISTRICT_OFFICER)
+def answer(request_id: int):
+    row = corrections.in_scope(current_user, request_id)
+    if row is None:
+        abort(404)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        flash(_("Write the answer the family will read."), "error")
+    elif corrections.answer(row, current_user, form.outcome.data, form.answer.data):
+        flash(_("Answer recorded."), "success")
+    else:
+        flash(_("This request was answered already."), "info")
+    return redirect(url_for("privacy.queue"))

@@ -22,6 +22,7 @@ EXPECTED = {
         "/admissions/rounds/",
         "/tuyen-sinh/",
         "/notifications/",
+        "/privacy/",
         "/auth/password",
     ],
     "teacher": [
@@ -57,6 +58,7 @@ EXPECTED = {
         "/notifications/",
         "/notifications/sent",
         "/notifications/admin/failures",
+        "/privacy/queue",
         "/auth/password",
     ],
 }

@@ -5,10 +5,12 @@ the staff viewed or exported the child's application."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.extensions import db
 from app.models import School, Ward
 from app.privacy import Child as PrivacyChild
+from app.privacy import Item as PrivacyItem
 from app.privacy import access_log, section
 
 from .models import Application, Child, ParentChild
@@ -74,4 +76,28 @@ def children(user) -> list[PrivacyChild]:
     return [
         PrivacyChild(f"child:{cid}", name, born, "admissions", district)
         for cid, name, born, district in db.session.execute(q)
+    ]
+
+
+def erase(user, execute: bool) -> list[PrivacyItem]:
+    """Admission records are kept for their retention period (they prove who was admitted where);
+    nothing of admissions is removed with the account."""
+    n = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .join(ParentChild, ParentChild.child_id == Application.child_id)
+            .where(ParentChild.user_id == user.id)
+        )
+        or 0
+    )
+    years = int(current_app.config["PRIVACY_ADMISSION_RECORD_YEARS"])
+    return [
+        PrivacyItem(
+            "Your children's admission records (children, applications and results)",
+            True,
+            "Required by law: admission records are kept for %(years)d years.",
+            n,
+            years,
+        )
     ]

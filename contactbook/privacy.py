@@ -11,7 +11,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import School, User
-from app.privacy import Child, Removal, access_log, section
+from app.privacy import Child, Item, Removal, access_log, section
 
 from .models import (
     AbsenceRequest,
@@ -115,3 +115,40 @@ def retention(now, dry_run: bool) -> list[Removal]:
     if count and not dry_run:
         db.session.execute(sa.delete(ActivationCode).where(old))
     return [Removal("contact-book activation codes", count, "expired or used long ago")]
+
+
+def erase(user, execute: bool) -> list[Item]:
+    """The guardian's links to pupils and her conversations with teachers go; absence requests
+    stay with the school's attendance record (without her name: requested_by is set to none)."""
+    links = (
+        db.session.scalar(sa.select(sa.func.count()).select_from(Guardian).where(Guardian.user_id == user.id))
+        or 0
+    )
+    threads = sa.select(MessageThread.id).where(MessageThread.guardian_id == user.id)
+    n_threads = db.session.scalar(sa.select(sa.func.count()).select_from(threads.subquery())) or 0
+    asks = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AbsenceRequest)
+            .where(AbsenceRequest.requested_by_id == user.id)
+        )
+        or 0
+    )
+    if execute:
+        db.session.execute(sa.delete(MessageThread).where(MessageThread.guardian_id == user.id))
+        db.session.execute(sa.delete(Guardian).where(Guardian.user_id == user.id))
+        db.session.execute(
+            sa.update(AbsenceRequest)
+            .where(AbsenceRequest.requested_by_id == user.id)
+            .values(requested_by_id=None)
+        )
+    return [
+        Item("Your links to your children in the contact book", False, "Not required by law.", links),
+        Item("Your conversations with teachers", False, "Not required by law.", n_threads),
+        Item(
+            "Absence requests you sent",
+            True,
+            "Part of the school's attendance record, which the school must keep; your name is removed from them.",
+            asks,
+        ),
+    ]

@@ -19,6 +19,7 @@ from .children import Child, register_children
 from .cli import privacy_cli
 from .consent import notice_accepted, notice_version
 from .corrections import AUDIT_ACTIONS
+from .deletion import Item, register_eraser
 from .downloads import access_log, register_provider, section
 from .models import Consent
 from .retention import Removal, register_retention
@@ -31,6 +32,8 @@ __all__ = [
     "register_children",
     "register_provider",
     "register_retention",
+    "register_eraser",
+    "Item",
     "Removal",
     "section",
     "notice_accepted",
@@ -52,6 +55,7 @@ def register(app: Flask) -> None:
     app.config.setdefault("PRIVACY_CHILD_CONSENT_AGE", 7)
     app.config.setdefault("PRIVACY_EXPORT_DAYS", 7)
     app.config.setdefault("PRIVACY_ANSWER_HOURS", 72)
+    app.config.setdefault("PRIVACY_ADMISSION_RECORD_YEARS", 5)
     register_wording(actions=AUDIT_ACTIONS)
     for key, days in (
         ("PRIVACY_SESSION_DAYS", 90),

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from ..audit import audit
 from ..extensions import db
 from ..models import Role, User, utcnow
+from . import deletion
 from .children import Child
 from .models import DataRequest, RequestKind, RequestStatus
 
@@ -20,6 +21,9 @@ AUDIT_ACTIONS = {
     "privacy.correction_viewed": _l("Opened the queue of personal-data requests"),
     "privacy.correction_done": _l("Corrected a family's data on request"),
     "privacy.correction_refused": _l("Refused a family's correction request"),
+    "privacy.deletion_requested": _l("A family asked for their account to be deleted"),
+    "privacy.deletion_done": _l("Deleted a family's account on request"),
+    "privacy.deletion_refused": _l("Refused a family's deletion request"),
     "privacy.consent_given": _l("Gave a consent"),
     "privacy.consent_withdrawn": _l("Withdrew a consent"),
     "privacy.download_requested": _l("Asked for a download of their personal data"),
@@ -46,7 +50,7 @@ def ask(user: User, child: Child, details: str) -> DataRequest:
 
 
 def _scope(user: User):
-    where = [DataRequest.kind == RequestKind.CORRECTION]
+    where = [DataRequest.kind.in_([RequestKind.CORRECTION, RequestKind.DELETION])]
     if user.role != Role.CITY_ADMIN:
         where.append(DataRequest.district_id == user.district_id)
     return where
@@ -72,9 +76,13 @@ def answer(row: DataRequest, actor: User, outcome: str, text: str) -> bool:
     """Record the office's answer; False when it was answered already (nothing written)."""
     if row.status != RequestStatus.OPEN or outcome not in (RequestStatus.DONE, RequestStatus.REFUSED):
         return False
+    if row.kind == RequestKind.DELETION and outcome == RequestStatus.DONE:
+        deletion.execute(row, actor)
+        row.answer = text
+        return True
     row.status, row.answer = outcome, text
     row.handled_by_id, row.handled_at = actor.id, utcnow()
-    audit(f"privacy.correction_{outcome}", row, actor_id=actor.id, late=row.handled_at > row.due_at)
+    audit(f"privacy.{row.kind}_{outcome}", row, actor_id=actor.id, late=row.handled_at > row.due_at)
     return True
 
 

@@ -32,6 +32,7 @@ class Consent(db.Model):
 class RequestKind(enum.StrEnum):
     DOWNLOAD = "download"
     CORRECTION = "correction"
+    DELETION = "deletion"
 
 
 class RequestStatus(enum.StrEnum):
@@ -53,7 +54,7 @@ class DataRequest(db.Model):
         sa.Index("ix_privacy_request_user", "user_id", "created_at"),
         sa.Index("ix_privacy_request_expires", "expires_at"),
         sa.Index("ix_privacy_request_queue", "kind", "status", "district_id"),
-        sa.CheckConstraint("kind IN ('download','correction')", name="kind"),
+        sa.CheckConstraint("kind IN ('download','correction','deletion')", name="kind"),
         sa.CheckConstraint(
             "status IN ('queued','running','ready','failed','open','done','refused')", name="status"
         ),

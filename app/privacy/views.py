@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from ..authz import public, roles_required
 from ..i18n import select_locale
 from ..models import Role, utcnow
-from . import consent, corrections, downloads
+from . import consent, corrections, deletion, downloads
 from .children import age_on, children_of, needs_own_consent
 from .forms import AnswerForm, CorrectionForm
 
@@ -151,7 +151,10 @@ def new_correction():
 @roles_required(Role.CITY_ADMIN, Role.DISTRICT_OFFICER)
 def queue():
     rows = corrections.queue(current_user)
-    return render_template("privacy/queue.html", rows=rows, form=AnswerForm(), now=utcnow())
+    statements = {r.id: json.loads(r.details) for r in rows if r.kind == "deletion"}
+    return render_template(
+        "privacy/queue.html", rows=rows, statements=statements, form=AnswerForm(), now=utcnow()
+    )
 
 
 @bp.route("/queue/<int:request_id>", methods=["POST"])
@@ -168,3 +171,15 @@ def answer(request_id: int):
     else:
         flash(_("This request was answered already."), "info")
     return redirect(url_for("privacy.queue"))
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@roles_required(Role.PARENT)
+def delete_account():
+    if request.method == "POST" and request.form.get("confirm") == "yes":
+        deletion.ask(current_user)
+        flash(_("Your request to delete the account is in the office's queue."), "success")
+        return redirect(url_for("privacy.account"))
+    error = request.method == "POST"
+    items = deletion.plan(current_user)
+    return render_template("privacy/delete.html", items=items, error=error), 422 if error else 200

@@ -1,4 +1,4 @@
-"""privacy: data requests (a download built by a job, its progress and expiry; corrections in the office queue with their legal deadline)
+"""privacy: data requests (a download built by a job, its progress and expiry; corrections and account deletions in the office queue with their legal deadline)
 
 Revision ID: a1db389fd9fb
 Revises: 633f678da063
@@ -36,7 +36,7 @@ def upgrade():
     sa.Column('handled_by_id', sa.Integer(), nullable=True),
     sa.Column('handled_at', sa.DateTime(), nullable=True),
     sa.Column('answer', sa.String(length=500), nullable=True),
-    sa.CheckConstraint("kind IN ('download','correction')", name=op.f('ck_privacy_request_kind')),
+    sa.CheckConstraint("kind IN ('download','correction','deletion')", name=op.f('ck_privacy_request_kind')),
     sa.CheckConstraint("status IN ('queued','running','ready','failed','open','done','refused')", name=op.f('ck_privacy_request_status')),
     sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_privacy_request_district_id_district'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['handled_by_id'], ['user.id'], name=op.f('fk_privacy_request_handled_by_id_user'), ondelete='SET NULL'),

@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from . import admin, autorelay, cli, i18n, jobs, notifications, views
+from . import admin, autorelay, cli, i18n, jobs, notifications, privacy, views
 from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
@@ -180,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
     register_error_handlers(app)
     cli.register(app)
     notifications.register(app)  # outbox, inbox, sender reports (both areas send through it)
+    privacy.register(app)  # the privacy notice, consents (docs/privacy.md)
     autorelay.install(app)  # web processes run relay passes themselves (app/autorelay.py)
     register_api(app)  # /api/v1: the areas add their endpoints to it from register(app)
 

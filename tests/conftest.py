@@ -242,6 +242,8 @@ class Client:
     def post_form(self, path: str, data: dict | None = None, token_from: str | None = None, **kw):
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf(token_from or path))
+        # The privacy notice's box, ticked (registration, activation); a test of its refusal sends "".
+        data.setdefault("privacy_notice", self.c.application.config["PRIVACY_NOTICE_VERSION"])
         return self.post(path, data=data, **kw)
 
     def login(self, login: str, password: str = PASSWORD):

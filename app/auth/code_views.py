@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
+from .. import privacy
 from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..jobs import keep_writes
@@ -131,6 +132,7 @@ def verify():
                 verification.finish_for_account(row, user)
             else:
                 user = verification.finish_registration(row)
+                privacy.record(user.id, "admissions")  # the register form's ticked notice
         except verification.CodeError as err:
             form.code.errors.append(CODE_ERRORS[err.reason]())
             keep_writes()  # a wrong try counts

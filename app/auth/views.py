@@ -6,6 +6,7 @@ from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
+from .. import privacy
 from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..models import STAFF_ROLES
@@ -133,7 +134,7 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = RegisterForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() & privacy.notice_accepted(form):  # both report their errors
         # The same answer whether or not the number has an account: the SMS says what to do.
         row = verification.start_registration(
             form.full_name.data, normalize_phone(form.phone.data), form.password.data

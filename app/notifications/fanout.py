@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from .. import jobs
 from ..extensions import db
 from ..models import User
+from ..privacy.consent import email_withdrawn
 from . import rules
 from .kinds import NotifyError, kind_or_error
 from .models import Delivery, Notification, NotificationPreference, NotificationSettings, PushSubscription
@@ -205,7 +206,9 @@ def _load_recipients(ids: list[int]) -> dict[int, rules.Recipient]:
         sa.select(PushSubscription.id).where(PushSubscription.user_id == User.id).exists().label("push")
     )
     for where in id_filters(User.id, ids):
-        q = sa.select(User.id, User.email, User.phone, User.last_login_at, has_push).where(
+        # A withdrawn email channel (app.privacy) is no email address for routing.
+        email = sa.case((email_withdrawn(User.id), None), else_=User.email)
+        q = sa.select(User.id, email, User.phone, User.last_login_at, has_push).where(
             where, User.active.is_(True)
         )
         for uid, email, phone, last_login, push in db.session.execute(q):

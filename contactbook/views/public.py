@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
+from app import privacy
 from app.auth import services as accounts
 from app.authz import login_required_any, public
 from app.extensions import limiter
@@ -56,7 +57,7 @@ def activate():
     if current_user.is_authenticated:
         return redirect(url_for("contactbook_public.index"))
     form = ActivationForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() & privacy.notice_accepted(form):  # both report their errors
         try:
             user = activate_with_code(form.login.data, form.code.data, form.password.data)
         except ActivationRefused as refused:
@@ -69,6 +70,8 @@ def activate():
             else:
                 form.password.errors.append(PASSWORD_MESSAGES[refused.code] % {"n": refused.n})
         else:
+            if user.role == Role.PARENT:
+                privacy.record(user.id, "contact_book")  # the notice ticked on this form
             session.clear()
             accounts.start_session(user, request.headers.get("User-Agent", ""))
             session.permanent = True

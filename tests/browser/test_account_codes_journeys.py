@@ -36,6 +36,7 @@ def test_register_with_a_code_forget_the_password_and_recover_it(page, live_serv
     page.get_by_label(tr("Mobile phone number")).fill(PHONE_NUMBER)
     page.get_by_label(tr("Password"), exact=True).fill(FIRST)
     page.get_by_label(tr("Repeat the password")).fill(FIRST)
+    page.get_by_label(tr("I have read the privacy notice and agree to this processing.")).check()
     page.get_by_role("button", name=tr("Create account")).click()
     expect(page).to_have_url(at("/auth/verify"))
     expect(page.get_by_text("091****222")).to_be_visible()

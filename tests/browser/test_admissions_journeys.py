@@ -88,6 +88,7 @@ def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_
     page.get_by_label(tr("Mobile phone number")).fill("0912 345 679")
     page.get_by_label(tr("Password"), exact=True).fill("mot buoi sang dep troi")
     page.get_by_label(tr("Repeat the password")).fill("mot buoi sang dep troi")
+    page.get_by_label(tr("I have read the privacy notice and agree to this processing.")).check()
     page.get_by_role("button", name=tr("Create account")).click()
     expect(page).to_have_url(at("/auth/verify"))  # the code sent by SMS (the log, without a gateway)
     page.get_by_label(tr("Code"), exact=True).fill(last_code("0912345679"))

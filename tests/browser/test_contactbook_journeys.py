@@ -473,6 +473,7 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     mother.get_by_label(tr("Activation code")).fill(code.lower())
     mother.get_by_label(tr("Choose a password")).fill("con yeu di hoc vui")
     mother.get_by_label(tr("Repeat the password")).fill("con yeu di hoc vui")
+    mother.get_by_label(tr("I have read the privacy notice and agree to this processing.")).check()
     mother.get_by_role("button", name=tr("Activate")).click()
     an = db.session.scalar(sa.select(Pupil.id).where(Pupil.pupil_code == "HS0001"))
     expect(mother).to_have_url(at(f"/contactbook/children/{an}"))
@@ -486,6 +487,7 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     mother.get_by_label(tr("Activation code")).fill(code)
     mother.get_by_label(tr("Choose a password")).fill("mat khau cua nguoi khac")
     mother.get_by_label(tr("Repeat the password")).fill("mat khau cua nguoi khac")
+    mother.get_by_label(tr("I have read the privacy notice and agree to this processing.")).check()
     mother.get_by_role("button", name=tr("Activate")).click()
     expect(
         mother.get_by_text(

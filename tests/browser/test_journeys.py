@@ -24,6 +24,7 @@ PASSWORD_LABEL = "Mật khẩu"  # "Password"
 FULL_NAME_LABEL = "Họ và tên"  # "Full name"
 MOBILE_LABEL = "Số điện thoại di động"  # "Mobile phone number"
 CONFIRM_LABEL = "Nhập lại mật khẩu"  # "Repeat the password"
+AGREE_LABEL = "Tôi đã đọc thông báo xử lý dữ liệu cá nhân và đồng ý với việc xử lý này."  # the privacy notice
 LOG_IN = "Đăng nhập"  # "Log in"
 LOG_OUT = "Đăng xuất"  # "Log out"
 CREATE_ACCOUNT = "Tạo tài khoản"  # "Create account"
@@ -82,6 +83,7 @@ def test_parent_registers_after_correcting_a_bad_phone_number(page, live_server,
     page.get_by_label(MOBILE_LABEL).fill("0212345678")  # 02x is a landline prefix
     page.get_by_label(PASSWORD_LABEL, exact=True).fill("mot buoi sang dep troi")
     page.get_by_label(CONFIRM_LABEL).fill("mot buoi sang dep troi")
+    page.get_by_label(AGREE_LABEL).check()
     page.get_by_role("button", name=CREATE_ACCOUNT).click()
 
     # The error sits beside the field and is tied to it for screen readers.

@@ -110,6 +110,7 @@ def test_duplicated_fields_and_double_submit(client):
         ("phone", "0912000333"),
         ("password", "mot buoi sang dep troi"),
         ("confirm", "mot buoi sang dep troi"),
+        ("privacy_notice", "2026-12-01"),
     ]
     from werkzeug.datastructures import MultiDict
 

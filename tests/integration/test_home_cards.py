@@ -22,6 +22,7 @@ EXPECTED = {
         "/admissions/rounds/",
         "/tuyen-sinh/",
         "/notifications/",
+        "/privacy/",
         "/auth/password",
     ],
     "teacher": [
@@ -58,6 +59,7 @@ EXPECTED = {
         "/notifications/",
         "/notifications/sent",
         "/notifications/admin/failures",
+        "/privacy/queue",
         "/auth/password",
     ],
 }

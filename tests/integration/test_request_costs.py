@@ -34,7 +34,7 @@ JOURNEY_BUDGET = {
     "register_page": 0,
     "register": 8,  # the pending registration, its code and the SMS job (app.auth.verification)
     "verify_page": 1,
-    "verify": 9,  # the code checked, the account created and signed in
+    "verify": 10,  # the code checked, the account created (its admissions consent) and signed in
     "home": 1,
     "add_child_page": 1,
     "add_child": 10,  # and where the child stands (season, application): a warning after the close
@@ -81,7 +81,13 @@ def test_the_journey_stays_within_its_statement_budget(client, season_world, app
 
     page = step("register_page", lambda: client.get("/auth/register"), 200)
     form = {"full_name": "Trần Thị Mẹ", "phone": "0987654321", "password": PASSWORD, "confirm": PASSWORD}
-    step("register", lambda: client.post("/auth/register", data={"csrf_token": _token(page), **form}), 302)
+    step(
+        "register",
+        lambda: client.post(
+            "/auth/register", data={"csrf_token": _token(page), "privacy_notice": "2026-12-01", **form}
+        ),
+        302,
+    )
     page = step("verify_page", lambda: client.get("/auth/verify"), 200)
     sms = {"csrf_token": _token(page), "code": last_code("0987654321")}
     step("verify", lambda: client.post("/auth/verify", data=sms), 302)

@@ -38,6 +38,8 @@ def foreign_ids(world) -> dict[str, int]:
         "year_id": _a_year(),  # academic years are the city administrator's alone
         "session_id": _a_session(world["foreign"]["teacher"]),  # someone else's login session
         "client_id": _an_api_client(world),  # API clients are the city administrator's alone
+        "purpose": "not-a-purpose",  # privacy: one's own consents only; an unknown purpose is 404
+        "request_id": _a_data_request(world),  # privacy: another person's download
     }
 
 
@@ -47,6 +49,17 @@ def _a_session(user) -> int:
     from app.models import UserSession
 
     row = UserSession(token_hash="f" * 64, user_id=user.id, user_agent="", ip_prefix="")
+    db.session.add(row)
+    jobs.commit()
+    return row.id
+
+
+def _a_data_request(world) -> int:
+    from app import jobs
+    from app.extensions import db
+    from app.privacy.models import DataRequest
+
+    row = DataRequest(user_id=world["foreign"]["teacher"].id, status="ready", content="{}")
     db.session.add(row)
     jobs.commit()
     return row.id

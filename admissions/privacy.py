@@ -1,0 +1,103 @@
+"""What admissions tells the platform's personal-data pages (app.privacy): for the parent's
+download, each child registered by the family, their applications and results, and who among
+the staff viewed or exported the child's application."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import School, Ward
+from app.privacy import Child as PrivacyChild
+from app.privacy import Item as PrivacyItem
+from app.privacy import access_log, section
+
+from .models import Application, Child, ParentChild
+
+
+def sections(user) -> list[dict]:
+    out = []
+    kids = db.session.scalars(
+        sa.select(Child)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .where(ParentChild.user_id == user.id)
+    ).all()
+    for c in kids:
+        name = c.full_name
+        out.append(
+            section(
+                "Child (admissions)",
+                [
+                    {
+                        "full_name": name,
+                        "date_of_birth": c.date_of_birth,
+                        "gender": c.gender,
+                        "residence_type": c.residence_type,
+                        "ward": c.ward.name,
+                        "registered_at": c.created_at,
+                    }
+                ],
+                name,
+            )
+        )
+        allocated = sa.orm.aliased(School)
+        apps = db.session.execute(
+            sa.select(
+                Application.id,
+                Application.reference,
+                Application.status,
+                Application.submitted_at,
+                Application.withdrawn_at,
+                allocated.name.label("allocated_school"),
+                Application.offered_at,
+                Application.confirmed_at,
+                Application.declined_at,
+            )
+            .outerjoin(allocated, allocated.id == Application.allocated_school_id)
+            .where(Application.child_id == c.id)
+            .order_by(Application.submitted_at)
+        ).all()
+        out.append(section("Applications and results", [dict(r._mapping) for r in apps], name))
+        out.append(access_log([("child", c.id)] + [("application", r.id) for r in apps], name))
+    return out
+
+
+def children(user) -> list[PrivacyChild]:
+    """The family's children as admissions holds them (from the residency roster): a correction
+    of their roster facts goes to the office of the district of their ward."""
+    q = (
+        sa.select(Child.id, Child.full_name, Child.date_of_birth, Ward.district_id)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .join(Ward, Ward.id == Child.ward_id)
+        .where(ParentChild.user_id == user.id)
+        .order_by(Child.full_name, Child.id)
+    )
+    return [
+        PrivacyChild(f"child:{cid}", name, born, "admissions", district)
+        for cid, name, born, district in db.session.execute(q)
+    ]
+
+
+def erase(user, execute: bool) -> list[PrivacyItem]:
+    """Admission records are kept for their retention period (they prove who was admitted where);
+    nothing of admissions is removed with the account."""
+    n = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Application)
+            .join(ParentChild, ParentChild.child_id == Application.child_id)
+            .where(ParentChild.user_id == user.id)
+        )
+        or 0
+    )
+    years = int(current_app.config["PRIVACY_ADMISSION_RECORD_YEARS"])
+    return [
+        PrivacyItem(
+            "Your children's admission records (children, applications and results)",
+            True,
+            "Required by law: admission records are kept for %(years)d years.",
+            n,
+            years,
+        )
+    ]

@@ -14,7 +14,7 @@ from flask import current_app
 from ..audit import audit
 from ..extensions import db
 from ..models import User, UserSession, utcnow
-from ..notifications.models import Delivery
+from ..notifications.models import Delivery, PushSubscription
 from .children import children_of
 from .models import Consent, DataRequest, RequestKind, RequestStatus
 
@@ -48,6 +48,7 @@ def _platform(user: User, execute: bool) -> list[Item]:
         (Consent, Consent.user_id, "Your consents"),
         (DataRequest, DataRequest.user_id, "Your downloads"),
         (UserSession, UserSession.user_id, "Your login sessions"),
+        (PushSubscription, PushSubscription.user_id, "Your devices that receive notifications"),
     ):
         where = [col == user.id] + (
             [DataRequest.kind == RequestKind.DOWNLOAD] if model is DataRequest else []
@@ -59,6 +60,7 @@ def _platform(user: User, execute: bool) -> list[Item]:
     if execute:
         user.full_name, user.phone, user.email = f"Tài khoản đã xoá #{user.id}", None, None
         user.password_hash, user.active, user.locale = None, False, None
+        user.activation_code_hash = user.activation_expires_at = None
     out.append(
         Item(
             "Your name, phone number, email and password",

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditLog, User, UserSession
+from app.notifications.models import PushSubscription
 from app.privacy.models import Consent, DataRequest
 from contactbook.models import Guardian
 from tests.admissions_factories import add_child_for, create_application, create_area, create_season, level_of
@@ -25,6 +26,9 @@ def test_parent_asks_office_deletes_and_the_statement_says_what_was_kept(app, wo
     area = create_area(world["districts"][0], n_children=1)
     child = add_child_for(parent, area.children[0], season)
     create_application(child, level_of(season), parent, catchment=area.home)
+    db.session.add(
+        PushSubscription(user_id=parent.id, endpoint="https://push.example/d/1", p256dh="k", auth="a")
+    )
     jobs.commit()
 
     c = make_client()
@@ -66,6 +70,7 @@ def test_parent_asks_office_deletes_and_the_statement_says_what_was_kept(app, wo
         )
         == 0
     )
+    assert not db.session.scalar(sa.select(PushSubscription).where(PushSubscription.user_id == parent.id))
     from admissions.models import Application
 
     assert (

@@ -47,10 +47,12 @@ class Form:
     fields: list[tuple[str, str]] = field(default_factory=list)  # what the browser posts as is
     selects: dict[str, list[str]] = field(default_factory=dict)  # name → option values
     names: set[str] = field(default_factory=set)
+    boxes: dict[str, str] = field(default_factory=dict)  # unticked checkbox → its value
 
-    def payload(self, fill: dict[str, str]) -> str:
+    def payload(self, fill: dict[str, str | bool]) -> str:
         """The urlencoded body: the form's own values (hidden inputs, the CSRF token, preselected
-        options), `fill` typed over them, in document order."""
+        options), `fill` typed over them, in document order; `True` ticks a checkbox the form has
+        (its own value is posted, as a browser does), and is dropped when the form has none."""
         out, seen = [], set()
         for name, value in self.fields:
             if name in fill:
@@ -59,7 +61,12 @@ class Form:
                 seen.add(name)
                 value = fill[name]
             out.append((name, value))
-        out += [(k, v) for k, v in fill.items() if k not in self.names]
+        for k, v in fill.items():
+            if v is True:
+                if k in self.boxes and k not in seen:
+                    out.append((k, self.boxes[k]))
+            elif k not in self.names:
+                out.append((k, v))
         return urlencode(out)
 
 
@@ -90,6 +97,8 @@ class _FormParser(HTMLParser):
             if kind in ("submit", "button", "image", "reset", "file"):
                 return
             if kind in ("checkbox", "radio") and "checked" not in a:
+                if kind == "checkbox":
+                    f.boxes[name] = a.get("value", "on")
                 return
             f.fields.append((name, a.get("value", "on" if kind in ("checkbox", "radio") else "")))
         elif tag == "button" and name and a.get("type", "submit") == "submit":
@@ -284,6 +293,7 @@ def journey(base: str, family, address: str, phase: str, tally: Tally) -> None:
                 "phone": family.phone,
                 "password": family.password,
                 "confirm": family.password,
+                "privacy_notice": True,  # the family ticks the notice, as it must
             }
         )
         headers, _ = step("register", "POST", form.action or "/auth/register", body, 302)

@@ -56,6 +56,7 @@ EXPECTED = {
         "/admin/years",
         "/admin/users",
         "/admin/audit",
+        "/admin/api-clients/",
         "/notifications/",
         "/notifications/sent",
         "/notifications/admin/failures",

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from app.authz import roles_required
 from app.extensions import db
+from app.forms import clean_text
 from app.models import ApiClient, District, Role, School
 
 from .clients import MAX_DAYS, ClientError, all_clients, create_client, revoke
@@ -22,7 +23,11 @@ bp = Blueprint("admin_api", __name__, url_prefix="/admin/api-clients")
 
 
 class ClientForm(FlaskForm):
-    name = StringField(_l("Name of the system"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(
+        _l("Name of the system"),
+        filters=[clean_text],  # control characters (a NUL) dropped, as in every text field
+        validators=[DataRequired(_l("Give the system a name.")), Length(max=120)],
+    )
     scope = SelectField(_l("Scope"), validators=[DataRequired()])
     can_write = BooleanField(_l("May write (roster upsert)"))
     days = IntegerField(_l("Valid for (days)"), default=365, validators=[NumberRange(1, MAX_DAYS)])

@@ -236,7 +236,7 @@ def create_round(level, district, actor, **kw):
 
 def enter_beacon(level, district_id: int, actor, randomness: str = "ab" * 32):
     """Freeze the entries (after the close) and type the beacon value, as an officer would."""
-    from admissions import freeze, seasons
+    from admissions import freeze, seasons  # lazy: as every factory here: the app is imported when called
 
     if seasons.level_window(level).status(seasons.now()) != "closed":
         return None

@@ -64,7 +64,7 @@ def create_user(
 ):
     from app.auth.services import passwords
     from app.extensions import db
-    from app.models import User, utcnow
+    from app.models import User, utcnow  # lazy: conftest loads this module before the app is configured
 
     n = next(_seq)
     if role == "parent":

@@ -7,6 +7,11 @@ from __future__ import annotations
 import logging
 import re
 
+from flask import current_app
+from rq import Queue
+
+from app import jobs
+from app.workers import Worker
 from tests.factories import PASSWORD
 
 
@@ -28,17 +33,10 @@ logging.getLogger("app.notifications.channels").setLevel(logging.INFO)
 
 
 def _drain() -> None:
-    from flask import current_app
-
-    from app import jobs
-
     app = current_app._get_current_object()
     conn = jobs.redis_connection()
     if conn is None:
         return
-    from rq import Queue
-
-    from app.workers import Worker
 
     with app.app_context():
         Worker([Queue(app.config["JOB_QUEUE"], connection=conn)], connection=conn).work(burst=True)

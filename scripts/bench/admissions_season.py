@@ -39,6 +39,8 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -97,10 +99,10 @@ def _insert(db, model, rows: list[dict]) -> list[int]:
 def load(args) -> dict:
     """The district, its catchments and the applications, and the rest of the city (bulk inserts,
     not timed)."""
-    from admissions.models import AdmissionLevel, AdmissionSeason
+    from admissions.models import AdmissionLevel, AdmissionSeason  # lazy: after the bench configures the app
     from app.auth.services import passwords
     from app.extensions import db
-    from app.models import AcademicYear, District, User, utcnow
+    from app.models import AcademicYear, District, User, utcnow  # lazy: after the bench configures the app
 
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     t0 = time.perf_counter()
@@ -166,12 +168,18 @@ def load(args) -> dict:
 def _district(db, level, district_id: int, n: int, schools: int, k0: int, now, rng, prefix: str = "") -> dict:
     """One district: wards, groups, schools, catchments, `n` children with parents and applications
     (numbered from k0, so that personal ids, phones and references stay unique across districts)."""
-    import sqlalchemy as sa
 
-    from admissions import rules
-    from admissions.models import Application, ApplicationChoice, Catchment, Child, ParentChild, RosterEntry
-    from app.auth.services import passwords
-    from app.models import ResidentialGroup, School, User, Ward
+    from admissions import rules  # lazy: after the bench configures the app
+    from admissions.models import (  # lazy: after the bench configures the app
+        Application,
+        ApplicationChoice,
+        Catchment,
+        Child,
+        ParentChild,
+        RosterEntry,
+    )
+    from app.auth.services import passwords  # lazy: after the bench configures the app
+    from app.models import ResidentialGroup, School, User, Ward  # lazy: after the bench configures the app
 
     year = now.year
     ward_ids = _insert(
@@ -342,7 +350,7 @@ def _district(db, level, district_id: int, n: int, schools: int, k0: int, now, r
 
 def timed_round(number: int, data: dict) -> dict:
     """Create, run (the job body + its commit) and publish one official round; return the timings."""
-    from admissions import freeze, rounds
+    from admissions import freeze, rounds  # lazy: after the bench configures the app
     from admissions.models import AdmissionLevel, AllocationRound
     from app import jobs
     from app.extensions import db

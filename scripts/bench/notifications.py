@@ -26,6 +26,7 @@ Prints the figures and MET/MISSED per target. The announcement is timestamped at
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import signal
 import socket
@@ -34,6 +35,9 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
@@ -122,16 +126,11 @@ class PushPeer:
 def subscribe_devices(db, guardians: list[int], origin: str) -> None:
     """One subscribed phone per guardian in `guardians` (COPY), endpoints on the local service.
     The keys are one real P-256 pair: every message is still encrypted on its own."""
-    import base64
-    import os as _os
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     p256dh = base64.urlsafe_b64encode(point).rstrip(b"=").decode()
-    auth = base64.urlsafe_b64encode(_os.urandom(16)).rstrip(b"=").decode()
+    auth = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
     now = datetime.now(UTC).replace(tzinfo=None)
     raw = db.session.connection().connection.driver_connection
     with (
@@ -256,7 +255,7 @@ def main() -> int:
             from app.notifications.channels import EmailBody, message_id
             from app.notifications.fanout import bulk_insert_deliveries
             from app.notifications.models import Notification
-            from app.notifications.push import generate_vapid_keys
+            from app.notifications.push import generate_vapid_keys  # lazy: after the bench configures the app
 
             upgrade()
             print(f"database {name}: migrated; creating {args.guardians:,} guardians …", flush=True)

@@ -89,7 +89,7 @@ def main() -> int:
     url, name, drop = scratch_postgres(server_url, "tsll_prof")
     sms_url, sms = sms_sink.start()
     client.SMS_GATEWAY = sms_url
-    import journeys  # the load test's environment for the app
+    import journeys  # lazy: after the load test's environment is set; the load test's environment for the app
 
     os.environ.update(journeys.app_env(url, tempfile.mkdtemp(prefix="tsll-prof-instance-")))
     os.environ["SMS_GATEWAY_URL"] = sms_url + "/sms"
@@ -102,7 +102,7 @@ def main() -> int:
 
 
 def _run(args, url, journeys) -> int:
-    from seed import seed
+    from seed import seed  # lazy: after the load test's environment is set
 
     from app import create_app  # lazy: after the environment is the load test's
 
@@ -152,8 +152,8 @@ def _run(args, url, journeys) -> int:
     print(
         f"journey CPU {total:.1f} ms; the {len(non_hash)} requests without a hash {nh / len(non_hash):.2f} ms each"
     )
-    from app.config import Config
-    from app.security import Passwords
+    from app.config import Config  # lazy: after the load test's environment is set
+    from app.security import Passwords  # lazy: after the load test's environment is set
 
     ph = Passwords(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM)
     stored = ph.hash("mot ngay dep troi")

@@ -36,6 +36,10 @@ import time
 import uuid
 from pathlib import Path
 
+from redis import Redis
+from rq import Queue
+from rq.registry import FinishedJobRegistry
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
@@ -181,9 +185,6 @@ def check_rate_limits(a: int, b: int, login: str, allowance: int) -> list[str]:
 
 def check_jobs(env: dict, queue: str, tally: Tally) -> list[str]:
     """Every registration's SMS went through the shared queue (the journeys needed the codes)."""
-    from redis import Redis
-    from rq import Queue
-    from rq.registry import FinishedJobRegistry
 
     conn = Redis.from_url(env["REDIS_URL"])
     waiting = Queue(queue, connection=conn).count
@@ -220,7 +221,7 @@ def main() -> int:
     procs: list = []
     servers: list[Server] = []
     try:
-        from app import create_app
+        from app import create_app  # lazy: the driver imports the app only here
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "PUBLIC_URL": PUBLIC_URL})
         families = seed(app, args.journeys + 2, random.Random(2026))
@@ -277,8 +278,6 @@ def main() -> int:
             s.stop()
         sms.shutdown()
         try:
-            from redis import Redis
-
             conn = Redis.from_url(redis_url)
             for key in conn.scan_iter(f"*{queue}*"):
                 conn.delete(key)

@@ -9,6 +9,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
+from app.models import User
 from tests.browser.contactbook_helpers import at, tr
 from tests.sms import last_code
 
@@ -28,8 +29,6 @@ def _shot(page, name: str) -> None:
 
 
 def test_register_with_a_code_forget_the_password_and_recover_it(page, live_server, db, assert_clean):
-    from app.models import User
-
     # 1. Register: the form, then the code the SMS brought.
     page.goto(live_server("/auth/register"))
     page.get_by_label(tr("Full name")).fill("Đỗ Thị Thu")

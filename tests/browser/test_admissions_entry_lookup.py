@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from admissions import freeze
 from tests.admissions_factories import (
     add_child_for,
     close_window,
@@ -20,8 +21,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwr
 
 
 def test_a_family_finds_its_entry_by_code_and_sees_it_included(page, live_server, commit, assert_clean):
-    from admissions import freeze
-
     district = create_district(name="Quận Cầu Giấy")
     area = create_area(district, n_children=3)
     season = create_season()

@@ -8,6 +8,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from admissions import rounds
+from admissions.models import AllocationRound, Application
+from app import jobs
+from app.extensions import db
+from app.models import utcnow
 from tests.admissions_factories import (
     add_child_for,
     close_window,
@@ -29,11 +34,6 @@ GUARANTEE = "Catchment school (guaranteed place):"
 def _published_world(commit, drain):
     """Ward W's catchment school has 2 seats for 3 children: round 1 leaves one out (published
     without the office's automatic offer, as a round published before it existed)."""
-    from admissions import rounds
-    from admissions.models import AllocationRound
-    from app import jobs
-    from app.extensions import db
-    from app.models import utcnow
 
     district = create_district(name="Quận Cầu Giấy")
     area = create_area(district, n_children=3)
@@ -64,7 +64,6 @@ def _published_world(commit, drain):
 def test_declined_and_left_out_children_see_no_promise_on_a_phone(
     page, live_server, commit, db, drain, assert_clean
 ):
-    from admissions.models import Application
 
     parent, apps, area = _published_world(commit, drain)
     statuses = {a.id: db.session.get(Application, a.id).status for a in apps}
@@ -103,8 +102,6 @@ def test_declined_and_left_out_children_see_no_promise_on_a_phone(
 
 
 def test_the_receipt_label_renders_in_one_font_that_covers_vietnamese(page, live_server, commit, db, drain):
-    from admissions.models import Application
-
     parent, apps, _area = _published_world(commit, drain)
     log_in(page, live_server, parent)
     app_ = db.session.scalar(sa.select(Application).where(Application.id == apps[0].id))

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from contactbook.models import Message
 from tests.browser.contactbook_helpers import (
     at,
     grade_cell,
@@ -552,7 +553,6 @@ def test_a_too_large_attachment_is_refused_in_the_page_and_the_text_stays(
 ):
     """A 6 MB photo is refused before anything is sent, with the typed message still there; a
     small PDF is sent and shows its real size (not '0 KB')."""
-    from contactbook.models import Message
 
     world = scored_class()
     commit()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.extensions import db
+from contactbook.models import Enrolment, SchoolClass
 from tests.factories import PASSWORD
+from tests.integration.test_contactbook_intake import _setup
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
@@ -18,10 +21,6 @@ CONFIRM = "Xác nhận danh sách lớp"  # "Confirm the classes"
 
 
 def test_staff_split_incoming_pupils_on_a_phone(page, live_server, commit, assert_clean):
-    from app.extensions import db
-    from contactbook.models import Enrolment, SchoolClass
-    from tests.integration.test_contactbook_intake import _setup
-
     school, following, staff, parents, children = _setup()
     commit()
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.models import utcnow
+from tests.browser.contactbook_helpers import tr
 from tests.factories import PASSWORD, create_school, create_user
 from tests.integration.test_notifications import Clock, Sink
 
@@ -170,7 +171,6 @@ def test_a_parent_without_email_sees_only_what_can_reach_her_on_a_phone(
 ):
     """No Email boxes for an account without an address, no staff-only 'test' row, and the
     quiet-hours checkbox drawn beside its label, not as a large box above it."""
-    from tests.browser.contactbook_helpers import tr
 
     parent = create_user("parent", phone="0912345670", email=None)
     teacher = create_user("teacher", school=create_school(), email="gv@example.edu.vn")

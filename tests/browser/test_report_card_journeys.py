@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.extensions import db
+from app.models import utcnow
+from contactbook.results_models import TermResult
 from tests.browser.contactbook_helpers import at, log_in, scored_class, tr
 from tests.contactbook_factories import add_grade
 
@@ -13,10 +16,6 @@ expect.set_options(timeout=10_000)
 
 
 def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit, assert_clean, tmp_path):
-    from app.extensions import db
-    from app.models import utcnow
-    from contactbook.results_models import TermResult
-
     w = scored_class()
     term = w.terms[0]
     for p in w.pupils:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from app.extensions import db
+from contactbook.models import Enrolment, SchoolClass
 from tests.contactbook_factories import create_class, create_pupil, create_year
 from tests.factories import PASSWORD, create_district, create_school, create_user
 
@@ -21,9 +23,6 @@ DONE = "Đã chuẩn bị xong các lớp năm học sau: 2 lớp, 2 học sinh 
 
 
 def test_staff_prepare_next_years_classes_on_a_phone(page, live_server, commit, assert_clean):
-    from app.extensions import db
-    from contactbook.models import Enrolment, SchoolClass
-
     school = create_school(create_district(), level="grade1", code="TH-A", name="Trường Tiểu học A")
     create_year("2026-2027")
     following = create_year("2027-2028", current=False)

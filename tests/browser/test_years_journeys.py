@@ -8,6 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from app.extensions import db
+from app.models import AcademicYear
 from tests.factories import PASSWORD, create_user
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
@@ -32,8 +34,6 @@ OVERLAP = "Khoảng thời gian này trùng với một năm học khác."  # "T
 def test_admin_creates_the_first_year_then_the_next_and_switches(
     page, live_server, commit, assert_clean, width
 ):
-    from app.extensions import db
-    from app.models import AcademicYear
 
     page.set_viewport_size({"width": width, "height": 844})
     admin = create_user("city_admin", email="admin@so.edu.vn", full_name="Nguyễn Quản Trị")

@@ -16,9 +16,11 @@ from app import jobs
 from app.models import AuditLog, utcnow
 from tests.admissions_factories import (
     add_child_for,
+    close_window,
     create_application,
     create_area,
     create_roster_entry,
+    create_round,
     create_season,
     level_of,
     login_en,
@@ -401,7 +403,6 @@ def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, d
     shows a child's name, and any download (Excel, JSON files), must have written an audit entry."""
     from admissions import council, rounds
     from admissions.models import Child
-    from tests.admissions_factories import close_window, create_round
 
     close_window(world2.level)
     rnd = create_round(world2.level, world2.a.district, world2.users["officer_a"])

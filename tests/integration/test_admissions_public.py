@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -191,7 +192,6 @@ def test_public_pages_run_a_bounded_number_of_queries(app, client, db, no_cache)
 
 def test_the_public_rounds_page_has_a_plain_title(client):
     """The tables of the page belong in its body, not in its <title>."""
-    import re
 
     page = client.get("/admissions/rounds/").get_data(as_text=True)
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)

@@ -14,14 +14,24 @@ import html
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import format_datetime
 
-from admissions import offers, placement, rules
+from admissions import applications, offers, placement, rules, seasons
 from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, AllocationRound, Application, ApplicationStatus
 from app import jobs
 from app.models import AuditLog, utcnow
 from app.notifications.models import Notification
-from tests.admissions_factories import create_roster_entry, create_round, login_en
+from tests.admissions_factories import (
+    add_child_for,
+    create_application,
+    create_area,
+    create_roster_entry,
+    create_round,
+    create_season,
+    level_of,
+    login_en,
+)
 from tests.factories import create_district, create_school, create_user
 from tests.integration import test_admissions_rounds as _rounds
 
@@ -179,7 +189,6 @@ def test_a_school_whose_district_has_not_run_its_round_is_not_given_away(app, db
     # The neighbouring district's own child has listed its school: its seats wait for its round.
     other_district = create_district()
     neighbour = create_school(other_district, "grade1", capacity=5, name="Tiểu học Bên Kia")
-    from tests.admissions_factories import add_child_for, create_application, create_area
 
     area2 = create_area(other_district, n_children=1)
     kid = add_child_for(rw.parent2, area2.children[0], rw.season)
@@ -284,8 +293,6 @@ def test_an_officer_of_another_district_cannot_move_an_offer(app, db, rw, publis
 def test_the_choice_limit_is_set_per_level_before_its_window_and_shapes_the_form(
     app, db, client, make_client
 ):
-    from admissions import applications
-    from tests.admissions_factories import add_child_for, create_area, create_season, level_of
 
     district = create_district()
     area = create_area(district, n_children=1)
@@ -357,9 +364,6 @@ def test_the_choice_limit_is_set_per_level_before_its_window_and_shapes_the_form
 
 
 def test_the_audit_log_says_who_did_what_in_vietnamese_with_before_and_after(app, db, make_client):
-    from admissions import seasons
-    from tests.admissions_factories import create_season, level_of
-
     season = create_season()
     level = level_of(season, "grade6")
     admin = create_user("city_admin")
@@ -381,8 +385,6 @@ def test_the_audit_log_says_who_did_what_in_vietnamese_with_before_and_after(app
     page = text(c.get("/admin/audit"))
     assert "Thay đổi lịch tuyển sinh" in page  # "Changed the season calendar"
     with app.test_request_context():
-        from flask_babel import format_datetime
-
         before = format_datetime(old_close, "HH:mm dd/MM/yyyy")
         after = format_datetime(old_close + timedelta(hours=2), "HH:mm dd/MM/yyyy")
     assert f"Lớp 6: đóng đăng ký: {before} → {after}" in page

@@ -13,6 +13,7 @@ from werkzeug.routing import Rule
 from app import jobs
 from app.api.clients import create_client, revoke, token_hash
 from app.models import ApiClient, utcnow
+from tests.factories import create_school
 
 PREFIX = "/api/v1"
 
@@ -85,8 +86,6 @@ def test_school_list_is_scoped(app, world, scope):
 
 
 def test_a_second_school_of_the_district_is_out_of_a_school_clients_scope(app, world):
-    from tests.factories import create_school
-
     sister = create_school(world["districts"][0])
     jobs.commit()
     _c, school_token = client_of(world, "school")

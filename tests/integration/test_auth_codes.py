@@ -9,8 +9,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app import jobs
+from app.auth import verification
 from app.extensions import db
 from app.models import AuditLog, CodePurpose, PhoneCode, User, UserSession, utcnow
+from contactbook.activation import issue_code
 from contactbook.models import Guardian, Pupil
 from tests.contactbook_factories import classes_xlsx, create_year
 from tests.factories import PASSWORD, create_district, create_school, create_user
@@ -293,8 +295,6 @@ def test_a_wrong_reset_code_changes_nothing(client):
 
 
 def test_the_sms_job_sends_nothing_for_a_code_replaced_before_it_ran(app):
-    from app.auth import verification
-
     with app.test_request_context():
         row = verification.issue(CodePurpose.REGISTER, "0912345010", sms=None)
         verification.issue(CodePurpose.REGISTER, "0912345010", sms=None)
@@ -304,8 +304,6 @@ def test_the_sms_job_sends_nothing_for_a_code_replaced_before_it_ran(app):
 
 
 def test_the_schools_printed_code_proves_the_number(client, runner, tmp_path):
-    from contactbook.activation import issue_code
-
     pupil = _school_imports_class(runner, tmp_path, "0912345011")
     account = db.session.scalar(sa.select(User).where(User.phone == "0912345011"))
     code = issue_code(account)

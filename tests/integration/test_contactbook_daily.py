@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.i18n import local_today
+from app.notifications.models import Notification
+from contactbook import daily
 from contactbook.models import AbsenceRequest, Attendance, Comment, Guardian
 from tests.contactbook_factories import create_pupil, create_user
 from tests.querycount import count_queries
@@ -295,8 +297,6 @@ def test_an_approved_absence_is_not_announced_to_the_family_again(
 ):
     """The family asked for the day off and the teacher approved it: marking the child absent
     must not send them 'Absence recorded on …'; an unannounced absence still does."""
-    from app.notifications.models import Notification
-    from contactbook import daily
 
     a1 = cb_world["a1"]
     day = _school_day(a1)

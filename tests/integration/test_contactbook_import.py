@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from io import BytesIO
 
 import sqlalchemy as sa
 
@@ -468,7 +469,6 @@ def test_a_guardian_written_two_ways_keeps_the_first_and_reimport_changes_nothin
 
 def test_the_job_page_names_columns_by_their_vietnamese_header(app, make_client, run_jobs):
     """A problem names its column as the format's Vietnamese header (not `gender`) on the page."""
-    from io import BytesIO
 
     primary, _secondary = _setup()
     staff = create_user("school_staff", school=primary)

@@ -5,7 +5,9 @@ the configured sender, a plain-text part and absolute links from PUBLIC_URL."""
 from __future__ import annotations
 
 import email.utils
+import random
 from datetime import datetime
+from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
@@ -70,8 +72,6 @@ def test_a_folded_subject_keeps_its_spaces(app, mail_to, subject):
 def test_the_policy_keeps_spaces_for_every_subject_shape(app):
     """Python's own folding loses the space at the fold between encoded words ("nghỉTết"): a
     sample of thousands of subjects comes back identical."""
-    import random
-    from email import message_from_bytes, policy
 
     words = WORDS.split()
     rnd = random.Random(17)

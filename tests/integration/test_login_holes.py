@@ -5,11 +5,13 @@ on the owner."""
 from __future__ import annotations
 
 import time
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
 
 from app.auth import throttle
+from app.auth.services import find_by_login
 from app.extensions import db
 from app.models import UserSession
 from tests.factories import PASSWORD, create_user
@@ -54,8 +56,6 @@ def test_login_keeps_a_path_on_this_site(client):
 
 @pytest.mark.parametrize("target", [t.replace("%09", "\t").replace("%0d%0a", "\r\n") for t in OFF_SITE])
 def test_language_switch_never_redirects_off_site(client, target):
-    from urllib.parse import unquote
-
     resp = client.post_form("/lang", {"lang": "en", "next": unquote(target)}, token_from="/")
     assert resp.status_code == 302
     assert resp.headers["Location"] == "/", target
@@ -100,8 +100,6 @@ def test_a_padded_login_counts_on_the_same_account_and_cannot_slip_past_its_wait
 
 
 def test_one_normalisation_for_the_counter_and_the_lookup(app):
-    from app.auth.services import find_by_login
-
     user = create_user("parent", phone="0912000987", email="Me@Example.vn")
     db.session.commit()
     for login in ("0912000987", " 0912 000 987 ", "+84912000987", "０９１２０００９８７", "ME@example.VN "):

@@ -4,7 +4,9 @@ parent accounts activated with their school's printed code, never self-registere
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_migrate import downgrade, upgrade
 
+from app.extensions import db
 from tests.integration.test_migrations import empty_db, migration_app  # noqa: F401 - fixtures
 
 BEFORE = "c4d1e8f27a90"
@@ -12,9 +14,6 @@ PHONES = "3ccb560a3b7c"
 
 
 def test_only_school_activated_parents_count_as_proven(migration_app):  # noqa: F811
-    from flask_migrate import downgrade, upgrade
-
-    from app.extensions import db
 
     upgrade(revision=BEFORE)
     accounts = {

@@ -18,7 +18,8 @@ from app.models import utcnow
 from app.notifications import notify
 from app.notifications.models import Notification, PushSubscription
 from app.notifications.push import generate_vapid_keys, public_key_of
-from app.notifications.service import report_counts
+from app.notifications.relay import relay
+from app.notifications.service import report_counts, sms_saved_by_school
 from tests.contactbook_factories import cb_world  # noqa: F401 - a fixture
 from tests.factories import create_user
 from tests.integration.test_notifications import Gateway, deliveries, hanoi, in_process, sink  # noqa: F401
@@ -146,7 +147,6 @@ def test_a_push_service_error_is_retried_with_the_same_topic(app, peer):
     (d,) = deliveries(n.id, "push")
     assert d.status == "queued" and "503" in d.last_error
     clock.now = d.not_before
-    from app.notifications.relay import relay
 
     relay()
     jobs.commit()
@@ -201,7 +201,6 @@ def test_free_first_push_spares_the_sms_fallback_and_the_count_shows_it(app, pee
         assert len(peer.to(phone)) == 1
         db.session.expire_all()
         assert db.session.get(Notification, n.id).sms_saved == 1
-        from app.notifications.service import sms_saved_by_school
 
         assert sms_saved_by_school() == [(school.id, school.name, 1)]
         admin = create_user("city_admin")
@@ -247,7 +246,6 @@ def test_push_can_be_switched_off_per_kind_and_digests_bundle_push(app, peer, ma
 
     clock = in_process_clock(app)
     clock.now = hanoi(18, 1)
-    from app.notifications.relay import relay
 
     relay()
     jobs.commit()

@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import jobs
+from app.auth.services import passwords
 from app.extensions import db
 from app.models import User, utcnow
 from app.notifications import notify
@@ -101,7 +102,6 @@ class HoldingPushService:
 
 def add_families(svc, n: int) -> dict[str, Device]:
     """n guardians using the app with one subscribed phone each, no email, no quiet hours."""
-    from app.auth.services import passwords
 
     digest = passwords().hash(PASSWORD)
     now = utcnow()

@@ -17,6 +17,7 @@ from app.privacy.models import Consent
 from tests import sms
 from tests.contactbook_factories import create_pupil
 from tests.factories import create_user
+from tests.integration.test_contactbook_activation import CODE, _new_guardian, _sheet
 
 pytest_plugins = ["tests.contactbook_factories"]
 VERSION = "2026-12-01"
@@ -58,8 +59,6 @@ def test_registration_needs_the_notice_ticked_and_records_the_admissions_consent
 
 
 def test_activation_needs_the_notice_and_records_the_contact_book_consent(app, world, cb_world, make_client):
-    from tests.integration.test_contactbook_activation import CODE, _new_guardian, _sheet
-
     guardian = _new_guardian(cb_world["a1"])
     staff = make_client()
     staff.login_as(world["users"]["school_staff"])

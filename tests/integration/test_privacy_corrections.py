@@ -9,6 +9,7 @@ import re
 import sqlalchemy as sa
 
 from app import jobs
+from app.audit import describe
 from app.extensions import db
 from app.models import AuditLog
 from app.privacy.models import DataRequest
@@ -83,7 +84,6 @@ def test_correction_goes_to_the_district_queue_and_is_answered(app, world, make_
     assert "Đã sửa ngày sinh theo giấy khai sinh." in mine
 
     # The audit page says it in Vietnamese.
-    from app.audit import describe
 
     with app.test_request_context():
         entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "privacy.correction_done"))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from admissions.models import Application
+from app import jobs
 from app.extensions import db
 from app.models import AuditLog, User, UserSession
 from app.notifications.models import PushSubscription
@@ -18,8 +20,6 @@ pytest_plugins = ["tests.contactbook_factories"]
 
 
 def test_parent_asks_office_deletes_and_the_statement_says_what_was_kept(app, world, cb_world, make_client):
-    from app import jobs
-
     parent = world["users"]["parent"]  # a contact-book guardian in school A
     phone = parent.phone
     season = create_season()
@@ -71,7 +71,6 @@ def test_parent_asks_office_deletes_and_the_statement_says_what_was_kept(app, wo
         == 0
     )
     assert not db.session.scalar(sa.select(PushSubscription).where(PushSubscription.user_id == parent.id))
-    from admissions.models import Application
 
     assert (
         db.session.scalar(

@@ -10,9 +10,13 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from flask import abort, has_request_context, request
+from flask import abort, has_request_context, render_template_string, request
+from flask_babel import force_locale, lazy_gettext
+from wtforms.fields.choices import Choice
+from wtforms.widgets import Select
 
 from admissions.codes import generate_codes
+from admissions.forms import SchoolSelect
 from admissions.models import AdmissionCode, Application
 from app import jobs
 from app.audit import audit
@@ -305,9 +309,6 @@ def test_a_page_survives_the_database_dropping_pooled_connections(client, app):
 
 
 def test_template_translations_are_cached_per_request_and_follow_a_forced_locale(app):
-    from flask import render_template_string
-    from flask_babel import force_locale
-
     with app.test_request_context("/"):
         assert render_template_string('{{ _("Log out") }}') == "Đăng xuất"
         with force_locale("en"):
@@ -316,12 +317,6 @@ def test_template_translations_are_cached_per_request_and_follow_a_forced_locale
 
 
 def test_the_school_select_writes_what_wtforms_writes(app):
-    from flask_babel import lazy_gettext
-    from wtforms.fields.choices import Choice
-    from wtforms.widgets import Select
-
-    from admissions.forms import SchoolSelect
-
     options = [Choice(0, lazy_gettext("— none —"), False, None), Choice(7, 'Tiểu học <"A"> & B', True, None)]
     options.append(Choice(8, "Có thuộc tính", False, {"disabled": True}))
     with app.test_request_context("/"):

@@ -12,7 +12,11 @@ from datetime import date
 import pytest
 from werkzeug.routing import IntegerConverter, Rule
 
-from app.models import Role
+from app import jobs
+from app.api.clients import create_client
+from app.extensions import db
+from app.models import AcademicYear, Role, UserSession
+from app.privacy.models import DataRequest
 
 ROLES = [r.value for r in Role]
 
@@ -44,10 +48,6 @@ def foreign_ids(world) -> dict[str, int]:
 
 
 def _a_session(user) -> int:
-    from app import jobs
-    from app.extensions import db
-    from app.models import UserSession
-
     row = UserSession(token_hash="f" * 64, user_id=user.id, user_agent="", ip_prefix="")
     db.session.add(row)
     jobs.commit()
@@ -55,10 +55,6 @@ def _a_session(user) -> int:
 
 
 def _a_data_request(world) -> int:
-    from app import jobs
-    from app.extensions import db
-    from app.privacy.models import DataRequest
-
     row = DataRequest(user_id=world["foreign"]["teacher"].id, status="ready", content="{}")
     db.session.add(row)
     jobs.commit()
@@ -66,10 +62,6 @@ def _a_data_request(world) -> int:
 
 
 def _a_year() -> int:
-    from app import jobs
-    from app.extensions import db
-    from app.models import AcademicYear
-
     year = AcademicYear(name="2040-2041", starts_on=date(2040, 9, 5), ends_on=date(2041, 5, 31))
     db.session.add(year)
     jobs.commit()
@@ -77,9 +69,6 @@ def _a_year() -> int:
 
 
 def _an_api_client(world) -> int:
-    from app import jobs
-    from app.api.clients import create_client
-
     client, _token = create_client("district B system", district_id=world["districts"][1].id)
     jobs.commit()
     return client.id

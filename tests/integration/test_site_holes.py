@@ -12,9 +12,11 @@ import sqlalchemy as sa
 
 from app import create_app, jobs
 from app.extensions import db
+from app.links import public_url_for
 from app.models import AuditLog
 from app.notifications import render
 from app.notifications.models import Notification
+from app.paging import MAX_PAGE, page_number
 from contactbook.models import MessageThread
 from tests.admissions_factories import create_season, level_of
 from tests.factories import PASSWORD, create_user
@@ -71,8 +73,6 @@ def test_a_forged_host_header_plants_no_link(app, world, cb_world, make_client):
 
 
 def test_absolute_links_follow_public_url_with_or_without_a_request(app):
-    from app.links import public_url_for
-
     app.config["PUBLIC_URL"] = "https://so.example.edu.vn/tsll"
     assert public_url_for("notifications.inbox") == "https://so.example.edu.vn/tsll/notifications/"
     with app.test_request_context("/", headers={"Host": "evil.example"}):
@@ -166,8 +166,6 @@ def test_every_list_takes_any_page_number(world, make_client, page):
 
 
 def test_page_numbers_are_clamped_by_one_rule():
-    from app.paging import MAX_PAGE, page_number
-
     assert [page_number(v) for v in (None, "", "x", "0", "-5", "3", " 7 ", "1e3")] == [1, 1, 1, 1, 1, 3, 7, 1]
     assert page_number(str(10**25)) == MAX_PAGE and MAX_PAGE * 1000 < 2**63
 

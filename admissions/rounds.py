@@ -12,18 +12,16 @@ statuses and seats); otherwise the officer runs it again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 
 from app import jobs
 from app.audit import audit
 from app.extensions import db
-from app.models import User, Ward
+from app.models import User
 
 from . import allocation, freeze
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
@@ -36,12 +34,18 @@ from .models import (
     AllocationRound,
     Application,
     ApplicationStatus,
-    Child,
     RoundKind,
     RoundStatus,
 )
 from .offers import expire_offers, notify_later
 from .offers import notify_families as notify_families  # job path of notices queued before the split
+from .round_checks import (  # noqa: F401 - fingerprint and inputs_digest are part of this module's API
+    check_inputs_unchanged,
+    fingerprint,
+    fingerprint_and_digest,
+    inputs_digest,
+    is_postgresql,
+)
 from .rules import RoundError
 from .seasons import level_window, now
 
@@ -87,81 +91,6 @@ def latest_official(level_id: int, district_id: int) -> AllocationRound | None:
         .order_by(AllocationRound.number.desc())
         .limit(1)
     )
-
-
-# In the district: the child lives there (the join every statement below shares).
-_IN_DISTRICT = """
-    FROM application a JOIN child c ON c.id = a.child_id JOIN ward w ON w.id = c.ward_id
-    WHERE a.admission_level_id = :level AND w.district_id = :district"""
-
-
-def fingerprint(level_id: int, district_id: int) -> str:
-    """SHA-256 over every application's (id, status, seat, office flag) of the level in the district.
-
-    PostgreSQL hashes the same text in the database (one row comes back, not one per application)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(
-            sa.text(
-                "SELECT encode(sha256(convert_to(coalesce(string_agg(concat(a.id, ':', a.status, ':', "
-                "coalesce(a.allocated_school_id, 0), ':', CASE WHEN a.assigned_by_id IS NULL THEN 0 ELSE 1 "
-                "END, ';'), '' ORDER BY a.id), ''), 'UTF8')), 'hex')" + _IN_DISTRICT
-            ),
-            {"level": level_id, "district": district_id},
-        ).scalar_one()
-    q = (
-        sa.select(
-            Application.id,
-            Application.status,
-            Application.allocated_school_id,
-            Application.assigned_by_id.is_not(None),
-        )
-        .join(Child, Child.id == Application.child_id)
-        .join(Ward, Ward.id == Child.ward_id)
-        .where(Application.admission_level_id == level_id, Ward.district_id == district_id)
-        .order_by(Application.id)
-    )
-    h = hashlib.sha256()
-    for aid, status, school, office in db.session.execute(q):
-        h.update(f"{aid}:{status}:{school or 0}:{int(bool(office))};".encode())
-    return h.hexdigest()
-
-
-def inputs_digest(level: AdmissionLevel, district_id: int) -> str | None:
-    """SHA-256 of the raw rows the entry list is made of (the applications' ids, catchments,
-    siblings and withdrawn flag, their ranked choices, the schools' codes and seats) and of the
-    key that codes the entries; PostgreSQL only (None elsewhere).
-
-    Taken *before* an attempt freezes the entries: if it is the same when the round is published,
-    nothing the freeze read has changed since, and the Merkle root need not be rebuilt (the full
-    check runs whenever it differs)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return None
-    parts = db.session.execute(
-        sa.text(
-            "SELECT"
-            " (SELECT md5(coalesce(string_agg(concat(a.id, ':', coalesce(a.catchment_school_id, 0), ':',"
-            "   a.sibling_school_ids::text, ':', (a.status = 'withdrawn')::int, ';'), '' ORDER BY a.id), ''))"
-            + _IN_DISTRICT
-            + "),"
-            " (SELECT md5(coalesce(string_agg(concat(ch.application_id, ':', ch.rank, ':', ch.school_id, ';'),"
-            "   '' ORDER BY ch.application_id, ch.rank), '')) FROM application_choice ch"
-            "   WHERE ch.application_id IN (SELECT a.id" + _IN_DISTRICT + ")),"
-            " (SELECT md5(coalesce(string_agg(concat(s.id, ':', s.code, ':', s.capacity, ';'), '' ORDER BY s.id),"
-            "   '')) FROM school s WHERE s.level = :kind AND s.district_id = :district)"
-        ),
-        {"level": level.id, "district": district_id, "kind": level.level},
-    ).one()
-    key = hashlib.sha256(str(current_app.secret_key).encode("utf-8")).hexdigest()
-    return hashlib.sha256("|".join([*parts, key]).encode()).hexdigest()
-
-
-def check_inputs_unchanged(rnd: AllocationRound) -> None:
-    """Publishing: the entries must still be those the attempt froze (the cheap digest when it
-    matches, else the full Merkle root)."""
-    before = (rnd.summary or {}).get("inputs_digest")
-    if before is not None and before == inputs_digest(rnd.admission_level, rnd.district_id):
-        return
-    freeze.check_unchanged(rnd)
 
 
 # ---- creating and queueing ---------------------------------------------------------------------
@@ -463,10 +392,15 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
     at = now()
     if confirm_by is None or confirm_by <= at:
         raise RoundError("confirm_by")
+    if is_postgresql():
+        # Sorts and hashes of a whole district (the checks below, the join of the outcomes) in
+        # memory rather than in temporary files; for this transaction only.
+        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     expire_offers(rnd.admission_level_id, rnd.district_id, at=at)
-    if fingerprint(rnd.admission_level_id, rnd.district_id) != rnd.fingerprint:
+    current, digest = fingerprint_and_digest(rnd.admission_level, rnd.district_id)
+    if current != rnd.fingerprint:
         raise RoundError("stale")
-    check_inputs_unchanged(rnd)
+    check_inputs_unchanged(rnd, digest)
     offered, moved, unplaced, n_up = apply_outcomes(rnd, at, confirm_by)
     changed = offered + moved + unplaced
     rnd.status = RoundStatus.PUBLISHED

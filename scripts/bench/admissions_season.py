@@ -29,6 +29,7 @@ Updates of 20,000 applications use UPDATE … FROM (VALUES …) on PostgreSQL (e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import socket
@@ -150,6 +151,12 @@ def load(args) -> dict:
         _district(db, level, other.id, n, args.schools, k0, now, rng, prefix=f"{d}")
         rest, k0, d = rest - n, k0 + n, d + 1
     db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        # The planner's statistics of the loaded tables, as autovacuum keeps them on a server left
+        # running through a registration window (a server with autovacuum off would otherwise
+        # plan the district's joins for empty tables).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ANALYZE"))
     return {
         "level_id": level.id,
         "district_id": district.id,
@@ -348,7 +355,7 @@ def _district(db, level, district_id: int, n: int, schools: int, k0: int, now, r
     return {"school_ids": school_ids, "schools": n_schools, "choices": sum(len(w) for w in wishes)}
 
 
-def timed_round(number: int, data: dict) -> dict:
+def timed_round(number: int, data: dict, publish_repeat: int = 0) -> dict:
     """Create, run (the job body + its commit) and publish one official round; return the timings."""
     from admissions import freeze, rounds  # lazy: after the bench configures the app
     from admissions.models import AdmissionLevel, AllocationRound
@@ -382,10 +389,22 @@ def timed_round(number: int, data: dict) -> dict:
     split["store"] = round(split["store"] + (t_job - t_body), 3)  # the commit belongs to storing
     summary = rnd.summary
 
-    t1 = time.perf_counter()
-    counts = rounds.publish_round(rnd, officer, utcnow() + timedelta(days=7))
-    jobs.commit()  # the publishing transaction, then the notification jobs go to the queue
-    t_publish = time.perf_counter() - t1
+    for _ in range(publish_repeat):  # rehearsals: the same publishing, rolled back (phases only)
+        with publish_phases() as phases:
+            rounds.publish_round(rnd, officer, utcnow() + timedelta(days=7))
+            with phases.timed("flush"):
+                db.session.flush()
+        jobs.rollback()
+        print(f"  round {number} publish (rolled back): {phases.line()}")
+        vacuum_applications()
+        rnd = db.session.get(AllocationRound, rid)
+        officer = db.session.get(User, data["officer_id"])
+    with publish_phases() as phases:
+        t1 = time.perf_counter()
+        counts = rounds.publish_round(rnd, officer, utcnow() + timedelta(days=7))
+        with phases.timed("commit"):
+            jobs.commit()  # the publishing transaction, then the notification jobs go to the queue
+        t_publish = time.perf_counter() - t1
     db.session.remove()
     return {
         "round": rid,
@@ -396,7 +415,112 @@ def timed_round(number: int, data: dict) -> dict:
         "job": round(t_job, 3),
         "counts": counts,
         "summary": summary,
+        "phases": phases.line(),
     }
+
+
+class _Phases:
+    """Seconds (wall and this process's CPU) per phase of one publishing, in call order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    @contextlib.contextmanager
+    def timed(self, name: str):
+        pid = _backend_pid()
+        w, c, d = time.perf_counter(), time.process_time(), _process_cpu(pid)
+        try:
+            yield
+        finally:
+            got = self.seconds.setdefault(name, [0.0, 0.0, 0.0])
+            got[0] += time.perf_counter() - w
+            got[1] += time.process_time() - c
+            got[2] += _process_cpu(pid) - d
+
+    def wrap(self, name: str, fn):
+        def timed_call(*args, **kwargs):
+            with self.timed(name):
+                return fn(*args, **kwargs)
+
+        return timed_call
+
+    def line(self) -> str:
+        steps = " · ".join(
+            f"{k} {w:.2f} s (cpu {c:.2f} + db {d:.2f})" for k, (w, c, d) in self.seconds.items()
+        )
+        return f"{steps}  [cpu of the steps, app + database: {self.cpu():.2f} s]"
+
+    def cpu(self) -> float:
+        nested = {"hand_over"}  # inside commit
+        return sum(c + d for k, (_w, c, d) in self.seconds.items() if k not in nested)
+
+
+def _backend_pid() -> int | None:
+    """The PostgreSQL server process of this session's connection (None on SQLite)."""
+    from app.extensions import db  # lazy: after the bench configures the app
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    return db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of a process on this machine, 0 when it cannot be read (a
+    database server on another machine): the database's own work, which wall time under load hides."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, TypeError):
+        return 0.0
+
+
+# What publish_round calls, by the names it calls them in admissions.rounds (and the hand-over of
+# the committed jobs to the queue, in app.jobs).
+_PUBLISH_STEPS = (
+    ("rounds", "lock_row"),
+    ("rounds", "expire_offers"),
+    ("rounds", "fingerprint"),  # before both hashes were taken in one statement
+    ("rounds", "fingerprint_and_digest"),
+    ("rounds", "check_inputs_unchanged"),
+    ("rounds", "apply_outcomes"),
+    ("rounds", "audit"),
+    ("rounds", "notify_later"),
+    ("jobs", "hand_over"),
+)
+
+
+@contextlib.contextmanager
+def publish_phases():
+    """Time each step of publish_round while the block runs (wrappers, removed afterwards)."""
+    from admissions import rounds  # lazy: after the bench configures the app
+    from app import jobs  # lazy: after the bench configures the app
+
+    modules = {"rounds": rounds, "jobs": jobs}
+    phases = _Phases()
+    saved = []
+    for mod, name in _PUBLISH_STEPS:
+        fn = getattr(modules[mod], name, None)
+        if fn is None:  # a step of another version of the code
+            continue
+        saved.append((modules[mod], name, fn))
+        setattr(modules[mod], name, phases.wrap(name, fn))
+    try:
+        yield phases
+    finally:
+        for module, name, fn in saved:
+            setattr(module, name, fn)
+
+
+def vacuum_applications() -> None:
+    """After a rolled-back rehearsal: clear its dead row versions so that the next run starts clean."""
+    from app.extensions import db  # lazy: after the bench configures the app
+
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE application"))
+            conn.execute(sa.text("VACUUM ANALYZE job_outbox"))
 
 
 def decline_some(data: dict, share: float) -> int:
@@ -437,6 +561,18 @@ def main() -> int:
     parser.add_argument("--decline", type=float, default=0.05, help="share of offers declined before round 2")
     parser.add_argument(
         "--notify", action="store_true", help="also drain the queue and time the notifications"
+    )
+    parser.add_argument("--no-pages", action="store_true", help="skip the office's pages and files")
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="keep the scratch database (its URL is printed) to study it",
+    )
+    parser.add_argument(
+        "--publish-repeat",
+        type=int,
+        default=0,
+        help="publish each round this many times more in a rolled-back transaction first (phase timings)",
     )
     args = parser.parse_args()
 
@@ -484,14 +620,14 @@ def main() -> int:
                 f"{data['districts']} districts), {data['schools']} schools, "
                 f"{data['choices']:,} ranked choices (loaded in {data['seconds']:.1f} s, not timed)"
             )
-            first = timed_round(1, data)
+            first = timed_round(1, data, args.publish_repeat)
             ok = report("round 1", first, TARGET_SECONDS)
             check_rerun(first["round"])
             declined = decline_some(data, args.decline)
             print(f"{declined:,} families declined their offer")
-            second = timed_round(2, data)
+            second = timed_round(2, data, args.publish_repeat)
             report("round 2", second, None)
-            pages_ok = time_pages(app, data, [first["round"], second["round"]], args.repeat)
+            pages_ok = args.no_pages or time_pages(app, data, [first["round"], second["round"]], args.repeat)
             if args.notify and redis_url:
                 drain_notifications(app, queue)
             elif args.notify:
@@ -510,7 +646,10 @@ def main() -> int:
                     conn.delete(key)
             except Exception:  # noqa: BLE001 - cleanup only
                 pass
-        drop()
+        if args.keep_database:
+            print(f"database kept: {url}")
+        else:
+            drop()
 
 
 def report(name: str, t: dict, target: float | None) -> bool:
@@ -528,6 +667,7 @@ def report(name: str, t: dict, target: float | None) -> bool:
         f"  load {t['load']:.2f} s · allocate {t['allocate']:.2f} s · store {t['store']:.2f} s · "
         f"publish {t['publish']:.2f} s  = {total:.2f} s   (publish: {t['counts']})"
     )
+    print(f"  publish phases: {t['phases']}")
     if target is None:
         return True
     met = total <= target

@@ -18,6 +18,7 @@ MET/MISSED per target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import socket
@@ -113,6 +114,31 @@ def openpyxl_pass(path) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+@contextlib.contextmanager
+def timed_store():
+    """[wall, CPU] seconds of the import's writes (admissions.imports.roster.store and its flush)."""
+    from admissions.imports import roster  # lazy: after the bench sets INSTANCE_PATH
+    from app.extensions import db  # lazy: after the bench sets INSTANCE_PATH
+
+    original, spent = roster.store, [0.0, 0.0]
+
+    def store(*args, **kwargs):
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            done = original(*args, **kwargs)
+            db.session.flush()
+            return done
+        finally:
+            spent[0] += time.perf_counter() - w
+            spent[1] += time.process_time() - c
+
+    roster.store = store
+    try:
+        yield spent
+    finally:
+        roster.store = original
+
+
 def _pg_server() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql")):
@@ -145,12 +171,15 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
         for attempt in ("first import", "re-import"):
             baseline, baseline_cpu = openpyxl_pass(path)
             started, cpu = time.perf_counter(), time.process_time()
-            report = import_workbook("roster", str(path))
+            with timed_store() as store_times:
+                report = import_workbook("roster", str(path))
             if not report.ok:
                 print(f"{label}: rejected: " + "; ".join(p.line() for p in report.problems[:5]))
                 return False
+            before_commit = time.perf_counter(), time.process_time()
             jobs.commit()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            commit_times = time.perf_counter() - before_commit[0], time.process_time() - before_commit[1]
             ratio, cpu_ratio = seconds / baseline, cpu / baseline_cpu
             met60, met_ratio = (
                 seconds <= 60,
@@ -162,6 +191,12 @@ def run_import(database_url: str, path, label: str, rows: int) -> bool:
                 f"| cpu {cpu:6.1f} s vs {baseline_cpu:5.1f} s  ratio {cpu_ratio:4.2f}x  "
                 f"| {rows / seconds:7,.0f} rows/s  [{report.summary()}]  load {one:.1f}/{five:.1f}  "
                 f"≤60 s {'MET' if met60 else 'MISSED'}, ≤{RATIO}x {'MET' if met_ratio else 'MISSED'}"
+            )
+            read = seconds - store_times[0] - commit_times[0], cpu - store_times[1] - commit_times[1]
+            print(
+                f"{'':<11} {'':<13} phases: read and check {read[0]:.2f} s (cpu {read[1]:.2f}) · "
+                f"store {store_times[0]:.2f} s (cpu {store_times[1]:.2f}) · "
+                f"commit {commit_times[0]:.2f} s (cpu {commit_times[1]:.2f})"
             )
             ok = ok and met60 and met_ratio
         db.session.remove()

@@ -759,3 +759,39 @@ def test_fingerprint_is_the_same_text_hashed_in_python_or_in_the_database(app, d
     for aid, status, school, office in db.session.execute(q):
         h.update(f"{aid}:{status}:{school or 0}:{int(bool(office))};".encode())
     assert rounds.fingerprint(rw.level.id, rw.district.id) == h.hexdigest()
+
+
+def test_publishing_takes_both_hashes_in_one_statement_with_the_same_values(app, db, rw, published):
+    """Publishing reads the district's applications once for the fingerprint and the entry-list
+    digest; the values are those of the separate functions, and the digest's parts are those of
+    the statement that took it before (a round queued before the change publishes without the full
+    Merkle check)."""
+    level, district = rw.level, rw.district.id
+    both = rounds.fingerprint_and_digest(level, district)
+    assert both == (rounds.fingerprint(level.id, district), rounds.inputs_digest(level, district))
+    if db.engine.dialect.name != "postgresql":
+        assert both[1] is None
+        return
+    in_district = (
+        " FROM application a JOIN child c ON c.id = a.child_id JOIN ward w ON w.id = c.ward_id"
+        " WHERE a.admission_level_id = :level AND w.district_id = :district"
+    )
+    parts = db.session.execute(
+        sa.text(
+            "SELECT (SELECT md5(coalesce(string_agg(concat(a.id, ':', coalesce(a.catchment_school_id, 0), ':',"
+            " a.sibling_school_ids::text, ':', (a.status = 'withdrawn')::int, ';'), '' ORDER BY a.id), ''))"
+            + in_district
+            + "), (SELECT md5(coalesce(string_agg(concat(ch.application_id, ':', ch.rank, ':', ch.school_id, ';'),"
+            " '' ORDER BY ch.application_id, ch.rank), '')) FROM application_choice ch"
+            " WHERE ch.application_id IN (SELECT a.id" + in_district + ")),"
+            " (SELECT md5(coalesce(string_agg(concat(s.id, ':', s.code, ':', s.capacity, ';'), '' ORDER BY s.id),"
+            " '')) FROM school s WHERE s.level = :kind AND s.district_id = :district)"
+        ),
+        {"level": level.id, "district": district, "kind": level.level},
+    ).one()
+    key = hashlib.sha256(str(app.secret_key).encode("utf-8")).hexdigest()
+    assert both[1] == hashlib.sha256("|".join([*parts, key]).encode()).hexdigest()
+    rw.anh_app.choices[0].school_id = rw.area.group_school.id  # a choice: the digest moves, alone
+    db.session.flush()
+    again = rounds.fingerprint_and_digest(level, district)
+    assert again[0] == both[0] and again[1] != both[1]

@@ -22,9 +22,7 @@ from ..forms import ResultsForm
 bp = Blueprint("contactbook_results", __name__, url_prefix="/contactbook")
 
 PROBLEMS = {
-    "primary": _l(
-        "Primary classes are assessed by Circular 27: their overall results are not computed here yet."
-    ),
+    "primary": _l("Primary classes are assessed by Circular 27:"),
     "empty": _l("This class has no pupils."),
     "missing": _l(
         "Some pupils still miss a published subject result, so their learning result cannot be computed:"

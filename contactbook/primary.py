@@ -180,6 +180,14 @@ class PupilYear:
         return self.stored is not None and self.proposed != self.stored.proposed
 
     @property
+    def default_result(self) -> str:
+        """What the page offers: the confirmed result while the records give the same computed
+        one (an override is kept), else the computed one."""
+        if self.stored is not None and not self.changed_since:
+            return self.stored.result
+        return self.proposed or ""
+
+    @property
     def missing_qualities(self) -> int:
         return len(CRITERIA) - len(self.qualities)
 
@@ -258,7 +266,7 @@ def confirm_year(results: YearResults, form, actor: User) -> int:
     problems: dict[str, str] = {}
     for row in results.rows:
         pid = row.pupil.id
-        result = (form.get(f"result-{pid}") or row.proposed or "").strip()
+        result = (form.get(f"result-{pid}") or row.default_result).strip()
         reason = " ".join((form.get(f"reason-{pid}") or "").split())
         code = circulars.override_problem(row.proposed, result, reason)
         if code:

@@ -25,7 +25,7 @@ from app.models import User, utcnow
 
 from . import circulars, years
 from .circulars import CRITERIA, POINTS
-from .classes import class_pupils
+from .classes import class_pupils, class_subjects
 from .models import Assessment, Grade, GradeKind, GradeStatus, Pupil, SchoolClass, Subject
 from .notify import notify_guardians
 from .primary_models import PrimaryYearResult, QualityEvaluation, QualityLevel
@@ -200,24 +200,10 @@ class YearResults:
     confirmed_at: datetime | None = None
 
 
-def _primary_subjects(cls: SchoolClass) -> list[Subject]:
-    return list(
-        db.session.scalars(
-            sa.select(Subject)
-            .where(
-                Subject.school_id == cls.school_id,
-                Subject.grade == cls.grade,
-                Subject.assessment == Assessment.PRIMARY,
-            )
-            .order_by(Subject.position, Subject.name)
-        )
-    )
-
-
 def year_results(cls: SchoolClass) -> YearResults:
     """Every pupil's term II subject levels and tests (published), qualities and competences at
     the end of the year, the computed result beside the confirmed one: a fixed number of queries."""
-    subjects = _primary_subjects(cls)
+    subjects = [s for s in class_subjects(cls) if s.assessment == Assessment.PRIMARY]
     pupils = class_pupils(cls)
     rows = {p.id: PupilYear(p) for p in pupils}
     term2 = next((t for t in years.school_terms(cls) if t.number == 2), None)

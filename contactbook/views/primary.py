@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -14,6 +13,7 @@ from app.authz import roles_required
 from app.models import Role
 
 from .. import access, circulars, classes, grades, primary
+from .results import flash_confirmed
 
 bp = Blueprint("contactbook_primary", __name__, url_prefix="/contactbook")
 
@@ -69,16 +69,7 @@ def year_results(class_id: int):
         except primary.PrimaryError as err:
             problems = err.problems
         else:
-            flash(
-                ngettext(
-                    "Results confirmed: %(num)d family is being told.",
-                    "Results confirmed: %(num)d families are being told.",
-                    n,
-                )
-                if n
-                else _("Results confirmed: nothing changed."),
-                "success",
-            )
+            flash_confirmed(n)
             return redirect(url_for(".year_results", class_id=cls.id))
     return render_template(
         "contactbook/primary_results.html",

@@ -31,6 +31,21 @@ PROBLEMS = {
 }
 
 
+def flash_confirmed(n: int) -> None:
+    """After a confirmation (Circular 22 here, Circular 27 in views/primary.py): how many
+    families are being told."""
+    flash(
+        ngettext(
+            "Results confirmed: %(num)d family is being told.",
+            "Results confirmed: %(num)d families are being told.",
+            n,
+        )
+        if n
+        else _("Results confirmed: nothing changed."),
+        "success",
+    )
+
+
 @bp.route("/classes/<int:class_id>/results", methods=["GET", "POST"])
 @roles_required(Role.TEACHER, *access.STAFF)
 def class_results(class_id: int):
@@ -49,16 +64,7 @@ def class_results(class_id: int):
         except results.ResultsError as err:
             problem = err
         else:
-            flash(
-                ngettext(
-                    "Results confirmed: %(num)d family is being told.",
-                    "Results confirmed: %(num)d families are being told.",
-                    n,
-                )
-                if n
-                else _("Results confirmed: nothing changed."),
-                "success",
-            )
+            flash_confirmed(n)
             return redirect(url_for(".class_results", class_id=cls.id, period=period))
     return render_template(
         "contactbook/results.html",

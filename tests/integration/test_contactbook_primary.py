@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from app.extensions import db
 from app.models import AuditLog
 from app.notifications.models import Notification
 from contactbook.circulars import CRITERIA
+from contactbook.primary import current_point
 from contactbook.primary_models import PrimaryYearResult, QualityEvaluation, QualityLevel
 from tests.contactbook_factories import (
     add_grade,
@@ -256,3 +258,12 @@ def test_only_the_homeroom_teacher_enters_and_the_school_staff_read(app, make_cl
         teacher.login_as(sec["teacher"])
         assert teacher.get(f"/contactbook/classes/{sec['cls'].id}/{path}").status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(QualityEvaluation)) == 0
+
+
+def test_the_page_opens_at_the_point_of_the_running_half_term(app):
+    s = primary_setup()
+    first, second = s["terms"]
+    assert current_point(s["cls"], first.starts_on) == "gk1"
+    assert current_point(s["cls"], first.ends_on) == "ck1"
+    assert current_point(s["cls"], second.starts_on + timedelta(days=1)) == "gk2"
+    assert current_point(s["cls"], second.ends_on + timedelta(days=30)) == "cn"  # summer: the year's end

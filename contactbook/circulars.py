@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import zip_longest
 
 GOOD, FAIR, PASSED, NOT_PASSED = "T", "K", "D", "CD"  # Tốt / Khá / Đạt / Chưa đạt
 RESULT_LEVELS = (GOOD, FAIR, PASSED, NOT_PASSED)
@@ -74,6 +75,18 @@ CRITERION_GROUPS = (
     ("Năng lực chung", GENERAL_COMPETENCES),
     ("Năng lực đặc thù", SPECIFIC_COMPETENCES),
 )
+
+
+def _lines(groups) -> list[tuple[str, str, str]]:
+    return [
+        line
+        for title, g in groups
+        for line in [("group", "", title), *(("item", k, n) for k, n in g.items())]
+    ]
+
+
+# The report card's two halves side by side: qualities and general competences | specific ones.
+CRITERION_HALVES = list(zip_longest(_lines(CRITERION_GROUPS[:2]), _lines(CRITERION_GROUPS[2:])))
 MID_1, END_1, MID_2, END_YEAR = "gk1", "ck1", "gk2", "cn"
 POINTS = {
     MID_1: "Giữa học kỳ I",

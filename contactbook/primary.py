@@ -45,6 +45,7 @@ PROBLEMS = {
 
 NAMES = {  # what the templates name: the circular's own terms, and the problems' texts
     "qc_groups": circulars.CRITERION_GROUPS,
+    "qc_halves": circulars.CRITERION_HALVES,
     "qc_criteria": CRITERIA,
     "qc_points": POINTS,
     "qc_levels": circulars.QC_LEVELS,

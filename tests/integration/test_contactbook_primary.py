@@ -17,6 +17,7 @@ from app import jobs
 from app.extensions import db
 from app.models import AuditLog
 from app.notifications.models import Notification
+from contactbook.catalog import standard_subjects
 from contactbook.circulars import CRITERIA
 from contactbook.primary import current_point
 from contactbook.primary_models import PrimaryYearResult, QualityEvaluation, QualityLevel
@@ -267,3 +268,36 @@ def test_the_page_opens_at_the_point_of_the_running_half_term(app):
     assert current_point(s["cls"], first.ends_on) == "ck1"
     assert current_point(s["cls"], second.starts_on + timedelta(days=1)) == "gk2"
     assert current_point(s["cls"], second.ends_on + timedelta(days=30)) == "cn"  # summer: the year's end
+
+
+def test_a_grade_five_report_card_of_term_two_fits_one_sheet(app, make_client):
+    """Eleven subjects, the fifteen criteria at two points, comments and the year result: one A4
+    sheet per pupil (the class's PDF prints one card per sheet)."""
+    school = create_school(level="grade1")
+    teacher = create_user("teacher", school=school)
+    cls = create_class(school, "5A", homeroom=teacher)
+    for subject in standard_subjects(5):
+        assign(teacher, cls, create_subject(school, 5, subject.name, has_test=subject.has_test))
+    pupils = [create_pupil(cls, guardians=[create_user("parent")]) for _ in range(2)]
+    jobs.commit()
+    client = make_client()
+    client.login_as(teacher)
+    for point in ("gk2", "cn"):
+        url = f"/contactbook/classes/{cls.id}/qualities?point={point}"
+        form = _grid(
+            pupils,
+            "T",
+            "Con tiến bộ rõ rệt, mạnh dạn phát biểu, giúp đỡ bạn bè trong học tập; cần cẩn thận hơn khi làm bài.",
+        )
+        assert client.post_form(url, form, token_from=url).status_code == 302
+    term2 = terms_of(cls)[1]
+    pdf = client.get(f"/contactbook/classes/{cls.id}/report-cards.pdf?term={term2.id}")
+    assert pdf.status_code == 200
+    assert _pdf_pages(pdf.data) == 2
+
+
+def _pdf_pages(data: bytes) -> int:
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (poppler-utils) is not installed")
+    out = subprocess.run(["pdfinfo", "-"], input=data, capture_output=True, check=True).stdout.decode()
+    return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from contactbook.circulars import (
     CRITERIA,
     CRITERION_GROUPS,
+    CRITERION_HALVES,
     POINTS,
     learning_result,
     override_problem,
@@ -178,3 +179,9 @@ def test_primary_each_result_meets_its_floors(levels, qcs, tests):
         assert all(t >= 5 for t in tests) and "CHT" not in levels and "C" not in qcs
     else:
         assert any(t < 5 for t in tests) or "CHT" in levels or "C" in qcs
+
+
+def test_the_report_cards_two_halves_hold_each_criterion_once():
+    items = [line[1] for pair in CRITERION_HALVES for line in pair if line and line[0] == "item"]
+    assert sorted(items) == sorted(CRITERIA) and len(CRITERION_HALVES) == 10
+    assert CRITERION_HALVES[0] == (("group", "", "Phẩm chất chủ yếu"), ("group", "", "Năng lực đặc thù"))

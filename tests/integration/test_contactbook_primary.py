@@ -17,6 +17,7 @@ from app import jobs
 from app.extensions import db
 from app.models import AuditLog
 from app.notifications.models import Notification
+from contactbook import privacy
 from contactbook.catalog import standard_subjects
 from contactbook.circulars import CRITERIA
 from contactbook.primary import current_point
@@ -205,6 +206,10 @@ def test_the_year_results_are_confirmed_and_the_family_sees_them(app, make_clien
     assert "Giải quyết vấn đề và sáng tạo" in text and "Hoàn thành xuất sắc" in text
     # Another family's child: 404.
     assert parent.get(f"/contactbook/children/{fine.id}/report-card").status_code == 404
+    # The family's download of its personal data holds them too.
+    download = {(s["title"], s["about"]): s["rows"] for s in privacy.sections(s["parent"])}
+    assert len(download[("Qualities and competences", star.full_name)]) == 15
+    assert download[("Year results (Circular 27)", star.full_name)][0]["result"] == "HTXS"
 
 
 def test_the_class_report_cards_load_the_qualities_in_a_fixed_number_of_queries(app, make_client):

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from app.audit import audit
 from app.authz import roles_required
 from app.models import Role
 
@@ -18,10 +19,13 @@ from .results import flash_confirmed
 bp = Blueprint("contactbook_primary", __name__, url_prefix="/contactbook")
 
 
-def _class(class_id: int):
+def _class(class_id: int, **viewed):
+    """The class, and whether the current user may write; a staff member's reading is audited."""
     cls, editable = access.results_class_or_404(class_id)
     if not primary.applies_to(cls):
         abort(404)
+    if current_user.role in access.STAFF:
+        audit("contactbook.view_grades", cls, **viewed)
     return cls, editable
 
 
@@ -29,10 +33,11 @@ def _class(class_id: int):
 @roles_required(Role.TEACHER, *access.STAFF)
 def qualities(class_id: int):
     """One point's qualities and competences of the whole class: a grid, one row per pupil."""
-    cls, editable = _class(class_id)
-    point = request.args.get("point") or primary.current_point(cls)
-    if point not in circulars.POINTS:
+    point = request.args.get("point")
+    if point is not None and point not in circulars.POINTS:
         abort(404)
+    cls, editable = _class(class_id, point=point)
+    point = point or primary.current_point(cls)
     form, problems = FlaskForm(), {}
     if form.validate_on_submit():
         try:
@@ -60,7 +65,7 @@ def qualities(class_id: int):
 @roles_required(Role.TEACHER, *access.STAFF)
 def year_results(class_id: int):
     """The year's overall results: computed, then confirmed by the homeroom teacher."""
-    cls, editable = _class(class_id)
+    cls, editable = _class(class_id, period="year")
     data = primary.year_results(cls)
     form, problems = FlaskForm(), {}
     if form.validate_on_submit():

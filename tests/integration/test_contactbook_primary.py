@@ -254,6 +254,10 @@ def test_only_the_homeroom_teacher_enters_and_the_school_staff_read(app, make_cl
         staff = make_client()
         staff.login_as(create_user("school_staff", school=s["school"]))
         assert staff.get(url).status_code == 200
+        viewed = db.session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "contactbook.view_grades")
+        ).all()
+        assert viewed[-1].target_id == str(s["cls"].id) and viewed[-1].actor_id is not None
         assert "<select" not in staff.get(url).get_data(as_text=True)
         assert staff.post_form(url, {}, token_from=url).status_code == 403
         other_school = make_client()

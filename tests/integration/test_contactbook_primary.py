@@ -310,3 +310,15 @@ def _pdf_pages(data: bytes) -> int:
         pytest.skip("pdfinfo (poppler-utils) is not installed")
     out = subprocess.run(["pdfinfo", "-"], input=data, capture_output=True, check=True).stdout.decode()
     return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))
+
+
+def test_the_homeroom_teachers_page_leads_to_the_primary_assessments(app, make_client):
+    s = primary_setup()
+    jobs.commit()
+    teacher = make_client()
+    teacher.login_as(s["teacher"])
+    page = teacher.get("/contactbook/teach").get_data(as_text=True)
+    assert f"/contactbook/classes/{s['cls'].id}/qualities" in page
+    assert f"/contactbook/classes/{s['cls'].id}/primary-results" in page
+    overview = teacher.get(f"/contactbook/classes/{s['cls'].id}/overview").get_data(as_text=True)
+    assert "Phẩm chất, năng lực (Thông tư 27)" in overview

@@ -58,7 +58,11 @@ def register(app) -> None:
         order=105,
     )
     register_wording(
-        actions={"contactbook.urgent_notice": _l("Sent an urgent notice")},
+        actions={
+            "contactbook.urgent_notice": _l("Sent an urgent notice"),
+            "contactbook.primary_evaluation": _l("Saved the qualities and competences of a class"),
+            "contactbook.primary_results.confirm": _l("Confirmed the year results of a primary class"),
+        },
         targets={"cb_announcement": _l("School notice")},
         fields={
             "families": _l("Families"),

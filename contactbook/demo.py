@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import Role, User, utcnow
 
 from .catalog import standard_subjects
+from .circulars import CRITERIA, END_1, MID_1
 from .classes import add_standard_subjects
 from .models import (
     ABSENT,
@@ -33,6 +34,7 @@ from .models import (
     Subject,
     TeachingAssignment,
 )
+from .primary_models import QualityEvaluation, QualityLevel
 from .years import current_year, ensure_terms
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương"]
@@ -286,6 +288,7 @@ def load_demo(ctx) -> dict[str, int]:
         db.session.flush()
         grades += _grades(c1, terms_p, {s.id: lan for s in subjects}, rng)
         _daily(c1, terms_p, lan, rng, _first_pupil(c1))
+        _qualities(c1, lan, rng)
     if new6:
         subjects = db.session.scalars(
             sa.select(Subject).where(Subject.school_id == secondary.id, Subject.grade == 6)
@@ -304,6 +307,27 @@ def load_demo(ctx) -> dict[str, int]:
         "contactbook_classes": 2,
         "contactbook_grades": db.session.scalar(sa.select(sa.func.count(Grade.id))),
     }
+
+
+def _qualities(cls: SchoolClass, teacher: User, rng: random.Random) -> None:
+    """Term I's qualities and competences of a primary class (Circular 27), mostly Tốt."""
+    pupils = db.session.scalars(sa.select(Enrolment.pupil_id).where(Enrolment.class_id == cls.id)).all()
+    for pid in pupils:
+        for point in (MID_1, END_1):
+            levels = [
+                QualityLevel(criterion=c, level=rng.choices("TDC", weights=(70, 27, 3))[0]) for c in CRITERIA
+            ]
+            comment = "Con ngoan, chăm chỉ, cần mạnh dạn phát biểu hơn." if point == END_1 else ""
+            db.session.add(
+                QualityEvaluation(
+                    pupil_id=pid,
+                    class_id=cls.id,
+                    point=point,
+                    comment=comment,
+                    updated_by_id=teacher.id,
+                    levels=levels,
+                )
+            )
 
 
 def _first_pupil(cls: SchoolClass) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import User
 
-from . import daily, grades, messaging, results, rules, years
+from . import daily, grades, messaging, primary, results, rules, years
 from .classes import class_pupils, class_subjects, class_teaching
 from .models import (
     Assessment,
@@ -78,6 +78,7 @@ class ChildPage:
     homeroom: User | None
     office_hours: dict[int, str] = field(default_factory=dict)  # teacher id → when they answer
     results: list = field(default_factory=list)  # confirmed overall results (TermResult), term I first
+    primary: primary.ChildPrimary | None = None  # Circular 27: qualities and competences, year result
 
 
 def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
@@ -180,4 +181,5 @@ def child_page(pupil: Pupil, term_id: int | None) -> ChildPage:
         cls.homeroom_teacher,
         messaging.office_hours_of(sorted(teacher_ids)),
         results.confirmed_of(pupil.id, cls),
+        primary.child_primary(pupil.id, cls),
     )

@@ -26,6 +26,7 @@ from .models import (
     Pupil,
     Subject,
 )
+from .primary_models import PrimaryYearResult, QualityEvaluation, QualityLevel
 
 
 def children(user) -> list[Child]:
@@ -44,7 +45,8 @@ def children(user) -> list[Child]:
 
 def sections(user) -> list[dict]:
     """For the parent's download: per child, the contact book's grades (published), comments,
-    attendance, absence requests, messages, and who among the staff viewed the child's class."""
+    qualities and competences and year results (primary), attendance, absence requests, messages,
+    and who among the staff viewed the child's class."""
     out = []
     kids = db.session.execute(
         sa.select(Pupil).join(Guardian, Guardian.pupil_id == Pupil.id).where(Guardian.user_id == user.id)
@@ -79,6 +81,25 @@ def sections(user) -> list[dict]:
             .order_by(Comment.created_at)
         )
         out.append(section("Comments", [dict(r._mapping) for r in comments], name))
+        qualities = db.session.execute(
+            sa.select(
+                QualityEvaluation.point,
+                QualityLevel.criterion,
+                QualityLevel.level,
+                QualityEvaluation.comment,
+                QualityEvaluation.updated_at,
+            )
+            .outerjoin(QualityLevel, QualityLevel.evaluation_id == QualityEvaluation.id)
+            .where(QualityEvaluation.pupil_id == p.id)
+            .order_by(QualityEvaluation.updated_at, QualityEvaluation.point, QualityLevel.criterion)
+        )
+        out.append(section("Qualities and competences", [dict(r._mapping) for r in qualities], name))
+        years = db.session.execute(
+            sa.select(PrimaryYearResult.result, PrimaryYearResult.reason, PrimaryYearResult.confirmed_at)
+            .where(PrimaryYearResult.pupil_id == p.id)
+            .order_by(PrimaryYearResult.confirmed_at)
+        )
+        out.append(section("Year results (Circular 27)", [dict(r._mapping) for r in years], name))
         days = db.session.execute(
             sa.select(Attendance.on_date, Attendance.status, Attendance.note)
             .where(Attendance.pupil_id == p.id)

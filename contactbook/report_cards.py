@@ -16,7 +16,7 @@ from flask import current_app, render_template
 from app.extensions import db
 from app.i18n import local_today
 
-from . import circulars, grades, rules, years
+from . import circulars, grades, primary, rules, years
 from .classes import class_pupils, class_subjects
 from .models import (
     Assessment,
@@ -57,10 +57,13 @@ class ReportCard:
     conduct: str = ""
     year_learning: str = ""
     year_conduct: str = ""
+    qc: dict = field(default_factory=dict)  # primary: point → primary.PupilQC (the term's two points)
+    primary_year: str = ""  # primary: the confirmed year result (term II)
 
 
 def cards(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> list[ReportCard]:
-    """The term's report cards of ``pupils`` (default: the whole class), in six queries."""
+    """The term's report cards of ``pupils`` (default: the whole class), in six queries (primary:
+    up to three more, the qualities and competences and the year result)."""
     pupils = class_pupils(cls) if pupils is None else pupils
     ids = [p.id for p in pupils]
     out = {p.id: ReportCard(p) for p in pupils}
@@ -108,6 +111,10 @@ def cards(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> li
             )
         )
     }
+    qc, primary_years = {}, {}
+    if primary.applies_to(cls):
+        qc = primary.evaluations(cls, circulars.TERM_POINTS[term.number], ids)
+        primary_years = primary.confirmed_years(cls, ids) if term.number == 2 else {}
     show = grades.display_result
     for pid, card in out.items():
         for s in subjects:
@@ -136,6 +143,11 @@ def cards(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> li
         if r := confirmed.get((pid, "year")):
             card.year_learning = circulars.RESULT_NAMES[r.learning]
             card.year_conduct = circulars.RESULT_NAMES[r.conduct]
+        card.qc = {
+            point: qc[(pid, point)] for point in circulars.TERM_POINTS[term.number] if (pid, point) in qc
+        }
+        if r := primary_years.get(pid):
+            card.primary_year = circulars.PRIMARY_YEAR_NAMES[r.result]
     return [out[p.id] for p in pupils]
 
 
@@ -159,6 +171,9 @@ def render(
         back_url=back_url,
         pdf_url=pdf_url,
         today=local_today().strftime("%d/%m/%Y"),
+        is_primary=primary.applies_to(cls),
+        term_points=circulars.TERM_POINTS[term.number],
+        **primary.NAMES,
     )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import kindergarten, messages, parent, public, results, staff, teacher, urgent, years
+from . import kindergarten, messages, parent, primary, public, results, staff, teacher, urgent, years
 
 BLUEPRINTS = (
     public.bp,
@@ -15,4 +15,5 @@ BLUEPRINTS = (
     results.bp,
     urgent.bp,
     kindergarten.bp,
+    primary.bp,
 )

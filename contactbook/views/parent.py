@@ -9,7 +9,7 @@ from flask_login import current_user
 from app.authz import roles_required
 from app.models import Role
 
-from .. import access, circulars, daily, grades, kindergarten, pages
+from .. import access, circulars, daily, grades, kindergarten, pages, primary
 from ..forms import AbsenceRequestForm
 
 bp = Blueprint("contactbook_parent", __name__, url_prefix="/contactbook")
@@ -51,6 +51,7 @@ def child(pupil_id: int):
         mark_labels=grades.MARK_LABELS,
         mark_names=grades.MARK_NAMES,
         result_names=circulars.RESULT_NAMES,
+        **primary.NAMES,
     )
 
 

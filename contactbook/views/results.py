@@ -22,15 +22,28 @@ from ..forms import ResultsForm
 bp = Blueprint("contactbook_results", __name__, url_prefix="/contactbook")
 
 PROBLEMS = {
-    "primary": _l(
-        "Primary classes are assessed by Circular 27: their overall results are not computed here yet."
-    ),
+    "primary": _l("Primary classes are assessed by Circular 27:"),
     "empty": _l("This class has no pupils."),
     "missing": _l(
         "Some pupils still miss a published subject result, so their learning result cannot be computed:"
     ),
     "conduct": _l("Choose the conduct of every pupil:"),
 }
+
+
+def flash_confirmed(n: int) -> None:
+    """After a confirmation (Circular 22 here, Circular 27 in views/primary.py): how many
+    families are being told."""
+    flash(
+        ngettext(
+            "Results confirmed: %(num)d family is being told.",
+            "Results confirmed: %(num)d families are being told.",
+            n,
+        )
+        if n
+        else _("Results confirmed: nothing changed."),
+        "success",
+    )
 
 
 @bp.route("/classes/<int:class_id>/results", methods=["GET", "POST"])
@@ -51,16 +64,7 @@ def class_results(class_id: int):
         except results.ResultsError as err:
             problem = err
         else:
-            flash(
-                ngettext(
-                    "Results confirmed: %(num)d family is being told.",
-                    "Results confirmed: %(num)d families are being told.",
-                    n,
-                )
-                if n
-                else _("Results confirmed: nothing changed."),
-                "success",
-            )
+            flash_confirmed(n)
             return redirect(url_for(".class_results", class_id=cls.id, period=period))
     return render_template(
         "contactbook/results.html",

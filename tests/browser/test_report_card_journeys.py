@@ -9,7 +9,16 @@ from app.extensions import db
 from app.models import utcnow
 from contactbook.results_models import TermResult
 from tests.browser.contactbook_helpers import at, log_in, scored_class, tr
-from tests.contactbook_factories import add_grade
+from tests.contactbook_factories import (
+    add_grade,
+    assign,
+    create_class,
+    create_pupil,
+    create_school,
+    create_subject,
+    create_user,
+    terms_of,
+)
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
@@ -52,4 +61,47 @@ def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit
     download.value.save_as(saved)
     assert download.value.suggested_filename.endswith(".pdf")
     assert saved.read_bytes().startswith(b"%PDF-")
+    assert_clean()
+
+
+def test_a_primary_teacher_assesses_with_the_keyboard_and_the_family_reads_the_report_card(
+    page, live_server, commit, assert_clean
+):
+    """Class 1A on a phone: the homeroom teacher sets a pupil's qualities and competences at the
+    end of the year from the keyboard alone (type the level's letter, Tab to the next), saves, and
+    the family finds them on the report card of term 2."""
+    school = create_school(level="grade1", name="Trường Tiểu học Thành Công")
+    teacher = create_user(
+        "teacher", school=school, full_name="Nguyễn Thị Lan", email="lan.nt@th.example.edu.vn"
+    )
+    parent = create_user("parent", phone="0912000333", full_name="Phạm Văn Hùng")
+    cls = create_class(school, "1A", homeroom=teacher)
+    assign(teacher, cls, create_subject(school, 1, "Toán", has_test=True))
+    create_pupil(cls, full_name="Đỗ Minh An", guardians=[create_user("parent")])
+    child = create_pupil(cls, full_name="Lê Thu Bình", guardians=[parent])
+    term2 = terms_of(cls)[1]
+    commit()
+    log_in(page, live_server, teacher)
+    page.goto(live_server(f"/contactbook/classes/{cls.id}/qualities?point=cn"))
+    first = page.get_by_label(f"{child.full_name} — Yêu nước", exact=True)
+    first.focus()
+    for key in ["c", *["t"] * 14]:  # Cần cố gắng, then Tốt for the fourteen others
+        page.keyboard.press(key)
+        page.keyboard.press("Tab")
+    page.keyboard.type("Con cần mạnh dạn hơn khi phát biểu.")
+    page.keyboard.press("Enter")  # in the grid Enter never submits the whole class
+    expect(page.locator(".flash")).to_have_count(0)
+    page.get_by_role("button", name=tr("Save %(point)s", point="Cuối năm học")).click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(page.get_by_label(f"{child.full_name} — Yêu nước", exact=True)).to_have_value("C")
+    expect(page.get_by_label(f"{child.full_name} — Thể chất", exact=True)).to_have_value("T")
+
+    page.context.clear_cookies()
+    log_in(page, live_server, parent)
+    page.goto(live_server(f"/contactbook/children/{child.id}/report-card?term={term2.id}"))
+    card = page.locator("article.card")
+    expect(card.get_by_role("row", name="Yêu nước")).to_contain_text("Cần cố gắng")
+    expect(card.get_by_role("row", name="Tính toán")).to_contain_text("Tốt")
+    expect(card).to_contain_text("Con cần mạnh dạn hơn khi phát biểu.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert_clean()

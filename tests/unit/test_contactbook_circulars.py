@@ -8,7 +8,16 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contactbook.circulars import learning_result, primary_year_result
+from contactbook.circulars import (
+    CRITERIA,
+    CRITERION_GROUPS,
+    CRITERION_HALVES,
+    POINTS,
+    learning_result,
+    override_problem,
+    primary_year_result,
+    qc_problems,
+)
 
 D = Decimal
 ORDER = {"CD": 0, "D": 1, "K": 2, "T": 3}
@@ -95,3 +104,84 @@ def test_primary_a_better_test_score_never_gives_a_worse_result(levels, qcs, tes
     assert (
         P_ORDER[primary_year_result(levels, qcs, better)] >= P_ORDER[primary_year_result(levels, qcs, tests)]
     )
+
+
+# ---- Circular 27: qualities and competences, the teacher's year result ---------------------------
+
+ALL_GOOD = dict.fromkeys(CRITERIA, "T")
+Q_ORDER = {"C": 0, "D": 1, "T": 2}
+
+
+def test_the_circular_lists_five_qualities_three_general_and_seven_specific_competences():
+    assert [len(group) for _, group in CRITERION_GROUPS] == [5, 3, 7]
+    assert len(CRITERIA) == 15 and list(POINTS) == ["gk1", "ck1", "gk2", "cn"]
+    assert CRITERIA["giai_quyet"] == "Giải quyết vấn đề và sáng tạo" and CRITERIA["tham_mi"] == "Thẩm mĩ"
+
+
+def test_a_pupils_entries_are_checked_one_by_one():
+    assert qc_problems(ALL_GOOD, "Con chăm ngoan.") == {}
+    assert qc_problems({**ALL_GOOD, "yeu_nuoc": "", "the_chat": "C"}, "") == {}  # blank: not assessed
+    assert qc_problems({**ALL_GOOD, "nhan_ai": "K", "cham_chi": "t"}, "") == {
+        "nhan_ai": "level",
+        "cham_chi": "level",
+    }
+    assert qc_problems({"vui_ve": "T"}, "") == {"vui_ve": "level"}
+    assert qc_problems(ALL_GOOD, "x" * 500) == {} and qc_problems(ALL_GOOD, "x" * 501) == {
+        "comment": "comment_long"
+    }
+
+
+def test_another_result_than_the_computed_one_needs_a_reason():
+    assert override_problem("HTT", "HTT", "") is None
+    assert override_problem("HTT", "HTXS", "") == "reason"
+    assert override_problem("HTT", "HTXS", "ngắn") == "reason"
+    assert override_problem("HTT", "HTXS", "Đạt giải nhất cấp thành phố") is None
+    assert override_problem("HTT", "XS", "Đạt giải nhất cấp thành phố") == "result"
+    assert override_problem("HT", "HT", "x" * 501) == "reason_long"
+    assert override_problem(None, "HT", "Thiếu điểm nhưng vẫn muốn") == "missing"  # nothing is guessed
+
+
+def test_the_year_result_takes_all_fifteen_qualities_and_competences():
+    good = list(ALL_GOOD.values())
+    assert primary_year_result(["HTT"] * 9, good, [10, 9, 9, 9, 10, 9]) == "HTXS"
+    assert primary_year_result(["HTT"] * 9, [*good[:-1], "D"], [10] * 6) == "HT"  # one competence Đạt
+    assert primary_year_result(["HTT"] * 9, [*good[:-1], None], [10] * 6) is None  # one not assessed
+
+
+@given(
+    st.lists(st.sampled_from(["HTT", "HT", "CHT"]), min_size=1, max_size=8),
+    st.lists(st.sampled_from(["T", "D", "C"]), min_size=1, max_size=15),
+    st.lists(st.integers(0, 10), max_size=6),
+    st.data(),
+)
+def test_primary_a_better_quality_never_gives_a_worse_result(levels, qcs, tests, data):
+    i = data.draw(st.integers(0, len(qcs) - 1))
+    better = list(qcs)
+    better[i] = data.draw(st.sampled_from([q for q in Q_ORDER if Q_ORDER[q] >= Q_ORDER[qcs[i]]]))
+    assert (
+        P_ORDER[primary_year_result(levels, better, tests)]
+        >= P_ORDER[primary_year_result(levels, qcs, tests)]
+    )
+
+
+@given(
+    st.lists(st.sampled_from(["HTT", "HT", "CHT"]), min_size=1, max_size=8),
+    st.lists(st.sampled_from(["T", "D", "C"]), max_size=15),
+    st.lists(st.integers(0, 10), max_size=6),
+)
+def test_primary_each_result_meets_its_floors(levels, qcs, tests):
+    result = primary_year_result(levels, qcs, tests)
+    if result == "HTXS":
+        assert all(t >= 9 for t in tests) and set(levels) == {"HTT"} and set(qcs) <= {"T"}
+    if result in ("HTXS", "HTT"):
+        assert all(t >= 7 for t in tests) and "HT" not in levels and set(qcs) <= {"T"}
+    if result != "CHT":
+        assert all(t >= 5 for t in tests) and "CHT" not in levels and "C" not in qcs
+    else:
+        assert any(t < 5 for t in tests) or "CHT" in levels or "C" in qcs
+
+
+def test_the_report_cards_two_halves_hold_each_criterion_once():
+    items = [line[1] for pair in CRITERION_HALVES for line in pair if line and line[0] == "item"]
+    assert sorted(items) == sorted(CRITERIA) and len(CRITERION_HALVES) == 10
+    assert CRITERION_HALVES[0] == (("group", "", "Phẩm chất chủ yếu"), ("group", "", "Năng lực đặc thù"))

@@ -17,6 +17,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import School, User, Ward
 
+from . import counters
 from .allocation import nearest
 from .applications import PLACED, in_district
 from .eligibility import district_schools
@@ -272,6 +273,7 @@ def assign_seat(
     if school.id in claimed_schools(level, None):
         raise RoundError("school_claimed")
     before = {"status": str(app_.status), "school_id": app_.allocated_school_id}
+    counted = counters.snapshot(app_)
     if deadline is None:
         latest = latest_official(level.id, district_id)
         deadline = latest.confirm_by if latest is not None and latest.confirm_by else None
@@ -297,6 +299,7 @@ def assign_seat(
         automatic=automatic,
     )
     notify_later("assigned", None, [app_.id])
+    counters.applied(app_, counted)
     return app_
 
 

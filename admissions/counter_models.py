@@ -33,3 +33,5 @@ class AdmissionCounter(db.Model):
     catchment: Mapped[int] = mapped_column(default=0)  # school rows: the guaranteed catchment choice
     any_choice: Mapped[int] = mapped_column(default=0)  # school rows: listed at any rank
     placed: Mapped[int] = mapped_column(default=0)  # school rows: allocated_school_id is the school
+    # school rows: listed above the seat the application holds elsewhere (a claim on the school)
+    claims: Mapped[int] = mapped_column(default=0)

@@ -4,7 +4,7 @@ instead of aggregating every application of a district (docs/capacity.md).
 An application *contributes* to counter rows (table `admission_counter`, counter_models.py):
 
 - per school it lists: any_choice +1, first_choice +1 at rank 1, catchment +1 on its catchment
-  choice; per school it is allocated to (allocated_school_id): placed +1 — keyed by its status
+  choice, claims +1 when it holds a seat at a school it ranked lower (or unranked); per school it is allocated to (allocated_school_id): placed +1 — keyed by its status
   and trial flag;
 - per ward its child lives in: applications +1, keyed the same way;
 - per school it lists and per ward, by the UTC hour of its first submission (status "").
@@ -32,7 +32,7 @@ from app.models import School, Ward
 from .counter_models import AdmissionCounter
 from .models import Application, ApplicationChoice, Child
 
-COLUMNS = ("applications", "first_choice", "catchment", "any_choice", "placed")
+COLUMNS = ("applications", "first_choice", "catchment", "any_choice", "placed", "claims")
 Key = tuple[int, str, int, bool, str, str]  # level, scope, scope_id, is_trial, status, hour
 
 
@@ -61,10 +61,16 @@ def contribution(app_: Application) -> dict[Key, Counter]:
         row["any_choice"] += 1
         row["first_choice"] += int(c.rank == 1)
         row["catchment"] += int(bool(c.is_catchment))
+        row["claims"] += int(_claims(app_.allocated_school_id, app_.allocated_rank, c.school_id, c.rank))
         out[(lv, "school_hour", c.school_id, trial, "", hour)]["applications"] += 1
     if app_.allocated_school_id is not None:
         out[(lv, "school", app_.allocated_school_id, trial, status, "")]["placed"] += 1
     return out
+
+
+def _claims(seat: int | None, seat_rank: int | None, school_id: int, rank: int) -> bool:
+    """The choice is a school ranked above the seat the application holds elsewhere."""
+    return seat is not None and seat != school_id and (seat_rank is None or rank < seat_rank)
 
 
 def snapshot(app_: Application) -> Snapshot:
@@ -117,23 +123,17 @@ def utc_hour(column):
     return sa.func.strftime("%Y-%m-%d %H", column)
 
 
-def _counted(level_id: int, district_id: int | None) -> sa.Select:
+def _counted(level_id: int, places) -> sa.Select:
     """Every counter row of the level (of the district's schools and wards), computed from the
     applications: one SELECT of (key…, columns…)."""
     a, c = Application.__table__, ApplicationChoice.__table__
-    one, zero = sa.literal(1), sa.literal(0)
+    one = sa.literal(1)
     trial, status, blank = a.c.is_trial, a.c.status, sa.literal("")
     hour = utc_hour(a.c.submitted_at)
-    school_in, ward_in = _places(level_id, district_id)
+    school_in, ward_in = places
 
     def part(scope, sid, st, hr, cols, frm, *where):
-        values = {
-            "applications": zero,
-            "first_choice": zero,
-            "catchment": zero,
-            "any_choice": zero,
-            "placed": zero,
-        }
+        values = {k: sa.literal(0) for k in COLUMNS}
         values.update(cols)
         return (
             sa.select(
@@ -153,13 +153,24 @@ def _counted(level_id: int, district_id: int | None) -> sa.Select:
     ward = Child.__table__.c.ward_id
     first = sa.case((c.c.rank == 1, 1), else_=0)
     catch = sa.case((c.c.is_catchment.is_(True), 1), else_=0)
+    above = sa.case(
+        (
+            sa.and_(
+                a.c.allocated_school_id.is_not(None),
+                a.c.allocated_school_id != c.c.school_id,
+                sa.or_(a.c.allocated_rank.is_(None), c.c.rank < a.c.allocated_rank),
+            ),
+            1,
+        ),
+        else_=0,
+    )
     parts = [
         part(
             "school",
             c.c.school_id,
             status,
             blank,
-            {"first_choice": first, "catchment": catch, "any_choice": one},
+            {"first_choice": first, "catchment": catch, "any_choice": one, "claims": above},
             ch,
             *([c.c.school_id.in_(school_in)] if school_in is not None else []),
         ),
@@ -210,31 +221,31 @@ def _counted(level_id: int, district_id: int | None) -> sa.Select:
     ).group_by(*keys)
 
 
-def _places(level_id: int, district_id: int | None):
+def _places(level_id: int, district_id: int | None) -> tuple[list[int] | None, list[int] | None]:
     """(schools, wards) whose rows a district's writes can change: its own schools and wards, and
-    any other school its children list or were given (None, None: the whole level)."""
+    any other school its children list or were given (None, None: the whole level). Read first as
+    plain id lists: as subqueries, PostgreSQL may re-run them once per row."""
     if district_id is None:
         return None, None
     a, c, k = Application.__table__, ApplicationChoice.__table__, Child.__table__
-    kids = (
-        sa.select(k.c.id)
-        .join(Ward.__table__, Ward.__table__.c.id == k.c.ward_id)
-        .where(Ward.__table__.c.district_id == district_id)
+    w = Ward.__table__
+    wards = sorted(db.session.scalars(sa.select(w.c.id).where(w.c.district_id == district_id)))
+    mine = (
+        a.c.admission_level_id == level_id,
+        a.c.child_id.in_(sa.select(k.c.id).where(k.c.ward_id.in_(wards))),
     )
-    mine = (a.c.admission_level_id == level_id, a.c.child_id.in_(kids))
     schools = sa.union(
         sa.select(School.__table__.c.id).where(School.__table__.c.district_id == district_id),
         sa.select(c.c.school_id).join(a, a.c.id == c.c.application_id).where(*mine),
         sa.select(a.c.allocated_school_id).where(*mine, a.c.allocated_school_id.is_not(None)),
     )
-    wards = sa.select(Ward.__table__.c.id).where(Ward.__table__.c.district_id == district_id)
-    return schools, wards
+    return sorted(db.session.scalars(schools)), wards
 
 
-def _stored(level_id: int, district_id: int | None):
+def _stored(level_id: int, places):
     t = AdmissionCounter
     where = [t.admission_level_id == level_id]
-    schools, wards = _places(level_id, district_id)
+    schools, wards = places
     if schools is not None:
         where.append(
             sa.or_(
@@ -250,8 +261,9 @@ def recompute_for_season(level_id: int, district_id: int | None = None) -> None:
     children list) from the applications, after a set-based write of the season (a round's
     results stored or published, expiries, the trial's wipe): one DELETE and one INSERT … SELECT,
     whatever the number of applications."""
-    db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, district_id)))
-    q = _counted(level_id, district_id)
+    places = _places(level_id, district_id)
+    db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, places)))
+    q = _counted(level_id, places)
     cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
     db.session.execute(sa.insert(AdmissionCounter.__table__).from_select(cols, q))
 
@@ -272,6 +284,7 @@ def _as_dict(rows) -> dict[tuple, tuple]:
 def drift(level_id: int, district_id: int | None = None) -> list[tuple[tuple, tuple, tuple]]:
     """(key, stored, counted) for every counter row that differs from a count from scratch."""
     t = AdmissionCounter
+    places = _places(level_id, district_id)
     stored = _as_dict(
         db.session.execute(
             sa.select(
@@ -282,10 +295,10 @@ def drift(level_id: int, district_id: int | None = None) -> list[tuple[tuple, tu
                 t.status,
                 t.hour,
                 *(getattr(t, c) for c in COLUMNS),
-            ).where(*_stored(level_id, district_id))
+            ).where(*_stored(level_id, places))
         )
     )
-    counted = _as_dict(db.session.execute(_counted(level_id, district_id)))
+    counted = _as_dict(db.session.execute(_counted(level_id, places)))
     zero = (0,) * len(COLUMNS)
     return [
         (key, stored.get(key, zero), counted.get(key, zero))

@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import ImportJob, ImportStatus, ResidentialGroup, School, Ward
 
 from . import rules
+from .counter_models import AdmissionCounter
 from .models import (
     AdmissionCode,
     AdmissionLevel,
@@ -365,15 +366,20 @@ def level_overview(level: AdmissionLevel, district_id: int) -> tuple[list[School
             codes_unassigned += n
         else:
             codes[sid] += n
-    apps = dict(
-        db.session.execute(
-            sa.select(Application.catchment_school_id, sa.func.count())
-            .where(
-                Application.admission_level_id == level.id, Application.status != ApplicationStatus.WITHDRAWN
-            )
-            .group_by(Application.catchment_school_id)
-        ).all()
-    )
+    # Live applications by catchment school, and of the whole level, from the counters
+    # (admissions/counters.py): the catchment choice is the application's catchment school.
+    t, live = AdmissionCounter, AdmissionCounter.status != ApplicationStatus.WITHDRAWN
+    apps: Counter = Counter()
+    live_total = 0
+    for scope, sid, catch, n in db.session.execute(
+        sa.select(t.scope, t.scope_id, sa.func.sum(t.catchment), sa.func.sum(t.applications))
+        .where(t.admission_level_id == level.id, t.scope.in_(("school", "ward")), live)
+        .group_by(t.scope, t.scope_id)
+    ):
+        if scope == "school":
+            apps[sid] += int(catch or 0)
+        else:
+            live_total += int(n or 0)
     schools = db.session.scalars(
         sa.select(School)
         .where(School.level == level.level, School.district_id == district_id)
@@ -394,6 +400,6 @@ def level_overview(level: AdmissionLevel, district_id: int) -> tuple[list[School
         "unassigned": unassigned,
         "codes": sum(codes.values()) + codes_unassigned,
         "codes_unassigned": codes_unassigned,
-        "applications": sum(apps.values()),
+        "applications": live_total,
     }
     return rows, totals

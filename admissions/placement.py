@@ -20,6 +20,7 @@ from app.models import School, User, Ward
 from . import counters
 from .allocation import nearest
 from .applications import PLACED, in_district
+from .counter_models import AdmissionCounter
 from .eligibility import district_schools
 from .models import AdmissionLevel, Application, ApplicationChoice, ApplicationStatus, Child
 from .offers import notify_later
@@ -41,15 +42,14 @@ def level_schools(level: AdmissionLevel) -> list[School]:
 def seats_left(level: AdmissionLevel, district_id: int | None) -> dict[int, int]:
     """Seats left per school of the level in the district (None: the whole city): capacity minus
     offers and confirmations."""
+    t = AdmissionCounter  # the counters (admissions/counters.py): a row per school and status
     taken = dict(
         db.session.execute(
-            sa.select(Application.allocated_school_id, sa.func.count())
+            sa.select(t.scope_id, sa.func.sum(t.placed))
             .where(
-                Application.admission_level_id == level.id,
-                Application.status.in_([str(s) for s in PLACED]),
-                Application.allocated_school_id.is_not(None),
+                t.admission_level_id == level.id, t.scope == "school", t.status.in_([str(s) for s in PLACED])
             )
-            .group_by(Application.allocated_school_id)
+            .group_by(t.scope_id)
         ).all()
     )
     schools = level_schools(level) if district_id is None else district_schools(level, district_id)
@@ -60,7 +60,21 @@ def claimed_schools(level: AdmissionLevel, district_id: int | None) -> set[int]:
     """Schools that some child still in the season ranked above her current seat (or that a waiting
     child listed, or a child whose district's round has not run yet). A seat freed there belongs to
     the next round, not to an office assignment: giving it away by hand would pass over a child with
-    a claim to it (and break stability). `district_id` None: claims from the whole city."""
+    a claim to it (and break stability). `district_id` None: claims from the whole city, read from
+    the counters (a few hundred rows)."""
+    if district_id is None:
+        t = AdmissionCounter
+        waiting = sa.and_(
+            t.status.in_([str(S.UNPLACED), str(S.SUBMITTED), str(S.ALLOCATED)]), t.any_choice > 0
+        )
+        above = sa.and_(t.status.in_([str(x) for x in PLACED]), t.claims > 0)
+        return set(
+            db.session.scalars(
+                sa.select(t.scope_id)
+                .distinct()
+                .where(t.admission_level_id == level.id, t.scope == "school", sa.or_(waiting, above))
+            )
+        )
     c, a = ApplicationChoice, Application
     q = (
         sa.select(c.school_id)

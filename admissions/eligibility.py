@@ -216,9 +216,9 @@ def eligible_not_registered(
         q = q.where(school_area_filter(cmap, school_id))
     elif unassigned:
         q = q.where(no_catchment_filter(cmap, district_id))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    # The count comes with the page (a window count): one pass over the district's roster, not two.
     rows_q = (
-        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code)
+        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code, sa.func.count().over())
         .join(Ward, Ward.id == RosterEntry.ward_id)
         .outerjoin(ResidentialGroup, ResidentialGroup.id == RosterEntry.residential_group_id)
         .outerjoin(
@@ -231,7 +231,14 @@ def eligible_not_registered(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    raw = db.session.execute(rows_q).all()
+    raw = [tuple(r) for r in db.session.execute(rows_q)]
+    if raw:
+        total = raw[0][-1]
+    elif page > 1:  # past the end: the count alone
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    else:
+        total = 0
+    raw = [r[:-1] for r in raw]
     results = [cmap.derive(r.ward_id, r.residential_group_id) for r, *_ in raw]
     names = school_names({c.school_id for c in results if c.school_id})
     rows = [

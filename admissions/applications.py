@@ -18,7 +18,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import District, ResidentialGroup, School, User, Ward
 
-from . import rules
+from . import counters, rules
 from .codes import record_failed_attempt
 from .eligibility import catchment_for, spare_seats_by_school
 from .models import (
@@ -409,6 +409,7 @@ def submit_application(
             raise
         return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
     audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(app_.choices))
+    counters.applied(app_)
     return SubmitResult(app_, "created")
 
 
@@ -419,6 +420,7 @@ def _update(
     if app_.status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.WITHDRAWN):
         raise AdmissionError("locked_status")
     catchment_id = ctx.catchment.school_id
+    before = counters.snapshot(app_)
     # Replace the ranked list: delete first so that (application, rank) stays unique.
     app_.choices.clear()
     db.session.flush()
@@ -441,6 +443,7 @@ def _update(
         actor_id=user.id,
         choices=len(app_.choices),
     )
+    counters.applied(app_, before)
     return SubmitResult(app_, outcome)
 
 
@@ -454,11 +457,13 @@ def withdraw_application(ctx: ApplyContext, user: User) -> Application:
         raise AdmissionError(ctx.reason or "closed")
     if app_.status != ApplicationStatus.SUBMITTED:
         raise AdmissionError("locked_status")
+    before = counters.snapshot(app_)
     app_.status = ApplicationStatus.WITHDRAWN
     app_.withdrawn_at = app_.updated_at = now()
     app_.idempotency_key = None
     db.session.flush()
     audit("application.withdraw", app_, actor_id=user.id)
+    counters.applied(app_, before)
     return app_
 
 

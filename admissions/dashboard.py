@@ -25,9 +25,10 @@ and the exports reuse them.
   applications listing that school. Bucketed in SQL (strftime on SQLite, to_char on PostgreSQL)
   with the zone's offset at the window's opening: Vietnam has no daylight saving time.
 
-**Freshness**: nothing is cached for officers; every figure is computed per request, in a fixed
-number of aggregate queries (see the query-count tests): with 20,000 applications of one district,
-a district page takes 148–176 ms on SQLite, 82–109 ms on PostgreSQL 15. The public figures are
+**Freshness**: nothing is cached for officers; every figure is read per request from the counters
+that the writes keep in their own transaction (admissions/counters.py: a few dozen rows per
+page, whatever the number of applications; `flask --app app admissions counters` checks them
+against a count from scratch). The public figures are
 cached for ADMISSIONS_PUBLIC_CACHE_SECONDS (default 60 s), and the pages say how fresh they are.
 """
 
@@ -46,13 +47,11 @@ from flask import current_app
 from app.extensions import db
 from app.models import District, School, Ward
 
+from .counter_models import AdmissionCounter
 from .models import (
     AdmissionLevel,
     AllocationRound,
-    Application,
-    ApplicationChoice,
     ApplicationStatus,
-    Child,
     RoundKind,
 )
 
@@ -108,11 +107,9 @@ class DistrictRow:
         return self.applications > self.capacity
 
 
-def _live(level_id: int, *, official_only: bool = False):
-    conds = [Application.admission_level_id == level_id, Application.status != ApplicationStatus.WITHDRAWN]
-    if official_only:
-        conds.append(Application.is_trial.is_(False))
-    return sa.and_(*conds)
+def _trial(official_only: bool) -> list:
+    """Counter rows of official applications only (the public pages), or all."""
+    return [AdmissionCounter.is_trial.is_(False)] if official_only else []
 
 
 def school_rows(
@@ -138,42 +135,33 @@ def school_rows(
     }
     if not rows:
         return []
-    scope = list(rows) if (district_id is not None or school_id is not None) else None
+    # From the counters (admissions/counters.py): one row per school, status and trial flag.
+    t = AdmissionCounter
+    live = t.status != ApplicationStatus.WITHDRAWN
+    placed = t.status.in_([str(s) for s in placed_statuses])
 
-    one = sa.case((ApplicationChoice.rank == 1, 1), else_=0)
-    mine = sa.case((ApplicationChoice.is_catchment.is_(True), 1), else_=0)
-    # Driven from the scope's schools (school → its choices → their application): at 20,000
-    # applications a district's counts take a third of the time of an IN list on the choices.
+    def when(cond, col):
+        return sa.func.sum(sa.case((cond, col), else_=0))
+
     counts = (
-        sa.select(ApplicationChoice.school_id, sa.func.sum(one), sa.func.sum(mine), sa.func.count())
-        .join(School, School.id == ApplicationChoice.school_id)
-        .join(Application, Application.id == ApplicationChoice.application_id)
-        .where(*where, _live(level.id, official_only=official_only))
-        .group_by(ApplicationChoice.school_id)
+        sa.select(
+            t.scope_id,
+            when(live, t.first_choice),
+            when(live, t.catchment),
+            when(live, t.any_choice),
+            when(placed, t.placed),
+            when(t.status == ApplicationStatus.CONFIRMED, t.placed),
+        )
+        .where(t.admission_level_id == level.id, t.scope == "school", *_trial(official_only))
+        .group_by(t.scope_id)
     )
-    for sid, first, catch, anyc in db.session.execute(counts):
+    if district_id is not None or school_id is not None:
+        counts = counts.where(t.scope_id.in_(list(rows)))
+    for sid, first, catch, anyc, n, conf in db.session.execute(counts):
         row = rows.get(sid)
         if row is not None:
             row.first_choice, row.catchment, row.any_choice = int(first or 0), int(catch or 0), int(anyc or 0)
-
-    confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
-    placed = (
-        sa.select(Application.allocated_school_id, sa.func.count(), sa.func.sum(confirmed))
-        .where(
-            Application.admission_level_id == level.id,
-            Application.status.in_(placed_statuses),
-            Application.allocated_school_id.is_not(None),
-        )
-        .group_by(Application.allocated_school_id)
-    )
-    if official_only:
-        placed = placed.where(Application.is_trial.is_(False))
-    if scope is not None:
-        placed = placed.where(Application.allocated_school_id.in_(scope))
-    for sid, n, conf in db.session.execute(placed):
-        row = rows.get(sid)
-        if row is not None:
-            row.placed, row.confirmed = int(n), int(conf or 0)
+            row.placed, row.confirmed = int(n or 0), int(conf or 0)
     return list(rows.values())
 
 
@@ -192,19 +180,23 @@ def district_rows(
     ):
         if did in rows:
             rows[did].schools, rows[did].capacity = int(n), int(cap or 0)
-    confirmed = sa.case((Application.status == ApplicationStatus.CONFIRMED, 1), else_=0)
-    placed = sa.case((Application.status.in_(placed_statuses), 1), else_=0)
+    t = AdmissionCounter
+    live = t.status != ApplicationStatus.WITHDRAWN
+    placed = t.status.in_([str(s) for s in placed_statuses])
     for did, n, pl, conf in db.session.execute(
-        sa.select(Ward.district_id, sa.func.count(), sa.func.sum(placed), sa.func.sum(confirmed))
-        .select_from(Application)
-        .join(Child, Child.id == Application.child_id)
-        .join(Ward, Ward.id == Child.ward_id)
-        .where(_live(level.id, official_only=official_only))
+        sa.select(
+            Ward.district_id,
+            sa.func.sum(sa.case((live, t.applications), else_=0)),
+            sa.func.sum(sa.case((placed, t.applications), else_=0)),
+            sa.func.sum(sa.case((t.status == ApplicationStatus.CONFIRMED, t.applications), else_=0)),
+        )
+        .join(Ward, Ward.id == t.scope_id)
+        .where(t.admission_level_id == level.id, t.scope == "ward", *_trial(official_only))
         .group_by(Ward.district_id)
     ):
         if did in rows:
             rows[did].applications, rows[did].placed, rows[did].confirmed = (
-                int(n),
+                int(n or 0),
                 int(pl or 0),
                 int(conf or 0),
             )
@@ -384,19 +376,6 @@ def utc_offset_minutes(tz: str, at: datetime) -> int:
     return int(off.total_seconds() // 60)
 
 
-def hour_bucket(column, offset_minutes: int):
-    """SQL text 'YYYY-MM-DD HH' of a naive-UTC timestamp shifted to local time (SQLite, PostgreSQL),
-    or None on other databases (the caller then buckets in Python)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        return sa.func.strftime("%Y-%m-%d %H", column, f"{offset_minutes:+d} minutes")
-    if dialect == "postgresql":
-        return sa.func.to_char(
-            column + sa.literal(timedelta(minutes=offset_minutes), sa.Interval), "YYYY-MM-DD HH24"
-        )
-    return None
-
-
 def hourly(
     level: AdmissionLevel,
     tz: str,
@@ -414,34 +393,23 @@ def hourly(
     """
     ref = (window.opens_at if window is not None and window.opens_at else None) or now or datetime(2000, 1, 1)
     offset = utc_offset_minutes(tz, ref)
-    conds = [Application.admission_level_id == level.id]
-    if official_only:
-        conds.append(Application.is_trial.is_(False))
-    q = sa.select(Application.submitted_at).where(*conds)
-    if district_id is not None:
-        q = (
-            q.join(Child, Child.id == Application.child_id)
-            .join(Ward, Ward.id == Child.ward_id)
-            .where(Ward.district_id == district_id)
-        )
+    # From the hourly counters (UTC hours; the zone's offset is whole hours: Vietnam's is +7).
+    t = AdmissionCounter
+    q = sa.select(t.hour, sa.func.sum(t.applications)).where(
+        t.admission_level_id == level.id, *_trial(official_only)
+    )
     if school_id is not None:
-        q = q.where(
-            sa.exists().where(
-                ApplicationChoice.application_id == Application.id, ApplicationChoice.school_id == school_id
-            )
-        )
+        q = q.where(t.scope == "school_hour", t.scope_id == school_id)
+    else:
+        q = q.where(t.scope == "ward_hour")
+        if district_id is not None:
+            q = q.where(t.scope_id.in_(sa.select(Ward.id).where(Ward.district_id == district_id)))
     # Withdrawn applications still registered at that hour: they count (the load the portal carried).
-    bucket = hour_bucket(Application.submitted_at, offset)
+    shift = timedelta(minutes=offset)
     counts: Counter = Counter()
-    if bucket is not None:
-        label = bucket.label("hour")
-        agg = q.with_only_columns(label, sa.func.count()).group_by(label)
-        for text, n in db.session.execute(agg):
-            counts[datetime.strptime(text, "%Y-%m-%d %H")] += int(n)
-    else:  # pragma: no cover - other databases
-        shift = timedelta(minutes=offset)
-        for (ts,) in db.session.execute(q):
-            counts[(ts + shift).replace(minute=0, second=0, microsecond=0)] += 1
+    for text, n in db.session.execute(q.group_by(t.hour)):
+        if text and n:
+            counts[(datetime.strptime(text, "%Y-%m-%d %H") + shift).replace(minute=0)] += int(n)
     return HourlySeries(tz, _fill(counts, window, now, offset))
 
 

@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import ImportJob, ImportStatus, ResidentialGroup, School, Ward
 
 from . import rules
+from .counter_models import AdmissionCounter
 from .models import (
     AdmissionCode,
     AdmissionLevel,
@@ -215,9 +216,9 @@ def eligible_not_registered(
         q = q.where(school_area_filter(cmap, school_id))
     elif unassigned:
         q = q.where(no_catchment_filter(cmap, district_id))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    # The count comes with the page (a window count): one pass over the district's roster, not two.
     rows_q = (
-        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code)
+        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code, sa.func.count().over())
         .join(Ward, Ward.id == RosterEntry.ward_id)
         .outerjoin(ResidentialGroup, ResidentialGroup.id == RosterEntry.residential_group_id)
         .outerjoin(
@@ -230,7 +231,14 @@ def eligible_not_registered(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    raw = db.session.execute(rows_q).all()
+    raw = [tuple(r) for r in db.session.execute(rows_q)]
+    if raw:
+        total = raw[0][-1]
+    elif page > 1:  # past the end: the count alone
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    else:
+        total = 0
+    raw = [r[:-1] for r in raw]
     results = [cmap.derive(r.ward_id, r.residential_group_id) for r, *_ in raw]
     names = school_names({c.school_id for c in results if c.school_id})
     rows = [
@@ -365,15 +373,20 @@ def level_overview(level: AdmissionLevel, district_id: int) -> tuple[list[School
             codes_unassigned += n
         else:
             codes[sid] += n
-    apps = dict(
-        db.session.execute(
-            sa.select(Application.catchment_school_id, sa.func.count())
-            .where(
-                Application.admission_level_id == level.id, Application.status != ApplicationStatus.WITHDRAWN
-            )
-            .group_by(Application.catchment_school_id)
-        ).all()
-    )
+    # Live applications by catchment school, and of the whole level, from the counters
+    # (admissions/counters.py): the catchment choice is the application's catchment school.
+    t, live = AdmissionCounter, AdmissionCounter.status != ApplicationStatus.WITHDRAWN
+    apps: Counter = Counter()
+    live_total = 0
+    for scope, sid, catch, n in db.session.execute(
+        sa.select(t.scope, t.scope_id, sa.func.sum(t.catchment), sa.func.sum(t.applications))
+        .where(t.admission_level_id == level.id, t.scope.in_(("school", "ward")), live)
+        .group_by(t.scope, t.scope_id)
+    ):
+        if scope == "school":
+            apps[sid] += int(catch or 0)
+        else:
+            live_total += int(n or 0)
     schools = db.session.scalars(
         sa.select(School)
         .where(School.level == level.level, School.district_id == district_id)
@@ -394,6 +407,6 @@ def level_overview(level: AdmissionLevel, district_id: int) -> tuple[list[School
         "unassigned": unassigned,
         "codes": sum(codes.values()) + codes_unassigned,
         "codes_unassigned": codes_unassigned,
-        "applications": sum(apps.values()),
+        "applications": live_total,
     }
     return rows, totals

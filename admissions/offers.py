@@ -19,7 +19,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import School, User
 
-from . import notify
+from . import counters, notify
 from .allocation import priority_class
 from .applications import PLACED, VALUES_CHUNK, in_district, lock_row
 from .models import (
@@ -226,6 +226,8 @@ def expire_offers(
             .where(Application.__table__.c.id.in_(part), Application.__table__.c.status == S.OFFERED)
             .values(status=S.EXPIRED, expired_at=at)
         )
+    for lv in {level_id} if level_id is not None else set(counters.level_ids()):
+        counters.recompute_for_season(lv, district_id)
     db.session.expire_all()
     audit(
         "admissions.offers.expire",
@@ -242,6 +244,7 @@ def respond_to_offer(app_: Application, user: User, accept: bool) -> Application
     lock_row(app_)  # both parents answering at once: one answer wins
     at = now()
     status = shown_status(app_, at)  # past the answer-by time: refused, whether recorded yet or not
+    before = counters.snapshot(app_)
     if accept:
         if status == S.CONFIRMED:
             return app_  # idempotent (double click)
@@ -264,6 +267,7 @@ def respond_to_offer(app_: Application, user: User, accept: bool) -> Application
     db.session.flush()
     audit(f"application.{event}", app_, actor_id=user.id, school_id=app_.allocated_school_id)
     notify_later(event, None, [app_.id])
+    counters.applied(app_, before)
     return app_
 
 

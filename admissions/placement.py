@@ -17,8 +17,10 @@ from app.audit import audit
 from app.extensions import db
 from app.models import School, User, Ward
 
+from . import counters
 from .allocation import nearest
 from .applications import PLACED, in_district
+from .counter_models import AdmissionCounter
 from .eligibility import district_schools
 from .models import AdmissionLevel, Application, ApplicationChoice, ApplicationStatus, Child
 from .offers import notify_later
@@ -40,15 +42,14 @@ def level_schools(level: AdmissionLevel) -> list[School]:
 def seats_left(level: AdmissionLevel, district_id: int | None) -> dict[int, int]:
     """Seats left per school of the level in the district (None: the whole city): capacity minus
     offers and confirmations."""
+    t = AdmissionCounter  # the counters (admissions/counters.py): a row per school and status
     taken = dict(
         db.session.execute(
-            sa.select(Application.allocated_school_id, sa.func.count())
+            sa.select(t.scope_id, sa.func.sum(t.placed))
             .where(
-                Application.admission_level_id == level.id,
-                Application.status.in_([str(s) for s in PLACED]),
-                Application.allocated_school_id.is_not(None),
+                t.admission_level_id == level.id, t.scope == "school", t.status.in_([str(s) for s in PLACED])
             )
-            .group_by(Application.allocated_school_id)
+            .group_by(t.scope_id)
         ).all()
     )
     schools = level_schools(level) if district_id is None else district_schools(level, district_id)
@@ -59,7 +60,21 @@ def claimed_schools(level: AdmissionLevel, district_id: int | None) -> set[int]:
     """Schools that some child still in the season ranked above her current seat (or that a waiting
     child listed, or a child whose district's round has not run yet). A seat freed there belongs to
     the next round, not to an office assignment: giving it away by hand would pass over a child with
-    a claim to it (and break stability). `district_id` None: claims from the whole city."""
+    a claim to it (and break stability). `district_id` None: claims from the whole city, read from
+    the counters (a few hundred rows)."""
+    if district_id is None:
+        t = AdmissionCounter
+        waiting = sa.and_(
+            t.status.in_([str(S.UNPLACED), str(S.SUBMITTED), str(S.ALLOCATED)]), t.any_choice > 0
+        )
+        above = sa.and_(t.status.in_([str(x) for x in PLACED]), t.claims > 0)
+        return set(
+            db.session.scalars(
+                sa.select(t.scope_id)
+                .distinct()
+                .where(t.admission_level_id == level.id, t.scope == "school", sa.or_(waiting, above))
+            )
+        )
     c, a = ApplicationChoice, Application
     q = (
         sa.select(c.school_id)
@@ -182,13 +197,12 @@ def placement_rows(
             sa.or_(without_seat_clause(at), office_offer_clause(at)),
         )
     )
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
-    without = (
-        db.session.scalar(
-            sa.select(sa.func.count()).select_from(base.where(without_seat_clause(at)).subquery())
-        )
-        or 0
+    # Both counts in one pass over the district's applications.
+    counted = base.with_only_columns(
+        sa.func.count(), sa.func.sum(sa.case((without_seat_clause(at), 1), else_=0))
     )
+    total, without = db.session.execute(counted).one()
+    total, without = int(total or 0), int(without or 0)
     waiting_first = sa.case((office_offer_clause(at), 1), else_=0)
     rows = db.session.execute(
         base.add_columns(Child, Ward.name)
@@ -272,6 +286,7 @@ def assign_seat(
     if school.id in claimed_schools(level, None):
         raise RoundError("school_claimed")
     before = {"status": str(app_.status), "school_id": app_.allocated_school_id}
+    counted = counters.snapshot(app_)
     if deadline is None:
         latest = latest_official(level.id, district_id)
         deadline = latest.confirm_by if latest is not None and latest.confirm_by else None
@@ -297,6 +312,7 @@ def assign_seat(
         automatic=automatic,
     )
     notify_later("assigned", None, [app_.id])
+    counters.applied(app_, counted)
     return app_
 
 

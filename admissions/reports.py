@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import District, ResidentialGroup, School, Ward
 
+from .counter_models import AdmissionCounter
 from .eligibility import district_schools
 from .models import (
     AdmissionLevel,
@@ -44,15 +45,13 @@ def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
 
 
 def status_counts(level: AdmissionLevel, district_id: int) -> list[tuple[str, int]]:
-    """Applications of children living in the district, by status (one query)."""
-    # A join, not `child_id IN (children of the district)`: at 50,000 applications the IN form
-    # took ~650 ms against ~220 ms for the join (PostgreSQL, median of five, same load).
+    """Applications of children living in the district, by status: one query on the counters."""
+    t = AdmissionCounter
     q = (
-        sa.select(Application.status, sa.func.count())
-        .join(Child, Child.id == Application.child_id)
-        .join(Ward, Ward.id == Child.ward_id)
-        .where(Application.admission_level_id == level.id, Ward.district_id == district_id)
-        .group_by(Application.status)
+        sa.select(t.status, sa.func.sum(t.applications))
+        .join(Ward, Ward.id == t.scope_id)
+        .where(t.admission_level_id == level.id, t.scope == "ward", Ward.district_id == district_id)
+        .group_by(t.status)
     )
     counts = dict(db.session.execute(q).all())
     return [(s.value, int(counts.get(s.value, 0))) for s in ApplicationStatus]

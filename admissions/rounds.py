@@ -23,7 +23,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import User
 
-from . import allocation, freeze
+from . import allocation, counters, freeze
 from .allocation import application_id_of, lost_guarantees, priority_class, summarize
 from .applications import in_district_table, lock_row
 from .eligibility import district_schools
@@ -290,6 +290,7 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
             )
             .values(status=S.ALLOCATED, allocated_at=at)
         )
+        counters.recompute_for_season(rnd.admission_level_id, rnd.district_id)
     summary = summarize(instance, result)
     summary["dropped_choices"] = built.dropped_choices
     moved = newly = 0
@@ -423,4 +424,5 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
         **counts,
     )
     notify_later("result", rnd.id, changed)
+    counters.recompute_for_season(rnd.admission_level_id, rnd.district_id)
     return counts

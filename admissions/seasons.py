@@ -22,7 +22,7 @@ from app.audit import audit, audit_time
 from app.extensions import db
 from app.models import AcademicYear, User, utcnow
 
-from . import rules
+from . import counters, rules
 from .freeze_models import EntryFreeze, RoundAttempt, RoundCommitment
 from .models import (
     AdmissionCode,
@@ -221,6 +221,8 @@ def wipe_trial(season: AdmissionSeason) -> dict[str, int]:
             AdmissionCode.admission_level_id.in_(level_ids), AdmissionCode.is_trial.is_(True)
         )
     ).rowcount
+    for level_id in level_ids:
+        counters.recompute_for_season(level_id)
     season.phase = SeasonPhase.OFFICIAL
     season.trial_wiped_at = at
     db.session.flush()

@@ -187,6 +187,7 @@ def add_child_for(parent, roster_entry, season=None, level: str = "grade1"):
 
 
 def create_application(child, level, parent, choices=(), catchment=None, status: str = "submitted"):
+    from admissions import counters
     from admissions.models import Application, ApplicationChoice
     from app.extensions import db
 
@@ -207,6 +208,7 @@ def create_application(child, level, parent, choices=(), catchment=None, status:
     ]
     db.session.add(app_)
     db.session.flush()
+    counters.applied(app_)  # as the service does
     return app_
 
 
@@ -347,7 +349,7 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
     the roster), the guardianship, the application with its catchment (derived like the service
     does) and ranked choices (`choose(child, catchment_id, options) -> [school ids]`, options being
     the schools with spare seats), the catchment school appended last. Returns the applications."""
-    from admissions import eligibility, rules
+    from admissions import counters, eligibility, rules
     from admissions.models import Application, ApplicationChoice, Child, ParentChild
     from app.extensions import db
     from app.models import School, Ward
@@ -413,4 +415,5 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
         apps.append(a)
     db.session.add_all(apps)
     db.session.flush()
+    counters.recompute_for_season(level.id)  # the service keeps them one by one
     return apps

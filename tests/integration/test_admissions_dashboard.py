@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from admissions import dashboard
+from admissions import counters, dashboard
 from admissions.models import Application
 from app import jobs
+from app.extensions import db as database
 from app.models import AuditLog, utcnow
 from tests.admissions_factories import (
     add_child_for,
@@ -66,6 +67,8 @@ def build_season(*, trial: bool = False) -> Season:
     apps["offered"].allocated_school_id, apps["offered"].allocated_rank = a.home.id, 1
     apps["confirmed"].allocated_school_id, apps["confirmed"].allocated_rank = a.other.id, 1
     apps["confirmed"].confirmed_at = utcnow()
+    database.session.flush()
+    counters.recompute_for_season(level.id)  # the seats above were set directly, not by a round
     other_parent = create_user("parent")
     kid_b = add_child_for(other_parent, b.children[0], season)
     apps["b"] = create_application(kid_b, level, other_parent, catchment=b.home)
@@ -132,6 +135,8 @@ def test_registrations_per_hour_are_bucketed_in_vietnam_time(world2, db):
     for app_, at in zip(world2.apps.values(), stamps, strict=False):
         app_.submitted_at = at
     world2.apps["b"].submitted_at = opens + timedelta(minutes=10)
+    db.session.flush()
+    counters.recompute_for_season(lv.id)  # the hours were set directly, not by a submission
     jobs.commit()
     from admissions.rules import Window
 

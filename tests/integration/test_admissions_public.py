@@ -8,6 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from admissions import counters
 from admissions.models import Application, Child, LevelState, RosterEntry
 from app import jobs
 from app.models import User
@@ -119,6 +120,8 @@ def test_seed_commitment_then_seed_and_cutoffs_once_published(app, db, client, d
             None,
             None,
         )
+    db.session.flush()
+    counters.recompute_for_season(w.level.id)  # set directly, not by a write path
     w.a.other.capacity = 1
     close_window(w.level)
     officer = w.users["officer_a"]

@@ -47,7 +47,7 @@ JOURNEY_BUDGET = {
     # capacities and the latest import are read on each (admissions.eligibility): a change
     # reaches the choice list at once.
     "apply_page": 10,
-    "submit": 14,
+    "submit": 15,  # with the office's counters moved in the same transaction (one upsert)
     "receipt": 3,
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)

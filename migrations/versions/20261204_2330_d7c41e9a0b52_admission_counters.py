@@ -1,7 +1,7 @@
 """admissions: the office's figures as counters kept on write (admission_counter), backfilled
 
 Revision ID: d7c41e9a0b52
-Revises: a1db389fd9fb
+Revises: 68a284065573
 Create Date: 2026-12-04 23:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd7c41e9a0b52'
-down_revision = 'a1db389fd9fb'
+down_revision = '68a284065573'
 branch_labels = None
 depends_on = None
 

@@ -48,6 +48,20 @@ def test_offline_child_page_and_offline_page_then_logout_clears_the_cache(
     parent = world["users"]["parent"]
     child = cb_world["child"]
     log_in(page, live_server, parent.email or parent.phone)
+    # The worker installed on the login page, before anyone was logged in: install it afresh now,
+    # with the session cookie in the browser, so that the offline page it keeps could carry the
+    # parent's name if the worker fetched it with the cookie.
+    page.wait_for_function("async () => !!(await navigator.serviceWorker.ready)")
+    page.evaluate(
+        """async () => {
+            for (const r of await navigator.serviceWorker.getRegistrations()) await r.unregister();
+            for (const k of await caches.keys()) await caches.delete(k);
+        }"""
+    )
+    page.reload()
+    page.wait_for_function("async () => !!(await navigator.serviceWorker.ready)")
+    page.wait_for_function("async () => !!(await caches.match('/offline'))")
+    expect(page.get_by_text(parent.full_name).first).to_be_visible()  # logged in while it installed
 
     # The manifest is linked and valid; the service worker registers with the whole site as scope.
     manifest = page.evaluate(

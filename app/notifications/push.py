@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import requests
 import sqlalchemy as sa
@@ -194,6 +195,10 @@ class PushChannel:
         self.timeout = float(current_app.config.get("PUSH_TIMEOUT", 10))
         self.conn = conn
         self.session = requests.Session()
+        # The proxy settings are read once per chunk, not once per message (requests reads the
+        # environment on every request otherwise: a third of a push's CPU in the bench's profile).
+        self.session.proxies = {k: v for k, v in getproxies().items() if k in ("http", "https")}
+        self.session.trust_env = False
         self._vapid = Vapid02.from_string(self.private_key) if self.private_key else None
         self._signed: dict[str, tuple[float, dict]] = {}
         self._touched: list[int] = []  # subscriptions that took a message, recorded in batches

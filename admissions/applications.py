@@ -115,16 +115,21 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     canonical = rules.normalize_code(raw_code)
     if canonical is None or not rules.code_is_well_formed(canonical):
         raise AdmissionError("bad_code", "code")
-    code = db.session.scalar(
-        sa.select(AdmissionCode)
+    # The code, its roster entry and season, the child already made from that entry and the
+    # parent's link to it: one statement.
+    row = db.session.execute(
+        sa.select(AdmissionCode, Child, ParentChild.id)
+        .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
+        .outerjoin(ParentChild, sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == user.id))
         .where(AdmissionCode.code == canonical)
         .options(
             joinedload(AdmissionCode.roster_entry),
             joinedload(AdmissionCode.admission_level).joinedload(AdmissionLevel.season),
         )
-    )
-    if code is None:
+    ).first()
+    if row is None:
         raise AdmissionError("unknown_code", "code")
+    code, child, linked = row
     at = now()
     if rules.is_locked(code.locked_until, at):
         raise AdmissionError("locked", "code", until=code.locked_until)
@@ -159,7 +164,6 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     code.locked_until = None
     code.used_at = code.used_at or at
     season = code.admission_level.season
-    child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == roster.id))
     if child is None:
         child = Child(roster_entry_id=roster.id, trial_season_id=season.id if season.is_trial else None)
         db.session.add(child)
@@ -173,13 +177,9 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
         "source",
     ):
         setattr(child, name, getattr(identity, name))
-    db.session.flush()
-    linked = db.session.scalar(
-        sa.select(ParentChild.id).where(ParentChild.user_id == user.id, ParentChild.child_id == child.id)
-    )
     if linked is None:
-        db.session.add(ParentChild(user_id=user.id, child_id=child.id))
-        db.session.flush()
+        db.session.add(ParentChild(user_id=user.id, child=child))
+    db.session.flush()  # the code, the child and the link together
     audit(
         "child.add",
         child,
@@ -318,17 +318,35 @@ def apply_context(
     return ctx
 
 
+def closed_without_application(child: Child) -> bool:
+    """After adding a child: this season's registration has closed and the child has no
+    application (looked up only then: while the window is open, one statement fewer)."""
+    ctx = apply_context(child, options=False, loaded=[])
+    if ctx.reason != "closed":
+        return False
+    return (
+        db.session.scalar(
+            sa.select(Application.id).where(
+                Application.child_id == child.id, Application.admission_level_id == ctx.level.id
+            )
+        )
+        is None
+    )
+
+
 REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
 
 
+REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
+
+
 def _new_reference(level: AdmissionLevel) -> str:
+    """A random reference; not checked here: the unique constraint refuses a taken one and
+    `submit_application` draws again."""
     year = level.season.intake_year % 100
-    while True:
-        ref = f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
-            rules.ALPHABET[secrets.randbelow(32)] for _ in range(7)
-        )
-        if db.session.scalar(sa.select(Application.id).where(Application.reference == ref)) is None:
-            return ref
+    return f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
+        rules.ALPHABET[secrets.randbelow(32)] for _ in range(7)
+    )
 
 
 @dataclass
@@ -375,40 +393,49 @@ def submit_application(
             return SubmitResult(existing, "exists")
         return _update(existing, ctx, user, others, siblings, token)
     at = now()
-    app_ = Application(
-        reference=_new_reference(level),
-        child_id=ctx.child.id,
-        admission_level_id=level.id,
-        status=ApplicationStatus.SUBMITTED,
-        is_trial=ctx.season.is_trial,
-        catchment_school_id=catchment_id,
-        catchment_status=ctx.catchment.status,
-        residence_type=ctx.child.residence_type,
-        sibling_school_ids=siblings,
-        idempotency_key=token,
-        submitted_by_id=user.id,
-        submitted_at=at,
-        updated_at=at,
-    )
-    app_.choices = [
-        ApplicationChoice(rank=r, school_id=sid, is_catchment=c)
+    rows = [
+        {"rank": r, "school_id": sid, "is_catchment": c}
         for r, sid, c in rules.ranked_choices(others, catchment_id)
     ]
-    try:
-        with db.session.begin_nested():
-            db.session.add(app_)
-            db.session.flush()
-    except IntegrityError:
-        # A concurrent request (same form twice, two tabs, the other parent) won the race.
-        existing = db.session.scalar(
-            sa.select(Application).where(
-                Application.child_id == ctx.child.id, Application.admission_level_id == level.id
-            )
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        app_ = Application(
+            reference=_new_reference(level),
+            child_id=ctx.child.id,
+            admission_level_id=level.id,
+            status=ApplicationStatus.SUBMITTED,
+            is_trial=ctx.season.is_trial,
+            catchment_school_id=catchment_id,
+            catchment_status=ctx.catchment.status,
+            residence_type=ctx.child.residence_type,
+            sibling_school_ids=siblings,
+            idempotency_key=token,
+            submitted_by_id=user.id,
+            submitted_at=at,
+            updated_at=at,
         )
-        if existing is None:
-            raise
-        return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
-    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(app_.choices))
+        try:
+            with db.session.begin_nested():
+                db.session.add(app_)
+                db.session.flush()
+                # The ranked list in one executemany INSERT (not one ORM INSERT … RETURNING each).
+                if rows:
+                    db.session.execute(
+                        sa.insert(ApplicationChoice), [{"application_id": app_.id, **row} for row in rows]
+                    )
+            break
+        except IntegrityError:
+            # A concurrent request (same form twice, two tabs, the other parent) won the race,
+            # or (rarely) the reference drawn is taken: draw again.
+            existing = db.session.scalar(
+                sa.select(Application).where(
+                    Application.child_id == ctx.child.id, Application.admission_level_id == level.id
+                )
+            )
+            if existing is not None:
+                return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
+    else:
+        raise RuntimeError("no free application reference")
+    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))
     return SubmitResult(app_, "created")
 
 

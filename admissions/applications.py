@@ -11,8 +11,9 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 
 from app.audit import audit
 from app.extensions import db
@@ -340,6 +341,11 @@ REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
 REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
 
 
+def _insert(model):
+    """INSERT for this database's dialect (both have ON CONFLICT DO NOTHING … RETURNING)."""
+    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+
+
 def _new_reference(level: AdmissionLevel) -> str:
     """A random reference; not checked here: the unique constraint refuses a taken one and
     `submit_application` draws again."""
@@ -397,44 +403,47 @@ def submit_application(
         {"rank": r, "school_id": sid, "is_catchment": c}
         for r, sid, c in rules.ranked_choices(others, catchment_id)
     ]
+    values = {
+        "child_id": ctx.child.id,
+        "admission_level_id": level.id,
+        "status": ApplicationStatus.SUBMITTED,
+        "is_trial": ctx.season.is_trial,
+        "catchment_school_id": catchment_id,
+        "catchment_status": ctx.catchment.status,
+        "residence_type": ctx.child.residence_type,
+        "sibling_school_ids": siblings,
+        "idempotency_key": token,
+        "submitted_by_id": user.id,
+        "submitted_at": at,
+        "updated_at": at,
+    }
     for _attempt in range(REFERENCE_ATTEMPTS):
-        app_ = Application(
-            reference=_new_reference(level),
-            child_id=ctx.child.id,
-            admission_level_id=level.id,
-            status=ApplicationStatus.SUBMITTED,
-            is_trial=ctx.season.is_trial,
-            catchment_school_id=catchment_id,
-            catchment_status=ctx.catchment.status,
-            residence_type=ctx.child.residence_type,
-            sibling_school_ids=siblings,
-            idempotency_key=token,
-            submitted_by_id=user.id,
-            submitted_at=at,
-            updated_at=at,
+        values["reference"] = _new_reference(level)
+        # INSERT … ON CONFLICT DO NOTHING: no savepoint, and no error to recover from when a
+        # unique constraint refuses the row.
+        new_id = db.session.scalar(
+            _insert(Application).values(**values).on_conflict_do_nothing().returning(Application.id)
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(app_)
-                db.session.flush()
-                # The ranked list in one executemany INSERT (not one ORM INSERT … RETURNING each).
-                if rows:
-                    db.session.execute(
-                        sa.insert(ApplicationChoice), [{"application_id": app_.id, **row} for row in rows]
-                    )
+        if new_id is not None:
             break
-        except IntegrityError:
-            # A concurrent request (same form twice, two tabs, the other parent) won the race,
-            # or (rarely) the reference drawn is taken: draw again.
-            existing = db.session.scalar(
-                sa.select(Application).where(
-                    Application.child_id == ctx.child.id, Application.admission_level_id == level.id
-                )
+        # A concurrent request (same form twice, two tabs, the other parent) won the race,
+        # or (rarely) the reference drawn is taken: draw again.
+        existing = db.session.scalar(
+            sa.select(Application).where(
+                Application.child_id == ctx.child.id, Application.admission_level_id == level.id
             )
-            if existing is not None:
-                return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
+        )
+        if existing is not None:
+            return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
     else:
         raise RuntimeError("no free application reference")
+    if rows:  # the ranked list in one executemany INSERT
+        db.session.execute(sa.insert(ApplicationChoice), [{"application_id": new_id, **row} for row in rows])
+    # The row as written, in the session without selecting it again (what was not written,
+    # such as the choices, loads when read).
+    app_ = Application(id=new_id, **values)
+    make_transient_to_detached(app_)
+    db.session.add(app_)
     audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))
     return SubmitResult(app_, "created")
 

@@ -50,9 +50,9 @@ JOURNEY_BUDGET = {
     # capacities and the latest import are read on each (admissions.eligibility): a change
     # reaches the choice list at once.
     "apply_page": 10,
-    # the reference not checked beforehand (the unique constraint: drawn again), the ranked
-    # choices in one executemany INSERT
-    "submit": 12,
+    # INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not looked up first: a taken
+    # one is refused and drawn again), the ranked choices in one executemany INSERT
+    "submit": 10,
     "receipt": 3,
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)

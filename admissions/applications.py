@@ -17,11 +17,12 @@ from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 
 from app.audit import audit
 from app.extensions import db
-from app.models import District, ResidentialGroup, School, User, Ward
+from app.models import School, User, Ward
 
 from . import rules
 from .codes import record_failed_attempt
 from .eligibility import catchment_for, spare_seats_by_school
+from .identity import Identity, digits, identity_from_registry
 from .models import (
     AdmissionCode,
     AdmissionLevel,
@@ -32,7 +33,6 @@ from .models import (
     Child,
     LevelState,
     ParentChild,
-    RosterEntry,
 )
 from .registry import RegistryUnavailable, client_from_config
 from .rules import AdmissionError
@@ -65,47 +65,6 @@ def lock_row(obj) -> None:
     db.session.refresh(obj)
 
 
-@dataclass
-class Identity:
-    full_name: str
-    date_of_birth: date
-    gender: str
-    ward_id: int
-    residential_group_id: int | None
-    residence_type: str
-    source: str
-
-
-def _digits(text: str | None) -> str:
-    return "".join(ch for ch in (text or "") if ch.isdigit())
-
-
-def _identity_from_registry(record, roster: RosterEntry) -> Identity:
-    """Residence from the registry, mapped to our wards; falls back to the roster's address."""
-    ward_id, group_id = roster.ward_id, roster.residential_group_id
-    q = sa.select(Ward).join(District).where(Ward.name == record.ward)
-    if record.district:
-        q = q.where(sa.or_(District.name == record.district, District.code == record.district))
-    ward = db.session.scalars(q).first()
-    if ward is not None:
-        ward_id, group_id = ward.id, None
-        if record.residential_group:
-            group_id = db.session.scalar(
-                sa.select(ResidentialGroup.id).where(
-                    ResidentialGroup.ward_id == ward.id, ResidentialGroup.name == record.residential_group
-                )
-            )
-    return Identity(
-        record.full_name,
-        record.date_of_birth,
-        record.gender,
-        ward_id,
-        group_id,
-        record.residence_type,
-        "registry",
-    )
-
-
 def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> tuple[Child, bool]:
     """Link the child identified by code + personal ID + date of birth to the parent's account.
 
@@ -136,7 +95,7 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
         raise AdmissionError("locked", "code", until=code.locked_until)
     roster = code.roster_entry
     identity: Identity | None = None
-    if _digits(personal_id) == roster.personal_id:
+    if digits(personal_id) == roster.personal_id:
         registry = client_from_config(current_app.config)
         if registry is not None:
             try:
@@ -144,7 +103,7 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
             except RegistryUnavailable as err:
                 raise AdmissionError("registry_down") from err
             if record is not None:
-                identity = _identity_from_registry(record, roster)
+                identity = identity_from_registry(record, roster)
         elif roster.date_of_birth == date_of_birth:
             identity = Identity(
                 roster.full_name,

@@ -11,16 +11,18 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 
 from app.audit import audit
 from app.extensions import db
-from app.models import District, ResidentialGroup, School, User, Ward
+from app.models import School, User, Ward
 
 from . import counters, rules
 from .codes import record_failed_attempt
 from .eligibility import catchment_for, spare_seats_by_school
+from .identity import Identity, digits, identity_from_registry
 from .models import (
     AdmissionCode,
     AdmissionLevel,
@@ -31,7 +33,6 @@ from .models import (
     Child,
     LevelState,
     ParentChild,
-    RosterEntry,
 )
 from .registry import RegistryUnavailable, client_from_config
 from .rules import AdmissionError
@@ -64,47 +65,6 @@ def lock_row(obj) -> None:
     db.session.refresh(obj)
 
 
-@dataclass
-class Identity:
-    full_name: str
-    date_of_birth: date
-    gender: str
-    ward_id: int
-    residential_group_id: int | None
-    residence_type: str
-    source: str
-
-
-def _digits(text: str | None) -> str:
-    return "".join(ch for ch in (text or "") if ch.isdigit())
-
-
-def _identity_from_registry(record, roster: RosterEntry) -> Identity:
-    """Residence from the registry, mapped to our wards; falls back to the roster's address."""
-    ward_id, group_id = roster.ward_id, roster.residential_group_id
-    q = sa.select(Ward).join(District).where(Ward.name == record.ward)
-    if record.district:
-        q = q.where(sa.or_(District.name == record.district, District.code == record.district))
-    ward = db.session.scalars(q).first()
-    if ward is not None:
-        ward_id, group_id = ward.id, None
-        if record.residential_group:
-            group_id = db.session.scalar(
-                sa.select(ResidentialGroup.id).where(
-                    ResidentialGroup.ward_id == ward.id, ResidentialGroup.name == record.residential_group
-                )
-            )
-    return Identity(
-        record.full_name,
-        record.date_of_birth,
-        record.gender,
-        ward_id,
-        group_id,
-        record.residence_type,
-        "registry",
-    )
-
-
 def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> tuple[Child, bool]:
     """Link the child identified by code + personal ID + date of birth to the parent's account.
 
@@ -115,22 +75,27 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     canonical = rules.normalize_code(raw_code)
     if canonical is None or not rules.code_is_well_formed(canonical):
         raise AdmissionError("bad_code", "code")
-    code = db.session.scalar(
-        sa.select(AdmissionCode)
+    # The code, its roster entry and season, the child already made from that entry and the
+    # parent's link to it: one statement.
+    row = db.session.execute(
+        sa.select(AdmissionCode, Child, ParentChild.id)
+        .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
+        .outerjoin(ParentChild, sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == user.id))
         .where(AdmissionCode.code == canonical)
         .options(
             joinedload(AdmissionCode.roster_entry),
             joinedload(AdmissionCode.admission_level).joinedload(AdmissionLevel.season),
         )
-    )
-    if code is None:
+    ).first()
+    if row is None:
         raise AdmissionError("unknown_code", "code")
+    code, child, linked = row
     at = now()
     if rules.is_locked(code.locked_until, at):
         raise AdmissionError("locked", "code", until=code.locked_until)
     roster = code.roster_entry
     identity: Identity | None = None
-    if _digits(personal_id) == roster.personal_id:
+    if digits(personal_id) == roster.personal_id:
         registry = client_from_config(current_app.config)
         if registry is not None:
             try:
@@ -138,7 +103,7 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
             except RegistryUnavailable as err:
                 raise AdmissionError("registry_down") from err
             if record is not None:
-                identity = _identity_from_registry(record, roster)
+                identity = identity_from_registry(record, roster)
         elif roster.date_of_birth == date_of_birth:
             identity = Identity(
                 roster.full_name,
@@ -159,7 +124,6 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     code.locked_until = None
     code.used_at = code.used_at or at
     season = code.admission_level.season
-    child = db.session.scalar(sa.select(Child).where(Child.roster_entry_id == roster.id))
     if child is None:
         child = Child(roster_entry_id=roster.id, trial_season_id=season.id if season.is_trial else None)
         db.session.add(child)
@@ -173,13 +137,9 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
         "source",
     ):
         setattr(child, name, getattr(identity, name))
-    db.session.flush()
-    linked = db.session.scalar(
-        sa.select(ParentChild.id).where(ParentChild.user_id == user.id, ParentChild.child_id == child.id)
-    )
     if linked is None:
-        db.session.add(ParentChild(user_id=user.id, child_id=child.id))
-        db.session.flush()
+        db.session.add(ParentChild(user_id=user.id, child=child))
+    db.session.flush()  # the code, the child and the link together
     audit(
         "child.add",
         child,
@@ -318,17 +278,40 @@ def apply_context(
     return ctx
 
 
+def closed_without_application(child: Child) -> bool:
+    """After adding a child: this season's registration has closed and the child has no
+    application (looked up only then: while the window is open, one statement fewer)."""
+    ctx = apply_context(child, options=False, loaded=[])
+    if ctx.reason != "closed":
+        return False
+    return (
+        db.session.scalar(
+            sa.select(Application.id).where(
+                Application.child_id == child.id, Application.admission_level_id == ctx.level.id
+            )
+        )
+        is None
+    )
+
+
 REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
 
 
+REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
+
+
+def _insert(model):
+    """INSERT for this database's dialect (both have ON CONFLICT DO NOTHING … RETURNING)."""
+    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+
+
 def _new_reference(level: AdmissionLevel) -> str:
+    """A random reference; not checked here: the unique constraint refuses a taken one and
+    `submit_application` draws again."""
     year = level.season.intake_year % 100
-    while True:
-        ref = f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
-            rules.ALPHABET[secrets.randbelow(32)] for _ in range(7)
-        )
-        if db.session.scalar(sa.select(Application.id).where(Application.reference == ref)) is None:
-            return ref
+    return f"{REFERENCE_PREFIX[level.level]}-{year:02d}-" + "".join(
+        rules.ALPHABET[secrets.randbelow(32)] for _ in range(7)
+    )
 
 
 @dataclass
@@ -375,41 +358,53 @@ def submit_application(
             return SubmitResult(existing, "exists")
         return _update(existing, ctx, user, others, siblings, token)
     at = now()
-    app_ = Application(
-        reference=_new_reference(level),
-        child_id=ctx.child.id,
-        admission_level_id=level.id,
-        status=ApplicationStatus.SUBMITTED,
-        is_trial=ctx.season.is_trial,
-        catchment_school_id=catchment_id,
-        catchment_status=ctx.catchment.status,
-        residence_type=ctx.child.residence_type,
-        sibling_school_ids=siblings,
-        idempotency_key=token,
-        submitted_by_id=user.id,
-        submitted_at=at,
-        updated_at=at,
-    )
-    app_.choices = [
-        ApplicationChoice(rank=r, school_id=sid, is_catchment=c)
+    rows = [
+        {"rank": r, "school_id": sid, "is_catchment": c}
         for r, sid, c in rules.ranked_choices(others, catchment_id)
     ]
-    try:
-        with db.session.begin_nested():
-            db.session.add(app_)
-            db.session.flush()
-    except IntegrityError:
-        # A concurrent request (same form twice, two tabs, the other parent) won the race.
+    values = {
+        "child_id": ctx.child.id,
+        "admission_level_id": level.id,
+        "status": ApplicationStatus.SUBMITTED,
+        "is_trial": ctx.season.is_trial,
+        "catchment_school_id": catchment_id,
+        "catchment_status": ctx.catchment.status,
+        "residence_type": ctx.child.residence_type,
+        "sibling_school_ids": siblings,
+        "idempotency_key": token,
+        "submitted_by_id": user.id,
+        "submitted_at": at,
+        "updated_at": at,
+    }
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        values["reference"] = _new_reference(level)
+        # INSERT … ON CONFLICT DO NOTHING: no savepoint, and no error to recover from when a
+        # unique constraint refuses the row.
+        new_id = db.session.scalar(
+            _insert(Application).values(**values).on_conflict_do_nothing().returning(Application.id)
+        )
+        if new_id is not None:
+            break
+        # A concurrent request (same form twice, two tabs, the other parent) won the race,
+        # or (rarely) the reference drawn is taken: draw again.
         existing = db.session.scalar(
             sa.select(Application).where(
                 Application.child_id == ctx.child.id, Application.admission_level_id == level.id
             )
         )
-        if existing is None:
-            raise
-        return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
-    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(app_.choices))
-    counters.applied(app_)
+        if existing is not None:
+            return SubmitResult(existing, "replayed" if existing.idempotency_key == token else "exists")
+    else:
+        raise RuntimeError("no free application reference")
+    if rows:  # the ranked list in one executemany INSERT
+        db.session.execute(sa.insert(ApplicationChoice), [{"application_id": new_id, **row} for row in rows])
+    # The row as written, in the session without selecting it again (what was not written,
+    # such as the choices, loads when read).
+    app_ = Application(id=new_id, **values)
+    make_transient_to_detached(app_)
+    db.session.add(app_)
+    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))
+    counters.applied(app_, choices=[counters.Choice(**row) for row in rows])
     return SubmitResult(app_, "created")
 
 

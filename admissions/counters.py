@@ -21,7 +21,9 @@ count: `flask --app app admissions counters` reports it (and repairs it with --f
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,16 +49,25 @@ def _hour_text(at) -> str:
     return at.strftime("%Y-%m-%d %H") if at is not None else ""
 
 
-def contribution(app_: Application) -> dict[Key, Counter]:
+class Choice(NamedTuple):
+    """A ranked choice as just written (what the counters read of one)."""
+
+    rank: int
+    school_id: int
+    is_catchment: bool
+
+
+def contribution(app_: Application, choices: Iterable | None = None) -> dict[Key, Counter]:
     """The counter rows one application adds to (pure Python on loaded objects: the child is
-    normally in the session already, the choices are the application's collection)."""
+    normally in the session already, the choices are the application's collection unless the
+    writer passes the rows it has just inserted)."""
     out: dict[Key, Counter] = defaultdict(Counter)
     lv, trial, status = app_.admission_level_id, bool(app_.is_trial), str(app_.status)
     hour = _hour_text(app_.submitted_at)
     ward_id = app_.child.ward_id
     out[(lv, "ward", ward_id, trial, status, "")]["applications"] += 1
     out[(lv, "ward_hour", ward_id, trial, "", hour)]["applications"] += 1
-    for c in app_.choices:
+    for c in app_.choices if choices is None else choices:
         row = out[(lv, "school", c.school_id, trial, status, "")]
         row["any_choice"] += 1
         row["first_choice"] += int(c.rank == 1)
@@ -87,11 +98,11 @@ def _upsert(rows: list[dict]):
     )
 
 
-def applied(app_: Application, before: Snapshot | None = None) -> None:
+def applied(app_: Application, before: Snapshot | None = None, choices: Iterable | None = None) -> None:
     """Move the counters from `before` (the application's snapshot before the write; None when it
     is new) to what it contributes now: one statement, none when nothing changed."""
     delta: dict[Key, Counter] = defaultdict(Counter)
-    for key, cols in contribution(app_).items():
+    for key, cols in contribution(app_, choices).items():
         delta[key].update(cols)
     for key, cols in (before.rows if before is not None else {}).items():
         delta[key].subtract(cols)

@@ -141,8 +141,7 @@ def add_child():
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
-        ctx = applications.apply_context(child, options=False)
-        if ctx.reason == "closed" and ctx.application is None:
+        if applications.closed_without_application(child):
             flash(
                 _(
                     "Registration is already closed: %(name)s has no application this season. "

@@ -306,6 +306,38 @@ def test_concurrent_insert_race_is_answered_with_the_existing_application(app, d
     assert db.session.scalar(sa.select(sa.func.count(ApplicationChoice.id))) == 2
 
 
+def test_a_reference_already_taken_is_drawn_again(app, db, season_world, monkeypatch):
+    """The reference is not looked up before the insert: the unique constraint refuses a taken
+    one and another is drawn, the choices written with the application that got in."""
+    area = season_world["area"]
+    first_parent, parent = create_user("parent"), create_user("parent")
+    taken = applications.submit_application(
+        applications.apply_context(add_child_for(first_parent, area.children[1])),
+        first_parent,
+        [area.other.id],
+        None,
+        "token-x" * 3,
+        None,
+    ).application.reference
+    child = add_child_for(parent, area.children[0])
+    jobs.commit()
+    drawn = iter([taken, taken, "L1-26-FRESH01"])
+    monkeypatch.setattr(applications, "_new_reference", lambda level: next(drawn))
+    result = applications.submit_application(
+        applications.apply_context(child), parent, [area.other.id], None, "token-y" * 3, None
+    )
+    jobs.commit()
+    assert result.outcome == "created" and result.application.reference == "L1-26-FRESH01"
+    ranked = db.session.execute(
+        sa.select(ApplicationChoice.rank, ApplicationChoice.school_id, ApplicationChoice.is_catchment)
+        .where(ApplicationChoice.application_id == result.application.id)
+        .order_by(ApplicationChoice.rank)
+    ).all()
+    ctx = applications.apply_context(child)
+    assert ranked == rules.ranked_choices([area.other.id], ctx.catchment.school_id)
+    assert ctx.catchment.school_id is not None and len(ranked) == 2
+
+
 def test_database_refuses_a_second_application_for_the_same_child_and_level(app, db, season_world):
     from sqlalchemy.exc import IntegrityError
 

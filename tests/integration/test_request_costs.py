@@ -41,13 +41,19 @@ JOURNEY_BUDGET = {
     "verify": 10,  # the code checked, the account created (its admissions consent) and signed in
     "home": 1,
     "add_child_page": 1,
-    "add_child": 10,  # and where the child stands (season, application): a warning after the close
+    # the code, its child and the parent's link in one statement; the code, the child and the
+    # link written in one flush; the season (the application only once the window has closed,
+    # for the warning)
+    "add_child": 7,
     "child": 6,  # the child's list and the child in one statement, the catchment school alone
     # 3 of them once per level and district every few minutes (the catchment demand, cached);
     # capacities and the latest import are read on each (admissions.eligibility): a change
     # reaches the choice list at once.
     "apply_page": 10,
-    "submit": 15,  # with the office's counters moved in the same transaction (one upsert)
+    # INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not looked up first: a taken
+    # one is refused and drawn again), the ranked choices in one executemany INSERT, the office's
+    # counters moved in the same transaction (one upsert)
+    "submit": 11,
     "receipt": 3,
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)

@@ -400,7 +400,7 @@ def submit_application(
         db.session.execute(sa.insert(ApplicationChoice), [{"application_id": new_id, **row} for row in rows])
     # The row as written, in the session without selecting it again (what was not written,
     # such as the choices, loads when read).
-    app_ = Application(id=new_id, **values)
+    app_ = Application(id=new_id, allocated_school_id=None, allocated_rank=None, **values)
     make_transient_to_detached(app_)
     db.session.add(app_)
     audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))

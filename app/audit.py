@@ -49,7 +49,10 @@ def audit_now(action: str, target=None, *, actor_id: int | None = None, **detail
     entries keep the order in which they were made."""
     row = _entry(action, target, actor_id, details)
     db.session.flush()
-    db.session.connection().execute(sa.insert(AuditLog.__table__).values(**row))
+    db.session.connection().execute(_INSERT, row)
+
+
+_INSERT = sa.insert(AuditLog.__table__)  # built once
 
 
 def _entry(action: str, target, actor_id: int | None, details: dict) -> dict:

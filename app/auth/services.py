@@ -140,21 +140,37 @@ def start_session(user: User, user_agent: str = "", ip_prefix: str = "") -> str:
     db.session.flush()  # what the session holds goes first (the entries keep their order)
     conn = db.session.connection()
     conn.execute(
-        sa.insert(UserSession.__table__).values(
-            token_hash=_hash_token(token),
-            user_id=user.id,
-            user_agent=user_agent[:200],
-            ip_prefix=ip_prefix[:45],
-            created_at=now,
-            last_seen_at=now,
-        )
+        _NEW_SESSION,
+        {
+            "token_hash": _hash_token(token),
+            "user_id": user.id,
+            "user_agent": user_agent[:200],
+            "ip_prefix": ip_prefix[:45],
+            "created_at": now,
+            "last_seen_at": now,
+        },
     )
-    conn.execute(sa.update(User.__table__).where(User.__table__.c.id == user.id).values(last_login_at=now))
+    conn.execute(_LOGGED_IN, {"uid": user.id, "at": now})
     set_committed_value(user, "last_login_at", now)
     user.session_token = token
     audit_now("user.login", user, actor_id=user.id)
     return token
 
+
+# Built once (building and keying a statement costs more than running it): the login's writes
+# and the session's own (load_session).
+_NEW_SESSION = sa.insert(UserSession.__table__)
+_LOGGED_IN = (
+    sa.update(User.__table__)
+    .where(User.__table__.c.id == sa.bindparam("uid"))
+    .values(last_login_at=sa.bindparam("at"))
+)
+_SEEN = (
+    sa.update(UserSession.__table__)
+    .where(UserSession.__table__.c.id == sa.bindparam("sid"))
+    .values(last_seen_at=sa.bindparam("at"))
+)
+_EXPIRED = sa.delete(UserSession.__table__).where(UserSession.__table__.c.id == sa.bindparam("sid"))
 
 # The session row's columns a request needs: the ORM object itself is never loaded (an entity
 # in the identity map costs more than the statement); its writes are Core statements below.
@@ -202,12 +218,10 @@ def load_session(token: str) -> User | None:
     now = utcnow()
     cfg = current_app.config
     if now - last_seen_at > cfg["SESSION_IDLE_TIMEOUT"] or now - created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]:
-        db.session.connection().execute(sa.delete(UserSession).where(UserSession.id == session_id))
+        db.session.connection().execute(_EXPIRED, {"sid": session_id})
         return None
     if now - last_seen_at > LAST_SEEN_RESOLUTION:
-        db.session.connection().execute(
-            sa.update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
-        )
+        db.session.connection().execute(_SEEN, {"sid": session_id, "at": now})
     if not user.active:
         return None
     g.session_columns = dict(zip(extras, row[4:], strict=True))

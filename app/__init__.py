@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from . import admin, autorelay, cli, i18n, jobs, notifications, privacy, views
+from . import admin, autorelay, cli, forms, i18n, jobs, notifications, privacy, views
 from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
@@ -145,6 +146,7 @@ def _init_extensions(app: Flask) -> None:
         default_translation_directories=os.path.join(ROOT, "app", "translations"),
     )
     i18n.install_template_gettext(app)
+    forms.install_html_params()  # the same HTML as WTForms writes, several times cheaper
     app.add_template_filter(i18n.filesize, "filesize")
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -157,8 +159,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_request_hooks(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response):
-        for key, value in security_headers(app.config["SESSION_COOKIE_SECURE"]).items():
-            response.headers.setdefault(key, value)
+        # What the view set itself stays (setdefault), in one pass over the response's headers
+        # (Werkzeug's setdefault scans them once per header).
+        headers = response.headers
+        present = {key.lower() for key, _value in headers}
+        for key, lowered, value in _security_header_items(app.config["SESSION_COOKIE_SECURE"]):
+            if lowered not in present:
+                headers.add(key, value)
         if session.get("_user_id") and request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -171,6 +178,11 @@ def _register_request_hooks(app: Flask) -> None:
     @app.context_processor
     def inject_helpers():
         return {"get_locale": get_locale, "Role": Role, "public_url_for": public_url_for}
+
+
+@functools.cache
+def _security_header_items(secure: bool) -> tuple[tuple[str, str, str], ...]:
+    return tuple((key, key.lower(), value) for key, value in security_headers(secure).items())
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import wtforms.widgets
+import wtforms.widgets.core
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from wtforms import ValidationError
 
 from . import xlsx
@@ -67,3 +70,32 @@ class PasswordPolicy:
         if problem:
             n = MAX_PASSWORD if problem == "too_long" else (12 if staff else 8)
             raise ValidationError(PASSWORD_MESSAGES[problem] % {"n": n})
+
+
+# ---------------------------------------------------------------- rendering
+
+WTFORMS_HTML_PARAMS = wtforms.widgets.core.html_params  # WTForms' own, kept for the tests
+
+
+def html_params(**kwargs) -> Markup:
+    """WTForms' attribute writer with the same output (sorted keys, `class_` → class, `data_`
+    and `aria_` → hyphens, True → a bare attribute, False → none, values escaped, a quote
+    inside Markup as &quot;), without its generic Markup.format per attribute: every input,
+    label and select of every form goes through it, and it was a fifth of a form page's CPU."""
+    params = []
+    for key, value in sorted(kwargs.items()):
+        key = wtforms.widgets.core.clean_key(key)
+        if value is True:
+            params.append(str(escape(key)))
+        elif value is not False:
+            quoted = str(escape(value)).replace('"', "&quot;")
+            params.append(f'{escape(key)}="{quoted}"')
+    return Markup(" ".join(params))  # noqa: S704 - every part escaped above
+
+
+def install_html_params() -> None:
+    """Make WTForms' widgets and labels write attributes with `html_params` (create_app)."""
+    wtforms.widgets.core.html_params = html_params  # Select, TextArea, Option, lists
+    wtforms.widgets.html_params = html_params  # Label (fields.core reads it from the package)
+    for widget in (wtforms.widgets.core.Input, wtforms.widgets.core.Button):
+        widget.html_params = staticmethod(html_params)

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app, g
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ..audit import audit
+from ..audit import audit, audit_now
 from ..extensions import db
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
@@ -51,10 +52,15 @@ def find_by_login(login: str) -> User | None:
         return None
     phone = normalize_phone(login)
     if phone:
-        return db.session.scalar(sa.select(User).where(User.phone == phone))
+        return db.session.scalar(_BY_PHONE, {"login": phone})
     if "@" in login:
-        return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
+        return db.session.scalar(_BY_EMAIL, {"login": login.lower()})
     return None
+
+
+# Built once: a login's statement costs more to build than to run.
+_BY_PHONE = sa.select(User).where(User.phone == sa.bindparam("login"))
+_BY_EMAIL = sa.select(User).where(sa.func.lower(User.email) == sa.bindparam("login"))
 
 
 def create_staff(
@@ -124,20 +130,71 @@ def _hash_token(token: str) -> str:
 
 
 def start_session(user: User, user_agent: str = "", ip_prefix: str = "") -> str:
-    """Create a fresh server-side session (never reuse one from before login)."""
+    """Create a fresh server-side session (never reuse one from before login).
+
+    Three Core statements on the transaction's connection (the session row, the account's last
+    login time, the audit entry), not three ORM objects for the flush: the login's own cost
+    beside its password hash. The loaded account is told its new last login time."""
     token = secrets.token_urlsafe(32)
-    db.session.add(
-        UserSession(
-            token_hash=_hash_token(token),
-            user_id=user.id,
-            user_agent=user_agent[:200],
-            ip_prefix=ip_prefix[:45],
-        )
+    now = utcnow()
+    db.session.flush()  # what the session holds goes first (the entries keep their order)
+    conn = db.session.connection()
+    conn.execute(
+        _NEW_SESSION,
+        {
+            "token_hash": _hash_token(token),
+            "user_id": user.id,
+            "user_agent": user_agent[:200],
+            "ip_prefix": ip_prefix[:45],
+            "created_at": now,
+            "last_seen_at": now,
+        },
     )
-    user.last_login_at = utcnow()
+    conn.execute(_LOGGED_IN, {"uid": user.id, "at": now})
+    set_committed_value(user, "last_login_at", now)
     user.session_token = token
-    audit("user.login", user, actor_id=user.id)
+    audit_now("user.login", user, actor_id=user.id)
     return token
+
+
+# Built once (building and keying a statement costs more than running it): the login's writes
+# and the session's own (load_session).
+_NEW_SESSION = sa.insert(UserSession.__table__)
+_LOGGED_IN = (
+    sa.update(User.__table__)
+    .where(User.__table__.c.id == sa.bindparam("uid"))
+    .values(last_login_at=sa.bindparam("at"))
+)
+_SEEN = (
+    sa.update(UserSession.__table__)
+    .where(UserSession.__table__.c.id == sa.bindparam("sid"))
+    .values(last_seen_at=sa.bindparam("at"))
+)
+_EXPIRED = sa.delete(UserSession.__table__).where(UserSession.__table__.c.id == sa.bindparam("sid"))
+
+# The session row's columns a request needs: the ORM object itself is never loaded (an entity
+# in the identity map costs more than the statement); its writes are Core statements below.
+_SESSION_COLUMNS = (UserSession.id, UserSession.created_at, UserSession.last_seen_at)
+
+
+def _session_statement(extensions: dict) -> tuple[tuple[str, ...], sa.Select]:
+    """The session's SELECT, built once per app (and again only if the registered columns
+    change): building it is a good part of a cheap page's CPU; SQLAlchemy caches its SQL."""
+    extras = extensions.get("session_columns", {})
+    names = tuple(extras)
+    built = extensions.get("session_statement")
+    if built is None or built[0] != names:
+        statement = (
+            sa.select(
+                User,
+                *_SESSION_COLUMNS,
+                *(sub(UserSession.user_id).label(name) for name, sub in extras.items()),
+            )
+            .join(UserSession, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == sa.bindparam("token_hash"))
+        )
+        built = extensions["session_statement"] = (names, statement)
+    return built
 
 
 def load_session(token: str) -> User | None:
@@ -146,31 +203,28 @@ def load_session(token: str) -> User | None:
     One statement for every logged-in request: the session row, its user, and the per-user
     figures other parts registered in `app.extensions["session_columns"]` (name → a function of
     the user-id column returning a correlated scalar subquery, e.g. the header's unread count),
-    which land in `g.session_columns` for them to read instead of asking again."""
+    which land in `g.session_columns` for them to read instead of asking again.
+
+    The session's own writes (an expired one deleted, the last-seen time moved at most once a
+    minute) go on the request's connection as Core statements: they belong to any answer, as
+    the row's `kept_with_any_answer` says (app.jobs), and commit with the request."""
     if not token:
         return None
-    extras = current_app.extensions.get("session_columns", {})
-    row = db.session.execute(
-        sa.select(UserSession, User, *(sub(UserSession.user_id).label(name) for name, sub in extras.items()))
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == _hash_token(token))
-    ).first()
+    extras, statement = _session_statement(current_app.extensions)
+    row = db.session.execute(statement, {"token_hash": _hash_token(token)}).first()
     if row is None:
         return None
-    sess, user = row[0], row[1]
+    user, session_id, created_at, last_seen_at = row[:4]
     now = utcnow()
     cfg = current_app.config
-    if (
-        now - sess.last_seen_at > cfg["SESSION_IDLE_TIMEOUT"]
-        or now - sess.created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]
-    ):
-        db.session.delete(sess)
+    if now - last_seen_at > cfg["SESSION_IDLE_TIMEOUT"] or now - created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]:
+        db.session.connection().execute(_EXPIRED, {"sid": session_id})
         return None
-    if now - sess.last_seen_at > LAST_SEEN_RESOLUTION:
-        sess.last_seen_at = now
+    if now - last_seen_at > LAST_SEEN_RESOLUTION:
+        db.session.connection().execute(_SEEN, {"sid": session_id, "at": now})
     if not user.active:
         return None
-    g.session_columns = dict(zip(extras, row[2:], strict=True))
+    g.session_columns = dict(zip(extras, row[4:], strict=True))
     user.session_token = token
     return user
 

@@ -256,22 +256,24 @@ def term_reports(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None
     return [out[p.id] for p in pupils]
 
 
-def render_reports(
+def reports_page(
     cls: SchoolClass,
     term: Term,
-    reports: list[TermReport],
+    pupils: list[Pupil] | None = None,
     *,
     for_pdf: bool = False,
     back_url: str | None = None,
     pdf_url: str | None = None,
 ) -> str:
-    """The printable page of these reports (one per sheet of A4, the report cards' stylesheet);
-    ``for_pdf``: without the toolbar and the stylesheet link (report_cards.pdf applies it)."""
+    """The printable page of the term's reports of ``pupils`` (default: the whole class; in a PDF
+    at most MAX_CLASS), one per sheet of A4 with the report cards' stylesheet; ``for_pdf``: without
+    the toolbar and the stylesheet link (report_cards.pdf applies it)."""
+    reports = term_reports(cls, term, pupils)
     return render_template(
         "contactbook/kg_report_cards.html",
         cls=cls,
         term=term,
-        reports=reports,
+        reports=reports[:MAX_CLASS] if for_pdf else reports,
         domains=DOMAIN_LABELS,
         results=RESULT_LABELS,
         for_pdf=for_pdf,

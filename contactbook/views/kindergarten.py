@@ -44,6 +44,11 @@ def _term(cls):
     return term
 
 
+def _class_term(class_id: int):
+    cls, _editable = _class(class_id)
+    return cls, _term(cls)
+
+
 def _back(cls):
     if current_user.role in access.STAFF:
         return url_for("contactbook_staff.class_page", class_id=cls.id)
@@ -139,13 +144,9 @@ def _child(pupil_id: int):
 @roles_required(Role.PARENT)
 def child_report(pupil_id: int):
     pupil, cls, term = _child(pupil_id)
-    return kindergarten.render_reports(
-        cls,
-        term,
-        kindergarten.term_reports(cls, term, [pupil]),
-        back_url=url_for("contactbook_parent.child", pupil_id=pupil.id),
-        pdf_url=url_for(".child_report_pdf", pupil_id=pupil.id, term=term.id),
-    )
+    back = url_for("contactbook_parent.child", pupil_id=pupil.id)
+    pdf = url_for(".child_report_pdf", pupil_id=pupil.id, term=term.id)
+    return kindergarten.reports_page(cls, term, [pupil], back_url=back, pdf_url=pdf)
 
 
 @bp.route("/children/<int:pupil_id>/kindergarten-report.pdf")
@@ -153,30 +154,22 @@ def child_report(pupil_id: int):
 @limiter.limit(PDF_LIMIT)
 def child_report_pdf(pupil_id: int):
     pupil, cls, term = _child(pupil_id)
-    html = kindergarten.render_reports(cls, term, kindergarten.term_reports(cls, term, [pupil]), for_pdf=True)
+    html = kindergarten.reports_page(cls, term, [pupil], for_pdf=True)
     return pdf_attachment(html, f"phieu-danh-gia-tre-{pupil.pupil_code}-hk{term.number}.pdf")
 
 
 @bp.route("/classes/<int:class_id>/kindergarten-reports")
 @roles_required(*KEEPERS)
 def class_reports(class_id: int):
-    cls, _editable = _class(class_id)
-    term = _term(cls)
-    return kindergarten.render_reports(
-        cls,
-        term,
-        kindergarten.term_reports(cls, term),
-        back_url=_back(cls),
-        pdf_url=url_for(".class_reports_pdf", class_id=cls.id, term=term.id),
-    )
+    cls, term = _class_term(class_id)
+    pdf = url_for(".class_reports_pdf", class_id=cls.id, term=term.id)
+    return kindergarten.reports_page(cls, term, back_url=_back(cls), pdf_url=pdf)
 
 
 @bp.route("/classes/<int:class_id>/kindergarten-reports.pdf")
 @roles_required(*KEEPERS)
 @limiter.limit(PDF_LIMIT)
 def class_reports_pdf(class_id: int):
-    cls, _editable = _class(class_id)
-    term = _term(cls)
-    reports = kindergarten.term_reports(cls, term)[: kindergarten.MAX_CLASS]
-    html = kindergarten.render_reports(cls, term, reports, for_pdf=True)
+    cls, term = _class_term(class_id)
+    html = kindergarten.reports_page(cls, term, for_pdf=True)
     return pdf_attachment(html, f"phieu-danh-gia-tre-lop-{cls.name}-hk{term.number}.pdf")

@@ -19,6 +19,16 @@ expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwr
 expect.set_options(timeout=10_000)
 
 
+def _download_pdf(page, tmp_path) -> bytes:
+    """Tap "Download as PDF" and read the file the browser saved."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=tr("Download as PDF")).click()
+    saved = tmp_path / "download.pdf"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith(".pdf")
+    return saved.read_bytes()
+
+
 def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit, assert_clean, tmp_path):
     w = scored_class()
     term = w.terms[0]
@@ -50,12 +60,7 @@ def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit
     expect(card.get_by_role("row", name=tr("Learning"))).to_contain_text("Tốt")
     # Fits the phone: no sideways scrolling of the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    with page.expect_download() as download:
-        page.get_by_role("link", name=tr("Download as PDF")).click()
-    saved = tmp_path / "card.pdf"
-    download.value.save_as(saved)
-    assert download.value.suggested_filename.endswith(".pdf")
-    assert saved.read_bytes().startswith(b"%PDF-")
+    assert _download_pdf(page, tmp_path).startswith(b"%PDF-")
     assert_clean()
 
 
@@ -86,10 +91,5 @@ def test_a_parent_downloads_the_kindergarten_term_report_on_a_phone(
         "Kể chuyện mạch lạc"
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    with page.expect_download() as download:
-        page.get_by_role("link", name=tr("Download as PDF")).click()
-    saved = tmp_path / "report.pdf"
-    download.value.save_as(saved)
-    assert download.value.suggested_filename.endswith(".pdf")
-    assert child.full_name in pdf_text(saved.read_bytes())
+    assert child.full_name in pdf_text(_download_pdf(page, tmp_path))
     assert_clean()

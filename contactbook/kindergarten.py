@@ -239,7 +239,7 @@ def term_reports(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None
         return []
     for e in db.session.scalars(
         sa.select(DevelopmentEvaluation).where(
-            DevelopmentEvaluation.term_id == term.id, DevelopmentEvaluation.pupil_id.in_(out)
+            DevelopmentEvaluation.term_id == term.id, DevelopmentEvaluation.pupil_id.in_(list(out))
         )
     ):
         out[e.pupil_id].evaluations[e.domain] = e
@@ -247,7 +247,7 @@ def term_reports(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None
         sa.select(GrowthCheck)
         .where(
             GrowthCheck.class_id == cls.id,
-            GrowthCheck.pupil_id.in_(out),
+            GrowthCheck.pupil_id.in_(list(out)),
             GrowthCheck.measured_on.between(term.starts_on, term.ends_on),
         )
         .order_by(GrowthCheck.measured_on)

@@ -264,6 +264,13 @@ def import_job_or_404(job_id: int) -> ImportJob:
 def results_class_or_404(class_id: int) -> tuple[SchoolClass, bool]:
     """A class's overall results: its homeroom teacher confirms them (this year's class only), the
     school's staff read them; anyone else 404, a write by a reader 403."""
+    return homeroom_records_or_404(class_id)
+
+
+def homeroom_records_or_404(class_id: int) -> tuple[SchoolClass, bool]:
+    """The records a class's homeroom teacher keeps (overall results, a kindergarten's evaluations
+    and height and weight checks): the homeroom teacher writes them (this year's class only), the
+    school's staff read them; anyone else 404, a write by a reader 403. Returns (class, editable)."""
     cls = overview_class_or_404(class_id)
     editable = (
         current_user.role == Role.TEACHER

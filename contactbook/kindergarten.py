@@ -1,6 +1,8 @@
 """Kindergarten classes (age 5, grade 0): no grade book; the homeroom teacher records the
 developmental evaluation by domain at the end of each term (Đạt / Chưa đạt with a comment) and
-the children's height and weight checks; families read both on the child's page.
+the children's height and weight checks; families read both on the child's page, and each
+term's report (the printable page and, through report_cards.pdf, its PDF; no grades); the
+school's staff read both and print a whole class's reports.
 
 Each save checks every entry first, then writes (nothing is written when one is refused)."""
 
@@ -12,10 +14,12 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import render_template
 from flask_babel import gettext, lazy_gettext
 
 from app.audit import audit
 from app.extensions import db
+from app.i18n import local_today
 from app.models import User, utcnow
 
 from .classes import class_pupils
@@ -24,6 +28,7 @@ from .models import Enrolment, Pupil, SchoolClass, Term
 from .rules import HEIGHT_CM, KG_DOMAINS, KG_RESULTS, KINDERGARTEN, WEIGHT_KG, RuleError, parse_measure
 
 COMMENT_MAX = 500
+MAX_CLASS = 80  # children in one class PDF
 
 DOMAIN_LABELS = {
     "physical": lazy_gettext("Physical development"),
@@ -211,6 +216,71 @@ def child_records(pupil: Pupil, terms: list[Term]) -> ChildRecords:
         )
     )
     return ChildRecords([(t, by_term[t.id]) for t in terms if by_term.get(t.id)], growth)
+
+
+# ----------------------------------------------------------------------------- term reports
+
+
+@dataclass
+class TermReport:
+    """A child's kindergarten report of a term: the evaluation by domain, the term's checks."""
+
+    pupil: Pupil
+    evaluations: dict[str, DevelopmentEvaluation] = field(default_factory=dict)
+    growth: list[GrowthCheck] = field(default_factory=list)
+
+
+def term_reports(cls: SchoolClass, term: Term, pupils: list[Pupil] | None = None) -> list[TermReport]:
+    """The term's reports of ``pupils`` (default: the whole class), in three queries whatever the
+    class's size: the evaluations of the term and the class's checks measured within it."""
+    pupils = class_pupils(cls) if pupils is None else pupils
+    out = {p.id: TermReport(p) for p in pupils}
+    if not out:
+        return []
+    for e in db.session.scalars(
+        sa.select(DevelopmentEvaluation).where(
+            DevelopmentEvaluation.term_id == term.id, DevelopmentEvaluation.pupil_id.in_(list(out))
+        )
+    ):
+        out[e.pupil_id].evaluations[e.domain] = e
+    for g in db.session.scalars(
+        sa.select(GrowthCheck)
+        .where(
+            GrowthCheck.class_id == cls.id,
+            GrowthCheck.pupil_id.in_(list(out)),
+            GrowthCheck.measured_on.between(term.starts_on, term.ends_on),
+        )
+        .order_by(GrowthCheck.measured_on)
+    ):
+        out[g.pupil_id].growth.append(g)
+    return [out[p.id] for p in pupils]
+
+
+def reports_page(
+    cls: SchoolClass,
+    term: Term,
+    pupils: list[Pupil] | None = None,
+    *,
+    for_pdf: bool = False,
+    back_url: str | None = None,
+    pdf_url: str | None = None,
+) -> str:
+    """The printable page of the term's reports of ``pupils`` (default: the whole class; in a PDF
+    at most MAX_CLASS), one per sheet of A4 with the report cards' stylesheet; ``for_pdf``: without
+    the toolbar and the stylesheet link (report_cards.pdf applies it)."""
+    reports = term_reports(cls, term, pupils)
+    return render_template(
+        "contactbook/kg_report_cards.html",
+        cls=cls,
+        term=term,
+        reports=reports[:MAX_CLASS] if for_pdf else reports,
+        domains=DOMAIN_LABELS,
+        results=RESULT_LABELS,
+        for_pdf=for_pdf,
+        back_url=back_url,
+        pdf_url=pdf_url,
+        today=local_today().strftime("%d/%m/%Y"),
+    )
 
 
 def problem_texts() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """A parent opens the term's report card on a phone and downloads it as PDF, in headless
-Chromium against the live server; the homeroom teacher confirmed the term's results first."""
+Chromium against the live server; the homeroom teacher confirmed the term's results first. The
+same for a kindergarten child's term report (no grades)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import utcnow
+from contactbook.kindergarten_models import DevelopmentEvaluation
 from contactbook.results_models import TermResult
 from tests.browser.contactbook_helpers import at, log_in, scored_class, tr
 from tests.contactbook_factories import (
@@ -19,9 +21,20 @@ from tests.contactbook_factories import (
     create_user,
     terms_of,
 )
+from tests.pdftext import pdf_text
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
+
+
+def _download_pdf(page, tmp_path) -> bytes:
+    """Tap "Download as PDF" and read the file the browser saved."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=tr("Download as PDF")).click()
+    saved = tmp_path / "download.pdf"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.endswith(".pdf")
+    return saved.read_bytes()
 
 
 def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit, assert_clean, tmp_path):
@@ -55,12 +68,38 @@ def test_a_parent_downloads_the_report_card_on_a_phone(page, live_server, commit
     expect(card.get_by_role("row", name=tr("Learning"))).to_contain_text("Tốt")
     # Fits the phone: no sideways scrolling of the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    with page.expect_download() as download:
-        page.get_by_role("link", name=tr("Download as PDF")).click()
-    saved = tmp_path / "card.pdf"
-    download.value.save_as(saved)
-    assert download.value.suggested_filename.endswith(".pdf")
-    assert saved.read_bytes().startswith(b"%PDF-")
+    assert _download_pdf(page, tmp_path).startswith(b"%PDF-")
+    assert_clean()
+
+
+def test_a_parent_downloads_the_kindergarten_term_report_on_a_phone(
+    page, live_server, commit, assert_clean, tmp_path
+):
+    school = create_school(level="kindergarten", name="Trường Mầm non Hoa Sen")
+    teacher = create_user("teacher", school=school, full_name="Trần Thị Mai")
+    parent = create_user("parent", phone="0912000333", full_name="Đỗ Văn Nam")
+    cls = create_class(school, "0MG5A", homeroom=teacher)  # the factory reads the grade in front
+    cls.name = "MG5A"
+    child = create_pupil(cls, guardians=[parent], full_name="Đỗ Bé Ngọc")
+    term = terms_of(cls)[0]
+    db.session.add(
+        DevelopmentEvaluation(
+            pupil_id=child.id, term_id=term.id, domain="language", result="D", comment="Kể chuyện mạch lạc"
+        )
+    )
+    commit()
+    log_in(page, live_server, parent)
+    page.goto(live_server(f"/contactbook/children/{child.id}?term={term.id}"))
+    page.get_by_role("link", name=tr("Term report"), exact=True).click()
+    expect(page).to_have_url(at(f"/contactbook/children/{child.id}/kindergarten-report"))
+    card = page.locator("article.card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text(child.full_name)
+    expect(card.get_by_role("row", name=tr("Language and communication"))).to_contain_text(
+        "Kể chuyện mạch lạc"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert child.full_name in pdf_text(_download_pdf(page, tmp_path))
     assert_clean()
 
 

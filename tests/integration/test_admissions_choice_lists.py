@@ -1,13 +1,16 @@
-"""Changes in capacities or schools reach the parents' choice lists at once (the spare seats
-cache keeps only the catchment demand; capacities are read on every page)."""
+"""Changes in capacities or schools reach the parents' choice lists at once, whether made on a page
+or by an Excel import (the spare seats cache keeps only the catchment demand; capacities are read
+on every page)."""
 
 from __future__ import annotations
 
 import time
 
+import sqlalchemy as sa
+
 from app import jobs
 from app.extensions import db
-from app.models import ImportJob, ImportStatus, utcnow
+from app.models import ImportJob, ImportStatus, School, utcnow
 from tests.admissions_factories import (
     add_child_for,
     create_area,
@@ -17,6 +20,7 @@ from tests.admissions_factories import (
     level_of,
 )
 from tests.factories import create_district, create_school, create_user
+from tests.integration.test_admissions_import import EN, upload, xlsx
 from tests.querycount import count_queries
 
 
@@ -90,3 +94,35 @@ def test_the_choose_page_cost(app, make_client, capsys):
     with capsys.disabled():
         print(f"\nchoose page: {per_page:.1f} statements, {elapsed * 1000:.1f} ms per page (warm)")
     assert per_page <= 20
+
+
+def test_an_imported_capacity_or_school_is_offered_at_once(app, make_client, runner, tmp_path, run_jobs):
+    """The office's Excel import of schools (an upload run as a job, or the command): a raised
+    capacity and a new school are on the family's next page, a capacity set to 0 is gone."""
+    district, area, level, child, client = _family(make_client)
+    officer = create_user("district_officer", district=district)
+    jobs.commit()
+    url = f"/children/{child.id}/application"
+    full, other = area.full, area.other
+    before = _choices(client.get(url).get_data(as_text=True))
+    assert _option(full) not in before and "Tiểu học Mới Mở" not in before
+
+    def row(code, name, capacity):  # blank address and coordinates: kept as stored
+        return [code, name, "grade1", district.name, area.ward.name, None, capacity, None, None]
+
+    office = make_client()
+    office.login_as(officer)
+    rows = [row(full.code, full.name, 30), row("TH-MOI-MO", "Tiểu học Mới Mở", 50)]
+    resp = upload(office, "schools", xlsx("schools", EN["schools"], rows))
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    run_jobs()
+    page = _choices(client.get(url).get_data(as_text=True))
+    newcomer = db.session.scalar(sa.select(School).where(School.code == "TH-MOI-MO"))
+    assert _option(full) in page and newcomer is not None and _option(newcomer) in page
+
+    # The same through the command (not a job): no wait either.
+    sheet = tmp_path / "schools.xlsx"
+    sheet.write_bytes(xlsx("schools", EN["schools"], [row(other.code, other.name, 0)]))
+    result = runner.invoke(args=["admissions", "import-schools", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert _option(other) not in _choices(client.get(url).get_data(as_text=True))

@@ -11,10 +11,13 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
+from app.models import AuditLog
 from contactbook.kindergarten_models import DevelopmentEvaluation, GrowthCheck
-from contactbook.models import Attendance, Enrolment, Pupil, SchoolClass
+from contactbook.models import Attendance, Enrolment, Pupil, SchoolClass, Term
 from tests.contactbook_factories import classes_xlsx, create_class, create_pupil, create_year
 from tests.factories import create_district, create_school, create_user
+from tests.pdftext import pdf_text
+from tests.querycount import count_queries
 
 KG_PUPILS = [
     ["MN-A", "MG5A", "MN001", "Nguyễn Bé An", "05/03/2021", "Nam", "Nguyễn Văn Bố", "0912000101", None],
@@ -137,3 +140,108 @@ def test_kindergarten_pages_are_the_homeroom_teachers_own(app, make_client):
     client = _client(make_client, stranger)
     assert client.get(f"/contactbook/classes/{cls.id}/development").status_code == 404
     assert client.get(f"/contactbook/classes/{primary.id}/development").status_code == 404  # not kindergarten
+
+
+def _evaluation(child, other) -> dict[str, str]:
+    return {
+        f"result-{child.id}-physical": "D",
+        f"result-{child.id}-language": "CD",
+        f"comment-{child.id}-language": "Cần luyện phát âm",
+        f"result-{other.id}-aesthetic": "D",
+    }
+
+
+def _evaluate(client, cls, child, other):
+    dev_url = f"/contactbook/classes/{cls.id}/development"
+    assert client.post_form(dev_url, _evaluation(child, other)).status_code == 302
+    growth_url = f"/contactbook/classes/{cls.id}/growth?date=2026-10-15"
+    resp = client.post_form(growth_url, {f"height-{child.id}": "108,5", f"weight-{child.id}": "18.2"})
+    assert resp.status_code == 302
+
+
+def test_the_term_report_for_the_family_and_the_whole_class(app, make_client):
+    school, cls, teacher, parent, child, other = _kg_world()
+    term1 = db.session.scalar(sa.select(Term).where(Term.school_id == school.id, Term.number == 1))
+    _evaluate(_client(make_client, teacher), cls, child, other)
+
+    family = _client(make_client, parent)
+    page = family.get(f"/contactbook/children/{child.id}").get_data(as_text=True)
+    report_url = f"/contactbook/children/{child.id}/kindergarten-report?term={term1.id}"
+    assert report_url.replace("&", "&amp;") in page and "/report-card" not in page
+    html = family.get(report_url).get_data(as_text=True)
+    assert child.full_name in html and other.full_name not in html and "Cần luyện phát âm" in html
+    assert "Not yet achieved" in html and "108.5" in html and "Term average" not in html
+    pdf = family.get(f"/contactbook/children/{child.id}/kindergarten-report.pdf?term={term1.id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "attachment" in pdf.headers["Content-Disposition"]
+    text = pdf_text(pdf.data)
+    assert child.full_name in text and "Cần luyện phát âm" in text and "108.5" in text
+    assert other.full_name not in text and "Download as PDF" not in text
+    # Another child (not hers), and the grade report card of a kindergarten child: 404.
+    assert family.get(f"/contactbook/children/{other.id}/kindergarten-report").status_code == 404
+    assert family.get(f"/contactbook/children/{other.id}/kindergarten-report.pdf").status_code == 404
+
+    # The school prints the whole class: one report per child, in a fixed number of queries.
+    staff = _client(make_client, create_user("school_staff", school=school))
+    whole = f"/contactbook/classes/{cls.id}/kindergarten-reports?term={term1.id}"
+    with count_queries(app) as few:
+        html = staff.get(whole).get_data(as_text=True)
+    assert html.count('class="card"') == 2 and child.full_name in html and other.full_name in html
+    for i in range(4):
+        create_pupil(cls, full_name=f"Lê Bé Số {i}", dob=date(2021, 7, 1 + i))
+    jobs.commit()
+    with count_queries(app) as more:
+        html = staff.get(whole).get_data(as_text=True)
+    assert html.count('class="card"') == 6 and more.count == few.count
+    pdf = staff.get(f"/contactbook/classes/{cls.id}/kindergarten-reports.pdf?term={term1.id}")
+    text = pdf_text(pdf.data)
+    assert child.full_name in text and other.full_name in text and "Lê Bé Số 3" in text
+
+
+# Who may open each kindergarten page (GET, then a POST where the page saves): the homeroom
+# teacher writes; the school's and the district's staff read (a write: 403); another teacher of
+# the school and another school's staff: 404; parents: 403 (not a role of these pages).
+KG_ROUTES = ["development", "growth", "kindergarten-reports"]
+
+
+def test_kindergarten_pages_route_by_role(app, make_client):
+    school, cls, teacher, parent, child, other = _kg_world()
+    _evaluate(_client(make_client, teacher), cls, child, other)
+    elsewhere = create_school(create_district(), level="kindergarten", code="MN-C")
+    jobs.commit()
+    readers = {
+        "homeroom": (teacher, 200, 302),
+        "school_staff": (create_user("school_staff", school=school), 200, 403),
+        "district_officer": (create_user("district_officer", district=school.district), 200, 403),
+        "city_admin": (create_user("city_admin"), 200, 403),
+        "other_teacher": (create_user("teacher", school=school), 404, 404),
+        "other_staff": (create_user("school_staff", school=elsewhere), 404, 404),
+        "parent": (parent, 403, 403),  # not a role of these pages
+    }
+    form = {**_evaluation(child, other), f"height-{child.id}": "109", f"weight-{child.id}": "18.5"}
+    for who, (user, get_status, post_status) in readers.items():
+        client = _client(make_client, user)
+        for route in KG_ROUTES:
+            url = f"/contactbook/classes/{cls.id}/{route}"
+            page = client.get(url)
+            assert page.status_code == get_status, (who, route, page.status_code)
+            if route != "kindergarten-reports":
+                token = client.csrf("/home")
+                resp = client.post(url + "?date=2026-10-16", data={"csrf_token": token, **form})
+                assert resp.status_code == post_status, (who, route, resp.status_code)
+        if get_status == 200 and who != "homeroom":
+            # Read only: the saved entries as text, no field to type in, no save button.
+            page = client.get(f"/contactbook/classes/{cls.id}/development").get_data(as_text=True)
+            assert "Cần luyện phát âm" in page and "Read only." in page
+            assert 'name="comment-' not in page and 'type="submit" class="button">Save' not in page
+            page = client.get(f"/contactbook/classes/{cls.id}/growth?date=2026-10-15").get_data(as_text=True)
+            assert "108.5" in page and f'name="height-{child.id}"' not in page
+    # The staff's reads are written to the audit log.
+    assert db.session.scalar(
+        sa.select(sa.func.count(AuditLog.id)).where(AuditLog.action == "contactbook.view_kg")
+    )
+    # Anonymous: to the sign-in page.
+    anonymous = make_client()
+    for route in KG_ROUTES:
+        resp = anonymous.get(f"/contactbook/classes/{cls.id}/{route}")
+        assert resp.status_code == 302 and resp.headers["Location"].startswith("/auth/login")

@@ -1,7 +1,10 @@
 """A fresh installation without the demo loader: `db upgrade`, the first city
 administrator, the first academic year, then a season and the Excel class import — each through
 its ordinary entry point. Before the year exists the season has no year to choose and the class
-import refuses; once it exists both work."""
+import refuses; once it exists both work. Then the whole year: the summer's confirmed children
+in September's grade-1 and kindergarten classes, a term of grades, the report cards and the
+kindergarten's term report, the rollover, the next year made current and last year still
+readable (read only)."""
 
 from __future__ import annotations
 
@@ -12,13 +15,17 @@ import sqlalchemy as sa
 
 from admissions.models import AdmissionLevel, AdmissionSeason
 from app import jobs
+from app.auth.services import passwords
 from app.extensions import db
-from app.models import AcademicYear, AuditLog, Role, School, User, Ward
+from app.models import AcademicYear, AuditLog, Role, School, User, Ward, utcnow
+from contactbook.classes import class_subjects
 from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, Term
 from tests.admissions_factories import add_child_for, create_application, create_roster_entry
 from tests.contactbook_factories import classes_xlsx
+from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import create_user
 from tests.integration.test_admissions_import import EN, SCHOOL_ROWS, xlsx
+from tests.pdftext import pdf_text
 
 PASSWORD = "mot-hai-ba-bon-nam-sau"
 PUPILS = [
@@ -156,6 +163,12 @@ def test_a_fresh_install_creates_its_year_then_a_season_and_classes(
         family.login_as(parent)
         assert child.full_name in family.get("/contactbook/", follow_redirects=True).get_data(as_text=True)
 
+    # Then the year runs: a term of grades and the report cards, the kindergarten's term report,
+    # the rollover, and the switch to the next year with last year still readable.
+    _a_term_of_grades_and_report_cards(client, make_client)
+    kg_class = _the_kindergarten_term_report(client, make_client, confirmed["MN-HOASEN"][0])
+    _rollover_to_the_next_year(client, make_client, year, kg_class)
+
 
 def _confirm_children(season, year) -> dict[str, list]:
     """Confirmed applications (as the summer's rounds and the families' answers leave them)."""
@@ -179,3 +192,156 @@ def _confirm_children(season, year) -> dict[str, list]:
             app_.allocated_school_id = school.id
             out[code].append((child, parent))
     return out
+
+
+def _signed_in(make_client, user):
+    """A client of an imported account, as after its activation (a password set, the phone
+    proven)."""
+    user = db.session.get(User, user.id)
+    user.password_hash, user.active = passwords().hash(FACTORY_PASSWORD), True
+    if user.phone and user.phone_verified_at is None:
+        user.phone_verified_at = utcnow()
+    jobs.commit()
+    client = make_client()
+    client.login_as(user)
+    return client
+
+
+def _class(school_code: str, name: str, year) -> SchoolClass:
+    return db.session.scalar(
+        sa.select(SchoolClass)
+        .join(School, School.id == SchoolClass.school_id)
+        .where(School.code == school_code, SchoolClass.name == name, SchoolClass.academic_year_id == year.id)
+    )
+
+
+def _a_term_of_grades_and_report_cards(office, make_client):
+    """Class 6A (imported with its math teacher as homeroom teacher): the term's grades entered
+    and published on the grade book, the overall results confirmed; the family downloads the
+    report card, the school prints the whole class."""
+    year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.is_current))
+    cls = _class("THCS-CAUGIAY", "6A", year)
+    pupil = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS101"))
+    term = db.session.scalar(
+        sa.select(Term).where(
+            Term.school_id == cls.school_id, Term.academic_year_id == year.id, Term.number == 1
+        )
+    )
+    teacher = _signed_in(make_client, cls.homeroom_teacher)
+    for subject in class_subjects(cls):
+        url = f"/contactbook/classes/{cls.id}/grades/{subject.id}?term={term.id}"
+        if subject.assessment == "scored":
+            cells = {"regular-1": "8", "regular-2": "9", "regular-3": "7", "midterm-1": "8", "endterm-1": "9"}
+        else:
+            cells = {"regular-1": "D", "regular-2": "D", "midterm-1": "D", "endterm-1": "D"}
+        data = {"csrf_token": teacher.csrf(url), "action": "save", "reason": ""}
+        data.update({f"g-{pupil.id}-{k}": v for k, v in cells.items()})
+        assert teacher.post(url, data=data).status_code == 302
+        data["action"] = "publish"
+        assert teacher.post(url, data=data).status_code == 302
+    results = f"/contactbook/classes/{cls.id}/results?period=1"
+    resp = teacher.post_form(results, {f"k-{pupil.id}": "T"}, token_from=results)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+
+    guardian = db.session.scalar(
+        sa.select(User).join(Guardian, Guardian.user_id == User.id).where(Guardian.pupil_id == pupil.id)
+    )
+    family = _signed_in(make_client, guardian)
+    pdf = family.get(f"/contactbook/children/{pupil.id}/report-card.pdf?term={term.id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = pdf_text(pdf.data)
+    assert "Lê Minh Châu" in text and "8.4" in text, text
+    whole = office.get(f"/contactbook/classes/{cls.id}/report-cards.pdf?term={term.id}")
+    assert whole.status_code == 200 and "Lê Minh Châu" in pdf_text(whole.data)
+
+
+def _the_kindergarten_term_report(office, make_client, confirmed) -> SchoolClass:
+    """The kindergarten class made from the intake gets its homeroom teacher, who records the
+    term's evaluation and a height and weight check; the family downloads the term report."""
+    child, parent = confirmed
+    year = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.is_current))
+    pupil = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == child.roster_entry.personal_id))
+    cls = db.session.scalar(
+        sa.select(SchoolClass)
+        .join(Enrolment, Enrolment.class_id == SchoolClass.id)
+        .where(Enrolment.pupil_id == pupil.id, Enrolment.academic_year_id == year.id)
+    )
+    homeroom = create_user("teacher", school=cls.school)
+    cls.homeroom_teacher_id = homeroom.id
+    jobs.commit()
+    term = db.session.scalar(
+        sa.select(Term).where(
+            Term.school_id == cls.school_id, Term.academic_year_id == year.id, Term.number == 1
+        )
+    )
+    teacher = make_client()
+    teacher.login_as(homeroom)
+    dev = f"/contactbook/classes/{cls.id}/development?term={term.id}"
+    resp = teacher.post_form(
+        dev, {f"result-{pupil.id}-language": "D", f"comment-{pupil.id}-language": "Kể chuyện mạch lạc"}
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    growth = f"/contactbook/classes/{cls.id}/growth?date=2027-10-20"
+    assert (
+        teacher.post_form(growth, {f"height-{pupil.id}": "109", f"weight-{pupil.id}": "18,5"}).status_code
+        == 302
+    )
+
+    family = make_client()
+    family.login_as(parent)
+    pdf = family.get(f"/contactbook/children/{pupil.id}/kindergarten-report.pdf?term={term.id}")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = pdf_text(pdf.data)
+    assert child.full_name in text and "Kể chuyện mạch lạc" in text and "109" in text
+    whole = office.get(f"/contactbook/classes/{cls.id}/kindergarten-reports.pdf?term={term.id}")
+    assert whole.status_code == 200 and child.full_name in pdf_text(whole.data)
+    return cls
+
+
+def _rollover_to_the_next_year(office, make_client, year, kg_class):
+    """The admin creates the next year; each school rolls over; the admin makes the next year
+    current. Last year's classes stay readable and refuse writes; the families follow."""
+    resp = office.post_form(
+        "/admin/years/new", {"name": "2028-2029", "starts_on": "2028-09-05", "ends_on": "2029-05-31"}
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    following = db.session.scalar(sa.select(AcademicYear).where(AcademicYear.name == "2028-2029"))
+    for code in ("TH-DICHVONG", "THCS-CAUGIAY", "MN-HOASEN"):
+        school = db.session.scalar(sa.select(School).where(School.code == code))
+        url = f"/contactbook/schools/{school.id}/rollover"
+        resp = office.post_form(url, {"action": "confirm", "confirmed": "y"})
+        assert resp.status_code == 302, (code, resp.get_data(as_text=True))
+    resp = office.post_form("/admin/years/current", {"year_id": following.id}, token_from="/admin/years")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AcademicYear, following.id).is_current
+    assert not db.session.get(AcademicYear, year.id).is_current
+    assert _class("THCS-CAUGIAY", "7A", following) and _class("TH-DICHVONG", "2A", following)
+    assert _class("MN-HOASEN", kg_class.name, following) is None  # the kindergarten's children left
+
+    # The family of 6A's pupil finds the child in 7A, and last year's report card is not lost.
+    pupil = db.session.scalar(sa.select(Pupil).where(Pupil.pupil_code == "HS101"))
+    guardian = db.session.scalar(
+        sa.select(User).join(Guardian, Guardian.user_id == User.id).where(Guardian.pupil_id == pupil.id)
+    )
+    family = _signed_in(make_client, guardian)
+    page = family.get(f"/contactbook/children/{pupil.id}").get_data(as_text=True)
+    assert "7A" in page and "6A" not in page
+
+    # Last year: readable, never writable.
+    last = _class("THCS-CAUGIAY", "6A", year)
+    teacher = _signed_in(make_client, last.homeroom_teacher)
+    math = class_subjects(last)[0]
+    book = teacher.get(f"/contactbook/classes/{last.id}/grades/{math.id}")
+    assert book.status_code == 200 and 'name="reason"' not in book.get_data(as_text=True)
+    attendance = f"/contactbook/classes/{last.id}/attendance?date=2027-10-01"
+    assert teacher.get(attendance).status_code == 200
+    assert teacher.post_form(attendance, {}, token_from=attendance).status_code == 403
+    assert office.get(f"/contactbook/classes/{last.id}/report-cards").status_code == 200
+    kg_teacher = make_client()
+    kg_teacher.login_as(kg_class.homeroom_teacher)
+    dev = f"/contactbook/classes/{kg_class.id}/development"
+    page = kg_teacher.get(dev)
+    assert page.status_code == 200 and "Kể chuyện mạch lạc" in page.get_data(as_text=True)
+    assert kg_teacher.post_form(dev, {}, token_from=dev).status_code == 403
+    assert office.get(f"/contactbook/classes/{kg_class.id}/kindergarten-reports").status_code == 200

@@ -8,12 +8,31 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import School, Ward
 from app.privacy import Child as PrivacyChild
 from app.privacy import Item as PrivacyItem
 from app.privacy import access_log, section
 
+from . import notify
 from .models import Application, Child, ParentChild
+
+# The readable document's words for the sections below (app.privacy.register_reading).
+READING = {
+    "fields": {
+        "residence_type": N_("Residence"),
+        "ward": N_("Ward"),
+        "registered_at": N_("Registered on"),
+        "reference": N_("Reference"),
+        "submitted_at": N_("Submitted on"),
+        "allocated_school": N_("School allocated"),
+        "offered_at": N_("Offered on"),
+        "confirmed_at": N_("Confirmed on"),
+        "declined_at": N_("Declined on"),
+    },
+    "values": {"residence_type": {"permanent": N_("Permanent"), "temporary": N_("Temporary")}},
+    "words": {("Applications and results", "status"): lambda v: notify.status_labels().get(v, v)},
+}
 
 
 def sections(user) -> list[dict]:
@@ -27,7 +46,7 @@ def sections(user) -> list[dict]:
         name = c.full_name
         out.append(
             section(
-                "Child (admissions)",
+                N_("Child (admissions)"),
                 [
                     {
                         "full_name": name,
@@ -58,7 +77,8 @@ def sections(user) -> list[dict]:
             .where(Application.child_id == c.id)
             .order_by(Application.submitted_at)
         ).all()
-        out.append(section("Applications and results", [dict(r._mapping) for r in apps], name))
+        rows = [{k: v for k, v in r._mapping.items() if k != "id"} for r in apps]
+        out.append(section(N_("Applications and results"), rows, name))
         out.append(access_log([("child", c.id)] + [("application", r.id) for r in apps], name))
     return out
 
@@ -94,9 +114,9 @@ def erase(user, execute: bool) -> list[PrivacyItem]:
     years = int(current_app.config["PRIVACY_ADMISSION_RECORD_YEARS"])
     return [
         PrivacyItem(
-            "Your children's admission records (children, applications and results)",
+            N_("Your children's admission records (children, applications and results)"),
             True,
-            "Required by law: admission records are kept for %(years)d years.",
+            N_("Required by law: admission records are kept for %(years)d years."),
             n,
             years,
         )

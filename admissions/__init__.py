@@ -20,6 +20,7 @@ def register(app) -> None:
         register_eraser,
         register_provider,
         register_reading,  # lazy: as above
+        register_retention,  # lazy: as above
     )
     from app.views import register_home_card  # lazy: as above
 
@@ -27,6 +28,7 @@ def register(app) -> None:
     from .privacy import READING as PRIVACY_READING  # lazy: as above
     from .privacy import children as privacy_children  # lazy: as above
     from .privacy import erase as privacy_erase  # lazy: as above
+    from .privacy import retention as privacy_retention  # lazy: as above
     from .privacy import sections as privacy_sections  # lazy: as above
 
     for bp in views.BLUEPRINTS:
@@ -42,6 +44,7 @@ def register(app) -> None:
     register_reading(**PRIVACY_READING)  # its readable document's words
     register_children(app, "admissions", privacy_children)  # corrections of roster facts
     register_eraser(app, "admissions", privacy_erase)  # account deletion: what is kept
+    register_retention(app, "admissions", privacy_retention)  # admission records past their period
     for kind in imports.import_kinds():
         register_import(app, kind)
     register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)

@@ -50,6 +50,7 @@ READING = {
         "date_of_birth": N_("Date of birth"),
         "gender": N_("Gender"),
         "school": N_("School"),
+        ("Grades", "kind"): N_("Assessment"),
         "seq": N_("No."),
         "score": N_("Score"),
         "mark": N_("Mark"),

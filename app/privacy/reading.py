@@ -16,8 +16,8 @@ from ..i18n import N_
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
 
-# key → English msgid (translated when shown)
-_FIELDS: dict[str, str] = {
+# key → English msgid (translated when shown); (section title, key) → … where a key means another thing
+_FIELDS: dict[object, str] = {
     "full_name": N_("Full name"),
     "phone": N_("Phone"),
     "email": N_("Email"),
@@ -32,7 +32,8 @@ _FIELDS: dict[str, str] = {
     "given_at": N_("Given on"),
     "withdrawn_at": N_("Withdrawn on"),
     "at": N_("Time"),
-    "kind": N_("Kind"),
+    "kind": N_("Type"),
+    ("Notifications", "kind"): N_("Kind"),
     "title": N_("Title"),
     "child_name": N_("Child"),
     "channel": N_("Channel"),
@@ -59,8 +60,8 @@ _WORDS: dict[object, object] = {}
 def register_reading(
     *, fields: dict | None = None, values: dict | None = None, words: dict | None = None
 ) -> None:
-    """Labels of keys, words of coded values (keyed by key, or by (section title, key) where a key
-    means something else in that section) and functions giving words (same keys)."""
+    """Labels of keys, words of coded values and functions giving words, each keyed by the key or
+    by (section title, key) where a key means something else in that section."""
     _FIELDS.update(fields or {})
     for key, mapping in (values or {}).items():
         _VALUES.setdefault(key, {}).update(mapping)
@@ -75,8 +76,8 @@ class Part:
     rows: list[list[str]]
 
 
-def label(key: str) -> str:
-    msgid = _FIELDS.get(key)
+def label(title: str, key: str) -> str:
+    msgid = _FIELDS.get((title, key)) or _FIELDS.get(key)
     return gettext(msgid) if msgid else key.replace("_", " ")
 
 
@@ -122,7 +123,7 @@ def readable(doc: dict) -> list[Part]:
             Part(
                 gettext(s["title"]),
                 s.get("about"),
-                [label(k) for k in keys],
+                [label(s["title"], k) for k in keys],
                 [[value(s["title"], k, r.get(k)) for k in keys] for r in rows],
             )
         )

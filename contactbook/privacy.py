@@ -51,6 +51,7 @@ READING = {
         "gender": N_("Gender"),
         "school": N_("School"),
         ("Grades", "kind"): N_("Assessment"),
+        ("Grades", "name"): N_("Subject"),  # the key of downloads made before it was "subject"
         "seq": N_("No."),
         "score": N_("Score"),
         "mark": N_("Mark"),

@@ -64,7 +64,11 @@ def register(app: Flask) -> None:
     app.config.setdefault("PRIVACY_ADMISSION_RECORD_YEARS", 5)
     register_wording(actions=AUDIT_ACTIONS)
     register_reading(
-        fields={"device": N_("Device"), "last_success_at": N_("Last notification received")},
+        fields={
+            "device": N_("Device"),
+            "last_success_at": N_("Last notification received"),
+            ("Consents", "subject"): N_("Child's record code"),
+        },
         words={
             "role": lambda v: role_labels().get(v, v),
             "purpose": lambda v: LABELS.get(v, v),

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.notifications import notify
 from app.notifications.models import PushSubscription
+from app.privacy import consent
 from app.privacy.models import DataRequest
 from contactbook.kindergarten_models import DevelopmentEvaluation, GrowthCheck
 from contactbook.models import Attendance
@@ -148,6 +149,7 @@ def test_download_has_results_kindergarten_and_devices_and_reads_in_vietnamese(
         )
     )
     audit("contactbook.view_roster", cb_world["a1"], actor_id=teacher.id)
+    consent.give(parent.id, consent.CHILD_CONTACT_BOOK, f"cb_pupil:{child.id}")
     jobs.commit()
 
     c = make_client()
@@ -167,6 +169,10 @@ def test_download_has_results_kindergarten_and_devices_and_reads_in_vietnamese(
     ]
     growth = by_title[("Height and weight (kindergarten)", name)]
     assert growth == [{"measured_on": "2026-10-05", "height_cm": "112.5", "weight_kg": "19.0"}]
+    given = by_title[("Consents", None)]
+    assert [(g["purpose"], g["subject"], g["child"]) for g in given] == [
+        ("child_contact_book", f"cb_pupil:{child.id}", child.full_name)
+    ]
     devices = by_title[("Devices that receive notifications", None)]
     assert [d["device"] for d in devices] == [ANDROID_CHROME] and devices[0]["created_at"]
     # A device's endpoint and keys let anyone push to it: never in the download.
@@ -192,6 +198,8 @@ def test_download_has_results_kindergarten_and_devices_and_reads_in_vietnamese(
         "Kiểm tra giữa kỳ",
         "8,5",
         "Chrome trên Android",
+        "Mã hồ sơ của con",
+        "Sự đồng ý của chính con (sổ liên lạc)",
         "Thiết bị nhận thông báo",
         "Cán bộ nhà trường hoặc phòng giáo dục đã xem hoặc xuất hồ sơ",
     ):

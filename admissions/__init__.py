@@ -15,12 +15,20 @@ def register(app) -> None:
     from app.incoming import register_incoming_source  # lazy: as above
     from app.models import Role  # lazy: as above
     from app.notifications import register_kind  # lazy: as above
-    from app.privacy import register_children, register_eraser, register_provider  # lazy: as above
+    from app.privacy import (  # lazy: as above
+        register_children,
+        register_eraser,
+        register_provider,
+        register_reading,  # lazy: as above
+        register_retention,  # lazy: as above
+    )
     from app.views import register_home_card  # lazy: as above
 
     from . import api, cli, demo, imports, intake, notify, views  # lazy: allocation must import without Flask
+    from .privacy import READING as PRIVACY_READING  # lazy: as above
     from .privacy import children as privacy_children  # lazy: as above
     from .privacy import erase as privacy_erase  # lazy: as above
+    from .privacy import retention as privacy_retention  # lazy: as above
     from .privacy import sections as privacy_sections  # lazy: as above
 
     for bp in views.BLUEPRINTS:
@@ -33,8 +41,10 @@ def register(app) -> None:
     # The contact book reads the confirmed children through the platform (app.incoming).
     register_incoming_source(app, intake.confirmed_children)
     register_provider(app, "admissions", privacy_sections)  # the parent's download (app.privacy)
+    register_reading(**PRIVACY_READING)  # its readable document's words
     register_children(app, "admissions", privacy_children)  # corrections of roster facts
     register_eraser(app, "admissions", privacy_erase)  # account deletion: what is kept
+    register_retention(app, "admissions", privacy_retention)  # admission records past their period
     for kind in imports.import_kinds():
         register_import(app, kind)
     register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)

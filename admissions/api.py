@@ -15,15 +15,7 @@ from marshmallow import Schema, fields, validate
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from app.api import (
-    api_blueprint,
-    client_required,
-    current_client,
-    current_scope,
-    id_or_404,
-    idempotent,
-    school_in_scope,
-)
+from app.api import api_blueprint, current_client, current_scope, endpoint, id_or_404, school_in_scope
 from app.audit import audit
 from app.extensions import db
 from app.models import School, utcnow
@@ -163,10 +155,7 @@ class TranscriptSchema(Schema):
     published_at = fields.String(allow_none=True)
 
 
-@blp.route("/schools")
-@client_required()
-@blp.arguments(SchoolQuery, location="query")
-@blp.response(200, SchoolSchema(many=True))
+@endpoint(blp, "/schools", SchoolSchema(many=True), query=SchoolQuery)
 def schools(query):
     """The schools in the client's scope."""
     q = sa.select(School).where(current_scope().schools_filter()).order_by(School.code)
@@ -175,9 +164,7 @@ def schools(query):
     return db.session.scalars(q.options(sa.orm.joinedload(School.district), sa.orm.joinedload(School.ward)))
 
 
-@blp.route("/schools/<int:school_id>/catchments")
-@client_required()
-@blp.response(200, CatchmentSchema(many=True))
+@endpoint(blp, "/schools/<int:school_id>/catchments", CatchmentSchema(many=True))
 def catchments(school_id: int):
     """The residential areas whose children belong to this school."""
     school = school_in_scope(school_id)
@@ -196,9 +183,7 @@ def catchments(school_id: int):
     ]
 
 
-@blp.route("/schools/<int:school_id>/admitted")
-@client_required()
-@blp.response(200, AdmittedSchema(many=True))
+@endpoint(blp, "/schools/<int:school_id>/admitted", AdmittedSchema(many=True))
 def admitted(school_id: int):
     """The children offered or confirmed a seat at this school (official season, not the trial)."""
     school = school_in_scope(school_id)
@@ -230,9 +215,7 @@ def admitted(school_id: int):
     ]
 
 
-@blp.route("/levels/<int:level_id>/districts/<int:district_id>/figures")
-@client_required()
-@blp.response(200, FiguresSchema)
+@endpoint(blp, "/levels/<int:level_id>/districts/<int:district_id>/figures", FiguresSchema)
 def figures(level_id: int, district_id: int):
     """A district's public figures for a level: per school, registrations against seats and
     published results; the official rounds (their seeds once published). The same figures as the
@@ -253,9 +236,7 @@ def figures(level_id: int, district_id: int):
     }
 
 
-@blp.route("/rounds/<int:round_id>/transcript")
-@client_required()
-@blp.response(200, TranscriptSchema)
+@endpoint(blp, "/rounds/<int:round_id>/transcript", TranscriptSchema)
 def round_transcript(round_id: int):
     """The transcript of a published official round 1, as the public file (docs/verification.md)."""
     rnd = public_round_or_404(id_or_404(round_id), published=True)
@@ -291,11 +272,7 @@ def roster_workbook(rows: list[dict]) -> io.BytesIO:
     return buf
 
 
-@blp.route("/roster", methods=["POST"])
-@client_required(write=True)
-@idempotent
-@blp.arguments(RosterUpsertSchema)
-@blp.response(200, RosterReportSchema)
+@endpoint(blp, "/roster", RosterReportSchema, body=RosterUpsertSchema, write=True)
 def roster_upsert(body):
     """Create or update residency roster entries by personal ID: every row is checked as in the
     Excel import, and nothing is written unless every row is right (problems by row in `errors`,

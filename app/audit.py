@@ -177,3 +177,9 @@ def describe(entry: AuditLog) -> AuditLine:
     for key, value in details.items():
         lines.append((_field_label(key), _value(key, value)))
     return AuditLine(entry, what, record, lines)
+
+
+def action_words(action: str) -> str:
+    """An action's words in the reader's language (the code itself when none is registered)."""
+    words = _ACTIONS.get(action)
+    return str(words) if words is not None else action

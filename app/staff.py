@@ -22,7 +22,7 @@ from .auth import services as accounts
 from .authz import roles_required, scoped_schools_query
 from .extensions import db
 from .forms import PasswordPolicy, PersonName, VietnameseMobile
-from .models import District, Role, School, User
+from .models import District, Role, School, User, utcnow
 from .views import register_home_card
 
 bp = Blueprint("staff", __name__, url_prefix="/admin")
@@ -117,7 +117,12 @@ def users():
         q = q.where(paging.contains(search, User.full_name, User.email, User.phone))
     page = paging.paginate(q.order_by(User.full_name, User.id), paging.page_arg(), PAGE_SIZE)
     return render_template(
-        "admin/users.html", users=page.items, p=page, labels=lifecycle.role_labels(), q=search
+        "admin/users.html",
+        users=page.items,
+        p=page,
+        labels=lifecycle.role_labels(),
+        q=search,
+        now=utcnow(),
     )
 
 

@@ -62,6 +62,7 @@ def public_cards() -> list[HomeCard]:
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
+    register_home_card(app, _l("Login sessions"), "auth.sessions_page", order=980)
     register_home_card(app, _l("Change password"), "auth.change_password", order=990)
 
 

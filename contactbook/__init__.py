@@ -9,7 +9,13 @@ from app.audit import register_wording
 from app.imports import register_import
 from app.models import Role
 from app.notifications import register_kind, register_read_hook
-from app.privacy import register_children, register_eraser, register_provider, register_retention
+from app.privacy import (
+    register_children,
+    register_eraser,
+    register_provider,
+    register_reading,
+    register_retention,
+)
 from app.security import mask_phone
 from app.views import register_home_card
 
@@ -18,6 +24,7 @@ from .announcements import read_in_inbox
 from .cli import contactbook_cli
 from .demo import load_demo
 from .imports import import_kinds
+from .privacy import READING as PRIVACY_READING
 from .privacy import children as privacy_children
 from .privacy import erase as privacy_erase
 from .privacy import retention as privacy_retention
@@ -45,6 +52,7 @@ def register(app) -> None:
     register_read_hook("announcement", read_in_inbox)  # an opened inbox item opens the announcement
     register_children(app, "contactbook", privacy_children)  # their own consent from age 7
     register_provider(app, "contactbook", privacy_sections)  # the parent's download
+    register_reading(**PRIVACY_READING)  # its readable document's words
     register_retention(app, "contactbook", privacy_retention)  # old activation codes
     register_eraser(app, "contactbook", privacy_erase)  # account deletion
     register_home_card(

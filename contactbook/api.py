@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
-from app.api import api_blueprint, client_required, school_in_scope
+from app.api import api_blueprint, endpoint, school_in_scope
 from app.extensions import db
 from app.years import current_year_id
 
@@ -46,9 +46,7 @@ class GradeSchema(Schema):
     published_at = fields.DateTime(allow_none=True)
 
 
-@blp.route("/schools/<int:school_id>/classes")
-@client_required()
-@blp.response(200, ClassSchema(many=True))
+@endpoint(blp, "/schools/<int:school_id>/classes", ClassSchema(many=True))
 def classes(school_id: int):
     """This year's classes of the school and their pupils."""
     school = school_in_scope(school_id)
@@ -68,10 +66,7 @@ def classes(school_id: int):
     return list(out.values())
 
 
-@blp.route("/schools/<int:school_id>/grades")
-@client_required()
-@blp.arguments(GradeQuery, location="query")
-@blp.response(200, GradeSchema(many=True))
+@endpoint(blp, "/schools/<int:school_id>/grades", GradeSchema(many=True), query=GradeQuery)
 def grades(query, school_id: int):
     """This year's published grades of the school's pupils (one term with `term`)."""
     school = school_in_scope(school_id)

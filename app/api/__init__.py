@@ -8,6 +8,8 @@ register(app) with `register_blueprint(app, blp)` (admissions/api.py, contactboo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask, current_app, render_template
 from flask_babel import lazy_gettext as _l
@@ -22,6 +24,7 @@ from app.views import register_home_card
 from .admin import bp as admin_bp
 from .auth import client_required, current_client, current_scope, id_or_404, school_in_scope
 from .cli import api_cli
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import idempotent
 from .problems import MEDIA_TYPE, ProblemSchema, from_http_exception
 
@@ -30,6 +33,7 @@ __all__ = [
     "client_required",
     "current_client",
     "current_scope",
+    "endpoint",
     "id_or_404",
     "idempotent",
     "register",
@@ -79,6 +83,41 @@ def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     blp = Blueprint(name, import_name, **kwargs)
     blp.register_error_handler(HTTPException, from_http_exception)
     return blp
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 120},
+    "description": "Sent again with the same body, the stored response is answered (the work is done once).",
+}
+
+
+def endpoint(
+    blp: Blueprint, rule: str, response, *, query=None, body=None, write: bool = False, methods=None
+):
+    """What every API view is declared with, in this order: its route, the client's token and
+    scope (`client_required`), for a write the Idempotency-Key (documented as a header), the
+    query's or the body's schema, the response's schema (200); the view's name is its
+    `operationId` in the OpenAPI document, which clients look operations up by."""
+
+    def decorator(view: Callable) -> Callable:
+        wrapped = blp.response(200, response)(view)
+        if body is not None:
+            wrapped = blp.arguments(body)(wrapped)
+        if query is not None:
+            wrapped = blp.arguments(query, location="query")(wrapped)
+        if write:
+            wrapped = idempotent(wrapped)
+        wrapped = client_required(write=write)(wrapped)
+        doc = {"operationId": view.__name__}
+        if write:
+            doc["parameters"] = [IDEMPOTENCY_PARAMETER]
+        wrapped = blp.doc(**doc)(wrapped)
+        return blp.route(rule, methods=methods or (["POST"] if write else ["GET"]))(wrapped)
+
+    return decorator
 
 
 def register_blueprint(app: Flask, blp: Blueprint) -> None:

@@ -10,18 +10,23 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from ..audit import register_wording
+from ..audit import action_words, register_wording
+from ..auth.devices import device_label
+from ..auth.lifecycle import role_labels
 from ..extensions import db
+from ..i18n import N_
 from ..models import Role
+from ..notifications.kinds import KIND_LABELS
 from ..views import register_home_card
 from . import models  # noqa: F401 - registers the tables
 from .children import Child, register_children
 from .cli import privacy_cli
-from .consent import notice_accepted, notice_version
+from .consent import LABELS, notice_accepted, notice_version
 from .corrections import AUDIT_ACTIONS
 from .deletion import Item, register_eraser
-from .downloads import access_log, register_provider, section
+from .downloads import ACCESS_LOG, access_log, register_provider, section
 from .models import Consent
+from .reading import register_reading
 from .retention import Removal, register_retention
 from .views import bp
 
@@ -33,6 +38,7 @@ __all__ = [
     "register_provider",
     "register_retention",
     "register_eraser",
+    "register_reading",
     "Item",
     "Removal",
     "section",
@@ -57,6 +63,20 @@ def register(app: Flask) -> None:
     app.config.setdefault("PRIVACY_ANSWER_HOURS", 72)
     app.config.setdefault("PRIVACY_ADMISSION_RECORD_YEARS", 5)
     register_wording(actions=AUDIT_ACTIONS)
+    register_reading(
+        fields={
+            "device": N_("Device"),
+            "last_success_at": N_("Last notification received"),
+            ("Consents", "subject"): N_("Child's record code"),
+        },
+        words={
+            "role": lambda v: role_labels().get(v, v),
+            "purpose": lambda v: LABELS.get(v, v),
+            ("Notifications", "kind"): lambda v: KIND_LABELS.get(v, v),
+            (ACCESS_LOG, "action"): action_words,
+            "device": device_label,
+        },
+    )
     for key, days in (
         ("PRIVACY_SESSION_DAYS", 90),
         ("PRIVACY_CODE_DAYS", 30),

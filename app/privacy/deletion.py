@@ -13,6 +13,7 @@ from flask import current_app
 
 from ..audit import audit
 from ..extensions import db
+from ..i18n import N_
 from ..models import User, UserSession, utcnow
 from ..notifications.models import Delivery, PushSubscription
 from .children import children_of
@@ -21,7 +22,7 @@ from .models import Consent, DataRequest, RequestKind, RequestStatus
 
 @dataclass(frozen=True)
 class Item:
-    what: str  # an English msgid, translated when shown
+    what: str  # an English msgid (marked with N_), translated when shown
     kept: bool
     why: str  # an English msgid (with %(years)d where it names a period)
     count: int = 0
@@ -44,11 +45,11 @@ def plan(user: User, execute: bool = False) -> list[Item]:
 def _platform(user: User, execute: bool) -> list[Item]:
     out = []
     for model, col, what in (
-        (Delivery, Delivery.recipient_id, "Notifications you received"),
-        (Consent, Consent.user_id, "Your consents"),
-        (DataRequest, DataRequest.user_id, "Your downloads"),
-        (UserSession, UserSession.user_id, "Your login sessions"),
-        (PushSubscription, PushSubscription.user_id, "Your devices that receive notifications"),
+        (Delivery, Delivery.recipient_id, N_("Notifications you received")),
+        (Consent, Consent.user_id, N_("Your consents")),
+        (DataRequest, DataRequest.user_id, N_("Your downloads")),
+        (UserSession, UserSession.user_id, N_("Your login sessions")),
+        (PushSubscription, PushSubscription.user_id, N_("Your devices that receive notifications")),
     ):
         where = [col == user.id] + (
             [DataRequest.kind == RequestKind.DOWNLOAD] if model is DataRequest else []
@@ -56,16 +57,16 @@ def _platform(user: User, execute: bool) -> list[Item]:
         n = db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where)) or 0
         if execute and n:
             db.session.execute(sa.delete(model).where(*where))
-        out.append(Item(what, False, "Not required by law.", n))
+        out.append(Item(what, False, N_("Not required by law."), n))
     if execute:
         user.full_name, user.phone, user.email = f"Tài khoản đã xoá #{user.id}", None, None
         user.password_hash, user.active, user.locale = None, False, None
         user.activation_code_hash = user.activation_expires_at = None
     out.append(
         Item(
-            "Your name, phone number, email and password",
+            N_("Your name, phone number, email and password"),
             False,
-            "Not required by law: the account is anonymised.",
+            N_("Not required by law: the account is anonymised."),
             1,
         )
     )

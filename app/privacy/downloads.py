@@ -14,16 +14,20 @@ from flask import current_app
 from .. import jobs
 from ..audit import audit
 from ..extensions import db
+from ..i18n import N_
 from ..models import AuditLog, User, utcnow
-from ..notifications.models import Delivery, Notification
+from ..notifications.models import Delivery, Notification, PushSubscription
+from .children import children_of
 from .consent import history
 from .models import DataRequest, RequestKind, RequestStatus
 
 FORMAT = "tuyensinh-personal-data/1"
+ACCESS_LOG = N_("Who at the school or office viewed or exported the record")
 
 
 def section(title: str, rows: list[dict], about: str | None = None) -> dict:
-    """One part of the document: `title` (an English msgid, translated when read), its rows
+    """One part of the document: `title` (an English msgid marked with N_, translated when read;
+    `app.privacy.reading` gives its keys labels and its values words), its rows
     (plain values), `about` the child's name when it is about a child."""
     return {"title": title, "about": about, "rows": rows}
 
@@ -100,15 +104,18 @@ def platform_sections(user) -> list[dict]:
         "created_at": user.created_at,
         "last_login_at": user.last_login_at,
     }
+    given = history(user.id)
+    names = {c.subject: c.name for c in children_of(user)} if any(c.subject for c in given) else {}
     consents = [
         {
             "purpose": c.purpose,
             "subject": c.subject,
+            "child": names.get(c.subject) if c.subject else None,
             "notice_version": c.notice_version,
             "given_at": c.given_at,
             "withdrawn_at": c.withdrawn_at,
         }
-        for c in history(user.id)
+        for c in given
     ]
     q = (
         sa.select(
@@ -133,17 +140,29 @@ def platform_sections(user) -> list[dict]:
         }
         for at, kind, ctx, channel, status in db.session.execute(q)
     ]
+    # A device's description and dates; never its endpoint or keys (they let anyone push to it).
+    devices = [
+        {"device": agent, "created_at": created, "last_success_at": last}
+        for agent, created, last in db.session.execute(
+            sa.select(
+                PushSubscription.user_agent, PushSubscription.created_at, PushSubscription.last_success_at
+            )
+            .where(PushSubscription.user_id == user.id)
+            .order_by(PushSubscription.created_at, PushSubscription.id)
+        )
+    ]
     return [
-        section("Account", [account]),
-        section("Consents", consents),
-        section("Notifications", notes),
+        section(N_("Account"), [account]),
+        section(N_("Consents"), consents),
+        section(N_("Notifications"), notes),
+        section(N_("Devices that receive notifications"), devices),
     ]
 
 
 def access_log(targets: list[tuple[str, int]], about: str | None = None) -> dict:
     """Who among the staff viewed or exported these records (the audit log), for a section."""
     if not targets:
-        return section("Who at the school or office viewed or exported the record", [], about)
+        return section(ACCESS_LOG, [], about)
     conds = [sa.and_(AuditLog.target_type == t, AuditLog.target_id == str(i)) for t, i in targets]
     q = (
         sa.select(AuditLog.at, AuditLog.action, User.full_name, User.role)
@@ -155,4 +174,4 @@ def access_log(targets: list[tuple[str, int]], about: str | None = None) -> dict
         {"at": at, "action": action, "by": name, "role": role}
         for at, action, name, role in db.session.execute(q)
     ]
-    return section("Who at the school or office viewed or exported the record", rows, about)
+    return section(ACCESS_LOG, rows, about)

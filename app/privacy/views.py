@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from ..authz import public, roles_required
 from ..i18n import select_locale
 from ..models import Role, utcnow
-from . import consent, corrections, deletion, downloads
+from . import consent, corrections, deletion, downloads, reading
 from .children import age_on, children_of, needs_own_consent
 from .forms import AnswerForm, CorrectionForm
 
@@ -128,7 +128,10 @@ def download_json(request_id: int):
 @roles_required(Role.PARENT)
 def download_document(request_id: int):
     row = _ready_or_410(request_id)
-    return render_template("privacy/document.html", row=row, doc=json.loads(row.content))
+    doc = json.loads(row.content)
+    return render_template(
+        "privacy/document.html", parts=reading.readable(doc), generated=reading.when(doc["generated_at"])
+    )
 
 
 @bp.route("/corrections/new", methods=["GET", "POST"])

@@ -23,6 +23,7 @@ EXPECTED = {
         "/tuyen-sinh/",
         "/notifications/",
         "/privacy/",
+        "/auth/sessions",
         "/auth/password",
     ],
     "teacher": [
@@ -31,6 +32,7 @@ EXPECTED = {
         "/tuyen-sinh/",
         "/notifications/",
         "/notifications/sent",
+        "/auth/sessions",
         "/auth/password",
     ],
     "school_staff": [
@@ -43,6 +45,7 @@ EXPECTED = {
         "/admin/users",
         "/notifications/",
         "/notifications/sent",
+        "/auth/sessions",
         "/auth/password",
     ],
     "city_admin": [
@@ -61,6 +64,7 @@ EXPECTED = {
         "/notifications/sent",
         "/notifications/admin/failures",
         "/privacy/queue",
+        "/auth/sessions",
         "/auth/password",
     ],
 }

@@ -6,11 +6,12 @@ role; every change is audited in words an officer reads."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditLog, User, UserSession
+from app.models import AuditLog, User, UserSession, utcnow
 from tests.factories import PASSWORD, create_user
 
 NEW_PASSWORD = "một câu dài dễ nhớ 2027"  # noqa: S105
@@ -269,3 +270,27 @@ def test_the_password_policy_is_the_forms_and_does_not_pile_up(make_client, worl
     parent.login_as(world["users"]["parent"])
     ok = parent.post_form("/auth/password", {"current": PASSWORD, "password": nine, "confirm": nine})
     assert ok.status_code == 302, ok.get_data(as_text=True)[-800:]
+
+
+def _status_of(page: str, name: str) -> str:
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    row = next(r for r in body.split("<tr>") if name in r)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.split("</td>")[-2])).strip()
+
+
+def test_the_list_marks_accounts_waiting_for_activation(make_client, world):
+    """Created by an administrator or given a code, an account waits until its holder chooses a
+    password; the list says so, and when the code handed out has expired."""
+    teacher, staff = world["users"]["teacher"], world["users"]["school_staff"]
+    officer = make_client()
+    officer.login_as(world["users"]["district_officer"])
+    before = officer.get("/admin/users").get_data(as_text=True)
+    assert _status_of(before, teacher.full_name) == "Đang hoạt động"
+    _issue_code(officer, teacher)
+    _issue_code(officer, staff)
+    db.session.get(User, staff.id).activation_expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    page = officer.get("/admin/users").get_data(as_text=True)
+    assert _status_of(page, teacher.full_name).startswith("Chờ kích hoạt Mã có hiệu lực đến ")
+    assert _status_of(page, staff.full_name) == "Chờ kích hoạt Mã kích hoạt đã hết hạn: hãy cấp mã mới."
+    assert _status_of(page, world["users"]["district_officer"].full_name) == "Đang hoạt động"

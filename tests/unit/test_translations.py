@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 PO_PATH = ROOT / "app" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = ["_l", "lazy_gettext", "lazy_ngettext:1,2"]
+KEYWORDS = ["_l", "lazy_gettext", "lazy_ngettext:1,2", "N_"]
 
 # %(name)s, %(n)d, %(x)05.2f ... (named printf-style placeholders)
 PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +\-]*(?:\d+|\*)?(?:\.(?:\d+|\*))?[diouxXeEfFgGcrsa]")

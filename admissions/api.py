@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from app.api import api_blueprint, current_client, current_scope, endpoint, id_or_404, school_in_scope
+from app.api.fields import UtcDateTime
 from app.audit import audit
 from app.extensions import db
 from app.models import School, utcnow
@@ -66,7 +67,7 @@ class AdmittedSchema(Schema):
     gender = fields.String(required=True)
     level = fields.String(required=True)
     status = fields.String(required=True)
-    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_at = UtcDateTime(allow_none=True)
 
 
 def _text(max_len: int, **kwargs) -> fields.String:
@@ -124,7 +125,7 @@ class RoundSchema(Schema):
     status = fields.String(required=True)
     seed_sha256 = fields.String(required=True)
     seed = fields.String(allow_none=True)
-    published_at = fields.DateTime(allow_none=True)
+    published_at = UtcDateTime(allow_none=True)
 
 
 class FiguresSchema(Schema):
@@ -132,7 +133,7 @@ class FiguresSchema(Schema):
 
     level = fields.String(required=True)
     district_id = fields.Integer(required=True)
-    as_of = fields.DateTime(required=True)
+    as_of = UtcDateTime(required=True)
     totals = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     schools = fields.List(fields.Nested(SchoolFiguresSchema), required=True)
     rounds = fields.List(fields.Nested(RoundSchema), required=True)

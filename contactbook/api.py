@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from app.api import api_blueprint, endpoint, school_in_scope
+from app.api.fields import UtcDateTime
 from app.extensions import db
 from app.years import current_year_id
 
@@ -43,7 +44,7 @@ class GradeSchema(Schema):
     seq = fields.Integer(required=True)
     score = fields.Float(allow_none=True)
     mark = fields.String(allow_none=True)
-    published_at = fields.DateTime(allow_none=True)
+    published_at = UtcDateTime(allow_none=True)
 
 
 @endpoint(blp, "/schools/<int:school_id>/classes", ClassSchema(many=True))

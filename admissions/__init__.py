@@ -19,17 +19,21 @@ def register(app) -> None:
         register_children,
         register_eraser,
         register_provider,
-        register_reading,  # lazy: as above
-        register_retention,  # lazy: as above
+        register_reading,
+        register_retention,
     )
     from app.views import register_home_card  # lazy: as above
 
-    from . import api, cli, demo, imports, intake, notify, views  # lazy: allocation must import without Flask
-    from .privacy import READING as PRIVACY_READING  # lazy: as above
-    from .privacy import children as privacy_children  # lazy: as above
-    from .privacy import erase as privacy_erase  # lazy: as above
-    from .privacy import retention as privacy_retention  # lazy: as above
-    from .privacy import sections as privacy_sections  # lazy: as above
+    from . import (  # lazy: allocation must import without Flask
+        api,
+        cli,
+        demo,
+        imports,
+        intake,
+        notify,
+        privacy,
+        views,
+    )
 
     for bp in views.BLUEPRINTS:
         app.register_blueprint(bp)
@@ -40,11 +44,11 @@ def register(app) -> None:
     register_wording(**notify.audit_wording())
     # The contact book reads the confirmed children through the platform (app.incoming).
     register_incoming_source(app, intake.confirmed_children)
-    register_provider(app, "admissions", privacy_sections)  # the parent's download (app.privacy)
-    register_reading(**PRIVACY_READING)  # its readable document's words
-    register_children(app, "admissions", privacy_children)  # corrections of roster facts
-    register_eraser(app, "admissions", privacy_erase)  # account deletion: what is kept
-    register_retention(app, "admissions", privacy_retention)  # admission records past their period
+    register_provider(app, "admissions", privacy.sections)  # the parent's download (app.privacy)
+    register_reading(**privacy.READING)  # its readable document's words
+    register_children(app, "admissions", privacy.children)  # corrections of roster facts
+    register_eraser(app, "admissions", privacy.erase)  # account deletion: what is kept
+    register_retention(app, "admissions", privacy.retention)  # admission records past their period
     for kind in imports.import_kinds():
         register_import(app, kind)
     register_kind("admission", _l("Admissions: applications and results"), about_child=True, order=20)

@@ -187,7 +187,7 @@ def add_child_for(parent, roster_entry, season=None, level: str = "grade1"):
 
 
 def create_application(child, level, parent, choices=(), catchment=None, status: str = "submitted"):
-    from admissions import counters
+    from admissions import counters  # lazy: as every factory here: the app is imported when called
     from admissions.models import Application, ApplicationChoice
     from app.extensions import db
 
@@ -349,7 +349,7 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
     the roster), the guardianship, the application with its catchment (derived like the service
     does) and ranked choices (`choose(child, catchment_id, options) -> [school ids]`, options being
     the schools with spare seats), the catchment school appended last. Returns the applications."""
-    from admissions import counters, eligibility, rules
+    from admissions import counters, eligibility, rules  # lazy: as every factory here
     from admissions.models import Application, ApplicationChoice, Child, ParentChild
     from app.extensions import db
     from app.models import School, Ward

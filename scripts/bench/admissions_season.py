@@ -531,7 +531,7 @@ def decline_some(data: dict, share: float) -> int:
     """A share of the offered families decline (bulk, as many single answers would)."""
     import sqlalchemy as sa
 
-    from admissions import counters
+    from admissions import counters  # lazy: after the bench configures the app
     from admissions.models import Application
     from app.extensions import db
     from app.models import utcnow

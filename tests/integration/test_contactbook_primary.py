@@ -6,11 +6,8 @@ and PDF); the school's staff read; nobody else sees them."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from app import jobs
@@ -33,6 +30,7 @@ from tests.contactbook_factories import (
     secondary_setup,
     terms_of,
 )
+from tests.pdftext import pdf_pages, pdf_text
 from tests.querycount import count_queries
 
 pytest_plugins = ["tests.contactbook_factories"]
@@ -202,7 +200,7 @@ def test_the_year_results_are_confirmed_and_the_family_sees_them(app, make_clien
     assert card.count(">Tốt<") == 15  # the end of the year; mid-term II not assessed: —
     pdf = parent.get(f"/contactbook/children/{star.id}/report-card.pdf?term={term2.id}")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
-    text = _pdf_text(pdf.data)
+    text = " ".join(pdf_text(pdf.data).split())
     assert "Giải quyết vấn đề và sáng tạo" in text and "Hoàn thành xuất sắc" in text
     # Another family's child: 404.
     assert parent.get(f"/contactbook/children/{fine.id}/report-card").status_code == 404
@@ -230,13 +228,6 @@ def test_the_class_report_cards_load_the_qualities_in_a_fixed_number_of_queries(
     with count_queries(app) as more:
         teacher.get(whole)
     assert more.count == few.count
-
-
-def _pdf_text(data: bytes) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    out = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
-    return " ".join(out.stdout.decode().split())
 
 
 def test_only_the_homeroom_teacher_enters_and_the_school_staff_read(app, make_client):
@@ -302,14 +293,7 @@ def test_a_grade_five_report_card_of_term_two_fits_one_sheet(app, make_client):
     term2 = terms_of(cls)[1]
     pdf = client.get(f"/contactbook/classes/{cls.id}/report-cards.pdf?term={term2.id}")
     assert pdf.status_code == 200
-    assert _pdf_pages(pdf.data) == 2
-
-
-def _pdf_pages(data: bytes) -> int:
-    if shutil.which("pdfinfo") is None:
-        pytest.skip("pdfinfo (poppler-utils) is not installed")
-    out = subprocess.run(["pdfinfo", "-"], input=data, capture_output=True, check=True).stdout.decode()
-    return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))
+    assert pdf_pages(pdf.data) == 2
 
 
 def test_the_homeroom_teachers_page_leads_to_the_primary_assessments(app, make_client):

@@ -7,6 +7,7 @@ round 1 with a public seed commitment → a what-if compared side by side → au
 seed revealed, families notified) → confirmations, declines (web and services) and expiries →
 round 2 → the office assigns the remaining children the nearest schools with seats → every
 child still in the season has a seat, no school is over capacity, and the matching is stable.
+What the season costs is counted (SQL statements, this process's CPU time), not timed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from tests.admissions_factories import (
 )
 from tests.factories import create_district, create_school, create_user, create_ward
 from tests.integration.test_admissions_parent import hidden_fields
+from tests.querycount import count_queries
 
 S = ApplicationStatus
 N_CHILDREN = 1000
@@ -180,8 +182,35 @@ def register_all(rng, level, district, roster, web_client):
     jobs.commit()
 
 
+# What the season may cost, by database. Counted, not timed on the wall clock, so that a loaded
+# machine neither fails it nor hides a regression: the statements are the same on every run (the
+# jobs run in this process, with or without Redis), and this process's CPU time (the app, the
+# solver, the drivers; not the database server's) barely moves with the load. One more statement
+# per child in any step is 1,000 more: over the budget. A feature that adds a few statements
+# raises its figure, with the reason in its commit. Measured: SQLite 19,375 statements, 6.3-6.9 s
+# of CPU; PostgreSQL 11,829 statements, 8.7-10.6 s (with or without Redis), at load average 7-9 on
+# two cores.
+STATEMENT_BUDGET = {"sqlite": 20_000, "postgresql": 12_500}
+CPU_BUDGET_S = {"sqlite": 15, "postgresql": 20}
+
+
 def test_a_full_season(app, db, client, make_client, runner, run_jobs):
-    t0 = time.perf_counter()
+    dialect = db.engine.dialect.name
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with count_queries(app) as statements:
+        registered = play_season(db, client, make_client, runner, run_jobs)
+    cpu = time.process_time() - cpu0
+    spent = (
+        f"{statements.count} statements, {cpu:.1f} s of CPU (registering {registered - cpu0:.1f} s), "
+        f"{time.perf_counter() - wall0:.1f} s on the wall clock"
+    )
+    assert statements.count <= STATEMENT_BUDGET[dialect], spent
+    assert cpu <= CPU_BUDGET_S[dialect], spent
+
+
+def play_season(db, client, make_client, runner, run_jobs) -> float:
+    """The season from the roster to the last placement; returns the process time when every
+    child had applied."""
     rng = random.Random(20260701)
     district, schools, roster = build_district()
     season = create_season()
@@ -204,7 +233,7 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
         )
     )
     assert twins > 5
-    t_register = time.perf_counter() - t0
+    registered = time.process_time()
 
     # ---- round 1: the seed's SHA-256 is public before the run, the seed only after publishing
     close_window(level, confirm_days=7)
@@ -415,6 +444,4 @@ def test_a_full_season(app, db, client, make_client, runner, run_jobs):
     login_en(fam, db.session.get(User, first_wait.submitted_by_id))
     page = text(fam.get(f"/children/{kid.id}"))
     assert "The education office assigned this school" in page and kid.full_name in page
-    assert time.perf_counter() - t0 < 60, (
-        f"season took {time.perf_counter() - t0:.1f} s (register {t_register:.1f})"
-    )
+    return registered

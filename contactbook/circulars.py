@@ -75,6 +75,8 @@ CRITERION_GROUPS = (
     ("Năng lực chung", GENERAL_COMPETENCES),
     ("Năng lực đặc thù", SPECIFIC_COMPETENCES),
 )
+# The short forms teachers write for the long names, where a grid's column is narrow.
+SHORT_NAMES = {"tu_chu": "TC-TH", "giao_tiep": "GT-HT", "giai_quyet": "GQVĐ-ST"}
 
 
 def _lines(groups) -> list[tuple[str, str, str]]:

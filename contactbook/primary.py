@@ -47,6 +47,7 @@ NAMES = {  # what the templates name: the circular's own terms, and the problems
     "qc_groups": circulars.CRITERION_GROUPS,
     "qc_halves": circulars.CRITERION_HALVES,
     "qc_criteria": CRITERIA,
+    "qc_short": circulars.SHORT_NAMES,
     "qc_points": POINTS,
     "qc_levels": circulars.QC_LEVELS,
     "qc_names": circulars.QC_NAMES,

@@ -122,6 +122,10 @@ def test_a_primary_teacher_assesses_with_the_keyboard_and_the_family_reads_the_r
     commit()
     log_in(page, live_server, teacher)
     page.goto(live_server(f"/contactbook/classes/{cls.id}/qualities?point=cn"))
+    # Short headings on a phone; the full names are the columns' names for screen readers.
+    heading = page.get_by_role("columnheader", name="Giải quyết vấn đề và sáng tạo", exact=True)
+    expect(heading).to_have_attribute("title", "Giải quyết vấn đề và sáng tạo")
+    assert page.locator(".qc-grid thead").bounding_box()["height"] < 100
     first = page.get_by_label(f"{child.full_name} — Yêu nước", exact=True)
     first.focus()
     for key in ["c", *["t"] * 14]:  # Cần cố gắng, then Tốt for the fourteen others

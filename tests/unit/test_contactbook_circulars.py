@@ -13,6 +13,7 @@ from contactbook.circulars import (
     CRITERION_GROUPS,
     CRITERION_HALVES,
     POINTS,
+    SHORT_NAMES,
     learning_result,
     override_problem,
     primary_year_result,
@@ -116,6 +117,7 @@ def test_the_circular_lists_five_qualities_three_general_and_seven_specific_comp
     assert [len(group) for _, group in CRITERION_GROUPS] == [5, 3, 7]
     assert len(CRITERIA) == 15 and list(POINTS) == ["gk1", "ck1", "gk2", "cn"]
     assert CRITERIA["giai_quyet"] == "Giải quyết vấn đề và sáng tạo" and CRITERIA["tham_mi"] == "Thẩm mĩ"
+    assert set(SHORT_NAMES) <= set(CRITERIA) and len(set(SHORT_NAMES.values())) == len(SHORT_NAMES)
 
 
 def test_a_pupils_entries_are_checked_one_by_one():

@@ -44,6 +44,24 @@
     }
   });
 
+  // A grid that scrolls in its own box keeps its headings in view only while the box is on
+  // screen: a cell taking focus is shown whole (clear of the sticky headings: scroll-margin),
+  // then the whole box is brought into view. A link of the error summary focuses its cell.
+  document.addEventListener("focusin", function (event) {
+    var box = event.target.closest ? event.target.closest("[data-grid-box]") : null;
+    if (!box) { return; }
+    event.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    box.scrollIntoView({ block: "nearest" });
+  });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest(".error-summary a[href^='#']") : null;
+    var cell = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+    if (cell && cell.closest("[data-grid-box]")) {
+      event.preventDefault();
+      cell.focus();
+    }
+  });
+
   // Mark a changed cell so that the teacher sees what is not saved yet.
   document.addEventListener("input", function (event) {
     var el = event.target;

@@ -180,11 +180,11 @@ def load(app, args) -> dict:
     for pid in class_of:
         for _ in range(1 if rng.random() < 0.6 else 2):
             phone += 1
-            guardian_rows.append((f"0{phone}", f"Phụ Huynh {phone}", Role.PARENT.value, pw, True, now))
+            guardian_rows.append((f"0{phone}", f"Phụ Huynh {phone}", Role.PARENT.value, pw, True, now, now))
             links.append((pid, f"0{phone}"))
-    copy_rows(
-        db, "user", ["phone", "full_name", "role", "password_hash", "active", "created_at"], guardian_rows
-    )
+    # Proven phones: an account whose phone is unproven sees no child until it enters a code.
+    columns = ["phone", "full_name", "role", "password_hash", "active", "created_at", "phone_verified_at"]
+    copy_rows(db, "user", columns, guardian_rows)
     user_ids = dict(db.session.execute(sa.select(User.phone, User.id).where(User.role == Role.PARENT)).all())
     copy_rows(
         db,

@@ -89,23 +89,30 @@ def load(app, args) -> dict:
     grades = list(range(6, 10))
     classes_per_grade = 12
     per_class = -(-args.pupils // (len(grades) * classes_per_grade))
-    subjects: dict[int, list[Subject]] = {}
+
+    def add_subjects(school_id: int) -> dict[int, list[Subject]]:
+        """The standard subjects of every benchmarked grade at the school, by grade."""
+        by_grade = {
+            g: [
+                Subject(
+                    school_id=school_id,
+                    grade=g,
+                    name=s.name,
+                    assessment=s.assessment,
+                    has_test=s.has_test,
+                    regular_count=s.regular_count,
+                    position=pos,
+                )
+                for pos, s in enumerate(standard_subjects(g))
+            ]
+            for g in grades
+        }
+        db.session.add_all([subj for subjects in by_grade.values() for subj in subjects])
+        db.session.flush()
+        return by_grade
+
+    subjects = add_subjects(school.id)
     teachers: dict[tuple[int, int], User] = {}
-    for g in grades:
-        subjects[g] = []
-        for pos, s in enumerate(standard_subjects(g)):
-            subj = Subject(
-                school_id=school.id,
-                grade=g,
-                name=s.name,
-                assessment=s.assessment,
-                has_test=s.has_test,
-                regular_count=s.regular_count,
-                position=pos,
-            )
-            db.session.add(subj)
-            subjects[g].append(subj)
-    db.session.flush()
     for g in grades:
         for subj in subjects[g]:
             t = User(
@@ -247,21 +254,7 @@ def load(app, args) -> dict:
 
     filler = 0
     if args.filler_rows:
-        other_subjects = {}
-        for g in grades:
-            other_subjects[g] = []
-            for pos, s in enumerate(standard_subjects(g)):
-                subj = Subject(
-                    school_id=other.id,
-                    grade=g,
-                    name=s.name,
-                    assessment=s.assessment,
-                    regular_count=s.regular_count,
-                    position=pos,
-                )
-                db.session.add(subj)
-                other_subjects[g].append(subj)
-        db.session.flush()
+        other_subjects = add_subjects(other.id)
         other_pupils = []
         for i in range(args.pupils * 2):
             other_pupils.append((other.id, f"OT{i:06d}", f"Học Sinh Khác {i}", date(2013, 1, 1), "male"))

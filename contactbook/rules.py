@@ -68,16 +68,9 @@ class RuleError(ValueError):
         self.code = code
 
 
-def parse_score(raw: str | int | float | Decimal | None, *, whole: bool = False) -> Decimal | None:
-    """Parse a typed score: '7', '7.5', '7,5' (Vietnamese decimal comma). Blank → None.
-
-    `whole`: only whole numbers (primary periodic tests). Raises
-    RuleError("not_a_number" | "range" | "decimals" | "whole").
-    """
-    if raw is None:
-        return None
-    if isinstance(raw, float):
-        raw = repr(raw)
+def _typed_number(raw: object) -> Decimal | None:
+    """A typed number, with a decimal point or the Vietnamese decimal comma. Blank → None.
+    Raises RuleError("not_a_number")."""
     text = str(raw).strip().replace(",", ".")
     if text == "":
         return None
@@ -87,6 +80,20 @@ def parse_score(raw: str | int | float | Decimal | None, *, whole: bool = False)
         raise RuleError("not_a_number") from None
     if not value.is_finite():
         raise RuleError("not_a_number")
+    return value
+
+
+def parse_score(raw: str | int | float | Decimal | None, *, whole: bool = False) -> Decimal | None:
+    """Parse a typed score: '7', '7.5', '7,5' (Vietnamese decimal comma). Blank → None.
+
+    `whole`: only whole numbers (primary periodic tests). Raises
+    RuleError("not_a_number" | "range" | "decimals" | "whole").
+    """
+    if raw is None:
+        return None
+    value = _typed_number(repr(raw) if isinstance(raw, float) else raw)
+    if value is None:
+        return None
     if value < ZERO or value > TEN:
         raise RuleError("range")
     if whole:
@@ -199,15 +206,9 @@ WEIGHT_KG = (Decimal(8), Decimal(60))
 def parse_measure(raw: str | None, bounds: tuple[Decimal, Decimal]) -> Decimal | None:
     """A typed height or weight ('112', '112,5'): one decimal, within `bounds`. Blank → None.
     Raises RuleError("not_a_number" | "decimals" | "measure_range")."""
-    text = str(raw or "").strip().replace(",", ".")
-    if not text:
+    value = _typed_number(raw or "")
+    if value is None:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise RuleError("not_a_number") from None
-    if not value.is_finite():
-        raise RuleError("not_a_number")
     if value != round1(value):
         raise RuleError("decimals")
     if not bounds[0] <= value <= bounds[1]:

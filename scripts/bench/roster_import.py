@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RATIO = 1.5  # the import against openpyxl's own pass over the same file, same run
 sys.path.insert(0, str(ROOT))
 
+from app.demo import WARDS  # noqa: E402 - the demo district's wards and residential groups
+
 HEADERS = [
     "Mã định danh",
     "Họ và tên",
@@ -44,16 +46,6 @@ HEADERS = [
     "Họ tên cha/mẹ/người giám hộ",
     "Số điện thoại",
 ]
-WARDS = {
-    "Dịch Vọng": 12,
-    "Dịch Vọng Hậu": 10,
-    "Quan Hoa": 27,
-    "Nghĩa Đô": 14,
-    "Nghĩa Tân": 9,
-    "Mai Dịch": 11,
-    "Yên Hòa": 16,
-    "Trung Hòa": 15,
-}
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương"]
 MIDDLE = {"male": ["Văn", "Minh", "Đức", "Quang", "Gia"], "female": ["Thị", "Ngọc", "Thu", "Khánh", "Bảo"]}
 GIVEN = {

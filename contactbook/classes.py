@@ -12,6 +12,7 @@ from app.audit import audit
 from app.extensions import db
 from app.models import AcademicYear, School, User
 
+from .catalog import StandardSubject
 from .models import (
     Assessment,
     Enrolment,
@@ -201,7 +202,20 @@ def delete_subject(subject: Subject) -> str | None:
     return None
 
 
-def add_standard_subjects(school: School, grade: int, standard) -> int:
+def standard_subject(school_id: int, grade: int, s: StandardSubject, position: int) -> Subject:
+    """A school's subject as the national curriculum defines it (catalog.standard_subjects)."""
+    return Subject(
+        school_id=school_id,
+        grade=grade,
+        name=s.name,
+        assessment=s.assessment,
+        has_test=s.has_test,
+        regular_count=s.regular_count,
+        position=position,
+    )
+
+
+def add_standard_subjects(school: School, grade: int, standard: list[StandardSubject]) -> int:
     existing = {
         fold(n)
         for n in db.session.scalars(
@@ -212,17 +226,7 @@ def add_standard_subjects(school: School, grade: int, standard) -> int:
     for position, s in enumerate(standard):
         if fold(s.name) in existing:
             continue
-        db.session.add(
-            Subject(
-                school_id=school.id,
-                grade=grade,
-                name=s.name,
-                assessment=s.assessment,
-                has_test=s.has_test,
-                regular_count=s.regular_count,
-                position=position,
-            )
-        )
+        db.session.add(standard_subject(school.id, grade, s, position))
         added += 1
     db.session.flush()
     if added:

@@ -66,6 +66,7 @@ def load(app, args) -> dict:
     from app.extensions import db
     from app.models import AcademicYear, District, Role, School, User, utcnow
     from contactbook.catalog import standard_subjects
+    from contactbook.classes import standard_subject
     from contactbook.models import Pupil, SchoolClass, Subject, TeachingAssignment
     from contactbook.years import ensure_terms
 
@@ -93,18 +94,7 @@ def load(app, args) -> dict:
     def add_subjects(school_id: int) -> dict[int, list[Subject]]:
         """The standard subjects of every benchmarked grade at the school, by grade."""
         by_grade = {
-            g: [
-                Subject(
-                    school_id=school_id,
-                    grade=g,
-                    name=s.name,
-                    assessment=s.assessment,
-                    has_test=s.has_test,
-                    regular_count=s.regular_count,
-                    position=pos,
-                )
-                for pos, s in enumerate(standard_subjects(g))
-            ]
+            g: [standard_subject(school_id, g, s, pos) for pos, s in enumerate(standard_subjects(g))]
             for g in grades
         }
         db.session.add_all([subj for subjects in by_grade.values() for subj in subjects])

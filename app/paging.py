@@ -2,7 +2,8 @@
 
 `page_arg()` and `search_arg()` read `?page=` and `?q=` (clamped and cleaned), `contains()` builds
 a case-insensitive LIKE on several columns that works on SQLite and PostgreSQL, and `paginate()`
-runs a SELECT for one page, telling whether another page follows."""
+runs a SELECT for one page, telling whether another page follows. Lists that can reach a whole
+district (200,000 rows) page by keyset instead: `keyset_paginate()` and `cursor_arg()`, below."""
 
 from __future__ import annotations
 

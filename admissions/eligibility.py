@@ -22,6 +22,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import ImportJob, ImportStatus, ResidentialGroup, School, Ward
+from app.paging import KeysetPage, keyset_paginate
 
 from . import rules
 from .counter_models import AdmissionCounter
@@ -159,18 +160,6 @@ class EligibleRow:
     catchment_name: str | None
 
 
-@dataclass
-class Page:
-    rows: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
-
-
 def eligible_filters(
     level: AdmissionLevel, district_id: int, school_id: int | None, ward_id: int | None
 ) -> tuple[list[School], list[Ward], int | None, int | None]:
@@ -200,13 +189,17 @@ def eligible_not_registered(
     school_id: int | None = None,
     ward_id: int | None = None,
     unassigned: bool = False,
+    after: int | None = None,
+    before: int | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> Page:
-    """Eligible children of the district without a live application for the level (paginated).
+) -> KeysetPage:
+    """Eligible children of the district without a live application for the level, by name, one
+    keyset page after (or before) the roster entry `after` (`before`): the page is read along the
+    roster's name index, never counted nor skipped to with OFFSET (app.paging).
 
-    Queries: catchment lines, (school filter: groups), count, rows, school names — bounded
-    whatever the page size.
+    Queries: catchment lines, (school filter: groups), (the anchor's name), rows, school names —
+    bounded whatever the page size and the page number.
     """
     cmap = catchment_map(level.level)
     q = eligible_roster_query(level, district_id).where(~_registered(level))
@@ -216,9 +209,8 @@ def eligible_not_registered(
         q = q.where(school_area_filter(cmap, school_id))
     elif unassigned:
         q = q.where(no_catchment_filter(cmap, district_id))
-    # The count comes with the page (a window count): one pass over the district's roster, not two.
     rows_q = (
-        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code, sa.func.count().over())
+        q.add_columns(Ward.name, ResidentialGroup.name, AdmissionCode.code)
         .join(Ward, Ward.id == RosterEntry.ward_id)
         .outerjoin(ResidentialGroup, ResidentialGroup.id == RosterEntry.residential_group_id)
         .outerjoin(
@@ -227,21 +219,26 @@ def eligible_not_registered(
                 AdmissionCode.roster_entry_id == RosterEntry.id, AdmissionCode.admission_level_id == level.id
             ),
         )
-        .order_by(RosterEntry.full_name, RosterEntry.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
     )
-    raw = [tuple(r) for r in db.session.execute(rows_q)]
-    if raw:
-        total = raw[0][-1]
-    elif page > 1:  # past the end: the count alone
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
-    else:
-        total = 0
-    raw = [r[:-1] for r in raw]
+    anchor_id = before or after
+    anchor = None
+    if anchor_id:
+        anchor = db.session.execute(
+            sa.select(RosterEntry.full_name, RosterEntry.id).where(RosterEntry.id == anchor_id)
+        ).first()
+    result = keyset_paginate(
+        rows_q,
+        [RosterEntry.full_name, RosterEntry.id],
+        tuple(anchor) if anchor else None,
+        backwards=bool(before and anchor),
+        page=page,
+        per_page=per_page,
+        id_of=lambda row: row[0].id,
+    )
+    raw = [tuple(r) for r in result.items]
     results = [cmap.derive(r.ward_id, r.residential_group_id) for r, *_ in raw]
     names = school_names({c.school_id for c in results if c.school_id})
-    rows = [
+    result.items = [
         EligibleRow(
             r.id,
             rules.mask_personal_id(r.personal_id),
@@ -256,7 +253,7 @@ def eligible_not_registered(
         )
         for (r, wname, gname, code), c in zip(raw, results, strict=True)
     ]
-    return Page(rows, page, per_page, total or 0)
+    return result
 
 
 def school_names(ids) -> dict[int, str]:

@@ -39,6 +39,7 @@ class RosterEntry(db.Model):
         sa.CheckConstraint("gender IN ('male','female')", name="gender"),
         sa.CheckConstraint("residence_type IN ('permanent','temporary')", name="residence_type"),
         sa.Index("ix_roster_entry_area", "ward_id", "residential_group_id"),
+        sa.Index("ix_roster_entry_name", "full_name", "id"),  # the eligible list's keyset pages
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     personal_id: Mapped[str] = mapped_column(sa.String(12), unique=True)
@@ -226,7 +227,14 @@ class Application(db.Model):
         sa.UniqueConstraint("child_id", "admission_level_id"),
         sa.CheckConstraint(_in_check("status", ApplicationStatus), name="status"),
         sa.CheckConstraint("residence_type IN ('permanent','temporary')", name="residence_type"),
-        sa.Index("ix_application_level_status", "admission_level_id", "status"),
+        # The placement page: offers past their answer-by time, and the office's own offers.
+        sa.Index("ix_application_level_status_deadline", "admission_level_id", "status", "offer_deadline"),
+        sa.Index(
+            "ix_application_office_offer",
+            "admission_level_id",
+            postgresql_where=sa.text("assigned_by_id IS NOT NULL"),
+            sqlite_where=sa.text("assigned_by_id IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(20), unique=True)  # on the printed receipt

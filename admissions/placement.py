@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from app.audit import audit
 from app.extensions import db
 from app.models import School, User, Ward
+from app.paging import keyset_paginate
 
 from . import counters
 from .allocation import nearest
@@ -150,10 +151,10 @@ class PlacementPage:
     left: dict[int, int]
     kept_for_next_round: int = 0  # free seats at claimed schools
     without_seat: int = 0  # of `total`: children with no seat; the others hold an office offer
-
-    @property
-    def has_next(self) -> bool:
-        return self.page * self.per_page < self.total
+    has_next: bool = False
+    has_prev: bool = False
+    first_id: int | None = None  # application ids for the previous / next links (keyset paging)
+    last_id: int | None = None
 
 
 def _origin(
@@ -177,7 +178,13 @@ def _standing(app_: Application, at: datetime) -> str:
 
 
 def placement_rows(
-    level: AdmissionLevel, district_id: int, page: int = 1, per_page: int = 50
+    level: AdmissionLevel,
+    district_id: int,
+    page: int = 1,
+    per_page: int = 50,
+    *,
+    after: int | None = None,
+    before: int | None = None,
 ) -> PlacementPage:
     """Every child of the level in the district without a seat (never placed, declined, expired),
     then the seats the office offered and the family has not answered yet, with the nearest
@@ -185,6 +192,10 @@ def placement_rows(
 
     Nearest to her catchment school (else her 1st choice, else the schools of her ward) by
     great-circle distance; her catchment school first when it has a seat. Bounded queries.
+
+    One keyset page after (or before) the application `after` (`before`), app.paging: the few
+    children without a seat are found through the status / answer-by and office-offer indexes,
+    never by reading the district's placed children; counting them reads the same few rows.
     """
     at = now()
     base = (
@@ -204,12 +215,25 @@ def placement_rows(
     total, without = db.session.execute(counted).one()
     total, without = int(total or 0), int(without or 0)
     waiting_first = sa.case((office_offer_clause(at), 1), else_=0)
-    rows = db.session.execute(
-        base.add_columns(Child, Ward.name)
-        .order_by(waiting_first, Child.full_name, Application.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    order = [waiting_first, Child.full_name, Application.id]
+    anchor_id = before or after
+    anchor = None
+    if anchor_id:
+        anchor = db.session.execute(
+            sa.select(*order)
+            .join(Child, Child.id == Application.child_id)
+            .where(Application.id == anchor_id, Application.admission_level_id == level.id)
+        ).first()
+    got = keyset_paginate(
+        base.add_columns(Child, Ward.name),
+        order,
+        tuple(anchor) if anchor else None,
+        backwards=bool(before and anchor),
+        page=page,
+        per_page=per_page,
+        id_of=lambda row: row[0].id,
+    )
+    rows = got.items
     schools = level_schools(level)
     left = seats_left(level, None)
     claimed = claimed_schools(level, None)
@@ -256,7 +280,20 @@ def placement_rows(
                 _standing(app_, at),
             )
         )
-    return PlacementPage(out, page, per_page, total, [s for s in schools if s.id in own], left, kept, without)
+    return PlacementPage(
+        out,
+        got.page,
+        per_page,
+        total,
+        [s for s in schools if s.id in own],
+        left,
+        kept,
+        without,
+        has_next=got.has_next,
+        has_prev=got.has_prev,
+        first_id=got.first_id,
+        last_id=got.last_id,
+    )
 
 
 def assign_seat(

@@ -29,18 +29,34 @@ ADMITTED = (ApplicationStatus.OFFERED, ApplicationStatus.CONFIRMED)
 
 
 def admitted_query(level: AdmissionLevel, school: School) -> sa.Select:
+    """The school's admitted children by name: plain columns (no objects kept by the session), so
+    that an export reads them from a server-side cursor in constant memory."""
+    a, c = Application, Child
     return (
-        sa.select(Application, Child, Ward.name, ResidentialGroup.name, CouncilReview.state)
-        .join(Child, Child.id == Application.child_id)
-        .join(Ward, Ward.id == Child.ward_id)
-        .outerjoin(ResidentialGroup, ResidentialGroup.id == Child.residential_group_id)
-        .outerjoin(CouncilReview, CouncilReview.application_id == Application.id)
-        .where(
-            Application.admission_level_id == level.id,
-            Application.allocated_school_id == school.id,
-            Application.status.in_(ADMITTED),
+        sa.select(
+            a.reference,
+            a.allocated_rank,
+            a.status,
+            a.confirmed_at,
+            c.id.label("child_id"),
+            c.full_name,
+            c.date_of_birth,
+            c.gender,
+            c.residence_type,
+            Ward.name.label("ward"),
+            ResidentialGroup.name.label("group"),
+            CouncilReview.state,
         )
-        .order_by(Child.full_name, Application.id)
+        .join(c, c.id == a.child_id)
+        .join(Ward, Ward.id == c.ward_id)
+        .outerjoin(ResidentialGroup, ResidentialGroup.id == c.residential_group_id)
+        .outerjoin(CouncilReview, CouncilReview.application_id == a.id)
+        .where(
+            a.admission_level_id == level.id,
+            a.allocated_school_id == school.id,
+            a.status.in_(ADMITTED),
+        )
+        .order_by(c.full_name, a.id)
     )
 
 

@@ -15,7 +15,7 @@ from app import xlsx
 from app.audit import audit
 from app.authz import roles_required
 from app.models import OFFICER_ROLES, Role
-from app.paging import page_arg
+from app.paging import cursor_arg, page_arg
 
 from .. import applications, codes, eligibility, exports, rules, seasons
 from ..access import district_or_404, districts_of_user, level_or_404, level_school_or_404, season_or_404
@@ -220,6 +220,8 @@ def eligible(district_id: int, level_id: int):
         school_id=school_id,
         ward_id=ward_id,
         unassigned=unassigned,
+        after=cursor_arg("after"),
+        before=cursor_arg("before"),
         page=page,
         per_page=PAGE_SIZE,
     )
@@ -230,8 +232,8 @@ def eligible(district_id: int, level_id: int):
         district_id=district.id,
         school_id=school_id,
         ward_id=ward_id,
-        page=page,
-        rows=len(result.rows),
+        page=result.page,
+        rows=len(result.items),
     )
     return render_template(
         "admissions/office_eligible.html",

@@ -26,7 +26,7 @@ from flask_login import current_user
 from app.audit import audit
 from app.authz import public, roles_required
 from app.models import OFFICER_ROLES
-from app.paging import page_arg
+from app.paging import cursor_arg, page_arg
 
 from .. import allocation, eligibility, freeze, notify, reports, rounds, rules, seasons, transcript
 from ..access import (
@@ -340,13 +340,14 @@ def round_compare(round_id: int):
 @roles_required(OFFICER_ROLES)
 def placement(district_id: int, level_id: int):
     district, lv = district_or_404(district_id), level_or_404(level_id)
-    page = _page_arg()
-    result = placement_rows(lv, district.id, page=page)
+    result = placement_rows(
+        lv, district.id, page=_page_arg(), after=cursor_arg("after"), before=cursor_arg("before")
+    )
     audit(
         "admissions.placement.view",
         ("admission_level", lv.id),
         district_id=district.id,
-        page=page,
+        page=result.page,
         rows=len(result.rows),
     )
     forms = {

@@ -9,7 +9,7 @@ other), one module per concern:
 - `problems`: `Problem` (`row R, column C: problem`), `FileRejected`, the generic `MESSAGES` and
   `render_message` / `localize`;
 - `reading`: `open_workbook` (with the limits that refuse decompression bombs), `match_headers`,
-  `read_sheet`; `writing`: `write_sheet`, `workbook_bytes`, `download`.
+  `read_sheet`; `writing`: `write_sheet`, `workbook_bytes`, `workbook_file`, `download`.
 
 Everything is importable from `app.xlsx` itself. Area rules stay in the areas: personal IDs,
 provinces, levels, residence types and place names in admissions; classes and grades in the
@@ -58,7 +58,15 @@ from .strings import (
     header_key,
     strip_diacritics,
 )
-from .writing import XLSX_MIMETYPE, download, new_workbook, workbook_bytes, write_row, write_sheet
+from .writing import (
+    XLSX_MIMETYPE,
+    download,
+    new_workbook,
+    workbook_bytes,
+    workbook_file,
+    write_row,
+    write_sheet,
+)
 
 __all__ = [
     "EXPORT_ESCAPE_PREFIXES",
@@ -105,6 +113,7 @@ __all__ = [
     "text",
     "text_cell",
     "workbook_bytes",
+    "workbook_file",
     "write_row",
     "write_sheet",
     "yes_no",

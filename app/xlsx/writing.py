@@ -4,6 +4,8 @@ columns formatted as Text, and the download response."""
 from __future__ import annotations
 
 import io
+import tempfile
+from typing import IO
 
 import openpyxl
 from flask import send_file
@@ -12,12 +14,15 @@ from openpyxl.styles import Font
 from .strings import escape_formula
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SPOOL_BYTES = 1 << 20
 
 
-def download(data: bytes, filename: str):
-    """An .xlsx file as an attachment response. ``send_file`` encodes a non-ASCII or odd file name
+def download(data: bytes | IO[bytes], filename: str):
+    """An .xlsx file (its bytes, or a file open at its start, streamed in chunks and closed after
+    the response) as an attachment response. ``send_file`` encodes a non-ASCII or odd file name
     safely (RFC 6266); pages of signed-in users are never cached (see the app's after_request)."""
-    return send_file(io.BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
+    body = io.BytesIO(data) if isinstance(data, bytes) else data
+    return send_file(body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
 
 
 def new_workbook():
@@ -45,6 +50,15 @@ def write_sheet(ws, header: list[str], rows: list[list], *, text_columns: tuple[
         ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(
             10, min(40, len(str(title)) + 4)
         )
+
+
+def workbook_file(wb) -> IO[bytes]:
+    """The saved workbook in a temporary file (on disk past 1 MB), open at its start: a big
+    export is streamed from it instead of being held in memory whole."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - the response closes it
+    wb.save(out)
+    out.seek(0)
+    return out
 
 
 def workbook_bytes(wb) -> bytes:

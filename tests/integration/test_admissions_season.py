@@ -196,6 +196,46 @@ def test_eligible_list_has_bounded_queries_and_pages(client, db, office, app):
     assert client.get(url + "?page=2").status_code == 200
 
 
+def _next_link(page: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_eligible_list_pages_by_keyset_keeping_the_filters(client, db, office, app):
+    from admissions.views.office import PAGE_SIZE
+    from tests.querycount import count_queries
+
+    a, level = office["a"], office["level"]
+    da, db_ = office["world"]["districts"]
+    names = [f"Trẻ Số {i:03d}" for i in range(PAGE_SIZE + 7)]
+    for name in names:
+        create_roster_entry(a.ward2, full_name=name)
+    jobs.commit()
+    login_en(client, office["world"]["users"]["district_officer"])
+    url = f"/admissions/office/districts/{da.id}/levels/{level.id}/eligible?ward_id={a.ward2.id}"
+    with count_queries(app) as first_q:
+        first = text(client.get(url))
+    assert "Page 1" in first and _next_link(first, "prev") is None
+    link = _next_link(first, "next")
+    assert f"ward_id={a.ward2.id}" in link and "after=" in link and "page=2" in link  # filter kept
+    with count_queries(app) as second_q:
+        second = text(client.get(link))
+    assert second_q.count <= first_q.count + 1, second_q.statements  # + the anchor's name
+    shown_first = [n for n in names if n in first]
+    shown_second = [n for n in names if n in second]
+    # "Con Phường Hai" (ward 2 too) comes first by name; then the rest, each child once
+    assert "Con Phường Hai" in first and len(shown_first) == PAGE_SIZE - 1
+    assert shown_first + shown_second == names
+    assert "Page 2" in second and _next_link(second, "next") is None
+    back = text(client.get(_next_link(second, "prev")))
+    assert [n for n in names if n in back] == shown_first and "Page 1" in back
+    # another district's list refuses the officer, cursor or not
+    other = f"/admissions/office/districts/{db_.id}/levels/{level.id}/eligible"
+    assert client.get(other + link[link.index("?") :]).status_code == 404
+    # a cursor that is not an id is ignored (first page)
+    assert "Page 1" in text(client.get(url + "&after=abc&before=-3"))
+
+
 def test_catchment_with_no_line_or_several_lines(client, db, office):
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]

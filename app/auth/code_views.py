@@ -117,7 +117,7 @@ _code_checks = limiter.limit(
 @public
 @_code_checks
 def verify():
-    row = verification.pending(session.get(PENDING))
+    row, holder = verification.pending_with_holder(session.get(PENDING))
     if row is None or row.purpose == CodePurpose.RESET:
         return redirect(url_for("auth.register"))
     for_account = row.purpose != CodePurpose.REGISTER
@@ -126,12 +126,12 @@ def verify():
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            verification.check(row, form.code.data)
             if for_account:
+                verification.check(row, form.code.data)
                 user = current_user._get_current_object()
                 verification.finish_for_account(row, user)
             else:
-                user = verification.finish_registration(row)
+                user = verification.finish_registration(row, form.code.data, holder)
                 privacy.record(user.id, "admissions")  # the register form's ticked notice
         except verification.CodeError as err:
             form.code.errors.append(CODE_ERRORS[err.reason]())

@@ -36,6 +36,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import audit
 from ..extensions import db
@@ -145,8 +146,37 @@ def pending(code_id) -> PhoneCode | None:
     return db.session.get(PhoneCode, code_id)
 
 
-def check(row: PhoneCode | None, code: str) -> None:
-    """Accept `code` for `row` (then it is used) or raise CodeError; a wrong code uses a try."""
+def pending_with_holder(code_id) -> tuple[PhoneCode | None, User | None]:
+    """The code a browser is waiting on and the account that holds its number now, in one
+    statement (entering a registration code needs both)."""
+    if not isinstance(code_id, int):
+        return None, None
+    row = db.session.execute(_WITH_HOLDER, {"code_id": code_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+# Built once: a code page's statements cost more to build than to run.
+_WITH_HOLDER = (
+    sa.select(PhoneCode, User)
+    .outerjoin(User, User.phone == PhoneCode.phone)
+    .where(PhoneCode.id == sa.bindparam("code_id"))
+)
+_codes = PhoneCode.__table__
+_USE = (
+    sa.update(_codes)
+    .where(_codes.c.id == sa.bindparam("code_id"), _codes.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("at"))
+)
+_USE_AND_EMPTY = _USE.values(payload=sa.bindparam("payload", type_=_codes.c.payload.type))
+
+
+def check(row: PhoneCode | None, code: str, *, empty_payload: bool = False) -> None:
+    """Accept `code` for `row` (then it is used) or raise CodeError; a wrong code uses a try.
+
+    The code is used with one UPDATE that takes it only while it is unused: of two requests
+    with the same code (a double click) one gets it, the other "expired". `empty_payload`
+    empties the row's payload in the same UPDATE (a registration's password hash, once it has
+    moved to the account)."""
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise CodeError("expired")
     if row.attempts >= CODE_TRIES:
@@ -155,7 +185,17 @@ def check(row: PhoneCode | None, code: str) -> None:
     if not hmac.compare_digest(row.code_hash, _hash(row.purpose, row.phone, given)):
         row.attempts += 1
         raise CodeError("tries" if row.attempts >= CODE_TRIES else "wrong")
-    row.used_at = utcnow()
+    now = utcnow()
+    params = {"code_id": row.id, "at": now}
+    if empty_payload:
+        params["payload"] = {}
+    db.session.flush()  # the row's own pending changes first
+    used = db.session.connection().execute(_USE_AND_EMPTY if empty_payload else _USE, params)
+    if used.rowcount != 1:
+        raise CodeError("expired")  # used by another request meanwhile
+    set_committed_value(row, "used_at", now)
+    if empty_payload:
+        set_committed_value(row, "payload", {})
 
 
 def _code_text(code: str) -> str:
@@ -236,13 +276,14 @@ def start_registration(full_name: str, phone: str, password: str) -> PhoneCode:
     return issue(CodePurpose.REGISTER, phone, sms="exists")
 
 
-def finish_registration(row: PhoneCode) -> User:
-    """The code was right: create the account (or claim the school's), its phone proven."""
-    payload = row.payload or {}
+def finish_registration(row: PhoneCode | None, code: str, holder: User | None) -> User:
+    """Check `code` (CodeError if not accepted), then create the account (or claim the school's),
+    its phone proven. `holder`: the account that holds the number now (pending_with_holder)."""
+    payload = (row.payload or {}) if row is not None else {}
+    check(row, code, empty_payload=True)  # the password hash moves to the account
     if not payload.get("password_hash"):
         raise CodeError("expired")
     now = utcnow()
-    holder = db.session.scalar(sa.select(User).where(User.phone == row.phone))
     if row.user_id is not None or holder is not None:
         # The school's account for the number (it may have been created since the code was sent).
         user = holder
@@ -250,7 +291,6 @@ def finish_registration(row: PhoneCode) -> User:
             raise CodeError("expired")  # claimed or changed since the code was sent
         user.password_hash = payload["password_hash"]
         user.phone_verified_at = now
-        row.payload = {}  # the password hash has moved to the account
         audit("user.register", user, actor_id=user.id, claimed=True)
         return user
     user = User(
@@ -262,7 +302,6 @@ def finish_registration(row: PhoneCode) -> User:
     )
     db.session.add(user)
     db.session.flush()
-    row.payload = {}  # the password hash has moved to the account
     audit("user.register", user, actor_id=user.id)
     return user
 

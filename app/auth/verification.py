@@ -81,20 +81,22 @@ def issue(
     user: User | None = None,
     payload: dict | None = None,
     sms: str | None = "code",
+    known: tuple[bool, bool] | None = None,
 ) -> PhoneCode:
     """A fresh code for `phone`; `sms` names the text sent (SMS_TEXTS; None: nothing is sent).
-    The code itself is stored nowhere but in the SMS job, which runs after the commit."""
+    The code itself is stored nowhere but in the SMS job, which runs after the commit.
+    `known`: whether the number has unused codes of this purpose and codes of earlier days, when
+    the caller has read them (`_number`): the earlier codes are then ended and the old ones
+    deleted only if there are any."""
     now = utcnow()
     payload = dict(payload or {}, sms=sms)
-    db.session.execute(
-        sa.update(PhoneCode)
-        .where(PhoneCode.phone == phone, PhoneCode.purpose == purpose, PhoneCode.used_at.is_(None))
-        .values(used_at=now)
-    )
-    # This number's codes of earlier days are of no use any more (the index covers the lookup).
-    db.session.execute(
-        sa.delete(PhoneCode).where(PhoneCode.phone == phone, PhoneCode.created_at < now - KEEP_CODES)
-    )
+    unused, old = known if known is not None else (True, True)
+    conn = db.session.connection()
+    if unused:
+        conn.execute(_END_EARLIER, {"b_phone": phone, "b_purpose": purpose, "at": now})
+    if old:
+        # This number's codes of earlier days are of no use any more (the index covers the lookup).
+        conn.execute(_DROP_OLD, {"b_phone": phone, "before": now - KEEP_CODES})
     code = new_code()
     row = PhoneCode(
         purpose=purpose,
@@ -112,6 +114,50 @@ def issue(
         text = ascii_fold(SMS_TEXTS[sms](code))
         enqueue_after_commit("app.auth.verification:send_code_sms", row.id, phone, text)
     return row
+
+
+# Built once: a code's statements cost more to build than to run.
+_codes = PhoneCode.__table__
+_END_EARLIER = (
+    sa.update(_codes)
+    .where(
+        _codes.c.phone == sa.bindparam("b_phone"),
+        _codes.c.purpose == sa.bindparam("b_purpose"),
+        _codes.c.used_at.is_(None),
+    )
+    .values(used_at=sa.bindparam("at"))
+)
+_DROP_OLD = sa.delete(_codes).where(
+    _codes.c.phone == sa.bindparam("b_phone"), _codes.c.created_at < sa.bindparam("before")
+)
+# The account holding a number, and whether the number has unused codes of a purpose and codes of
+# earlier days (what `issue` would end and delete): one statement, one row.
+_NUMBER = (
+    sa.select(
+        User,
+        sa.exists()
+        .where(
+            _codes.c.phone == sa.bindparam("b_phone"),
+            _codes.c.purpose == sa.bindparam("b_purpose"),
+            _codes.c.used_at.is_(None),
+        )
+        .label("unused"),
+        sa.exists()
+        .where(_codes.c.phone == sa.bindparam("b_phone"), _codes.c.created_at < sa.bindparam("before"))
+        .label("old"),
+    )
+    .select_from(sa.select(sa.literal(1).label("one")).subquery("one"))
+    .outerjoin(User, User.phone == sa.bindparam("b_phone"))
+)
+
+
+def _number(phone: str, purpose: CodePurpose) -> tuple[User | None, tuple[bool, bool]]:
+    """The account holding `phone` (or None), and `issue`'s `known` for a code of `purpose`."""
+    before = utcnow() - KEEP_CODES
+    user, unused, old = db.session.execute(
+        _NUMBER, {"b_phone": phone, "b_purpose": purpose, "before": before}
+    ).one()
+    return user, (bool(unused), bool(old))
 
 
 def resend(row: PhoneCode) -> PhoneCode:
@@ -161,7 +207,6 @@ _WITH_HOLDER = (
     .outerjoin(User, User.phone == PhoneCode.phone)
     .where(PhoneCode.id == sa.bindparam("code_id"))
 )
-_codes = PhoneCode.__table__
 _USE = (
     sa.update(_codes)
     .where(_codes.c.id == sa.bindparam("code_id"), _codes.c.used_at.is_(None))
@@ -268,12 +313,12 @@ def _claimable(user: User | None) -> bool:
 def start_registration(full_name: str, phone: str, password: str) -> PhoneCode:
     """Send a code to `phone` (or, when the number has an account already, an SMS saying what to
     do and no code): the caller answers the same either way."""
-    existing = db.session.scalar(sa.select(User).where(User.phone == phone))
     password_hash = passwords().hash(password)  # the same cost whatever the number
+    existing, known = _number(phone, CodePurpose.REGISTER)
     if existing is None or _claimable(existing):
         payload = {"full_name": full_name.strip(), "password_hash": password_hash}
-        return issue(CodePurpose.REGISTER, phone, user=existing, payload=payload)
-    return issue(CodePurpose.REGISTER, phone, sms="exists")
+        return issue(CodePurpose.REGISTER, phone, user=existing, payload=payload, known=known)
+    return issue(CodePurpose.REGISTER, phone, sms="exists", known=known)
 
 
 def finish_registration(row: PhoneCode | None, code: str, holder: User | None) -> User:

@@ -36,11 +36,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import audit
 from ..extensions import db
-from ..jobs import enqueue_after_commit
+from ..jobs import enqueue_after_commit, mark_written
 from ..models import CodePurpose, PhoneCode, Role, User, utcnow
 from ..notifications.channels import SendError, SmsChannel
 from ..notifications.rules import ascii_fold
@@ -91,24 +92,30 @@ def issue(
     now = utcnow()
     payload = dict(payload or {}, sms=sms)
     unused, old = known if known is not None else (True, True)
+    db.session.flush()  # what the session holds goes first
     conn = db.session.connection()
+    mark_written()  # Core statements: an error answer after them must roll back or keep them
     if unused:
         conn.execute(_END_EARLIER, {"b_phone": phone, "b_purpose": purpose, "at": now})
     if old:
         # This number's codes of earlier days are of no use any more (the index covers the lookup).
         conn.execute(_DROP_OLD, {"b_phone": phone, "before": now - KEEP_CODES})
     code = new_code()
-    row = PhoneCode(
-        purpose=purpose,
-        phone=phone,
-        user_id=user.id if user else None,
-        code_hash=_hash(purpose, phone, code),
-        payload=payload,
-        created_at=now,
-        expires_at=now + timedelta(minutes=CODE_MINUTES),
-    )
+    values = {
+        "purpose": purpose,
+        "phone": phone,
+        "user_id": user.id if user else None,
+        "code_hash": _hash(purpose, phone, code),
+        "attempts": 0,
+        "payload": payload,
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=CODE_MINUTES),
+        "used_at": None,
+    }
+    # INSERT … RETURNING, and the row as written put in the session (no unit of work, no SELECT).
+    row = PhoneCode(id=conn.execute(_NEW_CODE, values).scalar_one(), **values)
+    make_transient_to_detached(row)
     db.session.add(row)
-    db.session.flush()
     if sms is not None and phone:
         # Folded to ASCII like every SMS of the platform (one GSM-7 part holds 160 characters).
         text = ascii_fold(SMS_TEXTS[sms](code))
@@ -127,6 +134,7 @@ _END_EARLIER = (
     )
     .values(used_at=sa.bindparam("at"))
 )
+_NEW_CODE = sa.insert(_codes).returning(_codes.c.id)
 _DROP_OLD = sa.delete(_codes).where(
     _codes.c.phone == sa.bindparam("b_phone"), _codes.c.created_at < sa.bindparam("before")
 )
@@ -168,7 +176,7 @@ def resend(row: PhoneCode) -> PhoneCode:
 
 def send_code_sms(code_id: int, phone: str, text: str) -> None:
     """Job: send one code's SMS, unless the code was used, replaced or expired in the meantime."""
-    row = db.session.get(PhoneCode, code_id)
+    row = db.session.connection().execute(_STILL_VALID, {"code_id": code_id}).first()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         log.info("phone code %s: no longer valid, SMS not sent", code_id)
         return
@@ -183,6 +191,9 @@ def send_code_sms(code_id: int, phone: str, text: str) -> None:
         if err.transient:
             raise  # the outbox retries it with backoff
         log.warning("phone code %s: SMS refused by the gateway: %s", code_id, err)
+
+
+_STILL_VALID = sa.select(_codes.c.used_at, _codes.c.expires_at).where(_codes.c.id == sa.bindparam("code_id"))
 
 
 def pending(code_id) -> PhoneCode | None:
@@ -235,6 +246,7 @@ def check(row: PhoneCode | None, code: str, *, empty_payload: bool = False) -> N
     if empty_payload:
         params["payload"] = {}
     db.session.flush()  # the row's own pending changes first
+    mark_written()
     used = db.session.connection().execute(_USE_AND_EMPTY if empty_payload else _USE, params)
     if used.rowcount != 1:
         raise CodeError("expired")  # used by another request meanwhile

@@ -140,7 +140,10 @@ _code_checks = limiter.limit(
 @public
 @_code_checks
 def verify():
-    row, holder = verification.pending_with_holder(session.get(PENDING))
+    if request.method == "POST":  # entering it: the number's account comes in the same statement
+        row, holder = verification.pending_with_holder(session.get(PENDING))
+    else:
+        row, holder = verification.pending(session.get(PENDING)), None
     if row is None or row.purpose == CodePurpose.RESET:
         return redirect(url_for("auth.register"))
     for_account = row.purpose != CodePurpose.REGISTER

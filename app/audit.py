@@ -16,7 +16,7 @@ from flask_babel import format_datetime, gettext
 from flask_login import current_user
 
 from .extensions import db
-from .models import AuditLog
+from .models import AuditLog, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,18 @@ def audit_now(action: str, target=None, *, actor_id: int | None = None, **detail
     """`audit`, written at once with one INSERT on the transaction's connection (no ORM object:
     the login writes its entry this way). What the session holds is flushed first, so the
     entries keep the order in which they were made."""
-    row = _entry(action, target, actor_id, details)
+    row = audit_entry(action, target, actor_id=actor_id, **details)
     db.session.flush()
-    db.session.connection().execute(_INSERT, row)
+    db.session.connection().execute(AUDIT_INSERT, row)
 
 
-_INSERT = sa.insert(AuditLog.__table__)  # built once
+AUDIT_INSERT = sa.insert(AuditLog.__table__)  # built once
+
+
+def audit_entry(action: str, target=None, *, actor_id: int | None = None, **details) -> dict:
+    """The columns of an audit entry, for a caller that writes it in a statement of its own
+    (with the time it is made: `at`)."""
+    return {**_entry(action, target, actor_id, details), "at": utcnow()}
 
 
 def _entry(action: str, target, actor_id: int | None, details: dict) -> dict:

@@ -94,6 +94,29 @@ def _wait_for(row) -> None:
     session[PENDING] = row.id
 
 
+def _anonymous_waiting(purpose: CodePurpose, pending_key: str = PENDING):
+    """The code of `purpose` this browser waits on, logged out; None otherwise."""
+    row = verification.pending(session.get(pending_key))
+    if current_user.is_authenticated or row is None or row.purpose != purpose:
+        return None
+    return row
+
+
+def _code_entered(form, pending_key: str, finish, errors=CODE_ERRORS):
+    """A code entered (with a password) on `form`: the account `finish()` returns, logged in with
+    a fresh session and the browser no longer waiting on the code; or None, the reason on the
+    code field (a wrong try counts: kept although the page answers an error)."""
+    try:
+        user = finish()
+    except verification.CodeError as err:
+        form.code.errors.append(errors[err.reason]())
+        keep_writes()
+        return None
+    session.pop(pending_key, None)
+    _fresh_session(user)
+    return user
+
+
 @bp.before_app_request
 def gate():
     """A parent account whose phone is unproven sees nothing until it enters a code."""
@@ -117,7 +140,10 @@ _code_checks = limiter.limit(
 @public
 @_code_checks
 def verify():
-    row = verification.pending(session.get(PENDING))
+    if request.method == "POST":  # entering it: the number's account comes in the same statement
+        row, holder = verification.pending_with_holder(session.get(PENDING))
+    else:
+        row, holder = verification.pending(session.get(PENDING)), None
     if row is None or row.purpose == CodePurpose.RESET:
         return redirect(url_for("auth.register"))
     for_account = row.purpose != CodePurpose.REGISTER
@@ -126,12 +152,12 @@ def verify():
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            verification.check(row, form.code.data)
             if for_account:
+                verification.check(row, form.code.data)
                 user = current_user._get_current_object()
                 verification.finish_for_account(row, user)
             else:
-                user = verification.finish_registration(row)
+                user = verification.finish_registration(row, form.code.data, holder)
                 privacy.record(user.id, "admissions")  # the register form's ticked notice
         except verification.CodeError as err:
             form.code.errors.append(CODE_ERRORS[err.reason]())
@@ -221,21 +247,15 @@ def forgot():
 @public
 @_code_checks
 def reset():
-    row = verification.pending(session.get(PENDING))
-    if current_user.is_authenticated or row is None or row.purpose != CodePurpose.RESET:
+    row = _anonymous_waiting(CodePurpose.RESET)
+    if row is None:
         return redirect(url_for("auth.forgot"))
     form = ResetForm(staff=row.user is not None and row.user.role in STAFF_ROLES)
-    if form.validate_on_submit():
-        try:
-            user = recovery.finish_reset(row, form.code.data, form.password.data)
-        except verification.CodeError as err:
-            form.code.errors.append(CODE_ERRORS[err.reason]())
-            keep_writes()  # a wrong try counts
-        else:
-            session.pop(PENDING, None)
-            _fresh_session(user)
-            flash(_("Your password has been changed. Other devices have been logged out."), "success")
-            return redirect(url_for("core.home"))
+    if form.validate_on_submit() and _code_entered(
+        form, PENDING, lambda: recovery.finish_reset(row, form.code.data, form.password.data)
+    ):
+        flash(_("Your password has been changed. Other devices have been logged out."), "success")
+        return redirect(url_for("core.home"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset.html", form=form, resend=SendCodeForm()), status
 

@@ -6,6 +6,18 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from ..forms import PasswordPolicy, PersonName, VietnameseMobile
 
 
+def _confirm_field() -> PasswordField:
+    """The new password typed again."""
+    return PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(_l("Repeat the password.")),
+            EqualTo("password", _l("The two passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class LoginForm(FlaskForm):
     login = StringField(
         _l("Phone number or email"),
@@ -39,14 +51,7 @@ class RegisterForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 8 characters. A short sentence is easy to remember and hard to guess."),
     )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[
-            DataRequired(_l("Repeat the password.")),
-            EqualTo("password", _l("The two passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    confirm = _confirm_field()
 
 
 class NewPasswordForm(FlaskForm):
@@ -63,14 +68,7 @@ class NewPasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    confirm = PasswordField(
-        _l("Repeat the password"),
-        validators=[
-            DataRequired(_l("Repeat the password.")),
-            EqualTo("password", _l("The two passwords differ.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    confirm = _confirm_field()
 
     def __init__(self, *args, staff: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -5,11 +5,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..authz import public
-from ..jobs import keep_writes
 from ..models import CodePurpose
-from . import lockout, throttle, verification
+from . import lockout, throttle
 from .code_forms import LoginCodeForm, LoginCodeStartForm
-from .code_views import CODE_ERRORS, _code_checks, _code_limits, _fresh_session, _login_key
+from .code_views import CODE_ERRORS, _anonymous_waiting, _code_checks, _code_entered, _code_limits, _login_key
 from .views import _safe_next, bp
 
 PENDING = "login_code"  # session key: the id of the login code this browser waits on
@@ -36,19 +35,13 @@ def login_code_send():
 @public
 @_code_checks
 def login_code():
-    row = verification.pending(session.get(PENDING))
-    if current_user.is_authenticated or row is None or row.purpose != CodePurpose.LOGIN:
+    row = _anonymous_waiting(CodePurpose.LOGIN, PENDING)
+    if row is None:
         return redirect(url_for("auth.login"))
     form = LoginCodeForm()
-    if form.validate_on_submit():
-        try:
-            user = lockout.finish(row, form.code.data, form.password.data)
-        except verification.CodeError as err:
-            form.code.errors.append(ERRORS[err.reason]())
-            keep_writes()  # a wrong try counts
-        else:
-            session.pop(PENDING, None)
-            _fresh_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+    if form.validate_on_submit() and _code_entered(
+        form, PENDING, lambda: lockout.finish(row, form.code.data, form.password.data), ERRORS
+    ):
+        return redirect(_safe_next(request.args.get("next")))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login_code.html", form=form), status

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app, g
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..audit import audit, audit_now
+from ..audit import AUDIT_INSERT, audit, audit_entry
 from ..extensions import db
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
@@ -132,28 +132,32 @@ def _hash_token(token: str) -> str:
 def start_session(user: User, user_agent: str = "", ip_prefix: str = "") -> str:
     """Create a fresh server-side session (never reuse one from before login).
 
-    Three Core statements on the transaction's connection (the session row, the account's last
-    login time, the audit entry), not three ORM objects for the flush: the login's own cost
-    beside its password hash. The loaded account is told its new last login time."""
+    Three writes on the transaction's connection (the session row, the account's last login
+    time, the audit entry), not three ORM objects for the flush: the login's own cost beside its
+    password hash. On PostgreSQL they are one statement (the first two as data-modifying CTEs
+    of the audit entry's INSERT: one round trip), on SQLite three. The loaded account is told
+    its new last login time."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.flush()  # what the session holds goes first (the entries keep their order)
     conn = db.session.connection()
-    conn.execute(
-        _NEW_SESSION,
-        {
-            "token_hash": _hash_token(token),
-            "user_id": user.id,
-            "user_agent": user_agent[:200],
-            "ip_prefix": ip_prefix[:45],
-            "created_at": now,
-            "last_seen_at": now,
-        },
-    )
-    conn.execute(_LOGGED_IN, {"uid": user.id, "at": now})
+    new_session = {
+        "token_hash": _hash_token(token),
+        "user_id": user.id,
+        "user_agent": user_agent[:200],
+        "ip_prefix": ip_prefix[:45],
+        "created_at": now,
+        "last_seen_at": now,
+    }
+    entry = audit_entry("user.login", user, actor_id=user.id)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOGIN_AT_ONCE, {**entry, **{"s_" + k: v for k, v in new_session.items()}})
+    else:
+        conn.execute(_NEW_SESSION, new_session)
+        conn.execute(_LOGGED_IN, {"uid": user.id, "at": now})
+        conn.execute(AUDIT_INSERT, entry)
     set_committed_value(user, "last_login_at", now)
     user.session_token = token
-    audit_now("user.login", user, actor_id=user.id)
     return token
 
 
@@ -165,6 +169,24 @@ _LOGGED_IN = (
     .where(User.__table__.c.id == sa.bindparam("uid"))
     .values(last_login_at=sa.bindparam("at"))
 )
+
+
+def _login_at_once() -> sa.Insert:
+    """PostgreSQL: the session row and the last login time as CTEs of the audit entry's INSERT
+    (they see the same snapshot and touch different rows)."""
+    table = UserSession.__table__
+    names = ("token_hash", "user_id", "user_agent", "ip_prefix", "created_at", "last_seen_at")
+    new_session = sa.insert(table).values({n: sa.bindparam("s_" + n, type_=table.c[n].type) for n in names})
+    users = User.__table__
+    logged_in = (
+        sa.update(users)
+        .where(users.c.id == sa.bindparam("s_user_id", type_=users.c.id.type))
+        .values(last_login_at=sa.bindparam("s_created_at", type_=users.c.last_login_at.type))
+    )
+    return AUDIT_INSERT.add_cte(new_session.cte("new_session"), logged_in.cte("logged_in"))
+
+
+_LOGIN_AT_ONCE = _login_at_once()
 _SEEN = (
     sa.update(UserSession.__table__)
     .where(UserSession.__table__.c.id == sa.bindparam("sid"))

@@ -20,6 +20,10 @@ The counts live where the rate limits do (Redis when `REDIS_URL` is set, shared 
 process); if that storage stops answering, each process counts in its own memory meanwhile.
 The account key is the login after `app.security.normalize_login`, the same form that finds the
 account, so padding the login (NUL, spaces, full-width digits) changes neither.
+
+A correct login of an account without failures reads two keys (its count beyond the allowance
+before the password is checked, a marker of recent failures after): the counts are cleared only
+when there is something to clear.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import NamedTuple
 
 from flask import current_app
 from limits import parse_many
@@ -62,13 +67,34 @@ def _call(fn):
         return fn(_fallback)
 
 
+def _wait(storage: Storage, key: str) -> int:
+    if not storage.get(key + ":wait"):
+        return 0
+    return max(1, math.ceil(storage.get_expiry(key + ":wait") - time.time()))
+
+
 def wait_seconds(key: str) -> int:
     """Seconds before this account may try again (0: it may try now)."""
+    return _call(lambda storage: _wait(storage, key))
 
-    def check(storage: Storage) -> int:
-        if not storage.get(key + ":wait"):
-            return 0
-        return max(1, math.ceil(storage.get_expiry(key + ":wait") - time.time()))
+
+class LoginState(NamedTuple):
+    over: int  # failures beyond the allowance (0: none)
+    code_required: bool  # the delay has reached its cap (code_required)
+    wait: int  # seconds before the account may try again (wait_seconds)
+
+
+def login_state(key: str) -> LoginState:
+    """`code_required` and `wait_seconds` together: one read of the storage for an account with
+    no failures beyond its allowance (the login of nearly everyone), since a wait is only ever
+    set with such a count."""
+    cap = int(current_app.config["LOGIN_DELAY_MAX_SECONDS"])
+
+    def check(storage: Storage) -> LoginState:
+        over = int(storage.get(key + ":over") or 0)
+        if over <= 0:
+            return LoginState(0, False, 0)
+        return LoginState(over, delay_for(over) >= cap, _wait(storage, key))
 
     return _call(check)
 
@@ -85,6 +111,10 @@ def failed(key: str) -> int:
     limits = parse_many(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
 
     def count(storage: Storage) -> int:
+        # Something to forget at the next correct login (succeeded), kept as long as any count.
+        life = max(OVER_LIMIT_MEMORY_SECONDS, *(item.get_expiry() for item in limits))
+        storage.clear(key + ":failed")
+        storage.incr(key + ":failed", life)
         window = MovingWindowRateLimiter(storage)
         within = [window.hit(item, key) for item in limits]
         exhausted = not all(within) or not all(window.test(item, key) for item in limits)
@@ -110,11 +140,16 @@ def code_required(key: str) -> bool:
     return _call(check)
 
 
-def succeeded(key: str) -> None:
-    """The owner got in: forget the account's failures."""
+def succeeded(key: str, state: LoginState | None = None) -> None:
+    """The owner got in: forget the account's failures. `state`: what `login_state` read in this
+    request; with nothing beyond the allowance then, the account's failures within it are
+    looked for first (one read) and cleared only if there are any."""
     limits = parse_many(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
 
     def clear(storage: Storage) -> None:
+        if state is not None and state.over <= 0 and not storage.get(key + ":failed"):
+            return
+        storage.clear(key + ":failed")
         window = MovingWindowRateLimiter(storage)
         for item in limits:
             window.clear(item, key)

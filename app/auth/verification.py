@@ -36,10 +36,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import audit
 from ..extensions import db
-from ..jobs import enqueue_after_commit
+from ..jobs import enqueue_after_commit, mark_written
 from ..models import CodePurpose, PhoneCode, Role, User, utcnow
 from ..notifications.channels import SendError, SmsChannel
 from ..notifications.rules import ascii_fold
@@ -80,37 +82,90 @@ def issue(
     user: User | None = None,
     payload: dict | None = None,
     sms: str | None = "code",
+    known: tuple[bool, bool] | None = None,
 ) -> PhoneCode:
     """A fresh code for `phone`; `sms` names the text sent (SMS_TEXTS; None: nothing is sent).
-    The code itself is stored nowhere but in the SMS job, which runs after the commit."""
+    The code itself is stored nowhere but in the SMS job, which runs after the commit.
+    `known`: whether the number has unused codes of this purpose and codes of earlier days, when
+    the caller has read them (`_number`): the earlier codes are then ended and the old ones
+    deleted only if there are any."""
     now = utcnow()
     payload = dict(payload or {}, sms=sms)
-    db.session.execute(
-        sa.update(PhoneCode)
-        .where(PhoneCode.phone == phone, PhoneCode.purpose == purpose, PhoneCode.used_at.is_(None))
-        .values(used_at=now)
-    )
-    # This number's codes of earlier days are of no use any more (the index covers the lookup).
-    db.session.execute(
-        sa.delete(PhoneCode).where(PhoneCode.phone == phone, PhoneCode.created_at < now - KEEP_CODES)
-    )
+    unused, old = known if known is not None else (True, True)
+    db.session.flush()  # what the session holds goes first
+    conn = db.session.connection()
+    mark_written()  # Core statements: an error answer after them must roll back or keep them
+    if unused:
+        conn.execute(_END_EARLIER, {"b_phone": phone, "b_purpose": purpose, "at": now})
+    if old:
+        # This number's codes of earlier days are of no use any more (the index covers the lookup).
+        conn.execute(_DROP_OLD, {"b_phone": phone, "before": now - KEEP_CODES})
     code = new_code()
-    row = PhoneCode(
-        purpose=purpose,
-        phone=phone,
-        user_id=user.id if user else None,
-        code_hash=_hash(purpose, phone, code),
-        payload=payload,
-        created_at=now,
-        expires_at=now + timedelta(minutes=CODE_MINUTES),
-    )
+    values = {
+        "purpose": purpose,
+        "phone": phone,
+        "user_id": user.id if user else None,
+        "code_hash": _hash(purpose, phone, code),
+        "attempts": 0,
+        "payload": payload,
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=CODE_MINUTES),
+        "used_at": None,
+    }
+    # INSERT … RETURNING, and the row as written put in the session (no unit of work, no SELECT).
+    row = PhoneCode(id=conn.execute(_NEW_CODE, values).scalar_one(), **values)
+    make_transient_to_detached(row)
     db.session.add(row)
-    db.session.flush()
     if sms is not None and phone:
         # Folded to ASCII like every SMS of the platform (one GSM-7 part holds 160 characters).
         text = ascii_fold(SMS_TEXTS[sms](code))
         enqueue_after_commit("app.auth.verification:send_code_sms", row.id, phone, text)
     return row
+
+
+# Built once: a code's statements cost more to build than to run.
+_codes = PhoneCode.__table__
+_END_EARLIER = (
+    sa.update(_codes)
+    .where(
+        _codes.c.phone == sa.bindparam("b_phone"),
+        _codes.c.purpose == sa.bindparam("b_purpose"),
+        _codes.c.used_at.is_(None),
+    )
+    .values(used_at=sa.bindparam("at"))
+)
+_NEW_CODE = sa.insert(_codes).returning(_codes.c.id)
+_DROP_OLD = sa.delete(_codes).where(
+    _codes.c.phone == sa.bindparam("b_phone"), _codes.c.created_at < sa.bindparam("before")
+)
+# The account holding a number, and whether the number has unused codes of a purpose and codes of
+# earlier days (what `issue` would end and delete): one statement, one row.
+_NUMBER = (
+    sa.select(
+        User,
+        sa.exists()
+        .where(
+            _codes.c.phone == sa.bindparam("b_phone"),
+            _codes.c.purpose == sa.bindparam("b_purpose"),
+            _codes.c.used_at.is_(None),
+        )
+        .label("unused"),
+        sa.exists()
+        .where(_codes.c.phone == sa.bindparam("b_phone"), _codes.c.created_at < sa.bindparam("before"))
+        .label("old"),
+    )
+    .select_from(sa.select(sa.literal(1).label("one")).subquery("one"))
+    .outerjoin(User, User.phone == sa.bindparam("b_phone"))
+)
+
+
+def _number(phone: str, purpose: CodePurpose) -> tuple[User | None, tuple[bool, bool]]:
+    """The account holding `phone` (or None), and `issue`'s `known` for a code of `purpose`."""
+    before = utcnow() - KEEP_CODES
+    user, unused, old = db.session.execute(
+        _NUMBER, {"b_phone": phone, "b_purpose": purpose, "before": before}
+    ).one()
+    return user, (bool(unused), bool(old))
 
 
 def resend(row: PhoneCode) -> PhoneCode:
@@ -121,7 +176,7 @@ def resend(row: PhoneCode) -> PhoneCode:
 
 def send_code_sms(code_id: int, phone: str, text: str) -> None:
     """Job: send one code's SMS, unless the code was used, replaced or expired in the meantime."""
-    row = db.session.get(PhoneCode, code_id)
+    row = db.session.connection().execute(_STILL_VALID, {"code_id": code_id}).first()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         log.info("phone code %s: no longer valid, SMS not sent", code_id)
         return
@@ -138,6 +193,9 @@ def send_code_sms(code_id: int, phone: str, text: str) -> None:
         log.warning("phone code %s: SMS refused by the gateway: %s", code_id, err)
 
 
+_STILL_VALID = sa.select(_codes.c.used_at, _codes.c.expires_at).where(_codes.c.id == sa.bindparam("code_id"))
+
+
 def pending(code_id) -> PhoneCode | None:
     """The code a browser is waiting on (its id is kept in the signed session cookie)."""
     if not isinstance(code_id, int):
@@ -145,8 +203,36 @@ def pending(code_id) -> PhoneCode | None:
     return db.session.get(PhoneCode, code_id)
 
 
-def check(row: PhoneCode | None, code: str) -> None:
-    """Accept `code` for `row` (then it is used) or raise CodeError; a wrong code uses a try."""
+def pending_with_holder(code_id) -> tuple[PhoneCode | None, User | None]:
+    """The code a browser is waiting on and the account that holds its number now, in one
+    statement (entering a registration code needs both)."""
+    if not isinstance(code_id, int):
+        return None, None
+    row = db.session.execute(_WITH_HOLDER, {"code_id": code_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+# Built once: a code page's statements cost more to build than to run.
+_WITH_HOLDER = (
+    sa.select(PhoneCode, User)
+    .outerjoin(User, User.phone == PhoneCode.phone)
+    .where(PhoneCode.id == sa.bindparam("code_id"))
+)
+_USE = (
+    sa.update(_codes)
+    .where(_codes.c.id == sa.bindparam("code_id"), _codes.c.used_at.is_(None))
+    .values(used_at=sa.bindparam("at"))
+)
+_USE_AND_EMPTY = _USE.values(payload=sa.bindparam("payload", type_=_codes.c.payload.type))
+
+
+def check(row: PhoneCode | None, code: str, *, empty_payload: bool = False) -> None:
+    """Accept `code` for `row` (then it is used) or raise CodeError; a wrong code uses a try.
+
+    The code is used with one UPDATE that takes it only while it is unused: of two requests
+    with the same code (a double click) one gets it, the other "expired". `empty_payload`
+    empties the row's payload in the same UPDATE (a registration's password hash, once it has
+    moved to the account)."""
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise CodeError("expired")
     if row.attempts >= CODE_TRIES:
@@ -155,7 +241,18 @@ def check(row: PhoneCode | None, code: str) -> None:
     if not hmac.compare_digest(row.code_hash, _hash(row.purpose, row.phone, given)):
         row.attempts += 1
         raise CodeError("tries" if row.attempts >= CODE_TRIES else "wrong")
-    row.used_at = utcnow()
+    now = utcnow()
+    params = {"code_id": row.id, "at": now}
+    if empty_payload:
+        params["payload"] = {}
+    db.session.flush()  # the row's own pending changes first
+    mark_written()
+    used = db.session.connection().execute(_USE_AND_EMPTY if empty_payload else _USE, params)
+    if used.rowcount != 1:
+        raise CodeError("expired")  # used by another request meanwhile
+    set_committed_value(row, "used_at", now)
+    if empty_payload:
+        set_committed_value(row, "payload", {})
 
 
 def _code_text(code: str) -> str:
@@ -228,21 +325,22 @@ def _claimable(user: User | None) -> bool:
 def start_registration(full_name: str, phone: str, password: str) -> PhoneCode:
     """Send a code to `phone` (or, when the number has an account already, an SMS saying what to
     do and no code): the caller answers the same either way."""
-    existing = db.session.scalar(sa.select(User).where(User.phone == phone))
     password_hash = passwords().hash(password)  # the same cost whatever the number
+    existing, known = _number(phone, CodePurpose.REGISTER)
     if existing is None or _claimable(existing):
         payload = {"full_name": full_name.strip(), "password_hash": password_hash}
-        return issue(CodePurpose.REGISTER, phone, user=existing, payload=payload)
-    return issue(CodePurpose.REGISTER, phone, sms="exists")
+        return issue(CodePurpose.REGISTER, phone, user=existing, payload=payload, known=known)
+    return issue(CodePurpose.REGISTER, phone, sms="exists", known=known)
 
 
-def finish_registration(row: PhoneCode) -> User:
-    """The code was right: create the account (or claim the school's), its phone proven."""
-    payload = row.payload or {}
+def finish_registration(row: PhoneCode | None, code: str, holder: User | None) -> User:
+    """Check `code` (CodeError if not accepted), then create the account (or claim the school's),
+    its phone proven. `holder`: the account that holds the number now (pending_with_holder)."""
+    payload = (row.payload or {}) if row is not None else {}
+    check(row, code, empty_payload=True)  # the password hash moves to the account
     if not payload.get("password_hash"):
         raise CodeError("expired")
     now = utcnow()
-    holder = db.session.scalar(sa.select(User).where(User.phone == row.phone))
     if row.user_id is not None or holder is not None:
         # The school's account for the number (it may have been created since the code was sent).
         user = holder
@@ -250,7 +348,6 @@ def finish_registration(row: PhoneCode) -> User:
             raise CodeError("expired")  # claimed or changed since the code was sent
         user.password_hash = payload["password_hash"]
         user.phone_verified_at = now
-        row.payload = {}  # the password hash has moved to the account
         audit("user.register", user, actor_id=user.id, claimed=True)
         return user
     user = User(
@@ -262,7 +359,6 @@ def finish_registration(row: PhoneCode) -> User:
     )
     db.session.add(user)
     db.session.flush()
-    row.payload = {}  # the password hash has moved to the account
     audit("user.register", user, actor_id=user.id)
     return user
 

@@ -64,20 +64,20 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         key = throttle.account_key(form.login.data)
-        if throttle.code_required(key) and lockout.needs_code(form.login.data):
+        state = throttle.login_state(key)
+        if state.code_required and lockout.needs_code(form.login.data):
             # The password alone is no longer taken: a code by SMS to the account's phone is.
             form.password.errors.append(_needs_code())
             start = LoginCodeStartForm(login=form.login.data)
             return render_template("auth/login.html", form=form, code_form=start), 429
-        wait = throttle.wait_seconds(key)
-        if wait:
-            form.password.errors.append(_try_again_in(wait))
+        if state.wait:
+            form.password.errors.append(_try_again_in(state.wait))
             return render_template("auth/login.html", form=form), 429
         user = services.authenticate(form.login.data, form.password.data)
         if user is None:
             wait = throttle.failed(key)
         if user is not None:
-            throttle.succeeded(key)
+            throttle.succeeded(key, state)
             lang = session.get("lang")
             _begin_session(user)
             if lang and not user.locale:

@@ -405,3 +405,23 @@ def test_an_unproven_parent_adds_no_child_in_admissions(client):
     token = client.csrf("/auth/confirm-phone")
     resp = client.post("/children/add", data={"csrf_token": token, "code": "ABCD-EFGH"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/auth/confirm-phone"
+
+
+def test_a_code_entered_twice_at_once_creates_one_account(client, app):
+    # A double click: both requests loaded the unused code; the one that uses it second is
+    # told the code is no longer valid (the UPDATE takes a code only while it is unused).
+    _register_form(client, "0912345019")
+    code = last_code("0912345019")
+    row_id = db.session.scalar(sa.select(PhoneCode.id).where(PhoneCode.phone == "0912345019"))
+    with app.test_request_context():
+        row, holder = verification.pending_with_holder(row_id)
+        assert holder is None
+        db.session.execute(sa.update(PhoneCode).where(PhoneCode.id == row_id).values(used_at=utcnow()))
+        try:
+            verification.finish_registration(row, code, holder)
+        except verification.CodeError as err:
+            assert err.reason == "expired"
+        else:
+            raise AssertionError("a used code was taken again")
+        db.session.rollback()
+    assert _count(User, User.phone == "0912345019") == 0

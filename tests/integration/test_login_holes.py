@@ -156,3 +156,19 @@ def test_the_delay_grows_and_is_capped(app):
     assert 119 <= throttle.wait_seconds(key) <= 120
     throttle.succeeded(key)
     assert throttle.wait_seconds(key) == 0
+
+
+def test_a_correct_login_forgets_failures_within_the_allowance(app, make_client):
+    # Failures that imposed no wait yet are forgotten too (the correct login finds their marker).
+    user = create_user("teacher")
+    db.session.commit()
+    login = user.email
+    assert _fail(make_client(), login, 3) == [200] * 3
+    assert make_client().post_form("/auth/login", {"login": login, "password": PASSWORD}).status_code == 302
+    assert _fail(make_client(), login, 4) == [200] * 4
+    assert throttle.wait_seconds(throttle.account_key(login)) == 0
+    # Without the correct login in between, the fifth of these failures imposes a wait.
+    other = create_user("teacher")
+    db.session.commit()
+    assert _fail(make_client(), other.email, 5) == [200] * 5
+    assert throttle.wait_seconds(throttle.account_key(other.email)) > 0

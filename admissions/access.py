@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.authz import can_manage_district, can_manage_school, school_or_404
 from app.extensions import db
@@ -164,21 +164,24 @@ def child_among_or_404(children: list[Child], child_id: int) -> Child:
 def own_application_or_404(application_id: int) -> Application:
     """An application of one of the current parent's children."""
     return _found(
-        db.session.scalar(
+        db.session.scalars(
             sa.select(Application)
             .join(ParentChild, ParentChild.child_id == Application.child_id)
             .where(ParentChild.user_id == current_user.id, Application.id == application_id)
             .options(
-                # what the receipt shows, in the same statement: the child's address, the season
+                # what the receipt shows, in the same statement: the child's address, the season,
+                # the choices and their schools
                 joinedload(Application.child).options(
                     joinedload(Child.ward), joinedload(Child.residential_group)
                 ),
                 joinedload(Application.admission_level)
                 .joinedload(AdmissionLevel.season)
                 .joinedload(AdmissionSeason.academic_year),
-                selectinload(Application.choices).joinedload(ApplicationChoice.school),
+                joinedload(Application.choices).joinedload(ApplicationChoice.school),
             )
         )
+        .unique()
+        .first()
     )
 
 

@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from cachetools import TTLCache
@@ -63,8 +64,9 @@ def catchment_map(level: str, district_id: int | None = None) -> rules.Catchment
     return rules.CatchmentMap(db.session.execute(q).all())
 
 
-def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.CatchmentResult:
-    q = (
+def _lines(level: str, ward_id: int, group_id: int | None) -> sa.Select:
+    """The catchment lines that may apply to an address (its ward's, its group's)."""
+    return (
         sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)
         .join(School, School.id == Catchment.school_id)
         .where(
@@ -73,7 +75,83 @@ def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.Catch
             sa.or_(Catchment.residential_group_id.is_(None), Catchment.residential_group_id == group_id),
         )
     )
-    return rules.CatchmentMap(db.session.execute(q).all()).derive(ward_id, group_id)
+
+
+def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.CatchmentResult:
+    return rules.CatchmentMap(db.session.execute(_lines(level, ward_id, group_id)).all()).derive(
+        ward_id, group_id
+    )
+
+
+class Place(NamedTuple):
+    """A school as a family's pages show it and a choice list offers it."""
+
+    id: int
+    name: str
+
+
+def catchment_school_for(
+    level: str, ward_id: int, group_id: int | None
+) -> tuple[rules.CatchmentResult, Place | None]:
+    """`catchment_for` and the catchment school's name: one statement."""
+    rows = db.session.execute(_lines(level, ward_id, group_id).add_columns(School.name)).all()
+    result = rules.CatchmentMap((sid, wid, gid) for sid, wid, gid, _name in rows).derive(ward_id, group_id)
+    name = next((n for sid, _w, _g, n in rows if sid == result.school_id), None)
+    return result, (Place(result.school_id, name) if name is not None else None)
+
+
+@dataclass
+class Places:
+    """What the application form offers one child: the catchment result and school, the
+    district's schools of the level (by name) and their spare seats."""
+
+    catchment: rules.CatchmentResult
+    catchment_school: Place | None
+    schools: list[Place]
+    spare: dict[int, int]
+
+
+def places_for(level: AdmissionLevel, district_id: int, ward_id: int, group_id: int | None) -> Places:
+    """The child's catchment lines, the district's schools of the level with their capacities and
+    when the latest import finished: one statement (the catchment demand comes from its cache,
+    `spare_seats_by_school`). Capacities and lines are read fresh: a change reaches the form
+    and the submit's check at once."""
+    line = sa.and_(
+        Catchment.school_id == School.id,
+        Catchment.ward_id == ward_id,
+        sa.or_(Catchment.residential_group_id.is_(None), Catchment.residential_group_id == group_id),
+    )
+    rows = db.session.execute(
+        sa.select(
+            School.id,
+            School.name,
+            School.district_id,
+            School.capacity,
+            Catchment.ward_id,
+            Catchment.residential_group_id,
+            _latest_import(),
+        )
+        .outerjoin(Catchment, line)
+        .where(
+            School.level == level.level, sa.or_(School.district_id == district_id, Catchment.id.is_not(None))
+        )
+        .order_by(School.name, School.id)
+    ).all()
+    result = rules.CatchmentMap((r[0], r[4], r[5]) for r in rows if r[4] is not None).derive(
+        ward_id, group_id
+    )
+    schools: dict[int, Place] = {}
+    capacities: dict[int, int] = {}
+    catchment_school = None
+    for sid, name, did, cap, _w, _g, _latest in rows:
+        if sid == result.school_id:
+            catchment_school = Place(sid, name)
+        if did == district_id and sid not in schools:
+            schools[sid] = Place(sid, name)
+            capacities[sid] = cap
+    latest = rows[0][6] if rows else None
+    spare = _spare_seats(level, district_id, capacities, latest) if capacities else {}
+    return Places(result, catchment_school, list(schools.values()), spare)
 
 
 def eligible_roster_query(level: AdmissionLevel, district_id: int | None) -> sa.Select:
@@ -330,7 +408,15 @@ def spare_seats_by_school(level: AdmissionLevel, district_id: int) -> dict[int, 
     ).all()
     if not schools:
         return {}
-    key = (level.id, district_id, schools[0][2])
+    return _spare_seats(level, district_id, {sid: cap for sid, cap, _ in schools}, schools[0][2])
+
+
+def _spare_seats(
+    level: AdmissionLevel, district_id: int, capacities: dict[int, int], latest
+) -> dict[int, int]:
+    """Spare seats from capacities just read and the cached demand (`latest`: when the latest
+    import finished, part of the cache key)."""
+    key = (level.id, district_id, latest)
     cache = _spare_cache()
     with _spare_lock:
         demand = cache.get(key)
@@ -338,7 +424,7 @@ def spare_seats_by_school(level: AdmissionLevel, district_id: int) -> dict[int, 
         demand, _ = catchment_demand(level, district_id)
         with _spare_lock:
             cache[key] = demand
-    return {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap, _ in schools}
+    return {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap in capacities.items()}
 
 
 @dataclass

@@ -41,23 +41,28 @@ JOURNEY_BUDGET = {
     "verify": 10,  # the code checked, the account created (its admissions consent) and signed in
     "home": 1,
     "add_child_page": 1,
-    # the code, its child and the parent's link in one statement; the code, the child and the
-    # link written in one flush; the season (the application only once the window has closed,
+    # the code, its child, the parent's link and the code's season in one statement; the code,
+    # the child and the link written in one flush; the audit entry (the season is not read
+    # again when it is the current year's; the application only once the window has closed,
     # for the warning)
-    "add_child": 7,
-    "child": 6,  # the child's list and the child in one statement, the catchment school alone
-    # 3 of them once per level and district every few minutes (the catchment demand, cached);
-    # capacities and the latest import are read on each (admissions.eligibility): a change
-    # reaches the choice list at once.
-    "apply_page": 10,
-    # INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not looked up first: a taken
-    # one is refused and drawn again), the ranked choices in one executemany INSERT, the office's
-    # counters moved in the same transaction (one upsert)
-    "submit": 11,
-    "receipt": 3,
+    "add_child": 6,
+    # the child's list and the child in one statement, her applications with their choices,
+    # the season, the catchment lines with the school's name
+    "child": 5,
+    # the child, the season, the application; the catchment lines, the district's schools,
+    # their capacities and the latest import in one statement (admissions.eligibility.places_for:
+    # read fresh, a change reaches the choice list at once); 2 more once per level and district
+    # every few minutes (the catchment demand, cached)
+    "apply_page": 7,
+    # what the form read (above, without the demand); INSERT … ON CONFLICT DO NOTHING (no
+    # savepoint; the reference not looked up first: a taken one is refused and drawn again), the
+    # ranked choices in one executemany INSERT, the audit entry, the office's counters moved in
+    # the same transaction (one upsert)
+    "submit": 9,
+    "receipt": 2,  # the application with its child, season, choices and schools
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)
-    "child_again": 9,
+    "child_again": 8,
 }
 
 
@@ -66,6 +71,7 @@ def season_world(app, db):
     district = create_district()
     area = create_area(district, n_children=3)
     season = create_season()
+    season.academic_year.is_current = True  # as in production: the season is the current year's
     generate_codes(level_of(season), district.id)
     jobs.commit()
     codes = {c.roster_entry_id: c for c in db.session.scalars(sa.select(AdmissionCode))}

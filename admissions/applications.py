@@ -318,9 +318,21 @@ REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
 REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
 
 
-def _insert(model):
-    """INSERT for this database's dialect (both have ON CONFLICT DO NOTHING … RETURNING)."""
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+_NEW_APPLICATION: dict[str, sa.Insert] = {}  # by dialect, built once
+_NEW_CHOICES = sa.insert(ApplicationChoice.__table__)  # built once
+
+
+def _new_application() -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (both databases have it), built
+    once per dialect; the row goes as parameters (an ORM insert with its values was built and
+    compiled again on every submit)."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = _NEW_APPLICATION.get(dialect)
+    if stmt is None:
+        table = Application.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _NEW_APPLICATION[dialect] = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return stmt
 
 
 def _new_reference(level: AdmissionLevel) -> str:
@@ -398,9 +410,7 @@ def submit_application(
         values["reference"] = _new_reference(level)
         # INSERT … ON CONFLICT DO NOTHING: no savepoint, and no error to recover from when a
         # unique constraint refuses the row.
-        new_id = db.session.scalar(
-            _insert(Application).values(**values).on_conflict_do_nothing().returning(Application.id)
-        )
+        new_id = db.session.scalar(_new_application(), values)
         if new_id is not None:
             break
         # A concurrent request (same form twice, two tabs, the other parent) won the race,
@@ -415,7 +425,7 @@ def submit_application(
     else:
         raise RuntimeError("no free application reference")
     if rows:  # the ranked list in one executemany INSERT
-        db.session.execute(sa.insert(ApplicationChoice), [{"application_id": new_id, **row} for row in rows])
+        db.session.execute(_NEW_CHOICES, [{"application_id": new_id, **row} for row in rows])
     # The row as written, in the session without selecting it again (what was not written,
     # such as the choices, loads when read).
     app_ = Application(id=new_id, allocated_school_id=None, allocated_rank=None, **values)

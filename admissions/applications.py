@@ -5,6 +5,7 @@ Functions change data and flush only; the boundary (view, CLI, job) commits.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
@@ -173,14 +174,19 @@ def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date)
 
 
 def children_of(user: User) -> list[Child]:
-    q = (
+    return list(db.session.scalars(_children_statement(), {"user_id": user.id}))
+
+
+@functools.cache
+def _children_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
         sa.select(Child)
         .join(ParentChild, ParentChild.child_id == Child.id)
-        .where(ParentChild.user_id == user.id)
+        .where(ParentChild.user_id == sa.bindparam("user_id"))
         .options(joinedload(Child.ward), joinedload(Child.residential_group))
         .order_by(Child.date_of_birth.desc(), Child.id)
     )
-    return list(db.session.scalars(q))
 
 
 def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
@@ -188,9 +194,17 @@ def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
     out: dict[int, list[Application]] = {cid: [] for cid in child_ids}
     if not child_ids:
         return out
-    q = (
+    for app_ in db.session.scalars(_applications_statement(), {"child_ids": child_ids}).unique():
+        out[app_.child_id].append(app_)
+    return out
+
+
+@functools.cache
+def _applications_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
         sa.select(Application)
-        .where(Application.child_id.in_(child_ids))
+        .where(Application.child_id.in_(sa.bindparam("child_ids", expanding=True)))
         .options(
             joinedload(Application.admission_level)
             .joinedload(AdmissionLevel.season)
@@ -200,9 +214,19 @@ def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
         )
         .order_by(Application.submitted_at.desc())
     )
-    for app_ in db.session.scalars(q).unique():
-        out[app_.child_id].append(app_)
-    return out
+
+
+@functools.cache
+def _application_statement() -> sa.Select:
+    """The child's application for a level with its choices and their schools, built once."""
+    return (
+        sa.select(Application)
+        .where(
+            Application.child_id == sa.bindparam("child_id"),
+            Application.admission_level_id == sa.bindparam("level_id"),
+        )
+        .options(joinedload(Application.choices).joinedload(ApplicationChoice.school))
+    )
 
 
 @dataclass
@@ -261,11 +285,7 @@ def apply_context(
         ctx.application = next((a for a in loaded if a.admission_level_id == level.id), None)
     else:
         ctx.application = (
-            db.session.scalars(
-                sa.select(Application)
-                .where(Application.child_id == child.id, Application.admission_level_id == level.id)
-                .options(joinedload(Application.choices).joinedload(ApplicationChoice.school))
-            )
+            db.session.scalars(_application_statement(), {"child_id": child.id, "level_id": level.id})
             .unique()
             .first()
         )

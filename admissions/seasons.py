@@ -12,6 +12,7 @@ Functions change data and flush only; the boundary (view, CLI, job) commits.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -66,15 +67,20 @@ def seasons() -> list[AdmissionSeason]:
 
 def current_season() -> AdmissionSeason | None:
     """The season of the current academic year, else the most recent one."""
-    q = (
+    return db.session.scalars(_current_season_statement()).unique().first()
+
+
+@functools.cache
+def _current_season_statement() -> sa.Select:
+    """Built once: every parent's page of the journey asks."""
+    return (
         sa.select(AdmissionSeason)
         .join(AcademicYear)
-        # one statement: every parent's page of the journey asks (the levels joined, not selected after)
+        # one statement (the levels joined, not selected after)
         .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels))
         .order_by(AcademicYear.is_current.desc(), AcademicYear.starts_on.desc())
         .limit(1)
     )
-    return db.session.scalars(q).unique().first()
 
 
 def create_season(academic_year_id: int, trial: bool, actor: User) -> AdmissionSeason:

@@ -220,7 +220,7 @@ def apply(child_id: int):
         child=kid,
         ctx=ctx,
         reason=ctx.reason and apply_message(ctx.reason),
-        **_common(),
+        labels=level_labels(),  # the form shows no status (the statuses' labels are not built)
     ), status
 
 

@@ -356,3 +356,30 @@ def test_the_school_select_writes_what_wtforms_writes(app):
         for choice in options:
             assert SchoolSelect.render_option(choice) == Select.render_option(choice)
         assert "&lt;&#34;A&#34;&gt; &amp; B" in SchoolSelect.render_option(options[1])
+
+
+def test_the_school_select_writes_whole_selects_as_wtforms_does(app):
+    """The application form's selects, written in one loop, against WTForms' own widget: the
+    option chosen, escaping, a required flag, and choices it leaves to WTForms (attributes)."""
+    from wtforms import Form, SelectField  # lazy: only this test builds a plain form
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.validators import InputRequired
+
+    class F(Form):
+        plain = SelectField("A", coerce=int, choices=[], validate_choice=False, widget=SchoolSelect())
+        wtf = SelectField("A", coerce=int, choices=[], validate_choice=False, widget=Select())
+        req = SelectField("B", coerce=int, choices=[], validators=[InputRequired()], widget=SchoolSelect())
+
+    with app.test_request_context("/"):
+        form = F(data={"plain": 7, "wtf": 7, "req": 8})
+        choices = [SelectChoice(0, lazy_gettext("— none —")), SelectChoice(7, 'Tiểu học <"A"> & B')]
+        choices.append(SelectChoice(8, "Tám"))
+        for f in (form.plain, form.wtf, form.req):
+            f.choices = choices
+        ours = form.plain(**{"aria-invalid": "true"})
+        theirs = str(form.wtf(**{"aria-invalid": "true"}))
+        assert ours == theirs.replace('name="wtf"', 'name="plain"').replace('id="wtf"', 'id="plain"')
+        assert '<option selected value="7">Tiểu học &lt;&#34;A&#34;&gt; &amp; B</option>' in ours
+        assert form.req() == Select()(form.req)
+        form.plain.choices = [*choices, SelectChoice(9, "Có thuộc tính", render_kw={"disabled": True})]
+        assert form.plain() == Select()(form.plain)

@@ -23,7 +23,6 @@ from app.models import User, Ward
 
 from . import counters, rules
 from .codes import record_failed_attempt
-from .eligibility import Place, catchment_school_for, places_for
 from .identity import Identity, digits, identity_from_registry
 from .models import (
     AdmissionCode,
@@ -36,6 +35,7 @@ from .models import (
     LevelState,
     ParentChild,
 )
+from .places import Place, places_for
 from .registry import RegistryUnavailable, client_from_config
 from .rules import AdmissionError
 from .seasons import current_season, level_window, now
@@ -236,9 +236,8 @@ class ApplyContext:
     child: Child
     season: AdmissionSeason | None
     level: AdmissionLevel | None
-    reason: (
-        str | None
-    )  # why applying is not possible now: no_season, not_eligible, not_scheduled, upcoming, closed
+    # why applying is not possible now: no_season, not_eligible, not_scheduled, upcoming, closed
+    reason: str | None
     window: rules.Window = field(default_factory=lambda: rules.Window(None, None))
     catchment: rules.CatchmentResult = field(default_factory=lambda: rules.CatchmentResult(None, "none"))
     catchment_school: Place | None = None
@@ -296,13 +295,10 @@ def apply_context(
         ctx.reason = "upcoming" if ctx.window.status(at) in ("upcoming", "unset") else "closed"
     if not options:
         return ctx
-    if not choosable:  # the child's page: the catchment school's name with its lines
-        ctx.catchment, ctx.catchment_school = catchment_school_for(
-            level.level, child.ward_id, child.residential_group_id
-        )
-        return ctx
-    places = places_for(level, child.ward.district_id, child.ward_id, child.residential_group_id)
+    places = places_for(season, level, child.ward.district_id, child.ward_id, child.residential_group_id)
     ctx.catchment, ctx.catchment_school = places.catchment, places.catchment_school
+    if not choosable:  # the child's page: the catchment school alone
+        return ctx
     ctx.options = [
         s
         for s in places.schools
@@ -333,26 +329,19 @@ def closed_without_application(child: Child, code_season: AdmissionSeason | None
 
 
 REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
-
-
 REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
 
 
-_NEW_APPLICATION: dict[str, sa.Insert] = {}  # by dialect, built once
 _NEW_CHOICES = sa.insert(ApplicationChoice.__table__)  # built once
 
 
-def _new_application() -> sa.Insert:
+@functools.cache
+def _new_application(dialect: str) -> sa.Insert:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (both databases have it), built
     once per dialect; the row goes as parameters (an ORM insert with its values was built and
     compiled again on every submit)."""
-    dialect = db.session.get_bind().dialect.name
-    stmt = _NEW_APPLICATION.get(dialect)
-    if stmt is None:
-        table = Application.__table__
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _NEW_APPLICATION[dialect] = insert(table).on_conflict_do_nothing().returning(table.c.id)
-    return stmt
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Application.__table__).on_conflict_do_nothing().returning(Application.__table__.c.id)
 
 
 def _new_reference(level: AdmissionLevel) -> str:
@@ -430,7 +419,7 @@ def submit_application(
         values["reference"] = _new_reference(level)
         # INSERT … ON CONFLICT DO NOTHING: no savepoint, and no error to recover from when a
         # unique constraint refuses the row.
-        new_id = db.session.scalar(_new_application(), values)
+        new_id = db.session.scalar(_new_application(db.session.get_bind().dialect.name), values)
         if new_id is not None:
             break
         # A concurrent request (same form twice, two tabs, the other parent) won the race,
@@ -508,19 +497,3 @@ def withdraw_application(ctx: ApplyContext, user: User) -> Application:
     audit("application.withdraw", app_, actor_id=user.id)
     counters.applied(app_, before)
     return app_
-
-
-def set_choice_limit(level: AdmissionLevel, limit: int, actor: User) -> AdmissionLevel:
-    """How many schools besides the catchment school a family may rank for this level. Refused once
-    its window has opened ("window_opened"): families already ranked under the old limit."""
-    if not 0 <= limit <= rules.MAX_CHOICE_LIMIT:
-        raise AdmissionError("bad_limit")
-    opens = level_window(level).opens_at
-    if opens is not None and opens <= now():
-        raise AdmissionError("window_opened")
-    before = level.max_other_choices
-    if before != limit:
-        level.max_other_choices = limit
-        db.session.flush()
-        audit("admissions.level.choice_limit", level, actor_id=actor.id, before=before, after=limit)
-    return level

@@ -11,12 +11,10 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from cachetools import TTLCache
@@ -82,100 +80,6 @@ def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.Catch
     return rules.CatchmentMap(db.session.execute(_lines(level, ward_id, group_id)).all()).derive(
         ward_id, group_id
     )
-
-
-@functools.cache
-def _named_lines_statement() -> sa.Select:
-    """The lines of an address with their schools' names, built once."""
-    return _lines(sa.bindparam("level"), sa.bindparam("ward_id"), sa.bindparam("group_id")).add_columns(
-        School.name
-    )
-
-
-class Place(NamedTuple):
-    """A school as a family's pages show it and a choice list offers it."""
-
-    id: int
-    name: str
-
-
-def catchment_school_for(
-    level: str, ward_id: int, group_id: int | None
-) -> tuple[rules.CatchmentResult, Place | None]:
-    """`catchment_for` and the catchment school's name: one statement."""
-    rows = db.session.execute(
-        _named_lines_statement(), {"level": level, "ward_id": ward_id, "group_id": group_id}
-    ).all()
-    result = rules.CatchmentMap((sid, wid, gid) for sid, wid, gid, _name in rows).derive(ward_id, group_id)
-    name = next((n for sid, _w, _g, n in rows if sid == result.school_id), None)
-    return result, (Place(result.school_id, name) if name is not None else None)
-
-
-@functools.cache
-def _places_statement() -> sa.Select:
-    """`places_for`'s statement, built once (its building was a tenth of a millisecond a page)."""
-    line = sa.and_(
-        Catchment.school_id == School.id,
-        Catchment.ward_id == sa.bindparam("ward_id"),
-        sa.or_(
-            Catchment.residential_group_id.is_(None),
-            Catchment.residential_group_id == sa.bindparam("group_id"),
-        ),
-    )
-    return (
-        sa.select(
-            School.id,
-            School.name,
-            School.district_id,
-            School.capacity,
-            Catchment.ward_id,
-            Catchment.residential_group_id,
-            _latest_import(),
-        )
-        .outerjoin(Catchment, line)
-        .where(
-            School.level == sa.bindparam("level"),
-            sa.or_(School.district_id == sa.bindparam("district_id"), Catchment.id.is_not(None)),
-        )
-        .order_by(School.name, School.id)
-    )
-
-
-@dataclass
-class Places:
-    """What the application form offers one child: the catchment result and school, the
-    district's schools of the level (by name) and their spare seats."""
-
-    catchment: rules.CatchmentResult
-    catchment_school: Place | None
-    schools: list[Place]
-    spare: dict[int, int]
-
-
-def places_for(level: AdmissionLevel, district_id: int, ward_id: int, group_id: int | None) -> Places:
-    """The child's catchment lines, the district's schools of the level with their capacities and
-    when the latest import finished: one statement (the catchment demand comes from its cache,
-    `spare_seats_by_school`). Capacities and lines are read fresh: a change reaches the form
-    and the submit's check at once."""
-    rows = db.session.execute(
-        _places_statement(),
-        {"level": level.level, "district_id": district_id, "ward_id": ward_id, "group_id": group_id},
-    ).all()
-    result = rules.CatchmentMap((r[0], r[4], r[5]) for r in rows if r[4] is not None).derive(
-        ward_id, group_id
-    )
-    schools: dict[int, Place] = {}
-    capacities: dict[int, int] = {}
-    catchment_school = None
-    for sid, name, did, cap, _w, _g, _latest in rows:
-        if sid == result.school_id:
-            catchment_school = Place(sid, name)
-        if did == district_id and sid not in schools:
-            schools[sid] = Place(sid, name)
-            capacities[sid] = cap
-    latest = rows[0][6] if rows else None
-    spare = _spare_seats(level, district_id, capacities, latest) if capacities else {}
-    return Places(result, catchment_school, list(schools.values()), spare)
 
 
 def eligible_roster_query(level: AdmissionLevel, district_id: int | None) -> sa.Select:

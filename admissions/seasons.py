@@ -243,3 +243,19 @@ def level_window(level: AdmissionLevel) -> rules.Window:
     if season.is_trial:
         return rules.Window(season.trial_opens_at, season.trial_closes_at)
     return rules.Window(level.opens_at, level.closes_at)
+
+
+def set_choice_limit(level: AdmissionLevel, limit: int, actor: User) -> AdmissionLevel:
+    """How many schools besides the catchment school a family may rank for this level. Refused once
+    its window has opened ("window_opened"): families already ranked under the old limit."""
+    if not 0 <= limit <= rules.MAX_CHOICE_LIMIT:
+        raise AdmissionError("bad_limit")
+    opens = level_window(level).opens_at
+    if opens is not None and opens <= now():
+        raise AdmissionError("window_opened")
+    before = level.max_other_choices
+    if before != limit:
+        level.max_other_choices = limit
+        db.session.flush()
+        audit("admissions.level.choice_limit", level, actor_id=actor.id, before=before, after=limit)
+    return level

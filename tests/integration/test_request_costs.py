@@ -18,6 +18,7 @@ from wtforms.widgets import Select
 from admissions.codes import generate_codes
 from admissions.forms import SchoolSelect
 from admissions.models import AdmissionCode, Application
+from admissions.places import district_places
 from app import jobs
 from app.audit import audit
 from app.authz import public
@@ -47,22 +48,20 @@ JOURNEY_BUDGET = {
     # for the warning)
     "add_child": 6,
     # the child's list and the child in one statement, her applications with their choices,
-    # the season, the catchment lines with the school's name
-    "child": 5,
-    # the child, the season, the application; the catchment lines, the district's schools,
-    # their capacities and the latest import in one statement (admissions.eligibility.places_for:
-    # read fresh, a change reaches the choice list at once); 2 more once per level and district
-    # every few minutes (the catchment demand, cached)
-    "apply_page": 7,
-    # what the form read (above, without the demand); INSERT … ON CONFLICT DO NOTHING (no
-    # savepoint; the reference not looked up first: a taken one is refused and drawn again), the
-    # ranked choices in one executemany INSERT, the audit entry, the office's counters moved in
-    # the same transaction (one upsert)
-    "submit": 9,
+    # the season (with the places' version); the district's places cached (admissions.places:
+    # read once per process, season and version, 4 statements, see season_world)
+    "child": 4,
+    # the child, the season (with the places' version), the application; the places cached
+    "apply_page": 4,
+    # what the form read; INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not
+    # looked up first: a taken one is refused and drawn again), the ranked choices in one
+    # executemany INSERT, the audit entry, the office's counters moved in the same transaction
+    # (one upsert)
+    "submit": 8,
     "receipt": 2,  # the application with its child, season, choices and schools
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)
-    "child_again": 8,
+    "child_again": 7,
 }
 
 
@@ -75,6 +74,15 @@ def season_world(app, db):
     generate_codes(level_of(season), district.id)
     jobs.commit()
     codes = {c.roster_entry_id: c for c in db.session.scalars(sa.select(AdmissionCode))}
+    # Opening day: other families have opened the district's pages already (the places cached)
+    level = level_of(season)
+    _ = (district.id, season.places_version, level.level, level.season.intake_year)  # loaded first
+    with count_queries(app) as q:
+        district_places(season, level, district.id)
+    assert q.count == 4, q.statements  # the schools, the lines, the catchment demand's 2
+    with count_queries(app) as q:
+        district_places(season, level, district.id)
+    assert q.count == 0
     return {"area": area, "codes": codes}
 
 

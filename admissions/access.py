@@ -9,10 +9,12 @@ the school it is placed at (before any placement, its 1st choice) and the office
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.authz import can_manage_district, can_manage_school, school_or_404
 from app.extensions import db
@@ -145,13 +147,17 @@ def public_round_or_404(round_id: int, *, published: bool = False) -> Allocation
 
 def child_or_404(child_id: int) -> Child:
     """A child of the current parent."""
-    return _found(
-        db.session.scalar(
-            sa.select(Child)
-            .join(ParentChild, ParentChild.child_id == Child.id)
-            .where(ParentChild.user_id == current_user.id, Child.id == child_id)
-            .options(joinedload(Child.ward), joinedload(Child.residential_group))
-        )
+    return _found(db.session.scalar(_own_child(), {"user_id": current_user.id, "child_id": child_id}))
+
+
+@functools.cache
+def _own_child() -> sa.Select:
+    """Built once (the form and submit ask)."""
+    return (
+        sa.select(Child)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .where(ParentChild.user_id == sa.bindparam("user_id"), Child.id == sa.bindparam("child_id"))
+        .options(joinedload(Child.ward), joinedload(Child.residential_group))
     )
 
 
@@ -164,20 +170,32 @@ def child_among_or_404(children: list[Child], child_id: int) -> Child:
 def own_application_or_404(application_id: int) -> Application:
     """An application of one of the current parent's children."""
     return _found(
-        db.session.scalar(
-            sa.select(Application)
-            .join(ParentChild, ParentChild.child_id == Application.child_id)
-            .where(ParentChild.user_id == current_user.id, Application.id == application_id)
-            .options(
-                # what the receipt shows, in the same statement: the child's address, the season
-                joinedload(Application.child).options(
-                    joinedload(Child.ward), joinedload(Child.residential_group)
-                ),
-                joinedload(Application.admission_level)
-                .joinedload(AdmissionLevel.season)
-                .joinedload(AdmissionSeason.academic_year),
-                selectinload(Application.choices).joinedload(ApplicationChoice.school),
-            )
+        db.session.scalars(_own_application(), {"user_id": current_user.id, "application_id": application_id})
+        .unique()
+        .first()
+    )
+
+
+@functools.cache
+def _own_application() -> sa.Select:
+    """Built once (every receipt asks)."""
+    return (
+        sa.select(Application)
+        .join(ParentChild, ParentChild.child_id == Application.child_id)
+        .where(
+            ParentChild.user_id == sa.bindparam("user_id"),
+            Application.id == sa.bindparam("application_id"),
+        )
+        .options(
+            # what the receipt shows, in the same statement: the child's address, the season,
+            # the choices and their schools
+            joinedload(Application.child).options(
+                joinedload(Child.ward), joinedload(Child.residential_group)
+            ),
+            joinedload(Application.admission_level)
+            .joinedload(AdmissionLevel.season)
+            .joinedload(AdmissionSeason.academic_year),
+            joinedload(Application.choices).joinedload(ApplicationChoice.school),
         )
     )
 

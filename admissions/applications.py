@@ -5,23 +5,24 @@ Functions change data and flush only; the boundary (view, CLI, job) commits.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
-from app.audit import audit
+from app.audit import audit, audit_now
 from app.extensions import db
-from app.models import School, User, Ward
+from app.models import User, Ward
 
 from . import counters, rules
 from .codes import record_failed_attempt
-from .eligibility import catchment_for, spare_seats_by_school
 from .identity import Identity, digits, identity_from_registry
 from .models import (
     AdmissionCode,
@@ -34,6 +35,7 @@ from .models import (
     LevelState,
     ParentChild,
 )
+from .places import Place, places_for
 from .registry import RegistryUnavailable, client_from_config
 from .rules import AdmissionError
 from .seasons import current_season, level_window, now
@@ -65,10 +67,22 @@ def lock_row(obj) -> None:
     db.session.refresh(obj)
 
 
+class Added(NamedTuple):
+    child: Child
+    new: bool  # newly linked to the parent
+    season: AdmissionSeason  # the code's, loaded with it
+
+
 def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> tuple[Child, bool]:
+    """`link_child`'s child and whether it was newly linked."""
+    added = link_child(user, raw_code, personal_id, date_of_birth)
+    return added.child, added.new
+
+
+def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> Added:
     """Link the child identified by code + personal ID + date of birth to the parent's account.
 
-    Returns (child, newly_linked). Raises AdmissionError with code:
+    Raises AdmissionError with code:
     bad_code (check symbol wrong: a typo, not counted), unknown_code, locked (until=…),
     mismatch (left=…), registry_down (not counted).
     """
@@ -77,16 +91,23 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
         raise AdmissionError("bad_code", "code")
     # The code, its roster entry and season, the child already made from that entry and the
     # parent's link to it: one statement.
-    row = db.session.execute(
-        sa.select(AdmissionCode, Child, ParentChild.id)
-        .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
-        .outerjoin(ParentChild, sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == user.id))
-        .where(AdmissionCode.code == canonical)
-        .options(
-            joinedload(AdmissionCode.roster_entry),
-            joinedload(AdmissionCode.admission_level).joinedload(AdmissionLevel.season),
+    row = (
+        db.session.execute(
+            sa.select(AdmissionCode, Child, ParentChild.id)
+            .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
+            .outerjoin(ParentChild, sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == user.id))
+            .where(AdmissionCode.code == canonical)
+            .options(
+                joinedload(AdmissionCode.roster_entry),
+                # the season as the warning after adding reads it (closed_without_application)
+                joinedload(AdmissionCode.admission_level)
+                .joinedload(AdmissionLevel.season)
+                .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels)),
+            )
         )
-    ).first()
+        .unique()
+        .first()
+    )
     if row is None:
         raise AdmissionError("unknown_code", "code")
     code, child, linked = row
@@ -140,7 +161,7 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     if linked is None:
         db.session.add(ParentChild(user_id=user.id, child=child))
     db.session.flush()  # the code, the child and the link together
-    audit(
+    audit_now(
         "child.add",
         child,
         actor_id=user.id,
@@ -149,18 +170,23 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
         source=identity.source,
         new_link=linked is None,
     )
-    return child, linked is None
+    return Added(child, linked is None, season)
 
 
 def children_of(user: User) -> list[Child]:
-    q = (
+    return list(db.session.scalars(_children_statement(), {"user_id": user.id}))
+
+
+@functools.cache
+def _children_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
         sa.select(Child)
         .join(ParentChild, ParentChild.child_id == Child.id)
-        .where(ParentChild.user_id == user.id)
+        .where(ParentChild.user_id == sa.bindparam("user_id"))
         .options(joinedload(Child.ward), joinedload(Child.residential_group))
         .order_by(Child.date_of_birth.desc(), Child.id)
     )
-    return list(db.session.scalars(q))
 
 
 def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
@@ -168,21 +194,39 @@ def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
     out: dict[int, list[Application]] = {cid: [] for cid in child_ids}
     if not child_ids:
         return out
-    q = (
+    for app_ in db.session.scalars(_applications_statement(), {"child_ids": child_ids}).unique():
+        out[app_.child_id].append(app_)
+    return out
+
+
+@functools.cache
+def _applications_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
         sa.select(Application)
-        .where(Application.child_id.in_(child_ids))
+        .where(Application.child_id.in_(sa.bindparam("child_ids", expanding=True)))
         .options(
             joinedload(Application.admission_level)
             .joinedload(AdmissionLevel.season)
             .joinedload(AdmissionSeason.academic_year),
             joinedload(Application.allocated_school),
-            selectinload(Application.choices).joinedload(ApplicationChoice.school),
+            joinedload(Application.choices).joinedload(ApplicationChoice.school),
         )
         .order_by(Application.submitted_at.desc())
     )
-    for app_ in db.session.scalars(q).unique():
-        out[app_.child_id].append(app_)
-    return out
+
+
+@functools.cache
+def _application_statement() -> sa.Select:
+    """The child's application for a level with its choices and their schools, built once."""
+    return (
+        sa.select(Application)
+        .where(
+            Application.child_id == sa.bindparam("child_id"),
+            Application.admission_level_id == sa.bindparam("level_id"),
+        )
+        .options(joinedload(Application.choices).joinedload(ApplicationChoice.school))
+    )
 
 
 @dataclass
@@ -192,14 +236,13 @@ class ApplyContext:
     child: Child
     season: AdmissionSeason | None
     level: AdmissionLevel | None
-    reason: (
-        str | None
-    )  # why applying is not possible now: no_season, not_eligible, not_scheduled, upcoming, closed
+    # why applying is not possible now: no_season, not_eligible, not_scheduled, upcoming, closed
+    reason: str | None
     window: rules.Window = field(default_factory=lambda: rules.Window(None, None))
     catchment: rules.CatchmentResult = field(default_factory=lambda: rules.CatchmentResult(None, "none"))
-    catchment_school: School | None = None
-    options: list[School] = field(default_factory=list)  # schools that may be ranked
-    sibling_options: list[School] = field(default_factory=list)
+    catchment_school: Place | None = None
+    options: list[Place] = field(default_factory=list)  # schools that may be ranked
+    sibling_options: list[Place] = field(default_factory=list)
     application: Application | None = None
 
     @property
@@ -240,10 +283,10 @@ def apply_context(
     if loaded is not None:
         ctx.application = next((a for a in loaded if a.admission_level_id == level.id), None)
     else:
-        ctx.application = db.session.scalar(
-            sa.select(Application)
-            .where(Application.child_id == child.id, Application.admission_level_id == level.id)
-            .options(selectinload(Application.choices).joinedload(ApplicationChoice.school))
+        ctx.application = (
+            db.session.scalars(_application_statement(), {"child_id": child.id, "level_id": level.id})
+            .unique()
+            .first()
         )
     at = now()
     if level.state != LevelState.SCHEDULED:
@@ -252,36 +295,27 @@ def apply_context(
         ctx.reason = "upcoming" if ctx.window.status(at) in ("upcoming", "unset") else "closed"
     if not options:
         return ctx
-    ctx.catchment = catchment_for(level.level, child.ward_id, child.residential_group_id)
-    if not choosable:
-        if ctx.catchment.school_id is not None:  # often loaded already, as the last choice
-            ctx.catchment_school = db.session.get(School, ctx.catchment.school_id)
+    places = places_for(season, level, child.ward.district_id, child.ward_id, child.residential_group_id)
+    ctx.catchment, ctx.catchment_school = places.catchment, places.catchment_school
+    if not choosable:  # the child's page: the catchment school alone
         return ctx
-    district_id = child.ward.district_id
-    schools = db.session.scalars(
-        sa.select(School)
-        .where(School.level == level.level, School.district_id == district_id)
-        .order_by(School.name)
-    ).all()
-    by_id = {s.id: s for s in schools}
-    if ctx.catchment.school_id is not None:
-        ctx.catchment_school = by_id.get(ctx.catchment.school_id) or db.session.get(
-            School, ctx.catchment.school_id
-        )
-    spare = spare_seats_by_school(level, district_id)
     ctx.options = [
         s
-        for s in schools
-        if s.id != ctx.catchment.school_id and (spare.get(s.id, 0) > 0 or s.id in ctx.catchment.candidates)
+        for s in places.schools
+        if s.id != ctx.catchment.school_id
+        and (places.spare.get(s.id, 0) > 0 or s.id in ctx.catchment.candidates)
     ]
-    ctx.sibling_options = list(schools)
+    ctx.sibling_options = places.schools
     return ctx
 
 
-def closed_without_application(child: Child) -> bool:
+def closed_without_application(child: Child, code_season: AdmissionSeason | None = None) -> bool:
     """After adding a child: this season's registration has closed and the child has no
-    application (looked up only then: while the window is open, one statement fewer)."""
-    ctx = apply_context(child, options=False, loaded=[])
+    application (looked up only then: while the window is open, one statement fewer).
+    `code_season`: the season of the code just used, loaded with it; when its year is the current
+    one it is the current season (one season per year, one current year) and is not read again."""
+    current = code_season if code_season is not None and code_season.academic_year.is_current else None
+    ctx = apply_context(child, current, options=False, loaded=[])
     if ctx.reason != "closed":
         return False
     return (
@@ -295,14 +329,19 @@ def closed_without_application(child: Child) -> bool:
 
 
 REFERENCE_PREFIX = {"kindergarten": "MN", "grade1": "L1", "grade6": "L6"}
-
-
 REFERENCE_ATTEMPTS = 5  # new references tried when one is taken (32^7 of them per level and year)
 
 
-def _insert(model):
-    """INSERT for this database's dialect (both have ON CONFLICT DO NOTHING … RETURNING)."""
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+_NEW_CHOICES = sa.insert(ApplicationChoice.__table__)  # built once
+
+
+@functools.cache
+def _new_application(dialect: str) -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (both databases have it), built
+    once per dialect; the row goes as parameters (an ORM insert with its values was built and
+    compiled again on every submit)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(Application.__table__).on_conflict_do_nothing().returning(Application.__table__.c.id)
 
 
 def _new_reference(level: AdmissionLevel) -> str:
@@ -380,9 +419,7 @@ def submit_application(
         values["reference"] = _new_reference(level)
         # INSERT … ON CONFLICT DO NOTHING: no savepoint, and no error to recover from when a
         # unique constraint refuses the row.
-        new_id = db.session.scalar(
-            _insert(Application).values(**values).on_conflict_do_nothing().returning(Application.id)
-        )
+        new_id = db.session.scalar(_new_application(db.session.get_bind().dialect.name), values)
         if new_id is not None:
             break
         # A concurrent request (same form twice, two tabs, the other parent) won the race,
@@ -397,13 +434,13 @@ def submit_application(
     else:
         raise RuntimeError("no free application reference")
     if rows:  # the ranked list in one executemany INSERT
-        db.session.execute(sa.insert(ApplicationChoice), [{"application_id": new_id, **row} for row in rows])
+        db.session.execute(_NEW_CHOICES, [{"application_id": new_id, **row} for row in rows])
     # The row as written, in the session without selecting it again (what was not written,
     # such as the choices, loads when read).
     app_ = Application(id=new_id, allocated_school_id=None, allocated_rank=None, **values)
     make_transient_to_detached(app_)
     db.session.add(app_)
-    audit("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))
+    audit_now("application.submit", app_, actor_id=user.id, level_id=level.id, choices=len(rows))
     counters.applied(app_, choices=[counters.Choice(**row) for row in rows])
     return SubmitResult(app_, "created")
 
@@ -460,19 +497,3 @@ def withdraw_application(ctx: ApplyContext, user: User) -> Application:
     audit("application.withdraw", app_, actor_id=user.id)
     counters.applied(app_, before)
     return app_
-
-
-def set_choice_limit(level: AdmissionLevel, limit: int, actor: User) -> AdmissionLevel:
-    """How many schools besides the catchment school a family may rank for this level. Refused once
-    its window has opened ("window_opened"): families already ranked under the old limit."""
-    if not 0 <= limit <= rules.MAX_CHOICE_LIMIT:
-        raise AdmissionError("bad_limit")
-    opens = level_window(level).opens_at
-    if opens is not None and opens <= now():
-        raise AdmissionError("window_opened")
-    before = level.max_other_choices
-    if before != limit:
-        level.max_other_choices = limit
-        db.session.flush()
-        audit("admissions.level.choice_limit", level, actor_id=actor.id, before=before, after=limit)
-    return level

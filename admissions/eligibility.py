@@ -64,8 +64,9 @@ def catchment_map(level: str, district_id: int | None = None) -> rules.Catchment
     return rules.CatchmentMap(db.session.execute(q).all())
 
 
-def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.CatchmentResult:
-    q = (
+def _lines(level, ward_id, group_id) -> sa.Select:
+    """The catchment lines that may apply to an address (its ward's, its group's)."""
+    return (
         sa.select(Catchment.school_id, Catchment.ward_id, Catchment.residential_group_id)
         .join(School, School.id == Catchment.school_id)
         .where(
@@ -74,7 +75,12 @@ def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.Catch
             sa.or_(Catchment.residential_group_id.is_(None), Catchment.residential_group_id == group_id),
         )
     )
-    return rules.CatchmentMap(db.session.execute(q).all()).derive(ward_id, group_id)
+
+
+def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.CatchmentResult:
+    return rules.CatchmentMap(db.session.execute(_lines(level, ward_id, group_id)).all()).derive(
+        ward_id, group_id
+    )
 
 
 def eligible_roster_query(level: AdmissionLevel, district_id: int | None) -> sa.Select:
@@ -327,7 +333,15 @@ def spare_seats_by_school(level: AdmissionLevel, district_id: int) -> dict[int, 
     ).all()
     if not schools:
         return {}
-    key = (level.id, district_id, schools[0][2])
+    return _spare_seats(level, district_id, {sid: cap for sid, cap, _ in schools}, schools[0][2])
+
+
+def _spare_seats(
+    level: AdmissionLevel, district_id: int, capacities: dict[int, int], latest
+) -> dict[int, int]:
+    """Spare seats from capacities just read and the cached demand (`latest`: when the latest
+    import finished, part of the cache key)."""
+    key = (level.id, district_id, latest)
     cache = _spare_cache()
     with _spare_lock:
         demand = cache.get(key)
@@ -335,7 +349,7 @@ def spare_seats_by_school(level: AdmissionLevel, district_id: int) -> dict[int, 
         demand, _ = catchment_demand(level, district_id)
         with _spare_lock:
             cache[key] = demand
-    return {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap, _ in schools}
+    return {sid: rules.spare_seats(cap, demand.get(sid, 0)) for sid, cap in capacities.items()}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import Select
 
-from app.forms import clean_text
+from app.forms import clean_text, html_params
 from app.models import School
 
 from . import notify, rules
@@ -234,10 +234,40 @@ class AddChildForm(FlaskForm):
     )
 
 
+def _plain(choice) -> bool:
+    """A choice SchoolSelect writes itself: no group, no attributes, not a boolean value."""
+    return (
+        isinstance(choice, SelectChoice)
+        and choice.optgroup is None
+        and not choice.render_kw
+        and not isinstance(choice.value, bool)
+    )
+
+
 class SchoolSelect(Select):
     """WTForms' select, its plain options written directly (the same HTML): the application form
     lists every school of the district in each of its selects, and the generic attribute writer
     was a quarter of the page's CPU."""
+
+    def __call__(self, field, **kwargs):
+        """The select with its options written in one loop over the field's choices when they
+        are plain (no groups, no attributes): WTForms normalises the choices twice and makes a
+        Choice of each before writing it, four selects of the whole district on the form."""
+        choices = field.choices
+        if self.multiple or not isinstance(choices, list) or not all(map(_plain, choices)):
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        flags = getattr(field, "flags", {})
+        for k in dir(flags):
+            if k in self.validation_attrs and k not in kwargs:
+                kwargs[k] = getattr(flags, k)
+        coerce, data = field.coerce, field.data
+        html = [f"<select {html_params(name=field.name, **kwargs)}>"]
+        for c in choices:
+            selected = "selected " if coerce(c.value) == data else ""
+            html.append(f'<option {selected}value="{escape(c.value)}">{escape(c.label or c.value)}</option>')
+        html.append("</select>")
+        return Markup("".join(html))  # noqa: S704 - escaped
 
     @classmethod
     def render_option(cls, choice, **kwargs):
@@ -279,8 +309,9 @@ class ApplicationForm(FlaskForm):
     def set_options(self, schools, siblings, limit: int = rules.MAX_OTHER_CHOICES) -> None:
         self.limit = max(0, min(limit, rules.MAX_CHOICE_LIMIT))
         none = [SelectChoice(0, _l("— none —"))]
+        options = none + [SelectChoice(s.id, s.name) for s in schools]
         for f in self.choice_fields():
-            f.choices = none + [SelectChoice(s.id, s.name) for s in schools]
+            f.choices = options  # one list for every choice (none of them changes it)
         self.sibling_school.choices = none + [SelectChoice(s.id, s.name) for s in siblings]
 
     def start(self, existing) -> None:

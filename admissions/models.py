@@ -104,6 +104,12 @@ class AdmissionSeason(db.Model):
     trial_opens_at: Mapped[datetime | None]
     trial_closes_at: Mapped[datetime | None]
     trial_wiped_at: Mapped[datetime | None]
+    # Bumped by the database (triggers, migration 4b9e2f6a1c37) on every write to a school or a
+    # catchment line and when an import job changes status: the families' pages cache the
+    # district's schools, capacities and lines per (season, version) (admissions.places). A
+    # migration that recreates one of those tables (SQLite batch mode drops its triggers, and a
+    # recreated admission_season breaks theirs) creates them again: a test checks they fire.
+    places_version: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True

@@ -12,6 +12,7 @@ Functions change data and flush only; the boundary (view, CLI, job) commits.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -66,15 +67,20 @@ def seasons() -> list[AdmissionSeason]:
 
 def current_season() -> AdmissionSeason | None:
     """The season of the current academic year, else the most recent one."""
-    q = (
+    return db.session.scalars(_current_season_statement()).unique().first()
+
+
+@functools.cache
+def _current_season_statement() -> sa.Select:
+    """Built once: every parent's page of the journey asks."""
+    return (
         sa.select(AdmissionSeason)
         .join(AcademicYear)
-        # one statement: every parent's page of the journey asks (the levels joined, not selected after)
+        # one statement (the levels joined, not selected after)
         .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels))
         .order_by(AcademicYear.is_current.desc(), AcademicYear.starts_on.desc())
         .limit(1)
     )
-    return db.session.scalars(q).unique().first()
 
 
 def create_season(academic_year_id: int, trial: bool, actor: User) -> AdmissionSeason:
@@ -237,3 +243,19 @@ def level_window(level: AdmissionLevel) -> rules.Window:
     if season.is_trial:
         return rules.Window(season.trial_opens_at, season.trial_closes_at)
     return rules.Window(level.opens_at, level.closes_at)
+
+
+def set_choice_limit(level: AdmissionLevel, limit: int, actor: User) -> AdmissionLevel:
+    """How many schools besides the catchment school a family may rank for this level. Refused once
+    its window has opened ("window_opened"): families already ranked under the old limit."""
+    if not 0 <= limit <= rules.MAX_CHOICE_LIMIT:
+        raise AdmissionError("bad_limit")
+    opens = level_window(level).opens_at
+    if opens is not None and opens <= now():
+        raise AdmissionError("window_opened")
+    before = level.max_other_choices
+    if before != limit:
+        level.max_other_choices = limit
+        db.session.flush()
+        audit("admissions.level.choice_limit", level, actor_id=actor.id, before=before, after=limit)
+    return level

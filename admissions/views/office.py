@@ -17,7 +17,7 @@ from app.authz import roles_required
 from app.models import OFFICER_ROLES, Role
 from app.paging import cursor_arg, page_arg
 
-from .. import applications, codes, eligibility, exports, rules, seasons
+from .. import codes, eligibility, exports, rules, seasons
 from ..access import district_or_404, districts_of_user, level_or_404, level_school_or_404, season_or_404
 from ..forms import (
     ChoiceLimitForm,
@@ -135,7 +135,7 @@ def choice_limit(season_id: int, level_id: int):
         flash(_("Enter a number from 0 to %(n)d.", n=rules.MAX_CHOICE_LIMIT), "error")
     else:
         try:
-            applications.set_choice_limit(lv, form.max_other_choices.data, current_user)
+            seasons.set_choice_limit(lv, form.max_other_choices.data, current_user)
         except rules.AdmissionError:
             flash(
                 _("Registration for this level has opened: the choice limit can no longer change."), "error"

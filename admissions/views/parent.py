@@ -129,7 +129,7 @@ def add_child():
     form = AddChildForm()
     if form.validate_on_submit():
         try:
-            child, new = applications.add_child(
+            child, new, season = applications.link_child(
                 current_user, form.code.data, form.personal_id.data, form.date_of_birth.data
             )
         except rules.AdmissionError as err:
@@ -141,7 +141,7 @@ def add_child():
             flash(_("%(name)s has been added to your account.", name=child.full_name), "success")
         else:
             flash(_("%(name)s is already in your account.", name=child.full_name), "info")
-        if applications.closed_without_application(child):
+        if applications.closed_without_application(child, season):
             flash(
                 _(
                     "Registration is already closed: %(name)s has no application this season. "
@@ -220,7 +220,7 @@ def apply(child_id: int):
         child=kid,
         ctx=ctx,
         reason=ctx.reason and apply_message(ctx.reason),
-        **_common(),
+        labels=level_labels(),  # the form shows no status (the statuses' labels are not built)
     ), status
 
 

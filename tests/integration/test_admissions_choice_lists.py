@@ -1,6 +1,6 @@
 """Changes in capacities or schools reach the parents' choice lists at once, whether made on a page
-or by an Excel import (the spare seats cache keeps only the catchment demand; capacities are read
-on every page)."""
+or by an Excel import (the families' pages cache the district's places per season and
+`places_version`, which the database's triggers bump on every such write)."""
 
 from __future__ import annotations
 
@@ -126,3 +126,40 @@ def test_an_imported_capacity_or_school_is_offered_at_once(app, make_client, run
     result = runner.invoke(args=["admissions", "import-schools", str(sheet)])
     assert result.exit_code == 0, result.output
     assert _option(other) not in _choices(client.get(url).get_data(as_text=True))
+
+
+def test_any_write_to_schools_lines_or_an_import_job_bumps_the_places_version(app, db):
+    """The families' pages cache the district's places per season and `places_version`
+    (admissions.places); the database's triggers keep the version. A migration that recreates
+    one of these tables (SQLite batch mode drops its triggers with it) fails here."""
+    district = create_district()
+    area = create_area(district, n_children=1)
+    season = create_season()
+    jobs.commit()
+    table = sa.text("SELECT places_version FROM admission_season WHERE id = :id")
+
+    def bumped(sql: str, **params) -> bool:
+        before = db.session.scalar(table, {"id": season.id})
+        db.session.execute(sa.text(sql), params)
+        jobs.commit()
+        return db.session.scalar(table, {"id": season.id}) > before
+
+    sid, ward = area.other.id, area.ward.id
+    assert bumped("UPDATE school SET capacity = capacity + 1 WHERE id = :id", id=sid)
+    assert bumped("DELETE FROM catchment WHERE school_id = :id", id=area.home.id)
+    assert bumped("INSERT INTO catchment (school_id, ward_id) VALUES (:s, :w)", s=area.home.id, w=ward)
+    code = f"NEW-{time.time_ns()}"
+    assert bumped(
+        "INSERT INTO school (code, name, level, district_id, capacity, address) "
+        "VALUES (:c, 'TH Mới', 'grade1', :d, 10, '')",
+        c=code,
+        d=district.id,
+    )
+    assert bumped("DELETE FROM school WHERE code = :c", c=code)
+    job = ImportJob(kind="schools", status=ImportStatus.RUNNING, file_token=f"t{time.time_ns()}")
+    db.session.add(job)
+    jobs.commit()
+    assert bumped(
+        "UPDATE import_job SET status = 'done', finished_at = :t WHERE id = :id", t=utcnow(), id=job.id
+    )
+    assert not bumped("UPDATE ward SET name = name WHERE id = :id", id=ward)

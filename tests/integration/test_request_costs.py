@@ -18,6 +18,7 @@ from wtforms.widgets import Select
 from admissions.codes import generate_codes
 from admissions.forms import SchoolSelect
 from admissions.models import AdmissionCode, Application
+from admissions.places import district_places
 from app import jobs
 from app.audit import audit
 from app.authz import public
@@ -46,23 +47,26 @@ JOURNEY_BUDGET = {
     "verify": 8,
     "home": 1,
     "add_child_page": 1,
-    # the code, its child and the parent's link in one statement; the code, the child and the
-    # link written in one flush; the season (the application only once the window has closed,
+    # the code, its child, the parent's link and the code's season in one statement; the code,
+    # the child and the link written in one flush; the audit entry (the season is not read
+    # again when it is the current year's; the application only once the window has closed,
     # for the warning)
-    "add_child": 7,
-    "child": 6,  # the child's list and the child in one statement, the catchment school alone
-    # 3 of them once per level and district every few minutes (the catchment demand, cached);
-    # capacities and the latest import are read on each (admissions.eligibility): a change
-    # reaches the choice list at once.
-    "apply_page": 10,
-    # INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not looked up first: a taken
-    # one is refused and drawn again), the ranked choices in one executemany INSERT, the office's
-    # counters moved in the same transaction (one upsert)
-    "submit": 11,
-    "receipt": 3,
+    "add_child": 6,
+    # the child's list and the child in one statement, her applications with their choices,
+    # the season (with the places' version); the district's places cached (admissions.places:
+    # read once per process, season and version, 4 statements, see season_world)
+    "child": 4,
+    # the child, the season (with the places' version), the application; the places cached
+    "apply_page": 4,
+    # what the form read; INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not
+    # looked up first: a taken one is refused and drawn again), the ranked choices in one
+    # executemany INSERT, the audit entry, the office's counters moved in the same transaction
+    # (one upsert)
+    "submit": 8,
+    "receipt": 2,  # the application with its child, season, choices and schools
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17)
-    "child_again": 9,
+    "child_again": 7,
 }
 
 
@@ -71,9 +75,19 @@ def season_world(app, db):
     district = create_district()
     area = create_area(district, n_children=3)
     season = create_season()
+    season.academic_year.is_current = True  # as in production: the season is the current year's
     generate_codes(level_of(season), district.id)
     jobs.commit()
     codes = {c.roster_entry_id: c for c in db.session.scalars(sa.select(AdmissionCode))}
+    # Opening day: other families have opened the district's pages already (the places cached)
+    level = level_of(season)
+    _ = (district.id, season.places_version, level.level, level.season.intake_year)  # loaded first
+    with count_queries(app) as q:
+        district_places(season, level, district.id)
+    assert q.count == 4, q.statements  # the schools, the lines, the catchment demand's 2
+    with count_queries(app) as q:
+        district_places(season, level, district.id)
+    assert q.count == 0
     return {"area": area, "codes": codes}
 
 
@@ -362,3 +376,30 @@ def test_the_school_select_writes_what_wtforms_writes(app):
         for choice in options:
             assert SchoolSelect.render_option(choice) == Select.render_option(choice)
         assert "&lt;&#34;A&#34;&gt; &amp; B" in SchoolSelect.render_option(options[1])
+
+
+def test_the_school_select_writes_whole_selects_as_wtforms_does(app):
+    """The application form's selects, written in one loop, against WTForms' own widget: the
+    option chosen, escaping, a required flag, and choices it leaves to WTForms (attributes)."""
+    from wtforms import Form, SelectField  # lazy: only this test builds a plain form
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.validators import InputRequired
+
+    class F(Form):
+        plain = SelectField("A", coerce=int, choices=[], validate_choice=False, widget=SchoolSelect())
+        wtf = SelectField("A", coerce=int, choices=[], validate_choice=False, widget=Select())
+        req = SelectField("B", coerce=int, choices=[], validators=[InputRequired()], widget=SchoolSelect())
+
+    with app.test_request_context("/"):
+        form = F(data={"plain": 7, "wtf": 7, "req": 8})
+        choices = [SelectChoice(0, lazy_gettext("— none —")), SelectChoice(7, 'Tiểu học <"A"> & B')]
+        choices.append(SelectChoice(8, "Tám"))
+        for f in (form.plain, form.wtf, form.req):
+            f.choices = choices
+        ours = form.plain(**{"aria-invalid": "true"})
+        theirs = str(form.wtf(**{"aria-invalid": "true"}))
+        assert ours == theirs.replace('name="wtf"', 'name="plain"').replace('id="wtf"', 'id="plain"')
+        assert '<option selected value="7">Tiểu học &lt;&#34;A&#34;&gt; &amp; B</option>' in ours
+        assert form.req() == Select()(form.req)
+        form.plain.choices = [*choices, SelectChoice(9, "Có thuộc tính", render_kw={"disabled": True})]
+        assert form.plain() == Select()(form.plain)

@@ -1,7 +1,7 @@
 """admissions: indexes for the office's long lists (keyset paging by name, children without a seat)
 
 Revision ID: f3b8d2a61c07
-Revises: d7c41e9a0b52
+Revises: 4b9e2f6a1c37
 Create Date: 2026-12-05 07:40:00
 
 - roster_entry (full_name, id): the eligible list reads its pages along the name order.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "f3b8d2a61c07"
-down_revision = "d7c41e9a0b52"
+down_revision = "4b9e2f6a1c37"
 branch_labels = None
 depends_on = None
 

@@ -7,13 +7,9 @@ run as a spreadsheet formula in an officer's Excel; dates are dd/mm/yyyy text in
 Headers and values are in the language of the user who downloads the file. The caller audits the
 export (ids and counts only).
 
-- **Codes** of a school's catchment (or of the children with no single catchment school).
-- **Admitted list** of a school: the children offered a place there or who confirmed it (the
-  published results), with what the school needs to enrol them and the council's document state.
-  No personal ID, no phone: the school reaches families through the app.
-- **District summary**: one row per school (capacity, applications, placed, answers, seats left,
-  the published cutoff) and the district's totals by application status.
-- **City summary**: one row per district (city administrators).
+Codes of a school's catchment (or of children with no single catchment school); a school's
+admitted list (offered or confirmed, what enrolling needs, the council's document state; no
+personal ID, no phone); district summary (a row per school and totals by status); city summary.
 """
 
 from __future__ import annotations

@@ -145,22 +145,6 @@ def public_round_or_404(round_id: int, *, published: bool = False) -> Allocation
 # ---- families -----------------------------------------------------------------------------------
 
 
-def child_or_404(child_id: int) -> Child:
-    """A child of the current parent."""
-    return _found(db.session.scalar(_own_child(), {"user_id": current_user.id, "child_id": child_id}))
-
-
-@functools.cache
-def _own_child() -> sa.Select:
-    """Built once (the form and submit ask)."""
-    return (
-        sa.select(Child)
-        .join(ParentChild, ParentChild.child_id == Child.id)
-        .where(ParentChild.user_id == sa.bindparam("user_id"), Child.id == sa.bindparam("child_id"))
-        .options(joinedload(Child.ward), joinedload(Child.residential_group))
-    )
-
-
 def child_among_or_404(children: list[Child], child_id: int) -> Child:
     """A child of the current parent, picked from her children as `applications.children_of`
     loaded them for the page (one statement for both): 404 for any other id."""

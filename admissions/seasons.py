@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.audit import audit, audit_time
 from app.extensions import db
@@ -80,6 +80,20 @@ def _current_season_statement() -> sa.Select:
         .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels))
         .order_by(AcademicYear.is_current.desc(), AcademicYear.starts_on.desc())
         .limit(1)
+    )
+
+
+def current_season_id() -> sa.ScalarSelect:
+    """The current season's id (as `current_season` chooses it) as a scalar subquery, for the
+    family's pages to join the season to what they load (its own aliases, never correlated)."""
+    season, year = aliased(AdmissionSeason), aliased(AcademicYear)
+    return (
+        sa.select(season.id)
+        .join(year, year.id == season.academic_year_id)
+        .order_by(year.is_current.desc(), year.starts_on.desc())
+        .limit(1)
+        .correlate(None)
+        .scalar_subquery()
     )
 
 

@@ -2,7 +2,8 @@
 answering an offer, and answering the school's admission council.
 
 Every child, application and receipt is loaded through the parent's own guardianship links
-(access.child_or_404 / own_application_or_404): another family's ids answer 404.
+(family.own_child_with_season, access.child_among_or_404 / own_application_or_404): another
+family's ids answer 404.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from app.authz import roles_required
 from app.extensions import limiter
 from app.models import Role
 
-from .. import applications, council, notify, rules, seasons
-from ..access import child_among_or_404, child_or_404, own_application_or_404
+from .. import applications, council, family, notify, rules, seasons
+from ..access import child_among_or_404, own_application_or_404
 from ..forms import AddChildForm, ApplicationForm, ConfirmForm, MessageForm, level_labels
 from ..offers import offer_views, respond_to_offer, shown_status
 from .council import council_labels, error_text
@@ -159,10 +160,10 @@ def add_child():
 @bp.route("/children/<int:child_id>")
 @roles_required(Role.PARENT)
 def child(child_id: int):
-    children = applications.children_of(current_user)
+    children, season = family.children_with_season(current_user)
     kid = child_among_or_404(children, child_id)
     by_child, offers = _applications_with_offers([kid.id])
-    ctx = applications.apply_context(kid, loaded=by_child[kid.id], choosable=False)
+    ctx = applications.apply_context(kid, season, loaded=by_child[kid.id], choosable=False)
     return render_template(
         "admissions/parent_child.html",
         child=kid,
@@ -180,8 +181,8 @@ def child(child_id: int):
 @bp.route("/children/<int:child_id>/application", methods=["GET", "POST"])
 @roles_required(Role.PARENT)
 def apply(child_id: int):
-    kid = child_or_404(child_id)
-    ctx = applications.apply_context(kid)
+    kid, season, loaded = family.own_child_with_season(current_user, child_id)
+    ctx = applications.apply_context(kid, season, loaded=loaded)
     if ctx.level is None:
         flash(apply_message(ctx.reason or "not_eligible"), "error")
         return redirect(url_for(".child", child_id=kid.id))
@@ -227,8 +228,8 @@ def apply(child_id: int):
 @bp.route("/children/<int:child_id>/application/withdraw", methods=["POST"])
 @roles_required(Role.PARENT)
 def withdraw(child_id: int):
-    kid = child_or_404(child_id)
-    ctx = applications.apply_context(kid)
+    kid, season, loaded = family.own_child_with_season(current_user, child_id)
+    ctx = applications.apply_context(kid, season, loaded=loaded)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:

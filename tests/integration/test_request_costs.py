@@ -52,21 +52,23 @@ JOURNEY_BUDGET = {
     # again when it is the current year's; the application only once the window has closed,
     # for the warning)
     "add_child": 6,
-    # the child's list and the child in one statement, her applications with their choices,
-    # the season (with the places' version); the district's places cached (admissions.places:
-    # read once per process, season and version, 4 statements, see season_world)
-    "child": 4,
-    # the child, the season (with the places' version), the application; the places cached
-    "apply_page": 4,
+    # the child's list, the child and the current season (with the places' version) in one
+    # statement, her applications with their choices; the district's places cached
+    # (admissions.places: read once per process, season and version, 4 statements, see
+    # season_world) (was 4)
+    "child": 3,
+    # the child, the current season and her application of it in one statement
+    # (admissions.family); the places cached (was 4)
+    "apply_page": 2,
     # what the form read; INSERT … ON CONFLICT DO NOTHING (no savepoint; the reference not
     # looked up first: a taken one is refused and drawn again), the ranked choices in one
     # executemany INSERT, the audit entry, the office's counters moved in the same transaction
     # (one upsert)
-    "submit": 8,
+    "submit": 6,  # (was 8)
     "receipt": 2,  # the application with its child, season, choices and schools
     # the child's page again, the application on it: what the page loaded (its choices, their
-    # schools, the child) is not selected again for the result's explanation (was 17)
-    "child_again": 7,
+    # schools, the child) is not selected again for the result's explanation (was 17, then 7)
+    "child_again": 6,
 }
 
 

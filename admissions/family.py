@@ -1,0 +1,86 @@
+"""What a family's pages load about a child, with the current season, in one statement each.
+
+The child's page, the application form, submitting and withdrawing each need the child (through
+the parent's own guardianship link: another family's ids answer 404), the current season (its
+levels, year and places' version) and, for the form, the child's application of that season.
+Each was a statement of its own; here the season and the applications are joined to the child's
+row (`seasons.current_season_id`, an uncorrelated subquery: the same season `current_season`
+picks). The statements are built once.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import User
+
+from .models import AdmissionLevel, AdmissionSeason, Application, Child, ParentChild
+from .seasons import current_season_id
+
+
+def _season_options() -> tuple:
+    # what `current_season` loads with the season (its year and levels, in one statement)
+    return (joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels))
+
+
+def _child_options() -> tuple:
+    # the address the pages show and the places are read for
+    return (joinedload(Child.ward), joinedload(Child.residential_group))
+
+
+class OwnChild(NamedTuple):
+    child: Child
+    season: AdmissionSeason | None  # the current season
+    applications: list[Application]  # the child's, of that season
+
+
+def own_child_with_season(user: User, child_id: int) -> OwnChild:
+    """A child of `user` with the current season and her applications of that season (their
+    choices loaded, as the form and submitting read them); 404 for any other id."""
+    rows = db.session.execute(_own_child(), {"user_id": user.id, "child_id": child_id}).unique().all()
+    if not rows:
+        abort(404)
+    child, season, _app = rows[0]
+    return OwnChild(child, season, [r[2] for r in rows if r[2] is not None])
+
+
+@functools.cache
+def _own_child() -> sa.Select:
+    season_id = current_season_id()
+    in_season = sa.select(AdmissionLevel.id).where(AdmissionLevel.season_id == season_id)
+    return (
+        sa.select(Child, AdmissionSeason, Application)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .outerjoin(AdmissionSeason, AdmissionSeason.id == season_id)
+        .outerjoin(
+            Application,
+            sa.and_(Application.child_id == Child.id, Application.admission_level_id.in_(in_season)),
+        )
+        .where(ParentChild.user_id == sa.bindparam("user_id"), Child.id == sa.bindparam("child_id"))
+        .options(*_child_options(), *_season_options(), joinedload(Application.choices))
+    )
+
+
+def children_with_season(user: User) -> tuple[list[Child], AdmissionSeason | None]:
+    """The parent's children (youngest first, as `applications.children_of`) and the current
+    season; the season is None when there is none (or no child to load it with)."""
+    rows = db.session.execute(_children(), {"user_id": user.id}).unique().all()
+    return [r[0] for r in rows], (rows[0][1] if rows else None)
+
+
+@functools.cache
+def _children() -> sa.Select:
+    return (
+        sa.select(Child, AdmissionSeason)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .outerjoin(AdmissionSeason, AdmissionSeason.id == current_season_id())
+        .where(ParentChild.user_id == sa.bindparam("user_id"))
+        .options(*_child_options(), *_season_options())
+        .order_by(Child.date_of_birth.desc(), Child.id)
+    )

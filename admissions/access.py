@@ -146,7 +146,7 @@ def public_round_or_404(round_id: int, *, published: bool = False) -> Allocation
 
 
 def child_among_or_404(children: list[Child], child_id: int) -> Child:
-    """A child of the current parent, picked from her children as `applications.children_of`
+    """A child of the current parent, picked from her children as `family.children_of`
     loaded them for the page (one statement for both): 404 for any other id."""
     return _found(next((c for c in children if c.id == child_id), None))
 

@@ -89,25 +89,7 @@ def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date)
     canonical = rules.normalize_code(raw_code)
     if canonical is None or not rules.code_is_well_formed(canonical):
         raise AdmissionError("bad_code", "code")
-    # The code, its roster entry and season, the child already made from that entry and the
-    # parent's link to it: one statement.
-    row = (
-        db.session.execute(
-            sa.select(AdmissionCode, Child, ParentChild.id)
-            .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
-            .outerjoin(ParentChild, sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == user.id))
-            .where(AdmissionCode.code == canonical)
-            .options(
-                joinedload(AdmissionCode.roster_entry),
-                # the season as the warning after adding reads it (closed_without_application)
-                joinedload(AdmissionCode.admission_level)
-                .joinedload(AdmissionLevel.season)
-                .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels)),
-            )
-        )
-        .unique()
-        .first()
-    )
+    row = db.session.execute(_code_statement(), {"code": canonical, "user_id": user.id}).unique().first()
     if row is None:
         raise AdmissionError("unknown_code", "code")
     code, child, linked = row
@@ -173,49 +155,6 @@ def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date)
     return Added(child, linked is None, season)
 
 
-def children_of(user: User) -> list[Child]:
-    return list(db.session.scalars(_children_statement(), {"user_id": user.id}))
-
-
-@functools.cache
-def _children_statement() -> sa.Select:
-    """Built once (every child's page asks)."""
-    return (
-        sa.select(Child)
-        .join(ParentChild, ParentChild.child_id == Child.id)
-        .where(ParentChild.user_id == sa.bindparam("user_id"))
-        .options(joinedload(Child.ward), joinedload(Child.residential_group))
-        .order_by(Child.date_of_birth.desc(), Child.id)
-    )
-
-
-def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
-    """Every application of these children (newest season first), choices and schools loaded."""
-    out: dict[int, list[Application]] = {cid: [] for cid in child_ids}
-    if not child_ids:
-        return out
-    for app_ in db.session.scalars(_applications_statement(), {"child_ids": child_ids}).unique():
-        out[app_.child_id].append(app_)
-    return out
-
-
-@functools.cache
-def _applications_statement() -> sa.Select:
-    """Built once (every child's page asks)."""
-    return (
-        sa.select(Application)
-        .where(Application.child_id.in_(sa.bindparam("child_ids", expanding=True)))
-        .options(
-            joinedload(Application.admission_level)
-            .joinedload(AdmissionLevel.season)
-            .joinedload(AdmissionSeason.academic_year),
-            joinedload(Application.allocated_school),
-            joinedload(Application.choices).joinedload(ApplicationChoice.school),
-        )
-        .order_by(Application.submitted_at.desc())
-    )
-
-
 @functools.cache
 def _application_statement() -> sa.Select:
     """The child's application for a level with its choices and their schools, built once."""
@@ -226,6 +165,28 @@ def _application_statement() -> sa.Select:
             Application.admission_level_id == sa.bindparam("level_id"),
         )
         .options(joinedload(Application.choices).joinedload(ApplicationChoice.school))
+    )
+
+
+@functools.cache
+def _code_statement() -> sa.Select:
+    """The code, its roster entry and season, the child already made from that entry and the
+    parent's link to it: one statement, built once."""
+    return (
+        sa.select(AdmissionCode, Child, ParentChild.id)
+        .outerjoin(Child, Child.roster_entry_id == AdmissionCode.roster_entry_id)
+        .outerjoin(
+            ParentChild,
+            sa.and_(ParentChild.child_id == Child.id, ParentChild.user_id == sa.bindparam("user_id")),
+        )
+        .where(AdmissionCode.code == sa.bindparam("code"))
+        .options(
+            joinedload(AdmissionCode.roster_entry),
+            # the season as the warning after adding reads it (closed_without_application)
+            joinedload(AdmissionCode.admission_level)
+            .joinedload(AdmissionLevel.season)
+            .options(joinedload(AdmissionSeason.academic_year), joinedload(AdmissionSeason.levels)),
+        )
     )
 
 
@@ -264,7 +225,7 @@ def apply_context(
 ) -> ApplyContext:
     """Where `child` stands this season: level, window, application, and (with `options`) the
     catchment school and (with `choosable` too) the schools that may be chosen. `loaded`: the
-    child's applications as `applications_by_child` loaded them (choices and schools), not
+    child's applications as `family.applications_by_child` loaded them (choices and schools), not
     selected again."""
     season = season or current_season()
     if season is None:

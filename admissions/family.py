@@ -5,7 +5,8 @@ the parent's own guardianship link: another family's ids answer 404), the curren
 levels, year and places' version) and, for the form, the child's application of that season.
 Each was a statement of its own; here the season and the applications are joined to the child's
 row (`seasons.current_season_id`, an uncorrelated subquery: the same season `current_season`
-picks). The statements are built once.
+picks). Also the parent's children and their applications of every season, as the children's
+list and the child's page show them. The statements are built once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import User
 
-from .models import AdmissionLevel, AdmissionSeason, Application, Child, ParentChild
+from .models import AdmissionLevel, AdmissionSeason, Application, ApplicationChoice, Child, ParentChild
 from .seasons import current_season_id
 
 
@@ -68,7 +69,7 @@ def _own_child() -> sa.Select:
 
 
 def children_with_season(user: User) -> tuple[list[Child], AdmissionSeason | None]:
-    """The parent's children (youngest first, as `applications.children_of`) and the current
+    """The parent's children (youngest first, as `children_of`) and the current
     season; the season is None when there is none (or no child to load it with)."""
     rows = db.session.execute(_children(), {"user_id": user.id}).unique().all()
     return [r[0] for r in rows], (rows[0][1] if rows else None)
@@ -83,4 +84,47 @@ def _children() -> sa.Select:
         .where(ParentChild.user_id == sa.bindparam("user_id"))
         .options(*_child_options(), *_season_options())
         .order_by(Child.date_of_birth.desc(), Child.id)
+    )
+
+
+def children_of(user: User) -> list[Child]:
+    return list(db.session.scalars(_children_statement(), {"user_id": user.id}))
+
+
+@functools.cache
+def _children_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
+        sa.select(Child)
+        .join(ParentChild, ParentChild.child_id == Child.id)
+        .where(ParentChild.user_id == sa.bindparam("user_id"))
+        .options(joinedload(Child.ward), joinedload(Child.residential_group))
+        .order_by(Child.date_of_birth.desc(), Child.id)
+    )
+
+
+def applications_by_child(child_ids: list[int]) -> dict[int, list[Application]]:
+    """Every application of these children (newest season first), choices and schools loaded."""
+    out: dict[int, list[Application]] = {cid: [] for cid in child_ids}
+    if not child_ids:
+        return out
+    for app_ in db.session.scalars(_applications_statement(), {"child_ids": child_ids}).unique():
+        out[app_.child_id].append(app_)
+    return out
+
+
+@functools.cache
+def _applications_statement() -> sa.Select:
+    """Built once (every child's page asks)."""
+    return (
+        sa.select(Application)
+        .where(Application.child_id.in_(sa.bindparam("child_ids", expanding=True)))
+        .options(
+            joinedload(Application.admission_level)
+            .joinedload(AdmissionLevel.season)
+            .joinedload(AdmissionSeason.academic_year),
+            joinedload(Application.allocated_school),
+            joinedload(Application.choices).joinedload(ApplicationChoice.school),
+        )
+        .order_by(Application.submitted_at.desc())
     )

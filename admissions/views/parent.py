@@ -107,14 +107,14 @@ def offer_message(code: str) -> str:
 
 def _applications_with_offers(child_ids: list[int]):
     """Every application of these children, with the explanation of each result."""
-    apps = applications.applications_by_child(child_ids)
+    apps = family.applications_by_child(child_ids)
     return apps, offer_views([a for lst in apps.values() for a in lst])
 
 
 @bp.route("/children/")
 @roles_required(Role.PARENT)
 def my_children():
-    children = applications.children_of(current_user)
+    children = family.children_of(current_user)
     apps, offers = _applications_with_offers([c.id for c in children])
     return render_template(
         "admissions/parent_children.html", children=children, apps=apps, offers=offers, **_common()

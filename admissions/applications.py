@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import audit, audit_now
 from app.extensions import db
@@ -79,6 +80,46 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     return added.child, added.new
 
 
+IDENTITY_FIELDS = (
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "ward_id",
+    "residential_group_id",
+    "residence_type",
+    "source",
+)
+# Adding a child writes with statements built once (the ORM's unit of work for the code, the
+# child and the link was half of the step's CPU): the same rows, in the same transaction.
+_CODE_USED = (
+    sa.update(AdmissionCode.__table__)
+    .where(AdmissionCode.__table__.c.id == sa.bindparam("code_id"))
+    .values(failed_attempts=0, locked_until=None, used_at=sa.bindparam("used_at"))
+)
+_NEW_CHILD = sa.insert(Child.__table__).returning(Child.__table__.c.id)
+_NEW_LINK = sa.insert(ParentChild.__table__)
+
+
+def _code_used(code: AdmissionCode, at) -> None:
+    """The code's attempts reset and its first use kept (no statement when nothing changes);
+    the loaded object shows the row as written."""
+    used_at = code.used_at or at
+    if code.failed_attempts == 0 and code.locked_until is None and code.used_at == used_at:
+        return
+    db.session.execute(_CODE_USED, {"code_id": code.id, "used_at": used_at})
+    for name, value in (("failed_attempts", 0), ("locked_until", None), ("used_at", used_at)):
+        set_committed_value(code, name, value)
+
+
+def _new_child(roster_id: int, trial_season_id: int | None, found: dict, at) -> Child:
+    """INSERT … RETURNING id; the row put in the session as written (not selected again)."""
+    values = {"roster_entry_id": roster_id, "trial_season_id": trial_season_id, "created_at": at, **found}
+    child = Child(id=db.session.scalar(_NEW_CHILD, values), **values)
+    make_transient_to_detached(child)
+    db.session.add(child)
+    return child
+
+
 def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) -> Added:
     """Link the child identified by code + personal ID + date of birth to the parent's account.
 
@@ -123,26 +164,16 @@ def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date)
         if rules.is_locked(code.locked_until, at):
             raise AdmissionError("locked", "code", until=code.locked_until)
         raise AdmissionError("mismatch", "code", left=rules.MAX_FAILED_ATTEMPTS - code.failed_attempts)
-    code.failed_attempts = 0
-    code.locked_until = None
-    code.used_at = code.used_at or at
+    _code_used(code, at)
     season = code.admission_level.season
+    found = {name: getattr(identity, name) for name in IDENTITY_FIELDS}
     if child is None:
-        child = Child(roster_entry_id=roster.id, trial_season_id=season.id if season.is_trial else None)
-        db.session.add(child)
-    for name in (
-        "full_name",
-        "date_of_birth",
-        "gender",
-        "ward_id",
-        "residential_group_id",
-        "residence_type",
-        "source",
-    ):
-        setattr(child, name, getattr(identity, name))
+        child = _new_child(roster.id, season.id if season.is_trial else None, found, at)
+    else:
+        for name, value in found.items():
+            setattr(child, name, value)  # written with the audit entry's flush if it changed
     if linked is None:
-        db.session.add(ParentChild(user_id=user.id, child=child))
-    db.session.flush()  # the code, the child and the link together
+        db.session.execute(_NEW_LINK, {"user_id": user.id, "child_id": child.id, "created_at": at})
     audit_now(
         "child.add",
         child,

@@ -68,22 +68,36 @@ def _own_child() -> sa.Select:
     )
 
 
-def children_with_season(user: User) -> tuple[list[Child], AdmissionSeason | None]:
-    """The parent's children (youngest first, as `children_of`) and the current
-    season; the season is None when there is none (or no child to load it with)."""
-    rows = db.session.execute(_children(), {"user_id": user.id}).unique().all()
-    return [r[0] for r in rows], (rows[0][1] if rows else None)
+class ChildPage(NamedTuple):
+    children: list[Child]  # the parent's, youngest first (as `children_of`)
+    season: AdmissionSeason | None  # the current season (None: none, or no child to load it with)
+    applications: list[Application]  # the chosen child's, of every season, newest first
+
+
+def child_page(user: User, child_id: int) -> ChildPage:
+    """What a child's page shows, in one statement: the parent's children (the switcher), the
+    current season, and the applications of the child `child_id` (as `applications_by_child`
+    loads them: level, season, allocated school, choices and their schools). The caller picks
+    the child among the children (`access.child_among_or_404`): no application of another
+    family's child is loaded, the join asks for the parent's link."""
+    rows = db.session.execute(_child_page(), {"user_id": user.id, "child_id": child_id}).unique().all()
+    children = list(dict.fromkeys(r[0] for r in rows))
+    return ChildPage(children, rows[0][1] if rows else None, [r[2] for r in rows if r[2] is not None])
 
 
 @functools.cache
-def _children() -> sa.Select:
+def _child_page() -> sa.Select:
     return (
-        sa.select(Child, AdmissionSeason)
+        sa.select(Child, AdmissionSeason, Application)
         .join(ParentChild, ParentChild.child_id == Child.id)
         .outerjoin(AdmissionSeason, AdmissionSeason.id == current_season_id())
+        .outerjoin(
+            Application,
+            sa.and_(Application.child_id == Child.id, Child.id == sa.bindparam("child_id")),
+        )
         .where(ParentChild.user_id == sa.bindparam("user_id"))
-        .options(*_child_options(), *_season_options())
-        .order_by(Child.date_of_birth.desc(), Child.id)
+        .options(*_child_options(), *_season_options(), *_application_options())
+        .order_by(Child.date_of_birth.desc(), Child.id, Application.submitted_at.desc())
     )
 
 
@@ -119,12 +133,17 @@ def _applications_statement() -> sa.Select:
     return (
         sa.select(Application)
         .where(Application.child_id.in_(sa.bindparam("child_ids", expanding=True)))
-        .options(
-            joinedload(Application.admission_level)
-            .joinedload(AdmissionLevel.season)
-            .joinedload(AdmissionSeason.academic_year),
-            joinedload(Application.allocated_school),
-            joinedload(Application.choices).joinedload(ApplicationChoice.school),
-        )
+        .options(*_application_options())
         .order_by(Application.submitted_at.desc())
+    )
+
+
+def _application_options() -> tuple:
+    # what the child's page shows of an application and explains of its result
+    return (
+        joinedload(Application.admission_level)
+        .joinedload(AdmissionLevel.season)
+        .joinedload(AdmissionSeason.academic_year),
+        joinedload(Application.allocated_school),
+        joinedload(Application.choices).joinedload(ApplicationChoice.school),
     )

@@ -160,16 +160,16 @@ def add_child():
 @bp.route("/children/<int:child_id>")
 @roles_required(Role.PARENT)
 def child(child_id: int):
-    children, season = family.children_with_season(current_user)
+    children, season, apps = family.child_page(current_user, child_id)
     kid = child_among_or_404(children, child_id)
-    by_child, offers = _applications_with_offers([kid.id])
-    ctx = applications.apply_context(kid, season, loaded=by_child[kid.id], choosable=False)
+    offers = offer_views(apps)
+    ctx = applications.apply_context(kid, season, loaded=apps, choosable=False)
     return render_template(
         "admissions/parent_child.html",
         child=kid,
         ctx=ctx,
         children=children,
-        apps=by_child[kid.id],
+        apps=apps,
         offers=offers,
         withdraw_form=ConfirmForm(),
         offer_form=ConfirmForm(),

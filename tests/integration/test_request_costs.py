@@ -52,11 +52,11 @@ JOURNEY_BUDGET = {
     # again when it is the current year's; the application only once the window has closed,
     # for the warning)
     "add_child": 6,
-    # the child's list, the child and the current season (with the places' version) in one
-    # statement, her applications with their choices; the district's places cached
-    # (admissions.places: read once per process, season and version, 4 statements, see
-    # season_world) (was 4)
-    "child": 3,
+    # the child's list, the current season (with the places' version) and the child's
+    # applications with their choices in one statement (admissions.family); the district's
+    # places cached (admissions.places: read once per process, season and version, 4
+    # statements, see season_world) (was 4)
+    "child": 2,
     # the child, the current season and her application of it in one statement
     # (admissions.family); the places cached (was 4)
     "apply_page": 2,
@@ -68,7 +68,7 @@ JOURNEY_BUDGET = {
     "receipt": 2,  # the application with its child, season, choices and schools
     # the child's page again, the application on it: what the page loaded (its choices, their
     # schools, the child) is not selected again for the result's explanation (was 17, then 7)
-    "child_again": 6,
+    "child_again": 5,
 }
 
 

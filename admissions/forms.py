@@ -244,6 +244,24 @@ def _plain(choice) -> bool:
     )
 
 
+_TAILS: dict[tuple, str] = {}  # (value, label) → the option's escaped value and label
+_MAX_TAILS = 20_000  # a city's schools, many times over
+
+
+def _option_tail(value, label) -> str:
+    """`value="…">label</option>`, escaped once per process for a plain text label (a school's
+    name: the same few dozen on every form of a district); a lazy label (— none —) every time."""
+    if type(label) is not str:
+        return f'value="{escape(value)}">{escape(label or value)}</option>'
+    key = (value, label)
+    tail = _TAILS.get(key)
+    if tail is None:
+        if len(_TAILS) >= _MAX_TAILS:
+            _TAILS.clear()
+        tail = _TAILS[key] = f'value="{escape(value)}">{escape(label or value)}</option>'
+    return tail
+
+
 class SchoolSelect(Select):
     """WTForms' select, its plain options written directly (the same HTML): the application form
     lists every school of the district in each of its selects, and the generic attribute writer
@@ -264,8 +282,8 @@ class SchoolSelect(Select):
         coerce, data = field.coerce, field.data
         html = [f"<select {html_params(name=field.name, **kwargs)}>"]
         for c in choices:
-            selected = "selected " if coerce(c.value) == data else ""
-            html.append(f'<option {selected}value="{escape(c.value)}">{escape(c.label or c.value)}</option>')
+            start = "<option selected " if coerce(c.value) == data else "<option "
+            html.append(start + _option_tail(c.value, c.label))
         html.append("</select>")
         return Markup("".join(html))  # noqa: S704 - escaped
 

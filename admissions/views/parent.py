@@ -79,7 +79,7 @@ def apply_message(code: str, limit: int = rules.MAX_OTHER_CHOICES) -> str:
 
 
 def _common():
-    return {"labels": level_labels(), "statuses": notify.status_labels(), "format_code": rules.format_code}
+    return {"labels": level_labels(), "statuses": notify.StatusLabels(), "format_code": rules.format_code}
 
 
 def submitted_message(outcome: str, name: str) -> str:

@@ -80,15 +80,6 @@ def add_child(user: User, raw_code: str, personal_id: str, date_of_birth: date) 
     return added.child, added.new
 
 
-IDENTITY_FIELDS = (
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "ward_id",
-    "residential_group_id",
-    "residence_type",
-    "source",
-)
 # Adding a child writes with statements built once (the ORM's unit of work for the code, the
 # child and the link was half of the step's CPU): the same rows, in the same transaction.
 _CODE_USED = (
@@ -166,7 +157,7 @@ def link_child(user: User, raw_code: str, personal_id: str, date_of_birth: date)
         raise AdmissionError("mismatch", "code", left=rules.MAX_FAILED_ATTEMPTS - code.failed_attempts)
     _code_used(code, at)
     season = code.admission_level.season
-    found = {name: getattr(identity, name) for name in IDENTITY_FIELDS}
+    found = dict(vars(identity))  # the child's fields: name, birth date, gender, address, source
     if child is None:
         child = _new_child(roster.id, season.id if season.is_trial else None, found, at)
     else:

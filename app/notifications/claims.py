@@ -10,7 +10,9 @@ Per message, strictly in this order (docs/notifications.md, "What is guaranteed"
    when the claim is no longer this job's;
 2. the channel sends the message (the whole SMTP exchange, up to the server's reply to the end
    of its data) — nothing of the next message is written before step 3;
-3. `sent(ids)` or `failed(...)`: the outcome, the marker cleared.
+3. `sent(ids)` or `failed(...)`: the outcome, the marker cleared. A success is recorded in the
+   same statement as the next message's step 1 (`sent_and_begin`, PostgreSQL) or by itself
+   after the last message.
 A job killed between 1 and 3 leaves the row 'sending' with its marker set: the relay takes it
 over when the lease lapses and counts the open attempt in `lost_attempts`.
 """
@@ -57,6 +59,10 @@ class Claims:
             f"UPDATE delivery SET status = 'sent', sent_at = {p}, claim_token = NULL, attempt_at = NULL, "
             f"last_error = NULL WHERE id = {p} AND claim_token = {p}"
         )
+        # PostgreSQL: the outcome of one message and the attempt marker of the next in one
+        # statement (one round trip and one commit per message instead of two); both rows still
+        # carry their own claim check, and the marker still precedes the next message's sending.
+        self.sent_begin_sql = f"WITH done AS ({self.sent_sql}) {self.begin_sql}" if self.pg else None
 
     def __enter__(self) -> Claims:
         return self
@@ -110,6 +116,18 @@ class Claims:
             .values(attempts=D.c.attempts + 1, attempt_at=now)
         )
         return result.rowcount == len(ids)
+
+    def sent_and_begin(self, done: int | None, next_id: int) -> bool:
+        """`sent([done])` (when `done` is given) then `begin([next_id])`: one statement on
+        PostgreSQL, so that a message's outcome and the next one's marker are committed together
+        before the next message leaves."""
+        if done is None:
+            return self.begin([next_id])
+        if self.sent_begin_sql is None:
+            self.sent([done])
+            return self.begin([next_id])
+        now = clock()
+        return self._run(self.sent_begin_sql, (now, done, self.token, now, next_id, self.token)) == 1
 
     def sent(self, ids: list[int]) -> None:
         now = clock()

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from . import admin, autorelay, cli, forms, i18n, jobs, notifications, privacy, views
+from . import admin, autorelay, cli, forms, i18n, jobs, notifications, privacy, transactions, views
 from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
@@ -134,6 +134,9 @@ def normalize_database_url(url: str) -> str:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():  # PostgreSQL: no BEGIN/ROLLBACK for a request that only reads
+        for engine in db.engines.values():
+            transactions.install(engine)
     migrate.init_app(
         app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True, compare_type=True
     )

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from . import admin, autorelay, cli, forms, i18n, jobs, notifications, privacy, transactions, views
+from . import admin, autorelay, cli, forms, hotpath, i18n, jobs, notifications, privacy, transactions, views
 from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
@@ -110,6 +110,7 @@ def create_app(config: type | Mapping | None = None) -> Flask:
     _init_extensions(app)
     _register_request_hooks(app)
     _register_blueprints(app)
+    hotpath.install(app, limiter)  # built once: template URLs, the signed CSRF token, limits
     logging.getLogger(__name__).debug(
         "app created for %s", app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
     )

@@ -75,4 +75,3 @@ def _before_statement(conn, cursor, statement, parameters, context, executemany)
     # psycopg sends BEGIN before this statement; the transaction lasts until COMMIT or ROLLBACK,
     # and the connection waits in autocommit mode again after its next check-out.
     dbapi_connection.autocommit = False
-

@@ -1,0 +1,76 @@
+"""What every page pays, built once (app.hotpath): the same URLs as Flask builds, the same CSRF
+protection with the token's signature reused for a while, and the limiter's pass skipped only
+while no application, default or blueprint limit is configured."""
+
+from __future__ import annotations
+
+import re
+
+import flask
+import pytest
+from flask import render_template_string
+from flask_limiter import ApplicationLimit
+
+from app import hotpath
+from app.authz import public
+from app.extensions import csrf, limiter
+
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+URLS = (
+    "{{ url_for('static', filename='css/app.css') }} {{ url_for('core.home') }} "
+    "{{ url_for('core.home', tab='x') }} {{ url_for('core.home', _external=True) }} "
+    "{{ url_for('auth.login') }}"
+)
+
+
+@pytest.mark.parametrize("root", ["", "/tsll"])
+def test_template_urls_are_flasks(app, root):
+    for _ in range(2):  # built, then from the cache
+        with app.test_request_context("/", base_url=f"http://example.test{root}/"):
+            rendered = render_template_string(URLS)
+            expected = " ".join(
+                (
+                    flask.url_for("static", filename="css/app.css"),
+                    flask.url_for("core.home"),
+                    flask.url_for("core.home", tab="x"),
+                    flask.url_for("core.home", _external=True),
+                    flask.url_for("auth.login"),
+                )
+            )
+        assert rendered == expected
+        assert rendered.startswith(f"{root}/static/")
+
+
+def test_the_csrf_token_is_reused_per_session_and_still_checked(app, client, monkeypatch):
+    signed = []
+    sign = hotpath._generate_csrf
+    monkeypatch.setattr(hotpath, "_generate_csrf", lambda *a: signed.append(1) or sign(*a))
+    client.get("/auth/login")  # a new session: its raw token made and signed
+    first = TOKEN.search(client.get("/auth/login").get_data(as_text=True)).group(1)
+    again = TOKEN.search(client.get("/auth/login").get_data(as_text=True)).group(1)
+    assert again == first and len(signed) == 2  # then signed once, reused
+    other = app.test_client()
+    assert TOKEN.search(other.get("/auth/login").get_data(as_text=True)).group(1) != first
+    # Posting is checked as before: another session's token, or none, is refused.
+    assert other.post("/lang", data={"lang": "en", "csrf_token": first}).status_code == 400
+    assert client.post("/lang", data={"lang": "en"}).status_code == 400
+    assert client.post("/lang", data={"lang": "en", "csrf_token": first}).status_code == 302
+    monkeypatch.setattr(hotpath, "CSRF_REUSE_SECONDS", 0.0)
+    signed.clear()
+    fresh = TOKEN.search(client.get("/auth/login").get_data(as_text=True)).group(1)
+    assert len(signed) == 1  # signed again once the reuse has lapsed
+    assert client.post("/lang", data={"lang": "vi", "csrf_token": fresh}).status_code == 302
+
+
+def test_the_limiters_pass_runs_once_a_limit_is_configured(app, client, monkeypatch):
+    @public
+    def plain():
+        return "ok"
+
+    app.add_url_rule("/_hot/plain", "hot_plain", csrf.exempt(plain))
+    assert client.get("/_hot/plain").status_code == 200
+    group = ApplicationLimit(limit_provider="2/minute").bind(limiter)
+    monkeypatch.setattr(limiter.limit_manager, "_application_limits", [group])
+    statuses = [client.get("/_hot/plain").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -149,7 +149,7 @@ def _init_extensions(app: Flask) -> None:
         timezone_selector=i18n.select_timezone,
         default_translation_directories=os.path.join(ROOT, "app", "translations"),
     )
-    i18n.install_template_gettext(app)
+    i18n.install_template_gettext(app, babel)
     forms.install_html_params()  # the same HTML as WTForms writes, several times cheaper
     app.add_template_filter(i18n.filesize, "filesize")
     login_manager.init_app(app)

@@ -1,17 +1,20 @@
-"""What every page pays, built once (app.hotpath): the same URLs as Flask builds, the same CSRF
-protection with the token's signature reused for a while, and the limiter's pass skipped only
-while no application, default or blueprint limit is configured."""
+"""What every page pays, built once (app.hotpath, app.i18n): the same URLs as Flask builds, the
+same CSRF protection with the token's signature reused for a while, the limiter's pass skipped
+only while no application, default or blueprint limit is configured, and templates' `_()` writing
+what Jinja's own wrappers write."""
 
 from __future__ import annotations
 
 import re
 
 import flask
+import jinja2
 import pytest
 from flask import render_template_string
+from flask_babel import force_locale, lazy_gettext
 from flask_limiter import ApplicationLimit
 
-from app import hotpath
+from app import hotpath, i18n
 from app.authz import public
 from app.extensions import csrf, limiter
 
@@ -74,3 +77,26 @@ def test_the_limiters_pass_runs_once_a_limit_is_configured(app, client, monkeypa
     monkeypatch.setattr(limiter.limit_manager, "_application_limits", [group])
     statuses = [client.get("/_hot/plain").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_template_gettext_writes_what_jinjas_writes(app):
+    source = (
+        '{{ _("Log out") }}|{{ _("Hello, %(name)s", name="<b>An</b>") }}|{{ gettext("100%% free") }}'
+        "|{% trans %}Log out{% endtrans %}|{{ label }}"
+    )
+    with app.test_request_context("/"):
+        fast = render_template_string(source, label=lazy_gettext("Log out"))
+        with force_locale("en"):
+            english = render_template_string(source, label=lazy_gettext("Log out"))
+        # Jinja's own alias and newstyle wrappers, over the same catalog
+        jinja = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+        jinja.install_gettext_callables(
+            gettext=lambda s: i18n.translations().ugettext(s),
+            ngettext=lambda s, p, n: i18n.translations().ungettext(s, p, n),
+            newstyle=True,
+        )
+        expected = jinja.from_string(source).render(label=lazy_gettext("Log out"))
+    assert fast == expected
+    assert fast.startswith("Đăng xuất|") and "&lt;b&gt;An&lt;/b&gt;" in fast and "100% free" in fast
+    assert fast.endswith("|Đăng xuất|Đăng xuất")
+    assert english.startswith("Log out|Hello, &lt;b&gt;An&lt;/b&gt;|") and english.endswith("|Log out")

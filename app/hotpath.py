@@ -9,6 +9,11 @@
   CSRF_REUSE_SECONDS per session token and secret. The protection is the same (the token is the
   session's, checked against it and against its time limit when posted); a token rendered from
   the cache is at most CSRF_REUSE_SECONDS older, out of WTF_CSRF_TIME_LIMIT (8 hours).
+- The session cookie: Flask verifies its signature and decodes it (HMAC, base64, zlib, tagged
+  JSON) on every request, although a family's cookie stays the same from one change to the next.
+  A cookie verified once (under the same keys) whose values are plain (strings, numbers, flags)
+  is kept decoded with its signing time, and still refused once older than the session's
+  lifetime; any other cookie goes through Flask's own check. The cookie itself is unchanged.
 - Flask-Limiter's pass before every request evaluates the application's, default and blueprint
   limits (the decorated ones are checked by their decorators): with none configured, as here,
   the pass is skipped; it runs as before as soon as any is.
@@ -20,15 +25,62 @@ import time
 
 import flask_wtf.csrf
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 
 CSRF_REUSE_SECONDS = 300.0
 _CACHE_LIMIT = 4096  # URLs: endpoints and static files named in templates; tokens: sessions
 
 
 def install(app: Flask, limiter) -> None:
+    app.session_interface = CookieSessions()
     _install_template_url_for(app)
     _install_csrf_reuse(app)
     _skip_idle_limiter_pass(app, limiter)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions; a cookie already verified is not verified and decoded
+    again while it is within the session's lifetime."""
+
+    def __init__(self):
+        self._serializers: dict[tuple, object] = {}
+        self._opened: dict[tuple, tuple[dict, int]] = {}
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        found = self._serializers.get(keys)
+        if found is None:
+            found = super().get_signing_serializer(app)
+            if found is None:
+                return None
+            self._serializers = {keys: found}  # one app, one key set: the last one kept
+        return found
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()), value)
+        hit = self._opened.get(key)
+        if hit is not None and 0 <= int(time.time()) - hit[1] <= max_age:
+            return self.session_class(hit[0])
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if isinstance(data, dict) and all(isinstance(v, _PLAIN) for v in data.values()):
+            if len(self._opened) >= _CACHE_LIMIT:
+                self._opened.clear()
+            self._opened[key] = (dict(data), int(signed_at.timestamp()))
+        return self.session_class(data)
 
 
 def _install_template_url_for(app: Flask) -> None:

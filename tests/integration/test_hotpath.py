@@ -6,6 +6,7 @@ what Jinja's own wrappers write."""
 from __future__ import annotations
 
 import re
+import time
 
 import flask
 import jinja2
@@ -100,3 +101,29 @@ def test_template_gettext_writes_what_jinjas_writes(app):
     assert fast.startswith("Đăng xuất|") and "&lt;b&gt;An&lt;/b&gt;" in fast and "100% free" in fast
     assert fast.endswith("|Đăng xuất|Đăng xuất")
     assert english.startswith("Log out|Hello, &lt;b&gt;An&lt;/b&gt;|") and english.endswith("|Log out")
+
+
+def test_a_session_cookie_opened_again_is_checked_as_flask_checks_it(app, monkeypatch):
+    interface = app.session_interface
+    assert isinstance(interface, hotpath.CookieSessions)
+    cookie = (
+        flask.sessions.SecureCookieSessionInterface()
+        .get_signing_serializer(app)
+        .dumps({"_user_id": "7", "_fresh": True, "csrf_token": "abc"})
+    )
+    name = app.config["SESSION_COOKIE_NAME"]
+
+    def opened(value):
+        with app.test_request_context("/", headers={"Cookie": f"{name}={value}"}) as ctx:
+            return dict(interface.open_session(app, ctx.request))
+
+    assert opened(cookie) == {"_user_id": "7", "_fresh": True, "csrf_token": "abc"}
+    with app.test_request_context("/", headers={"Cookie": f"{name}={cookie}"}) as ctx:
+        session = interface.open_session(app, ctx.request)
+        session["_user_id"] = "8"  # a request's changes stay its own
+    assert opened(cookie)["_user_id"] == "7"  # from the cache
+    assert opened(cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")) == {}  # forged
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    later = time.time() + lifetime + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert opened(cookie) == {}  # expired, although seen before

@@ -41,6 +41,23 @@ class App(Flask):
     connection's reset. A GET or HEAD that loses its database connection (the server restarted,
     a proxy dropped an idle connection) is served once more on a fresh one."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set = set()
+
+    def ensure_sync(self, func):
+        """Flask asks this of every hook, view and handler on every request (~20 a page): a
+        function found plain once is plain for good."""
+        try:
+            if func in self._plain_functions:
+                return func
+        except TypeError:  # an unhashable callable: asked every time, as Flask does
+            return super().ensure_sync(func)
+        synced = super().ensure_sync(func)
+        if synced is func and len(self._plain_functions) < 4096:
+            self._plain_functions.add(func)
+        return synced
+
     def preprocess_request(self):
         """The before-request hooks (the signed-in account's checks read the session first): a
         dropped pooled connection there is retried once too, for a GET or HEAD."""

@@ -24,7 +24,8 @@ from __future__ import annotations
 import time
 
 import flask_wtf.csrf
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, current_app, g, session
+from flask.globals import _cv_request  # the request context itself, without its proxy
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
@@ -92,9 +93,10 @@ def _install_template_url_for(app: Flask) -> None:
     def url_for(endpoint: str, **values) -> str:
         if (values and (len(values) > 1 or "filename" not in values)) or endpoint[:1] == ".":
             return build(endpoint, **values)
-        if not has_request_context():
+        ctx = _cv_request.get(None)
+        if ctx is None:
             return build(endpoint, **values)
-        key = (request.script_root, endpoint, values.get("filename"))
+        key = (ctx.request.script_root, endpoint, values.get("filename"))
         url = urls.get(key)
         if url is None:
             url = build(endpoint, **values)

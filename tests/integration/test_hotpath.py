@@ -127,3 +127,17 @@ def test_a_session_cookie_opened_again_is_checked_as_flask_checks_it(app, monkey
     later = time.time() + lifetime + 5
     monkeypatch.setattr(time, "time", lambda: later)
     assert opened(cookie) == {}  # expired, although seen before
+
+
+def test_hooks_found_plain_once_stay_plain_and_coroutines_still_go_to_flask(app):
+    def plain():
+        return "plain"
+
+    async def coroutine():
+        return "awaited"
+
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    for _ in range(2):  # handed to Flask's async support each time (not installed here)
+        with pytest.raises(RuntimeError, match="async"):
+            app.ensure_sync(coroutine)
+    assert plain in app._plain_functions and coroutine not in app._plain_functions

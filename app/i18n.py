@@ -6,8 +6,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, session
-from flask_babel import format_decimal, get_translations
+from flask_babel import Domain, format_decimal, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 
 def N_(msgid: str) -> str:
@@ -64,9 +66,29 @@ def translations():
     return found
 
 
-def install_template_gettext(app) -> None:
-    """Templates' `_()`, `ngettext()`, `pgettext()` and `npgettext()` through `translations()`
-    (replacing Flask-Babel's, which look everything up again on every call)."""
+class RequestDomain(Domain):
+    """Flask-Babel's default domain, its translations looked up once per request (as
+    `translations()`): every lazy string shown (form labels, home cards) otherwise walks the
+    context, the domain, the locale and the catalog cache again."""
+
+    def get_translations(self):
+        ctx = g.get("_flask_babel") if has_app_context() else None
+        cached = getattr(ctx, "babel_translations", None)
+        if cached is not None:
+            return cached
+        found = super().get_translations()
+        ctx = g.get("_flask_babel") if has_app_context() else None
+        if ctx is not None:
+            ctx.babel_translations = found
+        return found
+
+
+def install_template_gettext(app, babel) -> None:
+    """Templates' `_()`, `gettext()`, `ngettext()`, `pgettext()` and `npgettext()` through
+    `translations()` (replacing Flask-Babel's, which look everything up again on every call);
+    `_()` and `gettext()` called directly (Jinja's newstyle wrappers go through two more
+    context calls each), with the same result: translated, marked safe when autoescaping, and
+    always formatted with its variables (escaped). Lazy strings use `RequestDomain`."""
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
@@ -74,3 +96,13 @@ def install_template_gettext(app) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+
+    @pass_context
+    def gettext(__context, __string: str, **variables):
+        rv = translations().ugettext(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 - the catalog's own text, as Jinja marks it; variables are escaped by %
+        return rv % variables
+
+    app.jinja_env.globals.update(gettext=gettext, _=gettext)
+    babel.domain_instance = RequestDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))

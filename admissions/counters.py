@@ -144,9 +144,12 @@ def utc_hour(column):
     return sa.func.strftime("%Y-%m-%d %H", column)
 
 
-def _counted(level_id: int, places) -> sa.Select:
-    """Every counter row of the level (of the district's schools and wards), computed from the
-    applications: one SELECT of (key…, columns…)."""
+STATUS_SCOPES = ("school", "ward")  # the rows keyed by status; the *_hour rows are not
+
+
+def _counted(level_id: int, places, scopes=None) -> sa.Select:
+    """Every counter row of the level (of the district's schools and wards; of `scopes` only when
+    given), computed from the applications: one SELECT of (key…, columns…)."""
     a, c = Application.__table__, ApplicationChoice.__table__
     one = sa.literal(1)
     trial, status, blank = a.c.is_trial, a.c.status, sa.literal("")
@@ -156,7 +159,7 @@ def _counted(level_id: int, places) -> sa.Select:
     def part(scope, sid, st, hr, cols, frm, *where):
         values = {k: sa.literal(0) for k in COLUMNS}
         values.update(cols)
-        return (
+        return scope, (
             sa.select(
                 sa.literal(scope).label("scope"),
                 sid.label("scope_id"),
@@ -228,7 +231,7 @@ def _counted(level_id: int, places) -> sa.Select:
             kid,
         ),
     ]
-    u = sa.union_all(*parts).subquery()
+    u = sa.union_all(*(q for scope, q in parts if scopes is None or scope in scopes)).subquery()
     keys = (u.c.scope, u.c.scope_id, u.c.is_trial, u.c.status, u.c.hour)
     grouped = sa.select(
         sa.literal(level_id).label("admission_level_id"),
@@ -269,9 +272,11 @@ def _places(level_id: int, district_id: int | None) -> tuple[list[int] | None, l
     return sorted(db.session.scalars(schools)), wards
 
 
-def _stored(level_id: int, places):
+def _stored(level_id: int, places, scopes=None):
     t = AdmissionCounter
     where = [t.admission_level_id == level_id]
+    if scopes is not None:
+        where.append(t.scope.in_(scopes))
     schools, wards = places
     if schools is not None:
         where.append(
@@ -283,14 +288,19 @@ def _stored(level_id: int, places):
     return where
 
 
-def recompute_for_season(level_id: int, district_id: int | None = None) -> None:
+def recompute_for_season(
+    level_id: int, district_id: int | None = None, *, statuses_only: bool = False
+) -> None:
     """The level's counters (of one district's schools and wards, and the other schools its
     children list) from the applications, after a set-based write of the season (a round's
     results stored or published, expiries, the trial's wipe): one DELETE and one INSERT … SELECT,
-    whatever the number of applications."""
+    whatever the number of applications. `statuses_only`: the write changed statuses and seats
+    only (a round stored or published, expiries), not which schools were chosen nor when, so the
+    rows by hour stay as they are and only the rows keyed by status are counted again."""
+    scopes = STATUS_SCOPES if statuses_only else None
     places = _places(level_id, district_id)
-    db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, places)))
-    q = _counted(level_id, places)
+    db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, places, scopes)))
+    q = _counted(level_id, places, scopes)
     cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
     db.session.execute(sa.insert(AdmissionCounter.__table__).from_select(cols, q))
 

@@ -227,7 +227,7 @@ def expire_offers(
             .values(status=S.EXPIRED, expired_at=at)
         )
     for lv in {level_id} if level_id is not None else set(counters.level_ids()):
-        counters.recompute_for_season(lv, district_id)
+        counters.recompute_for_season(lv, district_id, statuses_only=True)
     db.session.expire_all()
     audit(
         "admissions.offers.expire",

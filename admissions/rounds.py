@@ -290,7 +290,7 @@ def store_result(rnd: AllocationRound, built: Built, result: dict, allocate_seco
             )
             .values(status=S.ALLOCATED, allocated_at=at)
         )
-        counters.recompute_for_season(rnd.admission_level_id, rnd.district_id)
+        counters.recompute_for_season(rnd.admission_level_id, rnd.district_id, statuses_only=True)
     summary = summarize(instance, result)
     summary["dropped_choices"] = built.dropped_choices
     moved = newly = 0
@@ -424,5 +424,5 @@ def publish_round(rnd: AllocationRound, actor: User, confirm_by: datetime | None
         **counts,
     )
     notify_later("result", rnd.id, changed)
-    counters.recompute_for_season(rnd.admission_level_id, rnd.district_id)
+    counters.recompute_for_season(rnd.admission_level_id, rnd.district_id, statuses_only=True)
     return counts

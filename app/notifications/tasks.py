@@ -82,25 +82,31 @@ def send_deliveries(delivery_ids: list[int]) -> int:
             bodies: dict[tuple[int, str | None], EmailBody] = {}
             sms = SmsChannel()
             devices = subscriptions_by_user(r.recipient_id for r in rows if r.channel == rules.PUSH)
+            payloads: dict[tuple[int, str | None], bytes] = {}
             skipped: list[int] = []
+            done = None  # the last message sent: its outcome is recorded with the next one's marker
             with EmailChannel() as mail, PushChannel(claims.conn) as push:
                 for row in rows:
                     if row.channel == rules.EMAIL and mail.unreachable is not None:
                         skipped.append(row.id)  # the mail server is down: not tried, given back below
                         continue
-                    if not claims.begin([row.id]):
+                    held = claims.begin([row.id]) if done is None else claims.sent_then_begin(done, row.id)
+                    done = None
+                    if not held:
                         log.warning("delivery %s: claim taken over, left to its new holder", row.id)
                         continue
                     try:
                         if row.channel == rules.PUSH:
-                            _send_push(row, notes[row.notification_id], devices, push)
+                            _send_push(row, notes[row.notification_id], devices, payloads, push)
                         else:
                             _send_one(row, notes[row.notification_id], bodies, mail, sms)
                     except Exception as err:  # noqa: BLE001 - one bad message must not stall the chunk
                         claims.failed([row.id], row.attempts + 1, _as_send_error(err, row.id))
                     else:
-                        claims.sent([row.id])
+                        done = row.id
                         sent += 1
+                if done is not None:
+                    claims.sent([done])
             if skipped:
                 claims.give_back(skipped, clock() + rules.backoff(1), str(mail.unreachable))
     return sent
@@ -122,10 +128,13 @@ def _send_one(row, n: Notification, bodies: dict, mail: EmailChannel, sms: SmsCh
         sms.send(row.phone, render.render_sms(n), f"delivery-{row.id}")
 
 
-def _send_push(row, n: Notification, devices: dict, push: PushChannel) -> None:
+def _send_push(row, n: Notification, devices: dict, payloads: dict, push: PushChannel) -> None:
     if not row.active:
         raise SendError(False, None, "account deactivated")
-    push.send(devices.get(row.recipient_id, []), payload(n, row.locale), topic(n), n.urgent)
+    data = payloads.get((n.id, row.locale))
+    if data is None:  # built once per notification and language; encrypted per device
+        data = payloads[(n.id, row.locale)] = payload(n, row.locale)
+    push.send(devices.get(row.recipient_id, []), data, topic(n), n.urgent)
 
 
 def _as_send_error(err: Exception, delivery_id: int) -> SendError:

@@ -10,9 +10,10 @@ Per message, strictly in this order (docs/notifications.md, "What is guaranteed"
    when the claim is no longer this job's;
 2. the channel sends the message (the whole SMTP exchange, up to the server's reply to the end
    of its data) — nothing of the next message is written before step 3;
-3. `sent(ids)` or `failed(...)`: the outcome, the marker cleared. A success is recorded in the
-   same statement as the next message's step 1 (`sent_and_begin`, PostgreSQL) or by itself
-   after the last message.
+3. `sent(ids)` or `failed(...)`: the outcome, the marker cleared.
+A message sent is recorded together with the next message's marker, in one statement
+(`sent_then_begin`): the outcome of message k still commits before anything of message k+1
+leaves, and a kill still leaves at most one message open — one round trip per message, not two.
 A job killed between 1 and 3 leaves the row 'sending' with its marker set: the relay takes it
 over when the lease lapses and counts the open attempt in `lost_attempts`.
 """
@@ -59,10 +60,18 @@ class Claims:
             f"UPDATE delivery SET status = 'sent', sent_at = {p}, claim_token = NULL, attempt_at = NULL, "
             f"last_error = NULL WHERE id = {p} AND claim_token = {p}"
         )
-        # PostgreSQL: the outcome of one message and the attempt marker of the next in one
-        # statement (one round trip and one commit per message instead of two); both rows still
-        # carry their own claim check, and the marker still precedes the next message's sending.
-        self.sent_begin_sql = f"WITH done AS ({self.sent_sql}) {self.begin_sql}" if self.pg else None
+        # Message k sent and message k+1's marker, one statement; k+1 only if still 'sending'.
+        self.sent_then_begin_sql = (
+            f"UPDATE delivery SET "
+            f"status = CASE WHEN id = {p} THEN 'sent' ELSE status END, "
+            f"sent_at = CASE WHEN id = {p} THEN {p} ELSE sent_at END, "
+            f"claim_token = CASE WHEN id = {p} THEN NULL ELSE claim_token END, "
+            f"last_error = CASE WHEN id = {p} THEN NULL ELSE last_error END, "
+            f"attempts = CASE WHEN id = {p} THEN attempts ELSE attempts + 1 END, "
+            f"attempt_at = CASE WHEN id = {p} THEN NULL ELSE {p} END "
+            f"WHERE claim_token = {p} AND (id = {p} OR (id = {p} AND status = 'sending')) "
+            f"RETURNING id"
+        )
 
     def __enter__(self) -> Claims:
         return self
@@ -117,17 +126,16 @@ class Claims:
         )
         return result.rowcount == len(ids)
 
-    def sent_and_begin(self, done: int | None, next_id: int) -> bool:
-        """`sent([done])` (when `done` is given) then `begin([next_id])`: one statement on
-        PostgreSQL, so that a message's outcome and the next one's marker are committed together
-        before the next message leaves."""
-        if done is None:
-            return self.begin([next_id])
-        if self.sent_begin_sql is None:
-            self.sent([done])
-            return self.begin([next_id])
+    def sent_then_begin(self, done: int, next_id: int) -> bool:
+        """`sent([done])` and `begin([next_id])` in one committed statement (one round trip).
+        False: `next_id` is no longer held by this job — do not send it."""
         now = clock()
-        return self._run(self.sent_begin_sql, (now, done, self.token, now, next_id, self.token)) == 1
+        params = (done, done, now, done, done, done, done, now, self.token, done, next_id)
+        if self.pg:
+            self.cursor.execute(self.sent_then_begin_sql, params, prepare=True)
+        else:
+            self.cursor.execute(self.sent_then_begin_sql, params)
+        return any(row[0] == next_id for row in self.cursor.fetchall())
 
     def sent(self, ids: list[int]) -> None:
         now = clock()

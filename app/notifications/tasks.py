@@ -90,7 +90,10 @@ def send_deliveries(delivery_ids: list[int]) -> int:
                         if row.channel == rules.EMAIL and mail.unreachable is not None:
                             skipped.append(row.id)  # the mail server is down: not tried, given back below
                             continue
-                        held, done = claims.sent_and_begin(done, row.id), None
+                        held = (
+                            claims.begin([row.id]) if done is None else claims.sent_then_begin(done, row.id)
+                        )
+                        done = None
                         if not held:
                             log.warning("delivery %s: claim taken over, left to its new holder", row.id)
                             continue

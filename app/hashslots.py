@@ -15,14 +15,10 @@ files live in the instance folder, so the processes of one installation share th
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not Linux: no limit
-    fcntl = None
 
 
 class HashSlots:
@@ -68,7 +64,7 @@ def _cores() -> int:
 def hash_slots(directory: str, configured: int | None) -> HashSlots | None:
     """The slots for this installation, or None when there is no limit to keep."""
     count = _cores() if configured is None else configured
-    if fcntl is None or count <= 0:
+    if count <= 0:
         return None
     try:
         os.makedirs(directory, exist_ok=True)

@@ -128,11 +128,6 @@ class Config:
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_COST = 19 * 1024
     ARGON2_PARALLELISM = 1
-    # Hashes at a time across this installation's processes (app/hashslots.py): unset = one per
-    # core, 0 = no limit.
-    PASSWORD_HASH_SLOTS = (
-        int(os.environ["PASSWORD_HASH_SLOTS"]) if os.environ.get("PASSWORD_HASH_SLOTS") else None
-    )
 
     JOB_QUEUE = os.environ.get("JOB_QUEUE") or "default"  # the RQ queue web processes hand jobs to
     JOB_TIMEOUT = 600

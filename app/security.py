@@ -5,7 +5,6 @@ Pure helpers (no request state) so that they are unit-tested directly.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import re
@@ -15,8 +14,6 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from .hashslots import HashSlots
 
 PARENT_MIN_PASSWORD = 8
 STAFF_MIN_PASSWORD = 12
@@ -97,30 +94,21 @@ def password_problem(password: str, *, staff: bool, context: tuple[str, ...] = (
 class Passwords:
     """argon2id with OWASP parameters (m=19 MiB, t=2, p=1)."""
 
-    def __init__(
-        self,
-        time_cost: int = 2,
-        memory_cost: int = 19 * 1024,
-        parallelism: int = 1,
-        slots: HashSlots | None = None,
-    ):
+    def __init__(self, time_cost: int = 2, memory_cost: int = 19 * 1024, parallelism: int = 1):
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
-        self._slot = slots.held if slots is not None else contextlib.nullcontext  # one hash per core
 
     def hash(self, password: str) -> str:
-        with self._slot():
-            return self._hasher.hash(password)
+        return self._hasher.hash(password)
 
     def verify(self, stored: str | None, password: str) -> bool:
-        with self._slot():
-            if not stored:
-                # Spend the same time as a real check so that unknown accounts are not revealed.
-                self._hasher.hash(password)
-                return False
-            try:
-                return self._hasher.verify(stored, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
+        if not stored:
+            # Spend the same time as a real check so that unknown accounts are not revealed.
+            self._hasher.hash(password)
+            return False
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     def needs_rehash(self, stored: str) -> bool:
         return self._hasher.check_needs_rehash(stored)

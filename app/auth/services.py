@@ -15,7 +15,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import AUDIT_INSERT, audit, audit_entry
 from ..extensions import db
-from ..hashslots import hash_slots
 from ..jobs import enqueue_after_commit
 from ..models import STAFF_ROLES, User, UserSession, utcnow
 from ..security import Passwords, normalize_login, normalize_phone
@@ -37,8 +36,7 @@ def passwords() -> Passwords:
     ph = current_app.extensions.get("passwords")
     if ph is None:
         c = current_app.config
-        slots = hash_slots(current_app.instance_path, c.get("PASSWORD_HASH_SLOTS"))
-        ph = Passwords(c["ARGON2_TIME_COST"], c["ARGON2_MEMORY_COST"], c["ARGON2_PARALLELISM"], slots)
+        ph = Passwords(c["ARGON2_TIME_COST"], c["ARGON2_MEMORY_COST"], c["ARGON2_PARALLELISM"])
         current_app.extensions["passwords"] = ph
     return ph
 

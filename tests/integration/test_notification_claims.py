@@ -5,6 +5,8 @@ prove the guarantee with real processes; this pins the statement count and the c
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from app import jobs
@@ -18,6 +20,7 @@ from app.notifications.tasks import send_deliveries
 from tests.factories import create_user
 
 D = Delivery.__table__
+DAYTIME = lambda: datetime(2026, 12, 10, 3, 0)  # noqa: E731 - 10:00 in Hanoi: no quiet hours
 
 
 def queued_emails(n: int) -> list[int]:
@@ -41,7 +44,7 @@ def row(delivery_id: int):
 
 
 def test_outcome_and_next_marker_are_one_statement_that_checks_the_claim(app):
-    app.config.update(REDIS_URL=None, MAIL_URL=None)
+    app.config.update(REDIS_URL=None, MAIL_URL=None, NOTIFY_CLOCK=DAYTIME)
     a, b, c = queued_emails(3)
     with Claims() as claims:
         assert claims.claim([D.c.id.in_([a, b, c])], utcnow()) == [a, b, c]
@@ -60,7 +63,7 @@ def test_outcome_and_next_marker_are_one_statement_that_checks_the_claim(app):
 
 
 def test_a_chunk_costs_one_statement_per_message(app, monkeypatch):
-    app.config.update(REDIS_URL=None, MAIL_URL=None)
+    app.config.update(REDIS_URL=None, MAIL_URL=None, NOTIFY_CLOCK=DAYTIME)
     ids = queued_emails(5)
     counted = []
 

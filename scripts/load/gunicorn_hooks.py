@@ -1,5 +1,5 @@
-"""Gunicorn server hooks for the load test: each worker counts its requests, SQL statements and
-time in SQL per phase (the generator's `X-Load-Phase` header) and writes them to
+"""Gunicorn server hooks for the load test: each worker counts its requests, SQL statements,
+time in SQL and the CPU of its argon2 hashes and verifies per phase (the generator's `X-Load-Phase` header) and writes them to
 `<STATS_DIR>/<pid>.json` when it exits. The load test writes a config file that imports these
 hooks and sets STATS_DIR."""
 
@@ -13,11 +13,26 @@ import sqlalchemy as sa
 
 STATS_DIR = ""
 _phase = "none"
-_stats: dict[str, list] = {}  # phase → [requests, statements, seconds in SQL]
+_stats: dict[str, list] = {}  # phase → [requests, statements, seconds in SQL, argon2 CPU s, argon2 calls]
 
 
 def _row() -> list:
-    return _stats.setdefault(_phase, [0, 0, 0.0])
+    return _stats.setdefault(_phase, [0, 0, 0.0, 0.0, 0])
+
+
+def _timed(fn):
+    """`fn` (an argon2 call), its thread CPU time added to the phase's row."""
+
+    def wrapper(*args, **kwargs):
+        t0 = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            row = _row()
+            row[3] += time.thread_time() - t0
+            row[4] += 1
+
+    return wrapper
 
 
 def _before(conn, cursor, statement, parameters, context, executemany):
@@ -33,6 +48,10 @@ def _after(conn, cursor, statement, parameters, context, executemany):
 
 
 def post_fork(server, worker):
+    from app.security import Passwords  # lazy: the app is imported by the worker, not by the config
+
+    Passwords.hash = _timed(Passwords.hash)
+    Passwords.verify = _timed(Passwords.verify)
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _before)
     sa.event.listen(sa.engine.Engine, "after_cursor_execute", _after)
 

@@ -51,8 +51,8 @@ import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
 from floor import create_tables  # noqa: E402
-from seed import check_submissions, seed  # noqa: E402
-from servers import Server, free_port  # noqa: E402
+from seed import backend_pids, check_submissions, seed  # noqa: E402
+from servers import Server, cpu_of, free_port, generator_cpu  # noqa: E402
 
 from app.config import Config  # noqa: E402
 from app.security import Passwords  # noqa: E402
@@ -199,7 +199,7 @@ def _run(args, rng, url, name, env, started) -> int:
     tally, ftally, login_tally = Tally(), Tally(), Tally()
     wall = fwall = login_wall = verify_wall = 0.0
     verified = 0
-    cpu_run = cpu_login = 0.0
+    cpu_run = cpu_login = gen_run = gen_login = pg_login = 0.0
     try:
         srv.wait_ready("/auth/login")
         floor.wait_ready("/auth/register")
@@ -207,9 +207,10 @@ def _run(args, rng, url, name, env, started) -> int:
         run_phase("journey", floor.base, families[:warm], "warmup", args, 60)
         for r in range(rounds):
             chunk = families[warm + r * per : warm + (r + 1) * per]
-            cpu0 = srv.cpu()
+            cpu0, gen0 = srv.cpu(), generator_cpu()
             t, w = run_phase("journey", srv.base, chunk, "run", args, args.seconds / rounds)
             cpu_run += srv.cpu() - cpu0
+            gen_run += generator_cpu() - gen0
             tally.merge(t)
             wall += w
             t, w = run_phase("journey", floor.base, chunk, "run", args, args.seconds / rounds)
@@ -219,12 +220,15 @@ def _run(args, rng, url, name, env, started) -> int:
         rng.shuffle(logins)
         per_login = len(logins) // rounds
         login_seconds = max(3.0, args.seconds / 3) / rounds
+        pg = backend_pids(app, name)
         for r in range(rounds):
-            cpu0 = srv.cpu()
+            cpu0, gen0, pg0 = srv.cpu(), generator_cpu(), cpu_of(pg)
             t, w = run_phase(
                 "login", srv.base, logins[r * per_login : (r + 1) * per_login], "login", args, login_seconds
             )
             cpu_login += srv.cpu() - cpu0
+            gen_login += generator_cpu() - gen0
+            pg_login += cpu_of(pg) - pg0
             login_tally.merge(t)
             login_wall += w
             n_verified, w = raw_verify(min(login_seconds, 3.0))
@@ -252,14 +256,24 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  journeys: {tally.completed} completed of {tally.started} started in {wall:.1f} s → {jps:.2f} journeys/s"
     )
     print_steps(tally, STEPS, stats, "run")
-    print(f"  app CPU per journey: {cpu_run / per_journey * 1000:.1f} ms")
+    print(
+        f"  CPU per journey: app {cpu_run / per_journey * 1000:.1f} ms, "
+        f"generator {gen_run / per_journey * 1000:.1f} ms"
+    )
     print(
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
     )
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
     print_steps(login_tally, LOGIN_STEPS, stats, "login")
-    print(f"  app CPU per login: {cpu_login / max(login_tally.completed, 1) * 1000:.1f} ms")
+    n_login = max(login_tally.completed, 1)
+    print(
+        f"  CPU per login: app {cpu_login / n_login * 1000:.1f} ms, generator {gen_login / n_login * 1000:.1f} ms, "
+        f"PostgreSQL {pg_login / n_login * 1000:.1f} ms ({len(pg)} server processes)"
+    )
+    lrow = stats.get("login", [0, 0, 0.0, 0.0, 0])
+    print(f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls)")
+    print(f"  raw argon2 verify: {verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000:.1f} ms of a core each")
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
     f_run = fstats.get("run", [0, 0, 0.0])

@@ -185,3 +185,17 @@ def check_submissions(app, acknowledged: dict[str, int]) -> tuple[int, int]:
     lost = sum(1 for pid, app_id in acknowledged.items() if app_id not in stored.get(pid, []))
     duplicates = sum(len(ids) - 1 for ids in stored.values() if len(ids) > 1)
     return lost, duplicates
+
+
+def backend_pids(app, database: str) -> list[int]:
+    """The PostgreSQL server processes serving `database` (the app's pooled connections), this
+    driver's own connection excluded: their CPU is read from /proc around a phase."""
+    from app.extensions import db  # lazy: the load driver imports the app only in its app context
+
+    with app.app_context():
+        pids = db.session.scalars(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+            {"d": database},
+        ).all()
+        db.session.rollback()
+    return list(pids)

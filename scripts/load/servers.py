@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -33,6 +34,17 @@ def _cpu_of(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def cpu_of(pids) -> float:
+    """CPU seconds used so far by these processes (those gone count nothing)."""
+    return sum(_cpu_of(p) for p in pids)
+
+
+def generator_cpu() -> float:
+    """CPU seconds of this process's reaped children (the generator's processes, once joined)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _children(pid: int) -> list[int]:
@@ -119,7 +131,7 @@ class Server:
             with open(path) as fh:
                 for key, row in json.load(fh).items():
                     for k in {key, key.split(" ")[0]}:
-                        acc = total.setdefault(k, [0, 0, 0.0])
+                        acc = total.setdefault(k, [0, 0, 0.0, 0.0, 0])
                         for i, v in enumerate(row):
                             acc[i] += v
         return total

@@ -273,7 +273,9 @@ def _run(args, rng, url, name, env, started) -> int:
     )
     lrow = stats.get("login", [0, 0, 0.0, 0.0, 0])
     print(f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls)")
-    print(f"  raw argon2 verify: {verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000:.1f} ms of a core each")
+    print(
+        f"  raw argon2 verify: {verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000:.1f} ms of a core each"
+    )
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
     f_run = fstats.get("run", [0, 0, 0.0])

@@ -6,7 +6,7 @@ from flask_babel import ngettext
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
-from .. import privacy
+from .. import pagecache, privacy
 from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..models import STAFF_ROLES
@@ -61,6 +61,8 @@ def _begin_session(user) -> None:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
+    if pagecache.cacheable():
+        return pagecache.public_form_page("auth/login.html", lambda: {"form": LoginForm()})
     form = LoginForm()
     if form.validate_on_submit():
         key = throttle.account_key(form.login.data)
@@ -133,6 +135,8 @@ def _succeeded(response) -> bool:
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
+    if pagecache.cacheable():
+        return pagecache.public_form_page("auth/register.html", lambda: {"form": RegisterForm()})
     form = RegisterForm()
     if form.validate_on_submit() & privacy.notice_accepted(form):  # both report their errors
         # The same answer whether or not the number has an account: the SMS says what to do.

@@ -272,7 +272,10 @@ def _run(args, rng, url, name, env, started) -> int:
         f"PostgreSQL {pg_login / n_login * 1000:.1f} ms ({len(pg)} server processes)"
     )
     lrow = stats.get("login", [0, 0, 0.0, 0.0, 0])
-    print(f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls)")
+    print(
+        f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls), "
+        f"{lrow[3] / max(cpu_login, 1e-9) * 100:.1f} % of the app's CPU in the login slices"
+    )
     print(
         f"  raw argon2 verify: {verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000:.1f} ms of a core each"
     )

@@ -35,3 +35,22 @@ class AdmissionCounter(db.Model):
     placed: Mapped[int] = mapped_column(default=0)  # school rows: allocated_school_id is the school
     # school rows: listed above the seat the application holds elsewhere (a claim on the school)
     claims: Mapped[int] = mapped_column(default=0)
+
+
+class RosterRegistration(db.Model):
+    """A roster entry whose child has a live (not withdrawn) application for a level: one row per
+    (level, entry), kept by the database itself (triggers on `application`, migration
+    9c4e1f7a2b60; the row goes with its application through the foreign key), so that the
+    eligible list ("who has not registered yet") rules out a district's registered children
+    through this narrow key instead of joining every application of the city to its child."""
+
+    __tablename__ = "roster_registration"
+    admission_level_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("admission_level.id", ondelete="CASCADE"), primary_key=True
+    )
+    roster_entry_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("roster_entry.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("application.id", ondelete="CASCADE"), unique=True
+    )

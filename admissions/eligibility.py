@@ -25,14 +25,12 @@ from app.models import ImportJob, ImportStatus, ResidentialGroup, School, Ward
 from app.paging import KeysetPage, keyset_paginate
 
 from . import rules
-from .counter_models import AdmissionCounter
+from .counter_models import AdmissionCounter, RosterRegistration
 from .models import (
     AdmissionCode,
     AdmissionLevel,
-    Application,
     ApplicationStatus,
     Catchment,
-    Child,
     RosterEntry,
 )
 
@@ -83,11 +81,17 @@ def catchment_for(level: str, ward_id: int, group_id: int | None) -> rules.Catch
     )
 
 
-def eligible_roster_query(level: AdmissionLevel, district_id: int | None) -> sa.Select:
-    """SELECT of the roster entries age-eligible for `level` (living in the district if given)."""
+def eligible_roster_query(
+    level: AdmissionLevel, district_id: int | None, ward_ids: list[int] | None = None
+) -> sa.Select:
+    """SELECT of the roster entries age-eligible for `level` (living in the district if given;
+    `ward_ids`: the district's wards, when the caller has them, as a list the planner reads the
+    roster's area index with)."""
     lo, hi = rules.birth_range(level.level, level.season.intake_year)
     q = sa.select(RosterEntry).where(RosterEntry.date_of_birth.between(lo, hi))
-    if district_id is not None:
+    if ward_ids is not None:
+        q = q.where(RosterEntry.ward_id.in_(sorted(ward_ids)))
+    elif district_id is not None:
         q = q.where(RosterEntry.ward_id.in_(district_ward_ids(district_id)))
     return q
 
@@ -139,14 +143,13 @@ def no_catchment_filter(cmap: rules.CatchmentMap, district_id: int):
 
 
 def _registered(level: AdmissionLevel):
-    """EXISTS: the roster entry's child has a live (not withdrawn) application for the level."""
+    """EXISTS: the roster entry's child has a live (not withdrawn) application for the level (the
+    database keeps these marks with the applications: counter_models.RosterRegistration)."""
     return (
-        sa.select(Application.id)
-        .join(Child, Child.id == Application.child_id)
+        sa.select(RosterRegistration.roster_entry_id)
         .where(
-            Child.roster_entry_id == RosterEntry.id,
-            Application.admission_level_id == level.id,
-            Application.status != ApplicationStatus.WITHDRAWN,
+            RosterRegistration.admission_level_id == level.id,
+            RosterRegistration.roster_entry_id == RosterEntry.id,
         )
         .exists()
     )
@@ -195,6 +198,7 @@ def eligible_not_registered(
     school_id: int | None = None,
     ward_id: int | None = None,
     unassigned: bool = False,
+    ward_ids: list[int] | None = None,
     after: int | None = None,
     before: int | None = None,
     page: int = 1,
@@ -204,11 +208,15 @@ def eligible_not_registered(
     keyset page after (or before) the roster entry `after` (`before`): the page is read along the
     roster's name index, never counted nor skipped to with OFFSET (app.paging).
 
+    `ward_ids`: the district's wards when the caller has them (the filters did): the roster is
+    then read through its area index for those wards alone, instead of being joined to the
+    district's wards after the registered children were ruled out across the city.
+
     Queries: catchment lines, (school filter: groups), (the anchor's name), rows, school names —
     bounded whatever the page size and the page number.
     """
     cmap = catchment_map(level.level)
-    q = eligible_roster_query(level, district_id).where(~_registered(level))
+    q = eligible_roster_query(level, district_id, ward_ids).where(~_registered(level))
     if ward_id:
         q = q.where(RosterEntry.ward_id == ward_id)
     if school_id:

@@ -220,6 +220,7 @@ def eligible(district_id: int, level_id: int):
         school_id=school_id,
         ward_id=ward_id,
         unassigned=unassigned,
+        ward_ids=[w.id for w in wards],
         after=cursor_arg("after"),
         before=cursor_arg("before"),
         page=page,

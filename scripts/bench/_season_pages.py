@@ -68,6 +68,21 @@ def pages(data: dict, rounds: list[int]) -> list[tuple[str, str, str, bool]]:
         ("result.json", "officer", f"/admissions/office/rounds/{last}/result.json", True),
         ("input.json", "officer", f"/admissions/office/rounds/{last}/input.json", True),
         ("public result.json", "officer", f"/admissions/rounds/{last}/result.json", True),
+        *_second_district(data),
+    ]
+
+
+def _second_district(data: dict) -> list[tuple[str, str, str, bool]]:
+    """With the city loaded (--city): another district's pages, as the city's administrator
+    opens them (its children registered, not allocated)."""
+    did, lid = data.get("second_district_id"), data["level_id"]
+    if not did:
+        return []
+    d = f"/admissions/office/districts/{did}/levels/{lid}"
+    return [
+        ("district 2 dashboard", "admin", f"/admissions/dashboard/levels/{lid}/districts/{did}", False),
+        ("district 2 level page", "admin", d, False),
+        ("district 2 eligible list", "admin", f"{d}/eligible", False),
     ]
 
 

@@ -101,6 +101,7 @@ def load(args) -> dict:
     """The district, its catchments and the applications, and the rest of the city (bulk inserts,
     not timed)."""
     from admissions import counters  # lazy: after the bench configures the app
+    from admissions.codes import generate_codes  # lazy: after the bench configures the app
     from admissions.models import AdmissionLevel, AdmissionSeason  # lazy: after the bench configures the app
     from app.auth.services import passwords
     from app.extensions import db
@@ -144,13 +145,21 @@ def load(args) -> dict:
     main = _district(db, level, district.id, args.applications, args.schools, 0, now, rng)
     # The rest of the city (--city): districts of the same size, registered but not allocated.
     rest, k0, d = max(0, args.city - args.applications), args.applications, 1
+    second = None
     while rest > 0:
         n = min(rest, args.applications)
         other = District(code=f"BENCH{d}", name=f"Quận Bench {d}")
         db.session.add(other)
         db.session.flush()
+        second = second or other.id
         _district(db, level, other.id, n, args.schools, k0, now, rng, prefix=f"{d}")
         rest, k0, d = rest - n, k0 + n, d + 1
+    # Every family got its admission code from the school before registering (the level page
+    # counts them, the eligible list shows them): the office's own generation, not timed.
+    t1 = time.perf_counter()
+    issued = generate_codes(db.session.get(AdmissionLevel, level.id), None, record=False)
+    db.session.commit()
+    print(f"{issued:,} admission codes issued in {time.perf_counter() - t1:.1f} s")
     # The office's counters, as the submissions would have kept them (not timed).
     t1 = time.perf_counter()
     counters.recompute_for_season(level.id)
@@ -164,6 +173,7 @@ def load(args) -> dict:
     return {
         "level_id": level.id,
         "district_id": district.id,
+        "second_district_id": second,
         "officer_id": officer.id,
         "admin_id": admin.id,
         "school_id": main["school_ids"][0],

@@ -372,45 +372,60 @@ class SchoolSummary:
 def level_overview(level: AdmissionLevel, district_id: int) -> tuple[list[SchoolSummary], dict[str, int]]:
     """Per school of the district: catchment demand, spare seats, codes issued, live applications."""
     cmap = catchment_map(level.level)
-    eligible = eligible_roster_query(level, district_id)
-    demand, unassigned = Counter(), 0
-    for ward_id, group_id, n in _area_counts(eligible):
+    # The district's eligible children and those with a code, per area, in one pass over the
+    # roster (read through its area index for the district's wards).
+    wards = list(db.session.scalars(district_ward_ids(district_id)))
+    sub = (
+        eligible_roster_query(level, district_id, wards)
+        .outerjoin(
+            AdmissionCode,
+            sa.and_(
+                AdmissionCode.roster_entry_id == RosterEntry.id, AdmissionCode.admission_level_id == level.id
+            ),
+        )
+        .with_only_columns(RosterEntry.ward_id, RosterEntry.residential_group_id, AdmissionCode.id)
+        .subquery()
+    )
+    demand, codes, unassigned, codes_unassigned = Counter(), Counter(), 0, 0
+    for ward_id, group_id, n, with_code in db.session.execute(
+        sa.select(
+            sub.c.ward_id, sub.c.residential_group_id, sa.func.count(), sa.func.count(sub.c.id)
+        ).group_by(sub.c.ward_id, sub.c.residential_group_id)
+    ):
         sid = cmap.derive(ward_id, group_id).school_id
         if sid is None:
             unassigned += n
+            codes_unassigned += with_code
         else:
             demand[sid] += n
-    with_code = eligible.where(
-        sa.exists().where(
-            AdmissionCode.roster_entry_id == RosterEntry.id, AdmissionCode.admission_level_id == level.id
-        )
-    )
-    codes, codes_unassigned = Counter(), 0
-    for ward_id, group_id, n in _area_counts(with_code):
-        sid = cmap.derive(ward_id, group_id).school_id
-        if sid is None:
-            codes_unassigned += n
-        else:
-            codes[sid] += n
-    # Live applications by catchment school, and of the whole level, from the counters
-    # (admissions/counters.py): the catchment choice is the application's catchment school.
+            codes[sid] += with_code
+    schools = db.session.scalars(
+        sa.select(School)
+        .where(School.level == level.level, School.district_id == district_id)
+        .order_by(School.name)
+    ).all()
+    # Live applications by catchment school, and of the district's children (by the ward they
+    # live in), from the counters (admissions/counters.py): the catchment choice is the
+    # application's catchment school.
     t, live = AdmissionCounter, AdmissionCounter.status != ApplicationStatus.WITHDRAWN
     apps: Counter = Counter()
     live_total = 0
     for scope, sid, catch, n in db.session.execute(
         sa.select(t.scope, t.scope_id, sa.func.sum(t.catchment), sa.func.sum(t.applications))
-        .where(t.admission_level_id == level.id, t.scope.in_(("school", "ward")), live)
+        .where(
+            t.admission_level_id == level.id,
+            live,
+            sa.or_(
+                sa.and_(t.scope == "school", t.scope_id.in_([s.id for s in schools])),
+                sa.and_(t.scope == "ward", t.scope_id.in_(wards)),
+            ),
+        )
         .group_by(t.scope, t.scope_id)
     ):
         if scope == "school":
             apps[sid] += int(catch or 0)
         else:
             live_total += int(n or 0)
-    schools = db.session.scalars(
-        sa.select(School)
-        .where(School.level == level.level, School.district_id == district_id)
-        .order_by(School.name)
-    ).all()
     rows = [
         SchoolSummary(
             s,

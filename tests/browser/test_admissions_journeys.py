@@ -284,6 +284,11 @@ def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     commit()
     assert db.session.scalar(sa.select(sa.func.count(Child.id))) == 6
 
+    # the level's overview on the phone: its table scrolls inside its frame, the page does not
+    page.goto(live_server(f"/admissions/office/districts/{district.id}/levels/{level.id}"))
+    expect(page.get_by_text(tr("Eligible children") + ": 6")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
     # 2. round 1: create (the seed's SHA-256 is public), run, see the results
     page.goto(live_server(f"/admissions/office/districts/{district.id}/levels/{level.id}/rounds"))
     page.get_by_role("button", name=tr("Create round 1 (draw the seed)")).click()

@@ -92,20 +92,26 @@ def claim(outbox_id: int, lease: float) -> tuple[str, str, list, dict, int] | No
     or held by a live runner (a duplicate hand-over: nothing to do)."""
     now = utcnow()
     token = uuid.uuid4().hex
-    stmt = (
-        sa.update(T)
-        .where(
-            T.c.id == outbox_id,
-            T.c.failed_at.is_(None),
-            sa.or_(T.c.not_before.is_(None), T.c.not_before <= now),
-            sa.or_(T.c.claimed_until.is_(None), T.c.claimed_until < now),
-        )
-        .values(claim_token=token, claimed_until=now + timedelta(seconds=lease), attempts=T.c.attempts + 1)
-        .returning(T.c.path, T.c.args, T.c.kwargs, T.c.attempts)
-    )
+    params = {"oid": outbox_id, "now": now, "token": token, "until": now + timedelta(seconds=lease)}
     with db.engine.begin() as conn:
-        row = conn.execute(stmt).first()
+        row = conn.execute(_CLAIM, params).first()
     return None if row is None else (token, row.path, row.args or [], row.kwargs or {}, row.attempts)
+
+
+# Built once (a job's claim and its end are two of the few statements an in-process job runs
+# after the request's commit; building and keying them cost more than running them).
+_CLAIM = (
+    sa.update(T)
+    .where(
+        T.c.id == sa.bindparam("oid"),
+        T.c.failed_at.is_(None),
+        sa.or_(T.c.not_before.is_(None), T.c.not_before <= sa.bindparam("now")),
+        sa.or_(T.c.claimed_until.is_(None), T.c.claimed_until < sa.bindparam("now")),
+    )
+    .values(claim_token=sa.bindparam("token"), claimed_until=sa.bindparam("until"), attempts=T.c.attempts + 1)
+    .returning(T.c.path, T.c.args, T.c.kwargs, T.c.attempts)
+)
+_FINISH = sa.delete(T).where(T.c.id == sa.bindparam("oid"), T.c.claim_token == sa.bindparam("token"))
 
 
 def renewer(token: str, lease: float):
@@ -125,7 +131,7 @@ def finish(outbox_id: int, token: str) -> bool:
     """Delete the row in the job's own transaction (committed with the job's writes). False when
     the claim is no longer this runner's (its lease lapsed and the row was handed over again):
     the caller then rolls its work back and leaves the job to the new runner."""
-    return db.session.execute(sa.delete(T).where(T.c.id == outbox_id, T.c.claim_token == token)).rowcount == 1
+    return db.session.execute(_FINISH, {"oid": outbox_id, "token": token}).rowcount == 1
 
 
 def give_back(outbox_id: int, token: str, attempt: int, error: BaseException) -> None:

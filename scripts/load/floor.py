@@ -2,7 +2,9 @@
 the same URLs, with forms the generator fills the same way, each answered with one indexed query
 (PostgreSQL, autocommit) and a few hundred bytes of HTML; registering hashes the password once with
 the app's argon2 parameters (app.config.Config) and sends the code by SMS to the load test's
-gateway (SMS_GATEWAY_URL), as the app does. Served by gunicorn like the app:
+gateway (SMS_GATEWAY_URL), as the app does. A returning family's login is the same two requests
+as the app's (the page, then the phone and password: one indexed query and one argon2 verify).
+Served by gunicorn like the app:
 
     gunicorn "floor:create_floor('postgresql+psycopg://…/db')"   (from scripts/load/)
 """
@@ -130,6 +132,25 @@ def create_floor(url: str) -> Flask:
         if row is None:
             abort(403)
         session["uid"] = row[0]
+        return redirect("/home")
+
+    @app.get("/auth/login")
+    def login_page():
+        fields = '<input name="login" type="tel"><input name="password" type="password">'
+        return PAGE.format(title="Log in", body=_form("/auth/login", fields))
+
+    @app.post("/auth/login")
+    def login():
+        _checked_form()
+        row = one(
+            sa.select(families.c.id, families.c.password_hash).where(
+                families.c.phone == request.form["login"]
+            )
+        )
+        if row is None or not ph.verify(row.password_hash, request.form["password"]):
+            abort(403)
+        session.clear()
+        session["uid"] = row.id
         return redirect("/home")
 
     @app.get("/home")

@@ -17,8 +17,8 @@
    side by side and the generator drives them in alternating slices (--rounds), so that the
    machine's other work weighs on both alike.
 4. Returning parents log in (the login page, then the login) for a third of that time, in slices
-   alternating with the raw argon2 verify rate of this machine with the app's parameters (one
-   process per core).
+   alternating with the same logins against the floor and with the raw argon2 verify rate of this
+   machine with the app's parameters (one process per core).
 5. Every submission the app acknowledged (a redirect to its receipt) must be in the database
    exactly once.
 
@@ -196,8 +196,8 @@ def _run(args, rng, url, name, env, started) -> int:
     )
     rounds = max(1, args.rounds)
     per = (len(families) - warm) // rounds
-    tally, ftally, login_tally = Tally(), Tally(), Tally()
-    wall = fwall = login_wall = verify_wall = 0.0
+    tally, ftally, login_tally, floor_logins = Tally(), Tally(), Tally(), Tally()
+    wall = fwall = login_wall = floor_login_wall = verify_wall = 0.0
     verified = 0
     cpu_run = cpu_login = gen_run = gen_login = pg_login = 0.0
     try:
@@ -222,15 +222,17 @@ def _run(args, rng, url, name, env, started) -> int:
         login_seconds = max(3.0, args.seconds / 3) / rounds
         pg = backend_pids(app, name)
         for r in range(rounds):
+            chunk = logins[r * per_login : (r + 1) * per_login]
             cpu0, gen0, pg0 = srv.cpu(), generator_cpu(), cpu_of(pg)
-            t, w = run_phase(
-                "login", srv.base, logins[r * per_login : (r + 1) * per_login], "login", args, login_seconds
-            )
+            t, w = run_phase("login", srv.base, chunk, "login", args, login_seconds)
             cpu_login += srv.cpu() - cpu0
             gen_login += generator_cpu() - gen0
             pg_login += cpu_of(pg) - pg0
             login_tally.merge(t)
             login_wall += w
+            t, w = run_phase("login", floor.base, chunk, "login", args, login_seconds)
+            floor_logins.merge(t)
+            floor_login_wall += w
             n_verified, w = raw_verify(min(login_seconds, 3.0))
             verified += n_verified
             verify_wall += w
@@ -281,6 +283,13 @@ def _run(args, rng, url, name, env, started) -> int:
     )
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
+    flps = floor_logins.completed / max(floor_login_wall, 1e-9)
+    print(
+        f"  the floor's logins (same generator, same families): {floor_logins.completed} in "
+        f"{floor_login_wall:.1f} s → {flps:.1f}/s, {flps / verify_rate * 100:.1f}% of the raw verify rate; "
+        f"the app's logins {lps / flps * 100 if flps else 0:.1f}% of the floor's"
+        + (f"; errors {floor_logins.errors}" if floor_logins.errors else "")
+    )
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
     print_steps(ftally, STEPS, fstats, "run")

@@ -124,9 +124,11 @@ def freeze_entries():
 @admissions_cli.command("counters")
 @click.option("--fix", is_flag=True, help="Rewrite the counters that differ from the count from scratch.")
 def check_counters(fix):
-    """Compare the office's counters with a count from scratch of the applications, level by level.
+    """Compare the office's counters with a count from scratch of the applications, level by level,
+    and the registration marks (the eligible list's) with the live applications.
 
-    Prints one line per counter that drifted and `levels N, drifted D` last; exit 1 when a counter
+    Prints one line per counter that drifted (and per level whose marks differ) and
+    `levels N, drifted D` last; exit 1 when a counter
     drifted (after --fix they are repaired and the drift is still reported). Run it nightly."""
     drifted = 0
     levels = counters.level_ids()
@@ -140,6 +142,12 @@ def check_counters(fix):
         drifted += len(rows)
         if rows and fix:
             counters.recompute_for_season(level_id)
+        missing, extra = counters.mark_drift(level_id)
+        if missing or extra:
+            click.echo(f"level {level_id} registration marks: missing {missing}, extra {extra}")
+            drifted += missing + extra
+            if fix:
+                counters.rebuild_marks(level_id)
     if drifted:
         audit("admissions.counters.drift", None, drifted=drifted, fixed=bool(fix))
     jobs.commit()

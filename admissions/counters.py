@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.extensions import db
 from app.models import School, Ward
 
-from .counter_models import AdmissionCounter
+from .counter_models import AdmissionCounter, RosterRegistration
 from .models import Application, ApplicationChoice, Child
 
 COLUMNS = ("applications", "first_choice", "catchment", "any_choice", "placed", "claims")
@@ -342,3 +342,48 @@ def drift(level_id: int, district_id: int | None = None) -> list[tuple[tuple, tu
         for key in sorted(set(stored) | set(counted), key=str)
         if stored.get(key, zero) != counted.get(key, zero)
     ]
+
+
+def _live_marks(level_id: int) -> sa.Select:
+    """What `roster_registration` should hold for a level: its live applications' roster entries."""
+    a, k = Application.__table__, Child.__table__
+    return (
+        sa.select(a.c.admission_level_id, k.c.roster_entry_id, a.c.id)
+        .join(k, k.c.id == a.c.child_id)
+        .where(a.c.admission_level_id == level_id, a.c.status != "withdrawn")
+    )
+
+
+def _stored_marks(level_id: int) -> sa.Select:
+    r = RosterRegistration.__table__
+    return sa.select(r.c.admission_level_id, r.c.roster_entry_id, r.c.application_id).where(
+        r.c.admission_level_id == level_id
+    )
+
+
+def mark_drift(level_id: int) -> tuple[int, int]:
+    """The registration marks the database's triggers keep (counter_models.RosterRegistration)
+    against the applications: (missing, extra) for a level. Both 0 unless a trigger was lost
+    (e.g. a migration that rebuilt the application table without them)."""
+    missing = db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            _live_marks(level_id).except_(_stored_marks(level_id)).subquery()
+        )
+    )
+    extra = db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            _stored_marks(level_id).except_(_live_marks(level_id)).subquery()
+        )
+    )
+    return int(missing or 0), int(extra or 0)
+
+
+def rebuild_marks(level_id: int) -> None:
+    """Write a level's registration marks again from its applications."""
+    r = RosterRegistration.__table__
+    db.session.execute(sa.delete(r).where(r.c.admission_level_id == level_id))
+    db.session.execute(
+        sa.insert(r).from_select(
+            ["admission_level_id", "roster_entry_id", "application_id"], _live_marks(level_id)
+        )
+    )

@@ -114,3 +114,21 @@ def test_counters_follow_every_write_and_the_command_reports_drift(app, db, runn
     result = runner.invoke(args=["admissions", "counters"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("drifted 0")
+
+    # the eligible list's registration marks (kept by triggers): one lost, one left over → reported,
+    # --fix writes them again from the applications
+    from admissions.counter_models import RosterRegistration
+
+    marks = RosterRegistration.__table__
+    gone = db.session.execute(sa.select(marks).where(marks.c.admission_level_id == level.id).limit(1)).one()
+    db.session.execute(sa.delete(marks).where(marks.c.application_id == gone.application_id))
+    jobs.commit()
+    assert counters.mark_drift(level.id) == (1, 0)
+    result = runner.invoke(args=["admissions", "counters"])
+    assert result.exit_code == 1 and "registration marks: missing 1, extra 0" in result.output
+    result = runner.invoke(args=["admissions", "counters", "--fix"])
+    assert result.exit_code == 1
+    assert counters.mark_drift(level.id) == (0, 0)
+    result = runner.invoke(args=["admissions", "counters"])
+    assert result.exit_code == 0, result.output
+    assert gone.application_id in set(db.session.scalars(sa.select(marks.c.application_id)))

@@ -22,6 +22,13 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from admissions import council, rounds, rules
+from admissions.codes import generate_codes
+from admissions.eligibility import catchment_for
+from admissions.models import AdmissionCode, AllocationRound, Application, Child, RosterEntry
+from app import jobs
+from app.extensions import db
+from app.models import School, utcnow
 from tests.admissions_factories import (
     add_child_for,
     close_window,
@@ -42,11 +49,6 @@ expect.set_options(timeout=10_000)
 
 def _run_office_round(level, district, officer, drain) -> object:
     """What the office does between the parent's visits: close the window, run and publish round 1."""
-    from admissions import rounds
-    from admissions.models import AllocationRound
-    from app import jobs
-    from app.extensions import db
-    from app.models import utcnow
 
     close_window(level)
     rnd = create_round(level, district, officer)
@@ -66,9 +68,6 @@ def _run_office_round(level, district, officer, drain) -> object:
 def test_parent_registers_adds_a_child_applies_answers_the_council_and_confirms_the_offer(
     page, live_server, commit, db, drain, assert_clean
 ):
-    from admissions import council, rules
-    from admissions.codes import generate_codes
-    from admissions.models import AdmissionCode, Application
 
     district = create_district(name="Quận Cầu Giấy")
     area = create_area(district, n_children=2)
@@ -174,7 +173,6 @@ def _workbook(path, sheet: str, header: list, rows: list) -> str:
 
 def _files(tmp_path) -> dict[str, str]:
     """Three grade-1 schools; two catchments; six children (four in Dịch Vọng: two seats there)."""
-    from admissions import rules
 
     born = rules.birth_year_for("grade1", intake_year())
     schools = _workbook(
@@ -248,8 +246,6 @@ def _import(page, live_server, kind: str, path: str, drain) -> None:
 def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
     page, live_server, commit, db, drain, assert_clean, tmp_path
 ):
-    from admissions.eligibility import catchment_for
-    from admissions.models import AllocationRound, Child, RosterEntry
 
     district = create_district(name=DISTRICT)
     officer = create_user("district_officer", district=district)
@@ -269,7 +265,6 @@ def test_officer_imports_runs_a_round_compares_a_what_if_and_publishes(
 
     # families applied during the window (the parent journey above shows how); it has closed now
     parent = create_user("parent")
-    from app.models import School
 
     schools = {s.code: s for s in db.session.scalars(sa.select(School))}
     for entry in entries:

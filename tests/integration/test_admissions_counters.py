@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from admissions import counters, dashboard, offers, placement, reports
 from admissions.applications import apply_context, submit_application, withdraw_application
-from admissions.counter_models import AdmissionCounter
+from admissions.counter_models import AdmissionCounter, RosterRegistration
 from admissions.models import Application, ApplicationStatus
 from app import jobs
 from app.models import utcnow
@@ -117,8 +117,6 @@ def test_counters_follow_every_write_and_the_command_reports_drift(app, db, runn
 
     # the eligible list's registration marks (kept by triggers): one lost, one left over → reported,
     # --fix writes them again from the applications
-    from admissions.counter_models import RosterRegistration
-
     marks = RosterRegistration.__table__
     gone = db.session.execute(sa.select(marks).where(marks.c.admission_level_id == level.id).limit(1)).one()
     db.session.execute(sa.delete(marks).where(marks.c.application_id == gone.application_id))

@@ -485,8 +485,6 @@ def create_ward_with_child(district):
 
 
 def test_the_level_page_counts_the_districts_own_children_codes_and_applications(db, office):
-    from admissions.eligibility import level_overview
-
     a, b, level = office["a"], office["b"], office["level"]
     da, db_ = office["world"]["districts"]
     parent = create_user("parent")
@@ -496,9 +494,9 @@ def test_the_level_page_counts_the_districts_own_children_codes_and_applications
         create_application(add_child_for(parent, roster), level, parent, catchment=b.home)
     generate_codes(level, db_.id)
     db.session.flush()
-    _rows, totals = level_overview(level, da.id)
+    _rows, totals = eligibility.level_overview(level, da.id)
     # District A: 4 + 2 eligible children (the one too old is not), no codes there yet, 3 applied;
     # district B's two children, codes and applications are not A's.
     assert (totals["eligible"], totals["codes"], totals["applications"]) == (6, 0, 3)
-    _rows, totals = level_overview(level, db_.id)
+    _rows, totals = eligibility.level_overview(level, db_.id)
     assert (totals["eligible"], totals["codes"], totals["applications"]) == (2, 2, 2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import template_rendered
 
 from tests.factories import PASSWORD, create_user
 
@@ -37,8 +38,6 @@ def test_each_visitor_gets_the_page_with_a_token_of_her_own_that_works(app, make
 
 
 def test_the_page_is_rendered_once(app, make_client):
-    from flask import template_rendered
-
     rendered = []
     with template_rendered.connected_to(
         lambda sender, template, context, **kw: rendered.append(template.name), app

@@ -25,7 +25,7 @@ _MARK = "\x00csrf\x00"
 _LIMIT = 64  # pages × languages × paths: a handful; bounded all the same
 
 
-def cacheable() -> bool:
+def _cacheable() -> bool:
     return (
         request.method == "GET"
         and not request.query_string
@@ -36,10 +36,11 @@ def cacheable() -> bool:
     )
 
 
-def public_form_page(template: str, context: Callable[[], dict]) -> str:
-    """`template` rendered with `context()`, or its cached copy with this visitor's CSRF token."""
-    if not cacheable():
-        return render_template(template, **context())
+def public_form_page(template: str, context: Callable[[], dict]) -> str | None:
+    """`template`'s cached copy with this visitor's CSRF token (rendered with `context()` the
+    first time); None when this request must be rendered by the view as before."""
+    if not _cacheable():
+        return None
     # The visitor's token (a new session gets one here, as on any form page), looked up by name:
     # app.hotpath installs its reuse of the signature there.
     token = flask_wtf.csrf.generate_csrf()

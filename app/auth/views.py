@@ -61,8 +61,9 @@ def _begin_session(user) -> None:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
-    if pagecache.cacheable():
-        return pagecache.public_form_page("auth/login.html", lambda: {"form": LoginForm()})
+    page = pagecache.public_form_page("auth/login.html", lambda: {"form": LoginForm()})
+    if page is not None:
+        return page
     form = LoginForm()
     if form.validate_on_submit():
         key = throttle.account_key(form.login.data)
@@ -135,8 +136,9 @@ def _succeeded(response) -> bool:
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
-    if pagecache.cacheable():
-        return pagecache.public_form_page("auth/register.html", lambda: {"form": RegisterForm()})
+    page = pagecache.public_form_page("auth/register.html", lambda: {"form": RegisterForm()})
+    if page is not None:
+        return page
     form = RegisterForm()
     if form.validate_on_submit() & privacy.notice_accepted(form):  # both report their errors
         # The same answer whether or not the number has an account: the SMS says what to do.

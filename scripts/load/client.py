@@ -6,6 +6,7 @@ Loopback only: `Browser` refuses any host other than 127.0.0.1 / localhost / ::1
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import threading
 import time
@@ -233,8 +234,10 @@ class Tally:
     started: int = 0
     acknowledged: dict[str, int] = field(default_factory=dict)  # personal ID → application id
     logins: list[tuple[str, str]] = field(default_factory=list)  # (phone, password) registered
+    late: list[float] = field(default_factory=list)  # paced: seconds a journey started after its time
 
     def merge(self, other: Tally) -> None:
+        self.late += other.late
         for k, v in other.latencies.items():
             self.latencies.setdefault(k, []).extend(v)
         for k, v in other.errors.items():
@@ -382,6 +385,56 @@ def drive(kind: str, base: str, items: list, phase: str, threads: int, deadline:
     for t in pool:
         t.join()
     total = Tally()
+    for t in tallies:
+        total.merge(t)
+    return total
+
+
+def pace(
+    kind: str,
+    base: str,
+    items: list,
+    phase: str,
+    rate: float,
+    deadline: float,
+    offset: int,
+    threads: int = 64,
+) -> Tally:
+    """Open loop: journeys arrive at random (Poisson) times, `rate` a second on average, each on
+    its own thread whatever the ones before it are doing — families do not wait for each other —
+    until the items or the time run out. At most `threads` run at once; an arrival beyond that
+    waits, and how late each journey started is kept (`Tally.late`). Runs in one generator process."""
+    rng = random.Random(offset)
+    fn = journey if kind == "journey" else login
+    free = threading.BoundedSemaphore(threads)
+    tallies: list[Tally] = []
+    pool: list[threading.Thread] = []
+    late: list[float] = []
+
+    def one(n: int, item, tally: Tally) -> None:
+        try:
+            fn(base, item, f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", phase, tally)
+        finally:
+            free.release()
+
+    due = time.perf_counter()
+    for i, item in enumerate(items):
+        due += rng.expovariate(rate)
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        if time.time() >= deadline:
+            break
+        free.acquire()
+        late.append(max(0.0, time.perf_counter() - due))
+        tally = Tally()
+        tallies.append(tally)
+        t = threading.Thread(target=one, args=(offset + i, item, tally), daemon=True)
+        t.start()
+        pool.append(t)
+    for t in pool:
+        t.join()
+    total = Tally(late=late)
     for t in tallies:
         total.merge(t)
     return total

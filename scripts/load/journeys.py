@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/load/journeys.py [--quick] [--journeys 3000] [--seconds 60]
         [--concurrency 16] [--workers 4] [--generators 2] [--rounds 3] [--port 0] [--floor-port 0]
+        [--paced 0.7] [--paced-seconds 20]
 
 1. A scratch PostgreSQL database (DATABASE_URL names the server; default
    postgresql+psycopg://postgres@127.0.0.1:5432) is migrated and seeded: one district, its grade-1
@@ -19,7 +20,10 @@
 4. Returning parents log in (the login page, then the login) for a third of that time, in slices
    alternating with the same logins against the floor and with the raw argon2 verify rate of this
    machine with the app's parameters (one process per core).
-5. Every submission the app acknowledged (a redirect to its receipt) must be in the database
+5. Paced: new families arrive at random (Poisson) times at --paced (default 0.7) of the rate
+   the app just sustained, each whatever the others are doing (an open loop), for --paced-seconds;
+   the requests' p50/p95/p99 there are the latency at that share of the saturating rate.
+6. Every submission the app acknowledged (a redirect to its receipt) must be in the database
    exactly once.
 
 The last line: RESULT journeys_per_s=… floor_per_s=… ratio=… p99_ms=… lost=… duplicates=…
@@ -49,7 +53,7 @@ sys.path.append(str(ROOT / "scripts" / "bench"))  # _scratch (after the packages
 import client  # noqa: E402
 import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
-from client import LOGIN_STEPS, STEPS, Tally, drive  # noqa: E402
+from client import LOGIN_STEPS, STEPS, Tally, drive, pace  # noqa: E402
 from floor import create_tables  # noqa: E402
 from seed import backend_pids, check_submissions, seed  # noqa: E402
 from servers import Server, cpu_of, free_port, generator_cpu  # noqa: E402
@@ -73,9 +77,14 @@ def _args() -> argparse.Namespace:
     p.add_argument("--floor-port", type=int, default=0, help="the floor app's port (default: a free one)")
     p.add_argument("--rounds", type=int, default=3, help="alternating app/floor slices (default 3)")
     p.add_argument("--seed", type=int, default=2026, help="random seed")
+    p.add_argument(
+        "--paced", type=float, default=0.7, help="paced arrivals: share of the sustained rate (default 0.7)"
+    )
+    p.add_argument("--paced-seconds", type=float, default=20.0, help="seconds of paced arrivals (default 20)")
     a = p.parse_args()
     if a.quick:
         a.journeys, a.seconds = min(a.journeys, 600), min(a.seconds, 12.0)
+        a.paced_seconds = min(a.paced_seconds, 6.0)
     return a
 
 
@@ -97,6 +106,25 @@ def run_phase(kind: str, base: str, items: list, phase: str, args, seconds: floa
     with ProcessPoolExecutor(max_workers=g, mp_context=ctx) as pool:
         futures = [
             pool.submit(drive, kind, base, chunks[i], phase, threads[i], deadline, i * 1_000_000)
+            for i in range(g)
+        ]
+        total = Tally()
+        for f in futures:
+            total.merge(f.result())
+    return total, time.perf_counter() - t0
+
+
+def run_paced(base: str, items: list, args, seconds: float, rate: float) -> tuple[Tally, float]:
+    """Journeys arriving at `rate` a second (Poisson, split over the generator processes)."""
+    g = max(1, args.generators)
+    chunks = [items[i::g] for i in range(g)]
+    deadline = time.time() + seconds
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=g, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [
+            pool.submit(
+                pace, "journey", base, chunks[i], "paced", rate / g, deadline, 5_000_000 + i * 1_000_000
+            )
             for i in range(g)
         ]
         total = Tally()
@@ -180,7 +208,10 @@ def _run(args, rng, url, name, env, started) -> int:
     from app import create_app  # lazy: after sys.path and the scratch database are set up
 
     warm = max(8, args.concurrency)
-    n = args.journeys + warm
+    # the paced slice's families come after the closed loop's: as many as the closed loop may
+    # start in as many seconds, more than a share of its rate needs
+    n_paced = math.ceil(args.paced_seconds * args.journeys / max(args.seconds, 1.0)) if args.paced > 0 else 0
+    n = args.journeys + warm + n_paced
     t = time.perf_counter()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "PUBLIC_URL": PUBLIC_URL})
     families = seed(app, n, rng)
@@ -195,9 +226,10 @@ def _run(args, rng, url, name, env, started) -> int:
         "floor", f"floor:create_floor({url!r})", args.floor_port or free_port(), args.workers, env, str(HERE)
     )
     rounds = max(1, args.rounds)
-    per = (len(families) - warm) // rounds
-    tally, ftally, login_tally, floor_logins = Tally(), Tally(), Tally(), Tally()
-    wall = fwall = login_wall = floor_login_wall = verify_wall = 0.0
+    paced_families = families[len(families) - n_paced :]
+    per = (len(families) - n_paced - warm) // rounds
+    tally, ftally, login_tally, floor_logins, paced = Tally(), Tally(), Tally(), Tally(), Tally()
+    wall = fwall = login_wall = floor_login_wall = verify_wall = paced_wall = paced_rate = 0.0
     verified = 0
     cpu_run = cpu_login = gen_run = gen_login = pg_login = 0.0
     try:
@@ -216,6 +248,9 @@ def _run(args, rng, url, name, env, started) -> int:
             t, w = run_phase("journey", floor.base, chunk, "run", args, args.seconds / rounds)
             ftally.merge(t)
             fwall += w
+        if paced_families and wall > 0:
+            paced_rate = args.paced * tally.completed / wall
+            paced, paced_wall = run_paced(srv.base, paced_families, args, args.paced_seconds, paced_rate)
         logins = tally.logins + warm_tally.logins
         rng.shuffle(logins)
         per_login = len(logins) // rounds
@@ -240,7 +275,7 @@ def _run(args, rng, url, name, env, started) -> int:
         stats = srv.stop()
         fstats = floor.stop()
     verify_rate = verified / verify_wall
-    acknowledged = {**warm_tally.acknowledged, **tally.acknowledged}
+    acknowledged = {**warm_tally.acknowledged, **tally.acknowledged, **paced.acknowledged}
     lost, duplicates = check_submissions(app, acknowledged)
 
     jps = tally.completed / wall
@@ -266,6 +301,19 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
     )
+    if paced.started:
+        paced_lat = [x for step in STEPS for x in paced.latencies.get(step, [])]
+        print(
+            f"\nPACED  arrivals at {args.paced:.0%} of the rate above ({paced_rate:.2f} journeys/s, Poisson): "
+            f"{paced.started} started in {paced_wall:.1f} s ({paced.started / max(paced_wall, 1e-9):.2f}/s), "
+            f"{paced.completed} completed"
+        )
+        print_steps(paced, STEPS, stats, "paced")
+        print(
+            f"  every request: p50 {percentile(paced_lat, 0.5) * 1000:.0f} ms, p95 {percentile(paced_lat, 0.95) * 1000:.0f} ms, "
+            f"p99 {percentile(paced_lat, 0.99) * 1000:.0f} ms; journeys started late by the generator: "
+            f"{sum(1 for x in paced.late if x > 0.05)} (> 50 ms), at most {max(paced.late, default=0) * 1000:.0f} ms"
+        )
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
     print_steps(login_tally, LOGIN_STEPS, stats, "login")
     n_login = max(login_tally.completed, 1)

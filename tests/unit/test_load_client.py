@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +40,48 @@ def test_forms_are_read_as_a_browser_posts_them():
     assert "stray" not in apply.names
     assert apply.payload({"agree": True}) == "csrf_token=t2&choice_1=7&note=a+%26+b&agree=yes"
     assert client.form_with(PAGE, "choice_1", "apply").action == "/apply"
+
+
+def _slow_journeys(client, seconds: float) -> list[float]:
+    started: list[float] = []
+
+    def journey(base, item, address, phase, tally):
+        started.append(time.perf_counter())
+        tally.started += 1
+        time.sleep(seconds)
+        tally.completed += 1
+
+    client.journey = journey
+    return started
+
+
+def test_paced_arrivals_do_not_wait_for_the_families_before_them():
+    client = _client()
+    started = _slow_journeys(client, 0.3)
+    t0 = time.perf_counter()
+    tally = client.pace("journey", "http://127.0.0.1:1", list(range(20)), "paced", 100.0, time.time() + 30, 0)
+    elapsed = time.perf_counter() - t0
+    assert (tally.started, tally.completed, len(tally.late)) == (20, 20, 20)
+    # one after another they would take 6 s; arriving at 100 a second they overlap
+    assert elapsed < 2.0
+    assert max(started) - min(started) < 1.5
+    assert max(tally.late) < 0.2
+
+
+def test_paced_arrivals_beyond_the_thread_cap_wait_and_are_counted_late():
+    client = _client()
+    _slow_journeys(client, 0.2)
+    tally = client.pace(
+        "journey", "http://127.0.0.1:1", list(range(6)), "paced", 200.0, time.time() + 30, 0, threads=2
+    )
+    assert tally.completed == 6
+    assert sum(1 for x in tally.late if x > 0.1) >= 3
+
+
+def test_paced_arrivals_stop_at_the_deadline():
+    client = _client()
+    _slow_journeys(client, 0.0)
+    tally = client.pace(
+        "journey", "http://127.0.0.1:1", list(range(1000)), "paced", 50.0, time.time() + 0.5, 0
+    )
+    assert 5 <= tally.started < 100

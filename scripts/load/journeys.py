@@ -231,7 +231,7 @@ def _run(args, rng, url, name, env, started) -> int:
     tally, ftally, login_tally, floor_logins, paced = Tally(), Tally(), Tally(), Tally(), Tally()
     wall = fwall = login_wall = floor_login_wall = verify_wall = paced_wall = paced_rate = 0.0
     verified = 0
-    cpu_run = cpu_login = gen_run = gen_login = pg_login = 0.0
+    cpu_run = cpu_login = cpu_floor_login = gen_run = gen_login = pg_login = 0.0
     try:
         srv.wait_ready("/auth/login")
         floor.wait_ready("/auth/register")
@@ -265,7 +265,9 @@ def _run(args, rng, url, name, env, started) -> int:
             pg_login += cpu_of(pg) - pg0
             login_tally.merge(t)
             login_wall += w
+            fcpu0 = floor.cpu()
             t, w = run_phase("login", floor.base, chunk, "login", args, login_seconds)
+            cpu_floor_login += floor.cpu() - fcpu0
             floor_logins.merge(t)
             floor_login_wall += w
             n_verified, w = raw_verify(min(login_seconds, 3.0))
@@ -337,6 +339,15 @@ def _run(args, rng, url, name, env, started) -> int:
         f"{floor_login_wall:.1f} s → {flps:.1f}/s, {flps / verify_rate * 100:.1f}% of the raw verify rate; "
         f"the app's logins {lps / flps * 100 if flps else 0:.1f}% of the floor's"
         + (f"; errors {floor_logins.errors}" if floor_logins.errors else "")
+    )
+    raw_ms = verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000
+    app_ms = cpu_login / n_login * 1000
+    floor_ms = cpu_floor_login / max(floor_logins.completed, 1) * 1000
+    print(
+        f"  the servers' own CPU per login (gunicorn's processes): app {app_ms:.1f} ms, floor {floor_ms:.1f} ms; "
+        f"a raw verify is {raw_ms / app_ms * 100 if app_ms else 0:.1f} % of the app's, "
+        f"{raw_ms / floor_ms * 100 if floor_ms else 0:.1f} % of the floor's (the most either could reach on a "
+        "machine of its own)"
     )
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")

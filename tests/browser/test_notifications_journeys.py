@@ -20,7 +20,7 @@ import pytest
 from app.models import utcnow
 from tests.browser.contactbook_helpers import tr
 from tests.factories import PASSWORD, create_school, create_user
-from tests.integration.test_notifications import Clock, Sink
+from tests.notification_helpers import Clock, Sink
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)

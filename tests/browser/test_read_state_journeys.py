@@ -17,7 +17,7 @@ import pytest
 from tests.browser.contactbook_helpers import log_in, tr
 from tests.contactbook_factories import create_class, create_pupil
 from tests.factories import create_school, create_user
-from tests.integration.test_notifications import Clock, Sink
+from tests.notification_helpers import Clock, Sink
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)

@@ -16,7 +16,7 @@ from app.notifications.models import Delivery, Notification
 from app.notifications.service import family_counts
 from contactbook.models import Announcement, AnnouncementRecipient, MessageThread
 from tests.contactbook_factories import create_pupil, create_user
-from tests.integration.test_notifications import Clock, Sink, hanoi
+from tests.notification_helpers import Clock, Sink, hanoi
 from tests.querycount import count_queries
 
 pytest_plugins = ["tests.contactbook_factories"]

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import AuditLog, utcnow
 from app.notifications.models import Delivery, Notification
 from contactbook.models import Announcement, AnnouncementRecipient
-from tests.integration.test_notifications import Clock, Gateway, Sink, hanoi
+from tests.notification_helpers import Clock, Gateway, Sink, hanoi
 
 pytest_plugins = ["tests.contactbook_factories"]
 

@@ -22,7 +22,7 @@ from app.notifications.relay import relay
 from app.notifications.service import report_counts, sms_saved_by_school
 from tests.contactbook_factories import cb_world  # noqa: F401 - a fixture
 from tests.factories import create_user
-from tests.integration.test_notifications import Gateway, deliveries, hanoi, in_process, sink  # noqa: F401
+from tests.notification_helpers import Gateway, deliveries, hanoi
 from tests.push_service import PushService
 
 PUBLIC = "https://solienlac.example.vn"

@@ -36,7 +36,7 @@ from app.notifications.relay import relay
 from app.notifications.service import report_counts
 from app.outbox import OutboxJob
 from tests.factories import create_user
-from tests.integration.test_notifications import Sink, choose_evening_digest, parents
+from tests.notification_helpers import Sink, choose_evening_digest, parents
 from tests.processes import PrivateRedis, free_port, process_group
 
 pytestmark = pytest.mark.redis

@@ -45,7 +45,7 @@ from tests.admissions_factories import (
     level_of,
 )
 from tests.factories import create_school, create_user
-from tests.integration.test_notifications import Sink
+from tests.notification_helpers import Sink
 from tests.processes import PrivateRedis, relay_loop, wait_until, worker, worker_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]

@@ -29,7 +29,7 @@ def foreign_ids(world) -> dict[str, int]:
     from tests.admissions_factories import foreign_admission_ids
     from tests.contactbook_factories import contactbook_foreign_ids
     from tests.integration.test_admissions_import import import_foreign_ids
-    from tests.integration.test_notifications import notification_foreign_ids
+    from tests.notification_helpers import notification_foreign_ids
 
     return {
         "user_id": world["foreign"]["teacher"].id,

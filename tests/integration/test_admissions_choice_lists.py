@@ -19,8 +19,8 @@ from tests.admissions_factories import (
     create_season,
     level_of,
 )
+from tests.admissions_import_cases import EN, upload, xlsx
 from tests.factories import create_district, create_school, create_user
-from tests.integration.test_admissions_import import EN, upload, xlsx
 from tests.querycount import count_queries
 
 

@@ -14,7 +14,7 @@ from admissions.models import RosterEntry
 from app import jobs
 from app.api.clients import create_client
 from app.models import ApiIdempotency, AuditLog
-from tests.integration.test_admissions_import import EN, caugiay, good_roster, roster_row, xlsx  # noqa: F401
+from tests.admissions_import_cases import EN, good_roster, roster_row, xlsx
 
 URL = "/api/v1/roster"
 FIELDS = list(EN["roster"])

@@ -21,10 +21,10 @@ from app.models import AcademicYear, AuditLog, Role, School, User, Ward, utcnow
 from contactbook.classes import class_subjects
 from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, Term
 from tests.admissions_factories import add_child_for, create_application, create_roster_entry
+from tests.admissions_import_cases import EN, SCHOOL_ROWS, xlsx
 from tests.contactbook_factories import classes_xlsx
 from tests.factories import PASSWORD as FACTORY_PASSWORD
 from tests.factories import create_user
-from tests.integration.test_admissions_import import EN, SCHOOL_ROWS, xlsx
 from tests.pdftext import pdf_text
 
 PASSWORD = "mot-hai-ba-bon-nam-sau"

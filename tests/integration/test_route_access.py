@@ -27,8 +27,8 @@ ANY_SCOPE: set[str] = set()
 def foreign_ids(world) -> dict[str, int]:
     """URL argument → id of a record outside district A / school A (the users' scope)."""
     from tests.admissions_factories import foreign_admission_ids
+    from tests.admissions_import_cases import import_foreign_ids
     from tests.contactbook_factories import contactbook_foreign_ids
-    from tests.integration.test_admissions_import import import_foreign_ids
     from tests.notification_helpers import notification_foreign_ids
 
     return {

@@ -21,7 +21,12 @@ import sqlalchemy as sa
 pytest.register_assert_rewrite("tests.factories")
 from tests.factories import PASSWORD  # noqa: E402
 
-pytest_plugins = ["tests.factories", "tests.notification_helpers", "tests.admissions_import_cases"]
+pytest_plugins = [
+    "tests.factories",
+    "tests.notification_helpers",
+    "tests.admissions_import_cases",
+    "tests.rounds_cases",
+]
 
 
 def pytest_sessionstart(session):

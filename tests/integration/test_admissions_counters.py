@@ -24,7 +24,7 @@ from tests.admissions_factories import (
     level_of,
 )
 from tests.factories import create_district, create_user
-from tests.integration.test_admissions_rounds import publish, run_round
+from tests.rounds_cases import publish, run_round
 
 S = ApplicationStatus
 _tokens = count(1)

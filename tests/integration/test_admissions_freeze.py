@@ -30,7 +30,12 @@ from app.config import Config
 from app.models import utcnow
 from tests.admissions_factories import create_round, login_en
 from tests.factories import create_district
-from tests.integration.test_admissions_rounds import publish, run_jobs, run_round, rw  # noqa: F401 (fixtures)
+from tests.rounds_cases import as_worker, publish, run_round
+
+
+@pytest.fixture
+def run_jobs(app, run_jobs):
+    return as_worker(app, run_jobs)
 
 
 def text(resp) -> str:
@@ -165,7 +170,7 @@ def _page(client, url: str) -> str:
     return text(resp)
 
 
-def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, make_client, run_jobs, runner):  # noqa: F811
+def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, make_client, run_jobs, runner):
     app.config["BEACON_URL"] = beacon_server.url
     beacon_server.state.down = True
     create_district()
@@ -202,10 +207,10 @@ def test_the_round_waits_while_the_beacon_is_down(app, db, rw, beacon_server, ma
 def test_an_office_trying_to_steer_a_season_is_seen_by_everyone(  # noqa: PLR0915
     app,
     db,
-    rw,  # noqa: F811
+    rw,
     runner,
     make_client,
-    run_jobs,  # noqa: F811
+    run_jobs,
     beacon_server,
     monkeypatch,
 ):
@@ -354,9 +359,9 @@ def v3_ids(level, district_id):
 def test_the_verifier_accepts_the_app_transcript_and_rejects_tampered_ones(
     app,
     db,
-    rw,  # noqa: F811
+    rw,
     make_client,
-    run_jobs,  # noqa: F811
+    run_jobs,
     tmp_path,
 ):
     rnd = run_round(create_round(rw.level, rw.district, rw.officer), run_jobs)
@@ -422,9 +427,9 @@ def test_the_verifier_accepts_the_app_transcript_and_rejects_tampered_ones(
 def test_the_verifier_checks_a_later_round_from_where_each_child_stood(
     app,
     db,
-    rw,  # noqa: F811
+    rw,
     make_client,
-    run_jobs,  # noqa: F811
+    run_jobs,
     tmp_path,
 ):
     """Round 2 after a decline: the transcript keeps round 1's draw, says where each child stood

@@ -53,6 +53,7 @@ from tests.admissions_factories import (
 from tests.factories import create_district, create_school, create_user, create_ward
 from tests.integration.test_admissions_parent import hidden_fields
 from tests.querycount import count_queries
+from tests.rounds_cases import as_worker
 
 S = ApplicationStatus
 N_CHILDREN = 1000
@@ -64,16 +65,7 @@ def text(resp) -> str:
 
 @pytest.fixture
 def run_jobs(app, run_jobs):
-    """Drain RQ (Redis runs) in an app context of its own, as a worker would."""
-
-    def drain():
-        with app.app_context():
-            run_jobs()
-        from app.extensions import db
-
-        db.session.expire_all()
-
-    return drain
+    return as_worker(app, run_jobs)
 
 
 def build_district():

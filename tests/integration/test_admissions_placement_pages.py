@@ -1,23 +1,29 @@
 """The placement page at scale: keyset pages (next / previous by the last child shown), the other
 district refused whatever the cursor, and a bounded number of queries on every page.
 
-Uses the small map of test_admissions_rounds (`rw`), a round published, then many more children
+Uses the small map of tests/rounds_cases.py (`rw`), a round published, then many more children
 left without a seat."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from admissions.models import Application, ApplicationStatus
 from app import jobs
 from tests.admissions_factories import add_child_for, create_application, create_roster_entry, login_en
 from tests.factories import create_district, create_user
-from tests.integration import test_admissions_rounds as _rounds
 from tests.querycount import count_queries
+from tests.rounds_cases import as_worker
 
-rw, published, run_jobs = _rounds.rw, _rounds.published, _rounds.run_jobs
+
+@pytest.fixture
+def run_jobs(app, run_jobs):
+    return as_worker(app, run_jobs)
+
+
 EXTRA = 57
 
 

@@ -21,8 +21,8 @@ from tests.admissions_factories import (
     english,
 )
 from tests.integration.test_admissions_dashboard import build_season
-from tests.integration.test_admissions_rounds import publish, run_round
 from tests.querycount import count_queries
+from tests.rounds_cases import publish, run_round
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ offered the nearest school with seats at once (across a district border when it 
 the office can move that offer. Also: closed windows, one wording of the priority classes, the
 publish flash and the round-2 deadline hint.
 
-Uses the small map of test_admissions_rounds (`rw`: ward W's catchment `home` has 2 seats for 3
+Uses the small map of tests/rounds_cases.py (`rw`: ward W's catchment `home` has 2 seats for 3
 children, so one is left out by round 1).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask_babel import format_datetime
 
@@ -33,11 +34,13 @@ from tests.admissions_factories import (
     login_en,
 )
 from tests.factories import create_district, create_school, create_user
-from tests.integration import test_admissions_rounds as _rounds
+from tests.rounds_cases import as_worker, run_round
 
-# The small map and its fixtures (pytest finds fixtures by the module's names).
-rw, published, run_jobs = _rounds.rw, _rounds.published, _rounds.run_jobs
-run_round = _rounds.run_round
+
+@pytest.fixture
+def run_jobs(app, run_jobs):
+    return as_worker(app, run_jobs)
+
 
 S = ApplicationStatus
 GUARANTEE = "Catchment school (guaranteed place)"

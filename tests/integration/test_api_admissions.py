@@ -8,7 +8,12 @@ import pytest
 from app import jobs
 from app.api.clients import create_client
 from tests.factories import create_district
-from tests.integration.test_admissions_rounds import published, run_jobs, rw  # noqa: F401 (fixtures)
+from tests.rounds_cases import as_worker
+
+
+@pytest.fixture
+def run_jobs(app, run_jobs):
+    return as_worker(app, run_jobs)
 
 
 def token_for(**scope) -> dict:
@@ -18,7 +23,7 @@ def token_for(**scope) -> dict:
 
 
 @pytest.fixture
-def clients(rw):  # noqa: F811
+def clients(rw):
     other = create_district()
     jobs.commit()
     return {
@@ -30,7 +35,7 @@ def clients(rw):  # noqa: F811
     }
 
 
-def test_admitted_children_of_a_school_by_scope(app, rw, published, clients):  # noqa: F811
+def test_admitted_children_of_a_school_by_scope(app, rw, published, clients):
     http = app.test_client()
     url = f"/api/v1/schools/{rw.area.home.id}/admitted"
     rows = http.get(url, headers=clients["home"]).get_json()
@@ -46,7 +51,7 @@ def test_admitted_children_of_a_school_by_scope(app, rw, published, clients):  #
     assert http.get(url, headers=clients["other_school"]).status_code == 404
 
 
-def test_figures_and_transcript_by_scope(app, rw, published, clients, make_client):  # noqa: F811
+def test_figures_and_transcript_by_scope(app, rw, published, clients, make_client):
     http = app.test_client()
     figures = f"/api/v1/levels/{rw.level.id}/districts/{rw.district.id}/figures"
     body = http.get(figures, headers=clients["own"]).get_json()

@@ -20,7 +20,13 @@ from app import jobs
 from app.api.clients import create_client
 from app.extensions import db
 from tests.admissions_factories import personal_id_for
-from tests.integration.test_admissions_rounds import published, run_jobs, rw  # noqa: F401 (fixtures)
+from tests.rounds_cases import as_worker
+
+
+@pytest.fixture
+def run_jobs(app, run_jobs):
+    return as_worker(app, run_jobs)
+
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "api_example.py"
 
@@ -40,7 +46,7 @@ def test_the_script_uses_the_standard_library_only():
 
 
 @pytest.fixture
-def api(app, rw):  # noqa: F811
+def api(app, rw):
     """The script's client over the test client: only the base URL, a token and the document."""
     _client, token = create_client("school system", district_id=rw.district.id, can_write=True)
     jobs.commit()
@@ -59,7 +65,7 @@ def api(app, rw):  # noqa: F811
     return client
 
 
-def test_push_a_roster_update_then_pull_the_admitted_children(app, rw, published, api):  # noqa: F811
+def test_push_a_roster_update_then_pull_the_admitted_children(app, rw, published, api):
     assert api.sent[0][:2] == ("GET", "/api/v1/openapi.json")
     born = date(rw.area.children[0].date_of_birth.year, 6, 1)
     row = {
@@ -96,7 +102,7 @@ def test_push_a_roster_update_then_pull_the_admitted_children(app, rw, published
     assert all(h["Authorization"].startswith("Bearer tsl_") for _m, _p, _q, h in api.sent[1:])
 
 
-def test_errors_come_back_as_problems(app, rw, api):  # noqa: F811
+def test_errors_come_back_as_problems(app, rw, api):
     with pytest.raises(api.ApiError) as caught:
         api.call("admitted", school_id=10**9)
     assert caught.value.status == 404 and caught.value.problem["status"] == 404

@@ -34,7 +34,7 @@ def entries(db) -> list[tuple]:
 
 
 @pytest.fixture
-def writer(db, caugiay):  # noqa: F811
+def writer(db, caugiay):
     _client, token = create_client("population db", district_id=caugiay.id, can_write=True)
     jobs.commit()
     return {"Authorization": f"Bearer {token}"}
@@ -72,7 +72,7 @@ def test_same_rows_same_entries_as_the_excel_import(app, db, writer):
     )
 
 
-def test_same_problems_and_nothing_written(app, db, writer, caugiay):  # noqa: F811
+def test_same_problems_and_nothing_written(app, db, writer, caugiay):
     rows = [
         roster_row(),
         roster_row(pid="00132001234"),

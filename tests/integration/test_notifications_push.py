@@ -29,7 +29,7 @@ PUBLIC = "https://solienlac.example.vn"
 
 
 @pytest.fixture
-def peer(app, in_process):  # noqa: F811 - the fixture imported above
+def peer(app, in_process):
     private, _public = generate_vapid_keys()
     app.config.update(VAPID_PRIVATE_KEY=private, VAPID_SUBJECT="mailto:hotro@example.vn", PUBLIC_URL=PUBLIC)
     svc = PushService()

@@ -231,3 +231,40 @@ def drain(app, run_jobs):
         db.session.expire_all()
 
     return go
+
+
+@pytest.fixture
+def extra_phone(browser, request, page_problems):
+    """Yields `open_page()` → a page on another phone (a new phone-sized context), watched like `page`.
+    Console errors, page errors and CSP violations land in the same `page_problems` as the
+    `page` fixture's; on a failing test each page is screenshotted to
+    test-artifacts/<test>-extra<n>.png. The contexts are closed afterwards."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(**PHONE)
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        context.expose_function("__reportCsp", lambda text: page_problems.csp.append(text))
+        context.add_init_script(_CSP_LISTENER)
+        pg = context.new_page()
+        pg.on("console", page_problems.on_console)
+        pg.on("pageerror", lambda exc: page_problems.page_errors.append(str(exc)))
+        return pg
+
+    try:
+        yield open_page
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        for n, context in enumerate(contexts, 1):
+            if rep is not None and rep.failed:
+                try:
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+                    context.pages[0].screenshot(
+                        path=str(ARTIFACTS / f"{name}-extra{n}.png"), full_page=True, timeout=3000
+                    )
+                except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
+                    pass
+            context.close()

@@ -6,7 +6,7 @@
   the journeys keep working while the catalog is being filled in.
 - `scored_class()`: a lower-secondary class with a scored subject (Circular 22) and fixed names.
 - `log_in()`, `open_term()`, `grade_cell()`: the steps every journey repeats.
-- `phone_contexts()`: the body of the journeys' `extra_phone` fixture — more phone-sized browser
+- a second phone: the `extra_phone` fixture (tests/browser/conftest.py) — more phone-sized browser
   contexts (a second person at the same time), with the `page` fixture's console / CSP problem
   collection and failure screenshots.
 """
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from tests.browser.conftest import _CSP_LISTENER, ARTIFACTS, PHONE, TIMEOUT_MS
 from tests.factories import PASSWORD, create_school, create_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,43 +128,3 @@ def grades_of(db, pupil=None):
     if pupil is not None:
         q = q.where(Grade.pupil_id == pupil.id)
     return db.session.scalars(q).all()
-
-
-# ---------------------------------------------------------------------------------------------
-# A second person's phone
-
-
-def phone_contexts(browser, request, page_problems):
-    """Generator for a fixture: yields `open_page()` → a page in a new phone-sized context.
-    Console errors, page errors and CSP violations land in the same `page_problems` as the
-    `page` fixture's; on a failing test each page is screenshotted to
-    test-artifacts/<test>-extra<n>.png. The contexts are closed afterwards."""
-    contexts = []
-
-    def open_page():
-        context = browser.new_context(**PHONE)
-        contexts.append(context)
-        context.set_default_timeout(TIMEOUT_MS)
-        context.set_default_navigation_timeout(TIMEOUT_MS)
-        context.expose_function("__reportCsp", lambda text: page_problems.csp.append(text))
-        context.add_init_script(_CSP_LISTENER)
-        pg = context.new_page()
-        pg.on("console", page_problems.on_console)
-        pg.on("pageerror", lambda exc: page_problems.page_errors.append(str(exc)))
-        return pg
-
-    try:
-        yield open_page
-    finally:
-        rep = getattr(request.node, "rep_call", None)
-        for n, context in enumerate(contexts, 1):
-            if rep is not None and rep.failed:
-                try:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-                    context.pages[0].screenshot(
-                        path=str(ARTIFACTS / f"{name}-extra{n}.png"), full_page=True, timeout=3000
-                    )
-                except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
-                    pass
-            context.close()

@@ -178,13 +178,9 @@ def page_problems():
     return PageProblems()
 
 
-@pytest.fixture
-def page(browser, request, page_problems):
-    """A fresh phone-sized context (390×844, touch, vi-VN) per test; 10 s default timeout.
-
-    On a failing test a full-page screenshot goes to test-artifacts/<test>.png. Console errors,
-    page errors and CSP violations are collected in `page_problems` (see `assert_clean`).
-    """
+def _phone_page(browser, page_problems):
+    """A page in a new phone-sized context: 10 s default timeout, console errors, page errors and
+    CSP violations collected in `page_problems`."""
     context = browser.new_context(**PHONE)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
@@ -193,18 +189,37 @@ def page(browser, request, page_problems):
     pg = context.new_page()
     pg.on("console", page_problems.on_console)
     pg.on("pageerror", lambda exc: page_problems.page_errors.append(str(exc)))
-    try:
-        yield pg
-    finally:
-        rep = getattr(request.node, "rep_call", None)
+    return pg
+
+
+def _close(request, pages, suffix: str = "") -> None:
+    """Close the pages' contexts; on a failing test screenshot each first (test-artifacts/<test>
+    <suffix><n>.png; a screenshot must never hide the real failure)."""
+    rep = getattr(request.node, "rep_call", None)
+    for n, pg in enumerate(pages, 1):
         if rep is not None and rep.failed:
             try:
                 ARTIFACTS.mkdir(exist_ok=True)
                 name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-                pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=3000)
+                number = f"{suffix}{n}" if suffix else ""
+                pg.screenshot(path=str(ARTIFACTS / f"{name}{number}.png"), full_page=True, timeout=3000)
             except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
                 pass
-        context.close()
+        pg.context.close()
+
+
+@pytest.fixture
+def page(browser, request, page_problems):
+    """A fresh phone-sized context (390×844, touch, vi-VN) per test; 10 s default timeout.
+
+    On a failing test a full-page screenshot goes to test-artifacts/<test>.png. Console errors,
+    page errors and CSP violations are collected in `page_problems` (see `assert_clean`).
+    """
+    pg = _phone_page(browser, page_problems)
+    try:
+        yield pg
+    finally:
+        _close(request, [pg])
 
 
 @pytest.fixture
@@ -239,32 +254,13 @@ def extra_phone(browser, request, page_problems):
     Console errors, page errors and CSP violations land in the same `page_problems` as the
     `page` fixture's; on a failing test each page is screenshotted to
     test-artifacts/<test>-extra<n>.png. The contexts are closed afterwards."""
-    contexts = []
+    pages = []
 
     def open_page():
-        context = browser.new_context(**PHONE)
-        contexts.append(context)
-        context.set_default_timeout(TIMEOUT_MS)
-        context.set_default_navigation_timeout(TIMEOUT_MS)
-        context.expose_function("__reportCsp", lambda text: page_problems.csp.append(text))
-        context.add_init_script(_CSP_LISTENER)
-        pg = context.new_page()
-        pg.on("console", page_problems.on_console)
-        pg.on("pageerror", lambda exc: page_problems.page_errors.append(str(exc)))
-        return pg
+        pages.append(_phone_page(browser, page_problems))
+        return pages[-1]
 
     try:
         yield open_page
     finally:
-        rep = getattr(request.node, "rep_call", None)
-        for n, context in enumerate(contexts, 1):
-            if rep is not None and rep.failed:
-                try:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
-                    context.pages[0].screenshot(
-                        path=str(ARTIFACTS / f"{name}-extra{n}.png"), full_page=True, timeout=3000
-                    )
-                except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
-                    pass
-            context.close()
+        _close(request, pages, "-extra")

@@ -1,4 +1,5 @@
-"""Helpers for the contact book journeys (tests/browser/test_contactbook_journeys.py).
+"""Helpers for the contact book journeys (tests/browser/test_contactbook_journeys.py and
+test_contactbook_class_journeys.py).
 
 - `tr(msgid, **kw)`: the text the server shows for an English msgid, read from the same compiled
   Vietnamese catalog (app/translations/vi/LC_MESSAGES/messages.mo, built by `scripts/i18n

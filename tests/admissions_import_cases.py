@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from admissions.imports import COLUMNS, import_workbook
 from app import jobs
+from app.extensions import db
 from app.models import District, ImportJob
 
 EN = {kind: [c.name for c in cols] for kind, cols in COLUMNS.items()}
@@ -144,8 +145,6 @@ def upload(client, kind, data, filename="file.xlsx"):
 
 def import_foreign_ids(world) -> dict[str, int]:
     """For the route × role test: an import job of district B's officer (outside district A)."""
-    from app.extensions import db  # lazy: in this module `db` names the fixture everywhere else
-
     officer = world["foreign"]["district_officer"]
     job = ImportJob(
         kind="roster",

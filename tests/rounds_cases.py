@@ -16,7 +16,8 @@ import pytest
 from admissions import rounds
 from admissions.models import AllocationRound, Application, ApplicationStatus
 from app import jobs
-from app.models import utcnow
+from app.extensions import db
+from app.models import User, utcnow
 from tests.admissions_factories import (
     add_child_for,
     close_window,
@@ -48,8 +49,6 @@ def as_worker(app, run_jobs):
     def drain():
         with app.app_context():
             run_jobs()
-        from app.extensions import db  # lazy: in this module `db` names the fixture
-
         db.session.expire_all()
 
     return drain
@@ -92,8 +91,6 @@ def rw(app, db):
 def run_round(rnd, run_jobs, actor=None, reason: str = "") -> AllocationRound:
     """Queue and run a round as the office's button does (RQ worker with Redis); running again on
     the same entries takes a reason."""
-    from app.extensions import db
-    from app.models import User
 
     rounds.queue_round(rnd, actor or db.session.get(User, rnd.created_by_id), reason)
     jobs.commit()

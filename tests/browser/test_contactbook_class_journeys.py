@@ -12,13 +12,17 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from contactbook.models import Message
+from app.models import User
+from contactbook.models import Attendance, Message, Pupil
 from tests.browser.contactbook_helpers import (
     at,
     log_in,
     scored_class,
     tr,
 )
+from tests.contactbook_factories import classes_xlsx, create_year
+from tests.factories import create_school
+from tests.factories import create_user as make_user
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
@@ -30,11 +34,6 @@ def test_staff_import_the_class_list_print_codes_and_a_guardian_activates_on_her
     """The school's first day with the contact book: the office uploads classes.xlsx, prints the
     class's activation sheet, and a mother types her code on her phone, chooses a password and
     finds her child. The code does not work twice."""
-    from app.models import User
-    from contactbook.models import Pupil
-    from tests.contactbook_factories import classes_xlsx, create_year
-    from tests.factories import create_school
-    from tests.factories import create_user as make_user
 
     school = create_school(level="grade1", code="TH-THANHCONG", name="Trường Tiểu học Thành Công")
     create_year()
@@ -140,7 +139,6 @@ def test_homeroom_teacher_marks_attendance_with_one_thumb_on_a_phone(
 ):
     """One row per pupil; every status a tap target of at least 44 px that nothing covers;
     "everybody present" first, then one tap for the late pupil; saved as tapped."""
-    from contactbook.models import Attendance
 
     world = scored_class()
     commit()

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from contactbook.models import Message
+from app.models import AuditLog
+from contactbook.models import GradeChange, Message, MessageThread
 from tests.browser.contactbook_helpers import (
     at,
     grade_cell,
@@ -31,7 +32,7 @@ from tests.browser.contactbook_helpers import (
     scored_class,
     tr,
 )
-from tests.contactbook_factories import add_grade
+from tests.contactbook_factories import add_grade, assign, create_subject
 
 expect = pytest.importorskip("playwright.sync_api", reason="browser tier: playwright is not installed").expect
 expect.set_options(timeout=10_000)
@@ -201,7 +202,6 @@ def test_parent_reads_published_grades_and_the_term_average_then_answers_the_tea
     world = scored_class()
     _publish_child_scores(world)
     # Another subject with only a draft: the family must not see it.
-    from tests.contactbook_factories import assign, create_subject
 
     literature = create_subject(world.school, 6, "Ngữ văn", "scored", regular_count=2)
     assign(world.teacher, world.cls, literature)
@@ -268,8 +268,6 @@ def test_parent_reads_published_grades_and_the_term_average_then_answers_the_tea
     expect(mine.locator("p.hint")).to_have_text(seen)
     page.reload()
     expect(reply.locator("p.hint")).to_have_text(seen)
-
-    from contactbook.models import MessageThread
 
     db.session.rollback()
     thread = db.session.scalars(sa.select(MessageThread)).one()
@@ -339,9 +337,6 @@ def test_changing_a_published_grade_needs_a_reason_and_the_family_sees_the_chang
     ).to_have_count(1)
     # (58 + 3) / 8 = 7.625 → 7.6
     expect(page.locator("table[data-grid] tbody tr").nth(1).locator("td").last).to_have_text("7.6")
-
-    from app.models import AuditLog
-    from contactbook.models import GradeChange
 
     grade = {(g.kind, g.seq): g for g in grades_of(db, world.child)}[("endterm", 1)]
     assert grade.score == 8 and grade.status == "published" and grade.changed_after_publish

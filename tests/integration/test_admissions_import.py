@@ -11,11 +11,14 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
-from admissions.imports import import_workbook
+from admissions.exports import template_workbook
+from admissions.imports import Problem, import_workbook, reading
 from admissions.models import Catchment, RosterEntry
 from app import jobs
 from app.models import AuditLog, District, ResidentialGroup, School, Ward
+from app.xlsx import write_row
 from tests.admissions_import_cases import (
     EN,
     SCHOOL_ROWS,
@@ -340,7 +343,6 @@ def test_whole_file_rejections(db, caugiay, data, code):
 
 @pytest.mark.parametrize("kind", ["schools", "catchments", "roster"])
 def test_too_many_rows_rejects_the_whole_file(db, caugiay, monkeypatch, kind):
-    from admissions.imports import reading
 
     monkeypatch.setattr(reading, "MAX_ROWS", 1)
     rows = {
@@ -405,7 +407,6 @@ def test_no_query_per_row(app, db, caugiay):
 
 
 def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
-    from admissions.imports import reading
 
     calls = []
     monkeypatch.setattr(
@@ -417,8 +418,8 @@ def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
         progress=lambda phase, f: calls.append((phase, f)),
     )
     assert report.ok
-    reading = [f for p, f in calls if p == "reading"]
-    assert len(reading) == 2 and 0 < reading[0] < reading[1] <= 1
+    fractions = [f for p, f in calls if p == "reading"]
+    assert len(fractions) == 2 and 0 < fractions[0] < fractions[1] <= 1
     assert calls[-1] == ("saving", 1.0)
     jobs.rollback()
 
@@ -427,7 +428,6 @@ def test_progress_callback_reports_reading_and_saving(db, caugiay, monkeypatch):
 
 
 def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, caugiay):
-    from admissions.exports import template_workbook
 
     for kind in ("schools", "catchments", "roster"):
         wb = openpyxl.load_workbook(io.BytesIO(template_workbook(kind)))
@@ -443,7 +443,6 @@ def test_templates_have_vietnamese_headers_text_cells_and_import_back(app, db, c
 
 
 def test_export_escaping_helper():
-    from app.xlsx import write_row
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -481,9 +480,6 @@ def test_cli_import_ok_and_rejected(app, db, runner, caugiay, tmp_path):
     assert count(db, RosterEntry) == 0
 
     vi = runner.invoke(args=["admissions", "import-roster", "--lang", "vi", str(bad)])
-    from flask_babel import force_locale
-
-    from admissions.imports import Problem
 
     with force_locale("vi"):
         expected = Problem(3, "personal_id", "pid_format").line()

@@ -4,13 +4,20 @@ may upload and see a job, the job's own connection, hostile files, query counts,
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
+import uuid
+import zipfile
 
 import openpyxl
 import sqlalchemy as sa
 
+from admissions.imports import reading
 from admissions.models import RosterEntry
 from app import jobs
+from app.imports import runner as tasks
+from app.imports import upload_dir
 from app.models import AuditLog, ImportJob, School
 from tests.admissions_import_cases import (
     EN,
@@ -77,9 +84,6 @@ def test_web_upload_as_district_officer(app, db, client, run_jobs, caugiay):
     assert "(1 problem)" in client.get("/admissions/imports").get_data(as_text=True)  # singular in English
 
     # Uploaded files are removed once processed.
-    import os
-
-    from app.imports import upload_dir
 
     assert os.listdir(upload_dir()) == []
 
@@ -198,11 +202,6 @@ def test_status_page_polls_with_external_script(app, db, client):
 def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatch, run_jobs):
     """run_import moves status/progress while reading (visible to pollers before the job commits),
     then stores counts and report; the uploaded file is removed after the commit."""
-    import os
-    import uuid
-
-    from admissions.imports import reading
-    from app.imports import runner as tasks
 
     seen = []
     real_set_status = tasks._set_status
@@ -234,8 +233,8 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
     jobs.run_job("app.imports.runner:run_import", [job_id], {})
 
     assert seen[0] == ("running", 1)
-    reading = [p for s, p in seen if s == "running"]
-    assert len(reading) >= 3 and reading == sorted(reading) and 1 < reading[-1] <= 90
+    running = [p for s, p in seen if s == "running"]
+    assert len(running) >= 3 and running == sorted(running) and 1 < running[-1] <= 90
     assert ("saving", 95) in seen
     job = db.session.get(ImportJob, job_id)
     assert (job.status, job.progress, job.rows, job.created_count) == ("done", 100, 3000, 3000)
@@ -250,8 +249,6 @@ def test_job_records_progress_on_its_own_connection(app, db, caugiay, monkeypatc
 
 def test_entity_expansion_bomb_is_rejected_quickly(db, caugiay):
     """A workbook whose sheet XML hides a 'billion laughs' entity bomb is refused as unreadable."""
-    import time
-    import zipfile
 
     plain = xlsx("roster", EN["roster"], [roster_row(name="BOMB")])
     entities = '<!ENTITY lol "lol">' + "".join(
@@ -346,10 +343,6 @@ def test_imports_page_queries_do_not_grow_with_jobs(app, db, client, caugiay):
 
 
 def test_stale_uploads_are_removed(app):
-    import os
-    import time
-
-    from app.imports import runner as tasks
 
     os.makedirs(tasks.upload_dir(), exist_ok=True)
     old, fresh = tasks.upload_path("c" * 32), tasks.upload_path("d" * 32)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from admissions import allocation, market, placement, rounds, rules
 from admissions.allocation import allocate_instance
 from admissions.allocation.lottery import draw_lottery
-from admissions.models import AllocationRound, Application
+from admissions.models import AllocationRound, Application, ApplicationChoice
 from app import jobs
 from app.models import AuditLog, utcnow
 from app.notifications.models import Delivery, Notification
@@ -46,7 +46,6 @@ def test_instance_builder_reads_the_database(app, db, rw):
     # child are left out; a catchment school missing from the stored list is appended last.
     elsewhere = create_school(create_district(), "grade1", capacity=9)
     rw.anh_app.choices[0].school_id = area.home.id
-    from admissions.models import ApplicationChoice
 
     rw.anh_app.choices.append(ApplicationChoice(rank=3, school_id=elsewhere.id))
     withdrawn = create_application(

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from admissions import allocation, market, offers, placement, rounds, rules
-from admissions.models import AllocationOutcome, AllocationRound, Application
+from admissions.models import AdmissionSeason, AllocationOutcome, AllocationRound, Application
+from admissions.seasons import wipe_trial
 from app import jobs
 from app.models import AuditLog, utcnow
 from tests.admissions_factories import (
@@ -246,7 +247,6 @@ def test_lists_run_a_bounded_number_of_queries(app, db, rw, make_client, run_job
 
 
 def test_a_failed_run_is_recorded_and_can_run_again(app, db, rw, client, run_jobs, monkeypatch):
-    from admissions import allocation
 
     def broken(instance):
         raise allocation.InstanceError('school "X"', "capacity must be a non-negative integer")
@@ -280,8 +280,6 @@ def test_trial_rounds_are_wiped_with_the_trial(app, db, run_jobs):
     jobs.commit()
     rnd = run_round(create_round(level, district, officer), run_jobs, officer)
     assert rnd.status == "done" and rnd.is_trial
-    from admissions.models import AdmissionSeason
-    from admissions.seasons import wipe_trial
 
     wipe_trial(db.session.get(AdmissionSeason, season.id))
     jobs.commit()

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.notifications import NotifyError, notify, notify_many
-from app.notifications.models import Delivery, Notification
+from app.notifications.models import Delivery, Notification, NotificationPreference
 from app.notifications.relay import relay
+from app.notifications.service import report_counts
 from tests.factories import create_user
 from tests.notification_helpers import Gateway, choose_evening_digest, deliveries, hanoi, parents
 
@@ -183,7 +184,6 @@ def test_every_channel_names_the_child_in_vietnamese_and_english(app, in_process
         vi, en, summary = parents(3)
         en.locale = "en"
         phone_only = create_user("parent", phone="0912000077")  # no email, never logged in: SMS
-        from app.notifications.models import NotificationPreference
 
         db.session.add(
             NotificationPreference(user_id=summary.id, kind="contact_book", email=True, digest=True)
@@ -386,7 +386,6 @@ def test_quiet_hours_defer_email_until_morning_urgent_goes_at_once(app, in_proce
     assert [d.channel for d in deliveries(urgent.id)] == ["in_app", "email", "sms"]
 
     # The sender's report says why the email waits, and until when (06:30 in Hanoi).
-    from app.notifications.service import report_counts
 
     counts = report_counts(n.id)
     assert (counts["queued"], counts["held"], counts["next_at"]) == (1, 1, hanoi(6, 30, day=11))

@@ -14,13 +14,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app import jobs
+from app import autorelay, jobs
 from app.extensions import db
 from app.models import utcnow
-from app.notifications import notify, rules
+from app.notifications import notify, render, rules
 from app.notifications.models import Delivery
 from app.notifications.relay import relay
-from app.notifications.service import sms_counts_by_school
+from app.notifications.service import report_counts, sms_counts_by_school
+from app.notifications.tasks import send_deliveries
+from tests.admissions_factories import english
 from tests.factories import create_user
 from tests.notification_helpers import Gateway, Sink, choose_evening_digest, deliveries, hanoi, parents
 
@@ -59,7 +61,6 @@ def test_smtp_transient_error_is_retried_permanent_error_recorded(app, in_proces
         assert state[tam.id].status == "sent" and state[tam.id].attempts == 2
         assert flaky.to() == ["ok@example.vn", "tam@example.vn"]
         counts = {"sent": 2, "failed": 1}
-        from app.notifications.service import report_counts
 
         r = report_counts(n.id)
         assert r["channels"]["email"]["sent"] == counts["sent"] and r["failed"] == 1
@@ -169,7 +170,6 @@ def test_admin_failures_page_lists_failed_deliveries(app, in_process, world, mak
 
 
 def test_duplicate_jobs_and_retries_never_send_twice(app, in_process, sink):
-    from app.notifications.tasks import send_deliveries
 
     people = parents(5)
     jobs.commit()
@@ -231,7 +231,6 @@ def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator
     """In-process mode (no Redis: `scripts/run`) with nobody running `notifications relay`: the
     web process itself sends what quiet hours held back and the daily digest, once due, from a
     background thread after a request, at most once a minute."""
-    from app import autorelay
 
     clock = in_process
     clock.now = hanoi(22)
@@ -277,7 +276,6 @@ def test_web_requests_send_due_deferred_messages_and_digests_without_an_operator
 
 
 def test_automatic_passes_are_off_under_testing_unless_configured(app, in_process, make_client):
-    from app import autorelay
 
     auto = autorelay.of(app)
     c = make_client()
@@ -304,7 +302,6 @@ def test_a_title_with_a_line_break_still_goes_out_on_one_line(app, in_process, s
 def test_a_message_that_cannot_be_rendered_is_recorded_and_retried_not_left_claimed(
     app, in_process, sink, monkeypatch
 ):
-    from app.notifications import render
 
     clock = in_process
     app.config["JOBS_RAISE"] = True
@@ -440,7 +437,6 @@ def test_inbox_item_links_only_to_this_site(app, in_process, make_client):
 def test_read_all_says_how_many_in_the_right_number(
     app, in_process, make_client, unread, english_text, vietnamese_text
 ):
-    from tests.admissions_factories import english
 
     (a,) = parents(1)
     jobs.commit()

@@ -17,6 +17,10 @@ from app.api.clients import create_client
 from app.extensions import db
 from app.models import AcademicYear, Role, UserSession
 from app.privacy.models import DataRequest
+from tests.admissions_factories import foreign_admission_ids
+from tests.admissions_import_cases import import_foreign_ids
+from tests.contactbook_factories import contactbook_foreign_ids
+from tests.notification_helpers import notification_foreign_ids
 
 ROLES = [r.value for r in Role]
 
@@ -26,10 +30,6 @@ ANY_SCOPE: set[str] = set()
 
 def foreign_ids(world) -> dict[str, int]:
     """URL argument → id of a record outside district A / school A (the users' scope)."""
-    from tests.admissions_factories import foreign_admission_ids
-    from tests.admissions_import_cases import import_foreign_ids
-    from tests.contactbook_factories import contactbook_foreign_ids
-    from tests.notification_helpers import notification_foreign_ids
 
     return {
         "user_id": world["foreign"]["teacher"].id,

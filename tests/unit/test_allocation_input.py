@@ -20,6 +20,8 @@ from admissions.allocation import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gc
+
 from da_oracle import oracle_allocate  # noqa: E402
 
 from tests.unit.allocation_cases import FAST, instance, instances, without_seconds
@@ -296,7 +298,6 @@ def test_slow_validator_accepts_what_the_fast_path_accepts(inst):
 
 
 def test_gc_state_is_restored():
-    import gc
 
     assert gc.isenabled()
     allocate_instance(good())

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import pytest
 
-from app import xlsx
+from app import forms, xlsx
 from app.xlsx import CellError
 
 
@@ -62,7 +62,6 @@ def test_clean_text_multiline_keeps_line_breaks(raw, expected):
 
 
 def test_form_clean_text_is_the_multiline_one():
-    from app import forms
 
     assert forms.clean_text("  Xin  chào\r\n\u202eem ") == "Xin chào\nem"
     assert forms.clean_text(None) == ""

@@ -361,13 +361,23 @@ def login(base: str, credentials: tuple[str, str], address: str, phase: str, tal
         b.close()
 
 
+def _run(kind: str):
+    """What one family does: the journey, or a returning parent's login."""
+    return journey if kind == "journey" else login
+
+
+def _address(n: int) -> str:
+    """The n-th family's own address (X-Forwarded-For): per-address limits see families."""
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
 def drive(kind: str, base: str, items: list, phase: str, threads: int, deadline: float, offset: int) -> Tally:
     """Closed loop: `threads` families at a time, each starting its journey as soon as the last
     one ended, until the items or the time run out. Runs in one generator process."""
     work = iter(enumerate(items))
     lock = threading.Lock()
     tallies = [Tally() for _ in range(threads)]
-    fn = journey if kind == "journey" else login
+    fn = _run(kind)
 
     def loop(tally: Tally) -> None:
         while time.time() < deadline:
@@ -376,8 +386,7 @@ def drive(kind: str, base: str, items: list, phase: str, threads: int, deadline:
             if nxt is None:
                 return
             i, item = nxt
-            n = offset + i
-            fn(base, item, f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", phase, tally)
+            fn(base, item, _address(offset + i), phase, tally)
 
     pool = [threading.Thread(target=loop, args=(t,), daemon=True) for t in tallies]
     for t in pool:
@@ -405,7 +414,7 @@ def pace(
     until the items or the time run out. At most `threads` run at once; an arrival beyond that
     waits, and how late each journey started is kept (`Tally.late`). Runs in one generator process."""
     rng = random.Random(offset)
-    fn = journey if kind == "journey" else login
+    fn = _run(kind)
     free = threading.BoundedSemaphore(threads)
     tallies: list[Tally] = []
     pool: list[threading.Thread] = []
@@ -413,7 +422,7 @@ def pace(
 
     def one(n: int, item, tally: Tally) -> None:
         try:
-            fn(base, item, f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", phase, tally)
+            fn(base, item, _address(n), phase, tally)
         finally:
             free.release()
 

@@ -95,42 +95,38 @@ def percentile(values: list[float], p: float) -> float:
     return s[max(0, math.ceil(p * len(s)) - 1)]
 
 
-def run_phase(kind: str, base: str, items: list, phase: str, args, seconds: float) -> tuple[Tally, float]:
-    """Split the items over the generator processes; return what they saw and the wall time."""
-    g = max(1, min(args.generators, args.concurrency))
-    threads = [args.concurrency // g + (1 if i < args.concurrency % g else 0) for i in range(g)]
-    chunks = [items[i::g] for i in range(g)]
-    deadline = time.time() + seconds
+def _in_generators(calls: list[tuple]) -> tuple[Tally, float]:
+    """Run each (function, *arguments) in a generator process of its own (forked); what they saw,
+    merged, and the wall time."""
     t0 = time.perf_counter()
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=g, mp_context=ctx) as pool:
-        futures = [
-            pool.submit(drive, kind, base, chunks[i], phase, threads[i], deadline, i * 1_000_000)
-            for i in range(g)
-        ]
+    with ProcessPoolExecutor(max_workers=len(calls), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(*call) for call in calls]
         total = Tally()
         for f in futures:
             total.merge(f.result())
     return total, time.perf_counter() - t0
+
+
+def run_phase(kind: str, base: str, items: list, phase: str, args, seconds: float) -> tuple[Tally, float]:
+    """Split the items over the generator processes, a closed loop in each."""
+    g = max(1, min(args.generators, args.concurrency))
+    threads = [args.concurrency // g + (1 if i < args.concurrency % g else 0) for i in range(g)]
+    deadline = time.time() + seconds
+    return _in_generators(
+        [(drive, kind, base, items[i::g], phase, threads[i], deadline, i * 1_000_000) for i in range(g)]
+    )
 
 
 def run_paced(base: str, items: list, args, seconds: float, rate: float) -> tuple[Tally, float]:
     """Journeys arriving at `rate` a second (Poisson, split over the generator processes)."""
     g = max(1, args.generators)
-    chunks = [items[i::g] for i in range(g)]
     deadline = time.time() + seconds
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=g, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [
-            pool.submit(
-                pace, "journey", base, chunks[i], "paced", rate / g, deadline, 5_000_000 + i * 1_000_000
-            )
+    return _in_generators(
+        [
+            (pace, "journey", base, items[i::g], "paced", rate / g, deadline, 5_000_000 + i * 1_000_000)
             for i in range(g)
         ]
-        total = Tally()
-        for f in futures:
-            total.merge(f.result())
-    return total, time.perf_counter() - t0
+    )
 
 
 def _verify_loop(stored: str, password: str, seconds: float) -> int:
@@ -319,8 +315,10 @@ def _run(args, rng, url, name, env, started) -> int:
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
     print_steps(login_tally, LOGIN_STEPS, stats, "login")
     n_login = max(login_tally.completed, 1)
+    app_ms = cpu_login / n_login * 1000
+    raw_ms = verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000
     print(
-        f"  CPU per login: app {cpu_login / n_login * 1000:.1f} ms, generator {gen_login / n_login * 1000:.1f} ms, "
+        f"  CPU per login: app {app_ms:.1f} ms, generator {gen_login / n_login * 1000:.1f} ms, "
         f"PostgreSQL {pg_login / n_login * 1000:.1f} ms ({len(pg)} server processes)"
     )
     lrow = stats.get("login", [0, 0, 0.0, 0.0, 0])
@@ -328,9 +326,7 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls), "
         f"{lrow[3] / max(cpu_login, 1e-9) * 100:.1f} % of the app's CPU in the login slices"
     )
-    print(
-        f"  raw argon2 verify: {verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000:.1f} ms of a core each"
-    )
+    print(f"  raw argon2 verify: {raw_ms:.1f} ms of a core each")
     print(f"  raw argon2 verify rate ({os.cpu_count()} processes): {verify_rate:.1f}/s")
     print(f"  logins/s vs raw verify rate: {lps / verify_rate * 100:.1f}%")
     flps = floor_logins.completed / max(floor_login_wall, 1e-9)
@@ -340,8 +336,6 @@ def _run(args, rng, url, name, env, started) -> int:
         f"the app's logins {lps / flps * 100 if flps else 0:.1f}% of the floor's"
         + (f"; errors {floor_logins.errors}" if floor_logins.errors else "")
     )
-    raw_ms = verify_wall * (os.cpu_count() or 1) / max(verified, 1) * 1000
-    app_ms = cpu_login / n_login * 1000
     floor_ms = cpu_floor_login / max(floor_logins.completed, 1) * 1000
     print(
         f"  the servers' own CPU per login (gunicorn's processes): app {app_ms:.1f} ms, floor {floor_ms:.1f} ms; "

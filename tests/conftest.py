@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.notification_helpers",
     "tests.admissions_import_cases",
     "tests.rounds_cases",
+    "tests.admissions_parent_cases",
 ]
 
 

@@ -50,8 +50,8 @@ from tests.admissions_factories import (
     level_of,
     login_en,
 )
+from tests.admissions_parent_cases import hidden_fields
 from tests.factories import create_district, create_school, create_user, create_ward
-from tests.integration.test_admissions_parent import hidden_fields
 from tests.querycount import count_queries
 from tests.rounds_cases import as_worker
 

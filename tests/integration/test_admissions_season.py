@@ -8,11 +8,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from admissions import applications, eligibility, rules
 from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, AdmissionLevel, AdmissionSeason, Application, Child, ParentChild
+from admissions.views.office import PAGE_SIZE
 from app import jobs
+from app.demo import DEMO_PASSWORD
 from app.models import AcademicYear, AuditLog, utcnow
 from tests.admissions_factories import (
     add_child_for,
@@ -26,7 +29,9 @@ from tests.admissions_factories import (
     level_of,
     login_en,
 )
-from tests.factories import create_user
+from tests.admissions_parent_cases import hidden_fields, submit
+from tests.factories import create_school, create_user, create_ward
+from tests.querycount import count_queries
 from tests.sms import register as register_with_code
 
 
@@ -172,9 +177,6 @@ def test_eligible_list_is_scoped_to_the_district_and_excludes_registered(client,
 
 
 def test_eligible_list_has_bounded_queries_and_pages(client, db, office, app):
-    from admissions.views.office import PAGE_SIZE
-    from tests.querycount import count_queries
-
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]
     generate_codes(level, da.id)
@@ -202,9 +204,6 @@ def _next_link(page: str, rel: str) -> str | None:
 
 
 def test_eligible_list_pages_by_keyset_keeping_the_filters(client, db, office, app):
-    from admissions.views.office import PAGE_SIZE
-    from tests.querycount import count_queries
-
     a, level = office["a"], office["level"]
     da, db_ = office["world"]["districts"]
     names = [f"Trẻ Số {i:03d}" for i in range(PAGE_SIZE + 7)]
@@ -239,8 +238,6 @@ def test_eligible_list_pages_by_keyset_keeping_the_filters(client, db, office, a
 def test_catchment_with_no_line_or_several_lines(client, db, office):
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]
-    from tests.factories import create_ward
-
     lonely = create_ward(da)
     nowhere = create_roster_entry(lonely, full_name="Không Có Tuyến")
     create_catchment(a.other, a.ward, a.groups[2])  # a second group line for g3: ambiguous
@@ -298,8 +295,6 @@ def test_generate_codes_is_idempotent_and_scoped(client, db, office):
 
 
 def test_codes_export_per_school_is_text_escaped_and_audited(client, db, office):
-    from openpyxl import load_workbook
-
     a, level = office["a"], office["level"]
     world = office["world"]
     da = world["districts"][0]
@@ -372,8 +367,6 @@ def test_trial_wipe_deletes_trial_data_and_goes_official(make_client, db, app, w
     assert child.trial_season_id == season.id
     page = text(parent.get(f"/children/{child.id}/application"))
     assert "Trial" in text(parent.get(f"/children/{child.id}"))
-    from tests.integration.test_admissions_parent import hidden_fields, submit
-
     resp = submit(parent, child.id, hidden_fields(page), choices=[area.other])
     assert resp.status_code == 302
     assert "TRIAL" in text(parent.get(resp.headers["Location"]))  # the receipt says so
@@ -433,8 +426,6 @@ def test_office_pages_render(client, db, office):
 
 
 def test_demo_season_lets_the_demo_parent_apply(runner, client, db):
-    from app.demo import DEMO_PASSWORD
-
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     codes = db.session.scalar(sa.select(sa.func.count(AdmissionCode.id)))
     assert codes > 400
@@ -450,9 +441,6 @@ def test_demo_season_lets_the_demo_parent_apply(runner, client, db):
 
 
 def test_level_overview_has_bounded_queries(client, db, office, app):
-    from tests.factories import create_school
-    from tests.querycount import count_queries
-
     a, level = office["a"], office["level"]
     da = office["world"]["districts"][0]
     generate_codes(level, da.id)
@@ -477,8 +465,6 @@ def test_level_overview_has_bounded_queries(client, db, office, app):
 
 
 def create_ward_with_child(district):
-    from tests.factories import create_ward
-
     ward = create_ward(district)
     create_roster_entry(ward)
     return ward

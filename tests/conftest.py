@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.admissions_import_cases",
     "tests.rounds_cases",
     "tests.admissions_parent_cases",
+    "tests.contactbook_factories",
 ]
 
 

@@ -7,8 +7,6 @@ from app import jobs
 from app.api.clients import create_client
 from tests.contactbook_factories import add_grade
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def bearer(**scope) -> dict:
     _client, token = create_client("school system", **scope)

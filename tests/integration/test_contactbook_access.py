@@ -10,8 +10,6 @@ from app.models import Role
 from tests.contactbook_factories import contactbook_foreign_ids
 from tests.integration.test_route_access import ROLES, _request, build_url
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _rules(app):
     return sorted(

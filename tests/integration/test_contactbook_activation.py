@@ -18,8 +18,6 @@ from tests.querycount import count_queries
 
 CODE = re.compile(r"<strong>([A-Z2-9]{4}-[A-Z2-9]{4})</strong>")
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _new_guardian(cls, phone="0911222333"):
     from app.models import Role

@@ -16,8 +16,6 @@ from contactbook.models import AbsenceRequest, Attendance, Comment, Guardian
 from tests.contactbook_factories import create_pupil, create_user
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _client(make_client, user):
     c = make_client()

@@ -18,8 +18,6 @@ from contactbook.models import Grade, GradeChange
 from tests.contactbook_factories import create_pupil, create_user, secondary_setup
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _url(cls, subject, term=None):
     return f"/contactbook/classes/{cls.id}/grades/{subject.id}" + (f"?term={term.id}" if term else "")

@@ -24,8 +24,6 @@ from contactbook.models import (
 )
 from tests.contactbook_factories import create_pupil, create_user
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

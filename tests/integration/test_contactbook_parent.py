@@ -21,8 +21,6 @@ from tests.contactbook_factories import (
 )
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _client(make_client, user):
     c = make_client()

@@ -33,8 +33,6 @@ from tests.contactbook_factories import (
 from tests.pdftext import pdf_pages, pdf_text
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def primary_setup():
     """Primary class 1A: its homeroom teacher teaches Tiếng Việt and Toán (tested) and Đạo đức;

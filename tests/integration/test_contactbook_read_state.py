@@ -19,8 +19,6 @@ from tests.contactbook_factories import create_pupil, create_user
 from tests.notification_helpers import Clock, Sink, hanoi
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 @pytest.fixture
 def mail(app):

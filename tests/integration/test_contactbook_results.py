@@ -19,8 +19,6 @@ from contactbook.results_models import TermResult
 from tests.contactbook_factories import add_grade, create_pupil, create_user, secondary_setup
 from tests.querycount import count_queries
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _grades(pupil, s, term, math, pe):
     """Math: three regular scores, a mid-term and an end-of-term; PE: four Đ/CĐ marks."""

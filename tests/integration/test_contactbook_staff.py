@@ -11,8 +11,6 @@ from app.models import AuditLog
 from contactbook.models import Enrolment
 from tests.contactbook_factories import add_grade
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _client(make_client, user):
     c = make_client()

@@ -20,8 +20,6 @@ from app.notifications.models import Delivery, Notification
 from contactbook.models import Announcement, AnnouncementRecipient
 from tests.notification_helpers import Clock, Gateway, Sink, hanoi
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 URL = "/contactbook/urgent/new"
 
 

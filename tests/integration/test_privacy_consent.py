@@ -19,7 +19,6 @@ from tests.contactbook_factories import create_pupil
 from tests.factories import create_user
 from tests.integration.test_contactbook_activation import CODE, _new_guardian, _sheet
 
-pytest_plugins = ["tests.contactbook_factories"]
 VERSION = "2026-12-01"
 
 

@@ -16,8 +16,6 @@ from contactbook.models import Guardian
 from tests.admissions_factories import add_child_for, create_application, create_area, create_season, level_of
 from tests.factories import PASSWORD
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def test_parent_asks_office_deletes_and_the_statement_says_what_was_kept(app, world, cb_world, make_client):
     parent = world["users"]["parent"]  # a contact-book guardian in school A

@@ -26,8 +26,6 @@ from contactbook.results_models import TermResult
 from tests.contactbook_factories import add_grade
 from tests.factories import create_user
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 
 def _ask(client) -> int:
     resp = client.post_form("/privacy/downloads", {}, token_from="/privacy/")

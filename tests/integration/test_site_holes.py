@@ -21,8 +21,6 @@ from contactbook.models import MessageThread
 from tests.admissions_factories import create_season, level_of
 from tests.factories import PASSWORD, create_user
 
-pytest_plugins = ["tests.contactbook_factories"]
-
 PUBLIC = "https://so.example.edu.vn"
 
 

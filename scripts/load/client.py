@@ -247,6 +247,10 @@ class Tally:
         self.acknowledged.update(other.acknowledged)
         self.logins += other.logins
 
+    def server_errors(self) -> int:
+        """Answers with a 5xx status, whatever the step."""
+        return sum(n for key, n in self.errors.items() if key.rsplit(" ", 1)[-1].startswith("5"))
+
 
 class _Timer:
     def __init__(self, tally: Tally, browser: Browser):

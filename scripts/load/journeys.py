@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/load/journeys.py [--quick] [--journeys 3000] [--seconds 60]
         [--concurrency 16] [--workers 4] [--generators 2] [--rounds 3] [--port 0] [--floor-port 0]
-        [--paced 0.7] [--paced-seconds 20]
+        [--paced 0.7] [--paced-seconds 20] [--overload 5] [--overload-seconds 10]
 
 1. A scratch PostgreSQL database (DATABASE_URL names the server; default
    postgresql+psycopg://postgres@127.0.0.1:5432) is migrated and seeded: one district, its grade-1
@@ -23,7 +23,10 @@
 5. Paced: new families arrive at random (Poisson) times at --paced (default 0.7) of the rate
    the app just sustained, each whatever the others are doing (an open loop), for --paced-seconds;
    the requests' p50/p95/p99 there are the latency at that share of the saturating rate.
-6. Every submission the app acknowledged (a redirect to its receipt) must be in the database
+6. Overload: last, new families arrive the same way at --overload (default 5) times the rate
+   the app sustained, for --overload-seconds, and the queue is left to drain: the app must
+   answer no request with a 5xx and lose no submission it acknowledged, only answer later.
+7. Every submission the app acknowledged (a redirect to its receipt) must be in the database
    exactly once.
 
 The last line: RESULT journeys_per_s=… floor_per_s=… ratio=… p99_ms=… lost=… duplicates=…
@@ -81,10 +84,20 @@ def _args() -> argparse.Namespace:
         "--paced", type=float, default=0.7, help="paced arrivals: share of the sustained rate (default 0.7)"
     )
     p.add_argument("--paced-seconds", type=float, default=20.0, help="seconds of paced arrivals (default 20)")
+    p.add_argument(
+        "--overload",
+        type=float,
+        default=5.0,
+        help="overload arrivals: times the sustained rate (default 5, 0: none)",
+    )
+    p.add_argument(
+        "--overload-seconds", type=float, default=10.0, help="seconds of overload arrivals (default 10)"
+    )
     a = p.parse_args()
     if a.quick:
         a.journeys, a.seconds = min(a.journeys, 600), min(a.seconds, 12.0)
         a.paced_seconds = min(a.paced_seconds, 6.0)
+        a.overload_seconds = min(a.overload_seconds, 4.0)
     return a
 
 
@@ -117,13 +130,17 @@ def run_phase(kind: str, base: str, items: list, phase: str, args, seconds: floa
     )
 
 
-def run_paced(base: str, items: list, args, seconds: float, rate: float) -> tuple[Tally, float]:
-    """Journeys arriving at `rate` a second (Poisson, split over the generator processes)."""
+def run_paced(
+    base: str, items: list, args, seconds: float, rate: float, phase: str = "paced", threads: int = 64
+) -> tuple[Tally, float]:
+    """Journeys arriving at `rate` a second (Poisson, split over the generator processes), at most
+    `threads` at once in each; the wall time includes the last journeys' end."""
     g = max(1, args.generators)
     deadline = time.time() + seconds
+    first = {"paced": 5_000_000, "overload": 12_000_000}[phase]  # the families' addresses, apart
     return _in_generators(
         [
-            (pace, "journey", base, items[i::g], "paced", rate / g, deadline, 5_000_000 + i * 1_000_000)
+            (pace, "journey", base, items[i::g], phase, rate / g, deadline, first + i * 1_000_000, threads)
             for i in range(g)
         ]
     )
@@ -167,6 +184,17 @@ def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -
         print("  errors: none")
 
 
+def print_open_loop(tally: Tally, stats: dict, phase: str) -> None:
+    """The steps of an open-loop slice, every request's percentiles and the generator's lateness."""
+    print_steps(tally, STEPS, stats, phase)
+    lat = [x for step in STEPS for x in tally.latencies.get(step, [])]
+    print(
+        f"  every request: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 {percentile(lat, 0.95) * 1000:.0f} ms, "
+        f"p99 {percentile(lat, 0.99) * 1000:.0f} ms; journeys started late by the generator: "
+        f"{sum(1 for x in tally.late if x > 0.05)} (> 50 ms), at most {max(tally.late, default=0) * 1000:.0f} ms"
+    )
+
+
 def app_env(url: str, instance: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_APP")}
     env.update(
@@ -206,8 +234,10 @@ def _run(args, rng, url, name, env, started) -> int:
     warm = max(8, args.concurrency)
     # the paced slice's families come after the closed loop's: as many as the closed loop may
     # start in as many seconds, more than a share of its rate needs
-    n_paced = math.ceil(args.paced_seconds * args.journeys / max(args.seconds, 1.0)) if args.paced > 0 else 0
-    n = args.journeys + warm + n_paced
+    most_per_s = args.journeys / max(args.seconds, 1.0)
+    n_paced = math.ceil(args.paced_seconds * most_per_s) if args.paced > 0 else 0
+    n_over = math.ceil(args.overload * args.overload_seconds * most_per_s) if args.overload > 0 else 0
+    n = args.journeys + warm + n_paced + n_over
     t = time.perf_counter()
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "PUBLIC_URL": PUBLIC_URL})
     families = seed(app, n, rng)
@@ -222,10 +252,13 @@ def _run(args, rng, url, name, env, started) -> int:
         "floor", f"floor:create_floor({url!r})", args.floor_port or free_port(), args.workers, env, str(HERE)
     )
     rounds = max(1, args.rounds)
-    paced_families = families[len(families) - n_paced :]
-    per = (len(families) - n_paced - warm) // rounds
-    tally, ftally, login_tally, floor_logins, paced = Tally(), Tally(), Tally(), Tally(), Tally()
+    over_families = families[len(families) - n_over :] if n_over else []
+    paced_families = families[len(families) - n_over - n_paced : len(families) - n_over]
+    per = (len(families) - n_over - n_paced - warm) // rounds
+    tally, ftally, login_tally, floor_logins = Tally(), Tally(), Tally(), Tally()
+    paced, over = Tally(), Tally()
     wall = fwall = login_wall = floor_login_wall = verify_wall = paced_wall = paced_rate = 0.0
+    over_wall = over_rate = 0.0
     verified = 0
     cpu_run = cpu_login = cpu_floor_login = gen_run = gen_login = pg_login = 0.0
     try:
@@ -269,11 +302,20 @@ def _run(args, rng, url, name, env, started) -> int:
             n_verified, w = raw_verify(min(login_seconds, 3.0))
             verified += n_verified
             verify_wall += w
+        if over_families and wall > 0:  # last: its queue must not weigh on the slices above
+            over_rate = args.overload * tally.completed / wall
+            # no cap in practice: every family arriving in the window is on its way at once
+            cap = len(over_families) // max(1, args.generators) + 1
+            over, over_wall = run_paced(
+                srv.base, over_families, args, args.overload_seconds, over_rate, "overload", cap
+            )
     finally:
         stats = srv.stop()
         fstats = floor.stop()
     verify_rate = verified / verify_wall
-    acknowledged = {**warm_tally.acknowledged, **tally.acknowledged, **paced.acknowledged}
+    acknowledged = {}
+    for t in (warm_tally, tally, paced, over):
+        acknowledged.update(t.acknowledged)
     lost, duplicates = check_submissions(app, acknowledged)
 
     jps = tally.completed / wall
@@ -300,18 +342,12 @@ def _run(args, rng, url, name, env, started) -> int:
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
     )
     if paced.started:
-        paced_lat = [x for step in STEPS for x in paced.latencies.get(step, [])]
         print(
             f"\nPACED  arrivals at {args.paced:.0%} of the rate above ({paced_rate:.2f} journeys/s, Poisson): "
             f"{paced.started} started in {paced_wall:.1f} s ({paced.started / max(paced_wall, 1e-9):.2f}/s), "
             f"{paced.completed} completed"
         )
-        print_steps(paced, STEPS, stats, "paced")
-        print(
-            f"  every request: p50 {percentile(paced_lat, 0.5) * 1000:.0f} ms, p95 {percentile(paced_lat, 0.95) * 1000:.0f} ms, "
-            f"p99 {percentile(paced_lat, 0.99) * 1000:.0f} ms; journeys started late by the generator: "
-            f"{sum(1 for x in paced.late if x > 0.05)} (> 50 ms), at most {max(paced.late, default=0) * 1000:.0f} ms"
-        )
+        print_open_loop(paced, stats, "paced")
     print(f"\nLOGINS  {login_tally.completed} in {login_wall:.1f} s → {lps:.1f} logins/s")
     print_steps(login_tally, LOGIN_STEPS, stats, "login")
     n_login = max(login_tally.completed, 1)
@@ -343,6 +379,15 @@ def _run(args, rng, url, name, env, started) -> int:
         f"{raw_ms / floor_ms * 100 if floor_ms else 0:.1f} % of the floor's (the most either could reach on a "
         "machine of its own)"
     )
+    if over.started:
+        print(
+            f"\nOVERLOAD  arrivals at {args.overload:g}× the rate above ({over_rate:.2f} journeys/s, Poisson) "
+            f"for {args.overload_seconds:g} s: {over.started} started, {over.completed} completed; the last "
+            f"ended {over_wall:.1f} s after the first arrived ({over.completed / max(over_wall, 1e-9):.2f} "
+            "journeys/s served meanwhile)"
+        )
+        print_open_loop(over, stats, "overload")
+        print(f"  answers 5xx: {over.server_errors()}")
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
     print_steps(ftally, STEPS, fstats, "run")

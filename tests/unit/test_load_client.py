@@ -85,3 +85,12 @@ def test_paced_arrivals_stop_at_the_deadline():
         "journey", "http://127.0.0.1:1", list(range(1000)), "paced", 50.0, time.time() + 0.5, 0
     )
     assert 5 <= tally.started < 100
+
+
+def test_server_errors_count_the_5xx_answers_of_every_step_and_nothing_else():
+    client = _client()
+    tally = client.Tally(errors={"submit 500": 2, "register 502": 1, "verify 429": 4, "home TimeoutError": 1})
+    other = client.Tally(errors={"submit 500": 1, "receipt no-location": 3, "child 404": 1})
+    tally.merge(other)
+    assert tally.server_errors() == 4
+    assert client.Tally().server_errors() == 0

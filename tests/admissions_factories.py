@@ -10,20 +10,34 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from admissions import counters, eligibility, freeze, rounds, rules, seasons
+from admissions.models import (
+    AdmissionLevel,
+    AdmissionSeason,
+    Application,
+    ApplicationChoice,
+    Catchment,
+    Child,
+    LevelState,
+    ParentChild,
+    RosterEntry,
+)
+from app import jobs
+from app.auth.services import passwords
+from app.extensions import db
+from app.models import AcademicYear, ResidentialGroup, School, User, Ward, utcnow
+from tests.factories import PASSWORD, create_school, create_user, create_ward
+
 _seq = itertools.count(1)
 
 
 def intake_year() -> int:
     """Seasons in tests start in the current year, so that real-time windows and ages agree."""
-    from app.models import utcnow
 
     return utcnow().year
 
 
 def create_group(ward, name: str | None = None):
-    from app.extensions import db
-    from app.models import ResidentialGroup
-
     g = ResidentialGroup(ward_id=ward.id, name=name or f"Tổ {next(_seq)}")
     db.session.add(g)
     db.session.flush()
@@ -31,9 +45,6 @@ def create_group(ward, name: str | None = None):
 
 
 def create_catchment(school, ward, group=None):
-    from admissions.models import Catchment
-    from app.extensions import db
-
     c = Catchment(school_id=school.id, ward_id=ward.id, residential_group_id=group.id if group else None)
     db.session.add(c)
     db.session.flush()
@@ -56,10 +67,6 @@ def create_roster_entry(
     gender: str = "male",
     residence_type: str = "permanent",
 ):
-    from admissions import rules
-    from admissions.models import RosterEntry
-    from app.extensions import db
-
     n = next(_seq)
     if dob is None:
         dob = date(rules.birth_year_for(level, intake_year()), 1 + n % 12, 1 + n % 28)
@@ -81,9 +88,6 @@ def create_roster_entry(
 
 def create_season(*, trial: bool = False, open_level: str | None = "grade1", year: int | None = None):
     """A season whose `open_level` window is open now; the other levels follow, staggered."""
-    from admissions.models import AdmissionLevel, AdmissionSeason, LevelState
-    from app.extensions import db
-    from app.models import AcademicYear, utcnow
 
     year = year or intake_year()
     ay = db.session.query(AcademicYear).filter_by(name=f"{year}-{year + 1}").one_or_none()
@@ -145,8 +149,6 @@ class Area:
 
 
 def create_area(district, *, n_children: int = 3):
-    from tests.factories import create_school, create_ward
-
     ward, ward2 = create_ward(district), create_ward(district)
     groups = [create_group(ward) for _ in range(3)]
     home = create_school(district, "grade1", capacity=60, name=f"Tiểu học Nhà {next(_seq)}")
@@ -163,8 +165,6 @@ def create_area(district, *, n_children: int = 3):
 
 def add_child_for(parent, roster_entry, season=None, level: str = "grade1"):
     """Link a roster child to a parent directly (as add_child would), for tests that start later."""
-    from admissions.models import Child, ParentChild
-    from app.extensions import db
 
     child = db.session.query(Child).filter_by(roster_entry_id=roster_entry.id).one_or_none()
     if child is None:
@@ -187,10 +187,6 @@ def add_child_for(parent, roster_entry, season=None, level: str = "grade1"):
 
 
 def create_application(child, level, parent, choices=(), catchment=None, status: str = "submitted"):
-    from admissions import counters  # lazy: as every factory here: the app is imported when called
-    from admissions.models import Application, ApplicationChoice
-    from app.extensions import db
-
     app_ = Application(
         reference=f"T{next(_seq):07d}",
         child_id=child.id,
@@ -214,8 +210,6 @@ def create_application(child, level, parent, choices=(), catchment=None, status:
 
 def close_window(level, *, confirm_days: int = 5):
     """Registration for `level` closed a few minutes ago; families confirm within `confirm_days`."""
-    from app.extensions import db
-    from app.models import utcnow
 
     now = utcnow()
     level.opens_at = now - timedelta(days=3)
@@ -229,7 +223,6 @@ def create_round(level, district, actor, **kw):
     """An official round (seed committed), as the office's "create round" button makes it; once the
     window has closed, the entries are frozen and an officer types the beacon value (no BEACON_URL
     in tests unless a test starts a fake beacon)."""
-    from admissions import rounds
 
     rnd = rounds.create_official_round(level, district.id, actor, **kw)
     enter_beacon(level, district.id, actor)
@@ -238,7 +231,6 @@ def create_round(level, district, actor, **kw):
 
 def enter_beacon(level, district_id: int, actor, randomness: str = "ab" * 32):
     """Freeze the entries (after the close) and type the beacon value, as an officer would."""
-    from admissions import freeze, seasons  # lazy: as every factory here: the app is imported when called
 
     if seasons.level_window(level).status(seasons.now()) != "closed":
         return None
@@ -252,8 +244,6 @@ def enter_beacon(level, district_id: int, actor, randomness: str = "ab" * 32):
 def foreign_admission_ids(world) -> dict[str, int]:
     """Records outside the world users' scope: another family's child and application, a season,
     an allocation round of district B."""
-    from app import jobs
-    from tests.factories import create_user
 
     season = create_season()
     area = create_area(world["districts"][1], n_children=1)
@@ -289,9 +279,6 @@ def login_en(client, user):
 
 def bulk_roster(plan, *, level: str = "grade1", name_prefix: str = "Học Sinh"):
     """Roster entries for [(ward, group or None, n), ...], added in one flush; returns them in order."""
-    from admissions import rules
-    from admissions.models import RosterEntry
-    from app.extensions import db
 
     year = rules.birth_year_for(level, intake_year())
     rows = []
@@ -320,10 +307,6 @@ def bulk_roster(plan, *, level: str = "grade1", name_prefix: str = "Học Sinh")
 
 def bulk_parents(n: int, *, logged_in: bool = True):
     """n parent accounts sharing one password hash (hashing is the slow part), one flush."""
-    from app.auth.services import passwords
-    from app.extensions import db
-    from app.models import User, utcnow
-    from tests.factories import PASSWORD
 
     digest = passwords().hash(PASSWORD)
     users = []
@@ -349,10 +332,6 @@ def bulk_register(pairs, level, choose, sibling=lambda child: None):
     the roster), the guardianship, the application with its catchment (derived like the service
     does) and ranked choices (`choose(child, catchment_id, options) -> [school ids]`, options being
     the schools with spare seats), the catchment school appended last. Returns the applications."""
-    from admissions import counters, eligibility, rules  # lazy: as every factory here
-    from admissions.models import Application, ApplicationChoice, Child, ParentChild
-    from app.extensions import db
-    from app.models import School, Ward
 
     cmap = eligibility.catchment_map(level.level)
     children = {}

@@ -12,11 +12,24 @@ import contextlib
 import os
 import re
 import socket
+import time
 import uuid
+from email import message_from_bytes, policy
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask_migrate import upgrade
+from rq import Queue
+
+from app import create_app, jobs, normalize_database_url
+from app.config import TestConfig
+from app.extensions import db as _db
+from app.extensions import limiter
+from app.workers import Worker
 
 pytest.register_assert_rewrite("tests.factories")
 from tests.factories import PASSWORD  # noqa: E402
@@ -34,11 +47,6 @@ pytest_plugins = [
 def pytest_sessionstart(session):
     """Compile the translation catalogs when the .mo is missing or older than the .po, so a bare
     `pytest` sees the same Vietnamese text as `scripts/test` (which compiles them too)."""
-    from pathlib import Path
-
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     root = Path(__file__).resolve().parent.parent / "app" / "translations"
     for po in root.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
@@ -71,8 +79,6 @@ def _with_database(url: str, name: str) -> str:
 
 def create_pg_database(server_url: str) -> tuple[str, callable]:
     """Create a uniquely named database on the server of `server_url`; return its URL and a dropper."""
-    from app import normalize_database_url
-
     server_url = normalize_database_url(server_url)
     name = f"tsll_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
@@ -127,8 +133,6 @@ def ci_redis_url():
 
 
 def make_config(database_url: str, tmp_path, **extra) -> dict:
-    from app.config import TestConfig
-
     cfg = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
     run_id = uuid.uuid4().hex[:8]
     cfg.update(
@@ -151,16 +155,10 @@ def make_config(database_url: str, tmp_path, **extra) -> dict:
 @pytest.fixture(scope="session")
 def _migrated(database_url, tmp_path_factory):
     """Bring the session's database to head once, through the real Alembic migrations."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-
     app = create_app(make_config(database_url, tmp_path_factory.mktemp("inst")))
     with app.app_context():
         upgrade()
-        from app.extensions import db
-
-        db.engine.dispose()
+        _db.engine.dispose()
     return database_url
 
 
@@ -182,32 +180,27 @@ def app_config(_migrated, tmp_path):
 
 @pytest.fixture
 def app(app_config):
-    from app import create_app
-    from app.extensions import db, limiter
-
     app = create_app(app_config)
     ctx = app.app_context()
     ctx.push()
     try:
         yield app
     finally:
-        db.session.remove()
-        _empty_tables(db)
+        _db.session.remove()
+        _empty_tables(_db)
         with contextlib.suppress(Exception):  # storage may be unreachable in failure tests
             limiter.reset()
         redis = app.extensions.get("redis")
         if redis is not None:
             for key in redis.scan_iter(f"*{app.config['JOB_QUEUE']}*"):
                 redis.delete(key)
-        db.engine.dispose()
+        _db.engine.dispose()
         ctx.pop()
 
 
 @pytest.fixture
 def db(app):
-    from app.extensions import db
-
-    return db
+    return _db
 
 
 class Client:
@@ -229,14 +222,12 @@ class Client:
             return attr
 
         def isolated(*args, **kwargs):
-            from app.extensions import db
-
-            db.session.commit()
+            _db.session.commit()
             try:
                 with self.c.application.app_context():
                     return attr(*args, **kwargs)
             finally:
-                db.session.rollback()
+                _db.session.rollback()
 
         return isolated
 
@@ -283,15 +274,9 @@ def run_jobs(app):
     worker drains the test queue here (burst mode, same code path as `flask worker`)."""
 
     def drain():
-        from app import jobs
-
         conn = jobs.redis_connection()
         if conn is None:
             return
-        from rq import Queue
-
-        from app.workers import Worker
-
         q = Queue(app.config["JOB_QUEUE"], connection=conn)
         # Its own app context, as a worker process has: the jobs' sessions end with them and
         # leave the test's session (and the objects it holds) alone.
@@ -305,6 +290,7 @@ class SMTPSink:
     """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
 
     def __init__(self):
+        # lazy: 55 ms to import; only the mail tests start the sink
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
@@ -312,8 +298,6 @@ class SMTPSink:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                from email import message_from_bytes, policy
-
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 
@@ -331,8 +315,6 @@ class SMTPSink:
         self.controller.stop()
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list:
-        import time
-
         deadline = time.monotonic() + timeout
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -8,8 +8,31 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
+import openpyxl
 import pytest
+import sqlalchemy as sa
 
+from app import jobs
+from app.extensions import db
+from app.models import AcademicYear, ImportJob, utcnow
+from contactbook.models import (
+    AbsenceRequest,
+    Announcement,
+    AnnouncementRecipient,
+    Enrolment,
+    Grade,
+    Guardian,
+    Message,
+    MessageAttachment,
+    MessageThread,
+    Pupil,
+    SchoolClass,
+    Subject,
+    TeachingAssignment,
+    Term,
+    ThreadReport,
+)
+from contactbook.years import current_year, ensure_terms
 from tests.factories import create_school, create_user
 
 _seq = itertools.count(1)
@@ -37,9 +60,6 @@ TEACHER_HEADERS = [
 
 
 def create_year(name: str = "2026-2027", current: bool = True):
-    from app.extensions import db
-    from app.models import AcademicYear
-
     start = int(name[:4])
     y = AcademicYear(
         name=name, starts_on=date(start, 9, 5), ends_on=date(start + 1, 5, 31), is_current=current
@@ -50,16 +70,10 @@ def create_year(name: str = "2026-2027", current: bool = True):
 
 
 def current_year_or_create():
-    from contactbook.years import current_year
-
     return current_year() or create_year()
 
 
 def create_class(school, name: str = "1A", *, year=None, homeroom=None):
-    from app.extensions import db
-    from contactbook.models import SchoolClass
-    from contactbook.years import ensure_terms
-
     year = year or current_year_or_create()
     ensure_terms(school, year)
     grade = int("".join(itertools.takewhile(str.isdigit, name)))
@@ -84,9 +98,6 @@ def create_subject(
     regular_count: int = 3,
     has_test: bool | None = None,
 ):
-    from app.extensions import db
-    from contactbook.models import Subject
-
     assessment = assessment or ("primary" if grade <= 5 else "scored")
     if has_test is None:
         has_test = assessment == "primary"
@@ -112,9 +123,6 @@ def create_pupil(
     gender: str = "female",
     dob: date | None = None,
 ):
-    from app.extensions import db
-    from contactbook.models import Enrolment, Guardian, Pupil
-
     n = next(_seq)
     p = Pupil(
         school_id=cls.school_id,
@@ -133,9 +141,6 @@ def create_pupil(
 
 
 def assign(teacher, cls, subject):
-    from app.extensions import db
-    from contactbook.models import TeachingAssignment
-
     a = TeachingAssignment(class_id=cls.id, subject_id=subject.id, teacher_id=teacher.id)
     db.session.add(a)
     db.session.flush()
@@ -143,11 +148,6 @@ def assign(teacher, cls, subject):
 
 
 def terms_of(cls):
-    import sqlalchemy as sa
-
-    from app.extensions import db
-    from contactbook.models import Term
-
     return db.session.scalars(
         sa.select(Term)
         .where(Term.school_id == cls.school_id, Term.academic_year_id == cls.academic_year_id)
@@ -156,10 +156,6 @@ def terms_of(cls):
 
 
 def add_grade(pupil, subject, term, kind: str, value, *, seq: int = 1, status: str = "published"):
-    from app.extensions import db
-    from app.models import utcnow
-    from contactbook.models import Grade
-
     score = mark = None
     if isinstance(value, str) and not value[0].isdigit():
         mark = value
@@ -190,7 +186,6 @@ def classes_xlsx(
     sheets=("pupils", "teachers"),
 ) -> bytes:
     """A classes.xlsx workbook from lists of row values (headers default to the English names)."""
-    import openpyxl
 
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
@@ -217,7 +212,6 @@ def cb_world(world):
     pupils, the first one the world parent's child; class 1B taught by another teacher of school A.
     School B: class 1A with a pupil of another family, taught by the foreign teacher.
     """
-    from app import jobs
 
     sa_, sb = world["schools"]
     teacher = world["users"]["teacher"]
@@ -288,7 +282,6 @@ def secondary_setup(district=None):
 def contactbook_foreign_ids(world) -> dict[str, int]:
     """URL arguments of the contact book → records of school B / another family, for the route ×
     role test (tests/integration/test_route_access.py). Created on each call (fresh database)."""
-    from app import jobs
 
     sb = world["schools"][1]
     teacher_b = world["foreign"]["teacher"]
@@ -307,8 +300,6 @@ def contactbook_foreign_ids(world) -> dict[str, int]:
 def _foreign_import(staff) -> int:
     """A classes.xlsx import job of school B's staff (the route test overrides job_id with an
     admissions import; the contact book's access test keeps this one)."""
-    from app.extensions import db
-    from app.models import ImportJob
 
     job = ImportJob(kind="classes", status="done", progress=100, file_token="e" * 32, user_id=staff.id)
     db.session.add(job)
@@ -318,8 +309,6 @@ def _foreign_import(staff) -> int:
 
 def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     """Per-feature records of the foreign family (absence requests, threads, …)."""
-    from app.extensions import db
-    from contactbook.models import AbsenceRequest
 
     req = AbsenceRequest(
         pupil_id=pupil.id,
@@ -331,13 +320,6 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     )
     db.session.add(req)
     db.session.flush()
-    from contactbook.models import (
-        Announcement,
-        AnnouncementRecipient,
-        Message,
-        MessageAttachment,
-        MessageThread,
-    )
 
     thread = MessageThread(
         pupil_id=pupil.id, guardian_id=parent.id, teacher_id=teacher.id, school_id=cls.school_id
@@ -367,7 +349,6 @@ def _foreign_records(pupil, cls, parent, teacher) -> dict[str, int]:
     db.session.add_all([att, ann])
     db.session.flush()
     db.session.add(AnnouncementRecipient(announcement_id=ann.id, user_id=parent.id))
-    from contactbook.models import ThreadReport
 
     report = ThreadReport(
         thread_id=thread.id, school_id=cls.school_id, reporter_id=parent.id, reason="Nhắn tin lúc 23h"

@@ -6,14 +6,16 @@ import itertools
 
 import pytest
 
+from app import jobs
+from app.auth.services import passwords
+from app.extensions import db
+from app.models import District, School, User, Ward, utcnow
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 - long enough for staff (≥12)
 _seq = itertools.count(1)
 
 
 def create_district(code: str | None = None, name: str | None = None):
-    from app.extensions import db
-    from app.models import District
-
     n = next(_seq)
     d = District(code=code or f"D{n}", name=name or f"Quận {n}")
     db.session.add(d)
@@ -22,9 +24,6 @@ def create_district(code: str | None = None, name: str | None = None):
 
 
 def create_ward(district, name: str | None = None):
-    from app.extensions import db
-    from app.models import Ward
-
     w = Ward(district_id=district.id, name=name or f"Phường {next(_seq)}")
     db.session.add(w)
     db.session.flush()
@@ -32,9 +31,6 @@ def create_ward(district, name: str | None = None):
 
 
 def create_school(district=None, level: str = "grade1", capacity: int = 100, code: str | None = None, **kw):
-    from app.extensions import db
-    from app.models import School
-
     district = district or create_district()
     n = next(_seq)
     s = School(
@@ -62,10 +58,6 @@ def create_user(
     active: bool = True,
     phone_verified: bool = True,
 ):
-    from app.auth.services import passwords
-    from app.extensions import db
-    from app.models import User, utcnow  # lazy: conftest loads this module before the app is configured
-
     n = next(_seq)
     if role == "parent":
         phone = phone or f"09{n:08d}"
@@ -91,7 +83,6 @@ def create_user(
 @pytest.fixture
 def world(app):
     """Two districts, each with a school, and one user per role scoped to district/school A."""
-    from app import jobs
 
     da, db_ = create_district(), create_district()
     sa_, sb = create_school(da), create_school(db_)

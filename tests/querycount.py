@@ -6,6 +6,8 @@ import contextlib
 
 import sqlalchemy as sa
 
+from app.extensions import db
+
 
 class _Counter:
     def __init__(self):
@@ -22,7 +24,6 @@ class _Counter:
 @contextlib.contextmanager
 def count_queries(app):
     """Count statements on the app's engine while the block runs (all sessions, all threads)."""
-    from app.extensions import db
 
     with app.app_context():
         engine = db.engine

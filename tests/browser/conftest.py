@@ -17,6 +17,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from app import jobs
+from app.extensions import db
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -87,8 +92,6 @@ def pytest_runtest_makereport(item, call):
 
 class LiveServer:
     def __init__(self, app):
-        from werkzeug.serving import make_server
-
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -125,7 +128,6 @@ def live_server(app):
 @pytest.fixture
 def commit(app):
     """Commit the test's data so that the server thread (its own connection) sees it."""
-    from app import jobs
 
     return jobs.commit
 
@@ -136,8 +138,6 @@ def commit(app):
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -239,8 +239,6 @@ def drain(app, run_jobs):
     reset must not detach the test's objects); in-process mode already ran them at the commit."""
 
     def go():
-        from app.extensions import db
-
         with app.app_context():
             run_jobs()
         db.session.expire_all()

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from contactbook.models import Grade
+from tests.contactbook_factories import assign, create_class, create_pupil, create_subject, terms_of
 from tests.factories import PASSWORD, create_school, create_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +74,6 @@ def scored_class() -> ScoredClass:
     """School with class 6A1 (homeroom: Cô Nguyễn Thị Lan, who also teaches Toán, scored with
     three regular assessments), four pupils; the second one, Lê Thu Bình, is the child of
     Phạm Văn Hùng. Not committed."""
-    from tests.contactbook_factories import assign, create_class, create_pupil, create_subject, terms_of
 
     school = create_school(level="grade6", name="Trường THCS Thành Công")
     teacher = create_user(
@@ -92,7 +96,6 @@ def scored_class() -> ScoredClass:
 
 def log_in(page, live_server, user, password: str = PASSWORD) -> None:
     """Through the real login page, as a person types it; lands on /home."""
-    from playwright.sync_api import expect
 
     page.goto(live_server("/auth/login"))
     page.get_by_label(tr("Phone number or email")).fill(user.phone or user.email)
@@ -103,7 +106,6 @@ def log_in(page, live_server, user, password: str = PASSWORD) -> None:
 
 def open_term(page, number: int) -> None:
     """Pick term `number` in the page's term switcher (already current → nothing to click)."""
-    from playwright.sync_api import expect
 
     nav = page.get_by_role("navigation", name=tr("Terms"))
     label = tr("Term %(n)d", n=number)
@@ -120,9 +122,6 @@ def grade_cell(page, pupil, kind: str = "regular", seq: int = 1):
 
 def grades_of(db, pupil=None):
     """The stored grades (seen from the test thread, after the server thread's commits)."""
-    import sqlalchemy as sa
-
-    from contactbook.models import Grade
 
     db.session.rollback()
     q = sa.select(Grade).order_by(Grade.pupil_id, Grade.kind, Grade.seq)

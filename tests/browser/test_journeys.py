@@ -12,6 +12,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from app.models import User
 from tests.factories import PASSWORD, create_user
 from tests.sms import last_code
 
@@ -76,8 +77,6 @@ def test_parent_logs_in_on_a_phone_and_logs_out(page, live_server, commit, asser
 
 
 def test_parent_registers_after_correcting_a_bad_phone_number(page, live_server, db, assert_clean):
-    from app.models import User
-
     page.goto(live_server("/auth/register"))
     page.get_by_label(FULL_NAME_LABEL).fill("Nguyễn Thị Hoa")
     page.get_by_label(MOBILE_LABEL).fill("0212345678")  # 02x is a landline prefix

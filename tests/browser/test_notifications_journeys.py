@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.models import utcnow
+from app.notifications import notify
+from app.notifications.relay import relay
 from tests.browser.contactbook_helpers import tr
 from tests.factories import PASSWORD, create_school, create_user
 from tests.notification_helpers import Clock, Sink
@@ -68,9 +70,6 @@ def log_in(page, live_server, login):
 def test_sender_watches_the_progress_bar_fill_without_reloading(
     page, live_server, commit, setup, sink, assert_clean
 ):
-    from app.notifications import notify
-    from app.notifications.relay import relay
-
     clock = setup
     school = create_school(name="Trường Tiểu học Dịch Vọng")
     staff = create_user("school_staff", school=school, full_name="Văn Thư")
@@ -109,8 +108,6 @@ def test_sender_watches_the_progress_bar_fill_without_reloading(
 def test_parent_reads_notifications_and_the_header_count_follows(
     page, live_server, commit, setup, assert_clean
 ):
-    from app.notifications import notify
-
     parent = create_user("parent", phone="0912345678", full_name="Nguyễn Thị Mai")
     parent.last_login_at = utcnow()
     commit()

@@ -8,7 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from admissions.models import CouncilMessage, CouncilReview, DocumentCheck
+from admissions import seasons
+from admissions.models import AdmissionSeason, CouncilMessage, CouncilReview, DocumentCheck
 from app import jobs
 from app.models import AuditLog
 from app.notifications.models import Delivery, Notification
@@ -348,9 +349,6 @@ def test_parent_pages_stay_bounded_with_flags(app, make_client, w):
 
 
 def test_trial_wipe_takes_the_councils_records_with_it(make_client, app, db):
-    from admissions import seasons
-    from admissions.models import AdmissionSeason
-
     w = build_season(trial=True)
     staff = make_client()
     login_en(staff, w.users["staff_home"])

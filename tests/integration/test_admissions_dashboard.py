@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
-from admissions import counters, dashboard
-from admissions.models import Application
+from admissions import council, counters, dashboard, rounds
+from admissions.models import Application, Child
+from admissions.rules import Window
 from app import jobs
 from app.extensions import db as database
 from app.models import AuditLog, utcnow
@@ -138,7 +140,6 @@ def test_registrations_per_hour_are_bucketed_in_vietnam_time(world2, db):
     db.session.flush()
     counters.recompute_for_season(lv.id)  # the hours were set directly, not by a submission
     jobs.commit()
-    from admissions.rules import Window
 
     now = opens + timedelta(hours=40)
     series = dashboard.hourly(
@@ -305,8 +306,6 @@ def test_pages_run_a_bounded_number_of_queries(app, make_client, world2):
 
 
 def _sheet_rows(data: bytes, sheet: str | None = None):
-    from openpyxl import load_workbook
-
     wb = load_workbook(io.BytesIO(data), read_only=True)
     ws = wb[sheet] if sheet else wb.worksheets[0]
     return [list(r) for r in ws.iter_rows(values_only=True)]
@@ -406,8 +405,6 @@ def test_trial_figures_are_labelled(make_client, app, db):
 def test_every_staff_page_showing_a_child_is_audited(app, make_client, world2, db, run_jobs):
     """Walk every admissions GET route a city administrator may open, with real ids: any page that
     shows a child's name, and any download (Excel, JSON files), must have written an audit entry."""
-    from admissions import council, rounds
-    from admissions.models import Child
 
     close_window(world2.level)
     rnd = create_round(world2.level, world2.a.district, world2.users["officer_a"])

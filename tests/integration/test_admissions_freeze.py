@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -152,8 +153,6 @@ class socket_closed:
     """The address of a port nobody listens on."""
 
     def __enter__(self):
-        import socket  # lazy: test helper
-
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from admissions import applications, rules
 from admissions.codes import generate_codes
@@ -25,6 +26,7 @@ from tests.admissions_factories import (
 )
 from tests.admissions_parent_cases import add_child, hidden_fields, open_form, register, submit, text
 from tests.factories import create_user
+from tests.querycount import count_queries
 
 
 def test_whole_parent_flow(client, db, season_world, app):
@@ -274,8 +276,6 @@ def test_a_reference_already_taken_is_drawn_again(app, db, season_world, monkeyp
 
 
 def test_database_refuses_a_second_application_for_the_same_child_and_level(app, db, season_world):
-    from sqlalchemy.exc import IntegrityError
-
     area = season_world["area"]
     parent = create_user("parent")
     child = add_child_for(parent, area.children[0])
@@ -306,8 +306,6 @@ def test_several_children_each_labelled(client, db, season_world):
 
 
 def test_children_page_has_bounded_queries(client, db, season_world, app):
-    from tests.querycount import count_queries
-
     area, level = season_world["area"], season_world["level"]
     parent = create_user("parent")
     for roster in area.children:

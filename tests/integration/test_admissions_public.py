@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from admissions import counters
 from admissions.models import Application, Child, LevelState, RosterEntry
 from app import jobs
+from app.extensions import db
 from app.models import User
 from tests.admissions_factories import (
     add_child_for,
@@ -20,6 +21,7 @@ from tests.admissions_factories import (
     create_round,
     english,
 )
+from tests.factories import create_school
 from tests.integration.test_admissions_dashboard import build_season
 from tests.querycount import count_queries
 from tests.rounds_cases import publish, run_round
@@ -30,8 +32,6 @@ def drain(app, run_jobs):
     """Run queued jobs (a real RQ worker with Redis) in an app context of their own, as a worker would."""
 
     def go():
-        from app.extensions import db
-
         with app.app_context():
             run_jobs()
         db.session.expire_all()
@@ -183,7 +183,6 @@ def test_public_pages_run_a_bounded_number_of_queries(app, client, db, no_cache)
         return out
 
     before = measure()
-    from tests.factories import create_school
 
     for _ in range(5):
         s = create_school(w.a.district, "grade1", capacity=10)

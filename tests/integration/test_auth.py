@@ -1,10 +1,17 @@
+import importlib
 import re
+import uuid
+from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.extensions import db
+import app.config as config_module
+from app import create_app
+from app.auth.services import passwords
+from app.extensions import db, limiter
 from app.models import AuditLog, PhoneCode, User, UserSession
 from tests.factories import PASSWORD, create_user
+from tests.querycount import count_queries
 from tests.sms import last_code
 
 
@@ -86,8 +93,6 @@ def test_wrong_password_same_message_as_unknown_account(client):
 
 
 def test_idle_session_expires(client, app):
-    from datetime import timedelta
-
     user = create_user("teacher")
     db.session.commit()
     client.login_as(user)
@@ -218,8 +223,6 @@ def test_staff_password_needs_twelve_characters(client, world):
 
 
 def test_audit_log_page_lists_entries_with_bounded_queries(client, make_client, world, app):
-    from tests.querycount import count_queries
-
     admin = world["users"]["city_admin"]
     for u in world["users"].values():
         make_client().login_as(u)  # each login writes an audit entry by a different actor
@@ -233,8 +236,6 @@ def test_audit_log_page_lists_entries_with_bounded_queries(client, make_client, 
 
 
 def test_session_expires_after_the_absolute_limit_even_when_active(client, app):
-    from datetime import timedelta
-
     user = create_user("teacher")
     db.session.commit()
     client.login_as(user)
@@ -247,8 +248,6 @@ def test_session_expires_after_the_absolute_limit_even_when_active(client, app):
 
 def test_production_config_hashes_with_owasp_argon2id_parameters(tmp_path):
     """The app's own Config (not only the Passwords defaults) uses m=19 MiB, t=2, p=1."""
-    from app import create_app
-    from app.auth.services import passwords
 
     prod = create_app(
         {
@@ -263,10 +262,6 @@ def test_production_config_hashes_with_owasp_argon2id_parameters(tmp_path):
 
 def test_production_cookies_are_secure_httponly_samesite_with_hsts(tmp_path, monkeypatch):
     """Secure cookies unless COOKIE_SECURE=0: read the real Config class, not a test override."""
-    import importlib
-
-    import app.config as config_module
-    from app import create_app
 
     monkeypatch.delenv("COOKIE_SECURE", raising=False)
     fresh = importlib.reload(config_module)
@@ -293,10 +288,6 @@ def test_production_cookies_are_secure_httponly_samesite_with_hsts(tmp_path, mon
 
 def test_rate_limits_live_in_redis_when_redis_url_is_set(redis_url, tmp_path):
     """Two web processes (two apps) share one Redis: an account's failures add up across them."""
-    import uuid
-
-    from app import create_app
-    from app.extensions import limiter
 
     cfg = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'r.db'}",
@@ -330,8 +321,6 @@ def test_rate_limits_live_in_redis_when_redis_url_is_set(redis_url, tmp_path):
 
 def test_login_still_works_and_is_throttled_when_redis_is_down(tmp_path):
     """Redis unreachable: no 500 at the login page; each process counts failures in memory."""
-    from app import create_app
-    from app.extensions import limiter
 
     cfg = {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}",
@@ -368,7 +357,6 @@ def test_client_address_comes_from_the_trusted_proxy_only(tmp_path):
     """Behind a load balancer (TRUSTED_PROXIES=1) each visitor has an own per-IP limit and the
     audit log records the visitor's address; without it X-Forwarded-For is ignored, so nobody
     escapes the limit by forging the header."""
-    from app import create_app
 
     def failures(web, forwarded_for):
         c = web.test_client()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import AuditLog, User
 from tests.factories import create_school, create_user
+from tests.integration.test_route_access import build_url, foreign_ids, rules
 from tests.sms import last_code, texts_to
 
 HOSTILE = [
@@ -112,7 +114,6 @@ def test_duplicated_fields_and_double_submit(client):
         ("confirm", "mot buoi sang dep troi"),
         ("privacy_notice", "2026-12-01"),
     ]
-    from werkzeug.datastructures import MultiDict
 
     first = client.post("/auth/register", data=MultiDict(data))
     assert first.status_code == 302
@@ -162,7 +163,6 @@ def test_missing_csrf_on_every_post_route(app, client, world):
 def test_forged_or_foreign_csrf_token_on_every_post_route(app, make_client, world):
     """Every POST route, with or without URL arguments: a made-up token, or a real token taken
     from someone else's session, is refused with the localized 400 page and stores nothing."""
-    from tests.integration.test_route_access import build_url, foreign_ids, rules
 
     ids = foreign_ids(world)
     victim, attacker = make_client(), make_client()

@@ -3,6 +3,7 @@ activation page (phone + code → password → logged in), rate limiting."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
@@ -10,7 +11,8 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import Role, User, utcnow
+from contactbook import tasks
 from contactbook.models import ActivationCode
 from tests.contactbook_factories import create_pupil
 from tests.factories import create_user
@@ -20,8 +22,6 @@ CODE = re.compile(r"<strong>([A-Z2-9]{4}-[A-Z2-9]{4})</strong>")
 
 
 def _new_guardian(cls, phone="0911222333"):
-    from app.models import Role
-
     g = User(role=Role.PARENT, phone=phone, full_name="Nguyễn Thị Mẹ", password_hash=None)
     db.session.add(g)
     db.session.flush()
@@ -129,10 +129,6 @@ def test_activation_is_rate_limited_per_account(app, cb_world, make_client):
 
 
 def test_teacher_activates_with_the_emailed_code(app, make_client, caplog):
-    import logging
-
-    from contactbook import tasks
-
     school_teacher = create_user("teacher")
     school_teacher.password_hash = None
     jobs.commit()

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.i18n import local_today
 from app.notifications.models import Notification
 from contactbook import daily
-from contactbook.models import AbsenceRequest, Attendance, Comment, Guardian
+from contactbook.models import AbsenceRequest, Attendance, Comment, GradeChange, Guardian, TeachingAssignment
 from tests.contactbook_factories import create_pupil, create_user
 from tests.querycount import count_queries
 
@@ -32,7 +32,6 @@ def _school_day(cls) -> date:
 def test_homeroom_marks_attendance_for_the_whole_class(app, world, cb_world, make_client, monkeypatch):
     a1 = cb_world["a1"]
     day = _school_day(a1)
-    from contactbook import daily
 
     monkeypatch.setattr(daily, "local_today", lambda: day)
     teacher = _client(make_client, world["users"]["teacher"])
@@ -202,7 +201,6 @@ def test_term_comments_and_notes_reach_the_family(app, world, cb_world, make_cli
 def test_typed_notes_and_reasons_lose_control_characters(app, world, cb_world, make_client):
     """A NUL byte (pasted, or sent by a script) is dropped rather than stored: PostgreSQL refuses it
     in text, which answered 500."""
-    from contactbook.models import GradeChange
 
     a1, child = cb_world["a1"], cb_world["child"]
     teacher = _client(make_client, world["users"]["teacher"])
@@ -242,8 +240,6 @@ def test_typed_notes_and_reasons_lose_control_characters(app, world, cb_world, m
 
 
 def test_subject_teachers_write_term_comments_in_their_subject(app, world, cb_world, make_client):
-    from contactbook.models import TeachingAssignment
-
     a1, child, viet = cb_world["a1"], cb_world["child"], cb_world["viet_a"]
     term = cb_world["terms_a"][0]
     url = f"/contactbook/classes/{a1.id}/grades/{viet.id}/comments?term={term.id}"

@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.models import AuditLog
+from app.notifications import tasks as notification_tasks
+from app.notifications.models import Notification
+from contactbook.classes import class_pupils
 from contactbook.models import Grade, GradeChange
 from tests.contactbook_factories import create_pupil, create_user, secondary_setup
 from tests.querycount import count_queries
@@ -311,8 +314,6 @@ def test_publishing_a_class_runs_a_bounded_number_of_queries(app, world, make_cl
     """Publishing runs the same statements whatever the class size: the notification of each
     child is written with notify_many, a fixed number of statements for the whole class, and the
     fan-out is one job (in-process it would run after the commit: recorded here, not run)."""
-    from app.notifications import tasks as notification_tasks
-    from contactbook.classes import class_pupils
 
     _FAN_OUT.clear()
     app.config["NOTIFY_CLOCK"] = lambda: datetime(2026, 10, 5, 3, 0)  # 10:00 in Hanoi: no quiet hours
@@ -351,7 +352,6 @@ def test_publishing_a_class_runs_a_bounded_number_of_queries(app, world, make_cl
     if db.engine.dialect.name == "postgresql":
         assert inserts(big) == inserts(small) == 1
     # ... and every family was told, in the request: one notification per child and publish.
-    from app.notifications.models import Notification
 
     told = db.session.scalar(
         sa.select(sa.func.count(Notification.id)).where(Notification.kind == "contact_book")

@@ -3,16 +3,29 @@ account per phone across schools, accounts without passwords, the staff upload p
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import re
+import uuid
 from io import BytesIO
 
+import openpyxl
 import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
-from app.models import Role, User
-from contactbook.models import Enrolment, Guardian, Pupil, SchoolClass, Subject, TeachingAssignment
+from app.imports import runner
+from app.models import ImportJob, Role, User
+from contactbook.models import (
+    ActivationCode,
+    Enrolment,
+    Guardian,
+    Pupil,
+    SchoolClass,
+    Subject,
+    TeachingAssignment,
+)
 from tests.contactbook_factories import classes_xlsx, create_year
 from tests.factories import create_district, create_school, create_user
 
@@ -263,12 +276,10 @@ def test_formula_cells_are_refused(app, runner, tmp_path):
 
 def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog, run_jobs):
     _setup()
-    import logging
 
     caplog.set_level(logging.INFO, logger="app.mail")
     assert _run(runner, tmp_path, classes_xlsx(PUPILS[:1], TEACHERS[:1])).exit_code == 0
     run_jobs()
-    from contactbook.models import ActivationCode
 
     lan = db.session.scalar(sa.select(User).where(User.email == "lan@example.edu.vn"))
     assert (
@@ -283,7 +294,6 @@ def test_new_teachers_get_an_activation_email(app, runner, tmp_path, caplog, run
 
 def test_staff_upload_page_imports_for_own_school_only(app, make_client, run_jobs):
     """The upload runs as an import job; its page shows the report, only to the uploader."""
-    from io import BytesIO
 
     primary, secondary = _setup()
     staff = create_user("school_staff", school=primary)
@@ -337,8 +347,6 @@ def test_staff_upload_page_imports_for_own_school_only(app, make_client, run_job
 
 
 def test_upload_that_is_not_a_workbook_is_refused_on_the_page(app, make_client):
-    from io import BytesIO
-
     primary, _secondary = _setup()
     staff = create_user("school_staff", school=primary)
     jobs.commit()
@@ -357,10 +365,6 @@ def test_upload_that_is_not_a_workbook_is_refused_on_the_page(app, make_client):
 
 def test_import_of_an_account_closed_before_its_job_ran_stores_nothing(app, run_jobs, tmp_path):
     """The job imports on behalf of its uploader as that account is when it runs."""
-    import uuid
-
-    from app.imports import runner
-    from app.models import ImportJob
 
     primary, _secondary = _setup()
     staff = create_user("school_staff", school=primary)
@@ -381,10 +385,6 @@ def test_import_of_an_account_closed_before_its_job_ran_stores_nothing(app, run_
 
 
 def test_template_download_has_both_sheets(app, make_client):
-    import io
-
-    import openpyxl
-
     primary, _ = _setup()
     staff = create_user("school_staff", school=primary)
     jobs.commit()

@@ -13,16 +13,21 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
+from app.models import AuditLog
+from app.notifications.models import Notification
+from contactbook import notify
 from contactbook.models import (
     Announcement,
     AnnouncementRecipient,
+    Enrolment,
     Guardian,
     Message,
     MessageAttachment,
     MessageThread,
+    TeachingAssignment,
     ThreadReport,
 )
-from tests.contactbook_factories import create_pupil, create_user
+from tests.contactbook_factories import create_class, create_pupil, create_user, create_year
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -233,10 +238,6 @@ def test_school_announcement_reaches_every_family_of_the_school(app, world, cb_w
         world["users"]["parent"].id,
         cb_world["other_family"].id,
     }  # school A's families only
-    try:
-        from app.notifications.models import Notification
-    except ImportError:  # pragma: no cover
-        return
     n = db.session.scalar(sa.select(Notification).where(Notification.kind == "announcement"))
     assert n is not None and n.recipient_count == 2
     assert _client(make_client, world["foreign"]["school_staff"]).get(url).status_code == 404
@@ -245,7 +246,6 @@ def test_school_announcement_reaches_every_family_of_the_school(app, world, cb_w
 def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world, make_client, monkeypatch):
     """A refused message (another file of it is bad, the conversation is blocked, an error while
     saving) leaves no file behind in the attachments folder."""
-    from contactbook import notify
 
     folder = os.path.join(app.instance_path, "contactbook_attachments")
 
@@ -280,8 +280,6 @@ def test_files_of_a_message_that_is_not_stored_are_removed(app, world, cb_world,
 
 def test_school_announcement_report_names_each_child_once(app, world, cb_world, make_client):
     """Last year's classes of the school do not repeat a child in the per-recipient report."""
-    from contactbook.models import Enrolment
-    from tests.contactbook_factories import create_class, create_year
 
     last_year = create_year("2025-2026", current=False)
     old = create_class(world["schools"][0], "1C", year=last_year)
@@ -293,7 +291,6 @@ def test_school_announcement_report_names_each_child_once(app, world, cb_world, 
     assert resp.status_code == 302
     report = staff.get(resp.headers["Location"]).get_data(as_text=True)
     assert report.count(cb_world["child"].full_name) == 1
-    from app.models import AuditLog
 
     assert (
         db.session.scalar(
@@ -308,7 +305,6 @@ def test_school_announcement_report_names_each_child_once(app, world, cb_world, 
 def test_the_list_shows_only_conversations_that_can_be_opened(app, world, cb_world, make_client):
     """When the teacher stops teaching the child's class, the conversation leaves both lists
     (opening it answers 404, so listing it only showed a dead link)."""
-    from contactbook.models import TeachingAssignment
 
     parent, thread = _start(make_client, world, cb_world)
     # A second conversation, with the subject teacher of Tiếng Việt.

@@ -4,6 +4,7 @@ the child's teachers — in a bounded number of queries whatever the class size.
 
 from __future__ import annotations
 
+import socket
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from app import jobs
 from app.extensions import db
 from app.i18n import local_today
+from app.notifications.models import Delivery, Notification
+from contactbook.models import Attendance, Comment, OfficeHours
 from tests.contactbook_factories import (
     add_grade,
     assign,
@@ -105,7 +108,6 @@ def test_child_page_runs_a_bounded_number_of_queries(app, world, cb_world, make_
     term = cb_world["terms_a"][0]
     for _ in range(30):
         create_pupil(a1, guardians=[create_user("parent")])
-    from contactbook.models import Attendance, Comment
 
     for i in range(6):
         subject = create_subject(a1.school, 1, f"Môn {i}")
@@ -134,10 +136,6 @@ def test_child_page_runs_a_bounded_number_of_queries(app, world, cb_world, make_
 
 
 def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make_client, run_jobs):
-    try:
-        from app.notifications.models import Delivery, Notification
-    except ImportError:  # pragma: no cover - notifications not installed
-        return
     teacher = _client(make_client, world["users"]["teacher"])
     child = cb_world["child"]
     parent_id, child_name = world["users"]["parent"].id, child.full_name
@@ -161,8 +159,6 @@ def test_parent_is_notified_when_grades_are_published(app, world, cb_world, make
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -171,7 +167,6 @@ def _closed_port() -> int:
 def test_grade_and_attendance_notifications_survive_redis_being_down(app, world, cb_world, make_client):
     """The notifications are written in the request's transaction (the outbox): Redis failing right
     after the commit neither fails the request nor loses them (the relay re-queues the fan-out)."""
-    from app.notifications.models import Delivery, Notification
 
     teacher = _client(make_client, world["users"]["teacher"])
     child = cb_world["child"]
@@ -192,9 +187,7 @@ def test_grade_and_attendance_notifications_survive_redis_being_down(app, world,
     finally:
         app.config["REDIS_URL"] = real
         app.extensions.pop("redis", None)
-        from app import jobs as _jobs
-
-        _jobs.redis_connection()  # the app fixture cleans this test's queue keys through it
+        jobs.redis_connection()  # the app fixture cleans this test's queue keys through it
     db.session.expire_all()
     rows = db.session.execute(
         sa.select(Notification, Delivery)
@@ -213,7 +206,6 @@ def test_a_whole_class_publish_tells_every_family_in_the_request_and_sends_once(
     """A whole class's grades published: one notification per child, written in the request's
     transaction with the grades (notify_many), even while Redis is down; `flask contactbook relay`
     then sends what the outage left unsent, exactly once."""
-    from app.notifications.models import Delivery, Notification
 
     app.config["NOTIFY_CLOCK"] = lambda: datetime(2026, 10, 5, 3, 0)  # 10:00 in Hanoi: no quiet hours
     s = secondary_setup(world["districts"][0])
@@ -271,8 +263,6 @@ def test_a_whole_class_publish_tells_every_family_in_the_request_and_sends_once(
 
 
 def test_child_page_lists_each_teacher_once_with_office_hours(app, world, cb_world, make_client):
-    from contactbook.models import OfficeHours
-
     homeroom, other = world["users"]["teacher"], cb_world["a2_teacher"]
     db.session.add_all(
         [

@@ -3,13 +3,30 @@ activation emails sent again, reported conversations handled, grades read (read-
 
 from __future__ import annotations
 
+import logging
+import re
+from datetime import date
+
 import sqlalchemy as sa
 
 from app import jobs
 from app.extensions import db
-from app.models import AuditLog
-from contactbook.models import Enrolment
-from tests.contactbook_factories import add_grade
+from app.models import AuditLog, User
+from app.notifications.models import Delivery, Notification
+from contactbook import tasks
+from contactbook.catalog import standard_subjects
+from contactbook.models import (
+    Enrolment,
+    Grade,
+    MessageThread,
+    Subject,
+    TeachingAssignment,
+    Term,
+    ThreadReport,
+)
+from tests.contactbook_factories import add_grade, assign, create_pupil, create_subject
+from tests.factories import create_user
+from tests.querycount import count_queries
 
 
 def _client(make_client, user):
@@ -57,9 +74,6 @@ def test_staff_removes_a_pupil_who_left_and_the_records_stay(app, world, cb_worl
 
 
 def test_staff_edit_and_delete_subjects(app, world, cb_world, make_client):
-    from contactbook.models import Subject, TeachingAssignment
-    from tests.contactbook_factories import assign, create_subject
-
     school = world["schools"][0]
     math, viet = cb_world["math_a"], cb_world["viet_a"]
     viet_id = viet.id
@@ -121,13 +135,6 @@ def test_staff_edit_and_delete_subjects(app, world, cb_world, make_client):
 
 
 def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, caplog, run_jobs):
-    import logging
-    import re
-
-    from app.models import User
-    from contactbook import tasks
-    from tests.factories import create_user
-
     school = world["schools"][0]
     newcomer = create_user("teacher", school=school, full_name="Đỗ Thị Mới")
     newcomer.password_hash = None
@@ -172,9 +179,6 @@ def test_staff_send_a_teacher_a_new_activation_email(app, world, make_client, ca
 
 
 def test_staff_read_a_reported_conversation_and_close_the_report(app, world, cb_world, make_client):
-    from app.notifications.models import Delivery, Notification
-    from contactbook.models import MessageThread, ThreadReport
-
     parent = _client(make_client, world["users"]["parent"])
     new = f"/contactbook/children/{cb_world['child'].id}/messages/new"
     resp = parent.post(
@@ -246,11 +250,6 @@ def test_staff_read_a_reported_conversation_and_close_the_report(app, world, cb_
 
 
 def test_reports_list_runs_a_bounded_number_of_queries(app, world, cb_world, make_client):
-    from contactbook.models import MessageThread, ThreadReport
-    from tests.contactbook_factories import create_pupil
-    from tests.factories import create_user
-    from tests.querycount import count_queries
-
     def add_reports(n):
         for _ in range(n):
             guardian = create_user("parent")
@@ -281,8 +280,6 @@ def test_reports_list_runs_a_bounded_number_of_queries(app, world, cb_world, mak
 
 
 def test_staff_read_grades_without_changing_them(app, world, cb_world, make_client):
-    from contactbook.models import Grade
-
     a1, math, child = cb_world["a1"], cb_world["math_a"], cb_world["child"]
     add_grade(child, math, cb_world["terms_a"][0], "level", "HTT")
     jobs.commit()
@@ -322,11 +319,6 @@ def test_staff_read_grades_without_changing_them(app, world, cb_world, make_clie
 
 
 def test_staff_set_the_terms_and_the_subjects_of_each_grade(app, world, cb_world, make_client):
-    from datetime import date
-
-    from contactbook.catalog import standard_subjects
-    from contactbook.models import Subject, Term
-
     school = world["schools"][0]  # primary: grades 1–5
     year = cb_world["year"]
     staff = _client(make_client, world["users"]["school_staff"])

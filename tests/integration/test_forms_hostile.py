@@ -26,7 +26,9 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
+from app.demo import DEMO_LOGINS
 from app.extensions import db
+from app.models import AuditLog
 
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE = [
@@ -292,8 +294,6 @@ def _personal_values() -> set[str]:
 
 
 def test_every_form_of_every_page_survives_hostile_values(app, runner, make_client):
-    from app.demo import DEMO_LOGINS
-
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     started = time.perf_counter()
@@ -328,7 +328,6 @@ def test_every_form_of_every_page_survives_hostile_values(app, runner, make_clie
     assert any(p.startswith(("/children", "/admissions/")) for p in paths), sorted(paths)
 
     # All that crawling and posting was audited with ids and codes only, never personal data.
-    from app.models import AuditLog
 
     db.session.rollback()
     entries = db.session.scalars(sa.select(AuditLog)).all()

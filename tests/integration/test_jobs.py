@@ -14,13 +14,16 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from redis import Redis
+from rq import Queue
 from rq.job import Job
 
-from app import jobs, queues
+from app import jobs, queues, workers
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import ImportJob, User, utcnow
 from app.outbox import OutboxJob
 from tests.factories import create_school, create_user
+from tests.processes import free_port
 
 
 def _create_teacher(client, admin, school, email="co.lan@example.edu.vn"):
@@ -96,9 +99,6 @@ def test_failed_staff_creation_enqueues_nothing(app, client, smtp_server, admin_
 def test_welcome_email_through_redis_and_a_real_worker(
     app, client, smtp_server, redis_url, admin_and_school, database_url, tmp_path
 ):
-    from redis import Redis
-    from rq import Queue
-
     app.config.update(MAIL_URL=smtp_server.url, REDIS_URL=redis_url)
     app.extensions.pop("redis", None)
     admin, school = admin_and_school
@@ -152,8 +152,6 @@ def test_worker_command_refuses_without_redis(app):
 
 
 def test_record_progress_commits_on_its_own_and_never_breaks_the_job(app, caplog):
-    from app.models import ImportJob
-
     job = ImportJob(kind="roster", file_token="c" * 32)
     db.session.add(job)
     jobs.commit()
@@ -302,8 +300,6 @@ def test_the_relay_hands_over_due_lapsed_and_never_started_jobs(app, smtp_server
 
 
 def test_relay_loop_never_raises_and_backs_off_within_its_interval(app, monkeypatch):
-    from app import workers
-
     calls = []
 
     def flaky(**kw):
@@ -330,8 +326,6 @@ def test_relay_command_runs_one_pass_and_fails_loudly_when_it_cannot(app, runner
 def test_redis_down_at_commit_the_request_answers_and_the_relay_hands_the_job_over_later(
     app, client, smtp_server, redis_url, admin_and_school, run_jobs
 ):
-    from tests.processes import free_port
-
     app.config.update(MAIL_URL=smtp_server.url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     app.extensions.pop("redis", None)
     admin, school = admin_and_school

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
 
+from app import create_app
+from app.extensions import db
 from tests.conftest import _answers, _pg_server_url, create_pg_database, make_config
 
 
@@ -37,12 +40,9 @@ def empty_db(request, tmp_path):
 
 @pytest.fixture
 def migration_app(empty_db, tmp_path):
-    from app import create_app
-
     app = create_app(make_config(empty_db, tmp_path))
     with app.app_context():
         yield app
-        from app.extensions import db
 
         db.session.remove()
         db.engine.dispose()
@@ -63,10 +63,6 @@ def test_history_is_linear_and_named_by_date(migration_app):
 
 
 def test_upgrade_to_head_matches_models(migration_app):
-    from flask_migrate import upgrade
-
-    from app.extensions import db
-
     upgrade()
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -75,10 +71,6 @@ def test_upgrade_to_head_matches_models(migration_app):
 
 
 def test_every_revision_down_and_up(migration_app):
-    from flask_migrate import downgrade, upgrade
-
-    from app.extensions import db
-
     script = _script(migration_app)
     revisions = list(reversed(list(script.walk_revisions())))  # oldest first
     for rev in revisions:

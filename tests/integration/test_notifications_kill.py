@@ -28,16 +28,19 @@ from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 
 from app import jobs
+from app.auth.services import passwords
 from app.extensions import db
 from app.models import User, utcnow
 from app.notifications import notify
 from app.notifications.channels import message_id
 from app.notifications.models import Delivery, NotificationSettings
 from app.notifications.service import report_counts
+from app.outbox import OutboxJob
 from tests.factories import PASSWORD
-from tests.processes import wait_until, worker, worker_env
+from tests.processes import free_port, wait_until, worker, worker_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -54,10 +57,6 @@ class HoldingSink:
     replying 250 (the client dies without knowing the server has it)."""
 
     def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        from tests.processes import free_port
-
         self.messages: list = []
         self.arrivals: dict[str, list[float]] = {}  # Message-ID → when each copy arrived
         self.received = 0  # DATA commands seen
@@ -110,7 +109,6 @@ class HoldingSink:
 def add_families(n: int) -> list[int]:
     """n guardians with an email address who use the app (in-app + email each), no quiet hours
     (the worker runs on the real clock), in two INSERTs."""
-    from app.auth.services import passwords
 
     digest = passwords().hash(PASSWORD)
     now = utcnow()
@@ -138,7 +136,6 @@ def add_families(n: int) -> list[int]:
 
 def state(nid: int) -> str:
     """What the database and the queue hold (for a failure message)."""
-    from app.outbox import OutboxJob
 
     db.session.rollback()
     rows = db.session.execute(

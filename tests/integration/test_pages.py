@@ -7,8 +7,14 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale, format_datetime, format_decimal
 
+from admissions.models import Catchment, RosterEntry
+from app.config import env_bool
+from app.demo import DEMO_PASSWORD
 from app.extensions import db
+from app.extensions import db as ext_db
+from app.models import School, User
 from tests.factories import create_user
 
 
@@ -30,8 +36,6 @@ def test_healthz_503_when_redis_unreachable(client, app):
 
 
 def test_healthz_503_when_the_database_does_not_answer(client, app, tmp_path):
-    from app.extensions import db as ext_db
-
     broken = sa.create_engine(f"sqlite:///{tmp_path}/missing-dir/nothing.db")  # cannot open
     engines = ext_db._app_engines[app]  # swap the app's engine for the one that fails
     real = engines[None]
@@ -101,8 +105,6 @@ def test_logged_in_user_language_is_remembered(make_client):
 
 
 def test_dates_and_numbers_formatted_for_vietnam(app):
-    from flask_babel import force_locale, format_datetime, format_decimal
-
     with app.test_request_context("/"), force_locale("vi"):
         # 17:30 UTC is 00:30 the next day in Hanoi (UTC+7).
         text = format_datetime(datetime(2026, 6, 30, 17, 30), "dd/MM/yyyy HH:mm")
@@ -117,7 +119,6 @@ def test_security_headers_and_cookie_flags(app, client):
     cookie = resp.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert app.config["SESSION_COOKIE_HTTPONLY"]
-    from app.config import env_bool
 
     assert env_bool("SURELY_UNSET_VARIABLE", True) is True  # Secure cookies unless COOKIE_SECURE=0
 
@@ -138,9 +139,6 @@ def test_static_assets_are_local(client):
 
 
 def test_demo_load_is_complete_and_idempotent(runner, app):
-    from admissions.models import Catchment, RosterEntry
-    from app.models import School, User
-
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
     counts = lambda: (  # noqa: E731
@@ -175,8 +173,6 @@ def test_demo_load_is_complete_and_idempotent(runner, app):
 
 @pytest.mark.parametrize("login", ["admin@demo.edu.vn", "0912345678", "gv.lan@demo.edu.vn"])
 def test_demo_logins_work(runner, client, login):
-    from app.demo import DEMO_PASSWORD
-
     runner.invoke(args=["demo", "load"])
     client.login(login, DEMO_PASSWORD)
     assert client.get("/home").status_code == 200

@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from flask import abort, has_request_context, render_template_string, request
 from flask_babel import force_locale, lazy_gettext
-from wtforms.fields.choices import Choice
+from wtforms import Form, SelectField
+from wtforms.fields.choices import Choice, SelectChoice
+from wtforms.validators import InputRequired
 from wtforms.widgets import Select
 
 from admissions.codes import generate_codes
@@ -383,9 +385,6 @@ def test_the_school_select_writes_what_wtforms_writes(app):
 def test_the_school_select_writes_whole_selects_as_wtforms_does(app):
     """The application form's selects, written in one loop, against WTForms' own widget: the
     option chosen, escaping, a required flag, and choices it leaves to WTForms (attributes)."""
-    from wtforms import Form, SelectField  # lazy: only this test builds a plain form
-    from wtforms.fields.choices import SelectChoice
-    from wtforms.validators import InputRequired
 
     class F(Form):
         plain = SelectField("A", coerce=int, choices=[], validate_choice=False, widget=SchoolSelect())

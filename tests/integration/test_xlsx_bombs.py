@@ -21,6 +21,7 @@ from admissions.imports import COLUMNS, import_workbook
 from admissions.models import RosterEntry
 from app import jobs, xlsx
 from app.extensions import db
+from app.models import ImportJob
 from contactbook.imports import import_classes
 from contactbook.models import Pupil
 from tests.contactbook_factories import PUPIL_HEADERS, TEACHER_HEADERS, create_year
@@ -293,8 +294,6 @@ def test_command_lines_refuse_a_bomb(school_world, runner, tmp_path):
 
 
 def test_web_uploads_refuse_a_bomb(school_world, make_client, run_jobs):
-    from app.models import ImportJob
-
     client = make_client()
     client.login_as(school_world["actor"])
     client.post_form("/lang", {"lang": "en"}, token_from="/home")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask import Flask
+from flask_babel import Babel
 
 from admissions.imports import COLUMNS, match_headers
 from admissions.imports import cells as v
@@ -265,8 +267,6 @@ def test_every_message_renders_in_english():
         "column": "personal_id",
         "label": "Mã định danh",
     }
-    from flask import Flask
-    from flask_babel import Babel
 
     app = Flask(__name__)
     Babel(app)

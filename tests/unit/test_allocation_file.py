@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from admissions import allocation
 from admissions.allocation import allocate_instance
 from admissions.allocation.file import EXIT_BAD_INPUT, EXIT_OK, EXIT_WRITE_FAILED, run_file
 
@@ -121,8 +122,6 @@ def test_unwritable_output(tmp_path):
 
 
 def test_run_file_is_reexported_from_allocation(tmp_path):
-    from admissions import allocation
-
     src = tmp_path / "in.json"
     src.write_text(json.dumps(INSTANCE))
     assert allocation.run_file(src, tmp_path / "o.json") == 0

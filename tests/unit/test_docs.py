@@ -23,7 +23,9 @@ from types import SimpleNamespace
 import click
 import pytest
 
+from app import create_app
 from app.xlsx import Column
+from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -94,9 +96,6 @@ def missing_commands(commands, text: str) -> list[str]:
 
 @pytest.fixture
 def cli(tmp_path):
-    from app import create_app
-    from tests.conftest import make_config
-
     app = create_app(make_config("sqlite://", tmp_path))  # builds the app only: no connection
     return cli_commands(app)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+import app.i18n as i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PO_PATH = ROOT / "app" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
@@ -111,9 +114,6 @@ def test_catalog_compiles(catalog):
 
 def test_local_today_is_the_date_in_hanoi_not_on_the_server_clock(monkeypatch):
     """23:30 UTC on 22 Nov is 06:30 on 23 Nov in Hanoi: the morning's attendance is for the 23rd."""
-    from datetime import UTC, date, datetime
-
-    import app.i18n as i18n
 
     instant = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
 

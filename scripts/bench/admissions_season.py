@@ -39,21 +39,32 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue, SimpleWorker
 
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
 
+from _scratch import scratch_postgres  # noqa: E402 - after the path set-up
 from _season_data import load  # noqa: E402 - after the path set-up
 from _season_pages import time_pages  # noqa: E402 - after the path set-up
+
+import admissions.rounds as rounds_module  # noqa: E402 - after the path set-up
+from admissions.allocation import allocate_instance  # noqa: E402 - after the path set-up
+from admissions.models import AdmissionLevel, AllocationRound, Application  # noqa: E402 - after the path set-up
+from app import create_app, jobs  # noqa: E402 - after the path set-up
+from app.extensions import db  # noqa: E402 - after the path set-up
+from app.models import User, utcnow  # noqa: E402 - after the path set-up
+from app.notifications.models import Notification  # noqa: E402 - after the path set-up
 
 TARGET_SECONDS = 30.0
 
 
 def _answers(url: str) -> bool:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url.replace("postgresql+psycopg", "postgresql"))
     try:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), timeout=1):
@@ -66,8 +77,6 @@ def scratch_database() -> tuple[str, callable, str]:
     """(url, dropper, note): a scratch PostgreSQL database, else a temporary SQLite file."""
     server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     if server.startswith(("postgres://", "postgresql")) and _answers(server):
-        from _scratch import scratch_postgres
-
         url, _name, drop = scratch_postgres(server, "tsll_bench_season")
         return url, drop, "PostgreSQL"
     folder = tempfile.mkdtemp(prefix="tsll-bench-season-")
@@ -89,10 +98,6 @@ def scratch_database() -> tuple[str, callable, str]:
 def timed_round(number: int, data: dict, publish_repeat: int = 0) -> dict:
     """Create, run (the job body + its commit) and publish one official round; return the timings."""
     from admissions import freeze, rounds  # lazy: after the bench configures the app
-    from admissions.models import AdmissionLevel, AllocationRound
-    from app import jobs
-    from app.extensions import db
-    from app.models import User, utcnow
 
     level = db.session.get(AdmissionLevel, data["level_id"])
     officer = db.session.get(User, data["officer_id"])
@@ -286,12 +291,7 @@ def settle_like_autovacuum() -> None:
 
 def decline_some(data: dict, share: float) -> int:
     """A share of the offered families decline (bulk, as many single answers would)."""
-    import sqlalchemy as sa
-
     from admissions import counters  # lazy: after the bench configures the app
-    from admissions.models import Application
-    from app.extensions import db
-    from app.models import utcnow
 
     ids = list(
         db.session.scalars(
@@ -343,18 +343,11 @@ def main() -> int:
     queue = f"bench-season-{uuid.uuid4().hex[:8]}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     try:
-        from redis import Redis
-
         Redis.from_url(redis_url, socket_connect_timeout=1).ping()
     except Exception:  # noqa: BLE001 - Redis is optional here
         redis_url = None
     os.environ.setdefault("INSTANCE_PATH", f"/tmp/{queue}")
     try:
-        from flask_migrate import upgrade
-
-        from app import create_app
-        from app.extensions import db
-
         app = create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": url,
@@ -373,8 +366,6 @@ def main() -> int:
             upgrade()
             if redis_url is None:
                 # In-process mode would send 20,000 notifications inside the publish timing.
-                import admissions.rounds as rounds_module
-
                 rounds_module.notify_later = lambda *a, **k: None
             data = load(args)
             print(f"database: {backend}")
@@ -404,8 +395,6 @@ def main() -> int:
     finally:
         if redis_url:
             try:
-                from redis import Redis
-
                 conn = Redis.from_url(redis_url)
                 for key in conn.scan_iter(f"*{queue}*"):
                     conn.delete(key)
@@ -444,10 +433,6 @@ def report(name: str, t: dict, target: float | None) -> bool:
 
 def check_rerun(round_id: int) -> None:
     """The stored input re-runs to the stored result (what anyone can do with the files)."""
-    from admissions.allocation import allocate_instance
-    from admissions.models import AllocationRound
-    from app.extensions import db
-
     rnd = db.session.get(AllocationRound, round_id)
     again = allocate_instance(rnd.input_snapshot)
     same = again["assignment"] == rnd.result["assignment"] and again["cutoffs"] == rnd.result["cutoffs"]
@@ -456,13 +441,6 @@ def check_rerun(round_id: int) -> None:
 
 
 def drain_notifications(app, queue: str) -> None:
-    import sqlalchemy as sa
-    from rq import Queue, SimpleWorker
-
-    from app import jobs
-    from app.extensions import db
-    from app.notifications.models import Notification
-
     conn = jobs.redis_connection()
     q = Queue(queue, connection=conn)
     waiting = q.count

@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -107,8 +108,6 @@ def matching_child(n: int, out_path: str) -> None:
     matching deep-copies its players, whose preference lists reference each other: at 50k
     students that recursion needs a far higher limit and a big thread stack.
     """
-    import threading
-
     sys.setrecursionlimit(10_000_000)
     threading.stack_size(1 << 30)
     failure = []
@@ -127,7 +126,7 @@ def matching_child(n: int, out_path: str) -> None:
 
 
 def _matching_child(n: int, out_path: str) -> None:
-    from matching.games import HospitalResident
+    from matching.games import HospitalResident  # lazy: test-only package; --matching-child only
 
     warnings.simplefilter("ignore")
     instance = parsed(generate(n))

@@ -35,8 +35,25 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from redis import Redis
+
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
+
+from _scratch import scratch_postgres  # noqa: E402 - after the path set-up
+
+# ROOT comes first on the path: `contactbook` below is the package, not this file.
+from app import create_app  # noqa: E402 - after the path set-up
+from app.auth.services import passwords  # noqa: E402 - after the path set-up
+from app.extensions import db  # noqa: E402 - after the path set-up
+from app.models import AcademicYear, District, Role, School, User, utcnow  # noqa: E402 - after the path set-up
+from contactbook.catalog import standard_subjects  # noqa: E402 - after the path set-up
+from contactbook.classes import standard_subject  # noqa: E402 - after the path set-up
+from contactbook.models import Enrolment, Grade, Pupil, SchoolClass, Subject, TeachingAssignment  # noqa: E402 - after the path set-up
+from contactbook.years import ensure_terms  # noqa: E402 - after the path set-up
+from tests.querycount import count_queries  # noqa: E402 - after the path set-up
 
 PASSWORD = "bench password for everyone"  # noqa: S105 - scratch database
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -60,16 +77,6 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def load(app, args) -> dict:
-    import sqlalchemy as sa
-
-    from app.auth.services import passwords
-    from app.extensions import db
-    from app.models import AcademicYear, District, Role, School, User, utcnow
-    from contactbook.catalog import standard_subjects
-    from contactbook.classes import standard_subject
-    from contactbook.models import Pupil, SchoolClass, Subject, TeachingAssignment
-    from contactbook.years import ensure_terms
-
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     started = time.perf_counter()
     year = AcademicYear(
@@ -326,18 +333,11 @@ def main() -> int:
     server = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     if not server.startswith(("postgres://", "postgresql")):
         sys.exit("DATABASE_URL must name a PostgreSQL server")
-    from _scratch import scratch_postgres
-
     url, _name, drop = scratch_postgres(server, "tsll_bench_cb")
     queue = f"bench-cb-{uuid.uuid4().hex[:8]}"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.setdefault("INSTANCE_PATH", f"/tmp/{queue}")
     try:
-        from flask_migrate import upgrade
-
-        from app import create_app
-        from app.extensions import db
-
         app = create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": url,
@@ -368,8 +368,6 @@ def main() -> int:
         return result
     finally:
         try:
-            from redis import Redis
-
             conn = Redis.from_url(redis_url)
             for key in conn.scan_iter(f"*{queue}*"):
                 conn.delete(key)
@@ -379,12 +377,6 @@ def main() -> int:
 
 
 def measure(app, data, args) -> int:
-    import sqlalchemy as sa
-
-    from app.extensions import db
-    from contactbook.models import Enrolment, Grade
-    from tests.querycount import count_queries
-
     rng = random.Random(7)  # noqa: S311
     term1, term2 = data["terms"]
     classes = data["classes"]

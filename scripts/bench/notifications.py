@@ -29,6 +29,7 @@ import argparse
 import base64
 import os
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -36,11 +37,25 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue, Worker
 
 ROOT = Path(os.path.abspath(__file__)).parents[2]
 sys.path.insert(0, str(ROOT))
+
+from app import create_app, jobs, normalize_database_url  # noqa: E402 - after the path set-up
+from app.config import TestConfig  # noqa: E402 - after the path set-up
+from app.extensions import db  # noqa: E402 - after the path set-up
+from app.mail import send_email  # noqa: E402 - after the path set-up
+from app.models import District, School, User, utcnow  # noqa: E402 - after the path set-up
+from app.notifications import notify, render  # noqa: E402 - after the path set-up
+from app.notifications.channels import EmailBody, message_id  # noqa: E402 - after the path set-up
+from app.notifications.fanout import bulk_insert_deliveries  # noqa: E402 - after the path set-up
+from app.notifications.models import Delivery, Notification  # noqa: E402 - after the path set-up
 
 
 def free_port() -> int:
@@ -51,12 +66,6 @@ def free_port() -> int:
 
 def naive_send(delivery_id: int) -> None:
     """The naive pattern: one job per message, one fresh SMTP connection per message."""
-    from app.extensions import db
-    from app.mail import send_email
-    from app.models import utcnow
-    from app.notifications import render
-    from app.notifications.models import Delivery
-
     d = db.session.get(Delivery, delivery_id)
     subject, text, html = render.render_email(d.notification, d.recipient.locale)
     send_email(d.recipient.email, subject, text, html)
@@ -144,8 +153,6 @@ def subscribe_devices(db, guardians: list[int], origin: str) -> None:
 
 def ceiling(sink_url: str, raw: bytes, count: int) -> float:
     """Messages/s of one smtplib client reusing its connection (the practical per-worker limit)."""
-    import smtplib
-
     port = int(sink_url.rsplit(":", 1)[1])
     client = smtplib.SMTP("127.0.0.1", port)
     client.ehlo()
@@ -159,8 +166,6 @@ def ceiling(sink_url: str, raw: bytes, count: int) -> float:
 
 def create_guardians(db, n: int) -> list[int]:
     """COPY n guardian accounts (email + phone, logged in once) into the user table."""
-    import sqlalchemy as sa
-
     now = datetime.now(UTC).replace(tzinfo=None)
     raw = db.session.connection().connection.driver_connection
     with (
@@ -187,8 +192,6 @@ def create_guardians(db, n: int) -> list[int]:
 
 
 def wait_for(db, notification_id: int, total: int, timeout: float, channels=("email",)) -> float | None:
-    import sqlalchemy as sa
-
     q = sa.text(
         "SELECT count(*) FROM delivery WHERE notification_id = :n AND channel IN :channels "
         "AND status IN ('sent', 'failed')"
@@ -213,19 +216,13 @@ def main() -> int:
     args = parser.parse_args()
     load_at_start = os.getloadavg()  # the machine may be shared: say how busy it was
 
-    import sqlalchemy as sa
-    from redis import Redis
-
-    from app import create_app, jobs, normalize_database_url
-    from app.config import TestConfig
-
     server = normalize_database_url(
         os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     if not server.startswith("postgresql"):
         sys.exit("this benchmark needs PostgreSQL: set DATABASE_URL to a PostgreSQL server")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    from _scratch import scratch_postgres
+    from _scratch import scratch_postgres  # lazy: RQ workers import this without scripts/bench on sys.path
 
     sink = Sink()  # first: it exits when smtp-sink is missing, before any database exists
     peer = PushPeer()
@@ -247,14 +244,6 @@ def main() -> int:
         )  # 10:00 Hanoi
         app = create_app(cfg)
         with app.app_context():
-            from flask_migrate import upgrade
-
-            from app.extensions import db
-            from app.models import School, User
-            from app.notifications import notify, render
-            from app.notifications.channels import EmailBody, message_id
-            from app.notifications.fanout import bulk_insert_deliveries
-            from app.notifications.models import Notification
             from app.notifications.push import generate_vapid_keys  # lazy: after the bench configures the app
 
             upgrade()
@@ -306,7 +295,6 @@ def main() -> int:
                         stderr=subprocess.DEVNULL,
                     )
                 )
-            from rq import Queue, Worker
 
             conn = Redis.from_url(redis_url)
             q = Queue(queue_name, connection=conn)
@@ -483,8 +471,6 @@ def main() -> int:
 
 
 def _district(db) -> int:
-    from app.models import District
-
     d = District(code="CG", name="Quận Cầu Giấy")
     db.session.add(d)
     db.session.flush()

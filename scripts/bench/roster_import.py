@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import os
 import random
+import shutil
 import socket
 import sys
 import tempfile
@@ -28,11 +29,16 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import openpyxl
+
 ROOT = Path(__file__).resolve().parents[2]
 RATIO = 1.5  # the import against openpyxl's own pass over the same file, same run
 sys.path.insert(0, str(ROOT))
 
+from admissions.imports import import_workbook  # noqa: E402 - after the path set-up
+from app import create_app, jobs  # noqa: E402 - after the path set-up
 from app.demo import WARDS  # noqa: E402 - the demo district's wards and residential groups
+from app.extensions import db  # noqa: E402 - after the path set-up
 
 HEADERS = [
     "Mã định danh",
@@ -58,8 +64,6 @@ def generate_roster(
     path: str | os.PathLike, rows: int, seed: int = 2026, district: str = "Quận Cầu Giấy"
 ) -> None:
     """Write a valid roster.xlsx with `rows` children (unique, consistent personal IDs)."""
-    import openpyxl
-
     rng = random.Random(seed)  # noqa: S311 - test data
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("roster")
@@ -93,8 +97,6 @@ def generate_roster(
 
 def openpyxl_pass(path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of openpyxl reading every value of the sheet in read-only mode."""
-    import openpyxl
-
     started, cpu = time.perf_counter(), time.process_time()
     wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     ws = wb["roster"]
@@ -145,10 +147,6 @@ def _pg_server() -> str | None:
 def run_import(database_url: str, path, label: str, rows: int) -> bool:
     """Import twice (then all unchanged); each import is compared with an openpyxl pass timed just
     before it, so that load from other processes on the machine affects both alike."""
-    from admissions.imports import import_workbook
-    from app import create_app, jobs
-    from app.extensions import db
-
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": database_url,
@@ -214,8 +212,6 @@ def main() -> int:
         f"({path.stat().st_size / 1e6:.1f} MB)"
     )
     if args.keep:
-        import shutil
-
         shutil.copy(path, args.keep)
 
     baseline, _cpu = openpyxl_pass(path)
@@ -226,14 +222,12 @@ def main() -> int:
     ok = run_import(f"sqlite:///{tmp / 'bench.db'}", path, "SQLite", args.rows)
     server = None if args.no_postgres else _pg_server()
     if server:
-        from tests.conftest import create_pg_database
+        from tests.conftest import create_pg_database  # lazy: imports pytest (test-only); PostgreSQL only
 
         url, drop = create_pg_database(server)
         try:
             ok = run_import(url, path, "PostgreSQL", args.rows) and ok
         finally:
-            from app.extensions import db  # noqa: F401 - engines are disposed in run_import
-
             drop()
     elif args.no_postgres:
         print("PostgreSQL  skipped (--no-postgres)")

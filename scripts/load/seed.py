@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from admissions.codes import generate_codes
+
 WARDS, GROUPS, OTHER_SCHOOLS = 10, 5, 6
 
 
@@ -38,9 +40,6 @@ def seed(app, n_families: int, rng: random.Random) -> list[Family]:
     from flask_migrate import upgrade  # lazy: needs the app's migrations only here
 
     from admissions import rules  # lazy: the load driver imports the app only in its app context
-
-    # lazy: the load driver imports the app only in its app context
-    from admissions.codes import generate_codes
     from admissions.models import (  # lazy: the load driver imports the app only in its app context
         AdmissionCode,
         AdmissionLevel,

@@ -12,6 +12,22 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from _season_pages import PAGE_PASSWORD
 
+from admissions import counters, rules
+from admissions.codes import generate_codes
+from admissions.models import (
+    AdmissionLevel,
+    AdmissionSeason,
+    Application,
+    ApplicationChoice,
+    Catchment,
+    Child,
+    ParentChild,
+    RosterEntry,
+)
+from app.auth.services import passwords
+from app.extensions import db
+from app.models import AcademicYear, District, ResidentialGroup, School, User, Ward, utcnow
+
 WARDS, GROUPS = 40, 10
 
 
@@ -27,12 +43,6 @@ def _insert(db, model, rows: list[dict]) -> list[int]:
 def load(args) -> dict:
     """The district, its catchments and the applications, and the rest of the city (bulk inserts,
     not timed)."""
-    from admissions import counters  # lazy: after the bench configures the app
-    from admissions.codes import generate_codes  # lazy: after the bench configures the app
-    from admissions.models import AdmissionLevel, AdmissionSeason  # lazy: after the bench configures the app
-    from app.auth.services import passwords  # lazy: after the bench configures the app
-    from app.extensions import db  # lazy: after the bench configures the app
-    from app.models import AcademicYear, District, User, utcnow  # lazy: after the bench configures the app
 
     rng = random.Random(2026)  # noqa: S311 - benchmark data
     t0 = time.perf_counter()
@@ -116,18 +126,6 @@ def load(args) -> dict:
 def _district(db, level, district_id: int, n: int, schools: int, k0: int, now, rng, prefix: str = "") -> dict:
     """One district: wards, groups, schools, catchments, `n` children with parents and applications
     (numbered from k0, so that personal ids, phones and references stay unique across districts)."""
-
-    from admissions import rules  # lazy: after the bench configures the app
-    from admissions.models import (  # lazy: after the bench configures the app
-        Application,
-        ApplicationChoice,
-        Catchment,
-        Child,
-        ParentChild,
-        RosterEntry,
-    )
-    from app.auth.services import passwords  # lazy: after the bench configures the app
-    from app.models import ResidentialGroup, School, User, Ward  # lazy: after the bench configures the app
 
     year = now.year
     ward_ids = _insert(

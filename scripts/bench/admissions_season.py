@@ -54,6 +54,7 @@ from _season_data import load  # noqa: E402 - after the path set-up
 from _season_pages import time_pages  # noqa: E402 - after the path set-up
 
 import admissions.rounds as rounds_module  # noqa: E402 - after the path set-up
+from admissions import counters, freeze, rounds  # noqa: E402 - after the path set-up
 from admissions.allocation import allocate_instance  # noqa: E402 - after the path set-up
 from admissions.models import AdmissionLevel, AllocationRound, Application  # noqa: E402 - after the path set-up
 from app import create_app, jobs  # noqa: E402 - after the path set-up
@@ -97,7 +98,6 @@ def scratch_database() -> tuple[str, callable, str]:
 
 def timed_round(number: int, data: dict, publish_repeat: int = 0) -> dict:
     """Create, run (the job body + its commit) and publish one official round; return the timings."""
-    from admissions import freeze, rounds  # lazy: after the bench configures the app
 
     level = db.session.get(AdmissionLevel, data["level_id"])
     officer = db.session.get(User, data["officer_id"])
@@ -193,7 +193,6 @@ class _Phases:
 
 def _backend_pid() -> int | None:
     """The PostgreSQL server process of this session's connection (None on SQLite)."""
-    from app.extensions import db  # lazy: after the bench configures the app
 
     if db.session.get_bind().dialect.name != "postgresql":
         return None
@@ -229,8 +228,6 @@ _PUBLISH_STEPS = (
 @contextlib.contextmanager
 def publish_phases():
     """Time each step of publish_round while the block runs (wrappers, removed afterwards)."""
-    from admissions import rounds  # lazy: after the bench configures the app
-    from app import jobs  # lazy: after the bench configures the app
 
     modules = {"rounds": rounds, "jobs": jobs}
     phases = _Phases()
@@ -250,7 +247,6 @@ def publish_phases():
 
 def vacuum_applications() -> None:
     """After a rolled-back rehearsal: clear its dead row versions so that the next run starts clean."""
-    from app.extensions import db  # lazy: after the bench configures the app
 
     db.session.remove()
     if db.engine.dialect.name == "postgresql":
@@ -273,7 +269,6 @@ def settle_like_autovacuum() -> None:
     development machines), do what it would have done after the rounds' mass updates (the dead
     row versions of 200,000 applications cleared, fresh statistics). A server with autovacuum on
     is left to it."""
-    from app.extensions import db  # lazy: after the bench configures the app
 
     db.session.remove()
     if db.engine.dialect.name != "postgresql":
@@ -291,7 +286,6 @@ def settle_like_autovacuum() -> None:
 
 def decline_some(data: dict, share: float) -> int:
     """A share of the offered families decline (bulk, as many single answers would)."""
-    from admissions import counters  # lazy: after the bench configures the app
 
     ids = list(
         db.session.scalars(

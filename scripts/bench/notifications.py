@@ -56,6 +56,7 @@ from app.notifications import notify, render  # noqa: E402 - after the path set-
 from app.notifications.channels import EmailBody, message_id  # noqa: E402 - after the path set-up
 from app.notifications.fanout import bulk_insert_deliveries  # noqa: E402 - after the path set-up
 from app.notifications.models import Delivery, Notification  # noqa: E402 - after the path set-up
+from app.notifications.push import generate_vapid_keys  # noqa: E402 - after the path set-up
 
 
 def free_port() -> int:
@@ -244,8 +245,6 @@ def main() -> int:
         )  # 10:00 Hanoi
         app = create_app(cfg)
         with app.app_context():
-            from app.notifications.push import generate_vapid_keys  # lazy: after the bench configures the app
-
             upgrade()
             print(f"database {name}: migrated; creating {args.guardians:,} guardians …", flush=True)
             t = time.perf_counter()

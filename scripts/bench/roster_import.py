@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RATIO = 1.5  # the import against openpyxl's own pass over the same file, same run
 sys.path.insert(0, str(ROOT))
 
-from admissions.imports import import_workbook  # noqa: E402 - after the path set-up
+from admissions.imports import import_workbook, roster  # noqa: E402 - after the path set-up
 from app import create_app, jobs  # noqa: E402 - after the path set-up
 from app.demo import WARDS  # noqa: E402 - the demo district's wards and residential groups
 from app.extensions import db  # noqa: E402 - after the path set-up
@@ -111,8 +111,6 @@ def openpyxl_pass(path) -> tuple[float, float]:
 @contextlib.contextmanager
 def timed_store():
     """[wall, CPU] seconds of the import's writes (admissions.imports.roster.store and its flush)."""
-    from admissions.imports import roster  # lazy: after the bench sets INSTANCE_PATH
-    from app.extensions import db  # lazy: after the bench sets INSTANCE_PATH
 
     original, spent = roster.store, [0.0, 0.0]
 

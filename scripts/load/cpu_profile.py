@@ -32,9 +32,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.append(str(ROOT / "scripts" / "bench"))
 
 import client  # noqa: E402
+import journeys  # noqa: E402
 import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally  # noqa: E402
+from seed import seed  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.config import Config  # noqa: E402
+from app.security import Passwords  # noqa: E402
 
 STATE: dict = {}  # the app, the profiler and the per-step CPU, set by main()
 
@@ -89,7 +95,6 @@ def main() -> int:
     url, name, drop = scratch_postgres(server_url, "tsll_prof")
     sms_url, sms = sms_sink.start()
     client.SMS_GATEWAY = sms_url
-    import journeys  # lazy: after the load test's environment is set; the load test's environment for the app
 
     os.environ.update(journeys.app_env(url, tempfile.mkdtemp(prefix="tsll-prof-instance-")))
     os.environ["SMS_GATEWAY_URL"] = sms_url + "/sms"
@@ -102,10 +107,6 @@ def main() -> int:
 
 
 def _run(args, url, journeys) -> int:
-    from seed import seed  # lazy: after the load test's environment is set
-
-    from app import create_app  # lazy: after the environment is the load test's
-
     n = args.warm + args.journeys
     app = create_app(
         {
@@ -152,8 +153,6 @@ def _run(args, url, journeys) -> int:
     print(
         f"journey CPU {total:.1f} ms; the {len(non_hash)} requests without a hash {nh / len(non_hash):.2f} ms each"
     )
-    from app.config import Config  # lazy: after the load test's environment is set
-    from app.security import Passwords  # lazy: after the load test's environment is set
 
     ph = Passwords(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM)
     stored = ph.hash("mot ngay dep troi")

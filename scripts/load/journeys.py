@@ -61,6 +61,7 @@ from floor import create_tables  # noqa: E402
 from seed import backend_pids, check_submissions, seed  # noqa: E402
 from servers import Server, cpu_of, free_port, generator_cpu  # noqa: E402
 
+from app import create_app  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.security import Passwords  # noqa: E402
 
@@ -229,8 +230,6 @@ def main() -> int:
 
 
 def _run(args, rng, url, name, env, started) -> int:
-    from app import create_app  # lazy: after sys.path and the scratch database are set up
-
     warm = max(8, args.concurrency)
     # the paced slice's families come after the closed loop's: as many as the closed loop may
     # start in as many seconds, more than a share of its rate needs

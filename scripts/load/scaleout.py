@@ -53,6 +53,8 @@ from journeys import PUBLIC_URL, SECRET, app_env  # noqa: E402
 from seed import check_submissions, seed  # noqa: E402
 from servers import Server, free_port  # noqa: E402
 
+from app import create_app  # noqa: E402
+
 SERVED = "x-served-by"
 
 
@@ -221,8 +223,6 @@ def main() -> int:
     procs: list = []
     servers: list[Server] = []
     try:
-        from app import create_app  # lazy: the driver imports the app only here
-
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "PUBLIC_URL": PUBLIC_URL})
         families = seed(app, args.journeys + 2, random.Random(2026))
         pa, pb, front = free_port(), free_port(), free_port()

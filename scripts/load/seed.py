@@ -10,8 +10,22 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask_migrate import upgrade
 
+from admissions import rules
 from admissions.codes import generate_codes
+from admissions.models import (
+    AdmissionCode,
+    AdmissionLevel,
+    AdmissionSeason,
+    Application,
+    Catchment,
+    Child,
+    RosterEntry,
+)
+from app import jobs
+from app.extensions import db
+from app.models import AcademicYear, District, ResidentialGroup, School, Ward, utcnow
 
 WARDS, GROUPS, OTHER_SCHOOLS = 10, 5, 6
 
@@ -37,26 +51,6 @@ def _insert(db, model, rows: list[dict]) -> list[int]:
 
 def seed(app, n_families: int, rng: random.Random) -> list[Family]:
     """Migrate and fill the database of `app`; return the families, one roster child each."""
-    from flask_migrate import upgrade  # lazy: needs the app's migrations only here
-
-    from admissions import rules  # lazy: the load driver imports the app only in its app context
-    from admissions.models import (  # lazy: the load driver imports the app only in its app context
-        AdmissionCode,
-        AdmissionLevel,
-        AdmissionSeason,
-        Catchment,
-        RosterEntry,
-    )
-    from app import jobs  # lazy: the load driver imports the app only in its app context
-    from app.extensions import db  # lazy: the load driver imports the app only in its app context
-    from app.models import (  # lazy: the load driver imports the app only in its app context
-        AcademicYear,
-        District,
-        ResidentialGroup,
-        School,
-        Ward,
-        utcnow,
-    )
 
     with app.app_context():
         logging.disable(logging.INFO)  # the migrations' progress lines
@@ -163,12 +157,6 @@ def check_submissions(app, acknowledged: dict[str, int]) -> tuple[int, int]:
     """`acknowledged`: personal ID → application id of every submission the app acknowledged
     (a redirect to its receipt). Returns (lost, duplicates): acknowledged children without their
     application, and extra applications of one child in the level."""
-    from admissions.models import (  # lazy: the load driver imports the app only in its app context
-        Application,
-        Child,
-        RosterEntry,
-    )
-    from app.extensions import db  # lazy: the load driver imports the app only in its app context
 
     with app.app_context():
         rows = db.session.execute(
@@ -189,7 +177,6 @@ def check_submissions(app, acknowledged: dict[str, int]) -> tuple[int, int]:
 def backend_pids(app, database: str) -> list[int]:
     """The PostgreSQL server processes serving `database` (the app's pooled connections), this
     driver's own connection excluded: their CPU is read from /proc around a phase."""
-    from app.extensions import db  # lazy: the load driver imports the app only in its app context
 
     with app.app_context():
         pids = db.session.scalars(

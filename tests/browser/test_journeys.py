@@ -213,3 +213,44 @@ def test_public_pages_have_no_console_errors_or_csp_violations(
         expect(page.locator("script[src$='app.js']")).to_have_count(1)
     assert _path(page.url) == "/auth/register"
     assert_clean()
+
+
+SENDING = "Đang gửi…"  # "Sending…"
+
+
+def test_a_posted_form_shows_it_is_on_its_way_and_back_brings_it_back(
+    page, live_server, commit, assert_clean
+):
+    """Opening day: an answer may take seconds. The pressed button says the form is on its way
+    (and it cannot go twice); a page the browser restores from memory works again."""
+    parent = create_user("parent", phone="0912345670", full_name="Trần Thị Chờ")
+    commit()
+    page.goto(live_server("/auth/login"))
+    page.get_by_label(LOGIN_LABEL).fill(parent.phone)
+    page.get_by_label(PASSWORD_LABEL, exact=True).fill(PASSWORD)
+    # The answer that would take seconds: the page's submits are held after the app's own
+    # handler has run (and counted when that handler let them go).
+    page.evaluate(
+        """() => {
+            window.sent = 0;
+            window.hold = (e) => { if (!e.defaultPrevented) { window.sent += 1; } e.preventDefault(); };
+            window.addEventListener('submit', window.hold);
+        }"""
+    )
+    page.get_by_role("button", name=LOG_IN).click()
+    busy = page.locator("main form[aria-busy=true]")
+    expect(busy).to_have_count(1)
+    expect(busy.locator("button[type=submit]")).to_have_text(SENDING)
+    expect(busy.locator("button[type=submit]")).to_be_disabled()
+    expect(page.locator(".lang-switch button")).to_have_text("English")  # only the pressed one says so
+    page.get_by_label(PASSWORD_LABEL, exact=True).press("Enter")  # impatient: Enter again
+    assert page.evaluate("window.sent") == 1  # one login on its way
+
+    # Back to this page from the browser's memory (bfcache): the form works again.
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    expect(page.locator("main form[aria-busy]")).to_have_count(0)
+    expect(page.get_by_role("button", name=LOG_IN)).to_be_enabled()
+    page.evaluate("window.removeEventListener('submit', window.hold)")
+    page.get_by_role("button", name=LOG_IN).click()
+    expect(page).to_have_url(_at("/home"))
+    assert_clean()

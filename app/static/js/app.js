@@ -55,9 +55,35 @@
       return;
     }
     form.dataset.submitted = "1";
+    // A posted form says it is on its way: on opening day an answer can take seconds, and a
+    // disabled button alone looks like a dead page on a small phone. (Not for GET forms: a
+    // filter or a download may leave the page where it is.)
+    var button = event.submitter;
+    var sending = document.body.getAttribute("data-sending");
+    var posted = (form.getAttribute("method") || "").toLowerCase() === "post";
     window.setTimeout(function () {
       form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      if (posted && sending && button && button.tagName === "BUTTON") {
+        button.dataset.label = button.textContent;
+        button.textContent = sending;
+        form.setAttribute("aria-busy", "true");
+      }
     }, 0);
+  });
+  // Back to a page the browser kept in memory after a submit: its forms work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+      form.removeAttribute("aria-busy");
+      form.querySelectorAll("button[type=submit]").forEach(function (b) {
+        b.disabled = false;
+        if (b.dataset.label !== undefined) {
+          b.textContent = b.dataset.label;
+          delete b.dataset.label;
+        }
+      });
+    });
   });
   // Move focus to the error summary so that screen readers announce it.
   document.addEventListener("DOMContentLoaded", function () {

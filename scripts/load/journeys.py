@@ -387,6 +387,9 @@ def _run(args, rng, url, name, env, started) -> int:
         )
         print_open_loop(over, stats, "overload")
         print(f"  answers 5xx: {over.server_errors()}")
+        expected = over_rate * args.overload_seconds
+        if over.started < 0.8 * expected:  # a faster machine than the seeding assumed
+            print(f"  note: the seeded families ran out ({over.started} of ~{expected:.0f} arrivals)")
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
     print_steps(ftally, STEPS, fstats, "run")

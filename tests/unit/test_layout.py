@@ -37,6 +37,7 @@ RANKS = {
     "tasks": 4,
     "demo": 4,
     "views": 5,
+    "area": 6,  # the wiring an area's register(app) plugs in (admissions/area.py), above everything
 }
 PURE = ("admissions.allocation",)
 NOT_PURE = ("flask", "flask_babel", "flask_login", "flask_wtf", "sqlalchemy", "app", "contactbook")

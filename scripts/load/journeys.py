@@ -260,20 +260,28 @@ def _run(args, rng, url, name, env, started) -> int:
     over_wall = over_rate = 0.0
     verified = 0
     cpu_run = cpu_login = cpu_floor_login = gen_run = gen_login = pg_login = 0.0
+    cpu_floor = gen_floor = pg_app = pg_floor = 0.0
     try:
         srv.wait_ready("/auth/login")
         floor.wait_ready("/auth/register")
         warm_tally, _ = run_phase("journey", srv.base, families[:warm], "warmup", args, 60)
         run_phase("journey", floor.base, families[:warm], "warmup", args, 60)
+        # Both servers' pooled connections, opened by the warm-up: only the one driven works.
+        pg_run = backend_pids(app, name)
         for r in range(rounds):
             chunk = families[warm + r * per : warm + (r + 1) * per]
-            cpu0, gen0 = srv.cpu(), generator_cpu()
+            cpu0, gen0, pg0 = srv.cpu(), generator_cpu(), cpu_of(pg_run)
             t, w = run_phase("journey", srv.base, chunk, "run", args, args.seconds / rounds)
             cpu_run += srv.cpu() - cpu0
             gen_run += generator_cpu() - gen0
+            pg_app += cpu_of(pg_run) - pg0
             tally.merge(t)
             wall += w
+            cpu0, gen0, pg0 = floor.cpu(), generator_cpu(), cpu_of(pg_run)
             t, w = run_phase("journey", floor.base, chunk, "run", args, args.seconds / rounds)
+            cpu_floor += floor.cpu() - cpu0
+            gen_floor += generator_cpu() - gen0
+            pg_floor += cpu_of(pg_run) - pg0
             ftally.merge(t)
             fwall += w
         if paced_families and wall > 0:
@@ -334,7 +342,7 @@ def _run(args, rng, url, name, env, started) -> int:
     print_steps(tally, STEPS, stats, "run")
     print(
         f"  CPU per journey: app {cpu_run / per_journey * 1000:.1f} ms, "
-        f"generator {gen_run / per_journey * 1000:.1f} ms"
+        f"generator {gen_run / per_journey * 1000:.1f} ms, PostgreSQL {pg_app / per_journey * 1000:.1f} ms"
     )
     print(
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
@@ -393,7 +401,19 @@ def _run(args, rng, url, name, env, started) -> int:
     f_run = fstats.get("run", [0, 0, 0.0])
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
     print_steps(ftally, STEPS, fstats, "run")
-    print(f"  statements per journey: {f_run[1] / max(ftally.completed, 1):.1f}")
+    per_floor = max(ftally.completed, 1)
+    print(
+        f"  CPU per journey: floor {cpu_floor / per_floor * 1000:.1f} ms, "
+        f"generator {gen_floor / per_floor * 1000:.1f} ms, PostgreSQL {pg_floor / per_floor * 1000:.1f} ms"
+    )
+    print(f"  statements per journey: {f_run[1] / per_floor:.1f}")
+    app_total = (cpu_run + gen_run + pg_app) / per_journey
+    floor_total = (cpu_floor + gen_floor + pg_floor) / per_floor
+    if app_total and floor_total:
+        print(
+            f"  the machine's CPU per journey (server, generator, PostgreSQL's connections): app "
+            f"{app_total * 1000:.1f} ms, floor {floor_total * 1000:.1f} ms → {floor_total / app_total:.3f}"
+        )
     print(f"\nsubmissions acknowledged: {len(acknowledged)}; lost {lost}; duplicates {duplicates}")
     print(f"load after: {_uptime()}; total {time.perf_counter() - started:.0f} s")
     print(

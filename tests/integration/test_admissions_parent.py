@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from admissions import applications, rules
+from admissions import applications, counters, rules
 from admissions.codes import generate_codes
 from admissions.models import AdmissionCode, Application, ApplicationChoice, Child, ParentChild
 from app import jobs
@@ -273,6 +273,19 @@ def test_a_reference_already_taken_is_drawn_again(app, db, season_world, monkeyp
     ctx = applications.apply_context(child)
     assert ranked == rules.ranked_choices([area.other.id], ctx.catchment.school_id)
     assert ctx.catchment.school_id is not None and len(ranked) == 2
+    # The tries the constraint refused wrote nothing else either (on PostgreSQL the choices,
+    # the audit entry and the counters are written in the application's own statement): one
+    # entry per application, naming it, and the counters as a count from scratch gives them.
+    entries = db.session.execute(
+        sa.select(AuditLog.target_type, AuditLog.target_id, AuditLog.actor_id, AuditLog.details).where(
+            AuditLog.action == "application.submit"
+        )
+    ).all()
+    ids = db.session.execute(sa.select(Application.id, Application.submitted_by_id)).all()
+    assert sorted(e[:3] for e in entries) == sorted(("application", str(i), by) for i, by in ids)
+    assert all(e.details["choices"] == 2 for e in entries)
+    db.session.expire_all()
+    assert counters.drift(result.application.admission_level_id) == []
 
 
 def test_database_refuses_a_second_application_for_the_same_child_and_level(app, db, season_world):

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, session
+from flask.globals import _cv_app  # the app context itself, without its proxy
 from flask_babel import Domain, format_decimal, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
@@ -55,7 +56,8 @@ def translations():
     `_()` in templates otherwise walks Flask-Babel's context, domain, locale and catalog cache
     again. Kept where Flask-Babel keeps its own per-request state, so that `refresh()` and
     `force_locale()` (which drop it) still take effect at once."""
-    ctx = g.get("_flask_babel") if has_app_context() else None
+    app_ctx = _cv_app.get(None)  # the app context itself: `g` and has_app_context() each resolve it again
+    ctx = app_ctx.g.get("_flask_babel") if app_ctx is not None else None
     cached = getattr(ctx, "babel_translations", None)
     if cached is not None:
         return cached
@@ -102,7 +104,9 @@ def install_template_gettext(app, babel) -> None:
         rv = translations().ugettext(__string)
         if __context.eval_ctx.autoescape:
             rv = Markup(rv)  # noqa: S704 - the catalog's own text, as Jinja marks it; variables are escaped by %
-        return rv % variables
+        # Formatting a text without "%" and no variables gives the text itself: skipped (most
+        # of a page's `_()`; Markup's % costs more than the lookup).
+        return rv % variables if variables or "%" in rv else rv
 
     app.jinja_env.globals.update(gettext=gettext, _=gettext)
     babel.domain_instance = RequestDomain(domain=app.config.get("BABEL_DOMAIN", "messages"))

@@ -55,17 +55,17 @@ def translations():
     """The request's translations, looked up once per request: each of a page's dozens of
     `_()` in templates otherwise walks Flask-Babel's context, domain, locale and catalog cache
     again. Kept where Flask-Babel keeps its own per-request state, so that `refresh()` and
-    `force_locale()` (which drop it) still take effect at once."""
+    `force_locale()` (which drop it) still take effect at once; a first lookup goes through the
+    app's domain (`RequestDomain`, which keeps what it found there)."""
+    kept = _kept()
+    return kept if kept is not None else get_translations()
+
+
+def _kept():
+    """The translations this request found already, or None."""
     app_ctx = _cv_app.get(None)  # the app context itself: `g` and has_app_context() each resolve it again
     ctx = app_ctx.g.get("_flask_babel") if app_ctx is not None else None
-    cached = getattr(ctx, "babel_translations", None)
-    if cached is not None:
-        return cached
-    found = get_translations()
-    ctx = g.get("_flask_babel") if has_app_context() else None
-    if ctx is not None:
-        ctx.babel_translations = found
-    return found
+    return getattr(ctx, "babel_translations", None)
 
 
 class RequestDomain(Domain):
@@ -74,10 +74,9 @@ class RequestDomain(Domain):
     context, the domain, the locale and the catalog cache again."""
 
     def get_translations(self):
-        ctx = g.get("_flask_babel") if has_app_context() else None
-        cached = getattr(ctx, "babel_translations", None)
-        if cached is not None:
-            return cached
+        kept = _kept()
+        if kept is not None:
+            return kept
         found = super().get_translations()
         ctx = g.get("_flask_babel") if has_app_context() else None
         if ctx is not None:
@@ -90,7 +89,7 @@ def install_template_gettext(app, babel) -> None:
     `translations()` (replacing Flask-Babel's, which look everything up again on every call);
     `_()` and `gettext()` called directly (Jinja's newstyle wrappers go through two more
     context calls each), with the same result: translated, marked safe when autoescaping, and
-    always formatted with its variables (escaped). Lazy strings use `RequestDomain`."""
+    formatted with its variables (escaped). Lazy strings use `RequestDomain`."""
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),

@@ -42,6 +42,12 @@ if [ -n "$VENV_LOCK" ]; then
       local out
       out="$(.venv/bin/python -m pip install --quiet "$@" 2>&1)" || { echo "$out" >&2; exit 1; }
     }
+    # The locked pip first: the one a new venv brings (23.2 on Python 3.11) resolves an extra
+    # (weasyprint's fonttools[woff]) to the newest release instead of the pin as soon as a newer
+    # one is published, and then refuses the lock. The pin and its hashes come from the lock.
+    awk '/^pip==/ {on = 1; print; next} on && /^ +--hash=/ {print; next} {on = 0}' "$VENV_LOCK" \
+      > .venv/pip-requirement.txt
+    venv_pip --require-hashes -r .venv/pip-requirement.txt
     venv_pip --require-hashes -r "$VENV_LOCK"
     # The project itself, editable, built by the locked setuptools; its dependencies came above.
     venv_pip --no-deps --no-build-isolation -e .

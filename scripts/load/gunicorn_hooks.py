@@ -1,5 +1,6 @@
 """Gunicorn server hooks for the load test: each worker counts its requests, SQL statements,
-time in SQL and the CPU of its argon2 hashes and verifies per phase (the generator's `X-Load-Phase` header) and writes them to
+time in SQL, the CPU of its argon2 hashes and verifies, and its CPU from the parsed request to
+the written response, per phase (the generator's `X-Load-Phase` header) and writes them to
 `<STATS_DIR>/<pid>.json` when it exits. The load test writes a config file that imports these
 hooks and sets STATS_DIR."""
 
@@ -13,11 +14,13 @@ import sqlalchemy as sa
 
 STATS_DIR = ""
 _phase = "none"
-_stats: dict[str, list] = {}  # phase → [requests, statements, seconds in SQL, argon2 CPU s, argon2 calls]
+_cpu_at_request = 0.0
+# phase → [requests, statements, seconds in SQL, argon2 CPU s, argon2 calls, CPU s in requests]
+_stats: dict[str, list] = {}
 
 
 def _row() -> list:
-    return _stats.setdefault(_phase, [0, 0, 0.0, 0.0, 0])
+    return _stats.setdefault(_phase, [0, 0, 0.0, 0.0, 0, 0.0])
 
 
 def _timed(fn):
@@ -57,9 +60,17 @@ def post_fork(server, worker):
 
 
 def pre_request(worker, req):
-    global _phase
+    global _phase, _cpu_at_request
     _phase = next((v for k, v in req.headers if k.upper() == "X-LOAD-PHASE"), "none")
     _row()[0] += 1
+    _cpu_at_request = time.process_time()
+
+
+def post_request(worker, req, environ, resp):
+    """The worker's CPU from the parsed request to the written response (the app's WSGI call
+    and gunicorn writing its answer); what the worker spends outside it is accepting the
+    connection, reading and parsing the request and closing it."""
+    _row()[5] += time.process_time() - _cpu_at_request
 
 
 def worker_exit(server, worker):

@@ -168,14 +168,16 @@ def raw_verify(seconds: float) -> tuple[int, float]:
 
 
 def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -> None:
-    print(f"  {'step':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'statements':>12}")
+    print(
+        f"  {'step':<16}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'statements':>12}{'server CPU ms':>15}"
+    )
     for step in steps:
         v = tally.latencies.get(step, [])
-        row = stats.get(f"{phase} {step}", [0, 0, 0.0])
+        row = stats.get(f"{phase} {step}", [0, 0, 0.0, 0.0, 0, 0.0])
         print(
             f"  {step:<16}{len(v):>7}{percentile(v, 0.5) * 1000:>9.1f}"
             f"{percentile(v, 0.95) * 1000:>9.1f}{percentile(v, 0.99) * 1000:>9.1f}"
-            f"{row[1] / max(row[0], 1):>12.1f}"
+            f"{row[1] / max(row[0], 1):>12.1f}{row[5] / max(row[0], 1) * 1000:>15.2f}"
         )
     if tally.errors:
         print(
@@ -183,6 +185,17 @@ def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -
         )
     else:
         print("  errors: none")
+
+
+def print_request_share(stats: dict, phase: str, cpu: float, n: int) -> None:
+    """The server's CPU per journey inside its requests (parsed request to written response,
+    the "server CPU ms" column summed) and outside them (the master, accepting, reading and
+    parsing requests, closing connections)."""
+    inside = sum(stats.get(f"{phase} {step}", [0] * 6)[5] for step in STEPS) / max(n, 1)
+    print(
+        f"  the server's CPU per journey in its requests {inside * 1000:.1f} ms, outside them "
+        f"{(cpu / max(n, 1) - inside) * 1000:.1f} ms (accepting, reading, parsing, closing; the master)"
+    )
 
 
 def print_open_loop(tally: Tally, stats: dict, phase: str) -> None:
@@ -344,6 +357,7 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  CPU per journey: app {cpu_run / per_journey * 1000:.1f} ms, "
         f"generator {gen_run / per_journey * 1000:.1f} ms, PostgreSQL {pg_app / per_journey * 1000:.1f} ms"
     )
+    print_request_share(stats, "run", cpu_run, per_journey)
     print(
         f"  statements per journey: {run_stats[1] / per_journey:.1f} "
         f"({run_stats[2] / per_journey * 1000:.1f} ms of SQL); per request {run_stats[1] / max(run_stats[0], 1):.2f}"
@@ -406,6 +420,7 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  CPU per journey: floor {cpu_floor / per_floor * 1000:.1f} ms, "
         f"generator {gen_floor / per_floor * 1000:.1f} ms, PostgreSQL {pg_floor / per_floor * 1000:.1f} ms"
     )
+    print_request_share(fstats, "run", cpu_floor, per_floor)
     print(f"  statements per journey: {f_run[1] / per_floor:.1f}")
     app_total = (cpu_run + gen_run + pg_app) / per_journey
     floor_total = (cpu_floor + gen_floor + pg_floor) / per_floor

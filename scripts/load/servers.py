@@ -73,7 +73,7 @@ class Server:
                 f"import sys\nsys.path.insert(0, {str(HERE)!r})\n"
                 "import gunicorn_hooks\n"
                 f"gunicorn_hooks.STATS_DIR = {self.stats_dir!r}\n"
-                "from gunicorn_hooks import post_fork, pre_request, worker_exit\n"
+                "from gunicorn_hooks import post_fork, post_request, pre_request, worker_exit\n"
             )
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         cmd = [
@@ -131,7 +131,7 @@ class Server:
             with open(path) as fh:
                 for key, row in json.load(fh).items():
                     for k in {key, key.split(" ")[0]}:
-                        acc = total.setdefault(k, [0, 0, 0.0, 0.0, 0])
+                        acc = total.setdefault(k, [0, 0, 0.0, 0.0, 0, 0.0])
                         for i, v in enumerate(row):
                             acc[i] += v
         return total

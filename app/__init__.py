@@ -14,7 +14,20 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from . import admin, autorelay, cli, forms, hotpath, i18n, jobs, notifications, privacy, transactions, views
+from . import (
+    admin,
+    autorelay,
+    cli,
+    forms,
+    hotpath,
+    i18n,
+    jobs,
+    notifications,
+    pgcursor,
+    privacy,
+    transactions,
+    views,
+)
 from .api import register as register_api
 from .auth import bp as auth_bp
 from .auth import services as account_services
@@ -161,6 +174,7 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():  # PostgreSQL: no BEGIN/ROLLBACK for a request that only reads
         for engine in db.engines.values():
             transactions.install(engine)
+            pgcursor.install(engine)  # no Column objects for descriptions nobody reads
     migrate.init_app(
         app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True, compare_type=True
     )

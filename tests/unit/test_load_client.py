@@ -26,7 +26,9 @@ PAGE = """<!doctype html><html><head><title>x</title></head><body>
   <input type="hidden" name="csrf_token" value="t2">
   <select name="choice_1"><option value="">-</option><option value="7" selected>B</option></select>
   <input type="checkbox" name="agree" value="yes">
-  <textarea name="note">a &amp; b</textarea>
+  <div class="field"><label for="x">Trường <b>gần nhà</b></label><p class="hint">&gt; 2 km</p></div>
+  <input type="hidden" name="quoted" value='a > b' data-x="<input name=fake>">
+  <textarea name="note">a &amp; b <input name="inside"></textarea>
   <input type="submit" name="go" value="Send">
 </form></main></body></html>"""
 
@@ -38,7 +40,10 @@ def test_forms_are_read_as_a_browser_posts_them():
     apply = forms[1]
     assert apply.method == "post"
     assert "stray" not in apply.names
-    assert apply.payload({"agree": True}) == "csrf_token=t2&choice_1=7&note=a+%26+b&agree=yes"
+    assert "fake" not in apply.names and "inside" not in apply.names
+    assert apply.payload({"agree": True}) == (
+        "csrf_token=t2&choice_1=7&quoted=a+%3E+b&note=a+%26+b+%3Cinput+name%3D%22inside%22%3E&agree=yes"
+    )
     assert client.form_with(PAGE, "choice_1", "apply").action == "/apply"
 
 

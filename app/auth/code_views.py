@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
-from .. import privacy
+from .. import pagecache, privacy
 from ..authz import login_required_any, public
 from ..extensions import limiter
 from ..jobs import keep_writes
@@ -136,6 +136,13 @@ _code_checks = limiter.limit(
 )
 
 
+_PHONE = pagecache.marker("phone")
+
+
+def _verify_page_context() -> dict:
+    return {"form": CodeForm(), "resend": SendCodeForm(), "phone": _PHONE, "purpose": CodePurpose.REGISTER}
+
+
 @bp.route("/verify", methods=["GET", "POST"])
 @public
 @_code_checks
@@ -149,6 +156,12 @@ def verify():
     for_account = row.purpose != CodePurpose.REGISTER
     if for_account and (not current_user.is_authenticated or current_user.id != row.user_id):
         return redirect(url_for("auth.login"))
+    if request.method == "GET" and not for_account:  # a new family's: the same page for all
+        page = pagecache.public_form_page(
+            "auth/verify.html", _verify_page_context, {_PHONE: mask_phone(row.phone)}
+        )
+        if page is not None:
+            return page
     form = CodeForm()
     if form.validate_on_submit():
         try:

@@ -9,6 +9,7 @@ import pytest
 from flask import template_rendered
 
 from tests.factories import PASSWORD, create_user
+from tests.sms import last_code
 
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
@@ -74,3 +75,42 @@ def test_a_message_a_query_string_and_the_language_are_not_mixed_up(app, make_cl
     en = c.get("/auth/login").get_data(as_text=True)
     assert '<html lang="en"' in en and '<html lang="vi"' in vi
     assert "Log in" in en
+
+
+def test_the_code_page_after_signing_up_shows_each_family_its_own_number(app, make_client):
+    rendered = []
+    pages, clients = [], []
+    with template_rendered.connected_to(
+        lambda sender, template, context, **kw: rendered.append(template.name), app
+    ):
+        for phone in ("0912000101", "0912000202"):
+            c = make_client()
+            resp = c.post_form(
+                "/auth/register",
+                {"full_name": "Lê Thị Mẹ", "phone": phone, "password": PASSWORD, "confirm": PASSWORD},
+            )
+            assert resp.headers["Location"] == "/auth/verify"
+            pages.append(c.get("/auth/verify").get_data(as_text=True))
+            clients.append((c, phone))
+    assert rendered.count("auth/verify.html") == 1  # the second family's page came from the copy
+    assert "091****101" in pages[0] and "091****202" in pages[1] and "091****101" not in pages[1]
+    assert "\x00" not in pages[0] + pages[1]
+    (t0,), (t1,) = _tokens(pages[0]), _tokens(pages[1])
+    assert pages[0].replace(t0, "T").replace("101", "N") == pages[1].replace(t1, "T").replace("202", "N")
+    assert 'href="/auth/register"' in pages[1]  # the sign-up's own line ("Wrong number? Start again")
+    for c, phone in clients:  # each family's code goes through its own cached page's form
+        resp = c.post_form("/auth/verify", {"code": last_code(phone)})
+        assert resp.status_code == 302 and resp.headers["Location"] == "/home"
+
+
+def test_a_wrong_code_is_rendered_with_its_error_as_before(app, make_client):
+    c = make_client()
+    c.post_form(
+        "/auth/register",
+        {"full_name": "Lê Mẹ", "phone": "0912000303", "password": PASSWORD, "confirm": PASSWORD},
+    )
+    code = last_code("0912000303")
+    wrong = "000000" if code != "000000" else "111111"
+    resp = c.post_form("/auth/verify", {"code": wrong})
+    assert resp.status_code == 422 and "091****303" in resp.get_data(as_text=True)
+    assert c.post_form("/auth/verify", {"code": code}).status_code == 302

@@ -18,6 +18,11 @@ if [ -z "$PY" ]; then
   done
 fi
 [ -n "$PY" ] || { echo "Python 3.11 or newer is required." >&2; exit 1; }
+
+# locked_requirement NAME LOCK: NAME's pin in LOCK with its hashes, as a requirements file's lines.
+locked_requirement() {
+  awk -v name="$1" '$0 ~ "^" name "==" {on = 1; print; next} on && /^ +--hash=/ {print; next} {on = 0}' "$2"
+}
 if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $PY ..."
   "$PY" -m venv .venv
@@ -45,8 +50,7 @@ if [ -n "$VENV_LOCK" ]; then
     # The locked pip first: the one a new venv brings (23.2 on Python 3.11) resolves an extra
     # (weasyprint's fonttools[woff]) to the newest release instead of the pin as soon as a newer
     # one is published, and then refuses the lock. The pin and its hashes come from the lock.
-    awk '/^pip==/ {on = 1; print; next} on && /^ +--hash=/ {print; next} {on = 0}' "$VENV_LOCK" \
-      > .venv/pip-requirement.txt
+    locked_requirement pip "$VENV_LOCK" > .venv/pip-requirement.txt
     venv_pip --require-hashes -r .venv/pip-requirement.txt
     venv_pip --require-hashes -r "$VENV_LOCK"
     # The project itself, editable, built by the locked setuptools; its dependencies came above.

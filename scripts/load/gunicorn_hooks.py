@@ -19,8 +19,13 @@ _cpu_at_request = 0.0
 _stats: dict[str, list] = {}
 
 
+def empty_row() -> list:
+    """A phase's counts before its first request (the layout above)."""
+    return [0, 0, 0.0, 0.0, 0, 0.0]
+
+
 def _row() -> list:
-    return _stats.setdefault(_phase, [0, 0, 0.0, 0.0, 0, 0.0])
+    return _stats.setdefault(_phase, empty_row())
 
 
 def _timed(fn):

@@ -58,6 +58,7 @@ import sms_sink  # noqa: E402
 from _scratch import scratch_postgres  # noqa: E402
 from client import LOGIN_STEPS, STEPS, Tally, drive, pace  # noqa: E402
 from floor import create_tables  # noqa: E402
+from gunicorn_hooks import empty_row  # noqa: E402
 from seed import backend_pids, check_submissions, seed  # noqa: E402
 from servers import Server, cpu_of, free_port, generator_cpu  # noqa: E402
 
@@ -173,7 +174,7 @@ def print_steps(tally: Tally, steps: tuple[str, ...], stats: dict, phase: str) -
     )
     for step in steps:
         v = tally.latencies.get(step, [])
-        row = stats.get(f"{phase} {step}", [0, 0, 0.0, 0.0, 0, 0.0])
+        row = stats.get(f"{phase} {step}") or empty_row()
         print(
             f"  {step:<16}{len(v):>7}{percentile(v, 0.5) * 1000:>9.1f}"
             f"{percentile(v, 0.95) * 1000:>9.1f}{percentile(v, 0.99) * 1000:>9.1f}"
@@ -191,7 +192,7 @@ def print_request_share(stats: dict, phase: str, cpu: float, n: int) -> None:
     """The server's CPU per journey inside its requests (parsed request to written response,
     the "server CPU ms" column summed) and outside them (the master, accepting, reading and
     parsing requests, closing connections)."""
-    inside = sum(stats.get(f"{phase} {step}", [0] * 6)[5] for step in STEPS) / max(n, 1)
+    inside = sum((stats.get(f"{phase} {step}") or empty_row())[5] for step in STEPS) / max(n, 1)
     print(
         f"  the server's CPU per journey in its requests {inside * 1000:.1f} ms, outside them "
         f"{(cpu / max(n, 1) - inside) * 1000:.1f} ms (accepting, reading, parsing, closing; the master)"
@@ -342,7 +343,7 @@ def _run(args, rng, url, name, env, started) -> int:
     fps = ftally.completed / fwall
     all_lat = [x for step in STEPS for x in tally.latencies.get(step, [])]
     p99 = percentile(all_lat, 0.99) * 1000
-    run_stats = stats.get("run", [0, 0, 0.0])
+    run_stats = stats.get("run") or empty_row()
     per_journey = tally.completed or 1
     lps = login_tally.completed / login_wall
 
@@ -378,7 +379,7 @@ def _run(args, rng, url, name, env, started) -> int:
         f"  CPU per login: app {app_ms:.1f} ms, generator {gen_login / n_login * 1000:.1f} ms, "
         f"PostgreSQL {pg_login / n_login * 1000:.1f} ms ({len(pg)} server processes)"
     )
-    lrow = stats.get("login", [0, 0, 0.0, 0.0, 0])
+    lrow = stats.get("login") or empty_row()
     print(
         f"  argon2 in the app: {lrow[3] / max(lrow[4], 1) * 1000:.1f} ms of a core each ({lrow[4]} calls), "
         f"{lrow[3] / max(cpu_login, 1e-9) * 100:.1f} % of the app's CPU in the login slices"
@@ -412,7 +413,7 @@ def _run(args, rng, url, name, env, started) -> int:
         expected = over_rate * args.overload_seconds
         if over.started < 0.8 * expected:  # a faster machine than the seeding assumed
             print(f"  note: the seeded families ran out ({over.started} of ~{expected:.0f} arrivals)")
-    f_run = fstats.get("run", [0, 0, 0.0])
+    f_run = fstats.get("run") or empty_row()
     print(f"\nFLOOR  {ftally.completed} journeys in {fwall:.1f} s → {fps:.2f} journeys/s")
     print_steps(ftally, STEPS, fstats, "run")
     per_floor = max(ftally.completed, 1)

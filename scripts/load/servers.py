@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gunicorn_hooks import empty_row
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -131,7 +133,7 @@ class Server:
             with open(path) as fh:
                 for key, row in json.load(fh).items():
                     for k in {key, key.split(" ")[0]}:
-                        acc = total.setdefault(k, [0, 0, 0.0, 0.0, 0, 0.0])
+                        acc = total.setdefault(k, empty_row())
                         for i, v in enumerate(row):
                             acc[i] += v
         return total

@@ -273,9 +273,9 @@ def test_a_reference_already_taken_is_drawn_again(app, db, season_world, monkeyp
     ctx = applications.apply_context(child)
     assert ranked == rules.ranked_choices([area.other.id], ctx.catchment.school_id)
     assert ctx.catchment.school_id is not None and len(ranked) == 2
-    # The tries the constraint refused wrote nothing else either (on PostgreSQL the choices,
-    # the audit entry and the counters are written in the application's own statement): one
-    # entry per application, naming it, and the counters as a count from scratch gives them.
+    # The tries the constraint refused wrote nothing else either (no choices, audit entry or
+    # counter for an application that was not written): one entry per application, naming it,
+    # and the counters as a count from scratch gives them.
     entries = db.session.execute(
         sa.select(AuditLog.target_type, AuditLog.target_id, AuditLog.actor_id, AuditLog.details).where(
             AuditLog.action == "application.submit"

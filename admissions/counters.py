@@ -288,6 +288,23 @@ def _stored(level_id: int, places, scopes=None):
     return where
 
 
+# The class of the advisory lock a level's recounts take (its key: the level's id); any constant
+# the app's other advisory locks do not use. "ac": admission_counter.
+RECOUNT_LOCK_CLASS = 0x6163
+
+
+def _one_recount_at_a_time(level_id: int) -> None:
+    """A recount deletes the rows it sees and inserts what it counted. Two at once over rows they
+    share (two districts publishing on results day, whose children list each other's schools; a
+    round stored while another district's is published) each delete only the rows they see, so the
+    second's insert meets the first's new rows: a unique violation, the second publication rolled
+    back. On PostgreSQL a level's recounts take turns: each waits here, until the transaction
+    before it ends, for a lock held to its own transaction's end; its statements then see what the
+    first committed. SQLite lets one writer at a time anyway."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(RECOUNT_LOCK_CLASS, level_id)))
+
+
 def recompute_for_season(
     level_id: int, district_id: int | None = None, *, statuses_only: bool = False
 ) -> None:
@@ -298,6 +315,7 @@ def recompute_for_season(
     only (a round stored or published, expiries), not which schools were chosen nor when, so the
     rows by hour stay as they are and only the rows keyed by status are counted again."""
     scopes = STATUS_SCOPES if statuses_only else None
+    _one_recount_at_a_time(level_id)
     places = _places(level_id, district_id)
     db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, places, scopes)))
     q = _counted(level_id, places, scopes)

@@ -4,26 +4,31 @@ write they equal a count from scratch, the dashboard shows them, and the nightly
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from itertools import count
 
+import pytest
 import sqlalchemy as sa
 
 from admissions import counters, dashboard, offers, placement, reports
 from admissions.applications import apply_context, submit_application, withdraw_application
 from admissions.counter_models import AdmissionCounter, RosterRegistration
-from admissions.models import Application, ApplicationStatus
+from admissions.models import Application, ApplicationStatus, Child
 from app import jobs
-from app.models import utcnow
+from app.models import Ward, utcnow
 from tests.admissions_factories import (
     add_child_for,
     close_window,
     create_area,
+    create_catchment,
+    create_roster_entry,
     create_round,
     create_season,
     level_of,
 )
-from tests.factories import create_district, create_user
+from tests.factories import create_district, create_user, create_ward
 from tests.rounds_cases import publish, run_round
 
 S = ApplicationStatus
@@ -130,3 +135,69 @@ def test_counters_follow_every_write_and_the_command_reports_drift(app, db, runn
     result = runner.invoke(args=["admissions", "counters"])
     assert result.exit_code == 0, result.output
     assert gone.application_id in set(db.session.scalars(sa.select(marks.c.application_id)))
+
+
+def test_two_districts_recounting_at_once_take_turns(app, db):
+    """Results day: two districts publish at once, and children of one live in a ward whose
+    catchment school is across the border, in the other: both recounts rewrite that school's rows.
+    The second waits for the first to commit and then counts what it committed: both publications
+    stand and the counters equal a count from scratch (before, the second deleted only the rows it
+    saw and met the first's new ones: a unique violation, its publication rolled back)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer at a time anyway")
+    season = create_season()
+    level = level_of(season)
+    north, south = create_area(create_district(), n_children=2), create_area(create_district(), n_children=2)
+    border = create_ward(north.district)  # a northern ward served by a southern school
+    create_catchment(south.other, border)
+    north.children += [create_roster_entry(border) for _ in range(2)]
+    parent = create_user("parent")
+    for entry in north.children + south.children:
+        submit(add_child_for(parent, entry, season), parent)
+    close_window(level)
+    jobs.commit()
+    level_id = level.id
+
+    recounted, release = threading.Event(), threading.Event()
+    errors: dict[str, BaseException] = {}
+
+    def publish_like(name: str, district_id: int, hold: threading.Event | None) -> None:
+        wards = sa.select(Ward.id).where(Ward.district_id == district_id)
+        with app.app_context():
+            try:
+                # a round's results for the district (set-based, as publishing writes them)
+                db.session.execute(
+                    sa.update(Application)
+                    .where(Application.child_id.in_(sa.select(Child.id).where(Child.ward_id.in_(wards))))
+                    .values(status=S.OFFERED)
+                )
+                counters.recompute_for_season(level_id, district_id, statuses_only=True)
+                if hold is not None:
+                    recounted.set()
+                    assert hold.wait(20)
+                jobs.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported to the test below
+                errors[name] = exc
+                jobs.rollback()
+
+    first = threading.Thread(target=publish_like, args=("north", north.district.id, release))
+    first.start()
+    assert recounted.wait(20)
+    second = threading.Thread(target=publish_like, args=("south", south.district.id, None))
+    second.start()
+    # the second is waiting on a lock the first holds (not finished, not failed)
+    deadline = time.monotonic() + 20
+    with db.engine.connect() as watcher:
+        while not watcher.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+            assert second.is_alive() and time.monotonic() < deadline, errors
+            time.sleep(0.02)
+    release.set()
+    first.join(20)
+    second.join(20)
+    assert errors == {}
+    db.session.expire_all()
+    statuses = set(
+        db.session.scalars(sa.select(Application.status).where(Application.admission_level_id == level_id))
+    )
+    assert statuses == {S.OFFERED}
+    assert counters.drift(level_id) == []

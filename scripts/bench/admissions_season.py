@@ -221,6 +221,7 @@ _PUBLISH_STEPS = (
     ("rounds", "apply_outcomes"),
     ("rounds", "audit"),
     ("rounds", "notify_later"),
+    ("counters", "recompute_for_season"),  # the office's counters of the level, counted again
     ("jobs", "hand_over"),
 )
 
@@ -229,7 +230,7 @@ _PUBLISH_STEPS = (
 def publish_phases():
     """Time each step of publish_round while the block runs (wrappers, removed afterwards)."""
 
-    modules = {"rounds": rounds, "jobs": jobs}
+    modules = {"rounds": rounds, "jobs": jobs, "counters": counters}
     phases = _Phases()
     saved = []
     for mod, name in _PUBLISH_STEPS:

@@ -190,7 +190,11 @@ def test_enter_in_the_password_field_submits(page, live_server, commit, assert_c
     commit()
 
     page.goto(live_server("/auth/login"))
-    page.keyboard.type(parent.phone)  # the login field has the focus already
+    # The login field has the focus already (autofocus): typed into without a click. Waited for,
+    # not assumed: on a busy machine the browser applies autofocus a moment after the page is
+    # shown, and keys typed before it went to the page (Tab then reached the skip link).
+    expect(page.get_by_label(LOGIN_LABEL)).to_be_focused()
+    page.keyboard.type(parent.phone)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")

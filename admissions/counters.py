@@ -260,14 +260,19 @@ def _places(level_id: int, district_id: int | None) -> tuple[list[int] | None, l
     a, c, k = Application.__table__, ApplicationChoice.__table__, Child.__table__
     w = Ward.__table__
     wards = sorted(db.session.scalars(sa.select(w.c.id).where(w.c.district_id == district_id)))
+    # The district's applications once (a CTE both parts read): the seats' part on its own was
+    # planned as one index probe per application right after a round's UPDATE had given them
+    # their seats (the statistics still said "no seats"), 200,000 probes.
     mine = (
-        a.c.admission_level_id == level_id,
-        a.c.child_id.in_(sa.select(k.c.id).where(k.c.ward_id.in_(wards))),
+        sa.select(a.c.id, a.c.allocated_school_id)
+        .join(k, k.c.id == a.c.child_id)
+        .where(a.c.admission_level_id == level_id, k.c.ward_id.in_(wards))
+        .cte("mine")
     )
     schools = sa.union(
         sa.select(School.__table__.c.id).where(School.__table__.c.district_id == district_id),
-        sa.select(c.c.school_id).join(a, a.c.id == c.c.application_id).where(*mine),
-        sa.select(a.c.allocated_school_id).where(*mine, a.c.allocated_school_id.is_not(None)),
+        sa.select(c.c.school_id).join(mine, mine.c.id == c.c.application_id),
+        sa.select(mine.c.allocated_school_id).where(mine.c.allocated_school_id.is_not(None)),
     )
     return sorted(db.session.scalars(schools)), wards
 

@@ -300,12 +300,12 @@ RECOUNT_LOCK_CLASS = 0x6163
 
 def _one_recount_at_a_time(level_id: int) -> None:
     """A recount deletes the rows it sees and inserts what it counted. Two at once over rows they
-    share (two districts publishing on results day, whose children list each other's schools; a
-    round stored while another district's is published) each delete only the rows they see, so the
-    second's insert meets the first's new rows: a unique violation, the second publication rolled
-    back. On PostgreSQL a level's recounts take turns: each waits here, until the transaction
-    before it ends, for a lock held to its own transaction's end; its statements then see what the
-    first committed. SQLite lets one writer at a time anyway."""
+    share (two districts publishing on results day, a ward of one served by a catchment school of
+    the other; a round stored while another district's is published) each delete only the rows
+    they see, so the second's insert meets the first's new rows: a unique violation, the second
+    publication rolled back. On PostgreSQL a level's recounts take turns: each waits here, until
+    the transaction before it ends, for a lock held to its own transaction's end; its statements
+    then see what the first committed. SQLite lets one writer at a time anyway."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(RECOUNT_LOCK_CLASS, level_id)))
 

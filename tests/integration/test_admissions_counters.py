@@ -181,19 +181,22 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
                 jobs.rollback()
 
     first = threading.Thread(target=publish_like, args=("north", north.district.id, release))
-    first.start()
-    assert recounted.wait(20)
     second = threading.Thread(target=publish_like, args=("south", south.district.id, None))
-    second.start()
-    # the second is waiting on a lock the first holds (not finished, not failed)
-    deadline = time.monotonic() + 20
-    with db.engine.connect() as watcher:
-        while not watcher.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
-            assert second.is_alive() and time.monotonic() < deadline, errors
-            time.sleep(0.02)
-    release.set()
-    first.join(20)
-    second.join(20)
+    first.start()
+    try:
+        assert recounted.wait(20), errors
+        second.start()
+        # the second is waiting on a lock the first holds (not finished, not failed)
+        deadline = time.monotonic() + 20
+        with db.engine.connect() as watcher:
+            while not watcher.scalar(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")):
+                assert second.is_alive() and time.monotonic() < deadline, errors
+                time.sleep(0.02)
+    finally:
+        release.set()  # the first commits (or, after a failed check, ends) either way
+        first.join(20)
+        if second.ident is not None:
+            second.join(20)
     assert errors == {}
     db.session.expire_all()
     statuses = set(

@@ -310,6 +310,17 @@ def _one_recount_at_a_time(level_id: int) -> None:
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(RECOUNT_LOCK_CLASS, level_id)))
 
 
+# A family's single write (an offer answered, an office placement) may add a counter row while a
+# recount runs: a row the recount's DELETE did not see, which its INSERT then meets once that
+# write commits. Such a write only ever adds what its own application contributes, and the
+# recount's INSERT waited for it to commit: counting again from a savepoint (a DELETE that now
+# sees the row, an INSERT whose snapshot holds the application) gives the right figures. A lock
+# for those writes instead would deadlock: a family's answer holds its application's row before
+# its counters, a publication the level's recount lock (its expiries) before its applications.
+RECOUNT_ATTEMPTS = 5
+UNIQUE_VIOLATION = "23505"
+
+
 def recompute_for_season(
     level_id: int, district_id: int | None = None, *, statuses_only: bool = False
 ) -> None:
@@ -322,10 +333,25 @@ def recompute_for_season(
     scopes = STATUS_SCOPES if statuses_only else None
     _one_recount_at_a_time(level_id)
     places = _places(level_id, district_id)
-    db.session.execute(sa.delete(AdmissionCounter).where(*_stored(level_id, places, scopes)))
-    q = _counted(level_id, places, scopes)
+    where = _stored(level_id, places, scopes)
     cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
-    db.session.execute(sa.insert(AdmissionCounter.__table__).from_select(cols, q))
+    insert = sa.insert(AdmissionCounter.__table__).from_select(cols, _counted(level_id, places, scopes))
+
+    def recount() -> None:
+        db.session.execute(sa.delete(AdmissionCounter).where(*where))
+        db.session.execute(insert)
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        recount()
+        return
+    for attempt in range(1, RECOUNT_ATTEMPTS + 1):
+        try:
+            with db.session.begin_nested():
+                recount()
+            return
+        except sa.exc.IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION or attempt == RECOUNT_ATTEMPTS:
+                raise
 
 
 def level_ids() -> list[int]:

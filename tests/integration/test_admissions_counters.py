@@ -208,3 +208,80 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
     )
     assert statuses == {S.OFFERED}
     assert counters.drift(level_id) == []
+
+
+def test_a_family_answering_while_its_level_is_recounted(app, db):
+    """A family confirms its offer while the office's expiries (or a publication) recount the
+    level: the answer adds a counter row the recount did not see when it deleted (the school's
+    first confirmed place), and the recount, once the answer commits, meets it. The recount counts
+    again and stands; the counters equal a count from scratch (before, a unique violation rolled
+    the publication back)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer at a time anyway")
+    season = create_season()
+    level = level_of(season)
+    area = create_area(create_district(), n_children=2)
+    parent = create_user("parent")
+    apps = [submit(add_child_for(parent, entry, season), parent) for entry in area.children]
+    close_window(level)
+    db.session.execute(
+        sa.update(Application)
+        .where(Application.id.in_([a.id for a in apps]))
+        .values(
+            status=S.OFFERED,
+            allocated_school_id=area.home.id,
+            allocated_rank=1,
+            offer_deadline=utcnow() + timedelta(days=3),
+        )
+    )
+    counters.recompute_for_season(level.id, area.district.id, statuses_only=True)
+    jobs.commit()
+    level_id, district_id, answering_id, parent_id = level.id, area.district.id, apps[0].id, parent.id
+
+    answered, release = threading.Event(), threading.Event()
+    errors: dict[str, BaseException] = {}
+    backends: dict[str, int] = {}
+
+    def family() -> None:
+        with app.app_context():
+            try:
+                app_ = db.session.get(Application, answering_id)
+                offers.respond_to_offer(app_, db.session.get(type(parent), parent_id), accept=True)
+                answered.set()
+                assert release.wait(20)
+                jobs.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported to the test below
+                errors["family"] = exc
+                jobs.rollback()
+
+    def office() -> None:
+        with app.app_context():
+            try:
+                backends["office"] = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+                counters.recompute_for_season(level_id, district_id, statuses_only=True)
+                jobs.commit()
+            except BaseException as exc:  # noqa: BLE001
+                errors["office"] = exc
+                jobs.rollback()
+
+    first, second = threading.Thread(target=family), threading.Thread(target=office)
+    first.start()
+    try:
+        assert answered.wait(20), errors
+        second.start()
+        # the recount waits for the answer's row locks (the school's "offered" row it changed)
+        deadline = time.monotonic() + 20
+        waits = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid")
+        with db.engine.connect() as watcher:
+            while "office" not in backends or not watcher.scalar(waits, {"pid": backends["office"]}):
+                assert second.is_alive() and time.monotonic() < deadline, errors
+                time.sleep(0.02)
+    finally:
+        release.set()
+        first.join(20)
+        if second.ident is not None:
+            second.join(20)
+    assert errors == {}
+    db.session.expire_all()
+    assert db.session.get(Application, answering_id).status == S.CONFIRMED
+    assert counters.drift(level_id) == []

@@ -42,6 +42,30 @@ def same_as_from_scratch(db, level) -> None:
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AdmissionCounter)) > 0
 
 
+def second_waits_on_first(db, first, second, release, backends, errors) -> None:
+    """Start the first transaction's thread; once it says it is ready, start the second's and
+    watch until the second's own server process waits on a lock (not finished, not failed; the
+    server may serve other databases, whose waits are not this test's); then release the first
+    (it commits, or after a failed check ends, either way) and join both.
+    `first`: (thread, ready event); `second`: (thread, its name in `backends`)."""
+    (first, ready), (second, name) = first, second
+    first.start()
+    try:
+        assert ready.wait(20), errors
+        second.start()
+        deadline = time.monotonic() + 20
+        waits = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid")
+        with db.engine.connect() as watcher:
+            while name not in backends or not watcher.scalar(waits, {"pid": backends[name]}):
+                assert second.is_alive() and time.monotonic() < deadline, errors
+                time.sleep(0.02)
+    finally:
+        release.set()
+        first.join(20)
+        if second.ident is not None:
+            second.join(20)
+
+
 def submit(child, parent, others=(), expected=None):
     ctx = apply_context(child)
     result = submit_application(ctx, parent, list(others), None, f"tok-{next(_tokens)}", expected)
@@ -184,23 +208,7 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
 
     first = threading.Thread(target=publish_like, args=("north", north.district.id, release))
     second = threading.Thread(target=publish_like, args=("south", south.district.id, None))
-    first.start()
-    try:
-        assert recounted.wait(20), errors
-        second.start()
-        # the second is waiting on a lock the first holds (not finished, not failed); the server
-        # may serve other databases, whose waits are not this test's
-        deadline = time.monotonic() + 20
-        waits = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid")
-        with db.engine.connect() as watcher:
-            while "south" not in backends or not watcher.scalar(waits, {"pid": backends["south"]}):
-                assert second.is_alive() and time.monotonic() < deadline, errors
-                time.sleep(0.02)
-    finally:
-        release.set()  # the first commits (or, after a failed check, ends) either way
-        first.join(20)
-        if second.ident is not None:
-            second.join(20)
+    second_waits_on_first(db, (first, recounted), (second, "south"), release, backends, errors)
     assert errors == {}
     db.session.expire_all()
     statuses = set(
@@ -264,23 +272,9 @@ def test_a_family_answering_while_its_level_is_recounted(app, db):
                 errors["office"] = exc
                 jobs.rollback()
 
+    # the recount waits for the answer's row locks (the school's "offered" row it changed)
     first, second = threading.Thread(target=family), threading.Thread(target=office)
-    first.start()
-    try:
-        assert answered.wait(20), errors
-        second.start()
-        # the recount waits for the answer's row locks (the school's "offered" row it changed)
-        deadline = time.monotonic() + 20
-        waits = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid")
-        with db.engine.connect() as watcher:
-            while "office" not in backends or not watcher.scalar(waits, {"pid": backends["office"]}):
-                assert second.is_alive() and time.monotonic() < deadline, errors
-                time.sleep(0.02)
-    finally:
-        release.set()
-        first.join(20)
-        if second.ident is not None:
-            second.join(20)
+    second_waits_on_first(db, (first, answered), (second, "office"), release, backends, errors)
     assert errors == {}
     db.session.expire_all()
     assert db.session.get(Application, answering_id).status == S.CONFIRMED

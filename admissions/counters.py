@@ -20,6 +20,7 @@ count: `flask --app app admissions counters` reports it (and repairs it with --f
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from .models import Application, ApplicationChoice, Child
 
 COLUMNS = ("applications", "first_choice", "catchment", "any_choice", "placed", "claims")
 Key = tuple[int, str, int, bool, str, str]  # level, scope, scope_id, is_trial, status, hour
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ def recompute_for_season(
         except sa.exc.IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION or attempt == RECOUNT_ATTEMPTS:
                 raise
+            log.info("counters of level %s: a write added a row during the recount; counting again", level_id)
 
 
 def level_ids() -> list[int]:

@@ -4,6 +4,7 @@ write they equal a count from scratch, the dashboard shows them, and the nightly
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -218,7 +219,7 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
     assert counters.drift(level_id) == []
 
 
-def test_a_family_answering_while_its_level_is_recounted(app, db):
+def test_a_family_answering_while_its_level_is_recounted(app, db, caplog):
     """A family confirms its offer while the office's expiries (or a publication) recount the
     level: the answer adds a counter row the recount did not see when it deleted (the school's
     first confirmed place), and the recount, once the answer commits, meets it. The recount counts
@@ -245,6 +246,7 @@ def test_a_family_answering_while_its_level_is_recounted(app, db):
     counters.recompute_for_season(level.id, area.district.id, statuses_only=True)
     jobs.commit()
     level_id, district_id, answering_id, parent_id = level.id, area.district.id, apps[0].id, parent.id
+    caplog.set_level(logging.INFO, logger="admissions.counters")
 
     answered, release = threading.Event(), threading.Event()
     errors: dict[str, BaseException] = {}
@@ -279,3 +281,5 @@ def test_a_family_answering_while_its_level_is_recounted(app, db):
     db.session.expire_all()
     assert db.session.get(Application, answering_id).status == S.CONFIRMED
     assert counters.drift(level_id) == []
+    # it met the answer's row and counted again (not a recount that happened to miss it)
+    assert "counting again" in caplog.text

@@ -316,11 +316,15 @@ def _one_recount_at_a_time(level_id: int) -> None:
 # recount runs: a row the recount's DELETE did not see, which its INSERT then meets once that
 # write commits. Such a write only ever adds what its own application contributes, and the
 # recount's INSERT waited for it to commit: counting again from a savepoint (a DELETE that now
-# sees the row, an INSERT whose snapshot holds the application) gives the right figures. A lock
-# for those writes instead would deadlock: a family's answer holds its application's row before
-# its counters, a publication the level's recount lock (its expiries) before its applications.
+# sees the row, an INSERT whose snapshot holds the application) gives the right figures. The
+# same write may hold one counter row and reach for another the recount's DELETE took on its way
+# to the first (the write goes in key order, the DELETE in its scan's): PostgreSQL ends that
+# deadlock by failing the recount, the first to wait, and rolling back to the savepoint lets
+# the write through before counting again. A lock for those writes instead would deadlock too:
+# a family's answer holds its application's row before its counters, a publication the level's
+# recount lock (its expiries) before its applications.
 RECOUNT_ATTEMPTS = 5
-UNIQUE_VIOLATION = "23505"
+COUNT_AGAIN = {"23505": "a write added a row", "40P01": "a write held rows it also needed"}
 
 
 def recompute_for_season(
@@ -351,10 +355,11 @@ def recompute_for_season(
             with db.session.begin_nested():
                 recount()
             return
-        except sa.exc.IntegrityError as exc:
-            if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION or attempt == RECOUNT_ATTEMPTS:
+        except sa.exc.DBAPIError as exc:
+            why = COUNT_AGAIN.get(getattr(exc.orig, "sqlstate", None))
+            if why is None or attempt == RECOUNT_ATTEMPTS:
                 raise
-            log.info("counters of level %s: a write added a row during the recount; counting again", level_id)
+            log.info("counters of level %s: %s during the recount; counting again", level_id, why)
 
 
 def level_ids() -> list[int]:

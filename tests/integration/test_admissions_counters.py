@@ -43,6 +43,27 @@ def same_as_from_scratch(db, level) -> None:
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AdmissionCounter)) > 0
 
 
+def in_thread(app, db, name, backends, errors, body) -> threading.Thread:
+    """A thread running body() in a transaction of its own (its PostgreSQL server process kept in
+    backends[name]) and committing it; what it raises is kept in errors[name], rolled back."""
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                backends[name] = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+                body()
+                jobs.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported to the test
+                errors[name] = exc
+                jobs.rollback()
+
+    return threading.Thread(target=run)
+
+
+def recount(level_id: int, district_id: int) -> None:
+    counters.recompute_for_season(level_id, district_id, statuses_only=True)
+
+
 def second_waits_on_first(db, first, second, release, backends, errors) -> None:
     """Start the first transaction's thread; once it says it is ready, start the second's and
     watch until the second's own server process waits on a lock (not finished, not failed; the
@@ -65,6 +86,31 @@ def second_waits_on_first(db, first, second, release, backends, errors) -> None:
         first.join(20)
         if second.ident is not None:
             second.join(20)
+
+
+def offered_district(db):
+    """A district whose children (two in one ward, listing their catchment school and another)
+    hold offers at their catchment school, the counters recounted, committed:
+    (level, area, parent, applications)."""
+    season = create_season()
+    level = level_of(season)
+    area = create_area(create_district(), n_children=2)
+    parent = create_user("parent")
+    apps = [submit(add_child_for(parent, e, season), parent, [area.other.id]) for e in area.children]
+    close_window(level)
+    db.session.execute(
+        sa.update(Application)
+        .where(Application.id.in_([a.id for a in apps]))
+        .values(
+            status=S.OFFERED,
+            allocated_school_id=area.home.id,
+            allocated_rank=1,
+            offer_deadline=utcnow() + timedelta(days=3),
+        )
+    )
+    counters.recompute_for_season(level.id, area.district.id, statuses_only=True)
+    jobs.commit()
+    return level, area, parent, apps
 
 
 def submit(child, parent, others=(), expected=None):
@@ -187,28 +233,24 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
     errors: dict[str, BaseException] = {}
     backends: dict[str, int] = {}  # each transaction's PostgreSQL server process
 
-    def publish_like(name: str, district_id: int, hold: threading.Event | None) -> None:
-        wards = sa.select(Ward.id).where(Ward.district_id == district_id)
-        with app.app_context():
-            try:
-                backends[name] = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
-                # a round's results for the district (set-based, as publishing writes them)
-                db.session.execute(
-                    sa.update(Application)
-                    .where(Application.child_id.in_(sa.select(Child.id).where(Child.ward_id.in_(wards))))
-                    .values(status=S.OFFERED)
-                )
-                counters.recompute_for_season(level_id, district_id, statuses_only=True)
-                if hold is not None:
-                    recounted.set()
-                    assert hold.wait(20)
-                jobs.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported to the test below
-                errors[name] = exc
-                jobs.rollback()
+    def publish_like(district_id: int, hold: threading.Event | None):
+        def body() -> None:
+            # a round's results for the district (set-based, as publishing writes them)
+            wards = sa.select(Ward.id).where(Ward.district_id == district_id)
+            db.session.execute(
+                sa.update(Application)
+                .where(Application.child_id.in_(sa.select(Child.id).where(Child.ward_id.in_(wards))))
+                .values(status=S.OFFERED)
+            )
+            recount(level_id, district_id)
+            if hold is not None:
+                recounted.set()
+                assert hold.wait(20)
 
-    first = threading.Thread(target=publish_like, args=("north", north.district.id, release))
-    second = threading.Thread(target=publish_like, args=("south", south.district.id, None))
+        return body
+
+    first = in_thread(app, db, "north", backends, errors, publish_like(north.district.id, release))
+    second = in_thread(app, db, "south", backends, errors, publish_like(south.district.id, None))
     second_waits_on_first(db, (first, recounted), (second, "south"), release, backends, errors)
     assert errors == {}
     db.session.expire_all()
@@ -227,24 +269,7 @@ def test_a_family_answering_while_its_level_is_recounted(app, db, caplog):
     the publication back)."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: SQLite lets one writer at a time anyway")
-    season = create_season()
-    level = level_of(season)
-    area = create_area(create_district(), n_children=2)
-    parent = create_user("parent")
-    apps = [submit(add_child_for(parent, entry, season), parent) for entry in area.children]
-    close_window(level)
-    db.session.execute(
-        sa.update(Application)
-        .where(Application.id.in_([a.id for a in apps]))
-        .values(
-            status=S.OFFERED,
-            allocated_school_id=area.home.id,
-            allocated_rank=1,
-            offer_deadline=utcnow() + timedelta(days=3),
-        )
-    )
-    counters.recompute_for_season(level.id, area.district.id, statuses_only=True)
-    jobs.commit()
+    level, area, parent, apps = offered_district(db)
     level_id, district_id, answering_id, parent_id = level.id, area.district.id, apps[0].id, parent.id
     caplog.set_level(logging.INFO, logger="admissions.counters")
 
@@ -253,29 +278,14 @@ def test_a_family_answering_while_its_level_is_recounted(app, db, caplog):
     backends: dict[str, int] = {}
 
     def family() -> None:
-        with app.app_context():
-            try:
-                app_ = db.session.get(Application, answering_id)
-                offers.respond_to_offer(app_, db.session.get(type(parent), parent_id), accept=True)
-                answered.set()
-                assert release.wait(20)
-                jobs.commit()
-            except BaseException as exc:  # noqa: BLE001 - reported to the test below
-                errors["family"] = exc
-                jobs.rollback()
-
-    def office() -> None:
-        with app.app_context():
-            try:
-                backends["office"] = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
-                counters.recompute_for_season(level_id, district_id, statuses_only=True)
-                jobs.commit()
-            except BaseException as exc:  # noqa: BLE001
-                errors["office"] = exc
-                jobs.rollback()
+        app_ = db.session.get(Application, answering_id)
+        offers.respond_to_offer(app_, db.session.get(type(parent), parent_id), accept=True)
+        answered.set()
+        assert release.wait(20)
 
     # the recount waits for the answer's row locks (the school's "offered" row it changed)
-    first, second = threading.Thread(target=family), threading.Thread(target=office)
+    first = in_thread(app, db, "family", backends, errors, family)
+    second = in_thread(app, db, "office", backends, errors, lambda: recount(level_id, district_id))
     second_waits_on_first(db, (first, answered), (second, "office"), release, backends, errors)
     assert errors == {}
     db.session.expire_all()
@@ -283,3 +293,50 @@ def test_a_family_answering_while_its_level_is_recounted(app, db, caplog):
     assert counters.drift(level_id) == []
     # it met the answer's row and counted again (not a recount that happened to miss it)
     assert "counting again" in caplog.text
+
+
+def test_a_write_holding_counter_rows_while_its_level_is_recounted(app, db, caplog):
+    """A write of one application holds one of the level's counter rows, and then reaches for the
+    others, which the recount's DELETE took on its way to the one held: a deadlock. PostgreSQL
+    fails the recount (the first to wait); rolled back to its savepoint, it lets the write through
+    and counts again: both stand (before, the publication was rolled back)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer at a time anyway")
+    level, area, _parent, _apps = offered_district(db)
+    level_id, district_id = level.id, area.district.id
+    caplog.set_level(logging.INFO, logger="admissions.counters")
+    t = AdmissionCounter.__table__
+    in_scope = [t.c.admission_level_id == level_id, t.c.scope.in_(counters.STATUS_SCOPES)]
+    # the row the write holds first: first neither in the table's order nor in the key's, so
+    # that the recount, however it scans, has taken another row before it waits on this one
+    by_place = list(
+        db.session.execute(
+            sa.select(t.c.scope, t.c.scope_id, t.c.status).where(*in_scope).order_by(sa.text("ctid"))
+        )
+    )
+    by_key = sorted(by_place)
+    assert len(by_place) >= 3, by_place
+    held = next(r for r in by_key if r not in (by_key[0], by_place[0]))
+
+    def touch(*where):  # lock the rows as a write's upsert does, changing nothing
+        db.session.execute(sa.update(t).where(*in_scope, *where).values(applications=t.c.applications))
+
+    holding, release = threading.Event(), threading.Event()
+    errors: dict[str, BaseException] = {}
+    backends: dict[str, int] = {}
+
+    def writer() -> None:
+        # only the recount may detect the deadlock (it waits first; this waits 10 s)
+        db.session.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))
+        touch(t.c.scope == held.scope, t.c.scope_id == held.scope_id, t.c.status == held.status)
+        holding.set()
+        assert release.wait(20)
+        touch()  # the other rows: waits for the recount until PostgreSQL fails it
+
+    first = in_thread(app, db, "write", backends, errors, writer)
+    second = in_thread(app, db, "office", backends, errors, lambda: recount(level_id, district_id))
+    second_waits_on_first(db, (first, holding), (second, "office"), release, backends, errors)
+    assert errors == {}
+    assert "held rows it also needed" in caplog.text
+    db.session.expire_all()
+    assert counters.drift(level_id) == []

@@ -343,23 +343,27 @@ def recompute_for_season(
     cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
     insert = sa.insert(AdmissionCounter.__table__).from_select(cols, _counted(level_id, places, scopes))
 
-    def recount() -> None:
-        db.session.execute(sa.delete(AdmissionCounter).where(*where))
-        db.session.execute(insert)
+    _rewritten("counters", level_id, sa.delete(AdmissionCounter).where(*where), insert)
 
+
+def _rewritten(what: str, level_id: int, delete: sa.Delete, insert: sa.Insert) -> None:
+    """A level's rows deleted and inserted again from the applications; on PostgreSQL in a
+    savepoint, counted again when a write of one application met them meanwhile (above)."""
     if db.session.get_bind().dialect.name != "postgresql":
-        recount()
+        db.session.execute(delete)
+        db.session.execute(insert)
         return
     for attempt in range(1, RECOUNT_ATTEMPTS + 1):
         try:
             with db.session.begin_nested():
-                recount()
+                db.session.execute(delete)
+                db.session.execute(insert)
             return
         except sa.exc.DBAPIError as exc:
             why = COUNT_AGAIN.get(getattr(exc.orig, "sqlstate", None))
             if why is None or attempt == RECOUNT_ATTEMPTS:
                 raise
-            log.info("counters of level %s: %s during the recount; counting again", level_id, why)
+            log.info("%s of level %s: %s meanwhile; counting again", what, level_id, why)
 
 
 def level_ids() -> list[int]:
@@ -436,11 +440,9 @@ def mark_drift(level_id: int) -> tuple[int, int]:
 
 
 def rebuild_marks(level_id: int) -> None:
-    """Write a level's registration marks again from its applications."""
+    """Write a level's registration marks again from its applications (an application submitted
+    meanwhile, whose trigger adds its mark, makes it write them again: `_rewritten`)."""
     r = RosterRegistration.__table__
-    db.session.execute(sa.delete(r).where(r.c.admission_level_id == level_id))
-    db.session.execute(
-        sa.insert(r).from_select(
-            ["admission_level_id", "roster_entry_id", "application_id"], _live_marks(level_id)
-        )
-    )
+    cols = ["admission_level_id", "roster_entry_id", "application_id"]
+    delete = sa.delete(r).where(r.c.admission_level_id == level_id)
+    _rewritten("registration marks", level_id, delete, sa.insert(r).from_select(cols, _live_marks(level_id)))

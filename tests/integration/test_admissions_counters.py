@@ -340,3 +340,44 @@ def test_a_write_holding_counter_rows_while_its_level_is_recounted(app, db, capl
     assert "held rows it also needed" in caplog.text
     db.session.expire_all()
     assert counters.drift(level_id) == []
+
+
+def test_an_application_submitted_again_while_the_marks_are_repaired(app, db, caplog):
+    """The nightly repair writes a level's registration marks again while a family submits an
+    application it had withdrawn: the trigger's mark, committed between the repair's DELETE and
+    its INSERT, meets the repair's own. The repair writes them again and stands (before, a unique
+    violation failed the command)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer at a time anyway")
+    season = create_season()
+    level = level_of(season)
+    area = create_area(create_district(), n_children=2)
+    parent = create_user("parent")
+    kids = [add_child_for(parent, e, season) for e in area.children]
+    apps = [submit(k, parent) for k in kids]
+    withdraw_application(apply_context(kids[1]), parent)
+    jobs.commit()
+    level_id, back_id = level.id, apps[1].id
+    caplog.set_level(logging.INFO, logger="admissions.counters")
+    met: list[str] = []
+
+    def family_submits_meanwhile(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("DELETE FROM roster_registration") and not met:
+            met.append(statement)
+            with db.engine.begin() as family:  # its own transaction, committed before the INSERT
+                family.execute(
+                    sa.update(Application.__table__)
+                    .where(Application.__table__.c.id == back_id)
+                    .values(status=S.SUBMITTED)
+                )
+
+    sa.event.listen(db.engine, "after_cursor_execute", family_submits_meanwhile)
+    try:
+        counters.rebuild_marks(level_id)
+        jobs.commit()
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", family_submits_meanwhile)
+    assert met and "registration marks of level" in caplog.text and "counting again" in caplog.text
+    assert counters.mark_drift(level_id) == (0, 0)
+    marks = RosterRegistration.__table__
+    assert back_id in set(db.session.scalars(sa.select(marks.c.application_id)))

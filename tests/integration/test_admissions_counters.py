@@ -64,22 +64,27 @@ def recount(level_id: int, district_id: int) -> None:
     counters.recompute_for_season(level_id, district_id, statuses_only=True)
 
 
-def second_waits_on_first(db, first, second, release, backends, errors) -> None:
+def second_waits_on_first(db, first, second, release, backends, errors, locktype="%") -> None:
     """Start the first transaction's thread; once it says it is ready, start the second's and
-    watch until the second's own server process waits on a lock (not finished, not failed; the
-    server may serve other databases, whose waits are not this test's); then release the first
-    (it commits, or after a failed check ends, either way) and join both.
-    `first`: (thread, ready event); `second`: (thread, its name in `backends`)."""
+    watch until the second's own server process waits on a lock (of `locktype`, any by default;
+    not finished, not failed; the server may serve other databases, whose waits are not this
+    test's); then release the first (it commits, or after a failed check ends, either way) and
+    join both. `first`: (thread, ready event); `second`: (thread, its name in `backends`)."""
     (first, ready), (second, name) = first, second
     first.start()
     try:
         assert ready.wait(20), errors
         second.start()
         deadline = time.monotonic() + 20
-        waits = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid")
+        waits = sa.text(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = :pid AND locktype LIKE :lt"
+        )
         with db.engine.connect() as watcher:
-            while name not in backends or not watcher.scalar(waits, {"pid": backends[name]}):
-                assert second.is_alive() and time.monotonic() < deadline, errors
+            while name not in backends or not watcher.scalar(waits, {"pid": backends[name], "lt": locktype}):
+                assert second.is_alive() and time.monotonic() < deadline, (
+                    f"no wait on a lock of type {locktype}",
+                    errors,
+                )
                 time.sleep(0.02)
     finally:
         release.set()
@@ -251,7 +256,8 @@ def test_two_districts_recounting_at_once_take_turns(app, db):
 
     first = in_thread(app, db, "north", backends, errors, publish_like(north.district.id, release))
     second = in_thread(app, db, "south", backends, errors, publish_like(south.district.id, None))
-    second_waits_on_first(db, (first, recounted), (second, "south"), release, backends, errors)
+    # the second waits for its turn (the level's recount lock), not only on the first's rows
+    second_waits_on_first(db, (first, recounted), (second, "south"), release, backends, errors, "advisory")
     assert errors == {}
     db.session.expire_all()
     statuses = set(

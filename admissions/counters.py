@@ -327,25 +327,6 @@ RECOUNT_ATTEMPTS = 5
 COUNT_AGAIN = {"23505": "a write added a row", "40P01": "a write held rows it also needed"}
 
 
-def recompute_for_season(
-    level_id: int, district_id: int | None = None, *, statuses_only: bool = False
-) -> None:
-    """The level's counters (of one district's schools and wards, and the other schools its
-    children list) from the applications, after a set-based write of the season (a round's
-    results stored or published, expiries, the trial's wipe): one DELETE and one INSERT … SELECT,
-    whatever the number of applications. `statuses_only`: the write changed statuses and seats
-    only (a round stored or published, expiries), not which schools were chosen nor when, so the
-    rows by hour stay as they are and only the rows keyed by status are counted again."""
-    scopes = STATUS_SCOPES if statuses_only else None
-    _one_recount_at_a_time(level_id)
-    places = _places(level_id, district_id)
-    where = _stored(level_id, places, scopes)
-    cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
-    insert = sa.insert(AdmissionCounter.__table__).from_select(cols, _counted(level_id, places, scopes))
-
-    _rewritten("counters", level_id, sa.delete(AdmissionCounter).where(*where), insert)
-
-
 def _rewritten(what: str, level_id: int, delete: sa.Delete, insert: sa.Insert) -> None:
     """A level's rows deleted and inserted again from the applications; on PostgreSQL in a
     savepoint, counted again when a write of one application met them meanwhile (above)."""
@@ -364,6 +345,24 @@ def _rewritten(what: str, level_id: int, delete: sa.Delete, insert: sa.Insert) -
             if why is None or attempt == RECOUNT_ATTEMPTS:
                 raise
             log.info("%s of level %s: %s meanwhile; counting again", what, level_id, why)
+
+
+def recompute_for_season(
+    level_id: int, district_id: int | None = None, *, statuses_only: bool = False
+) -> None:
+    """The level's counters (of one district's schools and wards, and the other schools its
+    children list) from the applications, after a set-based write of the season (a round's
+    results stored or published, expiries, the trial's wipe): one DELETE and one INSERT … SELECT,
+    whatever the number of applications. `statuses_only`: the write changed statuses and seats
+    only (a round stored or published, expiries), not which schools were chosen nor when, so the
+    rows by hour stay as they are and only the rows keyed by status are counted again."""
+    scopes = STATUS_SCOPES if statuses_only else None
+    _one_recount_at_a_time(level_id)
+    places = _places(level_id, district_id)
+    delete = sa.delete(AdmissionCounter).where(*_stored(level_id, places, scopes))
+    cols = ["admission_level_id", "scope", "scope_id", "is_trial", "status", "hour", *COLUMNS]
+    insert = sa.insert(AdmissionCounter.__table__).from_select(cols, _counted(level_id, places, scopes))
+    _rewritten("counters", level_id, delete, insert)
 
 
 def level_ids() -> list[int]:
